@@ -1,0 +1,343 @@
+/**
+ * The gateway's HTTP API contract: every request body and response of `/v1`, as zod schemas.
+ *
+ * This file is the single source of truth: the gateway validates what it receives and what it
+ * sends with these schemas, and the client (CLI, desktop main process) validates what it gets
+ * back. The gateway imports from here, never the other way round (see DESIGN.md, Layout).
+ *
+ * Request bodies are strict objects: an unknown field is a 400, so a typo such as
+ * `{"pasword": …}` never silently does nothing.
+ */
+import { z } from 'zod';
+
+export const API_PREFIX = '/v1';
+
+/** Largest request body the API accepts; bigger bodies get 413 before they are parsed. */
+export const MAX_REQUEST_BODY_BYTES = 64 * 1024;
+
+const isoTime = z.iso.datetime({ offset: true });
+const id = z.string().min(1).max(64);
+const labelKey = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9._/-]{0,62}[a-z0-9])?$/, 'label keys are lower-case, 1-64 chars');
+const labelValue = z.string().max(128);
+export const labelsSchema = z.record(labelKey, labelValue);
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+export const errorCodes = [
+  'bad_request',
+  'unsupported_media_type',
+  'payload_too_large',
+  'unauthenticated',
+  'token_expired',
+  'invalid_credentials',
+  'totp_required',
+  'account_locked',
+  'rate_limited',
+  'forbidden',
+  'not_found',
+  'conflict',
+  'no_active_grant',
+  'access_request_required',
+  'internal',
+] as const;
+export type ApiErrorCode = (typeof errorCodes)[number];
+
+export const apiErrorSchema = z.object({
+  code: z.enum(errorCodes),
+  message: z.string(),
+  /** Field-level details for validation errors: `path` is dotted, e.g. `target.port`. */
+  issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  /** For 429s: when the caller may try again. */
+  retryAfter: isoTime.optional(),
+});
+export type ApiErrorBody = z.infer<typeof apiErrorSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Users and authentication
+
+export const roles = ['admin', 'auditor', 'engineer'] as const;
+export const roleSchema = z.enum(roles);
+export type Role = z.infer<typeof roleSchema>;
+
+export const usernameSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'usernames are lower-case letters, digits, . _ -');
+export const groupNameSchema = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/);
+export const passwordSchema = z.string().min(10, 'passwords need at least 10 characters').max(1024);
+
+export const userSchema = z.object({
+  id,
+  username: usernameSchema,
+  role: roleSchema,
+  groups: z.array(groupNameSchema),
+  disabled: z.boolean(),
+  totpEnabled: z.boolean(),
+  createdAt: isoTime,
+});
+export type User = z.infer<typeof userSchema>;
+
+export const loginRequestSchema = z.strictObject({
+  username: z.string().min(1).max(64),
+  password: z.string().min(1).max(1024),
+  /** Six-digit TOTP code; required once the user has enrolled TOTP. */
+  totp: z
+    .string()
+    .regex(/^\d{6}$/, 'TOTP codes are six digits')
+    .optional(),
+});
+
+export const refreshRequestSchema = z.strictObject({ refreshToken: z.string().min(1).max(256) });
+export const logoutRequestSchema = z.strictObject({
+  refreshToken: z.string().min(1).max(256).optional(),
+});
+
+export const tokenPairSchema = z.object({
+  accessToken: z.string(),
+  accessExpiresAt: isoTime,
+  refreshToken: z.string(),
+  refreshExpiresAt: isoTime,
+  user: userSchema,
+});
+export type TokenPair = z.infer<typeof tokenPairSchema>;
+
+export const enrollRequestSchema = z.strictObject({
+  token: z.string().min(1).max(256),
+  password: passwordSchema,
+});
+export const enrollResponseSchema = z.object({ username: usernameSchema });
+
+export const totpEnrollmentSchema = z.object({
+  /** Base32 secret to type into an authenticator app. */
+  secret: z.string(),
+  otpauthUri: z.string(),
+});
+export const totpConfirmRequestSchema = z.strictObject({
+  code: z.string().regex(/^\d{6}$/, 'TOTP codes are six digits'),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Resources
+
+const hostSchema = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[A-Za-z0-9.:_-]+$/, 'a host name or IP address');
+const portSchema = z.number().int().min(1).max(65535);
+
+/** OpenSSH known_hosts style key: `ssh-ed25519 AAAA…` (the comment, if any, is dropped). */
+export const sshHostKeySchema = z
+  .string()
+  .max(8192)
+  .regex(/^(ssh-|ecdsa-|sk-)[A-Za-z0-9@.-]+ [A-Za-z0-9+/=]+( .*)?$/, 'an OpenSSH public key line');
+
+export const sshTargetSchema = z.strictObject({
+  kind: z.literal('ssh'),
+  host: hostSchema,
+  port: portSchema.default(22),
+  username: z.string().min(1).max(64),
+  /** Pinned target host key; sessions are refused while it is unset or when it differs. */
+  hostKey: sshHostKeySchema.nullable().default(null),
+});
+
+export const postgresTlsModes = ['disable', 'prefer', 'require', 'verify-full'] as const;
+export const postgresTargetSchema = z.strictObject({
+  kind: z.literal('postgres'),
+  host: hostSchema,
+  port: portSchema.default(5432),
+  database: z.string().min(1).max(63),
+  username: z.string().min(1).max(63),
+  tlsMode: z.enum(postgresTlsModes).default('prefer'),
+  /** CA certificate (PEM) that signs the target's server certificate, for verify-full. */
+  caPem: z.string().max(65536).nullable().default(null),
+});
+
+export const resourceTargetSchema = z.discriminatedUnion('kind', [
+  sshTargetSchema,
+  postgresTargetSchema,
+]);
+export type ResourceTarget = z.infer<typeof resourceTargetSchema>;
+export type ResourceKind = ResourceTarget['kind'];
+
+/**
+ * Target credentials. Write-only: accepted on create/update, never returned. Which fields make
+ * sense depends on the target kind (SSH: private key and/or password; PostgreSQL: password).
+ */
+export const resourceSecretInputSchema = z.strictObject({
+  privateKey: z.string().min(1).max(65536).optional(),
+  passphrase: z.string().max(1024).optional(),
+  password: z.string().min(1).max(1024).optional(),
+});
+export type ResourceSecretInput = z.infer<typeof resourceSecretInputSchema>;
+
+const resourceNameSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'resource names are lower-case letters, digits, . _ -');
+
+export const createResourceRequestSchema = z.strictObject({
+  name: resourceNameSchema,
+  description: z.string().max(1024).default(''),
+  labels: labelsSchema.default({}),
+  target: resourceTargetSchema,
+  secret: resourceSecretInputSchema.optional(),
+});
+export type CreateResourceRequest = z.input<typeof createResourceRequestSchema>;
+
+export const updateResourceRequestSchema = z.strictObject({
+  name: resourceNameSchema.optional(),
+  description: z.string().max(1024).optional(),
+  labels: labelsSchema.optional(),
+  target: resourceTargetSchema.optional(),
+  /** Replaces the stored credentials; `null` removes them. */
+  secret: resourceSecretInputSchema.nullable().optional(),
+});
+export type UpdateResourceRequest = z.input<typeof updateResourceRequestSchema>;
+
+/** How the caller may use a resource: hold a usable grant now, or may ask for one. */
+export const resourceAccessSchema = z.enum(['granted', 'requestable', 'admin']);
+
+export const resourceSchema = z.object({
+  id,
+  name: resourceNameSchema,
+  description: z.string(),
+  labels: labelsSchema,
+  target: resourceTargetSchema,
+  /** Which credentials are stored — never the credentials themselves. */
+  secretSet: z.object({ privateKey: z.boolean(), password: z.boolean() }),
+  access: resourceAccessSchema,
+  createdAt: isoTime,
+  updatedAt: isoTime,
+});
+export type Resource = z.infer<typeof resourceSchema>;
+export const resourceListSchema = z.object({ resources: z.array(resourceSchema) });
+
+// ---------------------------------------------------------------------------------------------
+// Grants
+
+export const grantSubjectSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('user'), userId: id }),
+  z.strictObject({ kind: z.literal('group'), group: groupNameSchema }),
+]);
+export const grantTargetSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('resource'), resourceId: id }),
+  /** Every label in the selector must be present on the resource with the same value. */
+  z.strictObject({ kind: z.literal('labels'), selector: labelsSchema }),
+]);
+export const grantModes = ['standing', 'approval'] as const;
+
+/** Upper bound on any one session: a day. Longer work is several sessions. */
+export const MAX_SESSION_SECONDS = 24 * 3600;
+
+export const createGrantRequestSchema = z
+  .strictObject({
+    subject: grantSubjectSchema,
+    target: grantTargetSchema,
+    /** standing: usable at once; approval: the user must request access (later issue). */
+    mode: z.enum(grantModes).default('standing'),
+    validFrom: isoTime.nullable().default(null),
+    validUntil: isoTime.nullable().default(null),
+    maxSessionSeconds: z.number().int().min(60).max(MAX_SESSION_SECONDS).default(3600),
+    description: z.string().max(1024).default(''),
+  })
+  .refine((g) => !g.validFrom || !g.validUntil || g.validFrom < g.validUntil, {
+    message: 'validFrom must be before validUntil',
+    path: ['validUntil'],
+  });
+export type CreateGrantRequest = z.input<typeof createGrantRequestSchema>;
+
+export const updateGrantRequestSchema = z.strictObject({
+  mode: z.enum(grantModes).optional(),
+  validFrom: isoTime.nullable().optional(),
+  validUntil: isoTime.nullable().optional(),
+  maxSessionSeconds: z.number().int().min(60).max(MAX_SESSION_SECONDS).optional(),
+  description: z.string().max(1024).optional(),
+});
+export type UpdateGrantRequest = z.input<typeof updateGrantRequestSchema>;
+
+export const grantSchema = z.object({
+  id,
+  subject: grantSubjectSchema,
+  target: grantTargetSchema,
+  mode: z.enum(grantModes),
+  validFrom: isoTime.nullable(),
+  validUntil: isoTime.nullable(),
+  maxSessionSeconds: z.number().int(),
+  description: z.string(),
+  createdBy: id,
+  createdAt: isoTime,
+});
+export type Grant = z.infer<typeof grantSchema>;
+export const grantListSchema = z.object({ grants: z.array(grantSchema) });
+
+// ---------------------------------------------------------------------------------------------
+// Sessions
+
+export const createSessionRequestSchema = z.strictObject({ resourceId: id });
+
+export const sessionEndpointSchema = z.object({
+  protocol: z.enum(['ssh', 'postgres']),
+  host: z.string(),
+  port: portSchema,
+});
+
+export const createSessionResponseSchema = z.object({
+  sessionId: id,
+  /** Single-use secret; present it to the endpoint before `ticketExpiresAt`. */
+  ticket: z.string(),
+  ticketExpiresAt: isoTime,
+  /** Where to connect; null while this gateway has no listener for the resource's protocol. */
+  endpoint: sessionEndpointSchema.nullable(),
+  /** The gateway ends the session at this time. */
+  expiresAt: isoTime,
+});
+export type CreateSessionResponse = z.infer<typeof createSessionResponseSchema>;
+
+export const sessionStates = ['pending', 'live', 'ended'] as const;
+export const sessionSchema = z.object({
+  id,
+  userId: id,
+  username: z.string(),
+  resourceId: id,
+  resourceName: z.string(),
+  grantId: id,
+  state: z.enum(sessionStates),
+  createdAt: isoTime,
+  startedAt: isoTime.nullable(),
+  endedAt: isoTime.nullable(),
+  expiresAt: isoTime,
+  endReason: z.string().nullable(),
+});
+export type Session = z.infer<typeof sessionSchema>;
+export const sessionListSchema = z.object({ sessions: z.array(sessionSchema) });
+
+export const sessionListQuerySchema = z.strictObject({
+  state: z.enum(sessionStates).optional(),
+  resourceId: id.optional(),
+  userId: id.optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Keys and health
+
+export const keysSchema = z.object({
+  /** SHA-256 of the TLS CA certificate (DER), hex pairs joined by ':'. */
+  caFingerprint: z.string(),
+  caPem: z.string(),
+  recordingKey: z.object({
+    algorithm: z.literal('ed25519'),
+    keyId: z.string(),
+    publicKeyPem: z.string(),
+  }),
+});
+export type Keys = z.infer<typeof keysSchema>;
+
+export const healthSchema = z.object({
+  status: z.literal('ok'),
+  version: z.string(),
+  store: z.enum(['sqlite', 'postgres']),
+  time: isoTime,
+});

@@ -1,0 +1,208 @@
+/**
+ * The gateway's persistence boundary. Two deployments implement it through one Kysely query
+ * set (see kyselyStore.ts): embedded SQLite in the data directory, and PostgreSQL for
+ * several gateway replicas. The store knows no transport and no crypto: secrets arrive
+ * already encrypted, tokens and tickets arrive already hashed.
+ *
+ * Times are epoch milliseconds. Ids are opaque strings made by the caller (see newId.ts), so
+ * the store never needs dialect-specific RETURNING tricks.
+ */
+import type { Role } from '../../gateway-client/api/apiSchemas.ts';
+
+export type StoreKind = 'sqlite' | 'postgres';
+
+export interface UserRecord {
+  id: string;
+  username: string;
+  role: Role;
+  groups: string[];
+  disabled: boolean;
+  /** scrypt hash (see auth/passwords.ts); null until the user enrolls. */
+  passwordHash: string | null;
+  /** Encrypted TOTP secret once confirmed. */
+  totpSecret: string | null;
+  /** Encrypted TOTP secret awaiting its first code. */
+  totpPendingSecret: string | null;
+  /** Last accepted TOTP time step, so a code cannot be replayed inside its window. */
+  totpLastStep: number | null;
+  failedLogins: number;
+  lockedUntil: number | null;
+  createdAt: number;
+}
+
+export interface NewUser {
+  id: string;
+  username: string;
+  role: Role;
+  groups: string[];
+  passwordHash: string | null;
+  createdAt: number;
+}
+
+export type UserPatch = Partial<
+  Pick<
+    UserRecord,
+    | 'role'
+    | 'groups'
+    | 'disabled'
+    | 'passwordHash'
+    | 'totpSecret'
+    | 'totpPendingSecret'
+    | 'totpLastStep'
+    | 'failedLogins'
+    | 'lockedUntil'
+  >
+>;
+
+/** One-time enrollment token (hash stored) that lets a new user set a password. */
+export interface EnrollmentRecord {
+  tokenHash: string;
+  userId: string;
+  expiresAt: number;
+  usedAt: number | null;
+  createdAt: number;
+}
+
+export type AuthTokenKind = 'access' | 'refresh';
+
+/**
+ * Access and refresh tokens, stored as SHA-256 hashes. Refresh tokens rotate: each refresh
+ * marks the old one used and issues a new one in the same family; presenting a used refresh
+ * token again revokes the whole family (it has leaked).
+ */
+export interface AuthTokenRecord {
+  tokenHash: string;
+  kind: AuthTokenKind;
+  userId: string;
+  familyId: string;
+  expiresAt: number;
+  usedAt: number | null;
+  revokedAt: number | null;
+  createdAt: number;
+}
+
+export interface ResourceRecord {
+  id: string;
+  name: string;
+  description: string;
+  /** Resource kind, duplicated out of `target` so it can be filtered on. */
+  kind: 'ssh' | 'postgres';
+  labels: Record<string, string>;
+  /** The API's target object (host, port, username, …) as stored JSON. */
+  target: Record<string, unknown>;
+  /** Encrypted credential blob (secrets/secretBox.ts), or null when none is stored. */
+  secretCiphertext: string | null;
+  /** Which credential fields the blob holds, so the API can say so without decrypting. */
+  secretFields: string[];
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type ResourcePatch = Partial<
+  Pick<
+    ResourceRecord,
+    'name' | 'description' | 'kind' | 'labels' | 'target' | 'secretCiphertext' | 'secretFields'
+  >
+> & { updatedAt: number };
+
+export interface GrantRecord {
+  id: string;
+  subjectKind: 'user' | 'group';
+  /** User id or group name. */
+  subject: string;
+  targetKind: 'resource' | 'labels';
+  /** Resource id for targetKind 'resource'. */
+  resourceId: string | null;
+  /** Label selector for targetKind 'labels'. */
+  selector: Record<string, string> | null;
+  mode: 'standing' | 'approval';
+  validFrom: number | null;
+  validUntil: number | null;
+  maxSessionSeconds: number;
+  description: string;
+  createdBy: string;
+  createdAt: number;
+}
+
+export type GrantPatch = Partial<
+  Pick<GrantRecord, 'mode' | 'validFrom' | 'validUntil' | 'maxSessionSeconds' | 'description'>
+>;
+
+export type SessionState = 'pending' | 'live' | 'ended';
+
+export interface SessionRecord {
+  id: string;
+  userId: string;
+  resourceId: string;
+  grantId: string;
+  state: SessionState;
+  /** SHA-256 of the single-use connect ticket. */
+  ticketHash: string;
+  ticketExpiresAt: number;
+  ticketUsedAt: number | null;
+  createdAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+  expiresAt: number;
+  endReason: string | null;
+}
+
+export interface SessionFilter {
+  state?: SessionState;
+  userId?: string;
+  resourceId?: string;
+  limit: number;
+}
+
+export interface Store {
+  readonly kind: StoreKind;
+
+  createUser(user: NewUser): Promise<UserRecord>;
+  getUserById(id: string): Promise<UserRecord | undefined>;
+  getUserByUsername(username: string): Promise<UserRecord | undefined>;
+  listUsers(): Promise<UserRecord[]>;
+  updateUser(id: string, patch: UserPatch): Promise<UserRecord | undefined>;
+
+  createEnrollment(enrollment: EnrollmentRecord): Promise<void>;
+  /**
+   * Marks the enrollment used if it is unused and unexpired at `now`; returns it, or undefined
+   * when it is unknown, used or expired. Atomic: two concurrent calls cannot both succeed.
+   */
+  consumeEnrollment(tokenHash: string, now: number): Promise<EnrollmentRecord | undefined>;
+
+  insertAuthToken(token: AuthTokenRecord): Promise<void>;
+  getAuthToken(tokenHash: string): Promise<AuthTokenRecord | undefined>;
+  /** Marks a refresh token used if it is not yet; true when this call did it (atomic). */
+  markAuthTokenUsed(tokenHash: string, now: number): Promise<boolean>;
+  revokeAuthTokenFamily(familyId: string, now: number): Promise<void>;
+  revokeAuthTokensOfUser(userId: string, now: number): Promise<void>;
+  deleteExpiredAuthTokens(now: number): Promise<number>;
+
+  createResource(resource: ResourceRecord): Promise<void>;
+  getResource(id: string): Promise<ResourceRecord | undefined>;
+  getResourceByName(name: string): Promise<ResourceRecord | undefined>;
+  listResources(): Promise<ResourceRecord[]>;
+  updateResource(id: string, patch: ResourcePatch): Promise<ResourceRecord | undefined>;
+  /** False when there was no such resource. */
+  deleteResource(id: string): Promise<boolean>;
+
+  createGrant(grant: GrantRecord): Promise<void>;
+  getGrant(id: string): Promise<GrantRecord | undefined>;
+  listGrants(): Promise<GrantRecord[]>;
+  updateGrant(id: string, patch: GrantPatch): Promise<GrantRecord | undefined>;
+  deleteGrant(id: string): Promise<boolean>;
+
+  createSession(session: SessionRecord): Promise<void>;
+  getSession(id: string): Promise<SessionRecord | undefined>;
+  listSessions(filter: SessionFilter): Promise<SessionRecord[]>;
+  /**
+   * Redeems a connect ticket: sets ticketUsedAt and state 'live' when the hash matches, the
+   * ticket is unused and unexpired at `now` and the session is pending. Atomic across
+   * gateway replicas; returns the updated session or undefined.
+   */
+  redeemTicket(sessionId: string, ticketHash: string, now: number): Promise<SessionRecord | undefined>;
+  /** Ends a session that has not ended yet; returns it, or undefined if already ended/unknown. */
+  endSession(id: string, reason: string, now: number): Promise<SessionRecord | undefined>;
+
+  close(): Promise<void>;
+}
