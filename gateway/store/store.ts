@@ -206,3 +206,20 @@ export interface Store {
 
   close(): Promise<void>;
 }
+
+/**
+ * A write broke a uniqueness rule: the username or resource name is taken, or the id/hash is
+ * already stored. Thrown by every `create*`/`insert*`/`update*` method so the API can answer
+ * 409 without knowing which database is underneath.
+ */
+export class StoreConflictError extends Error {
+  override readonly name = 'StoreConflictError';
+  constructor(
+    message: string,
+    /** `table.column` that clashed, e.g. `users.username`; `unknown` if the driver did not say. */
+    readonly conflict: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}

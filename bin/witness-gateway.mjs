@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+// Runs the TypeScript sources through tsx's loader, so `npx witness-gateway` works from a
+// checkout without a build step. Paths resolve from this file, so any cwd works.
+import { register } from 'tsx/esm/api';
+
+register();
+const { runGatewayCli } = await import(new URL('../gateway/cli/gatewayCli.ts', import.meta.url).href);
+
+const stopped = new Promise((resolve) => {
+  process.once('SIGINT', resolve);
+  process.once('SIGTERM', resolve);
+});
+const code = await runGatewayCli(process.argv.slice(2), {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+  readStdin: async () => {
+    const chunks = [];
+    for await (const chunk of process.stdin) chunks.push(chunk);
+    return Buffer.concat(chunks).toString('utf8');
+  },
+  env: process.env,
+  untilStopped: () => stopped,
+});
+process.exit(code);

@@ -1,0 +1,184 @@
+/**
+ * `witness-gateway`: run the gateway (`serve`) and bootstrap it (`admin create-user`).
+ * stdout carries machine-readable output (the ready line, the enrollment link); people read
+ * stderr.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { roles, type Role, usernameSchema, groupNameSchema, passwordSchema } from '../../gateway-client/api/apiSchemas.ts';
+import { hashPassword } from '../auth/passwords.ts';
+import { gatewayVersion, openGatewayServices, startGateway } from '../index.ts';
+import { newId } from '../newId.ts';
+import { parseListenAddress } from './listenAddress.ts';
+
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  readStdin: () => Promise<string>;
+  env: NodeJS.ProcessEnv;
+  /** Resolves when the process is asked to stop (SIGINT/SIGTERM). */
+  untilStopped: () => Promise<void>;
+}
+
+/** Written by `serve` so `admin create-user` can put the right URL into enrollment links. */
+const RUNTIME_FILE = 'gateway.json';
+
+export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> {
+  const program = new Command('witness-gateway')
+    .description('Witness gateway: just-in-time access to SSH and PostgreSQL, every byte recorded')
+    .version(gatewayVersion())
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+
+  const dataOption = () =>
+    new Option('--data <dir>', 'data directory (keys, embedded database, recordings)').env('WITNESS_DATA_DIR');
+  const databaseOption = () =>
+    new Option('--database-url <url>', 'PostgreSQL URL instead of the embedded SQLite file').env(
+      'WITNESS_DATABASE_URL',
+    );
+
+  program
+    .command('serve')
+    .description('start the gateway')
+    .addOption(dataOption().makeOptionMandatory())
+    .addOption(
+      new Option('--api <host:port>', 'HTTPS API listen address (port 0: any free port)')
+        .default('127.0.0.1:8443')
+        .argParser(listenAddressArg),
+    )
+    .addOption(databaseOption())
+    .option('--hostname <name...>', 'extra DNS names or IPs for the TLS certificate')
+    .action(async (options: { data: string; api: { host: string; port: number }; databaseUrl?: string; hostname?: string[] }) => {
+      const gateway = await startGateway({
+        dataDir: path.resolve(options.data),
+        api: options.api,
+        databaseUrl: options.databaseUrl,
+        masterKeyBase64: io.env.WITNESS_MASTER_KEY,
+        hostnames: options.hostname,
+      });
+      const storeKind = gateway.services.store.kind;
+      writeFileSync(
+        path.join(options.data, RUNTIME_FILE),
+        `${JSON.stringify({ api: gateway.apiUrl, caFingerprint: gateway.caFingerprint, pid: process.pid })}\n`,
+        { mode: 0o600 },
+      );
+      io.stderr(
+        `Witness gateway ${gatewayVersion()} listening on ${gateway.apiUrl} (store: ${storeKind})\n` +
+          `CA fingerprint: ${gateway.caFingerprint}\n` +
+          (gateway.services.dataDir.created.length > 0
+            ? `Created in ${options.data}: ${gateway.services.dataDir.created.join(', ')}\n`
+            : ''),
+      );
+      io.stdout(
+        `${JSON.stringify({ ready: true, api: gateway.apiUrl, caFingerprint: gateway.caFingerprint, store: storeKind })}\n`,
+      );
+      await io.untilStopped();
+      io.stderr('Stopping the gateway…\n');
+      await gateway.close();
+    });
+
+  const admin = program.command('admin').description('bootstrap and maintenance on the data directory');
+  admin
+    .command('create-user')
+    .description('create a user and print a one-time enrollment link (or set the password from stdin)')
+    .addOption(dataOption().makeOptionMandatory())
+    .addOption(databaseOption())
+    .requiredOption('--username <name>', 'login name (lower-case)', (v) => parseWith(usernameSchema, v, 'username'))
+    .addOption(new Option('--role <role>', 'role').choices(roles).default('engineer'))
+    .option('--group <group...>', 'groups the user belongs to (grants can name groups)')
+    .option('--password-stdin', 'read the password from stdin instead of printing an enrollment link')
+    .option('--gateway-url <url>', 'API URL to put in the enrollment link (default: the running gateway)')
+    .action(
+      async (options: {
+        data: string;
+        databaseUrl?: string;
+        username: string;
+        role: Role;
+        group?: string[];
+        passwordStdin?: boolean;
+        gatewayUrl?: string;
+      }) => {
+        const groups = (options.group ?? []).map((g) => parseWith(groupNameSchema, g, 'group'));
+        const password = options.passwordStdin
+          ? parseWith(passwordSchema, (await io.readStdin()).replace(/\r?\n$/, ''), 'password')
+          : null;
+        const services = await openGatewayServices({
+          dataDir: path.resolve(options.data),
+          api: { host: '127.0.0.1', port: 0 },
+          databaseUrl: options.databaseUrl,
+          masterKeyBase64: io.env.WITNESS_MASTER_KEY,
+        });
+        try {
+          if (await services.store.getUserByUsername(options.username)) {
+            throw new CliFailure(`A user named ${options.username} already exists.`);
+          }
+          const user = await services.store.createUser({
+            id: newId('usr'),
+            username: options.username,
+            role: options.role,
+            groups,
+            passwordHash: password === null ? null : await hashPassword(password),
+            createdAt: Date.now(),
+          });
+          io.stderr(`Created ${user.role} ${user.username} (${user.id}).\n`);
+          if (password !== null) return;
+          const { token, expiresAt } = await services.auth.createEnrollment(user.id);
+          const gatewayUrl = options.gatewayUrl ?? runningGatewayUrl(options.data);
+          const fingerprint = services.dataDir.caFingerprint;
+          if (gatewayUrl) {
+            const link = `witness://enroll?gateway=${encodeURIComponent(gatewayUrl)}&token=${token}&fingerprint=${encodeURIComponent(fingerprint)}`;
+            io.stderr(
+              `Send this one-time enrollment link to ${user.username} (valid until ${new Date(expiresAt).toISOString()}); they run \`witness enroll '<link>'\`:\n`,
+            );
+            io.stdout(`${link}\n`);
+          } else {
+            io.stderr(
+              `No running gateway found in ${options.data}, so the link has no URL. ${user.username} runs:\n` +
+                `  witness enroll ${token} --gateway https://HOST:PORT --fingerprint ${fingerprint}\n`,
+            );
+            io.stdout(`${token}\n`);
+          }
+        } finally {
+          await services.store.close();
+        }
+      },
+    );
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    const message = error instanceof Error ? error.message : String(error);
+    io.stderr(`witness-gateway: ${message}\n`);
+    return 1;
+  }
+}
+
+class CliFailure extends Error {}
+
+function listenAddressArg(value: string) {
+  try {
+    return parseListenAddress(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+function parseWith<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { message: string }[] } } }, value: unknown, what: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new InvalidArgumentError(`invalid ${what}: ${result.error.issues[0]?.message ?? 'not valid'}`);
+}
+
+function runningGatewayUrl(dataDir: string): string | undefined {
+  try {
+    const runtime = JSON.parse(readFileSync(path.join(dataDir, RUNTIME_FILE), 'utf8')) as { api?: string; pid?: number };
+    if (!runtime.api || !runtime.pid) return undefined;
+    process.kill(runtime.pid, 0); // throws when that gateway is no longer running
+    return runtime.api;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * The gateway's composition root (CONVENTIONS: wire each process in one place). Everything
+ * below receives its dependencies from here; nothing reaches for a global.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Keys } from '../gateway-client/api/apiSchemas.ts';
+import { type RunningApi, startApiServer } from './api/apiServer.ts';
+import { AuthService, DEFAULT_AUTH_SETTINGS, type AuthSettings } from './auth/authService.ts';
+import { type Clock, systemClock } from './clock.ts';
+import { type GatewayDataDir, loadOrInitDataDir } from './config/dataDir.ts';
+import { GrantBook } from './grants/grantBook.ts';
+import { createJsonLogger, type Logger } from './logger.ts';
+import { ResourceCatalog } from './resources/resourceCatalog.ts';
+import { type ListenerAddresses, SessionService } from './sessions/sessionService.ts';
+import { openPostgresStore, openSqliteStore } from './store/openStore.ts';
+import type { Store } from './store/store.ts';
+
+export interface GatewayConfig {
+  dataDir: string;
+  api: { host: string; port: number };
+  /** PostgreSQL instead of the embedded SQLite file (several replicas can share it). */
+  databaseUrl?: string | undefined;
+  /** Base64 of 32 bytes; overrides the generated master.key file. */
+  masterKeyBase64?: string | undefined;
+  /** Extra DNS names / IPs for the server certificate. */
+  hostnames?: string[] | undefined;
+  auth?: Partial<AuthSettings>;
+  clock?: Clock;
+  log?: Logger;
+}
+
+export interface GatewayServices {
+  store: Store;
+  dataDir: GatewayDataDir;
+  auth: AuthService;
+  resources: ResourceCatalog;
+  grants: GrantBook;
+  sessions: SessionService;
+  keys: Keys;
+}
+
+export interface RunningGateway {
+  apiUrl: string;
+  caFingerprint: string;
+  services: GatewayServices;
+  close(): Promise<void>;
+}
+
+export const SQLITE_FILE_NAME = 'witness.sqlite';
+const TOKEN_SWEEP_INTERVAL_MS = 3600_000;
+
+export function gatewayVersion(): string {
+  const packageJson = path.join(import.meta.dirname, '..', 'package.json');
+  return (JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string }).version;
+}
+
+/** Opens the data dir and the store and builds the services, without any listener. */
+export async function openGatewayServices(config: GatewayConfig): Promise<GatewayServices> {
+  const clock = config.clock ?? systemClock;
+  const dataDir = await loadOrInitDataDir(config.dataDir, {
+    hostnames: config.hostnames,
+    masterKeyBase64: config.masterKeyBase64,
+  });
+  const store = config.databaseUrl
+    ? await openPostgresStore(config.databaseUrl)
+    : await openSqliteStore(path.join(config.dataDir, SQLITE_FILE_NAME));
+  const listeners: ListenerAddresses = {};
+  return {
+    store,
+    dataDir,
+    auth: new AuthService(store, clock, dataDir.masterKey, { ...DEFAULT_AUTH_SETTINGS, ...config.auth }),
+    resources: new ResourceCatalog(store, clock, dataDir.masterKey),
+    grants: new GrantBook(store, clock),
+    // Filled in as the SSH and PostgreSQL listeners start (later issues).
+    sessions: new SessionService(store, clock, () => listeners),
+    keys: {
+      caFingerprint: dataDir.caFingerprint,
+      caPem: dataDir.caCertPem,
+      recordingKey: {
+        algorithm: 'ed25519',
+        keyId: dataDir.recordingKey.keyId,
+        publicKeyPem: dataDir.recordingKey.publicKeyPem,
+      },
+    },
+  };
+}
+
+export async function startGateway(config: GatewayConfig): Promise<RunningGateway> {
+  const clock = config.clock ?? systemClock;
+  const log = config.log ?? createJsonLogger();
+  const services = await openGatewayServices(config);
+  let api: RunningApi;
+  try {
+    api = await startApiServer(
+      {
+        ...services,
+        storeKind: services.store.kind,
+        clock,
+        version: gatewayVersion(),
+      },
+      {
+        host: config.api.host,
+        port: config.api.port,
+        certChainPem: services.dataDir.serverChainPem,
+        keyPem: services.dataDir.serverKeyPem,
+      },
+      log,
+    );
+  } catch (error) {
+    await services.store.close();
+    throw error;
+  }
+  const sweep = setInterval(() => {
+    services.store.deleteExpiredAuthTokens(clock.now()).catch((error: unknown) => {
+      log.warn('could not delete expired tokens', { error: String(error) });
+    });
+  }, TOKEN_SWEEP_INTERVAL_MS);
+  sweep.unref();
+  return {
+    apiUrl: api.url,
+    caFingerprint: services.dataDir.caFingerprint,
+    services,
+    close: async () => {
+      clearInterval(sweep);
+      await api.close();
+      await services.store.close();
+    },
+  };
+}

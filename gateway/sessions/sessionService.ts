@@ -1,0 +1,158 @@
+import { hashOpaqueToken, newOpaqueToken } from '../auth/opaqueTokens.ts';
+import type { Clock } from '../clock.ts';
+import { GatewayError } from '../gatewayError.ts';
+import { newId } from '../newId.ts';
+import { decideAccess, isWithinWindow, sessionEnd } from '../policy/accessDecision.ts';
+import type { ResourceRecord, SessionRecord, Store, UserRecord } from '../store/store.ts';
+
+/** How long a fresh ticket can be used to connect (DESIGN.md: "valid for about 60 s"). */
+export const TICKET_TTL_MS = 60_000;
+
+export interface ListenerAddress {
+  host: string;
+  port: number;
+}
+export type ListenerAddresses = Partial<Record<'ssh' | 'postgres', ListenerAddress>>;
+
+export interface IssuedSession {
+  session: SessionRecord;
+  ticket: string;
+  endpoint: ({ protocol: 'ssh' | 'postgres' } & ListenerAddress) | null;
+}
+
+/**
+ * Session lifecycle on the control plane: a user with an active standing grant gets a session
+ * row plus a single-use connect ticket; a listener redeems the ticket exactly once; anyone
+ * allowed may terminate. The ticket itself is returned once and only its hash is stored.
+ */
+export class SessionService {
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly listeners: () => ListenerAddresses,
+  ) {}
+
+  async createSession(user: UserRecord, resourceIdOrName: string): Promise<IssuedSession> {
+    const resource = await this.findResource(resourceIdOrName);
+    const now = this.clock.now();
+    const decision = decideAccess(user, resource, await this.store.listGrants(), now);
+    switch (decision.kind) {
+      case 'granted':
+        break;
+      case 'requestable':
+        throw new GatewayError(
+          'access_request_required',
+          `Access to ${resource.name} needs approval — request access with a reason, then connect again.`,
+        );
+      case 'outside_window': {
+        const { validFrom, validUntil } = decision.grant;
+        const when =
+          validUntil !== null && validUntil <= now
+            ? `expired at ${new Date(validUntil).toISOString()}`
+            : `starts at ${new Date(validFrom ?? now).toISOString()}`;
+        throw new GatewayError(
+          'no_active_grant',
+          `Your access to ${resource.name} ${when} — ask an admin or request access again.`,
+        );
+      }
+      case 'none':
+        throw new GatewayError(
+          'no_active_grant',
+          `You have no active grant for ${resource.name} — ask an admin for access.`,
+        );
+    }
+    const ticket = newOpaqueToken('wtk');
+    const session: SessionRecord = {
+      id: newId('ses'),
+      userId: user.id,
+      resourceId: resource.id,
+      grantId: decision.grant.id,
+      state: 'pending',
+      ticketHash: hashOpaqueToken(ticket),
+      ticketExpiresAt: now + TICKET_TTL_MS,
+      ticketUsedAt: null,
+      createdAt: now,
+      startedAt: null,
+      endedAt: null,
+      expiresAt: sessionEnd(decision.grant, now),
+      endReason: null,
+    };
+    await this.store.createSession(session);
+    const address = this.listeners()[resource.kind];
+    return {
+      session,
+      ticket,
+      endpoint: address ? { protocol: resource.kind, ...address } : null,
+    };
+  }
+
+  /**
+   * Called by a listener when a client presents `sessionId` + ticket. Succeeds once; the
+   * error says why otherwise (replayed, expired, wrong), without revealing whether a session
+   * id exists to someone holding no valid ticket for it.
+   */
+  async redeemTicket(sessionId: string, ticket: string): Promise<{ session: SessionRecord; resource: ResourceRecord; user: UserRecord }> {
+    const now = this.clock.now();
+    const ticketHash = hashOpaqueToken(ticket);
+    const session = await this.store.redeemTicket(sessionId, ticketHash, now);
+    if (!session) throw await this.explainRefusedTicket(sessionId, ticketHash, now);
+    // The grant or user may have changed since the ticket was issued.
+    const [user, resource, grant] = await Promise.all([
+      this.store.getUserById(session.userId),
+      this.store.getResource(session.resourceId),
+      this.store.getGrant(session.grantId),
+    ]);
+    const refusal =
+      !user || user.disabled
+        ? 'the account is disabled'
+        : !resource
+          ? 'the resource was deleted'
+          : !grant || !isWithinWindow(grant, now)
+            ? 'the grant was revoked or has expired'
+            : null;
+    if (refusal || !user || !resource) {
+      await this.store.endSession(session.id, `refused at connect: ${refusal}`, now);
+      throw new GatewayError('no_active_grant', `Connection refused: ${refusal}.`);
+    }
+    return { session, resource, user };
+  }
+
+  async terminate(sessionId: string, reason: string): Promise<SessionRecord> {
+    const ended = await this.store.endSession(sessionId, reason, this.clock.now());
+    const session = ended ?? (await this.store.getSession(sessionId));
+    if (!session) throw new GatewayError('not_found', `There is no session ${sessionId}.`);
+    return session;
+  }
+
+  private async findResource(idOrName: string): Promise<ResourceRecord> {
+    const resource =
+      (await this.store.getResource(idOrName)) ?? (await this.store.getResourceByName(idOrName));
+    if (!resource) {
+      throw new GatewayError(
+        'not_found',
+        `There is no resource '${idOrName}' — list the resources you can use with \`witness resources\`.`,
+      );
+    }
+    return resource;
+  }
+
+  private async explainRefusedTicket(sessionId: string, ticketHash: string, now: number): Promise<GatewayError> {
+    const session = await this.store.getSession(sessionId);
+    if (!session || session.ticketHash !== ticketHash) {
+      return new GatewayError('unauthenticated', 'The session ticket is not valid — start a new session.');
+    }
+    if (session.ticketUsedAt !== null) {
+      return new GatewayError(
+        'unauthenticated',
+        'This session ticket was already used — tickets work once; start a new session.',
+      );
+    }
+    if (session.ticketExpiresAt <= now) {
+      return new GatewayError(
+        'token_expired',
+        'This session ticket expired (tickets are valid for 60 s) — start a new session.',
+      );
+    }
+    return new GatewayError('unauthenticated', `The session has ended (${session.endReason ?? 'ended'}).`);
+  }
+}

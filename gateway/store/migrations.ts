@@ -1,0 +1,317 @@
+/**
+ * The gateway's schema, defined once for SQLite and PostgreSQL.
+ *
+ * One query set has to work on both dialects, so the schema sticks to types both read back the
+ * same way through their drivers:
+ * - times are `bigint` epoch milliseconds (SQLite stores them as INTEGER; the PostgreSQL pool
+ *   parses int8 to a JS number, see openStore.ts);
+ * - booleans are `integer` 0/1;
+ * - structured values (labels, target, groups, selector, secret fields) are JSON in `text`,
+ *   serialised by kyselyStore.ts.
+ *
+ * Migrations are append-only: never edit one that has shipped, add the next `000N_…`.
+ */
+import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
+import type { Role } from '../../gateway-client/api/apiSchemas.ts';
+import type { AuthTokenKind, SessionState } from './store.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Row types as the query builder sees them (snake_case columns, JSON as text, booleans as 0/1).
+
+export interface UsersTable {
+  id: string;
+  username: string;
+  role: Role;
+  /** JSON string[] */
+  groups: string;
+  /** 0 or 1 */
+  disabled: number;
+  password_hash: string | null;
+  totp_secret: string | null;
+  totp_pending_secret: string | null;
+  totp_last_step: number | null;
+  failed_logins: number;
+  locked_until: number | null;
+  created_at: number;
+}
+
+export interface EnrollmentsTable {
+  token_hash: string;
+  user_id: string;
+  expires_at: number;
+  used_at: number | null;
+  created_at: number;
+}
+
+export interface AuthTokensTable {
+  token_hash: string;
+  kind: AuthTokenKind;
+  user_id: string;
+  family_id: string;
+  expires_at: number;
+  used_at: number | null;
+  revoked_at: number | null;
+  created_at: number;
+}
+
+export interface ResourcesTable {
+  id: string;
+  name: string;
+  description: string;
+  kind: 'ssh' | 'postgres';
+  /** JSON Record<string, string> */
+  labels: string;
+  /** JSON object */
+  target: string;
+  secret_ciphertext: string | null;
+  /** JSON string[] */
+  secret_fields: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface GrantsTable {
+  id: string;
+  subject_kind: 'user' | 'group';
+  subject: string;
+  target_kind: 'resource' | 'labels';
+  resource_id: string | null;
+  /** JSON Record<string, string>, or null */
+  selector: string | null;
+  mode: 'standing' | 'approval';
+  valid_from: number | null;
+  valid_until: number | null;
+  max_session_seconds: number;
+  description: string;
+  created_by: string;
+  created_at: number;
+}
+
+export interface SessionsTable {
+  id: string;
+  user_id: string;
+  resource_id: string;
+  grant_id: string;
+  state: SessionState;
+  ticket_hash: string;
+  ticket_expires_at: number;
+  ticket_used_at: number | null;
+  created_at: number;
+  started_at: number | null;
+  ended_at: number | null;
+  expires_at: number;
+  end_reason: string | null;
+}
+
+export interface Database {
+  users: UsersTable;
+  enrollments: EnrollmentsTable;
+  auth_tokens: AuthTokensTable;
+  resources: ResourcesTable;
+  grants: GrantsTable;
+  sessions: SessionsTable;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Migrations
+
+/**
+ * `ifNotExists` everywhere in 0001: Kysely does not run SQLite migrations in a transaction, so
+ * if a process died between creating the tables and recording the migration, the next start
+ * re-runs it (openStore.ts also wraps SQLite migration in BEGIN IMMEDIATE, so this is a second
+ * line of defence).
+ */
+const initial: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('users')
+      .ifNotExists()
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('username', 'text', (c) => c.notNull())
+      .addColumn('role', 'text', (c) => c.notNull())
+      .addColumn('groups', 'text', (c) => c.notNull().defaultTo('[]'))
+      .addColumn('disabled', 'integer', (c) =>
+        c.notNull().defaultTo(0).check(sql`disabled in (0, 1)`),
+      )
+      .addColumn('password_hash', 'text')
+      .addColumn('totp_secret', 'text')
+      .addColumn('totp_pending_secret', 'text')
+      .addColumn('totp_last_step', 'bigint')
+      .addColumn('failed_logins', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('locked_until', 'bigint')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addUniqueConstraint('users_username_unique', ['username'])
+      .execute();
+
+    await db.schema
+      .createTable('enrollments')
+      .ifNotExists()
+      .addColumn('token_hash', 'text', (c) => c.primaryKey())
+      .addColumn('user_id', 'text', (c) =>
+        c.notNull().references('users.id').onDelete('cascade'),
+      )
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('used_at', 'bigint')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createIndex('enrollments_user_idx')
+      .ifNotExists()
+      .on('enrollments')
+      .column('user_id')
+      .execute();
+
+    await db.schema
+      .createTable('auth_tokens')
+      .ifNotExists()
+      .addColumn('token_hash', 'text', (c) => c.primaryKey())
+      .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind in ('access', 'refresh')`))
+      .addColumn('user_id', 'text', (c) =>
+        c.notNull().references('users.id').onDelete('cascade'),
+      )
+      .addColumn('family_id', 'text', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('used_at', 'bigint')
+      .addColumn('revoked_at', 'bigint')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createIndex('auth_tokens_family_idx')
+      .ifNotExists()
+      .on('auth_tokens')
+      .column('family_id')
+      .execute();
+    await db.schema
+      .createIndex('auth_tokens_user_idx')
+      .ifNotExists()
+      .on('auth_tokens')
+      .column('user_id')
+      .execute();
+    await db.schema
+      .createIndex('auth_tokens_expires_idx')
+      .ifNotExists()
+      .on('auth_tokens')
+      .column('expires_at')
+      .execute();
+
+    await db.schema
+      .createTable('resources')
+      .ifNotExists()
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('description', 'text', (c) => c.notNull().defaultTo(''))
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('labels', 'text', (c) => c.notNull().defaultTo('{}'))
+      .addColumn('target', 'text', (c) => c.notNull())
+      .addColumn('secret_ciphertext', 'text')
+      .addColumn('secret_fields', 'text', (c) => c.notNull().defaultTo('[]'))
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addUniqueConstraint('resources_name_unique', ['name'])
+      .execute();
+
+    // Grants die with their resource (the FK is the backstop; kyselyStore.deleteResource also
+    // deletes them explicitly so it does not depend on SQLite's per-connection foreign_keys).
+    await db.schema
+      .createTable('grants')
+      .ifNotExists()
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('subject_kind', 'text', (c) =>
+        c.notNull().check(sql`subject_kind in ('user', 'group')`),
+      )
+      .addColumn('subject', 'text', (c) => c.notNull())
+      .addColumn('target_kind', 'text', (c) =>
+        c.notNull().check(sql`target_kind in ('resource', 'labels')`),
+      )
+      .addColumn('resource_id', 'text', (c) => c.references('resources.id').onDelete('cascade'))
+      .addColumn('selector', 'text')
+      .addColumn('mode', 'text', (c) => c.notNull())
+      .addColumn('valid_from', 'bigint')
+      .addColumn('valid_until', 'bigint')
+      .addColumn('max_session_seconds', 'integer', (c) => c.notNull())
+      .addColumn('description', 'text', (c) => c.notNull().defaultTo(''))
+      .addColumn('created_by', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addCheckConstraint(
+        'grants_target_check',
+        sql`(target_kind = 'resource' and resource_id is not null) or (target_kind = 'labels' and selector is not null)`,
+      )
+      .execute();
+    await db.schema
+      .createIndex('grants_resource_idx')
+      .ifNotExists()
+      .on('grants')
+      .column('resource_id')
+      .execute();
+    await db.schema
+      .createIndex('grants_subject_idx')
+      .ifNotExists()
+      .on('grants')
+      .columns(['subject_kind', 'subject'])
+      .execute();
+
+    // Sessions are audit history: no foreign keys to resources or grants, so deleting either
+    // leaves the session rows (and their recordings) intact.
+    await db.schema
+      .createTable('sessions')
+      .ifNotExists()
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('user_id', 'text', (c) => c.notNull().references('users.id'))
+      .addColumn('resource_id', 'text', (c) => c.notNull())
+      .addColumn('grant_id', 'text', (c) => c.notNull())
+      .addColumn('state', 'text', (c) =>
+        c.notNull().check(sql`state in ('pending', 'live', 'ended')`),
+      )
+      .addColumn('ticket_hash', 'text', (c) => c.notNull())
+      .addColumn('ticket_expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('ticket_used_at', 'bigint')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('started_at', 'bigint')
+      .addColumn('ended_at', 'bigint')
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('end_reason', 'text')
+      .execute();
+    await db.schema
+      .createIndex('sessions_user_idx')
+      .ifNotExists()
+      .on('sessions')
+      .columns(['user_id', 'created_at'])
+      .execute();
+    await db.schema
+      .createIndex('sessions_resource_idx')
+      .ifNotExists()
+      .on('sessions')
+      .columns(['resource_id', 'created_at'])
+      .execute();
+    await db.schema
+      .createIndex('sessions_state_idx')
+      .ifNotExists()
+      .on('sessions')
+      .columns(['state', 'created_at'])
+      .execute();
+    await db.schema
+      .createIndex('sessions_created_idx')
+      .ifNotExists()
+      .on('sessions')
+      .column('created_at')
+      .execute();
+  },
+
+  async down(db: Kysely<unknown>) {
+    for (const table of ['sessions', 'grants', 'resources', 'auth_tokens', 'enrollments', 'users']) {
+      await db.schema.dropTable(table).ifExists().execute();
+    }
+  },
+};
+
+/** Every migration, in order. Names sort lexically, which is the order Kysely applies them. */
+export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
+  '0001_initial': initial,
+});
+
+/** In-code provider, so migrations ship inside the bundle with no directory to find at runtime. */
+export const migrationProvider: MigrationProvider = {
+  async getMigrations() {
+    return { ...migrations };
+  },
+};

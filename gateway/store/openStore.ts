@@ -1,0 +1,146 @@
+/**
+ * Opens a Store on SQLite (embedded default) or PostgreSQL (scale-out) and migrates it to the
+ * latest schema before handing it out, so callers never see a half-migrated database.
+ */
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import { KyselyStore } from './kyselyStore.ts';
+import { type Database, migrationProvider } from './migrations.ts';
+import type { Store } from './store.ts';
+
+export type StoreConfig =
+  | { kind: 'sqlite'; path: string }
+  | { kind: 'postgres'; url: string; poolSize?: number; onPoolError?: (error: Error) => void };
+
+export function openStore(config: StoreConfig): Promise<Store> {
+  switch (config.kind) {
+    case 'sqlite':
+      return openSqliteStore(config.path);
+    case 'postgres':
+      return openPostgresStore(config.url, config);
+  }
+}
+
+/**
+ * Opens (creating if needed) the SQLite database at `filePath`; `:memory:` gives a throwaway
+ * in-memory store. The file holds password hashes and encrypted secrets, so it is made
+ * owner-only (0600); SQLite gives its -wal and -shm files the same mode.
+ */
+export async function openSqliteStore(filePath: string): Promise<Store> {
+  if (filePath !== ':memory:') {
+    mkdirSync(dirname(filePath), { recursive: true, mode: 0o700 });
+    closeSync(openSync(filePath, 'a', 0o600));
+    chmodSync(filePath, 0o600);
+  }
+  const database = new SqliteDatabase(filePath);
+  try {
+    database.pragma('journal_mode = WAL');
+    // Another process (a CLI, a second gateway by mistake) may hold the write lock briefly.
+    database.pragma('busy_timeout = 5000');
+    database.pragma('foreign_keys = ON');
+  } catch (error) {
+    database.close();
+    throw error;
+  }
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  // Kysely runs SQLite migrations outside a transaction (its adapter reports no transactional
+  // DDL) and takes no lock. SQLite does have transactional DDL, so hold BEGIN IMMEDIATE around
+  // the run: a crash leaves the schema untouched, and a second process opening the same file
+  // waits on busy_timeout, then finds the migrations recorded. Kysely's SQLite driver has a
+  // single connection, so the migrator's statements run inside this transaction. (A future
+  // migration that must toggle foreign_keys cannot do it in here; give it its own step.)
+  await migrate(db, `SQLite database ${filePath}`, async (run) => {
+    await sql`begin immediate`.execute(db);
+    try {
+      await run();
+    } catch (error) {
+      await sql`rollback`.execute(db);
+      throw error;
+    }
+    await sql`commit`.execute(db);
+  });
+  return new KyselyStore('sqlite', db);
+}
+
+/**
+ * Opens a PostgreSQL store. Several gateway replicas may start at once against one database:
+ * Kysely's Migrator holds a session-level advisory lock (`pg_advisory_lock`) on a dedicated
+ * connection and runs the pending migrations in one transaction, reading the migration table
+ * only after it has the lock, so the loser waits and then finds nothing to do (covered by
+ * store.contract.test.ts).
+ */
+export async function openPostgresStore(
+  connectionString: string,
+  options: { poolSize?: number; onPoolError?: (error: Error) => void } = {},
+): Promise<Store> {
+  const pool = new pg.Pool({
+    connectionString,
+    max: options.poolSize ?? 10,
+    application_name: 'witness-gateway',
+    // Per pool, not pg.types.setTypeParser: that would change every pg user in the process.
+    types: { getTypeParser: getTypeParser as pg.CustomTypesConfig['getTypeParser'] },
+  });
+  // An idle client losing its connection (server restart, failover) is reported here; without a
+  // listener Node would crash the gateway. The pool drops the client and the next query
+  // reconnects, so by default there is nothing more to do.
+  pool.on('error', options.onPoolError ?? (() => {}));
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  await migrate(db, `PostgreSQL database ${redactUrl(connectionString)}`, (run) => run());
+  return new KyselyStore('postgres', db);
+}
+
+const INT8_OID = 20;
+
+/**
+ * Epoch-millisecond columns are int8; pg returns int8 as a string by default because it can
+ * exceed 2^53. Our values never do, and a value that did would be a bug, so fail loudly
+ * rather than round.
+ */
+function parseInt8(text: string): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value)) {
+    throw new RangeError(`int8 value ${text} does not fit a JavaScript number`);
+  }
+  return value;
+}
+
+function getTypeParser(oid: number, format?: 'text' | 'binary'): unknown {
+  if (oid === INT8_OID && format !== 'binary') return parseInt8;
+  return pg.types.getTypeParser(oid, format ?? 'text');
+}
+
+async function migrate(
+  db: Kysely<Database>,
+  what: string,
+  wrap: (run: () => Promise<void>) => Promise<void>,
+): Promise<void> {
+  const migrator = new Migrator({ db, provider: migrationProvider });
+  try {
+    await wrap(async () => {
+      const { error } = await migrator.migrateToLatest();
+      if (error !== undefined) throw error;
+    });
+  } catch (error) {
+    await db.destroy().catch(() => {});
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(
+      `Could not bring the ${what} to the current schema: ${reason}. Pending migrations were ` +
+        'rolled back; check that the database is reachable and writable, then start again.',
+      { cause: error },
+    );
+  }
+}
+
+/** Connection strings carry passwords; keep them out of error messages and logs. */
+function redactUrl(connectionString: string): string {
+  try {
+    const url = new URL(connectionString);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return '(unparseable connection string)';
+  }
+}

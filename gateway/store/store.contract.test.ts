@@ -1,0 +1,848 @@
+/**
+ * One contract for every Store implementation, run against SQLite (temp file) and PostgreSQL
+ * (a fresh database on the harness cluster). Anything the rest of the gateway relies on —
+ * atomic ticket redemption, refresh-token rotation, cascade on resource delete — is pinned
+ * here, so both deployments behave the same.
+ */
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import pg from 'pg';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describeWithPostgres, freshPostgresDatabase } from '../../test/harness/postgresForTests.ts';
+import { openPostgresStore, openSqliteStore } from './openStore.ts';
+import {
+  type AuthTokenRecord,
+  type GrantRecord,
+  type NewUser,
+  type ResourceRecord,
+  type SessionRecord,
+  type Store,
+  StoreConflictError,
+  type StoreKind,
+} from './store.ts';
+
+/** A place a store lives (a file, a database) that can be opened any number of times. */
+interface StoreLocation {
+  open(): Promise<Store>;
+  dispose(): Promise<void>;
+}
+
+/** Realistic epoch ms: beyond 2^31, so an int4 or string round trip would show. */
+const T = 1_750_000_000_000;
+
+function newUser(n: number, overrides: Partial<NewUser> = {}): NewUser {
+  return {
+    id: `usr_${n}`,
+    username: `user${n}`,
+    role: 'engineer',
+    groups: [],
+    passwordHash: null,
+    createdAt: T + n,
+    ...overrides,
+  };
+}
+
+function resource(n: number, overrides: Partial<ResourceRecord> = {}): ResourceRecord {
+  return {
+    id: `res_${n}`,
+    name: `db-${n}`,
+    description: `resource ${n}`,
+    kind: 'postgres',
+    labels: { env: 'prod' },
+    target: { host: '10.0.0.1', port: 5432, database: 'app' },
+    secretCiphertext: null,
+    secretFields: [],
+    createdAt: T + n,
+    updatedAt: T + n,
+    ...overrides,
+  };
+}
+
+function grant(n: number, overrides: Partial<GrantRecord> = {}): GrantRecord {
+  return {
+    id: `grt_${n}`,
+    subjectKind: 'user',
+    subject: 'usr_1',
+    targetKind: 'resource',
+    resourceId: 'res_1',
+    selector: null,
+    mode: 'standing',
+    validFrom: null,
+    validUntil: null,
+    maxSessionSeconds: 3600,
+    description: '',
+    createdBy: 'usr_1',
+    createdAt: T + n,
+    ...overrides,
+  };
+}
+
+function session(n: number, overrides: Partial<SessionRecord> = {}): SessionRecord {
+  return {
+    id: `ses_${n}`,
+    userId: 'usr_1',
+    resourceId: 'res_1',
+    grantId: 'grt_1',
+    state: 'pending',
+    ticketHash: `ticket-${n}`,
+    ticketExpiresAt: T + 60_000,
+    ticketUsedAt: null,
+    createdAt: T + n,
+    startedAt: null,
+    endedAt: null,
+    expiresAt: T + 3_600_000,
+    endReason: null,
+    ...overrides,
+  };
+}
+
+function token(n: number, overrides: Partial<AuthTokenRecord> = {}): AuthTokenRecord {
+  return {
+    tokenHash: `hash-${n}`,
+    kind: 'refresh',
+    userId: 'usr_1',
+    familyId: 'fam_1',
+    expiresAt: T + 86_400_000,
+    usedAt: null,
+    revokedAt: null,
+    createdAt: T,
+    ...overrides,
+  };
+}
+
+export function describeStoreContract(
+  name: StoreKind,
+  openFreshLocation: () => Promise<StoreLocation>,
+): void {
+  describe(`Store contract: ${name}`, () => {
+    let location: StoreLocation;
+    let opened: Store[];
+    let store: Store;
+
+    /** A second store on the same data: another gateway replica, or a restart. */
+    async function openAnother(): Promise<Store> {
+      const another = await location.open();
+      opened.push(another);
+      return another;
+    }
+
+    beforeEach(async () => {
+      location = await openFreshLocation();
+      opened = [];
+      store = await openAnother();
+    });
+
+    afterEach(async () => {
+      for (const s of opened) await s.close();
+      await location.dispose();
+    });
+
+    it('reports its kind', () => {
+      expect(store.kind).toBe(name);
+    });
+
+    describe('users', () => {
+      it('creates a user with defaults and reads it back by id and username', async () => {
+        const created = await store.createUser(
+          newUser(1, { groups: ['dba', 'on-call'], passwordHash: 'scrypt$abc' }),
+        );
+        const expected = {
+          id: 'usr_1',
+          username: 'user1',
+          role: 'engineer',
+          groups: ['dba', 'on-call'],
+          disabled: false,
+          passwordHash: 'scrypt$abc',
+          totpSecret: null,
+          totpPendingSecret: null,
+          totpLastStep: null,
+          failedLogins: 0,
+          lockedUntil: null,
+          createdAt: T + 1,
+        };
+        expect(created).toEqual(expected);
+        expect(await store.getUserById('usr_1')).toEqual(expected);
+        expect(await store.getUserByUsername('user1')).toEqual(expected);
+        expect(typeof created.createdAt).toBe('number');
+      });
+
+      it('returns undefined for unknown users', async () => {
+        await store.createUser(newUser(1));
+        expect(await store.getUserById('usr_404')).toBeUndefined();
+        expect(await store.getUserByUsername('nobody')).toBeUndefined();
+        expect(await store.getUserByUsername('USER1')).toBeUndefined();
+      });
+
+      it('refuses a taken username with a StoreConflictError that says so', async () => {
+        await store.createUser(newUser(1, { username: 'alice' }));
+        const attempt = store.createUser(newUser(2, { username: 'alice' }));
+        await expect(attempt).rejects.toBeInstanceOf(StoreConflictError);
+        await expect(attempt).rejects.toMatchObject({
+          conflict: 'users.username',
+          message: expect.stringContaining('"alice"'),
+        });
+        expect((await store.listUsers()).map((u) => u.id)).toEqual(['usr_1']);
+      });
+
+      it('refuses a reused user id', async () => {
+        await store.createUser(newUser(1));
+        await expect(store.createUser(newUser(1, { username: 'other' }))).rejects.toMatchObject({
+          name: 'StoreConflictError',
+          conflict: 'users.id',
+        });
+      });
+
+      it('lists users ordered by username', async () => {
+        await store.createUser(newUser(1, { username: 'carol' }));
+        await store.createUser(newUser(2, { username: 'alice' }));
+        await store.createUser(newUser(3, { username: 'bob' }));
+        expect((await store.listUsers()).map((u) => u.username)).toEqual(['alice', 'bob', 'carol']);
+      });
+
+      it('updates every patchable field, and only those given', async () => {
+        await store.createUser(newUser(1, { passwordHash: 'old' }));
+        await store.createUser(newUser(2));
+        const updated = await store.updateUser('usr_1', {
+          role: 'admin',
+          groups: ['sre'],
+          disabled: true,
+          totpSecret: 'enc:secret',
+          totpPendingSecret: 'enc:pending',
+          totpLastStep: 58_333_333,
+          failedLogins: 3,
+          lockedUntil: T + 900_000,
+        });
+        const expected = {
+          ...(await store.getUserById('usr_2')),
+          id: 'usr_1',
+          username: 'user1',
+          createdAt: T + 1,
+          role: 'admin',
+          groups: ['sre'],
+          disabled: true,
+          passwordHash: 'old',
+          totpSecret: 'enc:secret',
+          totpPendingSecret: 'enc:pending',
+          totpLastStep: 58_333_333,
+          failedLogins: 3,
+          lockedUntil: T + 900_000,
+        };
+        expect(updated).toEqual(expected);
+        expect(await store.getUserById('usr_1')).toEqual(expected);
+        // The other user is untouched.
+        expect(await store.getUserById('usr_2')).toMatchObject({ role: 'engineer', disabled: false });
+      });
+
+      it('clears fields patched to null and flips booleans back', async () => {
+        await store.createUser(newUser(1, { passwordHash: 'hash' }));
+        await store.updateUser('usr_1', { disabled: true, lockedUntil: T, totpSecret: 'x' });
+        const cleared = await store.updateUser('usr_1', {
+          disabled: false,
+          passwordHash: null,
+          lockedUntil: null,
+          totpSecret: null,
+          groups: [],
+        });
+        expect(cleared).toMatchObject({
+          disabled: false,
+          passwordHash: null,
+          lockedUntil: null,
+          totpSecret: null,
+          groups: [],
+        });
+      });
+
+      it('returns the user unchanged for an empty patch, and undefined for unknown ids', async () => {
+        const created = await store.createUser(newUser(1));
+        expect(await store.updateUser('usr_1', {})).toEqual(created);
+        expect(await store.updateUser('usr_404', { role: 'admin' })).toBeUndefined();
+        expect(await store.updateUser('usr_404', {})).toBeUndefined();
+      });
+    });
+
+    describe('enrollments', () => {
+      beforeEach(async () => {
+        await store.createUser(newUser(1));
+      });
+
+      it('consumes an unused, unexpired enrollment exactly once', async () => {
+        await store.createEnrollment({
+          tokenHash: 'enr-1',
+          userId: 'usr_1',
+          expiresAt: T + 1000,
+          usedAt: null,
+          createdAt: T,
+        });
+        expect(await store.consumeEnrollment('enr-1', T + 10)).toEqual({
+          tokenHash: 'enr-1',
+          userId: 'usr_1',
+          expiresAt: T + 1000,
+          usedAt: T + 10,
+          createdAt: T,
+        });
+        expect(await store.consumeEnrollment('enr-1', T + 20)).toBeUndefined();
+      });
+
+      it('refuses unknown and expired enrollments (expiry is exclusive)', async () => {
+        await store.createEnrollment({
+          tokenHash: 'enr-1',
+          userId: 'usr_1',
+          expiresAt: T + 1000,
+          usedAt: null,
+          createdAt: T,
+        });
+        expect(await store.consumeEnrollment('enr-404', T)).toBeUndefined();
+        expect(await store.consumeEnrollment('enr-1', T + 1000)).toBeUndefined();
+        // Still usable before expiry: the failed attempts did not mark it.
+        expect(await store.consumeEnrollment('enr-1', T + 999)).toMatchObject({ usedAt: T + 999 });
+      });
+
+      it('lets only one of several concurrent consumers win, across replicas', async () => {
+        await store.createEnrollment({
+          tokenHash: 'enr-1',
+          userId: 'usr_1',
+          expiresAt: T + 1000,
+          usedAt: null,
+          createdAt: T,
+        });
+        const replica = await openAnother();
+        const results = await Promise.all(
+          [store, replica, store, replica].map((s, i) => s.consumeEnrollment('enr-1', T + i)),
+        );
+        expect(results.filter((r) => r !== undefined)).toHaveLength(1);
+      });
+
+      it('refuses an enrollment for an unknown user', async () => {
+        await expect(
+          store.createEnrollment({
+            tokenHash: 'enr-x',
+            userId: 'usr_404',
+            expiresAt: T + 1000,
+            usedAt: null,
+            createdAt: T,
+          }),
+        ).rejects.toThrow();
+      });
+    });
+
+    describe('auth tokens', () => {
+      beforeEach(async () => {
+        await store.createUser(newUser(1));
+        await store.createUser(newUser(2));
+      });
+
+      it('stores and returns tokens', async () => {
+        await store.insertAuthToken(token(1, { kind: 'access' }));
+        expect(await store.getAuthToken('hash-1')).toEqual(token(1, { kind: 'access' }));
+        expect(await store.getAuthToken('hash-404')).toBeUndefined();
+        await expect(store.insertAuthToken(token(1))).rejects.toBeInstanceOf(StoreConflictError);
+      });
+
+      it('marks a refresh token used only once', async () => {
+        await store.insertAuthToken(token(1));
+        expect(await store.markAuthTokenUsed('hash-1', T + 5)).toBe(true);
+        expect(await store.markAuthTokenUsed('hash-1', T + 6)).toBe(false);
+        expect(await store.getAuthToken('hash-1')).toMatchObject({ usedAt: T + 5 });
+        expect(await store.markAuthTokenUsed('hash-404', T)).toBe(false);
+      });
+
+      it('lets only one of several concurrent rotations win, across replicas', async () => {
+        await store.insertAuthToken(token(1));
+        const replica = await openAnother();
+        const results = await Promise.all(
+          [store, replica, store, replica].map((s, i) => s.markAuthTokenUsed('hash-1', T + i)),
+        );
+        expect(results.filter(Boolean)).toHaveLength(1);
+      });
+
+      it('revokes a whole family and nothing else, keeping the first revocation time', async () => {
+        await store.insertAuthToken(token(1, { familyId: 'fam_a' }));
+        await store.insertAuthToken(token(2, { familyId: 'fam_a', usedAt: T }));
+        await store.insertAuthToken(token(3, { familyId: 'fam_b' }));
+        await store.revokeAuthTokenFamily('fam_a', T + 100);
+        await store.revokeAuthTokenFamily('fam_a', T + 200);
+        expect((await store.getAuthToken('hash-1'))?.revokedAt).toBe(T + 100);
+        expect((await store.getAuthToken('hash-2'))?.revokedAt).toBe(T + 100);
+        expect((await store.getAuthToken('hash-3'))?.revokedAt).toBeNull();
+      });
+
+      it("revokes all of one user's tokens and nothing else", async () => {
+        await store.insertAuthToken(token(1, { userId: 'usr_1', familyId: 'fam_a' }));
+        await store.insertAuthToken(token(2, { userId: 'usr_1', familyId: 'fam_b', kind: 'access' }));
+        await store.insertAuthToken(token(3, { userId: 'usr_2', familyId: 'fam_c' }));
+        await store.revokeAuthTokensOfUser('usr_1', T + 100);
+        expect((await store.getAuthToken('hash-1'))?.revokedAt).toBe(T + 100);
+        expect((await store.getAuthToken('hash-2'))?.revokedAt).toBe(T + 100);
+        expect((await store.getAuthToken('hash-3'))?.revokedAt).toBeNull();
+      });
+
+      it('deletes tokens expired at now (inclusive) and counts them', async () => {
+        await store.insertAuthToken(token(1, { expiresAt: T - 1 }));
+        await store.insertAuthToken(token(2, { expiresAt: T }));
+        await store.insertAuthToken(token(3, { expiresAt: T + 1, usedAt: T - 5 }));
+        expect(await store.deleteExpiredAuthTokens(T)).toBe(2);
+        expect(await store.getAuthToken('hash-1')).toBeUndefined();
+        expect(await store.getAuthToken('hash-2')).toBeUndefined();
+        // A used but unexpired refresh token stays, so a replay of it can still be detected.
+        expect(await store.getAuthToken('hash-3')).toBeDefined();
+        expect(await store.deleteExpiredAuthTokens(T)).toBe(0);
+      });
+    });
+
+    describe('resources', () => {
+      it('round-trips labels, nested target JSON and secret fields', async () => {
+        const record = resource(1, {
+          kind: 'ssh',
+          labels: { env: 'prod', team: 'payments', 'k8s.io/zone': 'eu-1' },
+          target: {
+            host: 'db.internal',
+            port: 22,
+            username: 'root',
+            options: { compression: true, ciphers: ['aes256-gcm'], jump: null },
+            note: 'zoë — ünïcode "quoted"',
+          },
+          secretCiphertext: 'v1:nonce:ciphertext',
+          secretFields: ['password', 'privateKey'],
+        });
+        await store.createResource(record);
+        expect(await store.getResource('res_1')).toEqual(record);
+        expect(await store.getResourceByName('db-1')).toEqual(record);
+        expect(await store.getResource('res_404')).toBeUndefined();
+        expect(await store.getResourceByName('db-404')).toBeUndefined();
+      });
+
+      it('refuses a taken resource name', async () => {
+        await store.createResource(resource(1, { name: 'prod-db' }));
+        await expect(
+          store.createResource(resource(2, { name: 'prod-db' })),
+        ).rejects.toMatchObject({
+          name: 'StoreConflictError',
+          conflict: 'resources.name',
+          message: expect.stringContaining('"prod-db"'),
+        });
+        expect(await store.listResources()).toHaveLength(1);
+      });
+
+      it('lists resources ordered by name', async () => {
+        await store.createResource(resource(1, { name: 'zeta' }));
+        await store.createResource(resource(2, { name: 'alpha' }));
+        await store.createResource(resource(3, { name: 'mid' }));
+        expect((await store.listResources()).map((r) => r.name)).toEqual(['alpha', 'mid', 'zeta']);
+      });
+
+      it('updates only the given fields plus updatedAt', async () => {
+        await store.createResource(resource(1, { secretCiphertext: 'c', secretFields: ['password'] }));
+        const updated = await store.updateResource('res_1', {
+          labels: { env: 'staging' },
+          secretCiphertext: null,
+          secretFields: [],
+          updatedAt: T + 500,
+        });
+        const expected = resource(1, {
+          labels: { env: 'staging' },
+          secretCiphertext: null,
+          secretFields: [],
+          updatedAt: T + 500,
+        });
+        expect(updated).toEqual(expected);
+        expect(await store.getResource('res_1')).toEqual(expected);
+        const renamed = await store.updateResource('res_1', {
+          name: 'renamed',
+          description: 'd',
+          kind: 'ssh',
+          target: { host: 'h', port: 22 },
+          updatedAt: T + 600,
+        });
+        expect(renamed).toEqual({
+          ...expected,
+          name: 'renamed',
+          description: 'd',
+          kind: 'ssh',
+          target: { host: 'h', port: 22 },
+          updatedAt: T + 600,
+        });
+        expect(await store.updateResource('res_404', { updatedAt: T })).toBeUndefined();
+      });
+
+      it('refuses renaming to a taken name', async () => {
+        await store.createResource(resource(1));
+        await store.createResource(resource(2));
+        await expect(
+          store.updateResource('res_2', { name: 'db-1', updatedAt: T + 9 }),
+        ).rejects.toMatchObject({ name: 'StoreConflictError', conflict: 'resources.name' });
+        expect((await store.getResource('res_2'))?.name).toBe('db-2');
+      });
+
+      it('deletes a resource with the grants that target it, keeping sessions', async () => {
+        await store.createUser(newUser(1));
+        await store.createResource(resource(1));
+        await store.createResource(resource(2));
+        await store.createGrant(grant(1, { resourceId: 'res_1' }));
+        await store.createGrant(grant(2, { resourceId: 'res_2' }));
+        await store.createGrant(
+          grant(3, { targetKind: 'labels', resourceId: null, selector: { env: 'prod' } }),
+        );
+        await store.createSession(session(1, { resourceId: 'res_1', grantId: 'grt_1' }));
+
+        expect(await store.deleteResource('res_1')).toBe(true);
+        expect(await store.getResource('res_1')).toBeUndefined();
+        expect((await store.listGrants()).map((g) => g.id)).toEqual(['grt_2', 'grt_3']);
+        expect(await store.getSession('ses_1')).toEqual(
+          session(1, { resourceId: 'res_1', grantId: 'grt_1' }),
+        );
+        expect(await store.deleteResource('res_1')).toBe(false);
+        expect(await store.getResource('res_2')).toBeDefined();
+      });
+    });
+
+    describe('grants', () => {
+      beforeEach(async () => {
+        await store.createUser(newUser(1));
+        await store.createResource(resource(1));
+      });
+
+      it('round-trips resource and label-selector grants', async () => {
+        const byResource = grant(1, {
+          validFrom: T,
+          validUntil: T + 86_400_000,
+          mode: 'approval',
+          description: 'on-call',
+        });
+        const byLabels = grant(2, {
+          subjectKind: 'group',
+          subject: 'dba',
+          targetKind: 'labels',
+          resourceId: null,
+          selector: { env: 'prod', team: 'payments' },
+        });
+        await store.createGrant(byResource);
+        await store.createGrant(byLabels);
+        expect(await store.getGrant('grt_1')).toEqual(byResource);
+        expect(await store.getGrant('grt_2')).toEqual(byLabels);
+        expect(await store.getGrant('grt_404')).toBeUndefined();
+        await expect(store.createGrant(byResource)).rejects.toBeInstanceOf(StoreConflictError);
+      });
+
+      it('refuses a grant whose target does not match its kind', async () => {
+        await expect(store.createGrant(grant(1, { resourceId: null }))).rejects.toThrow();
+        await expect(
+          store.createGrant(grant(2, { targetKind: 'labels', resourceId: null, selector: null })),
+        ).rejects.toThrow();
+        expect(await store.listGrants()).toEqual([]);
+      });
+
+      it('lists grants in creation order', async () => {
+        await store.createGrant(grant(3, { createdAt: T + 30 }));
+        await store.createGrant(grant(1, { createdAt: T + 10 }));
+        await store.createGrant(grant(2, { createdAt: T + 20 }));
+        expect((await store.listGrants()).map((g) => g.id)).toEqual(['grt_1', 'grt_2', 'grt_3']);
+      });
+
+      it('updates only the given fields', async () => {
+        await store.createGrant(grant(1, { validUntil: T + 1 }));
+        const updated = await store.updateGrant('grt_1', {
+          mode: 'approval',
+          validFrom: T - 1,
+          validUntil: null,
+          maxSessionSeconds: 60,
+          description: 'narrowed',
+        });
+        const expected = grant(1, {
+          mode: 'approval',
+          validFrom: T - 1,
+          validUntil: null,
+          maxSessionSeconds: 60,
+          description: 'narrowed',
+        });
+        expect(updated).toEqual(expected);
+        expect(await store.getGrant('grt_1')).toEqual(expected);
+        expect(await store.updateGrant('grt_1', {})).toEqual(expected);
+        expect(await store.updateGrant('grt_404', { mode: 'standing' })).toBeUndefined();
+      });
+
+      it('deletes a grant once', async () => {
+        await store.createGrant(grant(1));
+        await store.createGrant(grant(2));
+        expect(await store.deleteGrant('grt_1')).toBe(true);
+        expect(await store.deleteGrant('grt_1')).toBe(false);
+        expect((await store.listGrants()).map((g) => g.id)).toEqual(['grt_2']);
+      });
+    });
+
+    describe('sessions', () => {
+      beforeEach(async () => {
+        await store.createUser(newUser(1));
+        await store.createUser(newUser(2));
+        await store.createResource(resource(1));
+        await store.createResource(resource(2));
+        await store.createGrant(grant(1));
+      });
+
+      it('stores and returns sessions', async () => {
+        await store.createSession(session(1));
+        expect(await store.getSession('ses_1')).toEqual(session(1));
+        expect(await store.getSession('ses_404')).toBeUndefined();
+        await expect(store.createSession(session(1))).rejects.toBeInstanceOf(StoreConflictError);
+      });
+
+      it('refuses a session for an unknown user', async () => {
+        await expect(store.createSession(session(1, { userId: 'usr_404' }))).rejects.toThrow();
+      });
+
+      it('lists newest first, filtered by state, user and resource, up to the limit', async () => {
+        await store.createSession(session(1, { createdAt: T + 1 }));
+        await store.createSession(session(2, { createdAt: T + 2, userId: 'usr_2' }));
+        await store.createSession(session(3, { createdAt: T + 3, resourceId: 'res_2' }));
+        await store.createSession(session(4, { createdAt: T + 4, state: 'ended', endedAt: T + 5 }));
+        await store.createSession(session(5, { createdAt: T + 5, state: 'live' }));
+        const ids = async (filter: Parameters<Store['listSessions']>[0]) =>
+          (await store.listSessions(filter)).map((s) => s.id);
+
+        expect(await ids({ limit: 100 })).toEqual(['ses_5', 'ses_4', 'ses_3', 'ses_2', 'ses_1']);
+        expect(await ids({ limit: 2 })).toEqual(['ses_5', 'ses_4']);
+        expect(await ids({ state: 'pending', limit: 100 })).toEqual(['ses_3', 'ses_2', 'ses_1']);
+        expect(await ids({ userId: 'usr_2', limit: 100 })).toEqual(['ses_2']);
+        expect(await ids({ resourceId: 'res_2', limit: 100 })).toEqual(['ses_3']);
+        expect(await ids({ userId: 'usr_1', resourceId: 'res_1', limit: 100 })).toEqual([
+          'ses_5',
+          'ses_4',
+          'ses_1',
+        ]);
+        expect(await ids({ userId: 'usr_1', state: 'live', limit: 100 })).toEqual(['ses_5']);
+        expect(await ids({ userId: 'usr_404', limit: 100 })).toEqual([]);
+        // Full records, not just ids.
+        expect((await store.listSessions({ state: 'ended', limit: 1 }))[0]).toEqual(
+          session(4, { createdAt: T + 4, state: 'ended', endedAt: T + 5 }),
+        );
+      });
+
+      it('redeems a ticket once: live, started and marked used at now', async () => {
+        await store.createSession(session(1));
+        const redeemed = await store.redeemTicket('ses_1', 'ticket-1', T + 100);
+        const expected = session(1, {
+          state: 'live',
+          ticketUsedAt: T + 100,
+          startedAt: T + 100,
+        });
+        expect(redeemed).toEqual(expected);
+        expect(await store.getSession('ses_1')).toEqual(expected);
+        expect(await store.redeemTicket('ses_1', 'ticket-1', T + 101)).toBeUndefined();
+        expect(await store.getSession('ses_1')).toEqual(expected);
+      });
+
+      it('refuses wrong-hash, expired, unknown and non-pending tickets without touching them', async () => {
+        await store.createSession(session(1));
+        expect(await store.redeemTicket('ses_1', 'ticket-2', T + 100)).toBeUndefined();
+        expect(await store.redeemTicket('ses_404', 'ticket-1', T + 100)).toBeUndefined();
+        // Expiry is exclusive: at ticketExpiresAt the ticket is dead.
+        expect(await store.redeemTicket('ses_1', 'ticket-1', T + 60_000)).toBeUndefined();
+        expect(await store.getSession('ses_1')).toEqual(session(1));
+
+        await store.createSession(session(2));
+        await store.endSession('ses_2', 'cancelled', T + 10);
+        expect(await store.redeemTicket('ses_2', 'ticket-2', T + 20)).toBeUndefined();
+        expect((await store.getSession('ses_2'))?.state).toBe('ended');
+      });
+
+      it('lets exactly one of several concurrent redemptions win, across replicas', async () => {
+        await store.createSession(session(1));
+        const replica = await openAnother();
+        const attempts = [store, replica, store, replica, store, replica];
+        const results = await Promise.all(
+          attempts.map((s, i) => s.redeemTicket('ses_1', 'ticket-1', T + 100 + i)),
+        );
+        const winners = results.filter((r) => r !== undefined);
+        expect(winners).toHaveLength(1);
+        expect(await store.getSession('ses_1')).toEqual(winners[0]);
+      });
+
+      it('ends a session once, keeping the first reason', async () => {
+        await store.createSession(session(1));
+        await store.redeemTicket('ses_1', 'ticket-1', T + 100);
+        const ended = await store.endSession('ses_1', 'client closed', T + 200);
+        const expected = session(1, {
+          state: 'ended',
+          ticketUsedAt: T + 100,
+          startedAt: T + 100,
+          endedAt: T + 200,
+          endReason: 'client closed',
+        });
+        expect(ended).toEqual(expected);
+        expect(await store.endSession('ses_1', 'killed by admin', T + 300)).toBeUndefined();
+        expect(await store.getSession('ses_1')).toEqual(expected);
+        expect(await store.endSession('ses_404', 'x', T)).toBeUndefined();
+      });
+
+      it('ends a pending session, after which its ticket no longer works', async () => {
+        await store.createSession(session(1));
+        expect(await store.endSession('ses_1', 'grant revoked', T + 5)).toMatchObject({
+          state: 'ended',
+          startedAt: null,
+          endedAt: T + 5,
+          endReason: 'grant revoked',
+        });
+        expect(await store.redeemTicket('ses_1', 'ticket-1', T + 6)).toBeUndefined();
+      });
+
+      it('lets exactly one of several concurrent endSession calls win, across replicas', async () => {
+        await store.createSession(session(1));
+        const replica = await openAnother();
+        const results = await Promise.all(
+          [store, replica, store, replica].map((s, i) => s.endSession('ses_1', `r${i}`, T + i)),
+        );
+        const winners = results.filter((r) => r !== undefined);
+        expect(winners).toHaveLength(1);
+        expect((await store.getSession('ses_1'))?.endReason).toBe(winners[0]?.endReason);
+      });
+    });
+
+    describe('opening and migrations', () => {
+      it('reopens existing data without re-running migrations', async () => {
+        await store.createUser(newUser(1));
+        await store.close();
+        opened = opened.filter((s) => s !== store);
+        const reopened = await openAnother();
+        expect(await reopened.getUserById('usr_1')).toMatchObject({ username: 'user1' });
+        const third = await openAnother();
+        expect(await third.listUsers()).toHaveLength(1);
+      });
+
+      it('migrates safely when several instances open a fresh database at once', async () => {
+        const fresh = await openFreshLocation();
+        const stores: Store[] = [];
+        try {
+          const results = await Promise.allSettled([fresh.open(), fresh.open(), fresh.open()]);
+          for (const r of results) if (r.status === 'fulfilled') stores.push(r.value);
+          expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+          const [a, b] = stores;
+          await a?.createUser(newUser(1));
+          expect(await b?.getUserByUsername('user1')).toBeDefined();
+        } finally {
+          for (const s of stores) await s.close();
+          await fresh.dispose();
+        }
+      });
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQLite
+
+const sqliteDirs: string[] = [];
+afterAll(async () => {
+  for (const dir of sqliteDirs) await rm(dir, { recursive: true, force: true });
+});
+
+async function freshSqliteFile(): Promise<{ dir: string; file: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'witness-store-'));
+  sqliteDirs.push(dir);
+  return { dir, file: join(dir, 'nested', 'witness.db') };
+}
+
+describeStoreContract('sqlite', async () => {
+  const { dir, file } = await freshSqliteFile();
+  return {
+    open: () => openSqliteStore(file),
+    dispose: () => rm(dir, { recursive: true, force: true }),
+  };
+});
+
+describe('SQLite specifics', () => {
+  it('creates the database owner-only, in WAL mode, with foreign keys on', async () => {
+    const { file } = await freshSqliteFile();
+    const store = await openSqliteStore(file);
+    try {
+      await store.createUser(newUser(1)); // forces the WAL file into existence
+      expect((await stat(file)).mode & 0o777).toBe(0o600);
+      expect((await stat(`${file}-wal`)).mode & 0o777).toBe(0o600);
+      const raw = new SqliteDatabase(file, { readonly: true });
+      try {
+        expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+      } finally {
+        raw.close();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('records each migration once however often the file is opened', async () => {
+    const { file } = await freshSqliteFile();
+    for (let i = 0; i < 3; i++) {
+      const store = await openSqliteStore(file);
+      await store.createUser(newUser(i));
+      await store.close();
+    }
+    const raw = new SqliteDatabase(file, { readonly: true });
+    try {
+      const names = raw.prepare('select name from kysely_migration order by name').all();
+      expect(names).toEqual([{ name: '0001_initial' }]);
+      expect(raw.prepare('select count(*) as n from users').get()).toEqual({ n: 3 });
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('tightens an existing file to 0600', async () => {
+    const { dir } = await freshSqliteFile();
+    const file = join(dir, 'loose.db');
+    new SqliteDatabase(file).close();
+    const { chmod } = await import('node:fs/promises');
+    await chmod(file, 0o644);
+    const store = await openSqliteStore(file);
+    await store.close();
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+  });
+
+  it('opens an in-memory store', async () => {
+    const store = await openSqliteStore(':memory:');
+    try {
+      await store.createUser(newUser(1));
+      expect(await store.listUsers()).toHaveLength(1);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL
+
+describeWithPostgres('PostgreSQL store', () => {
+  describeStoreContract('postgres', async () => {
+    const url = await freshPostgresDatabase();
+    return { open: () => openPostgresStore(url), dispose: async () => {} };
+  });
+
+  it('parses int8 to numbers only in its own pool, not process-wide', async () => {
+    const url = await freshPostgresDatabase();
+    const store = await openPostgresStore(url);
+    try {
+      await store.createUser(newUser(1));
+      expect((await store.getUserById('usr_1'))?.createdAt).toBe(T + 1);
+      expect(pg.types.getTypeParser(20, 'text')('42')).toBe('42');
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        const { rows } = await client.query('select created_at from users');
+        expect(rows).toEqual([{ created_at: String(T + 1) }]);
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('says which database it could not migrate, without the password', async () => {
+    const url = new URL(await freshPostgresDatabase());
+    url.password = 'wrong-password';
+    url.pathname = '/no_such_database';
+    const attempt = openPostgresStore(url.toString());
+    await expect(attempt).rejects.toThrow(/PostgreSQL database .*no_such_database/);
+    await expect(attempt).rejects.not.toThrow(/wrong-password/);
+  });
+});
