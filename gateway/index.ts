@@ -8,7 +8,7 @@ import type { Keys } from '../gateway-client/api/apiSchemas.ts';
 import { type RunningApi, startApiServer } from './api/apiServer.ts';
 import { AuthService, DEFAULT_AUTH_SETTINGS, type AuthSettings } from './auth/authService.ts';
 import { type Clock, systemClock } from './clock.ts';
-import { type GatewayDataDir, loadOrInitDataDir } from './config/dataDir.ts';
+import { type GatewayKeyMaterial, loadOrInitDataDir } from './config/dataDir.ts';
 import { GrantBook } from './grants/grantBook.ts';
 import { createJsonLogger, type Logger } from './logger.ts';
 import { ResourceCatalog } from './resources/resourceCatalog.ts';
@@ -32,7 +32,7 @@ export interface GatewayConfig {
 
 export interface GatewayServices {
   store: Store;
-  dataDir: GatewayDataDir;
+  dataDir: GatewayKeyMaterial;
   auth: AuthService;
   resources: ResourceCatalog;
   grants: GrantBook;
@@ -58,7 +58,7 @@ export function gatewayVersion(): string {
 /** Opens the data dir and the store and builds the services, without any listener. */
 export async function openGatewayServices(config: GatewayConfig): Promise<GatewayServices> {
   const clock = config.clock ?? systemClock;
-  const dataDir = await loadOrInitDataDir(config.dataDir, {
+  const dataDir = loadOrInitDataDir(config.dataDir, {
     hostnames: config.hostnames,
     masterKeyBase64: config.masterKeyBase64,
   });

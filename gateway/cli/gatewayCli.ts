@@ -10,6 +10,7 @@ import { roles, type Role, usernameSchema, groupNameSchema, passwordSchema } fro
 import { hashPassword } from '../auth/passwords.ts';
 import { gatewayVersion, openGatewayServices, startGateway } from '../index.ts';
 import { newId } from '../newId.ts';
+import { parseDuration } from './duration.ts';
 import { parseListenAddress } from './listenAddress.ts';
 
 export interface CliIo {
@@ -49,13 +50,23 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
     )
     .addOption(databaseOption())
     .option('--hostname <name...>', 'extra DNS names or IPs for the TLS certificate')
-    .action(async (options: { data: string; api: { host: string; port: number }; databaseUrl?: string; hostname?: string[] }) => {
+    .addOption(new Option('--access-token-ttl <duration>', 'lifetime of access tokens').default(15 * 60_000, '15m').argParser(durationArg))
+    .addOption(new Option('--refresh-token-ttl <duration>', 'lifetime of refresh tokens (rotated on use)').default(7 * 86_400_000, '7d').argParser(durationArg))
+    .action(async (options: {
+      data: string;
+      api: { host: string; port: number };
+      databaseUrl?: string;
+      hostname?: string[];
+      accessTokenTtl: number;
+      refreshTokenTtl: number;
+    }) => {
       const gateway = await startGateway({
         dataDir: path.resolve(options.data),
         api: options.api,
         databaseUrl: options.databaseUrl,
         masterKeyBase64: io.env.WITNESS_MASTER_KEY,
         hostnames: options.hostname,
+        auth: { accessTokenTtlMs: options.accessTokenTtl, refreshTokenTtlMs: options.refreshTokenTtl },
       });
       const storeKind = gateway.services.store.kind;
       writeFileSync(
@@ -161,6 +172,14 @@ class CliFailure extends Error {}
 function listenAddressArg(value: string) {
   try {
     return parseListenAddress(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+function durationArg(value: string): number {
+  try {
+    return parseDuration(value);
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }

@@ -12,3 +12,17 @@ describe('parseListenAddress', () => {
     expect(() => parseListenAddress('127.0.0.1:70000')).toThrow(/127.0.0.1:0/);
   });
 });
+
+import { parseDuration } from './duration.ts';
+
+describe('parseDuration', () => {
+  it('reads s, m, h and d', () => {
+    expect(parseDuration('90s')).toBe(90_000);
+    expect(parseDuration('15m')).toBe(900_000);
+    expect(parseDuration('7d')).toBe(604_800_000);
+  });
+  it('refuses other forms with an example', () => {
+    expect(() => parseDuration('15')).toThrow(/15m or 7d/);
+    expect(() => parseDuration('0s')).toThrow(/more than zero/);
+  });
+});

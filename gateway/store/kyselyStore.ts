@@ -76,7 +76,11 @@ export class KyselyStore implements Store {
   }
 
   async getUserById(id: string): Promise<UserRecord | undefined> {
-    const row = await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
     return row && userFromRow(row);
   }
 
@@ -319,7 +323,11 @@ export class KyselyStore implements Store {
   }
 
   async getGrant(id: string): Promise<GrantRecord | undefined> {
-    const row = await this.db.selectFrom('grants').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('grants')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
     return row && grantFromRow(row);
   }
 

@@ -147,9 +147,7 @@ const initial: Migration = {
       .createTable('enrollments')
       .ifNotExists()
       .addColumn('token_hash', 'text', (c) => c.primaryKey())
-      .addColumn('user_id', 'text', (c) =>
-        c.notNull().references('users.id').onDelete('cascade'),
-      )
+      .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
       .addColumn('expires_at', 'bigint', (c) => c.notNull())
       .addColumn('used_at', 'bigint')
       .addColumn('created_at', 'bigint', (c) => c.notNull())
@@ -166,9 +164,7 @@ const initial: Migration = {
       .ifNotExists()
       .addColumn('token_hash', 'text', (c) => c.primaryKey())
       .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind in ('access', 'refresh')`))
-      .addColumn('user_id', 'text', (c) =>
-        c.notNull().references('users.id').onDelete('cascade'),
-      )
+      .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
       .addColumn('family_id', 'text', (c) => c.notNull())
       .addColumn('expires_at', 'bigint', (c) => c.notNull())
       .addColumn('used_at', 'bigint')
@@ -298,7 +294,14 @@ const initial: Migration = {
   },
 
   async down(db: Kysely<unknown>) {
-    for (const table of ['sessions', 'grants', 'resources', 'auth_tokens', 'enrollments', 'users']) {
+    for (const table of [
+      'sessions',
+      'grants',
+      'resources',
+      'auth_tokens',
+      'enrollments',
+      'users',
+    ]) {
       await db.schema.dropTable(table).ifExists().execute();
     }
   },

@@ -4,13 +4,17 @@
  * atomic ticket redemption, refresh-token rotation, cascade on resource delete — is pinned
  * here, so both deployments behave the same.
  */
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { describeWithPostgres, freshPostgresDatabase } from '../../test/harness/postgresForTests.ts';
+import {
+  describeWithPostgres,
+  freshPostgresDatabase,
+} from '../../test/harness/postgresForTests.ts';
 import { openPostgresStore, openSqliteStore } from './openStore.ts';
 import {
   type AuthTokenRecord,
@@ -112,7 +116,7 @@ function token(n: number, overrides: Partial<AuthTokenRecord> = {}): AuthTokenRe
   };
 }
 
-export function describeStoreContract(
+function describeStoreContract(
   name: StoreKind,
   openFreshLocation: () => Promise<StoreLocation>,
 ): void {
@@ -232,7 +236,10 @@ export function describeStoreContract(
         expect(updated).toEqual(expected);
         expect(await store.getUserById('usr_1')).toEqual(expected);
         // The other user is untouched.
-        expect(await store.getUserById('usr_2')).toMatchObject({ role: 'engineer', disabled: false });
+        expect(await store.getUserById('usr_2')).toMatchObject({
+          role: 'engineer',
+          disabled: false,
+        });
       });
 
       it('clears fields patched to null and flips booleans back', async () => {
@@ -370,7 +377,9 @@ export function describeStoreContract(
 
       it("revokes all of one user's tokens and nothing else", async () => {
         await store.insertAuthToken(token(1, { userId: 'usr_1', familyId: 'fam_a' }));
-        await store.insertAuthToken(token(2, { userId: 'usr_1', familyId: 'fam_b', kind: 'access' }));
+        await store.insertAuthToken(
+          token(2, { userId: 'usr_1', familyId: 'fam_b', kind: 'access' }),
+        );
         await store.insertAuthToken(token(3, { userId: 'usr_2', familyId: 'fam_c' }));
         await store.revokeAuthTokensOfUser('usr_1', T + 100);
         expect((await store.getAuthToken('hash-1'))?.revokedAt).toBe(T + 100);
@@ -415,9 +424,7 @@ export function describeStoreContract(
 
       it('refuses a taken resource name', async () => {
         await store.createResource(resource(1, { name: 'prod-db' }));
-        await expect(
-          store.createResource(resource(2, { name: 'prod-db' })),
-        ).rejects.toMatchObject({
+        await expect(store.createResource(resource(2, { name: 'prod-db' }))).rejects.toMatchObject({
           name: 'StoreConflictError',
           conflict: 'resources.name',
           message: expect.stringContaining('"prod-db"'),
@@ -433,7 +440,9 @@ export function describeStoreContract(
       });
 
       it('updates only the given fields plus updatedAt', async () => {
-        await store.createResource(resource(1, { secretCiphertext: 'c', secretFields: ['password'] }));
+        await store.createResource(
+          resource(1, { secretCiphertext: 'c', secretFields: ['password'] }),
+        );
         const updated = await store.updateResource('res_1', {
           labels: { env: 'staging' },
           secretCiphertext: null,
@@ -708,22 +717,6 @@ export function describeStoreContract(
         const third = await openAnother();
         expect(await third.listUsers()).toHaveLength(1);
       });
-
-      it('migrates safely when several instances open a fresh database at once', async () => {
-        const fresh = await openFreshLocation();
-        const stores: Store[] = [];
-        try {
-          const results = await Promise.allSettled([fresh.open(), fresh.open(), fresh.open()]);
-          for (const r of results) if (r.status === 'fulfilled') stores.push(r.value);
-          expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
-          const [a, b] = stores;
-          await a?.createUser(newUser(1));
-          expect(await b?.getUserByUsername('user1')).toBeDefined();
-        } finally {
-          for (const s of stores) await s.close();
-          await fresh.dispose();
-        }
-      });
     });
   });
 }
@@ -790,11 +783,26 @@ describe('SQLite specifics', () => {
     const { dir } = await freshSqliteFile();
     const file = join(dir, 'loose.db');
     new SqliteDatabase(file).close();
-    const { chmod } = await import('node:fs/promises');
     await chmod(file, 0o644);
     const store = await openSqliteStore(file);
     await store.close();
     expect((await stat(file)).mode & 0o777).toBe(0o600);
+  });
+
+  it('migrates safely when several processes open a new file at once', async () => {
+    // Separate processes, as in real life: within one process better-sqlite3 blocks the event
+    // loop while it waits for a lock, so two in-process connections cannot take turns.
+    const { file } = await freshSqliteFile();
+    const results = await openInProcesses(file, 3);
+    expect(results).toEqual(['opened', 'opened', 'opened']);
+    const raw = new SqliteDatabase(file, { readonly: true });
+    try {
+      expect(raw.prepare('select name from kysely_migration').all()).toEqual([
+        { name: '0001_initial' },
+      ]);
+    } finally {
+      raw.close();
+    }
   });
 
   it('opens an in-memory store', async () => {
@@ -807,6 +815,52 @@ describe('SQLite specifics', () => {
     }
   });
 });
+
+/**
+ * Starts `count` node processes that each open the SQLite file once all of them are ready
+ * (a stdin barrier, so their migrations overlap), and resolves with what each printed.
+ */
+async function openInProcesses(file: string, count: number): Promise<string[]> {
+  const openStoreUrl = new URL('./openStore.ts', import.meta.url).href;
+  const script = `
+    import { openSqliteStore } from ${JSON.stringify(openStoreUrl)};
+    process.stdout.write('ready\\n');
+    process.stdin.once('data', async () => {
+      try {
+        const store = await openSqliteStore(process.env.WITNESS_DB);
+        await store.close();
+        process.stdout.write('opened');
+      } catch (error) {
+        process.stdout.write(String(error));
+      }
+      process.exit(0);
+    });
+  `;
+  const children = Array.from({ length: count }, () =>
+    spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      env: { ...process.env, WITNESS_DB: file },
+      stdio: ['pipe', 'pipe', 'inherit'],
+    }),
+  );
+  const outputs = children.map((child) => {
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    const ready = new Promise<void>((resolve) => {
+      child.stdout.on('data', (chunk: string) => {
+        out += chunk;
+        if (out.includes('ready\n')) resolve();
+      });
+    });
+    const done = new Promise<string>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('exit', () => resolve(out.replace('ready\n', '')));
+    });
+    return { child, ready, done };
+  });
+  await Promise.all(outputs.map((o) => o.ready));
+  for (const { child } of outputs) child.stdin.end('go\n');
+  return Promise.all(outputs.map((o) => o.done));
+}
 
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL
@@ -834,6 +888,32 @@ describeWithPostgres('PostgreSQL store', () => {
       }
     } finally {
       await store.close();
+    }
+  });
+
+  it('migrates safely when several gateways open a new database at once', async () => {
+    const url = await freshPostgresDatabase();
+    const results = await Promise.allSettled([1, 2, 3, 4].map(() => openPostgresStore(url)));
+    const stores = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    try {
+      expect(results.map((r) => r.status)).toEqual([
+        'fulfilled',
+        'fulfilled',
+        'fulfilled',
+        'fulfilled',
+      ]);
+      await stores[0]?.createUser(newUser(1));
+      expect(await stores[3]?.getUserByUsername('user1')).toBeDefined();
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        const { rows } = await client.query('select name from kysely_migration');
+        expect(rows).toEqual([{ name: '0001_initial' }]);
+      } finally {
+        await client.end();
+      }
+    } finally {
+      for (const s of stores) await s.close();
     }
   });
 

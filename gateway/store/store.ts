@@ -200,7 +200,11 @@ export interface Store {
    * ticket is unused and unexpired at `now` and the session is pending. Atomic across
    * gateway replicas; returns the updated session or undefined.
    */
-  redeemTicket(sessionId: string, ticketHash: string, now: number): Promise<SessionRecord | undefined>;
+  redeemTicket(
+    sessionId: string,
+    ticketHash: string,
+    now: number,
+  ): Promise<SessionRecord | undefined>;
   /** Ends a session that has not ended yet; returns it, or undefined if already ended/unknown. */
   endSession(id: string, reason: string, now: number): Promise<SessionRecord | undefined>;
 

@@ -39,7 +39,9 @@ export interface TestResponse {
 }
 
 /** An in-process gateway on 127.0.0.1 port 0 with a temp data dir and a hand-driven clock. */
-export async function startTestGateway(options: { databaseUrl?: string } = {}): Promise<TestGateway> {
+export async function startTestGateway(
+  options: { databaseUrl?: string } = {},
+): Promise<TestGateway> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'witness-gw-'));
   const clock = new ManualClock(Date.now());
   const logLines: string[] = [];
@@ -61,7 +63,8 @@ export async function startTestGateway(options: { databaseUrl?: string } = {}): 
     new Promise<TestResponse>((resolve, reject) => {
       const payload = opts.raw ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body));
       const headers: Record<string, string> = { ...opts.headers };
-      if (payload !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
+      if (payload !== undefined && !headers['content-type'])
+        headers['content-type'] = 'application/json';
       if (opts.token) headers.authorization = `Bearer ${opts.token}`;
       const req = https.request(
         new URL(urlPath, gateway.apiUrl),

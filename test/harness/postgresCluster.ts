@@ -110,11 +110,9 @@ export async function startPostgresCluster(
           const args = ['-D', dataDir, '-m', 'fast', '-w', 'stop'];
           if (owner === undefined) execFileSync(join(binDir, 'pg_ctl'), args, { stdio: 'ignore' });
           else
-            execFileSync(
-              owner.runuser,
-              ['-u', 'postgres', '--', join(binDir, 'pg_ctl'), ...args],
-              { stdio: 'ignore' },
-            );
+            execFileSync(owner.runuser, ['-u', 'postgres', '--', join(binDir, 'pg_ctl'), ...args], {
+              stdio: 'ignore',
+            });
         } catch {
           // Already stopped; the directory goes either way.
         }
