@@ -7,7 +7,15 @@ import {
   randomBytes,
   X509Certificate,
 } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import {
   createCertificateAuthority,
@@ -239,6 +247,11 @@ function loadOrCreateMasterKey(files: DataDirFiles): Buffer {
 /** Strict base64 of exactly 32 bytes; the error never echoes the value, which is a secret. */
 function decodeMasterKey(text: string, source: string): Buffer {
   const trimmed = text.trim();
+  if (trimmed === '') {
+    throw new Error(
+      `${source} is empty; it must be base64 of ${MASTER_KEY_BYTES} random bytes (generate one with \`openssl rand -base64 32\`)`,
+    );
+  }
   const key = Buffer.from(trimmed, 'base64');
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(trimmed) || key.toString('base64') !== trimmed) {
     throw new Error(

@@ -130,7 +130,9 @@ export function fingerprintOfCertificate(pem: string): string {
 }
 
 /** The names a server certificate for `request` carries: lower-cased, deduplicated, validated. */
-export function normalizeServerNames(request: Pick<ServerCertificateRequest, 'hostnames' | 'ipAddresses'>): {
+export function normalizeServerNames(
+  request: Pick<ServerCertificateRequest, 'hostnames' | 'ipAddresses'>,
+): {
   hostnames: string[];
   ipAddresses: string[];
 } {
@@ -416,4 +418,3 @@ function derChildren(der: Buffer, parent: DerElement): DerElement[] {
   }
   return children;
 }
-

@@ -18,7 +18,11 @@ const TAG_BYTES = 16;
 const MASTER_KEY_BYTES = 32;
 const HKDF_INFO = 'witness secretBox v1 aes-256-gcm';
 
-export function sealSecret(masterKey: Uint8Array, plaintext: string, associatedData: string): string {
+export function sealSecret(
+  masterKey: Uint8Array,
+  plaintext: string,
+  associatedData: string,
+): string {
   const iv = randomBytes(IV_BYTES);
   const cipher = createCipheriv('aes-256-gcm', deriveKey(masterKey), iv, {
     authTagLength: TAG_BYTES,

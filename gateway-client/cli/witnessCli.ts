@@ -1,0 +1,847 @@
+/**
+ * The `witness` command line: sign in to a gateway (pinning its CA on first contact), enroll
+ * with an admin's link, list resources and grants, and open sessions.
+ *
+ * `runWitnessCli(argv, io)` is the whole program; `bin/witness.mjs` calls it with the real
+ * process, tests call it with streams. State lives in the config directory (`profile.ts`) and
+ * the credential store (`credentialStore.ts`); nothing here keeps a global.
+ *
+ * Exit codes: 0 success, 1 an error (printed as `witness: <message>` on stderr), 2 a usage error.
+ */
+import { readFileSync } from 'node:fs';
+import type { Readable, Writable } from 'node:stream';
+import { Command, CommanderError } from 'commander';
+import {
+  type CreateSessionResponse,
+  type Grant,
+  passwordSchema,
+  type Resource,
+  type TokenPair,
+} from '../api/apiSchemas.ts';
+import {
+  CaDiscoveryError,
+  CaMismatchError,
+  checkPinnedCa,
+  fetchPresentedCa,
+  fingerprintsEqual,
+  normalizeFingerprint,
+} from '../caPinning.ts';
+import {
+  type CredentialStore,
+  type OpenedCredentialStore,
+  openCredentialStore,
+  parseCredentialStoreChoice,
+} from '../credentialStore.ts';
+import { InvalidEnrollLinkError, isEnrollLink, parseEnrollLink } from '../enrollLink.ts';
+import {
+  GatewayApiError,
+  GatewayClient,
+  GatewayConnectionError,
+  GatewayProtocolError,
+  InvalidRequestError,
+  isTlsVerificationError,
+  NotSignedInError,
+  SessionExpiredError,
+  type SessionTokens,
+} from '../gatewayClient.ts';
+import { InvalidGatewayUrlError, normalizeGatewayUrl } from '../gatewayUrl.ts';
+import {
+  credentialAccount,
+  decodeStoredSession,
+  encodeStoredSession,
+  loadProfile,
+  type PinnedGateway,
+  type Profile,
+  resolveConfigDir,
+  type StoredSession,
+  saveProfile,
+  storedSessionFromPair,
+} from '../profile.ts';
+import { formatTable } from './textTable.ts';
+import { askLine, askSecret, PromptCancelledError, readAllInput } from './terminalPrompt.ts';
+
+export interface CliIo {
+  stdin: Readable;
+  stdout: Writable;
+  stderr: Writable;
+  env: Record<string, string | undefined>;
+  /** Whether a person is at the terminal to answer prompts (stdin is a TTY). */
+  isTTY: boolean;
+}
+
+/** A failure to report as `witness: <message>` with exit code 1. */
+class CliError extends Error {
+  override readonly name = 'CliError';
+}
+
+/** Bad arguments: reported like `CliError`, exit code 2. */
+class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+const EXIT_OK = 0;
+const EXIT_ERROR = 1;
+const EXIT_USAGE = 2;
+
+/** Runs the CLI with `argv` (the arguments after the program name); resolves the exit code. */
+export async function runWitnessCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const cli = new WitnessCli(io);
+  const program = cli.buildProgram();
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return EXIT_OK;
+  } catch (error) {
+    return cli.report(error);
+  } finally {
+    cli.closeClients();
+  }
+}
+
+interface LoginOptions {
+  username?: string;
+  passwordStdin?: boolean;
+  totp?: string;
+  fingerprint?: string;
+  yes?: boolean;
+}
+
+interface EnrollOptions {
+  gateway?: string;
+  passwordStdin?: boolean;
+  fingerprint?: string;
+  yes?: boolean;
+}
+
+interface Trust {
+  caPem: string;
+  caFingerprint: string;
+}
+
+interface SignedIn {
+  url: string;
+  username: string;
+  client: GatewayClient;
+}
+
+class WitnessCli {
+  private readonly configDir: string;
+  private credentialStore: Promise<OpenedCredentialStore> | undefined;
+  private readonly clients: GatewayClient[] = [];
+
+  constructor(private readonly io: CliIo) {
+    this.configDir = resolveConfigDir(io.env);
+  }
+
+  buildProgram(): Command {
+    const program = new Command('witness')
+      .description('Sign in to a Witness gateway and open recorded sessions.')
+      .version(readVersion(), '-V, --version')
+      .exitOverride()
+      .configureOutput({
+        writeOut: (text) => this.io.stdout.write(text),
+        writeErr: (text) => this.io.stderr.write(text),
+        outputError: (text, write) => write(text.replace(/^error: /, 'witness: ')),
+      })
+      .showHelpAfterError('(run `witness help` for usage)')
+      .helpCommand(true);
+
+    program
+      .command('login')
+      .description('Sign in to a gateway; on first contact, show and pin its CA fingerprint.')
+      .argument('<url>', 'gateway URL, e.g. https://gateway.example.com:8443')
+      .option('-u, --username <name>', 'user name (default: the last one used at this gateway)')
+      .option('--password-stdin', 'read the password from stdin')
+      .option('--totp <code>', 'six-digit TOTP code, if the account has one')
+      .option('--fingerprint <sha256>', 'expected CA fingerprint; pin only if it matches')
+      .option('-y, --yes', 'trust the CA the gateway presents without asking')
+      .action((url: string, options: LoginOptions) => this.login(url, options));
+
+    program
+      .command('enroll')
+      .description('Set your password with an enrollment link from your admin, then sign in.')
+      .argument('<link-or-token>', 'witness://enroll?… link, or the bare token with --gateway')
+      .option('--gateway <url>', 'gateway URL (needed with a bare token)')
+      .option('--password-stdin', 'read the new password from stdin')
+      .option('--fingerprint <sha256>', 'expected CA fingerprint (the link usually carries it)')
+      .option('-y, --yes', 'trust the CA the gateway presents without asking')
+      .action((linkOrToken: string, options: EnrollOptions) => this.enroll(linkOrToken, options));
+
+    program
+      .command('logout')
+      .description('Sign out: revoke the session on the gateway and delete stored credentials.')
+      .argument('[url]', 'gateway URL (default: the current gateway)')
+      .option('--forget', "also forget the gateway's pinned CA")
+      .action((url: string | undefined, options: { forget?: boolean }) =>
+        this.logout(url, options),
+      );
+
+    program
+      .command('whoami')
+      .description('Show who you are signed in as.')
+      .option('--json', 'print the user as JSON')
+      .action((options: { json?: boolean }) => this.whoami(options));
+
+    program
+      .command('resources')
+      .description('List the resources you can see.')
+      .option('--json', 'print the API response as JSON')
+      .action((options: { json?: boolean }) => this.resources(options));
+
+    program
+      .command('grants')
+      .description('List the grants that apply to you (admins: all grants).')
+      .option('--json', 'print the API response as JSON')
+      .action((options: { json?: boolean }) => this.grants(options));
+
+    program
+      .command('connect')
+      .description('Open a session to a resource and print its ticket and endpoint.')
+      .argument('<resource>', 'resource name or id')
+      .option('--json', 'print the session (ticket, endpoint) as JSON')
+      .action((resource: string, options: { json?: boolean }) => this.connect(resource, options));
+
+    return program;
+  }
+
+  // --- commands ------------------------------------------------------------------------------
+
+  private async login(urlArgument: string, options: LoginOptions): Promise<void> {
+    const url = parseUrlArgument(urlArgument);
+    const totp = options.totp === undefined ? undefined : parseTotp(options.totp, '--totp');
+    const expected = parseFingerprintOption(options.fingerprint);
+    const profile = await loadProfile(this.configDir);
+    const trust = await this.establishTrust(url, profile, {
+      expected,
+      source: '--fingerprint',
+      yes: options.yes === true,
+    });
+
+    let username = options.username ?? profile.gateways[url]?.username ?? null;
+    if (!username && this.io.isTTY && !options.passwordStdin) {
+      username = (await this.ask('Username: '))?.trim() || null;
+    }
+    if (!username) throw new UsageError('No user name: pass --username NAME.');
+
+    const password = await this.readPassword(
+      options.passwordStdin === true,
+      `Password for ${username} at ${url}: `,
+    );
+    const client = this.newClient(url, trust.caPem);
+    const pair = await this.signIn(client, username, password, totp, options.passwordStdin === true);
+    await this.saveSignedIn(profile, url, trust, pair);
+  }
+
+  private async enroll(linkOrToken: string, options: EnrollOptions): Promise<void> {
+    let gateway: string;
+    let token: string;
+    let expected: string | null = null;
+    let source = '--fingerprint';
+    if (isEnrollLink(linkOrToken)) {
+      const link = parseEnrollLink(linkOrToken);
+      gateway = link.gateway;
+      token = link.token;
+      if (options.gateway && parseUrlArgument(options.gateway) !== gateway) {
+        throw new UsageError(
+          `--gateway ${options.gateway} differs from the link's gateway ${gateway}; drop one`,
+        );
+      }
+      if (link.fingerprint) {
+        expected = link.fingerprint;
+        source = 'the enrollment link';
+      }
+    } else {
+      if (!options.gateway) {
+        throw new UsageError(
+          'Pass the witness://enroll?… link your admin gave you, or the bare token with --gateway URL.',
+        );
+      }
+      gateway = parseUrlArgument(options.gateway);
+      token = linkOrToken.trim();
+    }
+    const fromOption = parseFingerprintOption(options.fingerprint);
+    if (fromOption) {
+      if (expected && expected !== fromOption) {
+        throw new UsageError(
+          `--fingerprint ${fromOption} differs from the enrollment link's ${expected}; ` +
+            'ask your admin which one is right',
+        );
+      }
+      expected ??= fromOption;
+    }
+
+    const profile = await loadProfile(this.configDir);
+    const trust = await this.establishTrust(gateway, profile, {
+      expected,
+      source,
+      yes: options.yes === true,
+    });
+    const password = await this.readNewPassword(options.passwordStdin === true);
+    const client = this.newClient(gateway, trust.caPem);
+    const { username } = await client.enroll({ token, password });
+
+    // The token is spent now: keep the pin and the user name even if signing in fails below.
+    const previous = profile.gateways[gateway];
+    profile.gateways[gateway] = {
+      caPem: trust.caPem,
+      caFingerprint: trust.caFingerprint,
+      pinnedAt: previous?.pinnedAt ?? new Date().toISOString(),
+      username: previous?.username ?? username,
+    };
+    profile.current = gateway;
+    await saveProfile(this.configDir, profile);
+    this.info(`Enrolled as ${username} at ${gateway}.`);
+
+    let pair: TokenPair;
+    try {
+      pair = await this.signIn(client, username, password, undefined, true);
+    } catch (error) {
+      throw new CliError(
+        `Your password is set, but signing in failed: ${messageOf(error)} — ` +
+          `run \`witness login ${gateway} --username ${username}\`.`,
+      );
+    }
+    await this.saveSignedIn(profile, gateway, trust, pair);
+  }
+
+  private async logout(urlArgument: string | undefined, options: { forget?: boolean }) {
+    const profile = await loadProfile(this.configDir);
+    const url = urlArgument ? parseUrlArgument(urlArgument) : profile.current;
+    if (!url) {
+      this.print('Not signed in to any gateway.');
+      return;
+    }
+    const entry = profile.gateways[url];
+    if (!entry) {
+      this.print(`Nothing is stored for ${url}.`);
+      return;
+    }
+    const wasSignedIn = entry.username !== null;
+    if (entry.username) {
+      const { store } = await this.credentials();
+      const account = credentialAccount(url, entry.username);
+      const session = decodeStoredSession(await store.get(account));
+      if (session) await this.revokeQuietly(url, entry, session);
+      await store.delete(account);
+    }
+    if (options.forget) {
+      delete profile.gateways[url];
+      if (profile.current === url) profile.current = null;
+    } else {
+      entry.username = null;
+    }
+    await saveProfile(this.configDir, profile);
+    const parts = [wasSignedIn ? `Signed out of ${url}.` : `Not signed in to ${url}.`];
+    if (options.forget) {
+      parts.push(
+        `Forgot its pinned CA (${entry.caFingerprint}); the next login will ask to trust one again.`,
+      );
+    }
+    this.print(parts.join(' '));
+  }
+
+  private async whoami(options: { json?: boolean }): Promise<void> {
+    await this.withSignedIn(async ({ client, url }) => {
+      const user = await client.me();
+      if (options.json) {
+        this.printJson(user);
+        return;
+      }
+      this.print(`${user.username} (${user.role}) at ${url}`);
+      this.print(`groups: ${user.groups.length > 0 ? user.groups.join(', ') : '(none)'}`);
+      this.print(`TOTP:   ${user.totpEnabled ? 'on' : 'off'}`);
+    });
+  }
+
+  private async resources(options: { json?: boolean }): Promise<void> {
+    await this.withSignedIn(async ({ client }) => {
+      const resources = await client.listResources();
+      if (options.json) {
+        this.printJson({ resources });
+        return;
+      }
+      if (resources.length === 0) {
+        this.print('No resources are visible to you. Ask an admin for a grant.');
+        return;
+      }
+      this.print(
+        formatTable(
+          ['NAME', 'KIND', 'HOST:PORT', 'ACCESS', 'LABELS'],
+          resources.map((r) => [
+            r.name,
+            r.target.kind,
+            hostPort(r.target.host, r.target.port),
+            r.access,
+            formatLabels(r.labels),
+          ]),
+        ),
+      );
+    });
+  }
+
+  private async grants(options: { json?: boolean }): Promise<void> {
+    await this.withSignedIn(async ({ client }) => {
+      const [grants, resources] = await Promise.all([
+        client.listGrants(),
+        // Only to show names instead of ids; the grant list stands without it.
+        client.listResources().catch(() => [] as Resource[]),
+      ]);
+      if (options.json) {
+        this.printJson({ grants });
+        return;
+      }
+      if (grants.length === 0) {
+        this.print('No grants apply to you. Ask an admin for access.');
+        return;
+      }
+      const names = new Map(resources.map((r) => [r.id, r.name]));
+      this.print(
+        formatTable(
+          ['ID', 'SUBJECT', 'TARGET', 'MODE', 'VALID', 'MAX SESSION'],
+          grants.map((g) => [
+            g.id,
+            g.subject.kind === 'user' ? `user:${g.subject.userId}` : `group:${g.subject.group}`,
+            grantTarget(g, names),
+            g.mode,
+            validity(g),
+            formatDuration(g.maxSessionSeconds),
+          ]),
+        ),
+      );
+    });
+  }
+
+  private async connect(resourceArgument: string, options: { json?: boolean }): Promise<void> {
+    await this.withSignedIn(async ({ client }) => {
+      const resources = await client.listResources();
+      const resource =
+        resources.find((r) => r.name === resourceArgument) ??
+        resources.find((r) => r.id === resourceArgument);
+      if (!resource) {
+        throw new CliError(
+          `No resource named '${resourceArgument}'. Run \`witness resources\` to see what you can use.`,
+        );
+      }
+      const session = await client.createSession(resource.id);
+      if (options.json) {
+        this.printJson(session);
+        return;
+      }
+      this.print(describeSession(resource, session));
+    });
+  }
+
+  // --- sign-in machinery ---------------------------------------------------------------------
+
+  /**
+   * Decides which CA to trust for `url`: the pinned one (checked against what the gateway
+   * presents now), or on first contact the presented one — if it matches the expected
+   * fingerprint, or the person says so.
+   */
+  private async establishTrust(
+    url: string,
+    profile: Profile,
+    options: { expected: string | null; source: string; yes: boolean },
+  ): Promise<Trust> {
+    const pinned = profile.gateways[url];
+    if (pinned) {
+      await checkPinnedCa(url, pinned.caFingerprint);
+      if (options.expected && !fingerprintsEqual(options.expected, pinned.caFingerprint)) {
+        throw new CliError(
+          `${capitalize(options.source)} expects the CA fingerprint ${options.expected}, but the ` +
+            `CA pinned for ${url} (and presented by it now) is ${pinned.caFingerprint}. ` +
+            'Ask your admin which is right. To re-pin deliberately: ' +
+            `\`witness logout --forget ${url}\`, then try again.`,
+        );
+      }
+      return { caPem: pinned.caPem, caFingerprint: pinned.caFingerprint };
+    }
+
+    const presented = await fetchPresentedCa(url);
+    this.info(
+      `The gateway at ${url} presents a CA certificate with SHA-256 fingerprint\n` +
+        `  ${presented.fingerprint}`,
+    );
+    if (options.expected) {
+      if (!fingerprintsEqual(presented.fingerprint, options.expected)) {
+        throw new CliError(
+          `Not trusting the gateway at ${url}: it presents the CA fingerprint ` +
+            `${presented.fingerprint}, but ${options.source} expects ${options.expected}. ` +
+            'This can mean someone is intercepting the connection, or the URL points at another ' +
+            'gateway. Nothing was sent to it and nothing was saved.',
+        );
+      }
+      this.info(`It matches ${options.source}; pinning it.`);
+    } else if (options.yes) {
+      this.info('Trusting it as presented (--yes); pinning it.');
+    } else if (this.io.isTTY) {
+      const answer = await this.ask(
+        'Compare it with the fingerprint your admin gave you. Trust this gateway? [y/N] ',
+      );
+      if (!/^\s*y(es)?\s*$/i.test(answer ?? '')) {
+        throw new CliError('Not trusted; nothing was saved.');
+      }
+    } else {
+      throw new CliError(
+        `Refusing to trust the gateway at ${url} without confirmation (no terminal to ask on). ` +
+          'Compare the fingerprint above with the one your admin gave you, then run again with ' +
+          '--fingerprint <FINGERPRINT> (or --yes to trust whatever it presents).',
+      );
+    }
+    return { caPem: presented.caPem, caFingerprint: presented.fingerprint };
+  }
+
+  /** Logs in, asking for a TOTP code when the gateway says the account needs one. */
+  private async signIn(
+    client: GatewayClient,
+    username: string,
+    password: string,
+    totp: string | undefined,
+    stdinUsed: boolean,
+  ): Promise<TokenPair> {
+    try {
+      return await client.login({ username, password, ...(totp ? { totp } : {}) });
+    } catch (error) {
+      if (!(error instanceof GatewayApiError) || error.code !== 'totp_required' || totp) throw error;
+    }
+    if (!this.io.isTTY || stdinUsed) {
+      throw new CliError(`${username} signs in with a TOTP code as well: pass --totp CODE.`);
+    }
+    const answer = await this.ask('TOTP code (from your authenticator app): ');
+    const code = parseTotp(answer?.trim() ?? '', 'the TOTP code');
+    return client.login({ username, password, totp: code });
+  }
+
+  private async saveSignedIn(
+    profile: Profile,
+    url: string,
+    trust: Trust,
+    pair: TokenPair,
+  ): Promise<void> {
+    const { store, keychainUnavailable } = await this.credentials();
+    const username = pair.user.username;
+    const previous = profile.gateways[url];
+    if (previous?.username && previous.username !== username) {
+      // Switching accounts: end the old one rather than leave its tokens behind.
+      const oldAccount = credentialAccount(url, previous.username);
+      const old = decodeStoredSession(await store.get(oldAccount));
+      if (old) await this.revokeQuietly(url, previous, old);
+      await store.delete(oldAccount);
+    }
+    await store.set(
+      credentialAccount(url, username),
+      encodeStoredSession(storedSessionFromPair(pair)),
+    );
+    profile.gateways[url] = {
+      caPem: trust.caPem,
+      caFingerprint: trust.caFingerprint,
+      pinnedAt: previous?.pinnedAt ?? new Date().toISOString(),
+      username,
+    };
+    profile.current = url;
+    await saveProfile(this.configDir, profile);
+    this.print(
+      `Signed in to ${url} as ${username} (${pair.user.role}). ` +
+        `Credentials stored in ${store.describe}.`,
+    );
+    if (keychainUnavailable && !this.io.env.WITNESS_CREDENTIAL_STORE) {
+      this.info(`note: the OS keychain was not used — ${keychainUnavailable}.`);
+    }
+  }
+
+  /** Best-effort server-side revocation; says so when it could not be done. */
+  private async revokeQuietly(url: string, entry: PinnedGateway, session: StoredSession) {
+    let tokens: SessionTokens = session;
+    const client = this.newClient(url, entry.caPem, {
+      tokens: () => tokens,
+      tokensRefreshed: (pair) => {
+        tokens = pair;
+      },
+    });
+    try {
+      await client.logout();
+    } catch (error) {
+      if (error instanceof SessionExpiredError) return; // nothing left to revoke
+      this.info(
+        `note: could not revoke the session on the gateway (${messageOf(error)}); ` +
+          `it stays valid until ${session.refreshExpiresAt} unless an admin revokes it.`,
+      );
+    }
+  }
+
+  /** Runs `action` with a client signed in to the current gateway. */
+  private async withSignedIn(action: (signedIn: SignedIn) => Promise<void>): Promise<void> {
+    const profile = await loadProfile(this.configDir);
+    const url = profile.current;
+    const entry = url ? profile.gateways[url] : undefined;
+    if (!url || !entry) {
+      throw new CliError('Not signed in — run `witness login https://gateway:port` first.');
+    }
+    const notSignedIn = new CliError(`Not signed in — run \`witness login ${url}\` first.`);
+    const expired = new CliError(
+      `Your session with ${url} expired — run \`witness login ${url}\` again.`,
+    );
+    if (!entry.username) throw notSignedIn;
+    const { store } = await this.credentials();
+    const account = credentialAccount(url, entry.username);
+    let session = decodeStoredSession(await store.get(account));
+    if (!session) throw notSignedIn;
+    if (Date.parse(session.refreshExpiresAt) <= Date.now()) throw expired;
+
+    const client = this.newClient(url, entry.caPem, {
+      tokens: () => session,
+      tokensRefreshed: async (pair) => {
+        session = storedSessionFromPair(pair);
+        await persistRotated(store, account, session);
+      },
+    });
+    try {
+      await action({ url, username: entry.username, client });
+    } catch (error) {
+      if (error instanceof SessionExpiredError) throw expired;
+      if (error instanceof NotSignedInError) throw notSignedIn;
+      if (
+        error instanceof GatewayApiError &&
+        error.status === 401 &&
+        (error.code === 'unauthenticated' || error.code === 'token_expired')
+      ) {
+        throw expired;
+      }
+      if (isTlsVerificationError(error)) {
+        // Say *why* the pinned CA refuses it, when the reason is a changed CA.
+        await checkPinnedCa(url, entry.caFingerprint);
+      }
+      throw error;
+    }
+  }
+
+  private async readPassword(fromStdin: boolean, prompt: string): Promise<string> {
+    if (fromStdin) {
+      const password = await readAllInput(this.io.stdin);
+      if (!password) throw new UsageError('--password-stdin: stdin was empty.');
+      return password;
+    }
+    if (!this.io.isTTY) {
+      throw new UsageError(
+        'No terminal to ask for the password on: pipe it in with --password-stdin.',
+      );
+    }
+    const password = await askSecret(this.io.stdin, this.io.stderr, prompt);
+    if (!password) throw new CliError('No password given.');
+    return password;
+  }
+
+  private async readNewPassword(fromStdin: boolean): Promise<string> {
+    let password: string;
+    if (fromStdin) {
+      password = await this.readPassword(true, '');
+    } else {
+      password = await this.readPassword(false, 'Choose a password (at least 10 characters): ');
+      const again = await askSecret(this.io.stdin, this.io.stderr, 'Repeat it: ');
+      if (again !== password) throw new CliError('The two passwords differ; nothing was changed.');
+    }
+    const valid = passwordSchema.safeParse(password);
+    if (!valid.success) {
+      throw new CliError(`That password cannot be used: ${valid.error.issues[0]?.message}.`);
+    }
+    return password;
+  }
+
+  private credentials(): Promise<OpenedCredentialStore> {
+    this.credentialStore ??= (async () =>
+      openCredentialStore(this.configDir, {
+        choice: parseCredentialStoreChoice(this.io.env.WITNESS_CREDENTIAL_STORE),
+        ...(this.io.env.HOME ? { home: this.io.env.HOME } : {}),
+      }))();
+    return this.credentialStore;
+  }
+
+  private newClient(
+    url: string,
+    caPem: string,
+    tokens?: ConstructorParameters<typeof GatewayClient>[1],
+  ): GatewayClient {
+    const timeout = Number(this.io.env.WITNESS_TIMEOUT_MS);
+    const client = new GatewayClient(
+      { baseUrl: url, caPem, ...(timeout > 0 ? { timeoutMs: timeout } : {}) },
+      tokens,
+    );
+    this.clients.push(client);
+    return client;
+  }
+
+  closeClients(): void {
+    for (const client of this.clients) client.close();
+  }
+
+  // --- output --------------------------------------------------------------------------------
+
+  private ask(question: string): Promise<string | null> {
+    return askLine(this.io.stdin, this.io.stderr, question);
+  }
+
+  private print(text: string): void {
+    this.io.stdout.write(`${text}\n`);
+  }
+
+  private printJson(value: unknown): void {
+    this.print(JSON.stringify(value, null, 2));
+  }
+
+  /** Progress and notes: stderr, so stdout carries only results. */
+  private info(text: string): void {
+    this.io.stderr.write(`${text}\n`);
+  }
+
+  /** Prints an error and returns the exit code for it. */
+  report(error: unknown): number {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') {
+        return EXIT_OK;
+      }
+      // `witness help` exits 0; help shown because no command was given exits 1 in commander.
+      if (error.code === 'commander.help') return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+      // Commander has printed its message already.
+      return EXIT_USAGE;
+    }
+    const fail = (message: string, code: number) => {
+      this.io.stderr.write(`witness: ${message}\n`);
+      if (this.io.env.WITNESS_DEBUG && error instanceof Error && error.stack) {
+        this.io.stderr.write(`${error.stack}\n`);
+      }
+      return code;
+    };
+    if (error instanceof UsageError) return fail(error.message, EXIT_USAGE);
+    if (error instanceof InvalidGatewayUrlError) return fail(error.message, EXIT_USAGE);
+    if (error instanceof InvalidEnrollLinkError) return fail(error.message, EXIT_USAGE);
+    if (error instanceof PromptCancelledError) return fail('cancelled.', EXIT_ERROR);
+    if (error instanceof GatewayApiError) {
+      const issues = error.issues.map((i) => `\n  ${i.path ? `${i.path}: ` : ''}${i.message}`);
+      const retry = error.retryAfter ? ` Try again after ${error.retryAfter}.` : '';
+      return fail(`${error.message}${retry}${issues.join('')}`, EXIT_ERROR);
+    }
+    if (
+      error instanceof CliError ||
+      error instanceof CaMismatchError ||
+      error instanceof CaDiscoveryError ||
+      error instanceof GatewayConnectionError ||
+      error instanceof GatewayProtocolError ||
+      error instanceof InvalidRequestError
+    ) {
+      return fail(error.message, EXIT_ERROR);
+    }
+    return fail(messageOf(error), EXIT_ERROR);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Rotated tokens must be saved, or the next command finds a refresh token that no longer
+ * works; a failure here is reported, not swallowed.
+ */
+async function persistRotated(store: CredentialStore, account: string, session: StoredSession) {
+  try {
+    await store.set(account, encodeStoredSession(session));
+  } catch (error) {
+    throw new CliError(
+      `the gateway renewed your session but saving it to ${store.describe} failed ` +
+        `(${messageOf(error)}); you will have to sign in again`,
+    );
+  }
+}
+
+function parseUrlArgument(value: string): string {
+  return normalizeGatewayUrl(value);
+}
+
+function parseFingerprintOption(value: string | undefined): string | null {
+  if (value === undefined) return null;
+  const normalized = normalizeFingerprint(value);
+  if (!normalized) {
+    throw new UsageError(
+      '--fingerprint must be a SHA-256 fingerprint: 64 hex digits, colons optional',
+    );
+  }
+  return normalized;
+}
+
+function parseTotp(value: string, what: string): string {
+  const code = value.replace(/\s/g, '');
+  if (!/^\d{6}$/.test(code)) throw new UsageError(`${what} must be six digits.`);
+  return code;
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function formatLabels(labels: Record<string, string>): string {
+  return Object.entries(labels)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(',');
+}
+
+function grantTarget(grant: Grant, names: Map<string, string>): string {
+  if (grant.target.kind === 'resource') {
+    return `resource:${names.get(grant.target.resourceId) ?? grant.target.resourceId}`;
+  }
+  const selector = formatLabels(grant.target.selector);
+  return `labels:${selector || '(all)'}`;
+}
+
+function validity(grant: Grant): string {
+  if (!grant.validFrom && !grant.validUntil) return 'always';
+  return `${grant.validFrom ?? '…'} – ${grant.validUntil ?? '…'}`;
+}
+
+function formatDuration(seconds: number): string {
+  if (seconds % 3600 === 0) return `${seconds / 3600}h`;
+  if (seconds % 60 === 0) return `${seconds / 60}m`;
+  return `${seconds}s`;
+}
+
+function describeSession(resource: Resource, session: CreateSessionResponse): string {
+  const lines = [
+    `Session ${session.sessionId} for ${resource.name} (${resource.target.kind}); ` +
+      `the gateway ends it at ${session.expiresAt}.`,
+  ];
+  const endpoint = session.endpoint;
+  if (!endpoint) {
+    lines.push(
+      `This gateway has no ${resource.target.kind} listener yet, so there is nowhere to connect.`,
+    );
+    return lines.join('\n');
+  }
+  const where = hostPort(endpoint.host, endpoint.port);
+  lines.push(`Connect to ${where} before ${session.ticketExpiresAt} (the ticket works once):`);
+  if (endpoint.protocol === 'ssh') {
+    lines.push(`  ssh -p ${endpoint.port} ${session.sessionId}@${endpoint.host}`);
+  } else {
+    lines.push(
+      `  psql "host=${endpoint.host} port=${endpoint.port} user=${session.sessionId} ` +
+        `dbname=${resource.target.kind === 'postgres' ? resource.target.database : ''} ` +
+        'sslmode=require"',
+    );
+  }
+  lines.push('and give the ticket as the password:', `  ${session.ticket}`);
+  return lines.join('\n');
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function readVersion(): string {
+  try {
+    const pkg = JSON.parse(
+      readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+    ) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
