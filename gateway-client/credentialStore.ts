@@ -255,7 +255,8 @@ export async function openCredentialStore(
   options: { choice?: CredentialStoreChoice; service?: string; home?: string } = {},
 ): Promise<OpenedCredentialStore> {
   const choice = options.choice ?? 'auto';
-  const fileStore = () => new FileCredentialStore(path.join(configDir, 'credentials.json'), options.home);
+  const fileStore = () =>
+    new FileCredentialStore(path.join(configDir, 'credentials.json'), options.home);
   if (choice === 'file') {
     return { store: fileStore(), keychainUnavailable: 'WITNESS_CREDENTIAL_STORE=file' };
   }

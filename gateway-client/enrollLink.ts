@@ -37,7 +37,8 @@ export function parseEnrollLink(text: string): EnrollLink {
   }
   // `witness://enroll?…` parses with host "enroll"; `witness:enroll?…` with pathname "enroll".
   const action = url.host || url.pathname.replace(/^\/+/, '');
-  if (url.protocol !== 'witness:' || action !== 'enroll') throw bad('it is not a witness://enroll link');
+  if (url.protocol !== 'witness:' || action !== 'enroll')
+    throw bad('it is not a witness://enroll link');
   const gateway = url.searchParams.get('gateway');
   const token = url.searchParams.get('token');
   const fingerprint = url.searchParams.get('fingerprint');
@@ -58,7 +59,11 @@ export function parseEnrollLink(text: string): EnrollLink {
 }
 
 /** The link the gateway's bootstrap prints for an admin to hand over. */
-export function formatEnrollLink(link: { gateway: string; token: string; fingerprint: string }): string {
+export function formatEnrollLink(link: {
+  gateway: string;
+  token: string;
+  fingerprint: string;
+}): string {
   const params = new URLSearchParams({
     gateway: link.gateway,
     token: link.token,

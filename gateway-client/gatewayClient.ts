@@ -11,8 +11,9 @@
  * timeout) and `GatewayProtocolError` (an answer that is not the API: too large, not JSON,
  * wrong shape). `NotSignedInError` and `SessionExpiredError` cover the token life cycle.
  */
-import https from 'node:https';
+
 import type { IncomingHttpHeaders } from 'node:http';
+import https from 'node:https';
 import type { z } from 'zod';
 import {
   API_PREFIX,
@@ -36,7 +37,7 @@ import {
   refreshRequestSchema,
   resourceListSchema,
   resourceSchema,
-  sessionListQuerySchema,
+  type sessionListQuerySchema,
   sessionListSchema,
   sessionSchema,
   type TokenPair,
@@ -324,22 +325,28 @@ export class GatewayClient {
 
   // --- unauthenticated -----------------------------------------------------------------------
 
-  health() {
+  async health() {
     return this.call({ method: 'GET', path: '/health', auth: false, schema: healthSchema });
   }
 
-  keys() {
+  async keys() {
     return this.call({ method: 'GET', path: '/keys', auth: false, schema: keysSchema });
   }
 
   /** Throws `GatewayApiError` with code `totp_required` when the account needs a TOTP code. */
-  login(request: LoginRequest): Promise<TokenPair> {
+  async login(request: LoginRequest): Promise<TokenPair> {
     const body = validRequest(loginRequestSchema, request);
-    return this.call({ method: 'POST', path: '/auth/login', body, auth: false, schema: tokenPairSchema });
+    return this.call({
+      method: 'POST',
+      path: '/auth/login',
+      body,
+      auth: false,
+      schema: tokenPairSchema,
+    });
   }
 
   /** Exchanges a refresh token for a new pair; the old refresh token stops working. */
-  refresh(refreshToken: string): Promise<TokenPair> {
+  async refresh(refreshToken: string): Promise<TokenPair> {
     const body = validRequest(refreshRequestSchema, { refreshToken });
     return this.call({
       method: 'POST',
@@ -351,7 +358,7 @@ export class GatewayClient {
   }
 
   /** Sets the password of a new account with an admin's one-time enrollment token. */
-  enroll(request: EnrollRequest): Promise<EnrollResponse> {
+  async enroll(request: EnrollRequest): Promise<EnrollResponse> {
     const body = validRequest(enrollRequestSchema, request);
     return this.call({
       method: 'POST',
@@ -381,18 +388,29 @@ export class GatewayClient {
     });
   }
 
-  me() {
+  async me() {
     return this.call({ method: 'GET', path: '/me', auth: true, schema: userSchema });
   }
 
   /** Starts TOTP enrollment: a secret to put into an authenticator app, then `confirmTotp`. */
-  startTotpEnrollment() {
-    return this.call({ method: 'POST', path: '/me/totp', auth: true, schema: totpEnrollmentSchema });
+  async startTotpEnrollment() {
+    return this.call({
+      method: 'POST',
+      path: '/me/totp',
+      auth: true,
+      schema: totpEnrollmentSchema,
+    });
   }
 
-  confirmTotp(code: string) {
+  async confirmTotp(code: string) {
     const body = validRequest(totpConfirmRequestSchema, { code });
-    return this.call({ method: 'POST', path: '/me/totp/confirm', body, auth: true, schema: userSchema });
+    return this.call({
+      method: 'POST',
+      path: '/me/totp/confirm',
+      body,
+      auth: true,
+      schema: userSchema,
+    });
   }
 
   // --- resources -----------------------------------------------------------------------------
@@ -407,16 +425,27 @@ export class GatewayClient {
     return list.resources;
   }
 
-  getResource(id: string) {
-    return this.call({ method: 'GET', path: `/resources/${seg(id)}`, auth: true, schema: resourceSchema });
+  async getResource(id: string) {
+    return this.call({
+      method: 'GET',
+      path: `/resources/${seg(id)}`,
+      auth: true,
+      schema: resourceSchema,
+    });
   }
 
-  createResource(request: CreateResourceRequest) {
+  async createResource(request: CreateResourceRequest) {
     const body = validRequest(createResourceRequestSchema, request);
-    return this.call({ method: 'POST', path: '/resources', body, auth: true, schema: resourceSchema });
+    return this.call({
+      method: 'POST',
+      path: '/resources',
+      body,
+      auth: true,
+      schema: resourceSchema,
+    });
   }
 
-  updateResource(id: string, request: UpdateResourceRequest) {
+  async updateResource(id: string, request: UpdateResourceRequest) {
     const body = validRequest(updateResourceRequestSchema, request);
     return this.call({
       method: 'PATCH',
@@ -434,20 +463,30 @@ export class GatewayClient {
   // --- grants --------------------------------------------------------------------------------
 
   async listGrants() {
-    const list = await this.call({ method: 'GET', path: '/grants', auth: true, schema: grantListSchema });
+    const list = await this.call({
+      method: 'GET',
+      path: '/grants',
+      auth: true,
+      schema: grantListSchema,
+    });
     return list.grants;
   }
 
-  getGrant(id: string) {
-    return this.call({ method: 'GET', path: `/grants/${seg(id)}`, auth: true, schema: grantSchema });
+  async getGrant(id: string) {
+    return this.call({
+      method: 'GET',
+      path: `/grants/${seg(id)}`,
+      auth: true,
+      schema: grantSchema,
+    });
   }
 
-  createGrant(request: CreateGrantRequest) {
+  async createGrant(request: CreateGrantRequest) {
     const body = validRequest(createGrantRequestSchema, request);
     return this.call({ method: 'POST', path: '/grants', body, auth: true, schema: grantSchema });
   }
 
-  updateGrant(id: string, request: UpdateGrantRequest) {
+  async updateGrant(id: string, request: UpdateGrantRequest) {
     const body = validRequest(updateGrantRequestSchema, request);
     return this.call({
       method: 'PATCH',
@@ -465,7 +504,7 @@ export class GatewayClient {
   // --- sessions ------------------------------------------------------------------------------
 
   /** Throws `GatewayApiError` 403 `no_active_grant` / `access_request_required` without a grant. */
-  createSession(resourceId: string) {
+  async createSession(resourceId: string) {
     const body = validRequest(createSessionRequestSchema, { resourceId });
     return this.call({
       method: 'POST',
@@ -491,11 +530,16 @@ export class GatewayClient {
     return list.sessions;
   }
 
-  getSession(id: string) {
-    return this.call({ method: 'GET', path: `/sessions/${seg(id)}`, auth: true, schema: sessionSchema });
+  async getSession(id: string) {
+    return this.call({
+      method: 'GET',
+      path: `/sessions/${seg(id)}`,
+      auth: true,
+      schema: sessionSchema,
+    });
   }
 
-  terminateSession(id: string) {
+  async terminateSession(id: string) {
     return this.call({
       method: 'POST',
       path: `/sessions/${seg(id)}/terminate`,
@@ -600,9 +644,13 @@ export class GatewayClient {
     }
   }
 
-  private async send(spec: CallSpec<unknown>, accessToken: string | undefined): Promise<RawResponse> {
+  private async send(
+    spec: CallSpec<unknown>,
+    accessToken: string | undefined,
+  ): Promise<RawResponse> {
     const rawBody = typeof spec.body === 'function' ? await spec.body() : spec.body;
-    const payload = rawBody === undefined ? undefined : Buffer.from(JSON.stringify(rawBody), 'utf8');
+    const payload =
+      rawBody === undefined ? undefined : Buffer.from(JSON.stringify(rawBody), 'utf8');
     const url = new URL(this.baseUrl);
     const headers: Record<string, string | number> = {
       accept: 'application/json',

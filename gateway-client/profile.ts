@@ -28,8 +28,10 @@ const pinnedGatewaySchema = z.object({
   /** SHA-256 of the CA certificate, `fingerprint256` form. */
   caFingerprint: z.string(),
   pinnedAt: z.string(),
-  /** Who is signed in; null after logout (the pin stays until `logout --forget`). */
+  /** The last user who signed in here: the default for the next login, kept after logout. */
   username: z.string().nullable(),
+  /** Whether `username` is signed in (its tokens are in the credential store). */
+  signedIn: z.boolean(),
 });
 export type PinnedGateway = z.infer<typeof pinnedGatewaySchema>;
 

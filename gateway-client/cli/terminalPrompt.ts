@@ -124,8 +124,11 @@ export async function readAllInput(input: Readable, maxBytes = 64 * 1024): Promi
   for await (const chunk of input) {
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer);
     size += buffer.length;
-    if (size > maxBytes) throw new Error(`stdin holds more than ${maxBytes} bytes; expected a password`);
+    if (size > maxBytes)
+      throw new Error(`stdin holds more than ${maxBytes} bytes; expected a password`);
     chunks.push(buffer);
   }
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }

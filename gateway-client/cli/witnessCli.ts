@@ -57,8 +57,8 @@ import {
   saveProfile,
   storedSessionFromPair,
 } from '../profile.ts';
-import { formatTable } from './textTable.ts';
 import { askLine, askSecret, PromptCancelledError, readAllInput } from './terminalPrompt.ts';
+import { formatTable } from './textTable.ts';
 
 export interface CliIo {
   stdin: Readable;
@@ -210,16 +210,22 @@ class WitnessCli {
     const totp = options.totp === undefined ? undefined : parseTotp(options.totp, '--totp');
     const expected = parseFingerprintOption(options.fingerprint);
     const profile = await loadProfile(this.configDir);
+    let username = options.username ?? profile.gateways[url]?.username ?? null;
+    const canAsk = this.io.isTTY && !options.passwordStdin;
+    // Settle what can be settled without the network first: no half-done trust dialogue.
+    if (!username && !canAsk) throw new UsageError('No user name: pass --username NAME.');
+    if (!options.passwordStdin && !this.io.isTTY) {
+      throw new UsageError(
+        'No terminal to ask for the password on: pipe it in with --password-stdin.',
+      );
+    }
+
     const trust = await this.establishTrust(url, profile, {
       expected,
       source: '--fingerprint',
       yes: options.yes === true,
     });
-
-    let username = options.username ?? profile.gateways[url]?.username ?? null;
-    if (!username && this.io.isTTY && !options.passwordStdin) {
-      username = (await this.ask('Username: '))?.trim() || null;
-    }
+    if (!username) username = (await this.ask('Username: '))?.trim() || null;
     if (!username) throw new UsageError('No user name: pass --username NAME.');
 
     const password = await this.readPassword(
@@ -227,7 +233,13 @@ class WitnessCli {
       `Password for ${username} at ${url}: `,
     );
     const client = this.newClient(url, trust.caPem);
-    const pair = await this.signIn(client, username, password, totp, options.passwordStdin === true);
+    const pair = await this.signIn(
+      client,
+      username,
+      password,
+      totp,
+      options.passwordStdin === true,
+    );
     await this.saveSignedIn(profile, url, trust, pair);
   }
 
@@ -269,6 +281,11 @@ class WitnessCli {
       expected ??= fromOption;
     }
 
+    if (!options.passwordStdin && !this.io.isTTY) {
+      throw new UsageError(
+        'No terminal to ask for the new password on: pipe it in with --password-stdin.',
+      );
+    }
     const profile = await loadProfile(this.configDir);
     const trust = await this.establishTrust(gateway, profile, {
       expected,
@@ -285,7 +302,9 @@ class WitnessCli {
       caPem: trust.caPem,
       caFingerprint: trust.caFingerprint,
       pinnedAt: previous?.pinnedAt ?? new Date().toISOString(),
-      username: previous?.username ?? username,
+      // Whoever is signed in stays so until the login below replaces them.
+      username: previous?.signedIn ? previous.username : username,
+      signedIn: previous?.signedIn ?? false,
     };
     profile.current = gateway;
     await saveProfile(this.configDir, profile);
@@ -315,7 +334,7 @@ class WitnessCli {
       this.print(`Nothing is stored for ${url}.`);
       return;
     }
-    const wasSignedIn = entry.username !== null;
+    const wasSignedIn = entry.signedIn;
     if (entry.username) {
       const { store } = await this.credentials();
       const account = credentialAccount(url, entry.username);
@@ -327,7 +346,7 @@ class WitnessCli {
       delete profile.gateways[url];
       if (profile.current === url) profile.current = null;
     } else {
-      entry.username = null;
+      entry.signedIn = false;
     }
     await saveProfile(this.configDir, profile);
     const parts = [wasSignedIn ? `Signed out of ${url}.` : `Not signed in to ${url}.`];
@@ -501,7 +520,8 @@ class WitnessCli {
     try {
       return await client.login({ username, password, ...(totp ? { totp } : {}) });
     } catch (error) {
-      if (!(error instanceof GatewayApiError) || error.code !== 'totp_required' || totp) throw error;
+      if (!(error instanceof GatewayApiError) || error.code !== 'totp_required' || totp)
+        throw error;
     }
     if (!this.io.isTTY || stdinUsed) {
       throw new CliError(`${username} signs in with a TOTP code as well: pass --totp CODE.`);
@@ -520,12 +540,13 @@ class WitnessCli {
     const { store, keychainUnavailable } = await this.credentials();
     const username = pair.user.username;
     const previous = profile.gateways[url];
-    if (previous?.username && previous.username !== username) {
-      // Switching accounts: end the old one rather than leave its tokens behind.
+    if (previous?.signedIn && previous.username) {
+      // Signing in again (or as someone else): end the previous session rather than leave a
+      // live refresh token behind.
       const oldAccount = credentialAccount(url, previous.username);
       const old = decodeStoredSession(await store.get(oldAccount));
       if (old) await this.revokeQuietly(url, previous, old);
-      await store.delete(oldAccount);
+      if (previous.username !== username) await store.delete(oldAccount);
     }
     await store.set(
       credentialAccount(url, username),
@@ -536,6 +557,7 @@ class WitnessCli {
       caFingerprint: trust.caFingerprint,
       pinnedAt: previous?.pinnedAt ?? new Date().toISOString(),
       username,
+      signedIn: true,
     };
     profile.current = url;
     await saveProfile(this.configDir, profile);
@@ -580,7 +602,7 @@ class WitnessCli {
     const expired = new CliError(
       `Your session with ${url} expired — run \`witness login ${url}\` again.`,
     );
-    if (!entry.username) throw notSignedIn;
+    if (!entry.signedIn || !entry.username) throw notSignedIn;
     const { store } = await this.credentials();
     const account = credentialAccount(url, entry.username);
     let session = decodeStoredSession(await store.get(account));
