@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Keys } from '../gateway-client/api/apiSchemas.ts';
 import { type RunningApi, startApiServer } from './api/apiServer.ts';
-import { AuthService, DEFAULT_AUTH_SETTINGS, type AuthSettings } from './auth/authService.ts';
+import { AuthService, type AuthSettings, DEFAULT_AUTH_SETTINGS } from './auth/authService.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { type GatewayKeyMaterial, loadOrInitDataDir } from './config/dataDir.ts';
 import { GrantBook } from './grants/grantBook.ts';
@@ -69,7 +69,10 @@ export async function openGatewayServices(config: GatewayConfig): Promise<Gatewa
   return {
     store,
     dataDir,
-    auth: new AuthService(store, clock, dataDir.masterKey, { ...DEFAULT_AUTH_SETTINGS, ...config.auth }),
+    auth: new AuthService(store, clock, dataDir.masterKey, {
+      ...DEFAULT_AUTH_SETTINGS,
+      ...config.auth,
+    }),
     resources: new ResourceCatalog(store, clock, dataDir.masterKey),
     grants: new GrantBook(store, clock),
     // Filled in as the SSH and PostgreSQL listeners start (later issues).

@@ -8,7 +8,9 @@ export interface Logger {
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
-export function createJsonLogger(write: (line: string) => void = (line) => process.stderr.write(line)): Logger {
+export function createJsonLogger(
+  write: (line: string) => void = (line) => process.stderr.write(line),
+): Logger {
   const emit = (level: string, message: string, fields?: Record<string, unknown>) =>
     write(`${JSON.stringify({ time: new Date().toISOString(), level, message, ...fields })}\n`);
   return {

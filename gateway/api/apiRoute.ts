@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { Role } from '../../gateway-client/api/apiSchemas.ts';
 import type { Authenticated, AuthService } from '../auth/authService.ts';
 import { GatewayError } from '../gatewayError.ts';
@@ -41,15 +41,24 @@ export function addRoute<Body = undefined, Query = undefined, Response = undefin
     method: route.method,
     url: route.url,
     handler: async (request: FastifyRequest, reply: FastifyReply) => {
-      const authenticated = route.access === 'public' ? null : await auth.authenticate(bearerToken(request));
-      if (authenticated && Array.isArray(route.access) && !route.access.includes(authenticated.user.role)) {
+      const authenticated =
+        route.access === 'public' ? null : await auth.authenticate(bearerToken(request));
+      if (
+        authenticated &&
+        Array.isArray(route.access) &&
+        !route.access.includes(authenticated.user.role)
+      ) {
         throw new GatewayError(
           'forbidden',
           `This needs the ${route.access.join(' or ')} role; you are signed in as ${authenticated.user.role}.`,
         );
       }
-      const body = route.body ? parseInput(route.body, request.body ?? {}, 'body') : (undefined as Body);
-      const query = route.query ? parseInput(route.query, request.query ?? {}, 'query') : (undefined as Query);
+      const body = route.body
+        ? parseInput(route.body, request.body ?? {}, 'body')
+        : (undefined as Body);
+      const query = route.query
+        ? parseInput(route.query, request.query ?? {}, 'query')
+        : (undefined as Query);
       const result = await route.handler({
         body,
         query,
@@ -67,7 +76,11 @@ function bearerToken(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
   if (!header) return undefined;
   const match = /^Bearer\s+(\S+)$/i.exec(header);
-  if (!match) throw new GatewayError('unauthenticated', 'The Authorization header must be `Bearer <access token>`.');
+  if (!match)
+    throw new GatewayError(
+      'unauthenticated',
+      'The Authorization header must be `Bearer <access token>`.',
+    );
   return match[1];
 }
 
@@ -86,5 +99,7 @@ export function validationError(error: z.ZodError, where: string): GatewayError 
     .slice(0, 3)
     .map((i) => `${i.path}: ${i.message}`)
     .join('; ');
-  return new GatewayError('bad_request', `The request ${where} is not valid — ${summary}.`, { issues });
+  return new GatewayError('bad_request', `The request ${where} is not valid — ${summary}.`, {
+    issues,
+  });
 }

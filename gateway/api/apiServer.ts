@@ -52,7 +52,12 @@ export async function startApiServer(
   app.setNotFoundHandler((request, reply) => {
     reply
       .code(404)
-      .send(new GatewayError('not_found', `There is no API route ${request.method} ${request.url.split('?')[0]}.`).toBody());
+      .send(
+        new GatewayError(
+          'not_found',
+          `There is no API route ${request.method} ${request.url.split('?')[0]}.`,
+        ).toBody(),
+      );
   });
 
   app.setErrorHandler((error: FastifyError | Error, request, reply) => {
@@ -61,13 +66,19 @@ export async function startApiServer(
     log.error('api request failed', { requestId: request.id, error: describeError(error) });
     return reply
       .code(500)
-      .send(new GatewayError('internal', `The gateway hit an unexpected error (request ${request.id}); it has been logged.`).toBody());
+      .send(
+        new GatewayError(
+          'internal',
+          `The gateway hit an unexpected error (request ${request.id}); it has been logged.`,
+        ).toBody(),
+      );
   });
 
   registerRoutes(app, services);
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();
-  if (!address || typeof address === 'string') throw new Error('API server did not bind a TCP port');
+  if (!address || typeof address === 'string')
+    throw new Error('API server did not bind a TCP port');
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
     url: `https://${host}:${address.port}`,
@@ -87,7 +98,10 @@ function toGatewayError(error: FastifyError | Error): GatewayError | undefined {
         `The request body is larger than ${MAX_REQUEST_BODY_BYTES / 1024} KiB.`,
       );
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new GatewayError('unsupported_media_type', 'Send the request body as application/json.');
+      return new GatewayError(
+        'unsupported_media_type',
+        'Send the request body as application/json.',
+      );
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new GatewayError('bad_request', 'The request body is empty; send a JSON object.');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -98,7 +112,10 @@ function toGatewayError(error: FastifyError | Error): GatewayError | undefined {
     return new GatewayError('bad_request', 'The request body is not valid JSON.');
   }
   if ('statusCode' in error && error.statusCode === 400 && code?.startsWith('FST_')) {
-    return new GatewayError('bad_request', 'The request could not be read — check the body and headers.');
+    return new GatewayError(
+      'bad_request',
+      'The request could not be read — check the body and headers.',
+    );
   }
   // Anything else — including a ZodError from response validation, which means a bug on our
   // side, not bad input (request validation raises GatewayError) — is a 500.
@@ -106,5 +123,7 @@ function toGatewayError(error: FastifyError | Error): GatewayError | undefined {
 }
 
 function describeError(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}\n${error.stack ?? ''}` : String(error);
+  return error instanceof Error
+    ? `${error.name}: ${error.message}\n${error.stack ?? ''}`
+    : String(error);
 }

@@ -3,7 +3,13 @@
  * added to a record (a hash, a ciphertext) cannot leak into a response by accident; the route
  * layer then validates the result against the response schema as a second guard.
  */
-import type { Grant, Resource, Session, TokenPair, User } from '../../gateway-client/api/apiSchemas.ts';
+import type {
+  Grant,
+  Resource,
+  Session,
+  TokenPair,
+  User,
+} from '../../gateway-client/api/apiSchemas.ts';
 import type { IssuedTokens } from '../auth/authService.ts';
 import type { VisibleResource } from '../resources/resourceCatalog.ts';
 import type { GrantRecord, SessionRecord, UserRecord } from '../store/store.ts';
@@ -54,7 +60,9 @@ export function presentGrant(grant: GrantRecord): Grant {
   return {
     id: grant.id,
     subject:
-      grant.subjectKind === 'user' ? { kind: 'user', userId: grant.subject } : { kind: 'group', group: grant.subject },
+      grant.subjectKind === 'user'
+        ? { kind: 'user', userId: grant.subject }
+        : { kind: 'group', group: grant.subject },
     target:
       grant.targetKind === 'resource'
         ? { kind: 'resource', resourceId: grant.resourceId ?? '' }

@@ -34,7 +34,14 @@ import type { ResourceCatalog } from '../resources/resourceCatalog.ts';
 import type { SessionService } from '../sessions/sessionService.ts';
 import type { SessionRecord, Store, StoreKind, UserRecord } from '../store/store.ts';
 import { addRoute, type RouteDefinition } from './apiRoute.ts';
-import { iso, presentGrant, presentResource, presentSession, presentTokens, presentUser } from './presenters.ts';
+import {
+  iso,
+  presentGrant,
+  presentResource,
+  presentSession,
+  presentTokens,
+  presentUser,
+} from './presenters.ts';
 
 export interface ApiServices {
   store: Store;
@@ -84,7 +91,8 @@ export function registerRoutes(app: FastifyInstance, services: ApiServices): voi
     access: 'public',
     body: loginRequestSchema,
     response: tokenPairSchema,
-    handler: async ({ body, clientAddress }) => presentTokens(await auth.login(body, clientAddress)),
+    handler: async ({ body, clientAddress }) =>
+      presentTokens(await auth.login(body, clientAddress)),
   });
   route({
     method: 'POST',
@@ -110,7 +118,9 @@ export function registerRoutes(app: FastifyInstance, services: ApiServices): voi
     access: 'public',
     body: enrollRequestSchema,
     response: enrollResponseSchema,
-    handler: async ({ body }) => ({ username: (await auth.enroll(body.token, body.password)).username }),
+    handler: async ({ body }) => ({
+      username: (await auth.enroll(body.token, body.password)).username,
+    }),
   });
   route({
     method: 'GET',
@@ -150,7 +160,8 @@ export function registerRoutes(app: FastifyInstance, services: ApiServices): voi
     url: '/v1/resources/:id',
     access: 'signed-in',
     response: resourceSchema,
-    handler: async (ctx) => presentResource(await resources.getVisible(signedInUser(ctx), param(ctx, 'id'))),
+    handler: async (ctx) =>
+      presentResource(await resources.getVisible(signedInUser(ctx), param(ctx, 'id'))),
   });
   route({
     method: 'POST',
@@ -185,7 +196,9 @@ export function registerRoutes(app: FastifyInstance, services: ApiServices): voi
     url: '/v1/grants',
     access: 'signed-in',
     response: grantListSchema,
-    handler: async (ctx) => ({ grants: (await grants.listFor(signedInUser(ctx))).map(presentGrant) }),
+    handler: async (ctx) => ({
+      grants: (await grants.listFor(signedInUser(ctx))).map(presentGrant),
+    }),
   });
   route({
     method: 'GET',
@@ -233,7 +246,10 @@ export function registerRoutes(app: FastifyInstance, services: ApiServices): voi
     });
   };
   /** Engineers see their own sessions; admins and auditors see all. */
-  const visibleSession = async (ctx: { auth: { user: { id: string; role: string } } | null }, id: string) => {
+  const visibleSession = async (
+    ctx: { auth: { user: { id: string; role: string } } | null },
+    id: string,
+  ) => {
     const session = await store.getSession(id);
     const user = ctx.auth?.user;
     if (!session || !user || (user.role === 'engineer' && session.userId !== user.id)) {
@@ -292,7 +308,10 @@ export function registerRoutes(app: FastifyInstance, services: ApiServices): voi
       const user = signedInUser(ctx);
       const session = await visibleSession(ctx, param(ctx, 'id'));
       if (user.role === 'auditor') {
-        throw new GatewayError('forbidden', 'Auditors can watch sessions but not end them — ask an admin.');
+        throw new GatewayError(
+          'forbidden',
+          'Auditors can watch sessions but not end them — ask an admin.',
+        );
       }
       return present(await sessions.terminate(session.id, `terminated by ${user.username}`));
     },
@@ -306,6 +325,7 @@ function signedInUser(ctx: { auth: { user: UserRecord } | null }): UserRecord {
 
 function param(ctx: { params: Record<string, string> }, name: string): string {
   const value = ctx.params[name];
-  if (!value || value.length > 128) throw new GatewayError('bad_request', `The ${name} in the URL is not valid.`);
+  if (!value || value.length > 128)
+    throw new GatewayError('bad_request', `The ${name} in the URL is not valid.`);
   return value;
 }

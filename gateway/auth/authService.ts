@@ -72,7 +72,8 @@ export class AuthService {
     const user = await this.store.updateUser(enrollment.userId, {
       passwordHash: await hashPassword(password),
     });
-    if (!user) throw new GatewayError('not_found', 'The user of this enrollment link no longer exists.');
+    if (!user)
+      throw new GatewayError('not_found', 'The user of this enrollment link no longer exists.');
     return user;
   }
 
@@ -92,18 +93,21 @@ export class AuthService {
     const user = await this.store.getUserByUsername(credentials.username);
     if (user?.lockedUntil && user.lockedUntil > now) throw lockedError(user.lockedUntil);
 
+    // An unknown user (or one not yet enrolled) is checked against a decoy hash, so timing
+    // does not reveal which usernames exist.
+    const storedHash = user?.passwordHash ?? (await decoyPasswordHash());
     const passwordOk =
-      user?.passwordHash !== undefined && user.passwordHash !== null
-        ? await verifyPassword(credentials.password, user.passwordHash)
-        : // Spend the same time as a real check, so timing does not reveal which users exist.
-          (await verifyPassword(credentials.password, await decoyPasswordHash()), false);
+      (await verifyPassword(credentials.password, storedHash)) && !!user?.passwordHash;
 
     if (!user || !passwordOk) {
       if (user) await this.recordFailure(user, now);
       throw new GatewayError('invalid_credentials', 'Wrong username or password.');
     }
     if (user.disabled) {
-      throw new GatewayError('forbidden', `The account ${user.username} is disabled — ask an admin.`);
+      throw new GatewayError(
+        'forbidden',
+        `The account ${user.username} is disabled — ask an admin.`,
+      );
     }
     let totpLastStep = user.totpLastStep;
     if (user.totpSecret) {
@@ -135,7 +139,7 @@ export class AuthService {
   async refresh(refreshToken: string): Promise<IssuedTokens> {
     const now = this.clock.now();
     const record = await this.store.getAuthToken(hashOpaqueToken(refreshToken));
-    if (!record || record.kind !== 'refresh' || record.revokedAt !== null) {
+    if (record?.kind !== 'refresh' || record.revokedAt !== null) {
       throw new GatewayError('unauthenticated', 'Your sign-in is no longer valid — sign in again.');
     }
     if (record.expiresAt <= now) {
@@ -167,11 +171,14 @@ export class AuthService {
       throw new GatewayError('unauthenticated', 'Sign in first: this call needs an access token.');
     }
     const token = await this.store.getAuthToken(hashOpaqueToken(accessToken));
-    if (!token || token.kind !== 'access' || token.revokedAt !== null) {
+    if (token?.kind !== 'access' || token.revokedAt !== null) {
       throw new GatewayError('unauthenticated', 'The access token is not valid — sign in again.');
     }
     if (token.expiresAt <= this.clock.now()) {
-      throw new GatewayError('token_expired', 'The access token has expired — refresh it or sign in again.');
+      throw new GatewayError(
+        'token_expired',
+        'The access token has expired — refresh it or sign in again.',
+      );
     }
     const user = await this.store.getUserById(token.userId);
     if (!user || user.disabled) {
@@ -195,7 +202,10 @@ export class AuthService {
     const secret = openSecret(this.masterKey, user.totpPendingSecret, totpAad(user.id));
     const step = matchTotp(secret, code, this.clock.now(), null);
     if (step === undefined) {
-      throw new GatewayError('bad_request', 'That code does not match — check the device clock and try the next code.');
+      throw new GatewayError(
+        'bad_request',
+        'That code does not match — check the device clock and try the next code.',
+      );
     }
     const updated = await this.store.updateUser(user.id, {
       totpSecret: user.totpPendingSecret,
@@ -211,7 +221,11 @@ export class AuthService {
     if (next.lockedUntil) throw lockedError(next.lockedUntil);
   }
 
-  private async issueTokens(user: UserRecord, familyId: string, now: number): Promise<IssuedTokens> {
+  private async issueTokens(
+    user: UserRecord,
+    familyId: string,
+    now: number,
+  ): Promise<IssuedTokens> {
     const accessToken = newOpaqueToken('wat');
     const refreshToken = newOpaqueToken('wrt');
     const accessExpiresAt = now + this.settings.accessTokenTtlMs;

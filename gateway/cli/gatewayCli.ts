@@ -6,7 +6,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { roles, type Role, usernameSchema, groupNameSchema, passwordSchema } from '../../gateway-client/api/apiSchemas.ts';
+import {
+  groupNameSchema,
+  passwordSchema,
+  type Role,
+  roles,
+  usernameSchema,
+} from '../../gateway-client/api/apiSchemas.ts';
 import { hashPassword } from '../auth/passwords.ts';
 import { gatewayVersion, openGatewayServices, startGateway } from '../index.ts';
 import { newId } from '../newId.ts';
@@ -33,7 +39,9 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
 
   const dataOption = () =>
-    new Option('--data <dir>', 'data directory (keys, embedded database, recordings)').env('WITNESS_DATA_DIR');
+    new Option('--data <dir>', 'data directory (keys, embedded database, recordings)').env(
+      'WITNESS_DATA_DIR',
+    );
   const databaseOption = () =>
     new Option('--database-url <url>', 'PostgreSQL URL instead of the embedded SQLite file').env(
       'WITNESS_DATABASE_URL',
@@ -50,56 +58,81 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
     )
     .addOption(databaseOption())
     .option('--hostname <name...>', 'extra DNS names or IPs for the TLS certificate')
-    .addOption(new Option('--access-token-ttl <duration>', 'lifetime of access tokens').default(15 * 60_000, '15m').argParser(durationArg))
-    .addOption(new Option('--refresh-token-ttl <duration>', 'lifetime of refresh tokens (rotated on use)').default(7 * 86_400_000, '7d').argParser(durationArg))
-    .action(async (options: {
-      data: string;
-      api: { host: string; port: number };
-      databaseUrl?: string;
-      hostname?: string[];
-      accessTokenTtl: number;
-      refreshTokenTtl: number;
-    }) => {
-      const gateway = await startGateway({
-        dataDir: path.resolve(options.data),
-        api: options.api,
-        databaseUrl: options.databaseUrl,
-        masterKeyBase64: io.env.WITNESS_MASTER_KEY,
-        hostnames: options.hostname,
-        auth: { accessTokenTtlMs: options.accessTokenTtl, refreshTokenTtlMs: options.refreshTokenTtl },
-      });
-      const storeKind = gateway.services.store.kind;
-      writeFileSync(
-        path.join(options.data, RUNTIME_FILE),
-        `${JSON.stringify({ api: gateway.apiUrl, caFingerprint: gateway.caFingerprint, pid: process.pid })}\n`,
-        { mode: 0o600 },
-      );
-      io.stderr(
-        `Witness gateway ${gatewayVersion()} listening on ${gateway.apiUrl} (store: ${storeKind})\n` +
-          `CA fingerprint: ${gateway.caFingerprint}\n` +
-          (gateway.services.dataDir.created.length > 0
-            ? `Created in ${options.data}: ${gateway.services.dataDir.created.join(', ')}\n`
-            : ''),
-      );
-      io.stdout(
-        `${JSON.stringify({ ready: true, api: gateway.apiUrl, caFingerprint: gateway.caFingerprint, store: storeKind })}\n`,
-      );
-      await io.untilStopped();
-      io.stderr('Stopping the gateway…\n');
-      await gateway.close();
-    });
+    .addOption(
+      new Option('--access-token-ttl <duration>', 'lifetime of access tokens')
+        .default(15 * 60_000, '15m')
+        .argParser(durationArg),
+    )
+    .addOption(
+      new Option('--refresh-token-ttl <duration>', 'lifetime of refresh tokens (rotated on use)')
+        .default(7 * 86_400_000, '7d')
+        .argParser(durationArg),
+    )
+    .action(
+      async (options: {
+        data: string;
+        api: { host: string; port: number };
+        databaseUrl?: string;
+        hostname?: string[];
+        accessTokenTtl: number;
+        refreshTokenTtl: number;
+      }) => {
+        const gateway = await startGateway({
+          dataDir: path.resolve(options.data),
+          api: options.api,
+          databaseUrl: options.databaseUrl,
+          masterKeyBase64: io.env.WITNESS_MASTER_KEY,
+          hostnames: options.hostname,
+          auth: {
+            accessTokenTtlMs: options.accessTokenTtl,
+            refreshTokenTtlMs: options.refreshTokenTtl,
+          },
+        });
+        const storeKind = gateway.services.store.kind;
+        writeFileSync(
+          path.join(options.data, RUNTIME_FILE),
+          `${JSON.stringify({ api: gateway.apiUrl, caFingerprint: gateway.caFingerprint, pid: process.pid })}\n`,
+          { mode: 0o600 },
+        );
+        io.stderr(
+          `Witness gateway ${gatewayVersion()} listening on ${gateway.apiUrl} (store: ${storeKind})\n` +
+            `CA fingerprint: ${gateway.caFingerprint}\n` +
+            (gateway.services.dataDir.created.length > 0
+              ? `Created in ${options.data}: ${gateway.services.dataDir.created.join(', ')}\n`
+              : ''),
+        );
+        io.stdout(
+          `${JSON.stringify({ ready: true, api: gateway.apiUrl, caFingerprint: gateway.caFingerprint, store: storeKind })}\n`,
+        );
+        await io.untilStopped();
+        io.stderr('Stopping the gateway…\n');
+        await gateway.close();
+      },
+    );
 
-  const admin = program.command('admin').description('bootstrap and maintenance on the data directory');
+  const admin = program
+    .command('admin')
+    .description('bootstrap and maintenance on the data directory');
   admin
     .command('create-user')
-    .description('create a user and print a one-time enrollment link (or set the password from stdin)')
+    .description(
+      'create a user and print a one-time enrollment link (or set the password from stdin)',
+    )
     .addOption(dataOption().makeOptionMandatory())
     .addOption(databaseOption())
-    .requiredOption('--username <name>', 'login name (lower-case)', (v) => parseWith(usernameSchema, v, 'username'))
+    .requiredOption('--username <name>', 'login name (lower-case)', (v) =>
+      parseWith(usernameSchema, v, 'username'),
+    )
     .addOption(new Option('--role <role>', 'role').choices(roles).default('engineer'))
     .option('--group <group...>', 'groups the user belongs to (grants can name groups)')
-    .option('--password-stdin', 'read the password from stdin instead of printing an enrollment link')
-    .option('--gateway-url <url>', 'API URL to put in the enrollment link (default: the running gateway)')
+    .option(
+      '--password-stdin',
+      'read the password from stdin instead of printing an enrollment link',
+    )
+    .option(
+      '--gateway-url <url>',
+      'API URL to put in the enrollment link (default: the running gateway)',
+    )
     .action(
       async (options: {
         data: string;
@@ -185,15 +218,28 @@ function durationArg(value: string): number {
   }
 }
 
-function parseWith<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { message: string }[] } } }, value: unknown, what: string): T {
+function parseWith<T>(
+  schema: {
+    safeParse(
+      v: unknown,
+    ): { success: true; data: T } | { success: false; error: { issues: { message: string }[] } };
+  },
+  value: unknown,
+  what: string,
+): T {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  throw new InvalidArgumentError(`invalid ${what}: ${result.error.issues[0]?.message ?? 'not valid'}`);
+  throw new InvalidArgumentError(
+    `invalid ${what}: ${result.error.issues[0]?.message ?? 'not valid'}`,
+  );
 }
 
 function runningGatewayUrl(dataDir: string): string | undefined {
   try {
-    const runtime = JSON.parse(readFileSync(path.join(dataDir, RUNTIME_FILE), 'utf8')) as { api?: string; pid?: number };
+    const runtime = JSON.parse(readFileSync(path.join(dataDir, RUNTIME_FILE), 'utf8')) as {
+      api?: string;
+      pid?: number;
+    };
     if (!runtime.api || !runtime.pid) return undefined;
     process.kill(runtime.pid, 0); // throws when that gateway is no longer running
     return runtime.api;

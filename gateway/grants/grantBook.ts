@@ -1,5 +1,8 @@
 import type { z } from 'zod';
-import type { createGrantRequestSchema, updateGrantRequestSchema } from '../../gateway-client/api/apiSchemas.ts';
+import type {
+  createGrantRequestSchema,
+  updateGrantRequestSchema,
+} from '../../gateway-client/api/apiSchemas.ts';
 import type { Clock } from '../clock.ts';
 import { GatewayError } from '../gatewayError.ts';
 import { newId } from '../newId.ts';
@@ -17,7 +20,9 @@ export class GrantBook {
   async listFor(user: UserRecord): Promise<GrantRecord[]> {
     const grants = await this.store.listGrants();
     if (user.role === 'admin' || user.role === 'auditor') return grants;
-    return grants.filter((g) => (g.subjectKind === 'user' ? g.subject === user.id : user.groups.includes(g.subject)));
+    return grants.filter((g) =>
+      g.subjectKind === 'user' ? g.subject === user.id : user.groups.includes(g.subject),
+    );
   }
 
   async getFor(user: UserRecord, id: string): Promise<GrantRecord> {
@@ -26,15 +31,33 @@ export class GrantBook {
     return grant;
   }
 
-  async create(createdBy: UserRecord, request: z.infer<typeof createGrantRequestSchema>): Promise<GrantRecord> {
-    if (request.subject.kind === 'user' && !(await this.store.getUserById(request.subject.userId))) {
-      throw new GatewayError('bad_request', `There is no user ${request.subject.userId} to grant access to.`);
+  async create(
+    createdBy: UserRecord,
+    request: z.infer<typeof createGrantRequestSchema>,
+  ): Promise<GrantRecord> {
+    if (
+      request.subject.kind === 'user' &&
+      !(await this.store.getUserById(request.subject.userId))
+    ) {
+      throw new GatewayError(
+        'bad_request',
+        `There is no user ${request.subject.userId} to grant access to.`,
+      );
     }
-    if (request.target.kind === 'resource' && !(await this.store.getResource(request.target.resourceId))) {
-      throw new GatewayError('bad_request', `There is no resource ${request.target.resourceId} to grant access to.`);
+    if (
+      request.target.kind === 'resource' &&
+      !(await this.store.getResource(request.target.resourceId))
+    ) {
+      throw new GatewayError(
+        'bad_request',
+        `There is no resource ${request.target.resourceId} to grant access to.`,
+      );
     }
     if (request.target.kind === 'labels' && Object.keys(request.target.selector).length === 0) {
-      throw new GatewayError('bad_request', 'A label selector needs at least one label; an empty one would match nothing.');
+      throw new GatewayError(
+        'bad_request',
+        'A label selector needs at least one label; an empty one would match nothing.',
+      );
     }
     const grant: GrantRecord = {
       id: newId('grt'),
@@ -55,17 +78,24 @@ export class GrantBook {
     return grant;
   }
 
-  async update(id: string, request: z.infer<typeof updateGrantRequestSchema>): Promise<GrantRecord> {
+  async update(
+    id: string,
+    request: z.infer<typeof updateGrantRequestSchema>,
+  ): Promise<GrantRecord> {
     const existing = await this.store.getGrant(id);
     if (!existing) throw notFound(id);
-    const validFrom = request.validFrom !== undefined ? toMs(request.validFrom) : existing.validFrom;
-    const validUntil = request.validUntil !== undefined ? toMs(request.validUntil) : existing.validUntil;
+    const validFrom =
+      request.validFrom !== undefined ? toMs(request.validFrom) : existing.validFrom;
+    const validUntil =
+      request.validUntil !== undefined ? toMs(request.validUntil) : existing.validUntil;
     if (validFrom !== null && validUntil !== null && validFrom >= validUntil) {
       throw new GatewayError('bad_request', 'validFrom must be before validUntil.');
     }
     const updated = await this.store.updateGrant(id, {
       ...(request.mode !== undefined && { mode: request.mode }),
-      ...(request.maxSessionSeconds !== undefined && { maxSessionSeconds: request.maxSessionSeconds }),
+      ...(request.maxSessionSeconds !== undefined && {
+        maxSessionSeconds: request.maxSessionSeconds,
+      }),
       ...(request.description !== undefined && { description: request.description }),
       validFrom,
       validUntil,

@@ -12,7 +12,11 @@ export type AccessDecision =
   | { kind: 'outside_window'; grant: GrantRecord }
   | { kind: 'none' };
 
-export function grantAppliesTo(grant: GrantRecord, user: UserRecord, resource: ResourceRecord): boolean {
+export function grantAppliesTo(
+  grant: GrantRecord,
+  user: UserRecord,
+  resource: ResourceRecord,
+): boolean {
   const subjectMatches =
     grant.subjectKind === 'user' ? grant.subject === user.id : user.groups.includes(grant.subject);
   if (!subjectMatches) return false;
@@ -24,7 +28,10 @@ export function grantAppliesTo(grant: GrantRecord, user: UserRecord, resource: R
 }
 
 export function isWithinWindow(grant: GrantRecord, now: number): boolean {
-  return (grant.validFrom === null || grant.validFrom <= now) && (grant.validUntil === null || now < grant.validUntil);
+  return (
+    (grant.validFrom === null || grant.validFrom <= now) &&
+    (grant.validUntil === null || now < grant.validUntil)
+  );
 }
 
 export function decideAccess(

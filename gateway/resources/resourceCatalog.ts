@@ -41,7 +41,10 @@ export class ResourceCatalog {
 
   /** Resources the user may see: admins and auditors see all; others what they hold or may request. */
   async listVisible(user: UserRecord): Promise<VisibleResource[]> {
-    const [resources, grants] = await Promise.all([this.store.listResources(), this.store.listGrants()]);
+    const [resources, grants] = await Promise.all([
+      this.store.listResources(),
+      this.store.listGrants(),
+    ]);
     const now = this.clock.now();
     const visible: VisibleResource[] = [];
     for (const record of resources) {
@@ -53,7 +56,8 @@ export class ResourceCatalog {
 
   async getVisible(user: UserRecord, idOrName: string): Promise<VisibleResource> {
     const record = await this.find(idOrName);
-    const access = record && this.accessOf(user, record, await this.store.listGrants(), this.clock.now());
+    const access =
+      record && this.accessOf(user, record, await this.store.listGrants(), this.clock.now());
     // Same answer for "does not exist" and "not yours", so names of hidden resources don't leak.
     if (!record || !access) throw notFound(idOrName);
     return { record, target: parseTarget(record), access };
@@ -61,7 +65,10 @@ export class ResourceCatalog {
 
   async create(request: z.infer<typeof createResourceRequestSchema>): Promise<VisibleResource> {
     if (await this.store.getResourceByName(request.name)) {
-      throw new GatewayError('conflict', `A resource named ${request.name} already exists — pick another name.`);
+      throw new GatewayError(
+        'conflict',
+        `A resource named ${request.name} already exists — pick another name.`,
+      );
     }
     const id = newId('res');
     const now = this.clock.now();
@@ -82,14 +89,29 @@ export class ResourceCatalog {
     return { record, target: request.target, access: 'admin' };
   }
 
-  async update(idOrName: string, request: z.infer<typeof updateResourceRequestSchema>): Promise<VisibleResource> {
+  async update(
+    idOrName: string,
+    request: z.infer<typeof updateResourceRequestSchema>,
+  ): Promise<VisibleResource> {
     const existing = await this.find(idOrName);
     if (!existing) throw notFound(idOrName);
-    if (request.name && request.name !== existing.name && (await this.store.getResourceByName(request.name))) {
-      throw new GatewayError('conflict', `A resource named ${request.name} already exists — pick another name.`);
+    if (
+      request.name &&
+      request.name !== existing.name &&
+      (await this.store.getResourceByName(request.name))
+    ) {
+      throw new GatewayError(
+        'conflict',
+        `A resource named ${request.name} already exists — pick another name.`,
+      );
     }
     const target = request.target ?? parseTarget(existing);
-    if (request.target && request.target.kind !== existing.kind && request.secret === undefined && existing.secretCiphertext) {
+    if (
+      request.target &&
+      request.target.kind !== existing.kind &&
+      request.secret === undefined &&
+      existing.secretCiphertext
+    ) {
       throw new GatewayError(
         'bad_request',
         'Changing the target kind needs new credentials too — send `secret` (or `secret: null`).',
@@ -121,7 +143,9 @@ export class ResourceCatalog {
   /** For the proxies: the decrypted credential of a resource, or null when none is stored. */
   async credentialFor(resource: ResourceRecord): Promise<TargetCredential | null> {
     if (!resource.secretCiphertext) return null;
-    return JSON.parse(openSecret(this.masterKey, resource.secretCiphertext, secretAad(resource.id))) as TargetCredential;
+    return JSON.parse(
+      openSecret(this.masterKey, resource.secretCiphertext, secretAad(resource.id)),
+    ) as TargetCredential;
   }
 
   private accessOf(
@@ -138,21 +162,37 @@ export class ResourceCatalog {
   }
 
   private async find(idOrName: string): Promise<ResourceRecord | undefined> {
-    return (await this.store.getResource(idOrName)) ?? (await this.store.getResourceByName(idOrName));
+    return (
+      (await this.store.getResource(idOrName)) ?? (await this.store.getResourceByName(idOrName))
+    );
   }
 
   private seal(resourceId: string, target: ResourceTarget, secret: ResourceSecretInput) {
-    const fields = (['privateKey', 'passphrase', 'password'] as const).filter((f) => secret[f] !== undefined);
-    if (target.kind === 'postgres' && (secret.privateKey !== undefined || secret.passphrase !== undefined)) {
-      throw new GatewayError('bad_request', 'PostgreSQL resources take a password only, not a private key.');
+    const fields = (['privateKey', 'passphrase', 'password'] as const).filter(
+      (f) => secret[f] !== undefined,
+    );
+    if (
+      target.kind === 'postgres' &&
+      (secret.privateKey !== undefined || secret.passphrase !== undefined)
+    ) {
+      throw new GatewayError(
+        'bad_request',
+        'PostgreSQL resources take a password only, not a private key.',
+      );
     }
     if (fields.length === 0) {
-      throw new GatewayError('bad_request', 'The secret is empty — give a password or a private key.');
+      throw new GatewayError(
+        'bad_request',
+        'The secret is empty — give a password or a private key.',
+      );
     }
     if (secret.passphrase !== undefined && secret.privateKey === undefined) {
       throw new GatewayError('bad_request', 'A passphrase only makes sense with a private key.');
     }
-    return { ciphertext: sealSecret(this.masterKey, JSON.stringify(secret), secretAad(resourceId)), fields };
+    return {
+      ciphertext: sealSecret(this.masterKey, JSON.stringify(secret), secretAad(resourceId)),
+      fields,
+    };
   }
 }
 

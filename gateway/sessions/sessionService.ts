@@ -91,7 +91,10 @@ export class SessionService {
    * error says why otherwise (replayed, expired, wrong), without revealing whether a session
    * id exists to someone holding no valid ticket for it.
    */
-  async redeemTicket(sessionId: string, ticket: string): Promise<{ session: SessionRecord; resource: ResourceRecord; user: UserRecord }> {
+  async redeemTicket(
+    sessionId: string,
+    ticket: string,
+  ): Promise<{ session: SessionRecord; resource: ResourceRecord; user: UserRecord }> {
     const now = this.clock.now();
     const ticketHash = hashOpaqueToken(ticket);
     const session = await this.store.redeemTicket(sessionId, ticketHash, now);
@@ -136,10 +139,17 @@ export class SessionService {
     return resource;
   }
 
-  private async explainRefusedTicket(sessionId: string, ticketHash: string, now: number): Promise<GatewayError> {
+  private async explainRefusedTicket(
+    sessionId: string,
+    ticketHash: string,
+    now: number,
+  ): Promise<GatewayError> {
     const session = await this.store.getSession(sessionId);
     if (!session || session.ticketHash !== ticketHash) {
-      return new GatewayError('unauthenticated', 'The session ticket is not valid — start a new session.');
+      return new GatewayError(
+        'unauthenticated',
+        'The session ticket is not valid — start a new session.',
+      );
     }
     if (session.ticketUsedAt !== null) {
       return new GatewayError(
@@ -153,6 +163,9 @@ export class SessionService {
         'This session ticket expired (tickets are valid for 60 s) — start a new session.',
       );
     }
-    return new GatewayError('unauthenticated', `The session has ended (${session.endReason ?? 'ended'}).`);
+    return new GatewayError(
+      'unauthenticated',
+      `The session has ended (${session.endReason ?? 'ended'}).`,
+    );
   }
 }

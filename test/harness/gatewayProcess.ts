@@ -21,7 +21,10 @@ export interface GatewayProcess {
 }
 
 /** Runs the real `witness-gateway serve` binary and waits for its JSON ready line. */
-export async function spawnGateway(args: string[], env: NodeJS.ProcessEnv = {}): Promise<GatewayProcess> {
+export async function spawnGateway(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<GatewayProcess> {
   const child = spawn(process.execPath, [GATEWAY_BIN, 'serve', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -31,9 +34,14 @@ export async function spawnGateway(args: string[], env: NodeJS.ProcessEnv = {}):
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
   const ready = await new Promise<ReadyLine>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway not ready after 30 s; stderr:\n${stderr}`)), 30_000);
+    const timer = setTimeout(
+      () => reject(new Error(`gateway not ready after 30 s; stderr:\n${stderr}`)),
+      30_000,
+    );
     child.stdout?.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
       const line = stdout.split('\n').find((l) => l.startsWith('{'));
@@ -65,7 +73,11 @@ export interface CommandResult {
 }
 
 /** Runs a bin script to completion with optional stdin. */
-export function runNode(script: string, args: string[], options: { env?: NodeJS.ProcessEnv; stdin?: string } = {}): Promise<CommandResult> {
+export function runNode(
+  script: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; stdin?: string } = {},
+): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [script, ...args], {
       env: { ...process.env, ...options.env },
