@@ -4,7 +4,9 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { runGatewayCli } = await import(new URL('../gateway/cli/gatewayCli.ts', import.meta.url).href);
+const { runGatewayCli } = await import(
+  new URL('../gateway/cli/gatewayCli.ts', import.meta.url).href
+);
 
 const stopped = new Promise((resolve) => {
   process.once('SIGINT', resolve);

@@ -29,10 +29,16 @@ function sourceFiles(dir: string): string[] {
 /** Every module specifier a file imports, resolved to a repo-relative path when relative. */
 function importsOf(file: string): string[] {
   const text = readFileSync(path.join(root, file), 'utf8');
-  const specifiers = [...text.matchAll(/(?:import|export)[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)].map(
-    (m) => (m[1] ?? m[2])!,
+  const specifiers = [
+    ...text.matchAll(
+      /(?:import|export)[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g,
+    ),
+  ].map((m) => (m[1] ?? m[2])!);
+  return specifiers.map((s) =>
+    s.startsWith('.')
+      ? path.relative(root, path.resolve(path.dirname(path.join(root, file)), s))
+      : s,
   );
-  return specifiers.map((s) => (s.startsWith('.') ? path.relative(root, path.resolve(path.dirname(path.join(root, file)), s)) : s));
 }
 
 function violations(fromDir: string, forbidden: (target: string) => boolean): string[] {
@@ -61,14 +67,19 @@ describe('layering', () => {
   });
 
   it('the renderer imports only the IPC contract from main, and nothing from gateway-client', () => {
-    const bad = (t: string) => (under('main')(t) && !t.startsWith('main/ipc/contract')) || under('gateway-client')(t);
+    const bad = (t: string) =>
+      (under('main')(t) && !t.startsWith('main/ipc/contract')) || under('gateway-client')(t);
     expect(violations('renderer', bad)).toEqual([]);
   });
 
   it('the recorder knows no protocol and the store knows no transport', () => {
-    expect(violations('gateway/recorder', (t) => under('gateway/proxy')(t) || under('gateway/api')(t))).toEqual([]);
+    expect(
+      violations('gateway/recorder', (t) => under('gateway/proxy')(t) || under('gateway/api')(t)),
+    ).toEqual([]);
     const transports = (t: string) =>
-      under('gateway/api')(t) || under('gateway/proxy')(t) || ['fastify', 'ssh2', 'node:http', 'node:https', 'node:net', 'node:tls'].includes(t);
+      under('gateway/api')(t) ||
+      under('gateway/proxy')(t) ||
+      ['fastify', 'ssh2', 'node:http', 'node:https', 'node:net', 'node:tls'].includes(t);
     expect(violations('gateway/store', transports)).toEqual([]);
   });
 });
