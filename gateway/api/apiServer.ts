@@ -2,6 +2,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { MAX_REQUEST_BODY_BYTES } from '../../gateway-client/api/apiSchemas.ts';
 import { GatewayError } from '../gatewayError.ts';
 import type { Logger } from '../logger.ts';
+import { StoreConflictError } from '../store/store.ts';
 import { type ApiServices, registerRoutes } from './routes.ts';
 
 export interface ApiListenOptions {
@@ -115,6 +116,14 @@ function toGatewayError(error: FastifyError | Error): GatewayError | undefined {
     return new GatewayError(
       'bad_request',
       'The request could not be read — check the body and headers.',
+    );
+  }
+  // A unique constraint lost a race the services' own checks could not see (two replicas
+  // creating the same name at once).
+  if (error instanceof StoreConflictError) {
+    return new GatewayError(
+      'conflict',
+      `That ${error.conflict.split('.').pop()} is already taken — pick another.`,
     );
   }
   // Anything else — including a ZodError from response validation, which means a bug on our

@@ -37,13 +37,19 @@ export async function openSqliteStore(filePath: string): Promise<Store> {
   }
   const database = new SqliteDatabase(filePath);
   try {
-    database.pragma('journal_mode = WAL');
-    // Another process (a CLI, a second gateway by mistake) may hold the write lock briefly.
+    // Another process (a CLI, a second gateway starting) may hold a lock briefly. Set first:
+    // switching to WAL itself needs a lock and must wait rather than fail.
     database.pragma('busy_timeout = 5000');
+    database.pragma('journal_mode = WAL');
     database.pragma('foreign_keys = ON');
   } catch (error) {
     database.close();
-    throw error;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(
+      `Could not open the SQLite database ${filePath}: ${reason}. Check that no other program ` +
+        'holds it locked and that the file is readable and writable.',
+      { cause: error },
+    );
   }
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
   // Kysely runs SQLite migrations outside a transaction (its adapter reports no transactional

@@ -653,6 +653,11 @@ function describeStoreContract(
         await store.endSession('ses_2', 'cancelled', T + 10);
         expect(await store.redeemTicket('ses_2', 'ticket-2', T + 20)).toBeUndefined();
         expect((await store.getSession('ses_2'))?.state).toBe('ended');
+
+        // A ticket already marked used is refused even if the session still reads pending.
+        await store.createSession(session(3, { ticketUsedAt: T + 1 }));
+        expect(await store.redeemTicket('ses_3', 'ticket-3', T + 20)).toBeUndefined();
+        expect(await store.getSession('ses_3')).toEqual(session(3, { ticketUsedAt: T + 1 }));
       });
 
       it('lets exactly one of several concurrent redemptions win, across replicas', async () => {

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SessionTokens } from '../../gateway-client/gatewayClient.ts';
 import {
   GATEWAY_BIN,
   type GatewayProcess,
