@@ -1,0 +1,301 @@
+/**
+ * The canonical binary encoding of a session recording (spec: gateway/recorder/FORMAT.md).
+ *
+ * It lives in gateway-client because both sides need it: the gateway writes recordings with
+ * it, and the CLI / desktop verify them offline with nothing but the gateway's public key.
+ * Pure functions over bytes — no I/O — so the encoder can be fuzzed and benchmarked alone.
+ *
+ * A recording stream is: one header record, then frame and checkpoint records in order.
+ *   header:     "WTNSREC1" | u32 length | UTF-8 JSON RecordingHeader
+ *   frame:      'F' | u32 length | frame bytes | 32-byte chain hash after this frame
+ *   checkpoint: 'C' | u32 length | checkpoint body | u16 signature length | Ed25519 signature
+ * Frame bytes (what the chain hashes):
+ *   u8 format version (1) | u8 kind | u16 channel | u64 seq | u64 time (epoch ms) | data
+ * Chain: h0 = SHA-256("witness-recording-v1\0" ‖ sessionId ‖ "\0" ‖ keyId),
+ *        hn = SHA-256(h(n-1) ‖ frame n bytes).
+ */
+import { createHash } from 'node:crypto';
+
+export const RECORDING_MAGIC = Buffer.from('WTNSREC1', 'ascii');
+export const FRAME_FORMAT_VERSION = 1;
+export const HASH_BYTES = 32;
+const FRAME_FIXED_BYTES = 1 + 1 + 2 + 8 + 8;
+/** No single frame carries more than this; bigger chunks are split by the recorder. */
+export const MAX_FRAME_DATA_BYTES = 1024 * 1024;
+const MAX_RECORD_BYTES = MAX_FRAME_DATA_BYTES + FRAME_FIXED_BYTES + HASH_BYTES + 1024;
+
+/**
+ * Event kinds, one ASCII letter each (stable: they are part of the signed bytes).
+ * Terminal: input, output, stderr, resize, exit. Structured events carry UTF-8 JSON.
+ * Database kinds are reserved for the PostgreSQL proxy.
+ */
+export const eventKinds = {
+  input: 'i',
+  output: 'o',
+  stderr: 'e',
+  resize: 'r',
+  exit: 'x',
+  meta: 'm',
+  query: 'q',
+  rowDescription: 'd',
+  dataRow: 'D',
+  commandComplete: 'c',
+  error: 'E',
+  notice: 'N',
+  blocked: 'b',
+  copyData: 'y',
+} as const;
+export type EventKindName = keyof typeof eventKinds;
+export type EventKind = (typeof eventKinds)[EventKindName];
+const KIND_CODES = new Set<string>(Object.values(eventKinds));
+
+export interface RecordingHeader {
+  formatVersion: 1;
+  sessionId: string;
+  /** Id of the Ed25519 key that signs this recording's checkpoints. */
+  keyId: string;
+  /** Epoch ms. */
+  startedAt: number;
+  /** Informational (user, resource, protocol); not part of the chain. */
+  meta?: Record<string, unknown>;
+}
+
+export interface RecordingEvent {
+  seq: number;
+  /** Epoch ms. */
+  time: number;
+  /** Channel within the session (SSH channel number, 0 for the PostgreSQL stream). */
+  channel: number;
+  kind: EventKind;
+  data: Uint8Array;
+}
+
+export interface CheckpointBody {
+  sessionId: string;
+  /** Last frame covered; 0 when no frame has been written yet. */
+  seq: number;
+  /** Chain hash after frame `seq`. */
+  hash: Uint8Array;
+  /** Epoch ms. */
+  time: number;
+  /** True for the checkpoint written when the session closed normally. */
+  final: boolean;
+  keyId: string;
+}
+
+export interface Checkpoint extends CheckpointBody {
+  signature: Uint8Array;
+}
+
+export function initialHash(sessionId: string, keyId: string): Buffer {
+  return createHash('sha256')
+    .update('witness-recording-v1\0')
+    .update(sessionId)
+    .update('\0')
+    .update(keyId)
+    .digest();
+}
+
+export function chainHash(previous: Uint8Array, frame: Uint8Array): Buffer {
+  return createHash('sha256').update(previous).update(frame).digest();
+}
+
+export function encodeFrame(event: RecordingEvent): Buffer {
+  if (!KIND_CODES.has(event.kind)) throw new Error(`unknown event kind '${event.kind}'`);
+  if (event.data.length > MAX_FRAME_DATA_BYTES) throw new Error('frame data too large; split it');
+  const frame = Buffer.allocUnsafe(FRAME_FIXED_BYTES + event.data.length);
+  frame.writeUInt8(FRAME_FORMAT_VERSION, 0);
+  frame.writeUInt8(event.kind.charCodeAt(0), 1);
+  frame.writeUInt16BE(event.channel, 2);
+  frame.writeBigUInt64BE(BigInt(event.seq), 4);
+  frame.writeBigUInt64BE(BigInt(event.time), 12);
+  frame.set(event.data, FRAME_FIXED_BYTES);
+  return frame;
+}
+
+export function decodeFrame(frame: Uint8Array): RecordingEvent {
+  if (frame.length < FRAME_FIXED_BYTES) throw new Error('frame shorter than its fixed header');
+  const view = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+  const version = view.readUInt8(0);
+  if (version !== FRAME_FORMAT_VERSION) throw new Error(`unsupported frame version ${version}`);
+  const kind = String.fromCharCode(view.readUInt8(1));
+  if (!KIND_CODES.has(kind)) throw new Error(`unknown event kind '${kind}'`);
+  return {
+    kind: kind as EventKind,
+    channel: view.readUInt16BE(2),
+    seq: Number(view.readBigUInt64BE(4)),
+    time: Number(view.readBigUInt64BE(12)),
+    data: view.subarray(FRAME_FIXED_BYTES),
+  };
+}
+
+export function encodeHeaderRecord(header: RecordingHeader): Buffer {
+  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const length = Buffer.allocUnsafe(4);
+  length.writeUInt32BE(json.length);
+  return Buffer.concat([RECORDING_MAGIC, length, json]);
+}
+
+export function encodeFrameRecord(frame: Uint8Array, hash: Uint8Array): Buffer {
+  const prefix = Buffer.allocUnsafe(5);
+  prefix.write('F', 0, 'ascii');
+  prefix.writeUInt32BE(frame.length + hash.length, 1);
+  return Buffer.concat([prefix, frame, hash]);
+}
+
+/** The exact bytes an Ed25519 checkpoint signature covers. */
+export function checkpointSigningBytes(body: CheckpointBody): Buffer {
+  const session = Buffer.from(body.sessionId, 'utf8');
+  const key = Buffer.from(body.keyId, 'utf8');
+  if (body.hash.length !== HASH_BYTES) throw new Error('checkpoint hash must be 32 bytes');
+  const fixed = Buffer.allocUnsafe(8 + HASH_BYTES + 8 + 1);
+  fixed.writeBigUInt64BE(BigInt(body.seq), 0);
+  fixed.set(body.hash, 8);
+  fixed.writeBigUInt64BE(BigInt(body.time), 8 + HASH_BYTES);
+  fixed.writeUInt8(body.final ? 1 : 0, 16 + HASH_BYTES);
+  return Buffer.concat([
+    Buffer.from('witness-checkpoint-v1\0', 'ascii'),
+    lengthPrefixed(session),
+    lengthPrefixed(key),
+    fixed,
+  ]);
+}
+
+export function encodeCheckpointRecord(checkpoint: Checkpoint): Buffer {
+  const body = checkpointSigningBytes(checkpoint);
+  const signatureLength = Buffer.allocUnsafe(2);
+  signatureLength.writeUInt16BE(checkpoint.signature.length);
+  const prefix = Buffer.allocUnsafe(5);
+  prefix.write('C', 0, 'ascii');
+  prefix.writeUInt32BE(body.length + 2 + checkpoint.signature.length, 1);
+  return Buffer.concat([prefix, body, signatureLength, checkpoint.signature]);
+}
+
+function decodeCheckpointRecord(payload: Buffer): Checkpoint {
+  const tag = 'witness-checkpoint-v1\0';
+  if (payload.subarray(0, tag.length).toString('ascii') !== tag) throw new Error('checkpoint has a wrong domain tag');
+  let offset = tag.length;
+  const readPrefixed = () => {
+    const length = payload.readUInt16BE(offset);
+    const value = payload.subarray(offset + 2, offset + 2 + length).toString('utf8');
+    offset += 2 + length;
+    return value;
+  };
+  const sessionId = readPrefixed();
+  const keyId = readPrefixed();
+  const seq = Number(payload.readBigUInt64BE(offset));
+  const hash = payload.subarray(offset + 8, offset + 8 + HASH_BYTES);
+  const time = Number(payload.readBigUInt64BE(offset + 8 + HASH_BYTES));
+  const finalByte = payload.readUInt8(offset + 16 + HASH_BYTES);
+  if (finalByte > 1) throw new Error('checkpoint final flag is not 0 or 1');
+  offset += 17 + HASH_BYTES;
+  const signatureLength = payload.readUInt16BE(offset);
+  const signature = payload.subarray(offset + 2, offset + 2 + signatureLength);
+  if (signature.length !== signatureLength || offset + 2 + signatureLength !== payload.length) {
+    throw new Error('checkpoint record length does not match its contents');
+  }
+  return { sessionId, keyId, seq, hash, time, final: finalByte === 1, signature };
+}
+
+function lengthPrefixed(value: Buffer): Buffer {
+  if (value.length > 0xffff) throw new Error('identifier too long');
+  const length = Buffer.allocUnsafe(2);
+  length.writeUInt16BE(value.length);
+  return Buffer.concat([length, value]);
+}
+
+export type RecordingRecord =
+  | { type: 'header'; header: RecordingHeader; offset: number }
+  /** `frame` is the exact hashed bytes; `storedHash` is what the writer recorded after it. */
+  | { type: 'frame'; event: RecordingEvent; frame: Buffer; storedHash: Buffer; offset: number }
+  | { type: 'checkpoint'; checkpoint: Checkpoint; offset: number };
+
+/**
+ * Incremental reader: feed it chunks in order, take the records that are complete. Throws
+ * `RecordingFormatError` (with the byte offset) on malformed input; `finish()` reports a
+ * stream cut mid-record.
+ */
+export class RecordingReader {
+  private buffer: Buffer = Buffer.alloc(0);
+  private consumed = 0;
+  private sawHeader = false;
+
+  push(chunk: Uint8Array): RecordingRecord[] {
+    this.buffer = this.buffer.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buffer, chunk]);
+    const records: RecordingRecord[] = [];
+    for (;;) {
+      const record = this.next();
+      if (!record) break;
+      records.push(record);
+    }
+    return records;
+  }
+
+  /** Bytes received but not yet forming a complete record (non-zero means truncated). */
+  get pendingBytes(): number {
+    return this.buffer.length;
+  }
+
+  get offset(): number {
+    return this.consumed;
+  }
+
+  private next(): RecordingRecord | undefined {
+    const offset = this.consumed;
+    if (!this.sawHeader) {
+      if (this.buffer.length < RECORDING_MAGIC.length + 4) return undefined;
+      if (!this.buffer.subarray(0, RECORDING_MAGIC.length).equals(RECORDING_MAGIC)) {
+        throw new RecordingFormatError('not a Witness recording (bad magic)', offset);
+      }
+      const length = this.buffer.readUInt32BE(RECORDING_MAGIC.length);
+      if (length > 1024 * 1024) throw new RecordingFormatError('header too large', offset);
+      const total = RECORDING_MAGIC.length + 4 + length;
+      if (this.buffer.length < total) return undefined;
+      let header: RecordingHeader;
+      try {
+        header = JSON.parse(this.buffer.subarray(RECORDING_MAGIC.length + 4, total).toString('utf8')) as RecordingHeader;
+      } catch {
+        throw new RecordingFormatError('header is not valid JSON', offset);
+      }
+      if (header.formatVersion !== 1 || typeof header.sessionId !== 'string' || typeof header.keyId !== 'string') {
+        throw new RecordingFormatError('header lacks formatVersion 1, sessionId or keyId', offset);
+      }
+      this.advance(total);
+      this.sawHeader = true;
+      return { type: 'header', header, offset };
+    }
+    if (this.buffer.length < 5) return undefined;
+    const type = String.fromCharCode(this.buffer[0]!);
+    const length = this.buffer.readUInt32BE(1);
+    if (length > MAX_RECORD_BYTES) throw new RecordingFormatError(`record of ${length} bytes is too large`, offset);
+    if (this.buffer.length < 5 + length) return undefined;
+    const payload = this.buffer.subarray(5, 5 + length);
+    this.advance(5 + length);
+    try {
+      if (type === 'F') {
+        if (length < FRAME_FIXED_BYTES + HASH_BYTES) throw new Error('frame record too short');
+        const frame = payload.subarray(0, length - HASH_BYTES);
+        return { type: 'frame', event: decodeFrame(frame), frame, storedHash: payload.subarray(length - HASH_BYTES), offset };
+      }
+      if (type === 'C') return { type: 'checkpoint', checkpoint: decodeCheckpointRecord(payload), offset };
+    } catch (error) {
+      throw new RecordingFormatError((error as Error).message, offset);
+    }
+    throw new RecordingFormatError(`unknown record type 0x${type.charCodeAt(0).toString(16)}`, offset);
+  }
+
+  private advance(bytes: number): void {
+    this.buffer = this.buffer.subarray(bytes);
+    this.consumed += bytes;
+  }
+}
+
+export class RecordingFormatError extends Error {
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
+    super(`${message} (at byte ${offset})`);
+    this.name = 'RecordingFormatError';
+  }
+}
