@@ -85,6 +85,7 @@ export async function openGatewayServices(config: GatewayConfig): Promise<Gatewa
         keyId: dataDir.recordingKey.keyId,
         publicKeyPem: dataDir.recordingKey.publicKeyPem,
       },
+      sshHostKey: null,
     },
   };
 }

@@ -332,6 +332,8 @@ export const keysSchema = z.object({
     keyId: z.string(),
     publicKeyPem: z.string(),
   }),
+  /** The gateway SSH listener's host key (OpenSSH public key line), once it has one. */
+  sshHostKey: z.string().nullable().default(null),
 });
 export type Keys = z.infer<typeof keysSchema>;
 
@@ -340,4 +342,57 @@ export const healthSchema = z.object({
   version: z.string(),
   store: z.enum(['sqlite', 'postgres']),
   time: isoTime,
+});
+
+// ---------------------------------------------------------------------------------------------
+// Recordings
+
+export const recordingStatuses = ['recording', 'complete', 'interrupted', 'failed'] as const;
+
+export const recordingVerificationSchema = z.object({
+  status: z.enum(['verified', 'failed', 'partial']),
+  /** Every frame up to this seq is covered by a valid signed checkpoint. */
+  verifiedThroughSeq: z.number().int(),
+  /** First frame that failed, when status is failed. */
+  firstBadSeq: z.number().int().nullable(),
+  message: z.string(),
+});
+export type RecordingVerification = z.infer<typeof recordingVerificationSchema>;
+
+export const recordingSchema = z.object({
+  sessionId: id,
+  userId: id,
+  username: z.string(),
+  resourceId: id,
+  resourceName: z.string(),
+  protocol: z.enum(['ssh', 'postgres']),
+  status: z.enum(recordingStatuses),
+  startedAt: isoTime,
+  endedAt: isoTime.nullable(),
+  /** Frames written (the last seq). */
+  frames: z.number().int(),
+  /** Size of the recording stream in bytes. */
+  bytes: z.number().int(),
+  lastCheckpointSeq: z.number().int(),
+  /** Present on GET /v1/recordings/:id (verified on request), absent in lists. */
+  verification: recordingVerificationSchema.optional(),
+});
+export type Recording = z.infer<typeof recordingSchema>;
+export const recordingListSchema = z.object({ recordings: z.array(recordingSchema) });
+
+export const recordingListQuerySchema = z.strictObject({
+  userId: id.optional(),
+  resourceId: id.optional(),
+  status: z.enum(recordingStatuses).optional(),
+  protocol: z.enum(['ssh', 'postgres']).optional(),
+  /** ISO times bounding startedAt. */
+  from: isoTime.optional(),
+  to: isoTime.optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+
+export const recordingExportQuerySchema = z.strictObject({
+  format: z.enum(['cast', 'bundle']),
+  /** For cast: the terminal channel to export (default: the first with a pty or output). */
+  channel: z.coerce.number().int().min(0).max(65535).optional(),
 });

@@ -173,7 +173,8 @@ export function encodeCheckpointRecord(checkpoint: Checkpoint): Buffer {
 
 function decodeCheckpointRecord(payload: Buffer): Checkpoint {
   const tag = 'witness-checkpoint-v1\0';
-  if (payload.subarray(0, tag.length).toString('ascii') !== tag) throw new Error('checkpoint has a wrong domain tag');
+  if (payload.subarray(0, tag.length).toString('ascii') !== tag)
+    throw new Error('checkpoint has a wrong domain tag');
   let offset = tag.length;
   const readPrefixed = () => {
     const length = payload.readUInt16BE(offset);
@@ -221,7 +222,8 @@ export class RecordingReader {
   private sawHeader = false;
 
   push(chunk: Uint8Array): RecordingRecord[] {
-    this.buffer = this.buffer.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buffer, chunk]);
+    this.buffer =
+      this.buffer.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buffer, chunk]);
     const records: RecordingRecord[] = [];
     for (;;) {
       const record = this.next();
@@ -253,11 +255,17 @@ export class RecordingReader {
       if (this.buffer.length < total) return undefined;
       let header: RecordingHeader;
       try {
-        header = JSON.parse(this.buffer.subarray(RECORDING_MAGIC.length + 4, total).toString('utf8')) as RecordingHeader;
+        header = JSON.parse(
+          this.buffer.subarray(RECORDING_MAGIC.length + 4, total).toString('utf8'),
+        ) as RecordingHeader;
       } catch {
         throw new RecordingFormatError('header is not valid JSON', offset);
       }
-      if (header.formatVersion !== 1 || typeof header.sessionId !== 'string' || typeof header.keyId !== 'string') {
+      if (
+        header.formatVersion !== 1 ||
+        typeof header.sessionId !== 'string' ||
+        typeof header.keyId !== 'string'
+      ) {
         throw new RecordingFormatError('header lacks formatVersion 1, sessionId or keyId', offset);
       }
       this.advance(total);
@@ -267,7 +275,8 @@ export class RecordingReader {
     if (this.buffer.length < 5) return undefined;
     const type = String.fromCharCode(this.buffer[0]!);
     const length = this.buffer.readUInt32BE(1);
-    if (length > MAX_RECORD_BYTES) throw new RecordingFormatError(`record of ${length} bytes is too large`, offset);
+    if (length > MAX_RECORD_BYTES)
+      throw new RecordingFormatError(`record of ${length} bytes is too large`, offset);
     if (this.buffer.length < 5 + length) return undefined;
     const payload = this.buffer.subarray(5, 5 + length);
     this.advance(5 + length);
@@ -275,13 +284,23 @@ export class RecordingReader {
       if (type === 'F') {
         if (length < FRAME_FIXED_BYTES + HASH_BYTES) throw new Error('frame record too short');
         const frame = payload.subarray(0, length - HASH_BYTES);
-        return { type: 'frame', event: decodeFrame(frame), frame, storedHash: payload.subarray(length - HASH_BYTES), offset };
+        return {
+          type: 'frame',
+          event: decodeFrame(frame),
+          frame,
+          storedHash: payload.subarray(length - HASH_BYTES),
+          offset,
+        };
       }
-      if (type === 'C') return { type: 'checkpoint', checkpoint: decodeCheckpointRecord(payload), offset };
+      if (type === 'C')
+        return { type: 'checkpoint', checkpoint: decodeCheckpointRecord(payload), offset };
     } catch (error) {
       throw new RecordingFormatError((error as Error).message, offset);
     }
-    throw new RecordingFormatError(`unknown record type 0x${type.charCodeAt(0).toString(16)}`, offset);
+    throw new RecordingFormatError(
+      `unknown record type 0x${type.charCodeAt(0).toString(16)}`,
+      offset,
+    );
   }
 
   private advance(bytes: number): void {

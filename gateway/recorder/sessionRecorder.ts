@@ -34,5 +34,10 @@ export class RecorderFailure extends Error {
 
 /** Creates the recorder for a session that is starting (called by the proxies). */
 export interface RecorderFactory {
-  start(session: { sessionId: string; userId: string; resourceId: string; protocol: 'ssh' | 'postgres' }): Promise<SessionRecorder>;
+  start(session: {
+    sessionId: string;
+    userId: string;
+    resourceId: string;
+    protocol: 'ssh' | 'postgres';
+  }): Promise<SessionRecorder>;
 }
