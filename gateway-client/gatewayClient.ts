@@ -12,8 +12,9 @@
  * wrong shape). `NotSignedInError` and `SessionExpiredError` cover the token life cycle.
  */
 
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import https from 'node:https';
+import type { Readable } from 'node:stream';
 import type { z } from 'zod';
 import {
   API_PREFIX,
@@ -34,6 +35,10 @@ import {
   keysSchema,
   loginRequestSchema,
   logoutRequestSchema,
+  type recordingExportQuerySchema,
+  type recordingListQuerySchema,
+  recordingListSchema,
+  recordingSchema,
   refreshRequestSchema,
   resourceListSchema,
   resourceSchema,
@@ -62,6 +67,20 @@ export type SessionListQuery = z.input<typeof sessionListQuerySchema>;
 export type Health = z.infer<typeof healthSchema>;
 export type EnrollResponse = z.infer<typeof enrollResponseSchema>;
 export type TotpEnrollment = z.infer<typeof totpEnrollmentSchema>;
+export type RecordingListQuery = z.input<typeof recordingListQuerySchema>;
+export type RecordingExportQuery = z.input<typeof recordingExportQuerySchema>;
+
+/**
+ * A response body to stream (a recording can be gigabytes): read `body` to its end, or
+ * destroy it. If the gateway stalls for the client's timeout, `body` fails with a
+ * `GatewayConnectionError`.
+ */
+export interface Download {
+  body: Readable;
+  contentType: string | undefined;
+  /** From Content-Length, when the gateway sent one. */
+  contentLength: number | null;
+}
 
 /** The two tokens an authenticated call needs. */
 export interface SessionTokens {
@@ -548,7 +567,134 @@ export class GatewayClient {
     });
   }
 
+  // --- recordings ----------------------------------------------------------------------------
+
+  /** Engineers get their own recordings whatever the filter; auditors and admins all. */
+  async listRecordings(query: Partial<RecordingListQuery> = {}) {
+    const list = await this.call({
+      method: 'GET',
+      path: `/recordings${queryString(query)}`,
+      auth: true,
+      schema: recordingListSchema,
+    });
+    return list.recordings;
+  }
+
+  /** The recording's metadata and its verification, done by the gateway on request. */
+  async getRecording(sessionId: string) {
+    return this.call({
+      method: 'GET',
+      path: `/recordings/${seg(sessionId)}`,
+      auth: true,
+      schema: recordingSchema,
+    });
+  }
+
+  /** The raw recording stream (FORMAT.md), to verify or replay locally. */
+  async downloadRecording(sessionId: string): Promise<Download> {
+    return this.download(`/recordings/${seg(sessionId)}/stream`);
+  }
+
+  /** An export: the `.cast` of one terminal channel, or the signed bundle. */
+  async exportRecording(sessionId: string, query: RecordingExportQuery): Promise<Download> {
+    return this.download(`/recordings/${seg(sessionId)}/export${queryString(query)}`);
+  }
+
   // --- plumbing ------------------------------------------------------------------------------
+
+  /** An authenticated GET whose 2xx body is streamed to the caller instead of buffered. */
+  private async download(path: string): Promise<Download> {
+    const spec: CallSpec<undefined> = { method: 'GET', path, auth: true, schema: null };
+    const tokens = await this.currentTokens();
+    let answer = await this.openDownload(spec, tokens.accessToken);
+    if ('status' in answer && answer.status === 401 && errorCodeOf(answer) === 'token_expired') {
+      const fresh = await this.refreshAfterExpiry(tokens.accessToken);
+      answer = await this.openDownload(spec, fresh.accessToken);
+    }
+    if (!('status' in answer)) return answer;
+    // Not a 2xx: an API error (thrown by `interpret`), or a status the API never answers.
+    this.interpret(spec, answer);
+    throw new GatewayProtocolError(
+      this.baseUrl,
+      'unexpected_status',
+      `the gateway at ${this.baseUrl} answered GET ${API_PREFIX}${path} with ${answer.status} and no body to download`,
+    );
+  }
+
+  /** Resolves with the streaming body on 2xx, and with the whole (small) response otherwise. */
+  private openDownload(
+    spec: CallSpec<undefined>,
+    accessToken: string,
+  ): Promise<Download | RawResponse> {
+    const url = new URL(this.baseUrl);
+    const what = `${spec.method} ${API_PREFIX}${spec.path}`;
+    const timedOut = () =>
+      new GatewayConnectionError(
+        this.baseUrl,
+        'timeout',
+        'ETIMEDOUT',
+        `the gateway at ${this.baseUrl} stopped sending ${what} for ` +
+          `${Math.round(this.timeoutMs / 100) / 10} s — try again`,
+      );
+    return new Promise((resolve, reject) => {
+      const req = https.request({
+        protocol: 'https:',
+        hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+        port: url.port || 443,
+        method: spec.method,
+        path: `${this.basePath}${API_PREFIX}${spec.path}`,
+        headers: {
+          accept: 'application/octet-stream, text/plain, application/json',
+          'user-agent': 'witness-client',
+          authorization: `Bearer ${accessToken}`,
+        },
+        agent: this.agent,
+        ca: this.caPem,
+      });
+      // Until the headers arrive the whole-request deadline applies; after that, a download
+      // may take as long as it needs while bytes keep coming.
+      const timer = setTimeout(() => req.destroy(timedOut()), this.timeoutMs);
+      req.on('error', (error) => {
+        clearTimeout(timer);
+        reject(
+          error instanceof GatewayConnectionError
+            ? error
+            : describeConnectionError(this.baseUrl, error),
+        );
+      });
+      req.on('response', (res: IncomingMessage) => {
+        clearTimeout(timer);
+        const status = res.statusCode ?? 0;
+        if (status >= 200 && status < 300) {
+          res.setTimeout(this.timeoutMs, () => res.destroy(timedOut()));
+          const declared = Number(res.headers['content-length']);
+          resolve({
+            body: res,
+            contentType: res.headers['content-type'],
+            contentLength: Number.isFinite(declared) ? declared : null,
+          });
+          return;
+        }
+        // Error answers are small JSON; past the cap they are not the API's.
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size <= this.maxResponseBytes) chunks.push(chunk);
+        });
+        res.on('error', (error) => reject(describeConnectionError(this.baseUrl, error)));
+        res.on('end', () =>
+          resolve({
+            status,
+            statusMessage: res.statusMessage ?? '',
+            headers: res.headers,
+            body: Buffer.concat(chunks),
+          }),
+        );
+      });
+      req.end();
+    });
+  }
 
   private async currentTokens(): Promise<SessionTokens> {
     const tokens = this.tokenProvider ? await this.tokenProvider.tokens() : null;
@@ -752,6 +898,14 @@ function validRequest<S extends z.ZodType>(schema: S, value: unknown): z.infer<S
 
 function seg(id: string): string {
   return encodeURIComponent(id);
+}
+
+function queryString(query: Record<string, unknown>): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined && value !== null) params.set(key, String(value));
+  }
+  return params.size > 0 ? `?${params}` : '';
 }
 
 function tryParseJson(body: Buffer): unknown {

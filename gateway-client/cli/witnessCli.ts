@@ -57,6 +57,7 @@ import {
   saveProfile,
   storedSessionFromPair,
 } from '../profile.ts';
+import { registerRecordingCommands } from './recordingCommands.ts';
 import { askLine, askSecret, PromptCancelledError, readAllInput } from './terminalPrompt.ts';
 import { formatTable } from './textTable.ts';
 
@@ -199,6 +200,14 @@ class WitnessCli {
       .argument('<resource>', 'resource name or id')
       .option('--json', 'print the session (ticket, endpoint) as JSON')
       .action((resource: string, options: { json?: boolean }) => this.connect(resource, options));
+
+    registerRecordingCommands(program, {
+      stdout: this.io.stdout,
+      stderr: this.io.stderr,
+      withClient: (action) => this.withSignedIn(({ client }) => action(client)),
+      failure: (message) => new CliError(message),
+      usage: (message) => new UsageError(message),
+    });
 
     return program;
   }
