@@ -11,6 +11,10 @@ import { type Clock, systemClock } from './clock.ts';
 import { type GatewayKeyMaterial, loadOrInitDataDir } from './config/dataDir.ts';
 import { GrantBook } from './grants/grantBook.ts';
 import { createJsonLogger, type Logger } from './logger.ts';
+import { loadOrCreateGatewayInstanceId } from './recorder/gatewayInstanceId.ts';
+import { Recorder } from './recorder/recorder.ts';
+import { RecordingArchive } from './recorder/recordingArchive.ts';
+import { DatabaseChunkStorage, SegmentFileStorage } from './recorder/recordingStorage.ts';
 import { ResourceCatalog } from './resources/resourceCatalog.ts';
 import { type ListenerAddresses, SessionService } from './sessions/sessionService.ts';
 import { openPostgresStore, openSqliteStore } from './store/openStore.ts';
@@ -37,6 +41,9 @@ export interface GatewayServices {
   resources: ResourceCatalog;
   grants: GrantBook;
   sessions: SessionService;
+  /** What the SSH and PostgreSQL proxies record through (RecorderFactory). */
+  recorder: Recorder;
+  recordings: RecordingArchive;
   keys: Keys;
 }
 
@@ -66,6 +73,9 @@ export async function openGatewayServices(config: GatewayConfig): Promise<Gatewa
     ? await openPostgresStore(config.databaseUrl)
     : await openSqliteStore(path.join(config.dataDir, SQLITE_FILE_NAME));
   const listeners: ListenerAddresses = {};
+  // SQLite deployment: segment files in the data dir; PostgreSQL: rows shared by all replicas.
+  const segments = new SegmentFileStorage(path.join(config.dataDir, 'recordings'));
+  const chunks = new DatabaseChunkStorage(store);
   return {
     store,
     dataDir,
@@ -77,6 +87,15 @@ export async function openGatewayServices(config: GatewayConfig): Promise<Gatewa
     grants: new GrantBook(store, clock),
     // Filled in as the SSH and PostgreSQL listeners start (later issues).
     sessions: new SessionService(store, clock, () => listeners),
+    recorder: new Recorder({
+      store,
+      storage: store.kind === 'postgres' ? chunks : segments,
+      recordingKey: dataDir.recordingKey,
+      owner: loadOrCreateGatewayInstanceId(config.dataDir),
+      clock,
+      ...(config.log ? { log: config.log } : {}),
+    }),
+    recordings: new RecordingArchive([segments, chunks], dataDir.recordingKey.publicKeyPem),
     keys: {
       caFingerprint: dataDir.caFingerprint,
       caPem: dataDir.caCertPem,
@@ -96,6 +115,8 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   const services = await openGatewayServices(config);
   let api: RunningApi;
   try {
+    // Before any session can start: what this instance left unfinished was interrupted.
+    await services.recorder.recoverInterruptedRecordings();
     api = await startApiServer(
       {
         ...services,
@@ -128,6 +149,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     close: async () => {
       clearInterval(sweep);
       await api.close();
+      await services.recorder.closeAll();
       await services.store.close();
     },
   };

@@ -30,6 +30,7 @@ import type { AuthService } from '../auth/authService.ts';
 import type { Clock } from '../clock.ts';
 import { GatewayError } from '../gatewayError.ts';
 import type { GrantBook } from '../grants/grantBook.ts';
+import type { RecordingArchive } from '../recorder/recordingArchive.ts';
 import type { ResourceCatalog } from '../resources/resourceCatalog.ts';
 import type { SessionService } from '../sessions/sessionService.ts';
 import type { SessionRecord, Store, StoreKind, UserRecord } from '../store/store.ts';
@@ -42,6 +43,7 @@ import {
   presentTokens,
   presentUser,
 } from './presenters.ts';
+import { registerRecordingRoutes } from './recordingRoutes.ts';
 
 export interface ApiServices {
   store: Store;
@@ -51,6 +53,7 @@ export interface ApiServices {
   resources: ResourceCatalog;
   grants: GrantBook;
   sessions: SessionService;
+  recordings: RecordingArchive;
   keys: Keys;
   version: string;
 }
@@ -316,6 +319,8 @@ export function registerRoutes(app: FastifyInstance, services: ApiServices): voi
       return present(await sessions.terminate(session.id, `terminated by ${user.username}`));
     },
   });
+
+  registerRecordingRoutes(app, auth, services);
 }
 
 function signedInUser(ctx: { auth: { user: UserRecord } | null }): UserRecord {

@@ -11,9 +11,16 @@
  *
  * Migrations are append-only: never edit one that has shipped, add the next `000N_…`.
  */
-import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
+import { type Kysely, type Migration, type MigrationProvider, SqliteAdapter, sql } from 'kysely';
 import type { Role } from '../../gateway-client/api/apiSchemas.ts';
-import type { AuthTokenKind, SessionState } from './store.ts';
+import type {
+  AuthTokenKind,
+  RecordingAccessAction,
+  RecordingProtocol,
+  RecordingStatus,
+  RecordingStorageKind,
+  SessionState,
+} from './store.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Row types as the query builder sees them (snake_case columns, JSON as text, booleans as 0/1).
@@ -103,6 +110,39 @@ export interface SessionsTable {
   end_reason: string | null;
 }
 
+export interface RecordingsTable {
+  session_id: string;
+  user_id: string;
+  resource_id: string;
+  protocol: RecordingProtocol;
+  status: RecordingStatus;
+  /** Gateway instance that writes (or wrote) it; only that instance may mark it interrupted. */
+  owner: string;
+  storage: RecordingStorageKind;
+  started_at: number;
+  ended_at: number | null;
+  frames: number;
+  bytes: number;
+  last_checkpoint_seq: number;
+  last_checkpoint_at: number | null;
+  failure_reason: string | null;
+}
+
+export interface RecordingChunksTable {
+  session_id: string;
+  chunk_no: number;
+  /** bytea on PostgreSQL, blob on SQLite; both drivers read and write a Buffer. */
+  data: Buffer;
+}
+
+export interface RecordingAccessTable {
+  id: string;
+  session_id: string;
+  user_id: string;
+  action: RecordingAccessAction;
+  at: number;
+}
+
 export interface Database {
   users: UsersTable;
   enrollments: EnrollmentsTable;
@@ -110,6 +150,9 @@ export interface Database {
   resources: ResourcesTable;
   grants: GrantsTable;
   sessions: SessionsTable;
+  recordings: RecordingsTable;
+  recording_chunks: RecordingChunksTable;
+  recording_access: RecordingAccessTable;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -307,9 +350,99 @@ const initial: Migration = {
   },
 };
 
+/**
+ * Recording metadata, the recording bytes of the PostgreSQL deployment, and the audit trail of
+ * who fetched or exported a recording (DESIGN.md: "who watched which recording is itself
+ * audited"). Like sessions, none of these has a foreign key to users or resources: they are
+ * history and outlive what they refer to.
+ */
+const recordings: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('recordings')
+      .ifNotExists()
+      .addColumn('session_id', 'text', (c) => c.primaryKey())
+      .addColumn('user_id', 'text', (c) => c.notNull())
+      .addColumn('resource_id', 'text', (c) => c.notNull())
+      .addColumn('protocol', 'text', (c) => c.notNull().check(sql`protocol in ('ssh', 'postgres')`))
+      .addColumn('status', 'text', (c) =>
+        c.notNull().check(sql`status in ('recording', 'complete', 'interrupted', 'failed')`),
+      )
+      .addColumn('owner', 'text', (c) => c.notNull())
+      .addColumn('storage', 'text', (c) =>
+        c.notNull().check(sql`storage in ('segments', 'database')`),
+      )
+      .addColumn('started_at', 'bigint', (c) => c.notNull())
+      .addColumn('ended_at', 'bigint')
+      .addColumn('frames', 'bigint', (c) => c.notNull().defaultTo(0))
+      .addColumn('bytes', 'bigint', (c) => c.notNull().defaultTo(0))
+      .addColumn('last_checkpoint_seq', 'bigint', (c) => c.notNull().defaultTo(0))
+      .addColumn('last_checkpoint_at', 'bigint')
+      .addColumn('failure_reason', 'text')
+      .execute();
+    for (const [name, columns] of [
+      ['recordings_user_idx', ['user_id', 'started_at']],
+      ['recordings_resource_idx', ['resource_id', 'started_at']],
+      ['recordings_started_idx', ['started_at']],
+      // startup recovery: this instance's unfinished recordings
+      ['recordings_owner_status_idx', ['owner', 'status']],
+    ] as const) {
+      await db.schema
+        .createIndex(name)
+        .ifNotExists()
+        .on('recordings')
+        .columns([...columns])
+        .execute();
+    }
+
+    // One row per chunk of at most 1 MiB, read back in pages in chunk_no order, so a large
+    // recording is never loaded by one query. SQLite names the binary type blob.
+    const binary = db.getExecutor().adapter instanceof SqliteAdapter ? 'blob' : 'bytea';
+    await db.schema
+      .createTable('recording_chunks')
+      .ifNotExists()
+      .addColumn('session_id', 'text', (c) => c.notNull())
+      .addColumn('chunk_no', 'integer', (c) => c.notNull())
+      .addColumn('data', binary, (c) => c.notNull())
+      .addPrimaryKeyConstraint('recording_chunks_pk', ['session_id', 'chunk_no'])
+      .execute();
+
+    await db.schema
+      .createTable('recording_access')
+      .ifNotExists()
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('session_id', 'text', (c) => c.notNull())
+      .addColumn('user_id', 'text', (c) => c.notNull())
+      .addColumn('action', 'text', (c) =>
+        c.notNull().check(sql`action in ('stream', 'export_cast', 'export_bundle')`),
+      )
+      .addColumn('at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createIndex('recording_access_session_idx')
+      .ifNotExists()
+      .on('recording_access')
+      .columns(['session_id', 'at'])
+      .execute();
+    await db.schema
+      .createIndex('recording_access_user_idx')
+      .ifNotExists()
+      .on('recording_access')
+      .columns(['user_id', 'at'])
+      .execute();
+  },
+
+  async down(db: Kysely<unknown>) {
+    for (const table of ['recording_access', 'recording_chunks', 'recordings']) {
+      await db.schema.dropTable(table).ifExists().execute();
+    }
+  },
+};
+
 /** Every migration, in order. Names sort lexically, which is the order Kysely applies them. */
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0001_initial': initial,
+  '0002_recordings': recordings,
 });
 
 /** In-code provider, so migrations ship inside the bundle with no directory to find at runtime. */

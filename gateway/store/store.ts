@@ -154,6 +154,86 @@ export interface SessionFilter {
   limit: number;
 }
 
+export type RecordingStatus = 'recording' | 'complete' | 'interrupted' | 'failed';
+export type RecordingProtocol = 'ssh' | 'postgres';
+/** Where a recording's bytes live: segment files in the data dir, or `recording_chunks`. */
+export type RecordingStorageKind = 'segments' | 'database';
+
+/**
+ * What the store knows about a recording. The bytes themselves (and the proof they are
+ * intact) are in the recording stream; these columns are for listing and filtering.
+ */
+export interface RecordingMetadata {
+  sessionId: string;
+  userId: string;
+  resourceId: string;
+  protocol: RecordingProtocol;
+  status: RecordingStatus;
+  /** Gateway instance id that writes the recording (see recorder/gatewayInstanceId.ts). */
+  owner: string;
+  storage: RecordingStorageKind;
+  startedAt: number;
+  endedAt: number | null;
+  /** Frames written: the last seq. */
+  frames: number;
+  /** Size of the recording stream in bytes. */
+  bytes: number;
+  lastCheckpointSeq: number;
+  lastCheckpointAt: number | null;
+  failureReason: string | null;
+}
+
+export type NewRecording = Pick<
+  RecordingMetadata,
+  'sessionId' | 'userId' | 'resourceId' | 'protocol' | 'owner' | 'storage' | 'startedAt'
+>;
+
+export type RecordingProgress = Pick<
+  RecordingMetadata,
+  'frames' | 'bytes' | 'lastCheckpointSeq' | 'lastCheckpointAt'
+>;
+
+export interface RecordingEnd {
+  status: 'complete' | 'failed';
+  endedAt: number;
+  failureReason?: string | null;
+  /** The progress at the end; omitted to keep the last one stored. */
+  progress?: RecordingProgress;
+}
+
+export interface RecordingFilter {
+  userId?: string;
+  resourceId?: string;
+  status?: RecordingStatus;
+  protocol?: RecordingProtocol;
+  /** Inclusive bounds on startedAt. */
+  from?: number;
+  to?: number;
+  limit: number;
+}
+
+export interface RecordingChunk {
+  chunkNo: number;
+  data: Buffer;
+}
+
+export type RecordingAccessAction = 'stream' | 'export_cast' | 'export_bundle';
+
+/** One read of a recording's content by a person (DESIGN.md: who watched what is audited). */
+export interface RecordingAccessRecord {
+  id: string;
+  sessionId: string;
+  userId: string;
+  action: RecordingAccessAction;
+  at: number;
+}
+
+export interface RecordingAccessFilter {
+  sessionId?: string;
+  userId?: string;
+  limit: number;
+}
+
 export interface Store {
   readonly kind: StoreKind;
 
@@ -207,6 +287,36 @@ export interface Store {
   ): Promise<SessionRecord | undefined>;
   /** Ends a session that has not ended yet; returns it, or undefined if already ended/unknown. */
   endSession(id: string, reason: string, now: number): Promise<SessionRecord | undefined>;
+
+  /** Starts a recording row with status 'recording'; StoreConflictError if one exists. */
+  createRecording(recording: NewRecording): Promise<RecordingMetadata>;
+  getRecording(sessionId: string): Promise<RecordingMetadata | undefined>;
+  /** Newest first (startedAt, then sessionId). */
+  listRecordings(filter: RecordingFilter): Promise<RecordingMetadata[]>;
+  /** Records a checkpoint's progress; false (and no change) unless the recording is still 'recording'. */
+  updateRecordingProgress(sessionId: string, progress: RecordingProgress): Promise<boolean>;
+  /** Ends a recording that is still 'recording'; undefined if it is unknown or already ended. */
+  finishRecording(sessionId: string, end: RecordingEnd): Promise<RecordingMetadata | undefined>;
+  /**
+   * Startup recovery: every recording `owner` left in status 'recording' (the instance died
+   * while writing it) becomes 'interrupted', ended at its last checkpoint. Recordings of other
+   * gateway instances sharing the database are not touched — they may still be live.
+   * Returns the session ids it marked.
+   */
+  markUnfinishedRecordingsInterrupted(owner: string, now: number): Promise<string[]>;
+
+  /** Stores one chunk of a recording's bytes (PostgreSQL deployment); chunk numbers are unique. */
+  appendRecordingChunk(sessionId: string, chunkNo: number, data: Uint8Array): Promise<void>;
+  /** Up to `limit` chunks with chunkNo > afterChunkNo, in order: one page of a streamed read. */
+  listRecordingChunks(
+    sessionId: string,
+    afterChunkNo: number,
+    limit: number,
+  ): Promise<RecordingChunk[]>;
+
+  insertRecordingAccess(access: RecordingAccessRecord): Promise<void>;
+  /** Newest first. */
+  listRecordingAccess(filter: RecordingAccessFilter): Promise<RecordingAccessRecord[]>;
 
   close(): Promise<void>;
 }

@@ -1,0 +1,296 @@
+/**
+ * The recordings API: list, metadata with verification, the raw stream, and exports (.cast,
+ * signed bundle). Engineers see only their own recordings; auditors and admins see all. Every
+ * read of a recording's content is audited in `recording_access` before its content is read
+ * (DESIGN.md: "who watched which recording is itself audited") — if the audit row cannot be
+ * written, nothing is sent.
+ */
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  type Recording,
+  recordingExportQuerySchema,
+  recordingListQuerySchema,
+  recordingListSchema,
+  recordingSchema,
+} from '../../gateway-client/api/apiSchemas.ts';
+import { NoTerminalOutputError, toAsciicast } from '../../gateway-client/recording/asciicast.ts';
+import type { Authenticated, AuthService } from '../auth/authService.ts';
+import type { Clock } from '../clock.ts';
+import { GatewayError } from '../gatewayError.ts';
+import type { RecordingArchive } from '../recorder/recordingArchive.ts';
+import { RecordingNotFoundError } from '../recorder/recordingStorage.ts';
+import type {
+  RecordingAccessAction,
+  RecordingMetadata,
+  Store,
+  UserRecord,
+} from '../store/store.ts';
+import { addRoute, type RouteDefinition, validationError } from './apiRoute.ts';
+
+export interface RecordingRouteServices {
+  store: Store;
+  clock: Clock;
+  recordings: RecordingArchive;
+}
+
+/** Roles that may read every recording (auditors review, admins administer). */
+const RECORDING_READERS: readonly string[] = ['admin', 'auditor'];
+
+export function registerRecordingRoutes(
+  app: FastifyInstance,
+  auth: AuthService,
+  services: RecordingRouteServices,
+): void {
+  const { store, clock, recordings } = services;
+  const route = <B, Q, R>(definition: RouteDefinition<B, Q, R>) => addRoute(app, auth, definition);
+
+  /** The recording, if this user may see it; otherwise the same 404 as for no recording. */
+  const visibleRecording = async (user: UserRecord, sessionId: string) => {
+    const recording = await store.getRecording(sessionId);
+    if (!recording || !(RECORDING_READERS.includes(user.role) || recording.userId === user.id)) {
+      throw new GatewayError(
+        'not_found',
+        `There is no recording of session ${sessionId} you can see.`,
+      );
+    }
+    return recording;
+  };
+
+  /** Presents a page of recordings, looking each user and resource name up once. */
+  const present = async (list: RecordingMetadata[]): Promise<Recording[]> => {
+    const names = new Map<string, Promise<string>>();
+    const name = (key: string, load: () => Promise<string>) => {
+      let found = names.get(key);
+      if (!found) {
+        found = load();
+        names.set(key, found);
+      }
+      return found;
+    };
+    return Promise.all(
+      list.map(async (recording) =>
+        presentRecording(recording, {
+          username: await name(`user:${recording.userId}`, async () => {
+            const user = await store.getUserById(recording.userId);
+            return user?.username ?? '(deleted user)';
+          }),
+          resourceName: await name(`resource:${recording.resourceId}`, async () => {
+            const resource = await store.getResource(recording.resourceId);
+            return resource?.name ?? '(deleted resource)';
+          }),
+        }),
+      ),
+    );
+  };
+
+  const audit = (user: UserRecord, sessionId: string, action: RecordingAccessAction) =>
+    store.insertRecordingAccess({
+      id: `acc_${randomUUID()}`,
+      sessionId,
+      userId: user.id,
+      action,
+      at: clock.now(),
+    });
+
+  route({
+    method: 'GET',
+    url: '/v1/recordings',
+    access: 'signed-in',
+    query: recordingListQuerySchema,
+    response: recordingListSchema,
+    handler: async (ctx) => {
+      const user = signedInUser(ctx);
+      const { from, to, ...filter } = ctx.query;
+      const list = await store.listRecordings({
+        ...filter,
+        ...(from !== undefined ? { from: Date.parse(from) } : {}),
+        ...(to !== undefined ? { to: Date.parse(to) } : {}),
+        // Engineers see their own, whatever userId they ask for.
+        ...(RECORDING_READERS.includes(user.role) ? {} : { userId: user.id }),
+      });
+      return { recordings: await present(list) };
+    },
+  });
+
+  route({
+    method: 'GET',
+    url: '/v1/recordings/:sessionId',
+    access: 'signed-in',
+    response: recordingSchema,
+    handler: async (ctx) => {
+      const recording = await visibleRecording(signedInUser(ctx), sessionIdParam(ctx.params));
+      const [[presented], verification] = await Promise.all([
+        present([recording]),
+        recordings.verify(recording),
+      ]);
+      return { ...(presented as Recording), verification };
+    },
+  });
+
+  streamingRoute(app, auth, '/v1/recordings/:sessionId/stream', async (user, request, reply) => {
+    const recording = await visibleRecording(user, sessionIdParam(request.params));
+    await audit(user, recording.sessionId, 'stream');
+    const body = await startStream(recording, recordings.open(recording));
+    return reply
+      .header('content-type', 'application/octet-stream')
+      .header('content-disposition', attachment(`${recording.sessionId}.wrec`))
+      .send(body);
+  });
+
+  streamingRoute(app, auth, '/v1/recordings/:sessionId/export', async (user, request, reply) => {
+    const parsed = recordingExportQuerySchema.safeParse(request.query ?? {});
+    if (!parsed.success) throw validationError(parsed.error, 'query');
+    const { format, channel } = parsed.data;
+    const recording = await visibleRecording(user, sessionIdParam(request.params));
+    if (format === 'bundle') {
+      await audit(user, recording.sessionId, 'export_bundle');
+      const body = await startStream(
+        recording,
+        recordings.bundle(recording, {
+          userId: recording.userId,
+          resourceId: recording.resourceId,
+          protocol: recording.protocol,
+          status: recording.status,
+          startedAt: new Date(recording.startedAt).toISOString(),
+          exportedBy: user.username,
+        }),
+      );
+      return reply
+        .header('content-type', 'application/octet-stream')
+        .header('content-disposition', attachment(`${recording.sessionId}.wbundle`))
+        .send(body);
+    }
+    if (recording.protocol !== 'ssh') {
+      throw new GatewayError(
+        'bad_request',
+        `Session ${recording.sessionId} is a ${recording.protocol} session; .cast exports terminal sessions — export a bundle instead.`,
+      );
+    }
+    await audit(user, recording.sessionId, 'export_cast');
+    const cast = toAsciicast(
+      recordings.events(recording),
+      channel === undefined ? {} : { channel },
+    );
+    const body = await startStream(recording, cast);
+    const name =
+      channel === undefined ? recording.sessionId : `${recording.sessionId}-ch${channel}`;
+    return reply
+      .header('content-type', 'text/plain; charset=utf-8')
+      .header('content-disposition', attachment(`${name}.cast`))
+      .send(body);
+  });
+}
+
+export function presentRecording(
+  recording: RecordingMetadata,
+  names: { username: string; resourceName: string },
+): Recording {
+  return {
+    sessionId: recording.sessionId,
+    userId: recording.userId,
+    username: names.username,
+    resourceId: recording.resourceId,
+    resourceName: names.resourceName,
+    protocol: recording.protocol,
+    status: recording.status,
+    startedAt: new Date(recording.startedAt).toISOString(),
+    endedAt: recording.endedAt === null ? null : new Date(recording.endedAt).toISOString(),
+    frames: recording.frames,
+    bytes: recording.bytes,
+    lastCheckpointSeq: recording.lastCheckpointSeq,
+  };
+}
+
+/**
+ * A GET whose body is a stream rather than a validated JSON object, which `addRoute` cannot
+ * send. It makes the same authentication check first; errors thrown before the first byte
+ * become `{code, message}` through the API's error handler.
+ */
+function streamingRoute(
+  app: FastifyInstance,
+  auth: AuthService,
+  url: string,
+  handler: (user: UserRecord, request: FastifyRequest, reply: FastifyReply) => Promise<unknown>,
+): void {
+  app.route({
+    method: 'GET',
+    url,
+    handler: async (request, reply) => {
+      const authenticated: Authenticated = await auth.authenticate(bearerToken(request));
+      return handler(authenticated.user, request, reply);
+    },
+  });
+}
+
+// Same rule as apiRoute.ts, which does not export it.
+function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (!header) return undefined;
+  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  if (!match) {
+    throw new GatewayError(
+      'unauthenticated',
+      'The Authorization header must be `Bearer <access token>`.',
+    );
+  }
+  return match[1];
+}
+
+/**
+ * Pulls the first chunk before any header is sent, so a recording whose bytes are missing or
+ * unreadable is a clean 404/500 instead of a response cut off after its 200.
+ */
+async function startStream(
+  recording: RecordingMetadata,
+  source: AsyncIterable<Uint8Array | string>,
+): Promise<Readable> {
+  const iterator = source[Symbol.asyncIterator]();
+  let first: IteratorResult<Uint8Array | string>;
+  try {
+    first = await iterator.next();
+  } catch (error) {
+    if (error instanceof RecordingNotFoundError) {
+      throw new GatewayError(
+        'not_found',
+        `The recording of session ${recording.sessionId} has no stored bytes (status ${recording.status}); it may have failed before its header was written.`,
+      );
+    }
+    if (error instanceof NoTerminalOutputError) {
+      throw new GatewayError(
+        'not_found',
+        `Nothing to export as .cast from session ${recording.sessionId}: ${error.message}. Pick another channel, or export a bundle.`,
+      );
+    }
+    throw error;
+  }
+  async function* rest(): AsyncGenerator<Uint8Array | string> {
+    if (first.done) return;
+    yield first.value;
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) return;
+      yield next.value;
+    }
+  }
+  return Readable.from(rest(), { objectMode: false });
+}
+
+function attachment(filename: string): string {
+  // Session ids are [a-z0-9_]: nothing to quote or escape.
+  return `attachment; filename="${filename}"`;
+}
+
+function signedInUser(ctx: { auth: Authenticated | null }): UserRecord {
+  if (!ctx.auth) throw new GatewayError('unauthenticated', 'Sign in first.');
+  return ctx.auth.user;
+}
+
+function sessionIdParam(params: unknown): string {
+  const value = (params as Record<string, string | undefined>).sessionId;
+  if (!value || !/^[A-Za-z0-9_-]{1,64}$/.test(value)) {
+    throw new GatewayError('bad_request', 'The session id in the URL is not valid.');
+  }
+  return value;
+}

@@ -1,0 +1,177 @@
+/**
+ * A gateway killed mid-session (issue #3, "Fault tests"): a child process records as fast as
+ * it can and is killed with SIGKILL. What it left must verify up to its last checkpoint, byte
+ * for byte, and startup recovery must mark it interrupted.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { recordingKeyId, verifyRecording } from '../../gateway-client/recording/verifyRecording.ts';
+import {
+  describeWithPostgres,
+  freshPostgresDatabase,
+} from '../../test/harness/postgresForTests.ts';
+import { openPostgresStore, openSqliteStore } from '../store/openStore.ts';
+import type { Store } from '../store/store.ts';
+import { readRecording, readStoredBytes } from './fixtures/readRecording.ts';
+import { crashAppendData } from './fixtures/recordUntilKilled.ts';
+import { Recorder } from './recorder.ts';
+import {
+  DatabaseChunkStorage,
+  type RecordingStorage,
+  SegmentFileStorage,
+} from './recordingStorage.ts';
+import { verifyStoredRecording } from './recordingVerification.ts';
+
+const CHILD_SCRIPT = fileURLToPath(new URL('./fixtures/recordUntilKilled.ts', import.meta.url));
+const SESSION_ID = 'ses_crash';
+const OWNER = 'gwi_crashed';
+
+const children: ChildProcess[] = [];
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const child of children.splice(0)) {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      child.kill('SIGKILL');
+    }
+  }
+  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+});
+
+/** Starts the recording child and SIGKILLs it once it has appended `mebibytes` MiB. */
+async function recordThenKill(
+  dataDir: string,
+  databaseUrl: string | undefined,
+  mebibytes: number,
+): Promise<void> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD_SCRIPT], {
+    env: {
+      ...process.env,
+      WITNESS_DATA_DIR: dataDir,
+      WITNESS_SESSION_ID: SESSION_ID,
+      WITNESS_OWNER: OWNER,
+      ...(databaseUrl ? { WITNESS_DATABASE_URL: databaseUrl } : {}),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+    child.once('exit', (_code, signal) => resolve(signal)),
+  );
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const counts = [...out.matchAll(/appended (\d+)/g)].map((m) => Number(m[1]));
+      if ((counts.at(-1) ?? 0) >= mebibytes * 16) resolve();
+    });
+    void exited.then(() => reject(new Error(`the recording child exited early:\n${stderr}`)));
+  });
+  // Mid-stream: the child is still appending as fast as it can when the signal lands.
+  child.kill('SIGKILL');
+  expect(await exited).toBe('SIGKILL');
+}
+
+function describeCrash(
+  name: string,
+  open: (dataDir: string) => Promise<{
+    databaseUrl: string | undefined;
+    openStore: () => Promise<Store>;
+    storage: (store: Store) => RecordingStorage;
+  }>,
+): void {
+  it(`${name}: a recording killed with SIGKILL verifies up to its last checkpoint and is marked interrupted`, async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'witness-crash-'));
+    dirs.push(dataDir);
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const publicKeyPem = createPublicKey(privateKey)
+      .export({ type: 'spki', format: 'pem' })
+      .toString();
+    await writeFile(
+      join(dataDir, 'recording-key.pem'),
+      privateKey.export({ type: 'pkcs8', format: 'pem' }),
+      { mode: 0o600 },
+    );
+    const setup = await open(dataDir);
+    await recordThenKill(dataDir, setup.databaseUrl, 6);
+
+    const store = await setup.openStore();
+    try {
+      const storage = setup.storage(store);
+      const row = await store.getRecording(SESSION_ID);
+      expect(row?.status).toBe('recording'); // nobody has looked yet
+
+      // The offline verifier on the raw bytes: the prefix up to the last checkpoint verifies;
+      // past it, at most a torn record.
+      const bytes = await readStoredBytes(storage, SESSION_ID);
+      const offline = await verifyRecording(bytes, {
+        publicKeyPem,
+        expectedSessionId: SESSION_ID,
+      });
+      expect(offline.verifiedThroughSeq).toBeGreaterThanOrEqual(5 * 16); // ≥ 5 MiB verified
+      expect(offline.verifiedThroughSeq).toBeGreaterThanOrEqual(row?.lastCheckpointSeq ?? 0);
+      expect(offline.final).toBe(false);
+      if (offline.status === 'failed') expect(offline.firstBadSeq).toBe(offline.frames + 1);
+      else expect(offline.status).toBe('partial');
+
+      // Every verified frame holds exactly what was appended.
+      const decoded = await readRecording(storage, SESSION_ID);
+      const verified = decoded.events.filter((e) => e.seq <= offline.verifiedThroughSeq);
+      expect(verified).toHaveLength(offline.verifiedThroughSeq);
+      for (const event of verified) {
+        expect(Buffer.from(event.data).equals(crashAppendData(event.seq - 1))).toBe(true);
+      }
+
+      // Restart: recovery marks it interrupted; the API's verification calls it partial.
+      const restarted = new Recorder({
+        store,
+        storage,
+        recordingKey: { keyId: recordingKeyId(publicKeyPem), privateKey },
+        owner: OWNER,
+      });
+      expect(await restarted.recoverInterruptedRecordings()).toEqual([SESSION_ID]);
+      const recovered = await store.getRecording(SESSION_ID);
+      expect(recovered).toMatchObject({ status: 'interrupted' });
+      expect(
+        await verifyStoredRecording(
+          storage,
+          recovered ?? { sessionId: SESSION_ID, status: 'interrupted' },
+          publicKeyPem,
+        ),
+      ).toMatchObject({
+        status: 'partial',
+        verifiedThroughSeq: offline.verifiedThroughSeq,
+        firstBadSeq: null,
+      });
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
+}
+
+describe('recorder crash (SIGKILL)', () => {
+  describeCrash('segment files', async (dataDir) => ({
+    databaseUrl: undefined,
+    openStore: () => openSqliteStore(join(dataDir, 'witness.sqlite')),
+    storage: () => new SegmentFileStorage(join(dataDir, 'recordings')),
+  }));
+});
+
+describeWithPostgres('recorder crash (SIGKILL), PostgreSQL deployment', () => {
+  describeCrash('database chunks', async () => {
+    const databaseUrl = await freshPostgresDatabase();
+    return {
+      databaseUrl,
+      openStore: () => openPostgresStore(databaseUrl),
+      storage: (store) => new DatabaseChunkStorage(store),
+    };
+  });
+});

@@ -1,0 +1,507 @@
+/**
+ * The recorder against each deployment's storage — segment files (SQLite deployment) and
+ * database chunks on SQLite and on PostgreSQL — contract-style: what is appended comes back
+ * byte for byte and verifies with the same verifier `witness verify` uses; checkpoints land
+ * every MiB, every second, and at close, each after a sync; a storage failure closes the
+ * recording (fail closed); startup recovery marks what a dead instance left as interrupted.
+ */
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  eventKinds,
+  MAX_FRAME_DATA_BYTES,
+} from '../../gateway-client/recording/recordingFormat.ts';
+import { recordingKeyId, verifyRecording } from '../../gateway-client/recording/verifyRecording.ts';
+import {
+  describeWithPostgres,
+  freshPostgresDatabase,
+} from '../../test/harness/postgresForTests.ts';
+import { ManualClock } from '../clock.ts';
+import { openPostgresStore, openSqliteStore } from '../store/openStore.ts';
+import type { Store } from '../store/store.ts';
+import { FailingStorage } from './fixtures/failingStorage.ts';
+import { readRecording, readStoredBytes } from './fixtures/readRecording.ts';
+import { CHECKPOINT_BYTES, Recorder, type RecorderOptions } from './recorder.ts';
+import {
+  DatabaseChunkStorage,
+  type RecordingSink,
+  type RecordingStorage,
+  SegmentFileStorage,
+} from './recordingStorage.ts';
+import { verifyStoredRecording } from './recordingVerification.ts';
+import { RecorderFailure, type SessionRecorder } from './sessionRecorder.ts';
+
+const T = 1_750_000_000_000;
+const { privateKey } = generateKeyPairSync('ed25519');
+const publicKeyPem = createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString();
+const recordingKey = { keyId: recordingKeyId(publicKeyPem), privateKey };
+
+interface Backend {
+  store: Store;
+  storage: RecordingStorage;
+  dispose(): Promise<void>;
+}
+
+const session = (n: number) => ({
+  sessionId: `ses_${n}`,
+  userId: 'usr_1',
+  resourceId: 'res_1',
+  protocol: 'ssh' as const,
+});
+
+function describeRecorder(name: string, openBackend: () => Promise<Backend>): void {
+  describe(`Recorder on ${name}`, () => {
+    let backend: Backend;
+    let clock: ManualClock;
+    const recorders: SessionRecorder[] = [];
+
+    const newRecorder = (options: Partial<RecorderOptions> = {}) =>
+      new Recorder({
+        store: backend.store,
+        storage: backend.storage,
+        recordingKey,
+        owner: 'gwi_test',
+        clock,
+        ...options,
+      });
+    const start = async (recorder: Recorder, n: number) => {
+      const recording = await recorder.start(session(n));
+      recorders.push(recording);
+      return recording;
+    };
+
+    beforeEach(async () => {
+      // Only the checkpoint timer is faked: storage I/O keeps its real timers.
+      vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+      clock = new ManualClock(T);
+      backend = await openBackend();
+    });
+    afterEach(async () => {
+      await Promise.allSettled(recorders.splice(0).map((r) => r.close()));
+      vi.useRealTimers();
+      await backend.dispose();
+    });
+
+    it('records events byte for byte and closes with a verified final checkpoint', async () => {
+      const recording = await start(newRecorder(), 1);
+      const big = Buffer.alloc(2 * MAX_FRAME_DATA_BYTES + 123);
+      for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff;
+      await recording.appendJson(0, eventKinds.meta, { type: 'session-start' });
+      await recording.append(1, eventKinds.input, Buffer.from('ls -la\r'));
+      clock.advance(5);
+      await recording.append(1, eventKinds.output, big);
+      await recording.appendJson(1, eventKinds.resize, { cols: 120, rows: 40 });
+      await recording.append(65535, eventKinds.output, new Uint8Array(0));
+      await recording.appendJson(1, eventKinds.exit, { code: 3 });
+      clock.advance(10);
+      await recording.close();
+      await recording.close(); // idempotent
+
+      const decoded = await readRecording(backend.storage, 'ses_1');
+      expect(decoded.header).toMatchObject({
+        formatVersion: 1,
+        sessionId: 'ses_1',
+        keyId: recordingKey.keyId,
+        startedAt: T,
+        meta: { userId: 'usr_1', resourceId: 'res_1', protocol: 'ssh' },
+      });
+      const kinds = decoded.events.map((e) => `${e.seq}:${e.channel}:${e.kind}:${e.data.length}`);
+      expect(kinds).toEqual([
+        '1:0:m:24',
+        '2:1:i:7',
+        `3:1:o:${MAX_FRAME_DATA_BYTES}`,
+        `4:1:o:${MAX_FRAME_DATA_BYTES}`,
+        '5:1:o:123',
+        '6:1:r:22',
+        '7:65535:o:0',
+        '8:1:x:10',
+      ]);
+      expect(
+        Buffer.concat(decoded.events.filter((e) => e.seq >= 3 && e.seq <= 5).map((e) => e.data)),
+      ).toEqual(big);
+      expect(decoded.events.map((e) => e.time)).toEqual([
+        T,
+        T,
+        T + 5,
+        T + 5,
+        T + 5,
+        T + 5,
+        T + 5,
+        T + 5,
+      ]);
+      expect(decoded.layout.at(-1)).toBe('C8!');
+      expect(decoded.checkpoints.at(-1)).toMatchObject({ seq: 8, final: true, time: T + 15 });
+
+      const bytes = await readStoredBytes(backend.storage, 'ses_1');
+      const report = await verifyRecording(bytes, { publicKeyPem, expectedSessionId: 'ses_1' });
+      expect(report).toMatchObject({ ok: true, status: 'verified', frames: 8, final: true });
+      expect(await backend.store.getRecording('ses_1')).toMatchObject({
+        status: 'complete',
+        owner: 'gwi_test',
+        storage: backend.storage.kind,
+        startedAt: T,
+        endedAt: T + 15,
+        frames: 8,
+        bytes: bytes.length,
+        lastCheckpointSeq: 8,
+        lastCheckpointAt: T + 15,
+      });
+      await expect(recording.append(0, eventKinds.output, Buffer.from('late'))).rejects.toThrow(
+        RecorderFailure,
+      );
+    });
+
+    it('closes an empty recording with a final checkpoint at seq 0', async () => {
+      const recording = await start(newRecorder(), 2);
+      await recording.close();
+      const decoded = await readRecording(backend.storage, 'ses_2');
+      expect(decoded.layout).toEqual(['H', 'C0!']);
+      const report = await verifyRecording(await readStoredBytes(backend.storage, 'ses_2'), {
+        publicKeyPem,
+      });
+      expect(report).toMatchObject({ status: 'verified', frames: 0 });
+    });
+
+    it('resolves appends in order, writing those that queue up together', async () => {
+      const writes: number[] = [];
+      const storage = countingStorage(backend.storage, writes);
+      const recording = await start(newRecorder({ storage }), 3);
+      const order: number[] = [];
+      await Promise.all(
+        Array.from({ length: 200 }, (_, i) =>
+          recording
+            .append(1, eventKinds.output, Buffer.from(`line ${i}\n`))
+            .then(() => order.push(i)),
+        ),
+      );
+      expect(order).toEqual(Array.from({ length: 200 }, (_, i) => i));
+      expect(writes.length).toBeLessThan(10); // 200 appends, a handful of writes
+      await recording.close();
+      const decoded = await readRecording(backend.storage, 'ses_3');
+      expect(decoded.events.map((e) => e.data.toString())).toEqual(
+        Array.from({ length: 200 }, (_, i) => `line ${i}\n`),
+      );
+    });
+
+    it('checkpoints after every MiB of frame data, right after the frames it covers', async () => {
+      const recording = await start(newRecorder(), 4);
+      const chunk = Buffer.alloc(64 * 1024, 0x41);
+      // 40 appends of 64 KiB: one MiB is 16 of them.
+      for (let i = 0; i < 40; i++) await recording.append(1, eventKinds.output, chunk);
+      await recording.close();
+      const decoded = await readRecording(backend.storage, 'ses_4');
+      const checkpoints = decoded.layout.filter((r) => r.startsWith('C'));
+      expect(CHECKPOINT_BYTES).toBe(16 * chunk.length);
+      expect(checkpoints).toEqual(['C16', 'C32', 'C40!']);
+      expect(decoded.layout.indexOf('C16')).toBe(decoded.layout.indexOf('F16') + 1);
+      expect(decoded.layout.indexOf('C32')).toBe(decoded.layout.indexOf('F32') + 1);
+      const report = await verifyRecording(decoded.bytes, { publicKeyPem });
+      expect(report).toMatchObject({ status: 'verified', frames: 40 });
+    });
+
+    it('checkpoints every second while frames arrive, and not while idle', async () => {
+      const recording = await start(newRecorder(), 5);
+      await recording.append(1, eventKinds.output, Buffer.from('a'));
+      clock.advance(999);
+      vi.advanceTimersByTime(999);
+      await recording.append(1, eventKinds.output, Buffer.from('b'));
+      clock.advance(1);
+      vi.advanceTimersByTime(1); // the first tick: frames 1–2 are new
+      // This append queues behind the checkpoint the tick started, so once it resolves the
+      // checkpoint is written.
+      await recording.append(1, eventKinds.output, Buffer.from('c'));
+      clock.advance(1000);
+      vi.advanceTimersByTime(1000); // second tick: frame 3 is new
+      await recording.append(1, eventKinds.output, Buffer.from('d'));
+      // The row follows the checkpoints (at most every half second).
+      await eventually(async () =>
+        expect((await backend.store.getRecording('ses_5'))?.lastCheckpointSeq).toBe(3),
+      );
+      clock.advance(1000);
+      vi.advanceTimersByTime(1000); // third tick: frame 4 is new
+      await recording.append(1, eventKinds.output, Buffer.from('e'));
+      clock.advance(1000);
+      vi.advanceTimersByTime(1000); // fourth tick: frame 5 is new
+      await recording.append(1, eventKinds.output, Buffer.from('f'));
+      await recording.close(); // the final checkpoint covers frame 6
+      // Idle: five ticks with nothing new write nothing.
+      const idle = await start(newRecorder(), 55);
+      await idle.append(1, eventKinds.output, Buffer.from('x'));
+      clock.advance(1000);
+      vi.advanceTimersByTime(1000);
+      await idle.append(1, eventKinds.output, Buffer.from('y'));
+      clock.advance(5000);
+      vi.advanceTimersByTime(5000);
+      await idle.close();
+
+      const decoded = await readRecording(backend.storage, 'ses_5');
+      expect(decoded.layout).toEqual([
+        'H',
+        'F1',
+        'F2',
+        'C2',
+        'F3',
+        'C3',
+        'F4',
+        'C4',
+        'F5',
+        'C5',
+        'F6',
+        'C6!',
+      ]);
+      expect(decoded.checkpoints.map((c) => c.time - T)).toEqual([1000, 2000, 3000, 4000, 4000]);
+      const idleLayout = (await readRecording(backend.storage, 'ses_55')).layout;
+      expect(idleLayout).toEqual(['H', 'F1', 'C1', 'F2', 'C2', 'C2!']);
+    });
+
+    it('makes the frames durable before each checkpoint is written', async () => {
+      const operations: string[] = [];
+      const storage = loggingStorage(backend.storage, operations);
+      const recording = await start(newRecorder({ storage }), 6);
+      await recording.append(1, eventKinds.output, Buffer.alloc(CHECKPOINT_BYTES));
+      await recording.append(1, eventKinds.output, Buffer.from('tail'));
+      await recording.close();
+      expect(operations).toEqual([
+        ...['write F', 'sync', 'write C', 'flush'],
+        ...['write F', 'sync', 'write C', 'flush'],
+        'close',
+      ]);
+    });
+
+    it('fails closed: the append that hits a storage error and all later ones reject, and the row says failed', async () => {
+      const storage = new FailingStorage(backend.storage, { failAfterBytes: 10_000 });
+      const recording = await start(newRecorder({ storage }), 7);
+      await recording.append(1, eventKinds.output, Buffer.alloc(4000, 0x61));
+      await recording.append(1, eventKinds.output, Buffer.alloc(4000, 0x62));
+      const failedFirst = vi.fn();
+      void recording.failed.then(failedFirst);
+
+      const hit = recording.append(1, eventKinds.output, Buffer.alloc(4000, 0x63));
+      const queued = recording.append(1, eventKinds.input, Buffer.from('rm -rf /\r'));
+      queued.catch(() => {}); // asserted below; keeps the rejection from counting as unhandled
+      await expect(hit).rejects.toBeInstanceOf(RecorderFailure);
+      const what = backend.storage.kind === 'segments' ? 'disk' : 'database';
+      await expect(hit).rejects.toThrow(
+        `The recording could not be saved (${what} error: ENOSPC: no space left on device, write); the session was closed so nothing unrecorded is forwarded.`,
+      );
+      await expect(queued).rejects.toBeInstanceOf(RecorderFailure);
+      await expect(recording.append(1, eventKinds.output, Buffer.from('x'))).rejects.toBe(
+        await recording.failed,
+      );
+      expect(await recording.failed).toBeInstanceOf(RecorderFailure);
+      expect(failedFirst).toHaveBeenCalledOnce();
+
+      await recording.close(); // resolves; the failure is reported through `failed`
+      expect(await backend.store.getRecording('ses_7')).toMatchObject({
+        status: 'failed',
+        failureReason: 'ENOSPC: no space left on device, write',
+        frames: 2,
+        endedAt: T,
+      });
+      // What was written before the failure is still there and readable. No checkpoint covers
+      // it (the first would come at 1 MiB or 1 s), so nothing is verified — but nothing is lost.
+      const decoded = await readRecording(backend.storage, 'ses_7');
+      expect(decoded.events.map((e) => e.seq)).toEqual([1, 2]);
+      expect(decoded.tornBytes).toBeGreaterThan(0);
+      expect(
+        await verifyStoredRecording(
+          backend.storage,
+          { sessionId: 'ses_7', status: 'failed' },
+          publicKeyPem,
+        ),
+      ).toMatchObject({
+        status: 'partial',
+        verifiedThroughSeq: 0,
+        firstBadSeq: null,
+      });
+    });
+
+    it('keeps the verified prefix of a recording that fails after a checkpoint', async () => {
+      const storage = new FailingStorage(backend.storage, { failAfterBytes: 1_200_000 });
+      const recording = await start(newRecorder({ storage }), 8);
+      const chunk = Buffer.alloc(64 * 1024, 0x41);
+      let failure: unknown;
+      for (let i = 0; i < 40 && failure === undefined; i++) {
+        await recording.append(1, eventKinds.output, chunk).catch((error: unknown) => {
+          failure = error;
+        });
+      }
+      expect(failure).toBeInstanceOf(RecorderFailure);
+      await recording.close();
+      const row = await backend.store.getRecording('ses_8');
+      expect(row).toMatchObject({ status: 'failed', lastCheckpointSeq: 16 });
+      const verification = await verifyStoredRecording(
+        backend.storage,
+        { sessionId: 'ses_8', status: 'failed' },
+        publicKeyPem,
+      );
+      expect(verification).toMatchObject({ status: 'partial', verifiedThroughSeq: 16 });
+      // The offline verifier, which cannot know the writer died, calls the torn tail a failure
+      // after the last whole frame — but still vouches for the prefix.
+      const offline = await verifyRecording(await readStoredBytes(backend.storage, 'ses_8'), {
+        publicKeyPem,
+      });
+      expect(offline).toMatchObject({ status: 'failed', verifiedThroughSeq: 16 });
+      expect(offline.firstBadSeq).toBe(offline.frames + 1);
+    });
+
+    it('refuses to start when the storage cannot create the recording, and says so', async () => {
+      const broken: RecordingStorage = {
+        kind: backend.storage.kind,
+        create: async () => {
+          throw Object.assign(new Error('EACCES: permission denied, mkdir'), { code: 'EACCES' });
+        },
+        open: (id) => backend.storage.open(id),
+      };
+      await expect(newRecorder({ storage: broken }).start(session(9))).rejects.toThrow(
+        /could not be started .*EACCES: permission denied.*nothing unrecorded is forwarded/,
+      );
+      expect(await backend.store.getRecording('ses_9')).toMatchObject({
+        status: 'failed',
+        failureReason: 'EACCES: permission denied, mkdir',
+      });
+    });
+
+    it('refuses a second recording of the same session', async () => {
+      const recorder = newRecorder();
+      await start(recorder, 10);
+      await expect(recorder.start(session(10))).rejects.toBeInstanceOf(RecorderFailure);
+    });
+
+    it("marks only this instance's unfinished recordings interrupted at startup", async () => {
+      const before = newRecorder();
+      const live = await start(before, 11);
+      await live.append(1, eventKinds.output, Buffer.alloc(CHECKPOINT_BYTES + 10));
+      await eventually(async () =>
+        expect((await backend.store.getRecording('ses_11'))?.lastCheckpointSeq).toBe(1),
+      );
+      const otherReplica = await start(newRecorder({ owner: 'gwi_other' }), 12);
+      await otherReplica.append(1, eventKinds.output, Buffer.from('still live'));
+      await start(before, 13).then((r) => r.close());
+      expect(before.activeSessions()).toEqual(['ses_11']);
+      await expect(before.recoverInterruptedRecordings()).rejects.toThrow(/before any recording/);
+
+      // "Restart": a new Recorder of the same instance, while ses_11 was never closed.
+      const after = newRecorder();
+      clock.advance(60_000);
+      expect(await after.recoverInterruptedRecordings()).toEqual(['ses_11']);
+      expect(await backend.store.getRecording('ses_11')).toMatchObject({
+        status: 'interrupted',
+        endedAt: T,
+        failureReason: expect.stringContaining('stopped while recording'),
+      });
+      expect((await backend.store.getRecording('ses_12'))?.status).toBe('recording');
+      expect((await backend.store.getRecording('ses_13'))?.status).toBe('complete');
+      expect(
+        await verifyStoredRecording(
+          backend.storage,
+          { sessionId: 'ses_11', status: 'interrupted' },
+          publicKeyPem,
+        ),
+      ).toMatchObject({ status: 'partial', verifiedThroughSeq: 1, firstBadSeq: null });
+      expect(await after.recoverInterruptedRecordings()).toEqual([]);
+    });
+
+    it('closes every active recording on shutdown', async () => {
+      const recorder = newRecorder();
+      const a = await start(recorder, 14);
+      await start(recorder, 15);
+      await a.append(1, eventKinds.output, Buffer.from('x'));
+      await recorder.closeAll();
+      expect(recorder.activeSessions()).toEqual([]);
+      expect((await backend.store.getRecording('ses_14'))?.status).toBe('complete');
+      expect((await backend.store.getRecording('ses_15'))?.status).toBe('complete');
+    });
+  });
+}
+
+/**
+ * Retries `check` on real timers until it passes (vi.waitFor would advance the faked
+ * checkpoint timer and so add checkpoints of its own).
+ */
+async function eventually(check: () => Promise<void>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+}
+
+/** Counts the sink writes after the header. */
+function countingStorage(inner: RecordingStorage, writes: number[]): RecordingStorage {
+  return wrapStorage(inner, (sink) => ({
+    write: (bytes) => {
+      writes.push(bytes.length);
+      return sink.write(bytes);
+    },
+    flush: () => sink.flush(),
+    sync: () => sink.sync(),
+    close: () => sink.close(),
+  }));
+}
+
+/** Logs sink operations; a write is named by the type of its first record. */
+function loggingStorage(inner: RecordingStorage, operations: string[]): RecordingStorage {
+  return wrapStorage(inner, (sink) => ({
+    write: (bytes) => {
+      operations.push(`write ${String.fromCharCode(bytes[0] ?? 0)}`);
+      return sink.write(bytes);
+    },
+    flush: () => {
+      operations.push('flush');
+      return sink.flush();
+    },
+    sync: () => {
+      operations.push('sync');
+      return sink.sync();
+    },
+    close: () => {
+      operations.push('close');
+      return sink.close();
+    },
+  }));
+}
+
+function wrapStorage(
+  inner: RecordingStorage,
+  wrap: (sink: RecordingSink) => RecordingSink,
+): RecordingStorage {
+  return {
+    kind: inner.kind,
+    create: async (sessionId, header) => wrap(await inner.create(sessionId, header)),
+    open: (sessionId) => inner.open(sessionId),
+  };
+}
+
+describeRecorder('segment files (SQLite deployment)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'witness-recorder-'));
+  const store = await openSqliteStore(join(dir, 'witness.sqlite'));
+  return {
+    store,
+    storage: new SegmentFileStorage(join(dir, 'recordings')),
+    dispose: async () => {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describeRecorder('database chunks on SQLite', async () => {
+  const store = await openSqliteStore(':memory:');
+  return { store, storage: new DatabaseChunkStorage(store), dispose: () => store.close() };
+});
+
+describeWithPostgres('Recorder (PostgreSQL deployment)', () => {
+  describeRecorder('database chunks on PostgreSQL', async () => {
+    const store = await openPostgresStore(await freshPostgresDatabase());
+    return { store, storage: new DatabaseChunkStorage(store), dispose: () => store.close() };
+  });
+});

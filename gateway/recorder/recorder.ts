@@ -1,0 +1,557 @@
+/**
+ * The recorder: turns what a proxy hands it into the hash-chained, signed recording stream of
+ * gateway-client/recording/recordingFormat.ts, in a RecordingStorage, and keeps the store's
+ * `recordings` row up to date (DESIGN.md, Flows → Record).
+ *
+ * Per session:
+ * - the header record, made durable before `start()` resolves;
+ * - one frame record per `append` (split at MAX_FRAME_DATA_BYTES), the chain advanced as the
+ *   append is called, so seq order is call order;
+ * - a signed checkpoint every second while frames arrive, after every MiB of frame data, and a
+ *   final one at `close()`. Each checkpoint is written right after the last frame it covers,
+ *   and only after `sync()` has made those frames durable: a checkpoint that survives a crash
+ *   never vouches for bytes that did not.
+ *
+ * Writes go through one serial queue. An `append` resolves once its frames are handed to the
+ * sink (OS-buffered for segment files); appends that pile up while a write is in flight are
+ * written together as one batch, which is what keeps a bulk transfer fast.
+ *
+ * Fail closed: the first storage error rejects the append it hit and every append after it
+ * with a RecorderFailure, resolves `failed`, and marks the recording 'failed' in the store.
+ * The proxy then ends the session without forwarding anything more.
+ */
+import {
+  type CheckpointBody,
+  chainHash,
+  checkpointSigningBytes,
+  type EventKind,
+  encodeCheckpointRecord,
+  encodeFrame,
+  encodeFrameRecord,
+  encodeHeaderRecord,
+  eventKinds,
+  initialHash,
+  MAX_FRAME_DATA_BYTES,
+} from '../../gateway-client/recording/recordingFormat.ts';
+import { type Clock, systemClock } from '../clock.ts';
+import type { RecordingKey } from '../config/dataDir.ts';
+import { signBytes } from '../config/recordingSignature.ts';
+import { type Logger, silentLogger } from '../logger.ts';
+import type { RecordingProgress, RecordingStorageKind, Store } from '../store/store.ts';
+import type { RecordingSink, RecordingStorage } from './recordingStorage.ts';
+import { type RecorderFactory, RecorderFailure, type SessionRecorder } from './sessionRecorder.ts';
+
+export const CHECKPOINT_INTERVAL_MS = 1000;
+export const CHECKPOINT_BYTES = 1024 * 1024;
+/** Upper bound on one batched write, so a flood of appends is not concatenated at once. */
+const MAX_BATCH_BYTES = 4 * 1024 * 1024;
+
+export interface RecorderOptions {
+  store: Store;
+  /** Where new recordings are written (segment files for SQLite, chunks for PostgreSQL). */
+  storage: RecordingStorage;
+  /** Signs checkpoints; `keyId` goes into the header, the chain seed and every checkpoint. */
+  recordingKey: Pick<RecordingKey, 'keyId' | 'privateKey'>;
+  /**
+   * This gateway instance's id (gatewayInstanceId.ts), stored on every recording it starts,
+   * so startup recovery marks only its own unfinished recordings interrupted.
+   */
+  owner: string;
+  clock?: Clock;
+  log?: Logger;
+  checkpointIntervalMs?: number;
+  checkpointBytes?: number;
+  /**
+   * Least time between two progress writes to the store row (default: half the checkpoint
+   * interval; the final write is not held back). Checkpoints come up to ~100 times a second in a bulk transfer; the row is for
+   * listing, the recording itself is the record, so the row is updated at most this often.
+   */
+  progressIntervalMs?: number;
+}
+
+type SessionInfo = Parameters<RecorderFactory['start']>[0];
+
+export class Recorder implements RecorderFactory {
+  private readonly active = new Set<SessionRecording>();
+  private readonly clock: Clock;
+  private readonly log: Logger;
+
+  constructor(private readonly options: RecorderOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.log = options.log ?? silentLogger;
+  }
+
+  async start(session: SessionInfo): Promise<SessionRecorder> {
+    const { store, storage, recordingKey, owner } = this.options;
+    const startedAt = this.clock.now();
+    const refuse = (what: string, error: unknown) =>
+      new RecorderFailure(
+        `The recording could not be started (${what}: ${describeError(error)}); the session was refused so nothing unrecorded is forwarded.`,
+        { cause: error },
+      );
+    try {
+      await store.createRecording({ ...session, owner, storage: storage.kind, startedAt });
+    } catch (error) {
+      throw refuse('database error', error);
+    }
+    const header = encodeHeaderRecord({
+      formatVersion: 1,
+      sessionId: session.sessionId,
+      keyId: recordingKey.keyId,
+      startedAt,
+      meta: { userId: session.userId, resourceId: session.resourceId, protocol: session.protocol },
+    });
+    let sink: RecordingSink;
+    try {
+      sink = await storage.create(session.sessionId, header);
+    } catch (error) {
+      await store
+        .finishRecording(session.sessionId, {
+          status: 'failed',
+          endedAt: this.clock.now(),
+          failureReason: describeError(error),
+        })
+        .catch((storeError: unknown) => this.logStoreError(session.sessionId, storeError));
+      throw refuse(errorKind(storage.kind), error);
+    }
+    const recording = new SessionRecording({
+      ...this.options,
+      sessionId: session.sessionId,
+      sink,
+      headerBytes: header.length,
+      clock: this.clock,
+      log: this.log,
+      onEnd: (ended) => this.active.delete(ended),
+    });
+    this.active.add(recording);
+    return recording;
+  }
+
+  /**
+   * Startup recovery: marks this instance's recordings still in status 'recording' (the
+   * gateway died while writing them) as 'interrupted'. Their bytes verify up to their last
+   * checkpoint. Call it once at startup, before any session starts.
+   */
+  async recoverInterruptedRecordings(): Promise<string[]> {
+    if (this.active.size > 0) {
+      throw new Error(
+        'recoverInterruptedRecordings() must run before any recording starts: it would mark the live ones interrupted',
+      );
+    }
+    const marked = await this.options.store.markUnfinishedRecordingsInterrupted(
+      this.options.owner,
+      this.clock.now(),
+    );
+    if (marked.length > 0) {
+      this.log.warn('recordings interrupted by a gateway stop were marked interrupted', {
+        sessions: marked,
+      });
+    }
+    return marked;
+  }
+
+  /** Session ids this instance is recording now. */
+  activeSessions(): string[] {
+    return [...this.active].map((recording) => recording.sessionId);
+  }
+
+  /** Closes every active recording (final checkpoint, status 'complete'): graceful shutdown. */
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.active].map((recording) => recording.close()));
+  }
+
+  private logStoreError(sessionId: string, error: unknown): void {
+    this.log.error('could not update the recordings row', {
+      sessionId,
+      error: describeError(error),
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface Waiter {
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+interface PendingFrame {
+  /** The encoded frame record ('F' | length | frame | hash). */
+  record: Buffer;
+  seq: number;
+  hash: Buffer;
+  dataBytes: number;
+  /** Set on the last frame of an append: resolved when that frame is written. */
+  waiter: Waiter | undefined;
+}
+
+interface SessionRecordingOptions extends RecorderOptions {
+  sessionId: string;
+  sink: RecordingSink;
+  headerBytes: number;
+  clock: Clock;
+  log: Logger;
+  onEnd(recording: SessionRecording): void;
+}
+
+const KIND_CODES = new Set<string>(Object.values(eventKinds));
+
+class SessionRecording implements SessionRecorder {
+  readonly sessionId: string;
+  readonly failed: Promise<RecorderFailure>;
+
+  private readonly store: Store;
+  private readonly sink: RecordingSink;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly keyId: string;
+  private readonly storageKind: RecordingStorageKind;
+  private readonly checkpointBytes: number;
+  private readonly progressIntervalMs: number;
+  private readonly timer: ReturnType<typeof setInterval>;
+  private readonly sign: (body: CheckpointBody) => Buffer;
+
+  /** Chain state of the last frame encoded (appended, perhaps not yet written). */
+  private seq = 0;
+  private hash: Buffer;
+  private pending: PendingFrame[] = [];
+  /** Waiters of the batch being written now. */
+  private inFlight: Waiter[] = [];
+
+  /** State of what the sink has accepted. */
+  private writtenSeq = 0;
+  private writtenHash: Buffer;
+  private bytes: number;
+  private dataSinceCheckpoint = 0;
+  private checkpointSeq = 0;
+  private checkpointAt: number | null = null;
+  private checkpointRequested = false;
+
+  private draining = false;
+  private drainDone: Promise<void> = Promise.resolve();
+  private closing = false;
+  private closeDone: Promise<void> | undefined;
+  private failure: RecorderFailure | undefined;
+  private resolveFailed!: (failure: RecorderFailure) => void;
+  /** Settles once a failed recording's row says 'failed' and its sink is closed. */
+  private failureRecorded: Promise<void> = Promise.resolve();
+
+  private progressDirty = false;
+  private progressWrite: Promise<void> | undefined;
+  private lastProgressAt = Number.NEGATIVE_INFINITY;
+  private readonly onEnd: (recording: SessionRecording) => void;
+
+  constructor(options: SessionRecordingOptions) {
+    this.sessionId = options.sessionId;
+    this.store = options.store;
+    this.sink = options.sink;
+    this.clock = options.clock;
+    this.log = options.log;
+    this.keyId = options.recordingKey.keyId;
+    this.storageKind = options.storage.kind;
+    this.checkpointBytes = options.checkpointBytes ?? CHECKPOINT_BYTES;
+    this.progressIntervalMs =
+      options.progressIntervalMs ?? (options.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS) / 2;
+    this.onEnd = options.onEnd;
+    this.sign = (body) => signBytes(options.recordingKey.privateKey, checkpointSigningBytes(body));
+    this.hash = initialHash(this.sessionId, this.keyId);
+    this.writtenHash = this.hash;
+    this.bytes = options.headerBytes;
+    this.failed = new Promise((resolve) => {
+      this.resolveFailed = resolve;
+    });
+    this.timer = setInterval(
+      () => this.tick(),
+      options.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS,
+    );
+    // A recording never keeps the process alive; the session that owns it does.
+    this.timer.unref?.();
+  }
+
+  append(channel: number, kind: EventKind, data: Uint8Array): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closing) {
+      return Promise.reject(
+        new RecorderFailure(
+          `The recording of session ${this.sessionId} has ended; nothing more can be recorded or forwarded.`,
+        ),
+      );
+    }
+    if (!Number.isInteger(channel) || channel < 0 || channel > 0xffff) {
+      return Promise.reject(new RangeError(`channel ${channel} is not a u16`));
+    }
+    if (!KIND_CODES.has(kind)) return Promise.reject(new Error(`unknown event kind '${kind}'`));
+    const done = new Promise<void>((resolve, reject) => {
+      const time = this.clock.now();
+      let offset = 0;
+      do {
+        const piece = data.subarray(offset, offset + MAX_FRAME_DATA_BYTES);
+        offset += piece.length;
+        this.enqueueFrame(
+          channel,
+          kind,
+          time,
+          piece,
+          offset >= data.length ? { resolve, reject } : undefined,
+        );
+      } while (offset < data.length);
+    });
+    void this.kick();
+    return done;
+  }
+
+  appendJson(channel: number, kind: EventKind, value: unknown): Promise<void> {
+    return this.append(channel, kind, Buffer.from(JSON.stringify(value) ?? 'null', 'utf8'));
+  }
+
+  close(): Promise<void> {
+    this.closeDone ??= this.finishClose();
+    return this.closeDone;
+  }
+
+  // --- encoding
+
+  private enqueueFrame(
+    channel: number,
+    kind: EventKind,
+    time: number,
+    data: Uint8Array,
+    waiter: Waiter | undefined,
+  ): void {
+    const seq = this.seq + 1;
+    const frame = encodeFrame({ seq, time, channel, kind, data });
+    const hash = chainHash(this.hash, frame);
+    this.seq = seq;
+    this.hash = hash;
+    this.pending.push({
+      record: encodeFrameRecord(frame, hash),
+      seq,
+      hash,
+      dataBytes: data.length,
+      waiter,
+    });
+  }
+
+  // --- the serial write queue
+
+  /** Starts the drain loop unless it runs; resolves when the queue is empty (or failed). */
+  private kick(): Promise<void> {
+    if (!this.draining) {
+      this.draining = true;
+      this.drainDone = this.drain();
+    }
+    return this.drainDone;
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.failure === undefined) {
+        if (this.pending.length > 0) await this.writeBatch();
+        const somethingNew = this.writtenSeq > this.checkpointSeq;
+        if (
+          somethingNew &&
+          (this.checkpointRequested || this.dataSinceCheckpoint >= this.checkpointBytes)
+        ) {
+          await this.writeCheckpoint(false);
+        } else if (this.pending.length === 0) {
+          this.checkpointRequested = false;
+          break;
+        }
+      }
+    } catch (error) {
+      this.fail(error);
+    } finally {
+      // Synchronously with the loop's last check, so an append arriving later starts a new one.
+      this.draining = false;
+    }
+  }
+
+  /** Writes pending frames up to the next checkpoint boundary as one sink write. */
+  private async writeBatch(): Promise<void> {
+    const room = Math.max(1, this.checkpointBytes - this.dataSinceCheckpoint);
+    let count = 0;
+    let bytes = 0;
+    let dataBytes = 0;
+    while (count < this.pending.length && dataBytes < room && bytes < MAX_BATCH_BYTES) {
+      const frame = this.pending[count] as PendingFrame;
+      bytes += frame.record.length;
+      dataBytes += frame.dataBytes;
+      count += 1;
+    }
+    const batch = this.pending.splice(0, count);
+    const last = batch[batch.length - 1] as PendingFrame;
+    this.inFlight = batch.flatMap((frame) => (frame.waiter ? [frame.waiter] : []));
+    await this.sink.write(
+      batch.length === 1
+        ? last.record
+        : Buffer.concat(
+            batch.map((frame) => frame.record),
+            bytes,
+          ),
+    );
+    const written = this.inFlight;
+    this.inFlight = [];
+    this.bytes += bytes;
+    this.writtenSeq = last.seq;
+    this.writtenHash = last.hash;
+    this.dataSinceCheckpoint += dataBytes;
+    for (const waiter of written) waiter.resolve();
+  }
+
+  private async writeCheckpoint(final: boolean): Promise<void> {
+    const body: CheckpointBody = {
+      sessionId: this.sessionId,
+      seq: this.writtenSeq,
+      hash: this.writtenHash,
+      time: this.clock.now(),
+      final,
+      keyId: this.keyId,
+    };
+    this.checkpointRequested = false;
+    const signature = this.sign(body);
+    await this.sink.sync(); // the frames it covers are durable before the checkpoint exists
+    const record = encodeCheckpointRecord({ ...body, signature });
+    await this.sink.write(record);
+    await this.sink.flush(); // a buffering sink must not sit on the newest checkpoint
+    this.bytes += record.length;
+    this.checkpointSeq = body.seq;
+    this.checkpointAt = body.time;
+    this.dataSinceCheckpoint = 0;
+    this.progressDirty = true;
+    this.maybeWriteProgress();
+  }
+
+  private tick(): void {
+    if (this.failure || this.closing) return;
+    if (this.pending.length > 0 || this.writtenSeq > this.checkpointSeq) {
+      this.checkpointRequested = true;
+      void this.kick();
+    } else {
+      this.maybeWriteProgress();
+    }
+  }
+
+  // --- the store row
+
+  private progress(): RecordingProgress {
+    return {
+      frames: this.writtenSeq,
+      bytes: this.bytes,
+      lastCheckpointSeq: this.checkpointSeq,
+      lastCheckpointAt: this.checkpointAt,
+    };
+  }
+
+  /** At most one progress write in flight, and one per progressIntervalMs; tick() catches up. */
+  private maybeWriteProgress(): void {
+    if (!this.progressDirty || this.progressWrite) return;
+    const now = this.clock.now();
+    if (now - this.lastProgressAt < this.progressIntervalMs) return;
+    this.progressDirty = false;
+    this.lastProgressAt = now;
+    this.progressWrite = this.store
+      .updateRecordingProgress(this.sessionId, this.progress())
+      .then(
+        () => {},
+        (error: unknown) => {
+          // The bytes are safe; only the listing lags. The next checkpoint tries again.
+          this.progressDirty = true;
+          this.log.warn('could not update recording progress', {
+            sessionId: this.sessionId,
+            error: describeError(error),
+          });
+        },
+      )
+      .finally(() => {
+        this.progressWrite = undefined;
+      });
+  }
+
+  // --- ending
+
+  private async finishClose(): Promise<void> {
+    this.closing = true;
+    clearInterval(this.timer);
+    await this.kick();
+    if (this.failure === undefined) {
+      try {
+        await this.writeCheckpoint(true);
+        await this.sink.close();
+      } catch (error) {
+        this.fail(error);
+      }
+    }
+    if (this.failure !== undefined) {
+      await this.failureRecorded;
+      return;
+    }
+    await this.progressWrite;
+    try {
+      await this.store.finishRecording(this.sessionId, {
+        status: 'complete',
+        endedAt: this.clock.now(),
+        progress: this.progress(),
+      });
+    } catch (error) {
+      // The recording is complete and signed; only its row lags (recovery will call it
+      // interrupted, and verification will still find the final checkpoint).
+      this.log.error('could not mark the recording complete', {
+        sessionId: this.sessionId,
+        error: describeError(error),
+      });
+    } finally {
+      this.onEnd(this);
+    }
+  }
+
+  private fail(error: unknown): void {
+    if (this.failure !== undefined) return;
+    const reason = describeError(error);
+    const failure = new RecorderFailure(
+      `The recording could not be saved (${errorKind(this.storageKind)}: ${reason}); the session was closed so nothing unrecorded is forwarded.`,
+      { cause: error },
+    );
+    this.failure = failure;
+    this.closing = true;
+    clearInterval(this.timer);
+    const waiters = [
+      ...this.inFlight,
+      ...this.pending.flatMap((frame) => (frame.waiter ? [frame.waiter] : [])),
+    ];
+    this.inFlight = [];
+    this.pending = [];
+    for (const waiter of waiters) waiter.reject(failure);
+    this.resolveFailed(failure);
+    this.log.error('recording failed; the session must end', {
+      sessionId: this.sessionId,
+      error: reason,
+    });
+    const endedAt = this.clock.now();
+    this.failureRecorded = (async () => {
+      await this.sink.close().catch(() => {});
+      await this.progressWrite;
+      await this.store
+        .finishRecording(this.sessionId, {
+          status: 'failed',
+          endedAt,
+          failureReason: reason,
+          progress: this.progress(),
+        })
+        .catch((storeError: unknown) =>
+          this.log.error('could not mark the recording failed', {
+            sessionId: this.sessionId,
+            error: describeError(storeError),
+          }),
+        );
+      this.onEnd(this);
+    })();
+  }
+}
+
+function errorKind(storage: RecordingStorageKind): string {
+  return storage === 'segments' ? 'disk error' : 'database error';
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

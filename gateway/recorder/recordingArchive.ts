@@ -1,0 +1,66 @@
+/**
+ * Reading stored recordings back: the raw stream, its verification, its events and its
+ * exports. Each recording's row says which storage holds its bytes, so a gateway reads
+ * recordings of either kind whatever it writes new ones to. Who may read what, and the audit
+ * of it, are the API's business (api/recordingRoutes.ts); this module knows no transport.
+ */
+import type { RecordingVerification } from '../../gateway-client/api/apiSchemas.ts';
+import { writeBundle } from '../../gateway-client/recording/recordingBundle.ts';
+import {
+  type RecordingEvent,
+  RecordingReader,
+} from '../../gateway-client/recording/recordingFormat.ts';
+import type { RecordingMetadata, RecordingStorageKind } from '../store/store.ts';
+import type { RecordingStorage } from './recordingStorage.ts';
+import { verifyStoredRecording } from './recordingVerification.ts';
+
+type StoredRecording = Pick<
+  RecordingMetadata,
+  'sessionId' | 'status' | 'storage' | 'userId' | 'resourceId' | 'protocol'
+>;
+
+export class RecordingArchive {
+  private readonly storages: ReadonlyMap<RecordingStorageKind, RecordingStorage>;
+
+  constructor(
+    storages: readonly RecordingStorage[],
+    /** The gateway's recording public key (SPKI PEM). */
+    private readonly publicKeyPem: string,
+  ) {
+    this.storages = new Map(storages.map((storage) => [storage.kind, storage]));
+  }
+
+  /** The recording's bytes, exactly as stored, streamed. */
+  open(recording: StoredRecording): AsyncIterable<Buffer> {
+    return this.storageOf(recording).open(recording.sessionId);
+  }
+
+  verify(recording: StoredRecording): Promise<RecordingVerification> {
+    return verifyStoredRecording(this.storageOf(recording), recording, this.publicKeyPem);
+  }
+
+  /** The recording's events in order (decoded, not verified: that is `verify`'s job). */
+  async *events(recording: StoredRecording): AsyncIterable<RecordingEvent> {
+    const reader = new RecordingReader();
+    for await (const chunk of this.open(recording)) {
+      for (const record of reader.push(chunk)) {
+        if (record.type === 'frame') yield record.event;
+      }
+    }
+  }
+
+  /** The signed bundle `witness verify` checks offline (recordingBundle.ts). */
+  bundle(recording: StoredRecording, meta: Record<string, unknown>): AsyncIterable<Uint8Array> {
+    return writeBundle(this.open(recording), { publicKeyPem: this.publicKeyPem, meta });
+  }
+
+  private storageOf(recording: StoredRecording): RecordingStorage {
+    const storage = this.storages.get(recording.storage);
+    if (!storage) {
+      throw new Error(
+        `The recording of ${recording.sessionId} is stored in ${recording.storage}, which this gateway is not configured to read`,
+      );
+    }
+    return storage;
+  }
+}

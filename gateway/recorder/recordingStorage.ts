@@ -1,0 +1,385 @@
+/**
+ * Where recording bytes go. The recorder writes one append-only byte stream per session (the
+ * format of gateway-client/recording/recordingFormat.ts) into a `RecordingSink`; readers get
+ * the same bytes back, in order, from `open`. Two deployments (DESIGN.md, Storage):
+ *
+ * - `SegmentFileStorage` (SQLite deployment): `<root>/<sessionId>/000000.seg, 000001.seg, …`,
+ *   directories 0700 and files 0600, a new segment every 64 MiB, fsync on `sync()`.
+ * - `DatabaseChunkStorage` (PostgreSQL deployment): rows of `recording_chunks` through the
+ *   Store, at most 1 MiB each, inserted at every `sync()`/`flush()` and whenever 1 MiB is
+ *   buffered. Buffered bytes die with the process: after a crash the recording ends at the
+ *   last flush, which is never before the last checkpoint.
+ *
+ * Storage knows nothing of frames or checkpoints; the recorder decides when to `sync()` (before
+ * every checkpoint, so a checkpoint on disk never covers bytes that are not) and `flush()`
+ * (after every checkpoint, so the checkpoint itself is not held in a buffer).
+ */
+import { createReadStream } from 'node:fs';
+import { chmod, type FileHandle, mkdir, open, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { RecordingStorageKind, Store } from '../store/store.ts';
+
+export interface RecordingSink {
+  /**
+   * Appends bytes after everything written before. The sink may keep a reference to `bytes`
+   * until it is flushed: callers hand over a buffer they no longer change.
+   */
+  write(bytes: Uint8Array): Promise<void>;
+  /**
+   * Hands everything written so far to where a crash of this process cannot lose it (the
+   * kernel, the database), without forcing it to disk. The recorder calls it after each
+   * checkpoint, so a buffering sink cannot hold the last checkpoint back indefinitely.
+   */
+  flush(): Promise<void>;
+  /** Makes everything written so far durable (fsync, or a database commit). */
+  sync(): Promise<void>;
+  /** Syncs and releases the sink; later writes fail. */
+  close(): Promise<void>;
+}
+
+export interface RecordingStorage {
+  readonly kind: RecordingStorageKind;
+  /**
+   * Starts the recording of `sessionId` with its header record, made durable before this
+   * resolves. Fails if that session already has a recording: history is never overwritten.
+   */
+  create(sessionId: string, headerBytes: Uint8Array): Promise<RecordingSink>;
+  /**
+   * The recording's bytes in order, streamed (never the whole recording in memory). Works on
+   * a recording that is still being written: it yields what is stored so far.
+   * Throws `RecordingNotFoundError` when nothing is stored for the session.
+   */
+  open(sessionId: string): AsyncIterable<Buffer>;
+}
+
+export class RecordingNotFoundError extends Error {
+  override readonly name = 'RecordingNotFoundError';
+  constructor(readonly sessionId: string) {
+    super(`No recording bytes are stored for session ${sessionId}.`);
+  }
+}
+
+/** Session ids become directory names: allow nothing that could leave the recordings root. */
+const SAFE_SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+function checkSessionId(sessionId: string): void {
+  if (!SAFE_SESSION_ID.test(sessionId)) {
+    throw new Error(`"${sessionId}" is not a valid session id for a recording`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Segment files
+
+export const SEGMENT_BYTES = 64 * 1024 * 1024;
+const SEGMENT_NAME = /^(\d{6})\.seg$/;
+const segmentName = (index: number) => `${String(index).padStart(6, '0')}.seg`;
+
+export interface SegmentFileStorageOptions {
+  /** Roll to a new segment file after this many bytes (tests make it small). */
+  segmentBytes?: number;
+}
+
+export class SegmentFileStorage implements RecordingStorage {
+  readonly kind = 'segments';
+  private readonly segmentBytes: number;
+
+  /** `root` is `<dataDir>/recordings`. */
+  constructor(
+    private readonly root: string,
+    options: SegmentFileStorageOptions = {},
+  ) {
+    this.segmentBytes = options.segmentBytes ?? SEGMENT_BYTES;
+  }
+
+  async create(sessionId: string, headerBytes: Uint8Array): Promise<RecordingSink> {
+    checkSessionId(sessionId);
+    await ensurePrivateDirectory(this.root);
+    const dir = join(this.root, sessionId);
+    // Not recursive: EEXIST means this session already has a recording, which must not be
+    // appended to by a second writer.
+    await mkdir(dir, { mode: 0o700 });
+    await chmod(dir, 0o700); // mkdir's mode is filtered through the umask
+    const sink = new SegmentFileSink(dir, this.segmentBytes);
+    await sink.start(headerBytes);
+    await syncDirectory(this.root); // the session's directory entry survives a crash
+    return sink;
+  }
+
+  async *open(sessionId: string): AsyncIterable<Buffer> {
+    checkSessionId(sessionId);
+    const dir = join(this.root, sessionId);
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new RecordingNotFoundError(sessionId);
+      }
+      throw error;
+    }
+    const indexes = names
+      .map((name) => SEGMENT_NAME.exec(name)?.[1])
+      .filter((index) => index !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
+    if (indexes.length === 0) throw new RecordingNotFoundError(sessionId);
+    for (const [position, index] of indexes.entries()) {
+      // A missing segment would splice two distant parts of the stream together.
+      if (index !== position) {
+        throw new Error(
+          `Segment ${segmentName(position)} of the recording of ${sessionId} is missing; the recording is damaged after that point.`,
+        );
+      }
+      for await (const chunk of createReadStream(join(dir, segmentName(index)), {
+        highWaterMark: 1024 * 1024,
+      })) {
+        yield chunk as Buffer;
+      }
+    }
+  }
+}
+
+class SegmentFileSink implements RecordingSink {
+  private file: FileHandle | undefined;
+  private index = 0;
+  /** Bytes in the current segment. */
+  private size = 0;
+  /** A segment was created since the directory was last fsynced. */
+  private directoryDirty = false;
+  private closed = false;
+  private broken: unknown;
+
+  constructor(
+    private readonly dir: string,
+    private readonly segmentBytes: number,
+  ) {}
+
+  async start(headerBytes: Uint8Array): Promise<void> {
+    await this.openSegment();
+    await this.write(headerBytes);
+    await this.sync();
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    let file = this.usable();
+    let offset = 0;
+    try {
+      while (offset < bytes.length) {
+        if (this.size >= this.segmentBytes) file = await this.roll();
+        const length = Math.min(bytes.length - offset, this.segmentBytes - this.size);
+        await writeFully(file, bytes, offset, length, this.size);
+        offset += length;
+        this.size += length;
+      }
+    } catch (error) {
+      this.broken = error;
+      throw error;
+    }
+  }
+
+  async flush(): Promise<void> {
+    this.usable(); // every write already went to the kernel
+  }
+
+  async sync(): Promise<void> {
+    const file = this.usable();
+    try {
+      await file.sync();
+      if (this.directoryDirty) {
+        await syncDirectory(this.dir);
+        this.directoryDirty = false;
+      }
+    } catch (error) {
+      this.broken = error;
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      if (this.broken === undefined) await this.sync();
+    } finally {
+      this.closed = true;
+      await this.file?.close();
+    }
+  }
+
+  /** After a failed write the end of the file is unknown: refuse everything after it. */
+  private usable(): FileHandle {
+    if (this.broken !== undefined) throw this.broken;
+    if (this.closed || !this.file) throw new Error('the recording sink is closed');
+    return this.file;
+  }
+
+  private async roll(): Promise<FileHandle> {
+    // The finished segment must be on disk before anything lands in the next one: a later
+    // checkpoint's sync() only covers the current file.
+    const previous = this.file;
+    this.file = undefined;
+    try {
+      await previous?.sync();
+    } finally {
+      await previous?.close();
+    }
+    this.index += 1;
+    return this.openSegment();
+  }
+
+  private async openSegment(): Promise<FileHandle> {
+    // 'wx': never reopen (and so never overwrite) an existing segment.
+    const file = await open(join(this.dir, segmentName(this.index)), 'wx', 0o600);
+    this.file = file;
+    this.size = 0;
+    this.directoryDirty = true;
+    return file;
+  }
+}
+
+async function writeFully(
+  file: FileHandle,
+  bytes: Uint8Array,
+  offset: number,
+  length: number,
+  position: number,
+): Promise<void> {
+  let done = 0;
+  while (done < length) {
+    const { bytesWritten } = await file.write(bytes, offset + done, length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+async function ensurePrivateDirectory(path: string): Promise<void> {
+  await mkdir(path, { recursive: true, mode: 0o700 });
+  await chmod(path, 0o700);
+}
+
+/** fsync of a directory makes the entries created in it durable (POSIX leaves it to the caller). */
+async function syncDirectory(path: string): Promise<void> {
+  if (process.platform === 'win32') return; // directories cannot be opened for fsync there
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Database chunks
+
+export const CHUNK_BYTES = 1024 * 1024;
+/** Chunks fetched per query when reading: at most this many MiB in memory at once. */
+const CHUNKS_PER_PAGE = 4;
+
+export interface DatabaseChunkStorageOptions {
+  /** Largest chunk row, and how much is buffered before a flush. */
+  chunkBytes?: number;
+  chunksPerPage?: number;
+}
+
+export class DatabaseChunkStorage implements RecordingStorage {
+  readonly kind = 'database';
+  private readonly chunkBytes: number;
+  private readonly chunksPerPage: number;
+
+  constructor(
+    private readonly store: Store,
+    options: DatabaseChunkStorageOptions = {},
+  ) {
+    this.chunkBytes = options.chunkBytes ?? CHUNK_BYTES;
+    this.chunksPerPage = options.chunksPerPage ?? CHUNKS_PER_PAGE;
+  }
+
+  async create(sessionId: string, headerBytes: Uint8Array): Promise<RecordingSink> {
+    checkSessionId(sessionId);
+    // Chunk 0 is the header; its primary key makes a second recording of the session fail.
+    await this.store.appendRecordingChunk(sessionId, 0, headerBytes);
+    return new DatabaseChunkSink(this.store, sessionId, this.chunkBytes);
+  }
+
+  async *open(sessionId: string): AsyncIterable<Buffer> {
+    checkSessionId(sessionId);
+    let after = -1;
+    for (;;) {
+      const page = await this.store.listRecordingChunks(sessionId, after, this.chunksPerPage);
+      if (after === -1 && page.length === 0) throw new RecordingNotFoundError(sessionId);
+      for (const chunk of page) {
+        if (chunk.chunkNo !== after + 1) {
+          throw new Error(
+            `Chunk ${after + 1} of the recording of ${sessionId} is missing; the recording is damaged after that point.`,
+          );
+        }
+        after = chunk.chunkNo;
+        yield chunk.data;
+      }
+      if (page.length < this.chunksPerPage) return;
+    }
+  }
+}
+
+class DatabaseChunkSink implements RecordingSink {
+  private buffered: Uint8Array[] = [];
+  private bufferedBytes = 0;
+  private nextChunkNo = 1;
+  private closed = false;
+  /** After a failed insert the chunk numbering is uncertain: refuse everything after it. */
+  private broken: unknown;
+
+  constructor(
+    private readonly store: Store,
+    private readonly sessionId: string,
+    private readonly chunkBytes: number,
+  ) {}
+
+  async write(bytes: Uint8Array): Promise<void> {
+    this.check();
+    if (bytes.length === 0) return;
+    this.buffered.push(bytes);
+    this.bufferedBytes += bytes.length;
+    if (this.bufferedBytes >= this.chunkBytes) await this.insertBuffered();
+  }
+
+  async flush(): Promise<void> {
+    this.check();
+    await this.insertBuffered();
+  }
+
+  /** Each insert commits on its own, so flushing is syncing. */
+  sync(): Promise<void> {
+    return this.flush();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      if (this.broken === undefined) await this.insertBuffered();
+    } finally {
+      this.closed = true;
+    }
+  }
+
+  private check(): void {
+    if (this.closed) throw new Error('the recording sink is closed');
+    if (this.broken !== undefined) throw this.broken;
+  }
+
+  private async insertBuffered(): Promise<void> {
+    if (this.bufferedBytes === 0) return;
+    const all = Buffer.concat(this.buffered, this.bufferedBytes);
+    this.buffered = [];
+    this.bufferedBytes = 0;
+    try {
+      for (let offset = 0; offset < all.length; offset += this.chunkBytes) {
+        const chunk = all.subarray(offset, Math.min(all.length, offset + this.chunkBytes));
+        await this.store.appendRecordingChunk(this.sessionId, this.nextChunkNo, chunk);
+        this.nextChunkNo += 1;
+      }
+    } catch (error) {
+      this.broken = error;
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * Verifies a stored recording for the API, with the same verifier the CLI and the desktop use
+ * offline (gateway-client/recording/verifyRecording.ts), plus the one thing only the gateway
+ * knows: whether the writer stopped cleanly.
+ *
+ * A writer that died (SIGKILL, power loss) or hit a full disk can leave the last record half
+ * written. From the bytes alone that looks like truncation, so the offline verifier calls it
+ * failed; but when the store says the recording was interrupted or failed, a torn record at
+ * the very end is the expected scar of that stop (or, for a live recording, a write in
+ * progress), and the recording is reported `partial`:
+ * verified up to its last checkpoint (DESIGN.md: "a recording cut short by a crash still
+ * verifies up to its last checkpoint").
+ */
+import type { RecordingVerification } from '../../gateway-client/api/apiSchemas.ts';
+import {
+  RecordingFormatError,
+  RecordingReader,
+} from '../../gateway-client/recording/recordingFormat.ts';
+import {
+  type VerificationReport,
+  verifyRecording,
+} from '../../gateway-client/recording/verifyRecording.ts';
+import type { RecordingMetadata } from '../store/store.ts';
+import { RecordingNotFoundError, type RecordingStorage } from './recordingStorage.ts';
+
+export async function verifyStoredRecording(
+  storage: RecordingStorage,
+  recording: Pick<RecordingMetadata, 'sessionId' | 'status'>,
+  publicKeyPem: string,
+): Promise<RecordingVerification> {
+  const { sessionId } = recording;
+  let report: VerificationReport;
+  try {
+    report = await verifyRecording(storage.open(sessionId), {
+      publicKeyPem,
+      expectedSessionId: sessionId,
+    });
+  } catch (error) {
+    return {
+      status: 'failed',
+      verifiedThroughSeq: 0,
+      firstBadSeq: 0,
+      message:
+        error instanceof RecordingNotFoundError
+          ? `the recording's bytes are missing from storage: ${error.message}`
+          : `the recording could not be read from storage: ${error instanceof Error ? error.message : String(error)}`,
+    };
+  }
+  // Only a complete recording was closed cleanly; a live one may be read mid-write.
+  const mayEndTorn = recording.status !== 'complete';
+  if (
+    report.status === 'failed' &&
+    mayEndTorn &&
+    report.firstBadSeq === report.frames + 1 &&
+    (await framesBeforeTornEnd(storage, sessionId)) === report.frames
+  ) {
+    const last = report.lastCheckpointSeq;
+    return {
+      status: 'partial',
+      verifiedThroughSeq: last,
+      firstBadSeq: null,
+      message:
+        `${recording.status === 'recording' ? 'still recording' : recording.status} (no final checkpoint): ` +
+        (last === 0
+          ? 'no frame is covered by a signed checkpoint'
+          : `frames 1–${last} are verified by the signed checkpoint at seq ${last}`) +
+        `; ${report.frames > last ? `frames ${last + 1}–${report.frames} are unverified, and ` : ''}` +
+        (recording.status === 'recording'
+          ? 'the last record is still being written'
+          : 'the last record was cut off when the recording stopped'),
+    };
+  }
+  return {
+    status: report.status,
+    verifiedThroughSeq: report.verifiedThroughSeq,
+    firstBadSeq: report.firstBadSeq,
+    message: report.message,
+  };
+}
+
+/**
+ * When the stream parses as whole records up to a final record that is cut off, the number of
+ * frames before that torn record; otherwise undefined. The caller compares it with where the
+ * verifier stopped, so a torn end cannot excuse anything earlier (a dropped frame, say).
+ * The recording is read a second time only in this rare case.
+ */
+async function framesBeforeTornEnd(
+  storage: RecordingStorage,
+  sessionId: string,
+): Promise<number | undefined> {
+  const reader = new RecordingReader();
+  let frames = 0;
+  try {
+    for await (const chunk of storage.open(sessionId)) {
+      for (const record of reader.push(chunk)) if (record.type === 'frame') frames += 1;
+    }
+    reader.push(new Uint8Array(0)); // surfaces a malformed record held back by the last push
+  } catch (error) {
+    if (error instanceof RecordingFormatError) return undefined;
+    throw error;
+  }
+  return reader.pendingBytes > 0 ? frames : undefined;
+}
