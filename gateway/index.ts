@@ -11,6 +11,7 @@ import { type Clock, systemClock } from './clock.ts';
 import { type GatewayKeyMaterial, loadOrInitDataDir } from './config/dataDir.ts';
 import { GrantBook } from './grants/grantBook.ts';
 import { createJsonLogger, type Logger } from './logger.ts';
+import { type RunningSshGateway, startSshGateway } from './proxy/ssh/index.ts';
 import { loadOrCreateGatewayInstanceId } from './recorder/gatewayInstanceId.ts';
 import { Recorder } from './recorder/recorder.ts';
 import { RecordingArchive } from './recorder/recordingArchive.ts';
@@ -30,6 +31,8 @@ export interface GatewayConfig {
   /** Extra DNS names / IPs for the server certificate. */
   hostnames?: string[] | undefined;
   auth?: Partial<AuthSettings>;
+  /** SSH listener address; no SSH listener when absent. */
+  ssh?: { host: string; port: number } | undefined;
   clock?: Clock;
   log?: Logger;
 }
@@ -45,12 +48,16 @@ export interface GatewayServices {
   recorder: Recorder;
   recordings: RecordingArchive;
   keys: Keys;
+  /** Where this instance's protocol listeners are bound; filled in as they start. */
+  listeners: ListenerAddresses;
 }
 
 export interface RunningGateway {
   apiUrl: string;
   caFingerprint: string;
   services: GatewayServices;
+  /** The SSH listener, when configured. */
+  ssh: RunningSshGateway | undefined;
   close(): Promise<void>;
 }
 
@@ -63,7 +70,10 @@ export function gatewayVersion(): string {
 }
 
 /** Opens the data dir and the store and builds the services, without any listener. */
-export async function openGatewayServices(config: GatewayConfig): Promise<GatewayServices> {
+export async function openGatewayServices(
+  config: GatewayConfig,
+  log?: Logger,
+): Promise<GatewayServices> {
   const clock = config.clock ?? systemClock;
   const dataDir = loadOrInitDataDir(config.dataDir, {
     hostnames: config.hostnames,
@@ -85,15 +95,15 @@ export async function openGatewayServices(config: GatewayConfig): Promise<Gatewa
     }),
     resources: new ResourceCatalog(store, clock, dataDir.masterKey),
     grants: new GrantBook(store, clock),
-    // Filled in as the SSH and PostgreSQL listeners start (later issues).
     sessions: new SessionService(store, clock, () => listeners),
+    listeners,
     recorder: new Recorder({
       store,
       storage: store.kind === 'postgres' ? chunks : segments,
       recordingKey: dataDir.recordingKey,
       owner: loadOrCreateGatewayInstanceId(config.dataDir),
       clock,
-      ...(config.log ? { log: config.log } : {}),
+      ...(log ? { log } : {}),
     }),
     recordings: new RecordingArchive([segments, chunks], dataDir.recordingKey.publicKeyPem),
     keys: {
@@ -112,11 +122,26 @@ export async function openGatewayServices(config: GatewayConfig): Promise<Gatewa
 export async function startGateway(config: GatewayConfig): Promise<RunningGateway> {
   const clock = config.clock ?? systemClock;
   const log = config.log ?? createJsonLogger();
-  const services = await openGatewayServices(config);
+  const services = await openGatewayServices(config, log);
   let api: RunningApi;
+  let ssh: RunningSshGateway | undefined;
   try {
     // Before any session can start: what this instance left unfinished was interrupted.
     await services.recorder.recoverInterruptedRecordings();
+    if (config.ssh) {
+      ssh = await startSshGateway({
+        dataDir: config.dataDir,
+        listen: config.ssh,
+        sessions: services.sessions,
+        resources: services.resources,
+        store: services.store,
+        recorders: services.recorder,
+        clock,
+        log,
+      });
+      services.listeners.ssh = ssh.address;
+      services.keys.sshHostKey = ssh.hostKey.publicKeyLine;
+    }
     api = await startApiServer(
       {
         ...services,
@@ -133,6 +158,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       log,
     );
   } catch (error) {
+    await ssh?.close();
     await services.store.close();
     throw error;
   }
@@ -146,9 +172,12 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     apiUrl: api.url,
     caFingerprint: services.dataDir.caFingerprint,
     services,
+    ssh,
     close: async () => {
       clearInterval(sweep);
       await api.close();
+      // Ends live sessions with a notice, so their recordings close with a final checkpoint.
+      await ssh?.close();
       await services.recorder.closeAll();
       await services.store.close();
     },

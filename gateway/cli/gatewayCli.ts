@@ -56,6 +56,12 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
         .default('127.0.0.1:8443')
         .argParser(listenAddressArg),
     )
+    .addOption(
+      new Option(
+        '--ssh <host:port>',
+        'SSH listener address (port 0: any free port); omit for none',
+      ).argParser(listenAddressArg),
+    )
     .addOption(databaseOption())
     .option('--hostname <name...>', 'extra DNS names or IPs for the TLS certificate')
     .addOption(
@@ -72,6 +78,7 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
       async (options: {
         data: string;
         api: { host: string; port: number };
+        ssh?: { host: string; port: number };
         databaseUrl?: string;
         hostname?: string[];
         accessTokenTtl: number;
@@ -80,6 +87,7 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
         const gateway = await startGateway({
           dataDir: path.resolve(options.data),
           api: options.api,
+          ssh: options.ssh,
           databaseUrl: options.databaseUrl,
           masterKeyBase64: io.env.WITNESS_MASTER_KEY,
           hostnames: options.hostname,
@@ -101,9 +109,20 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
               ? `Created in ${options.data}: ${gateway.services.dataDir.created.join(', ')}\n`
               : ''),
         );
-        io.stdout(
-          `${JSON.stringify({ ready: true, api: gateway.apiUrl, caFingerprint: gateway.caFingerprint, store: storeKind })}\n`,
-        );
+        const ssh = gateway.ssh;
+        if (ssh) {
+          io.stderr(
+            `SSH listening on ${ssh.address.host}:${ssh.address.port}, host key ${ssh.hostKey.fingerprint}\n`,
+          );
+        }
+        const ready = {
+          ready: true,
+          api: gateway.apiUrl,
+          ...(ssh && { ssh: `${ssh.address.host}:${ssh.address.port}` }),
+          caFingerprint: gateway.caFingerprint,
+          store: storeKind,
+        };
+        io.stdout(`${JSON.stringify(ready)}\n`);
         await io.untilStopped();
         io.stderr('Stopping the gateway…\n');
         await gateway.close();

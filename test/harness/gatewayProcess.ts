@@ -10,6 +10,8 @@ export interface ReadyLine {
   api: string;
   caFingerprint: string;
   store: 'sqlite' | 'postgres';
+  /** `HOST:PORT` of the SSH listener, when one runs. */
+  ssh?: string;
 }
 
 export interface GatewayProcess {
