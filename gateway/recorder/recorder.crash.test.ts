@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { verifyBundle } from '../../gateway-client/recording/recordingBundle.ts';
 import { recordingKeyId, verifyRecording } from '../../gateway-client/recording/verifyRecording.ts';
 import {
   describeWithPostgres,
@@ -20,6 +21,7 @@ import type { Store } from '../store/store.ts';
 import { readRecording, readStoredBytes } from './fixtures/readRecording.ts';
 import { crashAppendData } from './fixtures/recordUntilKilled.ts';
 import { Recorder } from './recorder.ts';
+import { RecordingArchive } from './recordingArchive.ts';
 import {
   DatabaseChunkStorage,
   type RecordingStorage,
@@ -150,6 +152,19 @@ function describeCrash(
         status: 'partial',
         verifiedThroughSeq: offline.verifiedThroughSeq,
         firstBadSeq: null,
+      });
+
+      // The exported bundle leaves any torn tail out, so `witness verify` offline agrees.
+      const archive = new RecordingArchive([storage], publicKeyPem);
+      const bundleChunks: Uint8Array[] = [];
+      for await (const chunk of archive.bundle({ ...recovered!, sessionId: SESSION_ID }, {})) {
+        bundleChunks.push(chunk);
+      }
+      const bundleReport = await verifyBundle(Buffer.concat(bundleChunks), { publicKeyPem });
+      expect(bundleReport).toMatchObject({
+        status: 'partial',
+        ok: true,
+        verifiedThroughSeq: offline.verifiedThroughSeq,
       });
     } finally {
       await store.close();

@@ -49,9 +49,18 @@ export class RecordingArchive {
     }
   }
 
-  /** The signed bundle `witness verify` checks offline (recordingBundle.ts). */
+  /**
+   * The signed bundle `witness verify` checks offline (recordingBundle.ts). A recording whose
+   * writer died (interrupted, failed) can end in a half-written record; the bundle leaves that
+   * torn tail out, so offline verification reports the signed prefix as partial instead of
+   * failing on bytes the gateway never finished writing. Complete recordings go out verbatim.
+   */
   bundle(recording: StoredRecording, meta: Record<string, unknown>): AsyncIterable<Uint8Array> {
-    return writeBundle(this.open(recording), { publicKeyPem: this.publicKeyPem, meta });
+    const stream =
+      recording.status === 'complete'
+        ? this.open(recording)
+        : wholeRecordsOnly(this.open(recording));
+    return writeBundle(stream, { publicKeyPem: this.publicKeyPem, meta });
   }
 
   private storageOf(recording: StoredRecording): RecordingStorage {
@@ -62,5 +71,22 @@ export class RecordingArchive {
       );
     }
     return storage;
+  }
+}
+
+/** Passes bytes through up to the end of the last complete record. */
+async function* wholeRecordsOnly(source: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
+  const reader = new RecordingReader();
+  let held: Buffer = Buffer.alloc(0);
+  let emitted = 0;
+  for await (const chunk of source) {
+    reader.push(chunk);
+    held = held.length === 0 ? chunk : Buffer.concat([held, chunk]);
+    const ready = reader.offset - emitted;
+    if (ready > 0) {
+      yield held.subarray(0, ready);
+      held = held.subarray(ready);
+      emitted += ready;
+    }
   }
 }
