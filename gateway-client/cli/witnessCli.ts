@@ -58,6 +58,7 @@ import {
   storedSessionFromPair,
 } from '../profile.ts';
 import { registerRecordingCommands } from './recordingCommands.ts';
+import { registerSshCommand } from './sshCommand.ts';
 import { askLine, askSecret, PromptCancelledError, readAllInput } from './terminalPrompt.ts';
 import { formatTable } from './textTable.ts';
 
@@ -90,7 +91,7 @@ export async function runWitnessCli(argv: readonly string[], io: CliIo): Promise
   const program = cli.buildProgram();
   try {
     await program.parseAsync([...argv], { from: 'user' });
-    return EXIT_OK;
+    return cli.exitCode;
   } catch (error) {
     return cli.report(error);
   } finally {
@@ -128,6 +129,8 @@ class WitnessCli {
   private readonly configDir: string;
   private credentialStore: Promise<OpenedCredentialStore> | undefined;
   private readonly clients: GatewayClient[] = [];
+  /** Set by commands that pass on another program's exit code (`witness ssh`). */
+  exitCode = EXIT_OK;
 
   constructor(private readonly io: CliIo) {
     this.configDir = resolveConfigDir(io.env);
@@ -207,6 +210,14 @@ class WitnessCli {
       withClient: (action) => this.withSignedIn(({ client }) => action(client)),
       failure: (message) => new CliError(message),
       usage: (message) => new UsageError(message),
+    });
+
+    registerSshCommand(program, {
+      io: this.io,
+      withSignedIn: (action) => this.withSignedIn(action),
+      setExitCode: (code) => {
+        this.exitCode = code;
+      },
     });
 
     return program;

@@ -1,0 +1,177 @@
+/**
+ * The sessions live on this gateway process, and the rule that ends them: at `expiresAt`
+ * (the grant's limit, DESIGN.md "Launch a session"), or within a second of their row becoming
+ * 'ended' in the store — which is how an API terminate reaches the proxy holding the
+ * connection, from whichever replica served the API call.
+ *
+ * One poll every ~250 ms reads each live session's row. That is N point reads per tick; fine
+ * for the sessions one node holds, and what PostgreSQL LISTEN/NOTIFY can replace later.
+ */
+import type { Clock } from '../clock.ts';
+import type { Logger } from '../logger.ts';
+import type { Store } from '../store/store.ts';
+
+export type SessionEndCause =
+  /** `expiresAt` passed (the grant's window or its maximum session length). */
+  | { kind: 'expired'; at: number }
+  /** The session row was ended elsewhere (API terminate, an admin, another replica). */
+  | { kind: 'terminated'; reason: string | null }
+  /** This gateway process is stopping. */
+  | { kind: 'shutdown' };
+
+export interface LiveSession {
+  readonly sessionId: string;
+  /**
+   * The proxied connection is over (ended by the client, the target, or after `end`): marks
+   * the session ended in the store unless it already is, and stops watching it. Idempotent.
+   */
+  finish(reason: string): Promise<void>;
+}
+
+interface Entry {
+  sessionId: string;
+  expiresAt: number;
+  end: (cause: SessionEndCause) => void;
+  ending: boolean;
+}
+
+export const LIVE_SESSION_POLL_MS = 250;
+
+export class LiveSessions {
+  private readonly entries = new Map<string, Entry>();
+  private timer: NodeJS.Timeout | undefined;
+  private polling = false;
+  private readonly pollIntervalMs: number;
+
+  constructor(
+    private readonly deps: { store: Store; clock: Clock; log: Logger; pollIntervalMs?: number },
+  ) {
+    this.pollIntervalMs = deps.pollIntervalMs ?? LIVE_SESSION_POLL_MS;
+  }
+
+  /**
+   * Starts watching a session. `end` is called at most once, when the session must end; the
+   * proxy then closes the connection with the message from `describeSessionEnd` and calls
+   * `finish`.
+   */
+  register(
+    sessionId: string,
+    expiresAt: number,
+    end: (cause: SessionEndCause) => void,
+  ): LiveSession {
+    const entry: Entry = { sessionId, expiresAt, end, ending: false };
+    this.entries.set(sessionId, entry);
+    this.timer ??= setInterval(() => void this.poll(), this.pollIntervalMs);
+    this.timer.unref();
+    return {
+      sessionId,
+      finish: async (reason: string) => {
+        if (this.entries.get(sessionId) === entry) this.entries.delete(sessionId);
+        this.stopIfIdle();
+        try {
+          await this.deps.store.endSession(sessionId, reason, this.deps.clock.now());
+        } catch (error) {
+          this.deps.log.error('could not mark the session ended', {
+            sessionId,
+            error: String(error),
+          });
+        }
+      },
+    };
+  }
+
+  /** Ids of the sessions being watched. */
+  get sessionIds(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  /** Ends every live session (gateway shutdown) and stops polling. */
+  shutdown(): void {
+    for (const entry of this.entries.values()) this.trigger(entry, { kind: 'shutdown' });
+    this.entries.clear();
+    this.stopIfIdle();
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling) return; // a slow store must not pile up overlapping polls
+    this.polling = true;
+    try {
+      const now = this.deps.clock.now();
+      const watched = [...this.entries.values()].filter((e) => !e.ending);
+      for (const entry of watched) {
+        if (now >= entry.expiresAt) {
+          // Mark the row first so the API reports why the session ended.
+          await this.deps.store
+            .endSession(entry.sessionId, expiredReason(entry.expiresAt), now)
+            .catch((error: unknown) =>
+              this.deps.log.error('could not mark an expired session ended', {
+                sessionId: entry.sessionId,
+                error: String(error),
+              }),
+            );
+          this.trigger(entry, { kind: 'expired', at: entry.expiresAt });
+        }
+      }
+      const rows = await Promise.all(
+        watched
+          .filter((e) => !e.ending)
+          .map(async (entry) => ({
+            entry,
+            row: await this.deps.store.getSession(entry.sessionId),
+          })),
+      );
+      for (const { entry, row } of rows) {
+        if (!row || row.state === 'ended') {
+          this.trigger(entry, { kind: 'terminated', reason: row?.endReason ?? null });
+        }
+      }
+    } catch (error) {
+      this.deps.log.warn('live session poll failed; retrying', { error: String(error) });
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private trigger(entry: Entry, cause: SessionEndCause): void {
+    if (entry.ending) return;
+    entry.ending = true;
+    try {
+      entry.end(cause);
+    } catch (error) {
+      this.deps.log.error('ending a live session failed', {
+        sessionId: entry.sessionId,
+        error: String(error),
+      });
+    }
+  }
+
+  private stopIfIdle(): void {
+    if (this.entries.size === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+}
+
+function expiredReason(expiresAt: number): string {
+  return `expired at ${new Date(expiresAt).toISOString()} (grant limit)`;
+}
+
+/** `14:02 UTC` — the time people see in the end-of-session message. */
+function clockTime(epochMs: number): string {
+  const date = new Date(epochMs);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())} UTC`;
+}
+
+/** What the person at the other end is told when their session ends. */
+export function describeSessionEnd(cause: SessionEndCause, resourceName: string): string {
+  switch (cause.kind) {
+    case 'expired':
+      return `Your access to ${resourceName} ended at ${clockTime(cause.at)} (grant limit). Request access again to continue.`;
+    case 'terminated':
+      return `Your session on ${resourceName} was ended${cause.reason ? ` (${cause.reason})` : ''}.`;
+    case 'shutdown':
+      return `The Witness gateway is shutting down; your session on ${resourceName} was closed. Start a new session to reconnect.`;
+  }
+}

@@ -1,0 +1,313 @@
+/**
+ * SSH through the gateway with the OpenSSH tools, end to end through real processes: the
+ * gateway binary (`witness-gateway serve --ssh`), the `witness` CLI binary (`witness ssh`),
+ * OpenSSH `ssh` and `sftp` given the ticket through SSH_ASKPASS, and a real sshd as target.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { SessionTokens } from '../../gateway-client/gatewayClient.ts';
+import { GatewayClient } from '../../gateway-client/gatewayClient.ts';
+import {
+  GATEWAY_BIN,
+  type GatewayProcess,
+  runNode,
+  spawnGateway,
+  WITNESS_BIN,
+} from '../harness/gatewayProcess.ts';
+import {
+  describeWithSshd,
+  type RunningSshd,
+  sshClientUnavailableReason,
+  startSshd,
+} from '../harness/sshd.ts';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(
+  program: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; stdin?: string } = {},
+): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, args, {
+      env: { ...process.env, ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(options.stdin ?? '');
+  });
+}
+
+const clientMissing = sshClientUnavailableReason();
+
+describeWithSshd('SSH through the gateway with OpenSSH and `witness ssh` (real processes)', () => {
+  let work: string;
+  let sshd: RunningSshd;
+  let gateway: GatewayProcess;
+  let sshAddress: { host: string; port: number };
+  let alice: GatewayClient;
+  let aliceHome: string;
+  let hostKeyLine: string;
+  let resourceId: string;
+  const cliTmp = () => path.join(work, 'cli-tmp');
+  const witness = (args: string[], stdin?: string) =>
+    runNode(WITNESS_BIN, args, {
+      env: {
+        WITNESS_HOME: aliceHome,
+        WITNESS_CREDENTIAL_STORE: 'file',
+        // Where `witness ssh` puts its temporary known_hosts / askpass / ticket files.
+        TMPDIR: cliTmp(),
+      },
+      ...(stdin !== undefined && { stdin }),
+    });
+
+  /** Writes an askpass that answers with `ticket`, and the options `witness ssh` uses. */
+  function openSshArgs(ticket: string, port = sshAddress.port) {
+    const dir = mkdtempSync(path.join(work, 'openssh-'));
+    const knownHosts = path.join(dir, 'known_hosts');
+    writeFileSync(knownHosts, `[${sshAddress.host}]:${sshAddress.port} ${hostKeyLine}\n`);
+    const ticketFile = path.join(dir, 'ticket');
+    writeFileSync(ticketFile, `${ticket}\n`, { mode: 0o600 });
+    const askpass = path.join(dir, 'askpass.sh');
+    writeFileSync(askpass, `#!/bin/sh\nexec cat '${ticketFile}'\n`, { mode: 0o700 });
+    return {
+      env: { SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force' },
+      options: [
+        '-F',
+        'none',
+        '-o',
+        'StrictHostKeyChecking=yes',
+        '-o',
+        `UserKnownHostsFile=${knownHosts}`,
+        '-o',
+        'GlobalKnownHostsFile=/dev/null',
+        '-o',
+        'PreferredAuthentications=password,keyboard-interactive',
+        '-o',
+        'PubkeyAuthentication=no',
+        '-o',
+        'NumberOfPasswordPrompts=1',
+      ],
+      port: String(port),
+    };
+  }
+
+  beforeAll(async () => {
+    work = mkdtempSync(path.join(os.tmpdir(), 'witness-openssh-'));
+    mkdirSync(cliTmp());
+    aliceHome = path.join(work, 'alice-home');
+    sshd = await startSshd();
+    const dataDir = path.join(work, 'gw');
+    gateway = await spawnGateway([
+      '--data',
+      dataDir,
+      '--api',
+      '127.0.0.1:0',
+      '--ssh',
+      '127.0.0.1:0',
+    ]);
+    expect(gateway.ready.ssh).toMatch(/^127\.0\.0\.1:\d+$/);
+    const [host, port] = (gateway.ready.ssh ?? '').split(':');
+    sshAddress = { host: host!, port: Number(port) };
+
+    for (const [username, role, password] of [
+      ['root', 'admin', 'root-password-1'],
+      ['alice', 'engineer', 'alice-password-1'],
+    ] as const) {
+      const created = await runNode(
+        GATEWAY_BIN,
+        [
+          'admin',
+          'create-user',
+          '--username',
+          username,
+          '--role',
+          role,
+          '--password-stdin',
+          '--data',
+          dataDir,
+        ],
+        { stdin: `${password}\n` },
+      );
+      expect(created.code, created.stderr).toBe(0);
+    }
+    const caPem = readFileSync(path.join(dataDir, 'tls', 'ca.crt'), 'utf8');
+    const signedIn = async (username: string, password: string) => {
+      let tokens: SessionTokens | null = null;
+      const client = new GatewayClient(
+        { baseUrl: gateway.ready.api, caPem },
+        {
+          tokens: () => tokens,
+          tokensRefreshed: (pair) => {
+            tokens = pair;
+          },
+        },
+      );
+      tokens = await client.login({ username, password });
+      return client;
+    };
+    const admin = await signedIn('root', 'root-password-1');
+    alice = await signedIn('alice', 'alice-password-1');
+    const keys = await admin.keys();
+    expect(keys.sshHostKey).toMatch(/^ssh-ed25519 /);
+    hostKeyLine = keys.sshHostKey!;
+    const resource = await admin.createResource({
+      name: 'web-1',
+      target: {
+        kind: 'ssh',
+        host: sshd.host,
+        port: sshd.port,
+        username: sshd.user,
+        hostKey: sshd.hostKeyLine,
+      },
+      secret: { privateKey: sshd.clientPrivateKey },
+    });
+    resourceId = resource.id;
+    const me = await alice.me();
+    await admin.createGrant({
+      subject: { kind: 'user', userId: me.id },
+      target: { kind: 'resource', resourceId: resource.id },
+    });
+    admin.close();
+
+    const login = await witness(
+      [
+        'login',
+        gateway.ready.api,
+        '-u',
+        'alice',
+        '--password-stdin',
+        '--fingerprint',
+        gateway.ready.caFingerprint,
+      ],
+      'alice-password-1\n',
+    );
+    expect(login.code, login.stderr).toBe(0);
+  });
+
+  afterAll(async () => {
+    alice?.close();
+    await gateway?.stop();
+    await sshd?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it.skipIf(clientMissing)(
+    'runs a command with OpenSSH ssh and carries its exit code',
+    async () => {
+      const session = await alice.createSession(resourceId);
+      expect(session.endpoint).toEqual({ protocol: 'ssh', ...sshAddress });
+      const ssh = openSshArgs(session.ticket);
+      const result = await run(
+        'ssh',
+        [
+          ...ssh.options,
+          '-p',
+          ssh.port,
+          `${session.sessionId}@${sshAddress.host}`,
+          'echo hello-openssh; echo to-stderr >&2; exit 7',
+        ],
+        { env: ssh.env },
+      );
+      expect(result.stdout).toBe('hello-openssh\n');
+      expect(result.stderr).toContain('to-stderr');
+      expect(result.code).toBe(7);
+      // The gateway marks the session ended once ssh has disconnected.
+      const deadline = Date.now() + 5_000;
+      let state = (await alice.getSession(session.sessionId)).state;
+      while (state !== 'ended' && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        state = (await alice.getSession(session.sessionId)).state;
+      }
+      expect(state).toBe('ended');
+    },
+  );
+
+  it.skipIf(clientMissing)('shows OpenSSH users why a ticket is refused', async () => {
+    const session = await alice.createSession(resourceId);
+    const wrong = openSshArgs(`wtk_${randomBytes(32).toString('base64url')}`);
+    const refused = await run(
+      'ssh',
+      [...wrong.options, '-p', wrong.port, `${session.sessionId}@${sshAddress.host}`, 'true'],
+      { env: wrong.env },
+    );
+    expect(refused.code).toBe(255);
+    expect(refused.stderr).toContain('Access refused: The session ticket is not valid');
+    expect(refused.stderr).toContain('Permission denied');
+
+    // The right ticket still works once; a second use is refused with the reason.
+    const right = openSshArgs(session.ticket);
+    const args = [
+      ...right.options,
+      '-p',
+      right.port,
+      `${session.sessionId}@${sshAddress.host}`,
+      'true',
+    ];
+    expect((await run('ssh', args, { env: right.env })).code).toBe(0);
+    const replayed = await run('ssh', args, { env: right.env });
+    expect(replayed.code).toBe(255);
+    expect(replayed.stderr).toContain('already used');
+  });
+
+  it.skipIf(clientMissing)('uploads and downloads with the OpenSSH sftp client', async () => {
+    const session = await alice.createSession(resourceId);
+    const sftp = openSshArgs(session.ticket);
+    const local = path.join(work, 'upload.bin');
+    const back = path.join(work, 'download.bin');
+    const remote = `/tmp/witness-openssh-sftp-${randomBytes(4).toString('hex')}.bin`;
+    const content = randomBytes(2 * 1024 * 1024 + 5);
+    writeFileSync(local, content);
+    const result = await run(
+      'sftp',
+      [...sftp.options, '-P', sftp.port, `${session.sessionId}@${sshAddress.host}`],
+      {
+        env: sftp.env,
+        stdin: `put ${local} ${remote}\nget ${remote} ${back}\nrm ${remote}\nbye\n`,
+      },
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(readFileSync(back).equals(content)).toBe(true);
+  });
+
+  it.skipIf(clientMissing)(
+    '`witness ssh` runs a command through the gateway, passes stdio and the exit code, and cleans up',
+    async () => {
+      const ran = await witness(['ssh', 'web-1', '--', 'echo from-witness-ssh; exit 5']);
+      expect(ran.stdout).toBe('from-witness-ssh\n');
+      expect(ran.code, ran.stderr).toBe(5);
+
+      const piped = await witness(['ssh', 'web-1', '--', 'tr a-z A-Z'], 'piped through stdin\n');
+      expect(piped.code, piped.stderr).toBe(0);
+      expect(piped.stdout).toBe('PIPED THROUGH STDIN\n');
+
+      // No known_hosts, askpass or ticket left behind.
+      expect(readdirSync(cliTmp()).filter((name) => name.startsWith('witness-ssh-'))).toEqual([]);
+
+      const missing = await witness(['ssh', 'web-9', '--', 'true']);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain("No resource named 'web-9'");
+
+      // Both `witness ssh` sessions ran and ended.
+      const ended = await alice.listSessions({ state: 'ended' });
+      expect(ended.length).toBeGreaterThanOrEqual(2);
+    },
+  );
+});
