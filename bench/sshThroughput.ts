@@ -19,6 +19,8 @@ import { startSshd } from '../test/harness/sshd.ts';
 const BYTES = Number(process.env.WITNESS_BENCH_SSH_BYTES ?? 500_000_000);
 const ROUNDS = Number(process.env.WITNESS_BENCH_ROUNDS ?? 2);
 const ECHO_SAMPLES = 300;
+/** Profiling aid: run only one path (`gateway`, `direct` or `jump`) and skip the summary. */
+const ONLY = process.env.WITNESS_BENCH_ONLY;
 
 interface Transfer {
   seconds: number;
@@ -113,14 +115,11 @@ async function main(): Promise<void> {
   const work = mkdtempSync(path.join(os.tmpdir(), 'witness-bench-ssh-'));
   const sshd = await startSshd();
   const dataDir = path.join(work, 'gw');
-  const gateway = await spawnGateway([
-    '--data',
-    dataDir,
-    '--api',
-    '127.0.0.1:0',
-    '--ssh',
-    '127.0.0.1:0',
-  ]);
+  const gateway = await spawnGateway(
+    ['--data', dataDir, '--api', '127.0.0.1:0', '--ssh', '127.0.0.1:0'],
+    {},
+    process.env.WITNESS_BENCH_GATEWAY_NODE_ARGS?.split(' ') ?? [],
+  );
   try {
     const sshAddress = gateway.ready.ssh;
     if (!sshAddress) throw new Error('the gateway did not report an SSH listener');
@@ -255,6 +254,7 @@ async function main(): Promise<void> {
         ['jump', jump],
         ['gateway', viaGateway],
       ] as const) {
+        if (ONLY && name !== ONLY) continue;
         const transfer = await run();
         runs[name].push(transfer);
         log(
@@ -262,6 +262,7 @@ async function main(): Promise<void> {
         );
       }
     }
+    if (ONLY) return;
     const gatewayBest = best(runs.gateway);
     const directBest = best(runs.direct);
     const jumpBest = best(runs.jump);

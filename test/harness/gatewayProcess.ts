@@ -26,8 +26,10 @@ export interface GatewayProcess {
 export async function spawnGateway(
   args: string[],
   env: NodeJS.ProcessEnv = {},
+  /** Extra node flags, e.g. `--cpu-prof` to profile a benchmark. */
+  nodeArgs: string[] = [],
 ): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, [GATEWAY_BIN, 'serve', ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, GATEWAY_BIN, 'serve', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
