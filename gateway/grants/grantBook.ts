@@ -6,6 +6,7 @@ import type {
 import type { Clock } from '../clock.ts';
 import { GatewayError } from '../gatewayError.ts';
 import { newId } from '../newId.ts';
+import { isWithinWindow } from '../policy/accessDecision.ts';
 import type { GrantRecord, Store, UserRecord } from '../store/store.ts';
 
 const toMs = (iso: string | null) => (iso === null ? null : Date.parse(iso));
@@ -101,11 +102,25 @@ export class GrantBook {
       validUntil,
     });
     if (!updated) throw notFound(id);
+    // A narrowed window revokes access now: sessions under this grant end (the proxies notice
+    // within a second, DESIGN.md "Launch a session").
+    if (!isWithinWindow(updated, this.clock.now())) {
+      await this.store.endOpenSessions(
+        { grantId: id },
+        'access revoked: the grant is no longer valid',
+        this.clock.now(),
+      );
+    }
     return updated;
   }
 
   async remove(id: string): Promise<void> {
     if (!(await this.store.deleteGrant(id))) throw notFound(id);
+    await this.store.endOpenSessions(
+      { grantId: id },
+      'access revoked: the grant was deleted',
+      this.clock.now(),
+    );
   }
 }
 

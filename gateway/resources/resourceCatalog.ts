@@ -138,6 +138,11 @@ export class ResourceCatalog {
   async remove(idOrName: string): Promise<void> {
     const existing = await this.find(idOrName);
     if (!existing || !(await this.store.deleteResource(existing.id))) throw notFound(idOrName);
+    await this.store.endOpenSessions(
+      { resourceId: existing.id },
+      'the resource was deleted',
+      this.clock.now(),
+    );
   }
 
   /** For the proxies: the decrypted credential of a resource, or null when none is stored. */

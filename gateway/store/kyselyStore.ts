@@ -452,6 +452,27 @@ export class KyselyStore implements Store {
     return row && sessionFromRow(row);
   }
 
+  async endOpenSessions(
+    match: { grantId: string } | { resourceId: string } | { userId: string },
+    reason: string,
+    now: number,
+  ): Promise<SessionRecord[]> {
+    const [column, value] =
+      'grantId' in match
+        ? (['grant_id', match.grantId] as const)
+        : 'resourceId' in match
+          ? (['resource_id', match.resourceId] as const)
+          : (['user_id', match.userId] as const);
+    const rows = await this.db
+      .updateTable('sessions')
+      .set({ state: 'ended', ended_at: now, end_reason: reason })
+      .where(column, '=', value)
+      .where('state', '!=', 'ended')
+      .returningAll()
+      .execute();
+    return rows.map(sessionFromRow);
+  }
+
   // -------------------------------------------------------------------------------------------
   // Recordings
 

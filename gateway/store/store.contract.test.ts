@@ -703,6 +703,40 @@ function describeStoreContract(
         expect(await store.endSession('ses_404', 'x', T)).toBeUndefined();
       });
 
+      it('ends all open sessions of a grant, a resource or a user, and only those', async () => {
+        await store.createSession(session(1));
+        await store.createSession(session(2, { grantId: 'grt_2', resourceId: 'res_2' }));
+        await store.createSession(
+          session(3, { state: 'ended', endedAt: T + 3, endReason: 'done' }),
+        );
+        await store.createSession(
+          session(4, { userId: 'usr_2', grantId: 'grt_2', resourceId: 'res_2' }),
+        );
+        const byGrant = await store.endOpenSessions({ grantId: 'grt_1' }, 'grant revoked', T + 50);
+        expect(byGrant.map((s) => s.id)).toEqual(['ses_1']);
+        expect(await store.getSession('ses_3')).toMatchObject({
+          endReason: 'done',
+          endedAt: T + 3,
+        });
+        const byUser = await store.endOpenSessions({ userId: 'usr_2' }, 'user disabled', T + 60);
+        expect(byUser.map((s) => s.id)).toEqual(['ses_4']);
+        const byResource = await store.endOpenSessions(
+          { resourceId: 'res_2' },
+          'resource deleted',
+          T + 70,
+        );
+        expect(byResource).toEqual([
+          session(2, {
+            grantId: 'grt_2',
+            resourceId: 'res_2',
+            state: 'ended',
+            endedAt: T + 70,
+            endReason: 'resource deleted',
+          }),
+        ]);
+        expect(await store.endOpenSessions({ resourceId: 'res_2' }, 'again', T + 80)).toEqual([]);
+      });
+
       it('ends a pending session, after which its ticket no longer works', async () => {
         await store.createSession(session(1));
         expect(await store.endSession('ses_1', 'grant revoked', T + 5)).toMatchObject({

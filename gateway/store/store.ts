@@ -287,6 +287,16 @@ export interface Store {
   ): Promise<SessionRecord | undefined>;
   /** Ends a session that has not ended yet; returns it, or undefined if already ended/unknown. */
   endSession(id: string, reason: string, now: number): Promise<SessionRecord | undefined>;
+  /**
+   * Ends every not-yet-ended session that matches (a revoked grant, a deleted resource, a
+   * disabled user); returns them. The proxies notice within their poll interval and close
+   * the connections.
+   */
+  endOpenSessions(
+    match: { grantId: string } | { resourceId: string } | { userId: string },
+    reason: string,
+    now: number,
+  ): Promise<SessionRecord[]>;
 
   /** Starts a recording row with status 'recording'; StoreConflictError if one exists. */
   createRecording(recording: NewRecording): Promise<RecordingMetadata>;

@@ -267,6 +267,13 @@ function describeApi(
     expect(ended.status).toBe(200);
     expect(ended.json).toMatchObject({ state: 'ended', endReason: 'terminated by root' });
 
+    // Narrowing the window revokes access: sessions under the grant end at once.
+    const doomed = await gw.request('POST', '/v1/sessions', {
+      token: engineerToken,
+      body: { resourceId: sshResourceId },
+    });
+    expect(doomed.status).toBe(201);
+
     // Grant windows: an expired grant gives a message with the time it expired.
     const patch = await gw.request('PATCH', `/v1/grants/${grant.json.id}`, {
       token: adminToken,
@@ -279,6 +286,13 @@ function describeApi(
     });
     expect(expired.status).toBe(403);
     expect(expired.json.message).toMatch(/expired at/);
+    const revoked = await gw.request('GET', `/v1/sessions/${doomed.json.sessionId}`, {
+      token: adminToken,
+    });
+    expect(revoked.json).toMatchObject({
+      state: 'ended',
+      endReason: expect.stringMatching(/access revoked/),
+    });
     expect(
       (await gw.request('DELETE', `/v1/grants/${grant.json.id}`, { token: adminToken })).status,
     ).toBe(204);

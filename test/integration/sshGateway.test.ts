@@ -487,6 +487,37 @@ describeWithSshd('SSH through the gateway (ssh2 client, real sshd)', () => {
     });
   });
 
+  it('ends a live session within a second of its grant being revoked', async () => {
+    const resourceId = await bed.addResource('web-revoke');
+    const { sessionId, ticket } = await bed.newSession('web-revoke');
+    const client = await bed.connect(sessionId, ticket);
+    const grants = await bed.gw.request('GET', '/v1/grants', { token: bed.adminToken });
+    const grant = grants.json.grants.find(
+      (g: { target: { resourceId?: string } }) => g.target.resourceId === resourceId,
+    );
+    expect(grant).toBeDefined();
+    let revokedAt = 0;
+    const result = exec(client, 'echo started; sleep 30', {
+      onChannel: (channel) =>
+        channel.once('data', async () => {
+          const response = await bed.gw.request('DELETE', `/v1/grants/${grant.id}`, {
+            token: bed.adminToken,
+          });
+          expect(response.status).toBe(204);
+          revokedAt = Date.now();
+        }),
+    });
+    const ended = await result;
+    expect(Date.now() - revokedAt).toBeLessThan(1000);
+    expect(ended.stdout.toString()).toBe('started\n');
+    client.end();
+    const row = await bed.gw.gateway.services.store.getSession(sessionId);
+    expect(row).toMatchObject({
+      state: 'ended',
+      endReason: 'access revoked: the grant was deleted',
+    });
+  });
+
   it('fails closed when the recorder fails: the session ends and no unrecorded byte is forwarded', async () => {
     bed.memory.options = { failAfterBytes: 3_000_000 };
     bed.recorders.current = bed.memory;
