@@ -177,6 +177,68 @@ const resourceNameSchema = z
   .string()
   .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'resource names are lower-case letters, digits, . _ -');
 
+// ---------------------------------------------------------------------------------------------
+// Database policy: masking and guardrails (PostgreSQL resources), on a resource or a grant
+
+/** Regex source, compiled case-insensitively by the gateway; at most 512 chars. */
+const regexSource = z
+  .string()
+  .min(1)
+  .max(512)
+  .refine((source) => {
+    try {
+      new RegExp(source, 'iu');
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'not a valid regular expression');
+
+export const maskingPresets = ['email', 'card', 'phone'] as const;
+export const maskingRuleSchema = z.strictObject({
+  name: z.string().min(1).max(64),
+  match: z.discriminatedUnion('kind', [
+    /** Result columns whose name matches. */
+    z.strictObject({ kind: z.literal('column'), pattern: regexSource }),
+    /** Result columns of these PostgreSQL type names (e.g. `text`, `varchar`, `jsonb`). */
+    z.strictObject({ kind: z.literal('type'), types: z.array(z.string().min(1).max(63)).min(1) }),
+    /** Values (of any text column) that look like a preset or match a pattern. */
+    z.strictObject({ kind: z.literal('value'), preset: z.enum(maskingPresets) }),
+    z.strictObject({ kind: z.literal('value'), pattern: regexSource }),
+  ]),
+  /** full: the whole value becomes `****`; partial: keep the last four characters. */
+  style: z.enum(['full', 'partial']).default('full'),
+});
+export type MaskingRule = z.infer<typeof maskingRuleSchema>;
+
+export const statementClasses = [
+  'drop',
+  'truncate',
+  'alter',
+  'delete_without_where',
+  'update_without_where',
+] as const;
+export const guardrailRuleSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('statement'),
+    name: z.string().min(1).max(64),
+    classes: z.array(z.enum(statementClasses)).min(1),
+  }),
+  /** Blocks statements whose text (comments stripped, whitespace collapsed) matches. */
+  z.strictObject({
+    kind: z.literal('regex'),
+    name: z.string().min(1).max(64),
+    pattern: regexSource,
+  }),
+]);
+export type GuardrailRule = z.infer<typeof guardrailRuleSchema>;
+
+export const databasePolicySchema = z.strictObject({
+  masking: z.array(maskingRuleSchema).max(100).default([]),
+  guardrails: z.array(guardrailRuleSchema).max(100).default([]),
+});
+export type DatabasePolicy = z.infer<typeof databasePolicySchema>;
+
 export const createResourceRequestSchema = z.strictObject({
   name: resourceNameSchema,
   description: z.string().max(1024).default(''),
