@@ -202,8 +202,9 @@ export const maskingRuleSchema = z.strictObject({
     z.strictObject({ kind: z.literal('column'), pattern: regexSource }),
     /** Result columns of these PostgreSQL type names (e.g. `text`, `varchar`, `jsonb`). */
     z.strictObject({ kind: z.literal('type'), types: z.array(z.string().min(1).max(63)).min(1) }),
-    /** Values (of any text column) that look like a preset or match a pattern. */
-    z.strictObject({ kind: z.literal('value'), preset: z.enum(maskingPresets) }),
+    /** Values (of any text column) that look like a preset: e-mail, card number, phone. */
+    z.strictObject({ kind: z.literal('preset'), preset: z.enum(maskingPresets) }),
+    /** Values (of any text column) that match a pattern. */
     z.strictObject({ kind: z.literal('value'), pattern: regexSource }),
   ]),
   /** full: the whole value becomes `****`; partial: keep the last four characters. */
@@ -245,6 +246,8 @@ export const createResourceRequestSchema = z.strictObject({
   labels: labelsSchema.default({}),
   target: resourceTargetSchema,
   secret: resourceSecretInputSchema.optional(),
+  /** Masking and guardrails for database sessions (PostgreSQL resources). */
+  policy: databasePolicySchema.default({ masking: [], guardrails: [] }),
 });
 export type CreateResourceRequest = z.input<typeof createResourceRequestSchema>;
 
@@ -255,6 +258,7 @@ export const updateResourceRequestSchema = z.strictObject({
   target: resourceTargetSchema.optional(),
   /** Replaces the stored credentials; `null` removes them. */
   secret: resourceSecretInputSchema.nullable().optional(),
+  policy: databasePolicySchema.optional(),
 });
 export type UpdateResourceRequest = z.input<typeof updateResourceRequestSchema>;
 
@@ -269,6 +273,7 @@ export const resourceSchema = z.object({
   target: resourceTargetSchema,
   /** Which credentials are stored — never the credentials themselves. */
   secretSet: z.object({ privateKey: z.boolean(), password: z.boolean() }),
+  policy: databasePolicySchema,
   access: resourceAccessSchema,
   createdAt: isoTime,
   updatedAt: isoTime,
@@ -303,6 +308,8 @@ export const createGrantRequestSchema = z
     validUntil: isoTime.nullable().default(null),
     maxSessionSeconds: z.number().int().min(60).max(MAX_SESSION_SECONDS).default(3600),
     description: z.string().max(1024).default(''),
+    /** Masking and guardrails added, for sessions under this grant, to the resource's own. */
+    policy: databasePolicySchema.default({ masking: [], guardrails: [] }),
   })
   .refine((g) => !g.validFrom || !g.validUntil || g.validFrom < g.validUntil, {
     message: 'validFrom must be before validUntil',
@@ -316,6 +323,7 @@ export const updateGrantRequestSchema = z.strictObject({
   validUntil: isoTime.nullable().optional(),
   maxSessionSeconds: z.number().int().min(60).max(MAX_SESSION_SECONDS).optional(),
   description: z.string().max(1024).optional(),
+  policy: databasePolicySchema.optional(),
 });
 export type UpdateGrantRequest = z.input<typeof updateGrantRequestSchema>;
 
@@ -328,6 +336,7 @@ export const grantSchema = z.object({
   validUntil: isoTime.nullable(),
   maxSessionSeconds: z.number().int(),
   description: z.string(),
+  policy: databasePolicySchema,
   createdBy: id,
   createdAt: isoTime,
 });

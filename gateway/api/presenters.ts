@@ -50,6 +50,7 @@ export function presentResource({ record, target, access }: VisibleResource): Re
       privateKey: record.secretFields.includes('privateKey'),
       password: record.secretFields.includes('password'),
     },
+    policy: record.policy,
     access,
     createdAt: iso(record.createdAt),
     updatedAt: iso(record.updatedAt),
@@ -72,6 +73,7 @@ export function presentGrant(grant: GrantRecord): Grant {
     validUntil: isoOrNull(grant.validUntil),
     maxSessionSeconds: grant.maxSessionSeconds,
     description: grant.description,
+    policy: grant.policy,
     createdBy: grant.createdBy,
     createdAt: iso(grant.createdAt),
   };

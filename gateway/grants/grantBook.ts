@@ -72,6 +72,7 @@ export class GrantBook {
       validUntil: toMs(request.validUntil),
       maxSessionSeconds: request.maxSessionSeconds,
       description: request.description,
+      policy: request.policy,
       createdBy: createdBy.id,
       createdAt: this.clock.now(),
     };
@@ -98,6 +99,7 @@ export class GrantBook {
         maxSessionSeconds: request.maxSessionSeconds,
       }),
       ...(request.description !== undefined && { description: request.description }),
+      ...(request.policy !== undefined && { policy: request.policy }),
       validFrom,
       validUntil,
     });

@@ -82,6 +82,7 @@ export class ResourceCatalog {
       target: request.target,
       secretCiphertext: sealed?.ciphertext ?? null,
       secretFields: sealed?.fields ?? [],
+      policy: request.policy,
       createdAt: now,
       updatedAt: now,
     };
@@ -127,6 +128,7 @@ export class ResourceCatalog {
       ...(request.name !== undefined && { name: request.name }),
       ...(request.description !== undefined && { description: request.description }),
       ...(request.labels !== undefined && { labels: request.labels }),
+      ...(request.policy !== undefined && { policy: request.policy }),
       ...(request.target !== undefined && { target: request.target, kind: request.target.kind }),
       ...secretPatch,
       updatedAt: this.clock.now(),

@@ -10,6 +10,7 @@
  * later read that could observe someone else's change.
  */
 import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
+import type { DatabasePolicy } from '../../gateway-client/api/apiSchemas.ts';
 import type {
   AuthTokensTable,
   Database,
@@ -278,6 +279,7 @@ export class KyselyStore implements Store {
     if (patch.target !== undefined) set.target = JSON.stringify(patch.target);
     if (patch.secretCiphertext !== undefined) set.secret_ciphertext = patch.secretCiphertext;
     if (patch.secretFields !== undefined) set.secret_fields = JSON.stringify(patch.secretFields);
+    if (patch.policy !== undefined) set.policy = JSON.stringify(patch.policy);
     try {
       const row = await this.db
         .updateTable('resources')
@@ -323,6 +325,7 @@ export class KyselyStore implements Store {
           valid_until: grant.validUntil,
           max_session_seconds: grant.maxSessionSeconds,
           description: grant.description,
+          policy: JSON.stringify(grant.policy),
           created_by: grant.createdBy,
           created_at: grant.createdAt,
         })
@@ -358,6 +361,7 @@ export class KyselyStore implements Store {
     if (patch.validUntil !== undefined) set.valid_until = patch.validUntil;
     if (patch.maxSessionSeconds !== undefined) set.max_session_seconds = patch.maxSessionSeconds;
     if (patch.description !== undefined) set.description = patch.description;
+    if (patch.policy !== undefined) set.policy = JSON.stringify(patch.policy);
     if (Object.keys(set).length === 0) return this.getGrant(id);
     const row = await this.db
       .updateTable('grants')
@@ -702,6 +706,7 @@ function resourceToRow(resource: ResourceRecord): Insertable<ResourcesTable> {
     target: JSON.stringify(resource.target),
     secret_ciphertext: resource.secretCiphertext,
     secret_fields: JSON.stringify(resource.secretFields),
+    policy: JSON.stringify(resource.policy),
     created_at: resource.createdAt,
     updated_at: resource.updatedAt,
   };
@@ -717,6 +722,7 @@ function resourceFromRow(row: Selectable<ResourcesTable>): ResourceRecord {
     target: parseJson<Record<string, unknown>>(row.target),
     secretCiphertext: row.secret_ciphertext,
     secretFields: parseJson<string[]>(row.secret_fields),
+    policy: parseJson<DatabasePolicy>(row.policy),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -735,6 +741,7 @@ function grantFromRow(row: Selectable<GrantsTable>): GrantRecord {
     validUntil: row.valid_until,
     maxSessionSeconds: row.max_session_seconds,
     description: row.description,
+    policy: parseJson<DatabasePolicy>(row.policy),
     createdBy: row.created_by,
     createdAt: row.created_at,
   };

@@ -73,6 +73,8 @@ export interface ResourcesTable {
   secret_ciphertext: string | null;
   /** JSON string[] */
   secret_fields: string;
+  /** JSON DatabasePolicy (masking and guardrail rules), added in 0003. */
+  policy: string;
   created_at: number;
   updated_at: number;
 }
@@ -90,6 +92,8 @@ export interface GrantsTable {
   valid_until: number | null;
   max_session_seconds: number;
   description: string;
+  /** JSON DatabasePolicy, added in 0003. */
+  policy: string;
   created_by: string;
   created_at: number;
 }
@@ -439,10 +443,30 @@ const recordings: Migration = {
   },
 };
 
+/** Masking and guardrail policy on resources and grants (PostgreSQL proxy, issue #4). */
+const databasePolicy: Migration = {
+  async up(db: Kysely<unknown>) {
+    for (const table of ['resources', 'grants']) {
+      await db.schema
+        .alterTable(table)
+        .addColumn('policy', 'text', (c) => c.notNull().defaultTo(EMPTY_POLICY_JSON))
+        .execute();
+    }
+  },
+  async down(db: Kysely<unknown>) {
+    for (const table of ['resources', 'grants']) {
+      await db.schema.alterTable(table).dropColumn('policy').execute();
+    }
+  },
+};
+
+export const EMPTY_POLICY_JSON = '{"masking":[],"guardrails":[]}';
+
 /** Every migration, in order. Names sort lexically, which is the order Kysely applies them. */
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0001_initial': initial,
   '0002_recordings': recordings,
+  '0003_database_policy': databasePolicy,
 });
 
 /** In-code provider, so migrations ship inside the bundle with no directory to find at runtime. */

@@ -15,6 +15,7 @@ import {
   describeWithPostgres,
   freshPostgresDatabase,
 } from '../../test/harness/postgresForTests.ts';
+import { migrations } from './migrations.ts';
 import { openPostgresStore, openSqliteStore } from './openStore.ts';
 import {
   type AuthTokenRecord,
@@ -36,6 +37,11 @@ interface StoreLocation {
 
 /** Realistic epoch ms: beyond 2^31, so an int4 or string round trip would show. */
 const T = 1_750_000_000_000;
+
+/** Every migration, by name, in the order applied: each recorded exactly once. */
+const ALL_MIGRATIONS = Object.keys(migrations)
+  .sort()
+  .map((name) => ({ name }));
 
 function newUser(n: number, overrides: Partial<NewUser> = {}): NewUser {
   return {
@@ -59,6 +65,7 @@ function resource(n: number, overrides: Partial<ResourceRecord> = {}): ResourceR
     target: { host: '10.0.0.1', port: 5432, database: 'app' },
     secretCiphertext: null,
     secretFields: [],
+    policy: { masking: [], guardrails: [] },
     createdAt: T + n,
     updatedAt: T + n,
     ...overrides,
@@ -78,6 +85,7 @@ function grant(n: number, overrides: Partial<GrantRecord> = {}): GrantRecord {
     validUntil: null,
     maxSessionSeconds: 3600,
     description: '',
+    policy: { masking: [], guardrails: [] },
     createdBy: 'usr_1',
     createdAt: T + n,
     ...overrides,
@@ -1013,7 +1021,7 @@ describe('SQLite specifics', () => {
     const raw = new SqliteDatabase(file, { readonly: true });
     try {
       const names = raw.prepare('select name from kysely_migration order by name').all();
-      expect(names).toEqual([{ name: '0001_initial' }, { name: '0002_recordings' }]);
+      expect(names).toEqual(ALL_MIGRATIONS);
       expect(raw.prepare('select count(*) as n from users').get()).toEqual({ n: 3 });
     } finally {
       raw.close();
@@ -1038,10 +1046,9 @@ describe('SQLite specifics', () => {
     expect(results).toEqual(['opened', 'opened', 'opened']);
     const raw = new SqliteDatabase(file, { readonly: true });
     try {
-      expect(raw.prepare('select name from kysely_migration order by name').all()).toEqual([
-        { name: '0001_initial' },
-        { name: '0002_recordings' },
-      ]);
+      expect(raw.prepare('select name from kysely_migration order by name').all()).toEqual(
+        ALL_MIGRATIONS,
+      );
     } finally {
       raw.close();
     }
@@ -1150,7 +1157,7 @@ describeWithPostgres('PostgreSQL store', () => {
       await client.connect();
       try {
         const { rows } = await client.query('select name from kysely_migration order by name');
-        expect(rows).toEqual([{ name: '0001_initial' }, { name: '0002_recordings' }]);
+        expect(rows).toEqual(ALL_MIGRATIONS);
       } finally {
         await client.end();
       }

@@ -7,7 +7,7 @@
  * Times are epoch milliseconds. Ids are opaque strings made by the caller (see newId.ts), so
  * the store never needs dialect-specific RETURNING tricks.
  */
-import type { Role } from '../../gateway-client/api/apiSchemas.ts';
+import type { DatabasePolicy, Role } from '../../gateway-client/api/apiSchemas.ts';
 
 export type StoreKind = 'sqlite' | 'postgres';
 
@@ -94,6 +94,8 @@ export interface ResourceRecord {
   secretCiphertext: string | null;
   /** Which credential fields the blob holds, so the API can say so without decrypting. */
   secretFields: string[];
+  /** Masking and guardrails for database sessions on this resource. */
+  policy: DatabasePolicy;
   createdAt: number;
   updatedAt: number;
 }
@@ -101,7 +103,14 @@ export interface ResourceRecord {
 export type ResourcePatch = Partial<
   Pick<
     ResourceRecord,
-    'name' | 'description' | 'kind' | 'labels' | 'target' | 'secretCiphertext' | 'secretFields'
+    | 'name'
+    | 'description'
+    | 'kind'
+    | 'labels'
+    | 'target'
+    | 'secretCiphertext'
+    | 'secretFields'
+    | 'policy'
   >
 > & { updatedAt: number };
 
@@ -120,12 +129,17 @@ export interface GrantRecord {
   validUntil: number | null;
   maxSessionSeconds: number;
   description: string;
+  /** Masking and guardrails added for sessions under this grant. */
+  policy: DatabasePolicy;
   createdBy: string;
   createdAt: number;
 }
 
 export type GrantPatch = Partial<
-  Pick<GrantRecord, 'mode' | 'validFrom' | 'validUntil' | 'maxSessionSeconds' | 'description'>
+  Pick<
+    GrantRecord,
+    'mode' | 'validFrom' | 'validUntil' | 'maxSessionSeconds' | 'description' | 'policy'
+  >
 >;
 
 export type SessionState = 'pending' | 'live' | 'ended';

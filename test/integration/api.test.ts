@@ -88,9 +88,27 @@ function describeApi(
         labels: { env: 'prod' },
         target: { kind: 'postgres', host: '127.0.0.1', database: 'orders', username: 'app' },
         secret: { password: DB_PASSWORD },
+        policy: {
+          masking: [{ name: 'emails', match: { kind: 'preset', preset: 'email' } }],
+          guardrails: [{ kind: 'statement', name: 'no-drops', classes: ['drop', 'truncate'] }],
+        },
       },
     });
     expect(db.status).toBe(201);
+    expect(db.json.policy).toEqual({
+      masking: [{ name: 'emails', match: { kind: 'preset', preset: 'email' }, style: 'full' }],
+      guardrails: [{ kind: 'statement', name: 'no-drops', classes: ['drop', 'truncate'] }],
+    });
+    const badPolicy = await gw.request('POST', '/v1/resources', {
+      token: adminToken,
+      body: {
+        name: 'bad-policy',
+        target: { kind: 'postgres', host: 'h', database: 'd', username: 'u' },
+        policy: { guardrails: [{ kind: 'regex', name: 'x', pattern: '(' }] },
+      },
+    });
+    expect(badPolicy.status).toBe(400);
+    expect(badPolicy.json.message).toMatch(/regular expression/);
     expect(db.json.target.port).toBe(5432);
     dbResourceId = db.json.id;
 

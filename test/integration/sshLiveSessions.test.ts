@@ -56,6 +56,7 @@ async function liveSession(expiresInMs: number): Promise<{ id: string; expiresAt
     target: {},
     secretCiphertext: null,
     secretFields: [],
+    policy: { masking: [], guardrails: [] },
     createdAt: now,
     updatedAt: now,
   });
@@ -68,6 +69,7 @@ async function liveSession(expiresInMs: number): Promise<{ id: string; expiresAt
     resourceId,
     selector: null,
     mode: 'standing',
+    policy: { masking: [], guardrails: [] },
     validFrom: null,
     validUntil: null,
     maxSessionSeconds: 3600,
