@@ -463,7 +463,8 @@ export const recordingListQuerySchema = z.strictObject({
 });
 
 export const recordingExportQuerySchema = z.strictObject({
-  format: z.enum(['cast', 'bundle']),
+  /** cast (SSH terminal), bundle (signed, verifiable offline), jsonl (PostgreSQL query log). */
+  format: z.enum(['cast', 'bundle', 'jsonl']),
   /** For cast: the terminal channel to export (default: the first with a pty or output). */
   channel: z.coerce.number().int().min(0).max(65535).optional(),
 });

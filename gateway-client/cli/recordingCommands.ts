@@ -1,6 +1,9 @@
 /**
  * `witness recordings list|export|verify`.
  *
+ * `export --format jsonl` writes a database session's query log (gateway-client/recording/
+ * queryLog.ts): for reading and for tools, not evidence — a bundle is the evidence.
+ *
  * `list` and `export` talk to the signed-in gateway; `verify` works offline, on a file, with
  * nothing but the key the person trusts (gateway/recorder/FORMAT.md, "Verifying"): it never
  * signs in, never reads the profile, and never believes the key inside a bundle on its own.
@@ -54,7 +57,7 @@ interface ListOptions {
 }
 
 interface ExportOptions {
-  format: 'cast' | 'bundle';
+  format: 'cast' | 'bundle' | 'jsonl';
   channel?: number;
   output?: string;
   force?: boolean;
@@ -85,11 +88,18 @@ export function registerRecordingCommands(program: Command, context: RecordingCo
 
   recordings
     .command('export')
-    .description('Download a recording as an asciicast (.cast) or a signed bundle (.wbundle).')
+    .description(
+      'Download a recording as an asciicast (.cast), a signed bundle (.wbundle), or the query ' +
+        'log of a database session (.jsonl).',
+    )
     .argument('<session>', 'session id')
     .addOption(
-      new Option('--format <format>', 'cast (plays in asciinema) or bundle (verifiable offline)')
-        .choices(['cast', 'bundle'])
+      new Option(
+        '--format <format>',
+        'cast (plays in asciinema), bundle (verifiable offline) or jsonl (database sessions: ' +
+          'one JSON line per query with its rows, status and timing)',
+      )
+        .choices(['cast', 'bundle', 'jsonl'])
         .makeOptionMandatory(),
     )
     .option('--channel <n>', 'for cast: the terminal channel (default: the first)', parseChannel)
@@ -164,10 +174,10 @@ class RecordingCommands {
   async export(sessionId: string, options: ExportOptions): Promise<void> {
     if (options.channel !== undefined && options.format !== 'cast') {
       throw this.context.usage(
-        '--channel picks a terminal for --format cast; a bundle has them all.',
+        `--channel picks a terminal for --format cast; ${options.format === 'bundle' ? 'a bundle has them all' : 'a query log has every query'}.`,
       );
     }
-    const extension = options.format === 'cast' ? 'cast' : 'wbundle';
+    const extension = { cast: 'cast', bundle: 'wbundle', jsonl: 'jsonl' }[options.format];
     const output = options.output ?? `${sessionId.replace(/[^A-Za-z0-9._-]/g, '_')}.${extension}`;
     const toStdout = output === '-';
     if (!toStdout && !options.force && (await exists(output))) {

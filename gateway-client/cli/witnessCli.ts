@@ -57,6 +57,7 @@ import {
   saveProfile,
   storedSessionFromPair,
 } from '../profile.ts';
+import { registerPsqlCommand } from './psqlCommand.ts';
 import { registerRecordingCommands } from './recordingCommands.ts';
 import { registerSshCommand } from './sshCommand.ts';
 import { askLine, askSecret, PromptCancelledError, readAllInput } from './terminalPrompt.ts';
@@ -215,6 +216,15 @@ class WitnessCli {
     registerSshCommand(program, {
       io: this.io,
       withSignedIn: (action) => this.withSignedIn(action),
+      setExitCode: (code) => {
+        this.exitCode = code;
+      },
+    });
+
+    registerPsqlCommand(program, {
+      io: this.io,
+      withSignedIn: (action) => this.withSignedIn(action),
+      pinnedCaPem: async (url) => (await loadProfile(this.configDir)).gateways[url]?.caPem,
       setExitCode: (code) => {
         this.exitCode = code;
       },

@@ -1,9 +1,9 @@
 /**
  * The recordings API: list, metadata with verification, the raw stream, and exports (.cast,
- * signed bundle). Engineers see only their own recordings; auditors and admins see all. Every
- * read of a recording's content is audited in `recording_access` before its content is read
- * (DESIGN.md: "who watched which recording is itself audited") — if the audit row cannot be
- * written, nothing is sent.
+ * signed bundle, .jsonl query log of a database session). Engineers see only their own
+ * recordings; auditors and admins see all. Every read of a recording's content is audited in
+ * `recording_access` before its content is read (DESIGN.md: "who watched which recording is
+ * itself audited") — if the audit row cannot be written, nothing is sent.
  */
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -16,6 +16,7 @@ import {
   recordingSchema,
 } from '../../gateway-client/api/apiSchemas.ts';
 import { NoTerminalOutputError, toAsciicast } from '../../gateway-client/recording/asciicast.ts';
+import { toQueryLog } from '../../gateway-client/recording/queryLog.ts';
 import type { Authenticated, AuthService } from '../auth/authService.ts';
 import type { Clock } from '../clock.ts';
 import { GatewayError } from '../gatewayError.ts';
@@ -160,6 +161,22 @@ export function registerRecordingRoutes(
       return reply
         .header('content-type', 'application/octet-stream')
         .header('content-disposition', attachment(`${recording.sessionId}.wbundle`))
+        .send(body);
+    }
+    if (format === 'jsonl') {
+      if (recording.protocol !== 'postgres') {
+        throw new GatewayError(
+          'bad_request',
+          `Session ${recording.sessionId} is a ${recording.protocol} session; a jsonl query log exports database sessions — export a .cast or a bundle instead.`,
+        );
+      }
+      // TODO(migration): audit as its own action ('export_jsonl') once recording_access's
+      // check constraint allows it; 'stream' is the closest action it allows today.
+      await audit(user, recording.sessionId, 'stream');
+      const body = await startStream(recording, toQueryLog(recordings.events(recording)));
+      return reply
+        .header('content-type', 'application/x-ndjson')
+        .header('content-disposition', attachment(`${recording.sessionId}.jsonl`))
         .send(body);
     }
     if (recording.protocol !== 'ssh') {

@@ -12,6 +12,8 @@ export interface ReadyLine {
   store: 'sqlite' | 'postgres';
   /** `HOST:PORT` of the SSH listener, when one runs. */
   ssh?: string;
+  /** `HOST:PORT` of the PostgreSQL listener, when one runs. */
+  postgres?: string;
 }
 
 export interface GatewayProcess {

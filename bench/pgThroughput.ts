@@ -1,0 +1,589 @@
+/**
+ * `npm run bench:pg`: PostgreSQL throughput through the gateway (recording every query and
+ * result row) against the reference peers measured in the same run — PostgreSQL directly, and
+ * pgbouncer in session mode (which records nothing).
+ *
+ * All paths use the same real PostgreSQL 15 temp cluster (initialized with `pgbench -i -s 10`)
+ * and the same client: pgbench's read-only `-S` workload, once with the simple protocol and once
+ * with `-M prepared`. The gateway runs as its own process (`witness-gateway serve --postgres`),
+ * as in production, with TLS on the client leg (it accepts nothing else); pgbouncer and direct
+ * connections are plain TCP unless WITNESS_BENCH_PGBOUNCER_TLS=1 gives pgbouncer TLS too.
+ *
+ * Client shape: a gateway ticket is single-use and is the password of one connection, while one
+ * pgbench process uses one user and password for all its connections. So every path runs the
+ * same way: CLIENTS (8) pgbench processes in parallel, each `-c 1 -j 1` with its own
+ * environment (through the gateway: its own session and ticket), and the path's TPS is the sum
+ * of theirs ("tps = N (without initial connection time)"). Direct and pgbouncer use the same
+ * shape although they would not need it, so that the ratios compare the paths, not the clients.
+ *
+ * Prints per-path figures on stderr and a last line on stdout:
+ *   RESULT pg_vs_pgbouncer=<ratio> pg_prepared_vs_pgbouncer=<ratio> pg_vs_direct=<ratio>
+ * (gateway simple / pgbouncer simple, gateway prepared / pgbouncer prepared, gateway simple /
+ * direct simple). If the gateway cannot be set up, direct and pgbouncer are still measured and
+ * printed, then the bench fails with the reason and prints no RESULT line.
+ *
+ * Environment: WITNESS_BENCH_SECONDS (15) per run, WITNESS_BENCH_PG_CLIENTS (8),
+ * WITNESS_BENCH_PG_SCALE (10), WITNESS_BENCH_ROUNDS (1; the best round counts),
+ * WITNESS_BENCH_ONLY (comma list of direct, pgbouncer, gateway: profiling aid, no RESULT),
+ * WITNESS_BENCH_GATEWAY_NODE_ARGS (e.g. `--cpu-prof`), WITNESS_PGBOUNCER_BIN
+ * (/usr/sbin/pgbouncer), WITNESS_PG_BIN (PostgreSQL 15's bin directory).
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import {
+  accessSync,
+  chmodSync,
+  chownSync,
+  constants,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+} from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { connect, createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { GatewayClient, type SessionTokens } from '../gateway-client/gatewayClient.ts';
+import {
+  GATEWAY_BIN,
+  type GatewayProcess,
+  runNode,
+  spawnGateway,
+} from '../test/harness/gatewayProcess.ts';
+import {
+  createDatabase,
+  type PostgresCluster,
+  startPostgresCluster,
+} from '../test/harness/postgresCluster.ts';
+
+const SECONDS = positiveNumber('WITNESS_BENCH_SECONDS', 15);
+const CLIENTS = positiveNumber('WITNESS_BENCH_PG_CLIENTS', 8);
+const SCALE = positiveNumber('WITNESS_BENCH_PG_SCALE', 10);
+const ROUNDS = positiveNumber('WITNESS_BENCH_ROUNDS', 1);
+const PG_BIN = process.env.WITNESS_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+const PGBOUNCER_BIN = process.env.WITNESS_PGBOUNCER_BIN ?? '/usr/sbin/pgbouncer';
+const PGBOUNCER_TLS = process.env.WITNESS_BENCH_PGBOUNCER_TLS === '1';
+const PATHS = ['direct', 'pgbouncer', 'gateway'] as const;
+type PathName = (typeof PATHS)[number];
+const MODES = ['simple', 'prepared'] as const;
+type Mode = (typeof MODES)[number];
+const ONLY = process.env.WITNESS_BENCH_ONLY?.split(',').map((p) => p.trim()) as
+  | PathName[]
+  | undefined;
+const DATABASE = 'bench';
+const HOST = '127.0.0.1';
+
+/** Every child process this bench started and that still runs, to stop by PID. */
+const running = new Set<ChildProcess>();
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function positiveNumber(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number`);
+  return value;
+}
+
+/** pgbench and psql from PostgreSQL 15's bin directory, else from PATH. */
+function pgTool(name: string): string {
+  const candidate = path.join(PG_BIN, name);
+  try {
+    accessSync(candidate, constants.X_OK);
+    return candidate;
+  } catch {
+    return name;
+  }
+}
+
+interface Run {
+  stdout: string;
+  stderr: string;
+  code: number | null;
+}
+
+/** Runs a program to completion (tracked, so a failure elsewhere can stop it). */
+function run(program: string, args: string[], env: NodeJS.ProcessEnv, stdin = ''): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, args, {
+      env: { ...process.env, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    running.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      running.delete(child);
+      reject(
+        error.code === 'ENOENT'
+          ? new Error(`${program} is not installed (apt-get install postgresql-client-15)`)
+          : error,
+      );
+    });
+    child.on('close', (code) => {
+      running.delete(child);
+      resolve({ stdout, stderr, code });
+    });
+    child.stdin.end(stdin);
+  });
+}
+
+/** libpq environment for one connection path (no PG* variable of the caller leaks in). */
+type Connection = Record<string, string>;
+
+function libpqEnv(connection: Connection): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('PG')) env[name] = value;
+  }
+  return { ...env, PGDATABASE: DATABASE, PGGSSENCMODE: 'disable', ...connection };
+}
+
+interface Measurement {
+  tps: number;
+  transactions: number;
+  failed: number;
+}
+
+/**
+ * CLIENTS pgbench processes at once, `-c 1` each, one connection environment each; the sum of
+ * their TPS. `connections` is called once per process (the gateway hands out one ticket each).
+ */
+async function pgbench(
+  mode: Mode,
+  seconds: number,
+  connections: () => Promise<Connection>,
+): Promise<Measurement> {
+  const envs: Connection[] = [];
+  for (let i = 0; i < CLIENTS; i++) envs.push(await connections());
+  const args = ['-n', '-S', '-M', mode, '-c', '1', '-j', '1', '-T', String(seconds)];
+  const runs = await Promise.all(envs.map((env) => run(pgTool('pgbench'), args, libpqEnv(env))));
+  let tps = 0;
+  let transactions = 0;
+  let failed = 0;
+  for (const result of runs) {
+    const match = /tps = ([\d.]+) \(without initial connection time\)/.exec(result.stdout);
+    if (result.code !== 0 || !match) {
+      throw new Error(
+        `pgbench ${args.join(' ')} exited ${result.code}:\n${result.stderr.trim()}\n${result.stdout.trim()}`,
+      );
+    }
+    tps += Number(match[1]);
+    transactions += Number(/processed: (\d+)/.exec(result.stdout)?.[1] ?? 0);
+    failed += Number(/number of failed transactions: (\d+)/.exec(result.stdout)?.[1] ?? 0);
+  }
+  return { tps, transactions, failed };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, HOST, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no port assigned'))));
+    });
+  });
+}
+
+/** Resolves once something accepts TCP connections on HOST:port. */
+async function waitForPort(port: number, child: ChildProcess, what: () => string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`${what()} exited (${child.exitCode ?? child.signalCode})`);
+    }
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, HOST);
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`${what()} did not listen on ${HOST}:${port}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+interface Pgbouncer {
+  port: number;
+  connection: Connection;
+  stop(): Promise<void>;
+}
+
+/** pgbouncer in session mode in front of the cluster, on a free loopback port. */
+async function startPgbouncer(work: string, cluster: PostgresCluster): Promise<Pgbouncer> {
+  try {
+    accessSync(PGBOUNCER_BIN, constants.X_OK);
+  } catch {
+    throw new Error(
+      `pgbouncer not found at ${PGBOUNCER_BIN}: apt-get install pgbouncer, or set WITNESS_PGBOUNCER_BIN`,
+    );
+  }
+  const dir = path.join(work, 'pgbouncer');
+  mkdirSync(dir);
+  chmodSync(dir, 0o755);
+  const password = new URL(cluster.url).password;
+  const port = await freePort();
+  const ini = path.join(dir, 'pgbouncer.ini');
+  const userlist = path.join(dir, 'userlist.txt');
+  const files = [ini, userlist];
+  const settings = [
+    '[databases]',
+    `${DATABASE} = host=${cluster.host} port=${cluster.port} dbname=${DATABASE} user=witness password=${decodeURIComponent(password)}`,
+    '',
+    '[pgbouncer]',
+    `listen_addr = ${HOST}`,
+    `listen_port = ${port}`,
+    'unix_socket_dir =',
+    'auth_type = scram-sha-256',
+    `auth_file = ${userlist}`,
+    'pool_mode = session',
+    `default_pool_size = ${CLIENTS + 2}`,
+    `max_client_conn = ${CLIENTS * 4 + 10}`,
+    'ignore_startup_parameters = extra_float_digits',
+    'log_connections = 0',
+    'log_disconnections = 0',
+    'log_pooler_errors = 1',
+  ];
+  if (PGBOUNCER_TLS) {
+    const key = path.join(dir, 'server.key');
+    const cert = path.join(dir, 'server.crt');
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+      { stdio: 'ignore' },
+    );
+    files.push(key, cert);
+    settings.push(
+      'client_tls_sslmode = require',
+      `client_tls_key_file = ${key}`,
+      `client_tls_cert_file = ${cert}`,
+    );
+  }
+  await writeFile(ini, `${settings.join('\n')}\n`, { mode: 0o600 });
+  await writeFile(userlist, '"bench" "bench-password-1"\n', { mode: 0o600 });
+  // pgbouncer refuses to run as root: it switches to the postgres user (-u), which must be able
+  // to read its files on a later reload too.
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) {
+    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+    for (const file of [dir, ...files]) chownSync(file, uid, gid);
+  }
+  const child = spawn(PGBOUNCER_BIN, [...(asRoot ? ['-u', 'postgres'] : []), ini], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      running.delete(child);
+      resolve();
+    }),
+  );
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  try {
+    await waitForPort(port, child, () => `pgbouncer (output: ${output.trim()})`);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    port,
+    connection: {
+      PGHOST: HOST,
+      PGPORT: String(port),
+      PGUSER: 'bench',
+      PGPASSWORD: 'bench-password-1',
+      PGSSLMODE: PGBOUNCER_TLS ? 'require' : 'disable',
+    },
+    stop,
+  };
+}
+
+interface GatewayPath {
+  process: GatewayProcess;
+  api: GatewayClient;
+  resourceId: string;
+  /** A fresh session: one connection's environment. */
+  connection(): Promise<Connection>;
+}
+
+/**
+ * The gateway as its own process with a PostgreSQL listener, an admin, a resource for the
+ * cluster with a password credential, a grant; checked with one psql round trip.
+ */
+async function startGatewayPath(work: string, cluster: PostgresCluster): Promise<GatewayPath> {
+  const dataDir = path.join(work, 'gw');
+  let gateway: GatewayProcess;
+  try {
+    gateway = await spawnGateway(
+      ['--data', dataDir, '--api', `${HOST}:0`, '--postgres', `${HOST}:0`],
+      {},
+      process.env.WITNESS_BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [],
+    );
+  } catch (error) {
+    throw new Error(
+      `the gateway did not start with --postgres (does this build have the PostgreSQL listener?): ${messageOf(error)}`,
+    );
+  }
+  running.add(gateway.child);
+  void new Promise((resolve) => gateway.child.once('exit', resolve)).then(() =>
+    running.delete(gateway.child),
+  );
+  try {
+    // The ready line names the listener once there is one (`"postgres":"HOST:PORT"`).
+    const address = (gateway.ready as { postgres?: unknown }).postgres;
+    if (typeof address !== 'string') {
+      throw new Error(
+        `the gateway's ready line reports no PostgreSQL listener (${JSON.stringify(gateway.ready)})`,
+      );
+    }
+    const created = await runNode(
+      GATEWAY_BIN,
+      [
+        'admin',
+        'create-user',
+        '--data',
+        dataDir,
+        '--username',
+        'bench',
+        '--role',
+        'admin',
+        '--password-stdin',
+      ],
+      { stdin: 'bench-password-1\n' },
+    );
+    if (created.code !== 0) throw new Error(`admin create-user failed: ${created.stderr}`);
+    const caFile = path.join(dataDir, 'tls', 'ca.crt');
+    let tokens: SessionTokens | null = null;
+    const api = new GatewayClient(
+      { baseUrl: gateway.ready.api, caPem: await readFile(caFile, 'utf8') },
+      {
+        tokens: () => tokens,
+        tokensRefreshed: (pair) => {
+          tokens = pair;
+        },
+      },
+    );
+    tokens = await api.login({ username: 'bench', password: 'bench-password-1' });
+    const resource = await api.createResource({
+      name: 'bench-db',
+      target: {
+        kind: 'postgres',
+        host: cluster.host,
+        port: cluster.port,
+        database: DATABASE,
+        username: 'witness',
+        tlsMode: 'disable',
+      },
+      secret: { password: decodeURIComponent(new URL(cluster.url).password) },
+    });
+    const me = await api.me();
+    await api.createGrant({
+      subject: { kind: 'user', userId: me.id },
+      target: { kind: 'resource', resourceId: resource.id },
+      maxSessionSeconds: 3600,
+    });
+    const connection = async (): Promise<Connection> => {
+      const session = await api.createSession(resource.id);
+      const endpoint = session.endpoint;
+      if (endpoint?.protocol !== 'postgres') {
+        throw new Error(
+          `POST /v1/sessions gave no PostgreSQL endpoint (${JSON.stringify(endpoint)}): the gateway has no PostgreSQL listener`,
+        );
+      }
+      return {
+        PGHOST: endpoint.host,
+        PGPORT: String(endpoint.port),
+        PGUSER: session.sessionId,
+        PGPASSWORD: session.ticket,
+        PGSSLMODE: 'verify-full',
+        PGSSLROOTCERT: caFile,
+        PGAPPNAME: 'witness-bench',
+      };
+    };
+    const probe = await run(
+      pgTool('psql'),
+      ['-X', '-A', '-t', '-c', 'select count(*) from pgbench_branches'],
+      libpqEnv(await connection()),
+    );
+    if (probe.code !== 0 || probe.stdout.trim() !== String(SCALE)) {
+      throw new Error(
+        `a psql query through the gateway failed (exit ${probe.code}): ${probe.stderr.trim() || probe.stdout.trim()}`,
+      );
+    }
+    return { process: gateway, api, resourceId: resource.id, connection };
+  } catch (error) {
+    await gateway.stop();
+    throw error;
+  }
+}
+
+/** Stops whatever is still running, by PID, synchronously (for signals). */
+function killRunning(): void {
+  for (const child of running) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  }
+}
+
+async function main(): Promise<number> {
+  const work = mkdtempSync(path.join(os.tmpdir(), 'witness-bench-pg-'));
+  chmodSync(work, 0o755);
+  const onSignal = (signal: NodeJS.Signals) => {
+    killRunning();
+    rmSync(work, { recursive: true, force: true });
+    process.exit(128 + (os.constants.signals[signal] ?? 1)); // 'exit' stops the cluster
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  let cluster: PostgresCluster | undefined;
+  let bouncer: Pgbouncer | undefined;
+  let gateway: GatewayPath | undefined;
+  try {
+    const wanted = (name: PathName) => !ONLY || ONLY.includes(name);
+    log(`Starting PostgreSQL 15 and initializing pgbench at scale ${SCALE}…`);
+    cluster = await startPostgresCluster();
+    await createDatabase(cluster.url, DATABASE);
+    const direct: Connection = {
+      PGHOST: cluster.host,
+      PGPORT: String(cluster.port),
+      PGUSER: 'witness',
+      PGPASSWORD: decodeURIComponent(new URL(cluster.url).password),
+      PGSSLMODE: 'disable',
+    };
+    const init = await run(pgTool('pgbench'), ['-i', '-q', '-s', String(SCALE)], libpqEnv(direct));
+    if (init.code !== 0) throw new Error(`pgbench -i failed: ${init.stderr}`);
+
+    if (wanted('pgbouncer')) bouncer = await startPgbouncer(work, cluster);
+    let gatewayFailure: string | undefined;
+    if (wanted('gateway')) {
+      try {
+        gateway = await startGatewayPath(work, cluster);
+      } catch (error) {
+        gatewayFailure = messageOf(error);
+        log(`gateway: cannot be measured — ${gatewayFailure}`);
+        log('Measuring the other paths anyway; no RESULT line without the gateway.');
+      }
+    }
+
+    const paths: { name: PathName; connection: () => Promise<Connection> }[] = [];
+    if (wanted('direct')) paths.push({ name: 'direct', connection: async () => direct });
+    if (bouncer) {
+      const connection = bouncer.connection;
+      paths.push({ name: 'pgbouncer', connection: async () => connection });
+    }
+    if (gateway) paths.push({ name: 'gateway', connection: gateway.connection });
+
+    // Warm the cluster's caches so the first measured path is not penalized.
+    await pgbench('simple', Math.min(3, SECONDS), async () => direct);
+
+    log(
+      `pgbench -S, ${CLIENTS} clients (processes of -c 1), ${SECONDS} s per run, best of ${ROUNDS}, paths interleaved.`,
+    );
+    const best = new Map<string, Measurement>();
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const mode of MODES) {
+        for (const { name, connection } of paths) {
+          const measured = await pgbench(mode, SECONDS, connection);
+          const key = `${name}/${mode}`;
+          if ((best.get(key)?.tps ?? -1) < measured.tps) best.set(key, measured);
+          log(
+            `  round ${round} ${mode.padEnd(8)} ${name.padEnd(9)} ${measured.tps.toFixed(0).padStart(8)} tps` +
+              ` (${measured.transactions} transactions${measured.failed ? `, ${measured.failed} failed` : ''})`,
+          );
+        }
+      }
+    }
+    const tps = (name: PathName, mode: Mode) => best.get(`${name}/${mode}`)?.tps;
+    const describe: Record<PathName, string> = {
+      direct: 'direct PostgreSQL:     ',
+      pgbouncer: `pgbouncer (session${PGBOUNCER_TLS ? ', TLS' : ''}):${PGBOUNCER_TLS ? '' : '   '}`,
+      gateway: 'gateway (recording):   ',
+    };
+    for (const { name } of paths) {
+      log(
+        `${describe[name]} simple ${tps(name, 'simple')?.toFixed(0) ?? '–'} tps, prepared ${tps(name, 'prepared')?.toFixed(0) ?? '–'} tps`,
+      );
+    }
+    if (gateway) {
+      const recordings = await gateway.api.listRecordings({
+        resourceId: gateway.resourceId,
+        limit: 500,
+      });
+      const bytes = recordings.reduce((sum, r) => sum + r.bytes, 0);
+      const frames = recordings.reduce((sum, r) => sum + r.frames, 0);
+      log(
+        `gateway recorded ${recordings.length} sessions: ${frames} frames, ${(bytes / 1024 / 1024).toFixed(1)} MiB`,
+      );
+    }
+
+    if (gatewayFailure) {
+      log(`FAILED: the gateway could not be benchmarked: ${gatewayFailure}`);
+      return 1;
+    }
+    if (ONLY) return 0;
+    const ratio = (a: number | undefined, b: number | undefined) =>
+      a === undefined || b === undefined || b === 0 ? 'NaN' : (a / b).toFixed(3);
+    console.log(
+      `RESULT pg_vs_pgbouncer=${ratio(tps('gateway', 'simple'), tps('pgbouncer', 'simple'))}` +
+        ` pg_prepared_vs_pgbouncer=${ratio(tps('gateway', 'prepared'), tps('pgbouncer', 'prepared'))}` +
+        ` pg_vs_direct=${ratio(tps('gateway', 'simple'), tps('direct', 'simple'))}`,
+    );
+    return 0;
+  } finally {
+    killRunning(); // pgbench processes of a run that failed
+    gateway?.api.close();
+    await gateway?.process.stop();
+    await bouncer?.stop();
+    await cluster?.stop();
+    rmSync(work, { recursive: true, force: true });
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+process.exitCode = await main();
