@@ -100,15 +100,61 @@ export function chainHash(previous: Uint8Array, frame: Uint8Array): Buffer {
   return createHash('sha256').update(previous).update(frame).digest();
 }
 
+/**
+ * The chain hash of a frame given as its 20-byte fixed header and its data apart: the same
+ * value as `chainHash(previous, header ‖ data)`, without joining them (SHA-256 of a message
+ * does not depend on how it is fed in).
+ */
+export function chainHashParts(
+  previous: Uint8Array,
+  frameHeader: Uint8Array,
+  data: Uint8Array,
+): Buffer {
+  return createHash('sha256').update(previous).update(frameHeader).update(data).digest();
+}
+
+/** Bytes before a frame record's data: 'F' | u32 length | the frame's 20-byte fixed header. */
+export const FRAME_RECORD_HEAD_BYTES = 5 + FRAME_FIXED_BYTES;
+
+/**
+ * The start of a frame record, for writers that keep the data apart (no copy of it):
+ * the record is `head ‖ data ‖ hash`, and the frame bytes the chain hashes are
+ * `head.subarray(5) ‖ data` (see `chainHashParts`). Byte for byte what `encodeFrameRecord`
+ * writes before the data.
+ */
+export function encodeFrameRecordHead(
+  event: Omit<RecordingEvent, 'data'>,
+  dataLength: number,
+): Buffer {
+  if (!KIND_CODES.has(event.kind)) throw new Error(`unknown event kind '${event.kind}'`);
+  if (dataLength > MAX_FRAME_DATA_BYTES) throw new Error('frame data too large; split it');
+  const head = Buffer.allocUnsafe(FRAME_RECORD_HEAD_BYTES);
+  head[0] = 0x46; // 'F'
+  head.writeUInt32BE(FRAME_FIXED_BYTES + dataLength + HASH_BYTES, 1);
+  writeFrameHeader(head, 5, event);
+  return head;
+}
+
+function writeFrameHeader(target: Buffer, at: number, event: Omit<RecordingEvent, 'data'>): void {
+  target[at] = FRAME_FORMAT_VERSION;
+  target[at + 1] = event.kind.charCodeAt(0);
+  target.writeUInt16BE(event.channel, at + 2);
+  writeU64(target, event.seq, at + 4);
+  writeU64(target, event.time, at + 12);
+}
+
+/** A u64 from a non-negative safe integer, without a BigInt per call. */
+function writeU64(target: Buffer, value: number, at: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${value} is not a u64`);
+  target.writeUInt32BE(Math.floor(value / 0x1_0000_0000), at);
+  target.writeUInt32BE(value >>> 0, at + 4);
+}
+
 export function encodeFrame(event: RecordingEvent): Buffer {
   if (!KIND_CODES.has(event.kind)) throw new Error(`unknown event kind '${event.kind}'`);
   if (event.data.length > MAX_FRAME_DATA_BYTES) throw new Error('frame data too large; split it');
   const frame = Buffer.allocUnsafe(FRAME_FIXED_BYTES + event.data.length);
-  frame.writeUInt8(FRAME_FORMAT_VERSION, 0);
-  frame.writeUInt8(event.kind.charCodeAt(0), 1);
-  frame.writeUInt16BE(event.channel, 2);
-  frame.writeBigUInt64BE(BigInt(event.seq), 4);
-  frame.writeBigUInt64BE(BigInt(event.time), 12);
+  writeFrameHeader(frame, 0, event);
   frame.set(event.data, FRAME_FIXED_BYTES);
   return frame;
 }

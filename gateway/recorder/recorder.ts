@@ -14,7 +14,10 @@
  *
  * Writes go through one serial queue. An `append` resolves once its frames are handed to the
  * sink (OS-buffered for segment files); appends that pile up while a write is in flight are
- * written together as one batch, which is what keeps a bulk transfer fast.
+ * written together as one batch, which is what keeps a bulk transfer fast. The appended data
+ * is not copied: it is hashed where it lies and handed to the sink as one of the buffers of a
+ * vectored write (`head ‖ data ‖ hash` per frame), so the caller must not change it until
+ * its append has settled (the proxies forward it only then anyway).
  *
  * Fail closed: the first storage error rejects the append it hit and every append after it
  * with a RecorderFailure, resolves `failed`, and marks the recording 'failed' in the store.
@@ -22,14 +25,15 @@
  */
 import {
   type CheckpointBody,
-  chainHash,
+  chainHashParts,
   checkpointSigningBytes,
   type EventKind,
   encodeCheckpointRecord,
-  encodeFrame,
-  encodeFrameRecord,
+  encodeFrameRecordHead,
   encodeHeaderRecord,
   eventKinds,
+  FRAME_RECORD_HEAD_BYTES,
+  HASH_BYTES,
   initialHash,
   MAX_FRAME_DATA_BYTES,
 } from '../../gateway-client/recording/recordingFormat.ts';
@@ -43,8 +47,10 @@ import { type RecorderFactory, RecorderFailure, type SessionRecorder } from './s
 
 export const CHECKPOINT_INTERVAL_MS = 1000;
 export const CHECKPOINT_BYTES = 1024 * 1024;
-/** Upper bound on one batched write, so a flood of appends is not concatenated at once. */
+/** Upper bound on one batched write, so a flood of appends is not written at once. */
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
+/** Frames per batched write: 3 buffers each stay under IOV_MAX (1024), so one writev. */
+const MAX_BATCH_FRAMES = 320;
 
 export interface RecorderOptions {
   store: Store;
@@ -176,13 +182,23 @@ interface Waiter {
 }
 
 interface PendingFrame {
-  /** The encoded frame record ('F' | length | frame | hash). */
-  record: Buffer;
+  /** The frame record is `head ‖ data ‖ hash`; `data` is the caller's, not copied. */
+  head: Buffer;
+  data: Uint8Array;
   seq: number;
   hash: Buffer;
   dataBytes: number;
   /** Set on the last frame of an append: resolved when that frame is written. */
   waiter: Waiter | undefined;
+}
+
+/** A checkpoint whose frames are being synced while later frames go on being written. */
+interface SyncingCheckpoint {
+  body: CheckpointBody;
+  signature: Buffer;
+  settled: boolean;
+  /** Set when the sync failed. */
+  error: unknown;
 }
 
 interface SessionRecordingOptions extends RecorderOptions {
@@ -229,6 +245,10 @@ class SessionRecording implements SessionRecorder {
 
   private draining = false;
   private drainDone: Promise<void> = Promise.resolve();
+  /** The checkpoint whose sync is in flight (at most one). */
+  private syncing: SyncingCheckpoint | undefined;
+  /** Wakes the drain loop while it waits for a sync with nothing to write. */
+  private wakeUp: (() => void) | undefined;
   private closing = false;
   private closeDone: Promise<void> | undefined;
   private failure: RecorderFailure | undefined;
@@ -319,12 +339,13 @@ class SessionRecording implements SessionRecorder {
     waiter: Waiter | undefined,
   ): void {
     const seq = this.seq + 1;
-    const frame = encodeFrame({ seq, time, channel, kind, data });
-    const hash = chainHash(this.hash, frame);
+    const head = encodeFrameRecordHead({ seq, time, channel, kind }, data.length);
+    const hash = chainHashParts(this.hash, head.subarray(5), data);
     this.seq = seq;
     this.hash = hash;
     this.pending.push({
-      record: encodeFrameRecord(frame, hash),
+      head,
+      data,
       seq,
       hash,
       dataBytes: data.length,
@@ -339,65 +360,148 @@ class SessionRecording implements SessionRecorder {
     if (!this.draining) {
       this.draining = true;
       this.drainDone = this.drain();
+    } else {
+      this.wakeUp?.();
     }
     return this.drainDone;
   }
 
+  /**
+   * The write loop. A checkpoint is made in two steps so that its fsync does not hold up the
+   * frames after it: `startCheckpoint` takes the chain state of what is written and starts the
+   * sync; frames appended meanwhile go on being written (each append still resolves only once
+   * its frames are written); once the sync is done the checkpoint record is written next. It
+   * then lags behind those frames, which the format allows (FORMAT.md §3), and never vouches
+   * for a frame the sync did not cover.
+   */
   private async drain(): Promise<void> {
     try {
       while (this.failure === undefined) {
-        if (this.pending.length > 0) await this.writeBatch();
-        const somethingNew = this.writtenSeq > this.checkpointSeq;
+        if (this.syncing?.settled) {
+          await this.finishCheckpoint(this.syncing);
+          continue;
+        }
         if (
-          somethingNew &&
+          this.syncing === undefined &&
+          this.writtenSeq > this.checkpointSeq &&
           (this.checkpointRequested || this.dataSinceCheckpoint >= this.checkpointBytes)
         ) {
-          await this.writeCheckpoint(false);
-        } else if (this.pending.length === 0) {
-          this.checkpointRequested = false;
-          break;
+          this.startCheckpoint(); // before writing more: it covers exactly what is written
+          continue;
         }
+        // While a sync runs, frames go on being written up to the next checkpoint boundary;
+        // past it they wait, so checkpoints still come every checkpointBytes of data.
+        const room = this.dataSinceCheckpoint < this.checkpointBytes;
+        if (this.pending.length > 0 && (this.syncing === undefined || room)) {
+          await this.writeBatch();
+          continue;
+        }
+        if (this.syncing) {
+          await this.waitForSync(this.syncing, room);
+          continue;
+        }
+        this.checkpointRequested = false;
+        break;
       }
     } catch (error) {
       this.fail(error);
     } finally {
       // Synchronously with the loop's last check, so an append arriving later starts a new one.
       this.draining = false;
+      this.wakeUp = undefined;
     }
+  }
+
+  /** Until the sync settles, or (with `orAppend`) until something is appended. */
+  private waitForSync(syncing: SyncingCheckpoint, orAppend: boolean): Promise<void> {
+    return new Promise((resolve) => {
+      if (syncing.settled || (orAppend && this.pending.length > 0)) {
+        resolve();
+        return;
+      }
+      this.wakeUp = () => {
+        if (!syncing.settled && !orAppend) return;
+        this.wakeUp = undefined;
+        resolve();
+      };
+    });
+  }
+
+  /** Signs a checkpoint of everything written so far and starts syncing those frames. */
+  private startCheckpoint(): void {
+    const body: CheckpointBody = {
+      sessionId: this.sessionId,
+      seq: this.writtenSeq,
+      hash: this.writtenHash,
+      time: this.clock.now(),
+      final: false,
+      keyId: this.keyId,
+    };
+    this.checkpointRequested = false;
+    this.dataSinceCheckpoint = 0; // counts the frame data after this checkpoint's seq
+    const synced = this.sink.sync(); // runs while the checkpoint is signed
+    const syncing: SyncingCheckpoint = {
+      body,
+      signature: this.sign(body),
+      settled: false,
+      error: undefined,
+    };
+    this.syncing = syncing;
+    synced.then(
+      () => {
+        syncing.settled = true;
+        this.wakeUp?.();
+      },
+      (error: unknown) => {
+        syncing.settled = true;
+        syncing.error = error ?? new Error('sync failed');
+        this.wakeUp?.();
+      },
+    );
+  }
+
+  /** The sync is done: writes the checkpoint record (fails closed if the sync failed). */
+  private async finishCheckpoint(syncing: SyncingCheckpoint): Promise<void> {
+    this.syncing = undefined;
+    if (syncing.error !== undefined) throw syncing.error;
+    await this.writeCheckpointRecord(syncing.body, syncing.signature);
   }
 
   /** Writes pending frames up to the next checkpoint boundary as one sink write. */
   private async writeBatch(): Promise<void> {
+    // A batch ends at the next checkpoint boundary, so the checkpoint covers its last frame.
     const room = Math.max(1, this.checkpointBytes - this.dataSinceCheckpoint);
+    const pending = this.pending;
+    const limit = Math.min(pending.length, MAX_BATCH_FRAMES);
+    const chunks: Uint8Array[] = [];
+    const waiters: Waiter[] = [];
     let count = 0;
     let bytes = 0;
     let dataBytes = 0;
-    while (count < this.pending.length && dataBytes < room && bytes < MAX_BATCH_BYTES) {
-      const frame = this.pending[count] as PendingFrame;
-      bytes += frame.record.length;
+    while (count < limit && dataBytes < room && bytes < MAX_BATCH_BYTES) {
+      const frame = pending[count] as PendingFrame;
+      chunks.push(frame.head);
+      if (frame.data.length > 0) chunks.push(frame.data);
+      chunks.push(frame.hash);
+      bytes += FRAME_RECORD_HEAD_BYTES + frame.data.length + HASH_BYTES;
       dataBytes += frame.dataBytes;
+      if (frame.waiter) waiters.push(frame.waiter);
       count += 1;
     }
-    const batch = this.pending.splice(0, count);
-    const last = batch[batch.length - 1] as PendingFrame;
-    this.inFlight = batch.flatMap((frame) => (frame.waiter ? [frame.waiter] : []));
-    await this.sink.write(
-      batch.length === 1
-        ? last.record
-        : Buffer.concat(
-            batch.map((frame) => frame.record),
-            bytes,
-          ),
-    );
-    const written = this.inFlight;
+    const last = pending[count - 1] as PendingFrame;
+    this.pending = count === pending.length ? [] : pending.slice(count);
+    this.inFlight = waiters;
+    if (this.sink.writev) await this.sink.writev(chunks);
+    else await this.sink.write(Buffer.concat(chunks, bytes));
     this.inFlight = [];
     this.bytes += bytes;
     this.writtenSeq = last.seq;
     this.writtenHash = last.hash;
     this.dataSinceCheckpoint += dataBytes;
-    for (const waiter of written) waiter.resolve();
+    for (const waiter of waiters) waiter.resolve();
   }
 
+  /** The final checkpoint: sync, then the record, nothing written in between. */
   private async writeCheckpoint(final: boolean): Promise<void> {
     const body: CheckpointBody = {
       sessionId: this.sessionId,
@@ -410,13 +514,16 @@ class SessionRecording implements SessionRecorder {
     this.checkpointRequested = false;
     const signature = this.sign(body);
     await this.sink.sync(); // the frames it covers are durable before the checkpoint exists
+    await this.writeCheckpointRecord(body, signature);
+  }
+
+  private async writeCheckpointRecord(body: CheckpointBody, signature: Buffer): Promise<void> {
     const record = encodeCheckpointRecord({ ...body, signature });
     await this.sink.write(record);
     await this.sink.flush(); // a buffering sink must not sit on the newest checkpoint
     this.bytes += record.length;
     this.checkpointSeq = body.seq;
     this.checkpointAt = body.time;
-    this.dataSinceCheckpoint = 0;
     this.progressDirty = true;
     this.maybeWriteProgress();
   }

@@ -26,6 +26,13 @@ export interface RecordingSink {
    */
   write(bytes: Uint8Array): Promise<void>;
   /**
+   * Appends `chunks` one after the other, as `write` of their concatenation would, without
+   * joining them first (vectored I/O for segment files). The caller does not change the
+   * chunks until this settles; the sink keeps no reference after that. Optional: without it
+   * the recorder joins the chunks and calls `write`.
+   */
+  writev?(chunks: readonly Uint8Array[]): Promise<void>;
+  /**
    * Hands everything written so far to where a crash of this process cannot lose it (the
    * kernel, the database), without forcing it to disk. The recorder calls it after each
    * checkpoint, so a buffering sink cannot hold the last checkpoint back indefinitely.
@@ -178,6 +185,32 @@ class SegmentFileSink implements RecordingSink {
     }
   }
 
+  async writev(chunks: readonly Uint8Array[]): Promise<void> {
+    let file = this.usable();
+    let total = 0;
+    for (const chunk of chunks) total += chunk.length;
+    if (this.size + total > this.segmentBytes || this.size >= this.segmentBytes) {
+      // Crosses into the next segment (once per segment): the plain path splits and rolls.
+      for (const chunk of chunks) await this.write(chunk);
+      return;
+    }
+    try {
+      let rest = chunks;
+      let done = 0;
+      for (;;) {
+        const { bytesWritten } = await file.writev(rest, this.size + done);
+        done += bytesWritten;
+        if (done >= total) break;
+        rest = dropBytes(rest, bytesWritten); // a short write: go on after what was written
+        file = this.usable();
+      }
+      this.size += total;
+    } catch (error) {
+      this.broken = error;
+      throw error;
+    }
+  }
+
   async flush(): Promise<void> {
     this.usable(); // every write already went to the kernel
   }
@@ -249,6 +282,21 @@ async function writeFully(
     const { bytesWritten } = await file.write(bytes, offset + done, length - done, position + done);
     done += bytesWritten;
   }
+}
+
+/** `chunks` without their first `bytes` bytes (after a short vectored write). */
+function dropBytes(chunks: readonly Uint8Array[], bytes: number): Uint8Array[] {
+  const rest: Uint8Array[] = [];
+  let skip = bytes;
+  for (const chunk of chunks) {
+    if (skip >= chunk.length) {
+      skip -= chunk.length;
+      continue;
+    }
+    rest.push(skip > 0 ? chunk.subarray(skip) : chunk);
+    skip = 0;
+  }
+  return rest;
 }
 
 async function ensurePrivateDirectory(path: string): Promise<void> {
@@ -327,6 +375,8 @@ class DatabaseChunkSink implements RecordingSink {
   private closed = false;
   /** After a failed insert the chunk numbering is uncertain: refuse everything after it. */
   private broken: unknown;
+  /** The inserts in flight, in order. */
+  private inserting: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly store: Store,
@@ -340,6 +390,15 @@ class DatabaseChunkSink implements RecordingSink {
     this.buffered.push(bytes);
     this.bufferedBytes += bytes.length;
     if (this.bufferedBytes >= this.chunkBytes) await this.insertBuffered();
+  }
+
+  /** Copies the chunks (one copy; they are joined anyway) so none is referenced after this. */
+  async writev(chunks: readonly Uint8Array[]): Promise<void> {
+    this.check();
+    let total = 0;
+    for (const chunk of chunks) total += chunk.length;
+    if (total === 0) return;
+    await this.write(Buffer.concat(chunks, total));
   }
 
   async flush(): Promise<void> {
@@ -366,11 +425,25 @@ class DatabaseChunkSink implements RecordingSink {
     if (this.broken !== undefined) throw this.broken;
   }
 
-  private async insertBuffered(): Promise<void> {
-    if (this.bufferedBytes === 0) return;
-    const all = Buffer.concat(this.buffered, this.bufferedBytes);
+  /**
+   * Inserts what is buffered, after every insert started before (the recorder may write while
+   * a sync runs): chunk numbers stay in order, and a sync resolves only once everything
+   * written before it is committed.
+   */
+  private insertBuffered(): Promise<void> {
+    const taken = this.buffered;
+    const takenBytes = this.bufferedBytes;
     this.buffered = [];
     this.bufferedBytes = 0;
+    const run = this.inserting.then(() => this.insert(taken, takenBytes));
+    this.inserting = run.catch(() => {});
+    return run;
+  }
+
+  private async insert(buffered: Uint8Array[], bytes: number): Promise<void> {
+    if (this.broken !== undefined) throw this.broken;
+    if (bytes === 0) return;
+    const all = Buffer.concat(buffered, bytes);
     try {
       for (let offset = 0; offset < all.length; offset += this.chunkBytes) {
         const chunk = all.subarray(offset, Math.min(all.length, offset + this.chunkBytes));

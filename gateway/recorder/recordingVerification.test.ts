@@ -48,6 +48,11 @@ describe('verifyStoredRecording', () => {
     });
     await session.append(1, eventKinds.output, Buffer.alloc(CHECKPOINT_BYTES / 2, 1));
     await session.append(1, eventKinds.output, Buffer.alloc(CHECKPOINT_BYTES / 2, 2)); // → C2
+    // C2 is written once its frames are synced, and frames appended meanwhile may precede it;
+    // this layout wants it right after F2.
+    while ((await store.getRecording('ses_v'))?.lastCheckpointSeq !== 2) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
     for (const byte of [3, 4, 5]) await session.append(1, eventKinds.output, Buffer.from([byte]));
     await session.close();
     recording = await readStoredBytes(storage, 'ses_v');
