@@ -13,6 +13,7 @@
  * No client can bring the listener down: every connection and channel has an 'error'
  * handler, unauthenticated connections have a deadline and a bounded number of attempts.
  */
+
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import ssh2, {
   type AuthContext,
@@ -36,6 +37,7 @@ import {
 } from '../../sessions/liveSessions.ts';
 import type { SessionService } from '../../sessions/sessionService.ts';
 import type { ResourceRecord, SessionRecord, UserRecord } from '../../store/store.ts';
+import { listenerCiphers } from './cipherPreference.ts';
 import {
   type BridgeContext,
   type ChannelBridge,
@@ -97,6 +99,7 @@ export async function startSshListener(config: SshListenerConfig): Promise<Runni
     {
       hostKeys: [config.hostKey.privateKey],
       ident: 'Witness',
+      algorithms: { cipher: listenerCiphers() },
       // Keepalives find clients that vanished without closing the TCP connection.
       keepaliveInterval: 15_000,
       keepaliveCountMax: 4,
