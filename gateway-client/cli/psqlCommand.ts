@@ -19,7 +19,7 @@
  * there is one; Ctrl-C belongs to psql, which cancels the running query through the gateway),
  * the exit code is psql's, and the temporary directory is removed afterwards.
  */
-import { spawn } from 'node:child_process';
+
 import { constants } from 'node:fs';
 import { access, chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -27,6 +27,7 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { Command } from 'commander';
 import type { GatewayClient } from '../gatewayClient.ts';
+import { runInteractiveChild } from './interactiveChild.ts';
 
 export interface PsqlCommandIo {
   stdin: Readable;
@@ -145,7 +146,7 @@ async function openPsql(
       PGGSSENCMODE: 'disable',
       PGAPPNAME: 'witness',
     });
-    return await spawnPsql(program, psqlArgs, env, io);
+    return await runInteractiveChild(program, psqlArgs, env, io, () => notInstalled(program));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -187,47 +188,4 @@ async function findExecutable(program: string, searchPath: string | undefined): 
     }
   }
   return false;
-}
-
-/** A stream backed by a file descriptor (the process's own stdio) can be handed to psql as is. */
-function fdOf(stream: Readable | Writable): number | undefined {
-  const fd = (stream as { fd?: unknown }).fd;
-  return typeof fd === 'number' ? fd : undefined;
-}
-
-function spawnPsql(
-  program: string,
-  args: string[],
-  env: Record<string, string | undefined>,
-  io: PsqlCommandIo,
-): Promise<number> {
-  const fds = [fdOf(io.stdin), fdOf(io.stdout), fdOf(io.stderr)];
-  const inherit = fds.every((fd) => fd !== undefined);
-  return new Promise((resolve, reject) => {
-    const child = spawn(program, args, {
-      env,
-      stdio: inherit ? (fds as number[]) : ['pipe', 'pipe', 'pipe'],
-    });
-    // On a terminal, Ctrl-C belongs to psql (it cancels the query); this process just waits.
-    const ignore = () => {};
-    if (inherit) process.on('SIGINT', ignore);
-    const stopIgnoring = () => {
-      if (inherit) process.off('SIGINT', ignore);
-    };
-    if (!inherit) {
-      io.stdin.pipe(child.stdin!);
-      child.stdin!.on('error', () => {}); // psql exited before reading all input
-      child.stdout!.pipe(io.stdout, { end: false });
-      child.stderr!.pipe(io.stderr, { end: false });
-    }
-    child.once('error', (error: NodeJS.ErrnoException) => {
-      stopIgnoring();
-      reject(error.code === 'ENOENT' ? notInstalled(program) : error);
-    });
-    child.once('close', (code, signal) => {
-      stopIgnoring();
-      if (!inherit) io.stdin.unpipe(child.stdin!);
-      resolve(code ?? 128 + (signal ? (os.constants.signals[signal] ?? 127) : 127));
-    });
-  });
 }

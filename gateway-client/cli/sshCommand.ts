@@ -13,7 +13,7 @@
  * stdio is passed through (the terminal itself when there is one), the exit code is ssh's, and
  * the temporary files are removed afterwards.
  */
-import { spawn } from 'node:child_process';
+
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +21,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { Command } from 'commander';
 import type { CreateSessionResponse } from '../api/apiSchemas.ts';
 import type { GatewayClient } from '../gatewayClient.ts';
+import { runInteractiveChild } from './interactiveChild.ts';
 
 export interface SshCommandIo {
   stdin: Readable;
@@ -161,7 +162,17 @@ async function runSsh(
       SSH_ASKPASS_REQUIRE: 'force',
       WITNESS_SSH_TICKET_FILE: ticketFile,
     };
-    return await spawnSsh(io.env.WITNESS_SSH_BIN || 'ssh', args, env, io);
+    const program = io.env.WITNESS_SSH_BIN || 'ssh';
+    return await runInteractiveChild(
+      program,
+      args,
+      env,
+      io,
+      () =>
+        new SshCommandError(
+          `The OpenSSH client (${program}) is not installed; install it (e.g. apt-get install openssh-client) or use the desktop app.`,
+        ),
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -174,53 +185,4 @@ function knownHostsPattern(host: string, port: number): string {
 
 function sshOptions(options: Record<string, string>): string[] {
   return Object.entries(options).flatMap(([name, value]) => ['-o', `${name}=${value}`]);
-}
-
-/** A stream backed by a file descriptor (the process's own stdio) can be handed to ssh as is. */
-function fdOf(stream: Readable | Writable): number | undefined {
-  const fd = (stream as { fd?: unknown }).fd;
-  return typeof fd === 'number' ? fd : undefined;
-}
-
-function spawnSsh(
-  program: string,
-  args: string[],
-  env: Record<string, string | undefined>,
-  io: SshCommandIo,
-): Promise<number> {
-  const fds = [fdOf(io.stdin), fdOf(io.stdout), fdOf(io.stderr)];
-  const inherit = fds.every((fd) => fd !== undefined);
-  return new Promise((resolve, reject) => {
-    const child = spawn(program, args, {
-      env,
-      stdio: inherit ? (fds as number[]) : ['pipe', 'pipe', 'pipe'],
-    });
-    // On a terminal, Ctrl-C belongs to ssh (and the remote side); this process just waits.
-    const ignore = () => {};
-    if (inherit) process.on('SIGINT', ignore);
-    const stopIgnoring = () => {
-      if (inherit) process.off('SIGINT', ignore);
-    };
-    if (!inherit) {
-      io.stdin.pipe(child.stdin!);
-      child.stdin!.on('error', () => {}); // ssh exited before reading all input
-      child.stdout!.pipe(io.stdout, { end: false });
-      child.stderr!.pipe(io.stderr, { end: false });
-    }
-    child.once('error', (error: NodeJS.ErrnoException) => {
-      stopIgnoring();
-      reject(
-        error.code === 'ENOENT'
-          ? new SshCommandError(
-              `The OpenSSH client (${program}) is not installed; install it (e.g. apt-get install openssh-client) or use the desktop app.`,
-            )
-          : error,
-      );
-    });
-    child.once('close', (code, signal) => {
-      stopIgnoring();
-      if (!inherit) io.stdin.unpipe(child.stdin!);
-      resolve(code ?? 128 + (signal ? (os.constants.signals[signal] ?? 127) : 127));
-    });
-  });
 }
