@@ -11,12 +11,19 @@ import { type Clock, systemClock } from './clock.ts';
 import { type GatewayKeyMaterial, loadOrInitDataDir } from './config/dataDir.ts';
 import { GrantBook } from './grants/grantBook.ts';
 import { createJsonLogger, type Logger } from './logger.ts';
+import {
+  type RunningPostgresGateway,
+  rememberPostgresTickets,
+  ScramTicketCache,
+  startPostgresGateway,
+} from './proxy/postgres/index.ts';
 import { type RunningSshGateway, startSshGateway } from './proxy/ssh/index.ts';
 import { loadOrCreateGatewayInstanceId } from './recorder/gatewayInstanceId.ts';
 import { Recorder } from './recorder/recorder.ts';
 import { RecordingArchive } from './recorder/recordingArchive.ts';
 import { DatabaseChunkStorage, SegmentFileStorage } from './recorder/recordingStorage.ts';
 import { ResourceCatalog } from './resources/resourceCatalog.ts';
+import { LiveSessions } from './sessions/liveSessions.ts';
 import { type ListenerAddresses, SessionService } from './sessions/sessionService.ts';
 import { openPostgresStore, openSqliteStore } from './store/openStore.ts';
 import type { Store } from './store/store.ts';
@@ -33,6 +40,8 @@ export interface GatewayConfig {
   auth?: Partial<AuthSettings>;
   /** SSH listener address; no SSH listener when absent. */
   ssh?: { host: string; port: number } | undefined;
+  /** PostgreSQL listener address; no PostgreSQL listener when absent. */
+  postgres?: { host: string; port: number } | undefined;
   clock?: Clock;
   log?: Logger;
 }
@@ -58,6 +67,8 @@ export interface RunningGateway {
   services: GatewayServices;
   /** The SSH listener, when configured. */
   ssh: RunningSshGateway | undefined;
+  /** The PostgreSQL listener, when configured. */
+  postgres: RunningPostgresGateway | undefined;
   close(): Promise<void>;
 }
 
@@ -125,6 +136,9 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   const services = await openGatewayServices(config, log);
   let api: RunningApi;
   let ssh: RunningSshGateway | undefined;
+  let postgres: RunningPostgresGateway | undefined;
+  // One registry ends the sessions of both proxies (expiry, terminate, revoke).
+  const liveSessions = new LiveSessions({ store: services.store, clock, log });
   try {
     // Before any session can start: what this instance left unfinished was interrupted.
     await services.recorder.recoverInterruptedRecordings();
@@ -138,9 +152,31 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
         recorders: services.recorder,
         clock,
         log,
+        liveSessions,
       });
       services.listeners.ssh = ssh.address;
       services.keys.sshHostKey = ssh.hostKey.publicKeyLine;
+    }
+    if (config.postgres) {
+      // Tickets issued here can be proven with SCRAM (scramTickets.ts says why this is needed).
+      const scramTickets = new ScramTicketCache(clock);
+      rememberPostgresTickets(services.sessions, scramTickets);
+      postgres = await startPostgresGateway({
+        listen: config.postgres,
+        tls: {
+          certChainPem: services.dataDir.serverChainPem,
+          keyPem: services.dataDir.serverKeyPem,
+        },
+        sessions: services.sessions,
+        resources: services.resources,
+        store: services.store,
+        recorders: services.recorder,
+        clock,
+        log,
+        liveSessions,
+        scramTickets,
+      });
+      services.listeners.postgres = postgres.address;
     }
     api = await startApiServer(
       {
@@ -159,6 +195,8 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     );
   } catch (error) {
     await ssh?.close();
+    await postgres?.close();
+    liveSessions.shutdown();
     await services.store.close();
     throw error;
   }
@@ -173,11 +211,14 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     caFingerprint: services.dataDir.caFingerprint,
     services,
     ssh,
+    postgres,
     close: async () => {
       clearInterval(sweep);
       await api.close();
       // Ends live sessions with a notice, so their recordings close with a final checkpoint.
       await ssh?.close();
+      await postgres?.close();
+      liveSessions.shutdown();
       await services.recorder.closeAll();
       await services.store.close();
     },

@@ -62,6 +62,12 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
         'SSH listener address (port 0: any free port); omit for none',
       ).argParser(listenAddressArg),
     )
+    .addOption(
+      new Option(
+        '--postgres <host:port>',
+        'PostgreSQL listener address (port 0: any free port); omit for none',
+      ).argParser(listenAddressArg),
+    )
     .addOption(databaseOption())
     .option('--hostname <name...>', 'extra DNS names or IPs for the TLS certificate')
     .addOption(
@@ -79,6 +85,7 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
         data: string;
         api: { host: string; port: number };
         ssh?: { host: string; port: number };
+        postgres?: { host: string; port: number };
         databaseUrl?: string;
         hostname?: string[];
         accessTokenTtl: number;
@@ -88,6 +95,7 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
           dataDir: path.resolve(options.data),
           api: options.api,
           ssh: options.ssh,
+          postgres: options.postgres,
           databaseUrl: options.databaseUrl,
           masterKeyBase64: io.env.WITNESS_MASTER_KEY,
           hostnames: options.hostname,
@@ -115,10 +123,15 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
             `SSH listening on ${ssh.address.host}:${ssh.address.port}, host key ${ssh.hostKey.fingerprint}\n`,
           );
         }
+        const postgres = gateway.postgres;
+        if (postgres) {
+          io.stderr(`PostgreSQL listening on ${postgres.address.host}:${postgres.address.port}\n`);
+        }
         const ready = {
           ready: true,
           api: gateway.apiUrl,
           ...(ssh && { ssh: `${ssh.address.host}:${ssh.address.port}` }),
+          ...(postgres && { postgres: `${postgres.address.host}:${postgres.address.port}` }),
           caFingerprint: gateway.caFingerprint,
           store: storeKind,
         };

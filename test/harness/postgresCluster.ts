@@ -25,6 +25,13 @@ export interface PostgresCluster {
 export interface PostgresClusterOptions {
   /** Directory holding initdb, pg_ctl and postgres; default `$WITNESS_PG_BIN` or PG 15's. */
   binDir?: string;
+  /**
+   * pg_hba.conf lines put before initdb's (the first match wins), e.g.
+   * `host all +md5_users 127.0.0.1/32 md5` for tests of other authentication methods.
+   */
+  hbaLines?: string[];
+  /** Serve TLS (`ssl = on`) with this certificate and key; plaintext is still accepted. */
+  tls?: { certPem: string; keyPem: string };
 }
 
 const DEFAULT_BIN_DIR = '/usr/lib/postgresql/15/bin';
@@ -69,6 +76,23 @@ export async function startPostgresCluster(
       '--no-instructions',
     ]);
     await rm(pwFile);
+    if (options.hbaLines !== undefined && options.hbaLines.length > 0) {
+      const hbaFile = join(dataDir, 'pg_hba.conf');
+      const hba = await readFile(hbaFile, 'utf8');
+      await writeFile(hbaFile, `${options.hbaLines.join('\n')}\n${hba}`);
+    }
+    const tlsSettings: string[] = [];
+    if (options.tls !== undefined) {
+      const certFile = join(dataDir, 'witness-test-server.crt');
+      const keyFile = join(dataDir, 'witness-test-server.key');
+      await writeFile(certFile, options.tls.certPem);
+      await writeFile(keyFile, options.tls.keyPem, { mode: 0o600 });
+      if (owner !== undefined) {
+        await chown(certFile, owner.uid, owner.gid);
+        await chown(keyFile, owner.uid, owner.gid);
+      }
+      tlsSettings.push('ssl = on', `ssl_cert_file = '${certFile}'`, `ssl_key_file = '${keyFile}'`);
+    }
 
     // The port is found by binding port 0 and releasing it, so another process can take it in
     // between; retry on a fresh port when the server cannot bind.
@@ -87,6 +111,7 @@ export async function startPostgresCluster(
           'synchronous_commit = off',
           'full_page_writes = off',
           'max_connections = 200',
+          ...tlsSettings,
           '',
         ].join('\n'),
       );

@@ -1,0 +1,410 @@
+/**
+ * The gateway's own connection to the target database (DESIGN.md: "the gateway authenticates
+ * to the target itself (SCRAM/md5/trust) and relays the session"). The client never sees the
+ * credential, the target's cancel key or anything of this handshake but the server's
+ * ParameterStatus values and its ReadyForQuery.
+ *
+ * TLS follows the resource's `tlsMode` like libpq's sslmode: 'disable' never asks, 'prefer'
+ * asks and falls back to plaintext, 'require' insists but does not verify, 'verify-full'
+ * insists and checks the certificate chain against the resource's CA and the host name.
+ * @see https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-START-UP
+ */
+import { createHash } from 'node:crypto';
+import { connect as connectTcp, isIP, type Socket } from 'node:net';
+import { checkServerIdentity, connect as connectTls, type TLSSocket } from 'node:tls';
+import type { postgresTlsModes } from '../../../gateway-client/api/apiSchemas.ts';
+import {
+  type BackendMessage,
+  encodeFrontend,
+  encodePasswordMessage,
+  encodeSASLInitialResponse,
+  encodeSASLResponse,
+  type Frame,
+  MessageReader,
+  type NoticeFieldMap,
+  PROTOCOL_VERSION_3_0,
+  ProtocolError,
+} from './codec.ts';
+import { HandshakeFrames } from './handshakeFrames.ts';
+import { SCRAM_SHA_256, ScramClient, ScramError } from './scram.ts';
+
+export type TlsMode = (typeof postgresTlsModes)[number];
+
+export interface PostgresTarget {
+  /** The resource's name, for messages. */
+  name: string;
+  host: string;
+  port: number;
+  database: string;
+  username: string;
+  tlsMode: TlsMode;
+  /** CA certificate (PEM) for verify-full. */
+  caPem: string | null;
+}
+
+export interface UpstreamOptions {
+  /** Time to connect and log in (default 15 s). */
+  timeoutMs?: number;
+  /** Largest message accepted from the target (default: the codec's 1 GiB). */
+  maxMessageBytes?: number;
+}
+
+export interface UpstreamConnection {
+  socket: Socket | TLSSocket;
+  /** The backend reader, typed phase, positioned after the target's first ReadyForQuery. */
+  reader: MessageReader<'backend'>;
+  /** Frames framed after that ReadyForQuery (normally none). */
+  pending: Frame[];
+  /** ParameterStatus messages as received (relayed to the client unchanged). */
+  parameterStatus: Frame[];
+  /** ParameterStatus values by name. */
+  parameters: Map<string, string>;
+  /** NoticeResponses the target sent while logging in (relayed to the client). */
+  notices: Frame[];
+  /** The target's cancel key: kept by the gateway, never sent to the client. */
+  backendKey: { processId: number; secretKey: Buffer } | undefined;
+  /** The target's first ReadyForQuery, relayed as is. */
+  readyForQuery: Frame;
+  tls: boolean;
+}
+
+/** Why the gateway could not open the session on the target; the message is for the user. */
+export class UpstreamError extends Error {
+  constructor(
+    message: string,
+    /** The target's own error fields, when it sent an ErrorResponse. */
+    readonly targetFields?: NoticeFieldMap,
+  ) {
+    super(message);
+    this.name = 'UpstreamError';
+  }
+}
+
+const SSL_REQUEST = encodeFrontend({ type: 'SSLRequest' });
+const DEFAULT_TIMEOUT_MS = 15_000;
+
+/**
+ * Connects and logs in to the target as the resource's user with the stored password.
+ * `clientParameters` are the client's harmless startup parameters (application_name, …);
+ * client_encoding is always UTF8 (the guardrail lexer and masking read UTF-8).
+ */
+export async function connectUpstream(
+  target: PostgresTarget,
+  password: string | null,
+  clientParameters: ReadonlyMap<string, string>,
+  options: UpstreamOptions = {},
+): Promise<UpstreamConnection> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const where = `${target.name} (${target.host}:${target.port})`;
+  const tcp = await openTcp(target.host, target.port, timeoutMs, where);
+  let socket: Socket | TLSSocket = tcp;
+  const reader = new MessageReader('backend', {
+    ...(options.maxMessageBytes !== undefined && { maxMessageBytes: options.maxMessageBytes }),
+  });
+  const frames = new HandshakeFrames(reader, tcp, 'database server');
+  const timer = setTimeout(
+    () =>
+      frames.abort(
+        new UpstreamError(`Logging in to ${where} took longer than ${timeoutMs / 1000} s`),
+      ),
+    timeoutMs,
+  );
+  timer.unref();
+  try {
+    let tls = false;
+    if (target.tlsMode !== 'disable') {
+      tcp.write(SSL_REQUEST);
+      frames.expectEncryptionResponse();
+      const answer = reader.decode(await frames.next());
+      if (answer.type === 'ErrorResponse') {
+        throw new UpstreamError(
+          `${where} refused the TLS request: ${answer.fields.get('M') ?? 'no reason given'}`,
+          answer.fields,
+        );
+      }
+      if (answer.type === 'EncryptionResponse' && answer.answer === 'S') {
+        // Bytes after 'S' and before the handshake would be read as if they came over TLS
+        // (CVE-2021-23222).
+        if (reader.bufferedBytes > 0) {
+          throw new UpstreamError(
+            `${where} sent unencrypted data after accepting TLS; refusing the connection`,
+          );
+        }
+        frames.detach();
+        socket = await startTls(tcp, target, timeoutMs, where);
+        frames.attach(socket);
+        tls = true;
+      } else if (target.tlsMode !== 'prefer') {
+        throw new UpstreamError(
+          `${where} does not accept TLS, but the resource requires it (tlsMode ${target.tlsMode}); an admin must enable ssl on the server or change the resource`,
+        );
+      }
+      frames.expectTyped();
+    }
+
+    const parameters = new Map<string, string>();
+    for (const [name, value] of clientParameters) parameters.set(name, value);
+    parameters.set('user', target.username);
+    parameters.set('database', target.database);
+    parameters.set('client_encoding', 'UTF8');
+    socket.write(
+      encodeFrontend({
+        type: 'StartupMessage',
+        protocolVersion: { major: PROTOCOL_VERSION_3_0 >> 16, minor: 0 },
+        parameters,
+      }),
+    );
+    await authenticate(frames, socket, target, password, where);
+
+    const result: Omit<UpstreamConnection, 'readyForQuery' | 'pending'> = {
+      socket,
+      reader,
+      parameterStatus: [],
+      parameters: new Map(),
+      notices: [],
+      backendKey: undefined,
+      tls,
+    };
+    for (;;) {
+      const frame = await frames.next();
+      const message = reader.decode(frame);
+      switch (message.type) {
+        case 'ParameterStatus':
+          result.parameterStatus.push(frame);
+          result.parameters.set(message.name, message.value);
+          break;
+        case 'BackendKeyData':
+          result.backendKey = { processId: message.processId, secretKey: message.secretKey };
+          break;
+        case 'NoticeResponse':
+          result.notices.push(frame);
+          break;
+        case 'NegotiateProtocolVersion':
+          break;
+        case 'ReadyForQuery':
+          clearTimeout(timer);
+          return { ...result, readyForQuery: frame, pending: frames.detach() };
+        case 'ErrorResponse':
+          throw targetRefused(where, message.fields);
+        default:
+          throw new UpstreamError(
+            `${where} sent ${message.type} while starting the session; it does not behave like PostgreSQL`,
+          );
+      }
+    }
+  } catch (error) {
+    clearTimeout(timer);
+    frames.detach();
+    socket.destroy();
+    tcp.destroy();
+    throw asUpstreamError(error, where);
+  }
+}
+
+async function authenticate(
+  frames: HandshakeFrames<'backend'>,
+  socket: Socket | TLSSocket,
+  target: PostgresTarget,
+  password: string | null,
+  where: string,
+): Promise<void> {
+  const needPassword = (): string => {
+    if (password === null) {
+      throw new UpstreamError(
+        `${where} asks for a password, but none is stored for this resource; an admin must set one`,
+      );
+    }
+    return password;
+  };
+  let scram: ScramClient | undefined;
+  for (;;) {
+    const message: BackendMessage = frames.reader.decode(await frames.next());
+    switch (message.type) {
+      case 'AuthenticationOk':
+        return;
+      case 'AuthenticationCleartextPassword':
+        socket.write(encodePasswordMessage(needPassword()));
+        break;
+      case 'AuthenticationMD5Password': {
+        const inner = md5Hex(Buffer.from(needPassword() + target.username, 'utf8'));
+        const outer = md5Hex(Buffer.concat([Buffer.from(inner, 'ascii'), message.salt]));
+        socket.write(encodePasswordMessage(`md5${outer}`));
+        break;
+      }
+      case 'AuthenticationSASL': {
+        if (!message.mechanisms.includes(SCRAM_SHA_256)) {
+          throw new UpstreamError(
+            `${where} offers only ${message.mechanisms.join(', ')}; the gateway speaks SCRAM-SHA-256`,
+          );
+        }
+        scram = new ScramClient(needPassword());
+        socket.write(encodeSASLInitialResponse(SCRAM_SHA_256, scram.firstMessage()));
+        break;
+      }
+      case 'AuthenticationSASLContinue':
+        if (!scram) throw new UpstreamError(`${where} sent SCRAM data out of order`);
+        socket.write(encodeSASLResponse(await scram.finalMessage(message.data)));
+        break;
+      case 'AuthenticationSASLFinal':
+        if (!scram) throw new UpstreamError(`${where} sent SCRAM data out of order`);
+        scram.verifyServerFinal(message.data);
+        break;
+      case 'ErrorResponse':
+        throw targetRefused(where, message.fields);
+      case 'NoticeResponse':
+        break;
+      default:
+        throw new UpstreamError(
+          `${where} asked for ${message.type}, which the gateway does not support; use trust, password, md5 or scram-sha-256 for the gateway's login`,
+        );
+    }
+  }
+}
+
+function targetRefused(where: string, fields: NoticeFieldMap): UpstreamError {
+  const code = fields.get('C') ?? '';
+  const text = fields.get('M') ?? 'no reason given';
+  const hint = code.startsWith('28') ? '; an admin must fix the stored credential' : '';
+  return new UpstreamError(`${where} refused the gateway's login: ${text}${hint}`, fields);
+}
+
+function md5Hex(data: Buffer): string {
+  return createHash('md5').update(data).digest('hex');
+}
+
+function asUpstreamError(error: unknown, where: string): UpstreamError {
+  if (error instanceof UpstreamError) return error;
+  if (error instanceof ScramError) return new UpstreamError(`${where}: ${error.message}`);
+  if (error instanceof ProtocolError) {
+    return new UpstreamError(`${where} sent an invalid message: ${error.message}`);
+  }
+  return new UpstreamError(
+    `Could not log in to ${where}: ${error instanceof Error ? error.message : String(error)}`,
+  );
+}
+
+function openTcp(host: string, port: number, timeoutMs: number, where: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connectTcp({ host, port });
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 60_000);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new UpstreamError(`Connecting to ${where} timed out after ${timeoutMs / 1000} s`));
+    }, timeoutMs);
+    timer.unref();
+    const onError = (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(
+        new UpstreamError(
+          `Could not connect to ${where}: ${error.code === 'ECONNREFUSED' ? 'connection refused (is the database running?)' : error.message}`,
+        ),
+      );
+    };
+    // Whoever reads the socket later handles its failures through 'close'; an 'error' with no
+    // listener at all would bring the whole gateway down.
+    socket.on('error', ignoreError);
+    socket.once('error', onError);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.off('error', onError);
+      resolve(socket);
+    });
+  });
+}
+
+function startTls(
+  socket: Socket,
+  target: PostgresTarget,
+  timeoutMs: number,
+  where: string,
+): Promise<TLSSocket> {
+  const verify = target.tlsMode === 'verify-full';
+  if (verify && !target.caPem) {
+    return Promise.reject(
+      new UpstreamError(
+        `The resource ${target.name} has tlsMode verify-full but no CA certificate; an admin must add caPem`,
+      ),
+    );
+  }
+  return new Promise((resolve, reject) => {
+    const tls = connectTls({
+      socket,
+      ...(isIP(target.host) === 0 && { servername: target.host }),
+      ...(verify
+        ? {
+            ca: target.caPem ?? undefined,
+            rejectUnauthorized: true,
+            checkServerIdentity: (_host, cert) => checkServerIdentity(target.host, cert),
+          }
+        : { rejectUnauthorized: false }),
+    });
+    const timer = setTimeout(() => {
+      tls.destroy();
+      reject(new UpstreamError(`The TLS handshake with ${where} timed out`));
+    }, timeoutMs);
+    timer.unref();
+    const onError = (error: Error) => {
+      clearTimeout(timer);
+      reject(
+        new UpstreamError(
+          `The TLS connection to ${where} failed${verify ? ' verification' : ''}: ${error.message}`,
+        ),
+      );
+    };
+    tls.on('error', ignoreError);
+    tls.once('error', onError);
+    tls.once('secureConnect', () => {
+      clearTimeout(timer);
+      tls.off('error', onError);
+      resolve(tls);
+    });
+  });
+}
+
+function ignoreError(): void {}
+
+/**
+ * Sends a CancelRequest for the target's backend `key` on a new connection, over TLS when the
+ * resource requires TLS (PostgreSQL accepts a CancelRequest after SSL negotiation too), and
+ * waits until the server has read it and closed the connection.
+ */
+export async function sendCancelRequest(
+  target: PostgresTarget,
+  key: { processId: number; secretKey: Buffer },
+  timeoutMs = DEFAULT_TIMEOUT_MS,
+): Promise<void> {
+  const where = `${target.name} (${target.host}:${target.port})`;
+  const tcp = await openTcp(target.host, target.port, timeoutMs, where);
+  let socket: Socket | TLSSocket = tcp;
+  try {
+    if (target.tlsMode === 'require' || target.tlsMode === 'verify-full') {
+      const reader = new MessageReader('backend');
+      const frames = new HandshakeFrames(reader, tcp, 'database server');
+      tcp.write(SSL_REQUEST);
+      frames.expectEncryptionResponse();
+      const answer = reader.decode(await frames.next());
+      frames.detach();
+      if (answer.type !== 'EncryptionResponse' || answer.answer !== 'S') {
+        throw new UpstreamError(`${where} refused TLS for the cancel request`);
+      }
+      socket = await startTls(tcp, target, timeoutMs, where);
+    }
+    const closed = new Promise<void>((resolve) => {
+      socket.once('close', () => resolve());
+      setTimeout(resolve, timeoutMs).unref();
+    });
+    socket.resume(); // read to the server's EOF, so 'close' comes
+    socket.end(
+      encodeFrontend({
+        type: 'CancelRequest',
+        processId: key.processId,
+        secretKey: key.secretKey,
+      }),
+    );
+    await closed;
+  } finally {
+    socket.destroy();
+    tcp.destroy();
+  }
+}
