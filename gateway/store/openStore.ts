@@ -40,7 +40,7 @@ export async function openSqliteStore(filePath: string): Promise<Store> {
     // Another process (a CLI, a second gateway starting) may hold a lock briefly. Set first:
     // switching to WAL itself needs a lock and must wait rather than fail.
     database.pragma('busy_timeout = 5000');
-    database.pragma('journal_mode = WAL');
+    await withBusyRetry(() => database.pragma('journal_mode = WAL'));
     database.pragma('foreign_keys = ON');
   } catch (error) {
     database.close();
@@ -69,6 +69,26 @@ export async function openSqliteStore(filePath: string): Promise<Store> {
     await sql`commit`.execute(db);
   });
   return new KyselyStore('sqlite', db);
+}
+
+/**
+ * SQLite answers SQLITE_BUSY to a journal-mode change at once, without its busy handler, while
+ * another process is converting the same new file to WAL; that process is done within
+ * milliseconds, so retry for up to the busy timeout.
+ */
+async function withBusyRetry<T>(operation: () => T): Promise<T> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    try {
+      return operation();
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (typeof code !== 'string' || !code.startsWith('SQLITE_BUSY') || Date.now() > deadline) {
+        throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 30));
+    }
+  }
 }
 
 /**
