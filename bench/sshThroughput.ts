@@ -115,12 +115,14 @@ async function main(): Promise<void> {
   const work = mkdtempSync(path.join(os.tmpdir(), 'witness-bench-ssh-'));
   const sshd = await startSshd();
   const dataDir = path.join(work, 'gw');
-  const gateway = await spawnGateway(
-    ['--data', dataDir, '--api', '127.0.0.1:0', '--ssh', '127.0.0.1:0'],
-    {},
-    process.env.WITNESS_BENCH_GATEWAY_NODE_ARGS?.split(' ') ?? [],
-  );
+  let gateway: Awaited<ReturnType<typeof spawnGateway>> | undefined;
   try {
+    // Inside the try: a gateway that fails to start must not leave sshd running.
+    gateway = await spawnGateway(
+      ['--data', dataDir, '--api', '127.0.0.1:0', '--ssh', '127.0.0.1:0'],
+      {},
+      process.env.WITNESS_BENCH_GATEWAY_NODE_ARGS?.split(' ') ?? [],
+    );
     const sshAddress = gateway.ready.ssh;
     if (!sshAddress) throw new Error('the gateway did not report an SSH listener');
     const [gwHost, gwPort] = [
@@ -304,7 +306,7 @@ async function main(): Promise<void> {
       `RESULT ssh_vs_direct=${result.ssh_vs_direct} ssh_vs_jump=${result.ssh_vs_jump} echo_p99_overhead_ms=${result.echo_p99_overhead_ms}`,
     );
   } finally {
-    await gateway.stop();
+    await gateway?.stop();
     await sshd.stop();
     rmSync(work, { recursive: true, force: true });
   }
