@@ -38,15 +38,15 @@ import {
   mkdtempSync,
   rmSync,
 } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { GatewayClient, type SessionTokens } from '../gateway-client/gatewayClient.ts';
+import type { GatewayClient } from '../gateway-client/gatewayClient.ts';
 import {
-  GATEWAY_BIN,
+  createAdmin,
   type GatewayProcess,
-  runNode,
+  signedInClient,
   spawnGateway,
 } from '../test/harness/gatewayProcess.ts';
 import {
@@ -377,34 +377,12 @@ async function startGatewayPath(work: string, cluster: PostgresCluster): Promise
         `the gateway's ready line reports no PostgreSQL listener (${JSON.stringify(gateway.ready)})`,
       );
     }
-    const created = await runNode(
-      GATEWAY_BIN,
-      [
-        'admin',
-        'create-user',
-        '--data',
-        dataDir,
-        '--username',
-        'bench',
-        '--role',
-        'admin',
-        '--password-stdin',
-      ],
-      { stdin: 'bench-password-1\n' },
-    );
-    if (created.code !== 0) throw new Error(`admin create-user failed: ${created.stderr}`);
+    await createAdmin(dataDir, 'bench', 'bench-password-1');
     const caFile = path.join(dataDir, 'tls', 'ca.crt');
-    let tokens: SessionTokens | null = null;
-    const api = new GatewayClient(
-      { baseUrl: gateway.ready.api, caPem: await readFile(caFile, 'utf8') },
-      {
-        tokens: () => tokens,
-        tokensRefreshed: (pair) => {
-          tokens = pair;
-        },
-      },
-    );
-    tokens = await api.login({ username: 'bench', password: 'bench-password-1' });
+    const api = await signedInClient(gateway.ready.api, dataDir, {
+      username: 'bench',
+      password: 'bench-password-1',
+    });
     const resource = await api.createResource({
       name: 'bench-db',
       target: {

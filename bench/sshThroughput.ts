@@ -8,12 +8,16 @@
  * a last line: RESULT ssh_vs_direct=<ratio> ssh_vs_jump=<ratio> echo_p99_overhead_ms=<ms>
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'ssh2';
-import { GatewayClient, type SessionTokens } from '../gateway-client/gatewayClient.ts';
-import { GATEWAY_BIN, runNode, spawnGateway } from '../test/harness/gatewayProcess.ts';
+import {
+  createAdmin,
+  signedInClient,
+  spawnGateway,
+  splitHostPort,
+} from '../test/harness/gatewayProcess.ts';
 import { startSshd } from '../test/harness/sshd.ts';
 
 const BYTES = Number(process.env.WITNESS_BENCH_SSH_BYTES ?? 500_000_000);
@@ -125,42 +129,15 @@ async function main(): Promise<void> {
     );
     const sshAddress = gateway.ready.ssh;
     if (!sshAddress) throw new Error('the gateway did not report an SSH listener');
-    const [gwHost, gwPort] = [
-      sshAddress.slice(0, sshAddress.lastIndexOf(':')),
-      sshAddress.slice(sshAddress.lastIndexOf(':') + 1),
-    ];
+    const { host: gwHost, port: gwPortNumber } = splitHostPort(sshAddress);
+    const gwPort = String(gwPortNumber);
 
     // Bootstrap: an admin with a grant on the sshd resource.
-    const created = await runNode(
-      GATEWAY_BIN,
-      [
-        'admin',
-        'create-user',
-        '--data',
-        dataDir,
-        '--username',
-        'bench',
-        '--role',
-        'admin',
-        '--password-stdin',
-      ],
-      { stdin: 'bench-password-1\n' },
-    );
-    if (created.code !== 0) throw new Error(created.stderr);
-    let tokens: SessionTokens | null = null;
-    const api = new GatewayClient(
-      {
-        baseUrl: gateway.ready.api,
-        caPem: readFileSync(path.join(dataDir, 'tls', 'ca.crt'), 'utf8'),
-      },
-      {
-        tokens: () => tokens,
-        tokensRefreshed: (pair) => {
-          tokens = pair;
-        },
-      },
-    );
-    tokens = await api.login({ username: 'bench', password: 'bench-password-1' });
+    await createAdmin(dataDir, 'bench', 'bench-password-1');
+    const api = await signedInClient(gateway.ready.api, dataDir, {
+      username: 'bench',
+      password: 'bench-password-1',
+    });
     const resource = await api.createResource({
       name: 'bench-target',
       target: {

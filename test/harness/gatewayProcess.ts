@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { GatewayClient, type SessionTokens } from '../../gateway-client/gatewayClient.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '..', '..');
 export const GATEWAY_BIN = path.join(repoRoot, 'bin', 'witness-gateway.mjs');
@@ -78,14 +80,14 @@ export interface CommandResult {
   stderr: string;
 }
 
-/** Runs a bin script to completion with optional stdin. */
-export function runNode(
-  script: string,
+/** Runs a program to completion with optional stdin, collecting its output. */
+export function runCommand(
+  program: string,
   args: string[],
   options: { env?: NodeJS.ProcessEnv; stdin?: string } = {},
 ): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], {
+    const child = spawn(program, args, {
       env: { ...process.env, ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -98,7 +100,68 @@ export function runNode(
       stderr += chunk.toString();
     });
     child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    // 'close', not 'exit': all output has been read by then.
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(options.stdin ?? '');
   });
+}
+
+/** Runs a bin script (e.g. GATEWAY_BIN, WITNESS_BIN) with this Node. */
+export function runNode(
+  script: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; stdin?: string } = {},
+): Promise<CommandResult> {
+  return runCommand(process.execPath, [script, ...args], options);
+}
+
+/** Bootstraps an admin in a gateway data dir with `admin create-user --password-stdin`. */
+export async function createAdmin(
+  dataDir: string,
+  username: string,
+  password: string,
+): Promise<void> {
+  const created = await runNode(
+    GATEWAY_BIN,
+    [
+      'admin',
+      'create-user',
+      '--data',
+      dataDir,
+      '--username',
+      username,
+      '--role',
+      'admin',
+      '--password-stdin',
+    ],
+    { stdin: `${password}\n` },
+  );
+  if (created.code !== 0)
+    throw new Error(`admin create-user ${username} failed: ${created.stderr}`);
+}
+
+/** A GatewayClient signed in to a running gateway, trusting the CA in its data dir. */
+export async function signedInClient(
+  apiUrl: string,
+  dataDir: string,
+  credentials: { username: string; password: string },
+): Promise<GatewayClient> {
+  let tokens: SessionTokens | null = null;
+  const client = new GatewayClient(
+    { baseUrl: apiUrl, caPem: readFileSync(path.join(dataDir, 'tls', 'ca.crt'), 'utf8') },
+    {
+      tokens: () => tokens,
+      tokensRefreshed: (pair) => {
+        tokens = pair;
+      },
+    },
+  );
+  tokens = await client.login(credentials);
+  return client;
+}
+
+/** Splits a ready line's `HOST:PORT` (the host may be an IPv6 address). */
+export function splitHostPort(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(':');
+  return { host: address.slice(0, colon), port: Number(address.slice(colon + 1)) };
 }

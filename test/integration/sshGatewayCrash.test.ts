@@ -4,18 +4,18 @@
  * checkpoint, and the exported bundle verifies offline as partial — nothing already recorded
  * is lost, and the restarted gateway serves new sessions.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { GatewayClient, type SessionTokens } from '../../gateway-client/gatewayClient.ts';
 import { verifyBundle } from '../../gateway-client/recording/recordingBundle.ts';
 import {
-  GATEWAY_BIN,
+  createAdmin,
   type GatewayProcess,
-  runNode,
+  signedInClient,
   spawnGateway,
+  splitHostPort,
 } from '../harness/gatewayProcess.ts';
 import { describeWithSshd, type RunningSshd, startSshd } from '../harness/sshd.ts';
 
@@ -40,32 +40,17 @@ describeWithSshd('gateway killed mid-session', () => {
     rmSync(work, { recursive: true, force: true });
   });
 
-  async function signIn(api: string): Promise<GatewayClient> {
-    let tokens: SessionTokens | null = null;
-    const client = new GatewayClient(
-      { baseUrl: api, caPem: readFileSync(path.join(dataDir, 'tls', 'ca.crt'), 'utf8') },
-      {
-        tokens: () => tokens,
-        tokensRefreshed: (pair) => {
-          tokens = pair;
-        },
-      },
-    );
-    tokens = await client.login({ username: 'root', password: 'root-password-1' });
-    return client;
-  }
+  const signIn = (api: string) =>
+    signedInClient(api, dataDir, { username: 'root', password: 'root-password-1' });
 
   function connect(address: string, sessionId: string, ticket: string): Promise<ssh2.Client> {
-    const [host, port] = [
-      address.slice(0, address.lastIndexOf(':')),
-      address.slice(address.lastIndexOf(':') + 1),
-    ];
+    const { host, port } = splitHostPort(address);
     return new Promise((resolve, reject) => {
       const client = new ssh2.Client();
       client.once('ready', () => resolve(client)).once('error', reject);
       client.connect({
         host,
-        port: Number(port),
+        port,
         username: sessionId,
         password: ticket,
         readyTimeout: 10_000,
@@ -74,22 +59,7 @@ describeWithSshd('gateway killed mid-session', () => {
   }
 
   it('leaves an interrupted recording whose prefix verifies, and serves again after restart', async () => {
-    const created = await runNode(
-      GATEWAY_BIN,
-      [
-        'admin',
-        'create-user',
-        '--data',
-        dataDir,
-        '--username',
-        'root',
-        '--role',
-        'admin',
-        '--password-stdin',
-      ],
-      { stdin: 'root-password-1\n' },
-    );
-    expect(created.code, created.stderr).toBe(0);
+    await createAdmin(dataDir, 'root', 'root-password-1');
     let api = await signIn(gateway.ready.api);
     const resource = await api.createResource({
       name: 'web-1',

@@ -1,9 +1,3 @@
-/**
- * SSH through the gateway with the OpenSSH tools, end to end through real processes: the
- * gateway binary (`witness-gateway serve --ssh`), the `witness` CLI binary (`witness ssh`),
- * OpenSSH `ssh` and `sftp` given the ticket through SSH_ASKPASS, and a real sshd as target.
- */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -14,6 +8,7 @@ import { GatewayClient } from '../../gateway-client/gatewayClient.ts';
 import {
   GATEWAY_BIN,
   type GatewayProcess,
+  runCommand,
   runNode,
   spawnGateway,
   WITNESS_BIN,
@@ -24,36 +19,6 @@ import {
   sshClientUnavailableReason,
   startSshd,
 } from '../harness/sshd.ts';
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(
-  program: string,
-  args: string[],
-  options: { env?: NodeJS.ProcessEnv; stdin?: string } = {},
-): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(program, args, {
-      env: { ...process.env, ...options.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.stdin ?? '');
-  });
-}
 
 const clientMissing = sshClientUnavailableReason();
 
@@ -215,7 +180,7 @@ describeWithSshd('SSH through the gateway with OpenSSH and `witness ssh` (real p
       const session = await alice.createSession(resourceId);
       expect(session.endpoint).toEqual({ protocol: 'ssh', ...sshAddress });
       const ssh = openSshArgs(session.ticket);
-      const result = await run(
+      const result = await runCommand(
         'ssh',
         [
           ...ssh.options,
@@ -243,7 +208,7 @@ describeWithSshd('SSH through the gateway with OpenSSH and `witness ssh` (real p
   it.skipIf(clientMissing)('shows OpenSSH users why a ticket is refused', async () => {
     const session = await alice.createSession(resourceId);
     const wrong = openSshArgs(`wtk_${randomBytes(32).toString('base64url')}`);
-    const refused = await run(
+    const refused = await runCommand(
       'ssh',
       [...wrong.options, '-p', wrong.port, `${session.sessionId}@${sshAddress.host}`, 'true'],
       { env: wrong.env },
@@ -261,8 +226,8 @@ describeWithSshd('SSH through the gateway with OpenSSH and `witness ssh` (real p
       `${session.sessionId}@${sshAddress.host}`,
       'true',
     ];
-    expect((await run('ssh', args, { env: right.env })).code).toBe(0);
-    const replayed = await run('ssh', args, { env: right.env });
+    expect((await runCommand('ssh', args, { env: right.env })).code).toBe(0);
+    const replayed = await runCommand('ssh', args, { env: right.env });
     expect(replayed.code).toBe(255);
     expect(replayed.stderr).toContain('already used');
   });
@@ -275,7 +240,7 @@ describeWithSshd('SSH through the gateway with OpenSSH and `witness ssh` (real p
     const remote = `/tmp/witness-openssh-sftp-${randomBytes(4).toString('hex')}.bin`;
     const content = randomBytes(2 * 1024 * 1024 + 5);
     writeFileSync(local, content);
-    const result = await run(
+    const result = await runCommand(
       'sftp',
       [...sftp.options, '-P', sftp.port, `${session.sessionId}@${sshAddress.host}`],
       {
