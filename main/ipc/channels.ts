@@ -1,0 +1,49 @@
+/**
+ * The names of every IPC call and event, as plain data with no imports, so the sandboxed
+ * preload (which cannot load zod) and the web host's browser bridge can refuse anything not in
+ * the contract. `contract.ts` checks at compile time that its schema maps have exactly these
+ * keys, so a name cannot be added in one place and forgotten in the other.
+ */
+export const CALL_NAMES = [
+  'app.getState',
+  'gateway.inspect',
+  'gateway.pin',
+  'gateway.forget',
+  'account.enroll',
+  'account.login',
+  'account.logout',
+  'localGateway.createAdmin',
+  'resources.list',
+  'terminals.open',
+  'terminals.write',
+  'terminals.resize',
+  'terminals.ack',
+  'terminals.close',
+  'recordings.list',
+  'recordings.verify',
+] as const;
+
+export const EVENT_NAMES = [
+  'app.stateChanged',
+  'app.deepLink',
+  'terminal.data',
+  'terminal.ended',
+] as const;
+
+export type CallName = (typeof CALL_NAMES)[number];
+export type EventName = (typeof EVENT_NAMES)[number];
+
+const callNameSet: ReadonlySet<string> = new Set(CALL_NAMES);
+const eventNameSet: ReadonlySet<string> = new Set(EVENT_NAMES);
+
+export function isCallName(name: unknown): name is CallName {
+  return typeof name === 'string' && callNameSet.has(name);
+}
+
+export function isEventName(name: unknown): name is EventName {
+  return typeof name === 'string' && eventNameSet.has(name);
+}
+
+/** Electron channel names, prefixed by recipient (Teleport's habit): `main:` calls, `renderer:` events. */
+export const callChannel = (name: CallName) => `main:${name}`;
+export const eventChannel = (name: EventName) => `renderer:${name}`;
