@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { checkServerIdentity, connect as connectTls, type TLSSocket } from 'node:tls';
 import type { postgresTlsModes } from '../../../gateway-client/api/apiSchemas.ts';
+import { SCRAM_SHA_256, ScramClient, ScramError } from '../../../gateway-client/postgres/scram.ts';
 import {
   type BackendMessage,
   encodeFrontend,
@@ -26,7 +27,6 @@ import {
   ProtocolError,
 } from './codec.ts';
 import { HandshakeFrames } from './handshakeFrames.ts';
-import { SCRAM_SHA_256, ScramClient, ScramError } from './scram.ts';
 
 export type TlsMode = (typeof postgresTlsModes)[number];
 
