@@ -275,6 +275,11 @@ export const resourceSchema = z.object({
   secretSet: z.object({ privateKey: z.boolean(), password: z.boolean() }),
   policy: databasePolicySchema,
   access: resourceAccessSchema,
+  /**
+   * When the caller's usable grants for it end (the latest end among them); null when one has
+   * no end or none is usable now. Defaults to null so a client still reads older gateways.
+   */
+  grantExpiresAt: isoTime.nullable().default(null),
   createdAt: isoTime,
   updatedAt: isoTime,
 });

@@ -39,7 +39,12 @@ export function presentTokens(tokens: IssuedTokens): TokenPair {
   };
 }
 
-export function presentResource({ record, target, access }: VisibleResource): Resource {
+export function presentResource({
+  record,
+  target,
+  access,
+  grantExpiresAt,
+}: VisibleResource): Resource {
   return {
     id: record.id,
     name: record.name,
@@ -52,6 +57,7 @@ export function presentResource({ record, target, access }: VisibleResource): Re
     },
     policy: record.policy,
     access,
+    grantExpiresAt: isoOrNull(grantExpiresAt),
     createdAt: iso(record.createdAt),
     updatedAt: iso(record.updatedAt),
   };

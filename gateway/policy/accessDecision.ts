@@ -60,3 +60,25 @@ export function sessionEnd(grant: GrantRecord, now: number): number {
   const byLength = now + grant.maxSessionSeconds * 1000;
   return grant.validUntil === null ? byLength : Math.min(byLength, grant.validUntil);
 }
+
+/**
+ * When the caller's use of a resource ends by grant (the desktop shows "time left"): the
+ * latest `validUntil` among the standing grants that apply and are inside their window now;
+ * null when one of them has no end, or when none is usable (the resource is then not
+ * `granted`, and nothing is counting down).
+ */
+export function grantExpiry(
+  user: UserRecord,
+  resource: ResourceRecord,
+  grants: readonly GrantRecord[],
+  now: number,
+): number | null {
+  const usable = grants.filter(
+    (grant) =>
+      grant.mode === 'standing' &&
+      grantAppliesTo(grant, user, resource) &&
+      isWithinWindow(grant, now),
+  );
+  if (usable.length === 0 || usable.some((grant) => grant.validUntil === null)) return null;
+  return Math.max(...usable.map((grant) => grant.validUntil ?? 0));
+}

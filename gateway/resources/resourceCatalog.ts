@@ -9,7 +9,7 @@ import { resourceTargetSchema } from '../../gateway-client/api/apiSchemas.ts';
 import type { Clock } from '../clock.ts';
 import { GatewayError } from '../gatewayError.ts';
 import { newId } from '../newId.ts';
-import { decideAccess } from '../policy/accessDecision.ts';
+import { decideAccess, grantExpiry } from '../policy/accessDecision.ts';
 import { openSecret, sealSecret } from '../secrets/secretBox.ts';
 import type { ResourceRecord, Store, UserRecord } from '../store/store.ts';
 
@@ -19,6 +19,8 @@ export interface VisibleResource {
   record: ResourceRecord;
   target: ResourceTarget;
   access: ResourceAccess;
+  /** Epoch ms when the caller's usable grants end; null for no end or no usable grant. */
+  grantExpiresAt: number | null;
 }
 
 /** The stored credential, decrypted; only proxies ask for it, never the API. */
@@ -49,18 +51,31 @@ export class ResourceCatalog {
     const visible: VisibleResource[] = [];
     for (const record of resources) {
       const access = this.accessOf(user, record, grants, now);
-      if (access) visible.push({ record, target: parseTarget(record), access });
+      if (access) {
+        visible.push({
+          record,
+          target: parseTarget(record),
+          access,
+          grantExpiresAt: grantExpiry(user, record, grants, now),
+        });
+      }
     }
     return visible;
   }
 
   async getVisible(user: UserRecord, idOrName: string): Promise<VisibleResource> {
     const record = await this.find(idOrName);
-    const access =
-      record && this.accessOf(user, record, await this.store.listGrants(), this.clock.now());
+    const grants = await this.store.listGrants();
+    const now = this.clock.now();
+    const access = record && this.accessOf(user, record, grants, now);
     // Same answer for "does not exist" and "not yours", so names of hidden resources don't leak.
     if (!record || !access) throw notFound(idOrName);
-    return { record, target: parseTarget(record), access };
+    return {
+      record,
+      target: parseTarget(record),
+      access,
+      grantExpiresAt: grantExpiry(user, record, grants, now),
+    };
   }
 
   async create(request: z.infer<typeof createResourceRequestSchema>): Promise<VisibleResource> {
@@ -87,7 +102,7 @@ export class ResourceCatalog {
       updatedAt: now,
     };
     await this.store.createResource(record);
-    return { record, target: request.target, access: 'admin' };
+    return { record, target: request.target, access: 'admin', grantExpiresAt: null };
   }
 
   async update(
@@ -134,7 +149,7 @@ export class ResourceCatalog {
       updatedAt: this.clock.now(),
     });
     if (!updated) throw notFound(idOrName);
-    return { record: updated, target: parseTarget(updated), access: 'admin' };
+    return { record: updated, target: parseTarget(updated), access: 'admin', grantExpiresAt: null };
   }
 
   async remove(idOrName: string): Promise<void> {

@@ -319,6 +319,67 @@ function describeApi(
     ).toBe(404);
   });
 
+  it('tells each caller when their usable grants for a resource end (grantExpiresAt)', async () => {
+    const erinId = await gw.createUser('erin', 'engineer', 'erin-password-1');
+    const erinToken = await gw.login('erin', 'erin-password-1');
+    const resource = await gw.request('POST', '/v1/resources', {
+      token: adminToken,
+      body: { name: 'expiry-1', target: { kind: 'ssh', host: '127.0.0.1', username: 'deploy' } },
+    });
+    expect(resource.status).toBe(201);
+    const resourceId: string = resource.json.id;
+    const at = (offsetMs: number) => new Date(gw.clock.now() + offsetMs).toISOString();
+    const grantFor = async (body: Record<string, unknown>) => {
+      const created = await gw.request('POST', '/v1/grants', {
+        token: adminToken,
+        body: {
+          subject: { kind: 'user', userId: erinId },
+          target: { kind: 'resource', resourceId },
+          ...body,
+        },
+      });
+      expect(created.status, created.text).toBe(201);
+      return created.json.id as string;
+    };
+    const erinsView = async () => {
+      const listed = await gw.request('GET', '/v1/resources', { token: erinToken });
+      const one = await gw.request('GET', `/v1/resources/${resourceId}`, { token: erinToken });
+      const fromList = listed.json.resources.find((r: { id: string }) => r.id === resourceId);
+      // The list and the single-resource route agree.
+      expect(one.json.grantExpiresAt).toEqual(fromList?.grantExpiresAt);
+      return fromList as { access: string; grantExpiresAt: string | null } | undefined;
+    };
+
+    // An approval grant makes it requestable, with nothing counting down; an expired standing
+    // grant and one that has not started yet count for nothing.
+    await grantFor({ mode: 'approval' });
+    await grantFor({ validFrom: at(-7_200_000), validUntil: at(-3_600_000) });
+    await grantFor({ validFrom: at(3_600_000), validUntil: at(10 * 3_600_000) });
+    expect(await erinsView()).toMatchObject({ access: 'requestable', grantExpiresAt: null });
+
+    // Two usable standing grants: the later end wins.
+    const oneHour = at(3_600_000);
+    const twoHours = at(7_200_000);
+    await grantFor({ validUntil: oneHour });
+    const longer = await grantFor({ validUntil: twoHours });
+    expect(await erinsView()).toEqual(
+      expect.objectContaining({ access: 'granted', grantExpiresAt: twoHours }),
+    );
+    // Once the later one lapses, the earlier one is what is left.
+    expect((await gw.request('DELETE', `/v1/grants/${longer}`, { token: adminToken })).status).toBe(
+      204,
+    );
+    expect((await erinsView())?.grantExpiresAt).toBe(oneHour);
+
+    // A usable grant without an end means no end at all.
+    await grantFor({});
+    expect(await erinsView()).toMatchObject({ access: 'granted', grantExpiresAt: null });
+
+    // The admin sees it through their role, holding no grant of their own.
+    const adminView = await gw.request('GET', `/v1/resources/${resourceId}`, { token: adminToken });
+    expect(adminView.json).toMatchObject({ access: 'admin', grantExpiresAt: null });
+  });
+
   it('refuses admin endpoints to non-admins with 403', async () => {
     const calls: [string, string, unknown][] = [
       [
