@@ -1,0 +1,90 @@
+/**
+ * A WebHostApp for tests of the transport alone (CONVENTIONS: fakes beside the module). Every
+ * call records what it received; `app.getState` answers with an extra `accessToken` field the
+ * contract does not declare, so a test can see the dispatcher strip it.
+ */
+import type { AppState, CallerContext, CallHandlers, EventSender } from '../ipc/contract.ts';
+import { DesktopError } from '../ipc/contract.ts';
+import type { WebHostApp } from './server.ts';
+
+export const stubState: AppState = {
+  gateway: null,
+  account: null,
+  secretStore: { kind: 'memory', durable: false, notice: 'Kept in memory only.' },
+  localGateway: { state: 'not-used', message: null, dataDir: null, demoTargets: [] },
+};
+
+export interface StubWebHostApp extends WebHostApp {
+  calls: { name: string; request: unknown; clientId: string }[];
+  callers: Map<string, CallerContext>;
+  disconnected: string[];
+  disposed: boolean;
+  broadcast: EventSender;
+}
+
+export function createStubWebHostApp(): StubWebHostApp {
+  const broadcastListeners = new Set<EventSender>();
+  const notSignedIn = () => Promise.reject(new DesktopError('not_signed_in', 'Sign in first.'));
+  const stub: StubWebHostApp = {
+    calls: [],
+    callers: new Map(),
+    disconnected: [],
+    disposed: false,
+    broadcast: (name, payload) => {
+      for (const listener of broadcastListeners) listener(name, payload);
+    },
+    // Filled below: each handler records the call, then answers.
+    handlers: {} as CallHandlers,
+    onBroadcast(listener) {
+      broadcastListeners.add(listener);
+      return () => broadcastListeners.delete(listener);
+    },
+    clientDisconnected(clientId) {
+      stub.disconnected.push(clientId);
+    },
+    async dispose() {
+      stub.disposed = true;
+    },
+  };
+  const record = (name: string, request: unknown, caller: CallerContext) => {
+    stub.calls.push({ name, request, clientId: caller.clientId });
+    stub.callers.set(caller.clientId, caller);
+  };
+  stub.handlers = {
+    'app.getState': async (request, caller) => {
+      record('app.getState', request, caller);
+      // Not in the contract: the dispatcher must drop it.
+      return { ...stubState, accessToken: 'stub-access-token' } as AppState;
+    },
+    'gateway.inspect': notSignedIn,
+    'gateway.pin': notSignedIn,
+    'gateway.forget': notSignedIn,
+    'account.enroll': notSignedIn,
+    'account.login': async (request, caller) => {
+      record('account.login', request, caller);
+      throw new DesktopError('wrong_credentials', 'Wrong username or password.');
+    },
+    'account.logout': notSignedIn,
+    'localGateway.createAdmin': notSignedIn,
+    'resources.list': notSignedIn,
+    'terminals.open': notSignedIn,
+    'terminals.write': async (request, caller) => {
+      record('terminals.write', request, caller);
+      // Echo to the caller only, the way a terminal's output goes to the window that opened it.
+      caller.emit('terminal.data', {
+        terminalId: request.terminalId,
+        data: request.data,
+        bytes: request.data.length,
+      });
+      return {};
+    },
+    'terminals.resize': notSignedIn,
+    'terminals.ack': notSignedIn,
+    'terminals.close': notSignedIn,
+    'recordings.list': notSignedIn,
+    'recordings.verify': async () => {
+      throw new Error('stub: an unexpected failure with /secret/details');
+    },
+  };
+  return stub;
+}
