@@ -25,13 +25,16 @@ const contentTypes: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
-/** The CSP from issue #5; the WebSocket is named explicitly because `'self'` did not always cover ws:. */
-export function contentSecurityPolicy(port: number): string {
+/**
+ * The CSP from issue #5. With a port (the web host) the WebSocket is named explicitly, because
+ * `'self'` did not always cover ws:; without one (Electron's app:// pages) only 'self'.
+ */
+export function contentSecurityPolicy(port?: number): string {
   return [
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self' 'unsafe-inline'",
-    `connect-src 'self' ws://127.0.0.1:${port}`,
+    port === undefined ? "connect-src 'self'" : `connect-src 'self' ws://127.0.0.1:${port}`,
     "img-src 'self' data:",
     "font-src 'self' data:",
     "object-src 'none'",
@@ -41,7 +44,7 @@ export function contentSecurityPolicy(port: number): string {
   ].join('; ');
 }
 
-export function securityHeaders(port: number): Record<string, string> {
+export function securityHeaders(port?: number): Record<string, string> {
   return {
     'content-security-policy': contentSecurityPolicy(port),
     'x-content-type-options': 'nosniff',
@@ -88,8 +91,8 @@ export async function serveStatic(
   });
 }
 
-/** The regular file a URL names inside root (`/` → index.html), or null. */
-async function resolveInside(root: string, url: string): Promise<string | null> {
+/** The regular file a URL names inside root (`/` → index.html), or null. Electron's app:// handler uses it too. */
+export async function resolveInside(root: string, url: string): Promise<string | null> {
   let pathname: string;
   try {
     pathname = decodeURIComponent(new URL(url, 'http://host').pathname);
