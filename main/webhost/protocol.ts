@@ -1,7 +1,7 @@
 /**
  * The web host's WebSocket protocol (plain types and constants, no I/O). The browser bridge
  * (renderer/src/desktopApi/webHostBridge.ts) restates these shapes because the renderer may
- * import nothing from main but the IPC contract; test/security/webHostProtocol.test.ts checks
+ * import nothing from main but the IPC contract; test/security/ipcContract.test.ts checks
  * at compile time that the two agree.
  *
  * - client → server: `{type: 'call', id, name, request}`, answered by one `result` with that id;

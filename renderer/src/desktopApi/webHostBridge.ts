@@ -2,7 +2,7 @@
  * The browser side of the web host: the DesktopApi over one WebSocket to main/webhost/server.ts.
  *
  * The wire format is main/webhost/protocol.ts; the renderer may not import it (test/layering),
- * so the three message shapes are restated here and test/security/webHostProtocol.test.ts
+ * so the three message shapes are restated here and test/security/ipcContract.test.ts
  * checks at compile time that both sides still agree.
  */
 
