@@ -62,6 +62,7 @@ import { registerRecordingCommands } from './recordingCommands.ts';
 import { registerSshCommand } from './sshCommand.ts';
 import { askLine, askSecret, PromptCancelledError, readAllInput } from './terminalPrompt.ts';
 import { formatTable } from './textTable.ts';
+import { registerTunnelCommand, untilProcessSignal } from './tunnelCommand.ts';
 
 export interface CliIo {
   stdin: Readable;
@@ -70,6 +71,8 @@ export interface CliIo {
   env: Record<string, string | undefined>;
   /** Whether a person is at the terminal to answer prompts (stdin is a TTY). */
   isTTY: boolean;
+  /** For long-running commands (`witness tunnel`): resolves on Ctrl+C. Default: SIGINT/SIGTERM. */
+  untilStopped?: () => Promise<string>;
 }
 
 /** A failure to report as `witness: <message>` with exit code 1. */
@@ -219,6 +222,16 @@ class WitnessCli {
       setExitCode: (code) => {
         this.exitCode = code;
       },
+    });
+
+    registerTunnelCommand(program, {
+      stdout: this.io.stdout,
+      stderr: this.io.stderr,
+      withSignedIn: (action) => this.withSignedIn(action),
+      pinnedCaPem: async (url) => (await loadProfile(this.configDir)).gateways[url]?.caPem,
+      untilStopped: () => (this.io.untilStopped ?? untilProcessSignal)(),
+      failure: (message) => new CliError(message),
+      usage: (message) => new UsageError(message),
     });
 
     registerPsqlCommand(program, {

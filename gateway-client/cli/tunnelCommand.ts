@@ -1,0 +1,131 @@
+/**
+ * `witness tunnel RESOURCE [--port N]`: a local PostgreSQL tunnel (../tunnel/postgresTunnel.ts)
+ * for tools that open several connections or cannot be given a ticket — pgbench, GUI clients,
+ * ORMs, migration tools. It listens on 127.0.0.1, prints the address and a ready psql command
+ * line, logs one line per connection on stderr, and runs until Ctrl+C (or SIGTERM), then closes
+ * every connection it relays. Every connection is its own recorded gateway session.
+ */
+import type { Writable } from 'node:stream';
+import type { Command } from 'commander';
+import type { GatewayClient } from '../gatewayClient.ts';
+import { startPostgresTunnel } from '../tunnel/postgresTunnel.ts';
+
+export interface TunnelCommandDeps {
+  stdout: Writable;
+  stderr: Writable;
+  /** Runs `action` with a client signed in to the current gateway (witnessCli's withSignedIn). */
+  withSignedIn(
+    action: (signedIn: { client: GatewayClient; url: string }) => Promise<void>,
+  ): Promise<void>;
+  /** The CA certificate (PEM) pinned in the profile for the gateway at `url`. */
+  pinnedCaPem(url: string): Promise<string | undefined>;
+  /** Resolves when the person asks the tunnel to stop (Ctrl+C), with the signal's name. */
+  untilStopped(): Promise<string>;
+  /** An error the CLI shows as `witness: <message>` (exit 1). */
+  failure(message: string): Error;
+  usage(message: string): Error;
+}
+
+export function registerTunnelCommand(program: Command, deps: TunnelCommandDeps): void {
+  program
+    .command('tunnel')
+    .description(
+      'Open a local PostgreSQL port for a resource: every connection to it gets its own recorded session.',
+    )
+    .argument('<resource>', 'resource name or id')
+    .option('--port <port>', 'local port on 127.0.0.1 (default: a free one)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  witness tunnel orders-db --port 15432\n' +
+        '  pgbench -h 127.0.0.1 -p 15432 -S -c 8 -T 30 orders\n' +
+        '\nThe port has no password of its own: anyone who can connect to it on this machine\n' +
+        'uses your access, as with an SSH port forward. Stop it with Ctrl+C.',
+    )
+    .action((resource: string, options: { port?: string }) =>
+      deps.withSignedIn(({ client, url }) =>
+        runTunnel(client, url, resource, parsePort(options.port, deps), deps),
+      ),
+    );
+}
+
+function parsePort(raw: string | undefined, deps: TunnelCommandDeps): number {
+  if (raw === undefined) return 0;
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || port > 65_535) {
+    throw deps.usage(`--port: expected a port number (0-65535), got '${raw}'.`);
+  }
+  return port;
+}
+
+async function runTunnel(
+  client: GatewayClient,
+  url: string,
+  resourceArgument: string,
+  port: number,
+  deps: TunnelCommandDeps,
+): Promise<void> {
+  const resources = await client.listResources();
+  const resource =
+    resources.find((r) => r.name === resourceArgument) ??
+    resources.find((r) => r.id === resourceArgument);
+  if (!resource) {
+    throw deps.failure(
+      `No resource named '${resourceArgument}'. Run \`witness resources\` to see what you can use.`,
+    );
+  }
+  if (resource.target.kind !== 'postgres') {
+    throw deps.failure(
+      `${resource.name} is not a PostgreSQL database; tunnels are for PostgreSQL resources (\`witness ssh ${resource.name}\` opens an SSH server).`,
+    );
+  }
+  const caPem = await deps.pinnedCaPem(url);
+  if (!caPem) {
+    throw deps.failure(
+      `No CA is pinned for ${url}, so the tunnel could not check the gateway's certificate; run \`witness login ${url}\` again.`,
+    );
+  }
+  const time = () => new Date().toISOString().slice(11, 19);
+  let tunnel: Awaited<ReturnType<typeof startPostgresTunnel>>;
+  try {
+    tunnel = await startPostgresTunnel({
+      resource: { id: resource.id, name: resource.name },
+      sessions: client,
+      caPem,
+      port,
+      log: (line) => deps.stderr.write(`${time()} ${line}\n`),
+    });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw deps.failure(
+      code === 'EADDRINUSE'
+        ? `Port ${port} on 127.0.0.1 is already in use; pick another with --port, or leave it out for a free one.`
+        : `Could not open the tunnel: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  const database = resource.target.database;
+  deps.stdout.write(
+    `Tunnel to ${resource.name} listening on ${tunnel.host}:${tunnel.port}` +
+      ' (every connection is its own recorded session).\n' +
+      `  psql "host=${tunnel.host} port=${tunnel.port} dbname=${database} sslmode=disable"\n` +
+      'Press Ctrl+C to stop.\n',
+  );
+  const signal = await deps.untilStopped();
+  const open = tunnel.connections;
+  await tunnel.close();
+  deps.stderr.write(
+    `${time()} tunnel stopped (${signal})${open > 0 ? `; closed ${open} open connection${open === 1 ? '' : 's'}` : ''}\n`,
+  );
+}
+
+/** The first SIGINT (Ctrl+C) or SIGTERM this process gets; the default `untilStopped`. */
+export function untilProcessSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve(signal);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}

@@ -1,0 +1,138 @@
+/**
+ * `witness tunnel` through the real binaries: a gateway process with its PostgreSQL listener,
+ * `witness login`, then the tunnel as a long-running child that prints its address and a psql
+ * line, serves psql, and stops cleanly on Ctrl+C (SIGINT).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import {
+  createAdmin,
+  type GatewayProcess,
+  runCommand,
+  runNode,
+  signedInClient,
+  spawnGateway,
+  WITNESS_BIN,
+} from '../harness/gatewayProcess.ts';
+import { describeWithPostgres, freshPostgresDatabase } from '../harness/postgresForTests.ts';
+import { PSQL_BIN } from '../harness/postgresTestBed.ts';
+
+describeWithPostgres('witness tunnel (real gateway and CLI binaries)', () => {
+  let work: string;
+  let gateway: GatewayProcess;
+  const cliEnv = () => ({
+    WITNESS_HOME: path.join(work, 'home'),
+    WITNESS_CREDENTIAL_STORE: 'file',
+  });
+  const children = new Set<ChildProcess>();
+
+  beforeAll(async () => {
+    work = mkdtempSync(path.join(os.tmpdir(), 'witness-tunnel-cli-'));
+    const dataDir = path.join(work, 'gw');
+    gateway = await spawnGateway([
+      '--data',
+      dataDir,
+      '--api',
+      '127.0.0.1:0',
+      '--postgres',
+      '127.0.0.1:0',
+    ]);
+    await createAdmin(dataDir, 'root', 'root-password-1');
+    const admin = await signedInClient(gateway.ready.api, dataDir, {
+      username: 'root',
+      password: 'root-password-1',
+    });
+    const target = new URL(await freshPostgresDatabase());
+    const resource = await admin.createResource({
+      name: 'orders-db',
+      target: {
+        kind: 'postgres',
+        host: target.hostname,
+        port: Number(target.port),
+        database: target.pathname.slice(1),
+        username: decodeURIComponent(target.username),
+        tlsMode: 'disable',
+      },
+      secret: { password: decodeURIComponent(target.password) },
+    });
+    const me = await admin.me();
+    await admin.createGrant({
+      subject: { kind: 'user', userId: me.id },
+      target: { kind: 'resource', resourceId: resource.id },
+      maxSessionSeconds: 3600,
+    });
+    const login = await runNode(
+      WITNESS_BIN,
+      [
+        'login',
+        gateway.ready.api,
+        '-u',
+        'root',
+        '--password-stdin',
+        '--fingerprint',
+        gateway.ready.caFingerprint,
+      ],
+      { env: cliEnv(), stdin: 'root-password-1\n' },
+    );
+    expect(login.code, login.stderr).toBe(0);
+  });
+  afterAll(async () => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+    await gateway?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('prints the address and a psql line, serves psql, and stops on Ctrl+C', async () => {
+    const child = spawn(process.execPath, [WITNESS_BIN, 'tunnel', 'orders-db'], {
+      env: { ...process.env, ...cliEnv() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+    const deadline = Date.now() + 20_000;
+    while (!/Press Ctrl\+C/.test(stdout)) {
+      if (child.exitCode !== null || Date.now() > deadline) {
+        throw new Error(`the tunnel did not start:\n${stdout}\n${stderr}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const listening = /listening on 127\.0\.0\.1:(\d+)/.exec(stdout);
+    expect(listening).not.toBeNull();
+    const line = /psql "(host=127\.0\.0\.1 port=\d+ dbname=\S+ sslmode=disable)"/.exec(stdout);
+    expect(line).not.toBeNull();
+
+    // The printed connection string as it is: no password, no certificate settings.
+    const psql = await runCommand(PSQL_BIN, ['-X', '-A', '-t', line![1]!, '-c', 'SELECT 40 + 2'], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PGCONNECT_TIMEOUT: '20' },
+    });
+    expect(psql.stderr).toBe('');
+    expect(psql.stdout.trim()).toBe('42');
+    expect(stderr).toMatch(/ses_\w+: connected to orders-db/);
+
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(stderr).toContain('tunnel stopped (SIGINT)');
+  });
+
+  it('refuses an unknown resource and a bad port with messages that say what to do', async () => {
+    const unknown = await runNode(WITNESS_BIN, ['tunnel', 'no-such-db'], { env: cliEnv() });
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain("No resource named 'no-such-db'");
+    const badPort = await runNode(WITNESS_BIN, ['tunnel', 'orders-db', '--port', 'x'], {
+      env: cliEnv(),
+    });
+    expect(badPort.code).toBe(2);
+    expect(badPort.stderr).toContain('--port: expected a port number');
+  });
+});
