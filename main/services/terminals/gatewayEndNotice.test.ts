@@ -17,10 +17,7 @@ describe('gateway end notices', () => {
     ],
     ['Your session on web-1 was ended (terminated by root-admin).', 'terminated'],
     ['Your session on web-1 was ended (terminated by disabled-bob).', 'terminated'],
-    [
-      'Your session on web-1 was ended (access revoked: the grant is no longer valid).',
-      'revoked',
-    ],
+    ['Your session on web-1 was ended (access revoked: the grant is no longer valid).', 'revoked'],
     ['Your session on web-1 was ended (access revoked: the grant was deleted).', 'revoked'],
     ['Your session on web-1 was ended (user disabled).', 'disabled'],
     ['the recording could not be saved; this session was closed.', 'recording_failed'],

@@ -31,7 +31,7 @@ export function gatewayTerminalSessions(
           );
         }
         const created = await gateway.createSession(resourceId);
-        if (!created.endpoint || created.endpoint.protocol !== 'ssh') {
+        if (created.endpoint?.protocol !== 'ssh') {
           throw new DesktopError(
             'gateway_error',
             'This gateway has no SSH listener, so it cannot open terminals; ask its admin to start it with --ssh.',

@@ -68,7 +68,8 @@ export class LiveTerminal {
     this.log = init.log ?? (() => {});
     this.batcher = new OutputBatcher(
       {
-        emit: (data, bytes) => this.send('terminal.data', { terminalId: this.terminalId, data, bytes }),
+        emit: (data, bytes) =>
+          this.send('terminal.data', { terminalId: this.terminalId, data, bytes }),
         pause: () => {
           this.channel.pause();
           this.channel.stderr.pause();
