@@ -1,0 +1,11 @@
+/**
+ * Light or dark: the user's saved choice wins, else the system's prefers-color-scheme (issue #5).
+ */
+export type Theme = 'light' | 'dark';
+
+export const THEME_STORAGE_KEY = 'witness.theme';
+
+export function initialTheme(saved: string | null, systemPrefersDark: boolean): Theme {
+  if (saved === 'light' || saved === 'dark') return saved;
+  return systemPrefersDark ? 'dark' : 'light';
+}
