@@ -4,17 +4,18 @@
  * pgbouncer in session mode (which records nothing).
  *
  * All paths use the same real PostgreSQL 15 temp cluster (initialized with `pgbench -i -s 10`)
- * and the same client: pgbench's read-only `-S` workload, once with the simple protocol and once
- * with `-M prepared`. The gateway runs as its own process (`witness-gateway serve --postgres`),
- * as in production, with TLS on the client leg (it accepts nothing else); pgbouncer and direct
- * connections are plain TCP unless WITNESS_BENCH_PGBOUNCER_TLS=1 gives pgbouncer TLS too.
+ * and the same client: one pgbench process, `-c CLIENTS -j JOBS`, read-only `-S` workload, once
+ * with the simple protocol and once with `-M prepared`. The gateway runs as its own process
+ * (`witness-gateway serve --postgres`), as in production, with TLS on the client leg (it accepts
+ * nothing else); pgbouncer and direct connections are plain TCP unless
+ * WITNESS_BENCH_PGBOUNCER_TLS=1 gives pgbouncer TLS too.
  *
- * Client shape: a gateway ticket is single-use and is the password of one connection, while one
- * pgbench process uses one user and password for all its connections. So every path runs the
- * same way: CLIENTS (8) pgbench processes in parallel, each `-c 1 -j 1` with its own
- * environment (through the gateway: its own session and ticket), and the path's TPS is the sum
- * of theirs ("tps = N (without initial connection time)"). Direct and pgbouncer use the same
- * shape although they would not need it, so that the ratios compare the paths, not the clients.
+ * The gateway path includes the local tunnel hop: pgbench opens a setup connection and then its
+ * clients with one user and password, while a gateway ticket is good for one connection. So
+ * pgbench connects to a local PostgreSQL tunnel (gateway-client/tunnel/, what `witness tunnel`
+ * runs; here inside this bench process), which creates a fresh session per connection and relays
+ * it over TLS to the gateway: pgbench → tunnel → (TLS) gateway → PostgreSQL. The figures compare
+ * that whole chain, tunnel included, with one pgbouncer hop.
  *
  * Prints per-path figures on stderr and a last line on stdout:
  *   RESULT pg_vs_pgbouncer=<ratio> pg_prepared_vs_pgbouncer=<ratio> pg_vs_direct=<ratio>
@@ -23,6 +24,7 @@
  * printed, then the bench fails with the reason and prints no RESULT line.
  *
  * Environment: WITNESS_BENCH_SECONDS (15) per run, WITNESS_BENCH_PG_CLIENTS (8),
+ * WITNESS_BENCH_PG_JOBS (pgbench threads, 2),
  * WITNESS_BENCH_PG_SCALE (10), WITNESS_BENCH_ROUNDS (1; the best round counts),
  * WITNESS_BENCH_ONLY (comma list of direct, pgbouncer, gateway: profiling aid, no RESULT),
  * WITNESS_BENCH_GATEWAY_NODE_ARGS (e.g. `--cpu-prof`), WITNESS_PGBOUNCER_BIN
@@ -36,6 +38,7 @@ import {
   constants,
   mkdirSync,
   mkdtempSync,
+  readFileSync,
   rmSync,
 } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -43,6 +46,10 @@ import { connect, createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { GatewayClient } from '../gateway-client/gatewayClient.ts';
+import {
+  type PostgresTunnel,
+  startPostgresTunnel,
+} from '../gateway-client/tunnel/postgresTunnel.ts';
 import {
   createAdmin,
   type GatewayProcess,
@@ -57,6 +64,7 @@ import {
 
 const SECONDS = positiveNumber('WITNESS_BENCH_SECONDS', 15);
 const CLIENTS = positiveNumber('WITNESS_BENCH_PG_CLIENTS', 8);
+const JOBS = Math.min(CLIENTS, positiveNumber('WITNESS_BENCH_PG_JOBS', 2));
 const SCALE = positiveNumber('WITNESS_BENCH_PG_SCALE', 10);
 const ROUNDS = positiveNumber('WITNESS_BENCH_ROUNDS', 1);
 const PG_BIN = process.env.WITNESS_PG_BIN ?? '/usr/lib/postgresql/15/bin';
@@ -153,34 +161,22 @@ interface Measurement {
   failed: number;
 }
 
-/**
- * CLIENTS pgbench processes at once, `-c 1` each, one connection environment each; the sum of
- * their TPS. `connections` is called once per process (the gateway hands out one ticket each).
- */
-async function pgbench(
-  mode: Mode,
-  seconds: number,
-  connections: () => Promise<Connection>,
-): Promise<Measurement> {
-  const envs: Connection[] = [];
-  for (let i = 0; i < CLIENTS; i++) envs.push(await connections());
-  const args = ['-n', '-S', '-M', mode, '-c', '1', '-j', '1', '-T', String(seconds)];
-  const runs = await Promise.all(envs.map((env) => run(pgTool('pgbench'), args, libpqEnv(env))));
-  let tps = 0;
-  let transactions = 0;
-  let failed = 0;
-  for (const result of runs) {
-    const match = /tps = ([\d.]+) \(without initial connection time\)/.exec(result.stdout);
-    if (result.code !== 0 || !match) {
-      throw new Error(
-        `pgbench ${args.join(' ')} exited ${result.code}:\n${result.stderr.trim()}\n${result.stdout.trim()}`,
-      );
-    }
-    tps += Number(match[1]);
-    transactions += Number(/processed: (\d+)/.exec(result.stdout)?.[1] ?? 0);
-    failed += Number(/number of failed transactions: (\d+)/.exec(result.stdout)?.[1] ?? 0);
+/** One pgbench process, CLIENTS connections over JOBS threads, on one connection path. */
+async function pgbench(mode: Mode, seconds: number, connection: Connection): Promise<Measurement> {
+  const args = ['-n', '-S', '-M', mode, '-c', String(CLIENTS), '-j', String(JOBS)];
+  args.push('-T', String(seconds));
+  const result = await run(pgTool('pgbench'), args, libpqEnv(connection));
+  const match = /tps = ([\d.]+) \(without initial connection time\)/.exec(result.stdout);
+  if (result.code !== 0 || !match) {
+    throw new Error(
+      `pgbench ${args.join(' ')} exited ${result.code}:\n${result.stderr.trim()}\n${result.stdout.trim()}`,
+    );
   }
-  return { tps, transactions, failed };
+  return {
+    tps: Number(match[1]),
+    transactions: Number(/processed: (\d+)/.exec(result.stdout)?.[1] ?? 0),
+    failed: Number(/number of failed transactions: (\d+)/.exec(result.stdout)?.[1] ?? 0),
+  };
 }
 
 function freePort(): Promise<number> {
@@ -342,9 +338,10 @@ async function startPgbouncer(work: string, cluster: PostgresCluster): Promise<P
 interface GatewayPath {
   process: GatewayProcess;
   api: GatewayClient;
+  tunnel: PostgresTunnel;
   resourceId: string;
-  /** A fresh session: one connection's environment. */
-  connection(): Promise<Connection>;
+  /** pgbench's environment: the local tunnel, which fetches a ticket per connection. */
+  connection: Connection;
 }
 
 /**
@@ -401,35 +398,33 @@ async function startGatewayPath(work: string, cluster: PostgresCluster): Promise
       target: { kind: 'resource', resourceId: resource.id },
       maxSessionSeconds: 3600,
     });
-    const connection = async (): Promise<Connection> => {
-      const session = await api.createSession(resource.id);
-      const endpoint = session.endpoint;
-      if (endpoint?.protocol !== 'postgres') {
-        throw new Error(
-          `POST /v1/sessions gave no PostgreSQL endpoint (${JSON.stringify(endpoint)}): the gateway has no PostgreSQL listener`,
-        );
-      }
-      return {
-        PGHOST: endpoint.host,
-        PGPORT: String(endpoint.port),
-        PGUSER: session.sessionId,
-        PGPASSWORD: session.ticket,
-        PGSSLMODE: 'verify-full',
-        PGSSLROOTCERT: caFile,
-        PGAPPNAME: 'witness-bench',
-      };
+    const tunnel = await startPostgresTunnel({
+      resource: { id: resource.id, name: resource.name },
+      sessions: api,
+      caPem: readFileSync(caFile, 'utf8'),
+      log: (line) => {
+        if (!/: (connected|closed)/.test(line)) log(`tunnel: ${line}`);
+      },
+    });
+    const connection: Connection = {
+      PGHOST: tunnel.host,
+      PGPORT: String(tunnel.port),
+      PGUSER: 'bench',
+      PGSSLMODE: 'disable',
+      PGAPPNAME: 'witness-bench',
     };
     const probe = await run(
       pgTool('psql'),
       ['-X', '-A', '-t', '-c', 'select count(*) from pgbench_branches'],
-      libpqEnv(await connection()),
+      libpqEnv(connection),
     );
     if (probe.code !== 0 || probe.stdout.trim() !== String(SCALE)) {
+      await tunnel.close();
       throw new Error(
-        `a psql query through the gateway failed (exit ${probe.code}): ${probe.stderr.trim() || probe.stdout.trim()}`,
+        `a psql query through the tunnel and the gateway failed (exit ${probe.code}): ${probe.stderr.trim() || probe.stdout.trim()}`,
       );
     }
-    return { process: gateway, api, resourceId: resource.id, connection };
+    return { process: gateway, api, tunnel, resourceId: resource.id, connection };
   } catch (error) {
     await gateway.stop();
     throw error;
@@ -484,20 +479,22 @@ async function main(): Promise<number> {
       }
     }
 
-    const paths: { name: PathName; connection: () => Promise<Connection> }[] = [];
-    if (wanted('direct')) paths.push({ name: 'direct', connection: async () => direct });
-    if (bouncer) {
-      const connection = bouncer.connection;
-      paths.push({ name: 'pgbouncer', connection: async () => connection });
-    }
+    const paths: { name: PathName; connection: Connection }[] = [];
+    if (wanted('direct')) paths.push({ name: 'direct', connection: direct });
+    if (bouncer) paths.push({ name: 'pgbouncer', connection: bouncer.connection });
     if (gateway) paths.push({ name: 'gateway', connection: gateway.connection });
 
     // Warm the cluster's caches so the first measured path is not penalized.
-    await pgbench('simple', Math.min(3, SECONDS), async () => direct);
+    await pgbench('simple', Math.min(3, SECONDS), direct);
 
     log(
-      `pgbench -S, ${CLIENTS} clients (processes of -c 1), ${SECONDS} s per run, best of ${ROUNDS}, paths interleaved.`,
+      `pgbench -S -c ${CLIENTS} -j ${JOBS}, ${SECONDS} s per run, best of ${ROUNDS}, paths interleaved.`,
     );
+    if (gateway) {
+      log(
+        'The gateway path includes the local tunnel hop: pgbench → tunnel → TLS → gateway → PostgreSQL.',
+      );
+    }
     const best = new Map<string, Measurement>();
     for (let round = 1; round <= ROUNDS; round++) {
       for (const mode of MODES) {
@@ -508,12 +505,7 @@ async function main(): Promise<number> {
             measured = await pgbench(mode, SECONDS, connection);
           } catch (error) {
             if (name !== 'gateway') throw error;
-            // pgbench opens a setup connection, then its client connection, with one password;
-            // a gateway ticket is good for one connection. Until the ticket-fetching local
-            // tunnel exists (DESIGN.md, "Native tools"), pgbench cannot run through the gateway.
-            gatewayFailure = /already used/.test(messageOf(error))
-              ? 'pgbench opens two connections (setup, then client) with one password, and a gateway ticket is single-use; measuring pgbench through the gateway needs the local ticket-fetching tunnel'
-              : messageOf(error);
+            gatewayFailure = messageOf(error);
             log(`gateway: cannot be measured — ${gatewayFailure}`);
             continue;
           }
@@ -530,7 +522,7 @@ async function main(): Promise<number> {
     const describe: Record<PathName, string> = {
       direct: 'direct PostgreSQL:     ',
       pgbouncer: `pgbouncer (session${PGBOUNCER_TLS ? ', TLS' : ''}):${PGBOUNCER_TLS ? '' : '   '}`,
-      gateway: 'gateway (recording):   ',
+      gateway: 'gateway (rec., tunnel):',
     };
     for (const { name } of paths) {
       log(
@@ -564,6 +556,7 @@ async function main(): Promise<number> {
     return 0;
   } finally {
     killRunning(); // pgbench processes of a run that failed
+    await gateway?.tunnel.close();
     gateway?.api.close();
     await gateway?.process.stop();
     await bouncer?.stop();
