@@ -14,6 +14,7 @@ import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { CallerContext, CallHandlers, EventSender } from '../ipc/contract.ts';
 import { createDispatcher } from '../ipc/dispatcher.ts';
+import { createDesktopApp } from '../services/desktopApp.ts';
 import { launchSecretMatches, secretFromProtocols } from './launchSecret.ts';
 import { parseEventPayload } from './parseEventPayload.ts';
 import {
@@ -196,4 +197,37 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
       return closing;
     },
   };
+}
+
+export interface DesktopWebHostOptions {
+  /** The user's app-data folder for the desktop (profile, secrets file, local gateway data). */
+  dataDir: string;
+  port: number;
+  secretStore: 'auto' | 'memory';
+  rendererDir: string;
+  /** bin/witness-gateway.mjs, for the embedded local gateway. */
+  gatewayBin: string;
+  log: (line: string) => void;
+}
+
+/** The real thing: the desktop services (main/services/desktopApp.ts) behind the web host. */
+export async function startDesktopWebHost(options: DesktopWebHostOptions): Promise<WebHost> {
+  const app = await createDesktopApp({
+    appDataDir: options.dataDir,
+    secretStore: options.secretStore,
+    gatewayBin: options.gatewayBin,
+    useLocalGatewayWhenNoneEnrolled: true,
+    log: options.log,
+  });
+  try {
+    return await startWebHost({
+      app,
+      rendererDir: options.rendererDir,
+      port: options.port,
+      log: options.log,
+    });
+  } catch (error) {
+    await app.dispose();
+    throw error;
+  }
 }
