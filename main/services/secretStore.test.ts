@@ -1,0 +1,258 @@
+/**
+ * The desktop secret store: the OS keychain for real (gnome-keyring on a private D-Bus, as in
+ * gateway-client/credentialStore.test.ts), and each fallback with the notice it shows.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ENCRYPTED_SECRETS_FILE, openSecretStore } from './secretStore.ts';
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+const moduleUrl = new URL('./secretStore.ts', import.meta.url).href;
+
+let tmp: string;
+beforeEach(async () => {
+  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'witness-secret-store-'));
+});
+afterEach(async () => {
+  await fs.rm(tmp, { recursive: true, force: true });
+});
+
+const noKeychain = async () => ({ unavailable: 'the OS keychain is not usable: no D-Bus' });
+
+/** A stand-in for Electron safeStorage: AES-256-GCM with a key held by this object. */
+function aesEncryptor(available = true) {
+  const key = randomBytes(32);
+  return {
+    isAvailable: () => available,
+    encrypt(plain: string): Buffer {
+      const iv = randomBytes(12);
+      const cipher = createCipheriv('aes-256-gcm', key, iv);
+      const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
+      return Buffer.concat([iv, cipher.getAuthTag(), body]);
+    },
+    decrypt(sealed: Buffer): string {
+      const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, 12));
+      decipher.setAuthTag(sealed.subarray(12, 28));
+      return Buffer.concat([decipher.update(sealed.subarray(28)), decipher.final()]).toString();
+    },
+  };
+}
+
+describe('openSecretStore fallbacks', () => {
+  it('keeps secrets in memory only when the person chose so, and says so', async () => {
+    const store = await openSecretStore({
+      appDataDir: tmp,
+      choice: 'memory',
+      openKeychain: noKeychain,
+    });
+    expect(store.status).toEqual({
+      kind: 'memory',
+      durable: false,
+      notice: expect.stringMatching(/memory only.*sign in again after a restart/),
+    });
+    await store.set('a', 'secret-1');
+    expect(await store.get('a')).toBe('secret-1');
+    expect(await store.delete('a')).toBe(true);
+    expect(await store.get('a')).toBeNull();
+    expect(await fs.readdir(tmp)).toEqual([]);
+  });
+
+  it('falls back to a safeStorage-encrypted 0600 file, with the keychain’s reason', async () => {
+    const encryptor = aesEncryptor();
+    const store = await openSecretStore({
+      appDataDir: tmp,
+      choice: 'auto',
+      encryptor,
+      openKeychain: noKeychain,
+    });
+    expect(store.status).toEqual({
+      kind: 'encrypted-file',
+      durable: true,
+      notice:
+        'The OS keychain is unavailable (the OS keychain is not usable: no D-Bus); your sign-in ' +
+        'is kept in a file encrypted with the system’s encryption instead.',
+    });
+    await store.set('desktop-session:https://gw', 'refresh-token-plaintext');
+    const file = path.join(tmp, ENCRYPTED_SECRETS_FILE);
+    const text = await fs.readFile(file, 'utf8');
+    expect(text).not.toContain('refresh-token-plaintext');
+    expect((await fs.stat(file)).mode & 0o777).toBe(0o600);
+
+    // A new store over the same file (an app restart) reads it back.
+    const reopened = await openSecretStore({
+      appDataDir: tmp,
+      choice: 'auto',
+      encryptor,
+      openKeychain: noKeychain,
+    });
+    expect(await reopened.get('desktop-session:https://gw')).toBe('refresh-token-plaintext');
+    expect(await reopened.delete('desktop-session:https://gw')).toBe(true);
+    expect(await store.get('desktop-session:https://gw')).toBeNull();
+
+    // Encrypted under another key (another OS account): unreadable counts as absent.
+    await store.set('k', 'v');
+    const foreign = await openSecretStore({
+      appDataDir: tmp,
+      choice: 'auto',
+      encryptor: aesEncryptor(),
+      openKeychain: noKeychain,
+    });
+    expect(await foreign.get('k')).toBeNull();
+  });
+
+  it('falls back to memory when there is no encryptor (the web host), saying why', async () => {
+    const store = await openSecretStore({
+      appDataDir: tmp,
+      choice: 'auto',
+      openKeychain: noKeychain,
+    });
+    expect(store.status.kind).toBe('memory');
+    expect(store.status.notice).toBe(
+      'The OS keychain is unavailable (the OS keychain is not usable: no D-Bus) and no system ' +
+        'encryption is available here; your sign-in is kept in memory only, so you will need to ' +
+        'sign in again after a restart.',
+    );
+  });
+
+  it('falls back to memory when the encryptor says it cannot encrypt', async () => {
+    const store = await openSecretStore({
+      appDataDir: tmp,
+      choice: 'auto',
+      encryptor: aesEncryptor(false),
+      openKeychain: noKeychain,
+    });
+    expect(store.status.kind).toBe('memory');
+    expect(store.status.notice).toMatch(/system encryption is not available either/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The keychain for real: a private D-Bus session with an unlocked gnome-keyring.
+
+const missingTools = ['dbus-run-session', 'gnome-keyring-daemon'].filter(
+  (tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0,
+);
+const installHint =
+  `${missingTools.join(' and ')} not found: install them (Debian/Ubuntu: ` +
+  '`apt-get install dbus dbus-x11 gnome-keyring libsecret-1-dev`) to run the real keychain test';
+if (missingTools.length > 0 && !process.env.CI) {
+  console.warn(`secretStore.test.ts: skipping the keychain test — ${installHint}`);
+}
+const keychainIt = missingTools.length > 0 && !process.env.CI ? it.skip : it;
+
+async function isolatedEnv(home: string): Promise<NodeJS.ProcessEnv> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const key of ['DBUS_SESSION_BUS_ADDRESS', 'DISPLAY', 'WAYLAND_DISPLAY']) delete env[key];
+  const xdg = {
+    XDG_CONFIG_HOME: path.join(home, '.config'),
+    XDG_DATA_HOME: path.join(home, '.local', 'share'),
+    XDG_CACHE_HOME: path.join(home, '.cache'),
+    XDG_RUNTIME_DIR: path.join(home, 'run'),
+  };
+  for (const dir of Object.values(xdg)) await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  return { ...env, ...xdg, HOME: home };
+}
+
+function runChild(command: string, args: string[], env: NodeJS.ProcessEnv) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(command, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** `write` stores a secret; `read` (a new process, as after a restart) reads and deletes it. */
+const childScript = `
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { openSecretStore } from ${JSON.stringify(moduleUrl)};
+const appDataDir = path.join(process.env.HOME, 'app-data');
+const phase = process.argv[2];
+const store = await openSecretStore({
+  appDataDir,
+  choice: 'auto',
+  keychainService: 'witness-desktop-test',
+});
+const account = 'desktop-session:https://gw.test:8443';
+const report = { phase, status: store.status };
+if (phase === 'write') {
+  await store.set(account, 'refresh-token-secret');
+  report.readBack = await store.get(account);
+} else {
+  report.read = await store.get(account);
+  report.deleted = await store.delete(account);
+  report.afterDelete = await store.get(account);
+}
+let files = [];
+try { files = readdirSync(appDataDir); } catch {}
+report.appDataFiles = files;
+console.log(JSON.stringify(report));
+`;
+
+describe('openSecretStore with the real OS keychain', () => {
+  keychainIt(
+    'uses gnome-keyring over D-Bus, across processes, and writes nothing to the app folder',
+    async () => {
+      if (missingTools.length > 0) throw new Error(installHint);
+      const env = await isolatedEnv(tmp);
+      const script = path.join(tmp, 'secret-store-child.mts');
+      await fs.writeFile(script, childScript);
+      const inner =
+        'printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null && ' +
+        `node --import tsx ${JSON.stringify(script)} write && ` +
+        `exec node --import tsx ${JSON.stringify(script)} read`;
+      const result = await runChild('dbus-run-session', ['--', 'sh', '-c', inner], env);
+      expect(result.code, result.stderr).toBe(0);
+      const [written, read] = result.stdout
+        .trim()
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line));
+      const keychain = { kind: 'keychain', durable: true, notice: null };
+      expect(written).toEqual({
+        phase: 'write',
+        status: keychain,
+        readBack: 'refresh-token-secret',
+        appDataFiles: [],
+      });
+      expect(read).toEqual({
+        phase: 'read',
+        status: keychain,
+        read: 'refresh-token-secret',
+        deleted: true,
+        afterDelete: null,
+        appDataFiles: [],
+      });
+    },
+    60_000,
+  );
+
+  it('without a Secret Service on D-Bus and no encryptor, keeps memory only and says why', async () => {
+    const env = await isolatedEnv(tmp);
+    const script = path.join(tmp, 'secret-store-child.mts');
+    await fs.writeFile(script, childScript);
+    const result = await runChild(process.execPath, ['--import', 'tsx', script, 'write'], env);
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}');
+    expect(report.status.kind).toBe('memory');
+    expect(report.status.durable).toBe(false);
+    expect(report.status.notice).toMatch(
+      /^The OS keychain is unavailable \((keytar could not be loaded|the OS keychain is not usable).*sign in again after a restart\.$/,
+    );
+    expect(report.readBack).toBe('refresh-token-secret');
+    expect(report.appDataFiles).toEqual([]);
+  }, 30_000);
+});
