@@ -505,6 +505,66 @@ describe('desktop services against a real gateway', () => {
     }
   });
 
+  it('pins the gateway SSH host key at first use and refuses a changed one before any ticket', async () => {
+    const keys = gw.gateway.services.keys;
+    // This in-process gateway runs no SSH listener; give it a host key to announce.
+    const firstKey = `ssh-ed25519 ${Buffer.alloc(51, 1).toString('base64')} witness-gateway`;
+    const otherKey = `ssh-ed25519 ${Buffer.alloc(51, 2).toString('base64')} witness-gateway`;
+    keys.sshHostKey = firstKey;
+    try {
+      const h = await pinnedApp();
+      await h.call('account.login', { username: 'alice', password: ALICE_PASSWORD });
+      const size = { cols: 80, rows: 24 };
+      // Pinned now; the session itself cannot start without a listener, and says so.
+      const noListener = await rejection(h.call('terminals.open', { resourceId: webId, size }));
+      expect(noListener).toMatchObject({
+        code: 'gateway_error',
+        message: expect.stringMatching(/no SSH listener/),
+      });
+      const profile = JSON.parse(await fs.readFile(path.join(h.dir, DESKTOP_PROFILE_FILE), 'utf8'));
+      expect(profile.gateway.sshHostKey).toBe(firstKey);
+
+      const sessionsBefore = (await gw.gateway.services.store.listSessions({ limit: 500 })).length;
+      keys.sshHostKey = otherKey;
+      const changed = await rejection(h.call('terminals.open', { resourceId: webId, size }));
+      expect(changed.code).toBe('gateway_certificate_mismatch');
+      expect(changed.message).toMatch(/different SSH host key/);
+      // Refused before POST /v1/sessions: no ticket was issued.
+      expect((await gw.gateway.services.store.listSessions({ limit: 500 })).length).toBe(
+        sessionsBefore,
+      );
+      expect(
+        await rejection(h.call('terminals.write', { terminalId: 'term_nope', data: 'x' })),
+      ).toMatchObject({ code: 'terminal_not_found' });
+    } finally {
+      keys.sshHostKey = null;
+    }
+  });
+
+  it('says when to try again after too many failures, and when the gateway is down', async () => {
+    await gw.createUser('erin', 'engineer', 'erin-password-1');
+    const h = await pinnedApp();
+    const attempt = () =>
+      rejection(h.call('account.login', { username: 'erin', password: 'wrong-password' }));
+    for (let i = 0; i < 4; i++) expect((await attempt()).code).toBe('wrong_credentials');
+    const locked = await attempt();
+    expect(locked.code).toBe('rate_limited');
+    expect(locked.message).toMatch(/locked until \d{4}-\d\d-\d\dT[\d:.]+Z/);
+
+    const gone = await startTestGateway();
+    const g = await openApp();
+    await g.call('gateway.pin', {
+      url: gone.gateway.apiUrl,
+      caFingerprint: gone.gateway.services.keys.caFingerprint,
+    });
+    await gone.close();
+    const down = await rejection(
+      g.call('account.login', { username: 'alice', password: ALICE_PASSWORD }),
+    );
+    expect(down.code).toBe('gateway_unreachable');
+    expect(down.message).toMatch(/ECONNREFUSED — is it running\?/);
+  });
+
   it('signs out when the refresh token itself has expired (runs late: it moves the clock a week)', async () => {
     const h = await pinnedApp();
     await h.call('account.login', { username: 'alice', password: ALICE_PASSWORD });
