@@ -152,7 +152,7 @@ describeWithSshd('security: what reaches the renderer', () => {
     expect(received.length).toBeGreaterThan(10);
     // Positive control: the scan covers the frames that carried the flow.
     expect(everything).toContain('"username":"alice"');
-    expect(everything).toMatch(/42\r?\n/);
+    expect(everything).toContain('42\\r\\n'); // JSON-escaped CR LF after the echo
     expect(everything).not.toMatch(OPAQUE_TOKEN_PATTERN);
     for (const ticket of bed.secrets.tickets) expect(everything).not.toContain(ticket);
     for (const password of bed.secrets.passwords) expect(everything).not.toContain(password);
