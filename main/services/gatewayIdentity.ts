@@ -42,10 +42,11 @@ export function inspectGateway(url: string): Promise<GatewayIdentity> {
 
 /** The identity of a gateway whose CA is already known (the embedded one hands it over). */
 export async function identityFromCa(
-  baseUrl: string,
+  url: string,
   caPem: string,
   caFingerprint: string,
 ): Promise<GatewayIdentity> {
+  const baseUrl = normalizeGatewayUrl(url);
   const client = new GatewayClient({ baseUrl, caPem });
   try {
     const keys = await asDesktopErrors(() => client.keys(), 'sign-in');
