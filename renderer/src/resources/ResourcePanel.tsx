@@ -1,0 +1,212 @@
+/**
+ * The resource list: search, kind and label filters, grant status with a ticking time left,
+ * demo targets labelled, and "Open terminal" on SSH resources the user may use now. PostgreSQL
+ * resources are listed; their query console comes in a later issue.
+ */
+import { type Ref, useCallback, useEffect, useId, useMemo, useState } from 'react';
+import type { AppState, DesktopApi, ResourceSummary } from '../../../main/ipc/contract.ts';
+import { describeError } from '../components/describeError.ts';
+import { ErrorAlert } from '../components/ErrorAlert.tsx';
+import { useNow } from '../time/useNow.ts';
+import {
+  filterResources,
+  type KindFilter,
+  labelOptions,
+  NO_FILTER,
+  type ResourceFilter,
+} from './filterResources.ts';
+import { canOpenTerminal, grantStatus } from './grantStatus.ts';
+
+/** Grants change on the gateway (approved, revoked): re-read the list this often. */
+const REFRESH_MS = 60_000;
+
+export function ResourcePanel({
+  api,
+  localGateway,
+  searchRef,
+  onOpenTerminal,
+}: {
+  api: DesktopApi;
+  localGateway: AppState['localGateway'];
+  searchRef: Ref<HTMLInputElement>;
+  onOpenTerminal(resource: ResourceSummary): void;
+}) {
+  const [resources, setResources] = useState<ResourceSummary[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [loading, setLoading] = useState(false);
+  const [filter, setFilter] = useState<ResourceFilter>(NO_FILTER);
+  const now = useNow(1000);
+  const kindId = useId();
+  const labelId = useId();
+
+  const load = useCallback(() => {
+    setLoading(true);
+    api
+      .call('resources.list', {})
+      .then((result) => {
+        setResources(result.resources);
+        setError(null);
+      })
+      .catch((e: unknown) => setError(describeError(e)))
+      .finally(() => setLoading(false));
+  }, [api]);
+
+  useEffect(() => {
+    load();
+    const timer = setInterval(load, REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [load]);
+
+  const visible = useMemo(() => filterResources(resources ?? [], filter), [resources, filter]);
+  const labels = useMemo(() => labelOptions(resources ?? []), [resources]);
+  const demoNames = new Set(localGateway.demoTargets.map((t) => t.name));
+  const unavailableDemos = localGateway.demoTargets.filter((t) => !t.available);
+
+  return (
+    <section className="panel resources" aria-labelledby="resources-title">
+      <div className="panel-head">
+        <h2 id="resources-title">Resources</h2>
+        <button
+          type="button"
+          className="button button-ghost button-small"
+          onClick={load}
+          disabled={loading}
+          aria-label="Refresh resources"
+          title="Refresh resources"
+        >
+          <span aria-hidden="true">↻</span>
+        </button>
+      </div>
+      <div className="filters">
+        <input
+          ref={searchRef}
+          type="search"
+          aria-label="Search resources"
+          placeholder="Search resources (Ctrl+Shift+T)"
+          value={filter.search}
+          onChange={(e) => setFilter({ ...filter, search: e.target.value })}
+          spellCheck={false}
+        />
+        <div className="filter-row">
+          <label htmlFor={kindId} className="visually-hidden">
+            Kind
+          </label>
+          <select
+            id={kindId}
+            value={filter.kind}
+            onChange={(e) => setFilter({ ...filter, kind: e.target.value as KindFilter })}
+          >
+            <option value="all">All kinds</option>
+            <option value="ssh">SSH</option>
+            <option value="postgres">PostgreSQL</option>
+          </select>
+          <label htmlFor={labelId} className="visually-hidden">
+            Label
+          </label>
+          <select
+            id={labelId}
+            value={filter.label}
+            onChange={(e) => setFilter({ ...filter, label: e.target.value })}
+            disabled={labels.length === 0}
+          >
+            <option value="">All labels</option>
+            {labels.map((label) => (
+              <option key={label} value={label}>
+                {label}
+              </option>
+            ))}
+          </select>
+        </div>
+      </div>
+      <ErrorAlert message={error} />
+      {unavailableDemos.map((demo) => (
+        <p key={demo.name} className="alert alert-info small">
+          Demo target {demo.name} is not available{demo.note ? `: ${demo.note}` : '.'}
+        </p>
+      ))}
+      {resources === null && error === null ? (
+        <p role="status" className="muted small">
+          Loading resources…
+        </p>
+      ) : null}
+      {resources !== null && visible.length === 0 ? (
+        <p className="muted small empty">
+          {resources.length === 0
+            ? 'No resources yet. An administrator grants you access to servers and databases.'
+            : 'No resource matches these filters.'}
+        </p>
+      ) : null}
+      <ul className="resource-list" aria-label="Resource list">
+        {visible.map((resource) => (
+          <ResourceRow
+            key={resource.id}
+            resource={resource}
+            now={now}
+            isDemo={demoNames.has(resource.name)}
+            onOpenTerminal={onOpenTerminal}
+          />
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+function ResourceRow({
+  resource,
+  now,
+  isDemo,
+  onOpenTerminal,
+}: {
+  resource: ResourceSummary;
+  now: number;
+  isDemo: boolean;
+  onOpenTerminal(resource: ResourceSummary): void;
+}) {
+  const status = grantStatus(resource, now);
+  const labels = Object.entries(resource.labels);
+  return (
+    <li className="resource" aria-label={resource.name}>
+      <div className="resource-title">
+        <span className={`kind kind-${resource.kind}`}>
+          {resource.kind === 'ssh' ? 'SSH' : 'PG'}
+        </span>
+        <span className="resource-name">{resource.name}</span>
+        {isDemo ? <span className="badge badge-demo">Demo</span> : null}
+      </div>
+      {resource.description ? <p className="resource-desc">{resource.description}</p> : null}
+      {labels.length > 0 ? (
+        <ul className="labels" aria-label={`Labels of ${resource.name}`}>
+          {labels.map(([key, value]) => (
+            <li key={key} className="label-chip">
+              {key}={value}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      <div className="resource-foot">
+        <span className={`grant grant-${status.tone}`}>
+          {status.badge}
+          {status.timeLeft !== null ? (
+            <span className="time-left"> · {status.timeLeft}</span>
+          ) : null}
+        </span>
+        {resource.kind === 'ssh' ? (
+          canOpenTerminal(resource, now) ? (
+            <button
+              type="button"
+              className="button button-small button-primary"
+              aria-label={`Open terminal on ${resource.name}`}
+              onClick={() => onOpenTerminal(resource)}
+            >
+              Open terminal
+            </button>
+          ) : null
+        ) : (
+          <span className="muted small" title="The query console comes in a later release.">
+            Query console coming soon
+          </span>
+        )}
+      </div>
+    </li>
+  );
+}

@@ -1,0 +1,33 @@
+/** The frame of every screen before the workspace: brand, theme toggle, one centred card. */
+import type { ReactNode } from 'react';
+import { ThemeToggle } from '../theme/ThemeToggle.tsx';
+import type { Theme } from '../theme/themePreference.ts';
+
+export interface ThemeProps {
+  theme: Theme;
+  onToggleTheme(): void;
+}
+
+export function CardLayout({
+  title,
+  children,
+  theme,
+  onToggleTheme,
+  wide = false,
+}: ThemeProps & { title: string; children: ReactNode; wide?: boolean }) {
+  return (
+    <div className="card-screen">
+      <header className="card-screen-bar">
+        <span className="brand">
+          <span className="brand-mark" aria-hidden="true" />
+          Witness
+        </span>
+        <ThemeToggle theme={theme} onToggle={onToggleTheme} />
+      </header>
+      <main className={wide ? 'card card-wide' : 'card'} aria-labelledby="screen-title">
+        <h1 id="screen-title">{title}</h1>
+        {children}
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,159 @@
+/**
+ * Sign in to the pinned gateway. A 'totp_required' rejection moves to a second step asking for
+ * the authenticator code; the password is kept in memory only until that step is done.
+ */
+import { type FormEvent, useState } from 'react';
+import type { AppState, DesktopApi } from '../../../main/ipc/contract.ts';
+import { ErrorAlert } from '../components/ErrorAlert.tsx';
+import { LocalGatewayBadge } from '../components/LocalGatewayBadge.tsx';
+import { SecretStoreNotice } from '../components/SecretStoreNotice.tsx';
+import { SubmitButton } from '../components/SubmitButton.tsx';
+import { TextField } from '../components/TextField.tsx';
+import { useAction } from '../components/useAction.ts';
+import { isDesktopError } from '../desktopApi/getDesktopApi.ts';
+import { CardLayout, type ThemeProps } from './CardLayout.tsx';
+import { normalizeTotp } from './formValidation.ts';
+
+export function SignInScreen({
+  api,
+  state,
+  onState,
+  onEnroll,
+  ...theme
+}: ThemeProps & {
+  api: DesktopApi;
+  state: AppState;
+  onState(state: AppState): void;
+  onEnroll(): void;
+}) {
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const [step, setStep] = useState<'password' | 'totp'>('password');
+  const [totp, setTotp] = useState('');
+  const action = useAction();
+  const forget = useAction();
+
+  const signIn = (event: FormEvent) => {
+    event.preventDefault();
+    if (username.trim() === '' || password === '') {
+      action.setError('Enter your username and password.');
+      return;
+    }
+    action.run(
+      async () => {
+        onState(await api.call('account.login', { username: username.trim(), password }));
+      },
+      (error) => {
+        if (!isDesktopError(error) || error.code !== 'totp_required') return false;
+        setStep('totp');
+        return true;
+      },
+    );
+  };
+
+  const verifyCode = (event: FormEvent) => {
+    event.preventDefault();
+    const code = normalizeTotp(totp);
+    if ('problem' in code) {
+      action.setError(code.problem);
+      return;
+    }
+    action.run(async () => {
+      onState(
+        await api.call('account.login', {
+          username: username.trim(),
+          password,
+          totpCode: code.code,
+        }),
+      );
+    });
+  };
+
+  const gateway = state.gateway;
+  return (
+    <CardLayout title="Sign in" {...theme}>
+      {gateway ? (
+        <p className="gateway-line">
+          <span className="muted">Gateway</span> <code>{gateway.url}</code>
+          {gateway.isLocal ? <LocalGatewayBadge /> : null}
+        </p>
+      ) : null}
+      <SecretStoreNotice status={state.secretStore} />
+      {step === 'password' ? (
+        <form onSubmit={signIn} noValidate>
+          <TextField
+            label="Username"
+            value={username}
+            onChange={setUsername}
+            autoComplete="username"
+            autoCapitalize="off"
+            spellCheck={false}
+            required
+          />
+          <TextField
+            label="Password"
+            type="password"
+            value={password}
+            onChange={setPassword}
+            autoComplete="current-password"
+            required
+          />
+          <ErrorAlert message={action.error} />
+          <div className="actions">
+            <SubmitButton busy={action.busy}>Sign in</SubmitButton>
+          </div>
+        </form>
+      ) : (
+        <form onSubmit={verifyCode} noValidate>
+          <p>
+            Enter the 6-digit code from your authenticator app for <strong>{username}</strong>.
+          </p>
+          <TextField
+            label="Authentication code"
+            value={totp}
+            onChange={setTotp}
+            inputMode="numeric"
+            autoComplete="one-time-code"
+            maxLength={7}
+            autoFocus
+            required
+          />
+          <ErrorAlert message={action.error} />
+          <div className="actions">
+            <SubmitButton busy={action.busy}>Verify code</SubmitButton>
+            <button
+              type="button"
+              className="button"
+              onClick={() => {
+                setStep('password');
+                setTotp('');
+                action.setError(null);
+              }}
+            >
+              Back
+            </button>
+          </div>
+        </form>
+      )}
+      <hr />
+      <div className="secondary-actions">
+        <button type="button" className="link-button" onClick={onEnroll}>
+          Enroll with a link
+        </button>
+        <button
+          type="button"
+          className="link-button"
+          disabled={forget.busy}
+          onClick={() =>
+            forget.run(async () => {
+              onState(await api.call('gateway.forget', {}));
+            })
+          }
+        >
+          Use a different gateway
+        </button>
+      </div>
+      <ErrorAlert message={forget.error} />
+    </CardLayout>
+  );
+}

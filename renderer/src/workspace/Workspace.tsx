@@ -1,0 +1,150 @@
+/**
+ * The signed-in app: header, resources and recent recordings on the left, terminal tabs on the
+ * right, and the keyboard shortcuts that move between them.
+ */
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import type { AppState, DesktopApi, ResourceSummary } from '../../../main/ipc/contract.ts';
+import { ErrorAlert } from '../components/ErrorAlert.tsx';
+import { SecretStoreNotice } from '../components/SecretStoreNotice.tsx';
+import { useAction } from '../components/useAction.ts';
+import { RecordingsPanel } from '../recordings/RecordingsPanel.tsx';
+import { ResourcePanel } from '../resources/ResourcePanel.tsx';
+import type { PanelState, TerminalTab } from '../terminals/TerminalPanel.tsx';
+import { TerminalTabs } from '../terminals/TerminalTabs.tsx';
+import { TerminalEventRouter } from '../terminals/terminalEventRouter.ts';
+import type { Theme } from '../theme/themePreference.ts';
+import { WorkspaceHeader } from './WorkspaceHeader.tsx';
+import { cycleTab, tabAfterClose, workspaceShortcut } from './workspaceShortcut.ts';
+
+let nextTabNumber = 1;
+
+export function Workspace({
+  api,
+  state,
+  theme,
+  onToggleTheme,
+  onState,
+}: {
+  api: DesktopApi;
+  state: AppState;
+  theme: Theme;
+  onToggleTheme(): void;
+  onState(state: AppState): void;
+}) {
+  const router = useMemo(() => new TerminalEventRouter(), []);
+  const [tabs, setTabs] = useState<TerminalTab[]>([]);
+  const [activeId, setActiveId] = useState<string | null>(null);
+  const [tabStates, setTabStates] = useState<Record<string, PanelState['kind']>>({});
+  const [recordingsKey, setRecordingsKey] = useState(0);
+  const searchRef = useRef<HTMLInputElement>(null);
+  const signOut = useAction();
+
+  // Terminal events go through one router to the tab that owns each terminal.
+  useEffect(() => {
+    const offData = api.on('terminal.data', (event) => router.data(event));
+    const offEnded = api.on('terminal.ended', (event) => router.ended(event));
+    return () => {
+      offData();
+      offEnded();
+    };
+  }, [api, router]);
+
+  const openTerminal = useCallback((resource: ResourceSummary) => {
+    const id = `t${nextTabNumber++}`;
+    setTabs((current) => {
+      const same = current.filter((t) => t.resourceId === resource.id).length;
+      const label = same === 0 ? resource.name : `${resource.name} (${same + 1})`;
+      return [...current, { id, resourceId: resource.id, resourceName: resource.name, label }];
+    });
+    setActiveId(id);
+  }, []);
+
+  const closeTab = useCallback(
+    (tabId: string) => {
+      const ids = tabs.map((t) => t.id);
+      setActiveId((active) => tabAfterClose(ids, tabId, active));
+      setTabs((current) => current.filter((t) => t.id !== tabId));
+      setTabStates(({ [tabId]: _closed, ...rest }) => rest);
+      // The closed session's recording is now complete.
+      setRecordingsKey((k) => k + 1);
+    },
+    [tabs],
+  );
+
+  const onTabState = useCallback((tabId: string, panel: PanelState) => {
+    setTabStates((current) =>
+      current[tabId] === panel.kind ? current : { ...current, [tabId]: panel.kind },
+    );
+    if (panel.kind === 'ended' || panel.kind === 'live') setRecordingsKey((k) => k + 1);
+  }, []);
+
+  // Captured at the window so the shortcuts work while xterm has focus.
+  useEffect(() => {
+    const onKeyDown = (event: KeyboardEvent) => {
+      const shortcut = workspaceShortcut(event);
+      if (shortcut === null) return;
+      event.preventDefault();
+      event.stopPropagation();
+      const ids = tabs.map((t) => t.id);
+      switch (shortcut) {
+        case 'focus-resources':
+          searchRef.current?.focus();
+          searchRef.current?.select();
+          break;
+        case 'close-tab':
+          if (activeId !== null) closeTab(activeId);
+          break;
+        case 'previous-tab':
+          setActiveId(cycleTab(ids, activeId, -1));
+          break;
+        case 'next-tab':
+          setActiveId(cycleTab(ids, activeId, 1));
+          break;
+      }
+    };
+    window.addEventListener('keydown', onKeyDown, { capture: true });
+    return () => window.removeEventListener('keydown', onKeyDown, { capture: true });
+  }, [tabs, activeId, closeTab]);
+
+  return (
+    <div className="workspace">
+      <WorkspaceHeader
+        state={state}
+        theme={theme}
+        onToggleTheme={onToggleTheme}
+        signingOut={signOut.busy}
+        onSignOut={() =>
+          signOut.run(async () => {
+            onState(await api.call('account.logout', {}));
+          })
+        }
+      />
+      <ErrorAlert message={signOut.error} />
+      <SecretStoreNotice status={state.secretStore} />
+      <div className="workspace-body">
+        <aside className="sidebar" aria-label="Resources and recordings">
+          <ResourcePanel
+            api={api}
+            localGateway={state.localGateway}
+            searchRef={searchRef}
+            onOpenTerminal={openTerminal}
+          />
+          <RecordingsPanel api={api} refreshKey={recordingsKey} />
+        </aside>
+        <main className="terminal-area" aria-label="Terminals">
+          <TerminalTabs
+            api={api}
+            router={router}
+            tabs={tabs}
+            states={tabStates}
+            activeId={activeId}
+            theme={theme}
+            onActivate={setActiveId}
+            onClose={closeTab}
+            onState={onTabState}
+          />
+        </main>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,51 @@
+import type { AppState } from '../../../main/ipc/contract.ts';
+import { LocalGatewayBadge } from '../components/LocalGatewayBadge.tsx';
+import { ThemeToggle } from '../theme/ThemeToggle.tsx';
+import type { Theme } from '../theme/themePreference.ts';
+
+export function WorkspaceHeader({
+  state,
+  theme,
+  onToggleTheme,
+  onSignOut,
+  signingOut,
+}: {
+  state: AppState;
+  theme: Theme;
+  onToggleTheme(): void;
+  onSignOut(): void;
+  signingOut: boolean;
+}) {
+  const gateway = state.gateway;
+  const account = state.account;
+  return (
+    <header className="app-header">
+      <span className="brand">
+        <span className="brand-mark" aria-hidden="true" />
+        Witness
+      </span>
+      {gateway ? (
+        <span className="gateway-line" title={`CA ${gateway.caFingerprint}`}>
+          <span className="muted">Gateway</span> <code>{gateway.url}</code>
+          {gateway.isLocal ? <LocalGatewayBadge /> : null}
+        </span>
+      ) : null}
+      <span className="spacer" />
+      {account ? (
+        <span className="who">
+          <span className="visually-hidden">Signed in as </span>
+          <span className="avatar" aria-hidden="true">
+            {account.username.slice(0, 1).toUpperCase()}
+          </span>
+          <span>
+            <strong>{account.username}</strong> <span className="muted">{account.role}</span>
+          </span>
+        </span>
+      ) : null}
+      <ThemeToggle theme={theme} onToggle={onToggleTheme} />
+      <button type="button" className="button" onClick={onSignOut} disabled={signingOut}>
+        Sign out
+      </button>
+    </header>
+  );
+}
