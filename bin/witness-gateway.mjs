@@ -22,5 +22,13 @@ const code = await runGatewayCli(process.argv.slice(2), {
   },
   env: process.env,
   untilStopped: () => stopped,
+  // Only `serve --exit-with-parent` calls this; reading stdin is harmless otherwise.
+  stdinClosed: () =>
+    new Promise((resolve) => {
+      process.stdin.once('end', resolve);
+      process.stdin.once('close', resolve);
+      process.stdin.once('error', resolve);
+      process.stdin.resume();
+    }),
 });
 process.exit(code);

@@ -26,6 +26,11 @@ export interface CliIo {
   env: NodeJS.ProcessEnv;
   /** Resolves when the process is asked to stop (SIGINT/SIGTERM). */
   untilStopped: () => Promise<void>;
+  /**
+   * Resolves when stdin reaches its end or breaks (`serve --exit-with-parent`): the process
+   * that started the gateway with a pipe on stdin has gone, however it died.
+   */
+  stdinClosed?: () => Promise<void>;
 }
 
 /** Written by `serve` so `admin create-user` can put the right URL into enrollment links. */
@@ -70,6 +75,10 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
     )
     .addOption(databaseOption())
     .option('--hostname <name...>', 'extra DNS names or IPs for the TLS certificate')
+    .option(
+      '--exit-with-parent',
+      'stop when stdin closes (for a parent such as the desktop app that holds a pipe to it)',
+    )
     .addOption(
       new Option('--access-token-ttl <duration>', 'lifetime of access tokens')
         .default(15 * 60_000, '15m')
@@ -90,6 +99,7 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
         hostname?: string[];
         accessTokenTtl: number;
         refreshTokenTtl: number;
+        exitWithParent?: boolean;
       }) => {
         const gateway = await startGateway({
           dataDir: path.resolve(options.data),
@@ -136,7 +146,11 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
           store: storeKind,
         };
         io.stdout(`${JSON.stringify(ready)}\n`);
-        await io.untilStopped();
+        const parentGone =
+          options.exitWithParent && io.stdinClosed
+            ? io.stdinClosed().then(() => io.stderr('stdin closed: the parent process is gone.\n'))
+            : new Promise<void>(() => {});
+        await Promise.race([io.untilStopped(), parentGone]);
         io.stderr('Stopping the gateway…\n');
         await gateway.close();
       },
@@ -220,6 +234,29 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
         }
       },
     );
+
+  admin
+    .command('status')
+    .description(
+      'print {"users": N, "admins": N} as JSON (N = 0: the first admin is still to be created)',
+    )
+    .addOption(dataOption().makeOptionMandatory())
+    .addOption(databaseOption())
+    .action(async (options: { data: string; databaseUrl?: string }) => {
+      const services = await openGatewayServices({
+        dataDir: path.resolve(options.data),
+        api: { host: '127.0.0.1', port: 0 },
+        databaseUrl: options.databaseUrl,
+        masterKeyBase64: io.env.WITNESS_MASTER_KEY,
+      });
+      try {
+        const users = await services.store.listUsers();
+        const admins = users.filter((user) => user.role === 'admin' && !user.disabled).length;
+        io.stdout(`${JSON.stringify({ users: users.length, admins })}\n`);
+      } finally {
+        await services.store.close();
+      }
+    });
 
   try {
     await program.parseAsync(argv, { from: 'user' });
