@@ -1,7 +1,8 @@
 /**
  * Fallback demo SSH target for machines without OpenSSH's sshd: an ssh2 Server in this process
  * on 127.0.0.1, public-key login with the demo client key only, whose shell is the user's own
- * shell in a pseudo-terminal made by util-linux `script -qfc "$SHELL" /dev/null` (Linux).
+ * shell in a pseudo-terminal made by util-linux `script -qefc "$SHELL" /dev/null` (Linux; -e
+ * passes the shell's exit status on).
  * Where `script` is missing the shell runs without a pty (no line editing), and a terminal
  * resize cannot reach it — the status note says which.
  *
@@ -100,7 +101,7 @@ function runShell(
   };
   const usePty = command === undefined && process.platform === 'linux' && findOnPath('script');
   const child = usePty
-    ? spawn('script', ['-qfc', shell, '/dev/null'], { env, cwd: userInfo().homedir })
+    ? spawn('script', ['-qefc', shell, '/dev/null'], { env, cwd: userInfo().homedir })
     : spawn(shell, command === undefined ? ['-i'] : ['-c', command], {
         env,
         cwd: userInfo().homedir,
