@@ -24,6 +24,7 @@ import { DesktopProfileStore } from './desktopProfile.ts';
 import { GatewayAccount } from './gatewayAccount.ts';
 import { identityFromCa, inspectExpecting, inspectGateway } from './gatewayIdentity.ts';
 import { gatewaySessionSource } from './gatewaySessionSource.ts';
+import { LocalGateway } from './localGateway/localGateway.ts';
 import { toRecordingSummary, verifyRecordingLocally } from './recordingVerdicts.ts';
 import { toResourceSummary } from './resourceSummaries.ts';
 import { type OpenSecretStoreOptions, openSecretStore } from './secretStore.ts';
@@ -61,7 +62,7 @@ export interface DesktopApp {
   dispose(): Promise<void>;
 }
 
-/** C's LocalGateway, as the desktop uses it (main/services/localGateway/localGateway.ts). */
+/** LocalGateway (main/services/localGateway/localGateway.ts) as the desktop uses it. */
 export interface LocalGatewayPort {
   status(): LocalGatewayStatus;
   onStatusChange(listener: (status: LocalGatewayStatus) => void): () => void;
@@ -183,27 +184,18 @@ export async function createDesktopApp(
     if (localGateway || disposed) return;
     const dataDir = path.join(platform.appDataDir, LOCAL_GATEWAY_DIR);
     const create = parts.createLocalGateway ?? defaultLocalGateway;
-    if (!create) {
-      localStatus = {
-        state: 'failed',
-        message: 'The embedded local gateway is not part of this build.',
-        dataDir,
-        demoTargets: [],
-      };
-      broadcastState();
-      return;
-    }
     const gateway = create({ dataDir, gatewayBin: platform.gatewayBin, log });
     localGateway = gateway;
-    localStatus = gateway.status();
     localStatusUnsubscribe = gateway.onStatusChange((status) => {
       if (localGateway !== gateway) return;
       localStatus = status;
       broadcastState();
     });
+    const starting = gateway.start();
+    localStatus = gateway.status();
     broadcastState();
     try {
-      const connection = await gateway.start();
+      const connection = await starting;
       if (localGateway !== gateway) return;
       const identity = await identityFromCa(
         connection.url,
@@ -279,7 +271,11 @@ export async function createDesktopApp(
       await stopLocalGateway();
       broadcastState();
       // Back to a first run: with nothing pinned, the embedded gateway is offered again.
-      if (shouldUseLocalGateway()) void startLocalGateway();
+      if (shouldUseLocalGateway()) {
+        startLocalGateway().catch((error: unknown) =>
+          log(`the embedded local gateway did not start: ${messageOf(error)}`),
+        );
+      }
       return appState();
     },
 
@@ -399,18 +395,18 @@ export async function createDesktopApp(
     async dispose() {
       if (disposed) return;
       disposed = true;
-      await startup;
       await terminalService.dispose();
+      // Stopping first also ends a start that is still under way, so start-up cannot hang this.
       await stopLocalGateway();
+      await startup;
       account.dispose();
       listeners.clear();
     },
   };
 }
 
-/** Set once C's LocalGateway lands; until then the local-gateway flow reports 'failed'. */
-const defaultLocalGateway: ((options: LocalGatewayOptions) => LocalGatewayPort) | undefined =
-  undefined;
+const defaultLocalGateway = (options: LocalGatewayOptions): LocalGatewayPort =>
+  new LocalGateway(options);
 
 /** A DesktopError's message is written for people; anything else is summarised. */
 function describeForPeople(error: unknown): string {
