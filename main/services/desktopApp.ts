@@ -21,6 +21,7 @@ import {
 } from '../ipc/contract.ts';
 import { asDesktopErrors, toDesktopError } from './desktopErrors.ts';
 import { DesktopProfileStore } from './desktopProfile.ts';
+import type { SecretEncryptor } from './encryptedFileSecretStore.ts';
 import { GatewayAccount } from './gatewayAccount.ts';
 import { identityFromCa, inspectExpecting, inspectGateway } from './gatewayIdentity.ts';
 import { gatewaySessionSource } from './gatewaySessionSource.ts';
@@ -38,7 +39,7 @@ export interface DesktopPlatform {
   /** The web host passes what the user chose; Electron 'auto'. */
   secretStore: 'auto' | 'memory';
   /** Electron `safeStorage`, for the encrypted-file fallback when the keychain is unusable. */
-  encryptor?: { isAvailable(): boolean; encrypt(s: string): Buffer; decrypt(b: Buffer): string };
+  encryptor?: SecretEncryptor;
   /** bin/witness-gateway.mjs, for the embedded local gateway. */
   gatewayBin: string;
   useLocalGatewayWhenNoneEnrolled: boolean;

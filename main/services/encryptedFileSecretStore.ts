@@ -11,6 +11,11 @@ import { writeFileAtomic } from '../../gateway-client/credentialStore.ts';
 /** The slice of Electron's `safeStorage` the store needs (DesktopPlatform.encryptor). */
 export interface SecretEncryptor {
   isAvailable(): boolean;
+  /**
+   * Linux only, Electron `safeStorage.getSelectedStorageBackend()`: 'basic_text' means a key
+   * hard-coded in Chromium, i.e. no protection, so the store refuses it and keeps memory only.
+   */
+  selectedBackend?(): string;
   encrypt(plain: string): Buffer;
   decrypt(encrypted: Buffer): string;
 }

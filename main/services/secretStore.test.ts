@@ -119,6 +119,19 @@ describe('openSecretStore fallbacks', () => {
     );
   });
 
+  it('does not count Electron’s basic_text backend (a hard-coded key) as encryption', async () => {
+    const store = await openSecretStore({
+      appDataDir: tmp,
+      choice: 'auto',
+      encryptor: { ...aesEncryptor(), selectedBackend: () => 'basic_text' },
+      openKeychain: noKeychain,
+    });
+    expect(store.status.kind).toBe('memory');
+    expect(store.status.notice).toMatch(/no secret store to protect an encryption key/);
+    await store.set('a', 'b');
+    expect(await fs.readdir(tmp)).toEqual([]);
+  });
+
   it('falls back to memory when the encryptor says it cannot encrypt', async () => {
     const store = await openSecretStore({
       appDataDir: tmp,

@@ -65,6 +65,11 @@ export async function openSecretStore(options: OpenSecretStoreOptions): Promise<
     let available = false;
     try {
       available = options.encryptor.isAvailable();
+      if (available && options.encryptor.selectedBackend?.() === 'basic_text') {
+        available = false;
+        encryptorProblem =
+          'the system has no secret store to protect an encryption key (basic_text)';
+      }
     } catch (error) {
       encryptorProblem = `system encryption failed: ${messageOf(error)}`;
     }
