@@ -4,6 +4,7 @@
  * boundaries, acknowledged back-pressure on a large output, the gateway ending sessions
  * (admin terminate, grant revoke), and ownership by client id.
  */
+import { type AddressInfo, connect as connectTcp, createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type {
   CallerContext,
@@ -240,7 +241,8 @@ describeWithSshd('desktop terminals through the gateway', () => {
     });
     expect(response.status).toBe(200);
     const ended = await waitFor('the end', () => log.ended.get(terminalId), 5_000);
-    expect(Date.now() - before).toBeLessThan(1_500);
+    // The gateway polls every 250 ms; 2 s leaves room for a loaded two-core machine.
+    expect(Date.now() - before).toBeLessThan(2_000);
     expect(ended).toHaveLength(1);
     expect(ended[0]).toMatchObject({ kind: 'gateway', cause: 'terminated' });
     expect(ended[0]?.kind === 'gateway' && ended[0].message).toMatch(/terminated by root-admin/);
@@ -271,6 +273,60 @@ describeWithSshd('desktop terminals through the gateway', () => {
     expect(ended).toEqual([
       expect.objectContaining({ kind: 'gateway', cause: 'revoked' }) as TerminalEndReason,
     ]);
+  });
+
+  it('reports the grant limit passing as expired', async () => {
+    await bed.addResource('web-short', { maxSessionSeconds: 60 });
+    const log = clientLog('window-expiry');
+    const { terminalId } = await service.open(log.caller, {
+      resourceId: 'web-short',
+      size: { cols: 80, rows: 24 },
+    });
+    service.write('window-expiry', terminalId, 'echo on-$((3+3))\n');
+    await waitFor('on', () => text(log, terminalId).includes('on-6'));
+    bed.gw.clock.advance(61_000);
+    const ended = await waitFor('the end', () => log.ended.get(terminalId), 5_000);
+    expect(ended).toEqual([
+      expect.objectContaining({
+        kind: 'gateway',
+        cause: 'expired',
+        message: expect.stringMatching(/Your access to web-short ended at .* \(grant limit\)/),
+      }) as TerminalEndReason,
+    ]);
+  });
+
+  it('reports a dropped connection as connection-lost, once', async () => {
+    // A TCP relay in front of the gateway's SSH listener, cut mid-session.
+    const sockets = new Set<Socket>();
+    const relay = createServer((inbound) => {
+      const outbound = connectTcp(bed.ssh.address.port, bed.ssh.address.host);
+      sockets.add(inbound).add(outbound);
+      inbound.pipe(outbound).pipe(inbound);
+      inbound.on('error', () => {});
+      outbound.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const relayPort = (relay.address() as AddressInfo).port;
+    tamper = (session) => ({ ...session, port: relayPort });
+    try {
+      const log = clientLog('window-drop');
+      const { terminalId } = await service.open(log.caller, {
+        resourceId: 'web-1',
+        size: { cols: 80, rows: 24 },
+      });
+      service.write('window-drop', terminalId, 'echo via-$((4+4))\n');
+      await waitFor('via', () => text(log, terminalId).includes('via-8'));
+      for (const socket of sockets) socket.destroy();
+      const ended = await waitFor('the end', () => log.ended.get(terminalId), 5_000);
+      expect(ended).toEqual([
+        expect.objectContaining({ kind: 'connection-lost' }) as TerminalEndReason,
+      ]);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(log.ended.get(terminalId)).toHaveLength(1);
+    } finally {
+      tamper = undefined;
+      relay.close();
+    }
   });
 
   it("refuses another client's terminal and closes a client's terminals when it goes away", async () => {
