@@ -179,6 +179,39 @@ async function pgbench(mode: Mode, seconds: number, connection: Connection): Pro
   };
 }
 
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined
+ * elsewhere. Wall-clock profiles on a busy 2-core machine charge preemption to whatever was
+ * running, so CPU time per transaction is the figure to compare between changes.
+ */
+function processCpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    // Fields after the ")" that ends the command name: state is field 3, utime 14, stime 15.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** Named CPU meters for a path: each returns CPU seconds used so far. */
+type CpuMeters = Record<string, () => number | undefined>;
+
+function ownCpuSeconds(): number {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1e6;
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -215,6 +248,7 @@ async function waitForPort(port: number, child: ChildProcess, what: () => string
 
 interface Pgbouncer {
   port: number;
+  pid: number | undefined;
   connection: Connection;
   stop(): Promise<void>;
 }
@@ -324,6 +358,7 @@ async function startPgbouncer(work: string, cluster: PostgresCluster): Promise<P
   }
   return {
     port,
+    pid: child.pid,
     connection: {
       PGHOST: HOST,
       PGPORT: String(port),
@@ -479,10 +514,25 @@ async function main(): Promise<number> {
       }
     }
 
-    const paths: { name: PathName; connection: Connection }[] = [];
-    if (wanted('direct')) paths.push({ name: 'direct', connection: direct });
-    if (bouncer) paths.push({ name: 'pgbouncer', connection: bouncer.connection });
-    if (gateway) paths.push({ name: 'gateway', connection: gateway.connection });
+    const paths: { name: PathName; connection: Connection; cpu: CpuMeters }[] = [];
+    if (wanted('direct')) paths.push({ name: 'direct', connection: direct, cpu: {} });
+    if (bouncer) {
+      const pid = bouncer.pid;
+      paths.push({
+        name: 'pgbouncer',
+        connection: bouncer.connection,
+        cpu: { pgbouncer: () => processCpuSeconds(pid) },
+      });
+    }
+    if (gateway) {
+      const pid = gateway.process.child.pid;
+      paths.push({
+        name: 'gateway',
+        connection: gateway.connection,
+        // The tunnel runs in this process, which does little else while pgbench runs.
+        cpu: { gateway: () => processCpuSeconds(pid), tunnel: ownCpuSeconds },
+      });
+    }
 
     // Warm the cluster's caches so the first measured path is not penalized.
     await pgbench('simple', Math.min(3, SECONDS), direct);
@@ -498,9 +548,10 @@ async function main(): Promise<number> {
     const best = new Map<string, Measurement>();
     for (let round = 1; round <= ROUNDS; round++) {
       for (const mode of MODES) {
-        for (const { name, connection } of paths) {
+        for (const { name, connection, cpu } of paths) {
           if (name === 'gateway' && gatewayFailure) continue;
           let measured: Measurement;
+          const cpuBefore = Object.entries(cpu).map(([label, meter]) => [label, meter()] as const);
           try {
             measured = await pgbench(mode, SECONDS, connection);
           } catch (error) {
@@ -511,9 +562,17 @@ async function main(): Promise<number> {
           }
           const key = `${name}/${mode}`;
           if ((best.get(key)?.tps ?? -1) < measured.tps) best.set(key, measured);
+          const cpuPerTransaction = cpuBefore.flatMap(([label, before]) => {
+            const after = cpu[label]!();
+            if (before === undefined || after === undefined || measured.transactions === 0)
+              return [];
+            const micros = ((after - before) / measured.transactions) * 1e6;
+            return [`${label} ${micros.toFixed(0)} µs`];
+          });
           log(
             `  round ${round} ${mode.padEnd(8)} ${name.padEnd(9)} ${measured.tps.toFixed(0).padStart(8)} tps` +
-              ` (${measured.transactions} transactions${measured.failed ? `, ${measured.failed} failed` : ''})`,
+              ` (${measured.transactions} transactions${measured.failed ? `, ${measured.failed} failed` : ''}` +
+              `${cpuPerTransaction.length > 0 ? `; CPU per transaction: ${cpuPerTransaction.join(', ')}` : ''})`,
           );
         }
       }
@@ -555,10 +614,12 @@ async function main(): Promise<number> {
     );
     return 0;
   } finally {
-    killRunning(); // pgbench processes of a run that failed
     await gateway?.tunnel.close();
     gateway?.api.close();
+    // Before killRunning: a second SIGTERM during the gateway's shutdown would kill it before
+    // it writes its --cpu-prof profile.
     await gateway?.process.stop();
+    killRunning(); // pgbench processes of a run that failed
     await bouncer?.stop();
     await cluster?.stop();
     rmSync(work, { recursive: true, force: true });
