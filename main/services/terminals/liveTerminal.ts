@@ -54,6 +54,7 @@ export class LiveTerminal {
   private stdoutEnded = false;
   private stderrEnded = false;
   private channelClosed = false;
+  private outputStarted = false;
 
   constructor(init: LiveTerminalInit) {
     this.terminalId = init.terminalId;
@@ -87,6 +88,17 @@ export class LiveTerminal {
       this.client.once('close', () => resolve());
     });
     this.listen();
+  }
+
+  /**
+   * Starts the output flowing. Called after `terminals.open` has answered, so the renderer
+   * knows the terminal id before its first `terminal.data` (ssh2 buffers until then).
+   */
+  startOutput(): void {
+    if (this.outputStarted || this.ended) return;
+    this.outputStarted = true;
+    this.channel.on('data', (chunk: Buffer) => this.output('stdout', chunk));
+    this.channel.stderr.on('data', (chunk: Buffer) => this.output('stderr', chunk));
   }
 
   write(data: string): void {
@@ -129,8 +141,6 @@ export class LiveTerminal {
     channel.on('exit', (code: number | null, signal?: string) => {
       this.exit = { exitCode: code ?? null, signal: signal ?? null };
     });
-    channel.on('data', (chunk: Buffer) => this.output('stdout', chunk));
-    channel.stderr.on('data', (chunk: Buffer) => this.output('stderr', chunk));
     channel.on('end', () => {
       this.stdoutEnded = true;
       this.maybeEnd();

@@ -105,6 +105,9 @@ export class TerminalService {
       log: this.log,
     });
     this.terminals.set(terminalId, terminal);
+    // After this call's answer is on its way (the answer goes out in the microtasks that
+    // follow; setImmediate runs after them).
+    setImmediate(() => terminal.startOutput());
     this.log(`terminal ${terminalId} opened on ${session.resourceName} (${session.sessionId})`);
     return {
       terminalId,
