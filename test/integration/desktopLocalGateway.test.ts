@@ -43,6 +43,14 @@ function testEncryptor() {
   };
 }
 
+async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 const portOpen = (port: number) =>
   new Promise<boolean>((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port });
@@ -155,7 +163,27 @@ describe('desktop first run with the embedded local gateway', () => {
     });
     await first.call('terminals.write', { terminalId: opened.terminalId, data: 'echo $((6*7))\r' });
     await seen42;
-    await first.call('terminals.close', { terminalId: opened.terminalId });
+
+    // Signing out closes the person's terminals; signing in again works with the same account.
+    const signedOut = await first.call('account.logout', {});
+    expect(signedOut.account).toBeNull();
+    await waitFor(() =>
+      first.events.some(
+        (e) =>
+          e.name === 'terminal.ended' &&
+          (e.payload as { terminalId: string }).terminalId === opened.terminalId,
+      ),
+    );
+    expect(
+      await first
+        .call('terminals.write', { terminalId: opened.terminalId, data: 'x' })
+        .catch((error: DesktopError) => error.code),
+    ).toBe('terminal_not_found');
+    const again = await first.call('account.login', {
+      username: 'admin',
+      password: 'admin-password-1',
+    });
+    expect(again.account).toEqual({ username: 'admin', role: 'admin' });
 
     const apiPort = Number(new URL(initial.gateway!.url).port);
     await first.app.dispose();
