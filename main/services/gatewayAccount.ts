@@ -113,7 +113,11 @@ export class GatewayAccount {
       fingerprintsEqual(current.caFingerprint, identity.caFingerprint) &&
       current.isLocal === isLocal &&
       (current.url === identity.url || isLocal);
-    if (current && !sameGateway) await this.signOutLocally(current);
+    if (current && !sameGateway) {
+      // Leaving a gateway ends the session there too, not only here.
+      if (this.session && !current.isLocal) await this.revokeQuietly(this.session);
+      await this.signOutLocally(current);
+    }
     this.profile = {
       ...this.profile,
       gateway: {
