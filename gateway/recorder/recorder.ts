@@ -359,7 +359,11 @@ class SessionRecording implements SessionRecorder {
   private kick(): Promise<void> {
     if (!this.draining) {
       this.draining = true;
-      this.drainDone = this.drain();
+      // One microtask later, not now: a proxy appends every event of a socket chunk in one
+      // synchronous pass (a query's RowDescription, DataRows and CommandComplete), and they
+      // should go to the sink as one write, not as the first event alone and then the rest.
+      // The appends still resolve before the proxy's await on them returns.
+      this.drainDone = Promise.resolve().then(() => this.drain());
     } else {
       this.wakeUp?.();
     }
