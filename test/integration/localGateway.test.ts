@@ -262,6 +262,59 @@ describe('the local gateway', () => {
   }, 120_000);
 });
 
+describe('the local gateway with the built-in SSH demo target', () => {
+  it('serves a shell through the gateway without OpenSSH sshd', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'witness-local-inproc-'));
+    const local = new LocalGateway({
+      dataDir: dir,
+      gatewayBin: GATEWAY_BIN,
+      demoTargets: { forceInProcessSsh: true, skipPostgres: true },
+    });
+    let admin: ReturnType<typeof signedIn> | undefined;
+    const terminals = new TerminalService({
+      // Signed in below, before the first terminal opens.
+      sessions: gatewayTerminalSessions(() => admin!.client),
+    });
+    try {
+      const connection = await local.start();
+      const [ssh, postgres] = local.status().demoTargets;
+      expect(ssh).toMatchObject({ name: 'demo-ssh', available: true });
+      expect(ssh?.note).toMatch(/built-in SSH server/);
+      expect(postgres).toMatchObject({ name: 'demo-postgres', available: false });
+      const { enrollLink } = await local.createAdmin(ADMIN, PASSWORD);
+      admin = signedIn(connection);
+      await admin.client.enroll({ token: parseEnrollLink(enrollLink).token, password: PASSWORD });
+      const pair = await admin.login();
+      await local.provisionDemoTargets(admin.client, pair.user.id);
+      const resources = await admin.client.listResources();
+      expect(resources.map((r) => r.name)).toEqual(['demo-ssh']);
+
+      let output = '';
+      const ended: unknown[] = [];
+      const opened = await terminals.open(
+        {
+          clientId: 'inproc',
+          emit: <E extends EventName>(name: E, payload: EventPayload<E>) => {
+            if (name === 'terminal.data') output += (payload as EventPayload<'terminal.data'>).data;
+            if (name === 'terminal.ended')
+              ended.push((payload as EventPayload<'terminal.ended'>).reason);
+          },
+        },
+        { resourceId: resources[0]!.id, size: { cols: 80, rows: 24 } },
+      );
+      terminals.write('inproc', opened.terminalId, 'echo $((6*7)); exit 4\n');
+      await waitFor('the exit', () => ended.length > 0, 15_000);
+      expect(output).toMatch(/42/);
+      expect(ended).toEqual([{ kind: 'exited', exitCode: 4, signal: null }]);
+    } finally {
+      await terminals.dispose();
+      admin?.client.close();
+      await local.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
 describe('the local gateway failing', () => {
   it('reports failed with what the gateway said', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'witness-local-fail-'));
