@@ -89,7 +89,7 @@ export function ResourcePanel({
         />
         <div className="filter-row">
           <label htmlFor={kindId} className="visually-hidden">
-            Kind
+            Filter by kind
           </label>
           <select
             id={kindId}
@@ -101,7 +101,7 @@ export function ResourcePanel({
             <option value="postgres">PostgreSQL</option>
           </select>
           <label htmlFor={labelId} className="visually-hidden">
-            Label
+            Filter by label
           </label>
           <select
             id={labelId}
@@ -202,8 +202,8 @@ function ResourceRow({
             </button>
           ) : null
         ) : (
-          <span className="muted small" title="The query console comes in a later release.">
-            Query console coming soon
+          <span className="muted small" title="The SQL query console comes in a later release.">
+            Console coming soon
           </span>
         )}
       </div>

@@ -11,6 +11,7 @@ import { expiryWarning, expiryWarningText } from '../time/expiryWarning.ts';
 import { formatClockTime, formatTimeLeft } from '../time/formatTimeLeft.ts';
 import { useNow } from '../time/useNow.ts';
 import { endReasonMessage } from './endReasonMessage.ts';
+import { terminalGpuAllowed } from './gpuPreference.ts';
 import { type ConnectionState, TerminalConnection } from './terminalConnection.ts';
 import type { TerminalEventRouter } from './terminalEventRouter.ts';
 import type { XtermSession } from './xtermSession.ts';
@@ -66,6 +67,7 @@ export function TerminalPanel({
         if (cancelled || host === null) return;
         const xterm = createXtermSession(host, {
           theme: themeRef.current,
+          gpu: terminalGpuAllowed(),
           onInput: (data) => connectionRef.current?.input(data),
           onResize: (size) => connectionRef.current?.resize(size),
           onFindRequested: () => setSearchOpen(true),

@@ -22,6 +22,8 @@ import {
 
 export interface XtermSessionOptions {
   theme: Theme;
+  /** False keeps the DOM renderer (see gpuPreference.ts). */
+  gpu: boolean;
   /** Typed or pasted input (xterm has already applied bracketed paste if the shell asked). */
   onInput(data: string): void;
   onResize(size: { cols: number; rows: number }): void;
@@ -115,22 +117,26 @@ export function createXtermSession(host: HTMLElement, options: XtermSessionOptio
 
   let renderer: 'webgl' | 'dom' = 'dom';
   let webgl: WebglAddon | null = null;
-  try {
-    webgl = new WebglAddon();
-    webgl.onContextLoss(() => {
+  if (options.gpu) loadWebgl();
+  host.dataset.renderer = renderer;
+
+  function loadWebgl(): void {
+    try {
+      webgl = new WebglAddon();
+      webgl.onContextLoss(() => {
+        webgl?.dispose();
+        webgl = null;
+        renderer = 'dom';
+        host.dataset.renderer = renderer;
+      });
+      term.loadAddon(webgl);
+      renderer = 'webgl';
+    } catch {
       webgl?.dispose();
       webgl = null;
       renderer = 'dom';
-      host.dataset.renderer = renderer;
-    });
-    term.loadAddon(webgl);
-    renderer = 'webgl';
-  } catch {
-    webgl?.dispose();
-    webgl = null;
-    renderer = 'dom';
+    }
   }
-  host.dataset.renderer = renderer;
 
   term.attachCustomKeyEventHandler((event) => handleKey(event));
   term.onData((data) => options.onInput(data));

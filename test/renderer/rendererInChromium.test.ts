@@ -1,0 +1,406 @@
+/**
+ * The built renderer in Debian's Chromium under the strict CSP, driven through a fake
+ * DesktopApi (test/fixtures/fakeDesktopApi.ts) — the UI's own behaviour, without main: each
+ * screen's accessible names (the ones renderer/README.md promises the e2e), validation and
+ * error alerts, TOTP, terminal tabs with typed input, acked output, shortcuts, end-of-session
+ * overlays and reconnect, expiry warning, recordings verify, themes. Screenshots of every
+ * screen in both themes go to test-results/renderer/.
+ *
+ * The full flow against real main services, a real gateway and sshd is Engineer D's e2e.
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { build } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FakeOptions, installFakeDesktopApi } from '../fixtures/fakeDesktopApi.ts';
+import { type StaticRendererServer, serveRenderer } from './staticRendererServer.ts';
+
+const repoRoot = path.resolve(import.meta.dirname, '..', '..');
+const CHROMIUM = process.env.WITNESS_CHROMIUM ?? '/usr/bin/chromium';
+const shotsDir = path.join(repoRoot, 'test-results', 'renderer');
+const missing = existsSync(CHROMIUM)
+  ? null
+  : `${CHROMIUM} is not installed (apt-get install chromium)`;
+if (missing !== null) console.warn(`[renderer] skipping the Chromium tests: ${missing}`);
+
+type FakeWindow = {
+  __witnessFake: {
+    log: { name: string; request: unknown }[];
+    acks: { terminalId: string; bytes: number }[];
+    emitted: Record<string, number>;
+    emit(name: string, payload: unknown): void;
+  };
+  __cspViolations: string[];
+  __pageErrors: string[];
+};
+
+(missing === null ? describe : describe.skip)('renderer in Chromium (fake DesktopApi)', () => {
+  let outDir: string;
+  let server: StaticRendererServer;
+  let browser: Browser;
+  const pages: Page[] = [];
+
+  beforeAll(async () => {
+    outDir = mkdtempSync(path.join(tmpdir(), 'witness-renderer-'));
+    await build({
+      configFile: path.join(repoRoot, 'renderer', 'vite.config.ts'),
+      build: { outDir, emptyOutDir: true },
+      logLevel: 'warn',
+    });
+    server = await serveRenderer(outDir);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    mkdirSync(shotsDir, { recursive: true });
+  }, 120_000);
+
+  afterAll(async () => {
+    // Every page must have run with no CSP violation and no uncaught error.
+    const problems: string[] = [];
+    for (const page of pages) {
+      if (page.isClosed()) continue;
+      const found = await page.evaluate(() => {
+        const w = globalThis as unknown as FakeWindow;
+        return [...w.__cspViolations, ...w.__pageErrors];
+      });
+      problems.push(...found);
+    }
+    await browser?.close();
+    await server?.close();
+    if (outDir) rmSync(outDir, { recursive: true, force: true });
+    expect(problems).toEqual([]);
+  });
+
+  async function open(
+    options: FakeOptions,
+    theme: 'light' | 'dark' = 'light',
+    gpu = true,
+  ): Promise<Page> {
+    const context = await browser.newContext({
+      viewport: { width: 1280, height: 800 },
+      colorScheme: theme,
+    });
+    const page = await context.newPage();
+    pages.push(page);
+    await page.addInitScript(() => {
+      const w = globalThis as unknown as FakeWindow & {
+        document: { addEventListener(t: string, l: (e: never) => void): void };
+        addEventListener(t: string, l: (e: never) => void): void;
+      };
+      w.__cspViolations = [];
+      w.__pageErrors = [];
+      w.document.addEventListener(
+        'securitypolicyviolation',
+        (e: { violatedDirective: string; blockedURI: string }) =>
+          w.__cspViolations.push(`CSP ${e.violatedDirective} blocked ${e.blockedURI}`),
+      );
+      w.addEventListener('error', (e: { message: string }) => w.__pageErrors.push(e.message));
+    });
+    if (!gpu) {
+      // The DOM renderer puts terminal text in the DOM, where the test can read it.
+      await page.addInitScript(() =>
+        (
+          globalThis as unknown as { localStorage: { setItem(k: string, v: string): void } }
+        ).localStorage.setItem('witness.terminal.gpu', 'off'),
+      );
+    }
+    await page.addInitScript(installFakeDesktopApi, options);
+    await page.goto(server.url);
+    return page;
+  }
+
+  const shot = (page: Page, name: string) =>
+    page.screenshot({ path: path.join(shotsDir, `${name}.png`) });
+
+  /** A copy of what the fake recorded (calls, acks, bytes sent), to assert on in Node. */
+  type FakeRecord = Pick<FakeWindow['__witnessFake'], 'log' | 'acks' | 'emitted'>;
+  const fake = async <T>(page: Page, read: (f: FakeRecord) => T): Promise<T> =>
+    read(
+      await page.evaluate(() => {
+        const f = (globalThis as unknown as FakeWindow).__witnessFake;
+        return JSON.parse(JSON.stringify({ log: f.log, acks: f.acks, emitted: f.emitted }));
+      }),
+    );
+
+  it('first run of the local gateway: starting, then create the admin account and land signed in', async () => {
+    const page = await open({ scenario: 'local-first-run' });
+    await expect
+      .poll(() => page.getByRole('status').filter({ hasText: 'starting a gateway' }).count())
+      .toBe(1);
+    await shot(page, 'local-gateway-starting');
+    await page.getByRole('heading', { name: 'Create the admin account' }).waitFor();
+    expect(await page.getByText('history here is only as safe as this machine').count()).toBe(1);
+    await page.getByRole('textbox', { name: 'Username', exact: true }).fill('dana');
+    await page.getByLabel('Password', { exact: true }).fill('short');
+    await page.getByLabel('Confirm password').fill('short');
+    await page.getByRole('button', { name: 'Create admin account' }).click();
+    expect(await page.getByRole('alert').textContent()).toContain('at least 10 characters');
+    await page.getByLabel('Password', { exact: true }).fill('a-long-password');
+    await page.getByLabel('Confirm password').fill('a-long-password');
+    await shot(page, 'create-admin');
+    await page.getByRole('button', { name: 'Create admin account' }).click();
+    await page.getByRole('button', { name: 'Open terminal on demo-ssh', exact: true }).waitFor();
+    expect(await page.getByText('local gateway — for evaluation').count()).toBeGreaterThan(0);
+    expect(await fake(page, (f) => f.log.map((c) => c.name))).toContain('localGateway.createAdmin');
+  });
+
+  it('shows why the local gateway failed and offers another gateway', async () => {
+    for (const theme of ['light', 'dark'] as const) {
+      const page = await open({ scenario: 'local-failed' }, theme);
+      await page.getByRole('heading', { name: 'The local gateway could not start' }).waitFor();
+      expect(await page.getByRole('alert').textContent()).toContain('EADDRINUSE');
+      await shot(page, `local-gateway-failed-${theme}`);
+      if (theme === 'light') {
+        await page.getByRole('button', { name: 'Connect to a gateway' }).click();
+        await page.getByRole('heading', { name: 'Connect to a gateway' }).waitFor();
+      }
+    }
+  });
+
+  it('connect: inspect shows both fingerprints, pin leads to sign-in; errors are alerts', async () => {
+    const page = await open({ scenario: 'connect' }, 'dark');
+    await page.getByRole('textbox', { name: 'Gateway URL' }).fill('http://insecure.example');
+    await page.getByRole('button', { name: 'Inspect gateway' }).click();
+    expect(await page.getByRole('alert').textContent()).toContain('https:// only');
+    await page.getByRole('textbox', { name: 'Gateway URL' }).fill('unreachable.example');
+    await page.getByRole('button', { name: 'Inspect gateway' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('connection refused');
+    await page.getByRole('textbox', { name: 'Gateway URL' }).fill('gateway.acme.internal:8443');
+    await page.getByRole('button', { name: 'Inspect gateway' }).click();
+    await page.getByRole('heading', { name: 'Compare these fingerprints' }).waitFor();
+    expect(await page.getByText('SHA256:9f:2c:41').count()).toBe(1);
+    expect(await page.getByText('SHA256:Jx4N0o1m').count()).toBe(1);
+    await shot(page, 'connect-fingerprints-dark');
+    await page.getByRole('button', { name: 'Pin this gateway' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    const pin = await fake(page, (f) => f.log.find((c) => c.name === 'gateway.pin')?.request);
+    expect(pin).toEqual({
+      url: 'https://gateway.acme.internal:8443',
+      caFingerprint: 'SHA256:9f:2c:41:aa:03:7e:5b:c1:88:d0:12:6f:e4:3b:90:71',
+    });
+  });
+
+  it('enroll: a deep link opens the enroll screen with the link filled in', async () => {
+    const page = await open({ scenario: 'connect' });
+    await page.getByRole('heading', { name: 'Connect to a gateway' }).waitFor();
+    const link = 'witness://enroll?gateway=https%3A%2F%2Fgw%3A8443&token=wen_x&fingerprint=ab';
+    await page.evaluate(
+      (l) =>
+        (globalThis as unknown as FakeWindow).__witnessFake.emit('app.deepLink', {
+          kind: 'enroll',
+          link: l,
+        }),
+      link,
+    );
+    await page.getByRole('heading', { name: 'Enroll with a link' }).waitFor();
+    expect(await page.getByRole('textbox', { name: 'Enroll link' }).inputValue()).toBe(link);
+    await page.getByLabel('New password').fill('a-long-password');
+    await page.getByLabel('Confirm password').fill('another-password');
+    await page.getByRole('button', { name: 'Enroll', exact: true }).click();
+    expect(await page.getByRole('alert').textContent()).toContain('do not match');
+    await page.getByLabel('Confirm password').fill('a-long-password');
+    await shot(page, 'enroll');
+    await page.getByRole('button', { name: 'Enroll', exact: true }).click();
+    await page.getByRole('searchbox', { name: 'Search resources' }).waitFor();
+  });
+
+  it('sign in: wrong password is an alert, then the TOTP step, with the secret-store notice', async () => {
+    const page = await open({
+      scenario: 'sign-in',
+      secretNotice:
+        'This browser session keeps your sign-in in memory only: you will sign in again after a restart.',
+    });
+    expect(await page.getByRole('note', { name: 'Secret storage' }).textContent()).toContain(
+      'memory only',
+    );
+    await page.getByRole('textbox', { name: 'Username' }).fill('totp');
+    await page.getByLabel('Password').fill('wrong');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect
+      .poll(() => page.getByRole('alert').textContent())
+      .toBe('Wrong username or password.');
+    await shot(page, 'sign-in-error');
+    await page.getByLabel('Password').fill('correct horse');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('textbox', { name: 'Authentication code' }).fill('123 456');
+    await shot(page, 'sign-in-totp');
+    await page.getByRole('button', { name: 'Verify code' }).click();
+    await page.getByRole('searchbox', { name: 'Search resources' }).waitFor();
+    const logins = await fake(page, (f) =>
+      f.log.filter((c) => c.name === 'account.login').map((c) => c.request),
+    );
+    expect(logins.at(-1)).toEqual({
+      username: 'totp',
+      password: 'correct horse',
+      totpCode: '123456',
+    });
+  });
+
+  it('workspace: filters, terminal tabs, typed input, acked output, shortcuts, reconnect, verify', async () => {
+    const page = await open({ scenario: 'workspace' }, 'light', false);
+    const search = page.getByRole('searchbox', { name: 'Search resources' });
+    await search.waitFor();
+    // Postgres is listed without a terminal button; requestable ssh has none either.
+    expect(await page.getByRole('button', { name: /^Open terminal on/ }).count()).toBe(2);
+    await search.fill('orders');
+    expect(await page.getByRole('listitem', { name: 'orders-db' }).count()).toBe(1);
+    expect(await page.getByRole('listitem', { name: 'web-1' }).count()).toBe(0);
+    await search.fill('');
+    await page.getByLabel('Filter by kind').selectOption('postgres');
+    expect(await page.getByRole('listitem', { name: 'web-1' }).count()).toBe(0);
+    await page.getByLabel('Filter by kind').selectOption('all');
+    await page.getByLabel('Filter by label').selectOption('env=prod');
+    expect(await page.getByRole('listitem', { name: 'demo-ssh' }).count()).toBe(0);
+    await page.getByLabel('Filter by label').selectOption('');
+    await shot(page, 'workspace-empty');
+
+    await page.getByRole('button', { name: 'Open terminal on web-1', exact: true }).click();
+    await page.getByRole('tab', { name: 'web-1' }).waitFor();
+    const region = page.getByRole('region', { name: 'Terminal web-1' });
+    await region.getByRole('status', { name: 'Recorded' }).waitFor();
+    await expect.poll(() => region.locator('.xterm-rows').textContent()).toContain('$');
+    await page.keyboard.type('echo $((6*7))');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => region.locator('.xterm-rows').textContent()).toContain('42');
+    // Back-pressure loop: everything main sent is acked, and only after xterm parsed it.
+    await page.keyboard.type('seq 20000');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => region.locator('.xterm-rows').textContent()).toContain('20000');
+    await expect
+      .poll(() =>
+        fake(page, (f) => {
+          const acked = f.acks.filter((a) => a.terminalId === 'term-1');
+          return acked.reduce((n, a) => n + a.bytes, 0) - (f.emitted['term-1'] ?? 0);
+        }),
+      )
+      .toBe(0);
+    expect(await region.locator('.terminal-host').getAttribute('data-renderer')).toBe('dom');
+    await page.keyboard.type('clear-me');
+    await shot(page, 'workspace-terminal');
+
+    // A second tab; Ctrl+PageUp goes back, Ctrl+Shift+W closes the active tab.
+    await page.getByRole('button', { name: 'Open terminal on demo-ssh', exact: true }).click();
+    await page
+      .getByRole('region', { name: 'Terminal demo-ssh' })
+      .getByRole('status', { name: 'Recorded' })
+      .waitFor();
+    expect(await page.getByRole('tab', { name: 'demo-ssh' }).getAttribute('aria-selected')).toBe(
+      'true',
+    );
+    await page.keyboard.press('Control+PageUp');
+    expect(await page.getByRole('tab', { name: 'web-1' }).getAttribute('aria-selected')).toBe(
+      'true',
+    );
+    await page.keyboard.press('Control+PageDown');
+    await page.keyboard.press('Control+Shift+W');
+    await expect.poll(() => page.getByRole('tab').count()).toBe(1);
+    expect(await fake(page, (f) => f.log.filter((c) => c.name === 'terminals.close').length)).toBe(
+      1,
+    );
+    await page.keyboard.press('Control+Shift+T');
+    expect(await search.evaluate((el) => el === el.ownerDocument.activeElement)).toBe(true);
+
+    // exit -> overlay with the exit message -> Reconnect opens a new session in the same tab.
+    await region.locator('.xterm').click();
+    await page.keyboard.press('Backspace');
+    for (let i = 0; i < 8; i++) await page.keyboard.press('Backspace');
+    await page.keyboard.type('exit');
+    await page.keyboard.press('Enter');
+    const ended = page.getByRole('alertdialog', { name: 'Session ended' });
+    await ended.waitFor();
+    expect(await ended.textContent()).toContain('The remote shell on web-1 exited.');
+    await shot(page, 'terminal-ended');
+    await ended.getByRole('button', { name: 'Reconnect' }).click();
+    await region.getByRole('status', { name: 'Recorded' }).waitFor();
+    await expect.poll(() => page.getByRole('alertdialog').count()).toBe(0);
+    const opens = await fake(page, (f) => f.log.filter((c) => c.name === 'terminals.open').length);
+    expect(opens).toBe(3);
+
+    // The gateway revokes access: a clear message.
+    const live = await fake(page, (f) => Object.keys(f.emitted).at(-1));
+    await page.evaluate(
+      (terminalId) =>
+        (globalThis as unknown as FakeWindow).__witnessFake.emit('terminal.ended', {
+          terminalId,
+          reason: { kind: 'gateway', cause: 'revoked', message: 'Grant g-17 was revoked by sam.' },
+        }),
+      live,
+    );
+    const revoked = page.getByRole('alertdialog', { name: 'Access revoked' });
+    await revoked.waitFor();
+    expect(await revoked.textContent()).toContain('Grant g-17 was revoked by sam.');
+
+    // Recordings: each verdict badge.
+    await page.getByRole('button', { name: 'Verify recording ses_01HZX4K7Q2' }).click();
+    await page.getByRole('button', { name: 'Verify recording ses_01HZX2B9M1' }).click();
+    await page.getByRole('button', { name: 'Verify recording ses_01HZWZZ0T5' }).click();
+    const recordings = page.getByRole('region', { name: 'Recent recordings' });
+    await recordings.getByText('Verified', { exact: true }).waitFor();
+    await recordings.getByText('Partial: verified to seq 96').waitFor();
+    await recordings.getByText('Failed at seq 18').waitFor();
+    await shot(page, 'workspace-revoked-and-verified');
+
+    // Theme toggle flips and persists.
+    const toggle = page.getByRole('button', { name: 'Dark theme' });
+    expect(await toggle.getAttribute('aria-pressed')).toBe('false');
+    await toggle.click();
+    expect(
+      await page.evaluate(
+        () =>
+          (
+            globalThis as unknown as {
+              document: { documentElement: { dataset: { theme?: string } } };
+            }
+          ).document.documentElement.dataset.theme,
+      ),
+    ).toBe('dark');
+    await page.reload();
+    await page.getByRole('searchbox', { name: 'Search resources' }).waitFor();
+    expect(
+      await page.getByRole('button', { name: 'Dark theme' }).getAttribute('aria-pressed'),
+    ).toBe('true');
+  });
+
+  it('warns five minutes before the session ends; WebGL terminal, find with Ctrl+Shift+F', async () => {
+    const page = await open({ scenario: 'workspace', sessionMinutes: 4 }, 'dark');
+    await page.getByRole('button', { name: 'Open terminal on demo-ssh', exact: true }).click();
+    const region = page.getByRole('region', { name: 'Terminal demo-ssh' });
+    const warning = region.getByRole('alert');
+    await warning.waitFor();
+    expect(await warning.textContent()).toContain('ends in less than 5 minutes');
+    await region.getByRole('status', { name: 'Recorded' }).waitFor();
+    // Chromium's software GL (SwiftShader) runs WebGL even with --disable-gpu; where it does
+    // not, the fallback must have kicked in instead of failing.
+    const renderer = await region.locator('.terminal-host').getAttribute('data-renderer');
+    expect(['webgl', 'dom']).toContain(renderer);
+    await expect
+      .poll(() => fake(page, (f) => f.acks.reduce((n, a) => n + a.bytes, 0)))
+      .toBeGreaterThan(0);
+    await page.keyboard.type('echo $((6*7))');
+    await page.keyboard.press('Enter');
+    await expect
+      .poll(() =>
+        fake(page, (f) => f.acks.reduce((n, a) => n + a.bytes, 0) - (f.emitted['term-1'] ?? 0)),
+      )
+      .toBe(0);
+    // The canvas holds the text, so look for the answer the way a person would: find it.
+    await page.keyboard.press('Control+Shift+F');
+    const find = region.getByRole('searchbox', { name: 'Search terminal output' });
+    await find.waitFor();
+    await find.fill('no-such-text');
+    await region.getByText('No match').waitFor();
+    await find.fill('42');
+    await expect.poll(() => region.getByText('No match').count()).toBe(0);
+    await page.getByRole('button', { name: 'Verify recording ses_01HZX4K7Q2' }).click();
+    await page
+      .getByRole('region', { name: 'Recent recordings' })
+      .getByText('Verified', { exact: true })
+      .waitFor();
+    await shot(page, 'workspace-terminal-dark');
+    await find.press('Escape');
+    await expect.poll(() => find.count()).toBe(0);
+  });
+});
