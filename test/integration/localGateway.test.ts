@@ -69,7 +69,7 @@ if (missing)
   console.warn(`[localGateway.test] demo targets will be partly unavailable: ${missing}`);
 
 describe('the local gateway', () => {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'witness-local-'));
+  let dataDir: string;
   const statuses: LocalGatewayStatus[] = [];
   let local: LocalGateway;
   let connection: LocalGatewayConnection;
@@ -78,6 +78,8 @@ describe('the local gateway', () => {
   let blocker: Server | undefined;
 
   beforeAll(() => {
+    // Made here, not at collection, so a filtered run that skips this suite leaves no folder.
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'witness-local-'));
     local = new LocalGateway({ dataDir, gatewayBin: GATEWAY_BIN, stopGraceMs: 5_000 });
     local.onStatusChange((status) => statuses.push(status));
   });
@@ -86,8 +88,10 @@ describe('the local gateway', () => {
     admin?.client.close();
     await local?.stop();
     blocker?.close();
-    rmSync(demoPostgresClusterDir(path.join(dataDir, 'demo')), { recursive: true, force: true });
-    rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir) {
+      rmSync(demoPostgresClusterDir(path.join(dataDir, 'demo')), { recursive: true, force: true });
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('starts from an empty folder and asks for an admin', async () => {

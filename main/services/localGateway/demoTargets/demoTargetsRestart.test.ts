@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, isPortFree } from '../localPorts.ts';
 import {
   DEMO_DATABASE,
@@ -16,7 +16,11 @@ import {
 } from './demoPostgres.ts';
 import { opensshUnavailableReason, startDemoSshd } from './demoSshd.ts';
 
-const demoDir = mkdtempSync(path.join(os.tmpdir(), 'witness-demo-restart-'));
+let demoDir: string;
+// Made in beforeAll, not at collection, so a filtered run that skips everything leaves nothing.
+beforeAll(() => {
+  demoDir = mkdtempSync(path.join(os.tmpdir(), 'witness-demo-restart-'));
+});
 afterAll(() => {
   rmSync(demoPostgresClusterDir(demoDir), { recursive: true, force: true });
   rmSync(demoDir, { recursive: true, force: true });
