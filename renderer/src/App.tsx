@@ -3,7 +3,7 @@
  * shows the screen chooseScreen picks. Calls that change state return the new AppState, which
  * is applied at once rather than waiting for the broadcast.
  */
-import { useCallback, useEffect, useState } from 'react';
+import { type ReactNode, useCallback, useEffect, useRef, useState } from 'react';
 import type { AppState, DesktopApi } from '../../main/ipc/contract.ts';
 import { chooseScreen, NO_INTENT, type ScreenIntent } from './app/chooseScreen.ts';
 import { describeError } from './components/describeError.ts';
@@ -22,27 +22,53 @@ export function App({ api }: { api: DesktopApi }) {
   const [state, setState] = useState<AppState | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
   const [intent, setIntent] = useState<ScreenIntent>(NO_INTENT);
+  /** Set when main signed the user out (refresh token expired or revoked), not the user. */
+  const [signedOutNotice, setSignedOutNotice] = useState<string | null>(null);
+  const signedIn = useRef(false);
+
+  /** Every new AppState passes here, to notice a sign-out nobody asked for. */
+  const receiveState = useCallback((next: AppState, byUser: boolean) => {
+    if (signedIn.current && next.account === null && next.gateway !== null && !byUser) {
+      setSignedOutNotice(
+        'You were signed out: your session with the gateway expired or was revoked. Sign in again to continue.',
+      );
+    }
+    if (next.account !== null) setSignedOutNotice(null);
+    signedIn.current = next.account !== null;
+    setState(next);
+  }, []);
 
   useEffect(() => {
     // Subscribe first, so a change between the two is not missed.
-    const offState = api.on('app.stateChanged', setState);
+    const offState = api.on('app.stateChanged', (next) => receiveState(next, false));
     const offLink = api.on('app.deepLink', (link) => {
       setIntent((current) => ({ ...current, enroll: { link: link.link } }));
     });
     api
       .call('app.getState', {})
-      .then(setState)
+      .then((next) => receiveState(next, false))
       .catch((error: unknown) => setLoadError(describeError(error)));
     return () => {
       offState();
       offLink();
     };
-  }, [api]);
+  }, [api, receiveState]);
 
   /** A call answered with the new state: show it, and drop a finished enroll intent. */
-  const applyState = useCallback((next: AppState) => {
-    setState(next);
-    setIntent(NO_INTENT);
+  const applyState = useCallback(
+    (next: AppState) => {
+      receiveState(next, true);
+      setIntent(NO_INTENT);
+    },
+    [receiveState],
+  );
+
+  /**
+   * Sign-out and unpin are the user's own acts: mark them before the call, because main's
+   * stateChanged broadcast can arrive before the call's answer.
+   */
+  const userSignsOut = useCallback(() => {
+    signedIn.current = false;
   }, []);
 
   const themeProps = { theme, onToggleTheme: toggleTheme };
@@ -57,6 +83,27 @@ export function App({ api }: { api: DesktopApi }) {
   }
 
   const screen = chooseScreen(state, intent);
+  /**
+   * The workspace, with whatever covers it. It keeps one place in the tree whether or not a
+   * deep-linked enroll screen is shown over it, so React never remounts it — its open terminals
+   * survive if the person goes Back.
+   */
+  const workspace = (cover: ReactNode) => (
+    <>
+      <div className="workspace-host" hidden={cover !== null}>
+        <Workspace
+          api={api}
+          state={state}
+          theme={theme}
+          active={cover === null}
+          onToggleTheme={toggleTheme}
+          onSigningOut={userSignsOut}
+          onState={applyState}
+        />
+      </div>
+      {cover}
+    </>
+  );
   const startEnroll = () => setIntent((current) => ({ ...current, enroll: { link: '' } }));
   switch (screen.kind) {
     case 'local-gateway-starting':
@@ -86,8 +133,8 @@ export function App({ api }: { api: DesktopApi }) {
       return (
         <ConnectScreen {...themeProps} api={api} onState={applyState} onEnroll={startEnroll} />
       );
-    case 'enroll':
-      return (
+    case 'enroll': {
+      const enroll = (
         <EnrollScreen
           {...themeProps}
           // A new deep link replaces the form (and what was typed into it).
@@ -98,25 +145,21 @@ export function App({ api }: { api: DesktopApi }) {
           onCancel={() => setIntent((current) => ({ ...current, enroll: null }))}
         />
       );
+      return chooseScreen(state, NO_INTENT).kind === 'workspace' ? workspace(enroll) : enroll;
+    }
     case 'sign-in':
       return (
         <SignInScreen
           {...themeProps}
           api={api}
           state={state}
+          notice={signedOutNotice}
           onState={applyState}
+          onSigningOut={userSignsOut}
           onEnroll={startEnroll}
         />
       );
     case 'workspace':
-      return (
-        <Workspace
-          api={api}
-          state={state}
-          theme={theme}
-          onToggleTheme={toggleTheme}
-          onState={applyState}
-        />
-      );
+      return workspace(null);
   }
 }

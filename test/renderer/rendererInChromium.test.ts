@@ -83,6 +83,8 @@ type FakeWindow = {
       viewport: { width: 1280, height: 800 },
       colorScheme: theme,
     });
+    // Fail at the locator that did not match, well before the test's own timeout.
+    context.setDefaultTimeout(10_000);
     const page = await context.newPage();
     pages.push(page);
     await page.addInitScript(() => {
@@ -362,6 +364,42 @@ type FakeWindow = {
     expect(
       await page.getByRole('button', { name: 'Dark theme' }).getAttribute('aria-pressed'),
     ).toBe('true');
+  });
+
+  it('a deep link over the workspace keeps its terminals; a sign-out by main is explained', async () => {
+    const page = await open({ scenario: 'workspace' });
+    await page.getByRole('button', { name: 'Open terminal on web-1', exact: true }).click();
+    const region = page.getByRole('region', { name: 'Terminal web-1' });
+    await region.getByRole('status', { name: 'Recorded' }).waitFor();
+    await page.evaluate(() =>
+      (globalThis as unknown as FakeWindow).__witnessFake.emit('app.deepLink', {
+        kind: 'enroll',
+        link: 'witness://enroll?gateway=x&token=y&fingerprint=z',
+      }),
+    );
+    await page.getByRole('heading', { name: 'Enroll with a link' }).waitFor();
+    await page.getByRole('button', { name: 'Back' }).click();
+    await region.getByRole('status', { name: 'Recorded' }).waitFor();
+    expect(await fake(page, (f) => f.log.filter((c) => c.name === 'terminals.close').length)).toBe(
+      0,
+    );
+    expect(await fake(page, (f) => f.log.filter((c) => c.name === 'terminals.open').length)).toBe(
+      1,
+    );
+
+    // Main signs the user out (the refresh token expired): the sign-in screen says why.
+    await page.evaluate(async () => {
+      const g = globalThis as unknown as FakeWindow & {
+        witness: { call(name: string, request: unknown): Promise<Record<string, unknown>> };
+      };
+      const state = await g.witness.call('app.getState', {});
+      g.__witnessFake.emit('app.stateChanged', { ...state, account: null });
+    });
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    expect(await page.getByRole('status').filter({ hasText: 'You were signed out' }).count()).toBe(
+      1,
+    );
+    await shot(page, 'signed-out-by-gateway');
   });
 
   it('warns five minutes before the session ends; WebGL terminal, find with Ctrl+Shift+F', async () => {

@@ -17,13 +17,18 @@ import { normalizeTotp } from './formValidation.ts';
 export function SignInScreen({
   api,
   state,
+  notice,
   onState,
+  onSigningOut,
   onEnroll,
   ...theme
 }: ThemeProps & {
   api: DesktopApi;
   state: AppState;
+  /** Why the user is here again (signed out by the gateway), or null. */
+  notice: string | null;
   onState(state: AppState): void;
+  onSigningOut(): void;
   onEnroll(): void;
 }) {
   const [username, setUsername] = useState('');
@@ -77,6 +82,11 @@ export function SignInScreen({
           <span className="muted">Gateway</span> <code>{gateway.url}</code>
           {gateway.isLocal ? <LocalGatewayBadge /> : null}
         </p>
+      ) : null}
+      {notice !== null ? (
+        <div role="status" className="alert alert-warn">
+          {notice}
+        </div>
       ) : null}
       <SecretStoreNotice status={state.secretStore} />
       {step === 'password' ? (
@@ -146,6 +156,7 @@ export function SignInScreen({
           disabled={forget.busy}
           onClick={() =>
             forget.run(async () => {
+              onSigningOut();
               onState(await api.call('gateway.forget', {}));
             })
           }

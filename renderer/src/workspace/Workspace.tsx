@@ -22,13 +22,18 @@ export function Workspace({
   api,
   state,
   theme,
+  active,
   onToggleTheme,
+  onSigningOut,
   onState,
 }: {
   api: DesktopApi;
   state: AppState;
   theme: Theme;
+  /** False while another screen (a deep-linked enroll) covers it: shortcuts are off. */
+  active: boolean;
   onToggleTheme(): void;
+  onSigningOut(): void;
   onState(state: AppState): void;
 }) {
   const router = useMemo(() => new TerminalEventRouter(), []);
@@ -80,6 +85,7 @@ export function Workspace({
 
   // Captured at the window so the shortcuts work while xterm has focus.
   useEffect(() => {
+    if (!active) return;
     const onKeyDown = (event: KeyboardEvent) => {
       const shortcut = workspaceShortcut(event);
       if (shortcut === null) return;
@@ -104,7 +110,7 @@ export function Workspace({
     };
     window.addEventListener('keydown', onKeyDown, { capture: true });
     return () => window.removeEventListener('keydown', onKeyDown, { capture: true });
-  }, [tabs, activeId, closeTab]);
+  }, [active, tabs, activeId, closeTab]);
 
   return (
     <div className="workspace">
@@ -115,6 +121,7 @@ export function Workspace({
         signingOut={signOut.busy}
         onSignOut={() =>
           signOut.run(async () => {
+            onSigningOut();
             onState(await api.call('account.logout', {}));
           })
         }
