@@ -27,7 +27,8 @@
  * WITNESS_BENCH_PG_JOBS (pgbench threads, 2),
  * WITNESS_BENCH_PG_SCALE (10), WITNESS_BENCH_ROUNDS (1; the best round counts),
  * WITNESS_BENCH_ONLY (comma list of direct, pgbouncer, gateway: profiling aid, no RESULT),
- * WITNESS_BENCH_GATEWAY_NODE_ARGS (e.g. `--cpu-prof`), WITNESS_PGBOUNCER_BIN
+ * WITNESS_BENCH_GATEWAY_NODE_ARGS (e.g. `--cpu-prof`), WITNESS_BENCH_TUNNEL (tcp: 127.0.0.1, the
+ * default, the same kind of hop as pgbouncer and direct; unix: a Unix-domain socket), WITNESS_PGBOUNCER_BIN
  * (/usr/sbin/pgbouncer), WITNESS_PG_BIN (PostgreSQL 15's bin directory).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -70,6 +71,10 @@ const ROUNDS = positiveNumber('WITNESS_BENCH_ROUNDS', 1);
 const PG_BIN = process.env.WITNESS_PG_BIN ?? '/usr/lib/postgresql/15/bin';
 const PGBOUNCER_BIN = process.env.WITNESS_PGBOUNCER_BIN ?? '/usr/sbin/pgbouncer';
 const PGBOUNCER_TLS = process.env.WITNESS_BENCH_PGBOUNCER_TLS === '1';
+const TUNNEL_SOCKET = process.env.WITNESS_BENCH_TUNNEL ?? 'tcp';
+if (TUNNEL_SOCKET !== 'tcp' && TUNNEL_SOCKET !== 'unix') {
+  throw new Error('WITNESS_BENCH_TUNNEL must be tcp or unix');
+}
 const PATHS = ['direct', 'pgbouncer', 'gateway'] as const;
 type PathName = (typeof PATHS)[number];
 const MODES = ['simple', 'prepared'] as const;
@@ -433,7 +438,13 @@ async function startGatewayPath(work: string, cluster: PostgresCluster): Promise
       target: { kind: 'resource', resourceId: resource.id },
       maxSessionSeconds: 3600,
     });
+    let socketDir: string | undefined;
+    if (TUNNEL_SOCKET === 'unix') {
+      socketDir = path.join(work, 'tunnel');
+      mkdirSync(socketDir, { mode: 0o700 });
+    }
     const tunnel = await startPostgresTunnel({
+      ...(socketDir !== undefined && { socketDir }),
       resource: { id: resource.id, name: resource.name },
       sessions: api,
       caPem: readFileSync(caFile, 'utf8'),

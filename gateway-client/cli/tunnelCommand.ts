@@ -5,6 +5,7 @@
  * line, logs one line per connection on stderr, and runs until Ctrl+C (or SIGTERM), then closes
  * every connection it relays. Every connection is its own recorded gateway session.
  */
+import { stat } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import type { GatewayClient } from '../gatewayClient.ts';
@@ -34,6 +35,10 @@ export function registerTunnelCommand(program: Command, deps: TunnelCommandDeps)
     )
     .argument('<resource>', 'resource name or id')
     .option('--port <port>', 'local port on 127.0.0.1 (default: a free one)')
+    .option(
+      '--socket-dir <dir>',
+      'listen on a Unix-domain socket DIR/.s.PGSQL.PORT instead (PORT: --port or 5432); only who can enter DIR can connect',
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  witness tunnel orders-db --port 15432\n' +
@@ -41,9 +46,15 @@ export function registerTunnelCommand(program: Command, deps: TunnelCommandDeps)
         '\nThe port has no password of its own: anyone who can connect to it on this machine\n' +
         'uses your access, as with an SSH port forward. Stop it with Ctrl+C.',
     )
-    .action((resource: string, options: { port?: string }) =>
+    .action((resource: string, options: { port?: string; socketDir?: string }) =>
       deps.withSignedIn(({ client, url }) =>
-        runTunnel(client, url, resource, parsePort(options.port, deps), deps),
+        runTunnel(
+          client,
+          url,
+          resource,
+          { port: parsePort(options.port, deps), socketDir: options.socketDir },
+          deps,
+        ),
       ),
     );
 }
@@ -61,9 +72,21 @@ async function runTunnel(
   client: GatewayClient,
   url: string,
   resourceArgument: string,
-  port: number,
+  listen: { port: number; socketDir: string | undefined },
   deps: TunnelCommandDeps,
 ): Promise<void> {
+  const { port, socketDir } = listen;
+  if (socketDir !== undefined) {
+    const info = await stat(socketDir).catch(() => undefined);
+    if (!info?.isDirectory()) {
+      throw deps.usage(`--socket-dir: ${socketDir} is not a directory.`);
+    }
+    if ((info.mode & 0o077) !== 0) {
+      deps.stderr.write(
+        `witness: note: ${socketDir} is open to other users (mode ${(info.mode & 0o777).toString(8)}); they can use the tunnel as you. chmod 700 it to keep it yours.\n`,
+      );
+    }
+  }
   const resources = await client.listResources();
   const resource =
     resources.find((r) => r.name === resourceArgument) ??
@@ -92,21 +115,25 @@ async function runTunnel(
       sessions: client,
       caPem,
       port,
+      ...(socketDir !== undefined && { socketDir }),
       log: (line) => deps.stderr.write(`${time()} ${line}\n`),
     });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw deps.failure(
       code === 'EADDRINUSE'
-        ? `Port ${port} on 127.0.0.1 is already in use; pick another with --port, or leave it out for a free one.`
+        ? socketDir !== undefined
+          ? `${error instanceof Error ? error.message : ''} Pick another --port, or remove a stale socket file.`
+          : `Port ${port} on 127.0.0.1 is already in use; pick another with --port, or leave it out for a free one.`
         : `Could not open the tunnel: ${error instanceof Error ? error.message : String(error)}`,
     );
   }
   const database = resource.target.database;
+  const where = tunnel.socketPath ?? `${tunnel.host}:${tunnel.port}`;
   deps.stdout.write(
-    `Tunnel to ${resource.name} listening on ${tunnel.host}:${tunnel.port}` +
+    `Tunnel to ${resource.name} listening on ${where}` +
       ' (every connection is its own recorded session).\n' +
-      `  psql "host=${tunnel.host} port=${tunnel.port} dbname=${database} sslmode=disable"\n` +
+      `  psql "host=${conninfoValue(tunnel.host)} port=${tunnel.port} dbname=${conninfoValue(database)} sslmode=disable"\n` +
       'Press Ctrl+C to stop.\n',
   );
   const signal = await deps.untilStopped();
@@ -115,6 +142,11 @@ async function runTunnel(
   deps.stderr.write(
     `${time()} tunnel stopped (${signal})${open > 0 ? `; closed ${open} open connection${open === 1 ? '' : 's'}` : ''}\n`,
   );
+}
+
+/** A libpq conninfo value: quoted when it has spaces, quotes or backslashes (libpq 34.1.1). */
+function conninfoValue(value: string): string {
+  return /^[^\s'\\"]+$/.test(value) ? value : `'${value.replace(/['\\]/g, '\\$&')}'`;
 }
 
 /** The first SIGINT (Ctrl+C) or SIGTERM this process gets; the default `untilStopped`. */

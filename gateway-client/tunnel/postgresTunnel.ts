@@ -10,11 +10,16 @@
  * with the same call: it needs only a session source (a signed-in GatewayClient) and the
  * pinned CA.
  *
- * Security: the listener accepts only loopback addresses and has no login of its own, so anyone
- * who can connect to the port on this machine acts as the signed-in person — as with an SSH
- * port forward. The leg to the gateway is TLS, verified against the pinned CA.
+ * Security: the listener has no login of its own. On TCP it accepts only loopback addresses, so
+ * anyone who can connect to the port on this machine acts as the signed-in person — as with an
+ * SSH port forward. With `socketDir` it is a Unix-domain socket (`DIR/.s.PGSQL.PORT`, libpq's
+ * naming, so `host=DIR port=PORT` finds it) that only the owner of DIR's permissions can reach,
+ * and each hop costs less than loopback TCP. The leg to the gateway is always TLS, verified
+ * against the pinned CA.
  */
+import { lstat } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
+import path from 'node:path';
 import {
   serveTunnelConnection,
   TunnelCancelKeys,
@@ -32,8 +37,13 @@ export interface PostgresTunnelOptions {
   caPem: string;
   /** A loopback address: 127.0.0.1 (default) or ::1. */
   host?: string;
-  /** 0 (default) picks a free port. */
+  /** 0 (default) picks a free port; with `socketDir`, the number in the socket's name (5432). */
   port?: number;
+  /**
+   * Listen on the Unix-domain socket `socketDir/.s.PGSQL.<port>` instead of TCP. The directory
+   * must exist and should be private (0700): its permissions are the tunnel's access control.
+   */
+  socketDir?: string;
   /** From accepting a connection to its ReadyForQuery (default 30 s). */
   setupTimeoutMs?: number;
   /** One line per connection opened, refused or closed. */
@@ -41,8 +51,11 @@ export interface PostgresTunnelOptions {
 }
 
 export interface PostgresTunnel {
+  /** 127.0.0.1 / ::1, or the socket directory (what libpq's `host` takes for either). */
   readonly host: string;
   readonly port: number;
+  /** The Unix-domain socket's path, when listening on one. */
+  readonly socketPath: string | undefined;
   /** Client connections currently open (being set up or relaying). */
   readonly connections: number;
   /** Stops accepting, closes every open connection, resolves once all are gone. */
@@ -52,8 +65,19 @@ export interface PostgresTunnel {
 const LOOPBACK = new Set(['127.0.0.1', '::1']);
 
 export async function startPostgresTunnel(options: PostgresTunnelOptions): Promise<PostgresTunnel> {
-  const host = options.host ?? '127.0.0.1';
-  if (!LOOPBACK.has(host)) {
+  const host = options.socketDir ?? options.host ?? '127.0.0.1';
+  const socketPath =
+    options.socketDir === undefined
+      ? undefined
+      : path.join(options.socketDir, `.s.PGSQL.${options.port || 5432}`);
+  if (socketPath !== undefined) {
+    const existing = await lstat(socketPath).catch(() => undefined);
+    if (existing) {
+      throw Object.assign(new Error(`${socketPath} already exists: is another tunnel using it?`), {
+        code: 'EADDRINUSE',
+      });
+    }
+  } else if (!LOOPBACK.has(host)) {
     throw new Error(
       `The tunnel listens on loopback only (127.0.0.1 or ::1), not ${host}: it has no login of its own`,
     );
@@ -77,18 +101,21 @@ export async function startPostgresTunnel(options: PostgresTunnelOptions): Promi
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
+    const listening = () => {
       server.off('error', reject);
       resolve();
-    });
+    };
+    if (socketPath !== undefined) server.listen(socketPath, listening);
+    else server.listen(options.port ?? 0, host, listening);
   });
   // Later accept errors (EMFILE) must not end the process; the listener keeps serving.
   server.on('error', (error) => log(`listener error: ${error.message}`));
   const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no TCP address');
+  if (address === null) throw new Error('the tunnel has no address');
   return {
     host,
-    port: address.port,
+    port: typeof address === 'string' ? options.port || 5432 : address.port,
+    socketPath,
     get connections() {
       return sockets.size;
     },

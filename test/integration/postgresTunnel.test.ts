@@ -7,7 +7,10 @@
  * the tunnel keeps serving the others; Ctrl-C in psql cancels through the tunnel.
  */
 import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { connect as connectTcp, createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { decodeDataRow } from '../../gateway/proxy/postgres/codec.ts';
@@ -109,9 +112,11 @@ describeWithPostgres('the local PostgreSQL tunnel (real gateway, real PostgreSQL
       sessions?: TunnelSessionSource;
       caPem?: string;
       resource?: { id: string; name: string };
+      socketDir?: string;
     } = {},
   ): Promise<PostgresTunnel> {
     const opened = await startPostgresTunnel({
+      ...(options.socketDir !== undefined && { socketDir: options.socketDir, port: 6543 }),
       resource: options.resource ?? { id: bed.resource.id, name: bed.resource.name },
       sessions: options.sessions ?? api,
       caPem: options.caPem ?? bed.caPem,
@@ -209,6 +214,33 @@ describeWithPostgres('the local PostgreSQL tunnel (real gateway, real PostgreSQL
     const sessions = connectedSessions().slice(before);
     expect(sessions.length).toBeGreaterThanOrEqual(6);
     expect(new Set(sessions).size).toBe(sessions.length);
+  });
+
+  it('listens on a Unix-domain socket in a private directory when asked, and removes it on close', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'witness-tunnel-sock-'));
+    try {
+      expect(statSync(dir).mode & 0o777).toBe(0o700);
+      const local = await openTunnel({ socketDir: dir });
+      expect(local.socketPath).toBe(path.join(dir, '.s.PGSQL.6543'));
+      expect(local.host).toBe(dir);
+      // libpq finds it from host=DIR port=6543, as for a local PostgreSQL.
+      const result = await runTool(PSQL_BIN, local, ['-X', '-A', '-t', '-c', 'SELECT 6543']);
+      expect(result.stderr).toBe('');
+      expect(result.stdout.trim()).toBe('6543');
+      await expect(
+        startPostgresTunnel({
+          resource: { id: bed.resource.id, name: bed.resource.name },
+          sessions: api,
+          caPem: bed.caPem,
+          socketDir: dir,
+          port: 6543,
+        }),
+      ).rejects.toThrow(/already exists/);
+      await local.close();
+      expect(existsSync(path.join(dir, '.s.PGSQL.6543'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('no grant: the client gets a FATAL 28000 that says so, and the tunnel serves others', async () => {

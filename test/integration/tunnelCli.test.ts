@@ -85,44 +85,67 @@ describeWithPostgres('witness tunnel (real gateway and CLI binaries)', () => {
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  it('prints the address and a psql line, serves psql, and stops on Ctrl+C', async () => {
-    const child = spawn(process.execPath, [WITNESS_BIN, 'tunnel', 'orders-db'], {
+  /** `witness tunnel ARGS…` as a child, once it has printed its psql line. */
+  async function startTunnel(args: string[]) {
+    const child = spawn(process.execPath, [WITNESS_BIN, 'tunnel', ...args], {
       env: { ...process.env, ...cliEnv() },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.add(child);
-    let stdout = '';
-    let stderr = '';
+    const output = { stdout: '', stderr: '' };
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
+      output.stdout += chunk;
     });
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
+      output.stderr += chunk;
     });
     const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
     const deadline = Date.now() + 20_000;
-    while (!/Press Ctrl\+C/.test(stdout)) {
+    while (!/Press Ctrl\+C/.test(output.stdout)) {
       if (child.exitCode !== null || Date.now() > deadline) {
-        throw new Error(`the tunnel did not start:\n${stdout}\n${stderr}`);
+        throw new Error(`the tunnel did not start:\n${output.stdout}\n${output.stderr}`);
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    const listening = /listening on 127\.0\.0\.1:(\d+)/.exec(stdout);
-    expect(listening).not.toBeNull();
-    const line = /psql "(host=127\.0\.0\.1 port=\d+ dbname=\S+ sslmode=disable)"/.exec(stdout);
-    expect(line).not.toBeNull();
+    const conninfo = /psql "(host=\S+ port=\d+ dbname=\S+ sslmode=disable)"/.exec(
+      output.stdout,
+    )?.[1];
+    if (conninfo === undefined) throw new Error(`no psql line in:\n${output.stdout}`);
+    /** The printed connection string as it is: no password, no certificate settings. */
+    const psql = (sql: string) =>
+      runCommand(PSQL_BIN, ['-X', '-A', '-t', conninfo, '-c', sql], {
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PGCONNECT_TIMEOUT: '20' },
+      });
+    const interrupt = async () => {
+      child.kill('SIGINT');
+      return exited;
+    };
+    return { output, conninfo, psql, interrupt };
+  }
 
-    // The printed connection string as it is: no password, no certificate settings.
-    const psql = await runCommand(PSQL_BIN, ['-X', '-A', '-t', line![1]!, '-c', 'SELECT 40 + 2'], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PGCONNECT_TIMEOUT: '20' },
-    });
+  it('prints the address and a psql line, serves psql, and stops on Ctrl+C', async () => {
+    const tunnel = await startTunnel(['orders-db']);
+    expect(tunnel.output.stdout).toMatch(/listening on 127\.0\.0\.1:\d+/);
+    expect(tunnel.conninfo).toMatch(/^host=127\.0\.0\.1 port=\d+ dbname=t_\w+ sslmode=disable$/);
+    const psql = await tunnel.psql('SELECT 40 + 2');
     expect(psql.stderr).toBe('');
     expect(psql.stdout.trim()).toBe('42');
-    expect(stderr).toMatch(/ses_\w+: connected to orders-db/);
+    expect(tunnel.output.stderr).toMatch(/ses_\w+: connected to orders-db/);
+    expect(await tunnel.interrupt()).toBe(0);
+    expect(tunnel.output.stderr).toContain('tunnel stopped (SIGINT)');
+  });
 
-    child.kill('SIGINT');
-    expect(await exited).toBe(0);
-    expect(stderr).toContain('tunnel stopped (SIGINT)');
+  it('--socket-dir: a Unix-domain socket that the printed psql line reaches', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'witness-tunnel-dir-'));
+    try {
+      const tunnel = await startTunnel(['orders-db', '--socket-dir', dir, '--port', '6544']);
+      expect(tunnel.output.stdout).toContain(`listening on ${path.join(dir, '.s.PGSQL.6544')}`);
+      expect(tunnel.conninfo.startsWith(`host=${dir} port=6544 `)).toBe(true);
+      expect((await tunnel.psql('SELECT 6544')).stdout.trim()).toBe('6544');
+      expect(await tunnel.interrupt()).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses an unknown resource and a bad port with messages that say what to do', async () => {
