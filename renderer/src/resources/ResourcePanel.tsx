@@ -202,7 +202,10 @@ function ResourceRow({
             </button>
           ) : null
         ) : (
-          <span className="muted small" title="The SQL query console comes in a later release.">
+          <span
+            className="muted small nowrap"
+            title="The SQL query console comes in a later release."
+          >
             Console coming soon
           </span>
         )}

@@ -201,8 +201,12 @@ function TerminalToolbar({
       <span
         role="status"
         aria-label="Recorded"
-        className="recorded"
-        title="This session is recorded by the gateway: every keystroke and all output."
+        className={state.kind === 'live' ? 'recorded' : 'recorded recorded-done'}
+        title={
+          state.kind === 'live'
+            ? 'This session is recorded by the gateway: every keystroke and all output.'
+            : 'Sessions on this resource are recorded by the gateway.'
+        }
       >
         <span aria-hidden="true" className="recorded-dot">
           ●
