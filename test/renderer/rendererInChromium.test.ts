@@ -386,6 +386,12 @@ type FakeWindow = {
     expect(await fake(page, (f) => f.log.filter((c) => c.name === 'terminals.open').length)).toBe(
       1,
     );
+    // A second tab on the same resource gets its own name.
+    await page.getByRole('button', { name: 'Open terminal on web-1', exact: true }).click();
+    await page.getByRole('tab', { name: 'web-1 (2)' }).waitFor();
+    expect(await page.title()).toBe('web-1 (2) — Witness');
+    await page.getByRole('button', { name: 'Close tab web-1 (2)', exact: true }).click();
+    await expect.poll(() => page.getByRole('tab').count()).toBe(1);
 
     // Main signs the user out (the refresh token expired): the sign-in screen says why.
     await page.evaluate(async () => {

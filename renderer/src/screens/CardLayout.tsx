@@ -1,5 +1,5 @@
 /** The frame of every screen before the workspace: brand, theme toggle, one centred card. */
-import type { ReactNode } from 'react';
+import { type ReactNode, useEffect } from 'react';
 import { ThemeToggle } from '../theme/ThemeToggle.tsx';
 import type { Theme } from '../theme/themePreference.ts';
 
@@ -15,6 +15,9 @@ export function CardLayout({
   onToggleTheme,
   wide = false,
 }: ThemeProps & { title: string; children: ReactNode; wide?: boolean }) {
+  useEffect(() => {
+    document.title = `${title} — Witness`;
+  }, [title]);
   return (
     <div className="card-screen">
       <header className="card-screen-bar">

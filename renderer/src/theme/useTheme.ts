@@ -17,6 +17,15 @@ export function useTheme(): { theme: Theme; toggleTheme(): void } {
   useEffect(() => {
     document.documentElement.dataset.theme = theme;
   }, [theme]);
+  // Until the user picks a theme, follow the system's when it changes (e.g. at sunset).
+  useEffect(() => {
+    const query = window.matchMedia('(prefers-color-scheme: dark)');
+    const follow = () => {
+      if (readSaved() === null) setTheme(query.matches ? 'dark' : 'light');
+    };
+    query.addEventListener('change', follow);
+    return () => query.removeEventListener('change', follow);
+  }, []);
   const toggleTheme = useCallback(() => {
     setTheme((current) => {
       const next = current === 'dark' ? 'light' : 'dark';

@@ -11,6 +11,7 @@ import { RecordingsPanel } from '../recordings/RecordingsPanel.tsx';
 import { ResourcePanel } from '../resources/ResourcePanel.tsx';
 import type { PanelState, TerminalTab } from '../terminals/TerminalPanel.tsx';
 import { TerminalTabs } from '../terminals/TerminalTabs.tsx';
+import { tabLabel } from '../terminals/tabLabel.ts';
 import { TerminalEventRouter } from '../terminals/terminalEventRouter.ts';
 import type { Theme } from '../theme/themePreference.ts';
 import { WorkspaceHeader } from './WorkspaceHeader.tsx';
@@ -57,8 +58,10 @@ export function Workspace({
   const openTerminal = useCallback((resource: ResourceSummary) => {
     const id = `t${nextTabNumber++}`;
     setTabs((current) => {
-      const same = current.filter((t) => t.resourceId === resource.id).length;
-      const label = same === 0 ? resource.name : `${resource.name} (${same + 1})`;
+      const label = tabLabel(
+        current.map((t) => t.label),
+        resource.name,
+      );
       return [...current, { id, resourceId: resource.id, resourceName: resource.name, label }];
     });
     setActiveId(id);
@@ -82,6 +85,13 @@ export function Workspace({
     );
     if (panel.kind === 'ended' || panel.kind === 'live') setRecordingsKey((k) => k + 1);
   }, []);
+
+  // The window title names the terminal in front (task switchers, screen readers).
+  useEffect(() => {
+    if (!active) return;
+    const label = tabs.find((t) => t.id === activeId)?.label;
+    document.title = label ? `${label} — Witness` : 'Witness';
+  }, [active, tabs, activeId]);
 
   // Captured at the window so the shortcuts work while xterm has focus.
   useEffect(() => {
