@@ -50,7 +50,10 @@ if (!app.requestSingleInstanceLock()) {
   // Another Witness window is open; it receives our argv (and any witness:// link) instead.
   app.quit();
 } else {
-  void run();
+  run().catch((error: unknown) => {
+    console.error('Witness could not start:', error);
+    app.exit(1);
+  });
 }
 
 async function run(): Promise<void> {

@@ -113,6 +113,11 @@ describe('rendererBuildNeeded', () => {
     utimesSync(path.join(root, 'main', 'ipc', 'channels.ts'), past, past);
     expect(rendererBuildNeeded(root)).toBeNull();
     const future = new Date(Date.now() + 60_000);
+    writeFileSync(path.join(root, 'renderer', 'README.md'), 'docs');
+    writeFileSync(path.join(root, 'renderer', 'src', 'App.test.tsx'), 'test');
+    utimesSync(path.join(root, 'renderer', 'README.md'), future, future);
+    utimesSync(path.join(root, 'renderer', 'src', 'App.test.tsx'), future, future);
+    expect(rendererBuildNeeded(root)).toBeNull();
     utimesSync(path.join(root, 'main', 'ipc', 'channels.ts'), future, future);
     expect(rendererBuildNeeded(root)).toMatch(/main\/ipc\/channels.ts changed/);
   });

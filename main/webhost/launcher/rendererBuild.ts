@@ -30,6 +30,8 @@ function filesUnder(dir: string): string[] {
   }
   return entries.flatMap((entry) => {
     if (entry.name === 'node_modules' || entry.name.startsWith('.')) return [];
+    // Docs and tests are not part of the bundle.
+    if (/\.(md|test\.tsx?)$/.test(entry.name)) return [];
     const full = path.join(dir, entry.name);
     return entry.isDirectory() ? filesUnder(full) : [full];
   });

@@ -85,14 +85,25 @@ export async function runDesktop(
   }
 
   const dataDir = desktopDataDir(options.data, io.env);
-  const host = await startDesktopWebHost({
-    dataDir,
-    port: options.port,
-    secretStore: options.secretStore,
-    rendererDir: path.join(repoRoot, 'dist', 'renderer'),
-    gatewayBin: path.join(repoRoot, 'bin', 'witness-gateway.mjs'),
-    log: (line) => io.err(line),
-  });
+  let host: Awaited<ReturnType<typeof startDesktopWebHost>>;
+  try {
+    host = await startDesktopWebHost({
+      dataDir,
+      port: options.port,
+      secretStore: options.secretStore,
+      rendererDir: path.join(repoRoot, 'dist', 'renderer'),
+      gatewayBin: path.join(repoRoot, 'bin', 'witness-gateway.mjs'),
+      log: (line) => io.err(line),
+    });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    io.err(
+      code === 'EADDRINUSE'
+        ? `Port ${options.port} on 127.0.0.1 is in use: choose another with --port, or 0 for any free port.`
+        : `The web host could not start: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    return 1;
+  }
   io.out(`Electron is not used: ${whyNotElectron}.`);
   io.out(`Witness runs in your browser instead. Data: ${dataDir}`);
   io.out('Open this address (it carries this launch’s secret; keep it to yourself):');
