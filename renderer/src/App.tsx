@@ -105,6 +105,7 @@ export function App({ api }: { api: DesktopApi }) {
     </>
   );
   const startEnroll = () => setIntent((current) => ({ ...current, enroll: { link: '' } }));
+  const connectElsewhere = () => setIntent((current) => ({ ...current, connectElsewhere: true }));
   switch (screen.kind) {
     case 'local-gateway-starting':
       return <LocalGatewayStartingScreen {...themeProps} localGateway={state.localGateway} />;
@@ -114,9 +115,7 @@ export function App({ api }: { api: DesktopApi }) {
           {...themeProps}
           message={screen.message}
           localGateway={state.localGateway}
-          onConnectElsewhere={() =>
-            setIntent((current) => ({ ...current, connectElsewhere: true }))
-          }
+          onConnectElsewhere={connectElsewhere}
           onEnroll={startEnroll}
         />
       );
@@ -127,11 +126,22 @@ export function App({ api }: { api: DesktopApi }) {
           api={api}
           localGateway={state.localGateway}
           onState={applyState}
+          onConnectElsewhere={connectElsewhere}
         />
       );
     case 'connect':
       return (
-        <ConnectScreen {...themeProps} api={api} onState={applyState} onEnroll={startEnroll} />
+        <ConnectScreen
+          {...themeProps}
+          api={api}
+          onState={applyState}
+          onEnroll={startEnroll}
+          onBack={
+            intent.connectElsewhere
+              ? () => setIntent((current) => ({ ...current, connectElsewhere: false }))
+              : null
+          }
+        />
       );
     case 'enroll': {
       const enroll = (
@@ -157,6 +167,7 @@ export function App({ api }: { api: DesktopApi }) {
           onState={applyState}
           onSigningOut={userSignsOut}
           onEnroll={startEnroll}
+          onConnectElsewhere={connectElsewhere}
         />
       );
     case 'workspace':

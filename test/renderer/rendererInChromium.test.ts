@@ -158,6 +158,10 @@ type FakeWindow = {
       if (theme === 'light') {
         await page.getByRole('button', { name: 'Connect to a gateway' }).click();
         await page.getByRole('heading', { name: 'Connect to a gateway' }).waitFor();
+        // No call: forgetting would only restart the local gateway; pinning another replaces it.
+        expect(await fake(page, (f) => f.log.map((c) => c.name))).toEqual(['app.getState']);
+        await page.getByRole('button', { name: 'Back to the local gateway' }).click();
+        await page.getByRole('heading', { name: 'The local gateway could not start' }).waitFor();
       }
     }
   });

@@ -44,6 +44,15 @@ describe('chooseScreen', () => {
     );
   });
 
+  it('lets the person leave the local gateway for their organisation’s, until signed in', () => {
+    const intent = { ...NO_INTENT, connectElsewhere: true };
+    expect(chooseScreen(withLocal('starting'), intent).kind).toBe('connect');
+    expect(chooseScreen(withLocal('needs-admin', { gateway: local }), intent).kind).toBe('connect');
+    expect(chooseScreen(withLocal('ready', { gateway: local }), intent).kind).toBe('connect');
+    // Pinning a remote gateway ends the detour: its sign-in comes next.
+    expect(chooseScreen({ ...base, gateway: remote }, intent).kind).toBe('sign-in');
+  });
+
   it('asks to connect with nothing pinned, then to sign in, then opens the workspace', () => {
     expect(chooseScreen(base, NO_INTENT).kind).toBe('connect');
     expect(chooseScreen({ ...base, gateway: remote }, NO_INTENT).kind).toBe('sign-in');

@@ -18,7 +18,11 @@ export type Screen =
 export interface ScreenIntent {
   /** They opened a witness://enroll link (deep link) or chose "I have an enroll link". */
   enroll: { link: string } | null;
-  /** They chose to connect to a remote gateway instead of the failed local one. */
+  /**
+   * They chose to connect to their organisation's gateway instead of the embedded local one
+   * (failed, first run, or its sign-in). Not a call: main replaces the local gateway only when
+   * another is pinned — `gateway.forget` would just start the local one again.
+   */
   connectElsewhere: boolean;
 }
 
@@ -30,9 +34,11 @@ export function chooseScreen(state: AppState, intent: ScreenIntent): Screen {
   if (intent.enroll !== null) return { kind: 'enroll', link: intent.enroll.link };
 
   const local = state.localGateway;
-  if (state.gateway === null || state.gateway.isLocal) {
+  const onLocal = state.gateway === null || state.gateway.isLocal;
+  if (onLocal && intent.connectElsewhere && state.account === null) return { kind: 'connect' };
+  if (onLocal) {
     if (local.state === 'starting') return { kind: 'local-gateway-starting' };
-    if (local.state === 'failed' && !intent.connectElsewhere) {
+    if (local.state === 'failed') {
       return {
         kind: 'local-gateway-failed',
         message: local.message ?? 'The local gateway could not start.',

@@ -17,8 +17,15 @@ export function ConnectScreen({
   api,
   onState,
   onEnroll,
+  onBack,
   ...theme
-}: ThemeProps & { api: DesktopApi; onState(state: AppState): void; onEnroll(): void }) {
+}: ThemeProps & {
+  api: DesktopApi;
+  onState(state: AppState): void;
+  onEnroll(): void;
+  /** Set when the person came here from the embedded local gateway: go back to it. */
+  onBack: (() => void) | null;
+}) {
   const [address, setAddress] = useState('');
   const [inspected, setInspected] = useState<Inspected | null>(null);
   const action = useAction();
@@ -122,6 +129,13 @@ export function ConnectScreen({
         </button>{' '}
         — it pins the gateway for you.
       </p>
+      {onBack !== null ? (
+        <p className="muted">
+          <button type="button" className="link-button" onClick={onBack}>
+            Back to the local gateway
+          </button>
+        </p>
+      ) : null}
     </CardLayout>
   );
 }

@@ -15,11 +15,13 @@ export function CreateAdminScreen({
   api,
   localGateway,
   onState,
+  onConnectElsewhere,
   ...theme
 }: ThemeProps & {
   api: DesktopApi;
   localGateway: AppState['localGateway'];
   onState(state: AppState): void;
+  onConnectElsewhere(): void;
 }) {
   const [username, setUsername] = useState('admin');
   const [password, setPassword] = useState('');
@@ -89,6 +91,13 @@ export function CreateAdminScreen({
           <SubmitButton busy={action.busy}>Create admin account</SubmitButton>
         </div>
       </form>
+      <hr />
+      <p className="muted small">
+        Have an organisation gateway?{' '}
+        <button type="button" className="link-button" onClick={onConnectElsewhere}>
+          Connect to it instead
+        </button>
+      </p>
       {localGateway.demoTargets.length > 0 ? (
         <p className="muted small">
           Demo targets you will find after signing in:{' '}

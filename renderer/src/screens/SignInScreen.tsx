@@ -21,6 +21,7 @@ export function SignInScreen({
   onState,
   onSigningOut,
   onEnroll,
+  onConnectElsewhere,
   ...theme
 }: ThemeProps & {
   api: DesktopApi;
@@ -30,6 +31,8 @@ export function SignInScreen({
   onState(state: AppState): void;
   onSigningOut(): void;
   onEnroll(): void;
+  /** Leave the embedded local gateway for another (no call: see chooseScreen). */
+  onConnectElsewhere(): void;
 }) {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
@@ -154,12 +157,17 @@ export function SignInScreen({
           type="button"
           className="link-button"
           disabled={forget.busy}
-          onClick={() =>
+          onClick={() => {
+            if (gateway?.isLocal) {
+              onConnectElsewhere();
+              return;
+            }
+            // Unpins this gateway (main then offers the local one again, or asks for another).
             forget.run(async () => {
               onSigningOut();
               onState(await api.call('gateway.forget', {}));
-            })
-          }
+            });
+          }}
         >
           Use a different gateway
         </button>
