@@ -331,6 +331,36 @@ describeWithPostgres('the local PostgreSQL tunnel (real gateway, real PostgreSQL
     }
   });
 
+  it('an admin terminate reaches the client through the tunnel as the gateway FATAL; closing the tunnel ends its connections', async () => {
+    const own = await openTunnel();
+    const before = connectedSessions().length;
+    const connect = async () => {
+      const client = new pg.Client({ host: own.host, port: own.port, user: 'x', ssl: false });
+      client.on('error', () => {});
+      await client.connect();
+      return client;
+    };
+    const doomed = await connect();
+    const survivor = await connect();
+    const [doomedSession] = connectedSessions().slice(before);
+    const failed = new Promise<Error & { code?: string }>((resolve) => doomed.on('error', resolve));
+    const response = await bed.gw.request('POST', `/v1/sessions/${doomedSession}/terminate`, {
+      token: bed.adminToken,
+    });
+    expect(response.status).toBe(200);
+    const error = await failed;
+    expect(error.code).toBe('57P01');
+    expect(error.message).toContain('terminated by root-admin');
+    expect((await survivor.query('SELECT 5 AS five')).rows).toEqual([{ five: 5 }]);
+    await waitFor(async () => own.connections === 1, 'the terminated connection to close');
+
+    const ended = new Promise<void>((resolve) => survivor.on('end', () => resolve()));
+    await own.close();
+    await ended;
+    expect(own.connections).toBe(0);
+    await expect(survivor.query('SELECT 1')).rejects.toThrow();
+  });
+
   it('psql Ctrl-C cancels a running pg_sleep(30): the tunnel routes the CancelRequest to the gateway', async () => {
     const watcher = new pg.Client({ connectionString: bed.resource.directUrl });
     await watcher.connect();
