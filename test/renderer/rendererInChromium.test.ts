@@ -435,6 +435,9 @@ type FakeWindow = {
       )
       .toBe(0);
     // The canvas holds the text, so look for the answer the way a person would: find it.
+    const resizes = () =>
+      fake(page, (f) => f.log.filter((c) => c.name === 'terminals.resize').length);
+    const resizesBeforeFind = await resizes();
     await page.keyboard.press('Control+Shift+F');
     const find = region.getByRole('searchbox', { name: 'Search terminal output' });
     await find.waitFor();
@@ -450,5 +453,30 @@ type FakeWindow = {
     await shot(page, 'workspace-terminal-dark');
     await find.press('Escape');
     await expect.poll(() => find.count()).toBe(0);
+    await page.waitForTimeout(200); // past the resize debounce
+    expect(await resizes(), 'Find floats over the terminal: no pty resize').toBe(resizesBeforeFind);
+
+    // The match stays selected: Ctrl+Shift+C copies it, Ctrl+Shift+V pastes it back as input
+    // (through the browser's paste event, which xterm handles).
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+    await page.keyboard.press('Control+Shift+C');
+    const readClipboard = () =>
+      page.evaluate(() =>
+        (
+          globalThis as unknown as { navigator: { clipboard: { readText(): Promise<string> } } }
+        ).navigator.clipboard.readText(),
+      );
+    await expect.poll(readClipboard).toBe('42');
+    await page.keyboard.press('Control+Shift+V');
+    await expect
+      .poll(() =>
+        fake(page, (f) =>
+          f.log
+            .filter((c) => c.name === 'terminals.write')
+            .map((c) => (c.request as { data: string }).data)
+            .at(-1),
+        ),
+      )
+      .toBe('42');
   });
 });

@@ -150,17 +150,18 @@ export function TerminalPanel({
           onFind={() => setSearchOpen((open) => !open)}
         />
         <ExpiryBanner state={state} />
-        {searchOpen && xtermRef.current ? (
-          <SearchBar
-            xterm={xtermRef.current}
-            onClose={() => {
-              setSearchOpen(false);
-              xtermRef.current?.focus();
-            }}
-          />
-        ) : null}
         <div className="terminal-body">
           <div ref={hostRef} className="terminal-host" data-state={state.kind} />
+          {/* Floats over the output: opening Find must not resize the pty (or drop the selection). */}
+          {searchOpen && xtermRef.current ? (
+            <SearchBar
+              xterm={xtermRef.current}
+              onClose={() => {
+                setSearchOpen(false);
+                xtermRef.current?.focus();
+              }}
+            />
+          ) : null}
           <Overlay
             state={state}
             tab={tab}

@@ -192,8 +192,8 @@ export function createXtermSession(host: HTMLElement, options: XtermSessionOptio
     findNext: (query) => search.findNext(query, { incremental: true }),
     findPrevious: (query) => search.findPrevious(query),
     clearSearch() {
+      // The found text stays selected, so Find, Escape, Ctrl+Shift+C copies it.
       search.clearDecorations();
-      term.clearSelection();
     },
     dispose() {
       webgl?.dispose();
