@@ -143,6 +143,7 @@ export async function serveTunnelConnection(
     const startup = await readClientStartup(client);
     if (startup.packet.kind === 'cancel') {
       clearTimeout(timer);
+      client.off('close', onClientClose);
       client.end();
       await forwardCancel(startup.packet.processId, startup.packet.secretKey, context);
       return;
