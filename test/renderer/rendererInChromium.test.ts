@@ -3,7 +3,8 @@
  * DesktopApi (test/fixtures/fakeDesktopApi.ts) — the UI's own behaviour, without main: each
  * screen's accessible names (the ones renderer/README.md promises the e2e), validation and
  * error alerts, TOTP, terminal tabs with typed input, acked output, shortcuts, end-of-session
- * overlays and reconnect, expiry warning, recordings verify, themes. Screenshots of every
+ * overlays and reconnect, expiry warning, Find, copy/paste, WebGL context loss falling back to
+ * the DOM renderer, recordings verify, themes. Screenshots of every
  * screen in both themes go to test-results/renderer/.
  *
  * The full flow against real main services, a real gateway and sshd is Engineer D's e2e.
@@ -478,5 +479,26 @@ type FakeWindow = {
         ),
       )
       .toBe('42');
+
+    // The GPU context goes away (driver reset): xterm falls back to its DOM renderer and the
+    // session carries on. xterm waits 3 s for a restore before it gives up on WebGL.
+    if (renderer === 'webgl') {
+      await region.locator('.xterm-screen canvas').evaluateAll((canvases) => {
+        for (const canvas of canvases as unknown as {
+          getContext(kind: string): { getExtension(n: string): { loseContext(): void } | null };
+        }[]) {
+          canvas.getContext('webgl2')?.getExtension('WEBGL_lose_context')?.loseContext();
+        }
+      });
+      await expect
+        .poll(() => region.locator('.terminal-host').getAttribute('data-renderer'), {
+          timeout: 10_000,
+        })
+        .toBe('dom');
+      await page.keyboard.type('echo after-gpu-loss');
+      await expect
+        .poll(() => region.locator('.xterm-rows').textContent())
+        .toContain('echo after-gpu-loss');
+    }
   });
 });
