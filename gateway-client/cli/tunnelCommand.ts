@@ -44,7 +44,8 @@ export function registerTunnelCommand(program: Command, deps: TunnelCommandDeps)
       '\nExamples:\n  witness tunnel orders-db --port 15432\n' +
         '  pgbench -h 127.0.0.1 -p 15432 -S -c 8 -T 30 orders\n' +
         '\nThe port has no password of its own: anyone who can connect to it on this machine\n' +
-        'uses your access, as with an SSH port forward. Stop it with Ctrl+C.',
+        'uses your access, as with an SSH port forward (--socket-dir limits that to who can\n' +
+        'enter DIR). Stop it with Ctrl+C.',
     )
     .action((resource: string, options: { port?: string; socketDir?: string }) =>
       deps.withSignedIn(({ client, url }) =>
