@@ -112,7 +112,7 @@ describeWithChromium('desktop e2e', () => {
       await page.getByRole('button', { name: 'Enroll', exact: true }).click();
       await page.getByRole('heading', { name: 'Resources' }).waitFor({ timeout: 20_000 });
       expect(new URL(page.url()).hash).toBe('');
-    });
+    }, 90_000);
 
     it('signs out and signs in again, and sees the resource', async () => {
       await page.getByRole('button', { name: /sign out/i }).click();
@@ -125,7 +125,7 @@ describeWithChromium('desktop e2e', () => {
       await resource.waitFor({ timeout: 20_000 });
       await expect(resource.textContent()).resolves.toContain(bed.resourceName);
       await shot('04-resources');
-    });
+    }, 90_000);
 
     it('opens an SSH tab, runs echo $((6*7)) and sees 42', async () => {
       await page.getByRole('button', { name: `Open terminal on ${bed.resourceName}` }).click();
@@ -141,7 +141,7 @@ describeWithChromium('desktop e2e', () => {
       await waitForScreen(/^42\s*$/m, '42');
       expect(await page.getByRole('status', { name: 'Recorded' }).isVisible()).toBe(true);
       await shot('05-terminal-42');
-    });
+    }, 90_000);
 
     it('follows a window resize: the pty size changes', async () => {
       const sttySize = async (marker: string) => {
@@ -155,7 +155,8 @@ describeWithChromium('desktop e2e', () => {
       await page.setViewportSize({ width: 1500, height: 950 });
       // The fit runs on a resize observer; wait until the pty reports the new size.
       let after = before;
-      for (let i = 0; i < 30 && after.cols === before.cols && after.rows === before.rows; i++) {
+      const unchanged = () => after.cols === before.cols && after.rows === before.rows;
+      for (let i = 0; i < 30 && unchanged() && refusedCalls.length === 0; i++) {
         await page.waitForTimeout(200);
         after = await sttySize(`AFTER${i}`);
       }
@@ -163,7 +164,7 @@ describeWithChromium('desktop e2e', () => {
       expect(after.cols).toBeGreaterThan(before.cols);
       expect(after.rows).toBeGreaterThan(before.rows);
       await shot('06-terminal-resized');
-    });
+    }, 90_000);
 
     it('closes the tab, and the session appears as a verified recording', async () => {
       await page
@@ -190,6 +191,6 @@ describeWithChromium('desktop e2e', () => {
       expect(found?.status).toBe('complete');
       expect(consoleErrors).toEqual([]);
       expect(refusedCalls.filter((c) => !c.includes('terminals.resize'))).toEqual([]);
-    });
+    }, 90_000);
   });
 });
