@@ -16,7 +16,6 @@
  *
  * Last line: RESULT terminal_mb_per_s=<default renderer> first_paint_ms=<n>
  */
-import { rmSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { buildRendererForTests } from '../test/e2e/buildRenderer.ts';
 import { chromiumUnavailableReason, launchChromium } from '../test/e2e/chromium.ts';
@@ -227,11 +226,11 @@ async function main(): Promise<void> {
   const unavailable = chromiumUnavailableReason();
   if (unavailable) throw new Error(`bench:desktop needs Chromium: ${unavailable}`);
   log(`seq 1 ${LINES}: ${(EXPECTED_BYTES / 1e6).toFixed(1)} MB through the pty`);
-  const rendererDir = await buildRendererForTests();
+  const renderer = await buildRendererForTests();
   let bed: DesktopTestBed | undefined;
   let browser: Browser | undefined;
   try {
-    bed = await startDesktopTestBed({ rendererDir });
+    bed = await startDesktopTestBed({ rendererDir: renderer.dir });
     browser = await launchChromium();
     const results: RunResult[] = [];
     let firstPaintMs = Number.NaN;
@@ -281,7 +280,7 @@ async function main(): Promise<void> {
   } finally {
     await browser?.close();
     await bed?.close();
-    rmSync(rendererDir, { recursive: true, force: true });
+    renderer.remove();
   }
 }
 

@@ -16,7 +16,7 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithSshd } from '../harness/sshd.ts';
-import { buildRendererForTests } from './buildRenderer.ts';
+import { buildRendererForTests, type RendererBuild } from './buildRenderer.ts';
 import { describeWithChromium, launchChromium } from './chromium.ts';
 import {
   ALICE_PASSWORD,
@@ -39,7 +39,7 @@ export const WITHOUT_WEBGL = `(() => {
 describeWithChromium('desktop e2e', () => {
   describeWithSshd('desktop e2e: enroll to verified recording', () => {
     let bed: DesktopTestBed;
-    let rendererDir: string;
+    let renderer: RendererBuild | undefined;
     let browser: Browser;
     let page: Page;
     const consoleErrors: string[] = [];
@@ -49,8 +49,8 @@ describeWithChromium('desktop e2e', () => {
     beforeAll(async () => {
       rmSync(shots, { recursive: true, force: true });
       mkdirSync(shots, { recursive: true });
-      rendererDir = await buildRendererForTests();
-      bed = await startDesktopTestBed({ rendererDir });
+      renderer = await buildRendererForTests();
+      bed = await startDesktopTestBed({ rendererDir: renderer.dir });
       browser = await launchChromium();
       page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
       await page.addInitScript({ content: WITHOUT_WEBGL });
@@ -75,7 +75,7 @@ describeWithChromium('desktop e2e', () => {
     afterAll(async () => {
       await browser?.close();
       await bed?.close();
-      if (rendererDir) rmSync(rendererDir, { recursive: true, force: true });
+      renderer?.remove();
     });
 
     const shot = (name: string) => page.screenshot({ path: path.join(shots, `${name}.png`) });
