@@ -27,9 +27,13 @@
  * WITNESS_BENCH_PG_JOBS (pgbench threads, 2),
  * WITNESS_BENCH_PG_SCALE (10), WITNESS_BENCH_ROUNDS (1; the best round counts),
  * WITNESS_BENCH_ONLY (comma list of direct, pgbouncer, gateway: profiling aid, no RESULT),
- * WITNESS_BENCH_GATEWAY_NODE_ARGS (e.g. `--cpu-prof`), WITNESS_BENCH_TUNNEL (tcp: 127.0.0.1, the
- * default, the same kind of hop as pgbouncer and direct; unix: a Unix-domain socket), WITNESS_PGBOUNCER_BIN
- * (/usr/sbin/pgbouncer), WITNESS_PG_BIN (PostgreSQL 15's bin directory).
+ * WITNESS_BENCH_GATEWAY_NODE_ARGS (e.g. `--cpu-prof`), WITNESS_BENCH_TUNNEL (tcp: 127.0.0.1,
+ * the default, the same kind of hop as pgbouncer and direct; unix: a Unix-domain socket),
+ * WITNESS_PGBOUNCER_BIN (/usr/sbin/pgbouncer), WITNESS_PG_BIN (PostgreSQL 15's bin directory).
+ *
+ * Next to each figure the bench prints CPU time per transaction of the proxy processes (the
+ * gateway, the tunnel, pgbouncer; from /proc): the figure to compare between code changes on a
+ * busy machine, where TPS and wall-clock profiles move with everyone else's load.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import {
