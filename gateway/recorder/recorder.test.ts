@@ -85,6 +85,45 @@ function describeRecorder(name: string, openBackend: () => Promise<Backend>): vo
       await backend.dispose();
     });
 
+    it('writes the events appended in one synchronous pass (one socket chunk) as one batch', async () => {
+      // A proxy appends a chunk's events back to back (RowDescription, DataRows,
+      // CommandComplete); they should reach the sink in one write, not the first one alone.
+      const writes: number[] = [];
+      const counting: RecordingStorage = {
+        kind: backend.storage.kind,
+        open: (sessionId) => backend.storage.open(sessionId),
+        async create(sessionId, header) {
+          const inner = await backend.storage.create(sessionId, header);
+          return {
+            write: (bytes) => {
+              writes.push(1);
+              return inner.write(bytes);
+            },
+            ...(inner.writev && {
+              writev: (chunks: readonly Uint8Array[]) => {
+                writes.push(chunks.length);
+                return inner.writev!(chunks);
+              },
+            }),
+            flush: () => inner.flush(),
+            sync: () => inner.sync(),
+            close: () => inner.close(),
+          };
+        },
+      };
+      const recording = await start(newRecorder({ storage: counting }), 7);
+      writes.length = 0;
+      const appended = [
+        recording.appendJson(0, eventKinds.meta, { type: 'row-description' }),
+        recording.append(0, eventKinds.output, Buffer.from('row 1')),
+        recording.append(0, eventKinds.output, Buffer.from('row 2')),
+        recording.appendJson(0, eventKinds.meta, { type: 'command-complete' }),
+      ];
+      await Promise.all(appended);
+      expect(writes).toHaveLength(1);
+      await recording.close();
+    });
+
     it('records events byte for byte and closes with a verified final checkpoint', async () => {
       const recording = await start(newRecorder(), 1);
       const big = Buffer.alloc(2 * MAX_FRAME_DATA_BYTES + 123);
