@@ -59,6 +59,8 @@ interface RunResult {
   /** seq lines received (line feeds after the Enter's own). */
   lines: number;
   echoMs: number[];
+  /** Of each echo: key press until the page sent the input (the UI's share). */
+  inputMs: number[];
   tailOk: boolean;
   findOk: boolean;
 }
@@ -79,6 +81,8 @@ interface FrameTracker {
   /** Everything received before counting starts (to see the typed command echoed). */
   before: string;
   echoWaiters: Map<string, (at: number) => void>;
+  /** When each probe letter left the page in a terminals.write (key press → app → WebSocket). */
+  writtenAt: Map<string, number>;
 }
 
 function trackFrames(page: Page): FrameTracker {
@@ -91,12 +95,18 @@ function trackFrames(page: Page): FrameTracker {
     tail: '',
     before: '',
     echoWaiters: new Map(),
+    writtenAt: new Map(),
   };
   const onFrame = (payload: string | Buffer, sent: boolean) => {
     const text = String(payload);
     if (sent) {
       if (t.counting && text.includes('"terminals.ack"')) {
         t.ackedBytes += (JSON.parse(text) as { request: { bytes: number } }).request.bytes;
+      } else if (t.counting && text.includes('"terminals.write"')) {
+        const { data } = (JSON.parse(text) as { request: { data: string } }).request;
+        for (const letter of t.echoWaiters.keys()) {
+          if (data.includes(letter)) t.writtenAt.set(letter, performance.now());
+        }
       }
       return;
     }
@@ -154,6 +164,7 @@ async function floodRun(
 
   // Echo probes while the flood runs.
   const echoMs: number[] = [];
+  const inputMs: number[] = [];
   const letters = 'QWXZJKVBYP';
   let probe = 0;
   const probes: Promise<void>[] = [];
@@ -165,6 +176,7 @@ async function floodRun(
       new Promise<void>((resolve) => {
         t.echoWaiters.set(letter, (at) => {
           echoMs.push(at - sentAt);
+          inputMs.push((t.writtenAt.get(letter) ?? Number.NaN) - sentAt);
           resolve();
         });
         void page.keyboard.type(letter);
@@ -217,6 +229,7 @@ async function floodRun(
     lines: t.newlines - 1,
     mbPerSecond: t.receivedBytes / 1e6 / seconds,
     echoMs,
+    inputMs,
     tailOk: renderer === 'dom' ? tailOk : findOk,
     findOk,
   };
@@ -230,7 +243,17 @@ async function main(): Promise<void> {
   let bed: DesktopTestBed | undefined;
   let browser: Browser | undefined;
   try {
-    bed = await startDesktopTestBed({ rendererDir: renderer.dir });
+    // Profiling aid: WITNESS_BENCH_HIGH_WATER / _LOW_WATER (bytes) override the terminal's
+    // back-pressure marks, to see how much of the echo delay queues on the desktop side.
+    const highWater = Number(process.env.WITNESS_BENCH_HIGH_WATER ?? Number.NaN);
+    const lowWater = Number(process.env.WITNESS_BENCH_LOW_WATER ?? Number.NaN);
+    bed = await startDesktopTestBed({
+      rendererDir: renderer.dir,
+      terminalFlow: {
+        ...(Number.isFinite(highWater) ? { highWaterBytes: highWater } : {}),
+        ...(Number.isFinite(lowWater) ? { lowWaterBytes: lowWater } : {}),
+      },
+    });
     browser = await launchChromium();
     const results: RunResult[] = [];
     let firstPaintMs = Number.NaN;
@@ -256,12 +279,14 @@ async function main(): Promise<void> {
       results.push(result);
       const sorted = [...result.echoMs].sort((a, b) => a - b);
       const median = sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+      const inputSorted = [...result.inputMs].sort((a, b) => a - b);
+      const inputMedian = inputSorted[Math.floor(inputSorted.length / 2)] ?? Number.NaN;
       log(
         `${mode} (xterm ${result.renderer} renderer): ${result.mbPerSecond.toFixed(2)} MB/s, ` +
           `${result.seconds.toFixed(2)} s, ${result.lines} of ${LINES} lines (${result.bytes} bytes), ` +
           `last lines ${result.tailOk ? 'present' : 'MISSING'}, find ${result.findOk ? 'ok' : 'FAILED'}, ` +
           `echo mid-flood median ${median.toFixed(0)} ms max ${(sorted.at(-1) ?? Number.NaN).toFixed(0)} ms ` +
-          `(${sorted.length} probes)`,
+          `(${sorted.length} probes; key press → input sent: median ${inputMedian.toFixed(0)} ms)`,
       );
       if (
         result.lines !== LINES ||

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { GatewayClient } from '../../gateway-client/gatewayClient.ts';
 import { createDesktopApp } from '../../main/services/desktopApp.ts';
+import type { OutputFlowOptions } from '../../main/services/terminals/outputBatcher.ts';
 import { TerminalService } from '../../main/services/terminals/terminalService.ts';
 import { startWebHost, type WebHost } from '../../main/webhost/server.ts';
 import {
@@ -47,7 +48,11 @@ export interface DesktopTestBed {
 }
 
 export async function startDesktopTestBed(
-  options: { rendererDir?: string } = {},
+  options: {
+    rendererDir?: string;
+    /** Terminal output flow (batching, back-pressure water marks); the app's defaults otherwise. */
+    terminalFlow?: OutputFlowOptions;
+  } = {},
 ): Promise<DesktopTestBed> {
   const cleanups: (() => Promise<unknown> | unknown)[] = [];
   const close = async () => {
@@ -143,6 +148,7 @@ export async function startDesktopTestBed(
               },
             },
             log,
+            ...options.terminalFlow,
           }),
       },
     );
