@@ -115,6 +115,10 @@ async function run(): Promise<void> {
     useLocalGatewayWhenNoneEnrolled: true,
     log: (line) => console.log(line),
   };
+  // The local gateway runs `process.execPath bin/witness-gateway.mjs …` (and its admin CLI the
+  // same way). Under Electron, execPath is the Electron binary: this makes those children run
+  // as plain Node. It changes nothing for this process, and nothing else here spawns Electron.
+  process.env.ELECTRON_RUN_AS_NODE = '1';
   desktopApp = await createDesktopApp(platform);
   const services = desktopApp;
   dispatcher = createDispatcher(services.handlers, {
