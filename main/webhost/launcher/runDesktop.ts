@@ -149,7 +149,10 @@ async function runElectron(
   const started = Date.now();
   let child: ChildProcess;
   try {
-    child = spawn(binary, [repoRoot], { stdio: ['ignore', 'inherit', 'pipe'], env: io.env });
+    // Set in the environment, this would make Electron run as plain Node instead of the app.
+    const env = { ...io.env };
+    delete env.ELECTRON_RUN_AS_NODE;
+    child = spawn(binary, [repoRoot], { stdio: ['ignore', 'inherit', 'pipe'], env });
   } catch (error) {
     return { kind: 'could-not-start', reason: `Electron could not be run: ${String(error)}` };
   }
