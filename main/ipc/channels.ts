@@ -21,6 +21,20 @@ export const CALL_NAMES = [
   'terminals.close',
   'recordings.list',
   'recordings.verify',
+  'recordings.search',
+  'recordings.open',
+  'recordings.openBundle',
+  'bundles.uploadBegin',
+  'bundles.uploadChunk',
+  'bundles.uploadCancel',
+  'playback.frames',
+  'playback.seek',
+  'playback.queries',
+  'playback.close',
+  'recordings.export',
+  'recordings.cancelExport',
+  'live.watch',
+  'live.stop',
 ] as const;
 
 export const EVENT_NAMES = [
@@ -28,6 +42,10 @@ export const EVENT_NAMES = [
   'app.deepLink',
   'terminal.data',
   'terminal.ended',
+  'playback.progress',
+  'export.progress',
+  'live.frames',
+  'live.ended',
 ] as const;
 
 export type CallName = (typeof CALL_NAMES)[number];

@@ -195,6 +195,132 @@ export const recordingVerdictSchema = z.object({
 });
 
 // ---------------------------------------------------------------------------------------------
+// Replay (issue #6): search, playback, exports, offline bundles, live watch
+
+/** List/search filters; each narrows the result, all optional. */
+export const recordingFiltersSchema = z.strictObject({
+  /** Username (exact) — auditors and admins; engineers only ever see their own. */
+  user: z.string().min(1).max(200).optional(),
+  /** Resource name (exact). */
+  resource: z.string().min(1).max(200).optional(),
+  protocol: z.enum(['ssh', 'postgres']).optional(),
+  /** The recorder's status, or the gateway's verification-derived 'verified'. */
+  status: z.enum(['recording', 'complete', 'interrupted', 'failed', 'verified']).optional(),
+  /** ISO times bounding startedAt. */
+  from: isoTime.optional(),
+  to: isoTime.optional(),
+});
+export type RecordingFilters = z.infer<typeof recordingFiltersSchema>;
+
+const pageCursor = z.string().min(1).max(2000);
+
+export const recordingSearchHitSchema = z.object({
+  sessionId: id,
+  seq: z.number().int(),
+  /** ms from the session's start: `playback.seek` to it. */
+  t: z.number(),
+  kind: z.enum(['input', 'output', 'command', 'query']),
+  snippet: z.string(),
+  /** [start, end) ranges in `snippet` (UTF-16 offsets) to highlight. */
+  highlights: z.array(z.tuple([z.number().int(), z.number().int()])),
+  /** Filled in from the list when main knows it; null otherwise. */
+  username: z.string().nullable().optional(),
+  resourceName: z.string().nullable().optional(),
+  startedAt: isoTime.nullable().optional(),
+});
+
+/**
+ * The verdict on a recording opened for playback. verified: chain and final signature hold;
+ * partial: interrupted, verified through `verifiedThroughSeq`; failed: `firstBadSeq` is the first
+ * frame that cannot be trusted (0: the whole file is rejected) — the renderer shows the failure
+ * and a warning BEFORE anything plays, and main serves no frame of a failed recording unless the
+ * request says `acceptFailedVerification: true` (set after the user chose to look anyway).
+ */
+export const playbackVerdictSchema = z.object({
+  status: z.enum(['verified', 'partial', 'failed']),
+  verifiedThroughSeq: z.number().int(),
+  firstBadSeq: z.number().int().nullable(),
+  message: z.string(),
+  /** SHA256:… of the key the signatures were checked with (pinned or typed by the user). */
+  recordingKeyFingerprint: z.string(),
+  /** How the key was chosen: the gateway's pinned key, or a fingerprint the user typed. */
+  keySource: z.enum(['pinned', 'fingerprint']),
+});
+
+export const playbackSizeSchema = z.object({ cols: z.number().int(), rows: z.number().int() });
+
+/** What `recordings.open` / `recordings.openBundle` / `live.watch` return. */
+export const playbackInfoSchema = z.object({
+  playbackId: id,
+  sessionId: id,
+  /** Where the bytes came from: the gateway (cached verified download), an offline bundle, live. */
+  source: z.enum(['gateway', 'bundle', 'live']),
+  kind: z.enum(['terminal', 'database']),
+  verdict: playbackVerdictSchema,
+  /** From the recording's header (informational, unsigned): who, what, when. */
+  username: z.string().nullable(),
+  resourceName: z.string().nullable(),
+  startedAt: isoTime.nullable(),
+  /** ms from the first to the last frame. */
+  durationMs: z.number(),
+  /** Terminal size at the start (80×24 when the recording never said). */
+  size: playbackSizeSchema,
+  resizes: z.array(z.object({ t: z.number(), cols: z.number().int(), rows: z.number().int() })),
+  /** Output bytes per bucket of `activityBucketMs`, for the timeline graph. */
+  activity: z.array(z.number()),
+  activityBucketMs: z.number(),
+  /** Reconstructed command lines (input with line editing applied), to jump to. */
+  commands: z.array(z.object({ t: z.number(), text: z.string() })),
+  /** Times (ms) of the keyframes seeks start from. */
+  keyframeTimes: z.array(z.number()),
+  /** Database sessions: how many timeline entries `playback.queries` has. */
+  queryCount: z.number().int(),
+  /** Frames that can be played (for failed: those before `firstBadSeq`). */
+  frames: z.number().int(),
+});
+export type PlaybackInfo = z.infer<typeof playbackInfoSchema>;
+
+/** One terminal event in playback order; `data` is decoded UTF-8 (split sequences carried over). */
+export const playbackEventSchema = z.object({
+  seq: z.number().int(),
+  /** ms from the session's start. */
+  t: z.number(),
+  kind: z.enum(['output', 'input', 'resize', 'exit']),
+  /** output/input text; '' for resize and exit. */
+  data: z.string(),
+  /** For resize: the new size. */
+  size: playbackSizeSchema.optional(),
+});
+export type PlaybackEvent = z.infer<typeof playbackEventSchema>;
+
+/** Most characters of event data in one `playback.frames` answer or `live.frames` event. */
+export const MAX_PLAYBACK_CHUNK_CHARS = 128 * 1024;
+
+export const queryTimelineEntrySchema = z.object({
+  /** Index in the timeline (0-based), and the seq of the frame that started it. */
+  index: z.number().int(),
+  seq: z.number().int(),
+  t: z.number(),
+  sql: z.string().nullable(),
+  params: z.array(z.unknown()).nullable(),
+  durationMs: z.number(),
+  /** Rows the server sent (the table below may hold fewer). */
+  rowCount: z.number().int(),
+  status: z.string(),
+  error: z.object({ code: z.string(), message: z.string() }).nullable(),
+  blocked: z.object({ rule: z.string(), reason: z.string() }).nullable(),
+  /** Columns the gateway masked (their values are masked in `rows` too). */
+  maskedColumns: z.array(z.string()),
+  columns: z.array(z.object({ name: z.string(), typeOid: z.number().int() })),
+  /** The first result rows (text; null for SQL NULL; binary as base64), capped per entry. */
+  rows: z.array(z.array(z.string().nullable())),
+  rowsTruncated: z.boolean(),
+});
+
+/** Most bytes one `bundles.uploadChunk` may carry (before base64). */
+export const MAX_BUNDLE_CHUNK_BYTES = 512 * 1024;
+
+// ---------------------------------------------------------------------------------------------
 // Calls
 
 /** Terminal input is typed or pasted text; a paste larger than this is sent in pieces. */
@@ -288,14 +414,167 @@ export const calls = {
   'terminals.close': { request: z.strictObject({ terminalId: id }), response: empty },
   /** The signed-in user's recordings (all, for auditors and admins), newest first. */
   'recordings.list': {
-    request: z.strictObject({ limit: z.number().int().min(1).max(500).optional() }),
-    response: z.object({ recordings: z.array(recordingSummarySchema) }),
+    request: z.strictObject({
+      limit: z.number().int().min(1).max(500).optional(),
+      filters: recordingFiltersSchema.optional(),
+      /** `nextCursor` of the previous page. */
+      cursor: pageCursor.optional(),
+    }),
+    response: z.object({
+      recordings: z.array(recordingSummarySchema),
+      /** null: this was the last page. */
+      nextCursor: z.string().nullable().optional(),
+    }),
+  },
+  /** Full-text search over commands, queries and output (indexed on the gateway). */
+  'recordings.search': {
+    request: z.strictObject({
+      q: z.string().min(1).max(500),
+      filters: recordingFiltersSchema.optional(),
+      cursor: pageCursor.optional(),
+      limit: z.number().int().min(1).max(200).optional(),
+    }),
+    response: z.object({
+      hits: z.array(recordingSearchHitSchema),
+      nextCursor: z.string().nullable(),
+    }),
   },
   /** Download a recording and verify chain and signatures locally against the pinned key. */
   'recordings.verify': {
     request: z.strictObject({ sessionId: id }),
     response: recordingVerdictSchema,
   },
+  /**
+   * Download (or take from the local cache) a recording, verify it against the pinned key, and
+   * open it for playback. Resolves once the verdict is known; `playback.progress` reports the
+   * download meanwhile.
+   */
+  'recordings.open': {
+    request: z.strictObject({ sessionId: id }),
+    response: playbackInfoSchema,
+  },
+  /**
+   * Open a signed bundle from disk, with no gateway needed. Electron: main shows an open dialog
+   * (no `uploadId`). Web host: the browser first sends the file with `bundles.upload*` and
+   * passes its `uploadId`. The key: the pinned gateway's, or the fingerprint the user typed
+   * (SHA256:… or ed25519:…) — the key inside the bundle never vouches for itself.
+   * Rejects with not_found when the user cancelled the dialog.
+   */
+  'recordings.openBundle': {
+    request: z.strictObject({
+      uploadId: id.optional(),
+      fingerprint: z.string().min(1).max(200).optional(),
+    }),
+    response: playbackInfoSchema,
+  },
+  /** Web host: start sending a bundle file (≤ 4 GiB) for `recordings.openBundle`. */
+  'bundles.uploadBegin': {
+    request: z.strictObject({
+      fileName: z.string().min(1).max(500),
+      size: z
+        .number()
+        .int()
+        .min(1)
+        .max(4 * 1024 ** 3),
+    }),
+    response: z.object({ uploadId: id, maxChunkBytes: z.number().int() }),
+  },
+  /** The next piece, in order: `offset` must equal the bytes received so far. */
+  'bundles.uploadChunk': {
+    request: z.strictObject({
+      uploadId: id,
+      offset: z.number().int().min(0),
+      /** base64 of at most MAX_BUNDLE_CHUNK_BYTES bytes. */
+      data: z
+        .string()
+        .min(1)
+        .max(Math.ceil(MAX_BUNDLE_CHUNK_BYTES / 3) * 4),
+    }),
+    response: z.object({ received: z.number().int() }),
+  },
+  /** Drop an upload (also dropped when its client goes away, or once opened). */
+  'bundles.uploadCancel': { request: z.strictObject({ uploadId: id }), response: empty },
+  /**
+   * Terminal events with fromMs ≤ t < toMs, in order, at most MAX_PLAYBACK_CHUNK_CHARS of data:
+   * when cut short, `nextFromSeq` says where to go on (pass it back as `fromSeq`).
+   */
+  'playback.frames': {
+    request: z.strictObject({
+      playbackId: id,
+      fromMs: z.number().min(0),
+      toMs: z.number().min(0),
+      /** Continue a cut-short answer from this seq (inclusive) instead of fromMs. */
+      fromSeq: z.number().int().min(0).optional(),
+      includeInput: z.boolean().optional(),
+      acceptFailedVerification: z.boolean().optional(),
+    }),
+    response: z.object({
+      events: z.array(playbackEventSchema),
+      nextFromSeq: z.number().int().nullable(),
+    }),
+  },
+  /**
+   * The terminal as it looked at `atMs`: the nearest keyframe at or before it, replayed up to
+   * it, serialized (@xterm/addon-serialize) — write it into a reset xterm of `size`, then
+   * continue with `playback.frames` from `nextSeq`.
+   */
+  'playback.seek': {
+    request: z.strictObject({
+      playbackId: id,
+      atMs: z.number().min(0),
+      acceptFailedVerification: z.boolean().optional(),
+    }),
+    response: z.object({
+      snapshot: z.string(),
+      atMs: z.number(),
+      size: playbackSizeSchema,
+      /** The first event after the snapshot. */
+      nextSeq: z.number().int(),
+    }),
+  },
+  /** Database sessions: the timeline of queries, a page at a time. */
+  'playback.queries': {
+    request: z.strictObject({
+      playbackId: id,
+      /** Entry index to start from (default 0). */
+      cursor: z.number().int().min(0).optional(),
+      limit: z.number().int().min(1).max(200).optional(),
+      acceptFailedVerification: z.boolean().optional(),
+    }),
+    response: z.object({
+      entries: z.array(queryTimelineEntrySchema),
+      nextCursor: z.number().int().nullable(),
+    }),
+  },
+  'playback.close': { request: z.strictObject({ playbackId: id }), response: empty },
+  /**
+   * Export as the gateway produces it (byte-equal): cast (terminal), bundle (signed, offline-
+   * verifiable), jsonl (database query log). `exportId` is chosen by the renderer so it can match
+   * `export.progress` events. Electron: main asks where to save (not_found when cancelled). Web
+   * host: written to `<app data>/downloads/`; `savedTo` is that path.
+   */
+  'recordings.export': {
+    request: z.strictObject({
+      exportId: id,
+      sessionId: id,
+      format: z.enum(['cast', 'bundle', 'jsonl']),
+      /** cast: the terminal channel (default: the first with a pty or output). */
+      channel: z.number().int().min(0).max(65535).optional(),
+    }),
+    response: z.object({
+      exportId: id,
+      savedTo: z.string(),
+      fileName: z.string(),
+      bytes: z.number().int(),
+    }),
+  },
+  'recordings.cancelExport': { request: z.strictObject({ exportId: id }), response: empty },
+  /** Watch an active session read-only (admins and auditors); events arrive as `live.frames`. */
+  'live.watch': {
+    request: z.strictObject({ sessionId: id }),
+    response: playbackInfoSchema,
+  },
+  'live.stop': { request: z.strictObject({ playbackId: id }), response: empty },
 } as const satisfies Record<CallName, { request: z.ZodType; response: z.ZodType }>;
 
 // ---------------------------------------------------------------------------------------------
@@ -313,6 +592,31 @@ export const events = {
    */
   'terminal.data': z.object({ terminalId: id, data: z.string(), bytes: z.number().int() }),
   'terminal.ended': z.object({ terminalId: id, reason: terminalEndReasonSchema }),
+  /** Download / verification / keyframe progress of a recording being opened. */
+  'playback.progress': z.object({
+    sessionId: id,
+    phase: z.enum(['download', 'verify', 'index', 'keyframes']),
+    bytes: z.number(),
+    /** null when unknown. */
+    totalBytes: z.number().nullable(),
+  }),
+  'export.progress': z.object({
+    exportId: id,
+    bytes: z.number(),
+    totalBytes: z.number().nullable(),
+    state: z.enum(['running', 'done', 'failed', 'cancelled']),
+    message: z.string().nullable(),
+  }),
+  /** New events of a watched live session, in order, at most MAX_PLAYBACK_CHUNK_CHARS of data. */
+  'live.frames': z.object({ playbackId: id, events: z.array(playbackEventSchema) }),
+  /** The watched session ended (or the watch failed); no more `live.frames` follow. */
+  'live.ended': z.object({
+    playbackId: id,
+    reason: z.enum(['session-ended', 'stopped', 'error']),
+    message: z.string().nullable(),
+    /** The verdict on what was watched, once the session ended. */
+    verdict: playbackVerdictSchema.nullable(),
+  }),
 } as const satisfies Record<EventName, z.ZodType>;
 
 // Compile-time proof that channels.ts and the schema maps name the same calls and events.

@@ -380,6 +380,48 @@ export async function createDesktopApp(
       }
       return account.run((client) => verifyRecordingLocally(client, pinned, sessionId));
     },
+    'recordings.search': async () => {
+      throw new DesktopError('internal', 'recordings.search is not built yet.');
+    },
+    'recordings.open': async () => {
+      throw new DesktopError('internal', 'recordings.open is not built yet.');
+    },
+    'recordings.openBundle': async () => {
+      throw new DesktopError('internal', 'recordings.openBundle is not built yet.');
+    },
+    'bundles.uploadBegin': async () => {
+      throw new DesktopError('internal', 'bundles.uploadBegin is not built yet.');
+    },
+    'bundles.uploadChunk': async () => {
+      throw new DesktopError('internal', 'bundles.uploadChunk is not built yet.');
+    },
+    'bundles.uploadCancel': async () => {
+      throw new DesktopError('internal', 'bundles.uploadCancel is not built yet.');
+    },
+    'playback.frames': async () => {
+      throw new DesktopError('internal', 'playback.frames is not built yet.');
+    },
+    'playback.seek': async () => {
+      throw new DesktopError('internal', 'playback.seek is not built yet.');
+    },
+    'playback.queries': async () => {
+      throw new DesktopError('internal', 'playback.queries is not built yet.');
+    },
+    'playback.close': async () => {
+      throw new DesktopError('internal', 'playback.close is not built yet.');
+    },
+    'recordings.export': async () => {
+      throw new DesktopError('internal', 'recordings.export is not built yet.');
+    },
+    'recordings.cancelExport': async () => {
+      throw new DesktopError('internal', 'recordings.cancelExport is not built yet.');
+    },
+    'live.watch': async () => {
+      throw new DesktopError('internal', 'live.watch is not built yet.');
+    },
+    'live.stop': async () => {
+      throw new DesktopError('internal', 'live.stop is not built yet.');
+    },
   };
 
   return {

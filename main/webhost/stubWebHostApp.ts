@@ -85,6 +85,20 @@ export function createStubWebHostApp(): StubWebHostApp {
     'recordings.verify': async () => {
       throw new Error('stub: an unexpected failure with /secret/details');
     },
+    'recordings.search': notSignedIn,
+    'recordings.open': notSignedIn,
+    'recordings.openBundle': notSignedIn,
+    'bundles.uploadBegin': notSignedIn,
+    'bundles.uploadChunk': notSignedIn,
+    'bundles.uploadCancel': notSignedIn,
+    'playback.frames': notSignedIn,
+    'playback.seek': notSignedIn,
+    'playback.queries': notSignedIn,
+    'playback.close': notSignedIn,
+    'recordings.export': notSignedIn,
+    'recordings.cancelExport': notSignedIn,
+    'live.watch': notSignedIn,
+    'live.stop': notSignedIn,
   };
   return stub;
 }
