@@ -322,6 +322,45 @@ describe('web host: calls and events', () => {
   });
 });
 
+describe('web host: heartbeat', () => {
+  it('drops a client that stops answering pings, and reports it gone', async () => {
+    const otherApp = createStubWebHostApp();
+    const other = await startWebHost({
+      app: otherApp,
+      rendererDir: dir,
+      port: 0,
+      heartbeatMs: 100,
+    });
+    const s = new URL(other.url).hash.replace('#token=', '');
+    const connectOne = async () => {
+      const ws = new WebSocket(
+        `ws://127.0.0.1:${other.port}/ipc`,
+        [BRIDGE_SUBPROTOCOL, `${SECRET_SUBPROTOCOL_PREFIX}${s}`],
+        { origin: other.origin },
+      );
+      await new Promise((resolve, reject) => {
+        ws.once('open', resolve);
+        ws.once('error', reject);
+      });
+      return ws;
+    };
+    const healthy = await connectOne();
+    const hung = await connectOne();
+    hung.on('error', () => {});
+    const hungClosed = new Promise((resolve) => hung.once('close', resolve));
+    // The page stops reading: ws can no longer see pings, so it cannot answer them.
+    (hung as unknown as { _socket: { pause(): void } })._socket.pause();
+    await until(() => otherApp.disconnected.length > 0);
+    await new Promise((r) => setTimeout(r, 300)); // a few more rounds for the healthy one
+    expect(otherApp.disconnected).toHaveLength(1);
+    expect(healthy.readyState).toBe(WebSocket.OPEN);
+    hung.terminate();
+    await hungClosed;
+    healthy.close();
+    await other.close();
+  });
+});
+
 describe('web host: close', () => {
   it('closes open clients with 1001 and disposes the app', async () => {
     const otherApp = createStubWebHostApp();

@@ -45,6 +45,11 @@ export interface WebHostOptions {
   /** Tests may fix the secret; otherwise 32 random bytes per launch. */
   secret?: Buffer;
   log?: (line: string) => void;
+  /**
+   * A connection that has not answered a ping within this long is dropped, so a tab that hung
+   * (or a laptop that slept) does not keep its terminals open forever. Default 30 s.
+   */
+  heartbeatMs?: number;
 }
 
 export interface WebHost {
@@ -95,6 +100,20 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
       protocols.has(BRIDGE_SUBPROTOCOL) ? BRIDGE_SUBPROTOCOL : false,
   });
   const sockets = new Set<WebSocket>();
+  /** Sockets that answered the last ping (ws answers pings itself; a hung page cannot). */
+  const alive = new WeakSet<WebSocket>();
+  const heartbeat = setInterval(() => {
+    for (const ws of sockets) {
+      if (!alive.has(ws)) {
+        log('a client did not answer a ping: dropping it');
+        ws.terminate();
+        continue;
+      }
+      alive.delete(ws);
+      ws.ping();
+    }
+  }, options.heartbeatMs ?? 30_000);
+  heartbeat.unref();
   const send = (socket: WebSocket, message: ServerMessage) => {
     if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
   };
@@ -147,6 +166,8 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
   function accept(ws: WebSocket) {
     const caller: CallerContext = { clientId: randomUUID(), emit: emitTo(ws) };
     sockets.add(ws);
+    alive.add(ws);
+    ws.on('pong', () => alive.add(ws));
     ws.on('message', (data, isBinary) => {
       if (isBinary) {
         ws.close(CLOSE_CODES.unsupportedData, 'Binary frames are not part of the protocol.');
@@ -186,6 +207,7 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
     close() {
       closing ??= (async () => {
         stopBroadcast();
+        clearInterval(heartbeat);
         for (const ws of sockets) ws.close(CLOSE_CODES.goingAway, 'The Witness web host stopped.');
         await new Promise<void>((resolve) => {
           wss.close(() => resolve());
