@@ -181,6 +181,15 @@ export const recordingSummarySchema = z.object({
   endedAt: isoTime.nullable(),
   frames: z.number().int(),
   bytes: z.number().int(),
+  /** The gateway's last verification of it (for a badge before opening); null when never. */
+  lastVerification: z
+    .object({
+      status: z.enum(['verified', 'partial', 'failed']),
+      verifiedThroughSeq: z.number().int(),
+      at: isoTime,
+    })
+    .nullable()
+    .optional(),
 });
 
 export const recordingVerdictSchema = z.object({
@@ -201,8 +210,11 @@ export const recordingVerdictSchema = z.object({
 export const recordingFiltersSchema = z.strictObject({
   /** Username (exact) — auditors and admins; engineers only ever see their own. */
   user: z.string().min(1).max(200).optional(),
-  /** Resource name (exact). */
+  /** Resource name (exact); main maps it to the resource's id. */
   resource: z.string().min(1).max(200).optional(),
+  /** Or by id, as the gateway filters (resources.list gives resource ids). */
+  userId: id.optional(),
+  resourceId: id.optional(),
   protocol: z.enum(['ssh', 'postgres']).optional(),
   /** The recorder's status, or the gateway's verification-derived 'verified'. */
   status: z.enum(['recording', 'complete', 'interrupted', 'failed', 'verified']).optional(),
@@ -227,6 +239,9 @@ export const recordingSearchHitSchema = z.object({
   username: z.string().nullable().optional(),
   resourceName: z.string().nullable().optional(),
   startedAt: isoTime.nullable().optional(),
+  protocol: z.enum(['ssh', 'postgres']).optional(),
+  /** The same moment as an ISO time. */
+  time: isoTime.optional(),
 });
 
 /**
