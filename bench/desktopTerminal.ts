@@ -61,6 +61,8 @@ interface RunResult {
   echoMs: number[];
   /** Of each echo: key press until the page sent the input (the UI's share). */
   inputMs: number[];
+  /** Output bytes that reached the page between each probe's input and its echo. */
+  queuedAhead: number[];
   tailOk: boolean;
   findOk: boolean;
 }
@@ -83,6 +85,10 @@ interface FrameTracker {
   echoWaiters: Map<string, (at: number) => void>;
   /** When each probe letter left the page in a terminals.write (key press → app → WebSocket). */
   writtenAt: Map<string, number>;
+  /** Output bytes received when each probe letter was sent: what arrives before its echo queued ahead of it. */
+  receivedAtWrite: Map<string, number>;
+  /** Bytes that arrived between each probe's write and its echo. */
+  queuedAhead: number[];
 }
 
 function trackFrames(page: Page): FrameTracker {
@@ -96,6 +102,8 @@ function trackFrames(page: Page): FrameTracker {
     before: '',
     echoWaiters: new Map(),
     writtenAt: new Map(),
+    receivedAtWrite: new Map(),
+    queuedAhead: [],
   };
   const onFrame = (payload: string | Buffer, sent: boolean) => {
     const text = String(payload);
@@ -105,7 +113,10 @@ function trackFrames(page: Page): FrameTracker {
       } else if (t.counting && text.includes('"terminals.write"')) {
         const { data } = (JSON.parse(text) as { request: { data: string } }).request;
         for (const letter of t.echoWaiters.keys()) {
-          if (data.includes(letter)) t.writtenAt.set(letter, performance.now());
+          if (data.includes(letter)) {
+            t.writtenAt.set(letter, performance.now());
+            t.receivedAtWrite.set(letter, t.receivedBytes);
+          }
         }
       }
       return;
@@ -124,6 +135,8 @@ function trackFrames(page: Page): FrameTracker {
     for (const [letter, resolve] of t.echoWaiters) {
       if (message.payload.data.includes(letter)) {
         t.echoWaiters.delete(letter);
+        const before = t.receivedAtWrite.get(letter);
+        if (before !== undefined) t.queuedAhead.push(t.receivedBytes - before);
         resolve(performance.now());
       }
     }
@@ -230,6 +243,7 @@ async function floodRun(
     mbPerSecond: t.receivedBytes / 1e6 / seconds,
     echoMs,
     inputMs,
+    queuedAhead: t.queuedAhead,
     tailOk: renderer === 'dom' ? tailOk : findOk,
     findOk,
   };
@@ -281,12 +295,15 @@ async function main(): Promise<void> {
       const median = sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
       const inputSorted = [...result.inputMs].sort((a, b) => a - b);
       const inputMedian = inputSorted[Math.floor(inputSorted.length / 2)] ?? Number.NaN;
+      const aheadSorted = [...result.queuedAhead].sort((a, b) => a - b);
+      const aheadMedian = aheadSorted[Math.floor(aheadSorted.length / 2)] ?? Number.NaN;
       log(
         `${mode} (xterm ${result.renderer} renderer): ${result.mbPerSecond.toFixed(2)} MB/s, ` +
           `${result.seconds.toFixed(2)} s, ${result.lines} of ${LINES} lines (${result.bytes} bytes), ` +
           `last lines ${result.tailOk ? 'present' : 'MISSING'}, find ${result.findOk ? 'ok' : 'FAILED'}, ` +
           `echo mid-flood median ${median.toFixed(0)} ms max ${(sorted.at(-1) ?? Number.NaN).toFixed(0)} ms ` +
-          `(${sorted.length} probes; key press → input sent: median ${inputMedian.toFixed(0)} ms)`,
+          `(${sorted.length} probes; key press → input sent: median ${inputMedian.toFixed(0)} ms; ` +
+          `output queued ahead of an echo: median ${(aheadMedian / 1e6).toFixed(2)} MB)`,
       );
       if (
         result.lines !== LINES ||
