@@ -39,6 +39,8 @@ import {
   type recordingListQuerySchema,
   recordingListSchema,
   recordingSchema,
+  type recordingSearchQuerySchema,
+  recordingSearchResultSchema,
   refreshRequestSchema,
   resourceListSchema,
   resourceSchema,
@@ -69,6 +71,7 @@ export type EnrollResponse = z.infer<typeof enrollResponseSchema>;
 export type TotpEnrollment = z.infer<typeof totpEnrollmentSchema>;
 export type RecordingListQuery = z.input<typeof recordingListQuerySchema>;
 export type RecordingExportQuery = z.input<typeof recordingExportQuerySchema>;
+export type RecordingSearchQuery = z.input<typeof recordingSearchQuerySchema>;
 
 /**
  * A response body to stream (a recording can be gigabytes): read `body` to its end, or
@@ -580,6 +583,32 @@ export class GatewayClient {
     return list.recordings;
   }
 
+  /**
+   * One page of recordings, newest first, with the cursor of the next page (null on the last).
+   * Same visibility rule as `listRecordings`.
+   */
+  async listRecordingsPage(query: Partial<RecordingListQuery> = {}) {
+    return this.call({
+      method: 'GET',
+      path: `/recordings${queryString(query)}`,
+      auth: true,
+      schema: recordingListSchema,
+    });
+  }
+
+  /**
+   * Full-text search inside recordings (commands, queries, output), newest hits first, one
+   * page at a time. Engineers search only their own recordings. Every search is audited.
+   */
+  async searchRecordings(query: RecordingSearchQuery) {
+    return this.call({
+      method: 'GET',
+      path: `/recordings/search${queryString(query)}`,
+      auth: true,
+      schema: recordingSearchResultSchema,
+    });
+  }
+
   /** The recording's metadata and its verification, done by the gateway on request. */
   async getRecording(sessionId: string) {
     return this.call({
@@ -595,6 +624,17 @@ export class GatewayClient {
     return this.download(`/recordings/${seg(sessionId)}/stream`);
   }
 
+  /**
+   * Live watch (admins and auditors): the recording stream from its start, kept open while the
+   * session records and ended when it does. The body is the same byte stream as
+   * `downloadRecording`, arriving as the recorder writes it; feed it to a RecordingReader.
+   * Destroy the body to stop watching. No idle timeout applies while it is open: a quiet
+   * session sends nothing for as long as it is quiet.
+   */
+  async followRecording(sessionId: string): Promise<Download> {
+    return this.download(`/recordings/${seg(sessionId)}/stream?follow=1`, { idleTimeout: false });
+  }
+
   /** An export: the `.cast` of one terminal channel, or the signed bundle. */
   async exportRecording(sessionId: string, query: RecordingExportQuery): Promise<Download> {
     return this.download(`/recordings/${seg(sessionId)}/export${queryString(query)}`);
@@ -603,13 +643,16 @@ export class GatewayClient {
   // --- plumbing ------------------------------------------------------------------------------
 
   /** An authenticated GET whose 2xx body is streamed to the caller instead of buffered. */
-  private async download(path: string): Promise<Download> {
+  private async download(
+    path: string,
+    options: { idleTimeout: boolean } = { idleTimeout: true },
+  ): Promise<Download> {
     const spec: CallSpec<undefined> = { method: 'GET', path, auth: true, schema: null };
     const tokens = await this.currentTokens();
-    let answer = await this.openDownload(spec, tokens.accessToken);
+    let answer = await this.openDownload(spec, tokens.accessToken, options);
     if ('status' in answer && answer.status === 401 && errorCodeOf(answer) === 'token_expired') {
       const fresh = await this.refreshAfterExpiry(tokens.accessToken);
-      answer = await this.openDownload(spec, fresh.accessToken);
+      answer = await this.openDownload(spec, fresh.accessToken, options);
     }
     if (!('status' in answer)) return answer;
     // Not a 2xx: an API error (thrown by `interpret`), or a status the API never answers.
@@ -625,6 +668,7 @@ export class GatewayClient {
   private openDownload(
     spec: CallSpec<undefined>,
     accessToken: string,
+    options: { idleTimeout: boolean },
   ): Promise<Download | RawResponse> {
     const url = new URL(this.baseUrl);
     const what = `${spec.method} ${API_PREFIX}${spec.path}`;
@@ -666,7 +710,7 @@ export class GatewayClient {
         clearTimeout(timer);
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) {
-          res.setTimeout(this.timeoutMs, () => res.destroy(timedOut()));
+          if (options.idleTimeout) res.setTimeout(this.timeoutMs, () => res.destroy(timedOut()));
           const declared = Number(res.headers['content-length']);
           resolve({
             body: res,

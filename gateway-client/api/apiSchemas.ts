@@ -452,19 +452,104 @@ export const recordingSchema = z.object({
   lastCheckpointSeq: z.number().int(),
   /** Present on GET /v1/recordings/:id (verified on request), absent in lists. */
   verification: recordingVerificationSchema.optional(),
+  /**
+   * The gateway's last verification of the recording (stored whenever it verifies one), null
+   * when it never has. Lists carry it so a view can badge rows without verifying each.
+   */
+  lastVerification: z
+    .object({
+      status: z.enum(['verified', 'failed', 'partial']),
+      verifiedThroughSeq: z.number().int(),
+      at: isoTime,
+    })
+    .nullable()
+    .optional(),
 });
 export type Recording = z.infer<typeof recordingSchema>;
-export const recordingListSchema = z.object({ recordings: z.array(recordingSchema) });
+/**
+ * Opaque paging cursor: pass a page's `nextCursor` back to get the next page; null on the
+ * last page. Cursors are positions, not offsets, so a page never repeats or skips an item
+ * when newer recordings arrive meanwhile.
+ */
+const pageCursor = z.string().min(1).max(512);
 
-export const recordingListQuerySchema = z.strictObject({
+export const recordingListSchema = z.object({
+  recordings: z.array(recordingSchema),
+  nextCursor: pageCursor.nullable().default(null),
+});
+export type RecordingPage = z.infer<typeof recordingListSchema>;
+
+/**
+ * Status filter values: the stored lifecycle status, plus `verified`: recordings whose last
+ * verification by the gateway (GET /v1/recordings/:id) found every frame covered by a valid
+ * signed checkpoint. `interrupted` and `failed` also match a recording whose last
+ * verification said partial or failed, whatever its lifecycle status.
+ */
+export const recordingStatusFilters = [...recordingStatuses, 'verified'] as const;
+export type RecordingStatusFilter = (typeof recordingStatusFilters)[number];
+
+const recordingFilterFields = {
   userId: id.optional(),
   resourceId: id.optional(),
-  status: z.enum(recordingStatuses).optional(),
+  status: z.enum(recordingStatusFilters).optional(),
   protocol: z.enum(['ssh', 'postgres']).optional(),
   /** ISO times bounding startedAt. */
   from: isoTime.optional(),
   to: isoTime.optional(),
+  cursor: pageCursor.optional(),
+};
+
+export const recordingListQuerySchema = z.strictObject({
+  ...recordingFilterFields,
   limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+
+/** What a search hit's text came from (derived from the recording; not part of its chain). */
+export const recordingTextKinds = ['input', 'output', 'command', 'query'] as const;
+export type RecordingTextKind = (typeof recordingTextKinds)[number];
+
+/**
+ * GET /v1/recordings/search. `q` is words (letters and digits; anything else separates them);
+ * a hit has every word, each as a word or the start of one (`nginx` finds `nginx.conf`,
+ * `ngi` finds it too). Same filters and paging as the list.
+ */
+export const recordingSearchQuerySchema = z.strictObject({
+  q: z.string().trim().min(1).max(500),
+  ...recordingFilterFields,
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
+
+export const recordingSearchHitSchema = z.object({
+  sessionId: id,
+  /** Seq of the (first) frame the text came from: where to seek to. */
+  seq: z.number().int(),
+  /** Milliseconds from the start of the session. */
+  t: z.number().int(),
+  /** The same moment as an ISO time. */
+  time: isoTime,
+  channel: z.number().int(),
+  kind: z.enum(recordingTextKinds),
+  /** A short excerpt of the matching text (ANSI-stripped output, a command line, a query). */
+  snippet: z.string(),
+  /** [start, end) UTF-16 ranges in `snippet` of the words that matched. */
+  highlights: z.array(z.tuple([z.number().int(), z.number().int()])),
+  /** The recording's, to show the hit without another call. */
+  username: z.string(),
+  resourceName: z.string(),
+  protocol: z.enum(['ssh', 'postgres']),
+  startedAt: isoTime,
+});
+export type RecordingSearchHit = z.infer<typeof recordingSearchHitSchema>;
+
+export const recordingSearchResultSchema = z.object({
+  hits: z.array(recordingSearchHitSchema),
+  nextCursor: pageCursor.nullable(),
+});
+export type RecordingSearchResult = z.infer<typeof recordingSearchResultSchema>;
+
+/** GET /v1/recordings/:id/stream; `follow=1` keeps streaming until the session ends. */
+export const recordingStreamQuerySchema = z.strictObject({
+  follow: z.enum(['0', '1', 'true', 'false']).optional(),
 });
 
 export const recordingExportQuerySchema = z.strictObject({

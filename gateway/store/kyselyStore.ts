@@ -9,7 +9,17 @@
  * PostgreSQL both support it) so the returned row is the one this statement wrote, not a
  * later read that could observe someone else's change.
  */
-import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
+import {
+  type Expression,
+  type ExpressionBuilder,
+  type Insertable,
+  type Kysely,
+  type Selectable,
+  type SqlBool,
+  sql,
+  type Updateable,
+} from 'kysely';
+import { MAX_INDEXED_WORD_LENGTH, searchWords } from '../search/searchTerms.ts';
 import type { DatabasePolicy } from '../../gateway-client/api/apiSchemas.ts';
 import type {
   AuthTokensTable,
@@ -36,6 +46,10 @@ import {
   type RecordingFilter,
   type RecordingMetadata,
   type RecordingProgress,
+  type RecordingTextEntry,
+  type RecordingTextHit,
+  type RecordingTextSearch,
+  type RecordingVerificationSummary,
   type ResourcePatch,
   type ResourceRecord,
   type SessionFilter,
@@ -520,19 +534,30 @@ export class KyselyStore implements Store {
   }
 
   async listRecordings(filter: RecordingFilter): Promise<RecordingMetadata[]> {
-    let query = this.db.selectFrom('recordings').selectAll();
-    if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId);
-    if (filter.resourceId !== undefined) query = query.where('resource_id', '=', filter.resourceId);
-    if (filter.status !== undefined) query = query.where('status', '=', filter.status);
-    if (filter.protocol !== undefined) query = query.where('protocol', '=', filter.protocol);
-    if (filter.from !== undefined) query = query.where('started_at', '>=', filter.from);
-    if (filter.to !== undefined) query = query.where('started_at', '<=', filter.to);
-    const rows = await query
+    const rows = await this.db
+      .selectFrom('recordings')
+      .selectAll()
+      .where((eb) => recordingConditions(eb, filter))
       .orderBy('started_at', 'desc')
       .orderBy('session_id', 'desc')
       .limit(Math.max(0, Math.floor(filter.limit)))
       .execute();
     return rows.map(recordingFromRow);
+  }
+
+  async recordRecordingVerification(
+    sessionId: string,
+    verification: RecordingVerificationSummary,
+  ): Promise<void> {
+    await this.db
+      .updateTable('recordings')
+      .set({
+        last_verification: verification.status,
+        last_verification_seq: verification.verifiedThroughSeq,
+        last_verification_at: verification.at,
+      })
+      .where('session_id', '=', sessionId)
+      .execute();
   }
 
   async updateRecordingProgress(sessionId: string, progress: RecordingProgress): Promise<boolean> {
@@ -619,6 +644,116 @@ export class KyselyStore implements Store {
     return rows.map((row) => ({ chunkNo: row.chunk_no, data: row.data }));
   }
 
+  async insertRecordingText(entries: readonly RecordingTextEntry[]): Promise<void> {
+    const rows = entries
+      .map((entry) => ({ entry, text: storableText(entry.text) }))
+      .map(({ entry, text }) => ({
+        entry: { ...entry, text },
+        words: searchWords(text).filter((word) => word.length <= MAX_INDEXED_WORD_LENGTH),
+      }))
+      .filter((row) => row.words.length > 0);
+    if (rows.length === 0) return;
+    await this.db.transaction().execute(async (tx) => {
+      for (let start = 0; start < rows.length; start += TEXT_ROWS_PER_INSERT) {
+        const batch = rows.slice(start, start + TEXT_ROWS_PER_INSERT);
+        if (this.kind === 'postgres') {
+          // The words, not to_tsvector: the same words SQLite's tokenizer indexes (migrations.ts).
+          const values = batch.map(
+            ({ entry, words }) =>
+              sql`(${entry.sessionId}, ${entry.seq}, ${entry.time}, ${entry.channel}, ${entry.kind}, ${entry.text}, array_to_tsvector(${words}::text[]))`,
+          );
+          await sql`insert into recording_text (session_id, seq, time, channel, kind, text, terms) values ${sql.join(values)}`.execute(
+            tx,
+          );
+        } else {
+          await tx
+            .insertInto('recording_text')
+            .values(
+              batch.map(({ entry }) => ({
+                session_id: entry.sessionId,
+                seq: entry.seq,
+                time: entry.time,
+                channel: entry.channel,
+                kind: entry.kind,
+                text: entry.text,
+              })),
+            )
+            .execute();
+        }
+      }
+    });
+  }
+
+  async searchRecordingText(search: RecordingTextSearch): Promise<RecordingTextHit[]> {
+    const terms = search.terms.filter((term) => /^[\p{L}\p{N}]+$/u.test(term));
+    if (terms.length === 0 || search.limit <= 0) return [];
+    const limit = Math.floor(search.limit);
+    const columns = [
+      'recording_text.id as text_id',
+      'recording_text.seq',
+      'recording_text.time',
+      'recording_text.channel',
+      'recording_text.kind',
+      'recording_text.text',
+    ] as const;
+    let rows: (Selectable<RecordingsTable> & TextColumns)[];
+    if (this.kind === 'postgres') {
+      const tsquery = terms.map((term) => `'${term}':*`).join(' & ');
+      let query = this.db
+        .selectFrom('recording_text')
+        .innerJoin('recordings', 'recordings.session_id', 'recording_text.session_id')
+        .selectAll('recordings')
+        .select(columns)
+        .where(sql<boolean>`recording_text.terms @@ ${tsquery}::tsquery`)
+        .where((eb) => recordingConditions(onRecordings(eb), search.filter));
+      if (search.beforeId !== undefined) query = query.where('recording_text.id', '<', search.beforeId);
+      rows = await query.orderBy('recording_text.id', 'desc').limit(limit).execute();
+    } else {
+      // FTS5 drives the join in rowid order, newest first, and stops at the limit.
+      const match = terms.map((term) => `"${term}"*`).join(' AND ');
+      let query = this.db
+        .selectFrom('recording_text_fts')
+        .innerJoin('recording_text', 'recording_text.id', 'recording_text_fts.rowid')
+        .innerJoin('recordings', 'recordings.session_id', 'recording_text.session_id')
+        .selectAll('recordings')
+        .select(columns)
+        .where(sql<boolean>`recording_text_fts match ${match}`)
+        .where((eb) => recordingConditions(onRecordings(eb), search.filter));
+      if (search.beforeId !== undefined) {
+        query = query.where('recording_text_fts.rowid', '<', search.beforeId);
+      }
+      rows = await query.orderBy('recording_text_fts.rowid', 'desc').limit(limit).execute();
+    }
+    return rows.map((row) => ({
+      id: row.text_id,
+      sessionId: row.session_id,
+      seq: row.seq,
+      time: row.time,
+      channel: row.channel,
+      kind: row.kind,
+      text: row.text,
+      recording: recordingFromRow(row),
+    }));
+  }
+
+  async listRecordingText(sessionId: string): Promise<RecordingTextEntry[]> {
+    const rows = await this.db
+      .selectFrom('recording_text')
+      .select(['session_id', 'seq', 'time', 'channel', 'kind', 'text'])
+      .where('session_id', '=', sessionId)
+      .orderBy('seq')
+      .orderBy('id')
+      .execute();
+    return rows.map((row) => ({
+      sessionId: row.session_id,
+      seq: row.seq,
+      time: row.time,
+      channel: row.channel,
+      kind: row.kind,
+      text: row.text,
+    }));
+  }
+
   async insertRecordingAccess(access: RecordingAccessRecord): Promise<void> {
     try {
       await this.db
@@ -629,6 +764,7 @@ export class KyselyStore implements Store {
           user_id: access.userId,
           action: access.action,
           at: access.at,
+          detail: access.detail ?? null,
         })
         .execute();
     } catch (error) {
@@ -781,7 +917,92 @@ function recordingFromRow(row: Selectable<RecordingsTable>): RecordingMetadata {
     lastCheckpointSeq: row.last_checkpoint_seq,
     lastCheckpointAt: row.last_checkpoint_at,
     failureReason: row.failure_reason,
+    lastVerification:
+      row.last_verification === null
+        ? null
+        : {
+            status: row.last_verification,
+            verifiedThroughSeq: row.last_verification_seq ?? 0,
+            at: row.last_verification_at ?? 0,
+          },
   };
+}
+
+interface TextColumns {
+  text_id: number;
+  seq: number;
+  time: number;
+  channel: number;
+  kind: RecordingTextEntry['kind'];
+  text: string;
+}
+
+/** Rows per INSERT statement of derived text (well under both drivers' parameter limits). */
+const TEXT_ROWS_PER_INSERT = 200;
+
+/**
+ * A join's expression builder narrowed to the `recordings` table it contains; the conditions
+ * use only fully qualified `recordings.*` columns, so they mean the same in the join.
+ */
+function onRecordings<TB extends keyof Database>(
+  eb: ExpressionBuilder<Database, TB | 'recordings'>,
+): ExpressionBuilder<Database, 'recordings'> {
+  return eb as unknown as ExpressionBuilder<Database, 'recordings'>;
+}
+
+/** PostgreSQL text cannot hold NUL; derived text never needs it. */
+function storableText(text: string): string {
+  return text.includes('\0') ? text.replaceAll('\0', '') : text;
+}
+
+/**
+ * The list filters as one condition on the `recordings` table, for the list and for search
+ * (where recordings is joined to the index).
+ */
+function recordingConditions(
+  eb: ExpressionBuilder<Database, 'recordings'>,
+  filter: Omit<RecordingFilter, 'limit'>,
+): Expression<SqlBool> {
+  const conditions: Expression<SqlBool>[] = [];
+  if (filter.userId !== undefined) conditions.push(eb('recordings.user_id', '=', filter.userId));
+  if (filter.resourceId !== undefined) {
+    conditions.push(eb('recordings.resource_id', '=', filter.resourceId));
+  }
+  switch (filter.status) {
+    case undefined:
+      break;
+    case 'verified':
+      conditions.push(eb('recordings.last_verification', '=', 'verified'));
+      break;
+    case 'failed':
+      conditions.push(
+        eb.or([
+          eb('recordings.status', '=', 'failed'),
+          eb('recordings.last_verification', '=', 'failed'),
+        ]),
+      );
+      break;
+    default:
+      conditions.push(eb('recordings.status', '=', filter.status));
+  }
+  if (filter.protocol !== undefined) {
+    conditions.push(eb('recordings.protocol', '=', filter.protocol));
+  }
+  if (filter.from !== undefined) conditions.push(eb('recordings.started_at', '>=', filter.from));
+  if (filter.to !== undefined) conditions.push(eb('recordings.started_at', '<=', filter.to));
+  const after = filter.after;
+  if (after !== undefined) {
+    conditions.push(
+      eb.or([
+        eb('recordings.started_at', '<', after.startedAt),
+        eb.and([
+          eb('recordings.started_at', '=', after.startedAt),
+          eb('recordings.session_id', '<', after.sessionId),
+        ]),
+      ]),
+    );
+  }
+  return eb.and(conditions);
 }
 
 function progressToRow(progress: RecordingProgress): Updateable<RecordingsTable> {
@@ -800,6 +1021,7 @@ function recordingAccessFromRow(row: Selectable<RecordingAccessTable>): Recordin
     userId: row.user_id,
     action: row.action,
     at: row.at,
+    detail: row.detail,
   };
 }
 

@@ -11,8 +11,15 @@
  *
  * Migrations are append-only: never edit one that has shipped, add the next `000N_…`.
  */
-import { type Kysely, type Migration, type MigrationProvider, SqliteAdapter, sql } from 'kysely';
-import type { Role } from '../../gateway-client/api/apiSchemas.ts';
+import {
+  type Generated,
+  type Kysely,
+  type Migration,
+  type MigrationProvider,
+  SqliteAdapter,
+  sql,
+} from 'kysely';
+import type { RecordingTextKind, Role } from '../../gateway-client/api/apiSchemas.ts';
 import type {
   AuthTokenKind,
   RecordingAccessAction,
@@ -130,6 +137,10 @@ export interface RecordingsTable {
   last_checkpoint_seq: number;
   last_checkpoint_at: number | null;
   failure_reason: string | null;
+  /** 0004: the gateway's last verification verdict ('verified' | 'partial' | 'failed'). */
+  last_verification: 'verified' | 'partial' | 'failed' | null;
+  last_verification_seq: number | null;
+  last_verification_at: number | null;
 }
 
 export interface RecordingChunksTable {
@@ -141,10 +152,34 @@ export interface RecordingChunksTable {
 
 export interface RecordingAccessTable {
   id: string;
-  session_id: string;
+  /** Nullable since 0004 (a search reads no one recording). */
+  session_id: string | null;
   user_id: string;
   action: RecordingAccessAction;
   at: number;
+  /** 0004: what was asked for (a search's query), JSON or null. */
+  detail: string | null;
+}
+
+/**
+ * 0004: text derived from recordings for full-text search. On PostgreSQL `terms` is the
+ * tsvector of the text's words (GIN-indexed); on SQLite the FTS5 table
+ * `recording_text_fts` indexes `text` (external content, kept in step by a trigger).
+ */
+export interface RecordingTextTable {
+  id: Generated<number>;
+  session_id: string;
+  seq: number;
+  time: number;
+  channel: number;
+  kind: RecordingTextKind;
+  text: string;
+}
+
+/** SQLite only: the FTS5 index over recording_text (rowid = recording_text.id). */
+export interface RecordingTextFtsTable {
+  rowid: number;
+  text: string;
 }
 
 export interface Database {
@@ -157,6 +192,8 @@ export interface Database {
   recordings: RecordingsTable;
   recording_chunks: RecordingChunksTable;
   recording_access: RecordingAccessTable;
+  recording_text: RecordingTextTable;
+  recording_text_fts: RecordingTextFtsTable;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -460,6 +497,111 @@ const databasePolicy: Migration = {
   },
 };
 
+/**
+ * Full-text search inside recordings (issue #6), the last verification verdict on recordings,
+ * and more audited actions (live watch, search, jsonl export).
+ *
+ * The index is derived text (search/recordingTextDeriver.ts), written as the recorder writes
+ * (after each checkpoint), so a search never scans recordings. SQLite: an FTS5 table with
+ * external content, unicode61 tokenizer without diacritic folding and `detail=none` (no
+ * phrase queries are made, so positions would only cost space). PostgreSQL: a tsvector column
+ * of the words, built in the gateway (array_to_tsvector of the same words SQLite's tokenizer
+ * sees) so both stores split text alike whatever the database's text search configuration,
+ * with a GIN index.
+ *
+ * recording_access's action check is widened and session_id made nullable. PostgreSQL alters
+ * the table; SQLite cannot alter a check constraint, so the table is rebuilt (inside the
+ * migration's transaction, see openStore.ts).
+ */
+const recordingSearch: Migration = {
+  async up(db: Kysely<unknown>) {
+    const sqlite = db.getExecutor().adapter instanceof SqliteAdapter;
+    for (const [column, type] of [
+      ['last_verification', 'text'],
+      ['last_verification_seq', 'bigint'],
+      ['last_verification_at', 'bigint'],
+    ] as const) {
+      await db.schema.alterTable('recordings').addColumn(column, type).execute();
+    }
+
+    const textTable = db.schema
+      .createTable('recording_text')
+      .addColumn('id', sqlite ? 'integer' : 'bigserial', (c) =>
+        sqlite ? c.primaryKey().autoIncrement() : c.primaryKey(),
+      )
+      .addColumn('session_id', 'text', (c) => c.notNull())
+      .addColumn('seq', 'bigint', (c) => c.notNull())
+      .addColumn('time', 'bigint', (c) => c.notNull())
+      .addColumn('channel', 'integer', (c) => c.notNull())
+      .addColumn('kind', 'text', (c) =>
+        c.notNull().check(sql`kind in ('input', 'output', 'command', 'query')`),
+      )
+      .addColumn('text', 'text', (c) => c.notNull());
+    await (sqlite ? textTable : textTable.addColumn('terms', sql`tsvector`, (c) => c.notNull()))
+      .execute();
+    await db.schema
+      .createIndex('recording_text_session_idx')
+      .on('recording_text')
+      .columns(['session_id', 'seq'])
+      .execute();
+    if (sqlite) {
+      await sql`create virtual table recording_text_fts using fts5(text, content='recording_text', content_rowid='id', tokenize='unicode61 remove_diacritics 0', detail=none)`.execute(
+        db,
+      );
+      await sql`create trigger recording_text_fts_insert after insert on recording_text begin insert into recording_text_fts(rowid, text) values (new.id, new.text); end`.execute(
+        db,
+      );
+      await sql`create trigger recording_text_fts_delete after delete on recording_text begin insert into recording_text_fts(recording_text_fts, rowid, text) values ('delete', old.id, old.text); end`.execute(
+        db,
+      );
+    } else {
+      await sql`create index recording_text_terms_idx on recording_text using gin (terms)`.execute(
+        db,
+      );
+    }
+
+    const actions = sql.raw(
+      "'stream', 'live', 'search', 'export_cast', 'export_bundle', 'export_jsonl'",
+    );
+    if (sqlite) {
+      await db.schema
+        .createTable('recording_access_0004')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('session_id', 'text')
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull().check(sql`action in (${actions})`))
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('detail', 'text')
+        .execute();
+      await sql`insert into recording_access_0004 (id, session_id, user_id, action, at) select id, session_id, user_id, action, at from recording_access`.execute(
+        db,
+      );
+      await db.schema.dropTable('recording_access').execute();
+      await sql`alter table recording_access_0004 rename to recording_access`.execute(db);
+      for (const [name, column] of [
+        ['recording_access_session_idx', 'session_id'],
+        ['recording_access_user_idx', 'user_id'],
+      ] as const) {
+        await db.schema
+          .createIndex(name)
+          .on('recording_access')
+          .columns([column, 'at'])
+          .execute();
+      }
+    } else {
+      // PostgreSQL names an unnamed column check <table>_<column>_check.
+      await sql`alter table recording_access drop constraint recording_access_action_check`.execute(
+        db,
+      );
+      await sql`alter table recording_access add constraint recording_access_action_check check (action in (${actions}))`.execute(
+        db,
+      );
+      await sql`alter table recording_access alter column session_id drop not null`.execute(db);
+      await db.schema.alterTable('recording_access').addColumn('detail', 'text').execute();
+    }
+  },
+};
+
 export const EMPTY_POLICY_JSON = '{"masking":[],"guardrails":[]}';
 
 /** Every migration, in order. Names sort lexically, which is the order Kysely applies them. */
@@ -467,6 +609,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0001_initial': initial,
   '0002_recordings': recordings,
   '0003_database_policy': databasePolicy,
+  '0004_recording_search': recordingSearch,
 });
 
 /** In-code provider, so migrations ship inside the bundle with no directory to find at runtime. */

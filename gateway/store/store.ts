@@ -7,7 +7,12 @@
  * Times are epoch milliseconds. Ids are opaque strings made by the caller (see newId.ts), so
  * the store never needs dialect-specific RETURNING tricks.
  */
-import type { DatabasePolicy, Role } from '../../gateway-client/api/apiSchemas.ts';
+import type {
+  DatabasePolicy,
+  RecordingStatusFilter,
+  RecordingTextKind,
+  Role,
+} from '../../gateway-client/api/apiSchemas.ts';
 
 export type StoreKind = 'sqlite' | 'postgres';
 
@@ -195,6 +200,14 @@ export interface RecordingMetadata {
   lastCheckpointSeq: number;
   lastCheckpointAt: number | null;
   failureReason: string | null;
+  /** The gateway's last verification of the recording, null when it never verified it. */
+  lastVerification: RecordingVerificationSummary | null;
+}
+
+export interface RecordingVerificationSummary {
+  status: 'verified' | 'partial' | 'failed';
+  verifiedThroughSeq: number;
+  at: number;
 }
 
 export type NewRecording = Pick<
@@ -218,12 +231,55 @@ export interface RecordingEnd {
 export interface RecordingFilter {
   userId?: string;
   resourceId?: string;
-  status?: RecordingStatus;
+  /**
+   * Lifecycle status, or 'verified' (last verification verified). 'failed' also matches a
+   * recording whose last verification failed.
+   */
+  status?: RecordingStatusFilter;
   protocol?: RecordingProtocol;
   /** Inclusive bounds on startedAt. */
   from?: number;
   to?: number;
+  /** Paging: only recordings after this one in the list order (newest first). */
+  after?: RecordingListPosition;
   limit: number;
+}
+
+/** A recording's place in the list order (startedAt desc, then sessionId desc). */
+export interface RecordingListPosition {
+  startedAt: number;
+  sessionId: string;
+}
+
+/**
+ * One piece of text derived from a recording for search (search/recordingTextDeriver.ts): a
+ * reconstructed command line, a query, or a stretch of ANSI-stripped output. Derived data, not
+ * part of the recording's chain: the recording stays the record, this is an index of it.
+ */
+export interface RecordingTextEntry {
+  sessionId: string;
+  /** Seq of the frame the text starts at (for a command, the frame with its Enter). */
+  seq: number;
+  /** Epoch ms of that frame. */
+  time: number;
+  channel: number;
+  kind: RecordingTextKind;
+  text: string;
+}
+
+export interface RecordingTextSearch {
+  /** Normalized words (search/searchTerms.ts); every one must match, as a word or a prefix. */
+  terms: string[];
+  filter: Omit<RecordingFilter, 'after' | 'limit'>;
+  /** Paging: only hits with an id below this (hits come newest first, by id). */
+  beforeId?: number;
+  limit: number;
+}
+
+export interface RecordingTextHit extends RecordingTextEntry {
+  /** Increases in the order text was indexed: the paging position. */
+  id: number;
+  recording: RecordingMetadata;
 }
 
 export interface RecordingChunk {
@@ -231,15 +287,30 @@ export interface RecordingChunk {
   data: Buffer;
 }
 
-export type RecordingAccessAction = 'stream' | 'export_cast' | 'export_bundle';
+/**
+ * `stream` is a view (the raw stream, which the desktop plays); `live` a live watch; `search` a
+ * search inside recordings (no session: `detail` holds the query); the rest are exports.
+ */
+export const recordingAccessActions = [
+  'stream',
+  'live',
+  'search',
+  'export_cast',
+  'export_bundle',
+  'export_jsonl',
+] as const;
+export type RecordingAccessAction = (typeof recordingAccessActions)[number];
 
-/** One read of a recording's content by a person (DESIGN.md: who watched what is audited). */
+/** One read of recordings by a person (DESIGN.md: who watched what is audited). */
 export interface RecordingAccessRecord {
   id: string;
-  sessionId: string;
+  /** Null for a search, which reads no one recording. */
+  sessionId: string | null;
   userId: string;
   action: RecordingAccessAction;
   at: number;
+  /** What was asked for, when the action has more to say (a search's query and filters). */
+  detail?: string | null;
 }
 
 export interface RecordingAccessFilter {
@@ -319,6 +390,11 @@ export interface Store {
   listRecordings(filter: RecordingFilter): Promise<RecordingMetadata[]>;
   /** Records a checkpoint's progress; false (and no change) unless the recording is still 'recording'. */
   updateRecordingProgress(sessionId: string, progress: RecordingProgress): Promise<boolean>;
+  /** Stores the outcome of the gateway verifying a recording (for list badges and filters). */
+  recordRecordingVerification(
+    sessionId: string,
+    verification: RecordingVerificationSummary,
+  ): Promise<void>;
   /** Ends a recording that is still 'recording'; undefined if it is unknown or already ended. */
   finishRecording(sessionId: string, end: RecordingEnd): Promise<RecordingMetadata | undefined>;
   /**
@@ -337,6 +413,16 @@ export interface Store {
     afterChunkNo: number,
     limit: number,
   ): Promise<RecordingChunk[]>;
+
+  /** Adds derived text to the search index (in one transaction); entries without words are skipped. */
+  insertRecordingText(entries: readonly RecordingTextEntry[]): Promise<void>;
+  /**
+   * Indexed text matching every term, newest first (by id), with its recording, filtered like
+   * listRecordings. Served by the full-text index (FTS5 / tsvector + GIN), never a scan.
+   */
+  searchRecordingText(search: RecordingTextSearch): Promise<RecordingTextHit[]>;
+  /** The derived text of one recording in seq order (tests, re-indexing checks). */
+  listRecordingText(sessionId: string): Promise<RecordingTextEntry[]>;
 
   insertRecordingAccess(access: RecordingAccessRecord): Promise<void>;
   /** Newest first. */

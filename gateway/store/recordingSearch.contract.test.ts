@@ -1,0 +1,247 @@
+/**
+ * The search index and the recording list's paging and filters, as one contract for both
+ * stores (SQLite temp file, a fresh PostgreSQL database): the same entries must give the same
+ * hits, in the same order, through FTS5 on one and tsvector + GIN on the other.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  describeWithPostgres,
+  freshPostgresDatabase,
+} from '../../test/harness/postgresForTests.ts';
+import { queryWords } from '../search/searchTerms.ts';
+import { openPostgresStore, openSqliteStore } from './openStore.ts';
+import type { NewRecording, RecordingTextEntry, Store } from './store.ts';
+
+const T = 1_750_000_000_000;
+
+function recording(n: number, overrides: Partial<NewRecording> = {}): NewRecording {
+  return {
+    sessionId: `ses_${String(n).padStart(3, '0')}`,
+    userId: n % 2 === 0 ? 'usr_even' : 'usr_odd',
+    resourceId: n % 3 === 0 ? 'res_db' : 'res_box',
+    protocol: n % 3 === 0 ? 'postgres' : 'ssh',
+    owner: 'gw_1',
+    storage: 'segments',
+    startedAt: T + n * 1000,
+    ...overrides,
+  };
+}
+
+function text(sessionId: string, seq: number, kind: RecordingTextEntry['kind'], body: string) {
+  return { sessionId, seq, time: T + seq, channel: 0, kind, text: body };
+}
+
+function describeSearchContract(name: string, open: () => Promise<{ store: Store; dispose(): Promise<void> }>) {
+  describe(`recording search and list paging: ${name}`, () => {
+    let store: Store;
+    let dispose: () => Promise<void>;
+
+    beforeEach(async () => {
+      ({ store, dispose } = await open());
+    });
+    afterEach(async () => {
+      await store.close();
+      await dispose();
+    });
+
+    const search = (q: string, extra: Partial<Parameters<Store['searchRecordingText']>[0]> = {}) =>
+      store.searchRecordingText({ terms: queryWords(q), filter: {}, limit: 50, ...extra });
+
+    it('finds words and word prefixes in every kind of text, newest first, with the recording', async () => {
+      await store.createRecording(recording(1));
+      await store.createRecording(recording(3));
+      await store.insertRecordingText([
+        text('ses_001', 5, 'command', 'sudo systemctl restart nginx'),
+        text('ses_001', 9, 'output', 'Job for nginx.service failed because the control process exited'),
+        text('ses_003', 2, 'query', 'SELECT email FROM customers WHERE id = 42'),
+      ]);
+      expect((await search('restart nginx')).map((h) => [h.sessionId, h.seq, h.kind])).toEqual([
+        ['ses_001', 5, 'command'],
+      ]);
+      // Newest indexed first; `ngin` is a prefix of `nginx`.
+      expect((await search('ngin')).map((h) => h.seq)).toEqual([9, 5]);
+      const [query] = await search('CUSTOMERS email');
+      expect(query).toMatchObject({
+        sessionId: 'ses_003',
+        kind: 'query',
+        time: T + 2,
+        text: 'SELECT email FROM customers WHERE id = 42',
+        recording: { sessionId: 'ses_003', protocol: 'postgres', userId: 'usr_odd' },
+      });
+      expect(await search('restart customers')).toEqual([]);
+      // Only a prefix matches, never the middle of a word.
+      expect(await search('ginx')).toEqual([]);
+    });
+
+    it('splits text into words the same way on both stores (paths, dots, case, non-ASCII)', async () => {
+      await store.createRecording(recording(1));
+      await store.insertRecordingText([
+        text('ses_001', 1, 'command', 'cat /etc/passwd; vi x86_64/Makefile.AM'),
+        text('ses_001', 2, 'output', 'Grüße aus Zürich — naïve café'),
+      ]);
+      expect((await search('etc passwd')).map((h) => h.seq)).toEqual([1]);
+      expect((await search('/ETC/PASSWD')).map((h) => h.seq)).toEqual([1]);
+      expect((await search('makefile am')).map((h) => h.seq)).toEqual([1]);
+      expect((await search('x86')).map((h) => h.seq)).toEqual([1]);
+      expect((await search('zürich grüße')).map((h) => h.seq)).toEqual([2]);
+      // No diacritic folding: `cafe` is not `café`.
+      expect(await search('cafe')).toEqual([]);
+    });
+
+    it('pages hits by id without repeats, and applies the list filters', async () => {
+      for (const n of [1, 2, 3, 4]) {
+        await store.createRecording(recording(n));
+        await store.insertRecordingText(
+          [1, 2, 3].map((seq) => text(recording(n).sessionId, seq, 'output', `deploy step ${seq}`)),
+        );
+      }
+      const all = await search('deploy');
+      expect(all).toHaveLength(12);
+      const ids = all.map((h) => h.id);
+      expect([...ids].sort((a, b) => b - a)).toEqual(ids);
+      const first = await search('deploy', { limit: 5 });
+      const second = await search('deploy', { limit: 5, beforeId: first.at(-1)?.id as number });
+      const third = await search('deploy', { limit: 5, beforeId: second.at(-1)?.id as number });
+      expect([...first, ...second, ...third].map((h) => h.id)).toEqual(ids);
+
+      const sessions = async (filter: Parameters<Store['searchRecordingText']>[0]['filter']) => [
+        ...new Set((await search('deploy', { filter })).map((h) => h.sessionId)),
+      ];
+      expect(await sessions({ userId: 'usr_even' })).toEqual(['ses_004', 'ses_002']);
+      expect(await sessions({ protocol: 'postgres' })).toEqual(['ses_003']);
+      expect(await sessions({ resourceId: 'res_box', userId: 'usr_odd' })).toEqual(['ses_001']);
+      expect(await sessions({ from: T + 2000, to: T + 3000 })).toEqual(['ses_003', 'ses_002']);
+      await store.finishRecording('ses_002', { status: 'complete', endedAt: T + 9000 });
+      expect(await sessions({ status: 'complete' })).toEqual(['ses_002']);
+      expect(await sessions({ status: 'recording' })).toEqual(['ses_004', 'ses_003', 'ses_001']);
+    });
+
+    it('skips text without words and stores text the database could not hold as is', async () => {
+      await store.createRecording(recording(1));
+      await store.insertRecordingText([
+        text('ses_001', 1, 'output', '--- ### ---'),
+        text('ses_001', 2, 'output', 'nul\u0000byte here'),
+      ]);
+      expect(await store.listRecordingText('ses_001')).toEqual([
+        text('ses_001', 2, 'output', 'nulbyte here'),
+      ]);
+      expect((await search('nulbyte')).map((h) => h.seq)).toEqual([2]);
+    });
+
+    it('pages the recording list by position, and filters by the last verification', async () => {
+      for (const n of [1, 2, 3, 4, 5]) await store.createRecording(recording(n));
+      // Two recordings started in the same millisecond: the session id breaks the tie.
+      await store.createRecording(recording(6, { startedAt: T + 5000 }));
+      const all = (await store.listRecordings({ limit: 10 })).map((r) => r.sessionId);
+      expect(all).toEqual(['ses_006', 'ses_005', 'ses_004', 'ses_003', 'ses_002', 'ses_001']);
+      const page1 = await store.listRecordings({ limit: 2 });
+      const last = page1.at(-1);
+      const page2 = await store.listRecordings({
+        limit: 10,
+        after: { startedAt: last?.startedAt as number, sessionId: last?.sessionId as string },
+      });
+      expect([...page1, ...page2].map((r) => r.sessionId)).toEqual(all);
+
+      await store.recordRecordingVerification('ses_002', {
+        status: 'verified',
+        verifiedThroughSeq: 40,
+        at: T + 99,
+      });
+      await store.recordRecordingVerification('ses_003', {
+        status: 'failed',
+        verifiedThroughSeq: 7,
+        at: T + 99,
+      });
+      await store.finishRecording('ses_004', { status: 'failed', endedAt: T + 9 });
+      expect((await store.getRecording('ses_002'))?.lastVerification).toEqual({
+        status: 'verified',
+        verifiedThroughSeq: 40,
+        at: T + 99,
+      });
+      expect((await store.getRecording('ses_001'))?.lastVerification).toBeNull();
+      const ids = async (status: 'verified' | 'failed') =>
+        (await store.listRecordings({ status, limit: 10 })).map((r) => r.sessionId);
+      expect(await ids('verified')).toEqual(['ses_002']);
+      expect(await ids('failed')).toEqual(['ses_004', 'ses_003']);
+    });
+
+    it('audits searches (no session, the query as detail) and the new actions', async () => {
+      await store.insertRecordingAccess({
+        id: 'acc_1',
+        sessionId: null,
+        userId: 'usr_1',
+        action: 'search',
+        at: T + 1,
+        detail: '{"q":"nginx"}',
+      });
+      for (const [n, action] of [
+        [2, 'live'],
+        [3, 'export_jsonl'],
+      ] as const) {
+        await store.insertRecordingAccess({
+          id: `acc_${n}`,
+          sessionId: 'ses_001',
+          userId: 'usr_1',
+          action,
+          at: T + n,
+        });
+      }
+      expect(await store.listRecordingAccess({ userId: 'usr_1', limit: 10 })).toEqual([
+        { id: 'acc_3', sessionId: 'ses_001', userId: 'usr_1', action: 'export_jsonl', at: T + 3, detail: null },
+        { id: 'acc_2', sessionId: 'ses_001', userId: 'usr_1', action: 'live', at: T + 2, detail: null },
+        { id: 'acc_1', sessionId: null, userId: 'usr_1', action: 'search', at: T + 1, detail: '{"q":"nginx"}' },
+      ]);
+      await expect(
+        store.insertRecordingAccess({
+          id: 'acc_9',
+          sessionId: 'ses_001',
+          userId: 'usr_1',
+          // biome-ignore lint/suspicious/noExplicitAny: the check constraint is what is tested
+          action: 'peek' as any,
+          at: T,
+        }),
+      ).rejects.toThrow();
+    });
+  });
+}
+
+describeSearchContract('sqlite', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'witness-search-'));
+  return {
+    store: await openSqliteStore(join(dir, 'witness.db')),
+    dispose: () => rm(dir, { recursive: true, force: true }),
+  };
+});
+
+describeWithPostgres('PostgreSQL', () => {
+  describeSearchContract('postgres', async () => ({
+    store: await openPostgresStore(await freshPostgresDatabase()),
+    dispose: async () => {},
+  }));
+
+  it('answers a search from the GIN index, not a scan of the text table', async () => {
+    const url = await freshPostgresDatabase();
+    const store = await openPostgresStore(url);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await store.createRecording(recording(1));
+      await store.insertRecordingText(
+        Array.from({ length: 2000 }, (_, i) => text('ses_001', i + 1, 'output', `line ${i} word${i}`)),
+      );
+      await client.query('analyze recording_text');
+      const { rows } = await client.query(
+        "explain select id from recording_text where terms @@ $$'word1234':*$$::tsquery order by id desc limit 50",
+      );
+      const plan = rows.map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN']).join('\n');
+      expect(plan).toMatch(/recording_text_terms_idx/);
+    } finally {
+      await client.end();
+      await store.close();
+    }
+  });
+});
