@@ -45,6 +45,8 @@ export const errorCodes = [
   'terminal_not_found',
   /** The recording failed verification; the message names the first bad seq. */
   'verification_failed',
+  /** The person cancelled (a file dialog, an export). */
+  'cancelled',
   'internal',
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
@@ -173,6 +175,9 @@ export type TerminalEndReason = z.infer<typeof terminalEndReasonSchema>;
 
 export const recordingSummarySchema = z.object({
   sessionId: id,
+  /** For filtering by this row's user / resource (recordings.list filters.userId/resourceId). */
+  userId: id.optional(),
+  resourceId: id.optional(),
   username: z.string(),
   resourceName: z.string(),
   protocol: z.enum(['ssh', 'postgres']),
@@ -511,7 +516,9 @@ export const calls = {
   'bundles.uploadCancel': { request: z.strictObject({ uploadId: id }), response: empty },
   /**
    * Terminal events with fromMs ≤ t < toMs, in order, at most MAX_PLAYBACK_CHUNK_CHARS of data:
-   * when cut short, `nextFromSeq` says where to go on (pass it back as `fromSeq`).
+   * when cut short, `nextFromSeq` says where to go on (pass it back as `fromSeq`). NB: fromSeq,
+   * nextFromSeq and seek's nextSeq are positions in main's event index (opaque cursors), not
+   * frame seqs — a frame over 64 KiB is served as several events with the same `seq`.
    */
   'playback.frames': {
     request: z.strictObject({
