@@ -23,6 +23,7 @@ import { Recorder } from './recorder/recorder.ts';
 import { RecordingArchive } from './recorder/recordingArchive.ts';
 import { DatabaseChunkStorage, SegmentFileStorage } from './recorder/recordingStorage.ts';
 import { ResourceCatalog } from './resources/resourceCatalog.ts';
+import { RecordingTextIndexer } from './search/recordingTextIndexer.ts';
 import { LiveSessions } from './sessions/liveSessions.ts';
 import { type ListenerAddresses, SessionService } from './sessions/sessionService.ts';
 import { openPostgresStore, openSqliteStore } from './store/openStore.ts';
@@ -56,6 +57,8 @@ export interface GatewayServices {
   /** What the SSH and PostgreSQL proxies record through (RecorderFactory). */
   recorder: Recorder;
   recordings: RecordingArchive;
+  /** Keeps the recordings' search index up to date as the recorder writes (issue #6). */
+  textIndex: RecordingTextIndexer;
   keys: Keys;
   /** Where this instance's protocol listeners are bound; filled in as they start. */
   listeners: ListenerAddresses;
@@ -97,6 +100,7 @@ export async function openGatewayServices(
   // SQLite deployment: segment files in the data dir; PostgreSQL: rows shared by all replicas.
   const segments = new SegmentFileStorage(path.join(config.dataDir, 'recordings'));
   const chunks = new DatabaseChunkStorage(store);
+  const textIndex = new RecordingTextIndexer(store, log ? { log } : {});
   return {
     store,
     dataDir,
@@ -115,7 +119,9 @@ export async function openGatewayServices(
       owner: loadOrCreateGatewayInstanceId(config.dataDir),
       clock,
       ...(log ? { log } : {}),
+      observe: (session) => textIndex.observe(session.sessionId),
     }),
+    textIndex,
     recordings: new RecordingArchive([segments, chunks], dataDir.recordingKey.publicKeyPem),
     keys: {
       caFingerprint: dataDir.caFingerprint,
@@ -220,6 +226,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       await postgres?.close();
       liveSessions.shutdown();
       await services.recorder.closeAll();
+      await services.textIndex.idle();
       await services.store.close();
     },
   };

@@ -3,17 +3,26 @@
  * signed bundle, .jsonl query log of a database session). Engineers see only their own
  * recordings; auditors and admins see all. Every read of a recording's content is audited in
  * `recording_access` before its content is read (DESIGN.md: "who watched which recording is
- * itself audited") — if the audit row cannot be written, nothing is sent.
+ * itself audited") — if the audit row cannot be written, nothing is sent. So is every search
+ * inside recordings (issue #6), and every live watch.
+ *
+ * Paging: lists and searches answer a page and an opaque `nextCursor` (a position: the last
+ * recording's startedAt and id, or the last hit's index id), so paging through a list that
+ * grows meanwhile neither repeats nor skips.
  */
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   type Recording,
+  type RecordingSearchHit,
   recordingExportQuerySchema,
   recordingListQuerySchema,
   recordingListSchema,
   recordingSchema,
+  recordingSearchQuerySchema,
+  recordingSearchResultSchema,
+  recordingStreamQuerySchema,
 } from '../../gateway-client/api/apiSchemas.ts';
 import { NoTerminalOutputError, toAsciicast } from '../../gateway-client/recording/asciicast.ts';
 import { toQueryLog } from '../../gateway-client/recording/queryLog.ts';
@@ -22,8 +31,11 @@ import type { Clock } from '../clock.ts';
 import { GatewayError } from '../gatewayError.ts';
 import type { RecordingArchive } from '../recorder/recordingArchive.ts';
 import { RecordingNotFoundError } from '../recorder/recordingStorage.ts';
+import { queryWords, snippetOf } from '../search/searchTerms.ts';
 import type {
   RecordingAccessAction,
+  RecordingFilter,
+  RecordingListPosition,
   RecordingMetadata,
   Store,
   UserRecord,
@@ -86,14 +98,41 @@ export function registerRecordingRoutes(
     );
   };
 
-  const audit = (user: UserRecord, sessionId: string, action: RecordingAccessAction) =>
+  const audit = (
+    user: UserRecord,
+    sessionId: string | null,
+    action: RecordingAccessAction,
+    detail?: unknown,
+  ) =>
     store.insertRecordingAccess({
       id: `acc_${randomUUID()}`,
       sessionId,
       userId: user.id,
       action,
       at: clock.now(),
+      detail: detail === undefined ? null : JSON.stringify(detail),
     });
+
+  /** The query's filters for the store; engineers see their own, whatever userId they ask for. */
+  const storeFilter = (
+    user: UserRecord,
+    query: {
+      userId?: string | undefined;
+      resourceId?: string | undefined;
+      status?: RecordingFilter['status'];
+      protocol?: RecordingFilter['protocol'];
+      from?: string | undefined;
+      to?: string | undefined;
+    },
+  ): Omit<RecordingFilter, 'limit'> => ({
+    ...(query.userId !== undefined ? { userId: query.userId } : {}),
+    ...(query.resourceId !== undefined ? { resourceId: query.resourceId } : {}),
+    ...(query.status !== undefined ? { status: query.status } : {}),
+    ...(query.protocol !== undefined ? { protocol: query.protocol } : {}),
+    ...(query.from !== undefined ? { from: Date.parse(query.from) } : {}),
+    ...(query.to !== undefined ? { to: Date.parse(query.to) } : {}),
+    ...(RECORDING_READERS.includes(user.role) ? {} : { userId: user.id }),
+  });
 
   route({
     method: 'GET',
@@ -103,15 +142,75 @@ export function registerRecordingRoutes(
     response: recordingListSchema,
     handler: async (ctx) => {
       const user = signedInUser(ctx);
-      const { from, to, ...filter } = ctx.query;
+      const { cursor, limit } = ctx.query;
+      const after = cursor === undefined ? undefined : decodeListCursor(cursor);
+      // One more than the page: whether there is a next page, without a count.
       const list = await store.listRecordings({
-        ...filter,
-        ...(from !== undefined ? { from: Date.parse(from) } : {}),
-        ...(to !== undefined ? { to: Date.parse(to) } : {}),
-        // Engineers see their own, whatever userId they ask for.
-        ...(RECORDING_READERS.includes(user.role) ? {} : { userId: user.id }),
+        ...storeFilter(user, ctx.query),
+        ...(after ? { after } : {}),
+        limit: limit + 1,
       });
-      return { recordings: await present(list) };
+      const page = list.slice(0, limit);
+      const last = page.at(-1);
+      return {
+        recordings: await present(page),
+        nextCursor: list.length > limit && last ? encodeListCursor(last) : null,
+      };
+    },
+  });
+
+  route({
+    method: 'GET',
+    url: '/v1/recordings/search',
+    access: 'signed-in',
+    query: recordingSearchQuerySchema,
+    response: recordingSearchResultSchema,
+    handler: async (ctx) => {
+      const user = signedInUser(ctx);
+      const { q, cursor, limit } = ctx.query;
+      const terms = queryWords(q);
+      if (terms.length === 0) {
+        throw new GatewayError(
+          'bad_request',
+          `"${q}" has no words to search for: search for letters or digits (punctuation only separates words).`,
+        );
+      }
+      const beforeId = cursor === undefined ? undefined : decodeSearchCursor(cursor);
+      const filter = storeFilter(user, ctx.query);
+      const { cursor: _cursor, limit: _limit, ...asked } = ctx.query;
+      await audit(user, null, 'search', asked);
+      const found = await store.searchRecordingText({
+        terms,
+        filter,
+        ...(beforeId !== undefined ? { beforeId } : {}),
+        limit: limit + 1,
+      });
+      const page = found.slice(0, limit);
+      const recordings = await present([
+        ...new Map(page.map((hit) => [hit.sessionId, hit.recording])).values(),
+      ]);
+      const bySession = new Map(recordings.map((r) => [r.sessionId, r]));
+      const hits = page.map((hit): RecordingSearchHit => {
+        const recording = bySession.get(hit.sessionId) as Recording;
+        return {
+          sessionId: hit.sessionId,
+          seq: hit.seq,
+          t: Math.max(0, hit.time - hit.recording.startedAt),
+          time: new Date(hit.time).toISOString(),
+          channel: hit.channel,
+          kind: hit.kind,
+          ...snippetOf(hit.text, terms),
+          username: recording.username,
+          resourceName: recording.resourceName,
+          protocol: recording.protocol,
+          startedAt: recording.startedAt,
+        };
+      });
+      const last = page.at(-1);
+      return {
+        hits,
+        nextCursor: found.length > limit && last ? encodeSearchCursor(last.id) : null,
+      };
     },
   });
 
@@ -126,12 +225,56 @@ export function registerRecordingRoutes(
         present([recording]),
         recordings.verify(recording),
       ]);
-      return { ...(presented as Recording), verification };
+      const at = clock.now();
+      // Kept for list badges and the 'verified' filter; a failure to keep it is not the caller's.
+      await store
+        .recordRecordingVerification(recording.sessionId, {
+          status: verification.status,
+          verifiedThroughSeq: verification.verifiedThroughSeq,
+          at,
+        })
+        .catch(() => {});
+      return {
+        ...(presented as Recording),
+        verification,
+        lastVerification: {
+          status: verification.status,
+          verifiedThroughSeq: verification.verifiedThroughSeq,
+          at: new Date(at).toISOString(),
+        },
+      };
     },
   });
 
   streamingRoute(app, auth, '/v1/recordings/:sessionId/stream', async (user, request, reply) => {
+    const parsed = recordingStreamQuerySchema.safeParse(request.query ?? {});
+    if (!parsed.success) throw validationError(parsed.error, 'query');
+    const follow = parsed.data.follow === '1' || parsed.data.follow === 'true';
+    if (follow && !RECORDING_READERS.includes(user.role)) {
+      throw new GatewayError(
+        'forbidden',
+        `Watching a session live needs the admin or auditor role; you are signed in as ${user.role}. Play the recording once the session has ended.`,
+      );
+    }
     const recording = await visibleRecording(user, sessionIdParam(request.params));
+    if (follow) {
+      await audit(user, recording.sessionId, 'live');
+      // Ends the follow when the watcher goes away, even while it waits for new bytes.
+      const stop = new AbortController();
+      request.raw.on('close', () => stop.abort());
+      reply.raw.on('close', () => stop.abort());
+      const live = recordings.follow(recording, {
+        signal: stop.signal,
+        stillRecording: async () =>
+          (await store.getRecording(recording.sessionId))?.status === 'recording',
+      });
+      const body = await startStream(recording, live);
+      return reply
+        .header('content-type', 'application/octet-stream')
+        .header('cache-control', 'no-store')
+        .header('x-accel-buffering', 'no')
+        .send(body);
+    }
     await audit(user, recording.sessionId, 'stream');
     const body = await startStream(recording, recordings.open(recording));
     return reply
@@ -170,9 +313,7 @@ export function registerRecordingRoutes(
           `Session ${recording.sessionId} is a ${recording.protocol} session; a jsonl query log exports database sessions — export a .cast or a bundle instead.`,
         );
       }
-      // TODO(migration): audit as its own action ('export_jsonl') once recording_access's
-      // check constraint allows it; 'stream' is the closest action it allows today.
-      await audit(user, recording.sessionId, 'stream');
+      await audit(user, recording.sessionId, 'export_jsonl');
       const body = await startStream(recording, toQueryLog(recordings.events(recording)));
       return reply
         .header('content-type', 'application/x-ndjson')
@@ -217,7 +358,63 @@ export function presentRecording(
     frames: recording.frames,
     bytes: recording.bytes,
     lastCheckpointSeq: recording.lastCheckpointSeq,
+    lastVerification:
+      recording.lastVerification === null
+        ? null
+        : {
+            status: recording.lastVerification.status,
+            verifiedThroughSeq: recording.lastVerification.verifiedThroughSeq,
+            at: new Date(recording.lastVerification.at).toISOString(),
+          },
   };
+}
+
+// Cursors are base64url JSON: opaque to clients, checked on the way back in.
+
+function encodeListCursor(recording: RecordingMetadata): string {
+  return Buffer.from(JSON.stringify(['r', recording.startedAt, recording.sessionId])).toString(
+    'base64url',
+  );
+}
+
+function decodeListCursor(cursor: string): RecordingListPosition {
+  const value = decodeCursor(cursor);
+  if (
+    Array.isArray(value) &&
+    value[0] === 'r' &&
+    Number.isSafeInteger(value[1]) &&
+    typeof value[2] === 'string'
+  ) {
+    return { startedAt: value[1] as number, sessionId: value[2] };
+  }
+  throw badCursor();
+}
+
+function encodeSearchCursor(id: number): string {
+  return Buffer.from(JSON.stringify(['s', id])).toString('base64url');
+}
+
+function decodeSearchCursor(cursor: string): number {
+  const value = decodeCursor(cursor);
+  if (Array.isArray(value) && value[0] === 's' && Number.isSafeInteger(value[1])) {
+    return value[1] as number;
+  }
+  throw badCursor();
+}
+
+function decodeCursor(cursor: string): unknown {
+  try {
+    return JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw badCursor();
+  }
+}
+
+function badCursor(): GatewayError {
+  return new GatewayError(
+    'bad_request',
+    'The cursor is not one this gateway gave out for this list; start again from the first page.',
+  );
 }
 
 /**

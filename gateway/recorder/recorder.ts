@@ -73,6 +73,28 @@ export interface RecorderOptions {
    * listing, the recording itself is the record, so the row is updated at most this often.
    */
   progressIntervalMs?: number;
+  /**
+   * Something that looks at every frame as it is recorded (the search indexer). Called
+   * synchronously in append order with the frame's seq; the data is the proxy's buffer, valid
+   * only during the call. An observer that throws is logged and dropped, never fails the
+   * recording.
+   */
+  observe?: (session: SessionInfo) => FrameObserver | undefined;
+}
+
+/** Sees a recording's frames as they are appended, its checkpoints, and its end. */
+export interface FrameObserver {
+  frame(frame: {
+    seq: number;
+    time: number;
+    channel: number;
+    kind: EventKind;
+    data: Uint8Array;
+  }): void;
+  /** A signed checkpoint covering frames up to `seq` is written. */
+  checkpoint(seq: number): void;
+  /** The recording ended (complete or failed); the recorder waits for it before reporting the end. */
+  end(): Promise<void> | void;
 }
 
 type SessionInfo = Parameters<RecorderFactory['start']>[0];
@@ -120,8 +142,18 @@ export class Recorder implements RecorderFactory {
         .catch((storeError: unknown) => this.logStoreError(session.sessionId, storeError));
       throw refuse(errorKind(storage.kind), error);
     }
+    let observer: FrameObserver | undefined;
+    try {
+      observer = this.options.observe?.(session);
+    } catch (error) {
+      this.log.warn('a recording observer failed to start; recording without it', {
+        sessionId: session.sessionId,
+        error: describeError(error),
+      });
+    }
     const recording = new SessionRecording({
       ...this.options,
+      observer,
       sessionId: session.sessionId,
       sink,
       headerBytes: header.length,
@@ -202,6 +234,7 @@ interface SyncingCheckpoint {
 }
 
 interface SessionRecordingOptions extends RecorderOptions {
+  observer: FrameObserver | undefined;
   sessionId: string;
   sink: RecordingSink;
   headerBytes: number;
@@ -260,9 +293,11 @@ class SessionRecording implements SessionRecorder {
   private progressWrite: Promise<void> | undefined;
   private lastProgressAt = Number.NEGATIVE_INFINITY;
   private readonly onEnd: (recording: SessionRecording) => void;
+  private observer: FrameObserver | undefined;
 
   constructor(options: SessionRecordingOptions) {
     this.sessionId = options.sessionId;
+    this.observer = options.observer;
     this.store = options.store;
     this.sink = options.sink;
     this.clock = options.clock;
@@ -343,6 +378,7 @@ class SessionRecording implements SessionRecorder {
     const hash = chainHashParts(this.hash, head.subarray(5), data);
     this.seq = seq;
     this.hash = hash;
+    if (this.observer) this.observeSafely((o) => o.frame({ seq, time, channel, kind, data }));
     this.pending.push({
       head,
       data,
@@ -528,6 +564,7 @@ class SessionRecording implements SessionRecorder {
     this.bytes += record.length;
     this.checkpointSeq = body.seq;
     this.checkpointAt = body.time;
+    if (this.observer) this.observeSafely((o) => o.checkpoint(body.seq));
     this.progressDirty = true;
     this.maybeWriteProgress();
   }
@@ -597,6 +634,7 @@ class SessionRecording implements SessionRecorder {
       return;
     }
     await this.progressWrite;
+    await this.endObserver();
     try {
       await this.store.finishRecording(this.sessionId, {
         status: 'complete',
@@ -612,6 +650,34 @@ class SessionRecording implements SessionRecorder {
       });
     } finally {
       this.onEnd(this);
+    }
+  }
+
+  /** Runs an observer call; an observer that throws is dropped, the recording goes on. */
+  private observeSafely(call: (observer: FrameObserver) => void): void {
+    const observer = this.observer;
+    if (!observer) return;
+    try {
+      call(observer);
+    } catch (error) {
+      this.observer = undefined;
+      this.log.warn('a recording observer failed; recording goes on without it', {
+        sessionId: this.sessionId,
+        error: describeError(error),
+      });
+    }
+  }
+
+  private async endObserver(): Promise<void> {
+    const observer = this.observer;
+    this.observer = undefined;
+    try {
+      await observer?.end();
+    } catch (error) {
+      this.log.warn('a recording observer failed at the end', {
+        sessionId: this.sessionId,
+        error: describeError(error),
+      });
     }
   }
 
@@ -641,6 +707,7 @@ class SessionRecording implements SessionRecorder {
     this.failureRecorded = (async () => {
       await this.sink.close().catch(() => {});
       await this.progressWrite;
+      await this.endObserver();
       await this.store
         .finishRecording(this.sessionId, {
           status: 'failed',

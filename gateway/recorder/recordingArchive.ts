@@ -11,7 +11,7 @@ import {
   RecordingReader,
 } from '../../gateway-client/recording/recordingFormat.ts';
 import type { RecordingMetadata, RecordingStorageKind } from '../store/store.ts';
-import type { RecordingStorage } from './recordingStorage.ts';
+import { type RecordingStorage, startOfRecording } from './recordingStorage.ts';
 import { verifyStoredRecording } from './recordingVerification.ts';
 
 type StoredRecording = Pick<
@@ -33,6 +33,35 @@ export class RecordingArchive {
   /** The recording's bytes, exactly as stored, streamed. */
   open(recording: StoredRecording): AsyncIterable<Buffer> {
     return this.storageOf(recording).open(recording.sessionId);
+  }
+
+  /**
+   * Live watch: the recording's bytes from its start, then new bytes as the recorder writes
+   * them (polled every `pollMs`), until `stillRecording()` answers false and what was written
+   * before that is read, or `signal` aborts. The recorder closes its storage before it marks
+   * the recording ended, so the last read after "ended" gets the final checkpoint.
+   */
+  async *follow(
+    recording: StoredRecording,
+    options: { stillRecording: () => Promise<boolean>; signal: AbortSignal; pollMs?: number },
+  ): AsyncIterable<Buffer> {
+    const storage = this.storageOf(recording);
+    if (!storage.readFrom) {
+      throw new Error(`The ${storage.kind} storage cannot follow a recording as it is written`);
+    }
+    const position = startOfRecording();
+    const pollMs = options.pollMs ?? 200;
+    while (!options.signal.aborted) {
+      const recordingNow = await options.stillRecording();
+      let read = false;
+      for await (const chunk of storage.readFrom(recording.sessionId, position)) {
+        read = true;
+        yield chunk;
+        if (options.signal.aborted) return;
+      }
+      if (!recordingNow) return;
+      if (!read) await pause(pollMs, options.signal);
+    }
   }
 
   verify(recording: StoredRecording): Promise<RecordingVerification> {
@@ -72,6 +101,18 @@ export class RecordingArchive {
     }
     return storage;
   }
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 /** Passes bytes through up to the end of the last complete record. */

@@ -15,7 +15,7 @@
  * (after every checkpoint, so the checkpoint itself is not held in a buffer).
  */
 import { createReadStream, writevSync } from 'node:fs';
-import { chmod, type FileHandle, mkdir, open, readdir } from 'node:fs/promises';
+import { chmod, type FileHandle, mkdir, open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RecordingStorageKind, Store } from '../store/store.ts';
 
@@ -57,6 +57,26 @@ export interface RecordingStorage {
    * Throws `RecordingNotFoundError` when nothing is stored for the session.
    */
   open(sessionId: string): AsyncIterable<Buffer>;
+  /**
+   * Following a recording as it is written (live watch): yields the bytes stored after
+   * `position` and advances it past them, so the next call goes on where this one stopped.
+   * Start from `startOfRecording()`. Yields nothing when nothing new is stored yet (or nothing
+   * at all: a recording whose header is not stored yet is not an error here). Optional so
+   * test storages need not follow; both real storages do.
+   */
+  readFrom?(sessionId: string, position: StoredPosition): AsyncIterable<Buffer>;
+}
+
+/** Where a follower of a recording has read up to; only the storage that made it reads it. */
+export interface StoredPosition {
+  /** Bytes read so far (segment files). */
+  bytes: number;
+  /** The next chunk number to read (database chunks). */
+  nextChunkNo: number;
+}
+
+export function startOfRecording(): StoredPosition {
+  return { bytes: 0, nextChunkNo: 0 };
 }
 
 export class RecordingNotFoundError extends Error {
@@ -143,6 +163,46 @@ export class SegmentFileStorage implements RecordingStorage {
       })) {
         yield chunk as Buffer;
       }
+    }
+  }
+
+  async *readFrom(sessionId: string, position: StoredPosition): AsyncIterable<Buffer> {
+    checkSessionId(sessionId);
+    const dir = join(this.root, sessionId);
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    const indexes = names
+      .map((name) => SEGMENT_NAME.exec(name)?.[1])
+      .filter((index) => index !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
+    let skip = position.bytes;
+    for (const [expected, index] of indexes.entries()) {
+      if (index !== expected) {
+        throw new Error(
+          `Segment ${segmentName(expected)} of the recording of ${sessionId} is missing; the recording is damaged after that point.`,
+        );
+      }
+      const path = join(dir, segmentName(index));
+      const { size } = await stat(path);
+      if (skip >= size) {
+        skip -= size;
+        continue;
+      }
+      // Reads to the end as it is now; bytes appended meanwhile come with the next call.
+      for await (const chunk of createReadStream(path, {
+        start: skip,
+        highWaterMark: 1024 * 1024,
+      })) {
+        position.bytes += (chunk as Buffer).length;
+        yield chunk as Buffer;
+      }
+      skip = 0;
     }
   }
 }
@@ -374,6 +434,29 @@ export class DatabaseChunkStorage implements RecordingStorage {
           );
         }
         after = chunk.chunkNo;
+        yield chunk.data;
+      }
+      if (page.length < this.chunksPerPage) return;
+    }
+  }
+
+  async *readFrom(sessionId: string, position: StoredPosition): AsyncIterable<Buffer> {
+    checkSessionId(sessionId);
+    for (;;) {
+      const page = await this.store.listRecordingChunks(
+        sessionId,
+        position.nextChunkNo - 1,
+        this.chunksPerPage,
+      );
+      for (const chunk of page) {
+        if (chunk.chunkNo !== position.nextChunkNo) {
+          // Chunks commit one by one in order; a gap is damage, not a write in progress.
+          throw new Error(
+            `Chunk ${position.nextChunkNo} of the recording of ${sessionId} is missing; the recording is damaged after that point.`,
+          );
+        }
+        position.nextChunkNo += 1;
+        position.bytes += chunk.data.length;
         yield chunk.data;
       }
       if (page.length < this.chunksPerPage) return;

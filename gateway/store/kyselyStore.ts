@@ -19,8 +19,8 @@ import {
   sql,
   type Updateable,
 } from 'kysely';
-import { MAX_INDEXED_WORD_LENGTH, searchWords } from '../search/searchTerms.ts';
 import type { DatabasePolicy } from '../../gateway-client/api/apiSchemas.ts';
+import { MAX_INDEXED_WORD_LENGTH, searchWords } from '../search/searchTerms.ts';
 import type {
   AuthTokensTable,
   Database,
@@ -706,7 +706,8 @@ export class KyselyStore implements Store {
         .select(columns)
         .where(sql<boolean>`recording_text.terms @@ ${tsquery}::tsquery`)
         .where((eb) => recordingConditions(onRecordings(eb), search.filter));
-      if (search.beforeId !== undefined) query = query.where('recording_text.id', '<', search.beforeId);
+      if (search.beforeId !== undefined)
+        query = query.where('recording_text.id', '<', search.beforeId);
       rows = await query.orderBy('recording_text.id', 'desc').limit(limit).execute();
     } else {
       // FTS5 drives the join in rowid order, newest first, and stops at the limit.

@@ -537,8 +537,10 @@ const recordingSearch: Migration = {
         c.notNull().check(sql`kind in ('input', 'output', 'command', 'query')`),
       )
       .addColumn('text', 'text', (c) => c.notNull());
-    await (sqlite ? textTable : textTable.addColumn('terms', sql`tsvector`, (c) => c.notNull()))
-      .execute();
+    await (sqlite
+      ? textTable
+      : textTable.addColumn('terms', sql`tsvector`, (c) => c.notNull())
+    ).execute();
     await db.schema
       .createIndex('recording_text_session_idx')
       .on('recording_text')
@@ -582,11 +584,7 @@ const recordingSearch: Migration = {
         ['recording_access_session_idx', 'session_id'],
         ['recording_access_user_idx', 'user_id'],
       ] as const) {
-        await db.schema
-          .createIndex(name)
-          .on('recording_access')
-          .columns([column, 'at'])
-          .execute();
+        await db.schema.createIndex(name).on('recording_access').columns([column, 'at']).execute();
       }
     } else {
       // PostgreSQL names an unnamed column check <table>_<column>_check.

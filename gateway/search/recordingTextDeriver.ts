@@ -1,0 +1,214 @@
+/**
+ * Derives the searchable text of a recording from its frames as they are recorded (FORMAT.md
+ * §5): reconstructed command lines from terminal input, `exec` commands, SQL of queries and
+ * blocked statements, ANSI-stripped terminal output and database error messages. Pure: frames
+ * in, `RecordingTextEntry`s out; the indexer (recordingTextIndexer.ts) decides when to store.
+ *
+ * Binary channels (sftp and other subsystems, direct-tcpip tunnels) are not indexed. Output is
+ * indexed up to `maxOutputChars` per session (default 16 Mi characters): a bulk transfer is
+ * not worth an index the size of the transfer; commands and queries are always indexed.
+ */
+import type { RecordingTextKind } from '../../gateway-client/api/apiSchemas.ts';
+import { eventKinds } from '../../gateway-client/recording/recordingFormat.ts';
+import type { RecordingTextEntry } from '../store/store.ts';
+import { CommandLineEditor } from './commandLineEditor.ts';
+import { TerminalTextStripper } from './terminalTextStripper.ts';
+
+export interface DerivableFrame {
+  seq: number;
+  time: number;
+  channel: number;
+  kind: string;
+  data: Uint8Array;
+}
+
+export interface RecordingTextDeriverOptions {
+  /** Output characters per session that are indexed (the rest is not). */
+  maxOutputChars?: number;
+  /** An output entry is closed at the first line break after this many characters. */
+  entryChars?: number;
+}
+
+export const DEFAULT_MAX_OUTPUT_CHARS = 16 * 1024 * 1024;
+const DEFAULT_ENTRY_CHARS = 2048;
+/** An output entry never grows past this, line break or not. */
+const HARD_ENTRY_FACTOR = 2;
+const MAX_QUERY_CHARS = 64 * 1024;
+
+interface ChannelState {
+  /** pty-req seen: input is typed at a prompt (kind 'command'), else piped (kind 'input'). */
+  pty: boolean;
+  /** sftp, other subsystems, tunnels: bytes are a protocol, not text. */
+  binary: boolean;
+  inputDecoder: TextDecoder;
+  outputDecoder: TextDecoder;
+  editor: CommandLineEditor;
+  stripper: TerminalTextStripper;
+  output: { seq: number; time: number; text: string } | undefined;
+}
+
+export class RecordingTextDeriver {
+  private readonly channels = new Map<number, ChannelState>();
+  private ready: RecordingTextEntry[] = [];
+  private outputChars = 0;
+  private readonly maxOutputChars: number;
+  private readonly entryChars: number;
+
+  constructor(
+    private readonly sessionId: string,
+    options: RecordingTextDeriverOptions = {},
+  ) {
+    this.maxOutputChars = options.maxOutputChars ?? DEFAULT_MAX_OUTPUT_CHARS;
+    this.entryChars = options.entryChars ?? DEFAULT_ENTRY_CHARS;
+  }
+
+  /** Takes one recorded frame into account. Synchronous; never throws on odd data. */
+  frame(frame: DerivableFrame): void {
+    switch (frame.kind) {
+      case eventKinds.input:
+        this.input(frame);
+        break;
+      case eventKinds.output:
+      case eventKinds.stderr:
+        this.output(frame);
+        break;
+      case eventKinds.meta:
+        this.meta(frame);
+        break;
+      case eventKinds.query:
+      case eventKinds.blocked: {
+        const sql = jsonField(frame.data, 'sql');
+        if (sql) this.add(frame, 'query', sql.slice(0, MAX_QUERY_CHARS));
+        break;
+      }
+      case eventKinds.error:
+      case eventKinds.notice: {
+        const fields = jsonObject(frame.data)?.fields as Record<string, unknown> | undefined;
+        const message = [fields?.M, fields?.D, fields?.H].filter((f) => typeof f === 'string');
+        if (message.length > 0) this.add(frame, 'output', message.join('\n'));
+        break;
+      }
+    }
+  }
+
+  /**
+   * The entries derived so far. With `flush`, output still being gathered is closed into an
+   * entry too (at a checkpoint, and at the end); without it, only finished entries.
+   */
+  take(options: { flush: boolean }): RecordingTextEntry[] {
+    if (options.flush) {
+      for (const [channel, state] of this.channels) this.closeOutput(channel, state);
+    }
+    const taken = this.ready;
+    this.ready = [];
+    return taken;
+  }
+
+  private channel(channel: number): ChannelState {
+    let state = this.channels.get(channel);
+    if (!state) {
+      state = {
+        pty: false,
+        binary: false,
+        inputDecoder: new TextDecoder('utf-8'),
+        outputDecoder: new TextDecoder('utf-8'),
+        editor: new CommandLineEditor(),
+        stripper: new TerminalTextStripper(),
+        output: undefined,
+      };
+      this.channels.set(channel, state);
+    }
+    return state;
+  }
+
+  private input(frame: DerivableFrame): void {
+    const state = this.channel(frame.channel);
+    if (state.binary) return;
+    const typed = state.inputDecoder.decode(frame.data, { stream: true });
+    for (const line of state.editor.push(typed)) {
+      this.add(frame, state.pty ? 'command' : 'input', line.text);
+    }
+  }
+
+  private output(frame: DerivableFrame): void {
+    const state = this.channel(frame.channel);
+    if (state.binary || this.outputChars >= this.maxOutputChars) return;
+    const text = state.stripper.push(state.outputDecoder.decode(frame.data, { stream: true }));
+    if (text.length === 0) return;
+    this.outputChars += text.length;
+    state.output ??= { seq: frame.seq, time: frame.time, text: '' };
+    state.output.text += text;
+    const gathered = state.output.text;
+    if (gathered.length < this.entryChars) return;
+    const lineEnd = gathered.lastIndexOf('\n');
+    if (lineEnd >= this.entryChars / 2) {
+      // Close at the last line break; the rest starts the next entry, at this frame.
+      state.output.text = gathered.slice(0, lineEnd);
+      this.closeOutput(frame.channel, state);
+      const rest = gathered.slice(lineEnd + 1);
+      if (rest.length > 0) state.output = { seq: frame.seq, time: frame.time, text: rest };
+    } else if (gathered.length >= this.entryChars * HARD_ENTRY_FACTOR) {
+      this.closeOutput(frame.channel, state);
+    }
+  }
+
+  private closeOutput(channel: number, state: ChannelState): void {
+    const output = state.output;
+    state.output = undefined;
+    if (!output || output.text.trim().length === 0) return;
+    this.ready.push({
+      sessionId: this.sessionId,
+      seq: output.seq,
+      time: output.time,
+      channel,
+      kind: 'output',
+      text: output.text,
+    });
+  }
+
+  private meta(frame: DerivableFrame): void {
+    const meta = jsonObject(frame.data);
+    const state = this.channel(frame.channel);
+    switch (meta?.type) {
+      case 'pty-req':
+        state.pty = true;
+        break;
+      case 'subsystem':
+      case 'direct-tcpip':
+        state.binary = true;
+        break;
+      case 'exec':
+        if (typeof meta.command === 'string') this.add(frame, 'command', meta.command);
+        break;
+    }
+  }
+
+  private add(frame: DerivableFrame, kind: RecordingTextKind, text: string): void {
+    this.ready.push({
+      sessionId: this.sessionId,
+      seq: frame.seq,
+      time: frame.time,
+      channel: frame.channel,
+      kind,
+      text,
+    });
+  }
+}
+
+function jsonObject(data: Uint8Array): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(
+      Buffer.from(data.buffer, data.byteOffset, data.length).toString('utf8'),
+    );
+    return typeof value === 'object' && value !== null
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function jsonField(data: Uint8Array, field: string): string | undefined {
+  const value = jsonObject(data)?.[field];
+  return typeof value === 'string' ? value : undefined;
+}
