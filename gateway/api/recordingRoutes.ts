@@ -57,6 +57,10 @@ export function registerRecordingRoutes(
   services: RecordingRouteServices,
 ): void {
   const { store, clock, recordings } = services;
+  const following = new Set<AbortController>();
+  app.addHook('preClose', async () => {
+    for (const stop of [...following]) stop.abort();
+  });
   const route = <B, Q, R>(definition: RouteDefinition<B, Q, R>) => addRoute(app, auth, definition);
 
   /** The recording, if this user may see it; otherwise the same 404 as for no recording. */
@@ -259,8 +263,11 @@ export function registerRecordingRoutes(
     const recording = await visibleRecording(user, sessionIdParam(request.params));
     if (follow) {
       await audit(user, recording.sessionId, 'live');
-      // Ends the follow when the watcher goes away, even while it waits for new bytes.
+      // Ends the follow when the watcher goes away, even while it waits for new bytes, and
+      // when the API closes (it would otherwise wait for the session to end).
       const stop = new AbortController();
+      following.add(stop);
+      stop.signal.addEventListener('abort', () => following.delete(stop), { once: true });
       request.raw.on('close', () => stop.abort());
       reply.raw.on('close', () => stop.abort());
       const live = recordings.follow(recording, {

@@ -155,14 +155,15 @@ export class RecordingTextDeriver {
   private closeOutput(channel: number, state: ChannelState): void {
     const output = state.output;
     state.output = undefined;
-    if (!output || output.text.trim().length === 0) return;
+    const text = output?.text.trimEnd();
+    if (!output || !text || text.trim().length === 0) return;
     this.ready.push({
       sessionId: this.sessionId,
       seq: output.seq,
       time: output.time,
       channel,
       kind: 'output',
-      text: output.text,
+      text,
     });
   }
 
