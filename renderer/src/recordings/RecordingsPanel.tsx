@@ -1,6 +1,7 @@
 /**
- * Recent recordings with a "Verify" action: main downloads the recording and checks its hash
- * chain and signatures against the pinned recording key. The full replay view is a later issue.
+ * Recent recordings with "Verify" (main downloads the recording and checks its hash chain and
+ * signatures against the pinned recording key) and "Play" (opens it in the Recordings view);
+ * "All recordings" opens that view's list, search and filters.
  */
 import { useCallback, useEffect, useState } from 'react';
 import type { CallResponse, DesktopApi } from '../../../main/ipc/contract.ts';
@@ -16,7 +17,17 @@ type VerifyState =
 
 const LIMIT = 10;
 
-export function RecordingsPanel({ api, refreshKey }: { api: DesktopApi; refreshKey: number }) {
+export function RecordingsPanel({
+  api,
+  refreshKey,
+  onPlay,
+  onShowAll,
+}: {
+  api: DesktopApi;
+  refreshKey: number;
+  onPlay(sessionId: string): void;
+  onShowAll(): void;
+}) {
   const [recordings, setRecordings] = useState<Recording[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [verifying, setVerifying] = useState<Record<string, VerifyState>>({});
@@ -53,6 +64,13 @@ export function RecordingsPanel({ api, refreshKey }: { api: DesktopApi; refreshK
         <h2 id="recordings-title">Recent recordings</h2>
         <button
           type="button"
+          className="button button-ghost button-small all-recordings"
+          onClick={onShowAll}
+        >
+          All recordings
+        </button>
+        <button
+          type="button"
           className="button button-ghost button-small"
           onClick={load}
           aria-label="Refresh recordings"
@@ -80,6 +98,14 @@ export function RecordingsPanel({ api, refreshKey }: { api: DesktopApi; refreshK
                 {r.sessionId}
               </code>
               <VerifyResult state={verifying[r.sessionId]} />
+              <button
+                type="button"
+                className="button button-small"
+                aria-label={`Play recording ${r.sessionId}`}
+                onClick={() => onPlay(r.sessionId)}
+              >
+                Play
+              </button>
               <button
                 type="button"
                 className="button button-small"

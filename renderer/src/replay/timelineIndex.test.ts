@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { activityHeights, lastIndexAtOrBefore, sizeAt, timeAtPosition } from './timelineIndex.ts';
+import {
+  activityHeights,
+  downsample,
+  lastIndexAtOrBefore,
+  sizeAt,
+  timeAtPosition,
+} from './timelineIndex.ts';
 
 describe('lastIndexAtOrBefore', () => {
   const times = [0, 100, 100, 250, 900];
@@ -56,5 +62,15 @@ describe('timeAtPosition', () => {
     expect(timeAtPosition(-5, 200, 60_000)).toBe(0);
     expect(timeAtPosition(500, 200, 60_000)).toBe(60_000);
     expect(timeAtPosition(5, 0, 60_000)).toBe(0);
+  });
+});
+
+describe('downsample', () => {
+  it('keeps short series, sums long ones without losing bytes', () => {
+    expect(downsample([1, 2, 3], 10)).toEqual([1, 2, 3]);
+    const long = Array.from({ length: 3600 }, (_, i) => i % 7);
+    const bars = downsample(long, 300);
+    expect(bars).toHaveLength(300);
+    expect(bars.reduce((a, b) => a + b, 0)).toBe(long.reduce((a, b) => a + b, 0));
   });
 });

@@ -59,3 +59,14 @@ export function timeAtPosition(x: number, width: number, durationMs: number): nu
   const ratio = Math.min(1, Math.max(0, x / width));
   return Math.round(ratio * durationMs);
 }
+
+/** Sums adjacent buckets down to at most `bars` (a one-hour recording has thousands of buckets). */
+export function downsample(buckets: readonly number[], bars: number): number[] {
+  if (buckets.length <= bars || bars <= 0) return [...buckets];
+  const out = new Array<number>(bars).fill(0);
+  for (let i = 0; i < buckets.length; i++) {
+    const bar = Math.min(bars - 1, Math.floor((i * bars) / buckets.length));
+    out[bar] = (out[bar] ?? 0) + (buckets[i] ?? 0);
+  }
+  return out;
+}

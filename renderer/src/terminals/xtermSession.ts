@@ -48,7 +48,8 @@ export interface XtermSession {
   dispose(): void;
 }
 
-const themes: Record<Theme, ITheme> = {
+/** The terminal palettes, shared with the recording player. */
+export const terminalThemes: Record<Theme, ITheme> = {
   dark: {
     background: '#0f1419',
     foreground: '#d8dee9',
@@ -99,7 +100,7 @@ const themes: Record<Theme, ITheme> = {
 
 export function createXtermSession(host: HTMLElement, options: XtermSessionOptions): XtermSession {
   const term = new Terminal({
-    theme: themes[options.theme],
+    theme: terminalThemes[options.theme],
     fontFamily: '"JetBrains Mono", "DejaVu Sans Mono", ui-monospace, Menlo, Consolas, monospace',
     fontSize: 14,
     lineHeight: 1.15,
@@ -186,7 +187,7 @@ export function createXtermSession(host: HTMLElement, options: XtermSessionOptio
       term.options.cursorBlink = enabled;
     },
     setTheme(theme) {
-      term.options.theme = themes[theme];
+      term.options.theme = terminalThemes[theme];
     },
     focus: () => term.focus(),
     findNext: (query) => search.findNext(query, { incremental: true }),

@@ -1,6 +1,8 @@
 /**
- * The signed-in app: header, resources and recent recordings on the left, terminal tabs on the
- * right, and the keyboard shortcuts that move between them.
+ * The signed-in app: header, resources and recent recordings on the left, and on the right
+ * either the terminal tabs or the Recordings view (search, playback, live watch); the keyboard
+ * shortcuts that move between tabs. Terminal tabs stay mounted (hidden) while Recordings is in
+ * front, so their sessions carry on.
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { AppState, DesktopApi, ResourceSummary } from '../../../main/ipc/contract.ts';
@@ -8,6 +10,8 @@ import { ErrorAlert } from '../components/ErrorAlert.tsx';
 import { SecretStoreNotice } from '../components/SecretStoreNotice.tsx';
 import { useAction } from '../components/useAction.ts';
 import { RecordingsPanel } from '../recordings/RecordingsPanel.tsx';
+import { RecordingsView } from '../recordings/RecordingsView.tsx';
+import type { PlayerTarget } from '../replay/RecordingPlayer.tsx';
 import { ResourcePanel } from '../resources/ResourcePanel.tsx';
 import type { PanelState, TerminalTab } from '../terminals/TerminalPanel.tsx';
 import { TerminalTabs } from '../terminals/TerminalTabs.tsx';
@@ -42,6 +46,9 @@ export function Workspace({
   const [activeId, setActiveId] = useState<string | null>(null);
   const [tabStates, setTabStates] = useState<Record<string, PanelState['kind']>>({});
   const [recordingsKey, setRecordingsKey] = useState(0);
+  const [view, setView] = useState<'terminals' | 'recordings'>('terminals');
+  const [playerTarget, setPlayerTarget] = useState<PlayerTarget | null>(null);
+  const canWatchLive = state.account?.role === 'admin' || state.account?.role === 'auditor';
   const searchRef = useRef<HTMLInputElement>(null);
   const signOut = useAction();
 
@@ -65,6 +72,12 @@ export function Workspace({
       return [...current, { id, resourceId: resource.id, resourceName: resource.name, label }];
     });
     setActiveId(id);
+    setView('terminals');
+  }, []);
+
+  const showRecording = useCallback((target: PlayerTarget | null) => {
+    setPlayerTarget(target);
+    setView('recordings');
   }, []);
 
   const closeTab = useCallback(
@@ -111,9 +124,11 @@ export function Workspace({
           if (activeId !== null) closeTab(activeId);
           break;
         case 'previous-tab':
+          setView('terminals');
           setActiveId(cycleTab(ids, activeId, -1));
           break;
         case 'next-tab':
+          setView('terminals');
           setActiveId(cycleTab(ids, activeId, 1));
           break;
       }
@@ -146,21 +161,59 @@ export function Workspace({
             searchRef={searchRef}
             onOpenTerminal={openTerminal}
           />
-          <RecordingsPanel api={api} refreshKey={recordingsKey} />
-        </aside>
-        <main className="terminal-area" aria-label="Terminals">
-          <TerminalTabs
+          <RecordingsPanel
             api={api}
-            router={router}
-            tabs={tabs}
-            states={tabStates}
-            activeId={activeId}
-            theme={theme}
-            onActivate={setActiveId}
-            onClose={closeTab}
-            onState={onTabState}
+            refreshKey={recordingsKey}
+            onPlay={(sessionId) =>
+              showRecording({ kind: 'session', sessionId, startAtMs: null, focusSeq: null })
+            }
+            onShowAll={() => showRecording(null)}
           />
-        </main>
+        </aside>
+        <div className="workspace-main">
+          <nav className="view-switch" aria-label="Views">
+            <button
+              type="button"
+              className="view-switch-button"
+              aria-pressed={view === 'terminals'}
+              onClick={() => setView('terminals')}
+            >
+              Terminals{tabs.length > 0 ? ` (${tabs.length})` : ''}
+            </button>
+            <button
+              type="button"
+              className="view-switch-button"
+              aria-pressed={view === 'recordings'}
+              onClick={() => setView('recordings')}
+            >
+              Recordings
+            </button>
+          </nav>
+          {view === 'recordings' ? (
+            <main className="recordings-area" aria-labelledby="recordings-view-title">
+              <RecordingsView
+                api={api}
+                theme={theme}
+                canWatchLive={canWatchLive}
+                target={playerTarget}
+                onTarget={setPlayerTarget}
+              />
+            </main>
+          ) : null}
+          <main className="terminal-area" aria-label="Terminals" hidden={view !== 'terminals'}>
+            <TerminalTabs
+              api={api}
+              router={router}
+              tabs={tabs}
+              states={tabStates}
+              activeId={activeId}
+              theme={theme}
+              onActivate={setActiveId}
+              onClose={closeTab}
+              onState={onTabState}
+            />
+          </main>
+        </div>
       </div>
     </div>
   );

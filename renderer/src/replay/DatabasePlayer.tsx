@@ -1,0 +1,214 @@
+/**
+ * The database player: the session as a timeline of queries (when, how long, rows, errors,
+ * blocked by a rule, masked columns), a page at a time from `playback.queries`, and the selected
+ * query's recorded result table. A search hit on a query opens with that query selected.
+ */
+import { useCallback, useEffect, useState } from 'react';
+import type { CallResponse, DesktopApi, PlaybackInfo } from '../../../main/ipc/contract.ts';
+import { describeError } from '../components/describeError.ts';
+import { ErrorAlert } from '../components/ErrorAlert.tsx';
+import { formatPlaybackTime } from './playbackTime.ts';
+
+type Entry = CallResponse<'playback.queries'>['entries'][number];
+
+const PAGE = 100;
+
+export function DatabasePlayer({
+  api,
+  info,
+  acceptFailed,
+  focusSeq,
+}: {
+  api: DesktopApi;
+  info: PlaybackInfo;
+  acceptFailed: boolean;
+  /** Select the query started by this frame (a search hit), once it is loaded. */
+  focusSeq: number | null;
+}) {
+  const [entries, setEntries] = useState<Entry[]>([]);
+  const [nextCursor, setNextCursor] = useState<number | null>(0);
+  const [loading, setLoading] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [selected, setSelected] = useState<number | null>(null);
+
+  const loadMore = useCallback(
+    (cursor: number) => {
+      setLoading(true);
+      api
+        .call('playback.queries', {
+          playbackId: info.playbackId,
+          cursor,
+          limit: PAGE,
+          ...(acceptFailed ? { acceptFailedVerification: true } : {}),
+        })
+        .then((page) => {
+          setEntries((current) => [...current, ...page.entries]);
+          setNextCursor(page.nextCursor);
+        })
+        .catch((e: unknown) => setError(describeError(e)))
+        .finally(() => setLoading(false));
+    },
+    [api, info.playbackId, acceptFailed],
+  );
+
+  useEffect(() => {
+    loadMore(0);
+  }, [loadMore]);
+
+  // Select the first query, or the one a search hit pointed at (loading pages until found).
+  useEffect(() => {
+    if (selected !== null || entries.length === 0) return;
+    if (focusSeq === null) {
+      setSelected(0);
+      return;
+    }
+    const found = entries.findIndex((e) => e.seq >= focusSeq);
+    if (found >= 0) setSelected(found);
+    else if (nextCursor !== null && !loading) loadMore(nextCursor);
+    else if (nextCursor === null) setSelected(entries.length - 1);
+  }, [entries, focusSeq, selected, nextCursor, loading, loadMore]);
+
+  const entry = selected === null ? undefined : entries[selected];
+  return (
+    <div className="database-player">
+      <section className="query-timeline" aria-label="Query timeline">
+        <h3>
+          Queries <span className="muted small">({info.queryCount})</span>
+        </h3>
+        <ErrorAlert message={error} />
+        {entries.length === 0 && !loading && error === null ? (
+          <p className="muted small">This session ran no queries.</p>
+        ) : null}
+        <ol className="query-list">
+          {entries.map((e, i) => (
+            <li key={e.index}>
+              <button
+                type="button"
+                className={`query${i === selected ? ' query-selected' : ''}`}
+                aria-current={i === selected ? 'true' : undefined}
+                aria-label={`Query ${e.index + 1} at ${formatPlaybackTime(e.t, info.durationMs)}: ${e.sql ?? '(no SQL text)'}`}
+                onClick={() => setSelected(i)}
+              >
+                <span className="query-head">
+                  <span className="command-time">{formatPlaybackTime(e.t, info.durationMs)}</span>
+                  <QueryBadges entry={e} />
+                </span>
+                <code className="query-sql">{e.sql ?? '(no SQL text)'}</code>
+                <span className="query-meta muted small">
+                  {formatMs(e.durationMs)} · {e.rowCount} {e.rowCount === 1 ? 'row' : 'rows'}
+                </span>
+              </button>
+            </li>
+          ))}
+        </ol>
+        {nextCursor !== null && entries.length > 0 ? (
+          <button
+            type="button"
+            className="button button-small"
+            disabled={loading}
+            onClick={() => loadMore(nextCursor)}
+          >
+            Load more queries
+          </button>
+        ) : null}
+      </section>
+      <section className="query-detail" aria-label="Query result">
+        {entry === undefined ? (
+          <p className="muted small">Select a query to see its result.</p>
+        ) : (
+          <QueryDetail entry={entry} durationMs={info.durationMs} />
+        )}
+      </section>
+    </div>
+  );
+}
+
+function QueryBadges({ entry }: { entry: Entry }) {
+  return (
+    <span className="query-badges">
+      {entry.error ? <span className="badge badge-status-failed">error</span> : null}
+      {entry.blocked ? <span className="badge badge-status-failed">blocked</span> : null}
+      {entry.maskedColumns.length > 0 ? <span className="badge badge-warn">masked</span> : null}
+    </span>
+  );
+}
+
+function QueryDetail({ entry, durationMs }: { entry: Entry; durationMs: number }) {
+  const masked = new Set(entry.maskedColumns);
+  return (
+    <>
+      <h3>
+        Query {entry.index + 1}{' '}
+        <span className="muted small">
+          at {formatPlaybackTime(entry.t, durationMs)} · {formatMs(entry.durationMs)} ·{' '}
+          {entry.status}
+        </span>
+      </h3>
+      <pre className="query-sql-full">{entry.sql ?? '(no SQL text)'}</pre>
+      {entry.params && entry.params.length > 0 ? (
+        <p className="small">
+          Parameters: <code>{JSON.stringify(entry.params)}</code>
+        </p>
+      ) : null}
+      {entry.blocked ? (
+        <div className="alert alert-error" role="note" aria-label="Blocked">
+          Blocked by rule <strong>{entry.blocked.rule}</strong>: {entry.blocked.reason}
+        </div>
+      ) : null}
+      {entry.error ? (
+        <div className="alert alert-error" role="note" aria-label="Query error">
+          {entry.error.code}: {entry.error.message}
+        </div>
+      ) : null}
+      {entry.maskedColumns.length > 0 ? (
+        <p className="small alert alert-warn">
+          Masked by the gateway: {entry.maskedColumns.join(', ')}
+        </p>
+      ) : null}
+      {entry.columns.length > 0 ? (
+        <div className="result-wrap">
+          <table className="result-table" aria-label={`Result of query ${entry.index + 1}`}>
+            <thead>
+              <tr>
+                {entry.columns.map((c, i) => (
+                  <th
+                    // biome-ignore lint/suspicious/noArrayIndexKey: columns may share a name
+                    key={i}
+                    scope="col"
+                    className={masked.has(c.name) ? 'column-masked' : undefined}
+                  >
+                    {c.name}
+                    {masked.has(c.name) ? ' (masked)' : ''}
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {entry.rows.map((row, r) => (
+                // biome-ignore lint/suspicious/noArrayIndexKey: recorded rows have no key
+                <tr key={r}>
+                  {row.map((cell, c) => (
+                    // biome-ignore lint/suspicious/noArrayIndexKey: cells are positional
+                    <td key={c} className={cell === null ? 'cell-null' : undefined}>
+                      {cell ?? 'NULL'}
+                    </td>
+                  ))}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+      <p className="muted small">
+        {entry.rowCount} {entry.rowCount === 1 ? 'row' : 'rows'} returned
+        {entry.rowsTruncated ? `; the first ${entry.rows.length} were recorded` : ''}.
+      </p>
+    </>
+  );
+}
+
+function formatMs(ms: number): string {
+  if (ms < 1) return '<1 ms';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+}

@@ -1,0 +1,58 @@
+/**
+ * The integrity verdict above the player. Verified and interrupted are a status line; failed is
+ * an alert with the warning, and while `gate` is set it replaces the player entirely: nothing
+ * of a failed recording is shown until the person chooses to look anyway.
+ */
+import type { PlaybackInfo } from '../../../main/ipc/contract.ts';
+import { playbackVerdictLabel } from './playbackVerdictLabel.ts';
+
+export function IntegrityBanner({
+  verdict,
+  gate,
+  onShowAnyway,
+  onBack,
+}: {
+  verdict: PlaybackInfo['verdict'];
+  /** Failed and not yet accepted: show the warning with its two choices. */
+  gate: boolean;
+  onShowAnyway(): void;
+  onBack(): void;
+}) {
+  const label = playbackVerdictLabel(verdict);
+  if (label.tone === 'bad') {
+    return (
+      <div
+        className={`integrity integrity-bad${gate ? ' integrity-gate' : ''}`}
+        role="alert"
+        aria-label="Integrity"
+      >
+        <strong className="integrity-title">⚠ {label.title}</strong>
+        <p>{label.detail}</p>
+        {gate ? (
+          <>
+            <p>
+              <strong>Warning:</strong> this recording is not what the gateway signed. Do not rely
+              on it as a record of the session.
+            </p>
+            <div className="integrity-actions">
+              <button type="button" className="button button-small" onClick={onBack}>
+                Back to recordings
+              </button>
+              <button type="button" className="button button-small" onClick={onShowAnyway}>
+                Show the recording anyway
+              </button>
+            </div>
+          </>
+        ) : null}
+      </div>
+    );
+  }
+  return (
+    <div className={`integrity integrity-${label.tone}`} role="status" aria-label="Integrity">
+      <strong className="integrity-title">
+        {label.tone === 'ok' ? '✓' : '!'} {label.title}
+      </strong>
+      <span className="muted small">{label.detail}</span>
+    </div>
+  );
+}

@@ -1,0 +1,193 @@
+/**
+ * One opened recording: main downloads (or takes from its cache) and verifies it while this
+ * shows progress; then the integrity banner, the exports, and the terminal or database player.
+ * A recording that failed verification shows only the failure and the warning until the person
+ * chooses to look anyway (frames are then asked for with `acceptFailedVerification`).
+ *
+ * Targets: a gateway recording (optionally at a moment — a search hit), an offline bundle already
+ * opened by the Open bundle dialog, or a live session to watch.
+ */
+import { useEffect, useMemo, useState } from 'react';
+import type { DesktopApi, EventPayload, PlaybackInfo } from '../../../main/ipc/contract.ts';
+import { describeError } from '../components/describeError.ts';
+import { ErrorAlert } from '../components/ErrorAlert.tsx';
+import { formatBytes } from '../recordings/verdictLabel.ts';
+import type { Theme } from '../theme/themePreference.ts';
+import { DatabasePlayer } from './DatabasePlayer.tsx';
+import { ExportButtons } from './ExportButtons.tsx';
+import { IntegrityBanner } from './IntegrityBanner.tsx';
+import { LiveRouter } from './liveFeed.ts';
+import { formatDuration } from './playbackTime.ts';
+import { TerminalPlayer } from './TerminalPlayer.tsx';
+
+export type PlayerTarget =
+  | { kind: 'session'; sessionId: string; startAtMs: number | null; focusSeq: number | null }
+  | { kind: 'bundle'; info: PlaybackInfo }
+  | { kind: 'live'; sessionId: string };
+
+type Progress = EventPayload<'playback.progress'>;
+type LiveEnd = EventPayload<'live.ended'>;
+
+const PHASES: Record<Progress['phase'], string> = {
+  download: 'Downloading',
+  verify: 'Verifying',
+  index: 'Indexing',
+  keyframes: 'Building keyframes',
+};
+
+export function RecordingPlayer({
+  api,
+  target,
+  theme,
+  onBack,
+}: {
+  api: DesktopApi;
+  target: PlayerTarget;
+  theme: Theme;
+  onBack(): void;
+}) {
+  const [info, setInfo] = useState<PlaybackInfo | null>(
+    target.kind === 'bundle' ? target.info : null,
+  );
+  const [error, setError] = useState<string | null>(null);
+  const [progress, setProgress] = useState<Progress | null>(null);
+  const [acceptFailed, setAcceptFailed] = useState(false);
+  const [liveEnd, setLiveEnd] = useState<LiveEnd | null>(null);
+  const live = useMemo(() => (target.kind === 'live' ? new LiveRouter() : null), [target]);
+  const sessionId = target.kind === 'bundle' ? target.info.sessionId : target.sessionId;
+
+  useEffect(() => {
+    let cancelled = false;
+    let opened: PlaybackInfo | null = target.kind === 'bundle' ? target.info : null;
+    const offs: (() => void)[] = [];
+    if (target.kind === 'session') {
+      offs.push(
+        api.on('playback.progress', (p) => {
+          if (p.sessionId === target.sessionId && !cancelled) setProgress(p);
+        }),
+      );
+      api
+        .call('recordings.open', { sessionId: target.sessionId })
+        .then((result) => {
+          opened = result;
+          if (cancelled)
+            api.call('playback.close', { playbackId: result.playbackId }).catch(() => {});
+          else setInfo(result);
+        })
+        .catch((e: unknown) => {
+          if (!cancelled) setError(describeError(e));
+        });
+    } else if (target.kind === 'live' && live !== null) {
+      // Subscribed before asking, so no frame sent before the answer is lost.
+      offs.push(api.on('live.frames', (p) => live.deliver(p.playbackId, p.events)));
+      offs.push(
+        api.on('live.ended', (p) => {
+          if (!cancelled && p.playbackId === opened?.playbackId) setLiveEnd(p);
+        }),
+      );
+      api
+        .call('live.watch', { sessionId: target.sessionId })
+        .then((result) => {
+          opened = result;
+          if (cancelled) api.call('live.stop', { playbackId: result.playbackId }).catch(() => {});
+          else setInfo(result);
+        })
+        .catch((e: unknown) => {
+          if (!cancelled) setError(describeError(e));
+        });
+    }
+    return () => {
+      cancelled = true;
+      for (const off of offs) off();
+      if (opened !== null) {
+        const { playbackId } = opened;
+        const verb = target.kind === 'live' ? 'live.stop' : 'playback.close';
+        api.call(verb, { playbackId }).catch(() => {});
+      }
+    };
+  }, [api, target, live]);
+
+  const verdict = liveEnd?.verdict ?? info?.verdict ?? null;
+  const gate = verdict?.status === 'failed' && !acceptFailed;
+  const title = info?.resourceName ?? sessionId;
+
+  return (
+    <section className="player" aria-label="Recording player">
+      <div className="player-head">
+        <button type="button" className="button button-ghost button-small" onClick={onBack}>
+          ← Back to recordings
+        </button>
+        <h2 className="player-title">
+          {title}
+          {target.kind === 'bundle' ? (
+            <span className="badge badge-demo">Offline bundle</span>
+          ) : null}
+        </h2>
+        <span className="muted small player-meta">
+          {info?.username ? `${info.username} · ` : ''}
+          {info?.startedAt ? `${new Date(info.startedAt).toLocaleString()} · ` : ''}
+          {info ? formatDuration(info.durationMs) : ''} · <code>{sessionId}</code>
+        </span>
+      </div>
+      <ErrorAlert message={error} />
+      {info === null && error === null ? (
+        <div className="player-opening" role="status" aria-label="Opening recording">
+          {target.kind === 'live' ? 'Connecting to the live session…' : 'Opening the recording…'}
+          {progress ? (
+            <>
+              <span>
+                {' '}
+                {PHASES[progress.phase]} {formatBytes(progress.bytes)}
+                {progress.totalBytes ? ` of ${formatBytes(progress.totalBytes)}` : ''}
+              </span>
+              <progress
+                aria-label={`${PHASES[progress.phase]} the recording`}
+                max={progress.totalBytes ?? undefined}
+                value={progress.totalBytes ? progress.bytes : undefined}
+              />
+            </>
+          ) : null}
+        </div>
+      ) : null}
+      {verdict !== null ? (
+        <IntegrityBanner
+          verdict={verdict}
+          gate={gate}
+          onShowAnyway={() => setAcceptFailed(true)}
+          onBack={onBack}
+        />
+      ) : null}
+      {liveEnd !== null ? (
+        <div className="alert alert-info" role="status" aria-label="Live session ended">
+          {liveEnd.reason === 'session-ended'
+            ? 'The session ended.'
+            : (liveEnd.message ?? 'Watching stopped.')}
+        </div>
+      ) : null}
+      {info !== null && !gate ? (
+        <>
+          {info.source === 'gateway' ? (
+            <ExportButtons api={api} sessionId={info.sessionId} kind={info.kind} />
+          ) : null}
+          {info.kind === 'terminal' ? (
+            <TerminalPlayer
+              api={api}
+              info={info}
+              theme={theme}
+              startAtMs={target.kind === 'session' ? target.startAtMs : null}
+              acceptFailed={acceptFailed}
+              live={live === null ? null : live.feed(info.playbackId)}
+            />
+          ) : (
+            <DatabasePlayer
+              api={api}
+              info={info}
+              acceptFailed={acceptFailed}
+              focusSeq={target.kind === 'session' ? target.focusSeq : null}
+            />
+          )}
+        </>
+      ) : null}
+    </section>
+  );
+}

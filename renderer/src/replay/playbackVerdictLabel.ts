@@ -1,0 +1,50 @@
+/**
+ * The integrity banner's words for a playback verdict (issue #6): verified / interrupted:
+ * verified to seq N / failed at seq N. A failed recording also gets the warning shown BEFORE
+ * anything of it plays.
+ */
+import type { PlaybackInfo } from '../../../main/ipc/contract.ts';
+
+export type PlaybackVerdict = PlaybackInfo['verdict'];
+
+export interface VerdictBanner {
+  tone: 'ok' | 'warn' | 'bad';
+  title: string;
+  /** Shown with the title; for failed, what it means for the person looking at it. */
+  detail: string;
+}
+
+export function playbackVerdictLabel(verdict: PlaybackVerdict): VerdictBanner {
+  const key =
+    verdict.keySource === 'pinned'
+      ? `the pinned recording key ${verdict.recordingKeyFingerprint}`
+      : `the key you gave, ${verdict.recordingKeyFingerprint}`;
+  switch (verdict.status) {
+    case 'verified':
+      return {
+        tone: 'ok',
+        title: 'Verified',
+        detail: `Hash chain and signature hold, checked against ${key}.`,
+      };
+    case 'partial':
+      return {
+        tone: 'warn',
+        title: `Interrupted: verified to seq ${verdict.verifiedThroughSeq}`,
+        detail: `The recording stopped early (${verdict.message}). Everything through seq ${verdict.verifiedThroughSeq} is signed and checked against ${key}; nothing after it exists.`,
+      };
+    case 'failed': {
+      const at =
+        verdict.firstBadSeq === null
+          ? 'Failed verification'
+          : `Failed at seq ${verdict.firstBadSeq}`;
+      return {
+        tone: 'bad',
+        title: at,
+        detail:
+          verdict.firstBadSeq === null || verdict.firstBadSeq === 0
+            ? `${verdict.message} This recording cannot be trusted: it was altered or is not signed by ${key}.`
+            : `${verdict.message} Frames from seq ${verdict.firstBadSeq} on were altered or damaged; only what comes before can be trusted, and even that only as evidence that something was changed.`,
+      };
+    }
+  }
+}
