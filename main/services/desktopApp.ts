@@ -26,7 +26,9 @@ import { GatewayAccount } from './gatewayAccount.ts';
 import { identityFromCa, inspectExpecting, inspectGateway } from './gatewayIdentity.ts';
 import { gatewaySessionSource } from './gatewaySessionSource.ts';
 import { LocalGateway } from './localGateway/localGateway.ts';
-import { toRecordingSummary, verifyRecordingLocally } from './recordingVerdicts.ts';
+import type { PlaybackService } from './recordings/playbackService.ts';
+import { createRecordingHandlers } from './recordings/recordingHandlers.ts';
+import { verifyRecordingLocally } from './recordingVerdicts.ts';
 import { toResourceSummary } from './resourceSummaries.ts';
 import { type OpenSecretStoreOptions, openSecretStore } from './secretStore.ts';
 import { TerminalService, type TerminalSessionSource } from './terminals/terminalService.ts';
@@ -44,6 +46,16 @@ export interface DesktopPlatform {
   gatewayBin: string;
   useLocalGatewayWhenNoneEnrolled: boolean;
   log: (line: string) => void;
+  /**
+   * Electron: an open dialog for a recording bundle (null when cancelled). Without it (the web
+   * host) the renderer uploads the file with `bundles.upload*`.
+   */
+  chooseBundleFile?: () => Promise<string | null>;
+  /**
+   * Electron: a save dialog for an export (null when cancelled). Without it (the web host)
+   * exports are written to `<appDataDir>/downloads/`.
+   */
+  chooseExportFile?: (suggestedName: string) => Promise<string | null>;
 }
 
 export interface DesktopApp {
@@ -61,6 +73,8 @@ export interface DesktopApp {
   started: Promise<void>;
   /** Closes terminals, stops the local gateway and its demo targets. */
   dispose(): Promise<void>;
+  /** Open playbacks, for tests and bench:replay (waiting for keyframes). */
+  playbacks?: PlaybackService;
 }
 
 /** LocalGateway (main/services/localGateway/localGateway.ts) as the desktop uses it. */
@@ -173,6 +187,13 @@ export async function createDesktopApp(
     ((sessions, terminalLog) => new TerminalService({ sessions, log: terminalLog }))
   )(gatewaySessionSource(account), log);
   const terminalService = terminals;
+  const recordings = createRecordingHandlers({
+    account,
+    appDataDir: platform.appDataDir,
+    ...(platform.chooseBundleFile ? { chooseOpenFile: platform.chooseBundleFile } : {}),
+    ...(platform.chooseExportFile ? { chooseSaveFile: platform.chooseExportFile } : {}),
+    log,
+  });
 
   // --- the embedded local gateway ------------------------------------------------------------
 
@@ -366,12 +387,7 @@ export async function createDesktopApp(
       return {};
     },
 
-    'recordings.list': async ({ limit }) => {
-      const recordings = await account.run((client) =>
-        client.listRecordings(limit === undefined ? {} : { limit }),
-      );
-      return { recordings: recordings.map(toRecordingSummary) };
-    },
+    ...recordings.handlers,
 
     'recordings.verify': async ({ sessionId }) => {
       const pinned = account.pinned();
@@ -379,48 +395,6 @@ export async function createDesktopApp(
         throw new DesktopError('no_gateway', 'No gateway is set up yet.');
       }
       return account.run((client) => verifyRecordingLocally(client, pinned, sessionId));
-    },
-    'recordings.search': async () => {
-      throw new DesktopError('internal', 'recordings.search is not built yet.');
-    },
-    'recordings.open': async () => {
-      throw new DesktopError('internal', 'recordings.open is not built yet.');
-    },
-    'recordings.openBundle': async () => {
-      throw new DesktopError('internal', 'recordings.openBundle is not built yet.');
-    },
-    'bundles.uploadBegin': async () => {
-      throw new DesktopError('internal', 'bundles.uploadBegin is not built yet.');
-    },
-    'bundles.uploadChunk': async () => {
-      throw new DesktopError('internal', 'bundles.uploadChunk is not built yet.');
-    },
-    'bundles.uploadCancel': async () => {
-      throw new DesktopError('internal', 'bundles.uploadCancel is not built yet.');
-    },
-    'playback.frames': async () => {
-      throw new DesktopError('internal', 'playback.frames is not built yet.');
-    },
-    'playback.seek': async () => {
-      throw new DesktopError('internal', 'playback.seek is not built yet.');
-    },
-    'playback.queries': async () => {
-      throw new DesktopError('internal', 'playback.queries is not built yet.');
-    },
-    'playback.close': async () => {
-      throw new DesktopError('internal', 'playback.close is not built yet.');
-    },
-    'recordings.export': async () => {
-      throw new DesktopError('internal', 'recordings.export is not built yet.');
-    },
-    'recordings.cancelExport': async () => {
-      throw new DesktopError('internal', 'recordings.cancelExport is not built yet.');
-    },
-    'live.watch': async () => {
-      throw new DesktopError('internal', 'live.watch is not built yet.');
-    },
-    'live.stop': async () => {
-      throw new DesktopError('internal', 'live.stop is not built yet.');
     },
   };
 
@@ -433,12 +407,17 @@ export async function createDesktopApp(
     broadcast,
     clientDisconnected(clientId) {
       terminalService.closeAllFor(clientId);
+      recordings
+        .clientDisconnected(clientId)
+        .catch((error: unknown) => log(`closing ${clientId}'s recordings: ${messageOf(error)}`));
     },
+    playbacks: recordings.playbacks,
     started: startup,
     async dispose() {
       if (disposed) return;
       disposed = true;
       await terminalService.dispose();
+      await recordings.dispose();
       // Stopping first also ends a start that is still under way, so start-up cannot hang this.
       await stopLocalGateway();
       await startup;

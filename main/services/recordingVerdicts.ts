@@ -16,6 +16,8 @@ type RecordingVerdict = CallResponse<'recordings.verify'>;
 export function toRecordingSummary(recording: Recording): RecordingSummary {
   return {
     sessionId: recording.sessionId,
+    userId: recording.userId,
+    resourceId: recording.resourceId,
     username: recording.username,
     resourceName: recording.resourceName,
     protocol: recording.protocol,
@@ -24,6 +26,7 @@ export function toRecordingSummary(recording: Recording): RecordingSummary {
     endedAt: recording.endedAt,
     frames: recording.frames,
     bytes: recording.bytes,
+    lastVerification: recording.lastVerification ?? null,
   };
 }
 

@@ -1,0 +1,149 @@
+/**
+ * Verified downloads kept in the app-data folder. A recording is downloaded once, written to
+ * disk and verified in the same pass (the verifier sees each chunk as it is written), against
+ * the recording key pinned when the gateway was first trusted. Only a fully verified recording
+ * (final checkpoint) is kept for reuse: it can no longer change, so opening it again needs no
+ * download and no second verification — the gateway is still asked (the stream is opened and
+ * dropped at once) so access is checked and audited on every view. Anything else (partial,
+ * failed) is downloaded again each time it is opened.
+ *
+ * Layout: `<app data>/recordings-cache/<gateway+key+user>/<session>/stream.wrec` with
+ * `verdict.json` beside it (and `keyframes.json`, written by keyframes.ts).
+ */
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Download } from '../../../gateway-client/gatewayClient.ts';
+import {
+  RecordingVerifier,
+  type VerificationReport,
+} from '../../../gateway-client/recording/verifyRecording.ts';
+
+export const RECORDINGS_CACHE_DIR = 'recordings-cache';
+const VERDICT_VERSION = 1;
+const PROGRESS_EVERY_MS = 100;
+
+export interface PinnedKey {
+  url: string;
+  recordingPublicKeyPem: string;
+  recordingKeyFingerprint: string;
+}
+
+export interface VerifiedRecording {
+  file: string;
+  /** Directory for derived data (keyframes) — null when it must not be kept. */
+  cacheDir: string | null;
+  report: VerificationReport;
+  /** Bytes of the recording stream. */
+  bytes: number;
+  fromCache: boolean;
+}
+
+export type ProgressListener = (
+  phase: 'download' | 'verify',
+  bytes: number,
+  total: number | null,
+) => void;
+
+/** What the cache needs of the gateway: the recording stream. */
+export interface RecordingDownloader {
+  downloadRecording(sessionId: string): Promise<Download>;
+}
+
+export class RecordingCache {
+  constructor(private readonly root: string) {}
+
+  async fetch(
+    client: RecordingDownloader,
+    pinned: PinnedKey,
+    username: string,
+    sessionId: string,
+    onProgress?: ProgressListener,
+  ): Promise<VerifiedRecording> {
+    const dir = path.join(
+      this.root,
+      shortHash(`${pinned.url}\n${pinned.recordingKeyFingerprint}\n${username}`),
+      safeName(sessionId),
+    );
+    const file = path.join(dir, 'stream.wrec');
+    const verdictFile = path.join(dir, 'verdict.json');
+    const cached = await readVerdict(verdictFile, file, sessionId);
+    const download = await client.downloadRecording(sessionId);
+    if (cached) {
+      // Access is checked (and the view audited) by opening the stream; the bytes are known.
+      download.body.destroy();
+      return { file, cacheDir: dir, report: cached.report, bytes: cached.bytes, fromCache: true };
+    }
+    await fs.mkdir(dir, { recursive: true });
+    await fs.rm(verdictFile, { force: true });
+    const temp = `${file}.${process.pid}.${Date.now()}.part`;
+    const handle = await fs.open(temp, 'w');
+    const verifier = new RecordingVerifier({
+      publicKeyPem: pinned.recordingPublicKeyPem,
+      expectedSessionId: sessionId,
+    });
+    let bytes = 0;
+    let lastProgress = 0;
+    try {
+      for await (const chunk of download.body as AsyncIterable<Buffer>) {
+        await handle.write(chunk);
+        bytes += chunk.length;
+        const ok = verifier.push(chunk);
+        const now = Date.now();
+        if (onProgress && now - lastProgress >= PROGRESS_EVERY_MS) {
+          lastProgress = now;
+          onProgress('download', bytes, download.contentLength);
+        }
+        // Past the first bad frame nothing more can be trusted or shown: stop downloading.
+        if (!ok) break;
+      }
+    } finally {
+      download.body.destroy();
+      await handle.close();
+    }
+    const report = verifier.finish();
+    onProgress?.('verify', bytes, bytes);
+    await fs.rename(temp, file);
+    if (report.status === 'verified') {
+      await fs.writeFile(
+        verdictFile,
+        JSON.stringify({ version: VERDICT_VERSION, sessionId, bytes, report }),
+      );
+      return { file, cacheDir: dir, report, bytes, fromCache: false };
+    }
+    // Not final: derived data would go stale with the next download.
+    await fs.rm(path.join(dir, 'keyframes.json'), { force: true });
+    return { file, cacheDir: null, report, bytes, fromCache: false };
+  }
+}
+
+async function readVerdict(
+  verdictFile: string,
+  file: string,
+  sessionId: string,
+): Promise<{ report: VerificationReport; bytes: number } | null> {
+  try {
+    const saved = JSON.parse(await fs.readFile(verdictFile, 'utf8')) as {
+      version: number;
+      sessionId: string;
+      bytes: number;
+      report: VerificationReport;
+    };
+    if (saved.version !== VERDICT_VERSION || saved.sessionId !== sessionId) return null;
+    if (saved.report.status !== 'verified') return null;
+    const stat = await fs.stat(file);
+    if (stat.size !== saved.bytes) return null;
+    return { report: saved.report, bytes: saved.bytes };
+  } catch {
+    return null;
+  }
+}
+
+export function shortHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 20);
+}
+
+/** A session id as a directory name: kept when plainly safe, hashed otherwise. */
+export function safeName(id: string): string {
+  return /^[A-Za-z0-9_-]{1,100}$/.test(id) ? id : `h-${shortHash(id)}`;
+}

@@ -1,0 +1,296 @@
+/**
+ * The replay calls of the contract (issue #6) — list/search passthrough, open (download +
+ * verify + cache), offline bundles, playback, exports, live watch — composed from the pieces in
+ * this folder. desktopApp.ts spreads these handlers into its own.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { GatewayClient } from '../../../gateway-client/gatewayClient.ts';
+import { type CallerContext, type CallHandlers, DesktopError } from '../../ipc/contract.ts';
+import type { GatewayAccount } from '../gatewayAccount.ts';
+import { toRecordingSummary } from '../recordingVerdicts.ts';
+import { verifyBundleFile } from './bundleFiles.ts';
+import { BUNDLE_UPLOADS_DIR, BundleUploads } from './bundleUploads.ts';
+import { LiveWatches } from './liveWatch.ts';
+import { PlaybackService } from './playbackService.ts';
+import { RECORDINGS_CACHE_DIR, RecordingCache } from './recordingCache.ts';
+import { DOWNLOADS_DIR, RecordingExports } from './recordingExports.ts';
+
+export type RecordingCallName =
+  | 'recordings.list'
+  | 'recordings.search'
+  | 'recordings.open'
+  | 'recordings.openBundle'
+  | 'bundles.uploadBegin'
+  | 'bundles.uploadChunk'
+  | 'bundles.uploadCancel'
+  | 'playback.frames'
+  | 'playback.seek'
+  | 'playback.queries'
+  | 'playback.close'
+  | 'recordings.export'
+  | 'recordings.cancelExport'
+  | 'live.watch'
+  | 'live.stop';
+
+export interface RecordingHandlerDeps {
+  account: Pick<GatewayAccount, 'run' | 'pinned' | 'account'>;
+  appDataDir: string;
+  /** Electron: an open dialog for bundles (null when cancelled). Absent in the web host. */
+  chooseOpenFile?: () => Promise<string | null>;
+  /** Electron: a save dialog for exports (null when cancelled). Absent in the web host. */
+  chooseSaveFile?: (suggestedName: string) => Promise<string | null>;
+  log: (line: string) => void;
+}
+
+export interface RecordingHandlers {
+  handlers: Pick<CallHandlers, RecordingCallName>;
+  /** Open playbacks (tests and the benchmark wait for keyframes through it). */
+  playbacks: PlaybackService;
+  clientDisconnected(clientId: string): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+type Filters = NonNullable<Parameters<CallHandlers['recordings.list']>[0]['filters']>;
+
+/** Names remembered from lists and searches, to label a playback without another call. */
+const MAX_REMEMBERED = 20_000;
+
+export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHandlers {
+  const { account, log } = deps;
+  const cache = new RecordingCache(path.join(deps.appDataDir, RECORDINGS_CACHE_DIR));
+  const playbacks = new PlaybackService(log);
+  const uploads = new BundleUploads(path.join(deps.appDataDir, BUNDLE_UPLOADS_DIR));
+  const exports = new RecordingExports({
+    downloadsDir: path.join(deps.appDataDir, DOWNLOADS_DIR),
+    ...(deps.chooseSaveFile ? { chooseSaveFile: deps.chooseSaveFile } : {}),
+  });
+  const live = new LiveWatches(log);
+  const names = new Map<string, { username: string; resourceName: string }>();
+  const remember = (sessionId: string, username: string, resourceName: string) => {
+    if (names.size >= MAX_REMEMBERED) names.clear();
+    names.set(sessionId, { username, resourceName });
+  };
+
+  const requirePinned = () => {
+    const pinned = account.pinned();
+    if (!pinned) throw new DesktopError('no_gateway', 'No gateway is set up yet.');
+    return pinned;
+  };
+
+  /** The contract's filters as the gateway takes them (names become ids). */
+  const gatewayFilters = async (client: GatewayClient, filters: Filters | undefined) => {
+    const query: Record<string, string> = {};
+    if (!filters) return query;
+    if (filters.userId) query.userId = filters.userId;
+    if (filters.resourceId) query.resourceId = filters.resourceId;
+    if (filters.user) {
+      const me = account.account();
+      // The gateway filters by user id; the only name→id this app knows is the signed-in
+      // user's (rows carry userId for filtering by anyone else).
+      if (me && me.username === filters.user) query.userId = me.userId;
+      else
+        throw new DesktopError(
+          'invalid_request',
+          'Filter by another user from a row of the list (its userId); names other than your own cannot be looked up.',
+        );
+    }
+    if (filters.resource) {
+      const resources = await client.listResources();
+      const match = resources.find((r) => r.name === filters.resource);
+      // No such resource: nothing can match; an id that exists nowhere says so to the gateway.
+      query.resourceId = match?.id ?? 'res-none';
+    }
+    if (filters.protocol) query.protocol = filters.protocol;
+    if (filters.status) query.status = filters.status;
+    if (filters.from) query.from = filters.from;
+    if (filters.to) query.to = filters.to;
+    return query;
+  };
+
+  const progressTo = (caller: CallerContext, sessionId: string) => {
+    return (
+      phase: 'download' | 'verify' | 'index' | 'keyframes',
+      bytes: number,
+      totalBytes: number | null,
+    ) => caller.emit('playback.progress', { sessionId, phase, bytes, totalBytes });
+  };
+
+  const handlers: RecordingHandlers['handlers'] = {
+    'recordings.list': async ({ limit, filters, cursor }) =>
+      account.run(async (client) => {
+        const query = await gatewayFilters(client, filters);
+        const page = await client.listRecordingsPage({
+          ...query,
+          ...(limit === undefined ? {} : { limit }),
+          ...(cursor === undefined ? {} : { cursor }),
+        });
+        for (const r of page.recordings) remember(r.sessionId, r.username, r.resourceName);
+        return {
+          recordings: page.recordings.map(toRecordingSummary),
+          nextCursor: page.nextCursor ?? null,
+        };
+      }),
+
+    'recordings.search': async ({ q, filters, cursor, limit }) =>
+      account.run(async (client) => {
+        const query = await gatewayFilters(client, filters);
+        const result = await client.searchRecordings({
+          q,
+          ...query,
+          ...(limit === undefined ? {} : { limit }),
+          ...(cursor === undefined ? {} : { cursor }),
+        });
+        for (const h of result.hits) remember(h.sessionId, h.username, h.resourceName);
+        return {
+          hits: result.hits.map((h) => ({
+            sessionId: h.sessionId,
+            seq: h.seq,
+            t: h.t,
+            kind: h.kind,
+            snippet: h.snippet,
+            highlights: h.highlights,
+            username: h.username,
+            resourceName: h.resourceName,
+            startedAt: h.startedAt,
+            protocol: h.protocol,
+            time: h.time,
+          })),
+          nextCursor: result.nextCursor,
+        };
+      }),
+
+    'recordings.open': async ({ sessionId }, caller) => {
+      const pinned = requirePinned();
+      const user = account.account();
+      if (!user) throw new DesktopError('not_signed_in', 'You are not signed in — sign in first.');
+      const progress = progressTo(caller, sessionId);
+      const verified = await account.run((client) =>
+        cache.fetch(client, pinned, user.username, sessionId, progress),
+      );
+      const known = names.get(sessionId);
+      return playbacks.open(
+        caller.clientId,
+        {
+          sessionId,
+          source: 'gateway',
+          file: verified.file,
+          startOffset: 0,
+          report: verified.report,
+          keyFingerprint: pinned.recordingKeyFingerprint,
+          keySource: 'pinned',
+          cacheDir: verified.cacheDir,
+          username: known?.username ?? null,
+          resourceName: known?.resourceName ?? null,
+        },
+        (phase, done, total) => progress(phase, done, total),
+      );
+    },
+
+    'recordings.openBundle': async ({ uploadId, fingerprint }, caller) => {
+      const pinned = account.pinned();
+      if (!fingerprint && !pinned) {
+        throw new DesktopError(
+          'invalid_request',
+          'No gateway is pinned here: type the recording-key fingerprint you trust (SHA256:… or ed25519:…).',
+        );
+      }
+      let file: string;
+      let uploaded = false;
+      if (uploadId) {
+        file = await uploads.take(caller.clientId, uploadId);
+        uploaded = true;
+      } else if (deps.chooseOpenFile) {
+        const chosen = await deps.chooseOpenFile();
+        if (!chosen) throw new DesktopError('cancelled', 'No bundle was chosen.');
+        file = chosen;
+      } else {
+        throw new DesktopError(
+          'invalid_request',
+          'Send the bundle with bundles.uploadBegin first.',
+        );
+      }
+      try {
+        const trust = fingerprint
+          ? { fingerprint }
+          : { publicKeyPem: pinned!.recordingPublicKeyPem };
+        const bundle = await verifyBundleFile(file, trust);
+        const meta = bundle.report.bundle?.meta ?? {};
+        return await playbacks.open(caller.clientId, {
+          sessionId: bundle.sessionId,
+          source: 'bundle',
+          file,
+          startOffset: bundle.startOffset,
+          report: bundle.report,
+          keyFingerprint:
+            bundle.report.keyFingerprint ?? fingerprint ?? pinned?.recordingKeyFingerprint ?? '',
+          keySource: fingerprint ? 'fingerprint' : 'pinned',
+          cacheDir: null,
+          deleteOnClose: uploaded,
+          username: typeof meta.username === 'string' ? meta.username : null,
+          resourceName: typeof meta.resourceName === 'string' ? meta.resourceName : null,
+        });
+      } catch (error) {
+        if (uploaded) await fs.rm(file, { force: true });
+        throw error;
+      }
+    },
+
+    'bundles.uploadBegin': async ({ size }, caller) => uploads.begin(caller.clientId, size),
+    'bundles.uploadChunk': async ({ uploadId, offset, data }, caller) => ({
+      received: await uploads.chunk(caller.clientId, uploadId, offset, data),
+    }),
+    'bundles.uploadCancel': async ({ uploadId }, caller) => {
+      await uploads.cancel(caller.clientId, uploadId);
+      return {};
+    },
+
+    'playback.frames': async (request, caller) => playbacks.frames(caller.clientId, request),
+    'playback.seek': async (request, caller) => playbacks.seek(caller.clientId, request),
+    'playback.queries': async (request, caller) => playbacks.queries(caller.clientId, request),
+    'playback.close': async ({ playbackId }, caller) => {
+      await playbacks.close(caller.clientId, playbackId);
+      return {};
+    },
+
+    'recordings.export': async (request, caller) =>
+      account.run((client) =>
+        exports.run(caller, request, () =>
+          client.exportRecording(request.sessionId, {
+            format: request.format,
+            ...(request.channel === undefined ? {} : { channel: request.channel }),
+          }),
+        ),
+      ),
+    'recordings.cancelExport': async ({ exportId }, caller) => {
+      exports.cancel(caller.clientId, exportId);
+      return {};
+    },
+
+    'live.watch': async ({ sessionId }, caller) => {
+      const pinned = requirePinned();
+      const download = await account.run((client) => client.followRecording(sessionId));
+      return live.watch(caller, sessionId, pinned, download);
+    },
+    'live.stop': async ({ playbackId }, caller) => {
+      live.stop(caller.clientId, playbackId);
+      return {};
+    },
+  };
+
+  return {
+    handlers,
+    playbacks,
+    async clientDisconnected(clientId) {
+      live.stopAllFor(clientId);
+      exports.cancelAllFor(clientId);
+      await uploads.cancelAllFor(clientId);
+      await playbacks.closeAllFor(clientId);
+    },
+    async dispose() {
+      live.dispose();
+      await uploads.dispose();
+      await playbacks.dispose();
+    },
+  };
+}

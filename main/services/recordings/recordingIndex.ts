@@ -1,0 +1,341 @@
+/**
+ * One pass over a verified recording file that indexes what playback needs without keeping
+ * the bytes: where each event of the terminal channel lies in the file, its time and kind, the
+ * sizes and resizes, an activity histogram and the command lines typed. Event text is read
+ * back from the file on demand (eventText.ts), so a 100 MB recording costs a few MB of memory.
+ *
+ * The terminal channel is chosen as the `.cast` export chooses it (asciicast.ts): the first
+ * channel other than the session's own that requests a pty or carries output or input, and is
+ * not a subsystem or forwarded TCP stream. Other channels are not played.
+ */
+import { createReadStream } from 'node:fs';
+import { TextDecoder } from 'node:util';
+import {
+  eventKinds,
+  type RecordingEvent,
+  RecordingFormatError,
+  type RecordingHeader,
+  RecordingReader,
+} from '../../../gateway-client/recording/recordingFormat.ts';
+import { type CommandLine, CommandLineBuilder } from './commandLines.ts';
+
+/** Event kinds in the index (small integers in a plain array). */
+export const EV_OUTPUT = 0;
+export const EV_STDERR = 1;
+export const EV_INPUT = 2;
+export const EV_RESIZE = 3;
+export const EV_EXIT = 4;
+
+/** Events bigger than this are indexed as pieces, so one answer never carries more. */
+export const MAX_PIECE_BYTES = 64 * 1024;
+/** At most this many activity buckets (each at least ACTIVITY_MIN_BUCKET_MS long). */
+const MAX_ACTIVITY_BUCKETS = 1000;
+const ACTIVITY_MIN_BUCKET_MS = 100;
+const DEFAULT_SIZE = { cols: 80, rows: 24 };
+const SESSION_CHANNEL = 0;
+const READ_CHUNK_BYTES = 4 * 1024 * 1024;
+
+export interface TerminalSize {
+  cols: number;
+  rows: number;
+}
+
+/** The terminal channel's events as parallel arrays, ordered by position (= playback order). */
+export interface TerminalEvents {
+  count: number;
+  seq: number[];
+  /** ms from the session's start; never decreasing. */
+  t: number[];
+  kind: number[];
+  /** Where the event's bytes lie in the file. */
+  offset: number[];
+  length: number[];
+  /** Position of the next event of the same byte stream (output, stderr, input), or -1. */
+  next: number[];
+  /** For resizes. */
+  cols: number[];
+  rows: number[];
+}
+
+export interface RecordingIndex {
+  header: RecordingHeader;
+  kind: 'terminal' | 'database';
+  /** The terminal channel played (null: none, or a database session). */
+  channel: number | null;
+  /** Frames indexed (the last seq read). */
+  frames: number;
+  durationMs: number;
+  size: TerminalSize;
+  resizes: { t: number; cols: number; rows: number }[];
+  activity: number[];
+  activityBucketMs: number;
+  commands: CommandLine[];
+  events: TerminalEvents;
+}
+
+export interface ScanOptions {
+  /** Where the recording stream starts in the file (after a bundle's prefix). */
+  startOffset?: number;
+  /** Index no frame past this seq (those a failed verification did not vouch for). */
+  maxSeq?: number;
+}
+
+/** Reads the file once and builds the index. */
+export async function scanRecording(
+  file: string,
+  options: ScanOptions = {},
+): Promise<RecordingIndex> {
+  const builder = new IndexBuilder(
+    options.startOffset ?? 0,
+    options.maxSeq ?? Number.MAX_SAFE_INTEGER,
+  );
+  const reader = new RecordingReader();
+  const stream = createReadStream(file, {
+    start: options.startOffset ?? 0,
+    highWaterMark: READ_CHUNK_BYTES,
+  });
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      let records: ReturnType<RecordingReader['push']>;
+      let stop = false;
+      try {
+        records = reader.push(chunk);
+      } catch (error) {
+        if (!(error instanceof RecordingFormatError)) throw error;
+        // Verification already said where trust ends; index what precedes the bad record.
+        records = error.records;
+        stop = true;
+      }
+      for (const record of records) {
+        if (record.type === 'header') builder.header = record.header;
+        else if (record.type === 'frame' && !builder.frame(record.event, record.offset))
+          stop = true;
+        if (stop) break;
+      }
+      if (stop) break;
+    }
+  } finally {
+    stream.destroy();
+  }
+  return builder.finish();
+}
+
+/** Accumulates the index; exported for live watching, which feeds events as they arrive. */
+export class IndexBuilder {
+  header: RecordingHeader | null = null;
+  readonly events: TerminalEvents = {
+    count: 0,
+    seq: [],
+    t: [],
+    kind: [],
+    offset: [],
+    length: [],
+    next: [],
+    cols: [],
+    rows: [],
+  };
+  private channel: number | null = null;
+  private readonly notTerminal = new Set<number>();
+  private size: TerminalSize | null = null;
+  private readonly resizes: { t: number; cols: number; rows: number }[] = [];
+  private readonly commands = new CommandLineBuilder();
+  private readonly inputDecoder = new TextDecoder('utf-8');
+  private readonly lastOfStream = new Map<number, number>();
+  private frames = 0;
+  private lastT = 0;
+
+  constructor(
+    private readonly startOffset: number,
+    private readonly maxSeq: number,
+  ) {}
+
+  /** False once past maxSeq. `recordOffset` is the frame record's offset in the stream. */
+  frame(event: RecordingEvent, recordOffset: number): boolean {
+    if (event.seq > this.maxSeq) return false;
+    this.frames = event.seq;
+    const header = this.header;
+    const t = Math.max(this.lastT, header ? event.time - header.startedAt : 0);
+    this.lastT = t;
+    if (header && protocolOf(header) === 'postgres') return true;
+    if (event.channel === SESSION_CHANNEL) return true;
+    const meta = event.kind === eventKinds.meta ? parseJson(event.data) : undefined;
+    if (meta !== undefined && isNonTerminalMeta(meta)) this.notTerminal.add(event.channel);
+    if (this.channel === null) {
+      const starts =
+        !this.notTerminal.has(event.channel) &&
+        (metaType(meta) === 'pty-req' || (isStream(event.kind) && event.data.length > 0));
+      if (!starts) return true;
+      this.channel = event.channel;
+    }
+    if (event.channel !== this.channel) return true;
+    // 'F' | u32 | 20-byte fixed frame header, then the data.
+    const dataOffset = this.startOffset + recordOffset + 5 + 20;
+    switch (event.kind) {
+      case eventKinds.meta: {
+        if (metaType(meta) === 'pty-req') {
+          const size = terminalSize(meta);
+          if (size && !this.size) this.size = size;
+        }
+        return true;
+      }
+      case eventKinds.resize: {
+        const size = terminalSize(parseJson(event.data));
+        if (!size) return true;
+        if (!this.size && this.events.count === 0) {
+          this.size = size;
+          return true;
+        }
+        this.resizes.push({ t, ...size });
+        this.add(event.seq, t, EV_RESIZE, dataOffset, 0, size);
+        return true;
+      }
+      case eventKinds.exit:
+        this.add(event.seq, t, EV_EXIT, dataOffset, 0, null);
+        return true;
+      case eventKinds.output:
+      case eventKinds.stderr:
+      case eventKinds.input: {
+        const kind =
+          event.kind === eventKinds.output
+            ? EV_OUTPUT
+            : event.kind === eventKinds.stderr
+              ? EV_STDERR
+              : EV_INPUT;
+        if (kind === EV_INPUT) {
+          this.commands.push(t, this.inputDecoder.decode(event.data, { stream: true }));
+        }
+        for (let at = 0; at < event.data.length; at += MAX_PIECE_BYTES) {
+          const length = Math.min(MAX_PIECE_BYTES, event.data.length - at);
+          this.add(event.seq, t, kind, dataOffset + at, length, null);
+        }
+        return true;
+      }
+      default:
+        return true;
+    }
+  }
+
+  private add(
+    seq: number,
+    t: number,
+    kind: number,
+    offset: number,
+    length: number,
+    size: TerminalSize | null,
+  ): void {
+    const e = this.events;
+    const position = e.count++;
+    e.seq.push(seq);
+    e.t.push(t);
+    e.kind.push(kind);
+    e.offset.push(offset);
+    e.length.push(length);
+    e.next.push(-1);
+    e.cols.push(size?.cols ?? 0);
+    e.rows.push(size?.rows ?? 0);
+    if (kind <= EV_INPUT) {
+      const previous = this.lastOfStream.get(kind);
+      if (previous !== undefined) e.next[previous] = position;
+      this.lastOfStream.set(kind, position);
+    }
+  }
+
+  /** The terminal size known so far (pty-req or first resize), null before. */
+  currentSize(): TerminalSize | null {
+    return this.size;
+  }
+
+  /** ms from the start of the last frame seen. */
+  lastTime(): number {
+    return this.lastT;
+  }
+
+  isDatabase(): boolean {
+    return this.header !== null && protocolOf(this.header) === 'postgres';
+  }
+
+  /** Drops the events indexed so far (a live watch has sent them and keeps none). */
+  forgetEvents(): void {
+    const e = this.events;
+    e.count = 0;
+    for (const list of [e.seq, e.t, e.kind, e.offset, e.length, e.next, e.cols, e.rows]) {
+      list.length = 0;
+    }
+    this.lastOfStream.clear();
+  }
+
+  finish(): RecordingIndex {
+    const header = this.header;
+    if (!header) throw new RecordingFormatError('the recording has no header', 0);
+    const durationMs = this.lastT;
+    const bucketMs = Math.max(
+      ACTIVITY_MIN_BUCKET_MS,
+      Math.ceil(durationMs / MAX_ACTIVITY_BUCKETS / ACTIVITY_MIN_BUCKET_MS) *
+        ACTIVITY_MIN_BUCKET_MS,
+    );
+    const activity = new Array<number>(Math.max(1, Math.ceil((durationMs + 1) / bucketMs))).fill(0);
+    const e = this.events;
+    for (let i = 0; i < e.count; i++) {
+      if (e.kind[i] === EV_OUTPUT || e.kind[i] === EV_STDERR) {
+        const bucket = Math.min(activity.length - 1, Math.floor(e.t[i]! / bucketMs));
+        activity[bucket]! += e.length[i]!;
+      }
+    }
+    return {
+      header,
+      kind: protocolOf(header) === 'postgres' ? 'database' : 'terminal',
+      channel: this.channel,
+      frames: this.frames,
+      durationMs,
+      size: this.size ?? DEFAULT_SIZE,
+      resizes: this.resizes,
+      activity,
+      activityBucketMs: bucketMs,
+      commands: this.commands.commands,
+      events: e,
+    };
+  }
+}
+
+export function protocolOf(header: RecordingHeader): string | null {
+  const protocol = header.meta?.protocol;
+  return typeof protocol === 'string' ? protocol : null;
+}
+
+function isStream(kind: string): boolean {
+  return kind === eventKinds.output || kind === eventKinds.stderr || kind === eventKinds.input;
+}
+
+function parseJson(data: Uint8Array): unknown {
+  try {
+    return JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function metaType(meta: unknown): string | undefined {
+  if (typeof meta !== 'object' || meta === null) return undefined;
+  const type = (meta as { type?: unknown }).type;
+  return typeof type === 'string' ? type : undefined;
+}
+
+/** sftp and other subsystems carry a protocol, direct-tcpip channels a TCP stream. */
+function isNonTerminalMeta(meta: unknown): boolean {
+  const type = metaType(meta);
+  if (type === 'subsystem' || type === 'direct-tcpip') return true;
+  return (
+    type === 'channel-open' &&
+    (meta as { channelType?: unknown }).channelType !== undefined &&
+    (meta as { channelType?: unknown }).channelType !== 'session'
+  );
+}
+
+function terminalSize(value: unknown): TerminalSize | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const { cols, rows } = value as { cols?: unknown; rows?: unknown };
+  const valid = (n: unknown): n is number =>
+    typeof n === 'number' && Number.isInteger(n) && n > 0 && n <= 1000;
+  if (!valid(cols) || !valid(rows)) return null;
+  return { cols, rows };
+}
