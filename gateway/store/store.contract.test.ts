@@ -786,6 +786,7 @@ function describeStoreContract(
           lastCheckpointSeq: 0,
           lastCheckpointAt: null,
           failureReason: null,
+          lastVerification: null,
         };
         expect(created).toEqual(expected);
         expect(await store.getRecording('ses_1')).toEqual(expected);
@@ -951,7 +952,14 @@ function describeStoreContract(
           (await store.listRecordingAccess({ sessionId: 'ses_1', limit: 10 })).map((a) => a.id),
         ).toEqual(['acc_2', 'acc_1']);
         expect(await store.listRecordingAccess({ userId: 'usr_2', limit: 1 })).toEqual([
-          { id: 'acc_3', sessionId: 'ses_2', userId: 'usr_2', action: 'export_bundle', at: T + 3 },
+          {
+            id: 'acc_3',
+            sessionId: 'ses_2',
+            userId: 'usr_2',
+            action: 'export_bundle',
+            at: T + 3,
+            detail: null,
+          },
         ]);
       });
     });

@@ -185,6 +185,7 @@ function describeRecordingsApi(
       frames: 8,
       bytes: (await storedBytes(ids.aliceSsh)).length,
       lastCheckpointSeq: 8,
+      lastVerification: null,
     });
     expect(db).toMatchObject({ status: 'recording', endedAt: null, resourceName: 'orders-db' });
   });
