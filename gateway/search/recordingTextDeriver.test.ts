@@ -1,0 +1,181 @@
+/**
+ * What text a recording yields for search: command lines rebuilt from keystrokes (line editing
+ * applied), output without escape sequences (even when a sequence is split across frames),
+ * queries, and what is left out (binary channels, output past the cap).
+ */
+import { describe, expect, it } from 'vitest';
+import { eventKinds } from '../../gateway-client/recording/recordingFormat.ts';
+import { CommandLineEditor } from './commandLineEditor.ts';
+import { RecordingTextDeriver } from './recordingTextDeriver.ts';
+import { queryWords, snippetOf } from './searchTerms.ts';
+import { TerminalTextStripper } from './terminalTextStripper.ts';
+
+describe('CommandLineEditor', () => {
+  const lines = (...chunks: string[]) => {
+    const editor = new CommandLineEditor();
+    return chunks.flatMap((chunk) => editor.push(chunk).map((line) => line.text));
+  };
+
+  it('applies Backspace, ^H, ^W, ^U and ^C, and completes lines on CR or LF', () => {
+    expect(lines('ls -lx\u007fa\r')).toEqual(['ls -la']);
+    expect(lines('cd /tpm\b\b\bmp\n')).toEqual(['cd /mp']);
+    expect(lines('git push --force\u0017origin\r')).toEqual(['git push origin']);
+    expect(lines('rm -rf /\u0015echo safe\r')).toEqual(['echo safe']);
+    expect(lines('sleep 100\u0003', 'uptime\r')).toEqual(['uptime']);
+    expect(lines('\r', '   \r')).toEqual([]);
+  });
+
+  it('skips arrow keys, function keys and paste markers, keeps pasted text and non-ASCII', () => {
+    expect(lines('echo \u001b[Dhi\u001bOA\u001b[15~ there\r')).toEqual(['echo hi there']);
+    expect(lines('\u001b[200~cat notes.txt\u001b[201~\r')).toEqual(['cat notes.txt']);
+    expect(lines('echo grüße ✓\u007f\r')).toEqual(['echo grüße']);
+  });
+
+  it('carries a line and an escape sequence across chunks, and says where Enter was', () => {
+    const editor = new CommandLineEditor();
+    expect(editor.push('systemctl sta')).toEqual([]);
+    expect(editor.push('tus\u001b')).toEqual([]);
+    expect(editor.push('[A nginx\rnext')).toEqual([{ text: 'systemctl status nginx', at: 8 }]);
+    expect(editor.pending()).toBe('next');
+  });
+});
+
+describe('TerminalTextStripper', () => {
+  it('drops CSI, OSC, charset and keypad sequences and controls; applies backspace', () => {
+    const stripper = new TerminalTextStripper();
+    expect(
+      stripper.push(
+        '\u001b]0;user@host: ~\u0007\u001b[?2004h\u001b[1;32muser@host\u001b[0m:~$ ls\r\n\u001b(Bfile\tx\u001b=\n',
+      ),
+    ).toBe('user@host:~$ ls\nfile x\n');
+    expect(stripper.push('abcd\b\bxy')).toBe('abxy');
+  });
+
+  it('recognises a sequence split across chunks, including an OSC ended by ESC \\', () => {
+    const stripper = new TerminalTextStripper();
+    expect(stripper.push('one \u001b[3')).toBe('one ');
+    expect(stripper.push('1mtwo\u001b]8;;http://x')).toBe('two');
+    expect(stripper.push('\u001b\\three')).toBe('three');
+  });
+});
+
+describe('RecordingTextDeriver', () => {
+  let seq = 0;
+  const frame = (channel: number, kind: string, data: string | object) => ({
+    seq: ++seq,
+    time: 1000 + seq,
+    channel,
+    kind,
+    data: Buffer.from(typeof data === 'string' ? data : JSON.stringify(data)),
+  });
+
+  it('types at a pty are commands, piped input is input, exec requests are commands', () => {
+    seq = 0;
+    const deriver = new RecordingTextDeriver('ses_1');
+    deriver.frame(frame(1, eventKinds.meta, { type: 'pty-req', cols: 80, rows: 24 }));
+    deriver.frame(frame(1, eventKinds.input, 'who'));
+    deriver.frame(frame(1, eventKinds.input, 'ami\r'));
+    deriver.frame(frame(2, eventKinds.input, 'SELECT 1;\n'));
+    deriver.frame(frame(3, eventKinds.meta, { type: 'exec', command: 'tar czf - /srv' }));
+    expect(deriver.take({ flush: false })).toEqual([
+      { sessionId: 'ses_1', seq: 3, time: 1003, channel: 1, kind: 'command', text: 'whoami' },
+      { sessionId: 'ses_1', seq: 4, time: 1004, channel: 2, kind: 'input', text: 'SELECT 1;' },
+      {
+        sessionId: 'ses_1',
+        seq: 5,
+        time: 1005,
+        channel: 3,
+        kind: 'command',
+        text: 'tar czf - /srv',
+      },
+    ]);
+    expect(deriver.take({ flush: true })).toEqual([]);
+  });
+
+  it('gathers output per channel from its first frame, closed at a flush or past the entry size', () => {
+    seq = 0;
+    const deriver = new RecordingTextDeriver('ses_1', { entryChars: 20 });
+    deriver.frame(frame(1, eventKinds.output, '\u001b[1mhello\u001b[0m '));
+    deriver.frame(frame(2, eventKinds.stderr, 'warning: disk'));
+    deriver.frame(frame(1, eventKinds.output, 'world\r\n'));
+    expect(deriver.take({ flush: false })).toEqual([]);
+    // Past 20 characters: closed at the last line break, the rest starts at this frame.
+    deriver.frame(frame(1, eventKinds.output, 'line two is longer\nand more'));
+    expect(deriver.take({ flush: false })).toEqual([
+      {
+        sessionId: 'ses_1',
+        seq: 1,
+        time: 1001,
+        channel: 1,
+        kind: 'output',
+        text: 'hello world\nline two is longer',
+      },
+    ]);
+    expect(deriver.take({ flush: true }).map((e) => [e.channel, e.seq, e.text])).toEqual([
+      [1, 4, 'and more'],
+      [2, 2, 'warning: disk'],
+    ]);
+  });
+
+  it('decodes UTF-8 split across frames', () => {
+    seq = 0;
+    const deriver = new RecordingTextDeriver('ses_1');
+    const bytes = Buffer.from('Grüße');
+    deriver.frame({ ...frame(1, eventKinds.output, ''), data: bytes.subarray(0, 3) });
+    deriver.frame({ ...frame(1, eventKinds.output, ''), data: bytes.subarray(3) });
+    expect(deriver.take({ flush: true }).map((e) => e.text)).toEqual(['Grüße']);
+  });
+
+  it('indexes queries, blocked statements and database errors; not result rows', () => {
+    seq = 0;
+    const deriver = new RecordingTextDeriver('ses_db');
+    deriver.frame(frame(0, eventKinds.query, { protocol: 'simple', sql: 'select * from orders' }));
+    deriver.frame(frame(0, eventKinds.dataRow, 'secret-row-value'));
+    deriver.frame(
+      frame(0, eventKinds.error, {
+        fields: { S: 'ERROR', C: '42P01', M: 'relation "x" does not exist' },
+      }),
+    );
+    deriver.frame(
+      frame(0, eventKinds.blocked, { sql: 'drop table orders', rule: 'r', reason: 'no' }),
+    );
+    deriver.frame(frame(0, eventKinds.query, 'not json'));
+    expect(deriver.take({ flush: true }).map((e) => [e.kind, e.text])).toEqual([
+      ['query', 'select * from orders'],
+      ['output', 'relation "x" does not exist'],
+      ['query', 'drop table orders'],
+    ]);
+  });
+
+  it('leaves out sftp and tunnel channels, and output past the per-session cap', () => {
+    seq = 0;
+    const deriver = new RecordingTextDeriver('ses_1', { maxOutputChars: 10 });
+    deriver.frame(frame(1, eventKinds.meta, { type: 'subsystem', name: 'sftp' }));
+    deriver.frame(frame(1, eventKinds.input, 'binary sftp request\r'));
+    deriver.frame(frame(1, eventKinds.output, 'binary sftp reply\n'));
+    deriver.frame(frame(2, eventKinds.meta, { type: 'direct-tcpip', destPort: 80 }));
+    deriver.frame(frame(2, eventKinds.input, 'GET / HTTP/1.1\r\n'));
+    deriver.frame(frame(3, eventKinds.output, 'first 12 chars'));
+    deriver.frame(frame(3, eventKinds.output, 'past the cap'));
+    expect(deriver.take({ flush: true }).map((e) => e.text)).toEqual(['first 12 chars']);
+  });
+});
+
+describe('search words and snippets', () => {
+  it('splits queries like the index does, bounded', () => {
+    expect(queryWords('  /etc/NGINX/nginx.conf  ')).toEqual(['etc', 'nginx', 'conf']);
+    expect(queryWords('-- // ..')).toEqual([]);
+    expect(queryWords(Array.from({ length: 40 }, (_, i) => `w${i}`).join(' '))).toHaveLength(16);
+    expect(queryWords('x'.repeat(100))).toEqual(['x'.repeat(64)]);
+  });
+
+  it('cuts a window around the first match and highlights the matched prefixes', () => {
+    const text = `${'a'.repeat(300)} then systemctl restart nginx and ${'b'.repeat(300)}`;
+    const { snippet, highlights } = snippetOf(text, ['restart', 'ngin']);
+    expect(snippet.startsWith('…')).toBe(true);
+    expect(snippet.endsWith('…')).toBe(true);
+    expect(snippet.length).toBeLessThanOrEqual(162);
+    expect(highlights.map(([from, to]) => snippet.slice(from, to))).toEqual(['restart', 'ngin']);
+    expect(snippetOf('NGINX ok', ['nginx'])).toEqual({ snippet: 'NGINX ok', highlights: [[0, 5]] });
+  });
+});
