@@ -1,0 +1,321 @@
+/**
+ * The Recordings view and players (issue #6) in Debian's Chromium under the strict CSP, driven
+ * through the fake DesktopApi (test/fixtures/fakeDesktopApi.ts): virtualized paged list and
+ * filters, search with highlighted hits that open the player at the hit, the terminal player
+ * (commands, seek, speed, resize, keystrokes), the failed-verification gate (nothing is asked
+ * of main before the user chooses to look), the database player, exports with progress, an
+ * offline bundle sent in pieces, and live watch. Screenshots go to test-results/replay/.
+ *
+ * The terminal is read from xterm's DOM renderer (WebGL off through the app's preference).
+ * The same flows against real main services, gateway and sshd: test/e2e/replay.test.ts.
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { build } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FakeOptions, installFakeDesktopApi } from '../fixtures/fakeDesktopApi.ts';
+import { type StaticRendererServer, serveRenderer } from './staticRendererServer.ts';
+
+const repoRoot = path.resolve(import.meta.dirname, '..', '..');
+const CHROMIUM = process.env.WITNESS_CHROMIUM ?? '/usr/bin/chromium';
+const shotsDir = path.join(repoRoot, 'test-results', 'replay');
+const missing = existsSync(CHROMIUM)
+  ? null
+  : `${CHROMIUM} is not installed (apt-get install chromium)`;
+if (missing !== null) console.warn(`[replay] skipping the Chromium tests: ${missing}`);
+
+type Logged = { name: string; request: Record<string, unknown> };
+type FakeWindow = {
+  __witnessFake: { log: Logged[] };
+  __cspViolations: string[];
+  __pageErrors: string[];
+};
+
+(missing === null ? describe : describe.skip)('replay UI in Chromium (fake DesktopApi)', () => {
+  let outDir: string;
+  let server: StaticRendererServer;
+  let browser: Browser;
+  const pages: Page[] = [];
+
+  beforeAll(async () => {
+    outDir = mkdtempSync(path.join(tmpdir(), 'witness-renderer-replay-'));
+    await build({
+      configFile: path.join(repoRoot, 'renderer', 'vite.config.ts'),
+      build: { outDir, emptyOutDir: true },
+      logLevel: 'warn',
+    });
+    server = await serveRenderer(outDir);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    mkdirSync(shotsDir, { recursive: true });
+  }, 120_000);
+
+  afterAll(async () => {
+    const problems: string[] = [];
+    for (const page of pages) {
+      if (page.isClosed()) continue;
+      problems.push(
+        ...(await page.evaluate(() => {
+          const w = globalThis as unknown as FakeWindow;
+          return [...w.__cspViolations, ...w.__pageErrors];
+        })),
+      );
+    }
+    await browser?.close();
+    await server?.close();
+    if (outDir) rmSync(outDir, { recursive: true, force: true });
+    expect(problems).toEqual([]);
+  });
+
+  async function open(
+    options: Partial<FakeOptions> = {},
+    theme: 'light' | 'dark' = 'light',
+  ): Promise<Page> {
+    const context = await browser.newContext({
+      viewport: { width: 1360, height: 860 },
+      colorScheme: theme,
+    });
+    context.setDefaultTimeout(10_000);
+    const page = await context.newPage();
+    pages.push(page);
+    await page.addInitScript(() => {
+      const w = globalThis as unknown as FakeWindow & {
+        document: { addEventListener(t: string, l: (e: never) => void): void };
+        addEventListener(t: string, l: (e: never) => void): void;
+        localStorage: { setItem(k: string, v: string): void };
+      };
+      w.__cspViolations = [];
+      w.__pageErrors = [];
+      w.document.addEventListener(
+        'securitypolicyviolation',
+        (e: { violatedDirective: string; blockedURI: string }) =>
+          w.__cspViolations.push(`CSP ${e.violatedDirective} blocked ${e.blockedURI}`),
+      );
+      w.addEventListener('error', (e: { message: string }) => w.__pageErrors.push(e.message));
+      // DOM renderer: the terminal's text is in the page.
+      w.localStorage.setItem('witness.terminal.gpu', 'off');
+    });
+    await page.addInitScript(installFakeDesktopApi, { scenario: 'workspace', ...options });
+    await page.goto(server.url);
+    await page.getByRole('button', { name: 'All recordings' }).click();
+    await page.getByRole('heading', { name: 'Recordings', exact: true }).waitFor();
+    return page;
+  }
+
+  const shot = (page: Page, name: string) =>
+    page.screenshot({ path: path.join(shotsDir, `${name}.png`) });
+  const calls = (page: Page): Promise<Logged[]> =>
+    page.evaluate(() =>
+      JSON.parse(JSON.stringify((globalThis as unknown as FakeWindow).__witnessFake.log)),
+    );
+  const screen = (page: Page) =>
+    page
+      .getByRole('region', { name: 'Recorded terminal' })
+      .locator('.xterm-rows > div')
+      .allTextContents()
+      .then((rows) => rows.join('\n'));
+  async function waitForScreen(page: Page, pattern: RegExp): Promise<string> {
+    let text = '';
+    for (let i = 0; i < 100; i++) {
+      text = await screen(page).catch(() => '');
+      if (pattern.test(text)) return text;
+      await page.waitForTimeout(100);
+    }
+    throw new Error(`${pattern} not on the player's screen:\n${text}`);
+  }
+
+  it('lists thousands of recordings virtualized, pages as it scrolls, filters', async () => {
+    const page = await open({ extraRecordings: 2500 });
+    const list = page.getByRole('list', { name: 'Recordings', exact: true });
+    await list.getByRole('listitem', { name: 'Recorded session ses_01HZX4K7Q2' }).waitFor();
+    // Only what is on screen (plus overscan) is in the DOM.
+    expect(await list.getByRole('listitem').count()).toBeLessThan(60);
+    await shot(page, 'recordings-list-light');
+    const firstPage = (await calls(page)).filter((c) => c.name === 'recordings.list').length;
+    await page.locator('.virtual-scroll').evaluate((el) => {
+      el.scrollTop = el.scrollHeight;
+    });
+    await expect
+      .poll(async () => (await calls(page)).filter((c) => c.request.cursor !== undefined).length)
+      .toBeGreaterThan(0);
+    expect((await calls(page)).filter((c) => c.name === 'recordings.list').length).toBeGreaterThan(
+      firstPage,
+    );
+    await page.getByRole('combobox', { name: 'Filter by protocol' }).selectOption('postgres');
+    await list.getByRole('listitem', { name: 'Recorded session ses_01HZX2B9M1' }).waitFor();
+    expect(
+      await list.getByRole('listitem', { name: 'Recorded session ses_01HZX4K7Q2' }).count(),
+    ).toBe(0);
+    const filtered = (await calls(page)).filter((c) => c.name === 'recordings.list').pop();
+    expect(filtered?.request.filters).toEqual({ protocol: 'postgres' });
+  }, 60_000);
+
+  it('search highlights the hit; clicking it opens the player at that moment, verified', async () => {
+    const page = await open();
+    await page.getByRole('searchbox', { name: 'Search recordings' }).fill('deploy');
+    await page.getByRole('searchbox', { name: 'Search recordings' }).press('Enter');
+    const results = page.getByRole('list', { name: 'Search results' });
+    await results.getByRole('button').first().waitFor();
+    expect(await results.locator('mark').first().textContent()).toBe('deploy');
+    await shot(page, 'search-hits-light');
+    await results.getByRole('button', { name: /ses_01HZX4K7Q2 at 0:04: \.\/deploy\.sh/ }).click();
+    await page.getByRole('status', { name: 'Integrity' }).getByText('Verified').waitFor();
+    await waitForScreen(page, /Deploying release 42/);
+    const text = await screen(page);
+    expect(text).not.toContain('step 1/10');
+    expect(await page.getByRole('status', { name: 'Playback time' }).textContent()).toContain(
+      '0:04',
+    );
+    const seek = (await calls(page)).find((c) => c.name === 'playback.seek');
+    expect(seek?.request.atMs).toBe(4001);
+    await shot(page, 'player-at-hit-light');
+  }, 60_000);
+
+  it('terminal player: commands to jump to, play at 16× to the end with the resize, keystrokes', async () => {
+    const page = await open({}, 'dark');
+    await page.getByRole('button', { name: 'Open recording ses_01HZX4K7Q2' }).click();
+    await page.getByRole('status', { name: 'Integrity' }).waitFor();
+    await waitForScreen(page, /Welcome to web-1/);
+    const commands = page.getByRole('navigation', { name: 'Commands' });
+    expect(await commands.getByRole('button').count()).toBe(3);
+    await commands.getByRole('button', { name: 'Jump to 0:01: ls -la' }).click();
+    await waitForScreen(page, /total 8/);
+    expect(await screen(page)).not.toContain('Deploying');
+    await page.getByRole('checkbox', { name: 'Show keystrokes' }).check();
+    await page.getByRole('combobox', { name: 'Playback speed' }).selectOption('16');
+    await page.getByRole('button', { name: 'Play', exact: true }).click();
+    await page
+      .getByRole('log', { name: 'Keystrokes' })
+      .getByText(/deploy\.sh --prod⏎/)
+      .waitFor();
+    await waitForScreen(page, /logout/);
+    // Idle-skip: the 8 s of silence before the end pass in well under 8 s even at 16×.
+    await page.getByRole('button', { name: 'Play', exact: true }).waitFor({ timeout: 5000 });
+    const slider = page.getByRole('slider', { name: 'Playback position' });
+    expect(await slider.getAttribute('aria-valuetext')).toBe('0:20 of 0:20');
+    // The recorded resize to 100×30 reached the player's terminal.
+    expect(await page.locator('.player-screen .xterm-rows > div').count()).toBe(30);
+    await shot(page, 'terminal-player-dark');
+    // Seek through the slider (keyboard): back to the start.
+    await slider.focus();
+    await page.keyboard.press('Home');
+    await expect.poll(() => screen(page)).not.toContain('logout');
+  }, 60_000);
+
+  it('a recording that failed verification shows the failure and a warning before anything plays', async () => {
+    const page = await open();
+    await page.getByRole('button', { name: 'Open recording ses_01HZWZZ0T5' }).click();
+    const alert = page.getByRole('alert', { name: 'Integrity' });
+    await alert.getByText('Failed at seq 18').waitFor();
+    expect(await alert.textContent()).toContain('not what the gateway signed');
+    expect(await page.getByRole('region', { name: 'Recorded terminal' }).count()).toBe(0);
+    const before = (await calls(page)).map((c) => c.name);
+    expect(before).not.toContain('playback.frames');
+    expect(before).not.toContain('playback.seek');
+    await shot(page, 'failed-gate-light');
+    await alert.getByRole('button', { name: 'Show the recording anyway' }).click();
+    await waitForScreen(page, /Welcome to web-1/);
+    const frames = (await calls(page)).filter((c) => c.name === 'playback.frames');
+    expect(frames.length).toBeGreaterThan(0);
+    expect(frames.every((c) => c.request.acceptFailedVerification === true)).toBe(true);
+    // The failure stays on screen while it plays.
+    expect(await alert.getByText('Failed at seq 18').isVisible()).toBe(true);
+  }, 60_000);
+
+  it('database player: queries with duration, rows, errors, blocked, masked; result table', async () => {
+    const page = await open();
+    await page.getByRole('button', { name: 'Open recording ses_01HZX2B9M1' }).click();
+    await page
+      .getByRole('status', { name: 'Integrity' })
+      .getByText('Interrupted: verified to seq 96')
+      .waitFor();
+    const timeline = page.getByRole('region', { name: 'Query timeline' });
+    await timeline.getByRole('button', { name: /^Query 1 at 0:00: SELECT id, email/ }).waitFor();
+    expect(await timeline.getByRole('listitem').count()).toBe(3);
+    const table = page.getByRole('table', { name: 'Result of query 1' });
+    expect(await table.getByRole('columnheader').allTextContents()).toEqual([
+      'id',
+      'email (masked)',
+      'total',
+    ]);
+    expect(await table.getByRole('cell', { name: '340.50' }).count()).toBe(1);
+    expect(await table.getByRole('cell', { name: 'NULL' }).count()).toBe(1);
+    await shot(page, 'database-player-light');
+    await timeline.getByRole('button', { name: /^Query 2/ }).click();
+    expect(await page.getByRole('note', { name: 'Query error' }).textContent()).toContain(
+      'relation "ordrs" does not exist',
+    );
+    await timeline.getByRole('button', { name: /^Query 3/ }).click();
+    expect(await page.getByRole('note', { name: 'Blocked' }).textContent()).toContain(
+      'no-ddl-in-prod',
+    );
+  }, 60_000);
+
+  it('exports with progress and says where the file went', async () => {
+    const page = await open();
+    await page.getByRole('button', { name: 'Open recording ses_01HZX4K7Q2' }).click();
+    await page.getByRole('button', { name: 'Export .cast' }).click();
+    await page.getByRole('progressbar', { name: 'Export progress' }).waitFor();
+    const saved = page.getByRole('status').filter({ hasText: 'Saved' });
+    await saved.waitFor();
+    expect(await saved.textContent()).toContain(
+      '/home/dana/.config/Witness/downloads/ses_01HZX4K7Q2.cast',
+    );
+    const exported = (await calls(page)).find((c) => c.name === 'recordings.export');
+    expect(exported?.request).toMatchObject({ sessionId: 'ses_01HZX4K7Q2', format: 'cast' });
+  }, 60_000);
+
+  it('opens a bundle offline: sent in pieces, verified with the typed fingerprint', async () => {
+    const page = await open();
+    await page.getByRole('button', { name: 'Open bundle…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Open a recording bundle' });
+    await dialog.getByLabel('Bundle file').setInputFiles({
+      name: 'ses_01HZX4K7Q2.witness-bundle',
+      mimeType: 'application/octet-stream',
+      buffer: Buffer.alloc(200_000, 7),
+    });
+    await dialog
+      .getByLabel('Key fingerprint (optional)')
+      .fill('SHA256:Jx4N0o1mQv8aLr2s5YtKp0ZbW3cX9dE7fG6hI1jK2lM');
+    await shot(page, 'open-bundle-light');
+    await dialog.getByRole('button', { name: 'Open and verify' }).click();
+    await page.getByText('Offline bundle').waitFor();
+    const integrity = page.getByRole('status', { name: 'Integrity' });
+    await integrity.getByText('Verified').waitFor();
+    expect(await integrity.textContent()).toContain('the key you gave');
+    const log = await calls(page);
+    // 200 000 bytes in 64 KiB pieces.
+    expect(log.filter((c) => c.name === 'bundles.uploadChunk')).toHaveLength(4);
+    expect(log.find((c) => c.name === 'recordings.openBundle')?.request).toEqual({
+      uploadId: 'up-1',
+      fingerprint: 'SHA256:Jx4N0o1mQv8aLr2s5YtKp0ZbW3cX9dE7fG6hI1jK2lM',
+    });
+    // Offline: no export of what came from disk.
+    expect(await page.getByRole('button', { name: 'Export .cast' }).count()).toBe(0);
+    await waitForScreen(page, /Welcome to web-1/);
+  }, 60_000);
+
+  it('live watch for admins: frames as they come, then the session ends', async () => {
+    const page = await open({}, 'dark');
+    await page.getByRole('button', { name: 'Watch live ses_live_01' }).click();
+    await page.getByRole('status').filter({ hasText: 'Live' }).first().waitFor();
+    // Frames sent before live.watch answered are not lost.
+    await waitForScreen(page, /Live session on web-1/);
+    await waitForScreen(page, /live line 3/);
+    await shot(page, 'live-dark');
+    await page.getByRole('status', { name: 'Live session ended' }).waitFor({ timeout: 5000 });
+    expect(await screen(page)).toContain('live line 8');
+    await page.getByRole('button', { name: '← Back to recordings' }).click();
+    await expect.poll(async () => (await calls(page)).map((c) => c.name)).toContain('live.stop');
+  }, 60_000);
+
+  it('engineers get no Watch live button', async () => {
+    const page = await open({ role: 'engineer' });
+    await page.getByRole('button', { name: 'Open recording ses_01HZX4K7Q2' }).waitFor();
+    expect(await page.getByRole('button', { name: /^Watch live/ }).count()).toBe(0);
+  }, 60_000);
+});
