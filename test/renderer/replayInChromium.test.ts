@@ -99,7 +99,8 @@ type FakeWindow = {
       // DOM renderer: the terminal's text is in the page.
       w.localStorage.setItem('witness.terminal.gpu', 'off');
     });
-    await page.addInitScript(installFakeDesktopApi, { scenario: 'workspace', ...options });
+    const fakeOptions: FakeOptions = { ...options, scenario: 'workspace' };
+    await page.addInitScript(installFakeDesktopApi, fakeOptions);
     await page.goto(server.url);
     await page.getByRole('button', { name: 'All recordings' }).click();
     await page.getByRole('heading', { name: 'Recordings', exact: true }).waitFor();
