@@ -316,6 +316,25 @@ describe('desktop replay against a real gateway', () => {
       expect.objectContaining({ size: { cols: 120, rows: 40 } }),
     ]);
     expect(all.at(-1)?.kind).toBe('exit');
+
+    // Re-opened from the verified cache (index and keyframes kept beside it): the same playback.
+    await h.app.playbacks?.keyframesOf(info.playbackId)?.build();
+    await h.call('playback.close', { playbackId: info.playbackId });
+    expect(
+      (
+        await rejection(
+          h.call('playback.frames', { playbackId: info.playbackId, fromMs: 0, toMs: 1 }),
+        )
+      ).code,
+    ).toBe('not_found');
+    const again = await h.call('recordings.open', { sessionId });
+    expect({ ...again, playbackId: '' }).toEqual({ ...info, playbackId: '' });
+    expect(await allFrames(h, again.playbackId, 0, info.durationMs + 1)).toEqual(all);
+    const cached = path.join(h.dir, 'recordings-cache');
+    const files = (await fs.readdir(cached, { recursive: true })).map(String);
+    expect(
+      files.filter((f) => /stream\.wrec$|verdict\.json$|index\.json$|keyframes\.json$/.test(f)),
+    ).toHaveLength(4);
   });
 
   async function allFrames(h: Harness, playbackId: string, fromMs: number, toMs: number) {

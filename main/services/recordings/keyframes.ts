@@ -46,6 +46,8 @@ export class Keyframes {
   private readonly planned: number[];
   private readonly built: Keyframe[] = [];
   private building: Promise<void> | null = null;
+  /** Reading the cached keyframes: quick, so a seek waits for it rather than replaying from 0. */
+  private loading: Promise<boolean> | null = null;
   private stopped = false;
 
   constructor(
@@ -64,9 +66,12 @@ export class Keyframes {
 
   /** Builds (or loads) the keyframes once; later calls return the same promise. */
   build(onProgress?: (done: number, total: number) => void): Promise<void> {
-    this.building ??= this.load().then((loaded) =>
-      loaded ? undefined : this.buildAll(onProgress),
-    );
+    if (!this.building) {
+      this.loading = this.load();
+      this.building = this.loading.then((loaded) =>
+        loaded ? undefined : this.buildAll(onProgress),
+      );
+    }
     return this.building;
   }
 
@@ -79,6 +84,7 @@ export class Keyframes {
   }
 
   async seek(atMs: number): Promise<SeekResult> {
+    if (this.loading) await this.loading;
     const e = this.index.events;
     const target = upperBound(e.t, atMs, e.count);
     let keyframe: Keyframe | null = null;

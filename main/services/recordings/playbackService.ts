@@ -91,7 +91,7 @@ export class PlaybackService {
       : report.frames;
     let index: RecordingIndex;
     try {
-      index = await scanRecording(source.file, { startOffset: source.startOffset, maxSeq });
+      index = await indexOf(source, maxSeq);
     } catch (error) {
       if (!failed) throw error;
       // A rejected file may not even have a readable header: nothing to index, the verdict stands.
@@ -259,6 +259,37 @@ export class PlaybackService {
     }
     return playback;
   }
+}
+
+const INDEX_CACHE_VERSION = 1;
+
+/**
+ * The index of a cached (verified, final) recording is kept beside it, so re-opening a long
+ * recording reads a few MB of JSON instead of scanning the whole file again.
+ */
+async function indexOf(source: VerifiedSource, maxSeq: number): Promise<RecordingIndex> {
+  const scan = () => scanRecording(source.file, { startOffset: source.startOffset, maxSeq });
+  if (!source.cacheDir) return scan();
+  const cacheFile = path.join(source.cacheDir, 'index.json');
+  const bytes = (await fs.stat(source.file)).size;
+  try {
+    const saved = JSON.parse(await fs.readFile(cacheFile, 'utf8')) as {
+      version: number;
+      bytes: number;
+      maxSeq: number;
+      index: RecordingIndex;
+    };
+    if (saved.version === INDEX_CACHE_VERSION && saved.bytes === bytes && saved.maxSeq === maxSeq) {
+      return saved.index;
+    }
+  } catch {
+    // Not there yet, or unreadable: scan.
+  }
+  const index = await scan();
+  const temp = `${cacheFile}.${process.pid}.tmp`;
+  await fs.writeFile(temp, JSON.stringify({ version: INDEX_CACHE_VERSION, bytes, maxSeq, index }));
+  await fs.rename(temp, cacheFile);
+  return index;
 }
 
 function toPlaybackEvent(e: RecordingIndex['events'], i: number, data: string): PlaybackEvent {

@@ -1,0 +1,308 @@
+/**
+ * `npm run bench:replay` (issue #6): replay and search as the desktop does them, against an
+ * in-process gateway (SQLite store, the real recorder, its search indexing, HTTPS on loopback)
+ * and the real desktop services through the contract's dispatcher.
+ *
+ * Builds, through the gateway's own recorder:
+ * - one synthetic one-hour recording with 100 MiB of terminal output (coloured lines, a
+ *   prompt and a command every ~30 s, a resize), written with the gateway's clock advanced so
+ *   its frames span an hour;
+ * - 10,000 small recordings (a few commands and their output each), a handful of which contain
+ *   the words searched for.
+ *
+ * Measures:
+ * - first_frame_ms: `recordings.open` of the big recording + the first `playback.frames` page,
+ *   as a person re-opening it sees it — the verified download is in the app-data cache, so
+ *   this is the local index pass and the first read. The first (cold) open — download over
+ *   TLS + SHA-256 chain + Ed25519 verification + index — is printed as a DETAIL line;
+ * - seek_p95_ms: 200 `playback.seek` calls to random times over the hour, once the
+ *   keyframes are built (their build time, once per recording and cached, is a DETAIL);
+ * - search_10k_ms: median of `recordings.search` over 10,000+ recordings (desktop → gateway
+ *   HTTPS → SQLite FTS5), over 20 queries of different words.
+ *
+ * Sizes can be lowered for a smoke run: WITNESS_BENCH_REPLAY_MB, WITNESS_BENCH_REPLAY_SMALL.
+ * Last line: RESULT first_frame_ms=<n> seek_p95_ms=<n> search_10k_ms=<n>
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { newId } from '../gateway/newId.ts';
+import { eventKinds } from '../gateway-client/recording/recordingFormat.ts';
+import {
+  type CallName,
+  type CallRequest,
+  type CallResponse,
+  DesktopError,
+} from '../main/ipc/contract.ts';
+import { createDispatcher } from '../main/ipc/dispatcher.ts';
+import { createDesktopApp } from '../main/services/desktopApp.ts';
+import { startTestGateway } from '../test/harness/gatewayForTests.ts';
+
+const BIG_MB = Number(process.env.WITNESS_BENCH_REPLAY_MB ?? 100);
+const SMALL = Number(process.env.WITNESS_BENCH_REPLAY_SMALL ?? 10_000);
+const HOUR_MS = 3_600_000;
+const CHUNK_BYTES = 4096;
+const SEEKS = 200;
+const SEARCHES = 20;
+const ADMIN_PASSWORD = 'bench-admin-password';
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+/** A deterministic pseudo-random generator (the same recordings every run). */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state * 1664525 + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+const WORDS = [
+  'nginx',
+  'postgres',
+  'deploy',
+  'kubectl',
+  'journalctl',
+  'systemctl',
+  'rsync',
+  'openssl',
+  'terraform',
+  'ansible',
+  'grep',
+  'tail',
+  'docker',
+  'redis',
+  'certbot',
+  'iptables',
+  'htop',
+  'du',
+  'df',
+  'crontab',
+  'haproxy',
+  'consul',
+  'vault',
+  'prometheus',
+  'grafana',
+  'kafka',
+];
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const gw = await startTestGateway();
+  const appDir = mkdtempSync(path.join(os.tmpdir(), 'witness-bench-replay-'));
+  try {
+    const rootId = await gw.createUser('root', 'admin', ADMIN_PASSWORD);
+    const token = await gw.login('root', ADMIN_PASSWORD);
+    const resource = await gw.request('POST', '/v1/resources', {
+      token,
+      body: {
+        name: 'bench-host',
+        labels: {},
+        target: { kind: 'ssh', host: '127.0.0.1', port: 22, username: 'deploy' },
+        secret: { password: 'bench' },
+      },
+    });
+    const resourceId: string = resource.json.id;
+    const recorder = gw.gateway.services.recorder;
+
+    // --- the big recording --------------------------------------------------------------------
+    const bigId = newId('ses');
+    const t0 = Date.now();
+    const big = await recorder.start({
+      sessionId: bigId,
+      userId: rootId,
+      resourceId,
+      protocol: 'ssh',
+    });
+    const rand = random(42);
+    const append = (kind: (typeof eventKinds)[keyof typeof eventKinds], data: string) =>
+      big.append(1, kind, Buffer.from(data));
+    await append(eventKinds.meta, JSON.stringify({ type: 'pty-req', cols: 160, rows: 48 }));
+    const totalBytes = BIG_MB * 1024 * 1024;
+    const chunks = Math.ceil(totalBytes / CHUNK_BYTES);
+    const stepMs = HOUR_MS / chunks;
+    let pending: Promise<void>[] = [];
+    let clockCarry = 0;
+    let line = 0;
+    for (let i = 0; i < chunks; i++) {
+      clockCarry += stepMs;
+      const whole = Math.floor(clockCarry);
+      clockCarry -= whole;
+      gw.clock.advance(whole);
+      if (i % Math.max(1, Math.floor(chunks / 120)) === 0) {
+        const word = WORDS[Math.floor(rand() * WORDS.length)]!;
+        pending.push(append(eventKinds.input, `${word} --status ${i}\r`));
+        pending.push(
+          append(eventKinds.output, `\r\n\x1b[1;32mroot@bench\x1b[0m:~# ${word} --status ${i}\r\n`),
+        );
+      }
+      if (i === Math.floor(chunks / 2)) {
+        pending.push(append(eventKinds.resize, JSON.stringify({ cols: 200, rows: 50 })));
+      }
+      let text = '';
+      while (text.length < CHUNK_BYTES - 120) {
+        text += `\x1b[3${line % 8}m${String(line).padStart(8, '0')}\x1b[0m ${WORDS[line % WORDS.length]} ${'abcdefghij'.repeat(1 + (line % 9))}\r\n`;
+        line++;
+      }
+      pending.push(append(eventKinds.output, text));
+      if (pending.length >= 256) {
+        await Promise.all(pending);
+        pending = [];
+      }
+    }
+    await Promise.all(pending);
+    await big.close();
+    log(
+      `big recording: ${BIG_MB} MiB of output over 1 h in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    );
+
+    // --- the small ones -----------------------------------------------------------------------
+    const t1 = Date.now();
+    let next = 0;
+    const worker = async () => {
+      for (;;) {
+        const n = next++;
+        if (n >= SMALL) return;
+        const sessionId = newId('ses');
+        const small = await recorder.start({
+          sessionId,
+          userId: rootId,
+          resourceId,
+          protocol: 'ssh',
+        });
+        const word = WORDS[n % WORDS.length]!;
+        const other = WORDS[(n * 7 + 3) % WORDS.length]!;
+        await small.append(
+          1,
+          eventKinds.meta,
+          Buffer.from(JSON.stringify({ type: 'pty-req', cols: 80, rows: 24 })),
+        );
+        await small.append(1, eventKinds.input, Buffer.from(`${word} status host${n}\r`));
+        await small.append(
+          1,
+          eventKinds.output,
+          Buffer.from(`${word} on host${n}: active (running) ${other} ok\r\n`),
+        );
+        await small.append(1, eventKinds.input, Buffer.from(`${other} --check job${n % 97}\r`));
+        await small.append(1, eventKinds.output, Buffer.from(`check passed for job${n % 97}\r\n`));
+        await small.close();
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
+    log(`${SMALL} small recordings in ${((Date.now() - t1) / 1000).toFixed(1)} s`);
+
+    // --- the desktop --------------------------------------------------------------------------
+    const app = await createDesktopApp(
+      {
+        appDataDir: appDir,
+        secretStore: 'memory',
+        gatewayBin: '/nonexistent',
+        useLocalGatewayWhenNoneEnrolled: false,
+        log: () => {},
+      },
+      { openKeychain: async () => ({ unavailable: 'bench' }) },
+    );
+    await app.started;
+    const dispatcher = createDispatcher(app.handlers);
+    const caller = { clientId: 'bench', emit: () => {} };
+    const call = async <N extends CallName>(name: N, request: CallRequest<N>) => {
+      const outcome = await dispatcher.dispatch(name, request, caller);
+      if (!outcome.ok) throw new DesktopError(outcome.error.code, outcome.error.message);
+      return outcome.value as CallResponse<N>;
+    };
+    await call('gateway.pin', {
+      url: gw.gateway.apiUrl,
+      caFingerprint: gw.gateway.services.keys.caFingerprint,
+    });
+    await call('account.login', { username: 'root', password: ADMIN_PASSWORD });
+
+    const firstFrame = async () => {
+      const start = performance.now();
+      const info = await call('recordings.open', { sessionId: bigId });
+      const page = await call('playback.frames', {
+        playbackId: info.playbackId,
+        fromMs: 0,
+        toMs: 10_000,
+      });
+      const ms = performance.now() - start;
+      if (page.events.length === 0) throw new Error('the first page of frames is empty');
+      if (info.verdict.status !== 'verified') throw new Error(`verdict ${info.verdict.status}`);
+      return { info, ms };
+    };
+
+    const cold = await firstFrame();
+    log(
+      `DETAIL first_frame_cold_ms=${cold.ms.toFixed(0)} (download + verify + index of ${BIG_MB} MiB)`,
+    );
+    const tk = performance.now();
+    await app.playbacks?.keyframesOf(cold.info.playbackId)?.build();
+    log(
+      `DETAIL keyframes_build_ms=${(performance.now() - tk).toFixed(0)} keyframes=${cold.info.keyframeTimes.length} (once per recording, cached)`,
+    );
+    await call('playback.close', { playbackId: cold.info.playbackId });
+
+    const warmRuns: number[] = [];
+    let warm = cold;
+    for (let i = 0; i < 5; i++) {
+      warm = await firstFrame();
+      warmRuns.push(warm.ms);
+      if (i < 4) await call('playback.close', { playbackId: warm.info.playbackId });
+    }
+    const firstFrameMs = percentile(warmRuns, 50);
+    log(`DETAIL first_frame_warm_runs_ms=${warmRuns.map((v) => v.toFixed(0)).join(',')}`);
+    // Re-opened: keyframes come from the cache.
+    await app.playbacks?.keyframesOf(warm.info.playbackId)?.build();
+
+    const seekRand = random(7);
+    const seeks: number[] = [];
+    for (let i = 0; i < SEEKS; i++) {
+      const atMs = Math.floor(seekRand() * warm.info.durationMs);
+      const start = performance.now();
+      const result = await call('playback.seek', { playbackId: warm.info.playbackId, atMs });
+      seeks.push(performance.now() - start);
+      if (!result.snapshot) throw new Error('empty snapshot');
+    }
+    const seekP95 = percentile(seeks, 95);
+    log(
+      `DETAIL seek_p50_ms=${percentile(seeks, 50).toFixed(1)} seek_max_ms=${Math.max(...seeks).toFixed(1)}`,
+    );
+
+    const searches: number[] = [];
+    let hits = 0;
+    for (let i = 0; i < SEARCHES; i++) {
+      const q = i % 2 === 0 ? WORDS[i % WORDS.length]! : `job${i * 3}`;
+      const start = performance.now();
+      const result = await call('recordings.search', { q, limit: 50 });
+      searches.push(performance.now() - start);
+      hits += result.hits.length;
+    }
+    if (hits === 0) throw new Error('no search found anything');
+    const searchMs = percentile(searches, 50);
+    log(
+      `DETAIL search_p95_ms=${percentile(searches, 95).toFixed(1)} hits=${hits} recordings=${SMALL + 1}`,
+    );
+
+    await app.dispose();
+    log(`total ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    process.stdout.write(
+      `RESULT first_frame_ms=${firstFrameMs.toFixed(0)} seek_p95_ms=${seekP95.toFixed(0)} search_10k_ms=${searchMs.toFixed(0)}\n`,
+    );
+  } finally {
+    await gw.close();
+    rmSync(appDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `bench:replay failed: ${error instanceof Error ? error.stack : String(error)}\n`,
+  );
+  process.exit(1);
+});
