@@ -15,6 +15,7 @@ import { pathToFileURL } from 'node:url';
 import {
   app,
   BrowserWindow,
+  dialog,
   type IpcMainInvokeEvent,
   ipcMain,
   net,
@@ -114,6 +115,32 @@ async function run(): Promise<void> {
     gatewayBin: unpacked(path.join(appRoot, 'bin', 'witness-gateway.mjs')),
     useLocalGatewayWhenNoneEnrolled: true,
     log: (line) => console.log(line),
+    // Replay (issue #6): files are chosen in main's own dialogs, so the renderer never names a
+    // path — opening a bundle and saving an export are the only file access it can ask for.
+    chooseBundleFile: async () => {
+      const options: Electron.OpenDialogOptions = {
+        title: 'Open a recording bundle',
+        properties: ['openFile'],
+        filters: [
+          { name: 'Witness bundles', extensions: ['wbundle'] },
+          { name: 'All files', extensions: ['*'] },
+        ],
+      };
+      const result = window
+        ? await dialog.showOpenDialog(window, options)
+        : await dialog.showOpenDialog(options);
+      return result.canceled ? null : (result.filePaths[0] ?? null);
+    },
+    chooseExportFile: async (suggestedName) => {
+      const options: Electron.SaveDialogOptions = {
+        title: 'Export recording',
+        defaultPath: path.join(app.getPath('downloads'), suggestedName),
+      };
+      const result = window
+        ? await dialog.showSaveDialog(window, options)
+        : await dialog.showSaveDialog(options);
+      return result.canceled || !result.filePath ? null : result.filePath;
+    },
   };
   // The local gateway runs `process.execPath bin/witness-gateway.mjs …` (and its admin CLI the
   // same way). Under Electron, execPath is the Electron binary: this makes those children run
