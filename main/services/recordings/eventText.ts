@@ -46,19 +46,25 @@ export class EventTextReader {
     let skip = 0;
     while (skip < 3 && skip < bytes.length && (bytes[skip]! & 0xc0) === 0x80) skip++;
     let body = bytes.subarray(skip);
-    const missing = incompleteTail(body);
-    if (missing > 0) {
-      const next = this.events.next[position]!;
-      if (next >= 0) {
-        const borrowed = await this.read(
-          this.events.offset[next]!,
-          Math.min(missing, this.events.length[next]!),
-        );
-        let take = 0;
-        while (take < borrowed.length && (borrowed[take]! & 0xc0) === 0x80) take++;
-        if (take > 0) body = Buffer.concat([body, borrowed.subarray(0, take)]);
-      }
+    // A character cut off at the end is completed from the next events of the same stream
+    // (a 4-byte character can be spread over up to four 1-byte frames).
+    let missing = incompleteTail(body);
+    let next = this.events.next[position]!;
+    const borrowed: Buffer[] = [];
+    while (missing > 0 && next >= 0) {
+      const piece = await this.read(
+        this.events.offset[next]!,
+        Math.min(missing, this.events.length[next]!),
+      );
+      let take = 0;
+      while (take < piece.length && (piece[take]! & 0xc0) === 0x80) take++;
+      borrowed.push(piece.subarray(0, take));
+      missing -= take;
+      // Stop at anything but continuation bytes, or once the next event is not all of them.
+      if (take === 0 || take < this.events.length[next]!) break;
+      next = this.events.next[next]!;
     }
+    if (borrowed.length > 0) body = Buffer.concat([body, ...borrowed]);
     return decoder.decode(body);
   }
 
