@@ -698,17 +698,7 @@ export class KyselyStore implements Store {
     ] as const;
     let rows: (Selectable<RecordingsTable> & TextColumns)[];
     if (this.kind === 'postgres') {
-      const tsquery = terms.map((term) => `'${term}':*`).join(' & ');
-      let query = this.db
-        .selectFrom('recording_text')
-        .innerJoin('recordings', 'recordings.session_id', 'recording_text.session_id')
-        .selectAll('recordings')
-        .select(columns)
-        .where(sql<boolean>`recording_text.terms @@ ${tsquery}::tsquery`)
-        .where((eb) => recordingConditions(onRecordings(eb), search.filter));
-      if (search.beforeId !== undefined)
-        query = query.where('recording_text.id', '<', search.beforeId);
-      rows = await query.orderBy('recording_text.id', 'desc').limit(limit).execute();
+      rows = await this.searchPostgres(terms, search, limit, columns);
     } else {
       // FTS5 drives the join in rowid order, newest first, and stops at the limit.
       const match = terms.map((term) => `"${term}"*`).join(' AND ');
@@ -735,6 +725,59 @@ export class KyselyStore implements Store {
       text: row.text,
       recording: recordingFromRow(row),
     }));
+  }
+
+  /**
+   * PostgreSQL cannot estimate how many rows a prefix tsquery matches (it assumes a fixed
+   * share), so left alone it either walks the whole primary key backwards filtering every row
+   * (fine for a common word, a full scan for a rare one) or reads every match through the GIN
+   * index before sorting (fine for a rare word, slow for a common one). So the search is made
+   * in two steps whose cost is bounded either way:
+   * 1. the newest SEARCH_WINDOW_ROWS rows by primary key, the match tested on each (the
+   *    `= true` form keeps the planner off the GIN index here): a common word fills the page
+   *    from these;
+   * 2. if the page is not full, the older rows through the GIN index (`id + 0` keeps it off
+   *    the backward primary-key scan): what is left is a rare word, whose matches are few.
+   */
+  private async searchPostgres(
+    terms: string[],
+    search: RecordingTextSearch,
+    limit: number,
+    columns: readonly TextColumnSelection[],
+  ): Promise<(Selectable<RecordingsTable> & TextColumns)[]> {
+    const tsquery = terms.map((term) => `'${term}':*`).join(' & ');
+    const newest =
+      search.beforeId !== undefined
+        ? search.beforeId - 1
+        : ((
+            await this.db
+              .selectFrom('recording_text')
+              .select((eb) => eb.fn.max('id').as('max'))
+              .executeTakeFirst()
+          )?.max ?? 0);
+    const windowStart = newest - SEARCH_WINDOW_ROWS;
+    const base = () =>
+      this.db
+        .selectFrom('recording_text')
+        .innerJoin('recordings', 'recordings.session_id', 'recording_text.session_id')
+        .selectAll('recordings')
+        .select(columns)
+        .where((eb) => recordingConditions(onRecordings(eb), search.filter));
+    const recent = await base()
+      .where(sql<boolean>`(recording_text.terms @@ ${tsquery}::tsquery) = true`)
+      .where('recording_text.id', '<=', newest)
+      .where('recording_text.id', '>', windowStart)
+      .orderBy('recording_text.id', 'desc')
+      .limit(limit)
+      .execute();
+    if (recent.length >= limit || windowStart <= 0) return recent;
+    const older = await base()
+      .where(sql<boolean>`recording_text.terms @@ ${tsquery}::tsquery`)
+      .where('recording_text.id', '<=', windowStart)
+      .orderBy(sql`recording_text.id + 0`, 'desc')
+      .limit(limit - recent.length)
+      .execute();
+    return [...recent, ...older];
   }
 
   async listRecordingText(sessionId: string): Promise<RecordingTextEntry[]> {
@@ -937,6 +980,17 @@ interface TextColumns {
   kind: RecordingTextEntry['kind'];
   text: string;
 }
+
+/** PostgreSQL search, step 1: how many of the newest index rows are tested one by one. */
+const SEARCH_WINDOW_ROWS = 20_000;
+
+type TextColumnSelection =
+  | 'recording_text.id as text_id'
+  | 'recording_text.seq'
+  | 'recording_text.time'
+  | 'recording_text.channel'
+  | 'recording_text.kind'
+  | 'recording_text.text';
 
 /** Rows per INSERT statement of derived text (well under both drivers' parameter limits). */
 const TEXT_ROWS_PER_INSERT = 200;

@@ -269,12 +269,39 @@ describeWithPostgres('PostgreSQL', () => {
       // the index can answer this query shape (a prefix tsquery) at all.
       await client.query('set enable_seqscan = off');
       const { rows } = await client.query(
-        "explain select id from recording_text where terms @@ $$'word1234':*$$::tsquery order by id desc limit 50",
+        "explain select id from recording_text where terms @@ $$'word1234':*$$::tsquery order by id + 0 desc limit 50",
       );
       const plan = rows.map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN']).join('\n');
       expect(plan).toMatch(/recording_text_terms_idx/);
     } finally {
       await client.end();
+      await store.close();
+    }
+  });
+
+  it('finds rare words older than the newest 20,000 rows, and pages across that boundary', async () => {
+    const store = await openPostgresStore(await freshPostgresDatabase());
+    try {
+      await store.createRecording(recording(1));
+      // Row 1 (oldest) has a rare word; every row has a common one.
+      await store.insertRecordingText([text('ses_001', 1, 'command', 'common rarebird')]);
+      await store.insertRecordingText(
+        Array.from({ length: 20_100 }, (_, i) => text('ses_001', i + 2, 'output', `common ${i}`)),
+      );
+      const rare = await store.searchRecordingText({ terms: ['rareb'], filter: {}, limit: 10 });
+      expect(rare.map((h) => h.seq)).toEqual([1]);
+      // A page that starts inside the newest 20,000 and ends past them.
+      const [newest] = await store.searchRecordingText({ terms: ['common'], filter: {}, limit: 1 });
+      const page = await store.searchRecordingText({
+        terms: ['common'],
+        filter: {},
+        beforeId: (newest?.id as number) - 19_980,
+        limit: 50,
+      });
+      const ids = page.map((h) => h.id);
+      const first = (newest?.id as number) - 19_981;
+      expect(ids).toEqual(Array.from({ length: 50 }, (_, i) => first - i));
+    } finally {
       await store.close();
     }
   });
