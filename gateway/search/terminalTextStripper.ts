@@ -8,6 +8,9 @@
  * redraws and overwrites are not replayed (the player does that from the recording itself).
  */
 
+/** C0 controls, DEL and C1 controls: where a plain-text run ends. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+
 type State = 'text' | 'escape' | 'escapeIntermediate' | 'csi' | 'string' | 'stringEscape';
 
 export class TerminalTextStripper {
@@ -16,8 +19,19 @@ export class TerminalTextStripper {
   /** The printable text of `chunk` (continuing any sequence left open by the previous one). */
   push(chunk: string): string {
     let out = '';
-    for (const char of chunk) {
-      const code = char.codePointAt(0) as number;
+    let index = 0;
+    while (index < chunk.length) {
+      if (this.state === 'text') {
+        // Plain text is copied in runs up to the next control character (the common case).
+        CONTROL.lastIndex = index;
+        const found = CONTROL.exec(chunk);
+        const end = found ? found.index : chunk.length;
+        if (end > index) out += chunk.slice(index, end);
+        index = end;
+        if (!found) break;
+      }
+      const code = chunk.charCodeAt(index);
+      index += 1;
       switch (this.state) {
         case 'text':
           if (code === 0x1b) this.state = 'escape';
@@ -27,7 +41,7 @@ export class TerminalTextStripper {
           else if (code === 0x08) {
             // Backspace moves the cursor left: what follows overwrites, so drop the character.
             if (out.length > 0 && !out.endsWith('\n')) out = out.slice(0, -1);
-          } else if (code >= 0x20 && code !== 0x7f && !(code >= 0x80 && code < 0xa0)) out += char;
+          }
           // \r and other C0/C1 controls: nothing to index.
           break;
         case 'escape':
