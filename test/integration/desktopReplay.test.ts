@@ -760,6 +760,8 @@ describe('desktop replay against a real gateway', () => {
     const root = await signedIn('root', ADMIN_PASSWORD);
     const watch = await root.call('live.watch', { sessionId });
     expect(watch).toMatchObject({ source: 'live', sessionId, kind: 'terminal' });
+    // Nothing about it arrives before the answer that names its playbackId.
+    expect(root.events.filter((e) => e.name.startsWith('live.'))).toEqual([]);
     const liveText = () =>
       root.events
         .filter((e) => e.name === 'live.frames')

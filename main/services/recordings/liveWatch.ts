@@ -60,6 +60,13 @@ export class LiveWatches {
     const decoders = new Map<number, TextDecoder>();
     let announcedSize: string | null = null;
     let failed = false;
+    // Events wait until live.watch has answered, so the window knows the playbackId first.
+    let answered = false;
+    const held: (() => void)[] = [];
+    const emit: typeof caller.emit = (name, payload) => {
+      if (answered) caller.emit(name, payload);
+      else held.push(() => caller.emit(name, payload));
+    };
 
     const verdictNow = () => {
       const report = verifier.finish();
@@ -79,7 +86,7 @@ export class LiveWatches {
       const out: PlaybackEvent[] = [];
       let chars = 0;
       const send = () => {
-        if (out.length > 0) caller.emit('live.frames', { playbackId: id, events: out.splice(0) });
+        if (out.length > 0) emit('live.frames', { playbackId: id, events: out.splice(0) });
         chars = 0;
       };
       for (const event of accepted.splice(0)) {
@@ -131,7 +138,7 @@ export class LiveWatches {
     const ended = (reason: 'session-ended' | 'stopped' | 'error', message: string | null) => {
       if (!this.watches.has(id)) return;
       this.watches.delete(id);
-      caller.emit('live.ended', {
+      emit('live.ended', {
         playbackId: id,
         reason,
         message,
@@ -196,6 +203,11 @@ export class LiveWatches {
     }
     const h = header as RecordingHeader | null;
     this.log(`watching session ${sessionId} live`);
+    // After the answer has gone out (it is sent once this call's promise settles).
+    setTimeout(() => {
+      answered = true;
+      for (const send of held.splice(0)) send();
+    }, 0);
     return {
       playbackId: id,
       sessionId,
