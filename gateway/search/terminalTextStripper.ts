@@ -9,6 +9,7 @@
  */
 
 /** C0 controls, DEL and C1 controls: where a plain-text run ends. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 
 type State = 'text' | 'escape' | 'escapeIntermediate' | 'csi' | 'string' | 'stringEscape';
