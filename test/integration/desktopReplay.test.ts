@@ -613,6 +613,19 @@ describe('desktop replay against a real gateway', () => {
       body(bundleBytes).equals(await rawGet(`/v1/recordings/${sessionId}/stream`, aliceToken)),
     ).toBe(true);
 
+    // Cancelled: the call says so, the progress events end with it, and no file is left.
+    const before = await fs.readdir(path.join(h.dir, 'downloads'));
+    const cancelled = rejection(
+      h.call('recordings.export', { exportId: 'x9', sessionId, format: 'cast' }),
+    );
+    await h.call('recordings.cancelExport', { exportId: 'x9' });
+    expect((await cancelled).code).toBe('cancelled');
+    const x9 = h.events
+      .filter((e) => e.name === 'export.progress')
+      .map((e) => e.payload as { exportId: string; state: string });
+    expect(x9.filter((p) => p.exportId === 'x9').at(-1)?.state).toBe('cancelled');
+    expect(await fs.readdir(path.join(h.dir, 'downloads'))).toEqual(before);
+
     // A second export of the same recording does not overwrite the first.
     const again = await h.call('recordings.export', { exportId: 'x3', sessionId, format: 'cast' });
     expect(again.savedTo).not.toBe(cast.savedTo);

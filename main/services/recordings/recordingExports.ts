@@ -10,6 +10,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Download } from '../../../gateway-client/gatewayClient.ts';
 import { type CallerContext, type CallResponse, DesktopError } from '../../ipc/contract.ts';
+import { toDesktopError } from '../desktopErrors.ts';
 import { safeName } from './recordingCache.ts';
 
 export const DOWNLOADS_DIR = 'downloads';
@@ -101,8 +102,20 @@ export class RecordingExports {
         progress('cancelled', 0, null, 'The export was cancelled.');
         throw new DesktopError('cancelled', 'The export was cancelled.');
       }
-      progress('failed', 0, null, error instanceof Error ? error.message : String(error));
-      throw error;
+      // A download that broke off mid-way fails outside the account's error mapping.
+      let described: unknown = error;
+      try {
+        described = toDesktopError(error);
+      } catch {
+        // Not a gateway failure (a disk error, say): it goes on as it is.
+      }
+      progress(
+        'failed',
+        0,
+        null,
+        described instanceof Error ? described.message : String(described),
+      );
+      throw described;
     } finally {
       this.running.delete(exportId);
     }

@@ -253,9 +253,10 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
       return {};
     },
 
+    // Registered before anything is awaited, so a cancel sent right after the call finds it.
     'recordings.export': async (request, caller) =>
-      account.run((client) =>
-        exports.run(caller, request, () =>
+      exports.run(caller, request, () =>
+        account.run((client) =>
           client.exportRecording(request.sessionId, {
             format: request.format,
             ...(request.channel === undefined ? {} : { channel: request.channel }),
