@@ -281,7 +281,7 @@ export const playbackInfoSchema = z.object({
   username: z.string().nullable(),
   resourceName: z.string().nullable(),
   startedAt: isoTime.nullable(),
-  /** ms from the first to the last frame. */
+  /** ms from the session's start to its last frame (event times `t` count from the start too). */
   durationMs: z.number(),
   /** Terminal size at the start (80×24 when the recording never said). */
   size: playbackSizeSchema,

@@ -696,6 +696,17 @@ describe('desktop replay against a real gateway', () => {
       ).code,
     ).toBe('verification_failed');
 
+    // Uploaded bundles live only as long as their playback or their window.
+    const uploadsDir = path.join(offline.dir, 'bundle-uploads');
+    expect((await fs.readdir(uploadsDir)).length).toBe(3);
+    await offline.call('playback.close', { playbackId: opened.playbackId });
+    expect((await fs.readdir(uploadsDir)).length).toBe(2);
+    offline.app.clientDisconnected('offline-window');
+    for (let i = 0; i < 50 && (await fs.readdir(uploadsDir)).length > 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(await fs.readdir(uploadsDir)).toEqual([]);
+
     // The signed-in app verifies the same bundle with its pinned key.
     const pinned = await h.call('bundles.uploadBegin', { fileName: 'b', size: bundleBytes.length });
     await h.call('bundles.uploadChunk', {
