@@ -280,6 +280,8 @@ export function registerRecordingRoutes(
         .header('content-type', 'application/octet-stream')
         .header('cache-control', 'no-store')
         .header('x-accel-buffering', 'no')
+        // A watch holds its connection for as long as the session; not worth keeping after.
+        .header('connection', 'close')
         .send(body);
     }
     await audit(user, recording.sessionId, 'stream');

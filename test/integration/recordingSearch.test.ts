@@ -346,3 +346,50 @@ function describeSearchApi(databaseUrl: () => Promise<string | undefined>): void
     expect(row?.action).toBe('export_jsonl');
   });
 }
+
+describe('live follow and gateway shutdown', () => {
+  it('ends open follows when the gateway closes, instead of waiting for the session', async () => {
+    const gw = await startTestGateway();
+    let closed = false;
+    try {
+      await gw.createUser('root', 'admin', 'root-password-1');
+      const accessToken = await gw.login('root', 'root-password-1');
+      const admin = new GatewayClient(
+        { baseUrl: gw.gateway.apiUrl, caPem: gw.gateway.services.keys.caPem },
+        { tokens: () => ({ accessToken, refreshToken: 'unused' }), tokensRefreshed: () => {} },
+      );
+      const sessionId = newId('ses');
+      const live = await gw.gateway.services.recorder.start({
+        sessionId,
+        userId: 'usr_x',
+        resourceId: 'res_x',
+        protocol: 'ssh',
+      });
+      await live.append(1, eventKinds.output, Buffer.from('still running'));
+      const download = await admin.followRecording(sessionId);
+      download.body.resume();
+      const bodyDone = new Promise<void>((resolve) => {
+        download.body.on('close', () => resolve());
+        download.body.on('error', () => resolve());
+      });
+      // close() stops the API first, then the sessions: a follow waiting for the session to
+      // end would hold it forever.
+      const closing = gw.close().then(() => {
+        closed = true;
+      });
+      await Promise.race([
+        closing,
+        new Promise((_, reject) =>
+          setTimeout(
+            () => reject(new Error('the gateway did not close with a follow open')),
+            10_000,
+          ),
+        ),
+      ]);
+      await bodyDone;
+      admin.close();
+    } finally {
+      if (!closed) await gw.close().catch(() => {});
+    }
+  });
+});
