@@ -163,7 +163,9 @@ export class IndexBuilder {
     if (this.channel === null) {
       const starts =
         !this.notTerminal.has(event.channel) &&
-        (metaType(meta) === 'pty-req' || (isStream(event.kind) && event.data.length > 0));
+        (metaType(meta) === 'pty-req' ||
+          event.kind === eventKinds.resize ||
+          (isStream(event.kind) && event.data.length > 0));
       if (!starts) return true;
       this.channel = event.channel;
     }

@@ -1,0 +1,107 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  chainHash,
+  type EventKind,
+  encodeFrame,
+  encodeFrameRecord,
+  encodeHeaderRecord,
+  eventKinds,
+  initialHash,
+} from '../../../gateway-client/recording/recordingFormat.ts';
+import { EV_OUTPUT, EV_RESIZE, MAX_PIECE_BYTES, scanRecording } from './recordingIndex.ts';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'witness-index-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const T0 = 1_700_000_000_000;
+
+/** A recording file written with the real encoder (no checkpoints: scanning does not verify). */
+function recordingFile(
+  frames: [channel: number, kind: EventKind, data: string | Buffer, atMs: number][],
+  protocol = 'ssh',
+): string {
+  const header = {
+    formatVersion: 1 as const,
+    sessionId: 'ses-x',
+    keyId: 'ed25519:0',
+    startedAt: T0,
+    meta: { protocol },
+  };
+  const parts = [encodeHeaderRecord(header)];
+  let hash = initialHash('ses-x', 'ed25519:0');
+  frames.forEach(([channel, kind, data, atMs], i) => {
+    const frame = encodeFrame({
+      seq: i + 1,
+      time: T0 + atMs,
+      channel,
+      kind,
+      data: Buffer.from(data),
+    });
+    hash = chainHash(hash, frame);
+    parts.push(encodeFrameRecord(frame, hash));
+  });
+  const file = path.join(dir, `r${Math.random()}.wrec`);
+  writeFileSync(file, Buffer.concat(parts));
+  return file;
+}
+
+describe('scanRecording', () => {
+  it('plays the first terminal channel, sized by its first resize, with big frames in pieces', async () => {
+    const big = Buffer.alloc(MAX_PIECE_BYTES * 2 + 10, 0x41);
+    const file = recordingFile([
+      [0, eventKinds.meta, '{"type":"session-start"}', 0],
+      [1, eventKinds.meta, '{"type":"subsystem","name":"sftp"}', 1],
+      [1, eventKinds.output, 'sftp bytes', 2],
+      [2, eventKinds.resize, '{"cols":132,"rows":43}', 3],
+      [2, eventKinds.output, 'hello', 4],
+      [2, eventKinds.input, 'ls\r', 1_000],
+      [2, eventKinds.output, big, 2_000],
+      [2, eventKinds.resize, '{"cols":90,"rows":20}', 3_000],
+      [3, eventKinds.output, 'another channel', 3_500],
+      [2, eventKinds.output, 'late', 2_500],
+    ]);
+    const index = await scanRecording(file);
+    expect(index).toMatchObject({
+      kind: 'terminal',
+      channel: 2,
+      frames: 10,
+      size: { cols: 132, rows: 43 },
+      resizes: [{ t: 3_000, cols: 90, rows: 20 }],
+      commands: [{ t: 1_000, text: 'ls' }],
+      // Times never go backwards, even when the clock did.
+      durationMs: 3_500,
+    });
+    const e = index.events;
+    expect(e.seq.slice(0, e.count)).toEqual([5, 6, 7, 7, 7, 8, 10]);
+    expect(e.length.slice(2, 5)).toEqual([MAX_PIECE_BYTES, MAX_PIECE_BYTES, 10]);
+    expect(e.kind[5]).toBe(EV_RESIZE);
+    expect(e.t[6]).toBe(3_500);
+    // The stream links skip the input and resize between outputs.
+    expect(e.next[0]).toBe(2);
+    expect(e.next[4]).toBe(6);
+    expect(e.kind[6]).toBe(EV_OUTPUT);
+    expect(index.activity.reduce((a, b) => a + b, 0)).toBe(5 + big.length + 4);
+  });
+
+  it('stops at maxSeq, and a database session has no terminal events', async () => {
+    const file = recordingFile([
+      [1, eventKinds.output, 'one', 0],
+      [1, eventKinds.output, 'two', 10],
+      [1, eventKinds.output, 'three', 20],
+    ]);
+    const index = await scanRecording(file, { maxSeq: 2 });
+    expect(index.frames).toBe(2);
+    expect(index.events.count).toBe(2);
+    const db = await scanRecording(
+      recordingFile(
+        [[0, eventKinds.query, '{"protocol":"simple","sql":"select 1"}', 5]],
+        'postgres',
+      ),
+    );
+    expect(db).toMatchObject({ kind: 'database', channel: null, durationMs: 5 });
+    expect(db.events.count).toBe(0);
+  });
+});
