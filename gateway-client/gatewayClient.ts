@@ -35,6 +35,8 @@ import {
   keysSchema,
   loginRequestSchema,
   logoutRequestSchema,
+  recordingAccessListSchema,
+  type recordingAccessQuerySchema,
   type recordingExportQuerySchema,
   type recordingListQuerySchema,
   recordingListSchema,
@@ -72,6 +74,7 @@ export type TotpEnrollment = z.infer<typeof totpEnrollmentSchema>;
 export type RecordingListQuery = z.input<typeof recordingListQuerySchema>;
 export type RecordingExportQuery = z.input<typeof recordingExportQuerySchema>;
 export type RecordingSearchQuery = z.input<typeof recordingSearchQuerySchema>;
+export type RecordingAccessQuery = z.input<typeof recordingAccessQuerySchema>;
 
 /**
  * A response body to stream (a recording can be gigabytes): read `body` to its end, or
@@ -622,6 +625,17 @@ export class GatewayClient {
   /** The raw recording stream (FORMAT.md), to verify or replay locally. */
   async downloadRecording(sessionId: string): Promise<Download> {
     return this.download(`/recordings/${seg(sessionId)}/stream`);
+  }
+
+  /** Who viewed, exported, searched or watched recordings (admins and auditors), newest first. */
+  async listRecordingAccess(query: Partial<RecordingAccessQuery> = {}) {
+    const list = await this.call({
+      method: 'GET',
+      path: `/recording-access${queryString(query)}`,
+      auth: true,
+      schema: recordingAccessListSchema,
+    });
+    return list.entries;
   }
 
   /**

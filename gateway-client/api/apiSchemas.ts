@@ -547,6 +547,30 @@ export const recordingSearchResultSchema = z.object({
 });
 export type RecordingSearchResult = z.infer<typeof recordingSearchResultSchema>;
 
+/** GET /v1/recording-access (admins and auditors): who read which recording, newest first. */
+export const recordingAccessQuerySchema = z.strictObject({
+  sessionId: id.optional(),
+  userId: id.optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+
+export const recordingAccessEntrySchema = z.object({
+  id,
+  /** Null for a search, which reads no one recording. */
+  sessionId: id.nullable(),
+  userId: id,
+  username: z.string(),
+  /** `stream` is a view (download or playback), `live` a live watch, `search` a search. */
+  action: z.enum(['stream', 'live', 'search', 'export_cast', 'export_bundle', 'export_jsonl']),
+  at: isoTime,
+  /** For a search: the query and filters, as JSON. */
+  detail: z.string().nullable(),
+});
+export type RecordingAccessEntry = z.infer<typeof recordingAccessEntrySchema>;
+export const recordingAccessListSchema = z.object({
+  entries: z.array(recordingAccessEntrySchema),
+});
+
 /** GET /v1/recordings/:id/stream; `follow=1` keeps streaming until the session ends. */
 export const recordingStreamQuerySchema = z.strictObject({
   follow: z.enum(['0', '1', 'true', 'false']).optional(),

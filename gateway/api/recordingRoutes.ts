@@ -16,6 +16,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   type Recording,
   type RecordingSearchHit,
+  recordingAccessListSchema,
+  recordingAccessQuerySchema,
   recordingExportQuerySchema,
   recordingListQuerySchema,
   recordingListSchema,
@@ -165,6 +167,39 @@ export function registerRecordingRoutes(
 
   route({
     method: 'GET',
+    url: '/v1/recording-access',
+    access: ['admin', 'auditor'],
+    query: recordingAccessQuerySchema,
+    response: recordingAccessListSchema,
+    handler: async (ctx) => {
+      const rows = await store.listRecordingAccess(ctx.query);
+      const usernames = new Map<string, Promise<string>>();
+      const username = (userId: string) => {
+        let found = usernames.get(userId);
+        if (!found) {
+          found = store.getUserById(userId).then((u) => u?.username ?? '(deleted user)');
+          usernames.set(userId, found);
+        }
+        return found;
+      };
+      return {
+        entries: await Promise.all(
+          rows.map(async (row) => ({
+            id: row.id,
+            sessionId: row.sessionId,
+            userId: row.userId,
+            username: await username(row.userId),
+            action: row.action,
+            at: new Date(row.at).toISOString(),
+            detail: row.detail ?? null,
+          })),
+        ),
+      };
+    },
+  });
+
+  route({
+    method: 'GET',
     url: '/v1/recordings/search',
     access: 'signed-in',
     query: recordingSearchQuerySchema,
@@ -276,13 +311,15 @@ export function registerRecordingRoutes(
           (await store.getRecording(recording.sessionId))?.status === 'recording',
       });
       const body = await startStream(recording, live);
-      return reply
-        .header('content-type', 'application/octet-stream')
-        .header('cache-control', 'no-store')
-        .header('x-accel-buffering', 'no')
-        // A watch holds its connection for as long as the session; not worth keeping after.
-        .header('connection', 'close')
-        .send(body);
+      return (
+        reply
+          .header('content-type', 'application/octet-stream')
+          .header('cache-control', 'no-store')
+          .header('x-accel-buffering', 'no')
+          // A watch holds its connection for as long as the session; not worth keeping after.
+          .header('connection', 'close')
+          .send(body)
+      );
     }
     await audit(user, recording.sessionId, 'stream');
     const body = await startStream(recording, recordings.open(recording));

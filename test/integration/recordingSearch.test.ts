@@ -226,6 +226,23 @@ function describeSearchApi(databaseUrl: () => Promise<string | undefined>): void
     expect(JSON.parse(row?.detail as string)).toEqual({ q: 'Secret Project', protocol: 'ssh' });
   });
 
+  it('lets auditors and admins read the access trail, engineers not', async () => {
+    gw.clock.advance(10);
+    await clients.audrey.downloadRecording(ids.alice).then((d) => d.body.resume());
+    const entries = await clients.admin.listRecordingAccess({ sessionId: ids.alice, limit: 5 });
+    expect(entries[0]).toMatchObject({
+      sessionId: ids.alice,
+      userId: userIds.audrey,
+      username: 'audrey',
+      action: 'stream',
+      detail: null,
+    });
+    const searches = await clients.audrey.listRecordingAccess({ userId: userIds.bob });
+    expect(searches.length).toBeGreaterThan(0);
+    expect(searches.every((e) => e.action === 'search' && e.sessionId === null)).toBe(true);
+    await expect(clients.alice.listRecordingAccess({})).rejects.toMatchObject({ status: 403 });
+  });
+
   it('pages the recording list with a cursor and filters by the last verification', async () => {
     const all = await clients.audrey.listRecordingsPage({});
     expect(all.recordings.map((r) => r.sessionId)).toEqual([ids.db, ids.bob, ids.alice]);
