@@ -16,6 +16,7 @@ import {
 import { hashPassword } from '../auth/passwords.ts';
 import { gatewayVersion, openGatewayServices, startGateway } from '../index.ts';
 import { newId } from '../newId.ts';
+import type { RecordingListPosition, RecordingMetadata, Store } from '../store/store.ts';
 import { parseDuration } from './duration.ts';
 import { parseListenAddress } from './listenAddress.ts';
 
@@ -31,6 +32,19 @@ export interface CliIo {
    * that started the gateway with a pipe on stdin has gone, however it died.
    */
   stdinClosed?: () => Promise<void>;
+}
+
+/** Every recording not being written now, paged through the list (newest first). */
+async function allEndedRecordings(store: Store): Promise<RecordingMetadata[]> {
+  const ended: RecordingMetadata[] = [];
+  let after: RecordingListPosition | undefined;
+  for (;;) {
+    const page = await store.listRecordings({ limit: 500, ...(after ? { after } : {}) });
+    ended.push(...page.filter((recording) => recording.status !== 'recording'));
+    const last = page.at(-1);
+    if (!last || page.length < 500) return ended;
+    after = { startedAt: last.startedAt, sessionId: last.sessionId };
+  }
 }
 
 /** Written by `serve` so `admin create-user` can put the right URL into enrollment links. */
@@ -234,6 +248,50 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
         }
       },
     );
+
+  admin
+    .command('reindex-recordings')
+    .description(
+      'rebuild the search index of recordings from their stored bytes (recordings made before the index existed, or repairs)',
+    )
+    .addOption(dataOption().makeOptionMandatory())
+    .addOption(databaseOption())
+    .option('--session <id...>', 'only these sessions (default: every recording that has ended)')
+    .action(async (options: { data: string; databaseUrl?: string; session?: string[] }) => {
+      const services = await openGatewayServices({
+        dataDir: path.resolve(options.data),
+        api: { host: '127.0.0.1', port: 0 },
+        databaseUrl: options.databaseUrl,
+        masterKeyBase64: io.env.WITNESS_MASTER_KEY,
+      });
+      try {
+        const recordings = options.session
+          ? await Promise.all(
+              options.session.map(async (sessionId) => {
+                const recording = await services.store.getRecording(sessionId);
+                if (!recording) throw new CliFailure(`There is no recording of ${sessionId}.`);
+                return recording;
+              }),
+            )
+          : await allEndedRecordings(services.store);
+        let entries = 0;
+        for (const recording of recordings) {
+          try {
+            entries += await services.textIndex.reindex(
+              recording.sessionId,
+              services.recordings.events(recording),
+            );
+          } catch (error) {
+            io.stderr(
+              `Skipped ${recording.sessionId}: ${error instanceof Error ? error.message : String(error)}\n`,
+            );
+          }
+        }
+        io.stderr(`Re-indexed ${recordings.length} recordings (${entries} text entries).\n`);
+      } finally {
+        await services.store.close();
+      }
+    });
 
   admin
     .command('status')

@@ -10,11 +10,16 @@
  * store writes happen in the background, one at a time per session; a failed write is logged
  * and that text is missing from the index (the recording itself is unaffected).
  */
+
+import type { RecordingEvent } from '../../gateway-client/recording/recordingFormat.ts';
 import type { Logger } from '../logger.ts';
 import { silentLogger } from '../logger.ts';
 import type { FrameObserver } from '../recorder/recorder.ts';
 import type { Store } from '../store/store.ts';
 import { RecordingTextDeriver, type RecordingTextDeriverOptions } from './recordingTextDeriver.ts';
+
+/** While re-indexing, finished entries are stored every this many frames. */
+const REINDEX_FRAMES_PER_WRITE = 2000;
 
 export class RecordingTextIndexer {
   private readonly writing = new Set<Promise<void>>();
@@ -56,6 +61,31 @@ export class RecordingTextIndexer {
       },
       end: () => store(true),
     };
+  }
+
+  /**
+   * Rebuilds one recording's index from its stored events: recordings made before the index
+   * existed, or whose index writes failed. Its old entries are removed first; the new ones get
+   * new ids, so they sort as newly indexed. Returns the number of entries stored.
+   */
+  async reindex(sessionId: string, events: AsyncIterable<RecordingEvent>): Promise<number> {
+    const deriver = new RecordingTextDeriver(sessionId, this.options);
+    await this.store.deleteRecordingText(sessionId);
+    let stored = 0;
+    let frames = 0;
+    const store = async (flush: boolean) => {
+      const entries = deriver.take({ flush });
+      if (entries.length === 0) return;
+      await this.store.insertRecordingText(entries);
+      stored += entries.length;
+    };
+    for await (const event of events) {
+      deriver.frame(event);
+      frames += 1;
+      if (frames % REINDEX_FRAMES_PER_WRITE === 0) await store(false);
+    }
+    await store(true);
+    return stored;
   }
 
   /** Waits for every index write started so far (shutdown, tests). */

@@ -780,6 +780,15 @@ export class KyselyStore implements Store {
     return [...recent, ...older];
   }
 
+  async deleteRecordingText(sessionId: string): Promise<number> {
+    // On SQLite a trigger removes the rows from the FTS5 index too (migrations.ts).
+    const result = await this.db
+      .deleteFrom('recording_text')
+      .where('session_id', '=', sessionId)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
   async listRecordingText(sessionId: string): Promise<RecordingTextEntry[]> {
     const rows = await this.db
       .selectFrom('recording_text')

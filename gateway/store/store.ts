@@ -421,6 +421,8 @@ export interface Store {
    * listRecordings. Served by the full-text index (FTS5 / tsvector + GIN), never a scan.
    */
   searchRecordingText(search: RecordingTextSearch): Promise<RecordingTextHit[]>;
+  /** Removes a recording's derived text (before re-indexing it); returns the rows removed. */
+  deleteRecordingText(sessionId: string): Promise<number>;
   /** The derived text of one recording in seq order (tests, re-indexing checks). */
   listRecordingText(sessionId: string): Promise<RecordingTextEntry[]>;
 

@@ -8,6 +8,7 @@
  * answer.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runGatewayCli } from '../../gateway/cli/gatewayCli.ts';
 import { newId } from '../../gateway/newId.ts';
 import type { SessionRecorder } from '../../gateway/recorder/sessionRecorder.ts';
 import { GatewayApiError, GatewayClient } from '../../gateway-client/gatewayClient.ts';
@@ -43,6 +44,7 @@ function describeSearchApi(databaseUrl: () => Promise<string | undefined>): void
   let dbId: string;
   const ids = { alice: newId('ses'), bob: newId('ses'), db: newId('ses') };
   let started: number;
+  let dbUrl: string | undefined;
 
   const signedIn = async (username: string, password: string) => {
     const accessToken = await gw.login(username, password);
@@ -53,7 +55,8 @@ function describeSearchApi(databaseUrl: () => Promise<string | undefined>): void
   };
 
   beforeAll(async () => {
-    gw = await startTestGateway({ databaseUrl: await databaseUrl() });
+    dbUrl = await databaseUrl();
+    gw = await startTestGateway({ databaseUrl: dbUrl });
     for (const [name, role] of [
       ['admin', 'admin'],
       ['alice', 'engineer'],
@@ -350,6 +353,38 @@ function describeSearchApi(databaseUrl: () => Promise<string | undefined>): void
     } finally {
       await live.close();
     }
+  });
+
+  it("rebuilds a recording's index from its bytes (witness-gateway admin reindex-recordings)", async () => {
+    const { store } = gw.gateway.services;
+    const before = await store.listRecordingText(ids.alice);
+    expect(before.map((e) => e.kind)).toEqual(['command', 'output']);
+    await store.deleteRecordingText(ids.alice);
+    expect((await clients.audrey.searchRecordings({ q: 'restart nginx' })).hits).toEqual([]);
+    const stderr: string[] = [];
+    const code = await runGatewayCli(
+      [
+        'admin',
+        'reindex-recordings',
+        '--data',
+        gw.dataDir,
+        ...(dbUrl ? ['--database-url', dbUrl] : []),
+        '--session',
+        ids.alice,
+      ],
+      {
+        stdout: () => {},
+        stderr: (text) => stderr.push(text),
+        readStdin: async () => '',
+        env: {},
+        untilStopped: () => new Promise(() => {}),
+      },
+    );
+    expect(code, stderr.join('')).toBe(0);
+    expect(stderr.join('')).toMatch(/Re-indexed 1 recordings \(2 text entries\)/);
+    expect(await store.listRecordingText(ids.alice)).toEqual(before);
+    const [hit] = (await clients.audrey.searchRecordings({ q: 'restart nginx' })).hits;
+    expect(hit).toMatchObject({ sessionId: ids.alice, kind: 'command', seq: 4, t: 1500 });
   });
 
   it('audits a jsonl export as export_jsonl', async () => {
