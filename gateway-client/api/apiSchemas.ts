@@ -482,8 +482,8 @@ export type RecordingPage = z.infer<typeof recordingListSchema>;
 /**
  * Status filter values: the stored lifecycle status, plus `verified`: recordings whose last
  * verification by the gateway (GET /v1/recordings/:id) found every frame covered by a valid
- * signed checkpoint. `interrupted` and `failed` also match a recording whose last
- * verification said partial or failed, whatever its lifecycle status.
+ * signed checkpoint. `failed` also matches a recording whose last verification failed,
+ * whatever its lifecycle status. A recording the gateway never verified is not `verified`.
  */
 export const recordingStatusFilters = [...recordingStatuses, 'verified'] as const;
 export type RecordingStatusFilter = (typeof recordingStatusFilters)[number];
