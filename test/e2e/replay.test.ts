@@ -54,6 +54,8 @@ describeWithChromium('replay e2e', () => {
         const pageErrors: string[] = [];
         /** Requests the page sent over the web host's WebSocket (call names and arguments). */
         const sent: string[] = [];
+        /** Calls main refused, as the page received them: shown when a step fails. */
+        const refused: string[] = [];
         let firstSessionId = '';
         let bundlePath = '';
 
@@ -69,6 +71,10 @@ describeWithChromium('replay e2e', () => {
           page.on('pageerror', (e) => pageErrors.push(e.message));
           page.on('websocket', (ws) => {
             ws.on('framesent', (frame) => sent.push(String(frame.payload)));
+            ws.on('framereceived', (frame) => {
+              const text = String(frame.payload);
+              if (text.includes('"ok":false')) refused.push(text.slice(0, 500));
+            });
           });
         }, 240_000);
 
@@ -97,7 +103,10 @@ describeWithChromium('replay e2e', () => {
             if (pattern.test(text)) return text;
             await page.waitForTimeout(100);
           }
-          throw new Error(`${what} did not appear; screen:\n${text}`);
+          await shot(`failed-${what.replace(/\W+/g, '-')}`);
+          throw new Error(
+            `${what} did not appear; screen:\n${text}\nrefused calls:\n${refused.join('\n')}`,
+          );
         }
         async function runInTerminal(command: string, expect: RegExp) {
           await page.keyboard.type(command);
@@ -182,11 +191,14 @@ describeWithChromium('replay e2e', () => {
           await hit.first().click();
           const integrity = page.getByRole('status', { name: 'Integrity' });
           await integrity.getByText('Verified', { exact: true }).waitFor({ timeout: 60_000 });
-          // At the hit: the command is on screen, the last one is not yet.
-          const atHit = await waitFor(playerText, /bravoquill/, 'the command at the hit');
-          expect(atHit).not.toContain('charlieverse done');
+          // At the hit (the moment its command line began): the command before it has run,
+          // its own output has not appeared yet.
+          const atHit = await waitFor(playerText, /^alphaquartz 42\s*$/m, 'the screen at the hit');
+          expect(atHit).not.toMatch(/^middle bravoquill/m);
+          expect(sent.some((f) => f.includes('"playback.seek"'))).toBe(true);
           await shot('03-player-at-hit');
           await page.getByRole('button', { name: 'Play', exact: true }).click();
+          await waitFor(playerText, /^middle bravoquill\s*$/m, "the hit command's output");
           await waitFor(playerText, /^charlieverse done\s*$/m, 'the rest of the session');
         }, 120_000);
 

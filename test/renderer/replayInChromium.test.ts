@@ -164,7 +164,10 @@ type FakeWindow = {
     expect(await results.locator('mark').first().textContent()).toBe('deploy');
     await shot(page, 'search-hits-light');
     await results.getByRole('button', { name: /ses_01HZX4K7Q2 at 0:04: \.\/deploy\.sh/ }).click();
-    await page.getByRole('status', { name: 'Integrity' }).getByText('Verified').waitFor();
+    await page
+      .getByRole('status', { name: 'Integrity' })
+      .getByText('Verified', { exact: true })
+      .waitFor();
     await waitForScreen(page, /Deploying release 42/);
     const text = await screen(page);
     expect(text).not.toContain('step 1/10');
@@ -211,7 +214,7 @@ type FakeWindow = {
     const page = await open();
     await page.getByRole('button', { name: 'Open recording ses_01HZWZZ0T5' }).click();
     const alert = page.getByRole('alert', { name: 'Integrity' });
-    await alert.getByText('Failed at seq 18').waitFor();
+    await alert.getByText('Failed at seq 18', { exact: true }).waitFor();
     expect(await alert.textContent()).toContain('not what the gateway signed');
     expect(await page.getByRole('region', { name: 'Recorded terminal' }).count()).toBe(0);
     const before = (await calls(page)).map((c) => c.name);
@@ -232,7 +235,7 @@ type FakeWindow = {
     await page.getByRole('button', { name: 'Open recording ses_01HZX2B9M1' }).click();
     await page
       .getByRole('status', { name: 'Integrity' })
-      .getByText('Interrupted: verified to seq 96')
+      .getByText('Interrupted: verified to seq 96', { exact: true })
       .waitFor();
     const timeline = page.getByRole('region', { name: 'Query timeline' });
     await timeline.getByRole('button', { name: /^Query 1 at 0:00: SELECT id, email/ }).waitFor();
@@ -286,7 +289,7 @@ type FakeWindow = {
     await dialog.getByRole('button', { name: 'Open and verify' }).click();
     await page.getByText('Offline bundle').waitFor();
     const integrity = page.getByRole('status', { name: 'Integrity' });
-    await integrity.getByText('Verified').waitFor();
+    await integrity.getByText('Verified', { exact: true }).waitFor();
     expect(await integrity.textContent()).toContain('the key you gave');
     const log = await calls(page);
     // 200 000 bytes in 64 KiB pieces.

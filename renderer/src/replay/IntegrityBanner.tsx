@@ -26,7 +26,10 @@ export function IntegrityBanner({
         role="alert"
         aria-label="Integrity"
       >
-        <strong className="integrity-title">⚠ {label.title}</strong>
+        <strong className="integrity-title">
+          <span aria-hidden="true">⚠ </span>
+          <span>{label.title}</span>
+        </strong>
         <p>{label.detail}</p>
         {gate ? (
           <>
@@ -50,7 +53,8 @@ export function IntegrityBanner({
   return (
     <div className={`integrity integrity-${label.tone}`} role="status" aria-label="Integrity">
       <strong className="integrity-title">
-        {label.tone === 'ok' ? '✓' : '!'} {label.title}
+        <span aria-hidden="true">{label.tone === 'ok' ? '✓ ' : '! '}</span>
+        <span>{label.title}</span>
       </strong>
       <span className="muted small">{label.detail}</span>
     </div>

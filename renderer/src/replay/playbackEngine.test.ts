@@ -211,6 +211,19 @@ describe('PlaybackEngine', () => {
     expect(h.screen().startsWith('line 0')).toBe(true);
   });
 
+  it('opens on the first output, not on the blank moment before it', async () => {
+    const events: EngineEvent[] = [
+      { seq: 0, t: 0, kind: 'resize', data: '', size: { cols: 100, rows: 30 } },
+      { seq: 1, t: 700, kind: 'output', data: '$ ' },
+      { seq: 2, t: 900, kind: 'output', data: 'ls\r\n' },
+    ];
+    const h = harness(events, 900);
+    await h.engine.load();
+    expect(h.screen()).toBe('$ ');
+    expect(h.engine.current.playheadMs).toBe(700);
+    expect(h.resizes).toEqual([{ cols: 100, rows: 30 }]);
+  });
+
   it('a failed fetch stops playback with the message', async () => {
     const h = harness(outputs(3, 100), 200);
     const engine = new PlaybackEngine({

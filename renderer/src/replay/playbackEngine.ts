@@ -108,9 +108,14 @@ export class PlaybackEngine {
     return this.state;
   }
 
-  /** Start at the beginning: an empty screen at the first size, the first window fetched. */
+  /**
+   * Start at the beginning, showing the first output at once: an empty screen at the first size,
+   * the first window fetched, the playhead at the first output event (a recording usually opens
+   * with a moment of nothing — session setup — and a blank player looks broken).
+   */
   async load(): Promise<void> {
     this.generation += 1;
+    const generation = this.generation;
     this.options.sink.reset('', this.options.initialSize);
     this.events = [];
     this.next = 0;
@@ -118,7 +123,12 @@ export class PlaybackEngine {
     this.fetching = false;
     this.cursor = { fromMs: 0, toMs: Math.min(this.windowMs, this.end()) };
     this.update({ playheadMs: 0, ended: false, error: null });
-    await this.fill(this.generation);
+    await this.fill(generation);
+    if (generation !== this.generation) return;
+    const firstOutput = this.events.find((e) => e.kind === 'output');
+    if (firstOutput !== undefined && firstOutput.t > 0) {
+      this.update({ playheadMs: firstOutput.t });
+    }
     this.drain();
   }
 
