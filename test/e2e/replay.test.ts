@@ -341,7 +341,11 @@ describeWithChromium('replay e2e', () => {
             .getByRole('status', { name: 'Integrity' })
             .getByText('Verified', { exact: true })
             .waitFor();
-          await waitFor(playerText, /alphaquartz/, 'the bundle plays');
+          // Opens on the first output (the prompt); played at 16×, the session follows.
+          await waitFor(playerText, /root@|\$\s*$|#\s*$/m, 'the first output of the bundle');
+          await page.getByRole('combobox', { name: 'Playback speed' }).selectOption('16');
+          await page.getByRole('button', { name: 'Play', exact: true }).click();
+          await waitFor(playerText, /^charlieverse done\s*$/m, 'the bundle plays to its end');
           await shot('08-offline-bundle');
           expect(pageErrors).toEqual([]);
           // The bundle's bytes are what the file holds (sent in pieces, nothing else read).
