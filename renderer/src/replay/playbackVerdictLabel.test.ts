@@ -34,6 +34,16 @@ describe('playbackVerdictLabel', () => {
     expect(label.tone).toBe('bad');
     expect(label.title).toBe('Failed at seq 18');
     expect(label.detail).toContain('from seq 18 on were altered');
+    expect(label.detail.startsWith('Frame 18 does not chain to frame 17. Frames')).toBe(true);
+  });
+  it("a message without a final stop gets one before the banner's own sentence", () => {
+    const label = playbackVerdictLabel({
+      ...base,
+      status: 'failed',
+      firstBadSeq: 9,
+      message: 'frame 9 was altered: its hash does not match the chain',
+    });
+    expect(label.detail).toContain('the chain. Frames from seq 9');
   });
   it('a key the user typed is named as such', () => {
     expect(playbackVerdictLabel({ ...base, keySource: 'fingerprint' }).detail).toContain(

@@ -14,6 +14,12 @@ export interface VerdictBanner {
   detail: string;
 }
 
+/** Main's messages may lack the final stop; the banner adds sentences after them. */
+function sentence(text: string): string {
+  const t = text.trim();
+  return t === '' || /[.!?]$/.test(t) ? t : `${t}.`;
+}
+
 export function playbackVerdictLabel(verdict: PlaybackVerdict): VerdictBanner {
   const key =
     verdict.keySource === 'pinned'
@@ -30,7 +36,7 @@ export function playbackVerdictLabel(verdict: PlaybackVerdict): VerdictBanner {
       return {
         tone: 'warn',
         title: `Interrupted: verified to seq ${verdict.verifiedThroughSeq}`,
-        detail: `The recording stopped early (${verdict.message}). Everything through seq ${verdict.verifiedThroughSeq} is signed and checked against ${key}; nothing after it exists.`,
+        detail: `The recording stopped early: ${sentence(verdict.message)} Everything through seq ${verdict.verifiedThroughSeq} is signed and checked against ${key}; anything after it is not covered by a signature.`,
       };
     case 'failed': {
       const at =
@@ -42,8 +48,8 @@ export function playbackVerdictLabel(verdict: PlaybackVerdict): VerdictBanner {
         title: at,
         detail:
           verdict.firstBadSeq === null || verdict.firstBadSeq === 0
-            ? `${verdict.message} This recording cannot be trusted: it was altered or is not signed by ${key}.`
-            : `${verdict.message} Frames from seq ${verdict.firstBadSeq} on were altered or damaged; only what comes before can be trusted, and even that only as evidence that something was changed.`,
+            ? `${sentence(verdict.message)} This recording cannot be trusted: it was altered or is not signed by ${key}.`
+            : `${sentence(verdict.message)} Frames from seq ${verdict.firstBadSeq} on were altered or damaged; only what comes before can be trusted, and even that only as evidence that something was changed.`,
       };
     }
   }
