@@ -117,6 +117,16 @@ describe('RecordingTextDeriver', () => {
     ]);
   });
 
+  it('erases with backspaces that come in a later frame than the characters they erase', () => {
+    seq = 0;
+    const deriver = new RecordingTextDeriver('ses_1');
+    deriver.frame(frame(1, eventKinds.output, '$ ehco'));
+    // What bash's readline echoes for four DELs, in a frame of its own.
+    deriver.frame(frame(1, eventKinds.output, '\b\u001b[K\b\u001b[K\b\u001b[K\b\u001b[K'));
+    deriver.frame(frame(1, eventKinds.output, 'echo hi\r\nhi\r\n$ \b'));
+    expect(deriver.take({ flush: true }).map((e) => e.text)).toEqual(['$ echo hi\nhi\n$']);
+  });
+
   it('decodes UTF-8 split across frames', () => {
     seq = 0;
     const deriver = new RecordingTextDeriver('ses_1');

@@ -12,7 +12,7 @@ import type { RecordingTextKind } from '../../gateway-client/api/apiSchemas.ts';
 import { eventKinds } from '../../gateway-client/recording/recordingFormat.ts';
 import type { RecordingTextEntry } from '../store/store.ts';
 import { CommandLineEditor } from './commandLineEditor.ts';
-import { TerminalTextStripper } from './terminalTextStripper.ts';
+import { applyBackspaces, TerminalTextStripper } from './terminalTextStripper.ts';
 
 export interface DerivableFrame {
   seq: number;
@@ -137,7 +137,8 @@ export class RecordingTextDeriver {
     if (text.length === 0) return;
     this.outputChars += text.length;
     state.output ??= { seq: frame.seq, time: frame.time, text: '' };
-    state.output.text += text;
+    // A shell erases a typo with backspaces that often come in a later frame than the typo.
+    state.output.text = applyBackspaces(state.output.text, text);
     const gathered = state.output.text;
     if (gathered.length < this.entryChars) return;
     const lineEnd = gathered.lastIndexOf('\n');

@@ -8,6 +8,27 @@
  * redraws and overwrites are not replayed (the player does that from the recording itself).
  */
 
+/**
+ * In `push`'s result: a backspace over a character of an earlier chunk (see `applyBackspaces`).
+ * Backspace itself: it can appear nowhere else in the result (controls are dropped).
+ */
+export const BACKSPACE = '\b';
+
+/**
+ * Appends stripped text to what was gathered before, dropping a gathered character for each
+ * BACKSPACE mark (never across a line break: a shell erases only on its line).
+ */
+export function applyBackspaces(gathered: string, text: string): string {
+  if (!text.includes(BACKSPACE)) return gathered + text;
+  let result = gathered;
+  const parts = text.split(BACKSPACE);
+  for (const [index, part] of parts.entries()) {
+    if (index > 0 && result.length > 0 && !result.endsWith('\n')) result = result.slice(0, -1);
+    result += part;
+  }
+  return result;
+}
+
 /** C0 controls, DEL and C1 controls: where a plain-text run ends. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
@@ -40,8 +61,11 @@ export class TerminalTextStripper {
           else if (code === 0x0a) out += '\n';
           else if (code === 0x09) out += ' ';
           else if (code === 0x08) {
-            // Backspace moves the cursor left: what follows overwrites, so drop the character.
-            if (out.length > 0 && !out.endsWith('\n')) out = out.slice(0, -1);
+            // Backspace moves the cursor left: what follows overwrites, so the character goes.
+            // When it was in an earlier chunk, the BACKSPACE mark tells the caller to drop it.
+            if (out.length > 0 && !out.endsWith('\n') && !out.endsWith(BACKSPACE)) {
+              out = out.slice(0, -1);
+            } else out += BACKSPACE;
           }
           // \r and other C0/C1 controls: nothing to index.
           break;
