@@ -328,6 +328,59 @@ describeWithChromium('replay e2e', () => {
           await shot('07-tampered-failed');
         }, 120_000);
 
+        it('an admin watches a live session read-only as it happens, until it ends', async () => {
+          // Another window types in a terminal; this one watches.
+          const typist = await browser.newPage({ viewport: { width: 1100, height: 700 } });
+          try {
+            await typist.addInitScript({ content: WITHOUT_WEBGL });
+            await typist.goto(bed.host.url);
+            const before = new Set((await bed.admin.listRecordings({})).map((r) => r.sessionId));
+            await typist
+              .getByRole('button', { name: `Open terminal on ${bed.sshResourceName}` })
+              .click();
+            const typed = () =>
+              typist
+                .locator('[role="tabpanel"]:visible .xterm-rows > div')
+                .allTextContents()
+                .then((rows) => rows.join('\n'));
+            await waitFor(typed, /\$\s*$|#\s*$/m, 'a shell prompt in the other window');
+            let sessionId = '';
+            for (let i = 0; i < 100 && sessionId === ''; i++) {
+              const active = (await bed.admin.listRecordings({})).find(
+                (r) => !before.has(r.sessionId) && r.status === 'recording',
+              );
+              if (active) sessionId = active.sessionId;
+              else await page.waitForTimeout(100);
+            }
+            expect(sessionId, 'the new session is recording').not.toBe('');
+
+            await showRecordings();
+            await page.getByRole('searchbox', { name: 'Search recordings' }).fill('');
+            await page.getByRole('button', { name: `Watch live ${sessionId}` }).click();
+            await page.getByRole('status').filter({ hasText: 'Live' }).first().waitFor();
+            await waitFor(playerText, /\$\s*$|#\s*$/m, 'the prompt, watched live');
+
+            await typist.locator('[role="tabpanel"]:visible .xterm').click();
+            await typist.keyboard.type('echo foxtrotlive $((2+3))');
+            await typist.keyboard.press('Enter');
+            await waitFor(playerText, /^foxtrotlive 5\s*$/m, 'the command, watched live');
+            // Read-only: typing into the watching window reaches no one.
+            await page.getByRole('region', { name: 'Recorded terminal' }).click();
+            await page.keyboard.type('echo intruder');
+            await page.waitForTimeout(500);
+            expect(await typed()).not.toContain('intruder');
+            await shot('08-live-watch');
+
+            await typist.keyboard.type('exit');
+            await typist.keyboard.press('Enter');
+            await page
+              .getByRole('status', { name: 'Live session ended' })
+              .waitFor({ timeout: 30_000 });
+          } finally {
+            await typist.close();
+          }
+        }, 120_000);
+
         it('with the gateway stopped, the exported bundle opens offline and verifies', async () => {
           expect(bundlePath).not.toBe('');
           await bed.gateway.stop();
@@ -346,7 +399,7 @@ describeWithChromium('replay e2e', () => {
           await page.getByRole('combobox', { name: 'Playback speed' }).selectOption('16');
           await page.getByRole('button', { name: 'Play', exact: true }).click();
           await waitFor(playerText, /^charlieverse done\s*$/m, 'the bundle plays to its end');
-          await shot('08-offline-bundle');
+          await shot('09-offline-bundle');
           expect(pageErrors).toEqual([]);
           // The bundle's bytes are what the file holds (sent in pieces, nothing else read).
           expect(sent.some((f) => f.includes('"bundles.uploadChunk"'))).toBe(true);

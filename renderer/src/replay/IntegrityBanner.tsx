@@ -6,19 +6,24 @@
 import type { PlaybackInfo } from '../../../main/ipc/contract.ts';
 import { playbackVerdictLabel } from './playbackVerdictLabel.ts';
 
+const ICONS = { ok: '✓ ', warn: '! ', info: '● ', bad: '⚠ ' } as const;
+
 export function IntegrityBanner({
   verdict,
   gate,
+  live,
   onShowAnyway,
   onBack,
 }: {
   verdict: PlaybackInfo['verdict'];
+  /** Watching a session still being recorded. */
+  live: boolean;
   /** Failed and not yet accepted: show the warning with its two choices. */
   gate: boolean;
   onShowAnyway(): void;
   onBack(): void;
 }) {
-  const label = playbackVerdictLabel(verdict);
+  const label = playbackVerdictLabel(verdict, live);
   if (label.tone === 'bad') {
     return (
       <div
@@ -53,7 +58,7 @@ export function IntegrityBanner({
   return (
     <div className={`integrity integrity-${label.tone}`} role="status" aria-label="Integrity">
       <strong className="integrity-title">
-        <span aria-hidden="true">{label.tone === 'ok' ? '✓ ' : '! '}</span>
+        <span aria-hidden="true">{ICONS[label.tone]}</span>
         <span>{label.title}</span>
       </strong>
       <span className="muted small">{label.detail}</span>

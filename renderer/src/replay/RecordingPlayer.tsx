@@ -153,6 +153,7 @@ export function RecordingPlayer({
         <IntegrityBanner
           verdict={verdict}
           gate={gate}
+          live={info?.source === 'live' && liveEnd === null}
           onShowAnyway={() => setAcceptFailed(true)}
           onBack={onBack}
         />

@@ -45,6 +45,16 @@ describe('playbackVerdictLabel', () => {
     });
     expect(label.detail).toContain('the chain. Frames from seq 9');
   });
+  it('live: not finished is not "interrupted"; a failure stays a failure', () => {
+    const partial = { ...base, status: 'partial' as const, verifiedThroughSeq: 0, message: 'live' };
+    expect(playbackVerdictLabel(partial, true)).toMatchObject({
+      tone: 'info',
+      title: 'Live: checked as it arrives',
+    });
+    expect(playbackVerdictLabel({ ...partial, status: 'failed', firstBadSeq: 4 }, true).title).toBe(
+      'Failed at seq 4',
+    );
+  });
   it('a key the user typed is named as such', () => {
     expect(playbackVerdictLabel({ ...base, keySource: 'fingerprint' }).detail).toContain(
       'the key you gave',

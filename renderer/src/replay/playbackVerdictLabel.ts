@@ -8,7 +8,7 @@ import type { PlaybackInfo } from '../../../main/ipc/contract.ts';
 export type PlaybackVerdict = PlaybackInfo['verdict'];
 
 export interface VerdictBanner {
-  tone: 'ok' | 'warn' | 'bad';
+  tone: 'ok' | 'warn' | 'bad' | 'info';
   title: string;
   /** Shown with the title; for failed, what it means for the person looking at it. */
   detail: string;
@@ -20,7 +20,19 @@ function sentence(text: string): string {
   return t === '' || /[.!?]$/.test(t) ? t : `${t}.`;
 }
 
-export function playbackVerdictLabel(verdict: PlaybackVerdict): VerdictBanner {
+/**
+ * `live`: the session is still being recorded and watched. Main checks each frame's chain as
+ * it arrives and signatures at each checkpoint, so "partial" only means "not finished yet" —
+ * the banner says that instead of "interrupted". A failure is a failure, live or not.
+ */
+export function playbackVerdictLabel(verdict: PlaybackVerdict, live = false): VerdictBanner {
+  if (live && verdict.status !== 'failed') {
+    return {
+      tone: 'info',
+      title: 'Live: checked as it arrives',
+      detail: `${sentence(verdict.message)} The final verdict shows when the session ends.`,
+    };
+  }
   const key =
     verdict.keySource === 'pinned'
       ? `the pinned recording key ${verdict.recordingKeyFingerprint}`
