@@ -208,6 +208,18 @@ type FakeWindow = {
     await slider.focus();
     await page.keyboard.press('Home');
     await expect.poll(() => screen(page)).not.toContain('logout');
+    // The player's own keys, after a click on the screen: '<' slows down, Space plays/pauses.
+    await page.getByRole('region', { name: 'Recorded terminal' }).click();
+    await page.keyboard.press('<');
+    expect(await page.getByRole('combobox', { name: 'Playback speed' }).inputValue()).toBe('8');
+    await page.keyboard.press(' ');
+    await page.getByRole('button', { name: 'Pause', exact: true }).waitFor();
+    await page.keyboard.press(' ');
+    await page.getByRole('button', { name: 'Play', exact: true }).waitFor();
+    // Space on the Play button presses it once (the player does not toggle it back).
+    await page.getByRole('button', { name: 'Play', exact: true }).focus();
+    await page.keyboard.press(' ');
+    await page.getByRole('button', { name: 'Pause', exact: true }).waitFor();
   }, 60_000);
 
   it('a recording that failed verification shows the failure and a warning before anything plays', async () => {

@@ -136,8 +136,27 @@ export function TerminalPlayer({
   const commandTimes = useMemo(() => info.commands.map((c) => c.t), [info.commands]);
   const currentCommand = lastIndexAtOrBefore(commandTimes, playheadMs);
 
+  // Dragging the slider asks for many positions; one seek at a time, then the latest asked for
+  // (each seek is a keyframe replay in main — queueing them all would lag behind the pointer).
+  const seekState = useRef<{ running: boolean; pending: number | null }>({
+    running: false,
+    pending: null,
+  });
   const seek = (atMs: number) => {
-    void engineRef.current?.seek(atMs);
+    const engine = engineRef.current;
+    if (!engine) return;
+    const s = seekState.current;
+    if (s.running) {
+      s.pending = atMs;
+      return;
+    }
+    s.running = true;
+    void engine.seek(atMs).finally(() => {
+      s.running = false;
+      const next = s.pending;
+      s.pending = null;
+      if (next !== null) seek(next);
+    });
   };
   const togglePlay = () => {
     const e = engineRef.current;
@@ -150,7 +169,11 @@ export function TerminalPlayer({
   const onKeyDown = (event: React.KeyboardEvent) => {
     if (live !== null || engine === null) return;
     const target = event.target as HTMLElement;
-    if (target.tagName === 'INPUT' || target.tagName === 'SELECT') return;
+    // Controls keep their own keys (Space on a button presses it, arrows move the slider);
+    // xterm's hidden textarea (focused by a click on the screen) takes no input here.
+    if (['INPUT', 'SELECT', 'BUTTON'].includes(target.tagName)) return;
+    if (target.tagName === 'TEXTAREA' && !target.classList.contains('xterm-helper-textarea'))
+      return;
     const big = event.shiftKey ? 30_000 : 5_000;
     if (event.key === ' ') togglePlay();
     else if (event.key === 'ArrowLeft') seek(playheadMs - big);
@@ -158,13 +181,15 @@ export function TerminalPlayer({
     else if (event.key === '<') setSpeed(stepSpeed(engine.current.speed, -1));
     else if (event.key === '>') setSpeed(stepSpeed(engine.current.speed, 1));
     else return;
+    // Captured before xterm's own handler, which would swallow the key.
     event.preventDefault();
+    event.stopPropagation();
   };
 
   return (
     // biome-ignore lint/a11y/noNoninteractiveTabindex: the player takes its own keys (space, arrows) when focused
     // biome-ignore lint/a11y/noStaticElementInteractions: keyboard shortcuts of the region
-    <div className="terminal-player" tabIndex={0} onKeyDown={onKeyDown}>
+    <div className="terminal-player" tabIndex={0} onKeyDownCapture={onKeyDown}>
       <div className="player-main">
         <div className="player-screen-wrap">
           <section
