@@ -188,7 +188,6 @@ export function TerminalPlayer({
 
   return (
     // biome-ignore lint/a11y/noNoninteractiveTabindex: the player takes its own keys (space, arrows) when focused
-    // biome-ignore lint/a11y/noStaticElementInteractions: keyboard shortcuts of the region
     <div className="terminal-player" tabIndex={0} onKeyDownCapture={onKeyDown}>
       <div className="player-main">
         <div className="player-screen-wrap">
