@@ -329,6 +329,35 @@ type FakeWindow = {
     await expect.poll(async () => (await calls(page)).map((c) => c.name)).toContain('live.stop');
   }, 60_000);
 
+  it('terminal tabs keep working beside the view: a resize sends only cols and rows', async () => {
+    const page = await open();
+    await page
+      .getByRole('navigation', { name: 'Views' })
+      .getByRole('button', { name: /^Terminals/ })
+      .click();
+    await page.getByRole('button', { name: 'Open terminal on web-1', exact: true }).click();
+    await page.locator('[role="tabpanel"]:visible .xterm-rows').waitFor();
+    await page.setViewportSize({ width: 1600, height: 1000 });
+    await expect
+      .poll(async () => (await calls(page)).filter((c) => c.name === 'terminals.resize').length)
+      .toBeGreaterThan(0);
+    // xterm 6's resize event also carries colsChanged/rowsChanged, which main refuses.
+    for (const c of (await calls(page)).filter((x) => x.name === 'terminals.resize')) {
+      expect(Object.keys(c.request.size as object).sort()).toEqual(['cols', 'rows']);
+    }
+    // Switching to Recordings and back keeps the tab (and its session).
+    await page
+      .getByRole('navigation', { name: 'Views' })
+      .getByRole('button', { name: 'Recordings' })
+      .click();
+    await page
+      .getByRole('navigation', { name: 'Views' })
+      .getByRole('button', { name: /^Terminals/ })
+      .click();
+    expect(await page.getByRole('tab', { name: 'web-1' }).count()).toBe(1);
+    expect((await calls(page)).filter((c) => c.name === 'terminals.open')).toHaveLength(1);
+  }, 60_000);
+
   it('engineers get no Watch live button', async () => {
     const page = await open({ role: 'engineer' });
     await page.getByRole('button', { name: 'Open recording ses_01HZX4K7Q2' }).waitFor();

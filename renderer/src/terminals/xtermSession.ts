@@ -141,7 +141,8 @@ export function createXtermSession(host: HTMLElement, options: XtermSessionOptio
 
   term.attachCustomKeyEventHandler((event) => handleKey(event));
   term.onData((data) => options.onInput(data));
-  term.onResize((size) => options.onResize(size));
+  // Only cols and rows: xterm 6 adds colsChanged/rowsChanged, which the contract refuses.
+  term.onResize(({ cols, rows }) => options.onResize({ cols, rows }));
 
   function handleKey(event: KeyboardEvent): boolean {
     if (event.type !== 'keydown') return true;
