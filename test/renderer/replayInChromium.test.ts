@@ -240,6 +240,10 @@ type FakeWindow = {
     expect(frames.every((c) => c.request.acceptFailedVerification === true)).toBe(true);
     // The failure stays on screen while it plays.
     expect(await alert.getByText('Failed at seq 18').isVisible()).toBe(true);
+    // Opening it again (from the sidebar) asks again: the choice does not carry over.
+    await page.getByRole('button', { name: 'Play recording ses_01HZWZZ0T5' }).click();
+    await alert.getByRole('button', { name: 'Show the recording anyway' }).waitFor();
+    expect(await page.getByRole('region', { name: 'Recorded terminal' }).count()).toBe(0);
   }, 60_000);
 
   it('database player: queries with duration, rows, errors, blocked, masked; result table', async () => {

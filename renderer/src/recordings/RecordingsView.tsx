@@ -5,7 +5,7 @@
  * offline files, Watch live for admins and auditors. The player replaces the list while open.
  */
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { CallResponse, DesktopApi, RecordingFilters } from '../../../main/ipc/contract.ts';
 import { describeError } from '../components/describeError.ts';
 import { ErrorAlert } from '../components/ErrorAlert.tsx';
@@ -48,13 +48,29 @@ export function RecordingsView({
   /** The search that was submitted (the list shows its hits); '' shows recordings. */
   const [submitted, setSubmitted] = useState('');
   const [bundleOpen, setBundleOpen] = useState(false);
-  const filters = toRecordingFilters(form);
-  const filterKey = JSON.stringify(filters ?? {});
+  // Typing in a filter asks the gateway once the typing pauses, not once per key.
+  const [applied, setApplied] = useState<FilterForm>(EMPTY_FILTERS);
+  useEffect(() => {
+    const timer = setTimeout(() => setApplied(form), 300);
+    return () => clearTimeout(timer);
+  }, [form]);
+  const filterKey = JSON.stringify(toRecordingFilters(applied) ?? {});
+  const filters = useMemo(
+    () => (filterKey === '{}' ? undefined : (JSON.parse(filterKey) as RecordingFilters)),
+    [filterKey],
+  );
 
   if (target !== null) {
     return (
       <div className="recordings-view">
-        <RecordingPlayer api={api} target={target} theme={theme} onBack={() => onTarget(null)} />
+        {/* A new target is a new player: nothing (a verdict, "show anyway") carries over. */}
+        <RecordingPlayer
+          key={playerKey(target)}
+          api={api}
+          target={target}
+          theme={theme}
+          onBack={() => onTarget(null)}
+        />
       </div>
     );
   }
@@ -173,6 +189,19 @@ export function RecordingsView({
       ) : null}
     </div>
   );
+}
+
+let playerCount = 0;
+const playerKeys = new WeakMap<PlayerTarget, string>();
+/** One key per target object (each click makes a new one), so reopening starts afresh too. */
+function playerKey(target: PlayerTarget): string {
+  let key = playerKeys.get(target);
+  if (key === undefined) {
+    playerCount += 1;
+    key = `player-${playerCount}`;
+    playerKeys.set(target, key);
+  }
+  return key;
 }
 
 /** Pages of items behind a cursor: the first on mount, the next when the list scrolls near its end. */
