@@ -287,6 +287,16 @@ type FakeWindow = {
     );
     const exported = (await calls(page)).find((c) => c.name === 'recordings.export');
     expect(exported?.request).toMatchObject({ sessionId: 'ses_01HZX4K7Q2', format: 'cast' });
+    // Cancel while it runs: main is told, and it reads as cancelled, not as a failure.
+    await page.getByRole('button', { name: 'Export bundle' }).click();
+    await page.getByRole('button', { name: 'Cancel export' }).click();
+    await page.getByRole('status').filter({ hasText: 'Export cancelled.' }).waitFor();
+    expect(await page.getByRole('alert').count()).toBe(0);
+    const log = await calls(page);
+    const second = log.filter((c) => c.name === 'recordings.export')[1];
+    expect(log.find((c) => c.name === 'recordings.cancelExport')?.request).toEqual({
+      exportId: second?.request.exportId,
+    });
   }, 60_000);
 
   it('opens a bundle offline: sent in pieces, verified with the typed fingerprint', async () => {

@@ -7,11 +7,12 @@
 import { useEffect, useRef, useState } from 'react';
 import type { DesktopApi, EventPayload } from '../../../main/ipc/contract.ts';
 import { describeError } from '../components/describeError.ts';
+import { isDesktopError } from '../desktopApi/getDesktopApi.ts';
 import { formatBytes } from '../recordings/verdictLabel.ts';
 
 type Format = 'cast' | 'bundle' | 'jsonl';
 type ExportState =
-  | { kind: 'idle' }
+  | { kind: 'idle'; note?: string }
   | { kind: 'running'; exportId: string; format: Format; bytes: number; total: number | null }
   | { kind: 'done'; format: Format; savedTo: string; bytes: number }
   | { kind: 'failed'; message: string };
@@ -59,11 +60,12 @@ export function ExportButtons({
       .call('recordings.export', { exportId, sessionId, format })
       .then((r) => setState({ kind: 'done', format, savedTo: r.savedTo, bytes: r.bytes }))
       .catch((e: unknown) => {
-        setState(
-          cancelled.current.has(exportId)
-            ? { kind: 'idle' }
-            : { kind: 'failed', message: describeError(e) },
-        );
+        // Cancelled here (Cancel export) or in Electron's save dialog: not a failure.
+        if (cancelled.current.has(exportId) || (isDesktopError(e) && e.code === 'cancelled')) {
+          setState({ kind: 'idle', note: 'Export cancelled.' });
+        } else {
+          setState({ kind: 'failed', message: describeError(e) });
+        }
       })
       .finally(() => {
         if (running.current === exportId) running.current = null;
@@ -105,6 +107,11 @@ export function ExportButtons({
             Cancel export
           </button>
         </>
+      ) : null}
+      {state.kind === 'idle' && state.note ? (
+        <span role="status" className="muted small">
+          {state.note}
+        </span>
       ) : null}
       {state.kind === 'done' ? (
         <span role="status" className="small export-done">
