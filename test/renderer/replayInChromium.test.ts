@@ -336,6 +336,7 @@ type FakeWindow = {
     // Frames sent before live.watch answered are not lost.
     await waitForScreen(page, /Live session on web-1/);
     await waitForScreen(page, /live line 3/);
+    expect(await page.getByRole('heading', { name: 'web-1' }).count()).toBe(1);
     await shot(page, 'live-dark');
     await page.getByRole('status', { name: 'Live session ended' }).waitFor({ timeout: 5000 });
     expect(await screen(page)).toContain('live line 8');

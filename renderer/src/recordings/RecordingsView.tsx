@@ -360,7 +360,9 @@ function RecordingRow({
           type="button"
           className="button button-small"
           aria-label={`Watch live ${r.sessionId}`}
-          onClick={() => onTarget({ kind: 'live', sessionId: r.sessionId })}
+          onClick={() =>
+            onTarget({ kind: 'live', sessionId: r.sessionId, resourceName: r.resourceName })
+          }
         >
           Watch live
         </button>

@@ -23,7 +23,7 @@ import { TerminalPlayer } from './TerminalPlayer.tsx';
 export type PlayerTarget =
   | { kind: 'session'; sessionId: string; startAtMs: number | null; focusSeq: number | null }
   | { kind: 'bundle'; info: PlaybackInfo }
-  | { kind: 'live'; sessionId: string };
+  | { kind: 'live'; sessionId: string; resourceName?: string };
 
 type Progress = EventPayload<'playback.progress'>;
 type LiveEnd = EventPayload<'live.ended'>;
@@ -109,7 +109,9 @@ export function RecordingPlayer({
 
   const verdict = liveEnd?.verdict ?? info?.verdict ?? null;
   const gate = verdict?.status === 'failed' && !acceptFailed;
-  const title = info?.resourceName ?? sessionId;
+  // A live watch's header is written before the recording names its resource.
+  const title =
+    info?.resourceName ?? (target.kind === 'live' ? target.resourceName : undefined) ?? sessionId;
 
   return (
     <section className="player" aria-label="Recording player">
