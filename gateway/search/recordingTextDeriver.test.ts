@@ -169,6 +169,24 @@ describe('RecordingTextDeriver', () => {
     deriver.frame(frame(3, eventKinds.output, 'past the cap'));
     expect(deriver.take({ flush: true }).map((e) => e.text)).toEqual(['first 12 chars']);
   });
+
+  it('counts output it strips to nothing against the cap (a /dev/zero cat is not examined forever)', () => {
+    seq = 0;
+    const deriver = new RecordingTextDeriver('ses_1', { maxOutputChars: 100 });
+    deriver.frame(frame(1, eventKinds.output, '\u0000'.repeat(100)));
+    deriver.frame(frame(1, eventKinds.output, 'text after a flood of NULs\n'));
+    expect(deriver.take({ flush: true })).toEqual([]);
+  });
+});
+
+describe('TerminalTextStripper on output dense with controls', () => {
+  it('erases with backspaces inside long runs and across pieces, marking what it cannot erase', () => {
+    const stripper = new TerminalTextStripper();
+    expect(stripper.push('abc\bd\n\bx\t\by')).toBe('abd\n\bxy');
+    expect(stripper.push('\b\bz')).toBe('\b\bz');
+    const noisy = `${'\u0000\u0008'.repeat(50_000)}ok`;
+    expect(new TerminalTextStripper().push(noisy)).toBe(`${'\b'.repeat(50_000)}ok`);
+  });
 });
 
 describe('search words and snippets', () => {

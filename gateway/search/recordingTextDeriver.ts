@@ -133,9 +133,12 @@ export class RecordingTextDeriver {
   private output(frame: DerivableFrame): void {
     const state = this.channel(frame.channel);
     if (state.binary || this.outputChars >= this.maxOutputChars) return;
-    const text = state.stripper.push(state.outputDecoder.decode(frame.data, { stream: true }));
+    const decoded = state.outputDecoder.decode(frame.data, { stream: true });
+    // The budget counts what is *examined*, not what is kept: output that strips to nothing
+    // (a binary or /dev/zero `cat`) must not be examined forever (bench:ssh moves 500 MB).
+    this.outputChars += decoded.length;
+    const text = state.stripper.push(decoded);
     if (text.length === 0) return;
-    this.outputChars += text.length;
     state.output ??= { seq: frame.seq, time: frame.time, text: '' };
     // A shell erases a typo with backspaces that often come in a later frame than the typo.
     state.output.text = applyBackspaces(state.output.text, text);

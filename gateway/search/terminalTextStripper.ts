@@ -29,9 +29,10 @@ export function applyBackspaces(gathered: string, text: string): string {
   return result;
 }
 
-/** C0 controls, DEL and C1 controls: where a plain-text run ends. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+/** C0 controls, DEL and C1 controls end a plain-text run. */
+function isControl(code: number): boolean {
+  return code < 0x20 || (code >= 0x7f && code <= 0x9f);
+}
 
 type State = 'text' | 'escape' | 'escapeIntermediate' | 'csi' | 'string' | 'stringEscape';
 
@@ -40,17 +41,18 @@ export class TerminalTextStripper {
 
   /** The printable text of `chunk` (continuing any sequence left open by the previous one). */
   push(chunk: string): string {
-    let out = '';
+    // Pieces are gathered in an array and joined once: output dense with controls (a binary
+    // `cat`, /dev/zero) must cost linear time — string slicing per backspace was quadratic.
+    const out: string[] = [];
     let index = 0;
     while (index < chunk.length) {
       if (this.state === 'text') {
         // Plain text is copied in runs up to the next control character (the common case).
-        CONTROL.lastIndex = index;
-        const found = CONTROL.exec(chunk);
-        const end = found ? found.index : chunk.length;
-        if (end > index) out += chunk.slice(index, end);
+        let end = index;
+        while (end < chunk.length && !isControl(chunk.charCodeAt(end))) end += 1;
+        if (end > index) out.push(chunk.slice(index, end));
         index = end;
-        if (!found) break;
+        if (end === chunk.length) break;
       }
       const code = chunk.charCodeAt(index);
       index += 1;
@@ -58,15 +60,9 @@ export class TerminalTextStripper {
         case 'text':
           if (code === 0x1b) this.state = 'escape';
           else if (code === 0x9b) this.state = 'csi';
-          else if (code === 0x0a) out += '\n';
-          else if (code === 0x09) out += ' ';
-          else if (code === 0x08) {
-            // Backspace moves the cursor left: what follows overwrites, so the character goes.
-            // When it was in an earlier chunk, the BACKSPACE mark tells the caller to drop it.
-            if (out.length > 0 && !out.endsWith('\n') && !out.endsWith(BACKSPACE)) {
-              out = out.slice(0, -1);
-            } else out += BACKSPACE;
-          }
+          else if (code === 0x0a) out.push('\n');
+          else if (code === 0x09) out.push(' ');
+          else if (code === 0x08) eraseLast(out);
           // \r and other C0/C1 controls: nothing to index.
           break;
         case 'escape':
@@ -101,6 +97,22 @@ export class TerminalTextStripper {
           break;
       }
     }
-    return out;
+    return out.join('');
+  }
+}
+
+/**
+ * Backspace moves the cursor left: what follows overwrites, so the character goes. When it
+ * was in an earlier chunk (or this chunk has nothing to erase on the line), a BACKSPACE mark
+ * tells the caller to drop it.
+ */
+function eraseLast(out: string[]): void {
+  const last = out[out.length - 1];
+  if (last === undefined || last === '\n' || last === BACKSPACE) {
+    out.push(BACKSPACE);
+  } else if (last.length === 1) {
+    out.pop();
+  } else {
+    out[out.length - 1] = last.slice(0, -1);
   }
 }
