@@ -58,8 +58,12 @@ export interface VerifyRecordingOptions {
   /**
    * Receives each frame whose seq and chain hash check out, in order, as it is read. Whether
    * a signed checkpoint covers it is known only at the end: see `verifiedThroughSeq`.
+   * `recordOffset` is where the frame's record starts in the stream (so a caller can index the
+   * recording in the same pass, and read an event's bytes back later).
    */
-  onEvent?: (event: RecordingEvent) => void;
+  onEvent?: (event: RecordingEvent, recordOffset: number) => void;
+  /** Receives the header once it is read and accepted (right session, right key). */
+  onHeader?: (header: RecordingHeader) => void;
 }
 
 /**
@@ -185,7 +189,7 @@ export class RecordingVerifier {
           this.onHeader(record.header);
           break;
         case 'frame':
-          this.onFrame(record.event, record.frame, record.storedHash);
+          this.onFrame(record.event, record.frame, record.storedHash, record.offset);
           break;
         case 'checkpoint':
           this.onCheckpoint(record.checkpoint);
@@ -221,9 +225,15 @@ export class RecordingVerifier {
       return;
     }
     this.history = new ChainHistory(initialHash(header.sessionId, header.keyId));
+    this.options.onHeader?.(header);
   }
 
-  private onFrame(event: RecordingEvent, frame: Buffer, storedHash: Buffer): void {
+  private onFrame(
+    event: RecordingEvent,
+    frame: Buffer,
+    storedHash: Buffer,
+    recordOffset: number,
+  ): void {
     const history = this.history!;
     const expected = this.frames + 1;
     if (this.finalSeq !== null) {
@@ -259,7 +269,7 @@ export class RecordingVerifier {
       return;
     }
     this.frames = expected;
-    this.options.onEvent?.(event);
+    this.options.onEvent?.(event, recordOffset);
   }
 
   private onCheckpoint(checkpoint: Checkpoint): void {

@@ -534,8 +534,12 @@ async function startStream(
       yield next.value;
     }
   }
-  return Readable.from(rest(), { objectMode: false });
+  // Reads ahead up to STREAM_READ_AHEAD_BYTES (the storage reads 1 MiB at a time), so the next
+  // disk read overlaps sending the previous one instead of waiting for the socket to drain.
+  return Readable.from(rest(), { objectMode: false, highWaterMark: STREAM_READ_AHEAD_BYTES });
 }
+
+const STREAM_READ_AHEAD_BYTES = 4 * 1024 * 1024;
 
 function attachment(filename: string): string {
   // Session ids are [a-z0-9_]: nothing to quote or escape.

@@ -45,6 +45,11 @@ export interface VerifiedSource {
   keySource: 'pinned' | 'fingerprint';
   /** For keyframes.json; null: keep them in memory only. */
   cacheDir: string | null;
+  /**
+   * The index built while the file was downloaded and verified (recordingCache.ts); only for
+   * a `verified` report, whose final signed checkpoint covers every frame it indexes.
+   */
+  index?: RecordingIndex;
   /** Deleted when the playback closes (an uploaded bundle). */
   deleteOnClose?: boolean;
   username?: string | null;
@@ -75,6 +80,8 @@ const DEFAULT_QUERY_PAGE = 50;
 
 export class PlaybackService {
   private readonly playbacks = new Map<string, Playback>();
+  /** index.json files being written in the background (dispose waits for them). */
+  private readonly saving = new Set<Promise<void>>();
 
   constructor(private readonly log: (line: string) => void) {}
 
@@ -91,7 +98,7 @@ export class PlaybackService {
       : report.frames;
     let index: RecordingIndex;
     try {
-      index = await indexOf(source, maxSeq);
+      index = await this.indexOf(source, maxSeq);
     } catch (error) {
       if (!failed) throw error;
       // A rejected file may not even have a readable header: nothing to index, the verdict stands.
@@ -236,6 +243,38 @@ export class PlaybackService {
 
   async dispose(): Promise<void> {
     for (const playback of [...this.playbacks.values()]) await this.release(playback);
+    await Promise.all(this.saving);
+  }
+
+  /**
+   * The index of a cached (verified, final) recording is kept beside it, so re-opening a long
+   * recording reads a few MB of JSON instead of scanning the whole file again. An index built
+   * in the download pass is used as it is, and saved in the background: the first frame does
+   * not wait for the JSON.
+   */
+  private async indexOf(source: VerifiedSource, maxSeq: number): Promise<RecordingIndex> {
+    const prebuilt =
+      source.index && source.report.status === 'verified' && source.index.frames === maxSeq
+        ? source.index
+        : null;
+    if (!source.cacheDir) {
+      return prebuilt ?? scanRecording(source.file, { startOffset: source.startOffset, maxSeq });
+    }
+    const cacheFile = path.join(source.cacheDir, 'index.json');
+    const bytes = (await fs.stat(source.file)).size;
+    if (prebuilt) {
+      const saving = saveIndex(cacheFile, bytes, maxSeq, prebuilt).catch((error: unknown) =>
+        this.log(`index of ${source.sessionId} not kept: ${String(error)}`),
+      );
+      this.saving.add(saving);
+      void saving.finally(() => this.saving.delete(saving));
+      return prebuilt;
+    }
+    const saved = await readIndex(cacheFile, bytes, maxSeq);
+    if (saved) return saved;
+    const index = await scanRecording(source.file, { startOffset: source.startOffset, maxSeq });
+    await saveIndex(cacheFile, bytes, maxSeq, index);
+    return index;
   }
 
   private async release(playback: Playback): Promise<void> {
@@ -263,15 +302,11 @@ export class PlaybackService {
 
 const INDEX_CACHE_VERSION = 1;
 
-/**
- * The index of a cached (verified, final) recording is kept beside it, so re-opening a long
- * recording reads a few MB of JSON instead of scanning the whole file again.
- */
-async function indexOf(source: VerifiedSource, maxSeq: number): Promise<RecordingIndex> {
-  const scan = () => scanRecording(source.file, { startOffset: source.startOffset, maxSeq });
-  if (!source.cacheDir) return scan();
-  const cacheFile = path.join(source.cacheDir, 'index.json');
-  const bytes = (await fs.stat(source.file)).size;
+async function readIndex(
+  cacheFile: string,
+  bytes: number,
+  maxSeq: number,
+): Promise<RecordingIndex | null> {
   try {
     const saved = JSON.parse(await fs.readFile(cacheFile, 'utf8')) as {
       version: number;
@@ -285,11 +320,18 @@ async function indexOf(source: VerifiedSource, maxSeq: number): Promise<Recordin
   } catch {
     // Not there yet, or unreadable: scan.
   }
-  const index = await scan();
-  const temp = `${cacheFile}.${process.pid}.tmp`;
+  return null;
+}
+
+async function saveIndex(
+  cacheFile: string,
+  bytes: number,
+  maxSeq: number,
+  index: RecordingIndex,
+): Promise<void> {
+  const temp = `${cacheFile}.${process.pid}.${randomUUID()}.tmp`;
   await fs.writeFile(temp, JSON.stringify({ version: INDEX_CACHE_VERSION, bytes, maxSeq, index }));
   await fs.rename(temp, cacheFile);
-  return index;
 }
 
 function toPlaybackEvent(e: RecordingIndex['events'], i: number, data: string): PlaybackEvent {

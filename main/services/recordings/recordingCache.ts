@@ -1,6 +1,7 @@
 /**
  * Verified downloads kept in the app-data folder. A recording is downloaded once, written to
- * disk and verified in the same pass (the verifier sees each chunk as it is written), against
+ * disk, verified and indexed for playback in the same pass (the verifier sees each chunk as it
+ * is queued for disk, and hands each frame it accepts to the index), against
  * the recording key pinned when the gateway was first trusted. Only a fully verified recording
  * (final checkpoint) is kept for reuse: it can no longer change, so opening it again needs no
  * download and no second verification — the gateway is still asked (the stream is opened and
@@ -18,6 +19,8 @@ import {
   RecordingVerifier,
   type VerificationReport,
 } from '../../../gateway-client/recording/verifyRecording.ts';
+import { BatchedFileWriter } from './batchedFileWriter.ts';
+import { IndexBuilder, type RecordingIndex } from './recordingIndex.ts';
 
 export const RECORDINGS_CACHE_DIR = 'recordings-cache';
 const VERDICT_VERSION = 1;
@@ -37,6 +40,13 @@ export interface VerifiedRecording {
   /** Bytes of the recording stream. */
   bytes: number;
   fromCache: boolean;
+  /**
+   * The playback index, built in the download pass from the frames the verifier accepted —
+   * only when the verdict is `verified` (then every frame is covered by the final signed
+   * checkpoint); otherwise null and the playback indexes the file itself, up to where trust
+   * ends. Null from the cache too (the playback has index.json).
+   */
+  index: RecordingIndex | null;
 }
 
 export type ProgressListener = (
@@ -72,21 +82,38 @@ export class RecordingCache {
     if (cached) {
       // Access is checked (and the view audited) by opening the stream; the bytes are known.
       download.body.destroy();
-      return { file, cacheDir: dir, report: cached.report, bytes: cached.bytes, fromCache: true };
+      return {
+        file,
+        cacheDir: dir,
+        report: cached.report,
+        bytes: cached.bytes,
+        fromCache: true,
+        index: null,
+      };
     }
     await fs.mkdir(dir, { recursive: true });
     await fs.rm(verdictFile, { force: true });
     const temp = `${file}.${process.pid}.${Date.now()}.part`;
     const handle = await fs.open(temp, 'w');
+    const writer = new BatchedFileWriter(handle);
+    // One pass: each chunk is queued for disk, verified and indexed as it arrives; the file
+    // is read back only for the frames shown.
+    const indexer = new IndexBuilder(0, Number.MAX_SAFE_INTEGER);
     const verifier = new RecordingVerifier({
       publicKeyPem: pinned.recordingPublicKeyPem,
       expectedSessionId: sessionId,
+      onHeader: (header) => {
+        indexer.header = header;
+      },
+      onEvent: (event, recordOffset) => {
+        indexer.frame(event, recordOffset);
+      },
     });
     let bytes = 0;
     let lastProgress = 0;
     try {
       for await (const chunk of download.body as AsyncIterable<Buffer>) {
-        await handle.write(chunk);
+        await writer.write(chunk);
         bytes += chunk.length;
         const ok = verifier.push(chunk);
         const now = Date.now();
@@ -97,8 +124,10 @@ export class RecordingCache {
         // Past the first bad frame nothing more can be trusted or shown: stop downloading.
         if (!ok) break;
       }
+      await writer.flush();
     } finally {
       download.body.destroy();
+      await writer.idle();
       await handle.close();
     }
     const report = verifier.finish();
@@ -109,11 +138,11 @@ export class RecordingCache {
         verdictFile,
         JSON.stringify({ version: VERDICT_VERSION, sessionId, bytes, report }),
       );
-      return { file, cacheDir: dir, report, bytes, fromCache: false };
+      return { file, cacheDir: dir, report, bytes, fromCache: false, index: indexer.finish() };
     }
     // Not final: derived data would go stale with the next download.
     await fs.rm(path.join(dir, 'keyframes.json'), { force: true });
-    return { file, cacheDir: null, report, bytes, fromCache: false };
+    return { file, cacheDir: null, report, bytes, fromCache: false, index: null };
   }
 }
 

@@ -180,6 +180,7 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
           keyFingerprint: pinned.recordingKeyFingerprint,
           keySource: 'pinned',
           cacheDir: verified.cacheDir,
+          ...(verified.index ? { index: verified.index } : {}),
           username: known?.username ?? null,
           resourceName: known?.resourceName ?? null,
         },
