@@ -4,7 +4,10 @@
  * boundaries, acknowledged back-pressure on a large output, the gateway ending sessions
  * (admin terminate, grant revoke), and ownership by client id.
  */
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { type AddressInfo, connect as connectTcp, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type {
   CallerContext,
@@ -13,6 +16,7 @@ import type {
   TerminalEndReason,
 } from '../../main/ipc/contract.ts';
 import { DesktopError } from '../../main/ipc/contract.ts';
+import { DEFAULT_OUTPUT_FLOW } from '../../main/services/terminals/outputBatcher.ts';
 import {
   type StartedTerminalSession,
   TerminalService,
@@ -166,8 +170,8 @@ describeWithSshd('desktop terminals through the gateway', () => {
   }, 60_000);
 
   it('pauses a large output while acks lag, and delivers all of it in order', async () => {
-    const highWater = 1024 * 1024;
-    const maxBatch = 64 * 1024;
+    const highWater = DEFAULT_OUTPUT_FLOW.highWaterBytes;
+    const maxBatch = DEFAULT_OUTPUT_FLOW.maxBatchBytes;
     const log = clientLog('window-seq');
     const { terminalId } = await service.open(log.caller, {
       resourceId: 'web-1',
@@ -185,7 +189,7 @@ describeWithSshd('desktop terminals through the gateway', () => {
         setTimeout(() => {
           acked += bytes;
           // The last acks may come after the terminal ended (as in the renderer).
-          if (service.openCount > 0) service.ack('window-seq', terminalId, bytes);
+          if (!log.ended.has(terminalId)) service.ack('window-seq', terminalId, bytes);
         }, 2);
     };
     service.write('window-seq', terminalId, 'seq 1 2000000; exit\n');
@@ -225,6 +229,81 @@ describeWithSshd('desktop terminals through the gateway', () => {
     // Compare lengths first: a mismatch in 15 MB is unreadable in a diff.
     expect(end - start).toBe(expected.length);
     expect(output.slice(start, end) === expected).toBe(true);
+  }, 180_000);
+
+  it('keeps under 1 MiB of a flood queued between sshd and the renderer while acks stop (issue #5)', async () => {
+    // Every byte the target has written and the renderer has not painted is output queued ahead
+    // of the echo of the next key. With no acks at all, how far the target's output gets before
+    // everything stops is the sum of every queue on the way: the pty, sshd's channel buffer,
+    // the gateway's upstream window and buffers, its pipe and client channel, the desktop's
+    // channel window and buffers, and main's unacked bytes. ssh2's defaults let ~10 MB through.
+    const bound = 1024 * 1024;
+    const dir = mkdtempSync(join(tmpdir(), 'witness-flood-'));
+    const progress = join(dir, 'produced');
+    try {
+      const log = clientLog('window-flood');
+      const { terminalId } = await service.open(log.caller, {
+        resourceId: 'web-1',
+        size: { cols: 80, rows: 24 },
+      });
+      let received = 0;
+      let acking = false;
+      log.onData = (_id, bytes) => {
+        received += bytes;
+        if (acking && !log.ended.has(terminalId)) service.ack('window-flood', terminalId, bytes);
+      };
+      // The target runs on this machine as this user (test/harness/sshd.ts): tee writes each
+      // block to the pty before the file, so the file's size is how far the output got (within
+      // one 8 KiB block).
+      service.write('window-flood', terminalId, `seq 1 1000000 | tee ${progress}; exit\n`);
+      const producedBytes = () => {
+        try {
+          return statSync(progress).size;
+        } catch {
+          return 0;
+        }
+      };
+      let last = -1;
+      let stableSince = Date.now();
+      await waitFor(
+        'the flood to stop without acks',
+        () => {
+          const now = producedBytes();
+          if (now !== last) {
+            last = now;
+            stableSince = Date.now();
+            return false;
+          }
+          return now > 0 && Date.now() - stableSince > 1000;
+        },
+        30_000,
+      );
+      const file = readFileSync(progress, 'utf8');
+      // Through the pty each line feed became CR LF.
+      const producedThroughPty = file.length + (file.match(/\n/g)?.length ?? 0);
+      expect(received).toBeLessThanOrEqual(
+        DEFAULT_OUTPUT_FLOW.highWaterBytes + DEFAULT_OUTPUT_FLOW.maxBatchBytes,
+      );
+      expect(producedThroughPty).toBeGreaterThan(received);
+      // Shown in the run's output: the number issue #5 is about.
+      console.info(
+        `flood with no acks: ${producedThroughPty} bytes produced, ${received} delivered`,
+      );
+      expect(producedThroughPty).toBeLessThan(bound);
+
+      // Nothing was lost: acking lets the rest through, all of it.
+      acking = true;
+      service.ack('window-flood', terminalId, received);
+      const ended = await waitFor('the end', () => log.ended.get(terminalId), 120_000);
+      expect(ended).toEqual([{ kind: 'exited', exitCode: 0, signal: null }]);
+      const output = text(log, terminalId);
+      const start = output.indexOf('\n1\n2\n3\n') + 1;
+      const end = output.indexOf('\n1000000\n') + '\n1000000\n'.length;
+      expect(start).toBeGreaterThan(0);
+      expect(output.slice(start, end) === readFileSync(progress, 'utf8')).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 180_000);
 
   it('reports an admin terminate as the gateway ending the session, within about a second', async () => {

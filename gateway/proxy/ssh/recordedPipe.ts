@@ -23,6 +23,14 @@ export interface RecordedPipeOptions {
   onRecordFailure: (error: unknown) => void;
   /** Bytes allowed in flight between arrival and write (default 4 MiB). */
   highWaterMark?: number;
+  /**
+   * Count a chunk as in flight until the sink has *sent* it (its write callback: for an ssh2
+   * channel, handed to the connection within the peer's window), not just until write()
+   * took it. The sink's own buffer (2 MiB for an ssh2 channel) then falls under
+   * `highWaterMark` too — for terminals, where every buffered byte delays the echo of a key
+   * (issue #5). Bulk channels leave it off: their sink buffer keeps the pipe full.
+   */
+  untilSent?: boolean;
 }
 
 export type PipeOutcome = 'ended' | 'aborted';
@@ -110,9 +118,15 @@ export class RecordedPipe {
       this.inFlight -= chunk.length;
       return;
     }
-    const ok = sink.write(chunk);
-    this.forwardedBytes += chunk.length;
-    this.inFlight -= chunk.length;
+    const length = chunk.length;
+    const ok = this.options.untilSent
+      ? sink.write(chunk, () => {
+          this.inFlight -= length;
+          this.updateFlow();
+        })
+      : sink.write(chunk);
+    this.forwardedBytes += length;
+    if (!this.options.untilSent) this.inFlight -= length;
     if (!ok) {
       this.waitingForDrain = true;
       this.updateFlow();

@@ -40,8 +40,13 @@ import type {
   TcpipRequestInfo,
 } from 'ssh2';
 import { type EventKind, eventKinds } from '../../../gateway-client/recording/recordingFormat.ts';
+import {
+  limitReceiveWindow,
+  openWithReceiveWindow,
+  type ReceiveWindow,
+} from '../../../gateway-client/sshReceiveWindow.ts';
 import type { Logger } from '../../logger.ts';
-import { flushed, RecordedPipe } from './recordedPipe.ts';
+import { flushed, RecordedPipe, type RecordedPipeOptions } from './recordedPipe.ts';
 import { fixServerChannelWindowing } from './serverChannelWindowing.ts';
 
 /** What a channel needs from the connection it belongs to. */
@@ -66,6 +71,22 @@ export function isAllowedEnv(name: string): boolean {
 const MAX_ENV_VALUE = 1024;
 /** How long a closing channel waits for its last output and notice to reach the client. */
 const CLOSE_FLUSH_TIMEOUT_MS = 2_000;
+
+/*
+ * Pty channels (issue #5). Output of an interactive session flows only as fast as the user's
+ * terminal paints it (a few MB/s), so every byte queued in the gateway is output that reaches
+ * the screen — and the echo of the next key — that much later. With ssh2's defaults a `seq`
+ * flood queued ~2 MiB in the upstream window, ~2 MiB in the upstream channel's stream buffer
+ * and ~2 MiB in the client channel's write buffer. For pty channels only:
+ * - the target gets a 128 KiB window and the upstream channel buffers at most 32 KiB per
+ *   stream while paused (sshReceiveWindow.ts) — at a LAN round trip that is still far more
+ *   than a terminal needs to stay supplied;
+ * - output and stderr pipes hold at most 64 KiB between arrival and being *sent* to the
+ *   client (RecordedPipe untilSent), instead of 4 MiB plus the channel's 2 MiB write buffer.
+ * Channels without a pty keep ssh2's 2 MiB windows and the 4 MiB pipe budget (bench:ssh).
+ */
+const TERMINAL_UPSTREAM_WINDOW: ReceiveWindow = { windowBytes: 128 * 1024, bufferBytes: 32 * 1024 };
+const TERMINAL_OUTPUT_FLOW = { highWaterMark: 64 * 1024, untilSent: true } as const;
 
 type PtyRequest = Pick<PseudoTtyInfo, 'term' | 'cols' | 'rows' | 'width' | 'height'> & {
   modes?: Record<string, number>;
@@ -172,12 +193,18 @@ export abstract class ChannelBridge {
     }
   }
 
-  protected pipe(source: Readable, sink: Writable, kind: EventKind): RecordedPipe {
+  protected pipe(
+    source: Readable,
+    sink: Writable,
+    kind: EventKind,
+    flow: Pick<RecordedPipeOptions, 'highWaterMark' | 'untilSent'> = {},
+  ): RecordedPipe {
     const pipe = new RecordedPipe({
       source,
       sink,
       record: (chunk) => this.context.record(this.recordingChannel, kind, chunk),
       onRecordFailure: (error) => this.context.onRecordFailure(error),
+      ...flow,
     });
     this.pipes.push(pipe);
     return pipe;
@@ -485,8 +512,11 @@ export class SessionChannelBridge extends ChannelBridge {
 
     const input = this.pipe(client, upstream, eventKinds.input);
     this.input = input;
-    const output = this.pipe(upstream, client, eventKinds.output);
-    const errors = this.pipe(upstream.stderr, client.stderr, eventKinds.stderr);
+    // A pty channel is someone at a terminal: keep its output queue short (TERMINAL_OUTPUT_FLOW).
+    // Without a pty (scp, sftp, exec pipelines) the default budget keeps bulk transfers fast.
+    const outputFlow = this.pty ? TERMINAL_OUTPUT_FLOW : {};
+    const output = this.pipe(upstream, client, eventKinds.output, outputFlow);
+    const errors = this.pipe(upstream.stderr, client.stderr, eventKinds.stderr, outputFlow);
     client.resume();
 
     // Client EOF → target EOF, after the input before it has been forwarded.
@@ -559,6 +589,8 @@ function openUpstream(
     ...(pty.modes && { modes: pty.modes }),
   };
   const hasEnv = Object.keys(env).length > 0;
+  // Only a pty channel (someone at a terminal) gets the small window; see TERMINAL_UPSTREAM_WINDOW.
+  const smallWindow = ptyOptions !== undefined && request.type !== 'subsystem';
   return new Promise((resolve, reject) => {
     const done = (error: Error | undefined, channel: ClientChannel) => {
       if (error) {
@@ -583,9 +615,10 @@ function openUpstream(
       const closed = new Promise<void>((resolveClosed) =>
         channel.once('close', () => resolveClosed()),
       );
+      if (smallWindow) limitReceiveWindow(channel, TERMINAL_UPSTREAM_WINDOW);
       resolve({ channel, exit: () => exit, closed });
     };
-    try {
+    const open = () => {
       switch (request.type) {
         case 'shell':
           connection.shell(ptyOptions ?? false, hasEnv ? { env } : {}, done);
@@ -600,6 +633,13 @@ function openUpstream(
         case 'subsystem':
           connection.subsys(request.name, done);
           break;
+      }
+    };
+    try {
+      if (smallWindow) {
+        openWithReceiveWindow(connection, TERMINAL_UPSTREAM_WINDOW, open);
+      } else {
+        open();
       }
     } catch (error) {
       // ssh2 throws when the connection is already gone.

@@ -16,7 +16,24 @@ import ssh2, {
   type KeyboardInteractiveCallback,
   type Prompt,
 } from 'ssh2';
+import {
+  limitReceiveWindow,
+  openWithReceiveWindow,
+  type ReceiveWindow,
+} from '../../../gateway-client/sshReceiveWindow.ts';
 import { DesktopError } from '../../ipc/contract.ts';
+
+/**
+ * The shell channel's receive window (issue #5). ssh2's 2 MiB window plus 2 MiB of stream
+ * buffer let ~4 MiB of output sit between the gateway and main while the renderer catches up,
+ * and a key's echo waits behind all of it. The renderer paints a few MB/s, so 128 KiB of
+ * window (+ 32 KiB buffered per stream) is tens of ms of output — enough to keep main supplied
+ * across a resume (a loopback/LAN round trip), small enough that echo stays live.
+ */
+export const TERMINAL_RECEIVE_WINDOW: ReceiveWindow = {
+  windowBytes: 128 * 1024,
+  bufferBytes: 32 * 1024,
+};
 
 export interface GatewayShellTarget {
   host: string;
@@ -39,6 +56,8 @@ export interface GatewayShellOptions {
   /** Terminal type announced in pty-req (what xterm.js emulates). */
   term?: string;
   readyTimeoutMs?: number;
+  /** Defaults to TERMINAL_RECEIVE_WINDOW. */
+  receiveWindow?: ReceiveWindow;
 }
 
 export async function openGatewayShell(
@@ -56,21 +75,25 @@ export async function openGatewayShell(
           ),
         );
       client.once('close', onClose);
-      client.shell(
-        { term: options.term ?? 'xterm-256color', cols: options.cols, rows: options.rows },
-        (error, channel) => {
-          client.off('close', onClose);
-          if (error) {
-            reject(
-              new DesktopError(
-                'gateway_error',
-                `The gateway refused to open a shell on ${target.resourceName}: ${error.message}.`,
-              ),
-            );
-          } else {
-            resolve(channel);
-          }
-        },
+      const receiveWindow = options.receiveWindow ?? TERMINAL_RECEIVE_WINDOW;
+      openWithReceiveWindow(client, receiveWindow, () =>
+        client.shell(
+          { term: options.term ?? 'xterm-256color', cols: options.cols, rows: options.rows },
+          (error, channel) => {
+            client.off('close', onClose);
+            if (error) {
+              reject(
+                new DesktopError(
+                  'gateway_error',
+                  `The gateway refused to open a shell on ${target.resourceName}: ${error.message}.`,
+                ),
+              );
+            } else {
+              limitReceiveWindow(channel, receiveWindow);
+              resolve(channel);
+            }
+          },
+        ),
       );
     });
     return { client, channel };

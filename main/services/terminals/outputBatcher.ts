@@ -16,9 +16,9 @@ export interface OutputFlowOptions {
   flushIntervalMs?: number;
   /** …or as soon as it holds this many bytes (default 64 KiB). */
   maxBatchBytes?: number;
-  /** Pause the source when this many bytes are unacknowledged (default 1 MiB). */
+  /** Pause the source when this many bytes are unacknowledged (default 128 KiB). */
   highWaterBytes?: number;
-  /** Resume it when acks bring the unacknowledged bytes down to this (default 256 KiB). */
+  /** Resume it when acks bring the unacknowledged bytes down to this (default 64 KiB). */
   lowWaterBytes?: number;
 }
 
@@ -31,11 +31,19 @@ export interface OutputBatcherSinks {
 
 export type OutputStream = 'stdout' | 'stderr';
 
+/**
+ * Unacked bytes are output the user sees late: everything unacked is queued ahead of the echo
+ * of the next key (issue #5). The renderer parses ~2-5 MB/s, so the high-water is about 30-60
+ * ms of painting — with the 64 KiB batches that is two batches in flight, one parsing while the
+ * next travels. The low-water resumes the channel as soon as one of the two is acked (while the
+ * other is still parsing); the channel's own buffer (gatewayShell.ts TERMINAL_RECEIVE_WINDOW)
+ * refills the gap at once.
+ */
 export const DEFAULT_OUTPUT_FLOW: Required<OutputFlowOptions> = {
   flushIntervalMs: 8,
   maxBatchBytes: 64 * 1024,
-  highWaterBytes: 1024 * 1024,
-  lowWaterBytes: 256 * 1024,
+  highWaterBytes: 128 * 1024,
+  lowWaterBytes: 64 * 1024,
 };
 
 export class OutputBatcher {
