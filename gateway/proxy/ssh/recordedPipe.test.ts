@@ -201,4 +201,35 @@ describe('RecordedPipe', () => {
     expect(done).toBe(true);
     await expect(flushed(out.stream)).resolves.toBeUndefined();
   });
+
+  it("with untilSent, counts bytes in the sink's buffer against the budget (pty output, issue #5)", async () => {
+    // A sink with a big buffer that sends nothing (a client whose SSH window is closed).
+    const run = async (untilSent: boolean) => {
+      const source = new PassThrough();
+      const out = sink({ highWaterMark: 1024 * 1024, slow: true });
+      new RecordedPipe({
+        source,
+        sink: out.stream,
+        record: async () => {},
+        onRecordFailure: () => {},
+        highWaterMark: 1000,
+        untilSent,
+      });
+      for (let i = 0; i < 20; i++) {
+        source.write(Buffer.alloc(100));
+        await tick();
+      }
+      return { source, out, paused: source.isPaused() };
+    };
+    // Without it the sink's 1 MiB buffer takes everything and the source keeps flowing.
+    expect((await run(false)).paused).toBe(false);
+    const limited = await run(true);
+    expect(limited.paused).toBe(true);
+    // Sending frees the budget: the source flows again once a quarter of it is left.
+    for (let i = 0; i < 20 && limited.source.isPaused(); i++) {
+      limited.out.release();
+      await tick();
+    }
+    expect(limited.source.isPaused()).toBe(false);
+  });
 });

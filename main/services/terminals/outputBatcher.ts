@@ -16,9 +16,9 @@ export interface OutputFlowOptions {
   flushIntervalMs?: number;
   /** …or as soon as it holds this many bytes (default 64 KiB). */
   maxBatchBytes?: number;
-  /** Pause the source when this many bytes are unacknowledged (default 128 KiB). */
+  /** Pause the source when this many bytes are unacknowledged (default 256 KiB). */
   highWaterBytes?: number;
-  /** Resume it when acks bring the unacknowledged bytes down to this (default 64 KiB). */
+  /** Resume it when acks bring the unacknowledged bytes down to this (default 128 KiB). */
   lowWaterBytes?: number;
 }
 
@@ -33,17 +33,18 @@ export type OutputStream = 'stdout' | 'stderr';
 
 /**
  * Unacked bytes are output the user sees late: everything unacked is queued ahead of the echo
- * of the next key (issue #5). The renderer parses ~2-5 MB/s, so the high-water is about 30-60
- * ms of painting — with the 64 KiB batches that is two batches in flight, one parsing while the
- * next travels. The low-water resumes the channel as soon as one of the two is acked (while the
- * other is still parsing); the channel's own buffer (gatewayShell.ts TERMINAL_RECEIVE_WINDOW)
- * refills the gap at once.
+ * of the next key (issue #5; it was 1 MiB). The renderer parses ~2-5 MB/s, so 256 KiB is
+ * ~50-120 ms of painting: four 64 KiB batches, and the channel resumes once two are acked, so
+ * the renderer still has two to parse (tens of ms) while the ack travels to main and the next
+ * batch comes back. 128/64 KiB measured ~1/3 slower in bench:desktop on a loaded machine: the
+ * one batch left did not cover that round trip. The channel's own buffer
+ * (gatewayShell.ts TERMINAL_RECEIVE_WINDOW) refills main at once on resume.
  */
 export const DEFAULT_OUTPUT_FLOW: Required<OutputFlowOptions> = {
   flushIntervalMs: 8,
   maxBatchBytes: 64 * 1024,
-  highWaterBytes: 128 * 1024,
-  lowWaterBytes: 64 * 1024,
+  highWaterBytes: 256 * 1024,
+  lowWaterBytes: 128 * 1024,
 };
 
 export class OutputBatcher {
