@@ -97,7 +97,15 @@ export function initialHash(sessionId: string, keyId: string): Buffer {
 }
 
 export function chainHash(previous: Uint8Array, frame: Uint8Array): Buffer {
-  return createHash('sha256').update(previous).update(frame).digest();
+  const total = previous.length + frame.length;
+  if (total > HASH_SCRATCH.length) {
+    return createHash('sha256').update(previous).update(frame).digest();
+  }
+  // As in chainHashParts: one call instead of a Hash object per frame (a verifier hashes
+  // every frame of a download).
+  HASH_SCRATCH.set(previous, 0);
+  HASH_SCRATCH.set(frame, previous.length);
+  return hash('sha256', HASH_SCRATCH.subarray(0, total), 'buffer');
 }
 
 /**
@@ -123,8 +131,11 @@ export function chainHashParts(
   return hash('sha256', HASH_SCRATCH.subarray(0, total), 'buffer');
 }
 
-/** Where chainHashParts joins a small frame; used synchronously, so one is enough. */
-const HASH_SCRATCH = Buffer.allocUnsafe(4096);
+/**
+ * Where chainHash and chainHashParts join a frame up to 64 KiB (terminal output arrives in
+ * frames of a few KiB); used synchronously, so one is enough.
+ */
+const HASH_SCRATCH = Buffer.allocUnsafe(64 * 1024 + 64);
 
 /** Bytes before a frame record's data: 'F' | u32 length | the frame's 20-byte fixed header. */
 export const FRAME_RECORD_HEAD_BYTES = 5 + FRAME_FIXED_BYTES;
@@ -156,6 +167,14 @@ function writeFrameHeader(target: Buffer, at: number, event: Omit<RecordingEvent
   writeU64(target, event.time, at + 12);
 }
 
+/**
+ * A u64 as a number, without a BigInt per call: the same value as Number(readBigUInt64BE)
+ * (hi·2³² is exact; adding lo rounds once, to nearest, as the BigInt conversion does).
+ */
+function readU64(source: Buffer, at: number): number {
+  return source.readUInt32BE(at) * 0x1_0000_0000 + source.readUInt32BE(at + 4);
+}
+
 /** A u64 from a non-negative safe integer, without a BigInt per call. */
 function writeU64(target: Buffer, value: number, at: number): void {
   if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${value} is not a u64`);
@@ -174,7 +193,9 @@ export function encodeFrame(event: RecordingEvent): Buffer {
 
 export function decodeFrame(frame: Uint8Array): RecordingEvent {
   if (frame.length < FRAME_FIXED_BYTES) throw new Error('frame shorter than its fixed header');
-  const view = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+  const view = Buffer.isBuffer(frame)
+    ? frame
+    : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
   const version = view.readUInt8(0);
   if (version !== FRAME_FORMAT_VERSION) throw new Error(`unsupported frame version ${version}`);
   const kind = String.fromCharCode(view.readUInt8(1));
@@ -182,8 +203,8 @@ export function decodeFrame(frame: Uint8Array): RecordingEvent {
   return {
     kind: kind as EventKind,
     channel: view.readUInt16BE(2),
-    seq: Number(view.readBigUInt64BE(4)),
-    time: Number(view.readBigUInt64BE(12)),
+    seq: readU64(view, 4),
+    time: readU64(view, 12),
     data: view.subarray(FRAME_FIXED_BYTES),
   };
 }
