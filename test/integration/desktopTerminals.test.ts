@@ -152,6 +152,10 @@ describeWithSshd('desktop terminals through the gateway', () => {
     // 世界🎉é as octal escapes, so the typed command itself is ASCII: 13 bytes per line, 20,000
     // lines — ~260 KB in 32 KiB packets, which split characters at many boundaries.
     const line = '世界🎉é';
+    // Acked as it arrives, like the renderer does: more than the high-water mark is coming.
+    log.onData = (_id, bytes) => {
+      if (!log.ended.has(terminalId)) service.ack('window-utf8', terminalId, bytes);
+    };
     service.write(
       'window-utf8',
       terminalId,
