@@ -3,12 +3,12 @@
  * gateway-client/credentialStore.test.ts), and each fallback with the notice it shows.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { testEncryptor } from '../../test/harness/testEncryptor.ts';
 import { ENCRYPTED_SECRETS_FILE, openSecretStore } from './secretStore.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -23,25 +23,6 @@ afterEach(async () => {
 });
 
 const noKeychain = async () => ({ unavailable: 'the OS keychain is not usable: no D-Bus' });
-
-/** A stand-in for Electron safeStorage: AES-256-GCM with a key held by this object. */
-function aesEncryptor(available = true) {
-  const key = randomBytes(32);
-  return {
-    isAvailable: () => available,
-    encrypt(plain: string): Buffer {
-      const iv = randomBytes(12);
-      const cipher = createCipheriv('aes-256-gcm', key, iv);
-      const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
-      return Buffer.concat([iv, cipher.getAuthTag(), body]);
-    },
-    decrypt(sealed: Buffer): string {
-      const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, 12));
-      decipher.setAuthTag(sealed.subarray(12, 28));
-      return Buffer.concat([decipher.update(sealed.subarray(28)), decipher.final()]).toString();
-    },
-  };
-}
 
 describe('openSecretStore fallbacks', () => {
   it('keeps secrets in memory only when the person chose so, and says so', async () => {
@@ -63,7 +44,7 @@ describe('openSecretStore fallbacks', () => {
   });
 
   it('falls back to a safeStorage-encrypted 0600 file, with the keychain’s reason', async () => {
-    const encryptor = aesEncryptor();
+    const encryptor = testEncryptor();
     const store = await openSecretStore({
       appDataDir: tmp,
       choice: 'auto',
@@ -99,7 +80,7 @@ describe('openSecretStore fallbacks', () => {
     const foreign = await openSecretStore({
       appDataDir: tmp,
       choice: 'auto',
-      encryptor: aesEncryptor(),
+      encryptor: testEncryptor(),
       openKeychain: noKeychain,
     });
     expect(await foreign.get('k')).toBeNull();
@@ -123,7 +104,7 @@ describe('openSecretStore fallbacks', () => {
     const store = await openSecretStore({
       appDataDir: tmp,
       choice: 'auto',
-      encryptor: { ...aesEncryptor(), selectedBackend: () => 'basic_text' },
+      encryptor: { ...testEncryptor(), selectedBackend: () => 'basic_text' },
       openKeychain: noKeychain,
     });
     expect(store.status.kind).toBe('memory');
@@ -136,7 +117,7 @@ describe('openSecretStore fallbacks', () => {
     const store = await openSecretStore({
       appDataDir: tmp,
       choice: 'auto',
-      encryptor: aesEncryptor(false),
+      encryptor: testEncryptor(false),
       openKeychain: noKeychain,
     });
     expect(store.status.kind).toBe('memory');

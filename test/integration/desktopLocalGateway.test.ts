@@ -5,7 +5,6 @@
  * account, provisions the demo SSH target, and a terminal on it answers `echo $((6*7))`. A
  * restart brings the same gateway back and resumes the stored session.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -24,24 +23,7 @@ import { createDispatcher } from '../../main/ipc/dispatcher.ts';
 import { createDesktopApp, type DesktopApp } from '../../main/services/desktopApp.ts';
 import { LocalGateway } from '../../main/services/localGateway/localGateway.ts';
 import { GATEWAY_BIN } from '../harness/gatewayProcess.ts';
-
-function testEncryptor() {
-  const key = randomBytes(32);
-  return {
-    isAvailable: () => true,
-    encrypt(plain: string): Buffer {
-      const iv = randomBytes(12);
-      const cipher = createCipheriv('aes-256-gcm', key, iv);
-      const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
-      return Buffer.concat([iv, cipher.getAuthTag(), body]);
-    },
-    decrypt(sealed: Buffer): string {
-      const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, 12));
-      decipher.setAuthTag(sealed.subarray(12, 28));
-      return Buffer.concat([decipher.update(sealed.subarray(28)), decipher.final()]).toString();
-    },
-  };
-}
+import { testEncryptor } from '../harness/testEncryptor.ts';
 
 async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -5,7 +5,7 @@
  * offline from a bundle, and watched live. The renderer side of the wire is captured and
  * searched for tokens at the end.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { promises as fs, mkdtempSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
@@ -13,48 +13,21 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../gateway/newId.ts';
 import { eventKinds } from '../../gateway-client/recording/recordingFormat.ts';
-import {
-  type CallName,
-  type CallRequest,
-  type CallResponse,
-  DesktopError,
-  type EventName,
-  type EventPayload,
-  MAX_BUNDLE_CHUNK_BYTES,
-  type PlaybackEvent,
-} from '../../main/ipc/contract.ts';
-import { createDispatcher } from '../../main/ipc/dispatcher.ts';
-import { createDesktopApp, type DesktopApp } from '../../main/services/desktopApp.ts';
+import { MAX_BUNDLE_CHUNK_BYTES, type PlaybackEvent } from '../../main/ipc/contract.ts';
+import type { DesktopApp } from '../../main/services/desktopApp.ts';
 import { HeadlessTerminal } from '../../main/services/recordings/headlessTerminal.ts';
-import { ENCRYPTED_SECRETS_FILE } from '../../main/services/secretStore.ts';
+import {
+  type DesktopForTest,
+  desktopRejection,
+  openDesktopForTest,
+} from '../harness/desktopForTests.ts';
 import { startTestGateway, type TestGateway } from '../harness/gatewayForTests.ts';
+import { testEncryptor } from '../harness/testEncryptor.ts';
 
 const ADMIN_PASSWORD = 'admin-password-1';
 const ALICE_PASSWORD = 'alice-password-1';
 
-function testEncryptor() {
-  const key = randomBytes(32);
-  return {
-    isAvailable: () => true,
-    encrypt(plain: string): Buffer {
-      const iv = randomBytes(12);
-      const cipher = createCipheriv('aes-256-gcm', key, iv);
-      const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
-      return Buffer.concat([iv, cipher.getAuthTag(), body]);
-    },
-    decrypt(sealed: Buffer): string {
-      const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, 12));
-      decipher.setAuthTag(sealed.subarray(12, 28));
-      return Buffer.concat([decipher.update(sealed.subarray(28)), decipher.final()]).toString();
-    },
-  };
-}
-
-interface Harness {
-  app: DesktopApp;
-  dir: string;
-  call<N extends CallName>(name: N, request: CallRequest<N>): Promise<CallResponse<N>>;
-  events: { name: EventName; payload: unknown }[];
+interface Harness extends DesktopForTest {
   refreshToken(): Promise<string | null>;
 }
 
@@ -71,50 +44,11 @@ describe('desktop replay against a real gateway', () => {
   async function openApp(clientId = 'window-1'): Promise<Harness> {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'witness-replay-'));
     dirs.push(dir);
-    const app = await createDesktopApp(
-      {
-        appDataDir: dir,
-        secretStore: 'auto',
-        encryptor,
-        gatewayBin: '/nonexistent/witness-gateway.mjs',
-        useLocalGatewayWhenNoneEnrolled: false,
-        log: () => {},
-      },
-      { openKeychain: async () => ({ unavailable: 'no Secret Service in this test' }) },
-    );
-    apps.push(app);
-    await app.started;
-    const events: Harness['events'] = [];
-    const emit = <E extends EventName>(name: E, payload: EventPayload<E>) => {
-      events.push({ name, payload });
-      wire.push(JSON.stringify({ name, payload }));
-    };
-    app.onBroadcast(emit);
-    const dispatcher = createDispatcher(app.handlers, {
-      logUnexpected: (name, error) => {
-        throw new Error(`${name} failed unexpectedly: ${String(error)}`);
-      },
-    });
+    const harness = await openDesktopForTest({ dir, encryptor, wire, clientId });
+    apps.push(harness.app);
     return {
-      app,
-      dir,
-      events,
-      async call(name, request) {
-        const outcome = await dispatcher.dispatch(name, request, { clientId, emit });
-        wire.push(JSON.stringify(outcome));
-        if (!outcome.ok) throw new DesktopError(outcome.error.code, outcome.error.message);
-        return outcome.value as CallResponse<typeof name>;
-      },
-      async refreshToken() {
-        try {
-          const text = await fs.readFile(path.join(dir, ENCRYPTED_SECRETS_FILE), 'utf8');
-          const sealed = Object.values(JSON.parse(text).secrets as Record<string, string>)[0];
-          if (!sealed) return null;
-          return JSON.parse(encryptor.decrypt(Buffer.from(sealed, 'base64'))).refreshToken;
-        } catch {
-          return null;
-        }
-      },
+      ...harness,
+      refreshToken: async () => (await harness.storedSession())?.refreshToken ?? null,
     };
   }
 
@@ -130,15 +64,7 @@ describe('desktop replay against a real gateway', () => {
     return h;
   }
 
-  const rejection = async (promise: Promise<unknown>) => {
-    try {
-      await promise;
-    } catch (error) {
-      if (error instanceof DesktopError) return { code: error.code, message: error.message };
-      throw error;
-    }
-    throw new Error('expected the call to fail');
-  };
+  const rejection = desktopRejection;
 
   /** A GET of the gateway's raw bytes, as a person's browser or curl would get them. */
   const rawGet = (urlPath: string, token: string) =>

@@ -6,7 +6,6 @@
  * recording verification against the pinned key — and that no result or event ever carries a
  * token.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { promises as fs, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,56 +15,16 @@ import { newId } from '../../gateway/newId.ts';
 import { formatEnrollLink } from '../../gateway-client/enrollLink.ts';
 import { generateRecordingKey } from '../../gateway-client/fixtures/recordingFixture.ts';
 import { eventKinds } from '../../gateway-client/recording/recordingFormat.ts';
-import {
-  type CallName,
-  type CallRequest,
-  type CallResponse,
-  DesktopError,
-  type EventName,
-  type EventPayload,
-} from '../../main/ipc/contract.ts';
-import { createDispatcher } from '../../main/ipc/dispatcher.ts';
-import {
-  createDesktopApp,
-  type DesktopApp,
-  type DesktopPlatform,
-} from '../../main/services/desktopApp.ts';
+import type { DesktopApp } from '../../main/services/desktopApp.ts';
 import { DESKTOP_PROFILE_FILE } from '../../main/services/desktopProfile.ts';
-import { ENCRYPTED_SECRETS_FILE } from '../../main/services/secretStore.ts';
+import { desktopRejection, openDesktopForTest } from '../harness/desktopForTests.ts';
 import { startTestGateway, type TestGateway } from '../harness/gatewayForTests.ts';
+import { testEncryptor } from '../harness/testEncryptor.ts';
 
 const ADMIN_PASSWORD = 'admin-password-1';
 const ALICE_PASSWORD = 'alice-password-1';
 const CAROL_PASSWORD = 'carol-password-1';
 const TARGET_PASSWORD = 'target-password-never-leaves-9a7b';
-
-/** Stands in for Electron's safeStorage: AES-256-GCM under a key that lives in this process. */
-function testEncryptor() {
-  const key = randomBytes(32);
-  return {
-    isAvailable: () => true,
-    encrypt(plain: string): Buffer {
-      const iv = randomBytes(12);
-      const cipher = createCipheriv('aes-256-gcm', key, iv);
-      const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
-      return Buffer.concat([iv, cipher.getAuthTag(), body]);
-    },
-    decrypt(sealed: Buffer): string {
-      const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, 12));
-      decipher.setAuthTag(sealed.subarray(12, 28));
-      return Buffer.concat([decipher.update(sealed.subarray(28)), decipher.final()]).toString();
-    },
-  };
-}
-
-interface Harness {
-  app: DesktopApp;
-  dir: string;
-  call<N extends CallName>(name: N, request: CallRequest<N>): Promise<CallResponse<N>>;
-  events: { name: EventName; payload: unknown }[];
-  /** The refresh token the desktop stored, read back with the test's encryptor. */
-  storedSession(): Promise<{ refreshToken: string; username: string } | null>;
-}
 
 describe('desktop services against a real gateway', () => {
   let gw: TestGateway;
@@ -79,72 +38,21 @@ describe('desktop services against a real gateway', () => {
   /** Every token the gateway issued that the test got to see. */
   const tokensSeen = new Set<string>();
 
-  const platformFor = (dir: string): DesktopPlatform => ({
-    appDataDir: dir,
-    secretStore: 'auto',
-    encryptor,
-    gatewayBin: '/nonexistent/witness-gateway.mjs',
-    useLocalGatewayWhenNoneEnrolled: false,
-    log: () => {},
-  });
-
   async function openApp(dir = mkdtempSync(path.join(os.tmpdir(), 'witness-desktop-'))) {
     if (!dirs.includes(dir)) dirs.push(dir);
-    const app = await createDesktopApp(platformFor(dir), {
-      // The real keychain is tested in main/services/secretStore.test.ts; here the fallback
-      // (safeStorage-encrypted file) keeps the stored session readable by the test.
-      openKeychain: async () => ({ unavailable: 'no Secret Service in this test' }),
-    });
-    apps.push(app);
-    await app.started;
-    const events: Harness['events'] = [];
-    const emit = <E extends EventName>(name: E, payload: EventPayload<E>) => {
-      events.push({ name, payload });
-      wire.push(JSON.stringify({ name, payload }));
-    };
-    app.onBroadcast(emit);
-    const dispatcher = createDispatcher(app.handlers, {
-      logUnexpected: (name, error) => {
-        throw new Error(`${name} failed unexpectedly: ${String(error)}`);
-      },
-    });
-    const harness: Harness = {
-      app,
-      dir,
-      events,
-      async call(name, request) {
-        const outcome = await dispatcher.dispatch(name, request, { clientId: 'window-1', emit });
-        wire.push(JSON.stringify(outcome));
-        if (!outcome.ok) throw new DesktopError(outcome.error.code, outcome.error.message);
-        return outcome.value as CallResponse<typeof name>;
-      },
-      async storedSession() {
-        let text: string;
-        try {
-          text = await fs.readFile(path.join(dir, ENCRYPTED_SECRETS_FILE), 'utf8');
-        } catch {
-          return null;
-        }
-        const secrets: Record<string, string> = JSON.parse(text).secrets;
-        const sealed = Object.values(secrets)[0];
-        if (!sealed) return null;
-        const session = JSON.parse(encryptor.decrypt(Buffer.from(sealed, 'base64')));
-        tokensSeen.add(session.refreshToken);
-        return session;
-      },
+    const harness = await openDesktopForTest({ dir, encryptor, wire });
+    apps.push(harness.app);
+    const storedSession = harness.storedSession;
+    // Every refresh token the test reads back joins the ones the wire must never carry.
+    harness.storedSession = async () => {
+      const session = await storedSession();
+      if (session) tokensSeen.add(session.refreshToken);
+      return session;
     };
     return harness;
   }
 
-  const rejection = async (promise: Promise<unknown>) => {
-    try {
-      await promise;
-    } catch (error) {
-      if (error instanceof DesktopError) return { code: error.code, message: error.message };
-      throw error;
-    }
-    throw new Error('expected the call to fail');
-  };
+  const rejection = desktopRejection;
 
   const caFingerprint = () => gw.gateway.services.keys.caFingerprint;
 
