@@ -9,22 +9,11 @@
  *
  * The full flow against real main services, a real gateway and sshd is Engineer D's e2e.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
-import { build } from 'vite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeOptions, installFakeDesktopApi } from '../fixtures/fakeDesktopApi.ts';
-import { type StaticRendererServer, serveRenderer } from './staticRendererServer.ts';
-
-const repoRoot = path.resolve(import.meta.dirname, '..', '..');
-const CHROMIUM = process.env.WITNESS_CHROMIUM ?? '/usr/bin/chromium';
-const shotsDir = path.join(repoRoot, 'test-results', 'renderer');
-const missing = existsSync(CHROMIUM)
-  ? null
-  : `${CHROMIUM} is not installed (apt-get install chromium)`;
-if (missing !== null) console.warn(`[renderer] skipping the Chromium tests: ${missing}`);
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWithChromium } from '../e2e/chromium.ts';
+import type { FakeOptions } from '../fixtures/fakeDesktopApi.ts';
+import { type FakeDesktopInChromium, startFakeDesktopInChromium } from './fakeDesktopInChromium.ts';
 
 type FakeWindow = {
   __witnessFake: {
@@ -33,90 +22,30 @@ type FakeWindow = {
     emitted: Record<string, number>;
     emit(name: string, payload: unknown): void;
   };
-  __cspViolations: string[];
-  __pageErrors: string[];
 };
 
-(missing === null ? describe : describe.skip)('renderer in Chromium (fake DesktopApi)', () => {
-  let outDir: string;
-  let server: StaticRendererServer;
-  let browser: Browser;
-  const pages: Page[] = [];
+describeWithChromium('renderer in Chromium (fake DesktopApi)', () => {
+  let chromium: FakeDesktopInChromium;
 
   beforeAll(async () => {
-    outDir = mkdtempSync(path.join(tmpdir(), 'witness-renderer-'));
-    await build({
-      configFile: path.join(repoRoot, 'renderer', 'vite.config.ts'),
-      build: { outDir, emptyOutDir: true },
-      logLevel: 'warn',
-    });
-    server = await serveRenderer(outDir);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
-    mkdirSync(shotsDir, { recursive: true });
+    chromium = await startFakeDesktopInChromium('renderer');
   }, 120_000);
 
   afterAll(async () => {
     // Every page must have run with no CSP violation and no uncaught error.
-    const problems: string[] = [];
-    for (const page of pages) {
-      if (page.isClosed()) continue;
-      const found = await page.evaluate(() => {
-        const w = globalThis as unknown as FakeWindow;
-        return [...w.__cspViolations, ...w.__pageErrors];
-      });
-      problems.push(...found);
-    }
-    await browser?.close();
-    await server?.close();
-    if (outDir) rmSync(outDir, { recursive: true, force: true });
-    expect(problems).toEqual([]);
+    expect(await chromium?.close()).toEqual([]);
   });
 
-  async function open(
-    options: FakeOptions,
-    theme: 'light' | 'dark' = 'light',
-    gpu = true,
-  ): Promise<Page> {
-    const context = await browser.newContext({
+  const open = (options: FakeOptions, theme: 'light' | 'dark' = 'light', gpu = true) =>
+    chromium.openPage({
+      fake: options,
       viewport: { width: 1280, height: 800 },
-      colorScheme: theme,
-    });
-    // Fail at the locator that did not match, well before the test's own timeout.
-    context.setDefaultTimeout(10_000);
-    const page = await context.newPage();
-    pages.push(page);
-    await page.addInitScript(() => {
-      const w = globalThis as unknown as FakeWindow & {
-        document: { addEventListener(t: string, l: (e: never) => void): void };
-        addEventListener(t: string, l: (e: never) => void): void;
-      };
-      w.__cspViolations = [];
-      w.__pageErrors = [];
-      w.document.addEventListener(
-        'securitypolicyviolation',
-        (e: { violatedDirective: string; blockedURI: string }) =>
-          w.__cspViolations.push(`CSP ${e.violatedDirective} blocked ${e.blockedURI}`),
-      );
-      w.addEventListener('error', (e: { message: string }) => w.__pageErrors.push(e.message));
-    });
-    if (!gpu) {
+      theme,
       // The DOM renderer puts terminal text in the DOM, where the test can read it.
-      await page.addInitScript(() =>
-        (
-          globalThis as unknown as { localStorage: { setItem(k: string, v: string): void } }
-        ).localStorage.setItem('witness.terminal.gpu', 'off'),
-      );
-    }
-    await page.addInitScript(installFakeDesktopApi, options);
-    await page.goto(server.url);
-    return page;
-  }
+      domRenderer: !gpu,
+    });
 
-  const shot = (page: Page, name: string) =>
-    page.screenshot({ path: path.join(shotsDir, `${name}.png`) });
+  const shot = (page: Page, name: string) => chromium.screenshot(page, name);
 
   /** A copy of what the fake recorded (calls, acks, bytes sent), to assert on in Node. */
   type FakeRecord = Pick<FakeWindow['__witnessFake'], 'log' | 'acks' | 'emitted'>;

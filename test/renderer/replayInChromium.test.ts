@@ -9,106 +9,46 @@
  * The terminal is read from xterm's DOM renderer (WebGL off through the app's preference).
  * The same flows against real main services, gateway and sshd: test/e2e/replay.test.ts.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
-import { build } from 'vite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeOptions, installFakeDesktopApi } from '../fixtures/fakeDesktopApi.ts';
-import { type StaticRendererServer, serveRenderer } from './staticRendererServer.ts';
-
-const repoRoot = path.resolve(import.meta.dirname, '..', '..');
-const CHROMIUM = process.env.WITNESS_CHROMIUM ?? '/usr/bin/chromium';
-const shotsDir = path.join(repoRoot, 'test-results', 'replay');
-const missing = existsSync(CHROMIUM)
-  ? null
-  : `${CHROMIUM} is not installed (apt-get install chromium)`;
-if (missing !== null) console.warn(`[replay] skipping the Chromium tests: ${missing}`);
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWithChromium } from '../e2e/chromium.ts';
+import type { FakeOptions } from '../fixtures/fakeDesktopApi.ts';
+import { type FakeDesktopInChromium, startFakeDesktopInChromium } from './fakeDesktopInChromium.ts';
 
 type Logged = { name: string; request: Record<string, unknown> };
 type FakeWindow = {
   __witnessFake: { log: Logged[] };
-  __cspViolations: string[];
-  __pageErrors: string[];
 };
 
-(missing === null ? describe : describe.skip)('replay UI in Chromium (fake DesktopApi)', () => {
-  let outDir: string;
-  let server: StaticRendererServer;
-  let browser: Browser;
-  const pages: Page[] = [];
+describeWithChromium('replay UI in Chromium (fake DesktopApi)', () => {
+  let chromium: FakeDesktopInChromium;
 
   beforeAll(async () => {
-    outDir = mkdtempSync(path.join(tmpdir(), 'witness-renderer-replay-'));
-    await build({
-      configFile: path.join(repoRoot, 'renderer', 'vite.config.ts'),
-      build: { outDir, emptyOutDir: true },
-      logLevel: 'warn',
-    });
-    server = await serveRenderer(outDir);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
-    mkdirSync(shotsDir, { recursive: true });
+    chromium = await startFakeDesktopInChromium('replay');
   }, 120_000);
 
   afterAll(async () => {
-    const problems: string[] = [];
-    for (const page of pages) {
-      if (page.isClosed()) continue;
-      problems.push(
-        ...(await page.evaluate(() => {
-          const w = globalThis as unknown as FakeWindow;
-          return [...w.__cspViolations, ...w.__pageErrors];
-        })),
-      );
-    }
-    await browser?.close();
-    await server?.close();
-    if (outDir) rmSync(outDir, { recursive: true, force: true });
-    expect(problems).toEqual([]);
+    // Every page must have run with no CSP violation and no uncaught error.
+    expect(await chromium?.close()).toEqual([]);
   });
 
+  /** The workspace with the Recordings view open; the terminal drawn in the DOM to be read. */
   async function open(
     options: Partial<FakeOptions> = {},
     theme: 'light' | 'dark' = 'light',
   ): Promise<Page> {
-    const context = await browser.newContext({
+    const page = await chromium.openPage({
+      fake: { ...options, scenario: 'workspace' },
       viewport: { width: 1360, height: 860 },
-      colorScheme: theme,
+      theme,
+      domRenderer: true,
     });
-    context.setDefaultTimeout(10_000);
-    const page = await context.newPage();
-    pages.push(page);
-    await page.addInitScript(() => {
-      const w = globalThis as unknown as FakeWindow & {
-        document: { addEventListener(t: string, l: (e: never) => void): void };
-        addEventListener(t: string, l: (e: never) => void): void;
-        localStorage: { setItem(k: string, v: string): void };
-      };
-      w.__cspViolations = [];
-      w.__pageErrors = [];
-      w.document.addEventListener(
-        'securitypolicyviolation',
-        (e: { violatedDirective: string; blockedURI: string }) =>
-          w.__cspViolations.push(`CSP ${e.violatedDirective} blocked ${e.blockedURI}`),
-      );
-      w.addEventListener('error', (e: { message: string }) => w.__pageErrors.push(e.message));
-      // DOM renderer: the terminal's text is in the page.
-      w.localStorage.setItem('witness.terminal.gpu', 'off');
-    });
-    const fakeOptions: FakeOptions = { ...options, scenario: 'workspace' };
-    await page.addInitScript(installFakeDesktopApi, fakeOptions);
-    await page.goto(server.url);
     await page.getByRole('button', { name: 'All recordings' }).click();
     await page.getByRole('heading', { name: 'Recordings', exact: true }).waitFor();
     return page;
   }
 
-  const shot = (page: Page, name: string) =>
-    page.screenshot({ path: path.join(shotsDir, `${name}.png`) });
+  const shot = (page: Page, name: string) => chromium.screenshot(page, name);
   const calls = (page: Page): Promise<Logged[]> =>
     page.evaluate(() =>
       JSON.parse(JSON.stringify((globalThis as unknown as FakeWindow).__witnessFake.log)),
