@@ -18,15 +18,10 @@ import { createDesktopApp } from '../../main/services/desktopApp.ts';
 import type { OutputFlowOptions } from '../../main/services/terminals/outputBatcher.ts';
 import { TerminalService } from '../../main/services/terminals/terminalService.ts';
 import { startWebHost, type WebHost } from '../../main/webhost/server.ts';
-import {
-  createAdmin,
-  GATEWAY_BIN,
-  type GatewayProcess,
-  runNode,
-  signedInClient,
-  spawnGateway,
-} from '../harness/gatewayProcess.ts';
-import { type RunningSshd, startSshd } from '../harness/sshd.ts';
+import { GATEWAY_BIN, type GatewayProcess, runNode } from '../harness/gatewayProcess.ts';
+import type { RunningSshd } from '../harness/sshd.ts';
+import { CleanupStack } from './cleanupStack.ts';
+import { startGatewayWithSshTarget } from './gatewayWithSshTarget.ts';
 
 export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
 export const ALICE_PASSWORD = 'alice-desktop-password-7';
@@ -54,37 +49,21 @@ export async function startDesktopTestBed(
     terminalFlow?: OutputFlowOptions;
   } = {},
 ): Promise<DesktopTestBed> {
-  const cleanups: (() => Promise<unknown> | unknown)[] = [];
-  const close = async () => {
-    for (const cleanup of cleanups.reverse()) {
-      try {
-        await cleanup();
-      } catch {
-        // keep closing the rest
-      }
-    }
-  };
+  const cleanups = new CleanupStack();
+  const { close } = cleanups;
   try {
-    const sshd = await startSshd();
-    cleanups.push(() => sshd.stop());
     const gatewayDir = mkdtempSync(path.join(tmpdir(), 'witness-desktop-gw-'));
     cleanups.push(() => rmSync(gatewayDir, { recursive: true, force: true }));
-    const gateway = await spawnGateway([
-      '--data',
-      gatewayDir,
-      '--api',
-      '127.0.0.1:0',
-      '--ssh',
-      '127.0.0.1:0',
-    ]);
-    cleanups.push(() => gateway.stop());
-
-    await createAdmin(gatewayDir, 'root', ADMIN_PASSWORD);
-    const admin = await signedInClient(gateway.ready.api, gatewayDir, {
-      username: 'root',
-      password: ADMIN_PASSWORD,
-    });
-    cleanups.push(() => admin.close());
+    const resourceName = 'web-1';
+    const { sshd, gateway, admin, sshResourceId } = await startGatewayWithSshTarget(
+      {
+        gatewayDir,
+        rootPassword: ADMIN_PASSWORD,
+        resourceName,
+        resourceDescription: 'sshd on loopback (desktop e2e)',
+      },
+      cleanups,
+    );
     const created = await runNode(GATEWAY_BIN, [
       'admin',
       'create-user',
@@ -100,22 +79,9 @@ export async function startDesktopTestBed(
     if (created.code !== 0 || !enrollLink.startsWith('witness://enroll?') || !aliceId) {
       throw new Error(`admin create-user alice failed: ${created.stderr}`);
     }
-    const resourceName = 'web-1';
-    const resource = await admin.createResource({
-      name: resourceName,
-      description: 'sshd on loopback (desktop e2e)',
-      target: {
-        kind: 'ssh',
-        host: sshd.host,
-        port: sshd.port,
-        username: sshd.user,
-        hostKey: sshd.hostKeyLine,
-      },
-      secret: { privateKey: sshd.clientPrivateKey },
-    });
     await admin.createGrant({
       subject: { kind: 'user', userId: aliceId },
-      target: { kind: 'resource', resourceId: resource.id },
+      target: { kind: 'resource', resourceId: sshResourceId },
       maxSessionSeconds: 3600,
     });
 

@@ -16,18 +16,16 @@ import type { GatewayClient } from '../../gateway-client/gatewayClient.ts';
 import { createDesktopApp } from '../../main/services/desktopApp.ts';
 import { startWebHost, type WebHost } from '../../main/webhost/server.ts';
 import {
-  createAdmin,
   GATEWAY_BIN,
   type GatewayProcess,
   runCommand,
   runNode,
-  signedInClient,
-  spawnGateway,
   WITNESS_BIN,
 } from '../harness/gatewayProcess.ts';
 import { freshPostgresDatabase } from '../harness/postgresForTests.ts';
 import { PSQL_BIN } from '../harness/postgresTestBed.ts';
-import { type RunningSshd, startSshd } from '../harness/sshd.ts';
+import { CleanupStack } from './cleanupStack.ts';
+import { startGatewayWithSshTarget } from './gatewayWithSshTarget.ts';
 
 export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
 export const ROOT_PASSWORD = 'root-replay-password-9';
@@ -49,54 +47,25 @@ export interface ReplayTestBed {
 }
 
 export async function startReplayTestBed(options: { rendererDir: string }): Promise<ReplayTestBed> {
-  const cleanups: (() => Promise<unknown> | unknown)[] = [];
-  const close = async () => {
-    for (const cleanup of cleanups.reverse()) {
-      try {
-        await cleanup();
-      } catch {
-        // keep closing the rest
-      }
-    }
-  };
+  const cleanups = new CleanupStack();
+  const { close } = cleanups;
   try {
-    const sshd: RunningSshd = await startSshd();
-    cleanups.push(() => sshd.stop());
     const work = mkdtempSync(path.join(tmpdir(), 'witness-replay-e2e-'));
     cleanups.push(() => rmSync(work, { recursive: true, force: true }));
     const gatewayDir = path.join(work, 'gateway');
-    const gateway = await spawnGateway([
-      '--data',
-      gatewayDir,
-      '--api',
-      '127.0.0.1:0',
-      '--ssh',
-      '127.0.0.1:0',
-      '--postgres',
-      '127.0.0.1:0',
-    ]);
-    cleanups.push(() => gateway.stop());
-    await createAdmin(gatewayDir, 'root', ROOT_PASSWORD);
-    const admin = await signedInClient(gateway.ready.api, gatewayDir, {
-      username: 'root',
-      password: ROOT_PASSWORD,
-    });
-    cleanups.push(() => admin.close());
+    const sshResourceName = 'web-1';
+    const { gateway, admin, sshResourceId } = await startGatewayWithSshTarget(
+      {
+        gatewayDir,
+        rootPassword: ROOT_PASSWORD,
+        extraArgs: ['--postgres', '127.0.0.1:0'],
+        resourceName: sshResourceName,
+        resourceDescription: 'sshd on loopback (replay e2e)',
+      },
+      cleanups,
+    );
     const me = await admin.me();
 
-    const sshResourceName = 'web-1';
-    const ssh = await admin.createResource({
-      name: sshResourceName,
-      description: 'sshd on loopback (replay e2e)',
-      target: {
-        kind: 'ssh',
-        host: sshd.host,
-        port: sshd.port,
-        username: sshd.user,
-        hostKey: sshd.hostKeyLine,
-      },
-      secret: { privateKey: sshd.clientPrivateKey },
-    });
     const pgDirectUrl = await freshPostgresDatabase();
     const target = new URL(pgDirectUrl);
     const pgResourceName = 'orders-db';
@@ -113,7 +82,7 @@ export async function startReplayTestBed(options: { rendererDir: string }): Prom
       },
       secret: { password: decodeURIComponent(target.password) },
     });
-    for (const resourceId of [ssh.id, pg.id]) {
+    for (const resourceId of [sshResourceId, pg.id]) {
       await admin.createGrant({
         subject: { kind: 'user', userId: me.id },
         target: { kind: 'resource', resourceId },
