@@ -287,7 +287,13 @@ async function main(): Promise<void> {
     const coldRuns: number[] = [];
     let cold: Awaited<ReturnType<typeof firstFrame>> | undefined;
     for (let i = 0; i < COLD_RUNS; i++) {
-      rmSync(path.join(appDir, 'recordings-cache'), { recursive: true, force: true });
+      // The previous open's index.json may still be being written in the background.
+      await app.playbacks?.settled();
+      rmSync(path.join(appDir, 'recordings-cache'), {
+        recursive: true,
+        force: true,
+        maxRetries: 5,
+      });
       cold = await firstFrame();
       coldRuns.push(cold.ms);
       log(

@@ -20,8 +20,14 @@ import {
 /** Output between keyframes: ~20 ms of headless parsing at the ~30 MB/s measured here. */
 export const KEYFRAME_BYTES = 512 * 1024;
 export const KEYFRAME_MS = 30_000;
-/** How much event data one replay step reads from the file. */
+/** How much event data one replay step reads from the file (a seek, which is awaited). */
 const REPLAY_BATCH_BYTES = 1024 * 1024;
+/**
+ * The background build's step: `stop()` (the playback closed) is seen only between steps, and
+ * a step already handed to xterm is parsed to its end. 1 MiB steps went on parsing ~30-60 ms
+ * after a close, delaying the next recording's open by as much; 64 KiB is ~2 ms.
+ */
+const BUILD_BATCH_BYTES = 128 * 1024;
 const CACHE_VERSION = 1;
 
 export interface Keyframe {
@@ -123,6 +129,7 @@ export class Keyframes {
           from,
           position,
           () => this.stopped,
+          BUILD_BATCH_BYTES,
         );
         if (!complete) return;
         from = position;
@@ -207,6 +214,7 @@ export async function replay(
   from: number,
   to: number,
   stop: () => boolean,
+  batchBytes = REPLAY_BATCH_BYTES,
 ): Promise<boolean> {
   const e = index.events;
   let at = from;
@@ -214,7 +222,7 @@ export async function replay(
     if (stop()) return false;
     let end = at;
     let bytes = 0;
-    while (end < to && (bytes < REPLAY_BATCH_BYTES || end === at)) {
+    while (end < to && (bytes < batchBytes || end === at)) {
       bytes += e.length[end]!;
       end++;
     }

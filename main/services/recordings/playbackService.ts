@@ -243,6 +243,11 @@ export class PlaybackService {
 
   async dispose(): Promise<void> {
     for (const playback of [...this.playbacks.values()]) await this.release(playback);
+    await this.settled();
+  }
+
+  /** Waits for the index files being saved in the background (before emptying the cache). */
+  async settled(): Promise<void> {
     await Promise.all(this.saving);
   }
 
