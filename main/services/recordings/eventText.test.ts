@@ -4,7 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EventTextReader, incompleteTail } from './eventText.ts';
-import { EV_INPUT, EV_OUTPUT, EV_RESIZE, type TerminalEvents } from './recordingIndex.ts';
+import {
+  EV_INPUT,
+  EV_OUTPUT,
+  EV_RESIZE,
+  emptyTerminalEvents,
+  type TerminalEvents,
+} from './recordingIndex.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'witness-event-text-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -12,17 +18,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** Lays the pieces out in a file with junk between them, as frames lie between record heads. */
 async function reader(pieces: { kind: number; bytes: Buffer }[]) {
   const parts: Buffer[] = [];
-  const events: TerminalEvents = {
-    count: 0,
-    seq: [],
-    t: [],
-    kind: [],
-    offset: [],
-    length: [],
-    next: [],
-    cols: [],
-    rows: [],
-  };
+  const events: TerminalEvents = emptyTerminalEvents();
   let at = 0;
   const last = new Map<number, number>();
   for (const [i, piece] of pieces.entries()) {

@@ -3,15 +3,13 @@
  * same assembly the `.jsonl` export uses) read from the verified file, with each entry's result
  * table capped at MAX_ROWS_PER_ENTRY rows for display (rowCount still counts all).
  */
-import { createReadStream } from 'node:fs';
 import { type QueryLogLine, queryLogLines } from '../../../gateway-client/recording/queryLog.ts';
 import {
   eventKinds,
   type RecordingEvent,
-  RecordingFormatError,
-  RecordingReader,
 } from '../../../gateway-client/recording/recordingFormat.ts';
 import type { CallResponse } from '../../ipc/contract.ts';
+import { recordsInFile } from './recordsInFile.ts';
 
 export type QueryTimelineEntry = CallResponse<'playback.queries'>['entries'][number];
 
@@ -25,31 +23,13 @@ export async function buildQueryTimeline(
 ): Promise<QueryTimelineEntry[]> {
   const queryStarts = new Map<number, number>();
   async function* events(): AsyncGenerator<RecordingEvent> {
-    const reader = new RecordingReader();
-    const stream = createReadStream(file, { start: options.startOffset, highWaterMark: 4 << 20 });
-    try {
-      for await (const chunk of stream as AsyncIterable<Buffer>) {
-        let records: ReturnType<RecordingReader['push']>;
-        let stop = false;
-        try {
-          records = reader.push(chunk);
-        } catch (error) {
-          if (!(error instanceof RecordingFormatError)) throw error;
-          records = error.records;
-          stop = true;
-        }
-        for (const record of records) {
-          if (record.type !== 'frame') continue;
-          if (record.event.seq > options.maxSeq) return;
-          if (record.event.kind === eventKinds.query && !queryStarts.has(record.event.time)) {
-            queryStarts.set(record.event.time, record.event.seq);
-          }
-          yield record.event;
-        }
-        if (stop) return;
+    for await (const record of recordsInFile(file, options.startOffset)) {
+      if (record.type !== 'frame') continue;
+      if (record.event.seq > options.maxSeq) return;
+      if (record.event.kind === eventKinds.query && !queryStarts.has(record.event.time)) {
+        queryStarts.set(record.event.time, record.event.seq);
       }
-    } finally {
-      stream.destroy();
+      yield record.event;
     }
   }
   const entries: QueryTimelineEntry[] = [];

@@ -8,16 +8,15 @@
  * channel other than the session's own that requests a pty or carries output or input, and is
  * not a subsystem or forwarded TCP stream. Other channels are not played.
  */
-import { createReadStream } from 'node:fs';
 import { TextDecoder } from 'node:util';
 import {
   eventKinds,
   type RecordingEvent,
   RecordingFormatError,
   type RecordingHeader,
-  RecordingReader,
 } from '../../../gateway-client/recording/recordingFormat.ts';
 import { type CommandLine, CommandLineBuilder } from './commandLines.ts';
+import { recordsInFile } from './recordsInFile.ts';
 
 /** Event kinds in the index (small integers in a plain array). */
 export const EV_OUTPUT = 0;
@@ -33,7 +32,6 @@ const MAX_ACTIVITY_BUCKETS = 1000;
 const ACTIVITY_MIN_BUCKET_MS = 100;
 const DEFAULT_SIZE = { cols: 80, rows: 24 };
 const SESSION_CHANNEL = 0;
-const READ_CHUNK_BYTES = 4 * 1024 * 1024;
 
 export interface TerminalSize {
   cols: number;
@@ -89,41 +87,16 @@ export async function scanRecording(
     options.startOffset ?? 0,
     options.maxSeq ?? Number.MAX_SAFE_INTEGER,
   );
-  const reader = new RecordingReader();
-  const stream = createReadStream(file, {
-    start: options.startOffset ?? 0,
-    highWaterMark: READ_CHUNK_BYTES,
-  });
-  try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      let records: ReturnType<RecordingReader['push']>;
-      let stop = false;
-      try {
-        records = reader.push(chunk);
-      } catch (error) {
-        if (!(error instanceof RecordingFormatError)) throw error;
-        // Verification already said where trust ends; index what precedes the bad record.
-        records = error.records;
-        stop = true;
-      }
-      for (const record of records) {
-        if (record.type === 'header') builder.header = record.header;
-        else if (record.type === 'frame' && !builder.frame(record.event, record.offset))
-          stop = true;
-        if (stop) break;
-      }
-      if (stop) break;
-    }
-  } finally {
-    stream.destroy();
+  for await (const record of recordsInFile(file, options.startOffset ?? 0)) {
+    if (record.type === 'header') builder.header = record.header;
+    else if (record.type === 'frame' && !builder.frame(record.event, record.offset)) break;
   }
   return builder.finish();
 }
 
-/** Accumulates the index; exported for live watching, which feeds events as they arrive. */
-export class IndexBuilder {
-  header: RecordingHeader | null = null;
-  readonly events: TerminalEvents = {
+/** Events of no length: what a builder starts from, and a session with no terminal channel. */
+export function emptyTerminalEvents(): TerminalEvents {
+  return {
     count: 0,
     seq: [],
     t: [],
@@ -134,6 +107,12 @@ export class IndexBuilder {
     cols: [],
     rows: [],
   };
+}
+
+/** Accumulates the index; exported for live watching, which feeds events as they arrive. */
+export class IndexBuilder {
+  header: RecordingHeader | null = null;
+  readonly events: TerminalEvents = emptyTerminalEvents();
   private channel: number | null = null;
   private readonly notTerminal = new Set<number>();
   private size: TerminalSize | null = null;
