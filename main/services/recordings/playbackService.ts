@@ -30,6 +30,7 @@ import {
   EV_OUTPUT,
   EV_RESIZE,
   EV_STDERR,
+  emptyTerminalEvents,
   type RecordingIndex,
   scanRecording,
 } from './recordingIndex.ts';
@@ -366,17 +367,7 @@ function emptyIndex(sessionId: string): RecordingIndex {
     activity: [0],
     activityBucketMs: 100,
     commands: [],
-    events: {
-      count: 0,
-      seq: [],
-      t: [],
-      kind: [],
-      offset: [],
-      length: [],
-      next: [],
-      cols: [],
-      rows: [],
-    },
+    events: emptyTerminalEvents(),
   };
 }
 
