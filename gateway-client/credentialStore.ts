@@ -134,10 +134,16 @@ interface CredentialsFile {
 export class FileCredentialStore implements CredentialStore {
   readonly describe: string;
 
-  /** `home` only shortens the description (`~/.config/…`); it defaults to the OS home. */
+  /**
+   * `home` only shortens the description (`~/.config/…`); it defaults to the OS home.
+   * `unreadable`: what a file that is not a credentials file means — `'throw'` (the CLI: the
+   * person moves it aside, nothing is lost silently) or `'empty'` (the desktop's encrypted
+   * store: nothing in it is recoverable anyway, and starting over only costs a sign-in).
+   */
   constructor(
     readonly filePath: string,
     home = os.homedir(),
+    private readonly unreadable: 'throw' | 'empty' = 'throw',
   ) {
     this.describe = `file ${tildify(filePath, home)} (0600)`;
   }
@@ -173,6 +179,7 @@ export class FileCredentialStore implements CredentialStore {
     try {
       parsed = JSON.parse(text);
     } catch {
+      if (this.unreadable === 'empty') return { version: 1, secrets: {} };
       throw new Error(
         `${this.filePath} is not valid JSON; move it aside and sign in again (witness login)`,
       );
@@ -180,6 +187,7 @@ export class FileCredentialStore implements CredentialStore {
     const secrets =
       typeof parsed === 'object' && parsed !== null && 'secrets' in parsed ? parsed.secrets : null;
     if (typeof secrets !== 'object' || secrets === null) {
+      if (this.unreadable === 'empty') return { version: 1, secrets: {} };
       throw new Error(`${this.filePath} is not a witness credentials file; move it aside`);
     }
     const clean: Record<string, string> = {};

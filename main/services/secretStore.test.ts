@@ -86,6 +86,25 @@ describe('openSecretStore fallbacks', () => {
     expect(await foreign.get('k')).toBeNull();
   });
 
+  it('starts the encrypted file over when it is not one (a sign-in is all that is lost)', async () => {
+    const file = path.join(tmp, ENCRYPTED_SECRETS_FILE);
+    const options = {
+      appDataDir: tmp,
+      choice: 'auto' as const,
+      encryptor: testEncryptor(),
+      openKeychain: noKeychain,
+    };
+    for (const junk of ['not json {', '{"version":1,"secrets":5}']) {
+      await fs.writeFile(file, junk);
+      const store = await openSecretStore(options);
+      expect(store.status.kind).toBe('encrypted-file');
+      expect(await store.get('k')).toBeNull();
+      await store.set('k', 'v');
+      expect(await store.get('k')).toBe('v');
+      expect(JSON.parse(await fs.readFile(file, 'utf8')).version).toBe(1);
+    }
+  });
+
   it('falls back to memory when there is no encryptor (the web host), saying why', async () => {
     const store = await openSecretStore({
       appDataDir: tmp,
