@@ -6,10 +6,11 @@ import { type FormEvent, useState } from 'react';
 import type { AppState, DesktopApi } from '../../../main/ipc/contract.ts';
 import { ErrorAlert } from '../components/ErrorAlert.tsx';
 import { SubmitButton } from '../components/SubmitButton.tsx';
-import { TextField } from '../components/TextField.tsx';
 import { useAction } from '../components/useAction.ts';
 import { CardLayout, type ThemeProps } from './CardLayout.tsx';
-import { adminFormProblem, MIN_PASSWORD_LENGTH } from './formValidation.ts';
+import { adminFormProblem } from './formValidation.ts';
+import { NewPasswordFields } from './NewPasswordFields.tsx';
+import { UsernameField } from './UsernameField.tsx';
 
 export function CreateAdminScreen({
   api,
@@ -60,31 +61,13 @@ export function CreateAdminScreen({
         This account administers the local gateway. You are signed in as it when it is created.
       </p>
       <form onSubmit={submit} noValidate>
-        <TextField
-          label="Username"
-          value={username}
-          onChange={setUsername}
-          autoComplete="username"
-          autoCapitalize="off"
-          spellCheck={false}
-          required
-        />
-        <TextField
+        <UsernameField value={username} onChange={setUsername} />
+        <NewPasswordFields
           label="Password"
-          type="password"
-          value={password}
-          onChange={setPassword}
-          autoComplete="new-password"
-          hint={`At least ${MIN_PASSWORD_LENGTH} characters.`}
-          required
-        />
-        <TextField
-          label="Confirm password"
-          type="password"
-          value={confirm}
-          onChange={setConfirm}
-          autoComplete="new-password"
-          required
+          password={password}
+          onPasswordChange={setPassword}
+          confirm={confirm}
+          onConfirmChange={setConfirm}
         />
         <ErrorAlert message={action.error} />
         <div className="actions">

@@ -7,10 +7,10 @@ import { type FormEvent, useId, useState } from 'react';
 import type { AppState, DesktopApi } from '../../../main/ipc/contract.ts';
 import { ErrorAlert } from '../components/ErrorAlert.tsx';
 import { SubmitButton } from '../components/SubmitButton.tsx';
-import { TextField } from '../components/TextField.tsx';
 import { useAction } from '../components/useAction.ts';
 import { CardLayout, type ThemeProps } from './CardLayout.tsx';
-import { enrollLinkProblem, MIN_PASSWORD_LENGTH, newPasswordProblem } from './formValidation.ts';
+import { enrollLinkProblem, newPasswordProblem } from './formValidation.ts';
+import { NewPasswordFields } from './NewPasswordFields.tsx';
 
 export function EnrollScreen({
   api,
@@ -62,22 +62,12 @@ export function EnrollScreen({
             required
           />
         </div>
-        <TextField
+        <NewPasswordFields
           label="New password"
-          type="password"
-          value={password}
-          onChange={setPassword}
-          autoComplete="new-password"
-          hint={`At least ${MIN_PASSWORD_LENGTH} characters.`}
-          required
-        />
-        <TextField
-          label="Confirm password"
-          type="password"
-          value={confirm}
-          onChange={setConfirm}
-          autoComplete="new-password"
-          required
+          password={password}
+          onPasswordChange={setPassword}
+          confirm={confirm}
+          onConfirmChange={setConfirm}
         />
         <ErrorAlert message={action.error} />
         <div className="actions">

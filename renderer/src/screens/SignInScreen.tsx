@@ -13,6 +13,7 @@ import { useAction } from '../components/useAction.ts';
 import { isDesktopError } from '../desktopApi/getDesktopApi.ts';
 import { CardLayout, type ThemeProps } from './CardLayout.tsx';
 import { normalizeTotp } from './formValidation.ts';
+import { UsernameField } from './UsernameField.tsx';
 
 export function SignInScreen({
   api,
@@ -94,15 +95,7 @@ export function SignInScreen({
       <SecretStoreNotice status={state.secretStore} />
       {step === 'password' ? (
         <form onSubmit={signIn} noValidate>
-          <TextField
-            label="Username"
-            value={username}
-            onChange={setUsername}
-            autoComplete="username"
-            autoCapitalize="off"
-            spellCheck={false}
-            required
-          />
+          <UsernameField value={username} onChange={setUsername} />
           <TextField
             label="Password"
             type="password"
