@@ -218,8 +218,15 @@ export async function replay(
 ): Promise<boolean> {
   const e = index.events;
   let at = from;
+  // The step before this one, still being parsed while this one is read from the file: one
+  // step queued behind another keeps xterm's write buffer from running dry (each time it does,
+  // the next write waits for a timer), so small steps cost no more than large ones.
+  let previous: Promise<void> = Promise.resolve();
   while (at < to) {
-    if (stop()) return false;
+    if (stop()) {
+      await previous;
+      return false;
+    }
     let end = at;
     let bytes = 0;
     while (end < to && (bytes < batchBytes || end === at)) {
@@ -233,6 +240,9 @@ export async function replay(
       if (kind === EV_OUTPUT || kind === EV_STDERR) {
         pending += texts[i - at];
       } else if (kind === EV_RESIZE) {
+        // A resize applies at once, not in write order: everything before it must be parsed.
+        await previous;
+        previous = Promise.resolve();
         if (pending) await term.write(pending);
         pending = '';
         term.resize(e.cols[i]!, e.rows[i]!);
@@ -240,9 +250,12 @@ export async function replay(
         // not shown
       }
     }
-    if (pending) await term.write(pending);
+    const written = pending ? term.write(pending) : Promise.resolve();
+    await previous;
+    previous = written;
     at = end;
   }
+  await previous;
   return true;
 }
 
