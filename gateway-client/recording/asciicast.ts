@@ -12,6 +12,7 @@
  * HEADER_WAIT_BYTES of them: after that the header is written with the default 80x24.
  */
 import { TextDecoder } from 'node:util';
+import { isNonTerminalMeta, metaType, parseEventJson } from './eventMeta.ts';
 import { eventKinds, type RecordingEvent } from './recordingFormat.ts';
 
 export interface AsciicastOptions {
@@ -59,7 +60,7 @@ export async function* toAsciicast(
   for await (const event of events) {
     if (!firstTimes.has(event.channel)) firstTimes.set(event.channel, event.time);
     if (channel === undefined) {
-      const meta = event.kind === eventKinds.meta ? parseJson(event.data) : undefined;
+      const meta = event.kind === eventKinds.meta ? parseEventJson(event.data) : undefined;
       if (isNonTerminalMeta(meta)) notTerminal.add(event.channel);
       const starts =
         event.channel !== SESSION_CHANNEL &&
@@ -90,7 +91,7 @@ class ChannelCast {
 
   *accept(event: RecordingEvent): Generator<string> {
     if (this.closed) return;
-    const meta = event.kind === eventKinds.meta ? parseJson(event.data) : undefined;
+    const meta = event.kind === eventKinds.meta ? parseEventJson(event.data) : undefined;
     // Channel numbers are never reused within a recording (FORMAT.md), so this is the end.
     if (metaType(meta) === 'channel-close') this.closed = true;
     if (this.writer) {
@@ -101,7 +102,7 @@ class ChannelCast {
       yield* this.start(terminalSize(meta) ?? DEFAULT_SIZE);
     } else if (event.kind === eventKinds.resize) {
       // The first resize sets the header's size rather than being an event of its own.
-      yield* this.start(terminalSize(parseJson(event.data)) ?? DEFAULT_SIZE);
+      yield* this.start(terminalSize(parseEventJson(event.data)) ?? DEFAULT_SIZE);
     } else {
       this.held.push(event);
       this.heldBytes += event.data.length;
@@ -147,7 +148,7 @@ class CastWriter {
         return;
       }
       case eventKinds.resize: {
-        const size = terminalSize(parseJson(event.data));
+        const size = terminalSize(parseEventJson(event.data));
         if (size) yield this.line(event.time, 'r', `${size.cols}x${size.rows}`);
         return;
       }
@@ -212,7 +213,7 @@ export async function terminalChannels(events: Events): Promise<TerminalChannel[
     }
     if (isOutput(event)) entry.outputBytes += event.data.length;
     if (event.kind !== eventKinds.meta) continue;
-    const meta = parseJson(event.data);
+    const meta = parseEventJson(event.data);
     if (isNonTerminalMeta(meta)) notTerminal.add(event.channel);
     const type = metaType(meta);
     if (type === 'pty-req') entry.pty = true;
@@ -227,31 +228,6 @@ export async function terminalChannels(events: Events): Promise<TerminalChannel[
 
 function isOutput(event: RecordingEvent): boolean {
   return event.kind === eventKinds.output || event.kind === eventKinds.stderr;
-}
-
-function parseJson(data: Uint8Array): unknown {
-  try {
-    return JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'));
-  } catch {
-    return undefined;
-  }
-}
-
-function metaType(meta: unknown): string | undefined {
-  if (typeof meta !== 'object' || meta === null) return undefined;
-  const type = (meta as { type?: unknown }).type;
-  return typeof type === 'string' ? type : undefined;
-}
-
-/** sftp and other subsystems carry a protocol, direct-tcpip channels a TCP stream. */
-function isNonTerminalMeta(meta: unknown): boolean {
-  const type = metaType(meta);
-  if (type === 'subsystem' || type === 'direct-tcpip') return true;
-  return (
-    type === 'channel-open' &&
-    (meta as { channelType?: unknown }).channelType !== undefined &&
-    (meta as { channelType?: unknown }).channelType !== 'session'
-  );
 }
 
 function terminalSize(value: unknown): { cols: number; rows: number; term?: string } | null {

@@ -52,6 +52,7 @@
  * Rows are the rows the client received (after masking), because that is what is recorded.
  */
 import { TextDecoder } from 'node:util';
+import { parseEventJson } from './eventMeta.ts';
 import { eventKinds, type RecordingEvent } from './recordingFormat.ts';
 
 export interface QueryLogOptions {
@@ -187,7 +188,7 @@ class QueryLogAssembler {
         yield* this.dropUnansweredBlocks();
         // A Describe with no Execute (a client preparing a statement) answers no query.
         const entry = this.open[0];
-        const columns = parseColumns(parseJson(event.data));
+        const columns = parseColumns(parseEventJson(event.data));
         if (!entry || !columns) return;
         entry.columns = columns;
         entry.last = event.time;
@@ -215,13 +216,15 @@ class QueryLogAssembler {
       case eventKinds.notice: {
         const entry = this.head(event);
         entry.last = event.time;
-        entry.notices.push(noticeOf(parseJson(event.data)));
+        entry.notices.push(noticeOf(parseEventJson(event.data)));
         return;
       }
       case eventKinds.commandComplete: {
         yield* this.dropUnansweredBlocks();
         const entry = this.head(event);
-        const payload = parseJson(event.data) as { tag?: unknown; empty?: unknown } | undefined;
+        const payload = parseEventJson(event.data) as
+          | { tag?: unknown; empty?: unknown }
+          | undefined;
         const status =
           typeof payload?.tag === 'string' ? payload.tag : payload?.empty ? 'empty' : 'complete';
         yield this.line(entry, status, event.time);
@@ -231,7 +234,7 @@ class QueryLogAssembler {
       }
       case eventKinds.error: {
         const entry = this.head(event);
-        const fields = fieldsOf(parseJson(event.data));
+        const fields = fieldsOf(parseEventJson(event.data));
         const error: QueryLogError = {
           code: fields.C ?? '',
           message: fields.M ?? '',
@@ -255,7 +258,7 @@ class QueryLogAssembler {
   }
 
   private *query(event: RecordingEvent): Generator<QueryLogLine> {
-    const payload = (parseJson(event.data) ?? {}) as Record<string, unknown>;
+    const payload = (parseEventJson(event.data) ?? {}) as Record<string, unknown>;
     const extended = payload.protocol === 'extended';
     yield* this.closeAnswered();
     const portal = typeof payload.portal === 'string' ? payload.portal : '';
@@ -295,7 +298,7 @@ class QueryLogAssembler {
   }
 
   private *blocked(event: RecordingEvent): Generator<QueryLogLine> {
-    const payload = (parseJson(event.data) ?? {}) as Record<string, unknown>;
+    const payload = (parseEventJson(event.data) ?? {}) as Record<string, unknown>;
     const sql = typeof payload.sql === 'string' ? payload.sql : '';
     const blocked = {
       rule: typeof payload.rule === 'string' ? payload.rule : '',
@@ -527,12 +530,4 @@ function noticeOf(value: unknown): QueryLogNotice {
     ...(fields.D !== undefined ? { detail: fields.D } : {}),
     ...(fields.H !== undefined ? { hint: fields.H } : {}),
   };
-}
-
-function parseJson(data: Uint8Array): unknown {
-  try {
-    return JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'));
-  } catch {
-    return undefined;
-  }
 }

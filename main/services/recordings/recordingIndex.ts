@@ -10,6 +10,11 @@
  */
 import { TextDecoder } from 'node:util';
 import {
+  isNonTerminalMeta,
+  metaType,
+  parseEventJson,
+} from '../../../gateway-client/recording/eventMeta.ts';
+import {
   eventKinds,
   type RecordingEvent,
   RecordingFormatError,
@@ -137,7 +142,7 @@ export class IndexBuilder {
     this.lastT = t;
     if (header && protocolOf(header) === 'postgres') return true;
     if (event.channel === SESSION_CHANNEL) return true;
-    const meta = event.kind === eventKinds.meta ? parseJson(event.data) : undefined;
+    const meta = event.kind === eventKinds.meta ? parseEventJson(event.data) : undefined;
     if (meta !== undefined && isNonTerminalMeta(meta)) this.notTerminal.add(event.channel);
     if (this.channel === null) {
       const starts =
@@ -160,7 +165,7 @@ export class IndexBuilder {
         return true;
       }
       case eventKinds.resize: {
-        const size = terminalSize(parseJson(event.data));
+        const size = terminalSize(parseEventJson(event.data));
         if (!size) return true;
         if (!this.size && this.events.count === 0) {
           this.size = size;
@@ -285,31 +290,6 @@ export function protocolOf(header: RecordingHeader): string | null {
 
 function isStream(kind: string): boolean {
   return kind === eventKinds.output || kind === eventKinds.stderr || kind === eventKinds.input;
-}
-
-function parseJson(data: Uint8Array): unknown {
-  try {
-    return JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'));
-  } catch {
-    return undefined;
-  }
-}
-
-function metaType(meta: unknown): string | undefined {
-  if (typeof meta !== 'object' || meta === null) return undefined;
-  const type = (meta as { type?: unknown }).type;
-  return typeof type === 'string' ? type : undefined;
-}
-
-/** sftp and other subsystems carry a protocol, direct-tcpip channels a TCP stream. */
-function isNonTerminalMeta(meta: unknown): boolean {
-  const type = metaType(meta);
-  if (type === 'subsystem' || type === 'direct-tcpip') return true;
-  return (
-    type === 'channel-open' &&
-    (meta as { channelType?: unknown }).channelType !== undefined &&
-    (meta as { channelType?: unknown }).channelType !== 'session'
-  );
 }
 
 function terminalSize(value: unknown): TerminalSize | null {
