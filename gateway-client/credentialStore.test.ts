@@ -1,12 +1,15 @@
-import { spawn, spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  isolatedHomeEnv,
+  keychainTest,
+  runChild,
+  runWriteThenReadInPrivateKeyring,
+} from '../test/harness/privateKeychain.ts';
 import { FileCredentialStore, openCredentialStore } from './credentialStore.ts';
 
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const moduleUrl = new URL('./credentialStore.ts', import.meta.url).href;
 
 let tmp: string;
@@ -87,52 +90,7 @@ describe('openCredentialStore', () => {
 // ---------------------------------------------------------------------------------------------
 // keytar for real: a private D-Bus session with an unlocked gnome-keyring (DESIGN.md, Testing).
 
-const missingTools = ['dbus-run-session', 'gnome-keyring-daemon'].filter(
-  (tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0,
-);
-const installHint =
-  `${missingTools.join(' and ')} not found: install them (Debian/Ubuntu: ` +
-  '`apt-get install dbus dbus-x11 gnome-keyring libsecret-1-dev`) to run the real keychain test';
-if (missingTools.length > 0 && !process.env.CI) {
-  console.warn(`credentialStore.test.ts: skipping the keytar test — ${installHint}`);
-}
-const keychainIt = missingTools.length > 0 && !process.env.CI ? it.skip : it;
-
-/** A private HOME with XDG dirs inside, so the keyring lives and dies with the test. */
-async function isolatedEnv(home: string): Promise<NodeJS.ProcessEnv> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of ['DBUS_SESSION_BUS_ADDRESS', 'DISPLAY', 'WAYLAND_DISPLAY', 'WITNESS_HOME']) {
-    delete env[key];
-  }
-  const xdg = {
-    XDG_CONFIG_HOME: path.join(home, '.config'),
-    XDG_DATA_HOME: path.join(home, '.local', 'share'),
-    XDG_CACHE_HOME: path.join(home, '.cache'),
-    XDG_RUNTIME_DIR: path.join(home, 'run'),
-  };
-  for (const dir of Object.values(xdg)) await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-  return { ...env, ...xdg, HOME: home };
-}
-
-function runChild(
-  command: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const keychainIt = keychainTest('credentialStore.test.ts');
 
 /** The child's script: `write` stores a secret, `read` (a new process) reads and deletes it. */
 const childScript = `
@@ -166,21 +124,12 @@ describe('KeytarCredentialStore (real keychain)', () => {
   keychainIt(
     'stores, reads across processes and deletes through gnome-keyring over D-Bus',
     async () => {
-      if (missingTools.length > 0) throw new Error(installHint);
-      const env = await isolatedEnv(tmp);
+      const env = await isolatedHomeEnv(tmp);
       const script = path.join(tmp, 'keychain-child.mts');
       await fs.writeFile(script, childScript);
-      const inner =
-        'printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null && ' +
-        `node --import tsx ${JSON.stringify(script)} write && ` +
-        `exec node --import tsx ${JSON.stringify(script)} read`;
-      const result = await runChild('dbus-run-session', ['--', 'sh', '-c', inner], env);
+      const result = await runWriteThenReadInPrivateKeyring(script, env);
       expect(result.code, result.stderr).toBe(0);
-      const [written, read] = result.stdout
-        .trim()
-        .split('\n')
-        .filter((line) => line.startsWith('{'))
-        .map((line) => JSON.parse(line));
+      const [written, read] = result.reports;
       expect(written).toEqual({
         phase: 'write',
         describe: 'OS keychain (Secret Service)',
@@ -205,7 +154,7 @@ describe('KeytarCredentialStore (real keychain)', () => {
   );
 
   it('falls back to the file, saying why, when no Secret Service is on D-Bus', async () => {
-    const env = await isolatedEnv(tmp);
+    const env = await isolatedHomeEnv(tmp);
     const script = path.join(tmp, 'keychain-child.mts');
     await fs.writeFile(script, childScript);
     const result = await runChild(process.execPath, ['--import', 'tsx', script, 'write'], env);
