@@ -18,6 +18,7 @@ import {
   rawConnect,
   startPostgresTestBed,
 } from '../harness/postgresTestBed.ts';
+import { waitFor } from '../harness/waitFor.ts';
 
 type Json = Record<string, unknown>;
 
@@ -50,16 +51,6 @@ const rowsOf = (events: RecordingEvent[]) =>
 
 /** Values exactly as the server sent them (text format), so they compare with the recording. */
 const RAW_TEXT = { getTypeParser: () => (value: string) => value };
-
-async function waitFor<T>(check: () => Promise<T | undefined | false>, what: string): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 describeWithPostgres('PostgreSQL through the gateway (pg and psql, real PostgreSQL 15)', () => {
   let bed: PostgresTestBed;

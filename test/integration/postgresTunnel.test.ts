@@ -28,6 +28,7 @@ import {
   PSQL_BIN,
   startPostgresTestBed,
 } from '../harness/postgresTestBed.ts';
+import { waitFor } from '../harness/waitFor.ts';
 
 const PGBENCH_BIN = process.env.WITNESS_PGBENCH_BIN ?? '/usr/bin/pgbench';
 
@@ -84,16 +85,6 @@ function queriesOf(events: RecordingEvent[]): string[] {
   return events
     .filter((event) => event.kind === 'q')
     .map((event) => JSON.parse(Buffer.from(event.data).toString('utf8')).sql as string);
-}
-
-async function waitFor<T>(check: () => Promise<T | undefined | false>, what: string): Promise<T> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 describeWithPostgres('the local PostgreSQL tunnel (real gateway, real PostgreSQL 15)', () => {

@@ -15,26 +15,13 @@ import { GatewayApiError, GatewayClient } from '../../gateway-client/gatewayClie
 import { eventKinds, RecordingReader } from '../../gateway-client/recording/recordingFormat.ts';
 import { startTestGateway, type TestGateway } from '../harness/gatewayForTests.ts';
 import { describeWithPostgres, freshPostgresDatabase } from '../harness/postgresForTests.ts';
+import { waitFor } from '../harness/waitFor.ts';
 
 describe('recording search API (sqlite store, segment files)', () =>
   describeSearchApi(async () => undefined));
 describeWithPostgres('recording search API (postgres store, database chunks)', () =>
   describeSearchApi(freshPostgresDatabase),
 );
-
-async function waitFor<T>(
-  check: () => Promise<T | undefined | false>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 function describeSearchApi(databaseUrl: () => Promise<string | undefined>): void {
   let gw: TestGateway;

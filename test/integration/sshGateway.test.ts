@@ -13,6 +13,7 @@ import { scanHostKey } from '../../gateway/proxy/ssh/index.ts';
 import { eventKinds, type RecordingEvent } from '../../gateway-client/recording/recordingFormat.ts';
 import { verifyRecording } from '../../gateway-client/recording/verifyRecording.ts';
 import { describeWithSshd, type SshTestBed, startSshTestBed } from '../harness/sshd.ts';
+import { waitFor } from '../harness/waitFor.ts';
 
 interface ExecResult {
   stdout: Buffer;
@@ -46,20 +47,6 @@ function exec(
       if (options.stdin !== undefined) channel.end(options.stdin);
     });
   });
-}
-
-async function waitFor<T>(
-  check: () => T | undefined | false | Promise<T | undefined | false>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 describeWithSshd('SSH through the gateway (ssh2 client, real sshd)', () => {
