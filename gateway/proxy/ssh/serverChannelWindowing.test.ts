@@ -3,13 +3,15 @@
  * ssh2 Server and Client on loopback, and checks the fix: every stdout and stderr byte arrives
  * exactly once, whatever the window does.
  */
+
 import { createHash, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import ssh2, { type Client, type ServerChannel } from 'ssh2';
 import { afterEach, describe, expect, it } from 'vitest';
+import { generateEd25519KeyPair } from '../../../gateway-client/sshKeyPair.ts';
 import { fixServerChannelWindowing } from './serverChannelWindowing.ts';
 
-const hostKey = ssh2.utils.generateKeyPairSync('ed25519').private;
+const hostKey = generateEd25519KeyPair().private;
 
 interface Harness {
   client: Client;

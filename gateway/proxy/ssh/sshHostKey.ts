@@ -4,13 +4,14 @@
  *
  * Kept in the data directory as `ssh_host_ed25519_key`, OpenSSH private key format, mode 0600,
  * created once and never overwritten — a new key would make every pinned client refuse the
- * gateway. Generated with ssh2's `generateKeyPairSync` (node:crypto underneath), because
- * `ssh-keygen` may be absent where the gateway runs.
+ * gateway. Generated in-process (gateway-client/sshKeyPair.ts), because `ssh-keygen` may be
+ * absent where the gateway runs.
  */
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
+import { generateEd25519KeyPair } from '../../../gateway-client/sshKeyPair.ts';
 
 // ssh2 is CommonJS: Node's ESM loader exposes only its default export.
 const ssh2Utils = ssh2.utils;
@@ -30,7 +31,7 @@ export interface SshHostKey {
 export function loadOrCreateSshHostKey(dataDir: string): SshHostKey {
   const file = join(dataDir, SSH_HOST_KEY_FILE);
   if (!existsSync(file)) {
-    const pair = ssh2Utils.generateKeyPairSync('ed25519', { comment: 'witness-gateway' });
+    const pair = generateEd25519KeyPair('witness-gateway');
     try {
       // 'wx': never overwrite a key another gateway process created in the meantime.
       writeFileSync(file, pair.private, { mode: 0o600, flag: 'wx' });

@@ -3,16 +3,18 @@
  * deadline, refused tickets say why, and guessing is bounded per connection. (Sessions through
  * a real sshd are in test/integration/sshGateway.test.ts.)
  */
+
 import { connect } from 'node:net';
 import ssh2 from 'ssh2';
 import { afterEach, describe, expect, it } from 'vitest';
+import { generateEd25519KeyPair } from '../../../gateway-client/sshKeyPair.ts';
 import { GatewayError } from '../../gatewayError.ts';
 import { silentLogger } from '../../logger.ts';
 import type { LiveSessions } from '../../sessions/liveSessions.ts';
 import { MemoryRecorderFactory } from './fixtures/memoryRecorder.ts';
 import { type RunningSshListener, startSshListener } from './sshListener.ts';
 
-const hostKey = { privateKey: ssh2.utils.generateKeyPairSync('ed25519').private };
+const hostKey = { privateKey: generateEd25519KeyPair().private };
 let listener: RunningSshListener | undefined;
 let redeemAttempts = 0;
 

@@ -3,11 +3,13 @@
  * client on loopback: only the demo key logs in, the host key is the one the resource pins, and
  * the shell runs commands and reports their exit status.
  */
+
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import ssh2, { type Client } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateEd25519KeyPair } from '../../../../gateway-client/sshKeyPair.ts';
 import { freePort } from '../localPorts.ts';
 import type { DemoSshTarget } from './demoSshd.ts';
 import { startInProcessSshTarget } from './inProcessSshTarget.ts';
@@ -53,7 +55,7 @@ describe('built-in demo SSH target', () => {
   });
 
   it('refuses any other key', async () => {
-    const other = ssh2.utils.generateKeyPairSync('ed25519');
+    const other = generateEd25519KeyPair();
     await expect(connect(target, other.private)).rejects.toThrow(/authentication/i);
   });
 

@@ -8,12 +8,14 @@
  *
  * Keys are generated with ssh2 (no ssh-keygen needed) and kept 0600 in the demo dir.
  */
+
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import ssh2, { type Connection, type ServerChannel } from 'ssh2';
+import { generateEd25519KeyPair } from '../../../../gateway-client/sshKeyPair.ts';
 import { LOOPBACK } from '../localPorts.ts';
 import type { DemoSshTarget } from './demoSshd.ts';
 import { findOnPath } from './processFiles.ts';
@@ -132,7 +134,7 @@ function keyPair(file: string): { privateKey: string; publicKey: string } {
       publicKey: readFileSync(`${file}.pub`, 'utf8'),
     };
   }
-  const pair = ssh2.utils.generateKeyPairSync('ed25519');
+  const pair = generateEd25519KeyPair();
   writeFileSync(file, pair.private, { mode: 0o600 });
   writeFileSync(`${file}.pub`, pair.public, { mode: 0o600 });
   return { privateKey: pair.private, publicKey: pair.public };
