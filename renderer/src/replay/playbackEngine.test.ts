@@ -224,6 +224,18 @@ describe('PlaybackEngine', () => {
     expect(h.resizes).toEqual([{ cols: 100, rows: 30 }]);
   });
 
+  it('opens on the first output even when it comes windows after the opening resize', async () => {
+    const events: EngineEvent[] = [
+      { seq: 0, t: 0, kind: 'resize', data: '', size: { cols: 100, rows: 30 } },
+      { seq: 1, t: 3500, kind: 'output', data: '$ ' },
+      { seq: 2, t: 4000, kind: 'output', data: 'ls\r\n' },
+    ];
+    const h = harness(events, 4000);
+    await h.engine.load();
+    expect(h.screen()).toBe('$ ');
+    expect(h.engine.current.playheadMs).toBe(3500);
+  });
+
   it('a failed fetch stops playback with the message', async () => {
     const h = harness(outputs(3, 100), 200);
     const engine = new PlaybackEngine({

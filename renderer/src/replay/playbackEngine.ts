@@ -125,10 +125,18 @@ export class PlaybackEngine {
     this.update({ playheadMs: 0, ended: false, error: null });
     await this.fill(generation);
     if (generation !== this.generation) return;
-    const firstOutput = this.events.find((e) => e.kind === 'output');
-    if (firstOutput !== undefined && firstOutput.t > 0) {
-      this.update({ playheadMs: firstOutput.t });
+    let firstOutput = this.events.find((e) => e.kind === 'output');
+    // The first window may hold only the opening resize: a session whose prompt took longer
+    // than a window to appear. Fetch on until there is output to show (or the recording ends).
+    while (firstOutput === undefined && this.horizonMs < this.end()) {
+      const horizonBefore = this.horizonMs;
+      this.update({ playheadMs: this.horizonMs });
+      await this.fill(generation);
+      if (generation !== this.generation) return;
+      if (this.horizonMs <= horizonBefore) break; // another fetch is in flight: it will catch up
+      firstOutput = this.events.find((e) => e.kind === 'output');
     }
+    this.update({ playheadMs: firstOutput?.t ?? 0 });
     this.drain();
   }
 
