@@ -104,8 +104,13 @@ describeWithChromium('replay e2e', () => {
             await page.waitForTimeout(100);
           }
           await shot(`failed-${what.replace(/\W+/g, '-')}`);
+          // The screenshot stays on the machine that ran; CI logs keep only this message.
+          const around = await page
+            .getByRole('region', { name: 'Recording player' })
+            .textContent({ timeout: 1_000 })
+            .catch(() => '(no player)');
           throw new Error(
-            `${what} did not appear; screen:\n${text}\nrefused calls:\n${refused.join('\n')}`,
+            `${what} did not appear; screen:\n${text.trimEnd()}\nplayer:\n${around}\nrefused calls:\n${refused.join('\n')}`,
           );
         }
         async function runInTerminal(command: string, expect: RegExp) {

@@ -236,6 +236,31 @@ describe('PlaybackEngine', () => {
     expect(h.engine.current.playheadMs).toBe(3500);
   });
 
+  it('opens where text appears, not on the mode switches a shell writes before its prompt', async () => {
+    const events: EngineEvent[] = [
+      { seq: 0, t: 0, kind: 'resize', data: '', size: { cols: 100, rows: 30 } },
+      { seq: 1, t: 300, kind: 'output', data: '\x1b[?2004h\x1b]0;root@host\x07\x1b[' },
+      { seq: 2, t: 2500, kind: 'output', data: '01;32mroot@host# ' },
+      { seq: 3, t: 4000, kind: 'output', data: 'ls\r\n' },
+    ];
+    const h = harness(events, 4000);
+    await h.engine.load();
+    expect(h.engine.current.playheadMs).toBe(2500);
+    expect(h.screen()).toContain('root@host# ');
+    expect(h.screen()).not.toContain('ls');
+  });
+
+  it('a recording with no readable output opens on its first output', async () => {
+    const events: EngineEvent[] = [
+      { seq: 0, t: 0, kind: 'resize', data: '', size: { cols: 100, rows: 30 } },
+      { seq: 1, t: 200, kind: 'output', data: '\x1b[?2004h' },
+      { seq: 2, t: 400, kind: 'output', data: '\x1b[?2004l' },
+    ];
+    const h = harness(events, 400);
+    await h.engine.load();
+    expect(h.engine.current.playheadMs).toBe(200);
+  });
+
   it('a failed fetch stops playback with the message', async () => {
     const h = harness(outputs(3, 100), 200);
     const engine = new PlaybackEngine({

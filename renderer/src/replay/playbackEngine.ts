@@ -12,6 +12,7 @@
  * an answer for the old position is dropped instead of written into the new one.
  */
 import { advancePlayhead } from './idleSkip.ts';
+import { hasVisibleText } from './visibleText.ts';
 
 export interface EngineEvent {
   seq: number;
@@ -125,18 +126,20 @@ export class PlaybackEngine {
     this.update({ playheadMs: 0, ended: false, error: null });
     await this.fill(generation);
     if (generation !== this.generation) return;
-    let firstOutput = this.events.find((e) => e.kind === 'output');
-    // The first window may hold only the opening resize: a session whose prompt took longer
-    // than a window to appear. Fetch on until there is output to show (or the recording ends).
-    while (firstOutput === undefined && this.horizonMs < this.end()) {
+    let opening = this.firstVisibleOutput();
+    // The first window may hold only the opening resize (a prompt that took longer than a window
+    // to appear) or only invisible output (mode switches written before the prompt). Fetch on
+    // until there is something to show, or the recording ends.
+    while (opening === undefined && this.horizonMs < this.end()) {
       const horizonBefore = this.horizonMs;
       this.update({ playheadMs: this.horizonMs });
       await this.fill(generation);
       if (generation !== this.generation) return;
       if (this.horizonMs <= horizonBefore) break; // another fetch is in flight: it will catch up
-      firstOutput = this.events.find((e) => e.kind === 'output');
+      opening = this.firstVisibleOutput();
     }
-    this.update({ playheadMs: firstOutput?.t ?? 0 });
+    opening ??= this.events.find((e) => e.kind === 'output');
+    this.update({ playheadMs: opening?.t ?? 0 });
     this.drain();
   }
 
@@ -307,6 +310,22 @@ export class PlaybackEngine {
       if (generation === this.generation) this.fetching = false;
     }
     if (generation === this.generation && !this.state.playing) this.drain();
+  }
+
+  /**
+   * The first output event after which the screen shows text (outputs are joined first: an
+   * escape sequence may be split across events). Looks at the first 64 KiB of output only —
+   * a recording that prints nothing readable for that long opens on its first output.
+   */
+  private firstVisibleOutput(): EngineEvent | undefined {
+    let written = '';
+    for (const event of this.events) {
+      if (event.kind !== 'output') continue;
+      written += event.data;
+      if (hasVisibleText(written)) return event;
+      if (written.length > 65_536) return undefined;
+    }
+    return undefined;
   }
 
   /** Fetch windows reach just past the last frame, so the event at durationMs is included. */
