@@ -260,6 +260,8 @@ async function main(): Promise<void> {
       caFingerprint: served.ready.caFingerprint,
     });
     await call('account.login', { username: 'root', password: ADMIN_PASSWORD });
+    // As in the app: the recordings view lists before anything is opened from it.
+    await call('recordings.list', { limit: 50 });
 
     const firstFrame = async () => {
       const start = performance.now();

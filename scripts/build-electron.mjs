@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Bundles the Electron main process and the preload (esbuild, which vite and tsx already bring).
 //
-// - dist/main/index.mjs: main/index.ts and our own sources, ESM (Electron 28+ loads ESM main, and
+// - dist/main/index.mjs: main/index.ts and our own sources (and verifyWorker.mjs, its worker thread), ESM (Electron 28+ loads ESM main, and
 //   our modules use import.meta). Packages stay external: electron-builder ships node_modules, so
 //   native modules (better-sqlite3, keytar, ssh2's cpu-features) load from there unchanged.
 // - dist/main/preload.cjs: a sandboxed preload cannot require anything but 'electron', so it is
@@ -45,8 +45,13 @@ export async function buildPreload({ write = true } = {}) {
 export async function buildMain({ write = true } = {}) {
   return build({
     ...common(write),
-    entryPoints: ['main/index.ts'],
-    outfile: path.join(outdir, 'index.mjs'),
+    // The verification worker (backgroundVerifier.ts) loads verifyWorker.mjs beside index.mjs.
+    entryPoints: {
+      index: 'main/index.ts',
+      verifyWorker: 'main/services/recordings/verifyWorker.ts',
+    },
+    outdir,
+    outExtension: { '.js': '.mjs' },
     format: 'esm',
     packages: 'external',
     // Bundled CommonJS helpers may call require(); give the ESM bundle one.

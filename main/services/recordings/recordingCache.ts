@@ -12,15 +12,18 @@
  * `verdict.json` beside it (and `keyframes.json`, written by keyframes.ts).
  */
 import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Download } from '../../../gateway-client/gatewayClient.ts';
+import type { VerificationReport } from '../../../gateway-client/recording/verifyRecording.ts';
 import {
-  RecordingVerifier,
-  type VerificationReport,
-} from '../../../gateway-client/recording/verifyRecording.ts';
+  type VerificationJob,
+  type VerificationOutcome,
+  VerifierWorkerLostError,
+  verifyInThread,
+} from './backgroundVerifier.ts';
 import { BatchedFileWriter } from './batchedFileWriter.ts';
-import { IndexBuilder, type RecordingIndex } from './recordingIndex.ts';
+import type { RecordingIndex } from './recordingIndex.ts';
 
 export const RECORDINGS_CACHE_DIR = 'recordings-cache';
 const VERDICT_VERSION = 1;
@@ -60,8 +63,16 @@ export interface RecordingDownloader {
   downloadRecording(sessionId: string): Promise<Download>;
 }
 
+/** Starts verifying one download (a BackgroundVerifier in the app; in-thread by default). */
+export interface VerifierFactory {
+  start(publicKeyPem: string, sessionId: string): VerificationJob;
+}
+
 export class RecordingCache {
-  constructor(private readonly root: string) {}
+  constructor(
+    private readonly root: string,
+    private readonly verifiers: VerifierFactory = { start: verifyInThread },
+  ) {}
 
   async fetch(
     client: RecordingDownloader,
@@ -96,41 +107,43 @@ export class RecordingCache {
     const temp = `${file}.${process.pid}.${Date.now()}.part`;
     const handle = await fs.open(temp, 'w');
     const writer = new BatchedFileWriter(handle);
-    // One pass: each chunk is queued for disk, verified and indexed as it arrives; the file
-    // is read back only for the frames shown.
-    const indexer = new IndexBuilder(0, Number.MAX_SAFE_INTEGER);
-    const verifier = new RecordingVerifier({
-      publicKeyPem: pinned.recordingPublicKeyPem,
-      expectedSessionId: sessionId,
-      onHeader: (header) => {
-        indexer.header = header;
-      },
-      onEvent: (event, recordOffset) => {
-        indexer.frame(event, recordOffset);
-      },
-    });
+    // One pass: each chunk is queued for disk and handed to the verifier (which indexes the
+    // frames it accepts) as it arrives; the file is read back only for the frames shown.
+    const job = this.verifiers.start(pinned.recordingPublicKeyPem, sessionId);
     let bytes = 0;
     let lastProgress = 0;
+    let outcome: VerificationOutcome;
     try {
-      for await (const chunk of download.body as AsyncIterable<Buffer>) {
-        await writer.write(chunk);
-        bytes += chunk.length;
-        const ok = verifier.push(chunk);
-        const now = Date.now();
-        if (onProgress && now - lastProgress >= PROGRESS_EVERY_MS) {
-          lastProgress = now;
-          onProgress('download', bytes, download.contentLength);
+      try {
+        for await (const chunk of download.body as AsyncIterable<Buffer>) {
+          await writer.write(chunk);
+          bytes += chunk.length;
+          const ok = job.push(chunk);
+          const now = Date.now();
+          if (onProgress && now - lastProgress >= PROGRESS_EVERY_MS) {
+            lastProgress = now;
+            onProgress('download', bytes, download.contentLength);
+          }
+          // Past the first bad frame nothing more can be trusted or shown: stop downloading.
+          if (!ok) break;
         }
-        // Past the first bad frame nothing more can be trusted or shown: stop downloading.
-        if (!ok) break;
+        await writer.flush();
+      } finally {
+        download.body.destroy();
+        await writer.idle();
+        await handle.close();
       }
-      await writer.flush();
-    } finally {
-      download.body.destroy();
-      await writer.idle();
-      await handle.close();
+      outcome = await job.finish().catch(async (error: unknown) => {
+        if (!(error instanceof VerifierWorkerLostError)) throw error;
+        // Every byte is on disk: verify them again here.
+        return verifyFileInThread(temp, pinned.recordingPublicKeyPem, sessionId);
+      });
+    } catch (error) {
+      job.cancel();
+      await fs.rm(temp, { force: true });
+      throw error;
     }
-    const report = verifier.finish();
+    const { report } = outcome;
     onProgress?.('verify', bytes, bytes);
     await fs.rename(temp, file);
     if (report.status === 'verified') {
@@ -138,12 +151,24 @@ export class RecordingCache {
         verdictFile,
         JSON.stringify({ version: VERDICT_VERSION, sessionId, bytes, report }),
       );
-      return { file, cacheDir: dir, report, bytes, fromCache: false, index: indexer.finish() };
+      return { file, cacheDir: dir, report, bytes, fromCache: false, index: outcome.index };
     }
     // Not final: derived data would go stale with the next download.
     await fs.rm(path.join(dir, 'keyframes.json'), { force: true });
     return { file, cacheDir: null, report, bytes, fromCache: false, index: null };
   }
+}
+
+async function verifyFileInThread(
+  file: string,
+  publicKeyPem: string,
+  sessionId: string,
+): Promise<VerificationOutcome> {
+  const job = verifyInThread(publicKeyPem, sessionId);
+  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) {
+    if (!job.push(chunk as Buffer)) break;
+  }
+  return job.finish();
 }
 
 async function readVerdict(

@@ -9,6 +9,7 @@ import type { GatewayClient } from '../../../gateway-client/gatewayClient.ts';
 import { type CallerContext, type CallHandlers, DesktopError } from '../../ipc/contract.ts';
 import type { GatewayAccount } from '../gatewayAccount.ts';
 import { toRecordingSummary } from '../recordingVerdicts.ts';
+import { BackgroundVerifier } from './backgroundVerifier.ts';
 import { verifyBundleFile } from './bundleFiles.ts';
 import { BUNDLE_UPLOADS_DIR, BundleUploads } from './bundleUploads.ts';
 import { LiveWatches } from './liveWatch.ts';
@@ -58,7 +59,8 @@ const MAX_REMEMBERED = 20_000;
 
 export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHandlers {
   const { account, log } = deps;
-  const cache = new RecordingCache(path.join(deps.appDataDir, RECORDINGS_CACHE_DIR));
+  const verifiers = new BackgroundVerifier(log);
+  const cache = new RecordingCache(path.join(deps.appDataDir, RECORDINGS_CACHE_DIR), verifiers);
   const playbacks = new PlaybackService(log);
   const uploads = new BundleUploads(path.join(deps.appDataDir, BUNDLE_UPLOADS_DIR));
   const exports = new RecordingExports({
@@ -117,8 +119,10 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
   };
 
   const handlers: RecordingHandlers['handlers'] = {
-    'recordings.list': async ({ limit, filters, cursor }) =>
-      account.run(async (client) => {
+    'recordings.list': async ({ limit, filters, cursor }) => {
+      // The recordings view is open: a recording may be opened next, have its verifier ready.
+      verifiers.warmUp();
+      return account.run(async (client) => {
         const query = await gatewayFilters(client, filters);
         const page = await client.listRecordingsPage({
           ...query,
@@ -130,7 +134,8 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
           recordings: page.recordings.map(toRecordingSummary),
           nextCursor: page.nextCursor ?? null,
         };
-      }),
+      });
+    },
 
     'recordings.search': async ({ q, filters, cursor, limit }) =>
       account.run(async (client) => {
@@ -291,6 +296,7 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
     },
     async dispose() {
       live.dispose();
+      await verifiers.dispose();
       await uploads.dispose();
       await playbacks.dispose();
     },

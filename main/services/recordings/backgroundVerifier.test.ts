@@ -1,0 +1,207 @@
+/**
+ * BackgroundVerifier with its real worker thread (verifyWorker.ts, loaded through tsx as in
+ * `npm start`): the same verdict and index as verifying in-thread, an early stop on tampering,
+ * and a lost worker falling back to the main thread without losing the download.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { setTimeout as delay, setImmediate as turn } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  buildSshRecording,
+  generateRecordingKey,
+  RecordingBuilder,
+} from '../../../gateway-client/fixtures/recordingFixture.ts';
+import { BackgroundVerifier, type VerificationJob, verifyInThread } from './backgroundVerifier.ts';
+import { RecordingCache } from './recordingCache.ts';
+import { scanRecording } from './recordingIndex.ts';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'witness-bgverify-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const key = generateRecordingKey();
+
+async function feed(job: VerificationJob, bytes: Buffer, chunkBytes: number, paced = false) {
+  let pushed = 0;
+  for (let at = 0; at < bytes.length; at += chunkBytes) {
+    const ok = job.push(Buffer.from(bytes.subarray(at, at + chunkBytes)));
+    pushed = at + chunkBytes;
+    if (!ok) break;
+    // As a download would: the worker's answers arrive between chunks.
+    await (paced ? delay(1) : turn());
+  }
+  return { pushed, outcome: await job.finish() };
+}
+
+/** 400 output frames of 1 KiB with a checkpoint every 50, final at the end. */
+function longRecording(): RecordingBuilder {
+  const r = new RecordingBuilder('ses_long', key, { meta: { protocol: 'ssh', user: 'alice' } });
+  r.json('m', 1, { type: 'pty-req', term: 'xterm', cols: 80, rows: 24, width: 0, height: 0 });
+  for (let i = 1; i <= 400; i++) {
+    r.frame('o', 1, `${String(i).padStart(6, '0')} ${'x'.repeat(1010)}\r\n`);
+    if (i % 50 === 0) r.checkpoint({ final: i === 400 });
+  }
+  return r;
+}
+
+describe('BackgroundVerifier', () => {
+  it('verifies and indexes on the worker exactly as on the main thread', async () => {
+    const logged: string[] = [];
+    const verifiers = new BackgroundVerifier((line) => logged.push(line), { batchBytes: 2048 });
+    try {
+      for (const built of [buildSshRecording(key), longRecording()]) {
+        const bytes = built.bytes();
+        const file = path.join(dir, `${built.sessionId}.wrec`);
+        writeFileSync(file, bytes);
+        const inWorker = await feed(verifiers.start(key.publicKeyPem, built.sessionId), bytes, 700);
+        const inThread = await feed(verifyInThread(key.publicKeyPem, built.sessionId), bytes, 700);
+        expect(inWorker.outcome.report.status).toBe('verified');
+        expect(inWorker.outcome.report).toEqual(inThread.outcome.report);
+        expect(inWorker.outcome.index).toEqual(await scanRecording(file));
+      }
+      expect(logged).toEqual([]);
+    } finally {
+      await verifiers.dispose();
+    }
+  });
+
+  it('a tampered frame fails at its seq, and stops the download early', async () => {
+    const built = longRecording();
+    const bytes = Buffer.from(built.bytes());
+    const frame = built.indexOf('frame', 30);
+    const at = built.offsetOf(frame) + 40; // a byte of frame 30's data
+    bytes.writeUInt8(bytes.readUInt8(at) ^ 0x01, at);
+    const verifiers = new BackgroundVerifier(() => {}, { batchBytes: 2048 });
+    try {
+      // Once the worker has loaded (a first job finished), its answers keep pace with a download.
+      await feed(
+        verifiers.start(key.publicKeyPem, 'ses_main'),
+        buildSshRecording(key).bytes(),
+        512,
+      );
+      const { pushed, outcome } = await feed(
+        verifiers.start(key.publicKeyPem, 'ses_long'),
+        bytes,
+        1024,
+        true,
+      );
+      expect(outcome.report.status).toBe('failed');
+      expect(outcome.report.firstBadSeq).toBe(30);
+      expect(outcome.index).toBeNull();
+      // Frame 30 is ~31 KiB in; the stop comes a batch or two later, far before the end.
+      expect(pushed).toBeLessThan(bytes.length / 4);
+    } finally {
+      await verifiers.dispose();
+    }
+  });
+
+  it('a wrong key or another session fails the whole recording', async () => {
+    const verifiers = new BackgroundVerifier(() => {});
+    try {
+      const bytes = buildSshRecording(key).bytes();
+      const other = generateRecordingKey();
+      const wrongKey = await feed(verifiers.start(other.publicKeyPem, 'ses_main'), bytes, 4096);
+      expect(wrongKey.outcome.report.status).toBe('failed');
+      expect(wrongKey.outcome.report.firstBadSeq).toBe(0);
+      const wrongSession = await feed(verifiers.start(key.publicKeyPem, 'ses_other'), bytes, 4096);
+      expect(wrongSession.outcome.report.status).toBe('failed');
+    } finally {
+      await verifiers.dispose();
+    }
+  });
+
+  it('the Electron bundle worker (dist/main/verifyWorker.mjs, no tsx) verifies the same', async () => {
+    // @ts-expect-error: a plain .mjs build script without type declarations
+    const { buildMain } = (await import('../../../scripts/build-electron.mjs')) as {
+      buildMain(options: { write: boolean }): Promise<{
+        outputFiles: { path: string; contents: Uint8Array }[];
+      }>;
+    };
+    const built = await buildMain({ write: false });
+    const worker = built.outputFiles.find((f) => f.path.endsWith(`${path.sep}verifyWorker.mjs`));
+    expect(worker, 'the bundle has a verifyWorker.mjs entry').toBeDefined();
+    const file = path.join(dir, 'verifyWorker.mjs');
+    writeFileSync(file, worker!.contents);
+    const logged: string[] = [];
+    const verifiers = new BackgroundVerifier((line) => logged.push(line), {
+      spawn: () => new Worker(file),
+    });
+    try {
+      const { outcome } = await feed(
+        verifiers.start(key.publicKeyPem, 'ses_main'),
+        buildSshRecording(key).bytes(),
+        300,
+      );
+      expect(outcome.report.status).toBe('verified');
+      expect(outcome.index?.events.count).toBeGreaterThan(0);
+      expect(logged).toEqual([]);
+    } finally {
+      await verifiers.dispose();
+    }
+  });
+
+  it('when the worker cannot start, verifies on the main thread and says so', async () => {
+    const logged: string[] = [];
+    const verifiers = new BackgroundVerifier((line) => logged.push(line), {
+      spawn: () => {
+        throw new Error('no threads here');
+      },
+    });
+    const { outcome } = await feed(
+      verifiers.start(key.publicKeyPem, 'ses_main'),
+      buildSshRecording(key).bytes(),
+      100,
+    );
+    expect(outcome.report.status).toBe('verified');
+    expect(logged.join('\n')).toMatch(/no threads here.*main thread/);
+  });
+
+  it('a worker lost mid-download: the cache re-verifies the saved bytes on the main thread', async () => {
+    const logged: string[] = [];
+    // A worker that dies on its first chunk.
+    const dying = () =>
+      new Worker(
+        `const { parentPort } = require('node:worker_threads');
+         parentPort.on('message', (m) => { if (m.type === 'chunk') process.exit(3); });`,
+        { eval: true },
+      );
+    const verifiers = new BackgroundVerifier((line) => logged.push(line), {
+      spawn: dying,
+      batchBytes: 1024,
+    });
+    const bytes = longRecording().bytes();
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < bytes.length; at += 4096) chunks.push(bytes.subarray(at, at + 4096));
+    const cache = new RecordingCache(path.join(dir, 'cache'), verifiers);
+    const verified = await cache.fetch(
+      {
+        downloadRecording: async () => ({
+          body: Readable.from(chunks),
+          contentType: 'application/octet-stream',
+          contentLength: bytes.length,
+        }),
+      },
+      {
+        url: 'https://gw.test',
+        recordingPublicKeyPem: key.publicKeyPem,
+        recordingKeyFingerprint: 'fp',
+      },
+      'alice',
+      'ses_long',
+    );
+    expect(verified.report.status).toBe('verified');
+    expect(verified.bytes).toBe(bytes.length);
+    expect(verified.index).not.toBeNull();
+    expect(logged.join('\n')).toMatch(/exited with code 3.*main thread/);
+    // And the next download does not try the dead worker again.
+    const again = await feed(
+      verifiers.start(key.publicKeyPem, 'ses_main'),
+      buildSshRecording(key).bytes(),
+      512,
+    );
+    expect(again.outcome.report.status).toBe('verified');
+    await verifiers.dispose();
+  });
+});

@@ -1,0 +1,219 @@
+/**
+ * Verifies and indexes recording downloads on a worker thread (verifyWorker.ts). A first open
+ * of a 100 MiB recording spent as long hashing and parsing as it did receiving; on one thread
+ * the two add up, on two they overlap (measured by `npm run bench:replay`, cold opens).
+ *
+ * One worker serves every download; it is started ahead of the first open (`warmUp`), since
+ * loading it costs more than verifying a small recording. Chunks are sent in batches of
+ * BATCH_BYTES (a message per 16 KiB TLS record would cost more than it saves). If the worker
+ * cannot start or dies, the app says so in its log and verifies on the main thread from then
+ * on: slower, never wrong.
+ */
+import { Worker } from 'node:worker_threads';
+import {
+  RecordingVerifier,
+  type VerificationReport,
+} from '../../../gateway-client/recording/verifyRecording.ts';
+import { IndexBuilder, type RecordingIndex } from './recordingIndex.ts';
+import type { FromVerifyWorker, ToVerifyWorker } from './verifyWorkerProtocol.ts';
+
+const BATCH_BYTES = 512 * 1024;
+
+export interface VerificationOutcome {
+  report: VerificationReport;
+  /** The playback index built in the same pass; only for a `verified` report. */
+  index: RecordingIndex | null;
+}
+
+/** One recording stream being verified, fed in order. */
+export interface VerificationJob {
+  /** The next bytes. False once verification has failed: stop reading, nothing more counts. */
+  push(chunk: Uint8Array): boolean;
+  /** After the last push. */
+  finish(): Promise<VerificationOutcome>;
+  /** The stream is abandoned (an error elsewhere): forget it. */
+  cancel(): void;
+}
+
+/** The worker went away in the middle of a job: verify the bytes again on this thread. */
+export class VerifierWorkerLostError extends Error {}
+
+export class BackgroundVerifier {
+  private worker: Worker | null = null;
+  private unusable = false;
+  private nextJob = 1;
+  private readonly pending = new Map<
+    number,
+    { resolve(outcome: VerificationOutcome): void; reject(error: Error): void; failed(): void }
+  >();
+
+  private readonly spawn: () => Worker;
+  private readonly batchBytes: number;
+
+  constructor(
+    private readonly log: (line: string) => void,
+    options: { spawn?: () => Worker; batchBytes?: number } = {},
+  ) {
+    this.spawn = options.spawn ?? spawnVerifyWorker;
+    this.batchBytes = options.batchBytes ?? BATCH_BYTES;
+  }
+
+  /** Starts the worker now, so the first open does not wait for it to load. */
+  warmUp(): void {
+    this.ensureWorker();
+  }
+
+  /** Verifies against `publicKeyPem`; the recording must be `sessionId`'s. */
+  start(publicKeyPem: string, sessionId: string): VerificationJob {
+    const worker = this.ensureWorker();
+    if (worker === null) return verifyInThread(publicKeyPem, sessionId);
+    const job = this.nextJob++;
+    const batchLimit = this.batchBytes;
+    let failed = false;
+    let batch: Uint8Array[] = [];
+    let batchBytes = 0;
+    let settled = false;
+    const post = (message: ToVerifyWorker, transfer: ArrayBuffer[] = []) =>
+      worker.postMessage(message, transfer);
+    const sendBatch = () => {
+      if (batchBytes === 0) return;
+      // A fresh ArrayBuffer, owned by no one else, can be transferred instead of copied.
+      const joined = new Uint8Array(new ArrayBuffer(batchBytes));
+      let at = 0;
+      for (const piece of batch) {
+        joined.set(piece, at);
+        at += piece.length;
+      }
+      batch = [];
+      batchBytes = 0;
+      post({ type: 'chunk', job, chunk: joined.buffer }, [joined.buffer]);
+    };
+    const outcome = new Promise<VerificationOutcome>((resolve, reject) => {
+      this.pending.set(job, {
+        resolve,
+        reject,
+        failed: () => {
+          failed = true;
+        },
+      });
+    });
+    // Rejections surface through finish(); an abandoned job must not warn as unhandled.
+    outcome.catch(() => {});
+    post({ type: 'start', job, publicKeyPem, sessionId });
+    return {
+      push(chunk) {
+        if (failed) return false;
+        batch.push(chunk);
+        batchBytes += chunk.length;
+        if (batchBytes >= batchLimit) sendBatch();
+        return true;
+      },
+      finish: () => {
+        if (!settled) {
+          settled = true;
+          sendBatch();
+          post({ type: 'finish', job });
+        }
+        return outcome;
+      },
+      cancel: () => {
+        if (settled) return;
+        settled = true;
+        this.pending.delete(job);
+        post({ type: 'cancel', job });
+      },
+    };
+  }
+
+  async dispose(): Promise<void> {
+    const worker = this.worker;
+    this.worker = null;
+    this.unusable = true;
+    this.rejectAll('the app is closing');
+    await worker?.terminate();
+  }
+
+  private ensureWorker(): Worker | null {
+    if (this.worker !== null || this.unusable) return this.worker;
+    let worker: Worker;
+    try {
+      worker = this.spawn();
+    } catch (error) {
+      this.giveUp(`could not start the verification worker (${String(error)})`);
+      return null;
+    }
+    // Idle, it must not keep the process alive.
+    worker.unref();
+    worker.on('message', (message: FromVerifyWorker) => this.onMessage(message));
+    worker.on('error', (error) => this.lost(worker, `failed: ${error.message}`));
+    worker.on('exit', (code) => this.lost(worker, `exited with code ${code}`));
+    this.worker = worker;
+    return worker;
+  }
+
+  private onMessage(message: FromVerifyWorker): void {
+    const job = this.pending.get(message.job);
+    if (job === undefined) return;
+    if (message.type === 'failed') {
+      job.failed();
+      return;
+    }
+    this.pending.delete(message.job);
+    if (message.type === 'done') job.resolve({ report: message.report, index: message.index });
+    else job.reject(new VerifierWorkerLostError(`verification worker: ${message.message}`));
+  }
+
+  private lost(worker: Worker, what: string): void {
+    if (this.worker !== worker) return;
+    this.worker = null;
+    this.giveUp(`the verification worker ${what}`);
+    this.rejectAll(what);
+  }
+
+  private giveUp(why: string): void {
+    this.unusable = true;
+    this.log(`${why}; recordings are verified on the main thread from now on (slower)`);
+  }
+
+  private rejectAll(why: string): void {
+    for (const job of this.pending.values()) {
+      job.reject(new VerifierWorkerLostError(`the verification worker stopped: ${why}`));
+    }
+    this.pending.clear();
+  }
+}
+
+/** The same verification on the calling thread. */
+export function verifyInThread(publicKeyPem: string, sessionId: string): VerificationJob {
+  const indexer = new IndexBuilder(0, Number.MAX_SAFE_INTEGER);
+  const verifier = new RecordingVerifier({
+    publicKeyPem,
+    expectedSessionId: sessionId,
+    onHeader: (header) => {
+      indexer.header = header;
+    },
+    onEvent: (event, recordOffset) => {
+      indexer.frame(event, recordOffset);
+    },
+  });
+  return {
+    push: (chunk) => verifier.push(chunk),
+    finish: async () => {
+      const report = verifier.finish();
+      return { report, index: report.status === 'verified' ? indexer.finish() : null };
+    },
+    cancel: () => {},
+  };
+}
+
+/**
+ * The worker script sits next to this module: verifyWorkerFromSource.mjs when running from
+ * source (tsx, vitest — it registers tsx's loader, then loads verifyWorker.ts), verifyWorker.mjs
+ * in the Electron bundle (scripts/build-electron.mjs builds it beside index.mjs).
+ */
+function spawnVerifyWorker(): Worker {
+  const fromSource = import.meta.url.endsWith('.ts');
+  return new Worker(
+    new URL(fromSource ? './verifyWorkerFromSource.mjs' : './verifyWorker.mjs', import.meta.url),
+  );
+}

@@ -1,0 +1,16 @@
+/** Messages between backgroundVerifier.ts (main thread) and verifyWorker.ts (its worker). */
+import type { VerificationReport } from '../../../gateway-client/recording/verifyRecording.ts';
+import type { RecordingIndex } from './recordingIndex.ts';
+
+export type ToVerifyWorker =
+  | { type: 'start'; job: number; publicKeyPem: string; sessionId: string }
+  /** The next bytes of the stream; the ArrayBuffer is transferred, not copied. */
+  | { type: 'chunk'; job: number; chunk: ArrayBuffer }
+  | { type: 'finish'; job: number }
+  | { type: 'cancel'; job: number };
+
+export type FromVerifyWorker =
+  /** A chunk failed verification: nothing after it can be trusted, stop sending. */
+  | { type: 'failed'; job: number }
+  | { type: 'done'; job: number; report: VerificationReport; index: RecordingIndex | null }
+  | { type: 'error'; job: number; message: string };
