@@ -8,7 +8,7 @@
  * a last line: RESULT ssh_vs_direct=<ratio> ssh_vs_jump=<ratio> echo_p99_overhead_ms=<ms>
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'ssh2';
@@ -29,6 +29,18 @@ const ONLY = process.env.WITNESS_BENCH_ONLY;
 interface Transfer {
   seconds: number;
   bytes: number;
+  /** CPU time the whole machine spent (every process, kernel included) during the transfer. */
+  machineCpuSeconds: number;
+}
+
+const CLOCK_TICKS = 100; // USER_HZ: /proc/stat counts in 1/100 s on Linux
+
+/** Busy CPU time of the machine so far (all cores): /proc/stat minus idle and iowait. */
+function machineBusySeconds(): number {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1);
+  const ticks = fields.map(Number);
+  const total = ticks.reduce((a, b) => a + b, 0);
+  return (total - ticks[3]! - (ticks[4] ?? 0)) / CLOCK_TICKS;
 }
 
 function log(line: string): void {
@@ -39,6 +51,7 @@ function log(line: string): void {
 function timedSsh(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Transfer> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
+    const busyBefore = machineBusySeconds();
     const child = spawn('ssh', args, {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -54,14 +67,16 @@ function timedSsh(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Transfer
     child.on('error', reject);
     child.on('exit', (code) => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const machineCpuSeconds = machineBusySeconds() - busyBefore;
       if (code !== 0 || bytes !== BYTES) {
         reject(new Error(`ssh ${args.join(' ')} exited ${code} after ${bytes} bytes: ${stderr}`));
-      } else resolve({ seconds, bytes });
+      } else resolve({ seconds, bytes, machineCpuSeconds });
     });
   });
 }
 
 const mbps = (t: Transfer) => t.bytes / 1e6 / t.seconds;
+const cpuPerGb = (t: Transfer) => t.machineCpuSeconds / (t.bytes / 1e9);
 const best = (runs: Transfer[]) => runs.reduce((a, b) => (mbps(b) > mbps(a) ? b : a));
 
 function percentile(values: number[], p: number): number {
@@ -237,7 +252,7 @@ async function main(): Promise<void> {
         const transfer = await run();
         runs[name].push(transfer);
         log(
-          `  round ${round} ${name.padEnd(8)} ${mbps(transfer).toFixed(1).padStart(7)} MB/s (${transfer.seconds.toFixed(2)} s)`,
+          `  round ${round} ${name.padEnd(8)} ${mbps(transfer).toFixed(1).padStart(7)} MB/s (${transfer.seconds.toFixed(2)} s, ${cpuPerGb(transfer).toFixed(2)} CPU-s/GB)`,
         );
       }
     }
@@ -248,6 +263,11 @@ async function main(): Promise<void> {
     log(`gateway (recording on): ${mbps(gatewayBest).toFixed(1)} MB/s`);
     log(`direct OpenSSH:         ${mbps(directBest).toFixed(1)} MB/s`);
     log(`OpenSSH jump host:      ${mbps(jumpBest).toFixed(1)} MB/s`);
+    // Every path here is CPU-bound on a machine with few cores: its throughput is about
+    // cores ÷ (CPU time per byte). These figures say how much of a gap is the work per byte.
+    log(
+      `DETAIL machine_cpu_s_per_gb gateway=${cpuPerGb(gatewayBest).toFixed(2)} direct=${cpuPerGb(directBest).toFixed(2)} jump=${cpuPerGb(jumpBest).toFixed(2)} cores=${os.availableParallelism()}`,
+    );
 
     // Keystroke echo latency.
     const directEcho = await echoLatencies(() =>
