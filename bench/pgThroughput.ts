@@ -33,7 +33,9 @@
  *
  * Next to each figure the bench prints CPU time per transaction of the proxy processes (the
  * gateway, the tunnel, pgbouncer; from /proc): the figure to compare between code changes on a
- * busy machine, where TPS and wall-clock profiles move with everyone else's load.
+ * busy machine, where TPS and wall-clock profiles move with everyone else's load — and of the
+ * whole machine (`machine`: pgbench, PostgreSQL, the proxies and the kernel), which bounds TPS
+ * on a machine with few cores at about cores ÷ machine CPU per transaction.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import {
@@ -212,6 +214,22 @@ const CLOCK_TICKS = (() => {
     return 100;
   }
 })();
+
+/**
+ * Busy CPU seconds of the whole machine so far (every process and the kernel): /proc/stat's
+ * first line minus idle and iowait. Per transaction, it is what a path costs in all: on a
+ * machine with few cores, TPS is about cores ÷ that cost.
+ */
+function machineBusySeconds(): number | undefined {
+  try {
+    const first = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+    const ticks = first.trim().split(/\s+/).slice(1).map(Number);
+    const total = ticks.reduce((a, b) => a + b, 0);
+    return (total - (ticks[3] ?? 0) - (ticks[4] ?? 0)) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Named CPU meters for a path: each returns CPU seconds used so far. */
 type CpuMeters = Record<string, () => number | undefined>;
@@ -530,13 +548,14 @@ async function main(): Promise<number> {
     }
 
     const paths: { name: PathName; connection: Connection; cpu: CpuMeters }[] = [];
-    if (wanted('direct')) paths.push({ name: 'direct', connection: direct, cpu: {} });
+    if (wanted('direct'))
+      paths.push({ name: 'direct', connection: direct, cpu: { machine: machineBusySeconds } });
     if (bouncer) {
       const pid = bouncer.pid;
       paths.push({
         name: 'pgbouncer',
         connection: bouncer.connection,
-        cpu: { pgbouncer: () => processCpuSeconds(pid) },
+        cpu: { pgbouncer: () => processCpuSeconds(pid), machine: machineBusySeconds },
       });
     }
     if (gateway) {
@@ -545,7 +564,11 @@ async function main(): Promise<number> {
         name: 'gateway',
         connection: gateway.connection,
         // The tunnel runs in this process, which does little else while pgbench runs.
-        cpu: { gateway: () => processCpuSeconds(pid), tunnel: ownCpuSeconds },
+        cpu: {
+          gateway: () => processCpuSeconds(pid),
+          tunnel: ownCpuSeconds,
+          machine: machineBusySeconds,
+        },
       });
     }
 
