@@ -130,7 +130,7 @@ export async function* queryLogLines(
   yield* assembler.end();
 }
 
-interface Limits {
+export interface Limits {
   maxRows: number;
   maxRowBytes: number;
 }
@@ -169,7 +169,8 @@ interface Entry {
 /** Descriptions remembered for named prepared statements; a bound on a long session's map. */
 const MAX_REMEMBERED_STATEMENTS = 1000;
 
-class QueryLogAssembler {
+/** The log assembled one event at a time (what `queryLogLines` runs; live watch feeds it). */
+export class QueryLogAssembler {
   /** Queries waiting for (more of) their results, oldest first. */
   private open: Entry[] = [];
   private readonly described = new Map<string, RawColumn[]>();

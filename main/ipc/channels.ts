@@ -45,6 +45,7 @@ export const EVENT_NAMES = [
   'playback.progress',
   'export.progress',
   'live.frames',
+  'live.queries',
   'live.ended',
 ] as const;
 

@@ -591,7 +591,10 @@ export const calls = {
     }),
   },
   'recordings.cancelExport': { request: z.strictObject({ exportId: id }), response: empty },
-  /** Watch an active session read-only (admins and auditors); events arrive as `live.frames`. */
+  /**
+   * Watch an active session read-only (admins and auditors); a terminal's events arrive as
+   * `live.frames`, a database session's queries as `live.queries`.
+   */
   'live.watch': {
     request: z.strictObject({ sessionId: id }),
     response: playbackInfoSchema,
@@ -631,6 +634,8 @@ export const events = {
   }),
   /** New events of a watched live session, in order, at most MAX_PLAYBACK_CHUNK_CHARS of data. */
   'live.frames': z.object({ playbackId: id, events: z.array(playbackEventSchema) }),
+  /** A watched database session's queries, each once its results are complete, in order. */
+  'live.queries': z.object({ playbackId: id, entries: z.array(queryTimelineEntrySchema) }),
   /** The watched session ended (or the watch failed); no more `live.frames` follow. */
   'live.ended': z.object({
     playbackId: id,

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../gateway/newId.ts';
-import { eventKinds } from '../../gateway-client/recording/recordingFormat.ts';
+import { type EventKind, eventKinds } from '../../gateway-client/recording/recordingFormat.ts';
 import { MAX_BUNDLE_CHUNK_BYTES, type PlaybackEvent } from '../../main/ipc/contract.ts';
 import type { DesktopApp } from '../../main/services/desktopApp.ts';
 import { HeadlessTerminal } from '../../main/services/recordings/headlessTerminal.ts';
@@ -394,34 +394,35 @@ describe('desktop replay against a real gateway', () => {
     expect(shown.events.map((e) => e.data).join('')).not.toContain('frame');
   });
 
-  it('plays a database session as a timeline of queries with rows, errors, blocks and masking', async () => {
-    const row = (values: (string | null)[]) => {
-      const parts: Buffer[] = [];
-      const count = Buffer.alloc(2);
-      count.writeInt16BE(values.length);
-      parts.push(count);
-      for (const value of values) {
-        const length = Buffer.alloc(4);
-        if (value === null) {
-          length.writeInt32BE(-1);
-          parts.push(length);
-        } else {
-          length.writeInt32BE(Buffer.byteLength(value));
-          parts.push(length, Buffer.from(value));
-        }
+  // Recorded PostgreSQL events, as the proxy writes them.
+  const row = (values: (string | null)[]) => {
+    const parts: Buffer[] = [];
+    const count = Buffer.alloc(2);
+    count.writeInt16BE(values.length);
+    parts.push(count);
+    for (const value of values) {
+      const length = Buffer.alloc(4);
+      if (value === null) {
+        length.writeInt32BE(-1);
+        parts.push(length);
+      } else {
+        length.writeInt32BE(Buffer.byteLength(value));
+        parts.push(length, Buffer.from(value));
       }
-      return Buffer.concat(parts);
-    };
-    const json = (value: unknown) => JSON.stringify(value);
-    const column = (name: string, typeOid: number) => ({
-      name,
-      tableOid: 0,
-      columnAttr: 0,
-      typeOid,
-      typeSize: -1,
-      typeModifier: -1,
-      format: 0,
-    });
+    }
+    return Buffer.concat(parts);
+  };
+  const json = (value: unknown) => JSON.stringify(value);
+  const column = (name: string, typeOid: number) => ({
+    name,
+    tableOid: 0,
+    columnAttr: 0,
+    typeOid,
+    typeSize: -1,
+    typeModifier: -1,
+    format: 0,
+  });
+  it('plays a database session as a timeline of queries with rows, errors, blocks and masking', async () => {
     const { sessionId } = await record('postgres', async (append) => {
       await append(
         0,
@@ -730,6 +731,59 @@ describe('desktop replay against a real gateway', () => {
     await waitFor(() => root.events.some((e) => e.name === 'live.ended'));
     const ended = root.events.find((e) => e.name === 'live.ended')!.payload;
     expect(ended).toMatchObject({
+      playbackId: watch.playbackId,
+      reason: 'session-ended',
+      verdict: { status: 'verified' },
+    });
+  });
+
+  it('watches a live database session: each query arrives once its result is complete', async () => {
+    const sessionId = newId('ses');
+    const recorder = await gw.gateway.services.recorder.start({
+      sessionId,
+      userId: aliceId,
+      resourceId: webId,
+      protocol: 'postgres',
+    });
+    const append = (kind: EventKind, data: string | Buffer) =>
+      recorder.append(0, kind, typeof data === 'string' ? Buffer.from(data) : data);
+    await append(eventKinds.query, json({ protocol: 'simple', sql: 'select 1 as one' }));
+    await append(eventKinds.rowDescription, json({ columns: [column('one', 23)] }));
+    await append(eventKinds.dataRow, row(['1']));
+    await append(eventKinds.commandComplete, json({ tag: 'SELECT 1' }));
+
+    const root = await signedIn('root', ADMIN_PASSWORD);
+    const watch = await root.call('live.watch', { sessionId });
+    expect(watch).toMatchObject({ source: 'live', sessionId, kind: 'database' });
+    const liveQueries = () =>
+      root.events
+        .filter((e) => e.name === 'live.queries')
+        .flatMap((e) => (e.payload as { entries: { sql: string; rows: unknown[] }[] }).entries);
+    const waitFor = async (condition: () => boolean) => {
+      for (let i = 0; i < 200 && !condition(); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(condition()).toBe(true);
+    };
+    await waitFor(() => liveQueries().length === 1);
+    expect(liveQueries()[0]).toMatchObject({ index: 0, sql: 'select 1 as one', rows: [['1']] });
+    // A query still waiting for its result is not shown until the result is complete…
+    await append(eventKinds.query, json({ protocol: 'simple', sql: 'select pg_sleep(1)' }));
+    await append(eventKinds.rowDescription, json({ columns: [column('pg_sleep', 2278)] }));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(liveQueries()).toHaveLength(1);
+    await append(eventKinds.dataRow, row(['']));
+    await append(eventKinds.commandComplete, json({ tag: 'SELECT 1' }));
+    await waitFor(() => liveQueries().length === 2);
+    expect(liveQueries()[1]).toMatchObject({ index: 1, sql: 'select pg_sleep(1)', rowCount: 1 });
+    // …and one cut short by the end of the session comes with the end.
+    await append(eventKinds.query, json({ protocol: 'simple', sql: 'select unfinished' }));
+    await recorder.close();
+    await waitFor(() => root.events.some((e) => e.name === 'live.ended'));
+    expect(liveQueries().map((q) => q.sql)).toEqual([
+      'select 1 as one',
+      'select pg_sleep(1)',
+      'select unfinished',
+    ]);
+    expect(root.events.find((e) => e.name === 'live.ended')!.payload).toMatchObject({
       playbackId: watch.playbackId,
       reason: 'session-ended',
       verdict: { status: 'verified' },

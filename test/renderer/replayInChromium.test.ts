@@ -284,6 +284,23 @@ describeWithChromium('replay UI in Chromium (fake DesktopApi)', () => {
     await expect.poll(async () => (await calls(page)).map((c) => c.name)).toContain('live.stop');
   }, 60_000);
 
+  it('live watch of a database session: queries appear as they complete, newest shown', async () => {
+    const page = await open();
+    await page.getByRole('button', { name: 'Watch live ses_live_db' }).click();
+    const timeline = page.getByRole('region', { name: 'Query timeline' });
+    await timeline.getByRole('status').filter({ hasText: 'Live' }).waitFor();
+    // The query sent before live.watch answered is not lost.
+    await timeline.getByRole('button', { name: /^Query 1 at 0:00: SELECT id, email/ }).waitFor();
+    await timeline.getByRole('button', { name: /^Query 3 / }).waitFor({ timeout: 5000 });
+    expect(await timeline.getByRole('listitem').count()).toBe(3);
+    // The newest is shown as it arrives.
+    await page.getByRole('note', { name: 'Blocked' }).waitFor();
+    await shot(page, 'live-database');
+    await page.getByRole('status', { name: 'Live session ended' }).waitFor({ timeout: 5000 });
+    await timeline.getByRole('button', { name: /^Query 1 / }).click();
+    expect(await page.getByRole('table', { name: 'Result of query 1' }).count()).toBe(1);
+  }, 60_000);
+
   it('terminal tabs keep working beside the view: a resize sends only cols and rows', async () => {
     const page = await open();
     await page

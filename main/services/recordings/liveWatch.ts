@@ -2,7 +2,8 @@
  * Watching an active session read-only (admins and auditors; the gateway decides): the
  * gateway's follow stream (`GET /v1/recordings/:id/stream?follow=1`) is verified as it arrives
  * — each frame's seq and chain hash are checked before it is shown, checkpoint signatures as
- * they come — and the terminal channel's events go to the watching window as `live.frames`.
+ * they come — and the terminal channel's events go to the watching window as `live.frames`
+ * (a database session's queries, each once its results are complete, as `live.queries`).
  * When the session ends the stream ends, and `live.ended` carries the verdict on what was seen.
  */
 import { randomUUID } from 'node:crypto';
@@ -22,8 +23,11 @@ import {
   type PlaybackEvent,
   type PlaybackInfo,
 } from '../../ipc/contract.ts';
+import { QueryTimelineBuilder } from './queryTimeline.ts';
 import { EV_EXIT, EV_INPUT, EV_OUTPUT, EV_RESIZE, IndexBuilder } from './recordingIndex.ts';
 
+/** Queries in one `live.queries` event (each carries up to MAX_ROWS_PER_ENTRY rows). */
+const LIVE_QUERIES_PER_EVENT = 20;
 /** Waiting this long for the recording's header before answering live.watch. */
 const HEADER_TIMEOUT_MS = 10_000;
 
@@ -89,6 +93,10 @@ export class LiveWatches {
         if (out.length > 0) emit('live.frames', { playbackId: id, events: out.splice(0) });
         chars = 0;
       };
+      if (builder.isDatabase()) {
+        flushQueries(accepted.splice(0));
+        return;
+      }
       for (const event of accepted.splice(0)) {
         const before = builder.events.count;
         builder.frame(event, 0);
@@ -135,8 +143,24 @@ export class LiveWatches {
       send();
     };
 
+    /** A database session: its queries, each once complete, as `live.queries`. */
+    let queries: QueryTimelineBuilder | null = null;
+    const flushQueries = (events: RecordingEvent[], sessionEnded = false) => {
+      if (!header) return;
+      queries ??= new QueryTimelineBuilder(header.startedAt);
+      const entries = events.flatMap((event) => queries!.accept(event));
+      if (sessionEnded) entries.push(...queries.end());
+      for (let at = 0; at < entries.length; at += LIVE_QUERIES_PER_EVENT) {
+        emit('live.queries', {
+          playbackId: id,
+          entries: entries.slice(at, at + LIVE_QUERIES_PER_EVENT),
+        });
+      }
+    };
+
     const ended = (reason: 'session-ended' | 'stopped' | 'error', message: string | null) => {
       if (!this.watches.has(id)) return;
+      if (reason === 'session-ended' && builder?.isDatabase()) flushQueries([], true);
       this.watches.delete(id);
       emit('live.ended', {
         playbackId: id,

@@ -3,7 +3,11 @@
  * same assembly the `.jsonl` export uses) read from the verified file, with each entry's result
  * table capped at MAX_ROWS_PER_ENTRY rows for display (rowCount still counts all).
  */
-import { type QueryLogLine, queryLogLines } from '../../../gateway-client/recording/queryLog.ts';
+import {
+  DEFAULT_MAX_ROW_BYTES,
+  QueryLogAssembler,
+  type QueryLogLine,
+} from '../../../gateway-client/recording/queryLog.ts';
 import {
   eventKinds,
   type RecordingEvent,
@@ -14,6 +18,7 @@ import { recordsInFile } from './recordsInFile.ts';
 export type QueryTimelineEntry = CallResponse<'playback.queries'>['entries'][number];
 
 export const MAX_ROWS_PER_ENTRY = 100;
+const MAX_REMEMBERED_QUERY_STARTS = 10_000;
 /** What the gateway writes in place of a masked text value (gateway/policy/masking.ts). */
 const MASK = '****';
 
@@ -21,22 +26,57 @@ export async function buildQueryTimeline(
   file: string,
   options: { startOffset: number; maxSeq: number; startedAt: number },
 ): Promise<QueryTimelineEntry[]> {
-  const queryStarts = new Map<number, number>();
-  async function* events(): AsyncGenerator<RecordingEvent> {
-    for await (const record of recordsInFile(file, options.startOffset)) {
-      if (record.type !== 'frame') continue;
-      if (record.event.seq > options.maxSeq) return;
-      if (record.event.kind === eventKinds.query && !queryStarts.has(record.event.time)) {
-        queryStarts.set(record.event.time, record.event.seq);
-      }
-      yield record.event;
-    }
-  }
+  const builder = new QueryTimelineBuilder(options.startedAt);
   const entries: QueryTimelineEntry[] = [];
-  for await (const line of queryLogLines(events(), { maxRows: MAX_ROWS_PER_ENTRY })) {
-    entries.push(toEntry(line, entries.length, options.startedAt, queryStarts));
+  for await (const record of recordsInFile(file, options.startOffset)) {
+    if (record.type !== 'frame') continue;
+    if (record.event.seq > options.maxSeq) break;
+    entries.push(...builder.accept(record.event));
   }
+  entries.push(...builder.end());
   return entries;
+}
+
+/**
+ * The timeline one event at a time: a verified file's events (buildQueryTimeline) or a live
+ * session's as they are verified (liveWatch.ts). An entry is complete when it is returned.
+ */
+export class QueryTimelineBuilder {
+  private readonly assembler = new QueryLogAssembler({
+    maxRows: MAX_ROWS_PER_ENTRY,
+    maxRowBytes: DEFAULT_MAX_ROW_BYTES,
+  });
+  /** Seq of the frame that started each query, by its time (how a log line names its query). */
+  private readonly queryStarts = new Map<number, number>();
+  private count = 0;
+
+  constructor(private readonly startedAt: number) {}
+
+  accept(event: RecordingEvent): QueryTimelineEntry[] {
+    if (event.kind === eventKinds.query && !this.queryStarts.has(event.time)) {
+      this.queryStarts.set(event.time, event.seq);
+      // A long (live) session: forget the oldest; a query still open that long is rare, and
+      // then only its seq (for search-hit focus) is lost.
+      if (this.queryStarts.size > MAX_REMEMBERED_QUERY_STARTS) {
+        const oldest = this.queryStarts.keys().next().value;
+        if (oldest !== undefined) this.queryStarts.delete(oldest);
+      }
+    }
+    return this.entries(this.assembler.accept(event));
+  }
+
+  /** The session ended: queries still waiting for results are complete as they are. */
+  end(): QueryTimelineEntry[] {
+    return this.entries(this.assembler.end());
+  }
+
+  private entries(lines: Iterable<QueryLogLine>): QueryTimelineEntry[] {
+    const out: QueryTimelineEntry[] = [];
+    for (const line of lines) {
+      out.push(toEntry(line, this.count++, this.startedAt, this.queryStarts));
+    }
+    return out;
+  }
 }
 
 function toEntry(

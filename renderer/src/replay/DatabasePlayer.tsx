@@ -2,11 +2,15 @@
  * The database player: the session as a timeline of queries (when, how long, rows, errors,
  * blocked by a rule, masked columns), a page at a time from `playback.queries`, and the selected
  * query's recorded result table. A search hit on a query opens with that query selected.
+ *
+ * Live (`live` set): the queries arrive as the watched session completes them (`live.queries`),
+ * and the newest is shown until the person picks one.
  */
 import { useCallback, useEffect, useState } from 'react';
 import type { CallResponse, DesktopApi, PlaybackInfo } from '../../../main/ipc/contract.ts';
 import { describeError } from '../components/describeError.ts';
 import { ErrorAlert } from '../components/ErrorAlert.tsx';
+import type { LiveFeed } from './liveFeed.ts';
 import { formatPlaybackTime } from './playbackTime.ts';
 
 type Entry = CallResponse<'playback.queries'>['entries'][number];
@@ -18,18 +22,23 @@ export function DatabasePlayer({
   info,
   acceptFailed,
   focusSeq,
+  live = null,
 }: {
   api: DesktopApi;
   info: PlaybackInfo;
   acceptFailed: boolean;
   /** Select the query started by this frame (a search hit), once it is loaded. */
   focusSeq: number | null;
+  /** A live watch: entries come from here instead of `playback.queries`. */
+  live?: LiveFeed<Entry> | null;
 }) {
   const [entries, setEntries] = useState<Entry[]>([]);
-  const [nextCursor, setNextCursor] = useState<number | null>(0);
+  const [nextCursor, setNextCursor] = useState<number | null>(live === null ? 0 : null);
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [selected, setSelected] = useState<number | null>(null);
+  /** Live: keep the newest query selected until the person picks one. */
+  const [followNewest, setFollowNewest] = useState(true);
 
   const loadMore = useCallback(
     (cursor: number) => {
@@ -52,11 +61,21 @@ export function DatabasePlayer({
   );
 
   useEffect(() => {
-    loadMore(0);
-  }, [loadMore]);
+    if (live === null) loadMore(0);
+  }, [loadMore, live]);
 
-  // Select the first query, or the one a search hit pointed at (loading pages until found).
   useEffect(() => {
+    if (live === null) return;
+    return live.subscribe((arrived) => setEntries((current) => [...current, ...arrived]));
+  }, [live]);
+
+  // Select the first query, or the one a search hit pointed at (loading pages until found);
+  // live, the newest.
+  useEffect(() => {
+    if (live !== null) {
+      if (followNewest && entries.length > 0) setSelected(entries.length - 1);
+      return;
+    }
     if (selected !== null || entries.length === 0) return;
     if (focusSeq === null) {
       setSelected(0);
@@ -66,18 +85,30 @@ export function DatabasePlayer({
     if (found >= 0) setSelected(found);
     else if (nextCursor !== null && !loading) loadMore(nextCursor);
     else if (nextCursor === null) setSelected(entries.length - 1);
-  }, [entries, focusSeq, selected, nextCursor, loading, loadMore]);
+  }, [entries, focusSeq, selected, nextCursor, loading, loadMore, live, followNewest]);
 
   const entry = selected === null ? undefined : entries[selected];
+  // Live, the session's length so far is its newest query's time.
+  const durationMs = live === null ? info.durationMs : (entries[entries.length - 1]?.t ?? 0);
   return (
     <div className="database-player">
       <section className="query-timeline" aria-label="Query timeline">
         <h3>
-          Queries <span className="muted small">({info.queryCount})</span>
+          Queries{' '}
+          <span className="muted small">({live === null ? info.queryCount : entries.length})</span>{' '}
+          {live !== null ? (
+            <span className="badge badge-status-recording" role="status">
+              ● Live
+            </span>
+          ) : null}
         </h3>
         <ErrorAlert message={error} />
         {entries.length === 0 && !loading && error === null ? (
-          <p className="muted small">This session ran no queries.</p>
+          <p className="muted small">
+            {live === null
+              ? 'This session ran no queries.'
+              : 'No query has completed yet; they appear here as the session runs them.'}
+          </p>
         ) : null}
         <ol className="query-list">
           {entries.map((e, i) => (
@@ -86,11 +117,14 @@ export function DatabasePlayer({
                 type="button"
                 className={`query${i === selected ? ' query-selected' : ''}`}
                 aria-current={i === selected ? 'true' : undefined}
-                aria-label={`Query ${e.index + 1} at ${formatPlaybackTime(e.t, info.durationMs)}: ${e.sql ?? '(no SQL text)'}`}
-                onClick={() => setSelected(i)}
+                aria-label={`Query ${e.index + 1} at ${formatPlaybackTime(e.t, durationMs)}: ${e.sql ?? '(no SQL text)'}`}
+                onClick={() => {
+                  setSelected(i);
+                  setFollowNewest(i === entries.length - 1);
+                }}
               >
                 <span className="query-head">
-                  <span className="command-time">{formatPlaybackTime(e.t, info.durationMs)}</span>
+                  <span className="command-time">{formatPlaybackTime(e.t, durationMs)}</span>
                   <QueryBadges entry={e} />
                 </span>
                 <code className="query-sql">{e.sql ?? '(no SQL text)'}</code>
@@ -116,7 +150,7 @@ export function DatabasePlayer({
         {entry === undefined ? (
           <p className="muted small">Select a query to see its result.</p>
         ) : (
-          <QueryDetail entry={entry} durationMs={info.durationMs} />
+          <QueryDetail entry={entry} durationMs={durationMs} />
         )}
       </section>
     </div>

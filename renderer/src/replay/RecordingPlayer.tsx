@@ -27,6 +27,7 @@ export type PlayerTarget =
 
 type Progress = EventPayload<'playback.progress'>;
 type LiveEnd = EventPayload<'live.ended'>;
+type QueryEntry = EventPayload<'live.queries'>['entries'][number];
 
 const PHASES: Record<Progress['phase'], string> = {
   download: 'Downloading',
@@ -54,6 +55,10 @@ export function RecordingPlayer({
   const [acceptFailed, setAcceptFailed] = useState(false);
   const [liveEnd, setLiveEnd] = useState<LiveEnd | null>(null);
   const live = useMemo(() => (target.kind === 'live' ? new LiveRouter() : null), [target]);
+  const liveQueries = useMemo(
+    () => (target.kind === 'live' ? new LiveRouter<QueryEntry>() : null),
+    [target],
+  );
   const sessionId = target.kind === 'bundle' ? target.info.sessionId : target.sessionId;
 
   useEffect(() => {
@@ -80,6 +85,7 @@ export function RecordingPlayer({
     } else if (target.kind === 'live' && live !== null) {
       // Subscribed before asking, so no frame sent before the answer is lost.
       offs.push(api.on('live.frames', (p) => live.deliver(p.playbackId, p.events)));
+      offs.push(api.on('live.queries', (p) => liveQueries?.deliver(p.playbackId, p.entries)));
       offs.push(
         api.on('live.ended', (p) => {
           if (!cancelled && p.playbackId === opened?.playbackId) setLiveEnd(p);
@@ -105,7 +111,7 @@ export function RecordingPlayer({
         api.call(verb, { playbackId }).catch(() => {});
       }
     };
-  }, [api, target, live]);
+  }, [api, target, live, liveQueries]);
 
   const verdict = liveEnd?.verdict ?? info?.verdict ?? null;
   const gate = verdict?.status === 'failed' && !acceptFailed;
@@ -187,6 +193,7 @@ export function RecordingPlayer({
               info={info}
               acceptFailed={acceptFailed}
               focusSeq={target.kind === 'session' ? target.focusSeq : null}
+              live={liveQueries === null ? null : liveQueries.feed(info.playbackId)}
             />
           )}
         </>

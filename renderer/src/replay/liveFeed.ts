@@ -1,22 +1,22 @@
 /**
- * Live watch: `live.frames` events can arrive before `live.watch` has answered with the
- * playbackId they belong to, and before the player's xterm exists. The feed keeps them, in order,
- * until a subscriber takes them, then passes new ones straight through.
+ * Live watch: `live.frames` (and `live.queries`) events can arrive before `live.watch` has
+ * answered with the playbackId they belong to, and before the player exists. The feed keeps
+ * them, in order, until a subscriber takes them, then passes new ones straight through.
  */
 import type { PlaybackEvent } from '../../../main/ipc/contract.ts';
 
-export class LiveFeed {
-  private backlog: PlaybackEvent[] = [];
-  private listener: ((events: PlaybackEvent[]) => void) | null = null;
+export class LiveFeed<T = PlaybackEvent> {
+  private backlog: T[] = [];
+  private listener: ((items: T[]) => void) | null = null;
 
-  push(events: PlaybackEvent[]): void {
-    if (events.length === 0) return;
-    if (this.listener) this.listener(events);
-    else this.backlog.push(...events);
+  push(items: T[]): void {
+    if (items.length === 0) return;
+    if (this.listener) this.listener(items);
+    else this.backlog.push(...items);
   }
 
   /** One subscriber at a time; it first gets everything held so far. */
-  subscribe(listener: (events: PlaybackEvent[]) => void): () => void {
+  subscribe(listener: (items: T[]) => void): () => void {
     this.listener = listener;
     if (this.backlog.length > 0) {
       const held = this.backlog;
@@ -30,23 +30,23 @@ export class LiveFeed {
 }
 
 /**
- * Routes `live.frames` to the feed of one watch. Events for a playbackId not known yet are held
- * by id until `claim(playbackId)` (the watch answered) or dropped by `reset`.
+ * Routes live events to the feed of one watch. Events for a playbackId not known yet are held
+ * by id until the player takes its feed, or dropped by `forget`.
  */
-export class LiveRouter {
-  private readonly feeds = new Map<string, LiveFeed>();
+export class LiveRouter<T = PlaybackEvent> {
+  private readonly feeds = new Map<string, LiveFeed<T>>();
 
-  feed(playbackId: string): LiveFeed {
+  feed(playbackId: string): LiveFeed<T> {
     let feed = this.feeds.get(playbackId);
     if (!feed) {
-      feed = new LiveFeed();
+      feed = new LiveFeed<T>();
       this.feeds.set(playbackId, feed);
     }
     return feed;
   }
 
-  deliver(playbackId: string, events: PlaybackEvent[]): void {
-    this.feed(playbackId).push(events);
+  deliver(playbackId: string, items: T[]): void {
+    this.feed(playbackId).push(items);
   }
 
   forget(playbackId: string): void {
