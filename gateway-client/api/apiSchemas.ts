@@ -490,6 +490,8 @@ export type RecordingStatusFilter = (typeof recordingStatusFilters)[number];
 
 const recordingFilterFields = {
   userId: id.optional(),
+  /** A user by name (an unknown name matches nothing); with `userId`, both must match. */
+  username: z.string().trim().min(1).max(200).optional(),
   resourceId: id.optional(),
   status: z.enum(recordingStatusFilters).optional(),
   protocol: z.enum(['ssh', 'postgres']).optional(),

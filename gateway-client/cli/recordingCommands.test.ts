@@ -300,12 +300,14 @@ describe('witness recordings list/export (signed in)', () => {
       'recordings',
       'list',
       '--user',
+      'alice',
+      '--user-id',
       'u_alice',
       '--status',
       'complete',
     ]);
     expect(table.code).toBe(0);
-    expect(query).toBe('?userId=u_alice&status=complete');
+    expect(query).toBe('?username=alice&userId=u_alice&status=complete');
     expect(table.stdout.split('\n')).toEqual([
       'SESSION  USER   RESOURCE  PROTOCOL  STATUS    STARTED               DURATION  SIZE',
       's_1      alice  web-1     ssh       complete  2025-06-01T12:00:00Z  3m05s     5.0 MiB',

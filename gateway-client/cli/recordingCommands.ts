@@ -50,7 +50,9 @@ export interface RecordingCommandsContext {
 }
 
 interface ListOptions {
+  /** A user name. */
   user?: string;
+  userId?: string;
   resource?: string;
   status?: (typeof recordingStatuses)[number];
   json?: boolean;
@@ -78,7 +80,8 @@ export function registerRecordingCommands(program: Command, context: RecordingCo
   recordings
     .command('list')
     .description('List recordings (engineers: their own; auditors and admins: all).')
-    .option('--user <id>', 'only recordings of this user id')
+    .option('--user <name>', 'only recordings of this user (by name)')
+    .option('--user-id <id>', 'only recordings of this user id')
     .option('--resource <id>', 'only recordings of this resource id')
     .addOption(
       new Option('--status <status>', 'only recordings in this state').choices(recordingStatuses),
@@ -139,7 +142,8 @@ class RecordingCommands {
   async list(options: ListOptions): Promise<void> {
     await this.context.withClient(async (client) => {
       const recordings = await client.listRecordings({
-        ...(options.user ? { userId: options.user } : {}),
+        ...(options.user ? { username: options.user } : {}),
+        ...(options.userId ? { userId: options.userId } : {}),
         ...(options.resource ? { resourceId: options.resource } : {}),
         ...(options.status ? { status: options.status } : {}),
       });

@@ -53,6 +53,9 @@ export interface RecordingRouteServices {
 /** Roles that may read every recording (auditors review, admins administer). */
 const RECORDING_READERS: readonly string[] = ['admin', 'auditor'];
 
+/** A user id no user has: a filter on it matches no recording. */
+const NO_SUCH_USER = 'usr_none';
+
 export function registerRecordingRoutes(
   app: FastifyInstance,
   auth: AuthService,
@@ -119,26 +122,39 @@ export function registerRecordingRoutes(
       detail: detail === undefined ? null : JSON.stringify(detail),
     });
 
-  /** The query's filters for the store; engineers see their own, whatever userId they ask for. */
-  const storeFilter = (
+  /**
+   * The query's filters for the store. Engineers see only their own recordings: a filter naming
+   * anyone else (by id or name) matches nothing. A name no user has matches nothing.
+   */
+  const storeFilter = async (
     user: UserRecord,
     query: {
       userId?: string | undefined;
+      username?: string | undefined;
       resourceId?: string | undefined;
       status?: RecordingFilter['status'];
       protocol?: RecordingFilter['protocol'];
       from?: string | undefined;
       to?: string | undefined;
     },
-  ): Omit<RecordingFilter, 'limit'> => ({
-    ...(query.userId !== undefined ? { userId: query.userId } : {}),
-    ...(query.resourceId !== undefined ? { resourceId: query.resourceId } : {}),
-    ...(query.status !== undefined ? { status: query.status } : {}),
-    ...(query.protocol !== undefined ? { protocol: query.protocol } : {}),
-    ...(query.from !== undefined ? { from: Date.parse(query.from) } : {}),
-    ...(query.to !== undefined ? { to: Date.parse(query.to) } : {}),
-    ...(RECORDING_READERS.includes(user.role) ? {} : { userId: user.id }),
-  });
+  ): Promise<Omit<RecordingFilter, 'limit'>> => {
+    let userId = query.userId;
+    if (query.username !== undefined) {
+      const named = (await store.getUserByUsername(query.username))?.id ?? NO_SUCH_USER;
+      userId = userId === undefined || userId === named ? named : NO_SUCH_USER;
+    }
+    if (!RECORDING_READERS.includes(user.role)) {
+      userId = userId === undefined || userId === user.id ? user.id : NO_SUCH_USER;
+    }
+    return {
+      ...(userId !== undefined ? { userId } : {}),
+      ...(query.resourceId !== undefined ? { resourceId: query.resourceId } : {}),
+      ...(query.status !== undefined ? { status: query.status } : {}),
+      ...(query.protocol !== undefined ? { protocol: query.protocol } : {}),
+      ...(query.from !== undefined ? { from: Date.parse(query.from) } : {}),
+      ...(query.to !== undefined ? { to: Date.parse(query.to) } : {}),
+    };
+  };
 
   route({
     method: 'GET',
@@ -152,7 +168,7 @@ export function registerRecordingRoutes(
       const after = cursor === undefined ? undefined : decodeListCursor(cursor);
       // One more than the page: whether there is a next page, without a count.
       const list = await store.listRecordings({
-        ...storeFilter(user, ctx.query),
+        ...(await storeFilter(user, ctx.query)),
         ...(after ? { after } : {}),
         limit: limit + 1,
       });
@@ -215,7 +231,7 @@ export function registerRecordingRoutes(
         );
       }
       const beforeId = cursor === undefined ? undefined : decodeSearchCursor(cursor);
-      const filter = storeFilter(user, ctx.query);
+      const filter = await storeFilter(user, ctx.query);
       const { cursor: _cursor, limit: _limit, ...asked } = ctx.query;
       await audit(user, null, 'search', asked);
       const found = await store.searchRecordingText({

@@ -183,6 +183,15 @@ describe('desktop replay against a real gateway', () => {
     const list = await h.call('recordings.list', { limit: 10 });
     expect(list.recordings.map((r) => r.sessionId)).toContain(sessionId);
     expect(list.nextCursor).toBeNull();
+    // Support staff filter by who ran it, by name: an admin finds alice's, alice finds no one else's.
+    const root = await signedIn('root', ADMIN_PASSWORD);
+    const byName = await root.call('recordings.list', { filters: { user: 'alice' } });
+    expect(byName.recordings.map((r) => r.sessionId)).toContain(sessionId);
+    expect(new Set(byName.recordings.map((r) => r.username))).toEqual(new Set(['alice']));
+    expect(
+      (await root.call('recordings.list', { filters: { user: 'nobody' } })).recordings,
+    ).toEqual([]);
+    expect((await h.call('recordings.list', { filters: { user: 'root' } })).recordings).toEqual([]);
 
     const info = await h.call('recordings.open', { sessionId });
     expect(info.verdict).toMatchObject({

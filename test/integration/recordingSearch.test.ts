@@ -167,11 +167,19 @@ function describeSearchApi(databaseUrl: () => Promise<string | undefined>): void
       ...new Set((await client.searchRecordings({ q, ...extra })).hits.map((h) => h.sessionId)),
     ];
     expect(await sessions(clients.alice, 'nginx')).toEqual([ids.alice]);
-    // Asking for bob's recordings does not widen what alice sees.
-    expect(await sessions(clients.alice, 'nginx', { userId: userIds.bob })).toEqual([ids.alice]);
+    // Asking for bob's recordings does not widen what alice sees: it matches nothing.
+    expect(await sessions(clients.alice, 'nginx', { userId: userIds.bob })).toEqual([]);
+    expect(await sessions(clients.alice, 'nginx', { username: 'bob' })).toEqual([]);
+    expect(await sessions(clients.alice, 'nginx', { username: 'alice' })).toEqual([ids.alice]);
     expect(await sessions(clients.bob, 'nginx')).toEqual([ids.bob]);
     expect(await sessions(clients.audrey, 'nginx')).toEqual([ids.bob, ids.alice]);
     expect(await sessions(clients.audrey, 'nginx', { userId: userIds.alice })).toEqual([ids.alice]);
+    // By name, as support staff search: a name, or a name no one has.
+    expect(await sessions(clients.audrey, 'nginx', { username: 'bob' })).toEqual([ids.bob]);
+    expect(await sessions(clients.audrey, 'nginx', { username: 'nobody-here' })).toEqual([]);
+    expect(
+      await sessions(clients.audrey, 'nginx', { username: 'bob', userId: userIds.alice }),
+    ).toEqual([]);
     expect(await sessions(clients.audrey, 'nginx', { protocol: 'postgres' })).toEqual([]);
     expect(await sessions(clients.audrey, 'email', { resourceId: dbId })).toEqual([ids.db]);
     const after = new Date(started + 2000).toISOString();

@@ -167,8 +167,10 @@ function describeRecordingsApi(
     expect(await list('audrey')).toEqual([ids.aliceDb, ids.bobSsh, ids.aliceSsh]);
     expect(await list('alice')).toEqual([ids.aliceDb, ids.aliceSsh]);
     expect(await list('bob')).toEqual([ids.bobSsh]);
-    // Asking for someone else's does not widen an engineer's view.
-    expect(await list('alice', `?userId=${bobId}`)).toEqual([ids.aliceDb, ids.aliceSsh]);
+    // Asking for someone else's does not widen an engineer's view: it matches nothing.
+    expect(await list('alice', `?userId=${bobId}`)).toEqual([]);
+    expect(await list('alice', '?username=bob')).toEqual([]);
+    expect(await list('alice', `?userId=${aliceId}`)).toEqual([ids.aliceDb, ids.aliceSsh]);
 
     const response = await gw.request('GET', '/v1/recordings', { token: tokens.alice });
     const [db, ssh] = response.json.recordings;
@@ -193,6 +195,8 @@ function describeRecordingsApi(
   it('filters by user, resource, status, protocol, time and limit', async () => {
     const startedB = (await gw.gateway.services.store.getRecording(ids.bobSsh))?.startedAt ?? 0;
     expect(await list('admin', `?userId=${bobId}`)).toEqual([ids.bobSsh]);
+    expect(await list('admin', '?username=bob')).toEqual([ids.bobSsh]);
+    expect(await list('admin', '?username=nobody')).toEqual([]);
     expect(await list('admin', `?resourceId=${webId}`)).toEqual([ids.bobSsh, ids.aliceSsh]);
     expect(await list('admin', '?status=complete')).toEqual([ids.bobSsh, ids.aliceSsh]);
     expect(await list('admin', '?status=recording')).toEqual([ids.aliceDb]);

@@ -86,17 +86,7 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
     if (!filters) return query;
     if (filters.userId) query.userId = filters.userId;
     if (filters.resourceId) query.resourceId = filters.resourceId;
-    if (filters.user) {
-      const me = account.account();
-      // The gateway filters by user id; the only name→id this app knows is the signed-in
-      // user's (rows carry userId for filtering by anyone else).
-      if (me && me.username === filters.user) query.userId = me.userId;
-      else
-        throw new DesktopError(
-          'invalid_request',
-          'Filter by another user from a row of the list (its userId); names other than your own cannot be looked up.',
-        );
-    }
+    if (filters.user) query.username = filters.user;
     if (filters.resource) {
       const resources = await client.listResources();
       const match = resources.find((r) => r.name === filters.resource);
