@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { dataRowBody } from '../fixtures/recordingFixture.ts';
 import { decodeDataRow, type QueryLogLine, queryLogLines, toQueryLog } from './queryLog.ts';
 import {
   decodeFrame,
@@ -105,25 +106,7 @@ class Session {
   }
 }
 
-/** A DataRow body: int16 count, then per value int32 length (-1 = NULL) and bytes. */
-function dataRow(values: (string | Buffer | null)[]): Buffer {
-  const parts: Buffer[] = [];
-  const count = Buffer.alloc(2);
-  count.writeInt16BE(values.length);
-  parts.push(count);
-  for (const value of values) {
-    const length = Buffer.alloc(4);
-    if (value === null) {
-      length.writeInt32BE(-1);
-      parts.push(length);
-      continue;
-    }
-    const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
-    length.writeInt32BE(bytes.length);
-    parts.push(length, bytes);
-  }
-  return Buffer.concat(parts);
-}
+const dataRow = dataRowBody;
 
 async function log(events: Iterable<RecordingEvent> | AsyncIterable<RecordingEvent>) {
   const lines: QueryLogLine[] = [];

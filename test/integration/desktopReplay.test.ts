@@ -5,6 +5,7 @@
  * offline from a bundle, and watched live. The renderer side of the wire is captured and
  * searched for tokens at the end.
  */
+
 import { randomBytes } from 'node:crypto';
 import { promises as fs, mkdtempSync, rmSync } from 'node:fs';
 import https from 'node:https';
@@ -12,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../gateway/newId.ts';
+import { dataRowBody } from '../../gateway-client/fixtures/recordingFixture.ts';
 import { type EventKind, eventKinds } from '../../gateway-client/recording/recordingFormat.ts';
 import { MAX_BUNDLE_CHUNK_BYTES, type PlaybackEvent } from '../../main/ipc/contract.ts';
 import type { DesktopApp } from '../../main/services/desktopApp.ts';
@@ -23,6 +25,7 @@ import {
 } from '../harness/desktopForTests.ts';
 import { startTestGateway, type TestGateway } from '../harness/gatewayForTests.ts';
 import { testEncryptor } from '../harness/testEncryptor.ts';
+import { waitFor } from '../harness/waitFor.ts';
 
 const ADMIN_PASSWORD = 'admin-password-1';
 const ALICE_PASSWORD = 'alice-password-1';
@@ -404,23 +407,7 @@ describe('desktop replay against a real gateway', () => {
   });
 
   // Recorded PostgreSQL events, as the proxy writes them.
-  const row = (values: (string | null)[]) => {
-    const parts: Buffer[] = [];
-    const count = Buffer.alloc(2);
-    count.writeInt16BE(values.length);
-    parts.push(count);
-    for (const value of values) {
-      const length = Buffer.alloc(4);
-      if (value === null) {
-        length.writeInt32BE(-1);
-        parts.push(length);
-      } else {
-        length.writeInt32BE(Buffer.byteLength(value));
-        parts.push(length, Buffer.from(value));
-      }
-    }
-    return Buffer.concat(parts);
-  };
+  const row = dataRowBody;
   const json = (value: unknown) => JSON.stringify(value);
   const column = (name: string, typeOid: number) => ({
     name,
@@ -699,14 +686,20 @@ describe('desktop replay against a real gateway', () => {
     expect(seek.snapshot).toContain('no zebrafish here');
   });
 
-  it('watches a live session as it is recorded (admins), and engineers may not', async () => {
+  /** A recording of alice's on web-1 left open, to watch live. */
+  const liveRecording = async (protocol: 'ssh' | 'postgres') => {
     const sessionId = newId('ses');
     const recorder = await gw.gateway.services.recorder.start({
       sessionId,
       userId: aliceId,
       resourceId: webId,
-      protocol: 'ssh',
+      protocol,
     });
+    return { sessionId, recorder };
+  };
+
+  it('watches a live session as it is recorded (admins), and engineers may not', async () => {
+    const { sessionId, recorder } = await liveRecording('ssh');
     await recorder.append(
       1,
       eventKinds.meta,
@@ -728,16 +721,12 @@ describe('desktop replay against a real gateway', () => {
         .flatMap((e) => (e.payload as { events: PlaybackEvent[] }).events)
         .map((e) => (e.kind === 'resize' ? `[${e.size?.cols}x${e.size?.rows}]` : e.data))
         .join('');
-    const waitFor = async (condition: () => boolean) => {
-      for (let i = 0; i < 200 && !condition(); i++) await new Promise((r) => setTimeout(r, 50));
-      expect(condition()).toBe(true);
-    };
-    await waitFor(() => liveText().includes('live one'));
+    await waitFor(() => liveText().includes('live one'), 'the first live output');
     expect(liveText().startsWith('[90x20]')).toBe(true);
     await recorder.append(1, eventKinds.output, Buffer.from('live two ☕\r\n'));
-    await waitFor(() => liveText().includes('live two ☕'));
+    await waitFor(() => liveText().includes('live two ☕'), 'the second live output');
     await recorder.close();
-    await waitFor(() => root.events.some((e) => e.name === 'live.ended'));
+    await waitFor(() => root.events.some((e) => e.name === 'live.ended'), 'live.ended');
     const ended = root.events.find((e) => e.name === 'live.ended')!.payload;
     expect(ended).toMatchObject({
       playbackId: watch.playbackId,
@@ -747,13 +736,7 @@ describe('desktop replay against a real gateway', () => {
   });
 
   it('watches a live database session: each query arrives once its result is complete', async () => {
-    const sessionId = newId('ses');
-    const recorder = await gw.gateway.services.recorder.start({
-      sessionId,
-      userId: aliceId,
-      resourceId: webId,
-      protocol: 'postgres',
-    });
+    const { sessionId, recorder } = await liveRecording('postgres');
     const append = (kind: EventKind, data: string | Buffer) =>
       recorder.append(0, kind, typeof data === 'string' ? Buffer.from(data) : data);
     await append(eventKinds.query, json({ protocol: 'simple', sql: 'select 1 as one' }));
@@ -768,11 +751,7 @@ describe('desktop replay against a real gateway', () => {
       root.events
         .filter((e) => e.name === 'live.queries')
         .flatMap((e) => (e.payload as { entries: { sql: string; rows: unknown[] }[] }).entries);
-    const waitFor = async (condition: () => boolean) => {
-      for (let i = 0; i < 200 && !condition(); i++) await new Promise((r) => setTimeout(r, 50));
-      expect(condition()).toBe(true);
-    };
-    await waitFor(() => liveQueries().length === 1);
+    await waitFor(() => liveQueries().length === 1, 'the first live query');
     expect(liveQueries()[0]).toMatchObject({ index: 0, sql: 'select 1 as one', rows: [['1']] });
     // A query still waiting for its result is not shown until the result is complete…
     await append(eventKinds.query, json({ protocol: 'simple', sql: 'select pg_sleep(1)' }));
@@ -781,12 +760,12 @@ describe('desktop replay against a real gateway', () => {
     expect(liveQueries()).toHaveLength(1);
     await append(eventKinds.dataRow, row(['']));
     await append(eventKinds.commandComplete, json({ tag: 'SELECT 1' }));
-    await waitFor(() => liveQueries().length === 2);
+    await waitFor(() => liveQueries().length === 2, 'the second live query');
     expect(liveQueries()[1]).toMatchObject({ index: 1, sql: 'select pg_sleep(1)', rowCount: 1 });
     // …and one cut short by the end of the session comes with the end.
     await append(eventKinds.query, json({ protocol: 'simple', sql: 'select unfinished' }));
     await recorder.close();
-    await waitFor(() => root.events.some((e) => e.name === 'live.ended'));
+    await waitFor(() => root.events.some((e) => e.name === 'live.ended'), 'live.ended');
     expect(liveQueries().map((q) => q.sql)).toEqual([
       'select 1 as one',
       'select pg_sleep(1)',
