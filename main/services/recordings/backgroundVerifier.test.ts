@@ -15,7 +15,12 @@ import {
   generateRecordingKey,
   RecordingBuilder,
 } from '../../../gateway-client/fixtures/recordingFixture.ts';
-import { BackgroundVerifier, type VerificationJob, verifyInThread } from './backgroundVerifier.ts';
+import {
+  BackgroundVerifier,
+  type VerificationJob,
+  VerifierWorkerLostError,
+  verifyInThread,
+} from './backgroundVerifier.ts';
 import { RecordingCache } from './recordingCache.ts';
 import { scanRecording } from './recordingIndex.ts';
 
@@ -140,6 +145,33 @@ describe('BackgroundVerifier', () => {
     } finally {
       await verifiers.dispose();
     }
+  });
+
+  it('holds the download while the worker is behind, and never leaves it waiting', async () => {
+    // A worker that takes every chunk and verifies none of them.
+    const stalled = () =>
+      new Worker("require('node:worker_threads').parentPort.on('message', () => {});", {
+        eval: true,
+      });
+    const verifiers = new BackgroundVerifier(() => {}, { spawn: stalled, batchBytes: 1 << 20 });
+    const job = verifiers.start(key.publicKeyPem, 'ses_main');
+    let pushed = 0;
+    while (job.ready() === undefined) {
+      expect(job.push(Buffer.alloc(1 << 20))).toBe(true);
+      pushed += 1 << 20;
+      expect(pushed, 'the download is held back before 10 MiB').toBeLessThan(10 << 20);
+    }
+    let released = false;
+    const waiting = job.ready()!.then(() => {
+      released = true;
+    });
+    await delay(200);
+    expect(released).toBe(false);
+    // The worker going away ends the job: whoever waits to push is let go.
+    await verifiers.dispose();
+    await waiting;
+    expect(released).toBe(true);
+    await expect(job.finish()).rejects.toBeInstanceOf(VerifierWorkerLostError);
   });
 
   it('when the worker cannot start, verifies on the main thread and says so', async () => {

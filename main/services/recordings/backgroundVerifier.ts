@@ -18,6 +18,8 @@ import { IndexBuilder, type RecordingIndex } from './recordingIndex.ts';
 import type { FromVerifyWorker, ToVerifyWorker } from './verifyWorkerProtocol.ts';
 
 const BATCH_BYTES = 512 * 1024;
+/** Bytes sent to the worker and not yet verified before the download waits for it. */
+const MAX_UNVERIFIED_BYTES = 8 * 1024 * 1024;
 
 export interface VerificationOutcome {
   report: VerificationReport;
@@ -29,6 +31,11 @@ export interface VerificationOutcome {
 export interface VerificationJob {
   /** The next bytes. False once verification has failed: stop reading, nothing more counts. */
   push(chunk: Uint8Array): boolean;
+  /**
+   * Undefined while the verifier keeps up; otherwise a promise to await before pushing more
+   * (a download faster than verification must not pile up in memory).
+   */
+  ready(): Promise<void> | undefined;
   /** After the last push. */
   finish(): Promise<VerificationOutcome>;
   /** The stream is abandoned (an error elsewhere): forget it. */
@@ -44,7 +51,12 @@ export class BackgroundVerifier {
   private nextJob = 1;
   private readonly pending = new Map<
     number,
-    { resolve(outcome: VerificationOutcome): void; reject(error: Error): void; failed(): void }
+    {
+      resolve(outcome: VerificationOutcome): void;
+      reject(error: Error): void;
+      failed(): void;
+      verified(bytes: number): void;
+    }
   >();
 
   private readonly spawn: () => Worker;
@@ -73,6 +85,13 @@ export class BackgroundVerifier {
     let batch: Uint8Array[] = [];
     let batchBytes = 0;
     let settled = false;
+    /** Sent to the worker, not yet verified; the download waits above MAX_UNVERIFIED_BYTES. */
+    let unverified = 0;
+    let waiting: { promise: Promise<void>; resolve(): void } | null = null;
+    const release = () => {
+      waiting?.resolve();
+      waiting = null;
+    };
     const post = (message: ToVerifyWorker, transfer: ArrayBuffer[] = []) =>
       worker.postMessage(message, transfer);
     const sendBatch = () => {
@@ -84,6 +103,7 @@ export class BackgroundVerifier {
         joined.set(piece, at);
         at += piece.length;
       }
+      unverified += batchBytes;
       batch = [];
       batchBytes = 0;
       post({ type: 'chunk', job, chunk: joined.buffer }, [joined.buffer]);
@@ -94,9 +114,16 @@ export class BackgroundVerifier {
         reject,
         failed: () => {
           failed = true;
+          release();
+        },
+        verified: (bytes) => {
+          unverified -= bytes;
+          if (unverified <= MAX_UNVERIFIED_BYTES / 2) release();
         },
       });
     });
+    // However the job ends (verdict, lost worker), nobody may stay waiting to push.
+    outcome.then(release, release);
     // Rejections surface through finish(); an abandoned job must not warn as unhandled.
     outcome.catch(() => {});
     post({ type: 'start', job, publicKeyPem, sessionId });
@@ -107,6 +134,17 @@ export class BackgroundVerifier {
         batchBytes += chunk.length;
         if (batchBytes >= batchLimit) sendBatch();
         return true;
+      },
+      ready() {
+        if (failed || settled || unverified <= MAX_UNVERIFIED_BYTES) return undefined;
+        if (waiting === null) {
+          let resolve!: () => void;
+          const promise = new Promise<void>((r) => {
+            resolve = r;
+          });
+          waiting = { promise, resolve };
+        }
+        return waiting.promise;
       },
       finish: () => {
         if (!settled) {
@@ -120,6 +158,7 @@ export class BackgroundVerifier {
         if (settled) return;
         settled = true;
         this.pending.delete(job);
+        release();
         post({ type: 'cancel', job });
       },
     };
@@ -156,6 +195,10 @@ export class BackgroundVerifier {
     if (job === undefined) return;
     if (message.type === 'failed') {
       job.failed();
+      return;
+    }
+    if (message.type === 'verified') {
+      job.verified(message.bytes);
       return;
     }
     this.pending.delete(message.job);
@@ -198,6 +241,7 @@ export function verifyInThread(publicKeyPem: string, sessionId: string): Verific
   });
   return {
     push: (chunk) => verifier.push(chunk),
+    ready: () => undefined,
     finish: async () => {
       const report = verifier.finish();
       return { report, index: report.status === 'verified' ? indexer.finish() : null };

@@ -126,6 +126,8 @@ export class RecordingCache {
           }
           // Past the first bad frame nothing more can be trusted or shown: stop downloading.
           if (!ok) break;
+          const verifierBehind = job.ready();
+          if (verifierBehind) await verifierBehind;
         }
         await writer.flush();
       } finally {

@@ -51,11 +51,11 @@ function handle(message: ToVerifyWorker): void {
   const job = jobs.get(message.job);
   if (job === undefined) return; // cancelled, or failed already
   if (message.type === 'chunk') {
-    if (job.failedEarly) return;
-    if (!job.verifier.push(new Uint8Array(message.chunk))) {
+    if (!job.failedEarly && !job.verifier.push(new Uint8Array(message.chunk))) {
       job.failedEarly = true;
       send({ type: 'failed', job: message.job });
     }
+    send({ type: 'verified', job: message.job, bytes: message.chunk.byteLength });
   } else if (message.type === 'finish') {
     jobs.delete(message.job);
     const report = job.verifier.finish();

@@ -10,6 +10,8 @@ export type ToVerifyWorker =
   | { type: 'cancel'; job: number };
 
 export type FromVerifyWorker =
+  /** A chunk was verified (flow control: the sender keeps a bounded amount unverified). */
+  | { type: 'verified'; job: number; bytes: number }
   /** A chunk failed verification: nothing after it can be trusted, stop sending. */
   | { type: 'failed'; job: number }
   | { type: 'done'; job: number; report: VerificationReport; index: RecordingIndex | null }
