@@ -10,6 +10,7 @@
  * navigation, new windows and <webview> refused, only clipboard permissions granted, and IPC
  * accepted only from our own page's main frame.
  */
+
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
@@ -27,6 +28,7 @@ import {
 import { CALL_NAMES, callChannel, eventChannel } from './ipc/channels.ts';
 import type { CallerContext, EventPayload, EventSender } from './ipc/contract.ts';
 import { createDispatcher, type Dispatcher } from './ipc/dispatcher.ts';
+import { outsideAsar } from './services/asarPaths.ts';
 import { createDesktopApp, type DesktopApp, type DesktopPlatform } from './services/desktopApp.ts';
 import { parseEventPayload } from './webhost/parseEventPayload.ts';
 import { resolveInside, securityHeaders } from './webhost/staticFiles.ts';
@@ -39,8 +41,7 @@ const CLIPBOARD_PERMISSIONS = new Set(['clipboard-read', 'clipboard-sanitized-wr
 /** The app root: the checkout in development, app.asar when packaged. */
 const appRoot = app.getAppPath();
 /** Files a child process must read from disk: asarUnpack puts them beside the archive. */
-const unpacked = (p: string) =>
-  p.replace(`${path.sep}app.asar${path.sep}`, `${path.sep}app.asar.unpacked${path.sep}`);
+const unpacked = outsideAsar;
 
 // Must run before 'ready': app:// behaves like https (origin, CSP 'self', fetch) for our pages.
 protocol.registerSchemesAsPrivileged([

@@ -52,6 +52,8 @@ describe('Electron build', () => {
     for (const native of ['better-sqlite3', 'keytar', 'ssh2', 'cpu-features']) {
       expect(config.asarUnpack).toContain(`node_modules/${native}/**`);
     }
+    // Worker threads load their script from disk, outside the archive (backgroundVerifier.ts).
+    expect(config.asarUnpack).toContain('dist/main/verifyWorker.mjs');
     expect(config.protocols[0].schemes).toEqual(['witness']);
     expect(config.linux.target).toEqual(['AppImage', 'deb']);
     expect(config.mac.target).toBe('dmg');

@@ -9,11 +9,13 @@
  * cannot start or dies, the app says so in its log and verifies on the main thread from then
  * on: slower, never wrong.
  */
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import {
   RecordingVerifier,
   type VerificationReport,
 } from '../../../gateway-client/recording/verifyRecording.ts';
+import { outsideAsar } from '../asarPaths.ts';
 import { IndexBuilder, type RecordingIndex } from './recordingIndex.ts';
 import type { FromVerifyWorker, ToVerifyWorker } from './verifyWorkerProtocol.ts';
 
@@ -253,11 +255,13 @@ export function verifyInThread(publicKeyPem: string, sessionId: string): Verific
 /**
  * The worker script sits next to this module: verifyWorkerFromSource.mjs when running from
  * source (tsx, vitest — it registers tsx's loader, then loads verifyWorker.ts), verifyWorker.mjs
- * in the Electron bundle (scripts/build-electron.mjs builds it beside index.mjs).
+ * in the Electron bundle (scripts/build-electron.mjs builds it beside index.mjs). Packaged, it
+ * is loaded from app.asar.unpacked (electron-builder.yml unpacks it): worker threads reading
+ * from inside the asar archive depend on the Electron version.
  */
 function spawnVerifyWorker(): Worker {
   const fromSource = import.meta.url.endsWith('.ts');
-  return new Worker(
-    new URL(fromSource ? './verifyWorkerFromSource.mjs' : './verifyWorker.mjs', import.meta.url),
-  );
+  if (fromSource) return new Worker(new URL('./verifyWorkerFromSource.mjs', import.meta.url));
+  const script = fileURLToPath(new URL('./verifyWorker.mjs', import.meta.url));
+  return new Worker(outsideAsar(script));
 }
