@@ -276,6 +276,9 @@ export const playbackInfoSchema = z.object({
   /** Where the bytes came from: the gateway (cached verified download), an offline bundle, live. */
   source: z.enum(['gateway', 'bundle', 'live']),
   kind: z.enum(['terminal', 'database']),
+  /** The terminal channel played (null: a database session, or none), and all of them. */
+  channel: z.number().int().nullable(),
+  channels: z.array(z.number().int()),
   verdict: playbackVerdictSchema,
   /** From the recording's header (informational, unsigned): who, what, when. */
   username: z.string().nullable(),
@@ -470,7 +473,8 @@ export const calls = {
    * download meanwhile.
    */
   'recordings.open': {
-    request: z.strictObject({ sessionId: id }),
+    /** `channel`: another terminal channel of the session (info.channels) than the first. */
+    request: z.strictObject({ sessionId: id, channel: z.number().int().min(0).optional() }),
     response: playbackInfoSchema,
   },
   /**

@@ -667,6 +667,51 @@ describe('desktop replay against a real gateway', () => {
     ).toBe('not_found');
   });
 
+  it('plays a second shell of the same connection when asked (channels listed, others refused)', async () => {
+    const { sessionId } = await record('ssh', async (append) => {
+      await append(1, eventKinds.meta, JSON.stringify({ type: 'pty-req', cols: 100, rows: 30 }));
+      await append(1, eventKinds.output, 'first$ ');
+      gw.clock.advance(1_000);
+      await append(3, eventKinds.meta, JSON.stringify({ type: 'pty-req', cols: 80, rows: 24 }));
+      await append(3, eventKinds.output, 'second$ ');
+      gw.clock.advance(1_000);
+      await append(3, eventKinds.input, 'hostname\r');
+      await append(3, eventKinds.output, 'hostname\r\nweb-1\r\nsecond$ ');
+      await append(5, eventKinds.meta, JSON.stringify({ type: 'subsystem', name: 'sftp' }));
+      await append(5, eventKinds.output, 'sftp bytes');
+    });
+    const h = await signedIn('alice', ALICE_PASSWORD);
+    const first = await h.call('recordings.open', { sessionId });
+    expect(first).toMatchObject({ channel: 1, channels: [1, 3], size: { cols: 100, rows: 30 } });
+    const text = async (playbackId: string) =>
+      (await h.call('playback.frames', { playbackId, fromMs: 0, toMs: 10_000 })).events
+        .map((e) => e.data)
+        .join('');
+    expect(await text(first.playbackId)).toBe('first$ ');
+
+    for (let open = 0; open < 2; open++) {
+      // The second time from the cached index of that channel.
+      const second = await h.call('recordings.open', { sessionId, channel: 3 });
+      expect(second).toMatchObject({
+        channel: 3,
+        channels: [1, 3],
+        size: { cols: 80, rows: 24 },
+        commands: [{ text: 'hostname' }],
+        verdict: { status: 'verified' },
+      });
+      expect(await text(second.playbackId)).toContain('web-1');
+      expect(await text(second.playbackId)).not.toContain('first$');
+      const seek = await h.call('playback.seek', { playbackId: second.playbackId, atMs: 5_000 });
+      expect(seek.snapshot).toContain('web-1');
+    }
+    // sftp is not a terminal, and channel 9 does not exist.
+    for (const channel of [5, 9]) {
+      const refused = await rejection(h.call('recordings.open', { sessionId, channel }));
+      expect(refused.code).toBe('invalid_request');
+      expect(refused.message).toMatch(/terminal channels: 1, 3/);
+    }
+  });
+
   it('searches through the gateway index and lands on the hit', async () => {
     const { sessionId } = await record('ssh', async (append) => {
       await append(1, eventKinds.meta, JSON.stringify({ type: 'pty-req', cols: 80, rows: 24 }));

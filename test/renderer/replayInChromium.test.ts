@@ -162,6 +162,26 @@ describeWithChromium('replay UI in Chromium (fake DesktopApi)', () => {
     await page.getByRole('button', { name: 'Pause', exact: true }).waitFor();
   }, 60_000);
 
+  it('a second shell of the same connection plays when chosen', async () => {
+    const page = await open();
+    await page.getByRole('button', { name: 'Open recording ses_01HZX4K7Q2' }).click();
+    await waitForScreen(page, /Welcome to web-1/);
+    const channel = page.getByRole('combobox', { name: 'Terminal channel' });
+    expect(await channel.inputValue()).toBe('1');
+    await channel.selectOption('2');
+    await waitForScreen(page, /Second shell on web-1/);
+    expect(await screen(page)).not.toContain('Welcome to web-1');
+    expect(await page.getByRole('combobox', { name: 'Terminal channel' }).inputValue()).toBe('2');
+    const opens = (await calls(page)).filter((c) => c.name === 'recordings.open');
+    expect(opens.map((c) => c.request)).toEqual([
+      { sessionId: 'ses_01HZX4K7Q2' },
+      { sessionId: 'ses_01HZX4K7Q2', channel: 2 },
+    ]);
+    // The first channel's playback was closed when the second was opened.
+    expect((await calls(page)).some((c) => c.name === 'playback.close')).toBe(true);
+    await shot(page, 'second-channel');
+  }, 60_000);
+
   it('a recording that failed verification shows the failure and a warning before anything plays', async () => {
     const page = await open();
     await page.getByRole('button', { name: 'Open recording ses_01HZWZZ0T5' }).click();

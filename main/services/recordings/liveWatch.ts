@@ -237,6 +237,9 @@ export class LiveWatches {
       sessionId,
       source: 'live',
       kind: builder && (builder as IndexBuilder).isDatabase() ? 'database' : 'terminal',
+      // A live watch follows the first terminal channel; which one is not known this early.
+      channel: null,
+      channels: [],
       verdict: {
         status: 'partial',
         verifiedThroughSeq: 0,

@@ -86,11 +86,15 @@ export class PlaybackService {
 
   constructor(private readonly log: (line: string) => void) {}
 
-  /** Indexes a verified file and registers it for `clientId`. */
+  /**
+   * Indexes a verified file and registers it for `clientId`. A terminal session plays its first
+   * terminal channel unless `channel` names another of its terminal channels.
+   */
   async open(
     clientId: string,
     source: VerifiedSource,
     progress?: ProgressEmitter,
+    channel?: number,
   ): Promise<PlaybackInfo> {
     const { report } = source;
     const failed = report.status === 'failed';
@@ -105,13 +109,25 @@ export class PlaybackService {
       // A rejected file may not even have a readable header: nothing to index, the verdict stands.
       index = emptyIndex(source.sessionId);
     }
+    if (channel !== undefined && channel !== index.channel) {
+      if (!index.channels.includes(channel)) {
+        throw new DesktopError(
+          'invalid_request',
+          `Session ${source.sessionId} has no terminal channel ${channel}` +
+            (index.channels.length > 0 ? ` (its terminal channels: ${index.channels.join(', ')}).` : '.'),
+        );
+      }
+      index = await this.indexOf(source, maxSeq, channel);
+    }
+    // The first channel keeps the plain names (caches made before channels could be chosen).
+    const channelSuffix = channel === undefined || channel === index.channels[0] ? '' : `-ch${channel}`;
     progress?.('index', 1, 1);
     const file = await fs.open(source.file, 'r');
     const text = new EventTextReader(file, index.events);
     const keyframes = new Keyframes(
       index,
       text,
-      source.cacheDir ? path.join(source.cacheDir, 'keyframes.json') : null,
+      source.cacheDir ? path.join(source.cacheDir, `keyframes${channelSuffix}.json`) : null,
     );
     const id = `pb-${randomUUID()}`;
     const info: PlaybackInfo = {
@@ -119,6 +135,8 @@ export class PlaybackService {
       sessionId: source.sessionId,
       source: source.source,
       kind: index.kind,
+      channel: index.channel,
+      channels: index.channels,
       verdict: {
         status: report.status,
         verifiedThroughSeq: report.verifiedThroughSeq,
@@ -258,15 +276,29 @@ export class PlaybackService {
    * in the download pass is used as it is, and saved in the background: the first frame does
    * not wait for the JSON.
    */
-  private async indexOf(source: VerifiedSource, maxSeq: number): Promise<RecordingIndex> {
+  private async indexOf(
+    source: VerifiedSource,
+    maxSeq: number,
+    channel?: number,
+  ): Promise<RecordingIndex> {
     const prebuilt =
-      source.index && source.report.status === 'verified' && source.index.frames === maxSeq
+      channel === undefined &&
+      source.index &&
+      source.report.status === 'verified' &&
+      source.index.frames === maxSeq
         ? source.index
         : null;
-    if (!source.cacheDir) {
-      return prebuilt ?? scanRecording(source.file, { startOffset: source.startOffset, maxSeq });
-    }
-    const cacheFile = path.join(source.cacheDir, 'index.json');
+    const scan = () =>
+      scanRecording(source.file, {
+        startOffset: source.startOffset,
+        maxSeq,
+        ...(channel === undefined ? {} : { channel }),
+      });
+    if (!source.cacheDir) return prebuilt ?? scan();
+    const cacheFile = path.join(
+      source.cacheDir,
+      channel === undefined ? 'index.json' : `index-ch${channel}.json`,
+    );
     const bytes = (await fs.stat(source.file)).size;
     if (prebuilt) {
       const saving = saveIndex(cacheFile, bytes, maxSeq, prebuilt).catch((error: unknown) =>
@@ -278,7 +310,7 @@ export class PlaybackService {
     }
     const saved = await readIndex(cacheFile, bytes, maxSeq);
     if (saved) return saved;
-    const index = await scanRecording(source.file, { startOffset: source.startOffset, maxSeq });
+    const index = await scan();
     await saveIndex(cacheFile, bytes, maxSeq, index);
     return index;
   }
@@ -306,7 +338,7 @@ export class PlaybackService {
   }
 }
 
-const INDEX_CACHE_VERSION = 1;
+const INDEX_CACHE_VERSION = 2;
 
 async function readIndex(
   cacheFile: string,
@@ -360,6 +392,7 @@ function emptyIndex(sessionId: string): RecordingIndex {
     header: { formatVersion: 1, sessionId, keyId: '', startedAt: 0 },
     kind: 'terminal',
     channel: null,
+    channels: [],
     frames: 0,
     durationMs: 0,
     size: { cols: 80, rows: 24 },

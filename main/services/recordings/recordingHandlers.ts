@@ -155,7 +155,7 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
         };
       }),
 
-    'recordings.open': async ({ sessionId }, caller) => {
+    'recordings.open': async ({ sessionId, channel }, caller) => {
       const pinned = requirePinned();
       const user = account.account();
       if (!user) throw new DesktopError('not_signed_in', 'You are not signed in — sign in first.');
@@ -180,6 +180,7 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
           resourceName: known?.resourceName ?? null,
         },
         (phase, done, total) => progress(phase, done, total),
+        channel,
       );
     },
 

@@ -67,6 +67,8 @@ describe('scanRecording', () => {
     expect(index).toMatchObject({
       kind: 'terminal',
       channel: 2,
+      // sftp (channel 1) is not a terminal; channel 3 is a second one.
+      channels: [2, 3],
       frames: 10,
       size: { cols: 132, rows: 43 },
       resizes: [{ t: 3_000, cols: 90, rows: 20 }],
@@ -84,6 +86,29 @@ describe('scanRecording', () => {
     expect(e.next[4]).toBe(6);
     expect(e.kind[6]).toBe(EV_OUTPUT);
     expect(index.activity.reduce((a, b) => a + b, 0)).toBe(5 + big.length + 4);
+  });
+
+  it('plays another terminal channel when asked: a second shell over the same connection', async () => {
+    const file = recordingFile([
+      [1, eventKinds.meta, '{"type":"pty-req","cols":100,"rows":30}', 0],
+      [1, eventKinds.output, 'first shell$ ', 10],
+      [3, eventKinds.meta, '{"type":"pty-req","cols":80,"rows":24}', 500],
+      [3, eventKinds.output, 'second shell$ ', 510],
+      [1, eventKinds.input, 'ls\r', 1_000],
+      [3, eventKinds.input, 'whoami\r', 2_000],
+      [3, eventKinds.output, 'whoami\r\nroot\r\n', 2_010],
+    ]);
+    const second = await scanRecording(file, { channel: 3 });
+    expect(second).toMatchObject({
+      channel: 3,
+      channels: [1, 3],
+      size: { cols: 80, rows: 24 },
+      commands: [{ t: 2_000, text: 'whoami' }],
+    });
+    expect(second.events.seq.slice(0, second.events.count)).toEqual([4, 6, 7]);
+    const first = await scanRecording(file);
+    expect(first).toMatchObject({ channel: 1, channels: [1, 3], size: { cols: 100, rows: 30 } });
+    expect(first.events.seq.slice(0, first.events.count)).toEqual([2, 5]);
   });
 
   it('stops at maxSeq, and a database session has no terminal events', async () => {

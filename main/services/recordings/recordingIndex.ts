@@ -6,7 +6,8 @@
  *
  * The terminal channel is chosen as the `.cast` export chooses it (asciicast.ts): the first
  * channel other than the session's own that requests a pty or carries output or input, and is
- * not a subsystem or forwarded TCP stream. Other channels are not played.
+ * not a subsystem or forwarded TCP stream — unless another one is asked for (`channel`: a
+ * second shell over a multiplexed connection). Every such channel is listed in `channels`.
  */
 import { TextDecoder } from 'node:util';
 import {
@@ -65,6 +66,8 @@ export interface RecordingIndex {
   kind: 'terminal' | 'database';
   /** The terminal channel played (null: none, or a database session). */
   channel: number | null;
+  /** Every terminal channel of the session, in order of first appearance (the one played too). */
+  channels: number[];
   /** Frames indexed (the last seq read). */
   frames: number;
   durationMs: number;
@@ -81,6 +84,8 @@ export interface ScanOptions {
   startOffset?: number;
   /** Index no frame past this seq (those a failed verification did not vouch for). */
   maxSeq?: number;
+  /** Play this terminal channel instead of the first. */
+  channel?: number;
 }
 
 /** Reads the file once and builds the index. */
@@ -91,6 +96,7 @@ export async function scanRecording(
   const builder = new IndexBuilder(
     options.startOffset ?? 0,
     options.maxSeq ?? Number.MAX_SAFE_INTEGER,
+    options.channel ?? null,
   );
   for await (const record of recordsInFile(file, options.startOffset ?? 0)) {
     if (record.type === 'header') builder.header = record.header;
@@ -118,8 +124,9 @@ export function emptyTerminalEvents(): TerminalEvents {
 export class IndexBuilder {
   header: RecordingHeader | null = null;
   readonly events: TerminalEvents = emptyTerminalEvents();
-  private channel: number | null = null;
+  private channel: number | null;
   private readonly notTerminal = new Set<number>();
+  private readonly terminalChannels: number[] = [];
   private size: TerminalSize | null = null;
   private readonly resizes: { t: number; cols: number; rows: number }[] = [];
   private readonly commands = new CommandLineBuilder();
@@ -128,10 +135,14 @@ export class IndexBuilder {
   private frames = 0;
   private lastT = 0;
 
+  /** `channel`: the terminal channel to index; null for the first one. */
   constructor(
     private readonly startOffset: number,
     private readonly maxSeq: number,
-  ) {}
+    channel: number | null = null,
+  ) {
+    this.channel = channel;
+  }
 
   /** False once past maxSeq. `recordOffset` is the frame record's offset in the stream. */
   frame(event: RecordingEvent, recordOffset: number): boolean {
@@ -144,12 +155,15 @@ export class IndexBuilder {
     if (event.channel === SESSION_CHANNEL) return true;
     const meta = event.kind === eventKinds.meta ? parseEventJson(event.data) : undefined;
     if (meta !== undefined && isNonTerminalMeta(meta)) this.notTerminal.add(event.channel);
+    const starts =
+      !this.notTerminal.has(event.channel) &&
+      (metaType(meta) === 'pty-req' ||
+        event.kind === eventKinds.resize ||
+        (isStream(event.kind) && event.data.length > 0));
+    if (starts && !this.terminalChannels.includes(event.channel)) {
+      this.terminalChannels.push(event.channel);
+    }
     if (this.channel === null) {
-      const starts =
-        !this.notTerminal.has(event.channel) &&
-        (metaType(meta) === 'pty-req' ||
-          event.kind === eventKinds.resize ||
-          (isStream(event.kind) && event.data.length > 0));
       if (!starts) return true;
       this.channel = event.channel;
     }
@@ -271,6 +285,7 @@ export class IndexBuilder {
       header,
       kind: protocolOf(header) === 'postgres' ? 'database' : 'terminal',
       channel: this.channel,
+      channels: [...this.terminalChannels],
       frames: this.frames,
       durationMs,
       size: this.size ?? DEFAULT_SIZE,

@@ -29,10 +29,13 @@ export function ExportButtons({
   api,
   sessionId,
   kind,
+  channel = null,
 }: {
   api: DesktopApi;
   sessionId: string;
   kind: 'terminal' | 'database';
+  /** The terminal channel being played: `.cast` exports that one. */
+  channel?: number | null;
 }) {
   const [state, setState] = useState<ExportState>({ kind: 'idle' });
   const running = useRef<string | null>(null);
@@ -57,7 +60,12 @@ export function ExportButtons({
     running.current = exportId;
     setState({ kind: 'running', exportId, format, bytes: 0, total: null });
     api
-      .call('recordings.export', { exportId, sessionId, format })
+      .call('recordings.export', {
+        exportId,
+        sessionId,
+        format,
+        ...(format === 'cast' && channel !== null ? { channel } : {}),
+      })
       .then((r) => setState({ kind: 'done', format, savedTo: r.savedTo, bytes: r.bytes }))
       .catch((e: unknown) => {
         // Cancelled here (Cancel export) or in Electron's save dialog: not a failure.

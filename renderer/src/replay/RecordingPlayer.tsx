@@ -54,6 +54,8 @@ export function RecordingPlayer({
   const [progress, setProgress] = useState<Progress | null>(null);
   const [acceptFailed, setAcceptFailed] = useState(false);
   const [liveEnd, setLiveEnd] = useState<LiveEnd | null>(null);
+  /** Another terminal channel of the session than the first (a second shell), once chosen. */
+  const [channel, setChannel] = useState<number | undefined>(undefined);
   const live = useMemo(() => (target.kind === 'live' ? new LiveRouter() : null), [target]);
   const liveQueries = useMemo(
     () => (target.kind === 'live' ? new LiveRouter<QueryEntry>() : null),
@@ -72,7 +74,10 @@ export function RecordingPlayer({
         }),
       );
       api
-        .call('recordings.open', { sessionId: target.sessionId })
+        .call('recordings.open', {
+          sessionId: target.sessionId,
+          ...(channel === undefined ? {} : { channel }),
+        })
         .then((result) => {
           opened = result;
           if (cancelled)
@@ -111,7 +116,7 @@ export function RecordingPlayer({
         api.call(verb, { playbackId }).catch(() => {});
       }
     };
-  }, [api, target, live, liveQueries]);
+  }, [api, target, live, liveQueries, channel]);
 
   const verdict = liveEnd?.verdict ?? info?.verdict ?? null;
   const gate = verdict?.status === 'failed' && !acceptFailed;
@@ -176,14 +181,40 @@ export function RecordingPlayer({
       {info !== null && !gate ? (
         <>
           {info.source === 'gateway' ? (
-            <ExportButtons api={api} sessionId={info.sessionId} kind={info.kind} />
+            <ExportButtons
+              api={api}
+              sessionId={info.sessionId}
+              kind={info.kind}
+              channel={info.channel}
+            />
+          ) : null}
+          {info.source === 'gateway' && info.channels.length > 1 ? (
+            <label className="player-option">
+              Terminal{' '}
+              <select
+                aria-label="Terminal channel"
+                value={info.channel ?? ''}
+                onChange={(e) => {
+                  setInfo(null);
+                  setChannel(Number(e.target.value));
+                }}
+              >
+                {info.channels.map((c, i) => (
+                  <option key={c} value={c}>
+                    {i === 0 ? `Channel ${c} (first)` : `Channel ${c}`}
+                  </option>
+                ))}
+              </select>
+            </label>
           ) : null}
           {info.kind === 'terminal' ? (
             <TerminalPlayer
               api={api}
               info={info}
               theme={theme}
-              startAtMs={target.kind === 'session' ? target.startAtMs : null}
+              startAtMs={
+                target.kind === 'session' && channel === undefined ? target.startAtMs : null
+              }
               acceptFailed={acceptFailed}
               live={live === null ? null : live.feed(info.playbackId)}
             />
