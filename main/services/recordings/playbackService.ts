@@ -114,13 +114,16 @@ export class PlaybackService {
         throw new DesktopError(
           'invalid_request',
           `Session ${source.sessionId} has no terminal channel ${channel}` +
-            (index.channels.length > 0 ? ` (its terminal channels: ${index.channels.join(', ')}).` : '.'),
+            (index.channels.length > 0
+              ? ` (its terminal channels: ${index.channels.join(', ')}).`
+              : '.'),
         );
       }
       index = await this.indexOf(source, maxSeq, channel);
     }
     // The first channel keeps the plain names (caches made before channels could be chosen).
-    const channelSuffix = channel === undefined || channel === index.channels[0] ? '' : `-ch${channel}`;
+    const channelSuffix =
+      channel === undefined || channel === index.channels[0] ? '' : `-ch${channel}`;
     progress?.('index', 1, 1);
     const file = await fs.open(source.file, 'r');
     const text = new EventTextReader(file, index.events);
