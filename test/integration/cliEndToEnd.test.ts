@@ -107,35 +107,25 @@ describe('gateway and CLI as a new user meets them', () => {
   it('signs in, lists resources and connects, with helpful errors', async () => {
     const home = path.join(work, 'alice-home');
     const url = gateway.ready.api;
-    const wrong = await witness(
-      home,
-      [
-        'login',
-        url,
-        '-u',
-        'alice',
-        '--password-stdin',
-        '--fingerprint',
-        gateway.ready.caFingerprint,
-      ],
-      'not-her-password\n',
-    );
+    const signInAsAlice = (password = 'alice-password-1') =>
+      witness(
+        home,
+        [
+          'login',
+          url,
+          '-u',
+          'alice',
+          '--password-stdin',
+          '--fingerprint',
+          gateway.ready.caFingerprint,
+        ],
+        `${password}\n`,
+      );
+    const wrong = await signInAsAlice('not-her-password');
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain('Wrong username or password.');
 
-    const login = await witness(
-      home,
-      [
-        'login',
-        url,
-        '-u',
-        'alice',
-        '--password-stdin',
-        '--fingerprint',
-        gateway.ready.caFingerprint,
-      ],
-      'alice-password-1\n',
-    );
+    const login = await signInAsAlice();
     expect(login.code, login.stderr).toBe(0);
     expect(login.stdout + login.stderr).toMatch(/alice \(engineer\)/);
     expect(login.stdout + login.stderr).toMatch(/credentials\.json/);
@@ -198,19 +188,7 @@ describe('gateway and CLI as a new user meets them', () => {
     client.close();
 
     // A fresh sign-in starts the clocks here: the CLI calls above may take seconds under load.
-    const again = await witness(
-      home,
-      [
-        'login',
-        url,
-        '-u',
-        'alice',
-        '--password-stdin',
-        '--fingerprint',
-        gateway.ready.caFingerprint,
-      ],
-      'alice-password-1\n',
-    );
+    const again = await signInAsAlice();
     expect(again.code, again.stderr).toBe(0);
     // The access token lives 2 s: the CLI refreshes it without bothering the user.
     await new Promise((r) => setTimeout(r, 2500));
