@@ -174,6 +174,33 @@ describe('BackgroundVerifier', () => {
     await expect(job.finish()).rejects.toBeInstanceOf(VerifierWorkerLostError);
   });
 
+  it('a worker lost while the download waits for it does not leave the download hanging', async () => {
+    // Takes chunks without verifying them, then dies while the download waits for it.
+    const dying = () =>
+      new Worker(
+        `const { parentPort } = require('node:worker_threads');
+         let chunks = 0;
+         parentPort.on('message', (m) => {
+           if (m.type === 'chunk' && ++chunks === 8) setTimeout(() => process.exit(4), 200);
+         });`,
+        { eval: true },
+      );
+    const verifiers = new BackgroundVerifier(() => {}, { spawn: dying, batchBytes: 1 << 20 });
+    const job = verifiers.start(key.publicKeyPem, 'ses_main');
+    let waits = 0;
+    for (let i = 0; i < 24; i++) {
+      job.push(Buffer.alloc(1 << 20));
+      const behind = job.ready();
+      if (behind) {
+        waits += 1;
+        await behind;
+      }
+    }
+    expect(waits, 'the download did wait for the worker').toBeGreaterThan(0);
+    await expect(job.finish()).rejects.toBeInstanceOf(VerifierWorkerLostError);
+    await verifiers.dispose();
+  });
+
   it('when the worker cannot start, verifies on the main thread and says so', async () => {
     const logged: string[] = [];
     const verifiers = new BackgroundVerifier((line) => logged.push(line), {

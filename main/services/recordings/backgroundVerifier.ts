@@ -87,6 +87,8 @@ export class BackgroundVerifier {
     let batch: Uint8Array[] = [];
     let batchBytes = 0;
     let settled = false;
+    /** The worker went away: the rest of the download only goes to disk (re-verified there). */
+    let lost = false;
     /** Sent to the worker, not yet verified; the download waits above MAX_UNVERIFIED_BYTES. */
     let unverified = 0;
     let waiting: { promise: Promise<void>; resolve(): void } | null = null;
@@ -97,6 +99,10 @@ export class BackgroundVerifier {
     const post = (message: ToVerifyWorker, transfer: ArrayBuffer[] = []) =>
       worker.postMessage(message, transfer);
     const sendBatch = () => {
+      if (lost) {
+        batch = [];
+        batchBytes = 0;
+      }
       if (batchBytes === 0) return;
       // A fresh ArrayBuffer, owned by no one else, can be transferred instead of copied.
       const joined = new Uint8Array(new ArrayBuffer(batchBytes));
@@ -125,7 +131,10 @@ export class BackgroundVerifier {
       });
     });
     // However the job ends (verdict, lost worker), nobody may stay waiting to push.
-    outcome.then(release, release);
+    outcome.then(release, () => {
+      lost = true;
+      release();
+    });
     // Rejections surface through finish(); an abandoned job must not warn as unhandled.
     outcome.catch(() => {});
     post({ type: 'start', job, publicKeyPem, sessionId });
@@ -138,7 +147,7 @@ export class BackgroundVerifier {
         return true;
       },
       ready() {
-        if (failed || settled || unverified <= MAX_UNVERIFIED_BYTES) return undefined;
+        if (failed || settled || lost || unverified <= MAX_UNVERIFIED_BYTES) return undefined;
         if (waiting === null) {
           let resolve!: () => void;
           const promise = new Promise<void>((r) => {
