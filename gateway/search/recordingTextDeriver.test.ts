@@ -8,7 +8,7 @@ import { eventKinds } from '../../gateway-client/recording/recordingFormat.ts';
 import { CommandLineEditor } from './commandLineEditor.ts';
 import { RecordingTextDeriver } from './recordingTextDeriver.ts';
 import { queryWords, snippetOf } from './searchTerms.ts';
-import { TerminalTextStripper } from './terminalTextStripper.ts';
+import { applyBackspaces, TerminalTextStripper } from './terminalTextStripper.ts';
 
 describe('CommandLineEditor', () => {
   const lines = (...chunks: string[]) => {
@@ -182,10 +182,31 @@ describe('RecordingTextDeriver', () => {
 describe('TerminalTextStripper on output dense with controls', () => {
   it('erases with backspaces inside long runs and across pieces, marking what it cannot erase', () => {
     const stripper = new TerminalTextStripper();
-    expect(stripper.push('abc\bd\n\bx\t\by')).toBe('abd\n\bxy');
+    // At the start of a line a backspace erases nothing (the shell's cursor cannot go back).
+    expect(stripper.push('abc\bd\n\bx\t\by')).toBe('abd\nxy');
     expect(stripper.push('\b\bz')).toBe('\b\bz');
     const noisy = `${'\u0000\u0008'.repeat(50_000)}ok`;
     expect(new TerminalTextStripper().push(noisy)).toBe(`${'\b'.repeat(50_000)}ok`);
+  });
+
+  it('marks only lead a chunk, so gathering them costs linear time (a binary cat stalled the gateway)', () => {
+    // Pseudo-random bytes, as a `cat` of a binary prints them: backspaces and line breaks among
+    // everything else. Marks anywhere but the start made applyBackspaces quadratic.
+    let x = 7;
+    const bytes = Buffer.alloc(1 << 20);
+    for (let i = 0; i < bytes.length; i++) {
+      x = (x * 1103515245 + 12345) & 0x7fffffff;
+      bytes[i] = x >> 16;
+    }
+    const text = new TerminalTextStripper().push(bytes.toString('latin1'));
+    const firstText = text.search(/[^\b]/);
+    expect(firstText).toBeGreaterThanOrEqual(0);
+    expect(text.indexOf('\b', firstText)).toBe(-1);
+    // What the marks erase: characters of the last gathered line, never past its start.
+    expect(applyBackspaces('ab\ncd', '\b\b\bxy')).toBe('ab\nxy');
+    expect(applyBackspaces('abcd', '\bx')).toBe('abcx');
+    expect(applyBackspaces('', '\b\bx')).toBe('x');
+    expect(applyBackspaces('ab', 'cd')).toBe('abcd');
   });
 });
 

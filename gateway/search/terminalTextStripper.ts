@@ -10,7 +10,8 @@
 
 /**
  * In `push`'s result: a backspace over a character of an earlier chunk (see `applyBackspaces`).
- * Backspace itself: it can appear nowhere else in the result (controls are dropped).
+ * Backspace itself: it can appear nowhere else in the result (controls are dropped), and only
+ * at its start.
  */
 export const BACKSPACE = '\b';
 
@@ -19,14 +20,14 @@ export const BACKSPACE = '\b';
  * BACKSPACE mark (never across a line break: a shell erases only on its line).
  */
 export function applyBackspaces(gathered: string, text: string): string {
-  if (!text.includes(BACKSPACE)) return gathered + text;
-  let result = gathered;
-  const parts = text.split(BACKSPACE);
-  for (const [index, part] of parts.entries()) {
-    if (index > 0 && result.length > 0 && !result.endsWith('\n')) result = result.slice(0, -1);
-    result += part;
-  }
-  return result;
+  // The marks lead the text (push() never puts one after text): each erases one character of
+  // what was gathered, on its last line. Work is linear in the marks, whatever the text's size.
+  let marks = 0;
+  while (marks < text.length && text.charCodeAt(marks) === 0x08) marks += 1;
+  if (marks === 0) return gathered + text;
+  const lineStart = gathered.lastIndexOf('\n') + 1;
+  const kept = Math.max(lineStart, gathered.length - marks);
+  return gathered.slice(0, kept) + text.slice(marks);
 }
 
 /** C0 controls, DEL and C1 controls end a plain-text run. */
@@ -108,7 +109,9 @@ export class TerminalTextStripper {
  */
 function eraseLast(out: string[]): void {
   const last = out[out.length - 1];
-  if (last === undefined || last === '\n' || last === BACKSPACE) {
+  if (last === '\n') return; // at the start of a line there is nothing to erase
+  if (last === undefined || last === BACKSPACE) {
+    // Only ever at the start of a chunk's result: applyBackspaces then stays linear.
     out.push(BACKSPACE);
   } else if (last.length === 1) {
     out.pop();
