@@ -117,6 +117,23 @@ describe('RecordingTextDeriver', () => {
     ]);
   });
 
+  it('splits one big frame into bounded entries, at line breaks where there are any', () => {
+    seq = 0;
+    const deriver = new RecordingTextDeriver('ses_1', { entryChars: 100 });
+    const lines = Array.from({ length: 500 }, (_, i) => `line ${i} ${'x'.repeat(i % 70)}`);
+    deriver.frame(frame(1, eventKinds.output, `${lines.join('\r\n')}\r\n`));
+    deriver.frame(frame(1, eventKinds.output, 'y'.repeat(1_000)));
+    const entries = deriver.take({ flush: true });
+    expect(entries.length).toBeGreaterThan(100);
+    for (const entry of entries) expect(entry.text.length).toBeLessThanOrEqual(200);
+    // Nothing lost or reordered: every line whole and in order, and all of the second frame.
+    const pieces = entries.flatMap((e) => e.text.split('\n'));
+    expect(pieces.filter((p) => p.startsWith('line ')).map((p) => p.trimEnd())).toEqual(
+      lines.map((l) => l.trimEnd()),
+    );
+    expect(pieces.join('').split('y').length - 1).toBe(1_000);
+  });
+
   it('erases with backspaces that come in a later frame than the characters they erase', () => {
     seq = 0;
     const deriver = new RecordingTextDeriver('ses_1');

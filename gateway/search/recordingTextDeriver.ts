@@ -142,17 +142,27 @@ export class RecordingTextDeriver {
     state.output ??= { seq: frame.seq, time: frame.time, text: '' };
     // A shell erases a typo with backspaces that often come in a later frame than the typo.
     state.output.text = applyBackspaces(state.output.text, text);
-    const gathered = state.output.text;
-    if (gathered.length < this.entryChars) return;
-    const lineEnd = gathered.lastIndexOf('\n');
-    if (lineEnd >= this.entryChars / 2) {
-      // Close at the last line break; the rest starts the next entry, at this frame.
-      state.output.text = gathered.slice(0, lineEnd);
+    // Entries close at a line break past half the entry size, and never grow past
+    // HARD_ENTRY_FACTOR × that: one big frame (a bulk `cat`) becomes many entries, each
+    // starting at this frame, not one entry of the frame's size.
+    const limit = this.entryChars * HARD_ENTRY_FACTOR;
+    while (state.output !== undefined && state.output.text.length >= this.entryChars) {
+      const gathered: string = state.output.text;
+      const lineEnd = gathered.lastIndexOf('\n', limit);
+      let cut: number;
+      let skip = 0;
+      if (lineEnd >= this.entryChars / 2) {
+        cut = lineEnd;
+        skip = 1; // the line break itself
+      } else if (gathered.length >= limit) {
+        cut = limit;
+      } else {
+        break;
+      }
+      state.output.text = gathered.slice(0, cut);
       this.closeOutput(frame.channel, state);
-      const rest = gathered.slice(lineEnd + 1);
+      const rest: string = gathered.slice(cut + skip);
       if (rest.length > 0) state.output = { seq: frame.seq, time: frame.time, text: rest };
-    } else if (gathered.length >= this.entryChars * HARD_ENTRY_FACTOR) {
-      this.closeOutput(frame.channel, state);
     }
   }
 
