@@ -101,7 +101,16 @@ describeWithChromium('npm start', () => {
       await page.getByLabel('Confirm password').fill('first-admin-password');
       await page.getByRole('button', { name: 'Create admin account' }).click();
       const open = page.getByRole('button', { name: 'Open terminal on demo-ssh' });
-      await open.waitFor({ timeout: 60_000 });
+      await open.waitFor({ timeout: 60_000 }).catch(async (error: unknown) => {
+        // CI keeps no screenshots: say what the page and the launcher showed instead.
+        const shown = await page
+          .locator('body')
+          .textContent()
+          .catch(() => '(no page text)');
+        throw new Error(
+          `the demo target never appeared (${String(error).split('\n')[0]})\npage:\n${shown}\nlauncher:\n${out}\n${err}`,
+        );
+      });
       await page.screenshot({ path: path.join(shots, '02-demo-resources.png') });
       await open.click();
       const rows = page.locator('[role="tabpanel"]:visible .xterm');
