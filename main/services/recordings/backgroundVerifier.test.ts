@@ -15,14 +15,10 @@ import {
   generateRecordingKey,
   RecordingBuilder,
 } from '../../../gateway-client/fixtures/recordingFixture.ts';
-import {
-  BackgroundVerifier,
-  type VerificationJob,
-  VerifierWorkerLostError,
-  verifyInThread,
-} from './backgroundVerifier.ts';
+import { BackgroundVerifier, VerifierWorkerLostError } from './backgroundVerifier.ts';
 import { RecordingCache } from './recordingCache.ts';
 import { scanRecording } from './recordingIndex.ts';
+import { type VerificationJob, verifyInThread } from './verificationJob.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'witness-bgverify-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -11,38 +11,17 @@
  */
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import {
-  RecordingVerifier,
-  type VerificationReport,
-} from '../../../gateway-client/recording/verifyRecording.ts';
 import { outsideAsar } from '../asarPaths.ts';
-import { IndexBuilder, type RecordingIndex } from './recordingIndex.ts';
+import {
+  type VerificationJob,
+  type VerificationOutcome,
+  verifyInThread,
+} from './verificationJob.ts';
 import type { FromVerifyWorker, ToVerifyWorker } from './verifyWorkerProtocol.ts';
 
 const BATCH_BYTES = 512 * 1024;
 /** Bytes sent to the worker and not yet verified before the download waits for it. */
 const MAX_UNVERIFIED_BYTES = 8 * 1024 * 1024;
-
-export interface VerificationOutcome {
-  report: VerificationReport;
-  /** The playback index built in the same pass; only for a `verified` report. */
-  index: RecordingIndex | null;
-}
-
-/** One recording stream being verified, fed in order. */
-export interface VerificationJob {
-  /** The next bytes. False once verification has failed: stop reading, nothing more counts. */
-  push(chunk: Uint8Array): boolean;
-  /**
-   * Undefined while the verifier keeps up; otherwise a promise to await before pushing more
-   * (a download faster than verification must not pile up in memory).
-   */
-  ready(): Promise<void> | undefined;
-  /** After the last push. */
-  finish(): Promise<VerificationOutcome>;
-  /** The stream is abandoned (an error elsewhere): forget it. */
-  cancel(): void;
-}
 
 /** The worker went away in the middle of a job: verify the bytes again on this thread. */
 export class VerifierWorkerLostError extends Error {}
@@ -235,30 +214,6 @@ export class BackgroundVerifier {
     }
     this.pending.clear();
   }
-}
-
-/** The same verification on the calling thread. */
-export function verifyInThread(publicKeyPem: string, sessionId: string): VerificationJob {
-  const indexer = new IndexBuilder(0, Number.MAX_SAFE_INTEGER);
-  const verifier = new RecordingVerifier({
-    publicKeyPem,
-    expectedSessionId: sessionId,
-    onHeader: (header) => {
-      indexer.header = header;
-    },
-    onEvent: (event, recordOffset) => {
-      indexer.frame(event, recordOffset);
-    },
-  });
-  return {
-    push: (chunk) => verifier.push(chunk),
-    ready: () => undefined,
-    finish: async () => {
-      const report = verifier.finish();
-      return { report, index: report.status === 'verified' ? indexer.finish() : null };
-    },
-    cancel: () => {},
-  };
 }
 
 /**

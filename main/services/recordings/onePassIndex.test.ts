@@ -12,9 +12,9 @@ import {
   buildSshRecording,
   generateRecordingKey,
 } from '../../../gateway-client/fixtures/recordingFixture.ts';
-import { RecordingVerifier } from '../../../gateway-client/recording/verifyRecording.ts';
 import { BatchedFileWriter } from './batchedFileWriter.ts';
-import { IndexBuilder, scanRecording } from './recordingIndex.ts';
+import { scanRecording } from './recordingIndex.ts';
+import { verifyInThread } from './verificationJob.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'witness-onepass-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -26,22 +26,13 @@ function recording(): Buffer {
   return r.bytes();
 }
 
-function indexInOnePass(bytes: Buffer, chunkBytes: number) {
-  const indexer = new IndexBuilder(0, Number.MAX_SAFE_INTEGER);
-  const verifier = new RecordingVerifier({
-    publicKeyPem: key.publicKeyPem,
-    expectedSessionId: 'ses_main',
-    onHeader: (header) => {
-      indexer.header = header;
-    },
-    onEvent: (event, recordOffset) => {
-      indexer.frame(event, recordOffset);
-    },
-  });
+/** The download's pass (verificationJob.ts) over `bytes`, cut into chunks of `chunkBytes`. */
+async function indexInOnePass(bytes: Buffer, chunkBytes: number) {
+  const pass = verifyInThread(key.publicKeyPem, 'ses_main');
   for (let at = 0; at < bytes.length; at += chunkBytes) {
-    verifier.push(Buffer.from(bytes.subarray(at, at + chunkBytes)));
+    pass.push(Buffer.from(bytes.subarray(at, at + chunkBytes)));
   }
-  return { report: verifier.finish(), index: indexer.finish() };
+  return pass.finish();
 }
 
 describe('index built while verifying', () => {
@@ -52,7 +43,7 @@ describe('index built while verifying', () => {
     const scanned = await scanRecording(file);
     expect(scanned.events.count).toBeGreaterThan(0);
     for (const chunkBytes of [1, 3, 7, 64, 1000, bytes.length]) {
-      const { report, index } = indexInOnePass(bytes, chunkBytes);
+      const { report, index } = await indexInOnePass(bytes, chunkBytes);
       expect(report.status).toBe('verified');
       expect(index).toEqual(scanned);
     }

@@ -16,14 +16,14 @@ import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Download } from '../../../gateway-client/gatewayClient.ts';
 import type { VerificationReport } from '../../../gateway-client/recording/verifyRecording.ts';
+import { VerifierWorkerLostError } from './backgroundVerifier.ts';
+import { BatchedFileWriter } from './batchedFileWriter.ts';
+import type { RecordingIndex } from './recordingIndex.ts';
 import {
   type VerificationJob,
   type VerificationOutcome,
-  VerifierWorkerLostError,
   verifyInThread,
-} from './backgroundVerifier.ts';
-import { BatchedFileWriter } from './batchedFileWriter.ts';
-import type { RecordingIndex } from './recordingIndex.ts';
+} from './verificationJob.ts';
 
 export const RECORDINGS_CACHE_DIR = 'recordings-cache';
 const VERDICT_VERSION = 1;
