@@ -21,6 +21,7 @@ type FakeWindow = {
     acks: { terminalId: string; bytes: number }[];
     emitted: Record<string, number>;
     emit(name: string, payload: unknown): void;
+    finishLocalStart(): void;
   };
 };
 
@@ -63,6 +64,9 @@ describeWithChromium('renderer in Chromium (fake DesktopApi)', () => {
       .poll(() => page.getByRole('status').filter({ hasText: 'starting a gateway' }).count())
       .toBe(1);
     await shot(page, 'local-gateway-starting');
+    await page.evaluate(() =>
+      (globalThis as unknown as FakeWindow).__witnessFake.finishLocalStart(),
+    );
     await page.getByRole('heading', { name: 'Create the admin account' }).waitFor();
     expect(await page.getByText('history here is only as safe as this machine').count()).toBe(1);
     await page.getByRole('textbox', { name: 'Username', exact: true }).fill('dana');
