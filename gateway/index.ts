@@ -18,6 +18,7 @@ import {
   startPostgresGateway,
 } from './proxy/postgres/index.ts';
 import { type RunningSshGateway, startSshGateway } from './proxy/ssh/index.ts';
+import { ChainHashPool } from './recorder/chainHashPool.ts';
 import { loadOrCreateGatewayInstanceId } from './recorder/gatewayInstanceId.ts';
 import { Recorder } from './recorder/recorder.ts';
 import { RecordingArchive } from './recorder/recordingArchive.ts';
@@ -59,6 +60,8 @@ export interface GatewayServices {
   recordings: RecordingArchive;
   /** Keeps the recordings' search index up to date as the recorder writes (issue #6). */
   textIndex: RecordingTextIndexer;
+  /** Hashes recordings' bulk frames off the event loop; its threads start with the first bulk session. */
+  hashPool: ChainHashPool;
   keys: Keys;
   /** Where this instance's protocol listeners are bound; filled in as they start. */
   listeners: ListenerAddresses;
@@ -101,6 +104,7 @@ export async function openGatewayServices(
   const segments = new SegmentFileStorage(path.join(config.dataDir, 'recordings'));
   const chunks = new DatabaseChunkStorage(store);
   const textIndex = new RecordingTextIndexer(store, log ? { log } : {});
+  const hashPool = new ChainHashPool(log ? { log } : {});
   return {
     store,
     dataDir,
@@ -120,8 +124,10 @@ export async function openGatewayServices(
       clock,
       ...(log ? { log } : {}),
       observe: (session) => textIndex.observe(session.sessionId),
+      hashPool,
     }),
     textIndex,
+    hashPool,
     recordings: new RecordingArchive([segments, chunks], dataDir.recordingKey.publicKeyPem),
     keys: {
       caFingerprint: dataDir.caFingerprint,
@@ -203,6 +209,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     await ssh?.close();
     await postgres?.close();
     liveSessions.shutdown();
+    await services.hashPool.close();
     await services.store.close();
     throw error;
   }
@@ -226,6 +233,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       await postgres?.close();
       liveSessions.shutdown();
       await services.recorder.closeAll();
+      await services.hashPool.close();
       await services.textIndex.idle();
       await services.store.close();
     },

@@ -42,6 +42,7 @@ import type { RecordingKey } from '../config/dataDir.ts';
 import { signBytes } from '../config/recordingSignature.ts';
 import { type Logger, silentLogger } from '../logger.ts';
 import type { RecordingProgress, RecordingStorageKind, Store } from '../store/store.ts';
+import type { ChainHashLane, ChainHashPool } from './chainHashPool.ts';
 import type { RecordingSink, RecordingStorage } from './recordingStorage.ts';
 import { type RecorderFactory, RecorderFailure, type SessionRecorder } from './sessionRecorder.ts';
 
@@ -51,6 +52,12 @@ export const CHECKPOINT_BYTES = 1024 * 1024;
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 /** Frames per batched write: 3 buffers each stay under IOV_MAX (1024), so one writev. */
 const MAX_BATCH_FRAMES = 320;
+/**
+ * Frames appended in one turn of the event loop are hashed inline when their data is smaller
+ * than this and the session's lane has nothing in flight: posting to a worker costs the loop
+ * about what hashing ~10 KiB does, and a keystroke's echo should not wait for a round trip.
+ */
+const INLINE_HASH_BYTES = 16 * 1024;
 
 export interface RecorderOptions {
   store: Store;
@@ -80,6 +87,11 @@ export interface RecorderOptions {
    * recording.
    */
   observe?: (session: SessionInfo) => FrameObserver | undefined;
+  /**
+   * Worker threads that hash bulk frames off the event loop (chainHashPool.ts). Without one,
+   * every frame is hashed inline — same recording, same bytes.
+   */
+  hashPool?: ChainHashPool;
 }
 
 /** Sees a recording's frames as they are appended, its checkpoints, and its end. */
@@ -154,6 +166,7 @@ export class Recorder implements RecorderFactory {
     const recording = new SessionRecording({
       ...this.options,
       observer,
+      lane: this.options.hashPool?.lane(),
       sessionId: session.sessionId,
       sink,
       headerBytes: header.length,
@@ -218,7 +231,8 @@ interface PendingFrame {
   head: Buffer;
   data: Uint8Array;
   seq: number;
-  hash: Buffer;
+  /** Unset while the frame waits to be hashed (inline at the end of the turn, or on a worker). */
+  hash: Buffer | undefined;
   dataBytes: number;
   /** Set on the last frame of an append: resolved when that frame is written. */
   waiter: Waiter | undefined;
@@ -235,6 +249,7 @@ interface SyncingCheckpoint {
 
 interface SessionRecordingOptions extends RecorderOptions {
   observer: FrameObserver | undefined;
+  lane: ChainHashLane | undefined;
   sessionId: string;
   sink: RecordingSink;
   headerBytes: number;
@@ -260,9 +275,17 @@ class SessionRecording implements SessionRecorder {
   private readonly timer: ReturnType<typeof setInterval>;
   private readonly sign: (body: CheckpointBody) => Buffer;
 
-  /** Chain state of the last frame encoded (appended, perhaps not yet written). */
+  /** Seq of the last frame encoded (appended, perhaps not yet hashed or written). */
   private seq = 0;
+  /** Chain hash of the last frame whose hash is known: the seed for the frames after it. */
   private hash: Buffer;
+  /** Frames appended this turn, not hashed yet nor handed to the lane. */
+  private unhashed: PendingFrame[] = [];
+  private hashFlushQueued = false;
+  /** Frames handed to the lane whose hashes have not come back, in order. */
+  private hashing: PendingFrame[] = [];
+  private lane: ChainHashLane | undefined;
+  /** Frames to write, in seq order: hashed ones first, then those still being hashed. */
   private pending: PendingFrame[] = [];
   /** Waiters of the batch being written now. */
   private inFlight: Waiter[] = [];
@@ -298,6 +321,7 @@ class SessionRecording implements SessionRecorder {
   constructor(options: SessionRecordingOptions) {
     this.sessionId = options.sessionId;
     this.observer = options.observer;
+    this.lane = options.lane;
     this.store = options.store;
     this.sink = options.sink;
     this.clock = options.clock;
@@ -375,18 +399,99 @@ class SessionRecording implements SessionRecorder {
   ): void {
     const seq = this.seq + 1;
     const head = encodeFrameRecordHead({ seq, time, channel, kind }, data.length);
-    const hash = chainHashParts(this.hash, head.subarray(5), data);
     this.seq = seq;
-    this.hash = hash;
     if (this.observer) this.observeSafely((o) => o.frame({ seq, time, channel, kind, data }));
-    this.pending.push({
+    const frame: PendingFrame = {
       head,
       data,
       seq,
-      hash,
+      hash: undefined,
       dataBytes: data.length,
       waiter,
-    });
+    };
+    this.pending.push(frame);
+    this.unhashed.push(frame);
+    if (!this.hashFlushQueued) {
+      this.hashFlushQueued = true;
+      // Queued before the drain loop's microtask (kick), so a turn's frames are hashed, or
+      // on their way to the worker, by the time the loop looks at them.
+      queueMicrotask(() => this.flushHashing());
+    }
+  }
+
+  // --- the chain
+
+  /**
+   * Hashes the frames appended this turn: inline when they are few and small and nothing is
+   * on the lane (a keystroke, a prompt), else on the lane's worker, continuing its chain.
+   */
+  private flushHashing(): void {
+    this.hashFlushQueued = false;
+    const frames = this.unhashed;
+    if (frames.length === 0 || this.failure) return;
+    this.unhashed = [];
+    const lane = this.lane;
+    if (lane === undefined) {
+      this.hashInline(frames);
+      return;
+    }
+    if (this.hashing.length === 0) {
+      let bytes = 0;
+      for (const frame of frames) bytes += frame.dataBytes;
+      if (bytes < INLINE_HASH_BYTES) {
+        this.hashInline(frames);
+        return;
+      }
+    }
+    const seed = this.hashing.length === 0 ? this.hash : null;
+    for (const frame of frames) this.hashing.push(frame);
+    lane
+      .hash(
+        seed,
+        frames.map((frame) => ({ header: frame.head.subarray(5), data: frame.data })),
+      )
+      .then(
+        (hashes) => {
+          if (this.lane !== lane || this.failure) return;
+          frames.forEach((frame, i) => {
+            frame.hash = hashes.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES);
+          });
+          this.hash = frames[frames.length - 1]?.hash ?? this.hash;
+          // The lane answers in order: these are the oldest frames still being hashed.
+          this.hashing.splice(0, frames.length);
+          this.wakeUp?.();
+        },
+        (error: unknown) => {
+          if (this.lane !== lane || this.failure) return;
+          // The worker failed: the frames are still here, so hash them on this thread, in
+          // order from the last known hash, and keep doing so for the rest of the session.
+          this.lane = undefined;
+          this.log.warn('hashing this recording on the main thread from now on', {
+            sessionId: this.sessionId,
+            error: describeError(error),
+          });
+          const outstanding = this.hashing;
+          this.hashing = [];
+          this.hashInline(outstanding);
+          this.wakeUp?.();
+        },
+      );
+  }
+
+  private hashInline(frames: readonly PendingFrame[]): void {
+    let hash = this.hash;
+    for (const frame of frames) {
+      hash = chainHashParts(hash, frame.head.subarray(5), frame.data);
+      frame.hash = hash;
+    }
+    this.hash = hash;
+    this.wakeUp?.(); // a drain loop waiting for these can write them now
+  }
+
+  /** The chain is finished (closed or failed): the lane's worker may forget it. */
+  private releaseLane(): void {
+    this.lane?.release();
+    this.lane = undefined;
   }
 
   // --- the serial write queue
@@ -432,12 +537,14 @@ class SessionRecording implements SessionRecorder {
         // While a sync runs, frames go on being written up to the next checkpoint boundary;
         // past it they wait, so checkpoints still come every checkpointBytes of data.
         const room = this.dataSinceCheckpoint < this.checkpointBytes;
-        if (this.pending.length > 0 && (this.syncing === undefined || room)) {
+        const hashed = this.pending[0]?.hash !== undefined;
+        if (hashed && (this.syncing === undefined || room)) {
           await this.writeBatch();
           continue;
         }
-        if (this.syncing) {
-          await this.waitForSync(this.syncing, room);
+        if (this.syncing || this.pending.length > 0) {
+          // A sync to finish, or frames still being hashed: wait for either, or an append.
+          await this.waitForWakeUp();
           continue;
         }
         this.checkpointRequested = false;
@@ -452,15 +559,14 @@ class SessionRecording implements SessionRecorder {
     }
   }
 
-  /** Until the sync settles, or (with `orAppend`) until something is appended. */
-  private waitForSync(syncing: SyncingCheckpoint, orAppend: boolean): Promise<void> {
+  /**
+   * Until something the loop waits for happens: a sync settles, hashes come back, a frame is
+   * appended. The loop checks its state synchronously before waiting, so anything later
+   * reaches it through `wakeUp`; a wake-up that changes nothing just loops back here.
+   */
+  private waitForWakeUp(): Promise<void> {
     return new Promise((resolve) => {
-      if (syncing.settled || (orAppend && this.pending.length > 0)) {
-        resolve();
-        return;
-      }
       this.wakeUp = () => {
-        if (!syncing.settled && !orAppend) return;
         this.wakeUp = undefined;
         resolve();
       };
@@ -520,6 +626,7 @@ class SessionRecording implements SessionRecorder {
     let dataBytes = 0;
     while (count < limit && dataBytes < room && bytes < MAX_BATCH_BYTES) {
       const frame = pending[count] as PendingFrame;
+      if (frame.hash === undefined) break; // still being hashed: the next batch takes it
       chunks.push(frame.head);
       if (frame.data.length > 0) chunks.push(frame.data);
       chunks.push(frame.hash);
@@ -536,7 +643,7 @@ class SessionRecording implements SessionRecorder {
     this.inFlight = [];
     this.bytes += bytes;
     this.writtenSeq = last.seq;
-    this.writtenHash = last.hash;
+    this.writtenHash = last.hash as Buffer;
     this.dataSinceCheckpoint += dataBytes;
     for (const waiter of waiters) waiter.resolve();
   }
@@ -621,6 +728,7 @@ class SessionRecording implements SessionRecorder {
     this.closing = true;
     clearInterval(this.timer);
     await this.kick();
+    this.releaseLane(); // the drain loop has written every frame: nothing is on the lane
     if (this.failure === undefined) {
       try {
         await this.writeCheckpoint(true);
@@ -697,6 +805,9 @@ class SessionRecording implements SessionRecorder {
     ];
     this.inFlight = [];
     this.pending = [];
+    this.unhashed = [];
+    this.hashing = [];
+    this.releaseLane();
     for (const waiter of waiters) waiter.reject(failure);
     this.resolveFailed(failure);
     this.log.error('recording failed; the session must end', {

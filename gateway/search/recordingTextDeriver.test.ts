@@ -187,12 +187,24 @@ describe('RecordingTextDeriver', () => {
     expect(deriver.take({ flush: true }).map((e) => e.text)).toEqual(['first 12 chars']);
   });
 
-  it('counts output it strips to nothing against the cap (a /dev/zero cat is not examined forever)', () => {
+  it('counts output it strips to nothing against the cap (a flood of controls is not examined forever)', () => {
     seq = 0;
     const deriver = new RecordingTextDeriver('ses_1', { maxOutputChars: 100 });
-    deriver.frame(frame(1, eventKinds.output, '\u0000'.repeat(100)));
-    deriver.frame(frame(1, eventKinds.output, 'text after a flood of NULs\n'));
+    deriver.frame(frame(1, eventKinds.output, '\u0007\u001b[K'.repeat(25)));
+    deriver.frame(frame(1, eventKinds.output, 'text after a flood of controls\n'));
     expect(deriver.take({ flush: true })).toEqual([]);
+  });
+
+  it('skips output frames with a NUL byte as binary, keeping the text around them', () => {
+    seq = 0;
+    const deriver = new RecordingTextDeriver('ses_1', { maxOutputChars: 1000 });
+    deriver.frame(frame(1, eventKinds.output, 'before the image\n'));
+    deriver.frame(frame(1, eventKinds.output, 'PNG\u0000IHDR magic-inside-binary\n'));
+    deriver.frame(frame(1, eventKinds.output, 'after the image\n'));
+    const texts = deriver.take({ flush: true }).map((e) => e.text);
+    expect(texts.join('\n')).toContain('before the image');
+    expect(texts.join('\n')).toContain('after the image');
+    expect(texts.join('\n')).not.toContain('magic-inside-binary');
   });
 });
 

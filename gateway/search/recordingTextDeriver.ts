@@ -4,7 +4,8 @@
  * blocked statements, ANSI-stripped terminal output and database error messages. Pure: frames
  * in, `RecordingTextEntry`s out; the indexer (recordingTextIndexer.ts) decides when to store.
  *
- * Binary channels (sftp and other subsystems, direct-tcpip tunnels) are not indexed. Output is
+ * Binary channels (sftp and other subsystems, direct-tcpip tunnels) are not indexed, nor are
+ * output frames with a NUL byte (binary output on a terminal). Output is
  * indexed up to `maxOutputChars` per session (default 16 Mi characters): a bulk transfer is
  * not worth an index the size of the transfer; commands and queries are always indexed.
  */
@@ -133,6 +134,13 @@ export class RecordingTextDeriver {
   private output(frame: DerivableFrame): void {
     const state = this.channel(frame.channel);
     if (state.binary || this.outputChars >= this.maxOutputChars) return;
+    if (frame.data.includes(0)) {
+      // A NUL byte means binary output (a `cat` of an image, /dev/zero): no text to find, and
+      // stripping it would cost the gateway's thread ~6 ms per MB. It still counts toward the
+      // budget; the frame's bytes stay in the recording as they are.
+      this.outputChars += frame.data.length;
+      return;
+    }
     const decoded = state.outputDecoder.decode(frame.data, { stream: true });
     // The budget counts what is *examined*, not what is kept: output that strips to nothing
     // (a binary or /dev/zero `cat`) must not be examined forever (bench:ssh moves 500 MB).
