@@ -5,8 +5,10 @@
  *
  * Per session:
  * - the header record, made durable before `start()` resolves;
- * - one frame record per `append` (split at MAX_FRAME_DATA_BYTES), the chain advanced as the
- *   append is called, so seq order is call order;
+ * - one frame record per `append` (split at MAX_FRAME_DATA_BYTES), its seq taken as the
+ *   append is called, so seq order is call order; its chain hash computed at the end of the
+ *   turn, inline or — for bulk — on a worker of the `hashPool`, and the frame written only
+ *   once its hash is known;
  * - a signed checkpoint every second while frames arrive, after every MiB of frame data, and a
  *   final one at `close()`. Each checkpoint is written right after the last frame it covers,
  *   and only after `sync()` has made those frames durable: a checkpoint that survives a crash
