@@ -102,6 +102,23 @@ describe('ChainHashPool', () => {
     const next = pool.lane()!;
     await expect(next.hash(initialHash('s', 'k'), framesOf([10], 6))).rejects.toThrow(/code 3/);
     expect(warnings).toHaveLength(2);
+    // A third failed worker and the pool gives up: sessions hash inline, no more restarts.
+    const third = pool.lane()!;
+    await expect(third.hash(initialHash('s', 'k'), framesOf([10], 7))).rejects.toThrow(/code 3/);
+    expect(pool.lane()).toBeUndefined();
+    expect(warnings).toHaveLength(3);
+  });
+
+  it('says nothing when it is closed with workers running', async () => {
+    const warnings: string[] = [];
+    pool = new ChainHashPool({
+      threads: 1,
+      log: { info() {}, warn: (m) => warnings.push(m), error() {} },
+    });
+    const lane = pool.lane()!;
+    await lane.hash(initialHash('s', 'k'), framesOf([10], 8));
+    await pool.close();
+    expect(warnings).toEqual([]);
   });
 
   it('gives no lanes once closed', async () => {

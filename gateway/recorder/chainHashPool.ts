@@ -99,6 +99,8 @@ export class ChainHashPool {
   private nextWorker = 0;
   private nextLane = 1;
   private closed = false;
+  /** Workers that failed; past MAX_WORKER_FAILURES the pool stops starting new ones. */
+  private failures = 0;
 
   constructor(options: ChainHashPoolOptions = {}) {
     const threads = options.threads ?? Math.min(4, Math.max(1, os.availableParallelism() - 1));
@@ -109,17 +111,21 @@ export class ChainHashPool {
 
   /** A lane for a new chain, on the next worker in turn (started, or restarted, on demand). */
   lane(): ChainHashLane | undefined {
-    if (this.closed) return undefined;
+    if (this.closed || this.failures >= MAX_WORKER_FAILURES) return undefined;
     const index = this.nextWorker;
     this.nextWorker = (index + 1) % this.workers.length;
     let worker = this.workers[index];
     if (worker === undefined || worker.failure !== undefined) {
       try {
-        worker = new HashWorker(this.source, (failure) =>
+        worker = new HashWorker(this.source, (failure) => {
+          this.failures += 1;
           this.log.warn('a chain-hashing worker failed; its sessions hash on the main thread', {
             error: failure.message,
-          }),
-        );
+            ...(this.failures >= MAX_WORKER_FAILURES && {
+              consequence: `${this.failures} workers failed: new sessions hash on the main thread too`,
+            }),
+          });
+        });
       } catch (error) {
         this.log.warn('could not start a chain-hashing worker; hashing on the main thread', {
           error: error instanceof Error ? error.message : String(error),
@@ -139,8 +145,12 @@ export class ChainHashPool {
   }
 }
 
+/** A worker that keeps failing (a broken install) is not restarted for every new session. */
+const MAX_WORKER_FAILURES = 3;
+
 class HashWorker {
   failure: Error | undefined;
+  private terminating = false;
   private readonly worker: Worker;
   private readonly waiting = new Map<
     number,
@@ -164,7 +174,7 @@ class HashWorker {
       this.failure = failure;
       for (const waiter of this.waiting.values()) waiter.reject(failure);
       this.waiting.clear();
-      onFailure(failure);
+      if (!this.terminating) onFailure(failure); // a shutdown is not a failure to report
     };
     this.worker.on('error', fail);
     this.worker.on('exit', (code) =>
@@ -182,6 +192,7 @@ class HashWorker {
   }
 
   terminate(): Promise<number> {
+    this.terminating = true;
     return this.worker.terminate();
   }
 
