@@ -4,6 +4,8 @@
  * worker dies mid-session must still be complete and verify — the recorder hashes the frames
  * it still holds itself.
  */
+
+import { spawnSync } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -121,6 +123,28 @@ describe('ChainHashPool', () => {
     expect(warnings).toEqual([]);
   });
 
+  it('lets the process exit while idle, and keeps it alive while hashes are owed', async () => {
+    // A child process that hashes once and then has nothing to do: it must end by itself.
+    const script = [
+      `import { ChainHashPool } from ${JSON.stringify(new URL('./chainHashPool.ts', import.meta.url).href)};`,
+      'const pool = new ChainHashPool({ threads: 1 });',
+      "const hashes = await pool.lane().hash(Buffer.alloc(32), [{ header: Buffer.alloc(20), data: Buffer.from('x') }]);",
+      "process.stdout.write('hashed ' + hashes.length);",
+    ].join('\n');
+    const child = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      {
+        encoding: 'utf8',
+        timeout: 20_000,
+      },
+    );
+    expect(child.stderr).toBe('');
+    // Had the worker stayed ref'd, the child would still be running when the timeout killed it.
+    expect(child.signal).toBeNull();
+    expect(child.stdout).toBe('hashed 32');
+  });
+
   it('gives no lanes once closed', async () => {
     pool = new ChainHashPool({ threads: 1 });
     await pool.close();
@@ -205,6 +229,61 @@ describe('Recorder with a ChainHashPool', () => {
     const outputs = events.filter((e) => e.kind === eventKinds.output);
     expect(Buffer.concat(outputs.map((e) => e.data)).equals(Buffer.concat(chunks))).toBe(true);
     expect(events).toHaveLength(1 + chunks.length + chunks.length / 4);
+  });
+
+  it('takes no lane for a session that never moves bulk', async () => {
+    pool = new ChainHashPool({ threads: 1 });
+    let lanes = 0;
+    const lane = pool.lane.bind(pool);
+    pool.lane = () => {
+      lanes += 1;
+      return lane();
+    };
+    const small = Array.from({ length: 12 }, (_, i) => bytesOf(200, i));
+    await record(recorderWith(pool), 'ses_small', small);
+    expect(lanes).toBe(0);
+    const bytes = await readStoredBytes(storage, 'ses_small');
+    expect(
+      await verifyRecording(bytes, { publicKeyPem, expectedSessionId: 'ses_small' }),
+    ).toMatchObject({
+      ok: true,
+      status: 'verified',
+    });
+  });
+
+  it('falls back to inline hashing when the worker answers with too few hashes', async () => {
+    const warnings: string[] = [];
+    const log: Logger = {
+      info() {},
+      warn: (m, fields) => warnings.push(`${m} ${JSON.stringify(fields)}`),
+      error() {},
+    };
+    pool = new ChainHashPool({
+      threads: 1,
+      log,
+      workerSource: `const { parentPort } = require('node:worker_threads');
+        parentPort.on('message', (m) => {
+          if (m.id !== undefined) parentPort.postMessage({ id: m.id, hashes: new ArrayBuffer(5) });
+        });`,
+    });
+    const recorder = new Recorder({
+      store,
+      storage,
+      recordingKey,
+      owner: 'gwi_test',
+      hashPool: pool,
+      log,
+    });
+    await record(recorder, 'ses_short', chunks);
+    const bytes = await readStoredBytes(storage, 'ses_short');
+    expect(
+      await verifyRecording(bytes, { publicKeyPem, expectedSessionId: 'ses_short' }),
+    ).toMatchObject({
+      ok: true,
+      status: 'verified',
+      final: true,
+    });
+    expect(warnings.join('\n')).toContain('answered 5 bytes');
   });
 
   it('goes on hashing inline when the worker dies mid-recording; the recording still verifies', async () => {

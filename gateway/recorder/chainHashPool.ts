@@ -35,33 +35,37 @@ export interface FrameToHash {
  * frame. It answers `{id, hashes}` (32 bytes per frame) or `{id, error}`. `{release}` forgets a lane.
  */
 const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
-const { hash } = require('node:crypto');
-const lanes = new Map();
-parentPort.on('message', (message) => {
-  if (message.release !== undefined) {
-    lanes.delete(message.release);
-    return;
-  }
-  const { id, lane, seed, buffer, sizes } = message;
-  try {
-    let previous = seed === null ? lanes.get(lane) : Buffer.from(seed);
-    if (previous === undefined) throw new Error('lane ' + lane + ' has no chain to continue');
-    const bytes = Buffer.from(buffer);
-    const hashes = Buffer.allocUnsafeSlow((sizes.length / 2) * 32);
-    let offset = 0;
-    for (let i = 0; i < sizes.length; i += 2) {
-      const end = offset + 32 + sizes[i] + sizes[i + 1];
-      previous.copy(bytes, offset);
-      previous = hash('sha256', bytes.subarray(offset, end), 'buffer');
-      previous.copy(hashes, (i / 2) * 32);
-      offset = end;
+// import(), not require: an eval'd worker runs as an ES module when the process was started
+// with --input-type=module, and as CommonJS otherwise; import() works in both.
+Promise.all([import('node:worker_threads'), import('node:crypto')]).then(([threads, crypto]) => {
+  const { parentPort } = threads;
+  const { hash } = crypto;
+  const lanes = new Map();
+  parentPort.on('message', (message) => {
+    if (message.release !== undefined) {
+      lanes.delete(message.release);
+      return;
     }
-    lanes.set(lane, previous);
-    parentPort.postMessage({ id, hashes: hashes.buffer }, [hashes.buffer]);
-  } catch (error) {
-    parentPort.postMessage({ id, error: String(error && error.message ? error.message : error) });
-  }
+    const { id, lane, seed, buffer, sizes } = message;
+    try {
+      let previous = seed === null ? lanes.get(lane) : Buffer.from(seed);
+      if (previous === undefined) throw new Error('lane ' + lane + ' has no chain to continue');
+      const bytes = Buffer.from(buffer);
+      const hashes = Buffer.allocUnsafeSlow((sizes.length / 2) * 32);
+      let offset = 0;
+      for (let i = 0; i < sizes.length; i += 2) {
+        const end = offset + 32 + sizes[i] + sizes[i + 1];
+        previous.copy(bytes, offset);
+        previous = hash('sha256', bytes.subarray(offset, end), 'buffer');
+        previous.copy(hashes, (i / 2) * 32);
+        offset = end;
+      }
+      lanes.set(lane, previous);
+      parentPort.postMessage({ id, hashes: hashes.buffer }, [hashes.buffer]);
+    } catch (error) {
+      parentPort.postMessage({ id, error: String(error && error.message ? error.message : error) });
+    }
+  });
 });
 `;
 
@@ -160,12 +164,11 @@ class HashWorker {
 
   constructor(source: string, onFailure: (failure: Error) => void) {
     this.worker = new Worker(source, { eval: true });
-    // Hashing is on behalf of sessions; the sessions keep the process alive, not this.
-    this.worker.unref();
     this.worker.on('message', (reply: Reply) => {
       const waiter = this.waiting.get(reply.id);
       if (!waiter) return;
       this.waiting.delete(reply.id);
+      if (this.waiting.size === 0) this.worker.unref();
       if (reply.hashes) waiter.resolve(Buffer.from(reply.hashes));
       else waiter.reject(new Error(reply.error ?? 'the hashing worker sent no hashes'));
     });
@@ -180,6 +183,10 @@ class HashWorker {
     this.worker.on('exit', (code) =>
       fail(new Error(`the hashing worker exited with code ${code}`)),
     );
+    // Idle, the worker does not keep the process alive (the sessions do); with hashes owed it
+    // does, so a shutdown that waits for a recording's last frames gets them. After the
+    // listeners: adding a 'message' listener refs the worker again.
+    this.worker.unref();
   }
 
   lane(id: number): ChainHashLane {
@@ -220,6 +227,7 @@ class HashWorker {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
+      this.worker.ref();
       const seedCopy = seed === null ? null : Uint8Array.from(seed).buffer;
       this.worker.postMessage({ id, lane, seed: seedCopy, buffer: bytes.buffer, sizes }, [
         bytes.buffer,

@@ -168,7 +168,7 @@ export class Recorder implements RecorderFactory {
     const recording = new SessionRecording({
       ...this.options,
       observer,
-      lane: this.options.hashPool?.lane(),
+      hashPool: this.options.hashPool,
       sessionId: session.sessionId,
       sink,
       headerBytes: header.length,
@@ -251,7 +251,8 @@ interface SyncingCheckpoint {
 
 interface SessionRecordingOptions extends RecorderOptions {
   observer: FrameObserver | undefined;
-  lane: ChainHashLane | undefined;
+  /** Where bulk frames are hashed; a lane is taken from it at the first bulk turn. */
+  hashPool: ChainHashPool | undefined;
   sessionId: string;
   sink: RecordingSink;
   headerBytes: number;
@@ -287,6 +288,8 @@ class SessionRecording implements SessionRecorder {
   /** Frames handed to the lane whose hashes have not come back, in order. */
   private hashing: PendingFrame[] = [];
   private lane: ChainHashLane | undefined;
+  /** Unset once a lane failed: the rest of the session hashes inline. */
+  private hashPool: ChainHashPool | undefined;
   /** Frames to write, in seq order: hashed ones first, then those still being hashed. */
   private pending: PendingFrame[] = [];
   /** Waiters of the batch being written now. */
@@ -323,7 +326,7 @@ class SessionRecording implements SessionRecorder {
   constructor(options: SessionRecordingOptions) {
     this.sessionId = options.sessionId;
     this.observer = options.observer;
-    this.lane = options.lane;
+    this.hashPool = options.hashPool;
     this.store = options.store;
     this.sink = options.sink;
     this.clock = options.clock;
@@ -432,11 +435,6 @@ class SessionRecording implements SessionRecorder {
     const frames = this.unhashed;
     if (frames.length === 0 || this.failure) return;
     this.unhashed = [];
-    const lane = this.lane;
-    if (lane === undefined) {
-      this.hashInline(frames);
-      return;
-    }
     if (this.hashing.length === 0) {
       let bytes = 0;
       for (const frame of frames) bytes += frame.dataBytes;
@@ -444,6 +442,13 @@ class SessionRecording implements SessionRecorder {
         this.hashInline(frames);
         return;
       }
+    }
+    // A lane (and its worker) only for sessions that move bulk: most sessions never need one.
+    this.lane ??= this.hashPool?.lane();
+    const lane = this.lane;
+    if (lane === undefined) {
+      this.hashInline(frames);
+      return;
     }
     const seed = this.hashing.length === 0 ? this.hash : null;
     for (const frame of frames) this.hashing.push(frame);
@@ -455,6 +460,14 @@ class SessionRecording implements SessionRecorder {
       .then(
         (hashes) => {
           if (this.lane !== lane || this.failure) return;
+          if (hashes.length !== frames.length * HASH_BYTES || this.hashing[0] !== frames[0]) {
+            fallBack(
+              new Error(
+                `the hashing worker answered ${hashes.length} bytes for ${frames.length} frames`,
+              ),
+            );
+            return;
+          }
           frames.forEach((frame, i) => {
             frame.hash = hashes.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES);
           });
@@ -465,19 +478,23 @@ class SessionRecording implements SessionRecorder {
         },
         (error: unknown) => {
           if (this.lane !== lane || this.failure) return;
-          // The worker failed: the frames are still here, so hash them on this thread, in
-          // order from the last known hash, and keep doing so for the rest of the session.
-          this.lane = undefined;
-          this.log.warn('hashing this recording on the main thread from now on', {
-            sessionId: this.sessionId,
-            error: describeError(error),
-          });
-          const outstanding = this.hashing;
-          this.hashing = [];
-          this.hashInline(outstanding);
-          this.wakeUp?.();
+          fallBack(error);
         },
       );
+    // The worker failed or answered nonsense: the frames are still here, so hash them on this
+    // thread, in order from the last known hash, and do so for the rest of the session.
+    const fallBack = (error: unknown) => {
+      lane.release();
+      this.lane = undefined;
+      this.hashPool = undefined;
+      this.log.warn('hashing this recording on the main thread from now on', {
+        sessionId: this.sessionId,
+        error: describeError(error),
+      });
+      const outstanding = this.hashing;
+      this.hashing = [];
+      this.hashInline(outstanding);
+    };
   }
 
   private hashInline(frames: readonly PendingFrame[]): void {

@@ -61,12 +61,15 @@ describe('TerminalTextStripper', () => {
 
 describe('RecordingTextDeriver', () => {
   let seq = 0;
-  const frame = (channel: number, kind: string, data: string | object) => ({
+  const frame = (channel: number, kind: string, data: string | Uint8Array | object) => ({
     seq: ++seq,
     time: 1000 + seq,
     channel,
     kind,
-    data: Buffer.from(typeof data === 'string' ? data : JSON.stringify(data)),
+    data:
+      data instanceof Uint8Array
+        ? data
+        : Buffer.from(typeof data === 'string' ? data : JSON.stringify(data)),
   });
 
   it('types at a pty are commands, piped input is input, exec requests are commands', () => {
@@ -195,16 +198,25 @@ describe('RecordingTextDeriver', () => {
     expect(deriver.take({ flush: true })).toEqual([]);
   });
 
-  it('skips output frames with a NUL byte as binary, keeping the text around them', () => {
+  it('skips frames of nothing but NULs, and still indexes text with NULs in it', () => {
     seq = 0;
-    const deriver = new RecordingTextDeriver('ses_1', { maxOutputChars: 1000 });
-    deriver.frame(frame(1, eventKinds.output, 'before the image\n'));
-    deriver.frame(frame(1, eventKinds.output, 'PNG\u0000IHDR magic-inside-binary\n'));
-    deriver.frame(frame(1, eventKinds.output, 'after the image\n'));
-    const texts = deriver.take({ flush: true }).map((e) => e.text);
-    expect(texts.join('\n')).toContain('before the image');
-    expect(texts.join('\n')).toContain('after the image');
-    expect(texts.join('\n')).not.toContain('magic-inside-binary');
+    const deriver = new RecordingTextDeriver('ses_1', { maxOutputChars: 1_000_000 });
+    deriver.frame(frame(1, eventKinds.output, 'before the zeros\n'));
+    deriver.frame(frame(1, eventKinds.output, new Uint8Array(200_000)));
+    // A NUL per chunk must not keep output out of search.
+    deriver.frame(frame(1, eventKinds.output, 'hidden\u0000 in plain sight\n'));
+    // A character cut by a frame of zeros ends there, as in the whole stream: 'é' is C3 A9.
+    deriver.frame(frame(1, eventKinds.output, Buffer.from([0x61, 0xc3])));
+    deriver.frame(frame(1, eventKinds.output, new Uint8Array(10)));
+    deriver.frame(frame(1, eventKinds.output, Buffer.from([0xa9, 0x62, 0x0a])));
+    const text = deriver
+      .take({ flush: true })
+      .map((e) => e.text)
+      .join('\n');
+    expect(text).toContain('before the zeros');
+    expect(text).toContain('hidden');
+    expect(text).toContain('in plain sight');
+    expect(text).not.toContain('é');
   });
 });
 

@@ -5,7 +5,7 @@
  * in, `RecordingTextEntry`s out; the indexer (recordingTextIndexer.ts) decides when to store.
  *
  * Binary channels (sftp and other subsystems, direct-tcpip tunnels) are not indexed, nor are
- * output frames with a NUL byte (binary output on a terminal). Output is
+ * output frames of nothing but NUL bytes. Output is
  * indexed up to `maxOutputChars` per session (default 16 Mi characters): a bulk transfer is
  * not worth an index the size of the transfer; commands and queries are always indexed.
  */
@@ -134,10 +134,11 @@ export class RecordingTextDeriver {
   private output(frame: DerivableFrame): void {
     const state = this.channel(frame.channel);
     if (state.binary || this.outputChars >= this.maxOutputChars) return;
-    if (frame.data.includes(0)) {
-      // A NUL byte means binary output (a `cat` of an image, /dev/zero): no text to find, and
-      // stripping it would cost the gateway's thread ~6 ms per MB. It still counts toward the
-      // budget; the frame's bytes stay in the recording as they are.
+    if (isAllZero(frame.data)) {
+      // /dev/zero or a zero-filled file: no text, and stripping a MB of NULs costs the
+      // gateway's thread ~6 ms. One NUL through the decoder ends a character cut off by the
+      // previous frame, as the whole stream would. It still counts toward the budget.
+      state.outputDecoder.decode(ONE_NUL, { stream: true });
       this.outputChars += frame.data.length;
       return;
     }
@@ -216,6 +217,19 @@ export class RecordingTextDeriver {
       text,
     });
   }
+}
+
+const ONE_NUL = new Uint8Array(1);
+const ZEROS = new Uint8Array(64 * 1024);
+
+/** Whether every byte is 0, compared natively a block at a time (frames are up to 1 MiB). */
+function isAllZero(data: Uint8Array): boolean {
+  if (data.length === 0 || data[0] !== 0) return false;
+  for (let offset = 0; offset < data.length; offset += ZEROS.length) {
+    const block = data.subarray(offset, offset + ZEROS.length);
+    if (Buffer.compare(block, ZEROS.subarray(0, block.length)) !== 0) return false;
+  }
+  return true;
 }
 
 function jsonObject(data: Uint8Array): Record<string, unknown> | undefined {

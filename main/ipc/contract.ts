@@ -548,6 +548,12 @@ export const calls = {
     request: z.strictObject({
       playbackId: id,
       atMs: z.number().min(0),
+      /**
+       * Show the screen just after the frame with this seq and every frame before it (a search
+       * hit), rather than after every frame up to `atMs`: frames in the same millisecond as the
+       * hit, such as a command's first output, stay for playback to show.
+       */
+      afterSeq: z.number().int().min(0).optional(),
       acceptFailedVerification: z.boolean().optional(),
     }),
     response: z.object({

@@ -128,9 +128,11 @@ describeWithChromium('replay e2e', () => {
           await page.locator('[role="tabpanel"]:visible .xterm-rows').waitFor();
           await waitFor(terminalText, /\$\s*$|#\s*$/m, 'a shell prompt');
           await page.locator('[role="tabpanel"]:visible .xterm').click();
-          for (const [command, expected] of commands) {
+          for (const [i, [command, expected]] of commands.entries()) {
+            // Pauses between commands only: a pause after the last one would move the middle
+            // of the recording towards its end, and a slow exit under load moves it further.
+            if (i > 0) await page.waitForTimeout(pauseMs);
             await runInTerminal(command, expected);
-            await page.waitForTimeout(pauseMs);
           }
           await page.keyboard.type('exit');
           await page.keyboard.press('Enter');
@@ -187,9 +189,11 @@ describeWithChromium('replay e2e', () => {
           await search.fill('bravoquill');
           await search.press('Enter');
           const results = page.getByRole('list', { name: 'Search results' });
-          const hit = results.getByRole('button', {
-            name: new RegExp(`^Play ${firstSessionId} at`),
-          });
+          // The command's hit, not an output hit: output is gathered into entries at
+          // checkpoints, so an output entry with 'bravoquill' may begin after the command ran.
+          const hit = results
+            .getByRole('button', { name: new RegExp(`^Play ${firstSessionId} at`) })
+            .filter({ hasText: 'command' });
           await hit.first().waitFor();
           expect(await results.locator('mark').first().textContent()).toMatch(/bravoquill/i);
           await shot('02-search-hits');
@@ -208,6 +212,11 @@ describeWithChromium('replay e2e', () => {
         }, 120_000);
 
         it('seeks to the middle', async () => {
+          // Paused first: the previous step left it playing the session's tail, and a seek
+          // keeps playing — under load the screen could move on before it is read.
+          const pause = page.getByRole('button', { name: 'Pause', exact: true });
+          if ((await pause.count()) > 0) await pause.click();
+          await page.getByRole('button', { name: 'Play', exact: true }).waitFor();
           const slider = page.getByRole('slider', { name: 'Playback position' });
           const max = Number(await slider.getAttribute('max'));
           expect(max).toBeGreaterThan(5000);
@@ -301,14 +310,30 @@ describeWithChromium('replay e2e', () => {
             bytes: readFileSync(path.join(dir, f)),
           }));
           const stream = Buffer.concat(files.map((f) => f.bytes));
-          const at = stream.indexOf('deltaforge payload\r\n');
-          expect(at, 'the output is in the segment files').toBeGreaterThan(0);
+          // The command's output line, found in the output frames' data (the pty may split it
+          // across frames, with frame heads between the pieces in the file). The last
+          // occurrence: the echo of the typed command line ends with the same text.
           const reader = new RecordingReader();
-          const records = reader.push(stream);
-          const frames = records.filter((r) => r.type === 'frame');
-          const holding = frames.filter((r) => r.offset <= at).pop();
+          const outputs = reader
+            .push(stream)
+            .flatMap((r) => (r.type === 'frame' && r.event.kind === 'o' ? [r] : []));
+          const joined = Buffer.concat(outputs.map((r) => r.event.data));
+          const inOutput = joined.lastIndexOf('deltaforge payload\r\n');
+          expect(inOutput, 'the output is in the recording').toBeGreaterThan(0);
+          let skipped = 0;
+          const holding = outputs.find((r) => {
+            if (inOutput < skipped + r.event.data.length) return true;
+            skipped += r.event.data.length;
+            return false;
+          });
           if (holding?.type !== 'frame') throw new Error('no frame holds the output');
           const expectedSeq = holding.event.seq;
+          // The frame's data ends just before its 32-byte stored hash.
+          const dataStart = holding.offset + holding.frame.length + 5 - holding.event.data.length;
+          const at = dataStart + (inOutput - skipped);
+          expect(stream.subarray(at, at + 5).toString()).toBe(
+            joined.subarray(inOutput, inOutput + 5).toString(),
+          );
           let local = at;
           for (const f of files) {
             if (local < f.bytes.length) {

@@ -729,6 +729,21 @@ describe('desktop replay against a real gateway', () => {
     const info = await h.call('recordings.open', { sessionId });
     const seek = await h.call('playback.seek', { playbackId: info.playbackId, atMs: hit!.t });
     expect(seek.snapshot).toContain('no zebrafish here');
+    // By the hit's seq (as the player seeks to a hit): just after the command's frame. The
+    // output, recorded in the same millisecond, is the next thing playback shows.
+    const atHit = await h.call('playback.seek', {
+      playbackId: info.playbackId,
+      atMs: hit!.t,
+      afterSeq: hit!.seq,
+    });
+    expect(atHit.snapshot).not.toContain('no zebrafish here');
+    const next = await h.call('playback.frames', {
+      playbackId: info.playbackId,
+      fromMs: hit!.t,
+      toMs: info.durationMs + 1,
+      fromSeq: atHit.nextSeq,
+    });
+    expect(next.events.map((e) => e.data).join('')).toContain('no zebrafish here');
   });
 
   /** A recording of alice's on web-1 left open, to watch live. */

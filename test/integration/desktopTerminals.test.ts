@@ -209,7 +209,9 @@ describeWithSshd('desktop terminals through the gateway', () => {
           stableSince = Date.now();
           return false;
         }
-        return received > 0 && Date.now() - stableSince > 500;
+        // At the high-water mark, not before: under load the shell can take longer than the
+        // 500 ms to start `seq` after echoing the command line.
+        return received >= highWater && Date.now() - stableSince > 500;
       },
       30_000,
     );

@@ -89,10 +89,14 @@ export class Keyframes {
     this.stopped = true;
   }
 
-  async seek(atMs: number): Promise<SeekResult> {
+  /** The screen after every event up to `atMs` — or, given `afterSeq`, up to that frame. */
+  async seek(atMs: number, afterSeq?: number): Promise<SeekResult> {
     if (this.loading) await this.loading;
     const e = this.index.events;
-    const target = upperBound(e.t, atMs, e.count);
+    const target =
+      afterSeq === undefined
+        ? upperBound(e.t, atMs, e.count)
+        : upperBound(e.seq, afterSeq, e.count);
     let keyframe: Keyframe | null = null;
     for (let i = this.built.length - 1; i >= 0; i--) {
       if (this.built[i]!.position <= target) {
@@ -259,7 +263,10 @@ export async function replay(
   return true;
 }
 
-/** First position whose time is > t (events [0, result) happened at or before t). */
+/**
+ * First position whose value is > t in a never-decreasing list (times: events [0, result)
+ * happened at or before t; seqs: events [0, result) are of frames up to seq t).
+ */
 export function upperBound(times: number[], t: number, count: number): number {
   let lo = 0;
   let hi = count;

@@ -226,7 +226,7 @@ export class PlaybackService {
     if (playback.index.kind !== 'terminal') {
       throw new DesktopError('invalid_request', 'A database session has no terminal to seek in.');
     }
-    const result = await playback.keyframes.seek(request.atMs);
+    const result = await playback.keyframes.seek(request.atMs, request.afterSeq);
     return {
       snapshot: result.snapshot,
       atMs: result.atMs,

@@ -458,8 +458,8 @@ function HitButton({ hit, onTarget }: { hit: Hit; onTarget(target: PlayerTarget)
         onTarget({
           kind: 'session',
           sessionId: hit.sessionId,
-          // Just after the hit's event, so the screen shows it.
-          startAtMs: hit.t + 1,
+          // The screen just after the hit's frame (the player seeks by its seq).
+          startAtMs: hit.t,
           focusSeq: hit.seq,
         })
       }

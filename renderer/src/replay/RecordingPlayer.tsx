@@ -215,6 +215,9 @@ export function RecordingPlayer({
               startAtMs={
                 target.kind === 'session' && channel === undefined ? target.startAtMs : null
               }
+              startAfterSeq={
+                target.kind === 'session' && channel === undefined ? target.focusSeq : null
+              }
               acceptFailed={acceptFailed}
               live={live === null ? null : live.feed(info.playbackId)}
             />

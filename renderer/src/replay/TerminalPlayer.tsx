@@ -27,6 +27,7 @@ export function TerminalPlayer({
   info,
   theme,
   startAtMs,
+  startAfterSeq,
   acceptFailed,
   live,
 }: {
@@ -35,6 +36,8 @@ export function TerminalPlayer({
   theme: Theme;
   /** Open at this moment (a search hit), paused. */
   startAtMs: number | null;
+  /** The hit's frame: open just after it, rather than after all of `startAtMs`'s millisecond. */
+  startAfterSeq: number | null;
   /** The user chose to look at a recording that failed verification. */
   acceptFailed: boolean;
   live: LiveFeed | null;
@@ -89,10 +92,11 @@ export function TerminalPlayer({
               includeInput: true,
               ...(acceptFailed ? { acceptFailedVerification: true } : {}),
             }),
-          seek: (atMs) =>
+          seek: (atMs, afterSeq) =>
             api.call('playback.seek', {
               playbackId: info.playbackId,
               atMs,
+              ...(afterSeq === undefined ? {} : { afterSeq }),
               ...(acceptFailed ? { acceptFailedVerification: true } : {}),
             }),
           sink: {
@@ -114,7 +118,10 @@ export function TerminalPlayer({
           cancelFrame: (h) => cancelAnimationFrame(h),
         });
         engineRef.current = engine;
-        const first = startAtMs !== null && startAtMs > 0 ? engine.seek(startAtMs) : engine.load();
+        const first =
+          startAtMs !== null && (startAtMs > 0 || startAfterSeq !== null)
+            ? engine.seek(startAtMs, startAfterSeq ?? undefined)
+            : engine.load();
         first.catch((e: unknown) => setLoadError(String(e)));
       })
       .catch((e: unknown) => {

@@ -29,9 +29,10 @@ function recording(events: EngineEvent[], capChars = 40) {
       }
       return { events: picked, nextFromSeq: null };
     },
-    async seek(atMs: number) {
-      const before = events.filter((e) => e.t <= atMs);
-      const next = events.find((e) => e.t > atMs);
+    async seek(atMs: number, afterSeq?: number) {
+      const shown = (e: EngineEvent) => (afterSeq === undefined ? e.t <= atMs : e.seq <= afterSeq);
+      const before = events.filter(shown);
+      const next = events.find((e) => !shown(e));
       return {
         snapshot: before
           .filter((e) => e.kind === 'output')
@@ -57,7 +58,7 @@ function harness(events: EngineEvent[], durationMs: number, capChars?: number) {
     durationMs,
     initialSize: { cols: 80, rows: 24 },
     fetchFrames: (r) => server.fetchFrames(r),
-    seek: (at) => server.seek(at),
+    seek: (at, afterSeq) => server.seek(at, afterSeq),
     sink: {
       reset: (snapshot) => {
         screen = snapshot;
@@ -166,6 +167,23 @@ describe('PlaybackEngine', () => {
     h.engine.setSpeed(16);
     h.engine.play();
     await h.run(1000);
+    expect(h.screen()).toBe(all(events));
+  });
+
+  it('a seek to a hit shows the screen just after its frame; output of the same ms waits for play', async () => {
+    // A command typed at 1000 ms whose output came back within the same millisecond.
+    const events: EngineEvent[] = [
+      { seq: 0, t: 0, kind: 'output', data: '$ ' },
+      { seq: 1, t: 1000, kind: 'output', data: 'ls\r\n' },
+      { seq: 2, t: 1000, kind: 'output', data: 'README.md\r\n' },
+      { seq: 3, t: 1500, kind: 'output', data: '$ ' },
+    ];
+    const h = harness(events, 2000);
+    await h.engine.seek(1000, 1);
+    expect(h.screen()).toBe('$ ls\r\n');
+    expect(h.engine.current.playheadMs).toBe(1000);
+    h.engine.play();
+    await h.run(1200);
     expect(h.screen()).toBe(all(events));
   });
 

@@ -52,7 +52,10 @@ export interface PlaybackEngineOptions {
   durationMs: number;
   initialSize: { cols: number; rows: number };
   fetchFrames(request: { fromMs: number; toMs: number; fromSeq?: number }): Promise<FramesPage>;
-  seek(atMs: number): Promise<{
+  seek(
+    atMs: number,
+    afterSeq?: number,
+  ): Promise<{
     snapshot: string;
     atMs: number;
     size: { cols: number; rows: number };
@@ -80,6 +83,11 @@ export class PlaybackEngine {
   private events: EngineEvent[] = [];
   /** Index in `events` of the next event to hand to the sink. */
   private next = 0;
+  /**
+   * After a seek to a hit: events at this time (those after the hit's frame in its
+   * millisecond) wait until the playhead moves past it.
+   */
+  private holdAt: number | null = null;
   /** Everything before this time has been fetched (or is in the seek snapshot). */
   private horizonMs = 0;
   /** Where the next fetch starts. */
@@ -116,6 +124,7 @@ export class PlaybackEngine {
    */
   async load(): Promise<void> {
     this.generation += 1;
+    this.holdAt = null;
     const generation = this.generation;
     this.options.sink.reset('', this.options.initialSize);
     this.events = [];
@@ -169,17 +178,22 @@ export class PlaybackEngine {
     this.update({ idleSkip });
   }
 
-  /** Show the terminal at `atMs`; keeps playing if it was. */
-  async seek(atMs: number): Promise<void> {
+  /**
+   * Show the terminal at `atMs`; keeps playing if it was. With `afterSeq` (a search hit at
+   * `atMs`), show it just after that frame: frames of the same millisecond after it are left
+   * for playback, so a command's hit shows the command line, not yet its output.
+   */
+  async seek(atMs: number, afterSeq?: number): Promise<void> {
     const target = Math.max(0, Math.min(this.options.durationMs, atMs));
     this.generation += 1;
+    this.holdAt = null;
     const generation = this.generation;
     const wasPlaying = this.state.playing;
     if (wasPlaying) this.pause();
     this.update({ playheadMs: target, ended: false, buffering: true, error: null });
     let answer: Awaited<ReturnType<PlaybackEngineOptions['seek']>>;
     try {
-      answer = await this.options.seek(target);
+      answer = await this.options.seek(target, afterSeq);
     } catch (error) {
       if (generation === this.generation) this.fail(error);
       return;
@@ -195,6 +209,7 @@ export class PlaybackEngine {
       fromSeq: answer.nextSeq,
     };
     this.fetching = false;
+    this.holdAt = afterSeq === undefined ? null : answer.atMs;
     this.update({ playheadMs: answer.atMs, buffering: false });
     await this.fill(generation);
     if (generation !== this.generation) return;
@@ -251,10 +266,12 @@ export class PlaybackEngine {
   private drain(): void {
     const { sink } = this.options;
     const at = this.state.playheadMs;
+    if (this.holdAt !== null && at > this.holdAt) this.holdAt = null;
+    const holdFrom = this.holdAt ?? Number.POSITIVE_INFINITY;
     let output = '';
     while (this.next < this.events.length) {
       const event = this.events[this.next];
-      if (event === undefined || event.t > at) break;
+      if (event === undefined || event.t > at || event.t >= holdFrom) break;
       this.next += 1;
       if (event.kind === 'output') {
         output += event.data;
