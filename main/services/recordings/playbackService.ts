@@ -180,7 +180,13 @@ export class PlaybackService {
         maxSeq,
         startedAt: index.header.startedAt,
       });
-      info.queryCount = (await playback.queries).length;
+      try {
+        info.queryCount = (await playback.queries).length;
+      } catch (error) {
+        // Not registered yet, so no close would ever release the file.
+        await file.close().catch(() => {});
+        throw error;
+      }
     }
     this.playbacks.set(id, playback);
     if (index.kind === 'terminal' && index.events.count > 0) {
