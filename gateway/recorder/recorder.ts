@@ -450,6 +450,20 @@ class SessionRecording implements SessionRecorder {
       this.hashInline(frames);
       return;
     }
+    // The worker failed or answered nonsense: the frames are still here, so hash them on this
+    // thread, in order from the last known hash, and do so for the rest of the session.
+    const fallBack = (error: unknown) => {
+      lane.release();
+      this.lane = undefined;
+      this.hashPool = undefined;
+      this.log.warn('hashing this recording on the main thread from now on', {
+        sessionId: this.sessionId,
+        error: describeError(error),
+      });
+      const outstanding = this.hashing;
+      this.hashing = [];
+      this.hashInline(outstanding);
+    };
     const seed = this.hashing.length === 0 ? this.hash : null;
     for (const frame of frames) this.hashing.push(frame);
     lane
@@ -481,20 +495,6 @@ class SessionRecording implements SessionRecorder {
           fallBack(error);
         },
       );
-    // The worker failed or answered nonsense: the frames are still here, so hash them on this
-    // thread, in order from the last known hash, and do so for the rest of the session.
-    const fallBack = (error: unknown) => {
-      lane.release();
-      this.lane = undefined;
-      this.hashPool = undefined;
-      this.log.warn('hashing this recording on the main thread from now on', {
-        sessionId: this.sessionId,
-        error: describeError(error),
-      });
-      const outstanding = this.hashing;
-      this.hashing = [];
-      this.hashInline(outstanding);
-    };
   }
 
   private hashInline(frames: readonly PendingFrame[]): void {
