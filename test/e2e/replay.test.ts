@@ -230,11 +230,13 @@ describeWithChromium('replay e2e', () => {
           const value = Number(await slider.inputValue());
           expect(value).toBeGreaterThan(max * 0.3);
           expect(value).toBeLessThan(max * 0.7);
-          // The middle of the session: its first command ran, its last one has not.
+          // The middle of the session: its first command ran, its last one has not. Waited
+          // for as a whole: until the seek's snapshot arrives the screen still shows where the
+          // player was paused (past the last command), which also holds the first one.
           const middle = await waitFor(
             playerText,
-            /alphaquartz 42/,
-            'the first command at mid-point',
+            /^(?![\s\S]*charlieverse done)[\s\S]*alphaquartz 42/,
+            'the first command at mid-point, and not the last',
           );
           expect(middle).not.toContain('charlieverse done');
           expect(
