@@ -68,6 +68,7 @@ import {
   type PostgresCluster,
   startPostgresCluster,
 } from '../test/harness/postgresCluster.ts';
+import { machineBusySeconds, processCpuSeconds } from './procCpu.ts';
 
 const SECONDS = positiveNumber('WITNESS_BENCH_SECONDS', 15);
 const CLIENTS = positiveNumber('WITNESS_BENCH_PG_CLIENTS', 8);
@@ -195,42 +196,6 @@ async function pgbench(mode: Mode, seconds: number, connection: Connection): Pro
  * elsewhere. Wall-clock profiles on a busy 2-core machine charge preemption to whatever was
  * running, so CPU time per transaction is the figure to compare between changes.
  */
-function processCpuSeconds(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    // Fields after the ")" that ends the command name: state is field 3, utime 14, stime 15.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
-}
-
-const CLOCK_TICKS = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/**
- * Busy CPU seconds of the whole machine so far (every process and the kernel): /proc/stat's
- * first line minus idle and iowait. Per transaction, it is what a path costs in all: on a
- * machine with few cores, TPS is about cores ÷ that cost.
- */
-function machineBusySeconds(): number | undefined {
-  try {
-    const first = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-    const ticks = first.trim().split(/\s+/).slice(1).map(Number);
-    const total = ticks.reduce((a, b) => a + b, 0);
-    return (total - (ticks[3] ?? 0) - (ticks[4] ?? 0)) / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Named CPU meters for a path: each returns CPU seconds used so far. */
 type CpuMeters = Record<string, () => number | undefined>;
 

@@ -33,7 +33,7 @@
  * WITNESS_BENCH_GATEWAY_PROF=<dir> runs the gateway process with `--cpu-prof` into that dir.
  * Last line: RESULT first_frame_ms=<n> seek_p95_ms=<n> search_10k_ms=<n>
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { newId } from '../gateway/newId.ts';
@@ -48,19 +48,7 @@ import { createDispatcher } from '../main/ipc/dispatcher.ts';
 import { createDesktopApp } from '../main/services/desktopApp.ts';
 import { startTestGateway } from '../test/harness/gatewayForTests.ts';
 import { type GatewayProcess, spawnGateway } from '../test/harness/gatewayProcess.ts';
-
-/** CPU time (user + system) a process has used so far, from /proc (Linux; 10 ms ticks). */
-function processCpuMs(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
-  try {
-    // Fields after the ")" that ends the command name: utime and stime are the 12th and 13th.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return Number.NaN; // not Linux: the floor line then says NaN rather than a guess
-  }
-}
+import { processCpuSeconds } from './procCpu.ts';
 
 const BIG_MB = Number(process.env.WITNESS_BENCH_REPLAY_MB ?? 100);
 const SMALL = Number(process.env.WITNESS_BENCH_REPLAY_SMALL ?? 10_000);
@@ -282,7 +270,7 @@ async function main(): Promise<void> {
     const firstFrame = async () => {
       const start = performance.now();
       const cpuBefore = process.cpuUsage();
-      const gatewayCpuBefore = processCpuMs(gatewayPid);
+      const gatewayCpuBefore = processCpuSeconds(gatewayPid) ?? Number.NaN;
       stages = { start };
       const info = await call('recordings.open', { sessionId: bigId });
       const opened = performance.now();
@@ -295,7 +283,7 @@ async function main(): Promise<void> {
       // CPU of the desktop side only (the gateway is another process): steadier than wall
       // time on a shared machine.
       const cpu = process.cpuUsage(cpuBefore);
-      const gatewayCpu = processCpuMs(gatewayPid) - gatewayCpuBefore;
+      const gatewayCpu = ((processCpuSeconds(gatewayPid) ?? Number.NaN) - gatewayCpuBefore) * 1000;
       if (page.events.length === 0) throw new Error('the first page of frames is empty');
       if (info.verdict.status !== 'verified') throw new Error(`verdict ${info.verdict.status}`);
       const at = (t: number | undefined) => (t === undefined ? '-' : (t - start).toFixed(0));

@@ -8,7 +8,7 @@
  * a last line: RESULT ssh_vs_direct=<ratio> ssh_vs_jump=<ratio> echo_p99_overhead_ms=<ms>
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'ssh2';
@@ -19,6 +19,7 @@ import {
   splitHostPort,
 } from '../test/harness/gatewayProcess.ts';
 import { startSshd } from '../test/harness/sshd.ts';
+import { machineBusySeconds } from './procCpu.ts';
 
 const BYTES = Number(process.env.WITNESS_BENCH_SSH_BYTES ?? 500_000_000);
 const ROUNDS = Number(process.env.WITNESS_BENCH_ROUNDS ?? 2);
@@ -33,16 +34,6 @@ interface Transfer {
   machineCpuSeconds: number;
 }
 
-const CLOCK_TICKS = 100; // USER_HZ: /proc/stat counts in 1/100 s on Linux
-
-/** Busy CPU time of the machine so far (all cores): /proc/stat minus idle and iowait. */
-function machineBusySeconds(): number {
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1);
-  const ticks = fields.map(Number);
-  const total = ticks.reduce((a, b) => a + b, 0);
-  return (total - ticks[3]! - (ticks[4] ?? 0)) / CLOCK_TICKS;
-}
-
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
 }
@@ -51,7 +42,7 @@ function log(line: string): void {
 function timedSsh(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Transfer> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
-    const busyBefore = machineBusySeconds();
+    const busyBefore = machineBusySeconds() ?? Number.NaN;
     const child = spawn('ssh', args, {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -67,7 +58,7 @@ function timedSsh(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Transfer
     child.on('error', reject);
     child.on('exit', (code) => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const machineCpuSeconds = machineBusySeconds() - busyBefore;
+      const machineCpuSeconds = (machineBusySeconds() ?? Number.NaN) - busyBefore;
       if (code !== 0 || bytes !== BYTES) {
         reject(new Error(`ssh ${args.join(' ')} exited ${code} after ${bytes} bytes: ${stderr}`));
       } else resolve({ seconds, bytes, machineCpuSeconds });
