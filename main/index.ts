@@ -10,7 +10,6 @@
  * navigation, new windows and <webview> refused, only clipboard permissions granted, and IPC
  * accepted only from our own page's main frame.
  */
-
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
@@ -40,8 +39,6 @@ const CLIPBOARD_PERMISSIONS = new Set(['clipboard-read', 'clipboard-sanitized-wr
 
 /** The app root: the checkout in development, app.asar when packaged. */
 const appRoot = app.getAppPath();
-/** Files a child process must read from disk: asarUnpack puts them beside the archive. */
-const unpacked = outsideAsar;
 
 // Must run before 'ready': app:// behaves like https (origin, CSP 'self', fetch) for our pages.
 protocol.registerSchemesAsPrivileged([
@@ -113,7 +110,8 @@ async function run(): Promise<void> {
       encrypt: (text) => safeStorage.encryptString(text),
       decrypt: (data) => safeStorage.decryptString(data),
     },
-    gatewayBin: unpacked(path.join(appRoot, 'bin', 'witness-gateway.mjs')),
+    // A child process reads it from disk: asarUnpack puts it beside the archive.
+    gatewayBin: outsideAsar(path.join(appRoot, 'bin', 'witness-gateway.mjs')),
     useLocalGatewayWhenNoneEnrolled: true,
     log: (line) => console.log(line),
     // Replay (issue #6): files are chosen in main's own dialogs, so the renderer never names a

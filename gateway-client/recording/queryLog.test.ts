@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dataRowBody } from '../fixtures/recordingFixture.ts';
+import { dataRowBody as dataRow } from '../fixtures/recordingFixture.ts';
 import { decodeDataRow, type QueryLogLine, queryLogLines, toQueryLog } from './queryLog.ts';
 import {
   decodeFrame,
@@ -105,8 +105,6 @@ class Session {
     return this.json(eventKinds.meta, value);
   }
 }
-
-const dataRow = dataRowBody;
 
 async function log(events: Iterable<RecordingEvent> | AsyncIterable<RecordingEvent>) {
   const lines: QueryLogLine[] = [];

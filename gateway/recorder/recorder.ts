@@ -168,7 +168,6 @@ export class Recorder implements RecorderFactory {
     const recording = new SessionRecording({
       ...this.options,
       observer,
-      hashPool: this.options.hashPool,
       sessionId: session.sessionId,
       sink,
       headerBytes: header.length,
@@ -251,8 +250,6 @@ interface SyncingCheckpoint {
 
 interface SessionRecordingOptions extends RecorderOptions {
   observer: FrameObserver | undefined;
-  /** Where bulk frames are hashed; a lane is taken from it at the first bulk turn. */
-  hashPool: ChainHashPool | undefined;
   sessionId: string;
   sink: RecordingSink;
   headerBytes: number;
@@ -288,7 +285,7 @@ class SessionRecording implements SessionRecorder {
   /** Frames handed to the lane whose hashes have not come back, in order. */
   private hashing: PendingFrame[] = [];
   private lane: ChainHashLane | undefined;
-  /** Unset once a lane failed: the rest of the session hashes inline. */
+  /** Where bulk frames are hashed (a lane is taken at the first bulk turn); unset once a lane failed. */
   private hashPool: ChainHashPool | undefined;
   /** Frames to write, in seq order: hashed ones first, then those still being hashed. */
   private pending: PendingFrame[] = [];

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../gateway/newId.ts';
-import { dataRowBody } from '../../gateway-client/fixtures/recordingFixture.ts';
+import { dataRowBody as row } from '../../gateway-client/fixtures/recordingFixture.ts';
 import { type EventKind, eventKinds } from '../../gateway-client/recording/recordingFormat.ts';
 import { MAX_BUNDLE_CHUNK_BYTES, type PlaybackEvent } from '../../main/ipc/contract.ts';
 import type { DesktopApp } from '../../main/services/desktopApp.ts';
@@ -406,8 +406,7 @@ describe('desktop replay against a real gateway', () => {
     expect(shown.events.map((e) => e.data).join('')).not.toContain('frame');
   });
 
-  // Recorded PostgreSQL events, as the proxy writes them.
-  const row = dataRowBody;
+  // Recorded PostgreSQL events, as the proxy writes them (`row`: a DataRow body).
   const json = (value: unknown) => JSON.stringify(value);
   const column = (name: string, typeOid: number) => ({
     name,
