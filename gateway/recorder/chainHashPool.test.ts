@@ -49,6 +49,20 @@ function inlineChain(seed: Buffer, frames: FrameToHash[]): Buffer[] {
   return hashes;
 }
 
+/** A logger that keeps its warnings (message and fields) for the test to read. */
+function capturingLog(): { log: Logger; warnings: string[] } {
+  const warnings: string[] = [];
+  const log: Logger = {
+    info() {},
+    warn: (message, fields) => warnings.push(`${message} ${JSON.stringify(fields ?? {})}`),
+    error() {},
+  };
+  return { log, warnings };
+}
+
+/** A worker that dies on its first message. */
+const DYING_WORKER = `require('node:worker_threads').parentPort.on('message', () => process.exit(3));`;
+
 const split = (hashes: Buffer) =>
   Array.from({ length: hashes.length / 32 }, (_, i) => hashes.subarray(i * 32, i * 32 + 32));
 
@@ -88,14 +102,8 @@ describe('ChainHashPool', () => {
   });
 
   it('rejects what is in flight when its worker dies, and starts a new worker for new lanes', async () => {
-    const warnings: string[] = [];
-    const log: Logger = { info() {}, warn: (m) => warnings.push(m), error() {} };
-    // A worker that dies on its first message.
-    pool = new ChainHashPool({
-      threads: 1,
-      log,
-      workerSource: `require('node:worker_threads').parentPort.on('message', () => process.exit(3));`,
-    });
+    const { log, warnings } = capturingLog();
+    pool = new ChainHashPool({ threads: 1, log, workerSource: DYING_WORKER });
     const lane = pool.lane()!;
     await expect(lane.hash(initialHash('s', 'k'), framesOf([10], 4))).rejects.toThrow(/code 3/);
     expect(warnings.join('\n')).toContain('chain-hashing worker failed');
@@ -112,11 +120,8 @@ describe('ChainHashPool', () => {
   });
 
   it('says nothing when it is closed with workers running', async () => {
-    const warnings: string[] = [];
-    pool = new ChainHashPool({
-      threads: 1,
-      log: { info() {}, warn: (m) => warnings.push(m), error() {} },
-    });
+    const { log, warnings } = capturingLog();
+    pool = new ChainHashPool({ threads: 1, log });
     const lane = pool.lane()!;
     await lane.hash(initialHash('s', 'k'), framesOf([10], 8));
     await pool.close();
@@ -193,13 +198,20 @@ describe('Recorder with a ChainHashPool', () => {
   }
 
   const chunks = Array.from({ length: 24 }, (_, i) => bytesOf(i % 3 === 0 ? 40_000 : 300, i));
-  const recorderWith = (hashPool: ChainHashPool | undefined) =>
+  const recorderWith = (hashPool: ChainHashPool, log?: Logger) =>
     new Recorder({
       store,
       storage,
       recordingKey,
       owner: 'gwi_test',
-      ...(hashPool ? { hashPool } : {}),
+      hashPool,
+      ...(log && { log }),
+    });
+  /** What `witness verify` says of the stored recording. */
+  const verified = async (sessionId: string) =>
+    verifyRecording(await readStoredBytes(storage, sessionId), {
+      publicKeyPem,
+      expectedSessionId: sessionId,
     });
 
   it('hashes bulk frames on the worker, small ones inline, and the recording verifies', async () => {
@@ -222,9 +234,7 @@ describe('Recorder with a ChainHashPool', () => {
     // Each turn with a 40 kB chunk went to the worker; the keystrokes alone never did.
     expect(posted).toHaveLength(chunks.length / 4);
     expect(posted.every((bytes) => bytes >= 40_000)).toBe(true);
-    const bytes = await readStoredBytes(storage, 'ses_pool');
-    const report = await verifyRecording(bytes, { publicKeyPem, expectedSessionId: 'ses_pool' });
-    expect(report).toMatchObject({ ok: true, status: 'verified', final: true });
+    expect(await verified('ses_pool')).toMatchObject({ ok: true, status: 'verified', final: true });
     const events = (await readRecording(storage, 'ses_pool')).events;
     const outputs = events.filter((e) => e.kind === eventKinds.output);
     expect(Buffer.concat(outputs.map((e) => e.data)).equals(Buffer.concat(chunks))).toBe(true);
@@ -242,22 +252,11 @@ describe('Recorder with a ChainHashPool', () => {
     const small = Array.from({ length: 12 }, (_, i) => bytesOf(200, i));
     await record(recorderWith(pool), 'ses_small', small);
     expect(lanes).toBe(0);
-    const bytes = await readStoredBytes(storage, 'ses_small');
-    expect(
-      await verifyRecording(bytes, { publicKeyPem, expectedSessionId: 'ses_small' }),
-    ).toMatchObject({
-      ok: true,
-      status: 'verified',
-    });
+    expect(await verified('ses_small')).toMatchObject({ ok: true, status: 'verified' });
   });
 
   it('falls back to inline hashing when the worker answers with too few hashes', async () => {
-    const warnings: string[] = [];
-    const log: Logger = {
-      info() {},
-      warn: (m, fields) => warnings.push(`${m} ${JSON.stringify(fields)}`),
-      error() {},
-    };
+    const { log, warnings } = capturingLog();
     pool = new ChainHashPool({
       threads: 1,
       log,
@@ -266,19 +265,8 @@ describe('Recorder with a ChainHashPool', () => {
           if (m.id !== undefined) parentPort.postMessage({ id: m.id, hashes: new ArrayBuffer(5) });
         });`,
     });
-    const recorder = new Recorder({
-      store,
-      storage,
-      recordingKey,
-      owner: 'gwi_test',
-      hashPool: pool,
-      log,
-    });
-    await record(recorder, 'ses_short', chunks);
-    const bytes = await readStoredBytes(storage, 'ses_short');
-    expect(
-      await verifyRecording(bytes, { publicKeyPem, expectedSessionId: 'ses_short' }),
-    ).toMatchObject({
+    await record(recorderWith(pool, log), 'ses_short', chunks);
+    expect(await verified('ses_short')).toMatchObject({
       ok: true,
       status: 'verified',
       final: true,
@@ -287,26 +275,11 @@ describe('Recorder with a ChainHashPool', () => {
   });
 
   it('goes on hashing inline when the worker dies mid-recording; the recording still verifies', async () => {
-    const warnings: string[] = [];
-    const log: Logger = { info() {}, warn: (m) => warnings.push(m), error() {} };
+    const { log, warnings } = capturingLog();
     // Hashes nothing and dies on its first batch (the first bulk append).
-    pool = new ChainHashPool({
-      threads: 1,
-      log,
-      workerSource: `require('node:worker_threads').parentPort.on('message', () => process.exit(3));`,
-    });
-    const recorder = new Recorder({
-      store,
-      storage,
-      recordingKey,
-      owner: 'gwi_test',
-      hashPool: pool,
-      log,
-    });
-    await record(recorder, 'ses_dies', chunks);
-    const bytes = await readStoredBytes(storage, 'ses_dies');
-    const report = await verifyRecording(bytes, { publicKeyPem, expectedSessionId: 'ses_dies' });
-    expect(report).toMatchObject({ ok: true, status: 'verified', final: true });
+    pool = new ChainHashPool({ threads: 1, log, workerSource: DYING_WORKER });
+    await record(recorderWith(pool, log), 'ses_dies', chunks);
+    expect(await verified('ses_dies')).toMatchObject({ ok: true, status: 'verified', final: true });
     expect(await store.getRecording('ses_dies')).toMatchObject({ status: 'complete' });
     expect(warnings.join('\n')).toContain('hashing this recording on the main thread');
   });
