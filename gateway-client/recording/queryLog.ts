@@ -130,7 +130,7 @@ export async function* queryLogLines(
   yield* assembler.end();
 }
 
-export interface Limits {
+interface Limits {
   maxRows: number;
   maxRowBytes: number;
 }
