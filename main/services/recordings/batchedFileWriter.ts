@@ -22,17 +22,18 @@ export class BatchedFileWriter {
   ) {}
 
   /**
-   * Queues `chunk` (kept by reference: do not reuse its memory). Resolves at once unless a
-   * batch is full while the previous one is still being written — the backpressure that keeps
-   * at most two batches in memory.
+   * Queues `chunk` (kept by reference: do not reuse its memory). Returns undefined while there
+   * is room, or — when a batch is full — a promise to await before the next write: it resolves
+   * once the previous batch is written and this one started (the backpressure that keeps at
+   * most two batches in memory). Not async on purpose: called per network chunk, the common
+   * case allocates no promise. Throws the error of an earlier batch.
    */
-  async write(chunk: Buffer): Promise<void> {
+  write(chunk: Buffer): Promise<void> | undefined {
     if (this.failure) throw this.failure.error;
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
-    if (this.pendingBytes < this.batchBytes && this.pending.length < MAX_BUFFERS) return;
-    await this.inFlight;
-    this.startBatch();
+    if (this.pendingBytes < this.batchBytes && this.pending.length < MAX_BUFFERS) return undefined;
+    return this.inFlight.then(() => this.startBatch());
   }
 
   /** Writes what is queued and waits for every write; throws the first write error. */

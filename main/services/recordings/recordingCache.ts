@@ -18,6 +18,7 @@ import type { Download } from '../../../gateway-client/gatewayClient.ts';
 import type { VerificationReport } from '../../../gateway-client/recording/verifyRecording.ts';
 import { VerifierWorkerLostError } from './backgroundVerifier.ts';
 import { BatchedFileWriter } from './batchedFileWriter.ts';
+import { type ChunkOutcome, pumpChunks, STOP_READING } from './chunkPump.ts';
 import type { RecordingIndex } from './recordingIndex.ts';
 import {
   type VerificationJob,
@@ -110,25 +111,11 @@ export class RecordingCache {
     // One pass: each chunk is queued for disk and handed to the verifier (which indexes the
     // frames it accepts) as it arrives; the file is read back only for the frames shown.
     const job = this.verifiers.start(pinned.recordingPublicKeyPem, sessionId);
-    let bytes = 0;
-    let lastProgress = 0;
+    const sink = new DownloadSink(writer, job, download.contentLength, onProgress);
     let outcome: VerificationOutcome;
     try {
       try {
-        for await (const chunk of download.body as AsyncIterable<Buffer>) {
-          await writer.write(chunk);
-          bytes += chunk.length;
-          const ok = job.push(chunk);
-          const now = Date.now();
-          if (onProgress && now - lastProgress >= PROGRESS_EVERY_MS) {
-            lastProgress = now;
-            onProgress('download', bytes, download.contentLength);
-          }
-          // Past the first bad frame nothing more can be trusted or shown: stop downloading.
-          if (!ok) break;
-          const verifierBehind = job.ready();
-          if (verifierBehind) await verifierBehind;
-        }
+        await pumpChunks(download.body, sink.accept);
         await writer.flush();
       } finally {
         download.body.destroy();
@@ -146,6 +133,7 @@ export class RecordingCache {
       throw error;
     }
     const { report } = outcome;
+    const bytes = sink.bytes;
     onProgress?.('verify', bytes, bytes);
     await fs.rename(temp, file);
     if (report.status === 'verified') {
@@ -159,6 +147,39 @@ export class RecordingCache {
     await fs.rm(path.join(dir, 'keyframes.json'), { force: true });
     return { file, cacheDir: null, report, bytes, fromCache: false, index: null };
   }
+}
+
+/**
+ * Where each chunk of a download goes: queued for disk, handed to the verifier, counted for
+ * progress. Kept apart from `fetch` so the per-chunk code is small (see chunkPump.ts).
+ */
+class DownloadSink {
+  bytes = 0;
+  private lastProgress = 0;
+
+  constructor(
+    private readonly writer: BatchedFileWriter,
+    private readonly job: VerificationJob,
+    private readonly total: number | null,
+    private readonly onProgress: ProgressListener | undefined,
+  ) {}
+
+  readonly accept = (chunk: Buffer): ChunkOutcome => {
+    const writing = this.writer.write(chunk);
+    this.bytes += chunk.length;
+    // Past the first bad frame nothing more can be trusted or shown: stop downloading.
+    if (!this.job.push(chunk)) return STOP_READING;
+    if (this.onProgress !== undefined) {
+      const now = Date.now();
+      if (now - this.lastProgress >= PROGRESS_EVERY_MS) {
+        this.lastProgress = now;
+        this.onProgress('download', this.bytes, this.total);
+      }
+    }
+    const verifierBehind = this.job.ready();
+    if (writing === undefined) return verifierBehind;
+    return verifierBehind === undefined ? writing : Promise.all([writing, verifierBehind]);
+  };
 }
 
 async function verifyFileInThread(
