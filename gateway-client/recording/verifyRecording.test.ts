@@ -23,6 +23,7 @@ import {
 } from './recordingFormat.ts';
 import {
   MAX_FRAMES_BETWEEN_CHECKPOINTS,
+  RecordingVerifier,
   recordingKeyId,
   type VerificationReport,
   verifyRecording,
@@ -94,6 +95,26 @@ describe('verifyRecording: intact recordings', () => {
     flip(tampered, recording.offsetOf(recording.indexOf('frame', 6)) + 5 + 20, 1);
     const report = await verifyRecording(chunked(tampered, 3), { publicKeyPem });
     expect(report.firstBadSeq).toBe(6);
+  });
+
+  it("lets the caller reuse a chunk's memory after releaseInput (records straddle chunks)", async () => {
+    const bytes = buildSshRecording(key).bytes();
+    const events: RecordingEvent[] = [];
+    const verifier = new RecordingVerifier({ publicKeyPem, onEvent: (e) => events.push(e) });
+    // One buffer, filled with the next 37 bytes each time and scribbled over once pushed:
+    // whatever the verifier still needed of it must have been copied.
+    const scratch = Buffer.alloc(37);
+    for (let at = 0; at < bytes.length; at += scratch.length) {
+      const piece = bytes.subarray(at, at + scratch.length);
+      piece.copy(scratch);
+      expect(verifier.push(scratch.subarray(0, piece.length))).toBe(true);
+      verifier.releaseInput();
+      scratch.fill(0xee);
+    }
+    expect(verifier.finish()).toMatchObject({ status: 'verified', frames: 12 });
+    const expected: RecordingEvent[] = [];
+    await verifyRecording(bytes, { publicKeyPem, onEvent: (e) => expected.push(e) });
+    expect(events.map((e) => [e.seq, e.kind])).toEqual(expected.map((e) => [e.seq, e.kind]));
   });
 
   it('is partial when interrupted: verified through the last checkpoint, the rest named', async () => {

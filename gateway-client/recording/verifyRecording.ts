@@ -181,6 +181,14 @@ export class RecordingVerifier {
     return this.accept(records);
   }
 
+  /**
+   * Keeps no reference to the chunks pushed so far (see RecordingReader.releaseInput): their
+   * memory may be reused. Frames already checked were handed to `onEvent` during `push`.
+   */
+  releaseInput(): void {
+    this.reader.releaseInput();
+  }
+
   /** Checks records in order; false once one fails. */
   private accept(records: readonly RecordingRecord[]): boolean {
     for (const record of records) {

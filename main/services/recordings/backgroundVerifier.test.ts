@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as delay, setImmediate as turn } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import {
   buildSshRecording,
   generateRecordingKey,
@@ -94,6 +94,30 @@ describe('BackgroundVerifier', () => {
       // Frame 30 is ~31 KiB in; the stop comes a batch or two later, far before the end.
       expect(pushed).toBeLessThan(bytes.length / 4);
     } finally {
+      await verifiers.dispose();
+    }
+  });
+
+  it('fills the batch buffers the worker gives back instead of allocating one per batch', async () => {
+    const verifiers = new BackgroundVerifier(() => {}, { batchBytes: 2048 });
+    // Loaded first: while the worker starts, every batch waits in its queue with its buffer.
+    await feed(verifiers.start(key.publicKeyPem, 'ses_main'), buildSshRecording(key).bytes(), 512);
+    const allocations = vi.spyOn(Buffer, 'allocUnsafeSlow');
+    try {
+      const bytes = longRecording().bytes();
+      // ~200 batches of 2 KiB, each verified and returned while the next chunks arrive.
+      const { outcome } = await feed(
+        verifiers.start(key.publicKeyPem, 'ses_long'),
+        bytes,
+        1024,
+        true,
+      );
+      expect(outcome.report.status).toBe('verified');
+      const batches = Math.floor(bytes.length / 2048);
+      expect(batches).toBeGreaterThan(150);
+      expect(allocations.mock.calls.length).toBeLessThan(batches / 10);
+    } finally {
+      allocations.mockRestore();
       await verifiers.dispose();
     }
   });

@@ -22,6 +22,8 @@ import type { FromVerifyWorker, ToVerifyWorker } from './verifyWorkerProtocol.ts
 const BATCH_BYTES = 512 * 1024;
 /** Bytes sent to the worker and not yet verified before the download waits for it. */
 const MAX_UNVERIFIED_BYTES = 8 * 1024 * 1024;
+/** Batch buffers kept for reuse while downloads run: as many as can be out at once. */
+const MAX_SPARE_BUFFERS = MAX_UNVERIFIED_BYTES / BATCH_BYTES + 2;
 
 /** The worker went away in the middle of a job: verify the bytes again on this thread. */
 export class VerifierWorkerLostError extends Error {}
@@ -36,10 +38,12 @@ export class BackgroundVerifier {
       resolve(outcome: VerificationOutcome): void;
       reject(error: Error): void;
       failed(): void;
-      verified(bytes: number): void;
+      verified(bytes: number, buffer: ArrayBuffer): void;
     }
   >();
 
+  /** Batch buffers the worker gave back, to fill again instead of allocating. */
+  private readonly spareBuffers: ArrayBuffer[] = [];
   private readonly spawn: () => Worker;
   private readonly batchBytes: number;
 
@@ -83,17 +87,17 @@ export class BackgroundVerifier {
         batchBytes = 0;
       }
       if (batchBytes === 0) return;
-      // A fresh ArrayBuffer, owned by no one else, can be transferred instead of copied.
-      const joined = new Uint8Array(new ArrayBuffer(batchBytes));
+      const buffer = batchBytes <= batchLimit ? this.batchBuffer() : new ArrayBuffer(batchBytes);
+      const joined = new Uint8Array(buffer, 0, batchBytes);
       let at = 0;
       for (const piece of batch) {
         joined.set(piece, at);
         at += piece.length;
       }
       unverified += batchBytes;
+      post({ type: 'chunk', job, chunk: buffer, bytes: batchBytes }, [buffer]);
       batch = [];
       batchBytes = 0;
-      post({ type: 'chunk', job, chunk: joined.buffer }, [joined.buffer]);
     };
     const outcome = new Promise<VerificationOutcome>((resolve, reject) => {
       this.pending.set(job, {
@@ -103,7 +107,8 @@ export class BackgroundVerifier {
           failed = true;
           release();
         },
-        verified: (bytes) => {
+        verified: (bytes, buffer) => {
+          this.keepBatchBuffer(buffer);
           unverified -= bytes;
           if (unverified <= MAX_UNVERIFIED_BYTES / 2) release();
         },
@@ -120,6 +125,8 @@ export class BackgroundVerifier {
     return {
       push(chunk) {
         if (failed) return false;
+        // A batch fits its buffer: send what is queued first if this chunk would overflow it.
+        if (batchBytes + chunk.length > batchLimit) sendBatch();
         batch.push(chunk);
         batchBytes += chunk.length;
         if (batchBytes >= batchLimit) sendBatch();
@@ -148,6 +155,7 @@ export class BackgroundVerifier {
         if (settled) return;
         settled = true;
         this.pending.delete(job);
+        if (this.pending.size === 0) this.spareBuffers.length = 0;
         release();
         post({ type: 'cancel', job });
       },
@@ -160,6 +168,18 @@ export class BackgroundVerifier {
     this.unusable = true;
     this.rejectAll('the app is closing');
     await worker?.terminate();
+  }
+
+  /** A buffer of `batchBytes` to fill and transfer: a spare one, or a new one. */
+  private batchBuffer(): ArrayBuffer {
+    // allocUnsafeSlow: its own ArrayBuffer (not Buffer's shared pool, which cannot be
+    // transferred), not zero-filled — it is overwritten.
+    return this.spareBuffers.pop() ?? Buffer.allocUnsafeSlow(this.batchBytes).buffer;
+  }
+
+  private keepBatchBuffer(buffer: ArrayBuffer): void {
+    if (buffer.byteLength !== this.batchBytes) return;
+    if (this.spareBuffers.length < MAX_SPARE_BUFFERS) this.spareBuffers.push(buffer);
   }
 
   private ensureWorker(): Worker | null {
@@ -188,10 +208,12 @@ export class BackgroundVerifier {
       return;
     }
     if (message.type === 'verified') {
-      job.verified(message.bytes);
+      job.verified(message.bytes, message.chunk);
       return;
     }
     this.pending.delete(message.job);
+    // Idle, the app keeps no batch buffers (up to MAX_SPARE_BUFFERS × 512 KiB).
+    if (this.pending.size === 0) this.spareBuffers.length = 0;
     if (message.type === 'done') job.resolve({ report: message.report, index: message.index });
     else job.reject(new VerifierWorkerLostError(`verification worker: ${message.message}`));
   }
@@ -213,6 +235,7 @@ export class BackgroundVerifier {
       job.reject(new VerifierWorkerLostError(`the verification worker stopped: ${why}`));
     }
     this.pending.clear();
+    this.spareBuffers.length = 0;
   }
 }
 

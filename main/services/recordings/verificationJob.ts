@@ -31,8 +31,14 @@ export interface VerificationJob {
   cancel(): void;
 }
 
+/** A job on this thread, which can also let go of the chunks it was given. */
+export interface InThreadVerificationJob extends VerificationJob {
+  /** After `push`: the memory of the chunks pushed so far may be reused. */
+  releaseInput(): void;
+}
+
 /** The same verification on the calling thread. */
-export function verifyInThread(publicKeyPem: string, sessionId: string): VerificationJob {
+export function verifyInThread(publicKeyPem: string, sessionId: string): InThreadVerificationJob {
   const indexer = new IndexBuilder(0, Number.MAX_SAFE_INTEGER);
   const verifier = new RecordingVerifier({
     publicKeyPem,
@@ -46,6 +52,7 @@ export function verifyInThread(publicKeyPem: string, sessionId: string): Verific
   });
   return {
     push: (chunk) => verifier.push(chunk),
+    releaseInput: () => verifier.releaseInput(),
     ready: () => undefined,
     finish: async () => {
       const report = verifier.finish();

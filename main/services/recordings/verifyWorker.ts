@@ -8,18 +8,19 @@
  * without waiting for the rest.
  */
 import { parentPort } from 'node:worker_threads';
-import { type VerificationJob, verifyInThread } from './verificationJob.ts';
+import { type InThreadVerificationJob, verifyInThread } from './verificationJob.ts';
 import type { FromVerifyWorker, ToVerifyWorker } from './verifyWorkerProtocol.ts';
 
 interface Job {
-  pass: VerificationJob;
+  pass: InThreadVerificationJob;
   failedEarly: boolean;
 }
 
 const port = parentPort;
 if (port === null) throw new Error('verifyWorker.ts runs as a worker thread');
 const jobs = new Map<number, Job>();
-const send = (message: FromVerifyWorker) => port.postMessage(message);
+const send = (message: FromVerifyWorker, transfer: ArrayBuffer[] = []) =>
+  port.postMessage(message, transfer);
 
 port.on('message', (message: ToVerifyWorker) => {
   handle(message).catch((error: unknown) => {
@@ -37,11 +38,14 @@ async function handle(message: ToVerifyWorker): Promise<void> {
   const job = jobs.get(message.job);
   if (job === undefined) return; // cancelled, or failed already
   if (message.type === 'chunk') {
-    if (!job.failedEarly && !job.pass.push(new Uint8Array(message.chunk))) {
+    if (!job.failedEarly && !job.pass.push(new Uint8Array(message.chunk, 0, message.bytes))) {
       job.failedEarly = true;
       send({ type: 'failed', job: message.job });
     }
-    send({ type: 'verified', job: message.job, bytes: message.chunk.byteLength });
+    // The buffer goes back to be filled again: nothing here may point into it any more.
+    job.pass.releaseInput();
+    const { chunk, bytes } = message;
+    send({ type: 'verified', job: message.job, bytes, chunk }, [chunk]);
   } else if (message.type === 'finish') {
     jobs.delete(message.job);
     const { report, index } = await job.pass.finish();
