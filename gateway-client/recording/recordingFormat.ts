@@ -172,7 +172,12 @@ function writeFrameHeader(target: Buffer, at: number, event: Omit<RecordingEvent
  * (hi·2³² is exact; adding lo rounds once, to nearest, as the BigInt conversion does).
  */
 function readU64(source: Buffer, at: number): number {
-  return source.readUInt32BE(at) * 0x1_0000_0000 + source.readUInt32BE(at + 4);
+  const high = source.readUInt32BE(at);
+  const low = source.readUInt32BE(at + 4);
+  // A seq or channel-sized value stays a small integer: `0 * 2^32 + low` is a boxed double in
+  // V8's unoptimized code, and a mix of boxed and small numbers in the same fields made the
+  // verifier's and the index's optimized code deoptimize on every download (--trace-deopt).
+  return high === 0 ? low : high * 0x1_0000_0000 + low;
 }
 
 /** A u64 from a non-negative safe integer, without a BigInt per call. */
@@ -312,7 +317,7 @@ export class RecordingReader {
 
   /**
    * Returns the records `chunk` completes. The reader keeps a reference to `chunk` until it is
-   * parsed: do not reuse its memory. A malformed record throws `RecordingFormatError`, whose
+   * parsed: do not reuse its memory before `releaseInput`. A malformed record throws `RecordingFormatError`, whose
    * `records` are the complete records before it in this chunk, so a verifier can check them
    * and name the exact record that is bad.
    */
@@ -370,6 +375,25 @@ export class RecordingReader {
     this.buffer = Buffer.concat(parts);
   }
 
+  /**
+   * Copies the bytes it still holds (the start of a record that the chunks so far did not
+   * complete) into memory of its own, so the caller may reuse the memory of every chunk pushed
+   * so far. The download's batch buffers go back to the thread that fills them.
+   */
+  releaseInput(): void {
+    const held = this.buffer.length + this.pendingLength;
+    const own = Buffer.allocUnsafe(held);
+    this.buffer.copy(own, 0);
+    let at = this.buffer.length;
+    for (const chunk of this.pending) {
+      own.set(chunk, at);
+      at += chunk.length;
+    }
+    this.buffer = own;
+    this.pending = [];
+    this.pendingLength = 0;
+  }
+
   /** Bytes received but not yet forming a complete record (non-zero means truncated). */
   get pendingBytes(): number {
     return this.buffer.length + this.pendingLength;
@@ -380,43 +404,10 @@ export class RecordingReader {
   }
 
   private next(): RecordingRecord | undefined {
+    // Once per stream, and apart: a branch that runs once is one V8 has no feedback for when
+    // it optimizes the per-record path, so inlined here it cost a deoptimization per download.
+    if (!this.sawHeader) return this.nextHeader();
     const offset = this.consumed;
-    if (!this.sawHeader) {
-      if (this.buffer.length < RECORDING_MAGIC.length + 4) {
-        this.needed = RECORDING_MAGIC.length + 4;
-        return undefined;
-      }
-      if (!this.buffer.subarray(0, RECORDING_MAGIC.length).equals(RECORDING_MAGIC)) {
-        throw new RecordingFormatError('not a Witness recording (bad magic)', offset);
-      }
-      const length = this.buffer.readUInt32BE(RECORDING_MAGIC.length);
-      if (length > 1024 * 1024) throw new RecordingFormatError('header too large', offset);
-      const total = RECORDING_MAGIC.length + 4 + length;
-      if (this.buffer.length < total) {
-        this.needed = total;
-        return undefined;
-      }
-      let header: RecordingHeader;
-      try {
-        header = JSON.parse(
-          this.buffer.subarray(RECORDING_MAGIC.length + 4, total).toString('utf8'),
-        ) as RecordingHeader;
-      } catch {
-        throw new RecordingFormatError('header is not valid JSON', offset);
-      }
-      if (
-        typeof header !== 'object' ||
-        header === null ||
-        header.formatVersion !== 1 ||
-        typeof header.sessionId !== 'string' ||
-        typeof header.keyId !== 'string'
-      ) {
-        throw new RecordingFormatError('header lacks formatVersion 1, sessionId or keyId', offset);
-      }
-      this.advance(total);
-      this.sawHeader = true;
-      return { type: 'header', header, offset };
-    }
     if (this.buffer.length < 5) {
       this.needed = 5;
       return undefined;
@@ -452,6 +443,44 @@ export class RecordingReader {
       `unknown record type 0x${type.charCodeAt(0).toString(16)}`,
       offset,
     );
+  }
+
+  private nextHeader(): RecordingRecord | undefined {
+    const offset = this.consumed;
+    if (this.buffer.length < RECORDING_MAGIC.length + 4) {
+      this.needed = RECORDING_MAGIC.length + 4;
+      return undefined;
+    }
+    if (!this.buffer.subarray(0, RECORDING_MAGIC.length).equals(RECORDING_MAGIC)) {
+      throw new RecordingFormatError('not a Witness recording (bad magic)', offset);
+    }
+    const length = this.buffer.readUInt32BE(RECORDING_MAGIC.length);
+    if (length > 1024 * 1024) throw new RecordingFormatError('header too large', offset);
+    const total = RECORDING_MAGIC.length + 4 + length;
+    if (this.buffer.length < total) {
+      this.needed = total;
+      return undefined;
+    }
+    let header: RecordingHeader;
+    try {
+      header = JSON.parse(
+        this.buffer.subarray(RECORDING_MAGIC.length + 4, total).toString('utf8'),
+      ) as RecordingHeader;
+    } catch {
+      throw new RecordingFormatError('header is not valid JSON', offset);
+    }
+    if (
+      typeof header !== 'object' ||
+      header === null ||
+      header.formatVersion !== 1 ||
+      typeof header.sessionId !== 'string' ||
+      typeof header.keyId !== 'string'
+    ) {
+      throw new RecordingFormatError('header lacks formatVersion 1, sessionId or keyId', offset);
+    }
+    this.advance(total);
+    this.sawHeader = true;
+    return { type: 'header', header, offset };
   }
 
   private advance(bytes: number): void {

@@ -120,6 +120,16 @@ export function emptyTerminalEvents(): TerminalEvents {
   };
 }
 
+/**
+ * `value` as a small integer when it is one (ms offsets under ~24 days). Times come from u64
+ * epoch milliseconds, boxed doubles in V8's unoptimized code; stored as they come, a mix of
+ * boxed and small numbers in the index's arrays and objects made V8 deoptimize the code that
+ * fills them on every download.
+ */
+function smallInteger(value: number): number {
+  return value >= 0 && value <= 0x7fff_ffff ? value | 0 : value;
+}
+
 /** Accumulates the index; exported for live watching, which feeds events as they arrive. */
 export class IndexBuilder {
   header: RecordingHeader | null = null;
@@ -134,6 +144,11 @@ export class IndexBuilder {
   private readonly lastOfStream = new Map<number, number>();
   private frames = 0;
   private lastT = 0;
+  /**
+   * The indexed channel once it is known to be a listed terminal channel of a terminal
+   * session: its output frames take the short path in `frame`. -1 before.
+   */
+  private listedChannel = -1;
 
   /** `channel`: the terminal channel to index; null for the first one. */
   constructor(
@@ -149,8 +164,21 @@ export class IndexBuilder {
     if (event.seq > this.maxSeq) return false;
     this.frames = event.seq;
     const header = this.header;
-    const t = Math.max(this.lastT, header ? event.time - header.startedAt : 0);
+    const t = smallInteger(Math.max(this.lastT, header ? event.time - header.startedAt : 0));
     this.lastT = t;
+    // Nearly every frame of a terminal session: output on the channel being indexed. Kept
+    // small and apart from the rest, which runs rarely (a pty-req, a resize, typed input) —
+    // V8 optimized the whole method before those had run and deoptimized it on each download,
+    // recompiling ~40 ms of code every time (--trace-deopt, bench:replay).
+    if (event.kind === eventKinds.output && event.channel === this.listedChannel) {
+      this.addStream(event, t, EV_OUTPUT, recordOffset);
+      return true;
+    }
+    return this.anyFrame(event, t, recordOffset);
+  }
+
+  private anyFrame(event: RecordingEvent, t: number, recordOffset: number): boolean {
+    const header = this.header;
     if (header && protocolOf(header) === 'postgres') return true;
     if (event.channel === SESSION_CHANNEL) return true;
     const meta = event.kind === eventKinds.meta ? parseEventJson(event.data) : undefined;
@@ -168,8 +196,8 @@ export class IndexBuilder {
       this.channel = event.channel;
     }
     if (event.channel !== this.channel) return true;
-    // 'F' | u32 | 20-byte fixed frame header, then the data.
-    const dataOffset = this.startOffset + recordOffset + 5 + 20;
+    if (header && this.terminalChannels.includes(this.channel)) this.listedChannel = this.channel;
+    const dataOffset = this.dataOffsetOf(recordOffset);
     switch (event.kind) {
       case eventKinds.meta: {
         if (metaType(meta) === 'pty-req') {
@@ -204,15 +232,26 @@ export class IndexBuilder {
         if (kind === EV_INPUT) {
           this.commands.push(t, this.inputDecoder.decode(event.data, { stream: true }));
         }
-        for (let at = 0; at < event.data.length; at += MAX_PIECE_BYTES) {
-          const length = Math.min(MAX_PIECE_BYTES, event.data.length - at);
-          this.add(event.seq, t, kind, dataOffset + at, length, null);
-        }
+        this.addStream(event, t, kind, recordOffset);
         return true;
       }
       default:
         return true;
     }
+  }
+
+  /** A stream frame's data, as pieces of at most MAX_PIECE_BYTES. */
+  private addStream(event: RecordingEvent, t: number, kind: number, recordOffset: number): void {
+    const dataOffset = this.dataOffsetOf(recordOffset);
+    const bytes = event.data.length;
+    for (let at = 0; at < bytes; at += MAX_PIECE_BYTES) {
+      this.add(event.seq, t, kind, dataOffset + at, Math.min(MAX_PIECE_BYTES, bytes - at), null);
+    }
+  }
+
+  private dataOffsetOf(recordOffset: number): number {
+    // 'F' | u32 | 20-byte fixed frame header, then the data.
+    return this.startOffset + recordOffset + 5 + 20;
   }
 
   private add(
