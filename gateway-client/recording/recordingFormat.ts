@@ -390,7 +390,7 @@ export class RecordingReader {
       at += chunk.length;
     }
     this.buffer = own;
-    this.pending = [];
+    this.pending.length = 0;
     this.pendingLength = 0;
   }
 
