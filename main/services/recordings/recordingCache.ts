@@ -167,8 +167,12 @@ class DownloadSink {
   readonly accept = (chunk: Buffer): ChunkOutcome => {
     const writing = this.writer.write(chunk);
     this.bytes += chunk.length;
-    // Past the first bad frame nothing more can be trusted or shown: stop downloading.
-    if (!this.job.push(chunk)) return STOP_READING;
+    if (!this.job.push(chunk)) {
+      // Past the first bad frame nothing more can be trusted or shown: stop downloading. A
+      // write error still surfaces, from the writer's flush.
+      writing?.catch(() => {});
+      return STOP_READING;
+    }
     if (this.onProgress !== undefined) {
       const now = Date.now();
       if (now - this.lastProgress >= PROGRESS_EVERY_MS) {
