@@ -1,9 +1,9 @@
 /**
  * BackgroundVerifier with its real worker thread (verifyWorker.ts, loaded through tsx as in
- * `npm start`): the same verdict and index as verifying in-thread, an early stop on tampering,
- * and a lost worker falling back to the main thread without losing the download.
+ * `npm start`): the same verdict, index and file as in-thread, an early stop on tampering, and
+ * a lost worker falling back to the main thread without losing the recording.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -18,13 +18,26 @@ import {
 import { BackgroundVerifier, VerifierWorkerLostError } from './backgroundVerifier.ts';
 import { RecordingCache } from './recordingCache.ts';
 import { scanRecording } from './recordingIndex.ts';
-import { type VerificationJob, verifyInThread } from './verificationJob.ts';
+import { type VerificationJob, verifyToFileInThread } from './verificationJob.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'witness-bgverify-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const key = generateRecordingKey();
 
-async function feed(job: VerificationJob, bytes: Buffer, chunkBytes: number, paced = false) {
+let files = 0;
+/** A fresh path for a job's file. */
+function nextFile(): string {
+  files += 1;
+  return path.join(dir, `download-${files}.wrec`);
+}
+
+async function feed(
+  starting: Promise<VerificationJob>,
+  bytes: Buffer,
+  chunkBytes: number,
+  paced = false,
+) {
+  const job = await starting;
   let pushed = 0;
   for (let at = 0; at < bytes.length; at += chunkBytes) {
     const ok = job.push(Buffer.from(bytes.subarray(at, at + chunkBytes)));
@@ -56,11 +69,24 @@ describe('BackgroundVerifier', () => {
         const bytes = built.bytes();
         const file = path.join(dir, `${built.sessionId}.wrec`);
         writeFileSync(file, bytes);
-        const inWorker = await feed(verifiers.start(key.publicKeyPem, built.sessionId), bytes, 700);
-        const inThread = await feed(verifyInThread(key.publicKeyPem, built.sessionId), bytes, 700);
+        const workerFile = nextFile();
+        const threadFile = nextFile();
+        const inWorker = await feed(
+          verifiers.start(key.publicKeyPem, built.sessionId, workerFile),
+          bytes,
+          700,
+        );
+        const inThread = await feed(
+          verifyToFileInThread(key.publicKeyPem, built.sessionId, threadFile),
+          bytes,
+          700,
+        );
         expect(inWorker.outcome.report.status).toBe('verified');
         expect(inWorker.outcome.report).toEqual(inThread.outcome.report);
         expect(inWorker.outcome.index).toEqual(await scanRecording(file));
+        // Both wrote the download, byte for byte.
+        expect(readFileSync(workerFile).equals(bytes)).toBe(true);
+        expect(readFileSync(threadFile).equals(bytes)).toBe(true);
       }
       expect(logged).toEqual([]);
     } finally {
@@ -78,12 +104,12 @@ describe('BackgroundVerifier', () => {
     try {
       // Once the worker has loaded (a first job finished), its answers keep pace with a download.
       await feed(
-        verifiers.start(key.publicKeyPem, 'ses_main'),
+        verifiers.start(key.publicKeyPem, 'ses_main', nextFile()),
         buildSshRecording(key).bytes(),
         512,
       );
       const { pushed, outcome } = await feed(
-        verifiers.start(key.publicKeyPem, 'ses_long'),
+        verifiers.start(key.publicKeyPem, 'ses_long', nextFile()),
         bytes,
         1024,
         true,
@@ -101,13 +127,17 @@ describe('BackgroundVerifier', () => {
   it('fills the batch buffers the worker gives back instead of allocating one per batch', async () => {
     const verifiers = new BackgroundVerifier(() => {}, { batchBytes: 2048 });
     // Loaded first: while the worker starts, every batch waits in its queue with its buffer.
-    await feed(verifiers.start(key.publicKeyPem, 'ses_main'), buildSshRecording(key).bytes(), 512);
+    await feed(
+      verifiers.start(key.publicKeyPem, 'ses_main', nextFile()),
+      buildSshRecording(key).bytes(),
+      512,
+    );
     const allocations = vi.spyOn(Buffer, 'allocUnsafeSlow');
     try {
       const bytes = longRecording().bytes();
       // ~200 batches of 2 KiB, each verified and returned while the next chunks arrive.
       const { outcome } = await feed(
-        verifiers.start(key.publicKeyPem, 'ses_long'),
+        verifiers.start(key.publicKeyPem, 'ses_long', nextFile()),
         bytes,
         1024,
         true,
@@ -122,15 +152,46 @@ describe('BackgroundVerifier', () => {
     }
   });
 
+  it('a file the worker cannot write fails that job only, as one to run again here', async () => {
+    const verifiers = new BackgroundVerifier(() => {});
+    try {
+      const bytes = buildSshRecording(key).bytes();
+      const unwritable = path.join(dir, 'no-such-folder', 'x.wrec');
+      await expect(
+        feed(verifiers.start(key.publicKeyPem, 'ses_main', unwritable), bytes, 4096),
+      ).rejects.toThrow(/ENOENT/);
+      await expect(
+        feed(verifiers.start(key.publicKeyPem, 'ses_main', unwritable), bytes, 4096),
+      ).rejects.toBeInstanceOf(VerifierWorkerLostError);
+      // The worker itself is fine: the next download is verified on it.
+      const next = await feed(
+        verifiers.start(key.publicKeyPem, 'ses_main', nextFile()),
+        bytes,
+        4096,
+      );
+      expect(next.outcome.report.status).toBe('verified');
+    } finally {
+      await verifiers.dispose();
+    }
+  });
+
   it('a wrong key or another session fails the whole recording', async () => {
     const verifiers = new BackgroundVerifier(() => {});
     try {
       const bytes = buildSshRecording(key).bytes();
       const other = generateRecordingKey();
-      const wrongKey = await feed(verifiers.start(other.publicKeyPem, 'ses_main'), bytes, 4096);
+      const wrongKey = await feed(
+        verifiers.start(other.publicKeyPem, 'ses_main', nextFile()),
+        bytes,
+        4096,
+      );
       expect(wrongKey.outcome.report.status).toBe('failed');
       expect(wrongKey.outcome.report.firstBadSeq).toBe(0);
-      const wrongSession = await feed(verifiers.start(key.publicKeyPem, 'ses_other'), bytes, 4096);
+      const wrongSession = await feed(
+        verifiers.start(key.publicKeyPem, 'ses_other', nextFile()),
+        bytes,
+        4096,
+      );
       expect(wrongSession.outcome.report.status).toBe('failed');
     } finally {
       await verifiers.dispose();
@@ -155,7 +216,7 @@ describe('BackgroundVerifier', () => {
     });
     try {
       const { outcome } = await feed(
-        verifiers.start(key.publicKeyPem, 'ses_main'),
+        verifiers.start(key.publicKeyPem, 'ses_main', nextFile()),
         buildSshRecording(key).bytes(),
         300,
       );
@@ -174,7 +235,7 @@ describe('BackgroundVerifier', () => {
         eval: true,
       });
     const verifiers = new BackgroundVerifier(() => {}, { spawn: stalled, batchBytes: 1 << 20 });
-    const job = verifiers.start(key.publicKeyPem, 'ses_main');
+    const job = await verifiers.start(key.publicKeyPem, 'ses_main', nextFile());
     let pushed = 0;
     while (job.ready() === undefined) {
       expect(job.push(Buffer.alloc(1 << 20))).toBe(true);
@@ -206,7 +267,7 @@ describe('BackgroundVerifier', () => {
         { eval: true },
       );
     const verifiers = new BackgroundVerifier(() => {}, { spawn: dying, batchBytes: 1 << 20 });
-    const job = verifiers.start(key.publicKeyPem, 'ses_main');
+    const job = await verifiers.start(key.publicKeyPem, 'ses_main', nextFile());
     let waits = 0;
     for (let i = 0; i < 24; i++) {
       job.push(Buffer.alloc(1 << 20));
@@ -229,7 +290,7 @@ describe('BackgroundVerifier', () => {
       },
     });
     const { outcome } = await feed(
-      verifiers.start(key.publicKeyPem, 'ses_main'),
+      verifiers.start(key.publicKeyPem, 'ses_main', nextFile()),
       buildSshRecording(key).bytes(),
       100,
     );
@@ -237,7 +298,7 @@ describe('BackgroundVerifier', () => {
     expect(logged.join('\n')).toMatch(/no threads here.*main thread/);
   });
 
-  it('a worker lost mid-download: the cache re-verifies the saved bytes on the main thread', async () => {
+  it('a worker lost mid-download: the cache downloads again and verifies on the main thread', async () => {
     const logged: string[] = [];
     // A worker that dies on its first chunk.
     const dying = () =>
@@ -254,13 +315,17 @@ describe('BackgroundVerifier', () => {
     const chunks: Buffer[] = [];
     for (let at = 0; at < bytes.length; at += 4096) chunks.push(bytes.subarray(at, at + 4096));
     const cache = new RecordingCache(path.join(dir, 'cache'), verifiers);
+    let downloads = 0;
     const verified = await cache.fetch(
       {
-        downloadRecording: async () => ({
-          body: Readable.from(chunks),
-          contentType: 'application/octet-stream',
-          contentLength: bytes.length,
-        }),
+        downloadRecording: async () => {
+          downloads += 1;
+          return {
+            body: Readable.from(chunks),
+            contentType: 'application/octet-stream',
+            contentLength: bytes.length,
+          };
+        },
       },
       {
         url: 'https://gw.test',
@@ -273,10 +338,13 @@ describe('BackgroundVerifier', () => {
     expect(verified.report.status).toBe('verified');
     expect(verified.bytes).toBe(bytes.length);
     expect(verified.index).not.toBeNull();
+    // What the worker had not written went with it: the stream was fetched once more.
+    expect(downloads).toBe(2);
+    expect(readFileSync(verified.file).equals(bytes)).toBe(true);
     expect(logged.join('\n')).toMatch(/exited with code 3.*main thread/);
     // And the next download does not try the dead worker again.
     const again = await feed(
-      verifiers.start(key.publicKeyPem, 'ses_main'),
+      verifiers.start(key.publicKeyPem, 'ses_main', nextFile()),
       buildSshRecording(key).bytes(),
       512,
     );

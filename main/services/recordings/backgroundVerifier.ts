@@ -1,13 +1,16 @@
 /**
- * Verifies and indexes recording downloads on a worker thread (verifyWorker.ts). A first open
- * of a 100 MiB recording spent as long hashing and parsing as it did receiving; on one thread
- * the two add up, on two they overlap (measured by `npm run bench:replay`, cold opens).
+ * Verifies, indexes and writes recording downloads on a worker thread (verifyWorker.ts). A
+ * first open of a 100 MiB recording spent as long hashing and parsing as it did receiving; on
+ * one thread the two add up, on two they overlap (measured by `npm run bench:replay`, cold
+ * opens). The worker also writes the file: the main thread only receives and batches.
  *
  * One worker serves every download; it is started ahead of the first open (`warmUp`), since
  * loading it costs more than verifying a small recording. Chunks are sent in batches of
  * BATCH_BYTES (a message per 16 KiB TLS record would cost more than it saves). If the worker
- * cannot start or dies, the app says so in its log and verifies on the main thread from then
- * on: slower, never wrong.
+ * cannot start, the app says so in its log and verifies on the main thread from then on:
+ * slower, never wrong. If it dies (or cannot write) in the middle of a download, the job fails
+ * with VerifierWorkerLostError and the download is started again on the main thread
+ * (recordingCache.ts): what the worker had not yet written is gone with it.
  */
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -15,7 +18,7 @@ import { outsideAsar } from '../asarPaths.ts';
 import {
   type VerificationJob,
   type VerificationOutcome,
-  verifyInThread,
+  verifyToFileInThread,
 } from './verificationJob.ts';
 import type { FromVerifyWorker, ToVerifyWorker } from './verifyWorkerProtocol.ts';
 
@@ -25,7 +28,7 @@ const MAX_UNVERIFIED_BYTES = 8 * 1024 * 1024;
 /** Batch buffers kept for reuse while downloads run: as many as can be out at once. */
 const MAX_SPARE_BUFFERS = MAX_UNVERIFIED_BYTES / BATCH_BYTES + 2;
 
-/** The worker went away in the middle of a job: verify the bytes again on this thread. */
+/** The worker went away, or could not go on, in the middle of a job: start it again here. */
 export class VerifierWorkerLostError extends Error {}
 
 export class BackgroundVerifier {
@@ -60,17 +63,20 @@ export class BackgroundVerifier {
     this.ensureWorker();
   }
 
-  /** Verifies against `publicKeyPem`; the recording must be `sessionId`'s. */
-  start(publicKeyPem: string, sessionId: string): VerificationJob {
+  /**
+   * Verifies against `publicKeyPem` (the recording must be `sessionId`'s) and writes the
+   * download to `file`.
+   */
+  async start(publicKeyPem: string, sessionId: string, file: string): Promise<VerificationJob> {
     const worker = this.ensureWorker();
-    if (worker === null) return verifyInThread(publicKeyPem, sessionId);
+    if (worker === null) return verifyToFileInThread(publicKeyPem, sessionId, file);
     const job = this.nextJob++;
     const batchLimit = this.batchBytes;
     let failed = false;
     let batch: Uint8Array[] = [];
     let batchBytes = 0;
     let settled = false;
-    /** The worker went away: the rest of the download only goes to disk (re-verified there). */
+    /** The worker went away: the download stops (and is started again on the main thread). */
     let lost = false;
     /** Sent to the worker, not yet verified; the download waits above MAX_UNVERIFIED_BYTES. */
     let unverified = 0;
@@ -121,10 +127,10 @@ export class BackgroundVerifier {
     });
     // Rejections surface through finish(); an abandoned job must not warn as unhandled.
     outcome.catch(() => {});
-    post({ type: 'start', job, publicKeyPem, sessionId });
+    post({ type: 'start', job, publicKeyPem, sessionId, file });
     return {
       push(chunk) {
-        if (failed) return false;
+        if (failed || lost) return false;
         // A batch fits its buffer: send what is queued first if this chunk would overflow it.
         if (batchBytes + chunk.length > batchLimit) sendBatch();
         batch.push(chunk);

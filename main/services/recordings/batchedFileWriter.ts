@@ -11,7 +11,7 @@ const DEFAULT_BATCH_BYTES = 4 * 1024 * 1024;
 const MAX_BUFFERS = 1024;
 
 export class BatchedFileWriter {
-  private pending: Buffer[] = [];
+  private pending: Uint8Array[] = [];
   private pendingBytes = 0;
   private inFlight: Promise<void> = Promise.resolve();
   private failure: { error: unknown } | null = null;
@@ -28,7 +28,7 @@ export class BatchedFileWriter {
    * most two batches in memory). Not async on purpose: called per network chunk, the common
    * case allocates no promise. Throws the error of an earlier batch.
    */
-  write(chunk: Buffer): Promise<void> | undefined {
+  write(chunk: Uint8Array): Promise<void> | undefined {
     if (this.failure) throw this.failure.error;
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
@@ -61,7 +61,7 @@ export class BatchedFileWriter {
   }
 }
 
-async function writeAll(handle: FileHandle, buffers: Buffer[]): Promise<void> {
+async function writeAll(handle: FileHandle, buffers: Uint8Array[]): Promise<void> {
   const total = buffers.reduce((sum, b) => sum + b.length, 0);
   const { bytesWritten } = await handle.writev(buffers);
   if (bytesWritten >= total) return;

@@ -1,8 +1,8 @@
 /**
  * Verified downloads kept in the app-data folder. A recording is downloaded once, written to
- * disk, verified and indexed for playback in the same pass (the verifier sees each chunk as it
- * is queued for disk, and hands each frame it accepts to the index), against
- * the recording key pinned when the gateway was first trusted. Only a fully verified recording
+ * disk, verified and indexed for playback in the same pass (a VerificationJob writes each chunk
+ * and verifies it, handing each frame it accepts to the index — on the verify worker in the
+ * app), against the recording key pinned when the gateway was first trusted. Only a fully verified recording
  * (final checkpoint) is kept for reuse: it can no longer change, so opening it again needs no
  * download and no second verification — the gateway is still asked (the stream is opened and
  * dropped at once) so access is checked and audited on every view. Anything else (partial,
@@ -12,18 +12,18 @@
  * `verdict.json` beside it (and `keyframes.json`, written by keyframes.ts).
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Download } from '../../../gateway-client/gatewayClient.ts';
 import type { VerificationReport } from '../../../gateway-client/recording/verifyRecording.ts';
 import { VerifierWorkerLostError } from './backgroundVerifier.ts';
-import { BatchedFileWriter } from './batchedFileWriter.ts';
 import { type ChunkOutcome, pumpChunks, STOP_READING } from './chunkPump.ts';
 import type { RecordingIndex } from './recordingIndex.ts';
 import {
+  type StartVerification,
   type VerificationJob,
   type VerificationOutcome,
-  verifyInThread,
+  verifyToFileInThread,
 } from './verificationJob.ts';
 
 export const RECORDINGS_CACHE_DIR = 'recordings-cache';
@@ -66,13 +66,13 @@ export interface RecordingDownloader {
 
 /** Starts verifying one download (a BackgroundVerifier in the app; in-thread by default). */
 export interface VerifierFactory {
-  start(publicKeyPem: string, sessionId: string): VerificationJob;
+  start: StartVerification;
 }
 
 export class RecordingCache {
   constructor(
     private readonly root: string,
-    private readonly verifiers: VerifierFactory = { start: verifyInThread },
+    private readonly verifiers: VerifierFactory = { start: verifyToFileInThread },
   ) {}
 
   async fetch(
@@ -106,34 +106,23 @@ export class RecordingCache {
     await fs.mkdir(dir, { recursive: true });
     await fs.rm(verdictFile, { force: true });
     const temp = `${file}.${process.pid}.${Date.now()}.part`;
-    const handle = await fs.open(temp, 'w');
-    const writer = new BatchedFileWriter(handle);
-    // One pass: each chunk is queued for disk and handed to the verifier (which indexes the
-    // frames it accepts) as it arrives; the file is read back only for the frames shown.
-    const job = this.verifiers.start(pinned.recordingPublicKeyPem, sessionId);
-    const sink = new DownloadSink(writer, job, download.contentLength, onProgress);
-    let outcome: VerificationOutcome;
+    const receive = (from: Download, start: StartVerification) =>
+      receiveVerified(from, start(pinned.recordingPublicKeyPem, sessionId, temp), onProgress);
+    let received: { outcome: VerificationOutcome; bytes: number };
     try {
-      try {
-        await pumpChunks(download.body, sink.accept);
-        await writer.flush();
-      } finally {
-        download.body.destroy();
-        await writer.idle();
-        await handle.close();
-      }
-      outcome = await job.finish().catch(async (error: unknown) => {
+      const inApp: StartVerification = (key, id, to) => this.verifiers.start(key, id, to);
+      received = await receive(download, inApp).catch(async (error: unknown) => {
         if (!(error instanceof VerifierWorkerLostError)) throw error;
-        // Every byte is on disk: verify them again here.
-        return verifyFileInThread(temp, pinned.recordingPublicKeyPem, sessionId);
+        // The worker went away with bytes it had not written yet: the gateway still has them
+        // all. Downloaded again, verified and written on this thread.
+        return receive(await client.downloadRecording(sessionId), verifyToFileInThread);
       });
     } catch (error) {
-      job.cancel();
       await fs.rm(temp, { force: true });
       throw error;
     }
+    const { outcome, bytes } = received;
     const { report } = outcome;
-    const bytes = sink.bytes;
     onProgress?.('verify', bytes, bytes);
     await fs.rename(temp, file);
     if (report.status === 'verified') {
@@ -150,29 +139,52 @@ export class RecordingCache {
 }
 
 /**
- * Where each chunk of a download goes: queued for disk, handed to the verifier, counted for
- * progress. Kept apart from `fetch` so the per-chunk code is small (see chunkPump.ts).
+ * One pass over a download: each chunk goes to the job (written to the file, verified, and the
+ * frames it accepts indexed) as it arrives; the file is read back only for the frames shown.
+ */
+async function receiveVerified(
+  download: Download,
+  starting: Promise<VerificationJob>,
+  onProgress: ProgressListener | undefined,
+): Promise<{ outcome: VerificationOutcome; bytes: number }> {
+  let job: VerificationJob;
+  try {
+    job = await starting;
+  } catch (error) {
+    download.body.destroy();
+    throw error;
+  }
+  const sink = new DownloadSink(job, download.contentLength, onProgress);
+  try {
+    await pumpChunks(download.body, sink.accept);
+  } catch (error) {
+    job.cancel();
+    throw error;
+  } finally {
+    download.body.destroy();
+  }
+  return { outcome: await job.finish(), bytes: sink.bytes };
+}
+
+/**
+ * Where each chunk of a download goes: to the job, counted for progress. Kept apart from
+ * `fetch` so the per-chunk code is small (see chunkPump.ts).
  */
 class DownloadSink {
   bytes = 0;
   private lastProgress = 0;
 
   constructor(
-    private readonly writer: BatchedFileWriter,
     private readonly job: VerificationJob,
     private readonly total: number | null,
     private readonly onProgress: ProgressListener | undefined,
   ) {}
 
   readonly accept = (chunk: Buffer): ChunkOutcome => {
-    const writing = this.writer.write(chunk);
     this.bytes += chunk.length;
-    if (!this.job.push(chunk)) {
-      // Past the first bad frame nothing more can be trusted or shown: stop downloading. A
-      // write error still surfaces, from the writer's flush.
-      writing?.catch(() => {});
-      return STOP_READING;
-    }
+    // Verification failed (past the first bad frame nothing more can be trusted or shown) or
+    // the job cannot go on (`finish` says which): stop downloading.
+    if (!this.job.push(chunk)) return STOP_READING;
     if (this.onProgress !== undefined) {
       const now = Date.now();
       if (now - this.lastProgress >= PROGRESS_EVERY_MS) {
@@ -180,22 +192,8 @@ class DownloadSink {
         this.onProgress('download', this.bytes, this.total);
       }
     }
-    const verifierBehind = this.job.ready();
-    if (writing === undefined) return verifierBehind;
-    return verifierBehind === undefined ? writing : Promise.all([writing, verifierBehind]);
+    return this.job.ready();
   };
-}
-
-async function verifyFileInThread(
-  file: string,
-  publicKeyPem: string,
-  sessionId: string,
-): Promise<VerificationOutcome> {
-  const job = verifyInThread(publicKeyPem, sessionId);
-  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) {
-    if (!job.push(chunk as Buffer)) break;
-  }
-  return job.finish();
 }
 
 async function readVerdict(

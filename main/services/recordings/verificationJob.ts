@@ -1,13 +1,20 @@
 /**
- * One recording stream verified and indexed in a single pass: RecordingVerifier hands each
- * frame it accepts, with its record offset, to an IndexBuilder. The contract the download
- * (recordingCache.ts) feeds, whether the pass runs here (`verifyInThread`) or on the worker
- * thread (backgroundVerifier.ts, which runs this same pass in verifyWorker.ts).
+ * A recording download verified, indexed and written to disk in one pass.
+ *
+ * - `verifyInThread` is the pass itself: RecordingVerifier hands each frame it accepts, with
+ *   its record offset, to an IndexBuilder. It runs here or on the verify worker
+ *   (verifyWorker.ts), which is fed the same bytes.
+ * - A `VerificationJob` is what the download (recordingCache.ts) feeds: the pass plus the file
+ *   every byte goes to. `verifyToFileInThread` runs both on the calling thread; the
+ *   BackgroundVerifier (backgroundVerifier.ts) runs both on the worker, which writes each
+ *   batch it verifies — the main thread then only receives.
  */
+import { promises as fs } from 'node:fs';
 import {
   RecordingVerifier,
   type VerificationReport,
 } from '../../../gateway-client/recording/verifyRecording.ts';
+import { BatchedFileWriter } from './batchedFileWriter.ts';
 import { IndexBuilder, type RecordingIndex } from './recordingIndex.ts';
 
 export interface VerificationOutcome {
@@ -16,29 +23,42 @@ export interface VerificationOutcome {
   index: RecordingIndex | null;
 }
 
-/** One recording stream being verified, fed in order. */
+/** The verify-and-index pass over one stream, fed in order. */
+export interface VerificationPass {
+  /** The next bytes. False once verification has failed: nothing more counts. */
+  push(chunk: Uint8Array): boolean;
+  /** After `push`: the memory of the chunks pushed so far may be reused. */
+  releaseInput(): void;
+  finish(): VerificationOutcome;
+}
+
+/** A download being verified, indexed and written to its file, fed in order. */
 export interface VerificationJob {
-  /** The next bytes. False once verification has failed: stop reading, nothing more counts. */
+  /**
+   * The next bytes, written to the file and verified. False: stop reading — verification
+   * failed (nothing more can be trusted) or the job cannot go on; `finish` tells which.
+   */
   push(chunk: Uint8Array): boolean;
   /**
-   * Undefined while the verifier keeps up; otherwise a promise to await before pushing more
-   * (a download faster than verification must not pile up in memory).
+   * Undefined while the disk and the verifier keep up; otherwise a promise to await before
+   * pushing more (a download faster than either must not pile up in memory).
    */
   ready(): Promise<void> | undefined;
-  /** After the last push. */
+  /** After the last push: resolves once every byte is verified and in the file (closed). */
   finish(): Promise<VerificationOutcome>;
-  /** The stream is abandoned (an error elsewhere): forget it. */
+  /** The download is abandoned (an error elsewhere): close the file, forget the rest. */
   cancel(): void;
 }
 
-/** A job on this thread, which can also let go of the chunks it was given. */
-export interface InThreadVerificationJob extends VerificationJob {
-  /** After `push`: the memory of the chunks pushed so far may be reused. */
-  releaseInput(): void;
-}
+/** Starts a job that writes the download to `file` (created or truncated). */
+export type StartVerification = (
+  publicKeyPem: string,
+  sessionId: string,
+  file: string,
+) => Promise<VerificationJob>;
 
-/** The same verification on the calling thread. */
-export function verifyInThread(publicKeyPem: string, sessionId: string): InThreadVerificationJob {
+/** The pass on the calling thread. */
+export function verifyInThread(publicKeyPem: string, sessionId: string): VerificationPass {
   const indexer = new IndexBuilder(0, Number.MAX_SAFE_INTEGER);
   const verifier = new RecordingVerifier({
     publicKeyPem,
@@ -53,11 +73,49 @@ export function verifyInThread(publicKeyPem: string, sessionId: string): InThrea
   return {
     push: (chunk) => verifier.push(chunk),
     releaseInput: () => verifier.releaseInput(),
-    ready: () => undefined,
-    finish: async () => {
+    finish: () => {
       const report = verifier.finish();
       return { report, index: report.status === 'verified' ? indexer.finish() : null };
     },
-    cancel: () => {},
   };
 }
+
+/** The whole job on the calling thread: the file written in large batches as chunks arrive. */
+export const verifyToFileInThread: StartVerification = async (publicKeyPem, sessionId, file) => {
+  const handle = await fs.open(file, 'w');
+  const writer = new BatchedFileWriter(handle);
+  const pass = verifyInThread(publicKeyPem, sessionId);
+  let diskBehind: Promise<void> | undefined;
+  let closing: Promise<void> | null = null;
+  const close = () => {
+    closing ??= writer.idle().then(() => handle.close());
+    return closing;
+  };
+  return {
+    push(chunk) {
+      // Queued for disk first: a failed recording is kept as far as it was received.
+      const writing = writer.write(chunk);
+      if (writing !== undefined) {
+        const waited: Promise<void> = writing.then(() => {
+          if (diskBehind === waited) diskBehind = undefined;
+        });
+        // A write error also surfaces from `finish` (the writer's flush) if nobody waits here.
+        waited.catch(() => {});
+        diskBehind = waited;
+      }
+      return pass.push(chunk);
+    },
+    ready: () => diskBehind,
+    async finish() {
+      try {
+        await writer.flush();
+      } finally {
+        await close();
+      }
+      return pass.finish();
+    },
+    cancel() {
+      close().catch(() => {});
+    },
+  };
+};
