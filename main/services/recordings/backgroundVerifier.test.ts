@@ -3,7 +3,8 @@
  * `npm start`): the same verdict, index and file as in-thread, an early stop on tampering, and
  * a lost worker falling back to the main thread without losing the recording.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -41,7 +42,7 @@ async function feed(
   let pushed = 0;
   for (let at = 0; at < bytes.length; at += chunkBytes) {
     const ok = job.push(Buffer.from(bytes.subarray(at, at + chunkBytes)));
-    pushed = at + chunkBytes;
+    pushed = Math.min(bytes.length, at + chunkBytes);
     if (!ok) break;
     // As a download would: the worker's answers arrive between chunks.
     await (paced ? delay(1) : turn());
@@ -108,8 +109,9 @@ describe('BackgroundVerifier', () => {
         buildSshRecording(key).bytes(),
         512,
       );
+      const file = nextFile();
       const { pushed, outcome } = await feed(
-        verifiers.start(key.publicKeyPem, 'ses_long', nextFile()),
+        verifiers.start(key.publicKeyPem, 'ses_long', file),
         bytes,
         1024,
         true,
@@ -119,6 +121,8 @@ describe('BackgroundVerifier', () => {
       expect(outcome.index).toBeNull();
       // Frame 30 is ~31 KiB in; the stop comes a batch or two later, far before the end.
       expect(pushed).toBeLessThan(bytes.length / 4);
+      // Every byte received is kept, the chunk the stop came on included.
+      expect(readFileSync(file).equals(bytes.subarray(0, pushed))).toBe(true);
     } finally {
       await verifiers.dispose();
     }
@@ -152,17 +156,19 @@ describe('BackgroundVerifier', () => {
     }
   });
 
-  it('a file the worker cannot write fails that job only, as one to run again here', async () => {
+  it("a file the worker cannot write fails that job only, with the disk's error", async () => {
     const verifiers = new BackgroundVerifier(() => {});
     try {
       const bytes = buildSshRecording(key).bytes();
       const unwritable = path.join(dir, 'no-such-folder', 'x.wrec');
-      await expect(
-        feed(verifiers.start(key.publicKeyPem, 'ses_main', unwritable), bytes, 4096),
-      ).rejects.toThrow(/ENOENT/);
-      await expect(
-        feed(verifiers.start(key.publicKeyPem, 'ses_main', unwritable), bytes, 4096),
-      ).rejects.toBeInstanceOf(VerifierWorkerLostError);
+      const failure = await feed(
+        verifiers.start(key.publicKeyPem, 'ses_main', unwritable),
+        bytes,
+        4096,
+      ).catch((error: unknown) => error);
+      expect(String(failure)).toMatch(/could not verify and save the recording.*ENOENT/);
+      // Not a lost worker: the same download on the main thread would fail the same way.
+      expect(failure).not.toBeInstanceOf(VerifierWorkerLostError);
       // The worker itself is fine: the next download is verified on it.
       const next = await feed(
         verifiers.start(key.publicKeyPem, 'ses_main', nextFile()),
@@ -170,6 +176,26 @@ describe('BackgroundVerifier', () => {
         4096,
       );
       expect(next.outcome.report.status).toBe('verified');
+    } finally {
+      await verifiers.dispose();
+    }
+  });
+
+  it('a key the verifier refuses fails before any file is opened', async () => {
+    const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const rsaPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const verifiers = new BackgroundVerifier(() => {});
+    try {
+      for (const start of [
+        (file: string) => verifiers.start(rsaPem, 'ses_main', file),
+        (file: string) => verifyToFileInThread(rsaPem, 'ses_main', file),
+      ]) {
+        const file = nextFile();
+        await expect(feed(start(file), buildSshRecording(key).bytes(), 4096)).rejects.toThrow(
+          /Ed25519/,
+        );
+        expect(existsSync(file)).toBe(false);
+      }
     } finally {
       await verifiers.dispose();
     }
@@ -248,11 +274,12 @@ describe('BackgroundVerifier', () => {
     });
     await delay(200);
     expect(released).toBe(false);
-    // The worker going away ends the job: whoever waits to push is let go.
+    // The app closing ends the job: whoever waits to push is let go, and nothing is retried.
     await verifiers.dispose();
     await waiting;
     expect(released).toBe(true);
-    await expect(job.finish()).rejects.toBeInstanceOf(VerifierWorkerLostError);
+    await expect(job.finish()).rejects.toThrow('the app is closing');
+    await expect(job.finish()).rejects.not.toBeInstanceOf(VerifierWorkerLostError);
   });
 
   it('a worker lost while the download waits for it does not leave the download hanging', async () => {

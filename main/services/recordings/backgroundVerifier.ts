@@ -8,9 +8,11 @@
  * loading it costs more than verifying a small recording. Chunks are sent in batches of
  * BATCH_BYTES (a message per 16 KiB TLS record would cost more than it saves). If the worker
  * cannot start, the app says so in its log and verifies on the main thread from then on:
- * slower, never wrong. If it dies (or cannot write) in the middle of a download, the job fails
- * with VerifierWorkerLostError and the download is started again on the main thread
- * (recordingCache.ts): what the worker had not yet written is gone with it.
+ * slower, never wrong. If it dies in the middle of a download, the job fails with
+ * VerifierWorkerLostError and the download is started again on the main thread
+ * (recordingCache.ts): what the worker had not yet written is gone with it. A job the worker
+ * itself cannot go on with (its file cannot be written) fails with that error: it would fail
+ * the same way here.
  */
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -28,7 +30,7 @@ const MAX_UNVERIFIED_BYTES = 8 * 1024 * 1024;
 /** Batch buffers kept for reuse while downloads run: as many as can be out at once. */
 const MAX_SPARE_BUFFERS = MAX_UNVERIFIED_BYTES / BATCH_BYTES + 2;
 
-/** The worker went away, or could not go on, in the middle of a job: start it again here. */
+/** The worker went away in the middle of a job: start the job again on the main thread. */
 export class VerifierWorkerLostError extends Error {}
 
 export class BackgroundVerifier {
@@ -130,13 +132,16 @@ export class BackgroundVerifier {
     post({ type: 'start', job, publicKeyPem, sessionId, file });
     return {
       push(chunk) {
-        if (failed || lost) return false;
+        // Gone with the worker: the download stops, and is started again on the main thread.
+        if (lost) return false;
         // A batch fits its buffer: send what is queued first if this chunk would overflow it.
         if (batchBytes + chunk.length > batchLimit) sendBatch();
         batch.push(chunk);
         batchBytes += chunk.length;
         if (batchBytes >= batchLimit) sendBatch();
-        return true;
+        // Failed verification: this chunk is still written (a failed recording is kept as far as
+        // it was received), and nothing more is read.
+        return !failed;
       },
       ready() {
         if (failed || settled || lost || unverified <= MAX_UNVERIFIED_BYTES) return undefined;
@@ -172,7 +177,7 @@ export class BackgroundVerifier {
     const worker = this.worker;
     this.worker = null;
     this.unusable = true;
-    this.rejectAll('the app is closing');
+    this.rejectAll(new Error('the app is closing'));
     await worker?.terminate();
   }
 
@@ -221,14 +226,15 @@ export class BackgroundVerifier {
     // Idle, the app keeps no batch buffers (up to MAX_SPARE_BUFFERS × 512 KiB).
     if (this.pending.size === 0) this.spareBuffers.length = 0;
     if (message.type === 'done') job.resolve({ report: message.report, index: message.index });
-    else job.reject(new VerifierWorkerLostError(`verification worker: ${message.message}`));
+    // Its file could not be written, or the pass threw: it would again on the main thread.
+    else job.reject(new Error(`could not verify and save the recording: ${message.message}`));
   }
 
   private lost(worker: Worker, what: string): void {
     if (this.worker !== worker) return;
     this.worker = null;
     this.giveUp(`the verification worker ${what}`);
-    this.rejectAll(what);
+    this.rejectAll(new VerifierWorkerLostError(`the verification worker stopped: ${what}`));
   }
 
   private giveUp(why: string): void {
@@ -236,10 +242,8 @@ export class BackgroundVerifier {
     this.log(`${why}; recordings are verified on the main thread from now on (slower)`);
   }
 
-  private rejectAll(why: string): void {
-    for (const job of this.pending.values()) {
-      job.reject(new VerifierWorkerLostError(`the verification worker stopped: ${why}`));
-    }
+  private rejectAll(error: Error): void {
+    for (const job of this.pending.values()) job.reject(error);
     this.pending.clear();
     this.spareBuffers.length = 0;
   }

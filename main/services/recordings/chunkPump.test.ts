@@ -55,6 +55,7 @@ describe('pumpChunks', () => {
       seen.push(chunk.toString());
       return STOP_READING;
     });
+    expect(stream.isPaused()).toBe(true);
     stream.write('two');
     await turn();
     expect(seen).toEqual(['one']);

@@ -121,13 +121,13 @@ export function emptyTerminalEvents(): TerminalEvents {
 }
 
 /**
- * `value` as a small integer when it is one (ms offsets under ~24 days). Times come from u64
- * epoch milliseconds, boxed doubles in V8's unoptimized code; stored as they come, a mix of
- * boxed and small numbers in the index's arrays and objects made V8 deoptimize the code that
- * fills them on every download.
+ * `value` as a small integer when it is a whole number under 2^31 (ms offsets under ~24 days).
+ * Times come from u64 epoch milliseconds, boxed doubles in V8's unoptimized code; stored as
+ * they come, a mix of boxed and small numbers in the index's arrays and objects made V8
+ * deoptimize the code that fills them on every download.
  */
 function smallInteger(value: number): number {
-  return value >= 0 && value <= 0x7fff_ffff ? value | 0 : value;
+  return Number.isInteger(value) && value >= 0 && value <= 0x7fff_ffff ? value | 0 : value;
 }
 
 /** Accumulates the index; exported for live watching, which feeds events as they arrive. */

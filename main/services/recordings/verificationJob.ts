@@ -82,9 +82,10 @@ export function verifyInThread(publicKeyPem: string, sessionId: string): Verific
 
 /** The whole job on the calling thread: the file written in large batches as chunks arrive. */
 export const verifyToFileInThread: StartVerification = async (publicKeyPem, sessionId, file) => {
+  // The pass first: a key it refuses must not leave the file open.
+  const pass = verifyInThread(publicKeyPem, sessionId);
   const handle = await fs.open(file, 'w');
   const writer = new BatchedFileWriter(handle);
-  const pass = verifyInThread(publicKeyPem, sessionId);
   let diskBehind: Promise<void> | undefined;
   let closing: Promise<void> | null = null;
   const close = () => {

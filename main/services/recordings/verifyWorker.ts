@@ -42,8 +42,9 @@ port.on('message', (message: ToVerifyWorker) => {
 
 function handle(message: ToVerifyWorker): void {
   if (message.type === 'start') {
-    const fd = openSync(message.file, 'w');
+    // The pass first: a key it refuses must not leave the file open.
     const pass = verifyInThread(message.publicKeyPem, message.sessionId);
+    const fd = openSync(message.file, 'w');
     jobs.set(message.job, { pass, failedEarly: false, fd, written: 0 });
     return;
   }
