@@ -216,7 +216,10 @@ describeWithSshd('desktop terminals through the gateway', () => {
       30_000,
     );
     expect(received).toBeGreaterThanOrEqual(highWater);
-    expect(received).toBeLessThanOrEqual(highWater + maxBatch);
+    // Near it: the batch that crossed it can exceed maxBatch by the packet that completed it,
+    // and a packet already read when the pause took effect still goes out (seen once in CI:
+    // 299 bytes over highWater + maxBatch). Without the pause all ~14 MB would arrive.
+    expect(received).toBeLessThanOrEqual(highWater + 2 * maxBatch);
     expect(log.ended.get(terminalId)).toBeUndefined();
 
     // Phase 2: ack what arrived, then keep acking slowly; everything arrives.
