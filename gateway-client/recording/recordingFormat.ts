@@ -317,9 +317,9 @@ export class RecordingReader {
 
   /**
    * Returns the records `chunk` completes. The reader keeps a reference to `chunk` until it is
-   * parsed: do not reuse its memory before `releaseInput`. A malformed record throws `RecordingFormatError`, whose
-   * `records` are the complete records before it in this chunk, so a verifier can check them
-   * and name the exact record that is bad.
+   * parsed: do not reuse its memory before `releaseInput`. A malformed record throws
+   * `RecordingFormatError`, whose `records` are the complete records before it in this chunk,
+   * so a verifier can check them and name the exact record that is bad.
    */
   push(chunk: Uint8Array): RecordingRecord[] {
     if (chunk.length === 0) return [];

@@ -2,11 +2,11 @@
  * Verified downloads kept in the app-data folder. A recording is downloaded once, written to
  * disk, verified and indexed for playback in the same pass (a VerificationJob writes each chunk
  * and verifies it, handing each frame it accepts to the index — on the verify worker in the
- * app), against the recording key pinned when the gateway was first trusted. Only a fully verified recording
- * (final checkpoint) is kept for reuse: it can no longer change, so opening it again needs no
- * download and no second verification — the gateway is still asked (the stream is opened and
- * dropped at once) so access is checked and audited on every view. Anything else (partial,
- * failed) is downloaded again each time it is opened.
+ * app), against the recording key pinned when the gateway was first trusted. Only a fully
+ * verified recording (final checkpoint) is kept for reuse: it can no longer change, so opening
+ * it again needs no download and no second verification — the gateway is still asked (the
+ * stream is opened and dropped at once) so access is checked and audited on every view.
+ * Anything else (partial, failed) is downloaded again each time it is opened.
  *
  * Layout: `<app data>/recordings-cache/<gateway+key+user>/<session>/stream.wrec` with
  * `verdict.json` beside it (and `keyframes.json`, written by keyframes.ts).
