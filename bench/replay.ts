@@ -37,7 +37,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { newId } from '../gateway/newId.ts';
-import { eventKinds } from '../gateway-client/recording/recordingFormat.ts';
 import {
   type CallName,
   type CallRequest,
@@ -46,6 +45,7 @@ import {
 } from '../main/ipc/contract.ts';
 import { createDispatcher } from '../main/ipc/dispatcher.ts';
 import { createDesktopApp } from '../main/services/desktopApp.ts';
+import { eventKinds } from '../shared/recording/recordingFormat.ts';
 import { startTestGateway } from '../test/harness/gatewayForTests.ts';
 import { type GatewayProcess, spawnGateway } from '../test/harness/gatewayProcess.ts';
 import { processCpuSeconds } from './procCpu.ts';

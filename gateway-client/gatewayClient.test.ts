@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { TokenPair } from './api/apiSchemas.ts';
+import type { TokenPair } from '../shared/api/apiSchemas.ts';
 import { type FakeGateway, sendJson, startFakeGateway } from './fixtures/fakeGateway.ts';
 import { createTestPki, type TestPki } from './fixtures/testPki.ts';
 import {

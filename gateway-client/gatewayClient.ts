@@ -58,7 +58,7 @@ import {
   updateGrantRequestSchema,
   updateResourceRequestSchema,
   userSchema,
-} from './api/apiSchemas.ts';
+} from '../shared/api/apiSchemas.ts';
 import { normalizeGatewayUrl } from './gatewayUrl.ts';
 
 /** Responses larger than this are refused: no API answer comes close, so it is a fault. */

@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import type { TokenPair } from './api/apiSchemas.ts';
+import type { TokenPair } from '../shared/api/apiSchemas.ts';
 import { writeFileAtomic } from './credentialStore.ts';
 
 export const PROFILE_FILE = 'profile.json';

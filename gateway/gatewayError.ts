@@ -1,4 +1,4 @@
-import type { ApiErrorBody, ApiErrorCode } from '../gateway-client/api/apiSchemas.ts';
+import type { ApiErrorBody, ApiErrorCode } from '../shared/api/apiSchemas.ts';
 
 /**
  * An error a person can act on. Thrown by the gateway's domain code (auth, policy, sessions);

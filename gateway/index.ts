@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Keys } from '../gateway-client/api/apiSchemas.ts';
+import type { Keys } from '../shared/api/apiSchemas.ts';
 import { type RunningApi, startApiServer } from './api/apiServer.ts';
 import { AuthService, type AuthSettings, DEFAULT_AUTH_SETTINGS } from './auth/authService.ts';
 import { type Clock, systemClock } from './clock.ts';

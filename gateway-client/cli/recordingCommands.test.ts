@@ -8,23 +8,23 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Recording } from '../api/apiSchemas.ts';
+import type { Recording } from '../../shared/api/apiSchemas.ts';
+import {
+  buildSshRecording,
+  generateRecordingKey,
+  RecordingBuilder,
+  type TestRecordingKey,
+} from '../../shared/recording/fixtures/recordingFixture.ts';
+import { publicKeyFingerprint, writeBundle } from '../../shared/recording/recordingBundle.ts';
+import { verifyRecording } from '../../shared/recording/verifyRecording.ts';
 import {
   type FakeGateway,
   sendError,
   sendJson,
   startFakeGateway,
 } from '../fixtures/fakeGateway.ts';
-import {
-  buildSshRecording,
-  generateRecordingKey,
-  RecordingBuilder,
-  type TestRecordingKey,
-} from '../fixtures/recordingFixture.ts';
 import { createTestPki, type TestPki } from '../fixtures/testPki.ts';
 import { GatewayClient } from '../gatewayClient.ts';
-import { publicKeyFingerprint, writeBundle } from '../recording/recordingBundle.ts';
-import { verifyRecording } from '../recording/verifyRecording.ts';
 import { runWitnessCli } from './witnessCli.ts';
 
 let pki: TestPki;

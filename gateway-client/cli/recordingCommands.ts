@@ -1,11 +1,11 @@
 /**
  * `witness recordings list|export|verify`.
  *
- * `export --format jsonl` writes a database session's query log (gateway-client/recording/
+ * `export --format jsonl` writes a database session's query log (shared/recording/
  * queryLog.ts): for reading and for tools, not evidence — a bundle is the evidence.
  *
  * `list` and `export` talk to the signed-in gateway; `verify` works offline, on a file, with
- * nothing but the key the person trusts (gateway/recorder/FORMAT.md, "Verifying"): it never
+ * nothing but the key the person trusts (shared/recording/FORMAT.md, "Verifying"): it never
  * signs in, never reads the profile, and never believes the key inside a bundle on its own.
  *
  * Exit codes of `verify`: 0 verified; 0 with a warning for an interrupted recording verified up
@@ -18,23 +18,23 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { type Recording, recordingStatuses } from '../api/apiSchemas.ts';
-import type { GatewayClient } from '../gatewayClient.ts';
+import { type Recording, recordingStatuses } from '../../shared/api/apiSchemas.ts';
 import {
   type BundleVerificationReport,
   InvalidFingerprintError,
   parseKeyFingerprint,
   publicKeyFingerprint,
   verifyBundle,
-} from '../recording/recordingBundle.ts';
-import { RECORDING_MAGIC } from '../recording/recordingFormat.ts';
+} from '../../shared/recording/recordingBundle.ts';
+import { RECORDING_MAGIC } from '../../shared/recording/recordingFormat.ts';
 import {
   InvalidRecordingKeyError,
   parseRecordingPublicKey,
   recordingKeyId,
   type VerificationReport,
   verifyRecording,
-} from '../recording/verifyRecording.ts';
+} from '../../shared/recording/verifyRecording.ts';
+import type { GatewayClient } from '../gatewayClient.ts';
 import { formatTable } from './textTable.ts';
 
 /** What the commands need from the CLI they are part of (witnessCli.ts). */

@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { Command } from 'commander';
-import type { CreateSessionResponse } from '../api/apiSchemas.ts';
+import type { CreateSessionResponse } from '../../shared/api/apiSchemas.ts';
 import type { GatewayClient } from '../gatewayClient.ts';
 import { runInteractiveChild } from './interactiveChild.ts';
 

@@ -17,7 +17,7 @@ import {
   passwordSchema,
   type Resource,
   type TokenPair,
-} from '../api/apiSchemas.ts';
+} from '../../shared/api/apiSchemas.ts';
 import {
   CaDiscoveryError,
   CaMismatchError,

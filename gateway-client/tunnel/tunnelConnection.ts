@@ -20,14 +20,14 @@
  */
 import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { connect as connectTls, type TLSSocket } from 'node:tls';
-import type { CreateSessionResponse } from '../api/apiSchemas.ts';
+import type { CreateSessionResponse } from '../../shared/api/apiSchemas.ts';
+import { SCRAM_SHA_256, ScramClient, ScramError } from '../../shared/postgres/scram.ts';
 import {
   GatewayApiError,
   GatewayConnectionError,
   NotSignedInError,
   SessionExpiredError,
 } from '../gatewayClient.ts';
-import { SCRAM_SHA_256, ScramClient, ScramError } from '../postgres/scram.ts';
 import {
   BackendFrameReader,
   encodeBackendFrame,

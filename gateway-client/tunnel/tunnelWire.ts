@@ -2,7 +2,7 @@
  * The few PostgreSQL protocol 3.0 messages the local tunnel reads and writes itself: startup
  * packets from the client, the gateway's authentication messages, and the ErrorResponses the
  * tunnel sends when it cannot connect someone. Everything after the login passes through the
- * tunnel as bytes, so this is deliberately not a codec (gateway/proxy/postgres/codec.ts is one,
+ * tunnel as bytes, so this is deliberately not a codec (shared/postgres/codec.ts is one,
  * and gateway-client may not import the gateway). Pure: no sockets.
  * @see https://www.postgresql.org/docs/current/protocol-message-formats.html
  */

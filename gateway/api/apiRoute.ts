@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import type { Role } from '../../gateway-client/api/apiSchemas.ts';
+import type { Role } from '../../shared/api/apiSchemas.ts';
 import type { Authenticated, AuthService } from '../auth/authService.ts';
 import { GatewayError } from '../gatewayError.ts';
 

@@ -1,5 +1,5 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
-import { MAX_REQUEST_BODY_BYTES } from '../../gateway-client/api/apiSchemas.ts';
+import { MAX_REQUEST_BODY_BYTES } from '../../shared/api/apiSchemas.ts';
 import { GatewayError } from '../gatewayError.ts';
 import type { Logger } from '../logger.ts';
 import { StoreConflictError } from '../store/store.ts';

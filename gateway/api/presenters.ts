@@ -3,13 +3,7 @@
  * added to a record (a hash, a ciphertext) cannot leak into a response by accident; the route
  * layer then validates the result against the response schema as a second guard.
  */
-import type {
-  Grant,
-  Resource,
-  Session,
-  TokenPair,
-  User,
-} from '../../gateway-client/api/apiSchemas.ts';
+import type { Grant, Resource, Session, TokenPair, User } from '../../shared/api/apiSchemas.ts';
 import type { IssuedTokens } from '../auth/authService.ts';
 import type { VisibleResource } from '../resources/resourceCatalog.ts';
 import type { GrantRecord, SessionRecord, UserRecord } from '../store/store.ts';

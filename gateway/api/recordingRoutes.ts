@@ -25,9 +25,9 @@ import {
   recordingSearchQuerySchema,
   recordingSearchResultSchema,
   recordingStreamQuerySchema,
-} from '../../gateway-client/api/apiSchemas.ts';
-import { NoTerminalOutputError, toAsciicast } from '../../gateway-client/recording/asciicast.ts';
-import { toQueryLog } from '../../gateway-client/recording/queryLog.ts';
+} from '../../shared/api/apiSchemas.ts';
+import { NoTerminalOutputError, toAsciicast } from '../../shared/recording/asciicast.ts';
+import { toQueryLog } from '../../shared/recording/queryLog.ts';
 import type { Authenticated, AuthService } from '../auth/authService.ts';
 import type { Clock } from '../clock.ts';
 import { GatewayError } from '../gatewayError.ts';

@@ -25,7 +25,7 @@ import {
   updateGrantRequestSchema,
   updateResourceRequestSchema,
   userSchema,
-} from '../../gateway-client/api/apiSchemas.ts';
+} from '../../shared/api/apiSchemas.ts';
 import type { AuthService } from '../auth/authService.ts';
 import type { Clock } from '../clock.ts';
 import { GatewayError } from '../gatewayError.ts';

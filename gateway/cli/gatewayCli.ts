@@ -12,7 +12,7 @@ import {
   type Role,
   roles,
   usernameSchema,
-} from '../../gateway-client/api/apiSchemas.ts';
+} from '../../shared/api/apiSchemas.ts';
 import { hashPassword } from '../auth/passwords.ts';
 import { gatewayVersion, openGatewayServices, startGateway } from '../index.ts';
 import { newId } from '../newId.ts';

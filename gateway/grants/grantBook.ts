@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import type {
   createGrantRequestSchema,
   updateGrantRequestSchema,
-} from '../../gateway-client/api/apiSchemas.ts';
+} from '../../shared/api/apiSchemas.ts';
 import type { Clock } from '../clock.ts';
 import { GatewayError } from '../gatewayError.ts';
 import { newId } from '../newId.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { GuardrailRule } from '../../gateway-client/api/apiSchemas.ts';
+import type { GuardrailRule } from '../../shared/api/apiSchemas.ts';
 import { compileGuardrails, type GuardrailVerdict } from './guardrails.ts';
 
 const rules: GuardrailRule[] = [

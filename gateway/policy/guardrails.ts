@@ -1,4 +1,4 @@
-import type { GuardrailRule, statementClasses } from '../../gateway-client/api/apiSchemas.ts';
+import type { GuardrailRule, statementClasses } from '../../shared/api/apiSchemas.ts';
 import {
   type SqlLexOptions,
   type SqlStatement,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { MaskingRule } from '../../gateway-client/api/apiSchemas.ts';
+import type { MaskingRule } from '../../shared/api/apiSchemas.ts';
 import {
   BUILTIN_TYPE_OIDS,
   compileMasking,

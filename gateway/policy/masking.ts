@@ -1,4 +1,4 @@
-import type { MaskingRule } from '../../gateway-client/api/apiSchemas.ts';
+import type { MaskingRule } from '../../shared/api/apiSchemas.ts';
 
 /**
  * Result masking (issue #4): rewrites DataRow values before the client and the recorder see

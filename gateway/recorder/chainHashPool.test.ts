@@ -11,12 +11,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  chainHashParts,
-  eventKinds,
-  initialHash,
-} from '../../gateway-client/recording/recordingFormat.ts';
-import { recordingKeyId, verifyRecording } from '../../gateway-client/recording/verifyRecording.ts';
+import { chainHashParts, eventKinds, initialHash } from '../../shared/recording/recordingFormat.ts';
+import { recordingKeyId, verifyRecording } from '../../shared/recording/verifyRecording.ts';
 import type { Logger } from '../logger.ts';
 import { openSqliteStore } from '../store/openStore.ts';
 import type { Store } from '../store/store.ts';

@@ -18,7 +18,7 @@
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { HASH_BYTES } from '../../gateway-client/recording/recordingFormat.ts';
+import { HASH_BYTES } from '../../shared/recording/recordingFormat.ts';
 import { type Logger, silentLogger } from '../logger.ts';
 
 /** One frame to hash: the frame header as it is hashed (the record head without 'F' | u32) and its data. */

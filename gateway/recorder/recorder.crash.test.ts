@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { verifyBundle } from '../../gateway-client/recording/recordingBundle.ts';
-import { recordingKeyId, verifyRecording } from '../../gateway-client/recording/verifyRecording.ts';
+import { verifyBundle } from '../../shared/recording/recordingBundle.ts';
+import { recordingKeyId, verifyRecording } from '../../shared/recording/verifyRecording.ts';
 import {
   describeWithPostgres,
   freshPostgresDatabase,

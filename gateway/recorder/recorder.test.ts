@@ -10,11 +10,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  eventKinds,
-  MAX_FRAME_DATA_BYTES,
-} from '../../gateway-client/recording/recordingFormat.ts';
-import { recordingKeyId, verifyRecording } from '../../gateway-client/recording/verifyRecording.ts';
+import { eventKinds, MAX_FRAME_DATA_BYTES } from '../../shared/recording/recordingFormat.ts';
+import { recordingKeyId, verifyRecording } from '../../shared/recording/verifyRecording.ts';
 import {
   describeWithPostgres,
   freshPostgresDatabase,

@@ -1,6 +1,6 @@
 /**
  * The recorder: turns what a proxy hands it into the hash-chained, signed recording stream of
- * gateway-client/recording/recordingFormat.ts, in a RecordingStorage, and keeps the store's
+ * shared/recording/recordingFormat.ts, in a RecordingStorage, and keeps the store's
  * `recordings` row up to date (DESIGN.md, Flows → Record).
  *
  * Per session:
@@ -38,7 +38,7 @@ import {
   HASH_BYTES,
   initialHash,
   MAX_FRAME_DATA_BYTES,
-} from '../../gateway-client/recording/recordingFormat.ts';
+} from '../../shared/recording/recordingFormat.ts';
 import { type Clock, systemClock } from '../clock.ts';
 import type { RecordingKey } from '../config/dataDir.ts';
 import { signBytes } from '../config/recordingSignature.ts';

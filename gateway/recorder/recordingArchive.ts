@@ -4,12 +4,9 @@
  * recordings of either kind whatever it writes new ones to. Who may read what, and the audit
  * of it, are the API's business (api/recordingRoutes.ts); this module knows no transport.
  */
-import type { RecordingVerification } from '../../gateway-client/api/apiSchemas.ts';
-import { writeBundle } from '../../gateway-client/recording/recordingBundle.ts';
-import {
-  type RecordingEvent,
-  RecordingReader,
-} from '../../gateway-client/recording/recordingFormat.ts';
+import type { RecordingVerification } from '../../shared/api/apiSchemas.ts';
+import { writeBundle } from '../../shared/recording/recordingBundle.ts';
+import { type RecordingEvent, RecordingReader } from '../../shared/recording/recordingFormat.ts';
 import type { RecordingMetadata, RecordingStorageKind } from '../store/store.ts';
 import { type RecordingStorage, startOfRecording } from './recordingStorage.ts';
 import { verifyStoredRecording } from './recordingVerification.ts';

@@ -1,6 +1,6 @@
 /**
  * Where recording bytes go. The recorder writes one append-only byte stream per session (the
- * format of gateway-client/recording/recordingFormat.ts) into a `RecordingSink`; readers get
+ * format of shared/recording/recordingFormat.ts) into a `RecordingSink`; readers get
  * the same bytes back, in order, from `open`. Two deployments (DESIGN.md, Storage):
  *
  * - `SegmentFileStorage` (SQLite deployment): `<root>/<sessionId>/000000.seg, 000001.seg, …`,

@@ -1,7 +1,7 @@
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventKinds, RecordingReader } from '../../gateway-client/recording/recordingFormat.ts';
-import { recordingKeyId } from '../../gateway-client/recording/verifyRecording.ts';
+import { eventKinds, RecordingReader } from '../../shared/recording/recordingFormat.ts';
+import { recordingKeyId } from '../../shared/recording/verifyRecording.ts';
 import { openSqliteStore } from '../store/openStore.ts';
 import type { RecordingStatus, Store } from '../store/store.ts';
 import { readStoredBytes } from './fixtures/readRecording.ts';

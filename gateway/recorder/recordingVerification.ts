@@ -1,6 +1,6 @@
 /**
  * Verifies a stored recording for the API, with the same verifier the CLI and the desktop use
- * offline (gateway-client/recording/verifyRecording.ts), plus the one thing only the gateway
+ * offline (shared/recording/verifyRecording.ts), plus the one thing only the gateway
  * knows: whether the writer stopped cleanly.
  *
  * A writer that died (SIGKILL, power loss) or hit a full disk can leave the last record half
@@ -11,15 +11,12 @@
  * verified up to its last checkpoint (DESIGN.md: "a recording cut short by a crash still
  * verifies up to its last checkpoint").
  */
-import type { RecordingVerification } from '../../gateway-client/api/apiSchemas.ts';
-import {
-  RecordingFormatError,
-  RecordingReader,
-} from '../../gateway-client/recording/recordingFormat.ts';
+import type { RecordingVerification } from '../../shared/api/apiSchemas.ts';
+import { RecordingFormatError, RecordingReader } from '../../shared/recording/recordingFormat.ts';
 import {
   type VerificationReport,
   verifyRecording,
-} from '../../gateway-client/recording/verifyRecording.ts';
+} from '../../shared/recording/verifyRecording.ts';
 import type { RecordingMetadata } from '../store/store.ts';
 import { RecordingNotFoundError, type RecordingStorage } from './recordingStorage.ts';
 

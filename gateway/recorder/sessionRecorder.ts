@@ -7,7 +7,7 @@
  * `failed` resolves; the proxy must then end the session with the failure's message and
  * forward nothing more.
  */
-import type { EventKind } from '../../gateway-client/recording/recordingFormat.ts';
+import type { EventKind } from '../../shared/recording/recordingFormat.ts';
 
 export interface SessionRecorder {
   readonly sessionId: string;

@@ -4,8 +4,8 @@ import type {
   ResourceSecretInput,
   ResourceTarget,
   updateResourceRequestSchema,
-} from '../../gateway-client/api/apiSchemas.ts';
-import { resourceTargetSchema } from '../../gateway-client/api/apiSchemas.ts';
+} from '../../shared/api/apiSchemas.ts';
+import { resourceTargetSchema } from '../../shared/api/apiSchemas.ts';
 import type { Clock } from '../clock.ts';
 import { GatewayError } from '../gatewayError.ts';
 import { newId } from '../newId.ts';

@@ -4,7 +4,7 @@
  * queries, and what is left out (binary channels, output past the cap).
  */
 import { describe, expect, it } from 'vitest';
-import { eventKinds } from '../../gateway-client/recording/recordingFormat.ts';
+import { eventKinds } from '../../shared/recording/recordingFormat.ts';
 import { CommandLineEditor } from './commandLineEditor.ts';
 import { RecordingTextDeriver } from './recordingTextDeriver.ts';
 import { queryWords, snippetOf } from './searchTerms.ts';

@@ -9,8 +9,8 @@
  * indexed up to `maxOutputChars` per session (default 16 Mi characters): a bulk transfer is
  * not worth an index the size of the transfer; commands and queries are always indexed.
  */
-import type { RecordingTextKind } from '../../gateway-client/api/apiSchemas.ts';
-import { eventKinds } from '../../gateway-client/recording/recordingFormat.ts';
+import type { RecordingTextKind } from '../../shared/api/apiSchemas.ts';
+import { eventKinds } from '../../shared/recording/recordingFormat.ts';
 import type { RecordingTextEntry } from '../store/store.ts';
 import { CommandLineEditor } from './commandLineEditor.ts';
 import { applyBackspaces, TerminalTextStripper } from './terminalTextStripper.ts';

@@ -11,7 +11,7 @@
  * and that text is missing from the index (the recording itself is unaffected).
  */
 
-import type { RecordingEvent } from '../../gateway-client/recording/recordingFormat.ts';
+import type { RecordingEvent } from '../../shared/recording/recordingFormat.ts';
 import type { Logger } from '../logger.ts';
 import { silentLogger } from '../logger.ts';
 import type { FrameObserver } from '../recorder/recorder.ts';

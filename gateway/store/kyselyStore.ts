@@ -19,7 +19,7 @@ import {
   sql,
   type Updateable,
 } from 'kysely';
-import type { DatabasePolicy } from '../../gateway-client/api/apiSchemas.ts';
+import type { DatabasePolicy } from '../../shared/api/apiSchemas.ts';
 import { MAX_INDEXED_WORD_LENGTH, searchWords } from '../search/searchTerms.ts';
 import type {
   AuthTokensTable,

@@ -19,7 +19,7 @@ import {
   SqliteAdapter,
   sql,
 } from 'kysely';
-import type { RecordingTextKind, Role } from '../../gateway-client/api/apiSchemas.ts';
+import type { RecordingTextKind, Role } from '../../shared/api/apiSchemas.ts';
 import type {
   AuthTokenKind,
   RecordingAccessAction,

@@ -12,7 +12,7 @@ import type {
   RecordingStatusFilter,
   RecordingTextKind,
   Role,
-} from '../../gateway-client/api/apiSchemas.ts';
+} from '../../shared/api/apiSchemas.ts';
 
 export type StoreKind = 'sqlite' | 'postgres';
 

@@ -15,7 +15,7 @@ import {
   SessionExpiredError,
 } from '../../gateway-client/gatewayClient.ts';
 import { InvalidGatewayUrlError } from '../../gateway-client/gatewayUrl.ts';
-import { InvalidRecordingKeyError } from '../../gateway-client/recording/verifyRecording.ts';
+import { InvalidRecordingKeyError } from '../../shared/recording/verifyRecording.ts';
 import { DesktopError } from '../ipc/contract.ts';
 
 /** Sign-in calls read a 401 as "wrong credentials"; everywhere else it means "signed out". */

@@ -12,7 +12,6 @@
  *   broadcasts the new state, and the call fails with 'session_expired'.
  */
 import { z } from 'zod';
-import type { TokenPair } from '../../gateway-client/api/apiSchemas.ts';
 import {
   CaMismatchError,
   checkPinnedCa,
@@ -27,6 +26,7 @@ import {
   SessionExpiredError,
   type SessionTokens,
 } from '../../gateway-client/gatewayClient.ts';
+import type { TokenPair } from '../../shared/api/apiSchemas.ts';
 import { DesktopError } from '../ipc/contract.ts';
 import { type ErrorSetting, toDesktopError } from './desktopErrors.ts';
 import type { DesktopProfile, DesktopProfileStore, StoredGateway } from './desktopProfile.ts';

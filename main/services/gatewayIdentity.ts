@@ -11,8 +11,8 @@ import {
 } from '../../gateway-client/caPinning.ts';
 import { GatewayClient } from '../../gateway-client/gatewayClient.ts';
 import { normalizeGatewayUrl } from '../../gateway-client/gatewayUrl.ts';
-import { publicKeyFingerprint } from '../../gateway-client/recording/recordingBundle.ts';
-import { recordingKeyId } from '../../gateway-client/recording/verifyRecording.ts';
+import { publicKeyFingerprint } from '../../shared/recording/recordingBundle.ts';
+import { recordingKeyId } from '../../shared/recording/verifyRecording.ts';
 import { DesktopError } from '../ipc/contract.ts';
 import { asDesktopErrors } from './desktopErrors.ts';
 

@@ -4,9 +4,10 @@
  * against the recording key pinned when the gateway was first trusted, never the key the
  * gateway serves today (a gateway that swapped its key cannot vouch for its own edits).
  */
-import type { Recording } from '../../gateway-client/api/apiSchemas.ts';
+
 import type { GatewayClient } from '../../gateway-client/gatewayClient.ts';
-import { verifyRecording } from '../../gateway-client/recording/verifyRecording.ts';
+import type { Recording } from '../../shared/api/apiSchemas.ts';
+import { verifyRecording } from '../../shared/recording/verifyRecording.ts';
 import type { CallResponse } from '../ipc/contract.ts';
 import type { StoredGateway } from './desktopProfile.ts';
 

@@ -1,4 +1,4 @@
-import type { Resource } from '../../gateway-client/api/apiSchemas.ts';
+import type { Resource } from '../../shared/api/apiSchemas.ts';
 import type { ResourceSummary } from '../ipc/contract.ts';
 
 /**

@@ -17,7 +17,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { RecordingReader } from '../../gateway-client/recording/recordingFormat.ts';
+import { RecordingReader } from '../../shared/recording/recordingFormat.ts';
 import { runCommand } from '../harness/gatewayProcess.ts';
 import { describeWithPostgres } from '../harness/postgresForTests.ts';
 import { PSQL_BIN } from '../harness/postgresTestBed.ts';

@@ -7,7 +7,7 @@ import { ManualClock } from '../../gateway/clock.ts';
 import { type RunningGateway, startGateway } from '../../gateway/index.ts';
 import type { Logger } from '../../gateway/logger.ts';
 import { newId } from '../../gateway/newId.ts';
-import type { Role } from '../../gateway-client/api/apiSchemas.ts';
+import type { Role } from '../../shared/api/apiSchemas.ts';
 
 export interface TestGateway {
   gateway: RunningGateway;

@@ -14,13 +14,6 @@ import pg from 'pg';
 import { inject } from 'vitest';
 import type { Logger } from '../../gateway/logger.ts';
 import {
-  type BackendMessage,
-  encodeFrontend,
-  encodePasswordMessage,
-  type FrontendMessage,
-  MessageReader,
-} from '../../gateway/proxy/postgres/codec.ts';
-import {
   type ClientAuthMethod,
   type RunningPostgresGateway,
   rememberPostgresTickets,
@@ -29,9 +22,16 @@ import {
 } from '../../gateway/proxy/postgres/index.ts';
 import { MemoryRecorderFactory } from '../../gateway/proxy/ssh/fixtures/memoryRecorder.ts';
 import type { RecorderFactory } from '../../gateway/recorder/sessionRecorder.ts';
-import type { DatabasePolicy } from '../../gateway-client/api/apiSchemas.ts';
-import type { RecordingEvent } from '../../gateway-client/recording/recordingFormat.ts';
-import { verifyRecording } from '../../gateway-client/recording/verifyRecording.ts';
+import type { DatabasePolicy } from '../../shared/api/apiSchemas.ts';
+import {
+  type BackendMessage,
+  encodeFrontend,
+  encodePasswordMessage,
+  type FrontendMessage,
+  MessageReader,
+} from '../../shared/postgres/codec.ts';
+import type { RecordingEvent } from '../../shared/recording/recordingFormat.ts';
+import { verifyRecording } from '../../shared/recording/verifyRecording.ts';
 import { startTestGateway, type TestGateway } from './gatewayForTests.ts';
 import { freshPostgresDatabase } from './postgresForTests.ts';
 

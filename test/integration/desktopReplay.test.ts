@@ -13,11 +13,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../gateway/newId.ts';
-import { dataRowBody as row } from '../../gateway-client/fixtures/recordingFixture.ts';
-import { type EventKind, eventKinds } from '../../gateway-client/recording/recordingFormat.ts';
 import { MAX_BUNDLE_CHUNK_BYTES, type PlaybackEvent } from '../../main/ipc/contract.ts';
 import type { DesktopApp } from '../../main/services/desktopApp.ts';
 import { HeadlessTerminal } from '../../main/services/recordings/headlessTerminal.ts';
+import { dataRowBody as row } from '../../shared/recording/fixtures/recordingFixture.ts';
+import { type EventKind, eventKinds } from '../../shared/recording/recordingFormat.ts';
 import {
   type DesktopForTest,
   desktopRejection,

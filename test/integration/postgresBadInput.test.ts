@@ -14,7 +14,7 @@ import {
   encodeBackend,
   encodeFrontend,
   MessageReader,
-} from '../../gateway/proxy/postgres/codec.ts';
+} from '../../shared/postgres/codec.ts';
 import { describeWithPostgres } from '../harness/postgresForTests.ts';
 import {
   errorFields,

@@ -10,8 +10,8 @@ import { connect as connectTcp } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { decodeDataRow, encodeFrontend } from '../../gateway/proxy/postgres/codec.ts';
-import type { RecordingEvent } from '../../gateway-client/recording/recordingFormat.ts';
+import { decodeDataRow, encodeFrontend } from '../../shared/postgres/codec.ts';
+import type { RecordingEvent } from '../../shared/recording/recordingFormat.ts';
 import { describeWithPostgres } from '../harness/postgresForTests.ts';
 import {
   type PostgresTestBed,

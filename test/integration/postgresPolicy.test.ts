@@ -8,8 +8,8 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { decodeDataRow, encodeFrontend } from '../../gateway/proxy/postgres/codec.ts';
-import type { RecordingEvent } from '../../gateway-client/recording/recordingFormat.ts';
+import { decodeDataRow, encodeFrontend } from '../../shared/postgres/codec.ts';
+import type { RecordingEvent } from '../../shared/recording/recordingFormat.ts';
 import { describeWithPostgres } from '../harness/postgresForTests.ts';
 import {
   errorFields,

@@ -13,15 +13,15 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { decodeDataRow } from '../../gateway/proxy/postgres/codec.ts';
 import { createTestPki } from '../../gateway-client/fixtures/testPki.ts';
 import { GatewayClient, type SessionTokens } from '../../gateway-client/gatewayClient.ts';
-import type { RecordingEvent } from '../../gateway-client/recording/recordingFormat.ts';
 import {
   type PostgresTunnel,
   startPostgresTunnel,
   type TunnelSessionSource,
 } from '../../gateway-client/tunnel/postgresTunnel.ts';
+import { decodeDataRow } from '../../shared/postgres/codec.ts';
+import type { RecordingEvent } from '../../shared/recording/recordingFormat.ts';
 import { describeWithPostgres } from '../harness/postgresForTests.ts';
 import {
   type PostgresTestBed,

@@ -12,7 +12,7 @@ import {
   createCertificateAuthority,
   issueServerCertificate,
 } from '../../gateway/config/tlsCertificates.ts';
-import { encodeFrontend } from '../../gateway/proxy/postgres/codec.ts';
+import { encodeFrontend } from '../../shared/postgres/codec.ts';
 import { type PostgresCluster, startPostgresCluster } from '../harness/postgresCluster.ts';
 import { describeWithPostgres } from '../harness/postgresForTests.ts';
 import {

@@ -12,7 +12,7 @@ import { runGatewayCli } from '../../gateway/cli/gatewayCli.ts';
 import { newId } from '../../gateway/newId.ts';
 import type { SessionRecorder } from '../../gateway/recorder/sessionRecorder.ts';
 import { GatewayApiError, GatewayClient } from '../../gateway-client/gatewayClient.ts';
-import { eventKinds, RecordingReader } from '../../gateway-client/recording/recordingFormat.ts';
+import { eventKinds, RecordingReader } from '../../shared/recording/recordingFormat.ts';
 import { startTestGateway, type TestGateway } from '../harness/gatewayForTests.ts';
 import { describeWithPostgres, freshPostgresDatabase } from '../harness/postgresForTests.ts';
 import { waitFor } from '../harness/waitFor.ts';

@@ -8,8 +8,8 @@ import https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../gateway/newId.ts';
 import type { SessionRecorder } from '../../gateway/recorder/sessionRecorder.ts';
-import { verifyBundle } from '../../gateway-client/recording/recordingBundle.ts';
-import { eventKinds } from '../../gateway-client/recording/recordingFormat.ts';
+import { verifyBundle } from '../../shared/recording/recordingBundle.ts';
+import { eventKinds } from '../../shared/recording/recordingFormat.ts';
 import { startTestGateway, type TestGateway } from '../harness/gatewayForTests.ts';
 import { describeWithPostgres, freshPostgresDatabase } from '../harness/postgresForTests.ts';
 

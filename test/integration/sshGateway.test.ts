@@ -10,8 +10,8 @@ import { type AddressInfo, connect as connectTcp, createServer, type Server } fr
 import ssh2, { type Client, type ClientChannel, type ExecOptions, type SFTPWrapper } from 'ssh2';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { scanHostKey } from '../../gateway/proxy/ssh/index.ts';
-import { eventKinds, type RecordingEvent } from '../../gateway-client/recording/recordingFormat.ts';
-import { verifyRecording } from '../../gateway-client/recording/verifyRecording.ts';
+import { eventKinds, type RecordingEvent } from '../../shared/recording/recordingFormat.ts';
+import { verifyRecording } from '../../shared/recording/verifyRecording.ts';
 import { describeWithSshd, type SshTestBed, startSshTestBed } from '../harness/sshd.ts';
 import { waitFor } from '../harness/waitFor.ts';
 

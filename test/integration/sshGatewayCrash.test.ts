@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { verifyBundle } from '../../gateway-client/recording/recordingBundle.ts';
+import { verifyBundle } from '../../shared/recording/recordingBundle.ts';
 import {
   createAdmin,
   type GatewayProcess,

@@ -14,9 +14,6 @@
  */
 import type { Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
-import { GatewayError } from '../../gatewayError.ts';
-import type { Logger } from '../../logger.ts';
-import type { SessionService } from '../../sessions/sessionService.ts';
 import {
   type AuthenticationResponse,
   encodeBackend,
@@ -26,7 +23,10 @@ import {
   parsePasswordMessage,
   parseSASLInitialResponse,
   type StartupPacket,
-} from './codec.ts';
+} from '../../../shared/postgres/codec.ts';
+import { GatewayError } from '../../gatewayError.ts';
+import type { Logger } from '../../logger.ts';
+import type { SessionService } from '../../sessions/sessionService.ts';
 import { errorResponse, printable, SQLSTATE } from './errorResponses.ts';
 import { HandshakeFrames, PeerClosedError } from './handshakeFrames.ts';
 import { SCRAM_SHA_256, ScramError, ScramServer } from './scram.ts';

@@ -4,7 +4,11 @@
  * as the `E` event the client saw.
  * @see https://www.postgresql.org/docs/current/errcodes-appendix.html
  */
-import { encodeBackend, type NoticeFieldMap, noticeFieldMap } from './codec.ts';
+import {
+  encodeBackend,
+  type NoticeFieldMap,
+  noticeFieldMap,
+} from '../../../shared/postgres/codec.ts';
 
 export const SQLSTATE = {
   /** protocol_violation: malformed, oversized or unexpected messages. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_FRAME_DATA_BYTES } from '../../../gateway-client/recording/recordingFormat.ts';
+import { MAX_FRAME_DATA_BYTES } from '../../../shared/recording/recordingFormat.ts';
 import { encodeEventJson } from './eventJson.ts';
 
 describe('encodeEventJson', () => {

@@ -5,7 +5,7 @@
  * long strings shortened (a huge query text, a large bound parameter, a notice with megabytes
  * of text) and says so with `truncated: true`; everything else of the event stays exact.
  */
-import { MAX_FRAME_DATA_BYTES } from '../../../gateway-client/recording/recordingFormat.ts';
+import { MAX_FRAME_DATA_BYTES } from '../../../shared/recording/recordingFormat.ts';
 
 /** Strings are cut to this many characters, then to the smaller cap if still too large. */
 const STRING_CAPS = [256 * 1024, 16 * 1024, 1024];

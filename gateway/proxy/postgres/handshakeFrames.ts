@@ -5,7 +5,12 @@
  * frames already framed but not consumed.
  */
 import type { Duplex } from 'node:stream';
-import { type Direction, type Frame, type MessageReader, ProtocolError } from './codec.ts';
+import {
+  type Direction,
+  type Frame,
+  type MessageReader,
+  ProtocolError,
+} from '../../../shared/postgres/codec.ts';
 
 /** The peer closed the connection (or it failed) before the handshake finished. */
 export class PeerClosedError extends Error {

@@ -8,7 +8,7 @@
  */
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { createSecureContext } from 'node:tls';
-import { postgresTargetSchema } from '../../../gateway-client/api/apiSchemas.ts';
+import { postgresTargetSchema } from '../../../shared/api/apiSchemas.ts';
 import type { Logger } from '../../logger.ts';
 import type { RecorderFactory } from '../../recorder/sessionRecorder.ts';
 import type { ResourceCatalog } from '../../resources/resourceCatalog.ts';

@@ -17,20 +17,6 @@
  */
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { EventKind } from '../../../gateway-client/recording/recordingFormat.ts';
-import { eventKinds } from '../../../gateway-client/recording/recordingFormat.ts';
-import type { Logger } from '../../logger.ts';
-import type { MaskPlan } from '../../policy/masking.ts';
-import type { RecorderFactory, SessionRecorder } from '../../recorder/sessionRecorder.ts';
-import type { ResourceCatalog } from '../../resources/resourceCatalog.ts';
-import {
-  describeSessionEnd,
-  type LiveSession,
-  type LiveSessions,
-  type SessionEndCause,
-} from '../../sessions/liveSessions.ts';
-import type { ResourceRecord, SessionRecord, UserRecord } from '../../store/store.ts';
-import type { CancelKey, CancelKeyRegistry } from './cancelKeys.ts';
 import {
   type Bind,
   decodeBackend,
@@ -45,7 +31,21 @@ import {
   type NoticeFieldMap,
   ProtocolError,
   type TransactionStatus,
-} from './codec.ts';
+} from '../../../shared/postgres/codec.ts';
+import type { EventKind } from '../../../shared/recording/recordingFormat.ts';
+import { eventKinds } from '../../../shared/recording/recordingFormat.ts';
+import type { Logger } from '../../logger.ts';
+import type { MaskPlan } from '../../policy/masking.ts';
+import type { RecorderFactory, SessionRecorder } from '../../recorder/sessionRecorder.ts';
+import type { ResourceCatalog } from '../../resources/resourceCatalog.ts';
+import {
+  describeSessionEnd,
+  type LiveSession,
+  type LiveSessions,
+  type SessionEndCause,
+} from '../../sessions/liveSessions.ts';
+import type { ResourceRecord, SessionRecord, UserRecord } from '../../store/store.ts';
+import type { CancelKey, CancelKeyRegistry } from './cancelKeys.ts';
 import { errorResponse, type GatewayErrorResponse, printable, SQLSTATE } from './errorResponses.ts';
 import { encodeEventJson } from './eventJson.ts';
 import { OutgoingBatch, RecordedForwarder } from './recordedForwarder.ts';

@@ -14,7 +14,11 @@
  *
  * Pure bookkeeping, no I/O.
  */
-import type { DescribeTarget, FieldDescription, FormatCode } from './codec.ts';
+import type {
+  DescribeTarget,
+  FieldDescription,
+  FormatCode,
+} from '../../../shared/postgres/codec.ts';
 import type { GatewayErrorResponse } from './errorResponses.ts';
 
 /** A prepared statement as the client created it with Parse (named or unnamed ''). */

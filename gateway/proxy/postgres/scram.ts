@@ -1,7 +1,7 @@
 /**
  * The *server* side of SCRAM-SHA-256 (RFC 5802, RFC 7677) as PostgreSQL uses it: the gateway
  * towards its clients, with the session ticket as the password. The primitives and the client
- * side live in gateway-client/postgres/scram.ts (the gateway may import gateway-client, never
+ * side live in shared/postgres/scram.ts (the gateway may import gateway-client, never
  * the reverse); they are re-exported here so the proxy has one place to import SCRAM from.
  * @see https://www.postgresql.org/docs/current/sasl-authentication.html
  */
@@ -16,7 +16,7 @@ import {
   saltedPassword,
   sha256,
   xor,
-} from '../../../gateway-client/postgres/scram.ts';
+} from '../../../shared/postgres/scram.ts';
 
 export {
   DEFAULT_SCRAM_ITERATIONS,
@@ -24,7 +24,7 @@ export {
   SCRAM_SHA_256,
   ScramClient,
   ScramError,
-} from '../../../gateway-client/postgres/scram.ts';
+} from '../../../shared/postgres/scram.ts';
 
 /**
  * The server side of one exchange. Usage:

@@ -7,7 +7,7 @@
  * server's ParameterStatus for client_encoding, which catches what no lexer can see (a function
  * that calls set_config).
  */
-import type { DatabasePolicy } from '../../../gateway-client/api/apiSchemas.ts';
+import type { DatabasePolicy } from '../../../shared/api/apiSchemas.ts';
 import { compileGuardrails, type Guardrails } from '../../policy/guardrails.ts';
 import { compileMasking, type ResultMasker } from '../../policy/masking.ts';
 import { type SqlStatement, splitStatements } from '../../policy/sqlLexer.ts';

@@ -12,8 +12,7 @@
 import { createHash } from 'node:crypto';
 import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { checkServerIdentity, connect as connectTls, type TLSSocket } from 'node:tls';
-import type { postgresTlsModes } from '../../../gateway-client/api/apiSchemas.ts';
-import { SCRAM_SHA_256, ScramClient, ScramError } from '../../../gateway-client/postgres/scram.ts';
+import type { postgresTlsModes } from '../../../shared/api/apiSchemas.ts';
 import {
   type BackendMessage,
   encodeFrontend,
@@ -25,7 +24,8 @@ import {
   type NoticeFieldMap,
   PROTOCOL_VERSION_3_0,
   ProtocolError,
-} from './codec.ts';
+} from '../../../shared/postgres/codec.ts';
+import { SCRAM_SHA_256, ScramClient, ScramError } from '../../../shared/postgres/scram.ts';
 import { HandshakeFrames } from './handshakeFrames.ts';
 
 export type TlsMode = (typeof postgresTlsModes)[number];

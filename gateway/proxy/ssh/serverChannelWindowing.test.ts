@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import ssh2, { type Client, type ServerChannel } from 'ssh2';
 import { afterEach, describe, expect, it } from 'vitest';
-import { generateEd25519KeyPair } from '../../../gateway-client/sshKeyPair.ts';
+import { generateEd25519KeyPair } from '../../../shared/ssh/sshKeyPair.ts';
 import { fixServerChannelWindowing } from './serverChannelWindowing.ts';
 
 const hostKey = generateEd25519KeyPair().private;

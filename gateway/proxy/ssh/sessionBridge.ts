@@ -8,7 +8,7 @@
  * refused with a notice on the channel's stderr. direct-tcpip channels are bridged only when the
  * listener allows it. Every channel gets its own recording channel number.
  *
- * Recording (kinds from gateway-client/recording/recordingFormat.ts):
+ * Recording (kinds from shared/recording/recordingFormat.ts):
  *   'i'  client → target bytes (terminal input, sftp requests, tunnel data), recorded BEFORE
  *        they are forwarded
  *   'o'  target stdout → client, recorded before it reaches the client
@@ -39,12 +39,12 @@ import type {
   Session,
   TcpipRequestInfo,
 } from 'ssh2';
-import { type EventKind, eventKinds } from '../../../gateway-client/recording/recordingFormat.ts';
+import { type EventKind, eventKinds } from '../../../shared/recording/recordingFormat.ts';
 import {
   limitReceiveWindow,
   openWithReceiveWindow,
   type ReceiveWindow,
-} from '../../../gateway-client/sshReceiveWindow.ts';
+} from '../../../shared/ssh/sshReceiveWindow.ts';
 import type { Logger } from '../../logger.ts';
 import { flushed, RecordedPipe, type RecordedPipeOptions } from './recordedPipe.ts';
 import { fixServerChannelWindowing } from './serverChannelWindowing.ts';

@@ -4,14 +4,14 @@
  *
  * Kept in the data directory as `ssh_host_ed25519_key`, OpenSSH private key format, mode 0600,
  * created once and never overwritten — a new key would make every pinned client refuse the
- * gateway. Generated in-process (gateway-client/sshKeyPair.ts), because `ssh-keygen` may be
+ * gateway. Generated in-process (shared/ssh/sshKeyPair.ts), because `ssh-keygen` may be
  * absent where the gateway runs.
  */
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
-import { generateEd25519KeyPair } from '../../../gateway-client/sshKeyPair.ts';
+import { generateEd25519KeyPair } from '../../../shared/ssh/sshKeyPair.ts';
 
 // ssh2 is CommonJS: Node's ESM loader exposes only its default export.
 const ssh2Utils = ssh2.utils;

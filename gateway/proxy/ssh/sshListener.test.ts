@@ -7,7 +7,7 @@
 import { connect } from 'node:net';
 import ssh2 from 'ssh2';
 import { afterEach, describe, expect, it } from 'vitest';
-import { generateEd25519KeyPair } from '../../../gateway-client/sshKeyPair.ts';
+import { generateEd25519KeyPair } from '../../../shared/ssh/sshKeyPair.ts';
 import { GatewayError } from '../../gatewayError.ts';
 import { silentLogger } from '../../logger.ts';
 import type { LiveSessions } from '../../sessions/liveSessions.ts';

@@ -22,9 +22,9 @@ import ssh2, {
   type Connection,
   type KeyboardAuthContext,
 } from 'ssh2';
-import { sshTargetSchema } from '../../../gateway-client/api/apiSchemas.ts';
-import type { EventKind } from '../../../gateway-client/recording/recordingFormat.ts';
-import { eventKinds } from '../../../gateway-client/recording/recordingFormat.ts';
+import { sshTargetSchema } from '../../../shared/api/apiSchemas.ts';
+import type { EventKind } from '../../../shared/recording/recordingFormat.ts';
+import { eventKinds } from '../../../shared/recording/recordingFormat.ts';
 import { GatewayError } from '../../gatewayError.ts';
 import type { Logger } from '../../logger.ts';
 import type { RecorderFactory, SessionRecorder } from '../../recorder/sessionRecorder.ts';

@@ -13,8 +13,8 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { passwordSchema, usernameSchema } from '../../../gateway-client/api/apiSchemas.ts';
 import type { GatewayClient } from '../../../gateway-client/gatewayClient.ts';
+import { passwordSchema, usernameSchema } from '../../../shared/api/apiSchemas.ts';
 import { DesktopError } from '../../ipc/contract.ts';
 import {
   type DemoTargetOptions,

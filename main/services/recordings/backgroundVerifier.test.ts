@@ -15,7 +15,7 @@ import {
   buildSshRecording,
   generateRecordingKey,
   RecordingBuilder,
-} from '../../../gateway-client/fixtures/recordingFixture.ts';
+} from '../../../shared/recording/fixtures/recordingFixture.ts';
 import { BackgroundVerifier, VerifierWorkerLostError } from './backgroundVerifier.ts';
 import { RecordingCache } from './recordingCache.ts';
 import { scanRecording } from './recordingIndex.ts';

@@ -10,7 +10,7 @@ import {
   InvalidFingerprintError,
   MAX_BUNDLE_HEADER_BYTES,
   verifyBundle,
-} from '../../../gateway-client/recording/recordingBundle.ts';
+} from '../../../shared/recording/recordingBundle.ts';
 import { DesktopError } from '../../ipc/contract.ts';
 
 export interface BundleTrust {

@@ -14,8 +14,8 @@ import {
   RecordingFormatError,
   type RecordingHeader,
   RecordingReader,
-} from '../../../gateway-client/recording/recordingFormat.ts';
-import { RecordingVerifier } from '../../../gateway-client/recording/verifyRecording.ts';
+} from '../../../shared/recording/recordingFormat.ts';
+import { RecordingVerifier } from '../../../shared/recording/verifyRecording.ts';
 import {
   type CallerContext,
   DesktopError,

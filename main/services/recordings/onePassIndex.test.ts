@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   buildSshRecording,
   generateRecordingKey,
-} from '../../../gateway-client/fixtures/recordingFixture.ts';
+} from '../../../shared/recording/fixtures/recordingFixture.ts';
 import { BatchedFileWriter } from './batchedFileWriter.ts';
 import { scanRecording } from './recordingIndex.ts';
 import { verifyInThread } from './verificationJob.ts';

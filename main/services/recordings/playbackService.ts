@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import type { VerificationReport } from '../../../gateway-client/recording/verifyRecording.ts';
+import type { VerificationReport } from '../../../shared/recording/verifyRecording.ts';
 import {
   type CallResponse,
   DesktopError,

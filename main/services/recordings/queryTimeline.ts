@@ -7,11 +7,8 @@ import {
   DEFAULT_MAX_ROW_BYTES,
   QueryLogAssembler,
   type QueryLogLine,
-} from '../../../gateway-client/recording/queryLog.ts';
-import {
-  eventKinds,
-  type RecordingEvent,
-} from '../../../gateway-client/recording/recordingFormat.ts';
+} from '../../../shared/recording/queryLog.ts';
+import { eventKinds, type RecordingEvent } from '../../../shared/recording/recordingFormat.ts';
 import type { CallResponse } from '../../ipc/contract.ts';
 import { recordsInFile } from './recordsInFile.ts';
 

@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Download } from '../../../gateway-client/gatewayClient.ts';
-import type { VerificationReport } from '../../../gateway-client/recording/verifyRecording.ts';
+import type { VerificationReport } from '../../../shared/recording/verifyRecording.ts';
 import { VerifierWorkerLostError } from './backgroundVerifier.ts';
 import { type ChunkOutcome, pumpChunks, STOP_READING } from './chunkPump.ts';
 import type { RecordingIndex } from './recordingIndex.ts';

@@ -10,7 +10,7 @@ import {
   encodeHeaderRecord,
   eventKinds,
   initialHash,
-} from '../../../gateway-client/recording/recordingFormat.ts';
+} from '../../../shared/recording/recordingFormat.ts';
 import { EV_OUTPUT, EV_RESIZE, MAX_PIECE_BYTES, scanRecording } from './recordingIndex.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'witness-index-'));

@@ -14,13 +14,13 @@ import {
   isNonTerminalMeta,
   metaType,
   parseEventJson,
-} from '../../../gateway-client/recording/eventMeta.ts';
+} from '../../../shared/recording/eventMeta.ts';
 import {
   eventKinds,
   type RecordingEvent,
   RecordingFormatError,
   type RecordingHeader,
-} from '../../../gateway-client/recording/recordingFormat.ts';
+} from '../../../shared/recording/recordingFormat.ts';
 import { type CommandLine, CommandLineBuilder } from './commandLines.ts';
 import { recordsInFile } from './recordsInFile.ts';
 

@@ -7,7 +7,7 @@ import { createReadStream } from 'node:fs';
 import {
   RecordingFormatError,
   RecordingReader,
-} from '../../../gateway-client/recording/recordingFormat.ts';
+} from '../../../shared/recording/recordingFormat.ts';
 
 export type RecordInFile = ReturnType<RecordingReader['push']>[number];
 

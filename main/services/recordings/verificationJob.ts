@@ -13,7 +13,7 @@ import { promises as fs } from 'node:fs';
 import {
   RecordingVerifier,
   type VerificationReport,
-} from '../../../gateway-client/recording/verifyRecording.ts';
+} from '../../../shared/recording/verifyRecording.ts';
 import { BatchedFileWriter } from './batchedFileWriter.ts';
 import { IndexBuilder, type RecordingIndex } from './recordingIndex.ts';
 

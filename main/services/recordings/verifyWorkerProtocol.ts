@@ -1,5 +1,5 @@
 /** Messages between backgroundVerifier.ts (main thread) and verifyWorker.ts (its worker). */
-import type { VerificationReport } from '../../../gateway-client/recording/verifyRecording.ts';
+import type { VerificationReport } from '../../../shared/recording/verifyRecording.ts';
 import type { RecordingIndex } from './recordingIndex.ts';
 
 export type ToVerifyWorker =

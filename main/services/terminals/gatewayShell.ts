@@ -20,7 +20,7 @@ import {
   limitReceiveWindow,
   openWithReceiveWindow,
   type ReceiveWindow,
-} from '../../../gateway-client/sshReceiveWindow.ts';
+} from '../../../shared/ssh/sshReceiveWindow.ts';
 import { DesktopError } from '../../ipc/contract.ts';
 
 /**

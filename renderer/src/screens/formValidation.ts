@@ -1,6 +1,6 @@
 /**
  * Client-side checks that save a round trip and say what to fix. The gateway checks the same
- * rules again (gateway-client/api/apiSchemas.ts: usernameSchema, passwordSchema); these only
+ * rules again (shared/api/apiSchemas.ts: usernameSchema, passwordSchema); these only
  * give the message before the form is sent.
  */
 

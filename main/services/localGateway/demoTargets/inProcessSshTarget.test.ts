@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import ssh2, { type Client } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateEd25519KeyPair } from '../../../../gateway-client/sshKeyPair.ts';
+import { generateEd25519KeyPair } from '../../../../shared/ssh/sshKeyPair.ts';
 import { freePort } from '../localPorts.ts';
 import type { DemoSshTarget } from './demoSshd.ts';
 import { startInProcessSshTarget } from './inProcessSshTarget.ts';

@@ -15,7 +15,7 @@ import { type AddressInfo, createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import ssh2, { type Connection, type ServerChannel } from 'ssh2';
-import { generateEd25519KeyPair } from '../../../../gateway-client/sshKeyPair.ts';
+import { generateEd25519KeyPair } from '../../../../shared/ssh/sshKeyPair.ts';
 import { LOOPBACK } from '../localPorts.ts';
 import type { DemoSshTarget } from './demoSshd.ts';
 import { findOnPath } from './processFiles.ts';

@@ -4,12 +4,13 @@
  * so calling it again is harmless. The demo sshd's host key is pinned on the resource and its
  * client key stored as the resource's secret — write-only, the gateway alone reads it back.
  */
+
+import type { GatewayClient } from '../../../../gateway-client/gatewayClient.ts';
 import type {
   CreateResourceRequest,
   Resource,
   ResourceTarget,
-} from '../../../../gateway-client/api/apiSchemas.ts';
-import type { GatewayClient } from '../../../../gateway-client/gatewayClient.ts';
+} from '../../../../shared/api/apiSchemas.ts';
 import {
   DEMO_DESCRIPTION,
   DEMO_LABELS,

@@ -1,5 +1,5 @@
 /**
- * The canonical binary encoding of a session recording (spec: gateway/recorder/FORMAT.md).
+ * The canonical binary encoding of a session recording (spec: shared/recording/FORMAT.md).
  *
  * It lives in gateway-client because both sides need it: the gateway writes recordings with
  * it, and the CLI / desktop verify them offline with nothing but the gateway's public key.

@@ -5,17 +5,17 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import {
-  buildSshRecording,
-  generateRecordingKey,
-  RecordingBuilder,
-  START_TIME,
-} from '../fixtures/recordingFixture.ts';
-import {
   HEADER_WAIT_BYTES,
   NoTerminalOutputError,
   terminalChannels,
   toAsciicast,
 } from './asciicast.ts';
+import {
+  buildSshRecording,
+  generateRecordingKey,
+  RecordingBuilder,
+  START_TIME,
+} from './fixtures/recordingFixture.ts';
 import { type RecordingEvent, RecordingReader } from './recordingFormat.ts';
 
 const key = generateRecordingKey();

@@ -1,6 +1,6 @@
 /**
  * Verifies a recording stream against the gateway's Ed25519 public key, following the rules of
- * gateway/recorder/FORMAT.md ("Verifying"). It needs nothing but the bytes and the key, so the
+ * shared/recording/FORMAT.md ("Verifying"). It needs nothing but the bytes and the key, so the
  * CLI and the desktop can check a recording offline.
  *
  * Streaming: chunks are checked as they arrive and dropped; what stays in memory is the record

@@ -3,7 +3,7 @@
  * socket-sized chunks of DataRows. Not part of the test run (it would compete for CPU);
  * run it on its own:
  *
- *     npx tsx gateway/proxy/postgres/codecBenchmark.ts [rows]
+ *     npx tsx shared/postgres/codecBenchmark.ts [rows]
  *
  * It reports three stages separately, because the proxy pays for them separately: framing
  * (every row, to forward it), decoding (rows it records or masks) and re-encoding (rows it

@@ -11,7 +11,7 @@ import {
   buildSshRecording,
   generateRecordingKey,
   RecordingBuilder,
-} from '../fixtures/recordingFixture.ts';
+} from './fixtures/recordingFixture.ts';
 import {
   chainHash,
   checkpointSigningBytes,
@@ -437,11 +437,8 @@ describe('verifyRecording: limits', () => {
   });
 });
 
-describe('the test vector in gateway/recorder/FORMAT.md', () => {
-  const spec = readFileSync(
-    path.resolve(import.meta.dirname, '../../gateway/recorder/FORMAT.md'),
-    'utf8',
-  );
+describe('the test vector in shared/recording/FORMAT.md', () => {
+  const spec = readFileSync(path.resolve(import.meta.dirname, './FORMAT.md'), 'utf8');
   const block = /```test-vector-stream\n([0-9a-f\n]+)```/.exec(spec);
   const stream = Buffer.from((block?.[1] ?? '').replace(/\s/g, ''), 'hex');
   const field = (name: string) =>

@@ -1,6 +1,6 @@
 /**
  * The signed bundle: one file that carries a recording out of the gateway and can be checked
- * anywhere, offline (spec: gateway/recorder/FORMAT.md, "Bundle").
+ * anywhere, offline (spec: shared/recording/FORMAT.md, "Bundle").
  *
  *   "WTNSBNDL1\n" | one line of JSON (BundleHeader) + "\n" | the recording stream, unchanged
  *

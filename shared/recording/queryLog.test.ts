@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dataRowBody as dataRow } from '../fixtures/recordingFixture.ts';
+import { dataRowBody as dataRow } from './fixtures/recordingFixture.ts';
 import { decodeDataRow, type QueryLogLine, queryLogLines, toQueryLog } from './queryLog.ts';
 import {
   decodeFrame,

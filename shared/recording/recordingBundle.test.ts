@@ -1,6 +1,6 @@
 import { createHash, createPublicKey } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { buildSshRecording, generateRecordingKey } from '../fixtures/recordingFixture.ts';
+import { buildSshRecording, generateRecordingKey } from './fixtures/recordingFixture.ts';
 import {
   BUNDLE_MAGIC,
   BundleKeyRequiredError,
