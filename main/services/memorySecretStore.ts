@@ -1,4 +1,4 @@
-import type { SecretStore, SecretStoreStatus } from './secretStore.ts';
+import type { SecretStore, SecretStoreStatus } from './secretStoreKind.ts';
 
 /** Secrets for this run only: nothing reaches the disk, and a restart means signing in again. */
 export class MemorySecretStore implements SecretStore {

@@ -15,21 +15,15 @@
  * say "sign in again after a restart" instead of leaving a bearer secret on disk in clear.
  */
 import path from 'node:path';
-import type { z } from 'zod';
 import {
   type CredentialStore,
   KeytarCredentialStore,
 } from '../../gateway-client/credentialStore.ts';
-import type { secretStoreStatusSchema } from '../ipc/contract.ts';
 import { EncryptedFileSecretStore, type SecretEncryptor } from './encryptedFileSecretStore.ts';
 import { MemorySecretStore } from './memorySecretStore.ts';
+import type { SecretStore, SecretStoreStatus } from './secretStoreKind.ts';
 
-export type SecretStoreStatus = z.infer<typeof secretStoreStatusSchema>;
-
-/** A `CredentialStore` that also says, for the UI, what kind it is. */
-export interface SecretStore extends CredentialStore {
-  readonly status: SecretStoreStatus;
-}
+export type { SecretStore, SecretStoreStatus } from './secretStoreKind.ts';
 
 /** The keychain service name the desktop uses (the CLI uses `witness`; they do not share). */
 export const DESKTOP_KEYCHAIN_SERVICE = 'witness-desktop';
