@@ -1,5 +1,8 @@
 /**
- * `witness recordings list|export|verify`.
+ * `witness recordings list|export|verify|commands`.
+ *
+ * `commands` lists the command lines typed in an SSH session, rebuilt from its recording by
+ * the reconstruction search and the desktop player use (shared/terminal/), so all three agree.
  *
  * `export --format jsonl` writes a database session's query log (shared/recording/
  * queryLog.ts): for reading and for tools, not evidence — a bundle is the evidence.
@@ -26,7 +29,11 @@ import {
   publicKeyFingerprint,
   verifyBundle,
 } from '../../shared/recording/recordingBundle.ts';
-import { RECORDING_MAGIC } from '../../shared/recording/recordingFormat.ts';
+import {
+  RECORDING_MAGIC,
+  RecordingFormatError,
+  RecordingReader,
+} from '../../shared/recording/recordingFormat.ts';
 import {
   InvalidRecordingKeyError,
   parseRecordingPublicKey,
@@ -34,6 +41,7 @@ import {
   type VerificationReport,
   verifyRecording,
 } from '../../shared/recording/verifyRecording.ts';
+import { RecordingCommandLines } from '../../shared/terminal/recordingCommandLines.ts';
 import type { GatewayClient } from '../gatewayClient.ts';
 import { formatTable } from './textTable.ts';
 
@@ -63,6 +71,10 @@ interface ExportOptions {
   channel?: number;
   output?: string;
   force?: boolean;
+}
+
+interface CommandsOptions {
+  json?: boolean;
 }
 
 interface VerifyOptions {
@@ -122,6 +134,15 @@ export function registerRecordingCommands(program: Command, context: RecordingCo
     .option('--fingerprint <fp>', "the key's fingerprint: SHA256:… or ed25519:<16 hex>")
     .option('--json', 'print the verification report as JSON')
     .action((file: string, options: VerifyOptions) => commands.verify(file, options));
+
+  recordings
+    .command('commands')
+    .description(
+      'List the command lines typed in an SSH session (as search and the player show them).',
+    )
+    .argument('<session>', 'session id')
+    .option('--json', 'print them as JSON: seq, time, channel and text of each')
+    .action((session: string, options: CommandsOptions) => commands.commandLines(session, options));
 
   return recordings;
 }
@@ -225,6 +246,47 @@ class RecordingCommands {
           `Check it offline: witness recordings verify ${output} --fingerprint ${fingerprint}`,
         );
       }
+    });
+  }
+
+  // --- commands ------------------------------------------------------------------------------
+
+  async commandLines(sessionId: string, options: CommandsOptions): Promise<void> {
+    await this.context.withClient(async (client) => {
+      const recording = await client.getRecording(sessionId);
+      const download = await client.downloadRecording(sessionId);
+      const reader = new RecordingReader();
+      const lines = new RecordingCommandLines();
+      try {
+        for await (const chunk of download.body as AsyncIterable<Buffer>) {
+          for (const record of reader.push(chunk)) {
+            if (record.type === 'frame') lines.event(record.event);
+          }
+        }
+      } catch (error) {
+        // A recording cut short (still recording, or interrupted) lists what came before.
+        if (!(error instanceof RecordingFormatError)) throw error;
+        for (const record of error.records) if (record.type === 'frame') lines.event(record.event);
+      }
+      if (options.json) {
+        this.print(JSON.stringify({ sessionId, commands: lines.commands }, null, 2));
+        return;
+      }
+      if (lines.commands.length === 0) {
+        this.print('No command lines in this recording.');
+        return;
+      }
+      const started = Date.parse(recording.startedAt);
+      this.print(
+        formatTable(
+          ['AT', 'CHANNEL', 'COMMAND'],
+          lines.commands.map((line) => [
+            offset(line.time - started),
+            String(line.channel),
+            line.text,
+          ]),
+        ),
+      );
     });
   }
 
@@ -370,6 +432,12 @@ function duration(recording: Recording): string {
   if (seconds < 3600)
     return `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s`;
   return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/** `+m:ss` from the session's start. */
+function offset(ms: number): string {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  return `+${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`;
 }
 
 function formatBytes(bytes: number): string {

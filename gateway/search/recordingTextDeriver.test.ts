@@ -1,44 +1,14 @@
 /**
  * What text a recording yields for search: command lines rebuilt from keystrokes (line editing
- * applied), output without escape sequences (even when a sequence is split across frames),
- * queries, and what is left out (binary channels, output past the cap).
+ * applied; its rules are tested in shared/terminal/commandLine.test.ts), output without escape
+ * sequences (even when a sequence is split across frames), queries, and what is left out
+ * (binary channels, output past the cap).
  */
 import { describe, expect, it } from 'vitest';
 import { eventKinds } from '../../shared/recording/recordingFormat.ts';
-import { CommandLineEditor } from './commandLineEditor.ts';
 import { RecordingTextDeriver } from './recordingTextDeriver.ts';
 import { queryWords, snippetOf } from './searchTerms.ts';
 import { applyBackspaces, TerminalTextStripper } from './terminalTextStripper.ts';
-
-describe('CommandLineEditor', () => {
-  const lines = (...chunks: string[]) => {
-    const editor = new CommandLineEditor();
-    return chunks.flatMap((chunk) => editor.push(chunk).map((line) => line.text));
-  };
-
-  it('applies Backspace, ^H, ^W, ^U and ^C, and completes lines on CR or LF', () => {
-    expect(lines('ls -lx\u007fa\r')).toEqual(['ls -la']);
-    expect(lines('cd /tpm\b\b\bmp\n')).toEqual(['cd /mp']);
-    expect(lines('git push --force\u0017origin\r')).toEqual(['git push origin']);
-    expect(lines('rm -rf /\u0015echo safe\r')).toEqual(['echo safe']);
-    expect(lines('sleep 100\u0003', 'uptime\r')).toEqual(['uptime']);
-    expect(lines('\r', '   \r')).toEqual([]);
-  });
-
-  it('skips arrow keys, function keys and paste markers, keeps pasted text and non-ASCII', () => {
-    expect(lines('echo \u001b[Dhi\u001bOA\u001b[15~ there\r')).toEqual(['echo hi there']);
-    expect(lines('\u001b[200~cat notes.txt\u001b[201~\r')).toEqual(['cat notes.txt']);
-    expect(lines('echo grüße ✓\u007f\r')).toEqual(['echo grüße']);
-  });
-
-  it('carries a line and an escape sequence across chunks, and says where Enter was', () => {
-    const editor = new CommandLineEditor();
-    expect(editor.push('systemctl sta')).toEqual([]);
-    expect(editor.push('tus\u001b')).toEqual([]);
-    expect(editor.push('[A nginx\rnext')).toEqual([{ text: 'systemctl status nginx', at: 8 }]);
-    expect(editor.pending()).toBe('next');
-  });
-});
 
 describe('TerminalTextStripper', () => {
   it('drops CSI, OSC, charset and keypad sequences and controls; applies backspace', () => {

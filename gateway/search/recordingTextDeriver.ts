@@ -11,8 +11,8 @@
  */
 import type { RecordingTextKind } from '../../shared/api/apiSchemas.ts';
 import { eventKinds } from '../../shared/recording/recordingFormat.ts';
+import { CommandLineReconstructor } from '../../shared/terminal/commandLine.ts';
 import type { RecordingTextEntry } from '../store/store.ts';
-import { CommandLineEditor } from './commandLineEditor.ts';
 import { applyBackspaces, TerminalTextStripper } from './terminalTextStripper.ts';
 
 export interface DerivableFrame {
@@ -43,7 +43,7 @@ interface ChannelState {
   binary: boolean;
   inputDecoder: TextDecoder;
   outputDecoder: TextDecoder;
-  editor: CommandLineEditor;
+  editor: CommandLineReconstructor<DerivableFrame>;
   stripper: TerminalTextStripper;
   output: { seq: number; time: number; text: string } | undefined;
 }
@@ -113,7 +113,7 @@ export class RecordingTextDeriver {
         binary: false,
         inputDecoder: new TextDecoder('utf-8'),
         outputDecoder: new TextDecoder('utf-8'),
-        editor: new CommandLineEditor(),
+        editor: new CommandLineReconstructor<DerivableFrame>(),
         stripper: new TerminalTextStripper(),
         output: undefined,
       };
@@ -126,13 +126,17 @@ export class RecordingTextDeriver {
     const state = this.channel(frame.channel);
     if (state.binary) return;
     const typed = state.inputDecoder.decode(frame.data, { stream: true });
-    for (const line of state.editor.push(typed)) {
-      this.add(frame, state.pty ? 'command' : 'input', line.text);
+    for (const line of state.editor.input(typed, frame)) {
+      this.add(line.stamp, state.pty ? 'command' : 'input', line.text);
     }
   }
 
   private output(frame: DerivableFrame): void {
     const state = this.channel(frame.channel);
+    // The echo completes command lines (shared/terminal/commandLine.ts), past the budget too.
+    for (const line of state.binary ? [] : state.editor.output(frame.data)) {
+      this.add(line.stamp, state.pty ? 'command' : 'input', line.text);
+    }
     if (state.binary || this.outputChars >= this.maxOutputChars) return;
     if (isAllZero(frame.data)) {
       // /dev/zero or a zero-filled file: no text, and stripping a MB of NULs costs the

@@ -171,6 +171,7 @@ export class IndexBuilder {
     // V8 optimized the whole method before those had run and deoptimized it on each download,
     // recompiling ~40 ms of code every time (--trace-deopt, bench:replay).
     if (event.kind === eventKinds.output && event.channel === this.listedChannel) {
+      this.commands.output(event.data);
       this.addStream(event, t, EV_OUTPUT, recordOffset);
       return true;
     }
@@ -231,6 +232,8 @@ export class IndexBuilder {
               : EV_INPUT;
         if (kind === EV_INPUT) {
           this.commands.push(t, this.inputDecoder.decode(event.data, { stream: true }));
+        } else {
+          this.commands.output(event.data);
         }
         this.addStream(event, t, kind, recordOffset);
         return true;
