@@ -29,6 +29,7 @@ import { readStoredPorts } from '../../main/services/localGateway/localPorts.ts'
 import { gatewayTerminalSessions } from '../../main/services/terminals/gatewayTerminalSessions.ts';
 import { TerminalService } from '../../main/services/terminals/terminalService.ts';
 import { GATEWAY_BIN } from '../harness/gatewayProcess.ts';
+import { itNeeding } from '../harness/needs.ts';
 
 const ADMIN = 'eva';
 const PASSWORD = 'evaluation-password-1';
@@ -166,7 +167,7 @@ describe('the local gateway', () => {
     }
   });
 
-  it.skipIf(opensshUnavailableReason() !== undefined)(
+  itNeeding(opensshUnavailableReason())(
     'opens a terminal on the demo sshd through the gateway',
     async () => {
       const resources = await admin.client.listResources();
@@ -204,7 +205,7 @@ describe('the local gateway', () => {
     30_000,
   );
 
-  it.skipIf(postgresUnavailableReason() !== undefined)(
+  itNeeding(postgresUnavailableReason())(
     'serves the demo PostgreSQL through the gateway',
     async () => {
       const resources = await admin.client.listResources();

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import type { SessionTokens } from '../../gateway-client/gatewayClient.ts';
 import { GatewayClient } from '../../gateway-client/gatewayClient.ts';
 import {
@@ -13,6 +13,7 @@ import {
   spawnGateway,
   WITNESS_BIN,
 } from '../harness/gatewayProcess.ts';
+import { itNeeding } from '../harness/needs.ts';
 import {
   describeWithSshd,
   type RunningSshd,
@@ -174,7 +175,7 @@ describeWithSshd('SSH through the gateway with OpenSSH and `witness ssh` (real p
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  it.skipIf(clientMissing)(
+  itNeeding(clientMissing)(
     'runs a command with OpenSSH ssh and carries its exit code',
     async () => {
       const session = await alice.createSession(resourceId);
@@ -205,7 +206,7 @@ describeWithSshd('SSH through the gateway with OpenSSH and `witness ssh` (real p
     },
   );
 
-  it.skipIf(clientMissing)('shows OpenSSH users why a ticket is refused', async () => {
+  itNeeding(clientMissing)('shows OpenSSH users why a ticket is refused', async () => {
     const session = await alice.createSession(resourceId);
     const wrong = openSshArgs(`wtk_${randomBytes(32).toString('base64url')}`);
     const refused = await runCommand(
@@ -232,7 +233,7 @@ describeWithSshd('SSH through the gateway with OpenSSH and `witness ssh` (real p
     expect(replayed.stderr).toContain('already used');
   });
 
-  it.skipIf(clientMissing)('uploads and downloads with the OpenSSH sftp client', async () => {
+  itNeeding(clientMissing)('uploads and downloads with the OpenSSH sftp client', async () => {
     const session = await alice.createSession(resourceId);
     const sftp = openSshArgs(session.ticket);
     const local = path.join(work, 'upload.bin');
@@ -252,7 +253,7 @@ describeWithSshd('SSH through the gateway with OpenSSH and `witness ssh` (real p
     expect(readFileSync(back).equals(content)).toBe(true);
   });
 
-  it.skipIf(clientMissing)(
+  itNeeding(clientMissing)(
     '`witness ssh` runs a command through the gateway, passes stdio and the exit code, and cleans up',
     async () => {
       const ran = await witness(['ssh', 'web-1', '--', 'echo from-witness-ssh; exit 5']);

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { itNeeding } from '../../../test/harness/needs.ts';
 import {
   fingerprintOfKeyBlob,
   keyTypeOfBlob,
@@ -40,7 +41,10 @@ describe('the gateway SSH host key', () => {
     expect(() => new ssh2.Server({ hostKeys: [created.privateKey] })).not.toThrow();
   });
 
-  it.skipIf(!hasSshKeygen())('has the fingerprint and public key ssh-keygen computes', () => {
+  const sshKeygenMissing = hasSshKeygen()
+    ? undefined
+    : 'ssh-keygen is not installed (apt-get install openssh-client)';
+  itNeeding(sshKeygenMissing)('has the fingerprint and public key ssh-keygen computes', () => {
     const key = loadOrCreateSshHostKey(dir);
     const file = path.join(dir, SSH_HOST_KEY_FILE);
     const listed = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', file], {

@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeNeeding } from '../../../../test/harness/needs.ts';
 import { freePort, isPortFree } from '../localPorts.ts';
 import {
   DEMO_DATABASE,
@@ -26,15 +27,7 @@ afterAll(() => {
   rmSync(demoDir, { recursive: true, force: true });
 });
 
-function describeIf(reason: string | undefined, name: string, body: () => void) {
-  if (reason === undefined) describe(name, body);
-  else {
-    console.warn(`[demoTargetsRestart.test] skipping "${name}": ${reason}`);
-    describe.skip(`${name} (skipped: ${reason})`, body);
-  }
-}
-
-describeIf(opensshUnavailableReason(), 'demo sshd after a crash', () => {
+describeNeeding(opensshUnavailableReason(), 'demo sshd after a crash', () => {
   it('stops the leftover sshd and starts on the new port with the same host key', async () => {
     const dir = path.join(demoDir, 'ssh');
     const firstPort = await freePort();
@@ -53,7 +46,7 @@ describeIf(opensshUnavailableReason(), 'demo sshd after a crash', () => {
   }, 30_000);
 });
 
-describeIf(postgresUnavailableReason(), 'demo PostgreSQL after a crash', () => {
+describeNeeding(postgresUnavailableReason(), 'demo PostgreSQL after a crash', () => {
   it('stops the leftover server, starts on the new port, keeps the data', async () => {
     const first = await startDemoPostgres(demoDir, await freePort());
     // No stop(): the desktop "died".
