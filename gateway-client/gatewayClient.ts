@@ -1,5 +1,6 @@
 /**
- * Typed client of the gateway's `/v1` HTTP API (routes and shapes: `api/apiSchemas.ts`).
+ * Typed client of the gateway's `/v1` HTTP API. Its calls derive from the route table
+ * (`shared/api/routeTable.ts`): no URL is written here.
  *
  * It speaks `node:https` rather than `fetch` because the gateway's TLS certificate is signed by
  * the gateway's own CA, pinned on first use: every request trusts that one CA and nothing else
@@ -23,42 +24,30 @@ import {
   apiErrorSchema,
   type CreateGrantRequest,
   type CreateResourceRequest,
-  createGrantRequestSchema,
-  createResourceRequestSchema,
-  createSessionRequestSchema,
-  createSessionResponseSchema,
-  enrollRequestSchema,
-  enrollResponseSchema,
-  grantListSchema,
-  grantSchema,
-  healthSchema,
-  keysSchema,
-  loginRequestSchema,
-  logoutRequestSchema,
-  recordingAccessListSchema,
+  type enrollRequestSchema,
+  type enrollResponseSchema,
+  type healthSchema,
+  type loginRequestSchema,
   type recordingAccessQuerySchema,
   type recordingExportQuerySchema,
   type recordingListQuerySchema,
-  recordingListSchema,
-  recordingSchema,
   type recordingSearchQuerySchema,
-  recordingSearchResultSchema,
-  refreshRequestSchema,
-  resourceListSchema,
-  resourceSchema,
   type sessionListQuerySchema,
-  sessionListSchema,
-  sessionSchema,
   type TokenPair,
-  tokenPairSchema,
-  totpConfirmRequestSchema,
-  totpEnrollmentSchema,
+  type totpEnrollmentSchema,
   type UpdateGrantRequest,
   type UpdateResourceRequest,
-  updateGrantRequestSchema,
-  updateResourceRequestSchema,
-  userSchema,
 } from '../shared/api/apiSchemas.ts';
+import {
+  type HttpMethod,
+  type RouteInput,
+  type RouteName,
+  type RouteResponse,
+  type RouteSpec,
+  routePath,
+  routeSpec,
+  type StreamRouteName,
+} from '../shared/api/routeTable.ts';
 import { normalizeGatewayUrl } from './gatewayUrl.ts';
 
 /** Responses larger than this are refused: no API answer comes close, so it is a fault. */
@@ -302,8 +291,6 @@ const fallbackCodes: Record<number, ApiErrorCode> = {
 // ---------------------------------------------------------------------------------------------
 // The client
 
-type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
-
 interface RawResponse {
   status: number;
   statusMessage: string;
@@ -311,16 +298,33 @@ interface RawResponse {
   body: Buffer;
 }
 
-interface CallSpec<T> {
-  method: Method;
-  /** Path below `/v1`, already URL-encoded. */
+/** What a call sends: built from a table entry and the caller's input. */
+interface PreparedRequest {
+  method: HttpMethod;
+  /** Path below `/v1`, URL-encoded, with its query. */
   path: string;
-  /** A value, or a function evaluated for each attempt (logout sends the current token). */
-  body?: unknown | (() => Promise<unknown>);
-  auth: boolean;
-  /** Schema of a 2xx body; null for routes that answer 204. */
-  schema: z.ZodType<T> | null;
+  /** The validated JSON body, if the route takes one. */
+  body: unknown;
+  /** `METHOD /v1/path`, for messages. */
+  what: string;
 }
+
+export interface CallOptions {
+  /** Stream routes: fail the body when the gateway sends nothing for the timeout (default). */
+  idleTimeout?: boolean;
+}
+
+/** A call's input, or a function that makes it for each attempt. */
+type CallInput<N extends RouteName> = RouteInput<N> | (() => Promise<RouteInput<N>>);
+/** The input may be left out when the route needs no params and no body. */
+type CallArgs<N extends RouteName> =
+  Record<string, never> extends RouteInput<N>
+    ? [input?: CallInput<N>, options?: CallOptions]
+    : [input: CallInput<N>, options?: CallOptions];
+/** A JSON route's validated answer, nothing for a 204, a `Download` for a stream. */
+export type CallResult<N extends RouteName> = N extends StreamRouteName
+  ? Download
+  : RouteResponse<N>;
 
 export class GatewayClient {
   readonly baseUrl: string;
@@ -348,242 +352,140 @@ export class GatewayClient {
     this.agent.destroy();
   }
 
-  // --- unauthenticated -----------------------------------------------------------------------
+  // --- the API, one call per route of the table ----------------------------------------------
+
+  /**
+   * Calls a route of the table (`shared/api/routeTable.ts`) by name: builds its URL from the
+   * entry's path, params and query, checks the body against the entry's schema before sending
+   * (a local, precise `InvalidRequestError`), signs in with the provider's token unless the
+   * route is public (refreshing once on `token_expired`), and validates the answer with the
+   * entry's response schema. A `'stream'` route resolves to a `Download`.
+   *
+   * `input` may be a function, evaluated for each attempt (logout sends the current token).
+   * Params and query go as given: the gateway validates them and fills defaults, so a URL says
+   * only what the caller asked for.
+   */
+  async call<N extends RouteName>(name: N, ...args: CallArgs<N>): Promise<CallResult<N>> {
+    const [input, options] = args;
+    const route = routeSpec(name);
+    const prepare = async () =>
+      prepareRequest(
+        route,
+        ((typeof input === 'function' ? await input() : input) ?? {}) as LooseInput,
+      );
+    if (route.response === 'stream') {
+      return (await this.download(prepare, options ?? {})) as CallResult<N>;
+    }
+    const schema = route.response === 'empty' ? null : route.response;
+    return (await this.callJson(prepare, route.access !== 'public', schema)) as CallResult<N>;
+  }
 
   async health() {
-    return this.call({ method: 'GET', path: '/health', auth: false, schema: healthSchema });
+    return this.call('health');
   }
 
   async keys() {
-    return this.call({ method: 'GET', path: '/keys', auth: false, schema: keysSchema });
+    return this.call('keys');
   }
 
   /** Throws `GatewayApiError` with code `totp_required` when the account needs a TOTP code. */
   async login(request: LoginRequest): Promise<TokenPair> {
-    const body = validRequest(loginRequestSchema, request);
-    return this.call({
-      method: 'POST',
-      path: '/auth/login',
-      body,
-      auth: false,
-      schema: tokenPairSchema,
-    });
+    return this.call('login', { body: request });
   }
 
   /** Exchanges a refresh token for a new pair; the old refresh token stops working. */
   async refresh(refreshToken: string): Promise<TokenPair> {
-    const body = validRequest(refreshRequestSchema, { refreshToken });
-    return this.call({
-      method: 'POST',
-      path: '/auth/refresh',
-      body,
-      auth: false,
-      schema: tokenPairSchema,
-    });
+    return this.call('refresh', { body: { refreshToken } });
   }
 
   /** Sets the password of a new account with an admin's one-time enrollment token. */
   async enroll(request: EnrollRequest): Promise<EnrollResponse> {
-    const body = validRequest(enrollRequestSchema, request);
-    return this.call({
-      method: 'POST',
-      path: '/auth/enroll',
-      body,
-      auth: false,
-      schema: enrollResponseSchema,
-    });
+    return this.call('enroll', { body: request });
   }
-
-  // --- the signed-in user --------------------------------------------------------------------
 
   /**
    * Ends the session server-side: the access token and the refresh token (by default the
    * provider's current one, read when the request is sent) stop working.
    */
   async logout(options: { refreshToken?: string } = {}): Promise<void> {
-    await this.call({
-      method: 'POST',
-      path: '/auth/logout',
-      body: async () =>
-        validRequest(logoutRequestSchema, {
-          refreshToken: options.refreshToken ?? (await this.currentTokens()).refreshToken,
-        }),
-      auth: true,
-      schema: null,
-    });
+    await this.call('logout', async () => ({
+      body: { refreshToken: options.refreshToken ?? (await this.currentTokens()).refreshToken },
+    }));
   }
 
   async me() {
-    return this.call({ method: 'GET', path: '/me', auth: true, schema: userSchema });
+    return this.call('me');
   }
 
   /** Starts TOTP enrollment: a secret to put into an authenticator app, then `confirmTotp`. */
   async startTotpEnrollment() {
-    return this.call({
-      method: 'POST',
-      path: '/me/totp',
-      auth: true,
-      schema: totpEnrollmentSchema,
-    });
+    return this.call('startTotpEnrollment');
   }
 
   async confirmTotp(code: string) {
-    const body = validRequest(totpConfirmRequestSchema, { code });
-    return this.call({
-      method: 'POST',
-      path: '/me/totp/confirm',
-      body,
-      auth: true,
-      schema: userSchema,
-    });
+    return this.call('confirmTotp', { body: { code } });
   }
 
-  // --- resources -----------------------------------------------------------------------------
-
   async listResources() {
-    const list = await this.call({
-      method: 'GET',
-      path: '/resources',
-      auth: true,
-      schema: resourceListSchema,
-    });
-    return list.resources;
+    return (await this.call('listResources')).resources;
   }
 
   async getResource(id: string) {
-    return this.call({
-      method: 'GET',
-      path: `/resources/${seg(id)}`,
-      auth: true,
-      schema: resourceSchema,
-    });
+    return this.call('getResource', { params: { id } });
   }
 
   async createResource(request: CreateResourceRequest) {
-    const body = validRequest(createResourceRequestSchema, request);
-    return this.call({
-      method: 'POST',
-      path: '/resources',
-      body,
-      auth: true,
-      schema: resourceSchema,
-    });
+    return this.call('createResource', { body: request });
   }
 
   async updateResource(id: string, request: UpdateResourceRequest) {
-    const body = validRequest(updateResourceRequestSchema, request);
-    return this.call({
-      method: 'PATCH',
-      path: `/resources/${seg(id)}`,
-      body,
-      auth: true,
-      schema: resourceSchema,
-    });
+    return this.call('updateResource', { params: { id }, body: request });
   }
 
   async deleteResource(id: string): Promise<void> {
-    await this.call({ method: 'DELETE', path: `/resources/${seg(id)}`, auth: true, schema: null });
+    await this.call('deleteResource', { params: { id } });
   }
 
-  // --- grants --------------------------------------------------------------------------------
-
   async listGrants() {
-    const list = await this.call({
-      method: 'GET',
-      path: '/grants',
-      auth: true,
-      schema: grantListSchema,
-    });
-    return list.grants;
+    return (await this.call('listGrants')).grants;
   }
 
   async getGrant(id: string) {
-    return this.call({
-      method: 'GET',
-      path: `/grants/${seg(id)}`,
-      auth: true,
-      schema: grantSchema,
-    });
+    return this.call('getGrant', { params: { id } });
   }
 
   async createGrant(request: CreateGrantRequest) {
-    const body = validRequest(createGrantRequestSchema, request);
-    return this.call({ method: 'POST', path: '/grants', body, auth: true, schema: grantSchema });
+    return this.call('createGrant', { body: request });
   }
 
   async updateGrant(id: string, request: UpdateGrantRequest) {
-    const body = validRequest(updateGrantRequestSchema, request);
-    return this.call({
-      method: 'PATCH',
-      path: `/grants/${seg(id)}`,
-      body,
-      auth: true,
-      schema: grantSchema,
-    });
+    return this.call('updateGrant', { params: { id }, body: request });
   }
 
   async deleteGrant(id: string): Promise<void> {
-    await this.call({ method: 'DELETE', path: `/grants/${seg(id)}`, auth: true, schema: null });
+    await this.call('deleteGrant', { params: { id } });
   }
-
-  // --- sessions ------------------------------------------------------------------------------
 
   /** Throws `GatewayApiError` 403 `no_active_grant` / `access_request_required` without a grant. */
   async createSession(resourceId: string) {
-    const body = validRequest(createSessionRequestSchema, { resourceId });
-    return this.call({
-      method: 'POST',
-      path: '/sessions',
-      body,
-      auth: true,
-      schema: createSessionResponseSchema,
-    });
+    return this.call('createSession', { body: { resourceId } });
   }
 
   async listSessions(query: Partial<SessionListQuery> = {}) {
-    const params = new URLSearchParams();
-    for (const [key, value] of Object.entries(query)) {
-      if (value !== undefined && value !== null) params.set(key, String(value));
-    }
-    const qs = params.size > 0 ? `?${params}` : '';
-    const list = await this.call({
-      method: 'GET',
-      path: `/sessions${qs}`,
-      auth: true,
-      schema: sessionListSchema,
-    });
-    return list.sessions;
+    return (await this.call('listSessions', { query })).sessions;
   }
 
   async getSession(id: string) {
-    return this.call({
-      method: 'GET',
-      path: `/sessions/${seg(id)}`,
-      auth: true,
-      schema: sessionSchema,
-    });
+    return this.call('getSession', { params: { id } });
   }
 
   async terminateSession(id: string) {
-    return this.call({
-      method: 'POST',
-      path: `/sessions/${seg(id)}/terminate`,
-      auth: true,
-      schema: sessionSchema,
-    });
+    return this.call('terminateSession', { params: { id } });
   }
-
-  // --- recordings ----------------------------------------------------------------------------
 
   /** Engineers get their own recordings whatever the filter; auditors and admins all. */
   async listRecordings(query: Partial<RecordingListQuery> = {}) {
-    const list = await this.call({
-      method: 'GET',
-      path: `/recordings${queryString(query)}`,
-      auth: true,
-      schema: recordingListSchema,
-    });
-    return list.recordings;
+    return (await this.call('listRecordings', { query })).recordings;
   }
 
   /**
@@ -591,12 +493,7 @@ export class GatewayClient {
    * Same visibility rule as `listRecordings`.
    */
   async listRecordingsPage(query: Partial<RecordingListQuery> = {}) {
-    return this.call({
-      method: 'GET',
-      path: `/recordings${queryString(query)}`,
-      auth: true,
-      schema: recordingListSchema,
-    });
+    return this.call('listRecordings', { query });
   }
 
   /**
@@ -604,38 +501,22 @@ export class GatewayClient {
    * page at a time. Engineers search only their own recordings. Every search is audited.
    */
   async searchRecordings(query: RecordingSearchQuery) {
-    return this.call({
-      method: 'GET',
-      path: `/recordings/search${queryString(query)}`,
-      auth: true,
-      schema: recordingSearchResultSchema,
-    });
+    return this.call('searchRecordings', { query });
   }
 
   /** The recording's metadata and its verification, done by the gateway on request. */
   async getRecording(sessionId: string) {
-    return this.call({
-      method: 'GET',
-      path: `/recordings/${seg(sessionId)}`,
-      auth: true,
-      schema: recordingSchema,
-    });
+    return this.call('getRecording', { params: { sessionId } });
   }
 
   /** The raw recording stream (FORMAT.md), to verify or replay locally. */
   async downloadRecording(sessionId: string): Promise<Download> {
-    return this.download(`/recordings/${seg(sessionId)}/stream`);
+    return this.call('streamRecording', { params: { sessionId } });
   }
 
   /** Who viewed, exported, searched or watched recordings (admins and auditors), newest first. */
   async listRecordingAccess(query: Partial<RecordingAccessQuery> = {}) {
-    const list = await this.call({
-      method: 'GET',
-      path: `/recording-access${queryString(query)}`,
-      auth: true,
-      schema: recordingAccessListSchema,
-    });
-    return list.entries;
+    return (await this.call('listRecordingAccess', { query })).entries;
   }
 
   /**
@@ -646,46 +527,52 @@ export class GatewayClient {
    * session sends nothing for as long as it is quiet.
    */
   async followRecording(sessionId: string): Promise<Download> {
-    return this.download(`/recordings/${seg(sessionId)}/stream?follow=1`, { idleTimeout: false });
+    return this.call(
+      'streamRecording',
+      { params: { sessionId }, query: { follow: '1' } },
+      { idleTimeout: false },
+    );
   }
 
   /** An export: the `.cast` of one terminal channel, or the signed bundle. */
   async exportRecording(sessionId: string, query: RecordingExportQuery): Promise<Download> {
-    return this.download(`/recordings/${seg(sessionId)}/export${queryString(query)}`);
+    return this.call('exportRecording', { params: { sessionId }, query });
   }
 
   // --- plumbing ------------------------------------------------------------------------------
 
   /** An authenticated GET whose 2xx body is streamed to the caller instead of buffered. */
   private async download(
-    path: string,
-    options: { idleTimeout: boolean } = { idleTimeout: true },
+    prepare: () => Promise<PreparedRequest>,
+    options: CallOptions,
   ): Promise<Download> {
-    const spec: CallSpec<undefined> = { method: 'GET', path, auth: true, schema: null };
+    const idleTimeout = options.idleTimeout ?? true;
     const tokens = await this.currentTokens();
-    let answer = await this.openDownload(spec, tokens.accessToken, options);
+    let request = await prepare();
+    let answer = await this.openDownload(request, tokens.accessToken, idleTimeout);
     if ('status' in answer && answer.status === 401 && errorCodeOf(answer) === 'token_expired') {
       const fresh = await this.refreshAfterExpiry(tokens.accessToken);
-      answer = await this.openDownload(spec, fresh.accessToken, options);
+      request = await prepare();
+      answer = await this.openDownload(request, fresh.accessToken, idleTimeout);
     }
     if (!('status' in answer)) return answer;
     // Not a 2xx: an API error (thrown by `interpret`), or a status the API never answers.
-    this.interpret(spec, answer);
+    this.interpret(request, null, answer);
     throw new GatewayProtocolError(
       this.baseUrl,
       'unexpected_status',
-      `the gateway at ${this.baseUrl} answered GET ${API_PREFIX}${path} with ${answer.status} and no body to download`,
+      `the gateway at ${this.baseUrl} answered ${request.what} with ${answer.status} and no body to download`,
     );
   }
 
   /** Resolves with the streaming body on 2xx, and with the whole (small) response otherwise. */
   private openDownload(
-    spec: CallSpec<undefined>,
+    request: PreparedRequest,
     accessToken: string,
-    options: { idleTimeout: boolean },
+    idleTimeout: boolean,
   ): Promise<Download | RawResponse> {
     const url = new URL(this.baseUrl);
-    const what = `${spec.method} ${API_PREFIX}${spec.path}`;
+    const { what } = request;
     const timedOut = () =>
       new GatewayConnectionError(
         this.baseUrl,
@@ -699,8 +586,8 @@ export class GatewayClient {
         protocol: 'https:',
         hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
         port: url.port || 443,
-        method: spec.method,
-        path: `${this.basePath}${API_PREFIX}${spec.path}`,
+        method: request.method,
+        path: `${this.basePath}${API_PREFIX}${request.path}`,
         headers: {
           accept: 'application/octet-stream, text/plain, application/json',
           'user-agent': 'witness-client',
@@ -724,7 +611,7 @@ export class GatewayClient {
         clearTimeout(timer);
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) {
-          if (options.idleTimeout) res.setTimeout(this.timeoutMs, () => res.destroy(timedOut()));
+          if (idleTimeout) res.setTimeout(this.timeoutMs, () => res.destroy(timedOut()));
           const declared = Number(res.headers['content-length']);
           resolve({
             body: res,
@@ -760,15 +647,25 @@ export class GatewayClient {
     return tokens;
   }
 
-  private async call<T>(spec: CallSpec<T>): Promise<T> {
-    if (!spec.auth) return this.interpret(spec, await this.send(spec, undefined));
-    const tokens = await this.currentTokens();
-    const first = await this.send(spec, tokens.accessToken);
-    if (first.status === 401 && errorCodeOf(first) === 'token_expired') {
-      const fresh = await this.refreshAfterExpiry(tokens.accessToken);
-      return this.interpret(spec, await this.send(spec, fresh.accessToken));
+  /** A JSON (or 204) call; `schema` null for 204. */
+  private async callJson<T>(
+    prepare: () => Promise<PreparedRequest>,
+    auth: boolean,
+    schema: z.ZodType<T> | null,
+  ): Promise<T> {
+    if (!auth) {
+      const request = await prepare();
+      return this.interpret(request, schema, await this.send(request, undefined));
     }
-    return this.interpret(spec, first);
+    const tokens = await this.currentTokens();
+    const first = await prepare();
+    const answer = await this.send(first, tokens.accessToken);
+    if (answer.status === 401 && errorCodeOf(answer) === 'token_expired') {
+      const fresh = await this.refreshAfterExpiry(tokens.accessToken);
+      const retry = await prepare();
+      return this.interpret(retry, schema, await this.send(retry, fresh.accessToken));
+    }
+    return this.interpret(first, schema, answer);
   }
 
   /** Refreshes once, unless another call already replaced the expired access token. */
@@ -793,13 +690,17 @@ export class GatewayClient {
     return this.refreshing;
   }
 
-  private interpret<T>(spec: CallSpec<T>, response: RawResponse): T {
-    const what = `${spec.method} ${API_PREFIX}${spec.path}`;
+  private interpret<T>(
+    request: PreparedRequest,
+    schema: z.ZodType<T> | null,
+    response: RawResponse,
+  ): T {
+    const { what } = request;
     const { status } = response;
     if (status >= 200 && status < 300) {
-      if (spec.schema === null) return undefined as T;
+      if (schema === null) return undefined as T;
       const json = this.parseJson(response, what);
-      const parsed = spec.schema.safeParse(json);
+      const parsed = schema.safeParse(json);
       if (!parsed.success) {
         const detail = parsed.error.issues
           .slice(0, 3)
@@ -849,12 +750,11 @@ export class GatewayClient {
   }
 
   private async send(
-    spec: CallSpec<unknown>,
+    request: PreparedRequest,
     accessToken: string | undefined,
   ): Promise<RawResponse> {
-    const rawBody = typeof spec.body === 'function' ? await spec.body() : spec.body;
     const payload =
-      rawBody === undefined ? undefined : Buffer.from(JSON.stringify(rawBody), 'utf8');
+      request.body === undefined ? undefined : Buffer.from(JSON.stringify(request.body), 'utf8');
     const url = new URL(this.baseUrl);
     const headers: Record<string, string | number> = {
       accept: 'application/json',
@@ -865,7 +765,7 @@ export class GatewayClient {
       headers['content-length'] = payload.length;
     }
     if (accessToken) headers.authorization = `Bearer ${accessToken}`;
-    const what = `${spec.method} ${API_PREFIX}${spec.path}`;
+    const { what } = request;
 
     return new Promise<RawResponse>((resolve, reject) => {
       let settled = false;
@@ -882,8 +782,8 @@ export class GatewayClient {
         protocol: 'https:',
         hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
         port: url.port || 443,
-        method: spec.method,
-        path: `${this.basePath}${API_PREFIX}${spec.path}`,
+        method: request.method,
+        path: `${this.basePath}${API_PREFIX}${request.path}`,
         headers,
         agent: this.agent,
         ca: this.caPem,
@@ -945,25 +845,27 @@ export class GatewayClient {
   }
 }
 
-/** Checks a request body against the contract before it is sent, for a local, precise error. */
-function validRequest<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  throw new InvalidRequestError(
-    parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
-  );
+/** The request of one call: its URL from the entry, its body checked by the entry's schema. */
+/** The input of any route, as `prepareRequest` reads it (the table typed it for the caller). */
+interface LooseInput {
+  params?: Record<string, unknown>;
+  query?: Record<string, unknown>;
+  body?: unknown;
 }
 
-function seg(id: string): string {
-  return encodeURIComponent(id);
-}
-
-function queryString(query: Record<string, unknown>): string {
-  const params = new URLSearchParams();
-  for (const [key, value] of Object.entries(query)) {
-    if (value !== undefined && value !== null) params.set(key, String(value));
+function prepareRequest(route: RouteSpec, input: LooseInput): PreparedRequest {
+  const path = routePath(route, input.params, input.query);
+  let body: unknown;
+  if (route.body) {
+    const parsed = route.body.safeParse(input.body ?? {});
+    if (!parsed.success) {
+      throw new InvalidRequestError(
+        parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+      );
+    }
+    body = parsed.data;
   }
-  return params.size > 0 ? `?${params}` : '';
+  return { method: route.method, path, body, what: `${route.method} ${API_PREFIX}${path}` };
 }
 
 function tryParseJson(body: Buffer): unknown {

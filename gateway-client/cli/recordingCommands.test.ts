@@ -501,7 +501,11 @@ describe('GatewayClient recording calls', () => {
         expectedSessionId: 's_1',
       });
       expect(report).toMatchObject({ status: 'verified', frames: 12 });
-      await expect(client.downloadRecording('s_404')).rejects.toThrow(/no route GET/);
+      // Only s_1 is overridden: the fake answers any other recording with its 501.
+      await expect(client.downloadRecording('s_404')).rejects.toMatchObject({
+        status: 501,
+        message: expect.stringMatching(/does not implement streamRecording/),
+      });
     } finally {
       client.close();
       await gateway.close();

@@ -1,73 +1,104 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import type { Role } from '../../shared/api/apiSchemas.ts';
+import { API_PREFIX } from '../../shared/api/apiSchemas.ts';
+import {
+  type ApiRoutes,
+  type RouteBody,
+  type RouteName,
+  type RouteParams,
+  type RouteQuery,
+  type RouteResult,
+  type RouteSpec,
+  routeNames,
+  routeSpec,
+} from '../../shared/api/routeTable.ts';
 import type { Authenticated, AuthService } from '../auth/authService.ts';
 import { GatewayError } from '../gatewayError.ts';
 
-/** Who may call a route: anyone, any signed-in user, or signed-in users with one of the roles. */
-export type RouteAccess = 'public' | 'signed-in' | readonly Role[];
+export type { RouteAccess } from '../../shared/api/routeTable.ts';
 
-export interface RouteContext<Body, Query> {
-  body: Body;
-  query: Query;
-  params: Record<string, string>;
-  auth: Authenticated | null;
+/** What a handler receives: its input parsed with the entry's schemas, and who called. */
+export type RouteContext<N extends RouteName> = {
+  params: RouteParams<N>;
+  query: RouteQuery<N>;
+  body: RouteBody<N>;
+  /** Null only on public routes: every other route authenticates before its handler runs. */
+  auth: ApiRoutes[N]['access'] extends 'public' ? null : Authenticated;
   clientAddress: string;
-}
+} & (ApiRoutes[N]['response'] extends 'stream'
+  ? // A stream handler sends the body itself (its content type, headers and a Readable).
+    { request: FastifyRequest; reply: FastifyReply }
+  : unknown);
 
-export interface RouteDefinition<Body, Query, Response> {
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
-  url: string;
-  access: RouteAccess;
-  body?: z.ZodType<Body>;
-  query?: z.ZodType<Query>;
-  /** Validates (and strips unknown fields from) what the handler returns; omit for 204. */
-  response?: z.ZodType<Response>;
-  status?: number;
-  handler: (ctx: RouteContext<Body, Query>) => Promise<Response>;
-}
+/** A handler returns the plain answer (validated and stripped by the entry's schema). */
+export type RouteHandler<N extends RouteName> = (
+  ctx: RouteContext<N>,
+) => Promise<ApiRoutes[N]['response'] extends 'stream' ? unknown : RouteResult<N>>;
+
+/** One handler per route of the table: a route without one does not compile. */
+export type ApiHandlers = { [N in RouteName]: RouteHandler<N> };
+/** Handlers for some routes, for modules that serve one part of the API. */
+export type HandlersFor<N extends RouteName> = { [K in N]: RouteHandler<K> };
 
 /**
- * Registers one route with the checks every route needs, in order: authentication, role,
- * request validation, response validation. Handlers receive parsed input and return plain
- * objects; errors they throw become `{code, message}` in the API's error handler.
+ * Registers every route of the table with its handler, and the checks every route needs, in
+ * order: authentication, role, params, query and body validation, response validation.
+ * Throws (the gateway does not start) when a route has no handler or a handler no route.
  */
-export function addRoute<Body = undefined, Query = undefined, Response = undefined>(
+export function registerApi(app: FastifyInstance, auth: AuthService, handlers: ApiHandlers): void {
+  const missing = routeNames.filter((name) => typeof handlers[name] !== 'function');
+  const unknown = Object.keys(handlers).filter((name) => !(routeNames as string[]).includes(name));
+  if (missing.length > 0 || unknown.length > 0) {
+    throw new Error(
+      `The API handlers do not match the route table (shared/api/routeTable.ts): ` +
+        `${missing.length > 0 ? `no handler for ${missing.join(', ')}` : ''}` +
+        `${missing.length > 0 && unknown.length > 0 ? '; ' : ''}` +
+        `${unknown.length > 0 ? `no route named ${unknown.join(', ')}` : ''}.`,
+    );
+  }
+  for (const name of routeNames) {
+    addRoute(app, auth, routeSpec(name), handlers[name] as LooseHandler);
+  }
+}
+
+type LooseHandler = (ctx: Record<string, unknown>) => Promise<unknown>;
+
+function addRoute(
   app: FastifyInstance,
   auth: AuthService,
-  route: RouteDefinition<Body, Query, Response>,
+  spec: RouteSpec,
+  handler: LooseHandler,
 ): void {
   app.route({
-    method: route.method,
-    url: route.url,
+    method: spec.method,
+    url: `${API_PREFIX}${spec.path}`,
     handler: async (request: FastifyRequest, reply: FastifyReply) => {
       const authenticated =
-        route.access === 'public' ? null : await auth.authenticate(bearerToken(request));
+        spec.access === 'public' ? null : await auth.authenticate(bearerToken(request));
       if (
         authenticated &&
-        Array.isArray(route.access) &&
-        !route.access.includes(authenticated.user.role)
+        Array.isArray(spec.access) &&
+        !spec.access.includes(authenticated.user.role)
       ) {
         throw new GatewayError(
           'forbidden',
-          `This needs the ${route.access.join(' or ')} role; you are signed in as ${authenticated.user.role}.`,
+          `This needs the ${spec.access.join(' or ')} role; you are signed in as ${authenticated.user.role}.`,
         );
       }
-      const body = route.body
-        ? parseInput(route.body, request.body ?? {}, 'body')
-        : (undefined as Body);
-      const query = route.query
-        ? parseInput(route.query, request.query ?? {}, 'query')
-        : (undefined as Query);
-      const result = await route.handler({
-        body,
+      const params = spec.params ? parseParams(spec.params, request.params ?? {}) : {};
+      const query = spec.query ? parseInput(spec.query, request.query ?? {}, 'query') : undefined;
+      const body = spec.body ? parseInput(spec.body, request.body ?? {}, 'body') : undefined;
+      const context = {
+        params,
         query,
-        params: request.params as Record<string, string>,
+        body,
         auth: authenticated,
         clientAddress: request.ip,
-      });
-      if (!route.response) return reply.code(route.status ?? 204).send();
-      return reply.code(route.status ?? 200).send(route.response.parse(result));
+      };
+      if (spec.response === 'stream') return handler({ ...context, request, reply });
+      const result = await handler(context);
+      if (spec.response === 'empty') return reply.code(spec.status ?? 204).send();
+      return reply.code(spec.status ?? 200).send(spec.response.parse(result));
     },
   });
 }
@@ -84,10 +115,23 @@ function bearerToken(request: FastifyRequest): string | undefined {
   return match[1];
 }
 
-function parseInput<T>(schema: z.ZodType<T>, value: unknown, where: 'body' | 'query'): T {
+function parseInput(schema: z.ZodType, value: unknown, where: 'body' | 'query'): unknown {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   throw validationError(result.error, where);
+}
+
+/** A bad path parameter names the parameter, as a person would read the URL. */
+function parseParams(schema: z.ZodType, value: unknown): unknown {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const names = [...new Set(result.error.issues.map((issue) => issue.path.map(String).join('.')))];
+  throw new GatewayError('bad_request', `The ${names.join(' and ')} in the URL is not valid.`, {
+    issues: result.error.issues.map((issue) => ({
+      path: issue.path.map(String).join('.') || 'params',
+      message: issue.message,
+    })),
+  });
 }
 
 export function validationError(error: z.ZodError, where: string): GatewayError {

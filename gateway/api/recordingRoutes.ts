@@ -12,23 +12,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import {
-  type Recording,
-  type RecordingSearchHit,
-  recordingAccessListSchema,
-  recordingAccessQuerySchema,
-  recordingExportQuerySchema,
-  recordingListQuerySchema,
-  recordingListSchema,
-  recordingSchema,
-  recordingSearchQuerySchema,
-  recordingSearchResultSchema,
-  recordingStreamQuerySchema,
-} from '../../shared/api/apiSchemas.ts';
+import type { FastifyInstance } from 'fastify';
+import type { Recording, RecordingSearchHit } from '../../shared/api/apiSchemas.ts';
 import { NoTerminalOutputError, toAsciicast } from '../../shared/recording/asciicast.ts';
 import { toQueryLog } from '../../shared/recording/queryLog.ts';
-import type { Authenticated, AuthService } from '../auth/authService.ts';
+import type { Authenticated } from '../auth/authService.ts';
 import type { Clock } from '../clock.ts';
 import { GatewayError } from '../gatewayError.ts';
 import type { RecordingArchive } from '../recorder/recordingArchive.ts';
@@ -42,7 +30,7 @@ import type {
   Store,
   UserRecord,
 } from '../store/store.ts';
-import { addRoute, type RouteDefinition, validationError } from './apiRoute.ts';
+import type { HandlersFor } from './apiRoute.ts';
 
 export interface RecordingRouteServices {
   store: Store;
@@ -56,18 +44,25 @@ const RECORDING_READERS: readonly string[] = ['admin', 'auditor'];
 /** A user id no user has: a filter on it matches no recording. */
 const NO_SUCH_USER = 'usr_none';
 
-export function registerRecordingRoutes(
+/** The routes this module serves. */
+export type RecordingRouteName =
+  | 'listRecordings'
+  | 'searchRecordings'
+  | 'getRecording'
+  | 'streamRecording'
+  | 'exportRecording'
+  | 'listRecordingAccess';
+
+/** `app` only to end live watches when the API closes. */
+export function recordingHandlers(
   app: FastifyInstance,
-  auth: AuthService,
   services: RecordingRouteServices,
-): void {
+): HandlersFor<RecordingRouteName> {
   const { store, clock, recordings } = services;
   const following = new Set<AbortController>();
   app.addHook('preClose', async () => {
     for (const stop of [...following]) stop.abort();
   });
-  const route = <B, Q, R>(definition: RouteDefinition<B, Q, R>) => addRoute(app, auth, definition);
-
   /** The recording, if this user may see it; otherwise the same 404 as for no recording. */
   const visibleRecording = async (user: UserRecord, sessionId: string) => {
     const recording = await store.getRecording(sessionId);
@@ -156,13 +151,8 @@ export function registerRecordingRoutes(
     };
   };
 
-  route({
-    method: 'GET',
-    url: '/v1/recordings',
-    access: 'signed-in',
-    query: recordingListQuerySchema,
-    response: recordingListSchema,
-    handler: async (ctx) => {
+  return {
+    listRecordings: async (ctx) => {
       const user = signedInUser(ctx);
       const { cursor, limit } = ctx.query;
       const after = cursor === undefined ? undefined : decodeListCursor(cursor);
@@ -179,15 +169,8 @@ export function registerRecordingRoutes(
         nextCursor: list.length > limit && last ? encodeListCursor(last) : null,
       };
     },
-  });
 
-  route({
-    method: 'GET',
-    url: '/v1/recording-access',
-    access: ['admin', 'auditor'],
-    query: recordingAccessQuerySchema,
-    response: recordingAccessListSchema,
-    handler: async (ctx) => {
+    listRecordingAccess: async (ctx) => {
       const rows = await store.listRecordingAccess(ctx.query);
       const usernames = new Map<string, Promise<string>>();
       const username = (userId: string) => {
@@ -212,15 +195,8 @@ export function registerRecordingRoutes(
         ),
       };
     },
-  });
 
-  route({
-    method: 'GET',
-    url: '/v1/recordings/search',
-    access: 'signed-in',
-    query: recordingSearchQuerySchema,
-    response: recordingSearchResultSchema,
-    handler: async (ctx) => {
+    searchRecordings: async (ctx) => {
       const user = signedInUser(ctx);
       const { q, cursor, limit } = ctx.query;
       const terms = queryWords(q);
@@ -267,15 +243,9 @@ export function registerRecordingRoutes(
         nextCursor: found.length > limit && last ? encodeSearchCursor(last.id) : null,
       };
     },
-  });
 
-  route({
-    method: 'GET',
-    url: '/v1/recordings/:sessionId',
-    access: 'signed-in',
-    response: recordingSchema,
-    handler: async (ctx) => {
-      const recording = await visibleRecording(signedInUser(ctx), sessionIdParam(ctx.params));
+    getRecording: async (ctx) => {
+      const recording = await visibleRecording(signedInUser(ctx), ctx.params.sessionId);
       const [[presented], verification] = await Promise.all([
         present([recording]),
         recordings.verify(recording),
@@ -299,108 +269,104 @@ export function registerRecordingRoutes(
         },
       };
     },
-  });
 
-  streamingRoute(app, auth, '/v1/recordings/:sessionId/stream', async (user, request, reply) => {
-    const parsed = recordingStreamQuerySchema.safeParse(request.query ?? {});
-    if (!parsed.success) throw validationError(parsed.error, 'query');
-    const follow = parsed.data.follow === '1' || parsed.data.follow === 'true';
-    if (follow && !RECORDING_READERS.includes(user.role)) {
-      throw new GatewayError(
-        'forbidden',
-        `Watching a session live needs the admin or auditor role; you are signed in as ${user.role}. Play the recording once the session has ended.`,
-      );
-    }
-    const recording = await visibleRecording(user, sessionIdParam(request.params));
-    if (follow) {
-      await audit(user, recording.sessionId, 'live');
-      // Ends the follow when the watcher goes away, even while it waits for new bytes, and
-      // when the API closes (it would otherwise wait for the session to end).
-      const stop = new AbortController();
-      following.add(stop);
-      stop.signal.addEventListener('abort', () => following.delete(stop), { once: true });
-      request.raw.on('close', () => stop.abort());
-      reply.raw.on('close', () => stop.abort());
-      const live = recordings.follow(recording, {
-        signal: stop.signal,
-        stillRecording: async () =>
-          (await store.getRecording(recording.sessionId))?.status === 'recording',
-      });
-      const body = await startStream(recording, live);
-      return (
-        reply
-          .header('content-type', 'application/octet-stream')
-          .header('cache-control', 'no-store')
-          .header('x-accel-buffering', 'no')
-          // A watch holds its connection for as long as the session; not worth keeping after.
-          .header('connection', 'close')
-          .send(body)
-      );
-    }
-    await audit(user, recording.sessionId, 'stream');
-    const body = await startStream(recording, recordings.open(recording));
-    return reply
-      .header('content-type', 'application/octet-stream')
-      .header('content-disposition', attachment(`${recording.sessionId}.wrec`))
-      .send(body);
-  });
-
-  streamingRoute(app, auth, '/v1/recordings/:sessionId/export', async (user, request, reply) => {
-    const parsed = recordingExportQuerySchema.safeParse(request.query ?? {});
-    if (!parsed.success) throw validationError(parsed.error, 'query');
-    const { format, channel } = parsed.data;
-    const recording = await visibleRecording(user, sessionIdParam(request.params));
-    if (format === 'bundle') {
-      await audit(user, recording.sessionId, 'export_bundle');
-      const body = await startStream(
-        recording,
-        recordings.bundle(recording, {
-          userId: recording.userId,
-          resourceId: recording.resourceId,
-          protocol: recording.protocol,
-          status: recording.status,
-          startedAt: new Date(recording.startedAt).toISOString(),
-          exportedBy: user.username,
-        }),
-      );
-      return reply
-        .header('content-type', 'application/octet-stream')
-        .header('content-disposition', attachment(`${recording.sessionId}.wbundle`))
-        .send(body);
-    }
-    if (format === 'jsonl') {
-      if (recording.protocol !== 'postgres') {
+    streamRecording: async ({ auth: { user }, params, query, request, reply }) => {
+      const follow = query.follow === '1' || query.follow === 'true';
+      if (follow && !RECORDING_READERS.includes(user.role)) {
         throw new GatewayError(
-          'bad_request',
-          `Session ${recording.sessionId} is a ${recording.protocol} session; a jsonl query log exports database sessions — export a .cast or a bundle instead.`,
+          'forbidden',
+          `Watching a session live needs the admin or auditor role; you are signed in as ${user.role}. Play the recording once the session has ended.`,
         );
       }
-      await audit(user, recording.sessionId, 'export_jsonl');
-      const body = await startStream(recording, toQueryLog(recordings.events(recording)));
+      const recording = await visibleRecording(user, params.sessionId);
+      if (follow) {
+        await audit(user, recording.sessionId, 'live');
+        // Ends the follow when the watcher goes away, even while it waits for new bytes, and
+        // when the API closes (it would otherwise wait for the session to end).
+        const stop = new AbortController();
+        following.add(stop);
+        stop.signal.addEventListener('abort', () => following.delete(stop), { once: true });
+        request.raw.on('close', () => stop.abort());
+        reply.raw.on('close', () => stop.abort());
+        const live = recordings.follow(recording, {
+          signal: stop.signal,
+          stillRecording: async () =>
+            (await store.getRecording(recording.sessionId))?.status === 'recording',
+        });
+        const body = await startStream(recording, live);
+        return (
+          reply
+            .header('content-type', 'application/octet-stream')
+            .header('cache-control', 'no-store')
+            .header('x-accel-buffering', 'no')
+            // A watch holds its connection for as long as the session; not worth keeping after.
+            .header('connection', 'close')
+            .send(body)
+        );
+      }
+      await audit(user, recording.sessionId, 'stream');
+      const body = await startStream(recording, recordings.open(recording));
       return reply
-        .header('content-type', 'application/x-ndjson')
-        .header('content-disposition', attachment(`${recording.sessionId}.jsonl`))
+        .header('content-type', 'application/octet-stream')
+        .header('content-disposition', attachment(`${recording.sessionId}.wrec`))
         .send(body);
-    }
-    if (recording.protocol !== 'ssh') {
-      throw new GatewayError(
-        'bad_request',
-        `Session ${recording.sessionId} is a ${recording.protocol} session; .cast exports terminal sessions — export a bundle instead.`,
+    },
+
+    exportRecording: async ({ auth: { user }, params, query, reply }) => {
+      const { format, channel } = query;
+      const recording = await visibleRecording(user, params.sessionId);
+      if (format === 'bundle') {
+        await audit(user, recording.sessionId, 'export_bundle');
+        const body = await startStream(
+          recording,
+          recordings.bundle(recording, {
+            userId: recording.userId,
+            resourceId: recording.resourceId,
+            protocol: recording.protocol,
+            status: recording.status,
+            startedAt: new Date(recording.startedAt).toISOString(),
+            exportedBy: user.username,
+          }),
+        );
+        return reply
+          .header('content-type', 'application/octet-stream')
+          .header('content-disposition', attachment(`${recording.sessionId}.wbundle`))
+          .send(body);
+      }
+      if (format === 'jsonl') {
+        if (recording.protocol !== 'postgres') {
+          throw new GatewayError(
+            'bad_request',
+            `Session ${recording.sessionId} is a ${recording.protocol} session; a jsonl query log exports database sessions — export a .cast or a bundle instead.`,
+          );
+        }
+        await audit(user, recording.sessionId, 'export_jsonl');
+        const body = await startStream(recording, toQueryLog(recordings.events(recording)));
+        return reply
+          .header('content-type', 'application/x-ndjson')
+          .header('content-disposition', attachment(`${recording.sessionId}.jsonl`))
+          .send(body);
+      }
+      if (recording.protocol !== 'ssh') {
+        throw new GatewayError(
+          'bad_request',
+          `Session ${recording.sessionId} is a ${recording.protocol} session; .cast exports terminal sessions — export a bundle instead.`,
+        );
+      }
+      await audit(user, recording.sessionId, 'export_cast');
+      const cast = toAsciicast(
+        recordings.events(recording),
+        channel === undefined ? {} : { channel },
       );
-    }
-    await audit(user, recording.sessionId, 'export_cast');
-    const cast = toAsciicast(
-      recordings.events(recording),
-      channel === undefined ? {} : { channel },
-    );
-    const body = await startStream(recording, cast);
-    const name =
-      channel === undefined ? recording.sessionId : `${recording.sessionId}-ch${channel}`;
-    return reply
-      .header('content-type', 'text/plain; charset=utf-8')
-      .header('content-disposition', attachment(`${name}.cast`))
-      .send(body);
-  });
+      const body = await startStream(recording, cast);
+      const name =
+        channel === undefined ? recording.sessionId : `${recording.sessionId}-ch${channel}`;
+      return reply
+        .header('content-type', 'text/plain; charset=utf-8')
+        .header('content-disposition', attachment(`${name}.cast`))
+        .send(body);
+    },
+  };
 }
 
 export function presentRecording(
@@ -480,41 +446,6 @@ function badCursor(): GatewayError {
 }
 
 /**
- * A GET whose body is a stream rather than a validated JSON object, which `addRoute` cannot
- * send. It makes the same authentication check first; errors thrown before the first byte
- * become `{code, message}` through the API's error handler.
- */
-function streamingRoute(
-  app: FastifyInstance,
-  auth: AuthService,
-  url: string,
-  handler: (user: UserRecord, request: FastifyRequest, reply: FastifyReply) => Promise<unknown>,
-): void {
-  app.route({
-    method: 'GET',
-    url,
-    handler: async (request, reply) => {
-      const authenticated: Authenticated = await auth.authenticate(bearerToken(request));
-      return handler(authenticated.user, request, reply);
-    },
-  });
-}
-
-// Same rule as apiRoute.ts, which does not export it.
-function bearerToken(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
-  if (!header) return undefined;
-  const match = /^Bearer\s+(\S+)$/i.exec(header);
-  if (!match) {
-    throw new GatewayError(
-      'unauthenticated',
-      'The Authorization header must be `Bearer <access token>`.',
-    );
-  }
-  return match[1];
-}
-
-/**
  * Pulls the first chunk before any header is sent, so a recording whose bytes are missing or
  * unreadable is a clean 404/500 instead of a response cut off after its 200.
  */
@@ -565,12 +496,4 @@ function attachment(filename: string): string {
 function signedInUser(ctx: { auth: Authenticated | null }): UserRecord {
   if (!ctx.auth) throw new GatewayError('unauthenticated', 'Sign in first.');
   return ctx.auth.user;
-}
-
-function sessionIdParam(params: unknown): string {
-  const value = (params as Record<string, string | undefined>).sessionId;
-  if (!value || !/^[A-Za-z0-9_-]{1,64}$/.test(value)) {
-    throw new GatewayError('bad_request', 'The session id in the URL is not valid.');
-  }
-  return value;
 }

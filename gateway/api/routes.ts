@@ -1,31 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import {
-  createGrantRequestSchema,
-  createResourceRequestSchema,
-  createSessionRequestSchema,
-  createSessionResponseSchema,
-  enrollRequestSchema,
-  enrollResponseSchema,
-  grantListSchema,
-  grantSchema,
-  healthSchema,
-  type Keys,
-  keysSchema,
-  loginRequestSchema,
-  logoutRequestSchema,
-  refreshRequestSchema,
-  resourceListSchema,
-  resourceSchema,
-  sessionListQuerySchema,
-  sessionListSchema,
-  sessionSchema,
-  tokenPairSchema,
-  totpConfirmRequestSchema,
-  totpEnrollmentSchema,
-  updateGrantRequestSchema,
-  updateResourceRequestSchema,
-  userSchema,
-} from '../../shared/api/apiSchemas.ts';
+import type { Keys } from '../../shared/api/apiSchemas.ts';
+import type { RouteName } from '../../shared/api/routeTable.ts';
 import type { AuthService } from '../auth/authService.ts';
 import type { Clock } from '../clock.ts';
 import { GatewayError } from '../gatewayError.ts';
@@ -34,7 +9,7 @@ import type { RecordingArchive } from '../recorder/recordingArchive.ts';
 import type { ResourceCatalog } from '../resources/resourceCatalog.ts';
 import type { SessionService } from '../sessions/sessionService.ts';
 import type { SessionRecord, Store, StoreKind, UserRecord } from '../store/store.ts';
-import { addRoute, type RouteDefinition } from './apiRoute.ts';
+import { type ApiHandlers, type HandlersFor, registerApi } from './apiRoute.ts';
 import {
   iso,
   presentGrant,
@@ -43,7 +18,7 @@ import {
   presentTokens,
   presentUser,
 } from './presenters.ts';
-import { registerRecordingRoutes } from './recordingRoutes.ts';
+import { type RecordingRouteName, recordingHandlers } from './recordingRoutes.ts';
 
 export interface ApiServices {
   store: Store;
@@ -58,184 +33,23 @@ export interface ApiServices {
   version: string;
 }
 
-const ADMIN = ['admin'] as const;
 /** Roles that may read every session (auditors review, they do not change). */
 const SESSION_READERS = ['admin', 'auditor'] as const;
 
+/** Registers every route of the table (shared/api/routeTable.ts) with its handler. */
 export function registerRoutes(app: FastifyInstance, services: ApiServices): void {
+  const handlers: ApiHandlers = {
+    ...coreHandlers(services),
+    ...recordingHandlers(app, services),
+  };
+  registerApi(app, services.auth, handlers);
+}
+
+type CoreRouteName = Exclude<RouteName, RecordingRouteName>;
+
+/** Health, keys, sign-in, the signed-in user, resources, grants and sessions. */
+function coreHandlers(services: ApiServices): HandlersFor<CoreRouteName> {
   const { auth, resources, grants, sessions, store } = services;
-  const route = <B, Q, R>(definition: RouteDefinition<B, Q, R>) => addRoute(app, auth, definition);
-
-  // --- health and keys (public: clients need them before they can sign in)
-  route({
-    method: 'GET',
-    url: '/v1/health',
-    access: 'public',
-    response: healthSchema,
-    handler: async () => ({
-      status: 'ok' as const,
-      version: services.version,
-      store: services.storeKind,
-      time: iso(services.clock.now()),
-    }),
-  });
-  route({
-    method: 'GET',
-    url: '/v1/keys',
-    access: 'public',
-    response: keysSchema,
-    handler: async () => services.keys,
-  });
-
-  // --- authentication
-  route({
-    method: 'POST',
-    url: '/v1/auth/login',
-    access: 'public',
-    body: loginRequestSchema,
-    response: tokenPairSchema,
-    handler: async ({ body, clientAddress }) =>
-      presentTokens(await auth.login(body, clientAddress)),
-  });
-  route({
-    method: 'POST',
-    url: '/v1/auth/refresh',
-    access: 'public',
-    body: refreshRequestSchema,
-    response: tokenPairSchema,
-    handler: async ({ body }) => presentTokens(await auth.refresh(body.refreshToken)),
-  });
-  route({
-    method: 'POST',
-    url: '/v1/auth/logout',
-    access: 'signed-in',
-    body: logoutRequestSchema,
-    handler: async ({ auth: signedIn }) => {
-      if (signedIn) await auth.logout(signedIn);
-      return undefined;
-    },
-  });
-  route({
-    method: 'POST',
-    url: '/v1/auth/enroll',
-    access: 'public',
-    body: enrollRequestSchema,
-    response: enrollResponseSchema,
-    handler: async ({ body }) => ({
-      username: (await auth.enroll(body.token, body.password)).username,
-    }),
-  });
-  route({
-    method: 'GET',
-    url: '/v1/me',
-    access: 'signed-in',
-    response: userSchema,
-    handler: async (ctx) => presentUser(signedInUser(ctx)),
-  });
-  route({
-    method: 'POST',
-    url: '/v1/me/totp',
-    access: 'signed-in',
-    response: totpEnrollmentSchema,
-    handler: async (ctx) => auth.beginTotpEnrollment(signedInUser(ctx)),
-  });
-  route({
-    method: 'POST',
-    url: '/v1/me/totp/confirm',
-    access: 'signed-in',
-    body: totpConfirmRequestSchema,
-    response: userSchema,
-    handler: async (ctx) => presentUser(await auth.confirmTotp(signedInUser(ctx), ctx.body.code)),
-  });
-
-  // --- resources
-  route({
-    method: 'GET',
-    url: '/v1/resources',
-    access: 'signed-in',
-    response: resourceListSchema,
-    handler: async (ctx) => ({
-      resources: (await resources.listVisible(signedInUser(ctx))).map(presentResource),
-    }),
-  });
-  route({
-    method: 'GET',
-    url: '/v1/resources/:id',
-    access: 'signed-in',
-    response: resourceSchema,
-    handler: async (ctx) =>
-      presentResource(await resources.getVisible(signedInUser(ctx), param(ctx, 'id'))),
-  });
-  route({
-    method: 'POST',
-    url: '/v1/resources',
-    access: ADMIN,
-    body: createResourceRequestSchema,
-    response: resourceSchema,
-    status: 201,
-    handler: async ({ body }) => presentResource(await resources.create(body)),
-  });
-  route({
-    method: 'PATCH',
-    url: '/v1/resources/:id',
-    access: ADMIN,
-    body: updateResourceRequestSchema,
-    response: resourceSchema,
-    handler: async (ctx) => presentResource(await resources.update(param(ctx, 'id'), ctx.body)),
-  });
-  route({
-    method: 'DELETE',
-    url: '/v1/resources/:id',
-    access: ADMIN,
-    handler: async (ctx) => {
-      await resources.remove(param(ctx, 'id'));
-      return undefined;
-    },
-  });
-
-  // --- grants
-  route({
-    method: 'GET',
-    url: '/v1/grants',
-    access: 'signed-in',
-    response: grantListSchema,
-    handler: async (ctx) => ({
-      grants: (await grants.listFor(signedInUser(ctx))).map(presentGrant),
-    }),
-  });
-  route({
-    method: 'GET',
-    url: '/v1/grants/:id',
-    access: 'signed-in',
-    response: grantSchema,
-    handler: async (ctx) => presentGrant(await grants.getFor(signedInUser(ctx), param(ctx, 'id'))),
-  });
-  route({
-    method: 'POST',
-    url: '/v1/grants',
-    access: ADMIN,
-    body: createGrantRequestSchema,
-    response: grantSchema,
-    status: 201,
-    handler: async (ctx) => presentGrant(await grants.create(signedInUser(ctx), ctx.body)),
-  });
-  route({
-    method: 'PATCH',
-    url: '/v1/grants/:id',
-    access: ADMIN,
-    body: updateGrantRequestSchema,
-    response: grantSchema,
-    handler: async (ctx) => presentGrant(await grants.update(param(ctx, 'id'), ctx.body)),
-  });
-  route({
-    method: 'DELETE',
-    url: '/v1/grants/:id',
-    access: ADMIN,
-    handler: async (ctx) => {
-      await grants.remove(param(ctx, 'id'));
-      return undefined;
-    },
-  });
 
   // --- sessions
   const present = async (session: SessionRecord) => {
@@ -261,14 +75,58 @@ export function registerRoutes(app: FastifyInstance, services: ApiServices): voi
     return session;
   };
 
-  route({
-    method: 'POST',
-    url: '/v1/sessions',
-    access: 'signed-in',
-    body: createSessionRequestSchema,
-    response: createSessionResponseSchema,
-    status: 201,
-    handler: async (ctx) => {
+  return {
+    // --- health and keys
+    health: async () => ({
+      status: 'ok' as const,
+      version: services.version,
+      store: services.storeKind,
+      time: iso(services.clock.now()),
+    }),
+    keys: async () => services.keys,
+
+    // --- authentication
+    login: async ({ body, clientAddress }) => presentTokens(await auth.login(body, clientAddress)),
+    refresh: async ({ body }) => presentTokens(await auth.refresh(body.refreshToken)),
+    logout: async ({ auth: signedIn }) => {
+      if (signedIn) await auth.logout(signedIn);
+      return undefined;
+    },
+    enroll: async ({ body }) => ({
+      username: (await auth.enroll(body.token, body.password)).username,
+    }),
+    me: async (ctx) => presentUser(signedInUser(ctx)),
+    startTotpEnrollment: async (ctx) => auth.beginTotpEnrollment(signedInUser(ctx)),
+    confirmTotp: async (ctx) =>
+      presentUser(await auth.confirmTotp(signedInUser(ctx), ctx.body.code)),
+
+    // --- resources
+    listResources: async (ctx) => ({
+      resources: (await resources.listVisible(signedInUser(ctx))).map(presentResource),
+    }),
+    getResource: async (ctx) =>
+      presentResource(await resources.getVisible(signedInUser(ctx), ctx.params.id)),
+    createResource: async ({ body }) => presentResource(await resources.create(body)),
+    updateResource: async (ctx) => presentResource(await resources.update(ctx.params.id, ctx.body)),
+    deleteResource: async (ctx) => {
+      await resources.remove(ctx.params.id);
+      return undefined;
+    },
+
+    // --- grants
+    listGrants: async (ctx) => ({
+      grants: (await grants.listFor(signedInUser(ctx))).map(presentGrant),
+    }),
+    getGrant: async (ctx) => presentGrant(await grants.getFor(signedInUser(ctx), ctx.params.id)),
+    createGrant: async (ctx) => presentGrant(await grants.create(signedInUser(ctx), ctx.body)),
+    updateGrant: async (ctx) => presentGrant(await grants.update(ctx.params.id, ctx.body)),
+    deleteGrant: async (ctx) => {
+      await grants.remove(ctx.params.id);
+      return undefined;
+    },
+
+    // --- sessions
+    createSession: async (ctx) => {
       const issued = await sessions.createSession(signedInUser(ctx), ctx.body.resourceId);
       return {
         sessionId: issued.session.id,
@@ -278,14 +136,7 @@ export function registerRoutes(app: FastifyInstance, services: ApiServices): voi
         expiresAt: iso(issued.session.expiresAt),
       };
     },
-  });
-  route({
-    method: 'GET',
-    url: '/v1/sessions',
-    access: 'signed-in',
-    query: sessionListQuerySchema,
-    response: sessionListSchema,
-    handler: async (ctx) => {
+    listSessions: async (ctx) => {
       const user = signedInUser(ctx);
       const mayReadAll = (SESSION_READERS as readonly string[]).includes(user.role);
       const list = await store.listSessions({
@@ -294,22 +145,10 @@ export function registerRoutes(app: FastifyInstance, services: ApiServices): voi
       });
       return { sessions: await Promise.all(list.map(present)) };
     },
-  });
-  route({
-    method: 'GET',
-    url: '/v1/sessions/:id',
-    access: 'signed-in',
-    response: sessionSchema,
-    handler: async (ctx) => present(await visibleSession(ctx, param(ctx, 'id'))),
-  });
-  route({
-    method: 'POST',
-    url: '/v1/sessions/:id/terminate',
-    access: 'signed-in',
-    response: sessionSchema,
-    handler: async (ctx) => {
+    getSession: async (ctx) => present(await visibleSession(ctx, ctx.params.id)),
+    terminateSession: async (ctx) => {
       const user = signedInUser(ctx);
-      const session = await visibleSession(ctx, param(ctx, 'id'));
+      const session = await visibleSession(ctx, ctx.params.id);
       if (user.role === 'auditor') {
         throw new GatewayError(
           'forbidden',
@@ -318,19 +157,10 @@ export function registerRoutes(app: FastifyInstance, services: ApiServices): voi
       }
       return present(await sessions.terminate(session.id, `terminated by ${user.username}`));
     },
-  });
-
-  registerRecordingRoutes(app, auth, services);
+  };
 }
 
 function signedInUser(ctx: { auth: { user: UserRecord } | null }): UserRecord {
   if (!ctx.auth) throw new GatewayError('unauthenticated', 'Sign in first.');
   return ctx.auth.user;
-}
-
-function param(ctx: { params: Record<string, string> }, name: string): string {
-  const value = ctx.params[name];
-  if (!value || value.length > 128)
-    throw new GatewayError('bad_request', `The ${name} in the URL is not valid.`);
-  return value;
 }

@@ -1,0 +1,238 @@
+/**
+ * The client and the test fake cannot drift from the route table (shared/api/routeTable.ts):
+ * every client method sends a request the table names, the client writes no URL of its own,
+ * and the fake serves the table's routes and nothing else.
+ */
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { API_PREFIX } from '../shared/api/apiSchemas.ts';
+import {
+  matchRoute,
+  pathParams,
+  type RouteName,
+  routeNames,
+  routePath,
+  routeSpec,
+} from '../shared/api/routeTable.ts';
+import { type FakeGateway, startFakeGateway } from './fixtures/fakeGateway.ts';
+import { createTestPki, type TestPki } from './fixtures/testPki.ts';
+import { type Download, GatewayClient } from './gatewayClient.ts';
+
+/** Every public method of the client that calls the API, with arguments and the route it uses. */
+const calls: Record<string, { route: RouteName; run: (c: GatewayClient) => Promise<unknown> }> = {
+  health: { route: 'health', run: (c) => c.health() },
+  keys: { route: 'keys', run: (c) => c.keys() },
+  login: {
+    route: 'login',
+    run: (c) => c.login({ username: 'alice', password: 'alice-password-1' }),
+  },
+  refresh: { route: 'refresh', run: (c) => c.refresh('rt_unknown') },
+  enroll: {
+    route: 'enroll',
+    run: (c) => c.enroll({ token: 'unknown', password: 'a-long-password' }),
+  },
+  logout: { route: 'logout', run: (c) => c.logout({ refreshToken: 'rt_unknown' }) },
+  me: { route: 'me', run: (c) => c.me() },
+  startTotpEnrollment: { route: 'startTotpEnrollment', run: (c) => c.startTotpEnrollment() },
+  confirmTotp: { route: 'confirmTotp', run: (c) => c.confirmTotp('123456') },
+  listResources: { route: 'listResources', run: (c) => c.listResources() },
+  getResource: { route: 'getResource', run: (c) => c.getResource('r_db') },
+  createResource: {
+    route: 'createResource',
+    run: (c) =>
+      c.createResource({
+        name: 'web-2',
+        target: { kind: 'ssh', host: '10.0.0.6', port: 22, username: 'ops' },
+      }),
+  },
+  updateResource: {
+    route: 'updateResource',
+    run: (c) => c.updateResource('r_db', { description: 'x' }),
+  },
+  deleteResource: { route: 'deleteResource', run: (c) => c.deleteResource('r_db') },
+  listGrants: { route: 'listGrants', run: (c) => c.listGrants() },
+  getGrant: { route: 'getGrant', run: (c) => c.getGrant('g_1') },
+  createGrant: {
+    route: 'createGrant',
+    run: (c) =>
+      c.createGrant({
+        subject: { kind: 'group', group: 'dev' },
+        target: { kind: 'resource', resourceId: 'r_db' },
+      }),
+  },
+  updateGrant: { route: 'updateGrant', run: (c) => c.updateGrant('g_1', { description: 'x' }) },
+  deleteGrant: { route: 'deleteGrant', run: (c) => c.deleteGrant('g_1') },
+  createSession: { route: 'createSession', run: (c) => c.createSession('r_db') },
+  listSessions: { route: 'listSessions', run: (c) => c.listSessions({ limit: 5 }) },
+  getSession: { route: 'getSession', run: (c) => c.getSession('s_1') },
+  terminateSession: { route: 'terminateSession', run: (c) => c.terminateSession('s_1') },
+  listRecordings: { route: 'listRecordings', run: (c) => c.listRecordings() },
+  listRecordingsPage: { route: 'listRecordings', run: (c) => c.listRecordingsPage() },
+  searchRecordings: { route: 'searchRecordings', run: (c) => c.searchRecordings({ q: 'ls' }) },
+  getRecording: { route: 'getRecording', run: (c) => c.getRecording('s_1') },
+  downloadRecording: { route: 'streamRecording', run: (c) => c.downloadRecording('s_1') },
+  followRecording: { route: 'streamRecording', run: (c) => c.followRecording('s_1') },
+  exportRecording: {
+    route: 'exportRecording',
+    run: (c) => c.exportRecording('s_1', { format: 'bundle' }),
+  },
+  listRecordingAccess: { route: 'listRecordingAccess', run: (c) => c.listRecordingAccess() },
+};
+
+/** The client's own machinery: everything else on its prototype is an API method. */
+const plumbing = [
+  'constructor',
+  'close',
+  'call',
+  'callJson',
+  'download',
+  'openDownload',
+  'currentTokens',
+  'refreshAfterExpiry',
+  'interpret',
+  'parseJson',
+  'send',
+];
+
+let pki: TestPki;
+let gateway: FakeGateway;
+let client: GatewayClient;
+
+beforeAll(async () => {
+  pki = await createTestPki();
+  gateway = await startFakeGateway(pki);
+  const signIn = new GatewayClient({ baseUrl: gateway.url, caPem: pki.caPem });
+  // bob is an admin: the fake lets him through every route, so each call reaches its handler.
+  const pair = await signIn.login({ username: 'bob', password: 'bob-password-12', totp: '123456' });
+  signIn.close();
+  client = new GatewayClient(
+    { baseUrl: gateway.url, caPem: pki.caPem },
+    { tokens: () => pair, tokensRefreshed: () => {} },
+  );
+});
+
+afterAll(async () => {
+  client?.close();
+  await gateway?.close();
+});
+
+/** A request to the fake as is, with bob's token. */
+function rawRequest(method: string, path: string, token?: string) {
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = https.request(
+      new URL(path, gateway.url),
+      {
+        method,
+        ca: pki.caPem,
+        headers: {
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...(method === 'GET' || method === 'DELETE'
+            ? {}
+            : { 'content-type': 'application/json' }),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(method === 'GET' || method === 'DELETE' ? undefined : '{}');
+  });
+}
+
+describe('the client derives from the route table', () => {
+  it('lists every API method of the client here', () => {
+    const methods = Object.getOwnPropertyNames(GatewayClient.prototype).filter(
+      (name) => !plumbing.includes(name),
+    );
+    expect(methods.sort()).toEqual(Object.keys(calls).sort());
+  });
+
+  it('sends each method to the route of the table it names', async () => {
+    for (const [method, { route, run }] of Object.entries(calls)) {
+      gateway.requests.length = 0;
+      const outcome = await run(client).catch((error: unknown) => error);
+      if (outcome && typeof outcome === 'object' && 'body' in outcome) {
+        (outcome as Download).body.destroy();
+      }
+      const sent = gateway.requests.map((r) => {
+        const url = new URL(r.path, 'https://fake');
+        return matchRoute(r.method, url.pathname)?.name ?? `unmatched ${r.method} ${r.path}`;
+      });
+      expect(sent, method).toEqual([route]);
+    }
+  });
+
+  it('covers every route of the table with a method', () => {
+    const used = new Set(Object.values(calls).map((c) => c.route));
+    expect(routeNames.filter((name) => !used.has(name))).toEqual([]);
+  });
+
+  it('writes no URL of its own: paths come from the table', () => {
+    const source = readFileSync(new URL('./gatewayClient.ts', import.meta.url), 'utf8')
+      // Comments may name paths; code may not.
+      .replace(/\/\*[\s\S]*?\*\//g, '')
+      .replace(/^\s*\/\/.*$/gm, '');
+    // A quoted or template string starting with a path segment, e.g. '/auth/login', `/grants/${
+    const literals = [...source.matchAll(/['"`]\/[A-Za-z0-9_-]+/g)].map((m) => m[0]);
+    expect(literals).toEqual([]);
+    expect(source).not.toMatch(/API_PREFIX\}\//);
+  });
+});
+
+describe('the fake serves the route table', () => {
+  it('answers every route of the table (implemented, or a clear 501), and 404 elsewhere', async () => {
+    const pair = await client.login({
+      username: 'bob',
+      password: 'bob-password-12',
+      totp: '123456',
+    });
+    const implemented: RouteName[] = [];
+    for (const name of routeNames) {
+      const spec = routeSpec(name);
+      const params = Object.fromEntries(pathParams(spec.path).map((p) => [p, 'none_1']));
+      const { status, body } = await rawRequest(
+        spec.method,
+        `${API_PREFIX}${routePath(spec, params)}`,
+        pair.accessToken,
+      );
+      expect(body, name).not.toMatch(/no route/);
+      if (status === 501) expect(body, name).toContain(`does not implement ${name}`);
+      else implemented.push(name);
+    }
+    // What the client's and the CLI's tests lean on.
+    expect(implemented).toEqual(
+      expect.arrayContaining([
+        'health',
+        'login',
+        'refresh',
+        'me',
+        'listResources',
+        'createSession',
+      ]),
+    );
+    const outside = await rawRequest('GET', '/v1/not-a-route', pair.accessToken);
+    expect(outside.status).toBe(404);
+    expect(outside.body).toMatch(/no route GET \/v1\/not-a-route/);
+  });
+
+  it('checks sign-in and roles from the table', async () => {
+    expect((await rawRequest('GET', '/v1/me')).status).toBe(401);
+    const alice = await client.login({ username: 'alice', password: 'alice-password-1' });
+    const refused = await rawRequest('POST', '/v1/resources', alice.accessToken);
+    expect(refused.status).toBe(403);
+    expect(JSON.parse(refused.body)).toMatchObject({ code: 'forbidden' });
+  });
+
+  it('lets a test override only a route of the table', () => {
+    expect(() => gateway.override('GET /v1/not-a-route', () => {})).toThrow(
+      /not a route of the table/,
+    );
+    expect(() => gateway.override('GET /v1/recordings/s_9/export', () => {})).not.toThrow();
+  });
+});

@@ -1,0 +1,420 @@
+/**
+ * The gateway's HTTP API, declared once: every route's name, method, path, who may call it,
+ * and the schemas of its params, query, body and response (from `apiSchemas.ts`).
+ *
+ * Everything else follows from this table, the way `main/ipc/contract.ts` does it for IPC:
+ * - the gateway registers one handler per entry (`gateway/api/apiRoute.ts`): a missing handler
+ *   fails `tsc` and the gateway's start, and the role check and the validation of params,
+ *   query, body and response happen there, from the entry, for every route;
+ * - the typed client (`gateway-client/gatewayClient.ts`) has one generic `call(name, input)`
+ *   that builds the URL and validates the answer from the entry;
+ * - the client's test fake (`gateway-client/fixtures/fakeGateway.ts`) routes and validates
+ *   with it too, and answers 501 for a route it does not implement.
+ * Adding a route is one entry here plus its handler in `gateway/api/`.
+ *
+ * Paths are below `API_PREFIX` and name their parameters `:like-this`; an entry with
+ * parameters has a `params` schema with exactly those keys (a test checks it).
+ * `response` is a schema (a JSON answer, 200 unless `status` says otherwise), `'empty'`
+ * (204, no body) or `'stream'` (a byte stream: a recording, an export — its content type is
+ * the handler's).
+ */
+import { z } from 'zod';
+import {
+  API_PREFIX,
+  createGrantRequestSchema,
+  createResourceRequestSchema,
+  createSessionRequestSchema,
+  createSessionResponseSchema,
+  enrollRequestSchema,
+  enrollResponseSchema,
+  grantListSchema,
+  grantSchema,
+  healthSchema,
+  keysSchema,
+  loginRequestSchema,
+  logoutRequestSchema,
+  type Role,
+  recordingAccessListSchema,
+  recordingAccessQuerySchema,
+  recordingExportQuerySchema,
+  recordingListQuerySchema,
+  recordingListSchema,
+  recordingSchema,
+  recordingSearchQuerySchema,
+  recordingSearchResultSchema,
+  recordingStreamQuerySchema,
+  refreshRequestSchema,
+  resourceListSchema,
+  resourceSchema,
+  sessionListQuerySchema,
+  sessionListSchema,
+  sessionSchema,
+  tokenPairSchema,
+  totpConfirmRequestSchema,
+  totpEnrollmentSchema,
+  updateGrantRequestSchema,
+  updateResourceRequestSchema,
+  userSchema,
+} from './apiSchemas.ts';
+
+export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+
+/** Who may call a route: anyone, any signed-in user, or signed-in users with one of the roles. */
+export type RouteAccess = 'public' | 'signed-in' | readonly Role[];
+
+export interface RouteSpec {
+  readonly method: HttpMethod;
+  /** Below `API_PREFIX`, with `:name` parameters. */
+  readonly path: `/${string}`;
+  readonly access: RouteAccess;
+  readonly params?: z.ZodType;
+  readonly query?: z.ZodType;
+  readonly body?: z.ZodType;
+  readonly response: z.ZodType | 'empty' | 'stream';
+  /** The success status; default 200 for a JSON answer, 204 for `'empty'`. */
+  readonly status?: number;
+}
+
+// A resource, grant or session id in a URL: the store's ids, with room to spare.
+const idParams = z.strictObject({ id: z.string().min(1).max(128) });
+// Session ids name recording files: nothing but [A-Za-z0-9_-] may reach the storage.
+const sessionIdParams = z.strictObject({ sessionId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) });
+
+const ADMIN = ['admin'] as const;
+/** Roles that may read every recording's access log (auditors review, admins administer). */
+const REVIEWERS = ['admin', 'auditor'] as const;
+
+export const apiRoutes = {
+  // --- health and keys (public: clients need them before they can sign in)
+  health: { method: 'GET', path: '/health', access: 'public', response: healthSchema },
+  keys: { method: 'GET', path: '/keys', access: 'public', response: keysSchema },
+
+  // --- authentication
+  login: {
+    method: 'POST',
+    path: '/auth/login',
+    access: 'public',
+    body: loginRequestSchema,
+    response: tokenPairSchema,
+  },
+  refresh: {
+    method: 'POST',
+    path: '/auth/refresh',
+    access: 'public',
+    body: refreshRequestSchema,
+    response: tokenPairSchema,
+  },
+  logout: {
+    method: 'POST',
+    path: '/auth/logout',
+    access: 'signed-in',
+    body: logoutRequestSchema,
+    response: 'empty',
+  },
+  enroll: {
+    method: 'POST',
+    path: '/auth/enroll',
+    access: 'public',
+    body: enrollRequestSchema,
+    response: enrollResponseSchema,
+  },
+  me: { method: 'GET', path: '/me', access: 'signed-in', response: userSchema },
+  startTotpEnrollment: {
+    method: 'POST',
+    path: '/me/totp',
+    access: 'signed-in',
+    response: totpEnrollmentSchema,
+  },
+  confirmTotp: {
+    method: 'POST',
+    path: '/me/totp/confirm',
+    access: 'signed-in',
+    body: totpConfirmRequestSchema,
+    response: userSchema,
+  },
+
+  // --- resources (engineers see what they hold or may request; secrets are write-only)
+  listResources: {
+    method: 'GET',
+    path: '/resources',
+    access: 'signed-in',
+    response: resourceListSchema,
+  },
+  getResource: {
+    method: 'GET',
+    path: '/resources/:id',
+    access: 'signed-in',
+    params: idParams,
+    response: resourceSchema,
+  },
+  createResource: {
+    method: 'POST',
+    path: '/resources',
+    access: ADMIN,
+    body: createResourceRequestSchema,
+    response: resourceSchema,
+    status: 201,
+  },
+  updateResource: {
+    method: 'PATCH',
+    path: '/resources/:id',
+    access: ADMIN,
+    params: idParams,
+    body: updateResourceRequestSchema,
+    response: resourceSchema,
+  },
+  deleteResource: {
+    method: 'DELETE',
+    path: '/resources/:id',
+    access: ADMIN,
+    params: idParams,
+    response: 'empty',
+  },
+
+  // --- grants
+  listGrants: { method: 'GET', path: '/grants', access: 'signed-in', response: grantListSchema },
+  getGrant: {
+    method: 'GET',
+    path: '/grants/:id',
+    access: 'signed-in',
+    params: idParams,
+    response: grantSchema,
+  },
+  createGrant: {
+    method: 'POST',
+    path: '/grants',
+    access: ADMIN,
+    body: createGrantRequestSchema,
+    response: grantSchema,
+    status: 201,
+  },
+  updateGrant: {
+    method: 'PATCH',
+    path: '/grants/:id',
+    access: ADMIN,
+    params: idParams,
+    body: updateGrantRequestSchema,
+    response: grantSchema,
+  },
+  deleteGrant: {
+    method: 'DELETE',
+    path: '/grants/:id',
+    access: ADMIN,
+    params: idParams,
+    response: 'empty',
+  },
+
+  // --- sessions (own sessions; admins and auditors read all — the handlers filter)
+  createSession: {
+    method: 'POST',
+    path: '/sessions',
+    access: 'signed-in',
+    body: createSessionRequestSchema,
+    response: createSessionResponseSchema,
+    status: 201,
+  },
+  listSessions: {
+    method: 'GET',
+    path: '/sessions',
+    access: 'signed-in',
+    query: sessionListQuerySchema,
+    response: sessionListSchema,
+  },
+  getSession: {
+    method: 'GET',
+    path: '/sessions/:id',
+    access: 'signed-in',
+    params: idParams,
+    response: sessionSchema,
+  },
+  terminateSession: {
+    method: 'POST',
+    path: '/sessions/:id/terminate',
+    access: 'signed-in',
+    params: idParams,
+    response: sessionSchema,
+  },
+
+  // --- recordings (own recordings; admins and auditors all — the handlers filter and audit)
+  listRecordings: {
+    method: 'GET',
+    path: '/recordings',
+    access: 'signed-in',
+    query: recordingListQuerySchema,
+    response: recordingListSchema,
+  },
+  searchRecordings: {
+    method: 'GET',
+    path: '/recordings/search',
+    access: 'signed-in',
+    query: recordingSearchQuerySchema,
+    response: recordingSearchResultSchema,
+  },
+  getRecording: {
+    method: 'GET',
+    path: '/recordings/:sessionId',
+    access: 'signed-in',
+    params: sessionIdParams,
+    response: recordingSchema,
+  },
+  /** The raw recording (FORMAT.md); `follow=1` (admins and auditors) streams it live. */
+  streamRecording: {
+    method: 'GET',
+    path: '/recordings/:sessionId/stream',
+    access: 'signed-in',
+    params: sessionIdParams,
+    query: recordingStreamQuerySchema,
+    response: 'stream',
+  },
+  exportRecording: {
+    method: 'GET',
+    path: '/recordings/:sessionId/export',
+    access: 'signed-in',
+    params: sessionIdParams,
+    query: recordingExportQuerySchema,
+    response: 'stream',
+  },
+  listRecordingAccess: {
+    method: 'GET',
+    path: '/recording-access',
+    access: REVIEWERS,
+    query: recordingAccessQuerySchema,
+    response: recordingAccessListSchema,
+  },
+} as const satisfies Record<string, RouteSpec>;
+
+export type ApiRoutes = typeof apiRoutes;
+export type RouteName = keyof ApiRoutes;
+export const routeNames = Object.keys(apiRoutes) as RouteName[];
+
+/** The table entry of a route, widened to `RouteSpec` for code that walks the table. */
+export function routeSpec(name: RouteName): RouteSpec {
+  return apiRoutes[name];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Types derived from an entry
+
+type Entry<N extends RouteName> = ApiRoutes[N];
+type OutputOf<R, K extends string, Otherwise> = R extends { [key in K]: infer S extends z.ZodType }
+  ? z.output<S>
+  : Otherwise;
+type InputOf<R, K extends string, Otherwise> = R extends { [key in K]: infer S extends z.ZodType }
+  ? z.input<S>
+  : Otherwise;
+
+/** What the server's handler receives, parsed. */
+export type RouteParams<N extends RouteName> = OutputOf<Entry<N>, 'params', Record<string, never>>;
+export type RouteQuery<N extends RouteName> = OutputOf<Entry<N>, 'query', undefined>;
+export type RouteBody<N extends RouteName> = OutputOf<Entry<N>, 'body', undefined>;
+
+/** What a JSON route answers (after the client's validation); `undefined` for `'empty'`. */
+export type RouteResponse<N extends RouteName> = OutputOf<Entry<N>, 'response', undefined>;
+/** What a JSON route's handler may return (the response schema's input: it is parsed). */
+export type RouteResult<N extends RouteName> = Entry<N>['response'] extends z.ZodType
+  ? z.input<Entry<N>['response']>
+  : undefined;
+
+/** Names of the routes whose answer is a byte stream, and of those whose answer is JSON/empty. */
+export type StreamRouteName = {
+  [N in RouteName]: Entry<N>['response'] extends 'stream' ? N : never;
+}[RouteName];
+export type JsonRouteName = Exclude<RouteName, StreamRouteName>;
+
+/**
+ * What a caller supplies: `params` when the path has any, `body` when the route takes one,
+ * `query` (any subset: the server fills defaults) when the route reads one.
+ */
+export type RouteInput<N extends RouteName> = (Entry<N> extends { params: z.ZodType }
+  ? { params: InputOf<Entry<N>, 'params', never> }
+  : { params?: undefined }) &
+  (Entry<N> extends { query: z.ZodType }
+    ? { query?: Partial<InputOf<Entry<N>, 'query', never>> }
+    : { query?: undefined }) &
+  (Entry<N> extends { body: z.ZodType }
+    ? { body: InputOf<Entry<N>, 'body', never> }
+    : { body?: undefined });
+
+// ---------------------------------------------------------------------------------------------
+// Paths
+
+/** The `:name` parameters of a path, in order. */
+export function pathParams(path: string): string[] {
+  return path
+    .split('/')
+    .filter((segment) => segment.startsWith(':'))
+    .map((segment) => segment.slice(1));
+}
+
+/**
+ * The path of a call below `API_PREFIX`, parameters URL-encoded, query appended (undefined and
+ * null values left out). A missing parameter is a programming error, so it throws.
+ */
+export function routePath(
+  spec: RouteSpec,
+  params: Record<string, unknown> | undefined,
+  query?: Record<string, unknown>,
+): string {
+  const path = spec.path
+    .split('/')
+    .map((segment) => {
+      if (!segment.startsWith(':')) return segment;
+      const value = params?.[segment.slice(1)];
+      if (value === undefined || value === null || value === '') {
+        throw new Error(`${spec.method} ${spec.path} needs its ${segment.slice(1)} parameter`);
+      }
+      return encodeURIComponent(String(value));
+    })
+    .join('/');
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(query ?? {})) {
+    if (value !== undefined && value !== null) search.set(key, String(value));
+  }
+  return search.size > 0 ? `${path}?${search}` : path;
+}
+
+export interface RouteMatch {
+  name: RouteName;
+  params: Record<string, string>;
+}
+
+const matchers = routeNames.map((name) => {
+  const spec = routeSpec(name);
+  const pattern = spec.path
+    .split('/')
+    .map((segment) =>
+      segment.startsWith(':') ? '([^/]+)' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+    )
+    .join('/');
+  return {
+    name,
+    method: spec.method,
+    regex: new RegExp(`^${API_PREFIX}${pattern}/?$`),
+    params: pathParams(spec.path),
+  };
+});
+
+/**
+ * The table entry a request names (full path, with `API_PREFIX`, without the query), or
+ * undefined. Static segments win over parameters (`/recordings/search` is not a recording),
+ * as in the gateway's router.
+ */
+export function matchRoute(method: string, pathname: string): RouteMatch | undefined {
+  let best: (RouteMatch & { dynamic: number }) | undefined;
+  for (const matcher of matchers) {
+    if (matcher.method !== method) continue;
+    const found = matcher.regex.exec(pathname);
+    if (!found) continue;
+    if (best && best.dynamic <= matcher.params.length) continue;
+    let params: Record<string, string>;
+    try {
+      params = Object.fromEntries(
+        matcher.params.map((name, i) => [name, decodeURIComponent(found[i + 1] ?? '')]),
+      );
+    } catch {
+      continue; // a malformed %-escape names no route
+    }
+    best = { name: matcher.name, params, dynamic: matcher.params.length };
+  }
+  return best && { name: best.name, params: best.params };
+}

@@ -1,0 +1,179 @@
+/**
+ * The gateway serves the route table (shared/api/routeTable.ts), all of it and nothing else,
+ * and every route refuses the callers it must: 401 without sign-in, 403 for a role it does not
+ * allow. The expected access is written out here, apart from the table, so that a change of
+ * who may call a route is a visible decision in this file too.
+ */
+import Fastify from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerApi } from '../../gateway/api/apiRoute.ts';
+import { type ApiServices, registerRoutes } from '../../gateway/api/routes.ts';
+import { API_PREFIX, type Role, roles } from '../../shared/api/apiSchemas.ts';
+import {
+  pathParams,
+  type RouteName,
+  type RouteSpec,
+  routeNames,
+  routePath,
+  routeSpec,
+} from '../../shared/api/routeTable.ts';
+import { startTestGateway, type TestGateway } from '../harness/gatewayForTests.ts';
+
+/** Who may call each route: the security policy, restated. */
+const expectedAccess: Record<RouteName, 'public' | 'signed-in' | readonly Role[]> = {
+  health: 'public',
+  keys: 'public',
+  login: 'public',
+  refresh: 'public',
+  enroll: 'public',
+  logout: 'signed-in',
+  me: 'signed-in',
+  startTotpEnrollment: 'signed-in',
+  confirmTotp: 'signed-in',
+  listResources: 'signed-in',
+  getResource: 'signed-in',
+  createResource: ['admin'],
+  updateResource: ['admin'],
+  deleteResource: ['admin'],
+  listGrants: 'signed-in',
+  getGrant: 'signed-in',
+  createGrant: ['admin'],
+  updateGrant: ['admin'],
+  deleteGrant: ['admin'],
+  createSession: 'signed-in',
+  listSessions: 'signed-in',
+  getSession: 'signed-in',
+  terminateSession: 'signed-in',
+  listRecordings: 'signed-in',
+  searchRecordings: 'signed-in',
+  getRecording: 'signed-in',
+  streamRecording: 'signed-in',
+  exportRecording: 'signed-in',
+  listRecordingAccess: ['admin', 'auditor'],
+};
+
+const PASSWORDS: Record<Role, string> = {
+  admin: 'admin-password-1',
+  auditor: 'auditor-password-1',
+  engineer: 'engineer-password-1',
+};
+
+/** A concrete URL for a route: ids no record has (the role check comes before any lookup). */
+function urlOf(spec: RouteSpec): string {
+  const params = Object.fromEntries(pathParams(spec.path).map((name) => [name, 'none_1']));
+  return `${API_PREFIX}${routePath(spec, params)}`;
+}
+
+const NO_ROUTE = /^There is no API route/;
+
+describe('the gateway serves the route table', () => {
+  let gw: TestGateway;
+  const tokens = {} as Record<Role, string>;
+
+  beforeAll(async () => {
+    gw = await startTestGateway();
+    for (const role of roles) {
+      await gw.createUser(role, role, PASSWORDS[role]);
+      tokens[role] = await gw.login(role, PASSWORDS[role]);
+    }
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  it('restates the access of every route of the table, and only those', () => {
+    expect(Object.keys(expectedAccess).sort()).toEqual([...routeNames].sort());
+    for (const name of routeNames)
+      expect(routeSpec(name).access, name).toEqual(expectedAccess[name]);
+  });
+
+  it('registers exactly the table, one handler per entry', async () => {
+    const app = Fastify();
+    const registered: string[] = [];
+    app.addHook('onRoute', (route) => {
+      for (const method of [route.method].flat()) {
+        if (method !== 'HEAD') registered.push(`${method} ${route.url}`);
+      }
+    });
+    const { services } = gw.gateway;
+    const apiServices: ApiServices = {
+      ...services,
+      storeKind: services.store.kind,
+      clock: gw.clock,
+      version: 'test',
+    };
+    registerRoutes(app, apiServices);
+    await app.ready();
+    await app.close();
+    const expected = routeNames.map((name) => {
+      const spec = routeSpec(name);
+      return `${spec.method} ${API_PREFIX}${spec.path}`;
+    });
+    expect(registered.sort()).toEqual(expected.sort());
+  });
+
+  it('refuses to start with a route that has no handler, or a handler that has no route', () => {
+    const onlyHealth = { health: async () => ({}) } as unknown as Parameters<typeof registerApi>[2];
+    expect(() => registerApi(Fastify(), gw.gateway.services.auth, onlyHealth)).toThrow(
+      /no handler for keys, login, .*listRecordingAccess/,
+    );
+    const stray = { ...onlyHealth, reportBug: async () => ({}) } as typeof onlyHealth;
+    expect(() => registerApi(Fastify(), gw.gateway.services.auth, stray)).toThrow(
+      /no route named reportBug/,
+    );
+  });
+
+  it('answers every route of the table (401 without sign-in unless public) and 404 elsewhere', async () => {
+    for (const name of routeNames) {
+      const spec = routeSpec(name);
+      const response = await gw.request(spec.method, urlOf(spec), {
+        ...(spec.body ? { body: {} } : {}),
+      });
+      if (spec.access === 'public') {
+        expect(response.status, name).not.toBe(404);
+        expect(response.status, name).not.toBe(401);
+      } else {
+        expect([response.status, response.json?.code], name).toEqual([401, 'unauthenticated']);
+      }
+    }
+    const outside = await gw.request('GET', '/v1/not-a-route');
+    expect(outside.status).toBe(404);
+    expect(outside.json.message).toMatch(NO_ROUTE);
+  });
+
+  it('refuses each role a route does not allow with 403, and lets the others through', async () => {
+    const refusals: string[] = [];
+    for (const name of routeNames) {
+      const spec = routeSpec(name);
+      const access = expectedAccess[name];
+      if (access === 'public') continue;
+      for (const role of roles) {
+        // Logging out would end the token the next routes need: use a fresh one.
+        const token = name === 'logout' ? await gw.login(role, PASSWORDS[role]) : tokens[role];
+        const response = await gw.request(spec.method, urlOf(spec), {
+          token,
+          ...(spec.body ? { body: {} } : {}),
+        });
+        const refusedByRole =
+          response.status === 403 && /^This needs the .* role/.test(response.json?.message ?? '');
+        if (access !== 'signed-in' && !access.includes(role)) {
+          expect([response.status, response.json?.code], `${name} as ${role}`).toEqual([
+            403,
+            'forbidden',
+          ]);
+          expect(refusedByRole, `${name} as ${role}`).toBe(true);
+          refusals.push(`${name}:${role}`);
+        } else {
+          expect(refusedByRole, `${name} as ${role}`).toBe(false);
+          expect(response.status, `${name} as ${role}`).not.toBe(401);
+          expect(response.json?.message ?? '', `${name} as ${role}`).not.toMatch(NO_ROUTE);
+        }
+      }
+    }
+    // The admin-only routes refuse two roles each; the access log refuses engineers.
+    expect(refusals).toContain('createResource:engineer');
+    expect(refusals).toContain('deleteGrant:auditor');
+    expect(refusals).toContain('listRecordingAccess:engineer');
+    expect(refusals).toHaveLength(6 * 2 + 1);
+  });
+});
