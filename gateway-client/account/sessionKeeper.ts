@@ -137,8 +137,8 @@ export class SessionKeeper implements TokenProvider {
     try {
       pair = await this.options.renew(session.refreshToken);
     } catch (error) {
+      // The host decides what a refused sign-in means (the desktop signs out, the CLI says so).
       if (error instanceof GatewayApiError && (error.status === 401 || error.status === 403)) {
-        this.current = null;
         throw new SessionExpiredError(this.options.baseUrl, { cause: error });
       }
       throw error;
