@@ -16,7 +16,6 @@
  */
 import { z } from 'zod';
 import { AccountLifecycle } from '../../gateway-client/account/accountLifecycle.ts';
-import type { StoredSession as AccountSession } from '../../gateway-client/account/accountPorts.ts';
 import {
   credentialVault,
   type SessionCodec,
