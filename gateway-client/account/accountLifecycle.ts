@@ -121,6 +121,15 @@ export class AccountLifecycle {
     return stored;
   }
 
+  /**
+   * Continues a live sign-in taken over from another lifecycle of the same gateway (the
+   * embedded gateway at a new address), tokens in memory included, so nothing is renewed
+   * from a store that may lag behind them.
+   */
+  carryOver(session: StoredSession, username: string): void {
+    this.startKeeping(this.options.vaultFor(username), session);
+  }
+
   // --- working as the signed-in user ---------------------------------------------------------
 
   /**

@@ -367,9 +367,11 @@ export class GatewayAccount {
     const gateway = this.requirePinned();
     const key = `${gateway.url}\n${gateway.caFingerprint}`;
     if (this.lifecycle && this.lifecycleKey === key) return this.lifecycle;
+    // Only a new address of the pinned gateway keeps the session (`pin` signs out otherwise).
+    const live = this.lifecycle?.session() ?? null;
     this.lifecycle?.dispose();
     const secrets = this.deps.secrets;
-    this.lifecycle = new AccountLifecycle({
+    const lifecycle = new AccountLifecycle({
       url: gateway.url,
       caPem: gateway.caPem,
       caFingerprint: gateway.caFingerprint,
@@ -398,8 +400,10 @@ export class GatewayAccount {
           `could not revoke the session at the gateway (signed out here anyway): ${messageOf(error)}`,
         ),
     });
+    if (live) lifecycle.carryOver(live, live.user?.username ?? ANY_USER);
+    this.lifecycle = lifecycle;
     this.lifecycleKey = key;
-    return this.lifecycle;
+    return lifecycle;
   }
 
   /** Forgets the session here; tells the UI, and ends terminals if someone was signed in. */
