@@ -8,6 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import type { TokenPair } from '../shared/api/apiSchemas.ts';
+import type { StoredSession as AccountSession } from './account/accountPorts.ts';
+import type { SessionCodec } from './account/credentialVault.ts';
 import { writeFileAtomic } from './credentialStore.ts';
 
 export const PROFILE_FILE = 'profile.json';
@@ -120,3 +122,22 @@ export function decodeStoredSession(secret: string | null): StoredSession | null
     return null;
   }
 }
+
+/**
+ * The CLI's vault encoding for the shared account lifecycle: the format above (access token
+ * included, so each command need not renew), read and written as the lifecycle's session.
+ */
+export const cliSessionCodec: SessionCodec = {
+  encode(session: AccountSession): string {
+    return encodeStoredSession({
+      refreshToken: session.refreshToken,
+      refreshExpiresAt: session.refreshExpiresAt,
+      accessToken: session.accessToken ?? '',
+      accessExpiresAt: session.accessExpiresAt ?? session.refreshExpiresAt,
+    });
+  },
+  decode(secret: string | null): AccountSession | null {
+    const stored = decodeStoredSession(secret);
+    return stored && { ...stored, user: null };
+  },
+};

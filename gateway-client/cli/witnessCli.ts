@@ -18,6 +18,10 @@ import {
   type Resource,
   type TokenPair,
 } from '../../shared/api/apiSchemas.ts';
+import { AccountLifecycle } from '../account/accountLifecycle.ts';
+import type { AccountProfile } from '../account/accountPorts.ts';
+import { credentialVault } from '../account/credentialVault.ts';
+import { SessionNotSavedError } from '../account/sessionKeeper.ts';
 import {
   CaDiscoveryError,
   CaMismatchError,
@@ -27,7 +31,6 @@ import {
   normalizeFingerprint,
 } from '../caPinning.ts';
 import {
-  type CredentialStore,
   type OpenedCredentialStore,
   openCredentialStore,
   parseCredentialStoreChoice,
@@ -35,27 +38,21 @@ import {
 import { InvalidEnrollLinkError, isEnrollLink, parseEnrollLink } from '../enrollLink.ts';
 import {
   GatewayApiError,
-  GatewayClient,
+  type GatewayClient,
   GatewayConnectionError,
   GatewayProtocolError,
   InvalidRequestError,
-  isTlsVerificationError,
   NotSignedInError,
   SessionExpiredError,
-  type SessionTokens,
 } from '../gatewayClient.ts';
 import { InvalidGatewayUrlError, normalizeGatewayUrl } from '../gatewayUrl.ts';
 import {
+  cliSessionCodec,
   credentialAccount,
-  decodeStoredSession,
-  encodeStoredSession,
   loadProfile,
-  type PinnedGateway,
   type Profile,
   resolveConfigDir,
-  type StoredSession,
   saveProfile,
-  storedSessionFromPair,
 } from '../profile.ts';
 import { registerPsqlCommand } from './psqlCommand.ts';
 import { registerRecordingCommands } from './recordingCommands.ts';
@@ -132,7 +129,7 @@ interface SignedIn {
 class WitnessCli {
   private readonly configDir: string;
   private credentialStore: Promise<OpenedCredentialStore> | undefined;
-  private readonly clients: GatewayClient[] = [];
+  private readonly accounts: AccountLifecycle[] = [];
   /** Set by commands that pass on another program's exit code (`witness ssh`). */
   exitCode = EXIT_OK;
 
@@ -275,15 +272,15 @@ class WitnessCli {
       options.passwordStdin === true,
       `Password for ${username} at ${url}: `,
     );
-    const client = this.newClient(url, trust.caPem);
+    const account = await this.account(url, trust);
     const pair = await this.signIn(
-      client,
+      account,
       username,
       password,
       totp,
       options.passwordStdin === true,
     );
-    await this.saveSignedIn(profile, url, trust, pair);
+    await this.saveSignedIn(account, pair);
   }
 
   private async enroll(linkOrToken: string, options: EnrollOptions): Promise<void> {
@@ -336,8 +333,8 @@ class WitnessCli {
       yes: options.yes === true,
     });
     const password = await this.readNewPassword(options.passwordStdin === true);
-    const client = this.newClient(gateway, trust.caPem);
-    const { username } = await client.enroll({ token, password });
+    const account = await this.account(gateway, trust);
+    const { username } = await account.enroll(token, password);
 
     // The token is spent now: keep the pin and the user name even if signing in fails below.
     const previous = profile.gateways[gateway];
@@ -355,14 +352,14 @@ class WitnessCli {
 
     let pair: TokenPair;
     try {
-      pair = await this.signIn(client, username, password, undefined, true);
+      pair = await this.signIn(account, username, password, undefined, true);
     } catch (error) {
       throw new CliError(
         `Your password is set, but signing in failed: ${messageOf(error)} — ` +
           `run \`witness login ${gateway} --username ${username}\`.`,
       );
     }
-    await this.saveSignedIn(profile, gateway, trust, pair);
+    await this.saveSignedIn(account, pair);
   }
 
   private async logout(urlArgument: string | undefined, options: { forget?: boolean }) {
@@ -379,19 +376,16 @@ class WitnessCli {
     }
     const wasSignedIn = entry.signedIn;
     if (entry.username) {
-      const { store } = await this.credentials();
-      const account = credentialAccount(url, entry.username);
-      const session = decodeStoredSession(await store.get(account));
-      if (session) await this.revokeQuietly(url, entry, session);
-      await store.delete(account);
+      // Signed out or not, a session stored for the last user is revoked and removed.
+      const account = await this.account(url, entry, { storedUser: entry.username });
+      await account.signOut();
     }
     if (options.forget) {
-      delete profile.gateways[url];
-      if (profile.current === url) profile.current = null;
-    } else {
-      entry.signedIn = false;
+      const latest = await loadProfile(this.configDir);
+      delete latest.gateways[url];
+      if (latest.current === url) latest.current = null;
+      await saveProfile(this.configDir, latest);
     }
-    await saveProfile(this.configDir, profile);
     const parts = [wasSignedIn ? `Signed out of ${url}.` : `Not signed in to ${url}.`];
     if (options.forget) {
       parts.push(
@@ -553,59 +547,28 @@ class WitnessCli {
   }
 
   /** Logs in, asking for a TOTP code when the gateway says the account needs one. */
-  private async signIn(
-    client: GatewayClient,
+  private signIn(
+    account: AccountLifecycle,
     username: string,
     password: string,
     totp: string | undefined,
     stdinUsed: boolean,
   ): Promise<TokenPair> {
-    try {
-      return await client.login({ username, password, ...(totp ? { totp } : {}) });
-    } catch (error) {
-      if (!(error instanceof GatewayApiError) || error.code !== 'totp_required' || totp)
-        throw error;
-    }
-    if (!this.io.isTTY || stdinUsed) {
-      throw new CliError(`${username} signs in with a TOTP code as well: pass --totp CODE.`);
-    }
-    const answer = await this.ask('TOTP code (from your authenticator app): ');
-    const code = parseTotp(answer?.trim() ?? '', 'the TOTP code');
-    return client.login({ username, password, totp: code });
+    return account.login({ username, password, ...(totp ? { totp } : {}) }, async () => {
+      if (!this.io.isTTY || stdinUsed) {
+        throw new CliError(`${username} signs in with a TOTP code as well: pass --totp CODE.`);
+      }
+      const answer = await this.ask('TOTP code (from your authenticator app): ');
+      return parseTotp(answer?.trim() ?? '', 'the TOTP code');
+    });
   }
 
-  private async saveSignedIn(
-    profile: Profile,
-    url: string,
-    trust: Trust,
-    pair: TokenPair,
-  ): Promise<void> {
+  /** Stores the sign-in (ending the previous one at this gateway) and says where it went. */
+  private async saveSignedIn(account: AccountLifecycle, pair: TokenPair): Promise<void> {
     const { store, keychainUnavailable } = await this.credentials();
-    const username = pair.user.username;
-    const previous = profile.gateways[url];
-    if (previous?.signedIn && previous.username) {
-      // Signing in again (or as someone else): end the previous session rather than leave a
-      // live refresh token behind.
-      const oldAccount = credentialAccount(url, previous.username);
-      const old = decodeStoredSession(await store.get(oldAccount));
-      if (old) await this.revokeQuietly(url, previous, old);
-      if (previous.username !== username) await store.delete(oldAccount);
-    }
-    await store.set(
-      credentialAccount(url, username),
-      encodeStoredSession(storedSessionFromPair(pair)),
-    );
-    profile.gateways[url] = {
-      caPem: trust.caPem,
-      caFingerprint: trust.caFingerprint,
-      pinnedAt: previous?.pinnedAt ?? new Date().toISOString(),
-      username,
-      signedIn: true,
-    };
-    profile.current = url;
-    await saveProfile(this.configDir, profile);
+    await account.adopt(pair);
     this.print(
-      `Signed in to ${url} as ${username} (${pair.user.role}). ` +
+      `Signed in to ${account.url} as ${pair.user.username} (${pair.user.role}). ` +
         `Credentials stored in ${store.describe}.`,
     );
     if (keychainUnavailable && !this.io.env.WITNESS_CREDENTIAL_STORE) {
@@ -613,24 +576,63 @@ class WitnessCli {
     }
   }
 
-  /** Best-effort server-side revocation; says so when it could not be done. */
-  private async revokeQuietly(url: string, entry: PinnedGateway, session: StoredSession) {
-    let tokens: SessionTokens = session;
-    const client = this.newClient(url, entry.caPem, {
-      tokens: () => tokens,
-      tokensRefreshed: (pair) => {
-        tokens = pair;
+  /**
+   * The account lifecycle for `url`, trusting `pin`: tokens in the credential store (shared
+   * with every other `witness` process), who is signed in in profile.json. `storedUser` names
+   * the user whose stored sign-in to act on even when the profile says signed out (logout).
+   */
+  private async account(
+    url: string,
+    pin: Trust,
+    options: { storedUser?: string } = {},
+  ): Promise<AccountLifecycle> {
+    const { store } = await this.credentials();
+    const configDir = this.configDir;
+    const profile: AccountProfile = {
+      async signedInUsername() {
+        if (options.storedUser) return options.storedUser;
+        const entry = (await loadProfile(configDir)).gateways[url];
+        return entry?.signedIn && entry.username ? entry.username : null;
       },
+      async recordSignedIn({ username, caPem, caFingerprint }) {
+        const latest = await loadProfile(configDir);
+        latest.gateways[url] = {
+          caPem,
+          caFingerprint,
+          pinnedAt: latest.gateways[url]?.pinnedAt ?? new Date().toISOString(),
+          username,
+          signedIn: true,
+        };
+        latest.current = url;
+        await saveProfile(configDir, latest);
+      },
+      async recordSignedOut() {
+        const latest = await loadProfile(configDir);
+        const entry = latest.gateways[url];
+        if (!entry) return;
+        entry.signedIn = false;
+        await saveProfile(configDir, latest);
+      },
+    };
+    const timeout = Number(this.io.env.WITNESS_TIMEOUT_MS);
+    const account = new AccountLifecycle({
+      url,
+      caPem: pin.caPem,
+      caFingerprint: pin.caFingerprint,
+      vaultFor: (username) =>
+        credentialVault(store, credentialAccount(url, username), cliSessionCodec, {
+          shared: true,
+        }),
+      profile,
+      ...(timeout > 0 ? { timeoutMs: timeout } : {}),
+      revokeFailed: (error, session) =>
+        this.info(
+          `note: could not revoke the session on the gateway (${messageOf(error)}); ` +
+            `it stays valid until ${session.refreshExpiresAt} unless an admin revokes it.`,
+        ),
     });
-    try {
-      await client.logout();
-    } catch (error) {
-      if (error instanceof SessionExpiredError) return; // nothing left to revoke
-      this.info(
-        `note: could not revoke the session on the gateway (${messageOf(error)}); ` +
-          `it stays valid until ${session.refreshExpiresAt} unless an admin revokes it.`,
-      );
-    }
+    this.accounts.push(account);
+    return account;
   }
 
   /** Runs `action` with a client signed in to the current gateway. */
@@ -646,34 +648,24 @@ class WitnessCli {
       `Your session with ${url} expired — run \`witness login ${url}\` again.`,
     );
     if (!entry.signedIn || !entry.username) throw notSignedIn;
-    const { store } = await this.credentials();
-    const account = credentialAccount(url, entry.username);
-    let session = decodeStoredSession(await store.get(account));
+    const username = entry.username;
+    const account = await this.account(url, entry);
+    const session = await account.resume();
     if (!session) throw notSignedIn;
     if (Date.parse(session.refreshExpiresAt) <= Date.now()) throw expired;
 
-    const client = this.newClient(url, entry.caPem, {
-      tokens: () => session,
-      tokensRefreshed: async (pair) => {
-        session = storedSessionFromPair(pair);
-        await persistRotated(store, account, session);
-      },
-    });
     try {
-      await action({ url, username: entry.username, client });
+      await account.run((client) => action({ url, username, client }));
     } catch (error) {
       if (error instanceof SessionExpiredError) throw expired;
       if (error instanceof NotSignedInError) throw notSignedIn;
+      if (error instanceof SessionNotSavedError) throw new CliError(error.message);
       if (
         error instanceof GatewayApiError &&
         error.status === 401 &&
         (error.code === 'unauthenticated' || error.code === 'token_expired')
       ) {
         throw expired;
-      }
-      if (isTlsVerificationError(error)) {
-        // Say *why* the pinned CA refuses it, when the reason is a changed CA.
-        await checkPinnedCa(url, entry.caFingerprint);
       }
       throw error;
     }
@@ -720,22 +712,8 @@ class WitnessCli {
     return this.credentialStore;
   }
 
-  private newClient(
-    url: string,
-    caPem: string,
-    tokens?: ConstructorParameters<typeof GatewayClient>[1],
-  ): GatewayClient {
-    const timeout = Number(this.io.env.WITNESS_TIMEOUT_MS);
-    const client = new GatewayClient(
-      { baseUrl: url, caPem, ...(timeout > 0 ? { timeoutMs: timeout } : {}) },
-      tokens,
-    );
-    this.clients.push(client);
-    return client;
-  }
-
   closeClients(): void {
-    for (const client of this.clients) client.close();
+    for (const account of this.accounts) account.dispose();
   }
 
   // --- output --------------------------------------------------------------------------------
@@ -799,21 +777,6 @@ class WitnessCli {
 }
 
 // ---------------------------------------------------------------------------------------------
-
-/**
- * Rotated tokens must be saved, or the next command finds a refresh token that no longer
- * works; a failure here is reported, not swallowed.
- */
-async function persistRotated(store: CredentialStore, account: string, session: StoredSession) {
-  try {
-    await store.set(account, encodeStoredSession(session));
-  } catch (error) {
-    throw new CliError(
-      `the gateway renewed your session but saving it to ${store.describe} failed ` +
-        `(${messageOf(error)}); you will have to sign in again`,
-    );
-  }
-}
 
 function parseUrlArgument(value: string): string {
   return normalizeGatewayUrl(value);

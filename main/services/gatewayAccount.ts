@@ -1,6 +1,9 @@
 /**
  * The desktop's connection to its one pinned gateway: pinning, enroll, sign-in (with TOTP),
- * token refresh, sign-out, and resuming a stored session after a restart.
+ * token refresh, sign-out, and resuming a stored session after a restart. Signing in, renewing
+ * and signing out are the shared account lifecycle (`gateway-client/account/`, also the CLI's);
+ * what is the desktop's own is here: the pin (with recording and SSH host keys), one signed-in
+ * user at a time, telling the UI (`onChange`, `onSignedOut`) and `DesktopError`s.
  *
  * Token rules (issue #5, DESIGN.md "Desktop"):
  * - the access token lives in memory only, here; the refresh token lives in the `SecretStore`
@@ -12,21 +15,18 @@
  *   broadcasts the new state, and the call fails with 'session_expired'.
  */
 import { z } from 'zod';
+import { AccountLifecycle } from '../../gateway-client/account/accountLifecycle.ts';
 import {
-  CaMismatchError,
-  checkPinnedCa,
-  fingerprintsEqual,
-} from '../../gateway-client/caPinning.ts';
+  credentialVault,
+  type SessionCodec,
+} from '../../gateway-client/account/credentialVault.ts';
+import { fingerprintsEqual } from '../../gateway-client/caPinning.ts';
 import { parseEnrollLink } from '../../gateway-client/enrollLink.ts';
 import {
   GatewayApiError,
   GatewayClient,
-  isTlsVerificationError,
-  NotSignedInError,
   SessionExpiredError,
-  type SessionTokens,
 } from '../../gateway-client/gatewayClient.ts';
-import type { TokenPair } from '../../shared/api/apiSchemas.ts';
 import { DesktopError } from '../ipc/contract.ts';
 import { type ErrorSetting, toDesktopError } from './desktopErrors.ts';
 import type { DesktopProfile, DesktopProfileStore, StoredGateway } from './desktopProfile.ts';
@@ -49,12 +49,46 @@ const storedSessionSchema = z.object({
   refreshToken: z.string().min(1),
   refreshExpiresAt: z.string(),
 });
-type StoredSession = z.infer<typeof storedSessionSchema>;
 
-interface LiveSession extends StoredSession {
-  /** Null after a restart until the first refresh: only the refresh token survives. */
-  accessToken: string | null;
-}
+/**
+ * The desktop's encoding in the secret store. The access token is never stored (it lives in
+ * memory only, and is null after a restart until the first renewal).
+ */
+const desktopSessionCodec: SessionCodec = {
+  encode(session) {
+    const user = session.user;
+    return JSON.stringify({
+      userId: user?.userId,
+      username: user?.username,
+      role: user?.role,
+      refreshToken: session.refreshToken,
+      refreshExpiresAt: session.refreshExpiresAt,
+    });
+  },
+  decode(secret) {
+    if (!secret) return null;
+    try {
+      const parsed = storedSessionSchema.safeParse(JSON.parse(secret));
+      if (!parsed.success) return null;
+      const { userId, username, role, refreshToken, refreshExpiresAt } = parsed.data;
+      return {
+        refreshToken,
+        refreshExpiresAt,
+        accessToken: null,
+        accessExpiresAt: null,
+        user: { userId, username, role },
+      };
+    } catch {
+      return null;
+    }
+  },
+};
+
+/**
+ * The desktop keeps one sign-in per gateway, whoever it belongs to: its vault does not depend
+ * on the user name, so the lifecycle is told a stand-in when the profile names nobody.
+ */
+const ANY_USER = '(signed-in user)';
 
 export interface GatewayAccountDeps {
   profileStore: DesktopProfileStore;
@@ -77,9 +111,9 @@ export function sessionAccount(gateway: Pick<StoredGateway, 'url' | 'isLocal'>):
 
 export class GatewayAccount {
   private profile: DesktopProfile;
-  private session: LiveSession | null = null;
-  private client: GatewayClient | null = null;
-  private refreshing: Promise<void> | null = null;
+  /** The lifecycle for the pinned gateway; rebuilt when the pin's address or CA changes. */
+  private lifecycle: AccountLifecycle | null = null;
+  private lifecycleKey = '';
 
   constructor(private readonly deps: GatewayAccountDeps) {
     this.profile = deps.profile;
@@ -90,8 +124,9 @@ export class GatewayAccount {
   }
 
   account(): SignedInUser | null {
-    if (!this.session) return null;
-    const { userId, username, role } = this.session;
+    const user = this.lifecycle?.user();
+    if (!user) return null;
+    const { userId, username, role } = user;
     return { userId, username, role };
   }
 
@@ -104,7 +139,7 @@ export class GatewayAccount {
   /**
    * Pins `identity`. Pinning another gateway (or a new CA) signs the current user out first.
    * The embedded gateway may come up on another port after a restart: with the same CA it is
-   * the same gateway, and its session carries over.
+   * the same gateway, and its session carries over (`resume` picks it up at the new address).
    */
   async pin(identity: GatewayIdentity, isLocal: boolean): Promise<void> {
     const current = this.profile.gateway;
@@ -115,8 +150,9 @@ export class GatewayAccount {
       (current.url === identity.url || isLocal);
     if (current && !sameGateway) {
       // Leaving a gateway ends the session there too, not only here.
-      if (this.session && !current.isLocal) await this.revokeQuietly(this.session);
-      await this.signOutLocally(current);
+      const session = this.lifecycle?.session();
+      if (session && !current.isLocal) await this.lifecycle?.revokeQuietly(session);
+      await this.signOutLocally();
     }
     this.profile = {
       ...this.profile,
@@ -135,16 +171,15 @@ export class GatewayAccount {
       lastUsername: sameGateway ? this.profile.lastUsername : null,
     };
     await this.deps.profileStore.save(this.profile);
-    if (!sameGateway || current?.url !== identity.url) this.replaceClient();
     this.deps.onChange();
   }
 
   /** Signs out (revoking at the gateway when it answers) and unpins. */
   async forget(): Promise<void> {
-    if (this.session) await this.logout();
+    if (this.lifecycle?.session()) await this.logout();
     this.profile = { ...this.profile, gateway: null, lastUsername: null };
     await this.deps.profileStore.save(this.profile);
-    this.replaceClient();
+    this.dispose();
     this.deps.onChange();
   }
 
@@ -228,22 +263,15 @@ export class GatewayAccount {
   }
 
   async login(username: string, password: string, totpCode?: string): Promise<SignedInUser> {
-    const gateway = this.requirePinned();
-    const client = this.gatewayClient(gateway);
+    const lifecycle = this.requireLifecycle();
     const pair = await this.mapErrors(
-      () => client.login({ username, password, ...(totpCode ? { totp: totpCode } : {}) }),
+      () => lifecycle.login({ username, password, ...(totpCode ? { totp: totpCode } : {}) }),
       'sign-in',
     );
-    // Signing in again replaces the previous session; end that one at the gateway too, and
-    // if it was someone else's, their terminals with it.
-    const previous = this.session;
-    if (previous) {
-      await this.revokeQuietly(previous);
-      if (previous.userId !== pair.user.id) await this.deps.onSignedOut();
-    }
-    await this.startSession(pair);
-    this.profile = { ...this.profile, lastUsername: pair.user.username };
-    await this.deps.profileStore.save(this.profile);
+    // Signing in again replaces the previous session (the lifecycle ends it at the gateway);
+    // if it was someone else's, their terminals end with it.
+    const previous = await this.mapErrors(() => lifecycle.adopt(pair), 'sign-in');
+    if (previous && previous.user?.userId !== pair.user.id) await this.deps.onSignedOut();
     this.deps.onChange();
     return this.account()!;
   }
@@ -253,11 +281,10 @@ export class GatewayAccount {
    * offline too), tokens forgotten, terminals closed.
    */
   async logout(): Promise<void> {
-    const gateway = this.profile.gateway;
-    const session = this.session;
-    if (session) await this.revokeQuietly(session);
-    if (gateway) await this.signOutLocally(gateway);
-    else this.session = null;
+    const lifecycle = this.lifecycle;
+    const session = lifecycle?.session();
+    if (lifecycle && session) await lifecycle.revokeQuietly(session);
+    await this.signOutLocally();
   }
 
   /**
@@ -266,20 +293,22 @@ export class GatewayAccount {
    * it does not, the stored session stays and the first call refreshes it.
    */
   async resume(): Promise<void> {
-    const gateway = this.profile.gateway;
-    if (!gateway || this.session) return;
-    let stored: StoredSession | null = null;
+    if (!this.profile.gateway) return;
+    const lifecycle = this.requireLifecycle();
+    if (lifecycle.session()) return;
     try {
-      stored = decodeSession(await this.deps.secrets.get(sessionAccount(gateway)));
+      if (!(await lifecycle.resume())) return;
     } catch (error) {
       this.deps.log(`could not read the stored session: ${messageOf(error)}`);
+      return;
     }
-    if (!stored) return;
-    this.session = { ...stored, accessToken: null };
     try {
-      await this.ensureAccessToken();
+      await lifecycle.ensureAccessToken();
     } catch (error) {
-      if (error instanceof DesktopError && error.code === 'session_expired') return;
+      if (error instanceof SessionExpiredError) {
+        await this.signOutLocally();
+        return;
+      }
       // Unreachable now: keep the session; the next call tries again.
       this.deps.log(`could not resume the session yet: ${messageOf(error)}`);
     }
@@ -293,27 +322,27 @@ export class GatewayAccount {
    * `DesktopError`s; a session the gateway no longer accepts signs the person out.
    */
   async run<T>(work: (client: GatewayClient) => Promise<T>): Promise<T> {
-    const gateway = this.requirePinned();
-    if (!this.session) {
+    const lifecycle = this.requireLifecycle();
+    if (!lifecycle.session()) {
       throw new DesktopError('not_signed_in', 'You are not signed in — sign in first.');
     }
-    await this.ensureAccessToken();
-    const client = this.gatewayClient(gateway);
     try {
-      return await work(client);
+      await lifecycle.ensureAccessToken();
+      return await lifecycle.run(work);
     } catch (error) {
       const expired =
         error instanceof SessionExpiredError ||
         (error instanceof GatewayApiError && error.status === 401);
-      if (expired) await this.sessionEnded(gateway);
-      throw await this.describe(error, 'signed-in');
+      if (expired && lifecycle.session()) await this.signOutLocally();
+      throw this.describe(await lifecycle.explainTlsFailure(error), 'signed-in');
     }
   }
 
   /** Closes idle connections. */
   dispose(): void {
-    this.client?.close();
-    this.client = null;
+    this.lifecycle?.dispose();
+    this.lifecycle = null;
+    this.lifecycleKey = '';
   }
 
   // --- internals -----------------------------------------------------------------------------
@@ -329,164 +358,87 @@ export class GatewayAccount {
     return gateway;
   }
 
-  /** The one client for the pinned gateway; it trusts the pinned CA and nothing else. */
-  private gatewayClient(gateway: StoredGateway): GatewayClient {
-    if (!this.client) {
-      this.client = new GatewayClient(
-        { baseUrl: gateway.url, caPem: gateway.caPem },
-        {
-          tokens: (): SessionTokens | null =>
-            this.session?.accessToken
-              ? { accessToken: this.session.accessToken, refreshToken: this.session.refreshToken }
-              : null,
-          tokensRefreshed: (pair) => this.startSession(pair),
-        },
-      );
-    }
-    return this.client;
-  }
-
-  private replaceClient(): void {
-    this.client?.close();
-    this.client = null;
-  }
-
-  private async startSession(pair: TokenPair): Promise<void> {
+  /**
+   * The lifecycle for the pinned gateway: its clients trust the pinned CA and nothing else.
+   * A new address of the same gateway (the embedded one after a restart) gets a new lifecycle
+   * over the same stored session, carrying the live one over.
+   */
+  private requireLifecycle(): AccountLifecycle {
     const gateway = this.requirePinned();
-    this.session = {
-      userId: pair.user.id,
-      username: pair.user.username,
-      role: pair.user.role,
-      refreshToken: pair.refreshToken,
-      refreshExpiresAt: pair.refreshExpiresAt,
-      accessToken: pair.accessToken,
-    };
-    const stored: StoredSession = {
-      userId: pair.user.id,
-      username: pair.user.username,
-      role: pair.user.role,
-      refreshToken: pair.refreshToken,
-      refreshExpiresAt: pair.refreshExpiresAt,
-    };
-    try {
-      await this.deps.secrets.set(sessionAccount(gateway), JSON.stringify(stored));
-    } catch (error) {
-      // Still signed in for this run; only resuming after a restart is lost.
-      this.deps.log(
-        `could not store the session (${this.deps.secrets.describe}): ${messageOf(error)}`,
-      );
-    }
-  }
-
-  /** A session restored from the secret store has no access token yet: refresh once. */
-  private async ensureAccessToken(): Promise<void> {
-    if (!this.session || this.session.accessToken) return;
-    this.refreshing ??= (async () => {
-      const gateway = this.requirePinned();
-      const session = this.session;
-      if (!session) throw new NotSignedInError(gateway.url);
-      const client = this.gatewayClient(gateway);
-      try {
-        const pair = await client.refresh(session.refreshToken);
-        await this.startSession(pair);
-      } catch (error) {
-        if (error instanceof GatewayApiError && (error.status === 401 || error.status === 403)) {
-          await this.sessionEnded(gateway);
-          throw toDesktopError(new SessionExpiredError(gateway.url));
-        }
-        throw await this.describe(error, 'signed-in');
-      }
-    })().finally(() => {
-      this.refreshing = null;
+    const key = `${gateway.url}\n${gateway.caFingerprint}`;
+    if (this.lifecycle && this.lifecycleKey === key) return this.lifecycle;
+    // Only a new address of the pinned gateway keeps the session (`pin` signs out otherwise).
+    const live = this.lifecycle?.session() ?? null;
+    this.lifecycle?.dispose();
+    const secrets = this.deps.secrets;
+    const lifecycle = new AccountLifecycle({
+      url: gateway.url,
+      caPem: gateway.caPem,
+      caFingerprint: gateway.caFingerprint,
+      vaultFor: () =>
+        credentialVault(secrets, sessionAccount(gateway), desktopSessionCodec, {
+          // One app instance uses this store: no other process renews the sign-in.
+          shared: false,
+          storeFailed: (error, action) =>
+            this.deps.log(
+              action === 'save'
+                ? `could not store the session (${secrets.describe}): ${messageOf(error)}`
+                : `could not delete the stored session: ${messageOf(error)}`,
+            ),
+        }),
+      profile: {
+        signedInUsername: async () => this.profile.lastUsername ?? ANY_USER,
+        recordSignedIn: async ({ username }) => {
+          this.profile = { ...this.profile, lastUsername: username };
+          await this.deps.profileStore.save(this.profile);
+        },
+        // The last user name stays: it is the default for the next sign-in.
+        recordSignedOut: async () => {},
+      },
+      revokeFailed: (error) =>
+        this.deps.log(
+          `could not revoke the session at the gateway (signed out here anyway): ${messageOf(error)}`,
+        ),
     });
-    await this.refreshing;
+    if (live) lifecycle.carryOver(live, live.user?.username ?? ANY_USER);
+    this.lifecycle = lifecycle;
+    this.lifecycleKey = key;
+    return lifecycle;
   }
 
-  /** The gateway refused the session: signed out, and everyone is told. */
-  private async sessionEnded(gateway: StoredGateway): Promise<void> {
-    if (!this.session) return;
-    await this.signOutLocally(gateway);
-  }
-
-  private async signOutLocally(gateway: StoredGateway): Promise<void> {
-    const hadSession = this.session !== null;
-    this.session = null;
-    try {
-      await this.deps.secrets.delete(sessionAccount(gateway));
-    } catch (error) {
-      this.deps.log(`could not delete the stored session: ${messageOf(error)}`);
+  /** Forgets the session here; tells the UI, and ends terminals if someone was signed in. */
+  private async signOutLocally(): Promise<void> {
+    const lifecycle = this.lifecycle;
+    const hadSession = lifecycle?.session() != null;
+    if (lifecycle) {
+      try {
+        await lifecycle.endLocally();
+      } catch (error) {
+        this.deps.log(`could not sign out cleanly: ${messageOf(error)}`);
+      }
     }
     if (hadSession) await this.deps.onSignedOut();
     this.deps.onChange();
-  }
-
-  /** Revokes the session's token family at the gateway; failing that, says so in the log. */
-  private async revokeQuietly(session: LiveSession): Promise<void> {
-    const gateway = this.profile.gateway;
-    if (!gateway) return;
-    // A throw-away client, so the shared one's refresh cannot rotate tokens of a session
-    // that is ending into this.session. Logout ends the whole family (authService.logout).
-    let tokens: SessionTokens | null = session.accessToken
-      ? { accessToken: session.accessToken, refreshToken: session.refreshToken }
-      : null;
-    const client = new GatewayClient(
-      { baseUrl: gateway.url, caPem: gateway.caPem, timeoutMs: 10_000 },
-      {
-        tokens: () => tokens,
-        tokensRefreshed: (pair) => {
-          tokens = pair;
-        },
-      },
-    );
-    try {
-      // A resumed session has no access token yet, and logout needs one.
-      tokens ??= await client.refresh(session.refreshToken);
-      await client.logout();
-    } catch (error) {
-      this.deps.log(
-        `could not revoke the session at the gateway (signed out here anyway): ${messageOf(error)}`,
-      );
-    } finally {
-      client.close();
-    }
   }
 
   private async mapErrors<T>(work: () => Promise<T>, setting: ErrorSetting): Promise<T> {
     try {
       return await work();
     } catch (error) {
-      throw await this.describe(error, setting);
+      throw this.describe(await this.explainTlsFailure(error), setting);
     }
   }
 
-  /**
-   * A TLS failure against the pinned CA is most likely a changed CA: look at what the gateway
-   * presents now, so the message can name both fingerprints.
-   */
-  private async describe(error: unknown, setting: ErrorSetting): Promise<unknown> {
-    const gateway = this.profile.gateway;
-    if (gateway && isTlsVerificationError(error)) {
-      try {
-        await checkPinnedCa(gateway.url, gateway.caFingerprint, { timeoutMs: 5_000 });
-      } catch (probe) {
-        if (probe instanceof CaMismatchError) return toDesktopError(probe);
-      }
-    }
+  private async explainTlsFailure(error: unknown): Promise<unknown> {
+    return this.lifecycle ? this.lifecycle.explainTlsFailure(error) : error;
+  }
+
+  private describe(error: unknown, setting: ErrorSetting): unknown {
     try {
       return toDesktopError(error, setting);
     } catch (unknown) {
       return unknown;
     }
-  }
-}
-
-function decodeSession(secret: string | null): StoredSession | null {
-  if (!secret) return null;
-  try {
-    const parsed = storedSessionSchema.safeParse(JSON.parse(secret));
-    return parsed.success ? parsed.data : null;
-  } catch {
-    return null;
   }
 }
 

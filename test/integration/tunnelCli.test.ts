@@ -20,6 +20,8 @@ import {
 import { describeWithPostgres, freshPostgresDatabase } from '../harness/postgresForTests.ts';
 import { PSQL_BIN } from '../harness/postgresTestBed.ts';
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 describeWithPostgres('witness tunnel (real gateway and CLI binaries)', () => {
   let work: string;
   let gateway: GatewayProcess;
@@ -39,6 +41,9 @@ describeWithPostgres('witness tunnel (real gateway and CLI binaries)', () => {
       '127.0.0.1:0',
       '--postgres',
       '127.0.0.1:0',
+      // Short-lived access tokens, so the tunnel has to renew its sign-in while it runs.
+      '--access-token-ttl',
+      '2s',
     ]);
     await createAdmin(dataDir, 'root', 'root-password-1');
     const admin = await signedInClient(gateway.ready.api, dataDir, {
@@ -134,6 +139,27 @@ describeWithPostgres('witness tunnel (real gateway and CLI binaries)', () => {
     expect(await tunnel.interrupt()).toBe(0);
     expect(tunnel.output.stderr).toContain('tunnel stopped (SIGINT)');
   });
+
+  it('keeps serving after another witness command renewed the sign-in it holds', async () => {
+    const tunnel = await startTunnel(['orders-db']);
+    expect((await tunnel.psql('SELECT 1')).stdout.trim()).toBe('1');
+    const whoami = () => runNode(WITNESS_BIN, ['whoami'], { env: cliEnv() });
+    // The tunnel's access token expires; `witness whoami` renews the sign-in, spending the
+    // refresh token the tunnel started with.
+    await sleep(2_500);
+    const renewed = await whoami();
+    expect(renewed.code, renewed.stderr).toBe(0);
+    // That renewal expires too, so the tunnel must renew itself — with the stored token: the
+    // one it started with would be a replay, and the gateway would end the whole sign-in.
+    await sleep(2_500);
+    const psql = await tunnel.psql('SELECT 2');
+    expect(psql.stderr).toBe('');
+    expect(psql.stdout.trim()).toBe('2');
+    const after = await whoami();
+    expect(after.code, after.stderr).toBe(0);
+    expect(after.stdout).toMatch(/^root \(admin\)/);
+    expect(await tunnel.interrupt()).toBe(0);
+  }, 60_000);
 
   it('--socket-dir: a Unix-domain socket that the printed psql line reaches', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'witness-tunnel-dir-'));
