@@ -264,15 +264,15 @@ describeWithPostgres('PostgreSQL', () => {
           text('ses_001', i + 1, 'output', `line ${i} word${i}`),
         ),
       );
-      await client.query('analyze recording_text');
+      await client.query('analyze indexed_texts');
       // On 2,000 rows a scan is what the planner rightly picks; what is pinned here is that
       // the index can answer this query shape (a prefix tsquery) at all.
       await client.query('set enable_seqscan = off');
       const { rows } = await client.query(
-        "explain select id from recording_text where terms @@ $$'word1234':*$$::tsquery order by id + 0 desc limit 50",
+        "explain select id from indexed_texts where terms @@ $$'word1234':*$$::tsquery order by id + 0 desc limit 50",
       );
       const plan = rows.map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN']).join('\n');
-      expect(plan).toMatch(/recording_text_terms_idx/);
+      expect(plan).toMatch(/indexed_texts_terms_idx/);
     } finally {
       await client.end();
       await store.close();
