@@ -11,7 +11,7 @@
  */
 import type { RecordingTextKind } from '../../shared/api/apiSchemas.ts';
 import { eventKinds } from '../../shared/recording/recordingFormat.ts';
-import type { RecordingTextEntry } from '../store/store.ts';
+import type { RecordingTextEntry } from '../store/recordingTextStore.ts';
 import { CommandLineEditor } from './commandLineEditor.ts';
 import { applyBackspaces, TerminalTextStripper } from './terminalTextStripper.ts';
 

@@ -21,7 +21,7 @@ import type { IdentityStore } from './identityStore.ts';
 import type { RecordingStore } from './recordingStore.ts';
 import type { RecordingTextStore } from './recordingTextStore.ts';
 import type { SessionStore } from './sessionStore.ts';
-import type { StoreKind } from './storeConnection.ts';
+import type { StoreHandle } from './storeConnection.ts';
 
 export type * from './catalogStore.ts';
 export type * from './identityStore.ts';
@@ -30,13 +30,7 @@ export { recordingAccessActions } from './recordingStore.ts';
 export type * from './recordingTextStore.ts';
 export type * from './sessionStore.ts';
 export { StoreConflictError } from './storeConflictError.ts';
-export type { StoreKind } from './storeConnection.ts';
-
-/** The open database behind the aggregates: which one it is, and closing it. */
-export interface StoreHandle {
-  readonly kind: StoreKind;
-  close(): Promise<void>;
-}
+export type { StoreHandle, StoreKind } from './storeConnection.ts';
 
 export type Store = StoreHandle &
   IdentityStore &

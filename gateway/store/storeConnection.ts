@@ -13,6 +13,12 @@ export interface StoreConnection {
   readonly db: Kysely<Database>;
 }
 
+/** The open database behind the aggregates, as its owner sees it: which one, and closing it. */
+export interface StoreHandle {
+  readonly kind: StoreKind;
+  close(): Promise<void>;
+}
+
 /** JSON columns are only ever written by the stores, so their shape is trusted. */
 export function parseJson<T>(text: string): T {
   return JSON.parse(text) as T;
