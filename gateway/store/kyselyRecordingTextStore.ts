@@ -17,7 +17,7 @@ import type {
   RecordingTextSearch,
   RecordingTextStore,
 } from './recordingTextStore.ts';
-import type { StoreConnection, StoreKind } from './storeConnection.ts';
+import { type StoreConnection, type StoreKind, writeTransaction } from './storeConnection.ts';
 
 /** Rows per INSERT or IN list (well under both drivers' parameter limits). */
 const ROWS_PER_STATEMENT = 200;
@@ -47,7 +47,7 @@ export class KyselyRecordingTextStore implements RecordingTextStore {
   private readonly kind: StoreKind;
   private readonly db: Kysely<Database>;
 
-  constructor(connection: StoreConnection) {
+  constructor(private readonly connection: StoreConnection) {
     this.kind = connection.kind;
     this.db = connection.db;
   }
@@ -59,7 +59,7 @@ export class KyselyRecordingTextStore implements RecordingTextStore {
       return { entry, text, hash: textHash(text) };
     });
     const texts = new Map(occurrences.map(({ hash, text }) => [hash, text]));
-    await this.db.transaction().execute(async (tx) => {
+    await writeTransaction(this.connection, async (tx) => {
       const ids = await this.#textIds(tx, texts);
       const rows = occurrences.flatMap(({ entry, hash }) => {
         const textId = ids.get(hash);

@@ -6,6 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -35,20 +36,34 @@ function text(sessionId: string, seq: number, kind: RecordingTextEntry['kind'], 
   return { sessionId, seq, time: T + seq, channel: 0, kind, text: body };
 }
 
-function describeSearchContract(
-  name: string,
-  open: () => Promise<{ store: Store; dispose(): Promise<void> }>,
-) {
+/** A fresh database for one test, which can be opened again (another gateway replica). */
+interface SearchLocation {
+  open(): Promise<Store>;
+  /** Rows in a table, counted past the store (how much is stored, not what it answers). */
+  countRows(table: 'indexed_texts' | 'recording_text'): Promise<number>;
+  dispose(): Promise<void>;
+}
+
+function describeSearchContract(name: string, freshLocation: () => Promise<SearchLocation>) {
   describe(`recording search and list paging: ${name}`, () => {
+    let location: SearchLocation;
+    let opened: Store[];
     let store: Store;
-    let dispose: () => Promise<void>;
+
+    async function openAnother(): Promise<Store> {
+      const another = await location.open();
+      opened.push(another);
+      return another;
+    }
 
     beforeEach(async () => {
-      ({ store, dispose } = await open());
+      location = await freshLocation();
+      opened = [];
+      store = await openAnother();
     });
     afterEach(async () => {
-      await store.close();
-      await dispose();
+      for (const s of opened) await s.close();
+      await location.dispose();
     });
 
     const search = (q: string, extra: Partial<Parameters<Store['searchRecordingText']>[0]> = {}) =>
@@ -138,6 +153,78 @@ function describeSearchContract(
         text('ses_001', 2, 'output', 'nulbyte here'),
       ]);
       expect((await search('nulbyte')).map((h) => h.seq)).toEqual([2]);
+    });
+
+    it('stores a text repeated in many places once, and finds every occurrence', async () => {
+      await store.createRecording(recording(1));
+      await store.createRecording(recording(2));
+      const statement = 'SELECT abalance FROM pgbench_accounts WHERE aid = $1';
+      await store.insertRecordingText(
+        Array.from({ length: 50 }, (_, i) => text('ses_001', i + 1, 'query', statement)),
+      );
+      await store.insertRecordingText([
+        text('ses_002', 1, 'query', statement),
+        text('ses_002', 2, 'command', statement),
+        text('ses_002', 3, 'output', 'abalance\n----------\n 0'),
+      ]);
+      expect(await location.countRows('indexed_texts')).toBe(2);
+      expect(await location.countRows('recording_text')).toBe(53);
+
+      const hits = await search('PGBENCH_ACC abal', { limit: 100 });
+      expect(hits.map((h) => [h.sessionId, h.seq, h.kind])).toEqual([
+        ['ses_002', 2, 'command'],
+        ['ses_002', 1, 'query'],
+        ...Array.from({ length: 50 }, (_, i) => ['ses_001', 50 - i, 'query']),
+      ]);
+      expect(new Set(hits.map((h) => h.text))).toEqual(new Set([statement]));
+      expect(hits.map((h) => h.recording.sessionId).slice(0, 3)).toEqual([
+        'ses_002',
+        'ses_002',
+        'ses_001',
+      ]);
+      const page = await search('abalance', { limit: 2, beforeId: hits[1]?.id as number });
+      expect(page.map((h) => h.id)).toEqual(hits.slice(2, 4).map((h) => h.id));
+
+      // One recording's text goes; the other's occurrences of the same text stay findable.
+      expect(await store.deleteRecordingText('ses_001')).toBe(50);
+      expect((await search('pgbench')).map((h) => h.seq)).toEqual([2, 1]);
+      expect(await store.listRecordingText('ses_002')).toEqual([
+        text('ses_002', 1, 'query', statement),
+        text('ses_002', 2, 'command', statement),
+        text('ses_002', 3, 'output', 'abalance\n----------\n 0'),
+      ]);
+      // Re-indexing finds the stored text rather than storing it again.
+      await store.insertRecordingText([text('ses_001', 1, 'query', statement)]);
+      expect(await location.countRows('indexed_texts')).toBe(2);
+      expect((await search('pgbench')).map((h) => h.sessionId)).toEqual([
+        'ses_001',
+        'ses_002',
+        'ses_002',
+      ]);
+    });
+
+    it('stores a new text once when replicas index it at the same moment', async () => {
+      const replicas = [store];
+      for (let n = 1; n < 4; n++) replicas.push(await openAnother());
+      await store.createRecording(recording(1));
+      const shared = 'select * from orders where id = $1';
+      const index = (replica: Store, n: number) =>
+        replica.insertRecordingText([
+          text('ses_001', 10 * n + 1, 'query', shared),
+          text('ses_001', 10 * n + 2, 'query', `select ${n} as replica${n}`),
+        ]);
+      if (name === 'postgres') {
+        await Promise.all(replicas.map(index));
+      } else {
+        // SQLite replicas are processes: a second connection in this process would wait on
+        // the first one's lock synchronously, blocking the very thread that would release it.
+        for (const [n, replica] of replicas.entries()) await index(replica, n);
+      }
+      expect(await location.countRows('indexed_texts')).toBe(5);
+      expect((await search('orders')).map((h) => h.seq).sort((a, b) => a - b)).toEqual([
+        1, 11, 21, 31,
+      ]);
+      expect((await search('replica2')).map((h) => h.seq)).toEqual([22]);
     });
 
     it('pages the recording list by position, and filters by the last verification', async () => {
@@ -240,17 +327,39 @@ function describeSearchContract(
 
 describeSearchContract('sqlite', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'witness-search-'));
+  const file = join(dir, 'witness.db');
   return {
-    store: await openSqliteStore(join(dir, 'witness.db')),
+    open: () => openSqliteStore(file),
+    countRows: async (table) => {
+      const database = new SqliteDatabase(file, { readonly: true });
+      try {
+        return (database.prepare(`select count(*) as n from ${table}`).get() as { n: number }).n;
+      } finally {
+        database.close();
+      }
+    },
     dispose: () => rm(dir, { recursive: true, force: true }),
   };
 });
 
 describeWithPostgres('PostgreSQL', () => {
-  describeSearchContract('postgres', async () => ({
-    store: await openPostgresStore(await freshPostgresDatabase()),
-    dispose: async () => {},
-  }));
+  describeSearchContract('postgres', async () => {
+    const url = await freshPostgresDatabase();
+    return {
+      open: () => openPostgresStore(url),
+      countRows: async (table) => {
+        const client = new pg.Client({ connectionString: url });
+        await client.connect();
+        try {
+          const { rows } = await client.query(`select count(*)::int as n from ${table}`);
+          return (rows[0] as { n: number }).n;
+        } finally {
+          await client.end();
+        }
+      },
+      dispose: async () => {},
+    };
+  });
 
   it('can answer a prefix search from the GIN index', async () => {
     const url = await freshPostgresDatabase();

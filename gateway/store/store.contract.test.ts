@@ -1062,6 +1062,42 @@ describe('SQLite specifics', () => {
     }
   });
 
+  it('indexes text from several processes at once, each distinct text stored once', async () => {
+    // The search index reads (which texts are known) before it writes; its transaction takes
+    // the write lock first, so a process that must wait does wait, rather than failing.
+    const { file } = await freshSqliteFile();
+    const store = await openSqliteStore(file);
+    await store.createRecording({
+      sessionId: 'ses_1',
+      userId: 'usr_1',
+      resourceId: 'res_1',
+      protocol: 'postgres',
+      owner: 'gw_1',
+      storage: 'segments',
+      startedAt: T,
+    });
+    await store.close();
+    const results = await runInProcesses(
+      file,
+      3,
+      `for (let i = 0; i < 20; i++) {
+        await store.insertRecordingText([
+          { sessionId: 'ses_1', seq: n * 100 + i, time: 0, channel: 0, kind: 'query', text: 'select 1 as shared' },
+          { sessionId: 'ses_1', seq: n * 100 + i, time: 0, channel: 0, kind: 'query', text: 'select ' + i + ' as own' + n },
+        ]);
+      }`,
+    );
+    expect(results).toEqual(['opened', 'opened', 'opened']);
+    const raw = new SqliteDatabase(file, { readonly: true });
+    try {
+      const count = (sql: string) => (raw.prepare(sql).get() as { n: number }).n;
+      expect(count('select count(*) as n from indexed_texts')).toBe(1 + 3 * 20);
+      expect(count('select count(*) as n from recording_text')).toBe(3 * 20 * 2);
+    } finally {
+      raw.close();
+    }
+  });
+
   it('opens an in-memory store', async () => {
     const store = await openSqliteStore(':memory:');
     try {
@@ -1077,14 +1113,26 @@ describe('SQLite specifics', () => {
  * Starts `count` node processes that each open the SQLite file once all of them are ready
  * (a stdin barrier, so their migrations overlap), and resolves with what each printed.
  */
-async function openInProcesses(file: string, count: number): Promise<string[]> {
+function openInProcesses(file: string, count: number): Promise<string[]> {
+  return runInProcesses(file, count, '');
+}
+
+/**
+ * Starts `count` node processes that, once all of them are ready (a stdin barrier, so what
+ * they do overlaps), each open the SQLite file and run `work` (JavaScript, with `store` and
+ * the process number `n` in scope); resolves with what each printed ('opened' when all went
+ * well).
+ */
+async function runInProcesses(file: string, count: number, work: string): Promise<string[]> {
   const openStoreUrl = new URL('./openStore.ts', import.meta.url).href;
   const script = `
     import { openSqliteStore } from ${JSON.stringify(openStoreUrl)};
+    const n = Number(process.env.WITNESS_PROCESS);
     process.stdout.write('ready\\n');
     process.stdin.once('data', async () => {
       try {
         const store = await openSqliteStore(process.env.WITNESS_DB);
+        ${work}
         await store.close();
         process.stdout.write('opened');
       } catch (error) {
@@ -1093,9 +1141,9 @@ async function openInProcesses(file: string, count: number): Promise<string[]> {
       process.exit(0);
     });
   `;
-  const children = Array.from({ length: count }, () =>
+  const children = Array.from({ length: count }, (_, n) =>
     spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-      env: { ...process.env, WITNESS_DB: file },
+      env: { ...process.env, WITNESS_DB: file, WITNESS_PROCESS: String(n) },
       stdio: ['pipe', 'pipe', 'inherit'],
     }),
   );

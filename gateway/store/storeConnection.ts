@@ -3,7 +3,7 @@
  * SQLite connection), and which dialect is underneath for the few statements that differ.
  * openStore.ts makes one and hands it to each aggregate's store; only it closes it.
  */
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Database } from './migrations.ts';
 
 export type StoreKind = 'sqlite' | 'postgres';
@@ -17,6 +17,31 @@ export interface StoreConnection {
 export interface StoreHandle {
   readonly kind: StoreKind;
   close(): Promise<void>;
+}
+
+/**
+ * Runs `work` in a transaction that may read before it writes. On SQLite it begins IMMEDIATE,
+ * taking the write lock up front: a deferred transaction that has read cannot wait for the
+ * lock when another process (a CLI, a second gateway on the file) wrote meanwhile, it fails
+ * at once with SQLITE_BUSY. Kysely's SQLite driver has one connection, held here throughout,
+ * so no other statement of this process runs inside the transaction.
+ */
+export function writeTransaction<T>(
+  connection: StoreConnection,
+  work: (tx: Kysely<Database>) => Promise<T>,
+): Promise<T> {
+  if (connection.kind === 'postgres') return connection.db.transaction().execute(work);
+  return connection.db.connection().execute(async (db) => {
+    await sql`begin immediate`.execute(db);
+    try {
+      const result = await work(db);
+      await sql`commit`.execute(db);
+      return result;
+    } catch (error) {
+      await sql`rollback`.execute(db);
+      throw error;
+    }
+  });
 }
 
 /** JSON columns are only ever written by the stores, so their shape is trusted. */
