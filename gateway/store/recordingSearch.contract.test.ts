@@ -3,10 +3,12 @@
  * stores (SQLite temp file, a fresh PostgreSQL database): the same entries must give the same
  * hits, in the same order, through FTS5 on one and tsvector + GIN on the other.
  */
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -14,6 +16,8 @@ import {
   freshPostgresDatabase,
 } from '../../test/harness/postgresForTests.ts';
 import { queryWords } from '../search/searchTerms.ts';
+import { indexWords } from './indexedText.ts';
+import { migrations } from './migrations.ts';
 import { openPostgresStore, openSqliteStore } from './openStore.ts';
 import type { NewRecording, RecordingTextEntry, Store } from './store.ts';
 
@@ -227,6 +231,28 @@ function describeSearchContract(name: string, freshLocation: () => Promise<Searc
       expect((await search('replica2')).map((h) => h.seq)).toEqual([22]);
     });
 
+    it('finds rare words older than the newest 20,000 rows, and pages across that boundary', async () => {
+      await store.createRecording(recording(1));
+      // Row 1 (oldest) has a rare word; every row has a common one.
+      await store.insertRecordingText([text('ses_001', 1, 'command', 'common rarebird')]);
+      await store.insertRecordingText(
+        Array.from({ length: 20_100 }, (_, i) => text('ses_001', i + 2, 'output', `common ${i}`)),
+      );
+      const rare = await store.searchRecordingText({ terms: ['rareb'], filter: {}, limit: 10 });
+      expect(rare.map((h) => h.seq)).toEqual([1]);
+      // A page that starts inside the newest 20,000 and ends past them.
+      const [newest] = await store.searchRecordingText({ terms: ['common'], filter: {}, limit: 1 });
+      const page = await store.searchRecordingText({
+        terms: ['common'],
+        filter: {},
+        beforeId: (newest?.id as number) - 19_980,
+        limit: 50,
+      });
+      const ids = page.map((h) => h.id);
+      const first = (newest?.id as number) - 19_981;
+      expect(ids).toEqual(Array.from({ length: 50 }, (_, i) => first - i));
+    });
+
     it('pages the recording list by position, and filters by the last verification', async () => {
       for (const n of [1, 2, 3, 4, 5]) await store.createRecording(recording(n));
       // Two recordings started in the same millisecond: the session id breaks the tie.
@@ -387,30 +413,119 @@ describeWithPostgres('PostgreSQL', () => {
       await store.close();
     }
   });
+});
 
-  it('finds rare words older than the newest 20,000 rows, and pages across that boundary', async () => {
-    const store = await openPostgresStore(await freshPostgresDatabase());
+// ---------------------------------------------------------------------------------------------
+// Migration 0005: from one text per occurrence to each distinct text once
+
+/**
+ * A database at migration 0004 holding five occurrences of three texts (the last one
+ * deleted, as a re-index does), then opened by the current store.
+ */
+async function migrateIndexFrom0004(
+  db: Kysely<unknown>,
+  kind: 'sqlite' | 'postgres',
+  reopen: () => Promise<Store>,
+): Promise<Store> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => ({ ...migrations }) },
+  });
+  const { error } = await migrator.migrateTo('0004_recording_search');
+  if (error !== undefined) throw error;
+  const r = recording(1);
+  await sql`insert into recordings (session_id, user_id, resource_id, protocol, status, owner, storage, started_at, frames, bytes, last_checkpoint_seq) values (${r.sessionId}, ${r.userId}, ${r.resourceId}, ${r.protocol}, 'recording', ${r.owner}, ${r.storage}, ${r.startedAt}, 0, 0, 0)`.execute(
+    db,
+  );
+  const texts = [
+    'select 1 from accounts',
+    'select 1 from accounts',
+    'ls -la',
+    'select 1 from accounts',
+    'gone soon',
+  ];
+  for (const [i, body] of texts.entries()) {
+    const terms =
+      kind === 'postgres' ? sql`, array_to_tsvector(${indexWords(body)}::text[])` : sql``;
+    const column = kind === 'postgres' ? sql`, terms` : sql``;
+    await sql`insert into recording_text (session_id, seq, time, channel, kind, text${column}) values ('ses_001', ${i + 1}, ${T + i + 1}, 0, 'query', ${body}${terms})`.execute(
+      db,
+    );
+  }
+  await sql`delete from recording_text where seq = 5`.execute(db);
+  await db.destroy();
+  return reopen();
+}
+
+async function expectMigratedIndex(store: Store, countTexts: () => Promise<number>) {
+  expect(await countTexts()).toBe(2);
+  expect(await store.listRecordingText('ses_001')).toEqual([
+    text('ses_001', 1, 'query', 'select 1 from accounts'),
+    text('ses_001', 2, 'query', 'select 1 from accounts'),
+    text('ses_001', 3, 'query', 'ls -la'),
+    text('ses_001', 4, 'query', 'select 1 from accounts'),
+  ]);
+  const hits = await store.searchRecordingText({ terms: ['accounts'], filter: {}, limit: 10 });
+  // Occurrence ids are kept: they are the paging positions clients hold.
+  expect(hits.map((h) => [h.id, h.seq])).toEqual([
+    [4, 4],
+    [2, 2],
+    [1, 1],
+  ]);
+  // A new occurrence gets an id after every id ever given, the deleted one's included.
+  await store.insertRecordingText([text('ses_001', 6, 'command', 'ls -la /srv')]);
+  const [newest] = await store.searchRecordingText({ terms: ['srv'], filter: {}, limit: 1 });
+  expect(newest?.id).toBe(6);
+  expect(await countTexts()).toBe(3);
+}
+
+describe('migration 0005 on SQLite', () => {
+  it('moves each distinct text into indexed_texts, keeping occurrences and their ids', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'witness-search-'));
+    const file = join(dir, 'witness.db');
+    const store = await migrateIndexFrom0004(
+      new Kysely({ dialect: new SqliteDialect({ database: new SqliteDatabase(file) }) }),
+      'sqlite',
+      () => openSqliteStore(file),
+    );
     try {
-      await store.createRecording(recording(1));
-      // Row 1 (oldest) has a rare word; every row has a common one.
-      await store.insertRecordingText([text('ses_001', 1, 'command', 'common rarebird')]);
-      await store.insertRecordingText(
-        Array.from({ length: 20_100 }, (_, i) => text('ses_001', i + 2, 'output', `common ${i}`)),
-      );
-      const rare = await store.searchRecordingText({ terms: ['rareb'], filter: {}, limit: 10 });
-      expect(rare.map((h) => h.seq)).toEqual([1]);
-      // A page that starts inside the newest 20,000 and ends past them.
-      const [newest] = await store.searchRecordingText({ terms: ['common'], filter: {}, limit: 1 });
-      const page = await store.searchRecordingText({
-        terms: ['common'],
-        filter: {},
-        beforeId: (newest?.id as number) - 19_980,
-        limit: 50,
+      await expectMigratedIndex(store, async () => {
+        const raw = new SqliteDatabase(file, { readonly: true });
+        try {
+          return (raw.prepare('select count(*) as n from indexed_texts').get() as { n: number }).n;
+        } finally {
+          raw.close();
+        }
       });
-      const ids = page.map((h) => h.id);
-      const first = (newest?.id as number) - 19_981;
-      expect(ids).toEqual(Array.from({ length: 50 }, (_, i) => first - i));
     } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describeWithPostgres('migration 0005 on PostgreSQL', () => {
+  it('moves each distinct text into indexed_texts, keeping occurrences and their ids', async () => {
+    const url = await freshPostgresDatabase();
+    const store = await migrateIndexFrom0004(
+      new Kysely({
+        dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url }) }),
+      }),
+      'postgres',
+      () => openPostgresStore(url),
+    );
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await expectMigratedIndex(store, async () => {
+        const { rows } = await client.query('select count(*)::int as n from indexed_texts');
+        return (rows[0] as { n: number }).n;
+      });
+      // The key PostgreSQL computed while migrating is the one the gateway computes.
+      const { rows } = await client.query("select hash from indexed_texts where text = 'ls -la'");
+      expect(rows[0]?.hash).toBe(createHash('sha256').update('ls -la').digest('hex'));
+    } finally {
+      await client.end();
       await store.close();
     }
   });
