@@ -9,6 +9,7 @@
  */
 import { type Kysely, type Selectable, type SqlBool, sql } from 'kysely';
 import { indexableWords, isSearchTerm, storableText, textHash } from './indexedText.ts';
+import { KnownTextIds } from './knownTextIds.ts';
 import type { Database, RecordingsTable } from './migrations.ts';
 import { onRecordings, recordingConditions, recordingFromRow } from './recordingRows.ts';
 import type {
@@ -40,12 +41,13 @@ const TEXT_COLUMNS = [
   'recording_text.time',
   'recording_text.channel',
   'recording_text.kind',
-  'indexed_texts.text',
 ] as const;
 
 export class KyselyRecordingTextStore implements RecordingTextStore {
   private readonly kind: StoreKind;
   private readonly db: Kysely<Database>;
+
+  private readonly known = new KnownTextIds();
 
   constructor(private readonly connection: StoreConnection) {
     this.kind = connection.kind;
@@ -54,13 +56,19 @@ export class KyselyRecordingTextStore implements RecordingTextStore {
 
   async insertRecordingText(entries: readonly RecordingTextEntry[]): Promise<void> {
     if (entries.length === 0) return;
+    // Hash each distinct text once: a batch repeats the same few statements.
+    const hashes = new Map<string, string>();
     const occurrences = entries.map((entry) => {
       const text = storableText(entry.text);
-      return { entry, text, hash: textHash(text) };
+      let hash = hashes.get(text);
+      if (hash === undefined) {
+        hash = textHash(text);
+        hashes.set(text, hash);
+      }
+      return { entry, hash };
     });
-    const texts = new Map(occurrences.map(({ hash, text }) => [hash, text]));
-    await writeTransaction(this.connection, async (tx) => {
-      const ids = await this.#textIds(tx, texts);
+    const ids = await writeTransaction(this.connection, async (tx) => {
+      const ids = await this.#textIds(tx, hashes);
       const rows = occurrences.flatMap(({ entry, hash }) => {
         const textId = ids.get(hash);
         return textId === undefined
@@ -82,23 +90,38 @@ export class KyselyRecordingTextStore implements RecordingTextStore {
           .values(rows.slice(start, start + ROWS_PER_STATEMENT))
           .execute();
       }
+      return ids;
     });
+    this.known.addAll(ids);
   }
 
   /**
    * The id of each text (by hash) in `indexed_texts`, storing the ones not there yet; texts
-   * without words are neither stored nor returned. Only a new text is split into words, so a
-   * repeated statement costs one lookup. Two replicas storing the same new text at once both
-   * end up with the one row: the loser's insert does nothing and its second lookup finds it.
+   * without words are neither stored nor returned. `hashes` maps each text to its hash. Only
+   * a new text is split into words, and a text this gateway knows costs no lookup at all
+   * (knownTextIds.ts). Two replicas storing the same new text at once both end up with the
+   * one row: the loser's insert does nothing and its second lookup finds it.
    */
   async #textIds(
     tx: Kysely<Database>,
-    texts: ReadonlyMap<string, string>,
+    hashes: ReadonlyMap<string, string>,
   ): Promise<Map<string, number>> {
-    const ids = await this.#lookUp(tx, [...texts.keys()]);
-    const missing = [...texts]
-      .filter(([hash]) => !ids.has(hash))
-      .map(([hash, text]) => ({ hash, text, words: indexableWords(text) }))
+    const ids = new Map<string, number>();
+    for (const hash of hashes.values()) {
+      const id = this.known.get(hash);
+      if (id !== undefined) ids.set(hash, id);
+    }
+    const unknown = [...hashes].filter(([, hash]) => !ids.has(hash));
+    if (unknown.length === 0) return ids;
+    for (const [hash, id] of await this.#lookUp(
+      tx,
+      unknown.map(([, hash]) => hash),
+    )) {
+      ids.set(hash, id);
+    }
+    const missing = unknown
+      .filter(([, hash]) => !ids.has(hash))
+      .map(([text, hash]) => ({ hash, text, words: indexableWords(text) }))
       .filter((text) => text.words.length > 0);
     for (let start = 0; start < missing.length; start += ROWS_PER_STATEMENT) {
       const batch = missing.slice(start, start + ROWS_PER_STATEMENT);
@@ -146,13 +169,15 @@ export class KyselyRecordingTextStore implements RecordingTextStore {
   /**
    * Neither database can estimate how many occurrences a prefix query matches, so left alone
    * the planner either walks all occurrences backwards testing each (fine for a common word,
-   * a full scan for a rare one) or reads every match through the full-text index before
-   * sorting (fine for a rare word, slow for a common one). So the search is made in two steps
-   * whose cost is bounded either way:
+   * a full scan for a rare one) or reads every occurrence of every matching text before
+   * sorting (fine for a rare word, slow for a common one: a statement run a million times is
+   * one text with a million occurrences). So the search is made in two steps whose cost is
+   * bounded either way:
    * 1. the newest SEARCH_WINDOW_ROWS occurrences by id, the match tested on each: a common
    *    word fills the page from these;
-   * 2. if the page is not full, the older occurrences of the matching texts (`id + 0` keeps
-   *    the planner off the backward id scan): what is left is a rare word, with few matches.
+   * 2. if the page is not full, the older occurrences of the texts the full-text index
+   *    matches (`id + 0` keeps the planner off the backward id scan): what is left is a rare
+   *    word, with few matches.
    */
   async searchRecordingText(search: RecordingTextSearch): Promise<RecordingTextHit[]> {
     const terms = search.terms.filter(isSearchTerm);
@@ -168,16 +193,7 @@ export class KyselyRecordingTextStore implements RecordingTextStore {
               .executeTakeFirst()
           )?.max ?? 0);
     const windowStart = newest - SEARCH_WINDOW_ROWS;
-    const base = () =>
-      this.db
-        .selectFrom('recording_text')
-        .innerJoin('indexed_texts', 'indexed_texts.id', 'recording_text.text_id')
-        .innerJoin('recordings', 'recordings.session_id', 'recording_text.session_id')
-        .selectAll('recordings')
-        .select(TEXT_COLUMNS)
-        .where((eb) => recordingConditions(onRecordings(eb), search.filter));
-    const recent = await base()
-      .where(this.#matches(terms, 'one by one'))
+    const recent = await this.#hits(terms, search, 'one by one')
       .where('recording_text.id', '<=', newest)
       .where('recording_text.id', '>', windowStart)
       .orderBy('recording_text.id', 'desc')
@@ -185,8 +201,7 @@ export class KyselyRecordingTextStore implements RecordingTextStore {
       .execute();
     let rows: (Selectable<RecordingsTable> & TextColumns)[] = recent;
     if (recent.length < limit && windowStart > 0) {
-      const older = await base()
-        .where(this.#matches(terms, 'through the index'))
+      const older = await this.#hits(terms, search, 'through the index')
         .where('recording_text.id', '<=', windowStart)
         .orderBy(sql`recording_text.id + 0`, 'desc')
         .limit(limit - recent.length)
@@ -206,20 +221,51 @@ export class KyselyRecordingTextStore implements RecordingTextStore {
   }
 
   /**
-   * The condition "the occurrence's text has every term as a word or word prefix". SQLite:
-   * the occurrence's text id is among FTS5's matches (computed once per statement).
-   * PostgreSQL: the text's tsvector matches, `= true` keeping the planner off the GIN index
-   * when the rows are to be tested one by one.
+   * Occurrences whose text has every term (each one word) as a word or word prefix, with
+   * their text and recording, filtered like the recording list. The text is read per hit by
+   * primary key, never joined: a join lets the planner hash all of indexed_texts.
+   *
+   * 'one by one' (step 1): the occurrences are walked backwards by id and each one's text is
+   * tested, so nothing may lead the planner to the text_id index (which would read every
+   * occurrence of a matching text). SQLite tests the text id against FTS5's matches
+   * (computed once per statement) as `+text_id`, which is not the indexed column;
+   * PostgreSQL tests the text's tsvector in a subquery by primary key, run per occurrence.
+   *
+   * 'through the index' (step 2): the matching texts come from the full-text index first,
+   * then their occurrences through the text_id index (on PostgreSQL as an array computed
+   * once, which the planner cannot turn into a join to be hashed).
    */
-  #matches(terms: readonly string[], how: 'one by one' | 'through the index') {
+  #hits(
+    terms: readonly string[],
+    search: RecordingTextSearch,
+    how: 'one by one' | 'through the index',
+  ) {
+    const query = this.db
+      .selectFrom('recording_text')
+      .innerJoin('recordings', 'recordings.session_id', 'recording_text.session_id')
+      .selectAll('recordings')
+      .select(TEXT_COLUMNS)
+      .select(
+        sql<string>`(select indexed_texts.text from indexed_texts where indexed_texts.id = recording_text.text_id)`.as(
+          'text',
+        ),
+      )
+      .where((eb) => recordingConditions(onRecordings(eb), search.filter));
     if (this.kind === 'postgres') {
-      const tsquery = terms.map((term) => `'${term}':*`).join(' & ');
-      return how === 'one by one'
-        ? sql<SqlBool>`(indexed_texts.terms @@ ${tsquery}::tsquery) = true`
-        : sql<SqlBool>`indexed_texts.terms @@ ${tsquery}::tsquery`;
+      const tsquery = sql`${terms.map((term) => `'${term}':*`).join(' & ')}::tsquery`;
+      return query.where(
+        how === 'one by one'
+          ? sql<SqlBool>`(select indexed_texts.terms @@ ${tsquery} from indexed_texts where indexed_texts.id = recording_text.text_id)`
+          : sql<SqlBool>`recording_text.text_id = any(array(select id from indexed_texts where terms @@ ${tsquery}))`,
+      );
     }
     const match = terms.map((term) => `"${term}"*`).join(' AND ');
-    return sql<SqlBool>`recording_text.text_id in (select rowid from indexed_texts_fts where indexed_texts_fts match ${match})`;
+    const matching = sql`(select rowid from indexed_texts_fts where indexed_texts_fts match ${match})`;
+    return query.where(
+      how === 'one by one'
+        ? sql<SqlBool>`+recording_text.text_id in ${matching}`
+        : sql<SqlBool>`recording_text.text_id in ${matching}`,
+    );
   }
 
   async deleteRecordingText(sessionId: string): Promise<number> {

@@ -207,6 +207,19 @@ function describeSearchContract(name: string, freshLocation: () => Promise<Searc
       ]);
     });
 
+    it('forgets a text whose transaction rolled back: indexing it again stores it', async () => {
+      await store.createRecording(recording(1));
+      await expect(
+        store.insertRecordingText([
+          // biome-ignore lint/suspicious/noExplicitAny: the check constraint is what fails
+          { ...text('ses_001', 1, 'query', 'select * from invoices'), kind: 'peek' as any },
+        ]),
+      ).rejects.toThrow();
+      expect(await location.countRows('indexed_texts')).toBe(0);
+      await store.insertRecordingText([text('ses_001', 1, 'query', 'select * from invoices')]);
+      expect((await search('invoices')).map((h) => h.text)).toEqual(['select * from invoices']);
+    });
+
     it('stores a new text once when replicas index it at the same moment', async () => {
       const replicas = [store];
       for (let n = 1; n < 4; n++) replicas.push(await openAnother());
