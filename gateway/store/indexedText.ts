@@ -8,7 +8,7 @@
  * returns (array_to_tsvector), so both deployments find the same hits. Query words must be
  * split the same way (search/searchTerms.ts does; store.types.test.ts pins the agreement).
  */
-import { hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 
 const WORD = /[\p{L}\p{N}]+/gu;
 /** Indexed words longer than this are left out on PostgreSQL (lexemes are limited to 2 KiB). */
@@ -39,7 +39,7 @@ export function isSearchTerm(term: string): boolean {
  * itself because a text can be longer than a B-tree index entry may be.
  */
 export function textHash(text: string): string {
-  return hash('sha256', text, 'hex');
+  return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
 /** PostgreSQL text cannot hold NUL; derived text never needs it. */

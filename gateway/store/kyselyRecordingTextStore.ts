@@ -5,7 +5,7 @@
  * runs a million times is one text, tokenized and indexed once, and a million occurrences.
  *
  * A search finds the matching texts through the full-text index and returns their
- * occurrences, newest first; see `search` for how the cost stays bounded.
+ * occurrences, newest first; `searchRecordingText` says how its cost stays bounded.
  */
 import { type Kysely, type Selectable, type SqlBool, sql } from 'kysely';
 import { indexableWords, isSearchTerm, storableText, textHash } from './indexedText.ts';
@@ -27,7 +27,8 @@ const ROWS_PER_STATEMENT = 200;
 const SEARCH_WINDOW_ROWS = 20_000;
 
 interface TextColumns {
-  text_id: number;
+  /** The occurrence's id: the hit's id and paging position. */
+  hit_id: number;
   seq: number;
   time: number;
   channel: number;
@@ -36,7 +37,7 @@ interface TextColumns {
 }
 
 const TEXT_COLUMNS = [
-  'recording_text.id as text_id',
+  'recording_text.id as hit_id',
   'recording_text.seq',
   'recording_text.time',
   'recording_text.channel',
@@ -209,7 +210,7 @@ export class KyselyRecordingTextStore implements RecordingTextStore {
       rows = [...recent, ...older];
     }
     return rows.map((row) => ({
-      id: row.text_id,
+      id: row.hit_id,
       sessionId: row.session_id,
       seq: row.seq,
       time: row.time,
