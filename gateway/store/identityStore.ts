@@ -6,7 +6,7 @@
  * Times are epoch milliseconds; ids are made by the caller (newId.ts).
  */
 
-/** Same values as the API's roles; the store keeps its own type so it does not depend on the wire. */
+/** The API's roles; the store keeps its own type so it does not depend on the wire schemas. */
 export type UserRole = 'admin' | 'auditor' | 'engineer';
 
 export interface UserRecord {
