@@ -2,7 +2,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { MAX_REQUEST_BODY_BYTES } from '../../shared/api/apiSchemas.ts';
 import { GatewayError } from '../gatewayError.ts';
 import type { Logger } from '../logger.ts';
-import { StoreConflictError } from '../store/store.ts';
+import { StoreConflictError } from '../store/storeConflictError.ts';
 import { type ApiServices, registerRoutes } from './routes.ts';
 
 export interface ApiListenOptions {

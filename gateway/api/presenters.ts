@@ -6,7 +6,9 @@
 import type { Grant, Resource, Session, TokenPair, User } from '../../shared/api/apiSchemas.ts';
 import type { IssuedTokens } from '../auth/authService.ts';
 import type { VisibleResource } from '../resources/resourceCatalog.ts';
-import type { GrantRecord, SessionRecord, UserRecord } from '../store/store.ts';
+import type { GrantRecord } from '../store/catalogStore.ts';
+import type { UserRecord } from '../store/identityStore.ts';
+import type { SessionRecord } from '../store/sessionStore.ts';
 
 export const iso = (ms: number) => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));

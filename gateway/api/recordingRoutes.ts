@@ -22,18 +22,27 @@ import { GatewayError } from '../gatewayError.ts';
 import type { RecordingArchive } from '../recorder/recordingArchive.ts';
 import { RecordingNotFoundError } from '../recorder/recordingStorage.ts';
 import { queryWords, snippetOf } from '../search/searchTerms.ts';
+import type { ResourceStore } from '../store/catalogStore.ts';
+import type { UserDirectory, UserRecord } from '../store/identityStore.ts';
 import type {
   RecordingAccessAction,
+  RecordingAccessLog,
+  RecordingCatalog,
   RecordingFilter,
   RecordingListPosition,
   RecordingMetadata,
-  Store,
-  UserRecord,
-} from '../store/store.ts';
+  RecordingStore,
+} from '../store/recordingStore.ts';
+import type { RecordingTextSearcher } from '../store/recordingTextStore.ts';
 import type { HandlersFor } from './apiRoute.ts';
 
 export interface RecordingRouteServices {
-  store: Store;
+  store: RecordingCatalog &
+    RecordingAccessLog &
+    Pick<RecordingStore, 'recordRecordingVerification'> &
+    Pick<RecordingTextSearcher, 'searchRecordingText'> &
+    Pick<UserDirectory, 'getUserById' | 'getUserByUsername'> &
+    Pick<ResourceStore, 'getResource'>;
   clock: Clock;
   recordings: RecordingArchive;
 }

@@ -8,7 +8,10 @@ import type { GrantBook } from '../grants/grantBook.ts';
 import type { RecordingArchive } from '../recorder/recordingArchive.ts';
 import type { ResourceCatalog } from '../resources/resourceCatalog.ts';
 import type { SessionService } from '../sessions/sessionService.ts';
-import type { SessionRecord, Store, StoreKind, UserRecord } from '../store/store.ts';
+import type { ResourceStore } from '../store/catalogStore.ts';
+import type { UserDirectory, UserRecord } from '../store/identityStore.ts';
+import type { SessionRecord, SessionStore } from '../store/sessionStore.ts';
+import type { StoreKind } from '../store/storeConnection.ts';
 import { type ApiHandlers, type HandlersFor, registerApi } from './apiRoute.ts';
 import {
   iso,
@@ -18,10 +21,17 @@ import {
   presentTokens,
   presentUser,
 } from './presenters.ts';
-import { type RecordingRouteName, recordingHandlers } from './recordingRoutes.ts';
+import {
+  type RecordingRouteName,
+  type RecordingRouteServices,
+  recordingHandlers,
+} from './recordingRoutes.ts';
 
 export interface ApiServices {
-  store: Store;
+  store: UserDirectory &
+    Pick<ResourceStore, 'getResource'> &
+    Pick<SessionStore, 'getSession' | 'listSessions'> &
+    RecordingRouteServices['store'];
   storeKind: StoreKind;
   clock: Clock;
   auth: AuthService;

@@ -2,7 +2,7 @@ import type { Clock } from '../clock.ts';
 import { GatewayError } from '../gatewayError.ts';
 import { newId } from '../newId.ts';
 import { openSecret, sealSecret } from '../secrets/secretBox.ts';
-import type { AuthTokenRecord, Store, UserRecord } from '../store/store.ts';
+import type { AuthTokenRecord, IdentityStore, UserRecord } from '../store/identityStore.ts';
 import { AddressRateLimiter, afterFailedLogin } from './loginThrottle.ts';
 import { hashOpaqueToken, newOpaqueToken } from './opaqueTokens.ts';
 import { decoyPasswordHash, hashPassword, verifyPassword } from './passwords.ts';
@@ -40,7 +40,7 @@ export class AuthService {
   private readonly addressLimiter = new AddressRateLimiter();
 
   constructor(
-    private readonly store: Store,
+    private readonly store: IdentityStore,
     private readonly clock: Clock,
     private readonly masterKey: Buffer,
     private readonly settings: AuthSettings = DEFAULT_AUTH_SETTINGS,

@@ -16,7 +16,11 @@ import {
 import { hashPassword } from '../auth/passwords.ts';
 import { gatewayVersion, openGatewayServices, startGateway } from '../index.ts';
 import { newId } from '../newId.ts';
-import type { RecordingListPosition, RecordingMetadata, Store } from '../store/store.ts';
+import type {
+  RecordingCatalog,
+  RecordingListPosition,
+  RecordingMetadata,
+} from '../store/recordingStore.ts';
 import { parseDuration } from './duration.ts';
 import { parseListenAddress } from './listenAddress.ts';
 
@@ -35,7 +39,7 @@ export interface CliIo {
 }
 
 /** Every recording not being written now, paged through the list (newest first). */
-async function allEndedRecordings(store: Store): Promise<RecordingMetadata[]> {
+async function allEndedRecordings(store: RecordingCatalog): Promise<RecordingMetadata[]> {
   const ended: RecordingMetadata[] = [];
   let after: RecordingListPosition | undefined;
   for (;;) {

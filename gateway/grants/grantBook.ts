@@ -7,14 +7,18 @@ import type { Clock } from '../clock.ts';
 import { GatewayError } from '../gatewayError.ts';
 import { newId } from '../newId.ts';
 import { isWithinWindow } from '../policy/accessDecision.ts';
-import type { GrantRecord, Store, UserRecord } from '../store/store.ts';
+import type { CatalogStore, GrantRecord } from '../store/catalogStore.ts';
+import type { UserDirectory, UserRecord } from '../store/identityStore.ts';
+import type { SessionStore } from '../store/sessionStore.ts';
 
 const toMs = (iso: string | null) => (iso === null ? null : Date.parse(iso));
 
 /** Grants: admins write them; everyone reads the ones that name them or their groups. */
 export class GrantBook {
   constructor(
-    private readonly store: Store,
+    private readonly store: CatalogStore &
+      Pick<UserDirectory, 'getUserById'> &
+      Pick<SessionStore, 'endOpenSessions'>,
     private readonly clock: Clock,
   ) {}
 

@@ -1,4 +1,5 @@
-import type { GrantRecord, ResourceRecord, UserRecord } from '../store/store.ts';
+import type { GrantRecord, ResourceRecord } from '../store/catalogStore.ts';
+import type { UserRecord } from '../store/identityStore.ts';
 
 /**
  * Who may open a session on what, decided from plain records (no I/O), so every rule can be

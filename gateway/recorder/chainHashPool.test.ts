@@ -15,7 +15,8 @@ import { chainHashParts, eventKinds, initialHash } from '../../shared/recording/
 import { recordingKeyId, verifyRecording } from '../../shared/recording/verifyRecording.ts';
 import type { Logger } from '../logger.ts';
 import { openSqliteStore } from '../store/openStore.ts';
-import type { Store } from '../store/store.ts';
+import type { RecordingStore } from '../store/recordingStore.ts';
+import type { StoreHandle } from '../store/storeConnection.ts';
 import { ChainHashPool, type FrameToHash } from './chainHashPool.ts';
 import { readRecording, readStoredBytes } from './fixtures/readRecording.ts';
 import { Recorder } from './recorder.ts';
@@ -160,7 +161,7 @@ describe('Recorder with a ChainHashPool', () => {
     .toString();
   const recordingKey = { keyId: recordingKeyId(publicKeyPem), privateKey };
   let dir: string;
-  let store: Store;
+  let store: RecordingStore & StoreHandle;
   let storage: SegmentFileStorage;
   let pool: ChainHashPool;
 

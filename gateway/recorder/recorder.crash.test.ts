@@ -17,7 +17,8 @@ import {
   freshPostgresDatabase,
 } from '../../test/harness/postgresForTests.ts';
 import { openPostgresStore, openSqliteStore } from '../store/openStore.ts';
-import type { Store } from '../store/store.ts';
+import type { RecordingStore } from '../store/recordingStore.ts';
+import type { StoreHandle } from '../store/storeConnection.ts';
 import { readRecording, readStoredBytes } from './fixtures/readRecording.ts';
 import { crashAppendData } from './fixtures/recordUntilKilled.ts';
 import { Recorder } from './recorder.ts';
@@ -95,8 +96,8 @@ function describeCrash(
   name: string,
   open: (dataDir: string) => Promise<{
     databaseUrl: string | undefined;
-    openStore: () => Promise<Store>;
-    storage: (store: Store) => RecordingStorage;
+    openStore: () => Promise<RecordingStore & StoreHandle>;
+    storage: (store: RecordingStore & StoreHandle) => RecordingStorage;
   }>,
 ): void {
   it(`${name}: a recording killed with SIGKILL verifies up to its last checkpoint and is marked interrupted`, async () => {

@@ -18,7 +18,8 @@ import {
 } from '../../test/harness/postgresForTests.ts';
 import { ManualClock } from '../clock.ts';
 import { openPostgresStore, openSqliteStore } from '../store/openStore.ts';
-import type { Store } from '../store/store.ts';
+import type { RecordingStore } from '../store/recordingStore.ts';
+import type { StoreHandle } from '../store/storeConnection.ts';
 import { FailingStorage } from './fixtures/failingStorage.ts';
 import { readRecording, readStoredBytes } from './fixtures/readRecording.ts';
 import { CHECKPOINT_BYTES, Recorder, type RecorderOptions } from './recorder.ts';
@@ -37,7 +38,7 @@ const publicKeyPem = createPublicKey(privateKey).export({ type: 'spki', format: 
 const recordingKey = { keyId: recordingKeyId(publicKeyPem), privateKey };
 
 interface Backend {
-  store: Store;
+  store: RecordingStore & StoreHandle;
   storage: RecordingStorage;
   dispose(): Promise<void>;
 }

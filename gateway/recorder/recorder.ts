@@ -43,7 +43,11 @@ import { type Clock, systemClock } from '../clock.ts';
 import type { RecordingKey } from '../config/dataDir.ts';
 import { signBytes } from '../config/recordingSignature.ts';
 import { type Logger, silentLogger } from '../logger.ts';
-import type { RecordingProgress, RecordingStorageKind, Store } from '../store/store.ts';
+import type {
+  RecordingLifecycle,
+  RecordingProgress,
+  RecordingStorageKind,
+} from '../store/recordingStore.ts';
 import type { ChainHashLane, ChainHashPool } from './chainHashPool.ts';
 import type { RecordingSink, RecordingStorage } from './recordingStorage.ts';
 import { type RecorderFactory, RecorderFailure, type SessionRecorder } from './sessionRecorder.ts';
@@ -62,7 +66,7 @@ const MAX_BATCH_FRAMES = 320;
 const INLINE_HASH_BYTES = 16 * 1024;
 
 export interface RecorderOptions {
-  store: Store;
+  store: RecordingLifecycle;
   /** Where new recordings are written (segment files for SQLite, chunks for PostgreSQL). */
   storage: RecordingStorage;
   /** Signs checkpoints; `keyId` goes into the header, the chain seed and every checkpoint. */
@@ -264,7 +268,7 @@ class SessionRecording implements SessionRecorder {
   readonly sessionId: string;
   readonly failed: Promise<RecorderFailure>;
 
-  private readonly store: Store;
+  private readonly store: RecordingLifecycle;
   private readonly sink: RecordingSink;
   private readonly clock: Clock;
   private readonly log: Logger;

@@ -7,7 +7,7 @@
 import type { RecordingVerification } from '../../shared/api/apiSchemas.ts';
 import { writeBundle } from '../../shared/recording/recordingBundle.ts';
 import { type RecordingEvent, RecordingReader } from '../../shared/recording/recordingFormat.ts';
-import type { RecordingMetadata, RecordingStorageKind } from '../store/store.ts';
+import type { RecordingMetadata, RecordingStorageKind } from '../store/recordingStore.ts';
 import { type RecordingStorage, startOfRecording } from './recordingStorage.ts';
 import { verifyStoredRecording } from './recordingVerification.ts';
 

@@ -8,7 +8,8 @@ import {
   freshPostgresDatabase,
 } from '../../test/harness/postgresForTests.ts';
 import { openPostgresStore, openSqliteStore } from '../store/openStore.ts';
-import type { Store } from '../store/store.ts';
+import type { RecordingStore } from '../store/recordingStore.ts';
+import type { StoreHandle } from '../store/storeConnection.ts';
 import { diskFullError, FailingStorage } from './fixtures/failingStorage.ts';
 import { readStoredBytes } from './fixtures/readRecording.ts';
 import {
@@ -115,9 +116,12 @@ describe('FailingStorage (fault injection)', () => {
   });
 });
 
-function describeDatabaseChunkStorage(name: string, openStore: () => Promise<Store>): void {
+function describeDatabaseChunkStorage(
+  name: string,
+  openStore: () => Promise<RecordingStore & StoreHandle>,
+): void {
   describe(`DatabaseChunkStorage on ${name}`, () => {
-    let store: Store;
+    let store: RecordingStore & StoreHandle;
     beforeEach(async () => {
       store = await openStore();
     });

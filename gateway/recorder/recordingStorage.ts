@@ -17,7 +17,7 @@
 import { createReadStream, writevSync } from 'node:fs';
 import { chmod, type FileHandle, mkdir, open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { RecordingStorageKind, Store } from '../store/store.ts';
+import type { RecordingChunkStore, RecordingStorageKind } from '../store/recordingStore.ts';
 
 export interface RecordingSink {
   /**
@@ -407,7 +407,7 @@ export class DatabaseChunkStorage implements RecordingStorage {
   private readonly chunksPerPage: number;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: RecordingChunkStore,
     options: DatabaseChunkStorageOptions = {},
   ) {
     this.chunkBytes = options.chunkBytes ?? CHUNK_BYTES;
@@ -475,7 +475,7 @@ class DatabaseChunkSink implements RecordingSink {
   private inserting: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly store: Store,
+    private readonly store: RecordingChunkStore,
     private readonly sessionId: string,
     private readonly chunkBytes: number,
   ) {}

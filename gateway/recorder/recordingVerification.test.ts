@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventKinds, RecordingReader } from '../../shared/recording/recordingFormat.ts';
 import { recordingKeyId } from '../../shared/recording/verifyRecording.ts';
 import { openSqliteStore } from '../store/openStore.ts';
-import type { RecordingStatus, Store } from '../store/store.ts';
+import type { RecordingStatus, RecordingStore } from '../store/recordingStore.ts';
+import type { StoreHandle } from '../store/storeConnection.ts';
 import { readStoredBytes } from './fixtures/readRecording.ts';
 import { CHECKPOINT_BYTES, Recorder } from './recorder.ts';
 import { DatabaseChunkStorage, type RecordingStorage } from './recordingStorage.ts';
@@ -25,7 +26,7 @@ function bytesStorage(bytes: Buffer): RecordingStorage {
 }
 
 describe('verifyStoredRecording', () => {
-  let store: Store;
+  let store: RecordingStore & StoreHandle;
   /** header, frames 1–2 covered by a checkpoint at 2, frames 3–5 after it, final checkpoint. */
   let recording: Buffer;
   /** Byte offset of each record, by layout name ('F3', 'C2', …). */

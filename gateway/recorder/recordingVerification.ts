@@ -17,7 +17,7 @@ import {
   type VerificationReport,
   verifyRecording,
 } from '../../shared/recording/verifyRecording.ts';
-import type { RecordingMetadata } from '../store/store.ts';
+import type { RecordingMetadata } from '../store/recordingStore.ts';
 import { RecordingNotFoundError, type RecordingStorage } from './recordingStorage.ts';
 
 export async function verifyStoredRecording(

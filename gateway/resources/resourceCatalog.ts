@@ -11,7 +11,9 @@ import { GatewayError } from '../gatewayError.ts';
 import { newId } from '../newId.ts';
 import { decideAccess, grantExpiry } from '../policy/accessDecision.ts';
 import { openSecret, sealSecret } from '../secrets/secretBox.ts';
-import type { ResourceRecord, Store, UserRecord } from '../store/store.ts';
+import type { CatalogStore, GrantRecord, ResourceRecord } from '../store/catalogStore.ts';
+import type { UserRecord } from '../store/identityStore.ts';
+import type { SessionStore } from '../store/sessionStore.ts';
 
 export type ResourceAccess = 'granted' | 'requestable' | 'admin';
 
@@ -36,7 +38,7 @@ const secretAad = (resourceId: string) => `resource:${resourceId}:secret`;
  */
 export class ResourceCatalog {
   constructor(
-    private readonly store: Store,
+    private readonly store: CatalogStore & Pick<SessionStore, 'endOpenSessions'>,
     private readonly clock: Clock,
     private readonly masterKey: Buffer,
   ) {}
@@ -173,7 +175,7 @@ export class ResourceCatalog {
   private accessOf(
     user: UserRecord,
     record: ResourceRecord,
-    grants: Awaited<ReturnType<Store['listGrants']>>,
+    grants: GrantRecord[],
     now: number,
   ): ResourceAccess | null {
     if (user.role === 'admin' || user.role === 'auditor') return 'admin';

@@ -12,7 +12,7 @@
 import type { RecordingTextKind } from '../../shared/api/apiSchemas.ts';
 import { eventKinds } from '../../shared/recording/recordingFormat.ts';
 import { CommandLineReconstructor } from '../../shared/terminal/commandLine.ts';
-import type { RecordingTextEntry } from '../store/store.ts';
+import type { RecordingTextEntry } from '../store/recordingTextStore.ts';
 import { applyBackspaces, TerminalTextStripper } from './terminalTextStripper.ts';
 
 export interface DerivableFrame {

@@ -15,7 +15,7 @@ import type { RecordingEvent } from '../../shared/recording/recordingFormat.ts';
 import type { Logger } from '../logger.ts';
 import { silentLogger } from '../logger.ts';
 import type { FrameObserver } from '../recorder/recorder.ts';
-import type { Store } from '../store/store.ts';
+import type { RecordingTextWriter } from '../store/recordingTextStore.ts';
 import { RecordingTextDeriver, type RecordingTextDeriverOptions } from './recordingTextDeriver.ts';
 
 /** While re-indexing, finished entries are stored every this many frames. */
@@ -25,7 +25,7 @@ export class RecordingTextIndexer {
   private readonly writing = new Set<Promise<void>>();
 
   constructor(
-    private readonly store: Store,
+    private readonly store: RecordingTextWriter,
     private readonly options: RecordingTextDeriverOptions & { log?: Logger } = {},
   ) {}
 

@@ -9,20 +9,14 @@
  * `/etc/passwd`.
  */
 
-const WORD = /[\p{L}\p{N}]+/gu;
+import { indexWords, WORD_PATTERN } from '../store/indexedText.ts';
+
 /** More query words than this are ignored (a pasted paragraph is not a search). */
 export const MAX_QUERY_WORDS = 16;
 /** Query words are cut to this many characters (the prefix still matches). */
 export const MAX_QUERY_WORD_LENGTH = 64;
-/** Indexed words longer than this are left out on PostgreSQL (lexemes are limited to 2 KiB). */
-export const MAX_INDEXED_WORD_LENGTH = 256;
-
-/** The distinct words of `text`, in order of first appearance. */
-export function searchWords(text: string): string[] {
-  const seen = new Set<string>();
-  for (const match of text.matchAll(WORD)) seen.add(match[0].toLowerCase());
-  return [...seen];
-}
+/** The distinct words of `text`, in order of first appearance: as the index splits them. */
+export const searchWords = indexWords;
 
 /** The words of a search query, bounded in number and length; empty when it has none. */
 export function queryWords(query: string): string[] {
@@ -46,7 +40,7 @@ export interface Snippet {
  */
 export function snippetOf(text: string, terms: readonly string[], maxLength = 160): Snippet {
   const matches: [number, number][] = [];
-  for (const match of text.matchAll(WORD)) {
+  for (const match of text.matchAll(WORD_PATTERN)) {
     const word = match[0].toLowerCase();
     const term = terms.find((t) => word.startsWith(t));
     if (term !== undefined) matches.push([match.index, match.index + term.length]);

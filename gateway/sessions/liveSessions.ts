@@ -9,7 +9,7 @@
  */
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
-import type { Store } from '../store/store.ts';
+import type { SessionEnder } from '../store/sessionStore.ts';
 
 export type SessionEndCause =
   /** `expiresAt` passed (the grant's window or its maximum session length). */
@@ -44,7 +44,12 @@ export class LiveSessions {
   private readonly pollIntervalMs: number;
 
   constructor(
-    private readonly deps: { store: Store; clock: Clock; log: Logger; pollIntervalMs?: number },
+    private readonly deps: {
+      store: SessionEnder;
+      clock: Clock;
+      log: Logger;
+      pollIntervalMs?: number;
+    },
   ) {
     this.pollIntervalMs = deps.pollIntervalMs ?? LIVE_SESSION_POLL_MS;
   }

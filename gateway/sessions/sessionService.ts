@@ -3,7 +3,9 @@ import type { Clock } from '../clock.ts';
 import { GatewayError } from '../gatewayError.ts';
 import { newId } from '../newId.ts';
 import { decideAccess, isWithinWindow, sessionEnd } from '../policy/accessDecision.ts';
-import type { ResourceRecord, SessionRecord, Store, UserRecord } from '../store/store.ts';
+import type { GrantStore, ResourceRecord, ResourceStore } from '../store/catalogStore.ts';
+import type { UserDirectory, UserRecord } from '../store/identityStore.ts';
+import type { SessionRecord, SessionStore } from '../store/sessionStore.ts';
 
 /** How long a fresh ticket can be used to connect (DESIGN.md: "valid for about 60 s"). */
 export const TICKET_TTL_MS = 60_000;
@@ -27,7 +29,10 @@ export interface IssuedSession {
  */
 export class SessionService {
   constructor(
-    private readonly store: Store,
+    private readonly store: SessionStore &
+      Pick<UserDirectory, 'getUserById'> &
+      Pick<ResourceStore, 'getResource' | 'getResourceByName'> &
+      Pick<GrantStore, 'getGrant' | 'listGrants'>,
     private readonly clock: Clock,
     private readonly listeners: () => ListenerAddresses,
   ) {}

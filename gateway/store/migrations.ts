@@ -7,7 +7,7 @@
  *   parses int8 to a JS number, see openStore.ts);
  * - booleans are `integer` 0/1;
  * - structured values (labels, target, groups, selector, secret fields) are JSON in `text`,
- *   serialised by kyselyStore.ts.
+ *   serialised by the aggregates' Kysely stores (kysely*Store.ts).
  *
  * Migrations are append-only: never edit one that has shipped, add the next `000N_…`.
  */
@@ -19,15 +19,16 @@ import {
   SqliteAdapter,
   sql,
 } from 'kysely';
-import type { RecordingTextKind, Role } from '../../shared/api/apiSchemas.ts';
+import type { AuthTokenKind, UserRole } from './identityStore.ts';
+import { textHash } from './indexedText.ts';
 import type {
-  AuthTokenKind,
   RecordingAccessAction,
   RecordingProtocol,
   RecordingStatus,
   RecordingStorageKind,
-  SessionState,
-} from './store.ts';
+} from './recordingStore.ts';
+import type { RecordingTextKind } from './recordingTextStore.ts';
+import type { SessionState } from './sessionStore.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Row types as the query builder sees them (snake_case columns, JSON as text, booleans as 0/1).
@@ -35,7 +36,7 @@ import type {
 export interface UsersTable {
   id: string;
   username: string;
-  role: Role;
+  role: UserRole;
   /** JSON string[] */
   groups: string;
   /** 0 or 1 */
@@ -162,9 +163,8 @@ export interface RecordingAccessTable {
 }
 
 /**
- * 0004: text derived from recordings for full-text search. On PostgreSQL `terms` is the
- * tsvector of the text's words (GIN-indexed); on SQLite the FTS5 table
- * `recording_text_fts` indexes `text` (external content, kept in step by a trigger).
+ * Text derived from recordings for full-text search: one row per occurrence (0004; since 0005
+ * it points at its text in indexed_texts instead of holding it).
  */
 export interface RecordingTextTable {
   id: Generated<number>;
@@ -173,11 +173,23 @@ export interface RecordingTextTable {
   time: number;
   channel: number;
   kind: RecordingTextKind;
+  /** 0005: indexed_texts.id */
+  text_id: number;
+}
+
+/**
+ * 0005: each distinct derived text once, keyed by the SHA-256 of its UTF-8 (indexedText.ts).
+ * On PostgreSQL `terms` (not in this type: only raw SQL writes it) is the tsvector of the
+ * text's words, GIN-indexed; on SQLite the FTS5 table `indexed_texts_fts` indexes `text`.
+ */
+export interface IndexedTextsTable {
+  id: Generated<number>;
+  hash: string;
   text: string;
 }
 
-/** SQLite only: the FTS5 index over recording_text (rowid = recording_text.id). */
-export interface RecordingTextFtsTable {
+/** SQLite only: the FTS5 index over indexed_texts (rowid = indexed_texts.id). */
+export interface IndexedTextsFtsTable {
   rowid: number;
   text: string;
 }
@@ -193,7 +205,8 @@ export interface Database {
   recording_chunks: RecordingChunksTable;
   recording_access: RecordingAccessTable;
   recording_text: RecordingTextTable;
-  recording_text_fts: RecordingTextFtsTable;
+  indexed_texts: IndexedTextsTable;
+  indexed_texts_fts: IndexedTextsFtsTable;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -290,8 +303,9 @@ const initial: Migration = {
       .addUniqueConstraint('resources_name_unique', ['name'])
       .execute();
 
-    // Grants die with their resource (the FK is the backstop; kyselyStore.deleteResource also
-    // deletes them explicitly so it does not depend on SQLite's per-connection foreign_keys).
+    // Grants die with their resource (the FK is the backstop; KyselyCatalogStore.deleteResource
+    // also deletes them explicitly so it does not depend on SQLite's per-connection
+    // foreign_keys).
     await db.schema
       .createTable('grants')
       .ifNotExists()
@@ -600,6 +614,140 @@ const recordingSearch: Migration = {
   },
 };
 
+/**
+ * Each distinct derived text stored once (issue #11): a statement a client runs a million
+ * times was a million copies of its text, each tokenized and indexed. Now `indexed_texts`
+ * holds each text once, keyed by its hash, with the full-text index over it, and
+ * `recording_text` keeps one small row per occurrence pointing at it. Occurrence ids (the
+ * search's paging positions) are kept.
+ *
+ * PostgreSQL moves the texts in SQL (its sha256() gives the same key as indexedText.ts);
+ * SQLite has no hash function, so the gateway hashes while copying the table in pages, inside
+ * the migration's transaction (openStore.ts), then swaps the new table in.
+ */
+const distinctTexts: Migration = {
+  async up(db: Kysely<unknown>) {
+    if (db.getExecutor().adapter instanceof SqliteAdapter) {
+      await distinctTextsOnSqlite(db as Kysely<DistinctTextsMigrationTables>);
+      return;
+    }
+    await sql`create table indexed_texts (id bigserial primary key, hash text not null, text text not null, terms tsvector not null, constraint indexed_texts_hash_unique unique (hash))`.execute(
+      db,
+    );
+    await sql`create index indexed_texts_terms_idx on indexed_texts using gin (terms)`.execute(db);
+    await sql`insert into indexed_texts (hash, text, terms) select encode(sha256(convert_to(text, 'UTF8')), 'hex'), text, terms from recording_text order by id on conflict (hash) do nothing`.execute(
+      db,
+    );
+    await sql`alter table recording_text add column text_id bigint references indexed_texts (id)`.execute(
+      db,
+    );
+    await sql`update recording_text set text_id = indexed_texts.id from indexed_texts where indexed_texts.hash = encode(sha256(convert_to(recording_text.text, 'UTF8')), 'hex')`.execute(
+      db,
+    );
+    await sql`alter table recording_text alter column text_id set not null`.execute(db);
+    // Dropping terms drops its GIN index too.
+    await sql`alter table recording_text drop column text, drop column terms`.execute(db);
+    await sql`create index recording_text_text_idx on recording_text (text_id)`.execute(db);
+  },
+};
+
+/** The tables as 0005 sees them on SQLite: the 0004 occurrence table and the new ones. */
+interface DistinctTextsMigrationTables {
+  recording_text: {
+    id: number;
+    session_id: string;
+    seq: number;
+    time: number;
+    channel: number;
+    kind: string;
+    text: string;
+  };
+  recording_text_0005: Omit<DistinctTextsMigrationTables['recording_text'], 'text'> & {
+    text_id: number;
+  };
+  indexed_texts: { id: Generated<number>; hash: string; text: string };
+  sqlite_sequence: { name: string; seq: number };
+}
+
+async function distinctTextsOnSqlite(db: Kysely<DistinctTextsMigrationTables>): Promise<void> {
+  await sql`drop trigger recording_text_fts_insert`.execute(db);
+  await sql`drop trigger recording_text_fts_delete`.execute(db);
+  await sql`drop table recording_text_fts`.execute(db);
+  await sql`create table indexed_texts (id integer primary key autoincrement, hash text not null, text text not null, constraint indexed_texts_hash_unique unique (hash))`.execute(
+    db,
+  );
+  await sql`create virtual table indexed_texts_fts using fts5(text, content='indexed_texts', content_rowid='id', tokenize='unicode61 remove_diacritics 0', detail=none)`.execute(
+    db,
+  );
+  await sql`create trigger indexed_texts_fts_insert after insert on indexed_texts begin insert into indexed_texts_fts(rowid, text) values (new.id, new.text); end`.execute(
+    db,
+  );
+  await sql`create trigger indexed_texts_fts_delete after delete on indexed_texts begin insert into indexed_texts_fts(indexed_texts_fts, rowid, text) values ('delete', old.id, old.text); end`.execute(
+    db,
+  );
+  await sql`create table recording_text_0005 (id integer primary key autoincrement, session_id text not null, seq bigint not null, time bigint not null, channel integer not null, kind text not null check (kind in ('input', 'output', 'command', 'query')), text_id integer not null references indexed_texts (id))`.execute(
+    db,
+  );
+
+  const page = 500;
+  for (let after = 0; ; ) {
+    const rows = await db
+      .selectFrom('recording_text')
+      .selectAll()
+      .where('id', '>', after)
+      .orderBy('id')
+      .limit(page)
+      .execute();
+    if (rows.length === 0) break;
+    after = rows[rows.length - 1]?.id ?? after;
+    const hashes = new Map(rows.map((row) => [textHash(row.text), row.text]));
+    await db
+      .insertInto('indexed_texts')
+      .values([...hashes].map(([hash, text]) => ({ hash, text })))
+      .onConflict((oc) => oc.column('hash').doNothing())
+      .execute();
+    const ids = new Map(
+      (
+        await db
+          .selectFrom('indexed_texts')
+          .select(['id', 'hash'])
+          .where('hash', 'in', [...hashes.keys()])
+          .execute()
+      ).map(({ id, hash }) => [hash, id]),
+    );
+    await db
+      .insertInto('recording_text_0005')
+      .values(
+        rows.map(({ text, ...occurrence }) => ({
+          ...occurrence,
+          text_id: ids.get(textHash(text)) as number,
+        })),
+      )
+      .execute();
+  }
+
+  // AUTOINCREMENT never reuses an id; carry the old table's high-water mark over, so an id a
+  // client holds as a paging position keeps meaning what it meant.
+  const sequence = await db
+    .selectFrom('sqlite_sequence')
+    .select('seq')
+    .where('name', '=', 'recording_text')
+    .executeTakeFirst();
+  await sql`drop table recording_text`.execute(db);
+  await sql`alter table recording_text_0005 rename to recording_text`.execute(db);
+  if (sequence !== undefined) {
+    await db.deleteFrom('sqlite_sequence').where('name', '=', 'recording_text').execute();
+    await db
+      .insertInto('sqlite_sequence')
+      .values({ name: 'recording_text', seq: sequence.seq })
+      .execute();
+  }
+  await sql`create index recording_text_session_idx on recording_text (session_id, seq)`.execute(
+    db,
+  );
+  await sql`create index recording_text_text_idx on recording_text (text_id)`.execute(db);
+}
+
 export const EMPTY_POLICY_JSON = '{"masking":[],"guardrails":[]}';
 
 /** Every migration, in order. Names sort lexically, which is the order Kysely applies them. */
@@ -608,6 +756,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0002_recordings': recordings,
   '0003_database_policy': databasePolicy,
   '0004_recording_search': recordingSearch,
+  '0005_distinct_texts': distinctTexts,
 });
 
 /** In-code provider, so migrations ship inside the bundle with no directory to find at runtime. */

@@ -1,15 +1,21 @@
 /**
- * Opens a Store on SQLite (embedded default) or PostgreSQL (scale-out) and migrates it to the
- * latest schema before handing it out, so callers never see a half-migrated database.
+ * Opens the store on SQLite (embedded default) or PostgreSQL (scale-out), migrates it to the
+ * latest schema before handing it out, so callers never see a half-migrated database, and
+ * puts the aggregates' stores together on its one connection.
  */
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
-import { KyselyStore } from './kyselyStore.ts';
+import { KyselyCatalogStore } from './kyselyCatalogStore.ts';
+import { KyselyIdentityStore } from './kyselyIdentityStore.ts';
+import { KyselyRecordingStore } from './kyselyRecordingStore.ts';
+import { KyselyRecordingTextStore } from './kyselyRecordingTextStore.ts';
+import { KyselySessionStore } from './kyselySessionStore.ts';
 import { type Database, migrationProvider } from './migrations.ts';
 import type { Store } from './store.ts';
+import type { StoreConnection } from './storeConnection.ts';
 
 export type StoreConfig =
   | { kind: 'sqlite'; path: string }
@@ -68,7 +74,7 @@ export async function openSqliteStore(filePath: string): Promise<Store> {
     }
     await sql`commit`.execute(db);
   });
-  return new KyselyStore('sqlite', db);
+  return combineStores({ kind: 'sqlite', db });
 }
 
 /**
@@ -115,7 +121,35 @@ export async function openPostgresStore(
   pool.on('error', options.onPoolError ?? (() => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   await migrate(db, `PostgreSQL database ${redactUrl(connectionString)}`, (run) => run());
-  return new KyselyStore('postgres', db);
+  return combineStores({ kind: 'postgres', db });
+}
+
+/**
+ * Every aggregate's store on one connection, as one object (the composition root hands each
+ * consumer the narrow interface it needs). Only this object closes the connection.
+ */
+function combineStores(connection: StoreConnection): Store {
+  const aggregates = [
+    new KyselyIdentityStore(connection),
+    new KyselyCatalogStore(connection),
+    new KyselySessionStore(connection),
+    new KyselyRecordingStore(connection),
+    new KyselyRecordingTextStore(connection),
+  ];
+  const store: Record<string, unknown> = {
+    kind: connection.kind,
+    close: () => connection.db.destroy(),
+  };
+  for (const aggregate of aggregates) {
+    for (const name of Object.getOwnPropertyNames(Object.getPrototypeOf(aggregate))) {
+      const method: unknown = Reflect.get(aggregate, name);
+      if (name === 'constructor' || typeof method !== 'function') continue;
+      // Two aggregates answering to one name would make one of them unreachable.
+      if (name in store) throw new Error(`two stores define ${name}`);
+      store[name] = method.bind(aggregate);
+    }
+  }
+  return store as unknown as Store;
 }
 
 const INT8_OID = 20;

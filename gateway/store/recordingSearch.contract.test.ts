@@ -3,16 +3,20 @@
  * stores (SQLite temp file, a fresh PostgreSQL database): the same entries must give the same
  * hits, in the same order, through FTS5 on one and tsvector + GIN on the other.
  */
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   describeWithPostgres,
   freshPostgresDatabase,
 } from '../../test/harness/postgresForTests.ts';
-import { queryWords } from '../search/searchTerms.ts';
+import { indexWords } from './indexedText.ts';
+import { migrations } from './migrations.ts';
 import { openPostgresStore, openSqliteStore } from './openStore.ts';
 import type { NewRecording, RecordingTextEntry, Store } from './store.ts';
 
@@ -35,24 +39,38 @@ function text(sessionId: string, seq: number, kind: RecordingTextEntry['kind'], 
   return { sessionId, seq, time: T + seq, channel: 0, kind, text: body };
 }
 
-function describeSearchContract(
-  name: string,
-  open: () => Promise<{ store: Store; dispose(): Promise<void> }>,
-) {
+/** A fresh database for one test, which can be opened again (another gateway replica). */
+interface SearchLocation {
+  open(): Promise<Store>;
+  /** Rows in a table, counted past the store (how much is stored, not what it answers). */
+  countRows(table: 'indexed_texts' | 'recording_text'): Promise<number>;
+  dispose(): Promise<void>;
+}
+
+function describeSearchContract(name: string, freshLocation: () => Promise<SearchLocation>) {
   describe(`recording search and list paging: ${name}`, () => {
+    let location: SearchLocation;
+    let opened: Store[];
     let store: Store;
-    let dispose: () => Promise<void>;
+
+    async function openAnother(): Promise<Store> {
+      const another = await location.open();
+      opened.push(another);
+      return another;
+    }
 
     beforeEach(async () => {
-      ({ store, dispose } = await open());
+      location = await freshLocation();
+      opened = [];
+      store = await openAnother();
     });
     afterEach(async () => {
-      await store.close();
-      await dispose();
+      for (const s of opened) await s.close();
+      await location.dispose();
     });
 
     const search = (q: string, extra: Partial<Parameters<Store['searchRecordingText']>[0]> = {}) =>
-      store.searchRecordingText({ terms: queryWords(q), filter: {}, limit: 50, ...extra });
+      store.searchRecordingText({ terms: indexWords(q), filter: {}, limit: 50, ...extra });
 
     it('finds words and word prefixes in every kind of text, newest first, with the recording', async () => {
       await store.createRecording(recording(1));
@@ -138,6 +156,113 @@ function describeSearchContract(
         text('ses_001', 2, 'output', 'nulbyte here'),
       ]);
       expect((await search('nulbyte')).map((h) => h.seq)).toEqual([2]);
+    });
+
+    it('stores a text repeated in many places once, and finds every occurrence', async () => {
+      await store.createRecording(recording(1));
+      await store.createRecording(recording(2));
+      const statement = 'SELECT abalance FROM pgbench_accounts WHERE aid = $1';
+      await store.insertRecordingText(
+        Array.from({ length: 50 }, (_, i) => text('ses_001', i + 1, 'query', statement)),
+      );
+      await store.insertRecordingText([
+        text('ses_002', 1, 'query', statement),
+        text('ses_002', 2, 'command', statement),
+        text('ses_002', 3, 'output', 'abalance\n----------\n 0'),
+      ]);
+      expect(await location.countRows('indexed_texts')).toBe(2);
+      expect(await location.countRows('recording_text')).toBe(53);
+
+      const hits = await search('PGBENCH_ACC abal', { limit: 100 });
+      expect(hits.map((h) => [h.sessionId, h.seq, h.kind])).toEqual([
+        ['ses_002', 2, 'command'],
+        ['ses_002', 1, 'query'],
+        ...Array.from({ length: 50 }, (_, i) => ['ses_001', 50 - i, 'query']),
+      ]);
+      expect(new Set(hits.map((h) => h.text))).toEqual(new Set([statement]));
+      expect(hits.map((h) => h.recording.sessionId).slice(0, 3)).toEqual([
+        'ses_002',
+        'ses_002',
+        'ses_001',
+      ]);
+      const page = await search('abalance', { limit: 2, beforeId: hits[1]?.id as number });
+      expect(page.map((h) => h.id)).toEqual(hits.slice(2, 4).map((h) => h.id));
+
+      // One recording's text goes; the other's occurrences of the same text stay findable.
+      expect(await store.deleteRecordingText('ses_001')).toBe(50);
+      expect((await search('pgbench')).map((h) => h.seq)).toEqual([2, 1]);
+      expect(await store.listRecordingText('ses_002')).toEqual([
+        text('ses_002', 1, 'query', statement),
+        text('ses_002', 2, 'command', statement),
+        text('ses_002', 3, 'output', 'abalance\n----------\n 0'),
+      ]);
+      // Re-indexing finds the stored text rather than storing it again.
+      await store.insertRecordingText([text('ses_001', 1, 'query', statement)]);
+      expect(await location.countRows('indexed_texts')).toBe(2);
+      expect((await search('pgbench')).map((h) => h.sessionId)).toEqual([
+        'ses_001',
+        'ses_002',
+        'ses_002',
+      ]);
+    });
+
+    it('forgets a text whose transaction rolled back: indexing it again stores it', async () => {
+      await store.createRecording(recording(1));
+      await expect(
+        store.insertRecordingText([
+          // biome-ignore lint/suspicious/noExplicitAny: the check constraint is what fails
+          { ...text('ses_001', 1, 'query', 'select * from invoices'), kind: 'peek' as any },
+        ]),
+      ).rejects.toThrow();
+      expect(await location.countRows('indexed_texts')).toBe(0);
+      await store.insertRecordingText([text('ses_001', 1, 'query', 'select * from invoices')]);
+      expect((await search('invoices')).map((h) => h.text)).toEqual(['select * from invoices']);
+    });
+
+    it('stores a new text once when replicas index it at the same moment', async () => {
+      const replicas = [store];
+      for (let n = 1; n < 4; n++) replicas.push(await openAnother());
+      await store.createRecording(recording(1));
+      const shared = 'select * from orders where id = $1';
+      const index = (replica: Store, n: number) =>
+        replica.insertRecordingText([
+          text('ses_001', 10 * n + 1, 'query', shared),
+          text('ses_001', 10 * n + 2, 'query', `select ${n} as replica${n}`),
+        ]);
+      if (name === 'postgres') {
+        await Promise.all(replicas.map(index));
+      } else {
+        // SQLite replicas are processes: a second connection in this process would wait on
+        // the first one's lock synchronously, blocking the very thread that would release it.
+        for (const [n, replica] of replicas.entries()) await index(replica, n);
+      }
+      expect(await location.countRows('indexed_texts')).toBe(5);
+      expect((await search('orders')).map((h) => h.seq).sort((a, b) => a - b)).toEqual([
+        1, 11, 21, 31,
+      ]);
+      expect((await search('replica2')).map((h) => h.seq)).toEqual([22]);
+    });
+
+    it('finds rare words older than the newest 20,000 rows, and pages across that boundary', async () => {
+      await store.createRecording(recording(1));
+      // Row 1 (oldest) has a rare word; every row has a common one.
+      await store.insertRecordingText([text('ses_001', 1, 'command', 'common rarebird')]);
+      await store.insertRecordingText(
+        Array.from({ length: 20_100 }, (_, i) => text('ses_001', i + 2, 'output', `common ${i}`)),
+      );
+      const rare = await store.searchRecordingText({ terms: ['rareb'], filter: {}, limit: 10 });
+      expect(rare.map((h) => h.seq)).toEqual([1]);
+      // A page that starts inside the newest 20,000 and ends past them.
+      const [newest] = await store.searchRecordingText({ terms: ['common'], filter: {}, limit: 1 });
+      const page = await store.searchRecordingText({
+        terms: ['common'],
+        filter: {},
+        beforeId: (newest?.id as number) - 19_980,
+        limit: 50,
+      });
+      const ids = page.map((h) => h.id);
+      const first = (newest?.id as number) - 19_981;
+      expect(ids).toEqual(Array.from({ length: 50 }, (_, i) => first - i));
     });
 
     it('pages the recording list by position, and filters by the last verification', async () => {
@@ -240,17 +365,39 @@ function describeSearchContract(
 
 describeSearchContract('sqlite', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'witness-search-'));
+  const file = join(dir, 'witness.db');
   return {
-    store: await openSqliteStore(join(dir, 'witness.db')),
+    open: () => openSqliteStore(file),
+    countRows: async (table) => {
+      const database = new SqliteDatabase(file, { readonly: true });
+      try {
+        return (database.prepare(`select count(*) as n from ${table}`).get() as { n: number }).n;
+      } finally {
+        database.close();
+      }
+    },
     dispose: () => rm(dir, { recursive: true, force: true }),
   };
 });
 
 describeWithPostgres('PostgreSQL', () => {
-  describeSearchContract('postgres', async () => ({
-    store: await openPostgresStore(await freshPostgresDatabase()),
-    dispose: async () => {},
-  }));
+  describeSearchContract('postgres', async () => {
+    const url = await freshPostgresDatabase();
+    return {
+      open: () => openPostgresStore(url),
+      countRows: async (table) => {
+        const client = new pg.Client({ connectionString: url });
+        await client.connect();
+        try {
+          const { rows } = await client.query(`select count(*)::int as n from ${table}`);
+          return (rows[0] as { n: number }).n;
+        } finally {
+          await client.end();
+        }
+      },
+      dispose: async () => {},
+    };
+  });
 
   it('can answer a prefix search from the GIN index', async () => {
     const url = await freshPostgresDatabase();
@@ -264,44 +411,133 @@ describeWithPostgres('PostgreSQL', () => {
           text('ses_001', i + 1, 'output', `line ${i} word${i}`),
         ),
       );
-      await client.query('analyze recording_text');
+      await client.query('analyze indexed_texts');
       // On 2,000 rows a scan is what the planner rightly picks; what is pinned here is that
       // the index can answer this query shape (a prefix tsquery) at all.
       await client.query('set enable_seqscan = off');
       const { rows } = await client.query(
-        "explain select id from recording_text where terms @@ $$'word1234':*$$::tsquery order by id + 0 desc limit 50",
+        "explain select id from indexed_texts where terms @@ $$'word1234':*$$::tsquery order by id + 0 desc limit 50",
       );
       const plan = rows.map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN']).join('\n');
-      expect(plan).toMatch(/recording_text_terms_idx/);
+      expect(plan).toMatch(/indexed_texts_terms_idx/);
     } finally {
       await client.end();
       await store.close();
     }
   });
+});
 
-  it('finds rare words older than the newest 20,000 rows, and pages across that boundary', async () => {
-    const store = await openPostgresStore(await freshPostgresDatabase());
+// ---------------------------------------------------------------------------------------------
+// Migration 0005: from one text per occurrence to each distinct text once
+
+/**
+ * A database at migration 0004 holding five occurrences of three texts (the last one
+ * deleted, as a re-index does), then opened by the current store.
+ */
+async function migrateIndexFrom0004(
+  db: Kysely<unknown>,
+  kind: 'sqlite' | 'postgres',
+  reopen: () => Promise<Store>,
+): Promise<Store> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => ({ ...migrations }) },
+  });
+  const { error } = await migrator.migrateTo('0004_recording_search');
+  if (error !== undefined) throw error;
+  const r = recording(1);
+  await sql`insert into recordings (session_id, user_id, resource_id, protocol, status, owner, storage, started_at, frames, bytes, last_checkpoint_seq) values (${r.sessionId}, ${r.userId}, ${r.resourceId}, ${r.protocol}, 'recording', ${r.owner}, ${r.storage}, ${r.startedAt}, 0, 0, 0)`.execute(
+    db,
+  );
+  const texts = [
+    'select 1 from accounts',
+    'select 1 from accounts',
+    'ls -la',
+    'select 1 from accounts',
+    'gone soon',
+  ];
+  for (const [i, body] of texts.entries()) {
+    const terms =
+      kind === 'postgres' ? sql`, array_to_tsvector(${indexWords(body)}::text[])` : sql``;
+    const column = kind === 'postgres' ? sql`, terms` : sql``;
+    await sql`insert into recording_text (session_id, seq, time, channel, kind, text${column}) values ('ses_001', ${i + 1}, ${T + i + 1}, 0, 'query', ${body}${terms})`.execute(
+      db,
+    );
+  }
+  await sql`delete from recording_text where seq = 5`.execute(db);
+  await db.destroy();
+  return reopen();
+}
+
+async function expectMigratedIndex(store: Store, countTexts: () => Promise<number>) {
+  expect(await countTexts()).toBe(2);
+  expect(await store.listRecordingText('ses_001')).toEqual([
+    text('ses_001', 1, 'query', 'select 1 from accounts'),
+    text('ses_001', 2, 'query', 'select 1 from accounts'),
+    text('ses_001', 3, 'query', 'ls -la'),
+    text('ses_001', 4, 'query', 'select 1 from accounts'),
+  ]);
+  const hits = await store.searchRecordingText({ terms: ['accounts'], filter: {}, limit: 10 });
+  // Occurrence ids are kept: they are the paging positions clients hold.
+  expect(hits.map((h) => [h.id, h.seq])).toEqual([
+    [4, 4],
+    [2, 2],
+    [1, 1],
+  ]);
+  // A new occurrence gets an id after every id ever given, the deleted one's included.
+  await store.insertRecordingText([text('ses_001', 6, 'command', 'ls -la /srv')]);
+  const [newest] = await store.searchRecordingText({ terms: ['srv'], filter: {}, limit: 1 });
+  expect(newest?.id).toBe(6);
+  expect(await countTexts()).toBe(3);
+}
+
+describe('migration 0005 on SQLite', () => {
+  it('moves each distinct text into indexed_texts, keeping occurrences and their ids', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'witness-search-'));
+    const file = join(dir, 'witness.db');
+    const store = await migrateIndexFrom0004(
+      new Kysely({ dialect: new SqliteDialect({ database: new SqliteDatabase(file) }) }),
+      'sqlite',
+      () => openSqliteStore(file),
+    );
     try {
-      await store.createRecording(recording(1));
-      // Row 1 (oldest) has a rare word; every row has a common one.
-      await store.insertRecordingText([text('ses_001', 1, 'command', 'common rarebird')]);
-      await store.insertRecordingText(
-        Array.from({ length: 20_100 }, (_, i) => text('ses_001', i + 2, 'output', `common ${i}`)),
-      );
-      const rare = await store.searchRecordingText({ terms: ['rareb'], filter: {}, limit: 10 });
-      expect(rare.map((h) => h.seq)).toEqual([1]);
-      // A page that starts inside the newest 20,000 and ends past them.
-      const [newest] = await store.searchRecordingText({ terms: ['common'], filter: {}, limit: 1 });
-      const page = await store.searchRecordingText({
-        terms: ['common'],
-        filter: {},
-        beforeId: (newest?.id as number) - 19_980,
-        limit: 50,
+      await expectMigratedIndex(store, async () => {
+        const raw = new SqliteDatabase(file, { readonly: true });
+        try {
+          return (raw.prepare('select count(*) as n from indexed_texts').get() as { n: number }).n;
+        } finally {
+          raw.close();
+        }
       });
-      const ids = page.map((h) => h.id);
-      const first = (newest?.id as number) - 19_981;
-      expect(ids).toEqual(Array.from({ length: 50 }, (_, i) => first - i));
     } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describeWithPostgres('migration 0005 on PostgreSQL', () => {
+  it('moves each distinct text into indexed_texts, keeping occurrences and their ids', async () => {
+    const url = await freshPostgresDatabase();
+    const store = await migrateIndexFrom0004(
+      new Kysely({
+        dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url }) }),
+      }),
+      'postgres',
+      () => openPostgresStore(url),
+    );
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await expectMigratedIndex(store, async () => {
+        const { rows } = await client.query('select count(*)::int as n from indexed_texts');
+        return (rows[0] as { n: number }).n;
+      });
+      // The key PostgreSQL computed while migrating is the one the gateway computes.
+      const { rows } = await client.query("select hash from indexed_texts where text = 'ls -la'");
+      expect(rows[0]?.hash).toBe(createHash('sha256').update('ls -la').digest('hex'));
+    } finally {
+      await client.end();
       await store.close();
     }
   });

@@ -24,7 +24,8 @@ import type { RecorderFactory } from '../../recorder/sessionRecorder.ts';
 import type { ResourceCatalog } from '../../resources/resourceCatalog.ts';
 import { LiveSessions } from '../../sessions/liveSessions.ts';
 import type { SessionService } from '../../sessions/sessionService.ts';
-import type { Store } from '../../store/store.ts';
+import type { GrantStore } from '../../store/catalogStore.ts';
+import type { SessionEnder } from '../../store/sessionStore.ts';
 import type { ClientAuthMethod } from './clientLogin.ts';
 import { startPostgresListener } from './postgresListener.ts';
 import type { ScramTicketCache } from './scramTickets.ts';
@@ -38,7 +39,7 @@ export interface PostgresGatewayConfig {
   tls: { certChainPem: string; keyPem: string };
   sessions: Pick<SessionService, 'redeemTicket' | 'terminate'>;
   resources: Pick<ResourceCatalog, 'credentialFor'>;
-  store: Store;
+  store: SessionEnder & Pick<GrantStore, 'getGrant'>;
   recorders: RecorderFactory;
   clock: Clock;
   log: Logger;

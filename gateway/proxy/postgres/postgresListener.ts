@@ -14,7 +14,7 @@ import type { RecorderFactory } from '../../recorder/sessionRecorder.ts';
 import type { ResourceCatalog } from '../../resources/resourceCatalog.ts';
 import type { LiveSessions } from '../../sessions/liveSessions.ts';
 import type { SessionService } from '../../sessions/sessionService.ts';
-import type { Store } from '../../store/store.ts';
+import type { GrantStore } from '../../store/catalogStore.ts';
 import { CancelKeyRegistry } from './cancelKeys.ts';
 import { type ClientAuthMethod, type LoginOutcome, loginClient } from './clientLogin.ts';
 import { errorResponse, printable, SQLSTATE } from './errorResponses.ts';
@@ -33,7 +33,7 @@ export interface PostgresListenerConfig {
   sessions: Pick<SessionService, 'redeemTicket' | 'terminate'>;
   resources: Pick<ResourceCatalog, 'credentialFor'>;
   /** Reads the session's grant (for its masking and guardrail rules). */
-  store: Pick<Store, 'getGrant'>;
+  store: Pick<GrantStore, 'getGrant'>;
   recorders: RecorderFactory;
   liveSessions: LiveSessions;
   log: Logger;

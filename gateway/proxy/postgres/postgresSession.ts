@@ -44,7 +44,9 @@ import {
   type LiveSessions,
   type SessionEndCause,
 } from '../../sessions/liveSessions.ts';
-import type { ResourceRecord, SessionRecord, UserRecord } from '../../store/store.ts';
+import type { ResourceRecord } from '../../store/catalogStore.ts';
+import type { UserRecord } from '../../store/identityStore.ts';
+import type { SessionRecord } from '../../store/sessionStore.ts';
 import type { CancelKey, CancelKeyRegistry } from './cancelKeys.ts';
 import { errorResponse, type GatewayErrorResponse, printable, SQLSTATE } from './errorResponses.ts';
 import { encodeEventJson } from './eventJson.ts';

@@ -24,7 +24,7 @@ import type { RecorderFactory } from '../../recorder/sessionRecorder.ts';
 import type { ResourceCatalog } from '../../resources/resourceCatalog.ts';
 import { LiveSessions } from '../../sessions/liveSessions.ts';
 import type { SessionService } from '../../sessions/sessionService.ts';
-import type { Store } from '../../store/store.ts';
+import type { SessionEnder } from '../../store/sessionStore.ts';
 import { loadOrCreateSshHostKey, type SshHostKey } from './sshHostKey.ts';
 import { startSshListener } from './sshListener.ts';
 
@@ -37,7 +37,7 @@ export interface SshGatewayConfig {
   listen: { host: string; port: number };
   sessions: Pick<SessionService, 'redeemTicket' | 'terminate'>;
   resources: Pick<ResourceCatalog, 'credentialFor'>;
-  store: Store;
+  store: SessionEnder;
   recorders: RecorderFactory;
   clock: Clock;
   log: Logger;

@@ -36,7 +36,9 @@ import {
   type SessionEndCause,
 } from '../../sessions/liveSessions.ts';
 import type { SessionService } from '../../sessions/sessionService.ts';
-import type { ResourceRecord, SessionRecord, UserRecord } from '../../store/store.ts';
+import type { ResourceRecord } from '../../store/catalogStore.ts';
+import type { UserRecord } from '../../store/identityStore.ts';
+import type { SessionRecord } from '../../store/sessionStore.ts';
 import { listenerCiphers } from './cipherPreference.ts';
 import {
   type BridgeContext,

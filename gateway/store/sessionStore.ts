@@ -1,0 +1,63 @@
+/**
+ * Sessions: one row per granted connection, from ticket issue to end, with its single-use
+ * connect ticket (stored as a SHA-256 hash). Sessions are history: they outlive the user,
+ * resource and grant they name.
+ */
+
+export type SessionState = 'pending' | 'live' | 'ended';
+
+export interface SessionRecord {
+  id: string;
+  userId: string;
+  resourceId: string;
+  grantId: string;
+  state: SessionState;
+  /** SHA-256 of the single-use connect ticket. */
+  ticketHash: string;
+  ticketExpiresAt: number;
+  ticketUsedAt: number | null;
+  createdAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+  expiresAt: number;
+  endReason: string | null;
+}
+
+export interface SessionFilter {
+  state?: SessionState;
+  userId?: string;
+  resourceId?: string;
+  limit: number;
+}
+
+/** Reading and ending sessions: what the live-session registry needs. */
+export interface SessionEnder {
+  getSession(id: string): Promise<SessionRecord | undefined>;
+  /** Ends a session that has not ended yet; returns it, or undefined if already ended/unknown. */
+  endSession(id: string, reason: string, now: number): Promise<SessionRecord | undefined>;
+}
+
+export interface SessionStore extends SessionEnder {
+  createSession(session: SessionRecord): Promise<void>;
+  listSessions(filter: SessionFilter): Promise<SessionRecord[]>;
+  /**
+   * Redeems a connect ticket: sets ticketUsedAt and state 'live' when the hash matches, the
+   * ticket is unused and unexpired at `now` and the session is pending. Atomic across
+   * gateway replicas; returns the updated session or undefined.
+   */
+  redeemTicket(
+    sessionId: string,
+    ticketHash: string,
+    now: number,
+  ): Promise<SessionRecord | undefined>;
+  /**
+   * Ends every not-yet-ended session that matches (a revoked grant, a deleted resource, a
+   * disabled user); returns them. The proxies notice within their poll interval and close
+   * the connections.
+   */
+  endOpenSessions(
+    match: { grantId: string } | { resourceId: string } | { userId: string },
+    reason: string,
+    now: number,
+  ): Promise<SessionRecord[]>;
+}
