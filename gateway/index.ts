@@ -234,7 +234,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       liveSessions.shutdown();
       await services.recorder.closeAll();
       await services.hashPool.close();
-      await services.textIndex.idle();
+      await services.textIndex.close();
       await services.store.close();
     },
   };
