@@ -9,7 +9,7 @@
  *   append is called, so seq order is call order; its chain hash computed at the end of the
  *   turn, inline or — for bulk — on a worker of the `hashPool`, and the frame written only
  *   once its hash is known;
- * - a signed checkpoint every second while frames arrive, after every MiB of frame data, and a
+ * - a signed checkpoint every second while frames arrive, after every CHECKPOINT_BYTES of frame data, and a
  *   final one at `close()`. Each checkpoint is written right after the last frame it covers,
  *   and only after `sync()` has made those frames durable: a checkpoint that survives a crash
  *   never vouches for bytes that did not.
@@ -49,7 +49,14 @@ import type { RecordingSink, RecordingStorage } from './recordingStorage.ts';
 import { type RecorderFactory, RecorderFailure, type SessionRecorder } from './sessionRecorder.ts';
 
 export const CHECKPOINT_INTERVAL_MS = 1000;
-export const CHECKPOINT_BYTES = 1024 * 1024;
+/**
+ * A bulk transfer checkpoints every this many bytes of frame data as well as every second.
+ * Each checkpoint costs an fsync (and a journal commit): at 1 MiB a 200 MB/s transfer made ~40
+ * a second, a cost that grows with what a system call costs on the machine. 16 MiB is ~12 a
+ * second at that rate; a crash still leaves a prefix that verifies, now up to the last
+ * checkpoint at most ~16 MiB or a second behind (DESIGN.md, redesign issue #11).
+ */
+export const CHECKPOINT_BYTES = 16 * 1024 * 1024;
 /** Upper bound on one batched write, so a flood of appends is not written at once. */
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 /** Frames per batched write: 3 buffers each stay under IOV_MAX (1024), so one writev. */

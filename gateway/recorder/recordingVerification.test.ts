@@ -5,7 +5,10 @@ import { recordingKeyId } from '../../shared/recording/verifyRecording.ts';
 import { openSqliteStore } from '../store/openStore.ts';
 import type { RecordingStatus, Store } from '../store/store.ts';
 import { readStoredBytes } from './fixtures/readRecording.ts';
-import { CHECKPOINT_BYTES, Recorder } from './recorder.ts';
+import { Recorder } from './recorder.ts';
+
+const CHECKPOINT_BYTES = 1024 * 1024;
+
 import { DatabaseChunkStorage, type RecordingStorage } from './recordingStorage.ts';
 import { verifyStoredRecording } from './recordingVerification.ts';
 
@@ -39,6 +42,7 @@ describe('verifyStoredRecording', () => {
       storage,
       recordingKey: { keyId: recordingKeyId(publicKeyPem), privateKey },
       owner: 'gwi_v',
+      checkpointBytes: CHECKPOINT_BYTES,
     });
     const session = await recorder.start({
       sessionId: 'ses_v',
