@@ -12,7 +12,7 @@
  * RESULT ssh_vs_direct=<ratio> ssh_vs_jump=<ratio> echo_p99_overhead_ms=<ms> ssh_text_vs_jump=<ratio>
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'ssh2';
@@ -27,6 +27,11 @@ import { machineBusySeconds, processCpuSeconds } from './procCpu.ts';
 
 const BYTES = Number(process.env.WITNESS_BENCH_SSH_BYTES ?? 500_000_000);
 const TEXT_BYTES = Number(process.env.WITNESS_BENCH_SSH_TEXT_BYTES ?? 200_000_000);
+/**
+ * Opt-in: also move the log text as this many concurrent gateway sessions (TEXT_BYTES in
+ * all), and print the gateway's CPU per GB and its peak memory (DETAIL lines, not RESULT).
+ */
+const SESSIONS = Number(process.env.WITNESS_BENCH_SSH_SESSIONS ?? 0);
 const ROUNDS = Number(process.env.WITNESS_BENCH_ROUNDS ?? 2);
 const ECHO_SAMPLES = 300;
 /**
@@ -313,6 +318,25 @@ async function main(): Promise<void> {
           `  round ${round} ${name.padEnd(12)} ${mbps(transfer).toFixed(1).padStart(7)} MB/s (${transfer.seconds.toFixed(2)} s, ${cpuPerGb(transfer).toFixed(2)} CPU-s/GB${gatewayCpu})`,
         );
       }
+    }
+    if (SESSIONS > 0) {
+      const each = Math.floor(TEXT_BYTES / SESSIONS);
+      const pid = gateway.child.pid;
+      const cpuBefore = processCpuSeconds(pid) ?? Number.NaN;
+      const started = process.hrtime.bigint();
+      // Settled, not all-or-nothing: a session that ends short is reported, not hidden by a throw.
+      const settled = await Promise.allSettled(
+        Array.from({ length: SESSIONS }, () => viaGateway(`head -c ${each} ${textFile}`, each)),
+      );
+      const short = settled.filter((s) => s.status === 'rejected') as PromiseRejectedResult[];
+      for (const failure of short.slice(0, 3)) log(`  short session: ${String(failure.reason)}`);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const cpu = (processCpuSeconds(pid) ?? Number.NaN) - cpuBefore;
+      const gb = (each * SESSIONS) / 1e9;
+      const peak = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+      log(
+        `DETAIL concurrent_text sessions=${SESSIONS} mb_per_s=${((each * SESSIONS) / 1e6 / seconds).toFixed(1)} gateway_cpu_s_per_gb=${(cpu / gb).toFixed(2)} gateway_peak_rss_mib=${(Number(peak) / 1024).toFixed(0)} short_sessions=${short.length}`,
+      );
     }
     if (ONLY) return;
     const gatewayBest = best(runs.gateway);
