@@ -5,7 +5,7 @@
  * Output at the speed a person reads it is indexed in full; a bulk stream (`cat` of a big log,
  * a build) is indexed for its first `burstBytes`, then at `bytesPerSecond`. Every indexed byte
  * ends up in a full-text insert on the gateway's event loop (the store is synchronous SQLite or
- * a PostgreSQL round trip), which measured ~80 ms per MiB there: indexing a bulk stream in full
+ * a PostgreSQL round trip), which measured 25–90 ms per MiB there: indexing a bulk stream in full
  * would cost the gateway several times what forwarding and recording it do. A frame is taken
  * whole while the bucket is positive (it may go negative), so text is never cut mid-frame.
  */
