@@ -11,6 +11,7 @@
  *   recording.
  */
 import { parentPort } from 'node:worker_threads';
+import type { RecordingTextEntry } from '../store/store.ts';
 import type { RecordingTextDeriverOptions } from './recordingTextDeriver.ts';
 import { SessionDerivation } from './sessionDerivation.ts';
 
@@ -30,7 +31,7 @@ export type ToTextWorker =
   | { take: string; id: number; flush: boolean; end: boolean };
 
 export type FromTextWorker =
-  | { id: number; entries: import('../store/store.ts').RecordingTextEntry[]; processed: number }
+  | { id: number; entries: RecordingTextEntry[]; processed: number }
   | { id: number; error: string };
 
 const sessions = new Map<string, SessionDerivation>();
