@@ -9,10 +9,10 @@
  *   append is called, so seq order is call order; its chain hash computed at the end of the
  *   turn, inline or — for bulk — on a worker of the `hashPool`, and the frame written only
  *   once its hash is known;
- * - a signed checkpoint every second while frames arrive, after every CHECKPOINT_BYTES of frame data, and a
- *   final one at `close()`. Each checkpoint is written right after the last frame it covers,
- *   and only after `sync()` has made those frames durable: a checkpoint that survives a crash
- *   never vouches for bytes that did not.
+ * - a signed checkpoint every second while frames arrive, after every CHECKPOINT_BYTES of
+ *   frame data, and a final one at `close()`. Each checkpoint is written right after the last
+ *   frame it covers, and only after `sync()` has made those frames durable: a checkpoint that
+ *   survives a crash never vouches for bytes that did not.
  *
  * Writes go through one serial queue. An `append` resolves once its frames are handed to the
  * sink (OS-buffered for segment files); appends that pile up while a write is in flight are
