@@ -4,11 +4,15 @@
  * (`ssh -J`) — plus keystroke echo latency through the gateway vs direct.
  *
  * Every path uses the same OpenSSH client and the same real sshd on loopback; the gateway runs
- * as its own process (`witness-gateway serve`), as in production. Prints per-path figures and
- * a last line: RESULT ssh_vs_direct=<ratio> ssh_vs_jump=<ratio> echo_p99_overhead_ms=<ms>
+ * as its own process (`witness-gateway serve`), as in production. Two kinds of output: zeros
+ * (`head -c N /dev/zero`: what the search indexer skips) and realistic text (log lines full of
+ * distinct words, generated once on the target by awk and `cat` from the page cache, so the
+ * generator is not what is measured), which the gateway records *and* indexes for search.
+ * Prints per-path figures and a last line:
+ * RESULT ssh_vs_direct=<ratio> ssh_vs_jump=<ratio> echo_p99_overhead_ms=<ms> ssh_text_vs_jump=<ratio>
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'ssh2';
@@ -19,12 +23,21 @@ import {
   splitHostPort,
 } from '../test/harness/gatewayProcess.ts';
 import { startSshd } from '../test/harness/sshd.ts';
-import { machineBusySeconds } from './procCpu.ts';
+import { machineBusySeconds, processCpuSeconds } from './procCpu.ts';
 
 const BYTES = Number(process.env.WITNESS_BENCH_SSH_BYTES ?? 500_000_000);
+const TEXT_BYTES = Number(process.env.WITNESS_BENCH_SSH_TEXT_BYTES ?? 200_000_000);
+/**
+ * Opt-in: also move the log text as this many concurrent gateway sessions (TEXT_BYTES in
+ * all), and print the gateway's CPU per GB and its peak memory (DETAIL lines, not RESULT).
+ */
+const SESSIONS = Number(process.env.WITNESS_BENCH_SSH_SESSIONS ?? 0);
 const ROUNDS = Number(process.env.WITNESS_BENCH_ROUNDS ?? 2);
 const ECHO_SAMPLES = 300;
-/** Profiling aid: run only one path (`gateway`, `direct` or `jump`) and skip the summary. */
+/**
+ * Profiling aid: run only one path (`gateway`, `direct`, `jump`, `gateway-text` or
+ * `jump-text`) and skip the summary.
+ */
 const ONLY = process.env.WITNESS_BENCH_ONLY;
 
 interface Transfer {
@@ -32,17 +45,25 @@ interface Transfer {
   bytes: number;
   /** CPU time the whole machine spent (every process, kernel included) during the transfer. */
   machineCpuSeconds: number;
+  /** CPU time the gateway process spent during the transfer (gateway paths only). */
+  gatewayCpuSeconds: number;
 }
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-/** Runs `ssh …` that prints BYTES bytes; counts them and times the whole command. */
-function timedSsh(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Transfer> {
+/** Runs `ssh …` that prints `expected` bytes; counts them and times the whole command. */
+function timedSsh(
+  args: string[],
+  expected: number,
+  env: NodeJS.ProcessEnv = {},
+  gatewayPid?: number,
+): Promise<Transfer> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
     const busyBefore = machineBusySeconds() ?? Number.NaN;
+    const gatewayBefore = processCpuSeconds(gatewayPid) ?? Number.NaN;
     const child = spawn('ssh', args, {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -59,15 +80,17 @@ function timedSsh(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Transfer
     child.on('exit', (code) => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const machineCpuSeconds = (machineBusySeconds() ?? Number.NaN) - busyBefore;
-      if (code !== 0 || bytes !== BYTES) {
+      const gatewayCpuSeconds = (processCpuSeconds(gatewayPid) ?? Number.NaN) - gatewayBefore;
+      if (code !== 0 || bytes !== expected) {
         reject(new Error(`ssh ${args.join(' ')} exited ${code} after ${bytes} bytes: ${stderr}`));
-      } else resolve({ seconds, bytes, machineCpuSeconds });
+      } else resolve({ seconds, bytes, machineCpuSeconds, gatewayCpuSeconds });
     });
   });
 }
 
 const mbps = (t: Transfer) => t.bytes / 1e6 / t.seconds;
 const cpuPerGb = (t: Transfer) => t.machineCpuSeconds / (t.bytes / 1e9);
+const gatewayCpuPerGb = (t: Transfer) => t.gatewayCpuSeconds / (t.bytes / 1e9);
 const best = (runs: Transfer[]) => runs.reduce((a, b) => (mbps(b) > mbps(a) ? b : a));
 
 function percentile(values: number[], p: number): number {
@@ -119,6 +142,38 @@ function ssh2Connect(options: Parameters<Client['connect']>[0]): Promise<Client>
       .once('error', reject)
       .connect(options);
   });
+}
+
+/**
+ * Writes `bytes` of log lines to `file` on the target (this machine), each line full of words
+ * that recur rarely (request ids, item numbers, counters): what a `tail` of an application log
+ * looks like to the search indexer. Generated once, then `cat` from the page cache on every
+ * path, so the generator costs no path anything.
+ */
+async function generateLogText(file: string, bytes: number): Promise<void> {
+  const program = [
+    'BEGIN {',
+    '  split("GET POST PUT DELETE", verbs, " ");',
+    '  split("orders invoices customers sessions carts shipments", things, " ");',
+    '  split("INFO INFO INFO WARN DEBUG ERROR", levels, " ");',
+    '  for (i = 1; ; i++) {',
+    '    printf "2024-05-%02d %02d:%02d:%02d.%03d %s api-%d[%d] %s /v2/%s/%d req=%x user=u%d latency=%dms bytes=%d msg=handled%d by worker%d shard%x\\n",',
+    '      i % 28 + 1, i % 24, i % 60, (i * 7) % 60, i % 1000, levels[i % 6 + 1], i % 13, 4000 + i % 977,',
+    '      verbs[i % 4 + 1], things[i % 6 + 1], (i * 7919) % 1000003, (i * 2654435761) % 4294967296,',
+    '      (i * 31) % 100003, (i * 17) % 997, (i * 131) % 65536, i, i % 17, (i * 40503) % 65536',
+    '  }',
+    '}',
+  ].join('\n');
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn('sh', ['-c', `awk '${program}' | head -c ${bytes} > '${file}'`], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`awk exited ${code}`))));
+  });
+  // `head` exits 0 whatever awk did: the size says whether the text is there.
+  if (statSync(file).size !== bytes)
+    throw new Error(`the log text generator wrote no ${bytes} bytes`);
 }
 
 async function main(): Promise<void> {
@@ -198,8 +253,11 @@ async function main(): Promise<void> {
         '',
       ].join('\n'),
     );
-    const command = `head -c ${BYTES} /dev/zero`;
-    const viaGateway = async () => {
+    const zeros = `head -c ${BYTES} /dev/zero`;
+    const textFile = path.join(work, 'app.log');
+    await generateLogText(textFile, TEXT_BYTES);
+    const text = `cat ${textFile}`;
+    const viaGateway = async (command: string, expected: number) => {
       const session = await api.createSession(resource.id);
       return timedSsh(
         [
@@ -216,48 +274,88 @@ async function main(): Promise<void> {
           `${session.sessionId}@${gwHost}`,
           command,
         ],
+        expected,
         {
           SSH_ASKPASS: askpass,
           SSH_ASKPASS_REQUIRE: 'force',
           DISPLAY: ':0',
           WITNESS_TICKET: session.ticket,
         },
+        gateway?.child.pid,
       );
     };
-    const direct = () => timedSsh(['-F', config, 'target', command]);
-    const jump = () => timedSsh(['-F', config, '-J', 'jump', 'target', command]);
+    const direct = () => timedSsh(['-F', config, 'target', zeros], BYTES);
+    const jump = (command: string, expected: number) =>
+      timedSsh(['-F', config, '-J', 'jump', 'target', command], expected);
 
-    log(`Moving ${BYTES / 1e6} MB per run, best of ${ROUNDS} rounds, paths interleaved.`);
-    const runs: Record<'gateway' | 'direct' | 'jump', Transfer[]> = {
+    log(
+      `Moving ${BYTES / 1e6} MB of zeros and ${TEXT_BYTES / 1e6} MB of log text per run, best of ${ROUNDS} rounds, paths interleaved.`,
+    );
+    type PathName = 'gateway' | 'direct' | 'jump' | 'gateway-text' | 'jump-text';
+    const runs: Record<PathName, Transfer[]> = {
       gateway: [],
       direct: [],
       jump: [],
+      'gateway-text': [],
+      'jump-text': [],
     };
+    const paths: [PathName, () => Promise<Transfer>][] = [
+      ['direct', direct],
+      ['jump', () => jump(zeros, BYTES)],
+      ['gateway', () => viaGateway(zeros, BYTES)],
+      ['jump-text', () => jump(text, TEXT_BYTES)],
+      ['gateway-text', () => viaGateway(text, TEXT_BYTES)],
+    ];
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const [name, run] of [
-        ['direct', direct],
-        ['jump', jump],
-        ['gateway', viaGateway],
-      ] as const) {
+      for (const [name, run] of paths) {
         if (ONLY && name !== ONLY) continue;
         const transfer = await run();
         runs[name].push(transfer);
+        const gatewayCpu = name.startsWith('gateway')
+          ? `, gateway process ${gatewayCpuPerGb(transfer).toFixed(2)} CPU-s/GB`
+          : '';
         log(
-          `  round ${round} ${name.padEnd(8)} ${mbps(transfer).toFixed(1).padStart(7)} MB/s (${transfer.seconds.toFixed(2)} s, ${cpuPerGb(transfer).toFixed(2)} CPU-s/GB)`,
+          `  round ${round} ${name.padEnd(12)} ${mbps(transfer).toFixed(1).padStart(7)} MB/s (${transfer.seconds.toFixed(2)} s, ${cpuPerGb(transfer).toFixed(2)} CPU-s/GB${gatewayCpu})`,
         );
       }
+    }
+    if (SESSIONS > 0) {
+      const each = Math.floor(TEXT_BYTES / SESSIONS);
+      const pid = gateway.child.pid;
+      const cpuBefore = processCpuSeconds(pid) ?? Number.NaN;
+      const started = process.hrtime.bigint();
+      // Settled, not all-or-nothing: a session that ends short is reported, not hidden by a throw.
+      const settled = await Promise.allSettled(
+        Array.from({ length: SESSIONS }, () => viaGateway(`head -c ${each} ${textFile}`, each)),
+      );
+      const short = settled.filter((s) => s.status === 'rejected') as PromiseRejectedResult[];
+      for (const failure of short.slice(0, 3)) log(`  short session: ${String(failure.reason)}`);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const cpu = (processCpuSeconds(pid) ?? Number.NaN) - cpuBefore;
+      const gb = (each * SESSIONS) / 1e9;
+      const peak = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+      log(
+        `DETAIL concurrent_text sessions=${SESSIONS} mb_per_s=${((each * SESSIONS) / 1e6 / seconds).toFixed(1)} gateway_cpu_s_per_gb=${(cpu / gb).toFixed(2)} gateway_peak_rss_mib=${(Number(peak) / 1024).toFixed(0)} short_sessions=${short.length}`,
+      );
     }
     if (ONLY) return;
     const gatewayBest = best(runs.gateway);
     const directBest = best(runs.direct);
     const jumpBest = best(runs.jump);
+    const gatewayTextBest = best(runs['gateway-text']);
+    const jumpTextBest = best(runs['jump-text']);
     log(`gateway (recording on): ${mbps(gatewayBest).toFixed(1)} MB/s`);
     log(`direct OpenSSH:         ${mbps(directBest).toFixed(1)} MB/s`);
     log(`OpenSSH jump host:      ${mbps(jumpBest).toFixed(1)} MB/s`);
+    log(`log text, gateway (recording + search index): ${mbps(gatewayTextBest).toFixed(1)} MB/s`);
+    log(`log text, OpenSSH jump host:                  ${mbps(jumpTextBest).toFixed(1)} MB/s`);
     // Every path here is CPU-bound on a machine with few cores: its throughput is about
     // cores ÷ (CPU time per byte). These figures say how much of a gap is the work per byte.
     log(
-      `DETAIL machine_cpu_s_per_gb gateway=${cpuPerGb(gatewayBest).toFixed(2)} direct=${cpuPerGb(directBest).toFixed(2)} jump=${cpuPerGb(jumpBest).toFixed(2)} cores=${os.availableParallelism()}`,
+      `DETAIL machine_cpu_s_per_gb gateway=${cpuPerGb(gatewayBest).toFixed(2)} direct=${cpuPerGb(directBest).toFixed(2)} jump=${cpuPerGb(jumpBest).toFixed(2)} gateway_text=${cpuPerGb(gatewayTextBest).toFixed(2)} jump_text=${cpuPerGb(jumpTextBest).toFixed(2)} cores=${os.availableParallelism()}`,
+    );
+    log(
+      `DETAIL gateway_process_cpu_s_per_gb zeros=${gatewayCpuPerGb(gatewayBest).toFixed(2)} text=${gatewayCpuPerGb(gatewayTextBest).toFixed(2)}`,
     );
 
     // Keystroke echo latency.
@@ -289,9 +387,10 @@ async function main(): Promise<void> {
       ssh_vs_direct: (mbps(gatewayBest) / mbps(directBest)).toFixed(3),
       ssh_vs_jump: (mbps(gatewayBest) / mbps(jumpBest)).toFixed(3),
       echo_p99_overhead_ms: (p99Gateway - p99Direct).toFixed(2),
+      ssh_text_vs_jump: (mbps(gatewayTextBest) / mbps(jumpTextBest)).toFixed(3),
     };
     console.log(
-      `RESULT ssh_vs_direct=${result.ssh_vs_direct} ssh_vs_jump=${result.ssh_vs_jump} echo_p99_overhead_ms=${result.echo_p99_overhead_ms}`,
+      `RESULT ssh_vs_direct=${result.ssh_vs_direct} ssh_vs_jump=${result.ssh_vs_jump} echo_p99_overhead_ms=${result.echo_p99_overhead_ms} ssh_text_vs_jump=${result.ssh_text_vs_jump}`,
     );
   } finally {
     await gateway?.stop();

@@ -2,6 +2,8 @@
  * The gateway's composition root (CONVENTIONS: wire each process in one place). Everything
  * below receives its dependencies from here; nothing reaches for a global.
  */
+// First: ssh2 binds crypto.randomFillSync when it loads (pooledRandom.ts says why).
+import './pooledRandom.ts';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Keys } from '../shared/api/apiSchemas.ts';
@@ -234,7 +236,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       liveSessions.shutdown();
       await services.recorder.closeAll();
       await services.hashPool.close();
-      await services.textIndex.idle();
+      await services.textIndex.close();
       await services.store.close();
     },
   };

@@ -202,6 +202,7 @@ describe('Recorder with a ChainHashPool', () => {
       recordingKey,
       owner: 'gwi_test',
       hashPool,
+      inlineHashBytes: 16 * 1024, // the 40 kB turns below go to the worker
       ...(log && { log }),
     });
   /** What `witness verify` says of the stored recording. */

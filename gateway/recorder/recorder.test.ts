@@ -23,6 +23,10 @@ import type { StoreHandle } from '../store/storeConnection.ts';
 import { FailingStorage } from './fixtures/failingStorage.ts';
 import { readRecording, readStoredBytes } from './fixtures/readRecording.ts';
 import { CHECKPOINT_BYTES, Recorder, type RecorderOptions } from './recorder.ts';
+
+/** The byte boundary these tests checkpoint at (the default, CHECKPOINT_BYTES, is larger). */
+const TEST_CHECKPOINT_BYTES = 1024 * 1024;
+
 import {
   DatabaseChunkStorage,
   type RecordingSink,
@@ -63,6 +67,7 @@ function describeRecorder(name: string, openBackend: () => Promise<Backend>): vo
         recordingKey,
         owner: 'gwi_test',
         clock,
+        checkpointBytes: TEST_CHECKPOINT_BYTES,
         ...options,
       });
     const start = async (recorder: Recorder, n: number) => {
@@ -234,7 +239,8 @@ function describeRecorder(name: string, openBackend: () => Promise<Backend>): vo
       await recording.close();
       const decoded = await readRecording(backend.storage, 'ses_4');
       const checkpoints = decoded.layout.filter((r) => r.startsWith('C'));
-      expect(CHECKPOINT_BYTES).toBe(16 * chunk.length);
+      expect(TEST_CHECKPOINT_BYTES).toBe(16 * chunk.length);
+      expect(CHECKPOINT_BYTES).toBe(16 * 1024 * 1024); // the default: see recorder.ts
       expect(checkpoints).toEqual(['C16', 'C32', 'C40!']);
       // Frames appended while a checkpoint's frames are synced may precede it, but no more
       // than the next MiB: the next checkpoint waits for this one.
@@ -313,7 +319,7 @@ function describeRecorder(name: string, openBackend: () => Promise<Backend>): vo
       });
       const storage = loggingStorage(backend.storage, operations, syncGate);
       const recording = await start(newRecorder({ storage }), 6);
-      await recording.append(1, eventKinds.output, Buffer.alloc(CHECKPOINT_BYTES));
+      await recording.append(1, eventKinds.output, Buffer.alloc(TEST_CHECKPOINT_BYTES));
       // The MiB checkpoint's sync is held: a later append is written (and resolves) meanwhile.
       await recording.append(1, eventKinds.output, Buffer.from('tail'));
       expect(operations).toEqual(['write F', 'sync', 'write F']);
@@ -440,7 +446,7 @@ function describeRecorder(name: string, openBackend: () => Promise<Backend>): vo
     it("marks only this instance's unfinished recordings interrupted at startup", async () => {
       const before = newRecorder();
       const live = await start(before, 11);
-      await live.append(1, eventKinds.output, Buffer.alloc(CHECKPOINT_BYTES + 10));
+      await live.append(1, eventKinds.output, Buffer.alloc(TEST_CHECKPOINT_BYTES + 10));
       await eventually(async () =>
         expect((await backend.store.getRecording('ses_11'))?.lastCheckpointSeq).toBe(1),
       );

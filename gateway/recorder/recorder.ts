@@ -9,10 +9,10 @@
  *   append is called, so seq order is call order; its chain hash computed at the end of the
  *   turn, inline or — for bulk — on a worker of the `hashPool`, and the frame written only
  *   once its hash is known;
- * - a signed checkpoint every second while frames arrive, after every MiB of frame data, and a
- *   final one at `close()`. Each checkpoint is written right after the last frame it covers,
- *   and only after `sync()` has made those frames durable: a checkpoint that survives a crash
- *   never vouches for bytes that did not.
+ * - a signed checkpoint every second while frames arrive, after every CHECKPOINT_BYTES of
+ *   frame data, and a final one at `close()`. Each checkpoint is written right after the last
+ *   frame it covers, and only after `sync()` has made those frames durable: a checkpoint that
+ *   survives a crash never vouches for bytes that did not.
  *
  * Writes go through one serial queue. An `append` resolves once its frames are handed to the
  * sink (OS-buffered for segment files); appends that pile up while a write is in flight are
@@ -53,17 +53,29 @@ import type { RecordingSink, RecordingStorage } from './recordingStorage.ts';
 import { type RecorderFactory, RecorderFailure, type SessionRecorder } from './sessionRecorder.ts';
 
 export const CHECKPOINT_INTERVAL_MS = 1000;
-export const CHECKPOINT_BYTES = 1024 * 1024;
+/**
+ * A bulk transfer checkpoints every this many bytes of frame data as well as every second.
+ * Each checkpoint costs an fsync (and a journal commit): at 1 MiB a 200 MB/s transfer made ~40
+ * a second, a cost that grows with what a system call costs on the machine. 16 MiB is ~12 a
+ * second at that rate; a crash still leaves a prefix that verifies, now up to the last
+ * checkpoint at most ~16 MiB or a second behind (DESIGN.md, redesign issue #11).
+ */
+export const CHECKPOINT_BYTES = 16 * 1024 * 1024;
 /** Upper bound on one batched write, so a flood of appends is not written at once. */
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 /** Frames per batched write: 3 buffers each stay under IOV_MAX (1024), so one writev. */
 const MAX_BATCH_FRAMES = 320;
 /**
  * Frames appended in one turn of the event loop are hashed inline when their data is smaller
- * than this and the session's lane has nothing in flight: posting to a worker costs the loop
- * about what hashing ~10 KiB does, and a keystroke's echo should not wait for a round trip.
+ * than this and the session's lane has nothing in flight. Posting to a worker costs the loop
+ * a copy, a message and a wake-up (system calls: an eventfd write, futexes): ~7 µs on a quiet
+ * machine, 15–90 µs measured on a contended one, against ~40 µs to hash a 64 KiB turn (one
+ * socket read) inline. Was 16 KiB; with it a bulk transfer posted every read, and on a busy
+ * 2-core machine the gateway spent 8.1–9.1 CPU-s/GB with the pool against 5.1–5.3 hashing
+ * everything inline (issue #11). At 256 KiB the pool takes only turns that gathered several
+ * reads — a loop that fell behind — where one message is amortized over many frames.
  */
-const INLINE_HASH_BYTES = 16 * 1024;
+export const INLINE_HASH_BYTES = 256 * 1024;
 
 export interface RecorderOptions {
   store: RecordingLifecycle;
@@ -98,6 +110,8 @@ export interface RecorderOptions {
    * every frame is hashed inline — same recording, same bytes.
    */
   hashPool?: ChainHashPool;
+  /** Turns with less frame data than this are hashed inline (default INLINE_HASH_BYTES). */
+  inlineHashBytes?: number;
 }
 
 /** Sees a recording's frames as they are appended, its checkpoints, and its end. */
@@ -275,6 +289,7 @@ class SessionRecording implements SessionRecorder {
   private readonly keyId: string;
   private readonly storageKind: RecordingStorageKind;
   private readonly checkpointBytes: number;
+  private readonly inlineHashBytes: number;
   private readonly progressIntervalMs: number;
   private readonly timer: ReturnType<typeof setInterval>;
   private readonly sign: (body: CheckpointBody) => Buffer;
@@ -335,6 +350,7 @@ class SessionRecording implements SessionRecorder {
     this.keyId = options.recordingKey.keyId;
     this.storageKind = options.storage.kind;
     this.checkpointBytes = options.checkpointBytes ?? CHECKPOINT_BYTES;
+    this.inlineHashBytes = options.inlineHashBytes ?? INLINE_HASH_BYTES;
     this.progressIntervalMs =
       options.progressIntervalMs ?? (options.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS) / 2;
     this.onEnd = options.onEnd;
@@ -439,7 +455,7 @@ class SessionRecording implements SessionRecorder {
     if (this.hashing.length === 0) {
       let bytes = 0;
       for (const frame of frames) bytes += frame.dataBytes;
-      if (bytes < INLINE_HASH_BYTES) {
+      if (bytes < this.inlineHashBytes) {
         this.hashInline(frames);
         return;
       }

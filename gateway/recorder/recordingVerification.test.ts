@@ -6,7 +6,10 @@ import { openSqliteStore } from '../store/openStore.ts';
 import type { RecordingStatus, RecordingStore } from '../store/recordingStore.ts';
 import type { StoreHandle } from '../store/storeConnection.ts';
 import { readStoredBytes } from './fixtures/readRecording.ts';
-import { CHECKPOINT_BYTES, Recorder } from './recorder.ts';
+import { Recorder } from './recorder.ts';
+
+const CHECKPOINT_BYTES = 1024 * 1024;
+
 import { DatabaseChunkStorage, type RecordingStorage } from './recordingStorage.ts';
 import { verifyStoredRecording } from './recordingVerification.ts';
 
@@ -40,6 +43,7 @@ describe('verifyStoredRecording', () => {
       storage,
       recordingKey: { keyId: recordingKeyId(publicKeyPem), privateKey },
       owner: 'gwi_v',
+      checkpointBytes: CHECKPOINT_BYTES,
     });
     const session = await recorder.start({
       sessionId: 'ses_v',

@@ -1,0 +1,75 @@
+/**
+ * The search-text worker's body (loaded by textDerivationWorker.ts on a worker thread): keeps
+ * one SessionDerivation per recording and answers the main thread's messages in order.
+ *
+ * Messages (textDerivationWorker.ts builds them):
+ * - `{ open, options }` starts a recording's derivation;
+ * - `{ frames, buffer }` derives frames whose data lie one after the other in `buffer`
+ *   (`frames[i].length` bytes each; `gap: true` marks frames left out before it);
+ * - `{ take, id, flush, end }` answers `{ id, entries, processed }`: the entries derived so
+ *   far and the frame bytes taken in since the worker started; with `end` it forgets the
+ *   recording.
+ */
+import { parentPort } from 'node:worker_threads';
+import type { RecordingTextEntry } from '../store/store.ts';
+import type { RecordingTextDeriverOptions } from './recordingTextDeriver.ts';
+import { SessionDerivation } from './sessionDerivation.ts';
+
+export interface FrameInBatch {
+  session: string;
+  seq: number;
+  time: number;
+  channel: number;
+  kind: string;
+  length: number;
+  gap?: true;
+}
+
+export type ToTextWorker =
+  | { open: string; options: RecordingTextDeriverOptions }
+  | { frames: FrameInBatch[]; buffer: ArrayBuffer }
+  | { take: string; id: number; flush: boolean; end: boolean };
+
+export type FromTextWorker =
+  | { id: number; entries: RecordingTextEntry[]; processed: number }
+  | { id: number; error: string };
+
+const sessions = new Map<string, SessionDerivation>();
+let processed = 0;
+
+function handle(message: ToTextWorker): FromTextWorker | undefined {
+  if ('open' in message) {
+    sessions.set(message.open, new SessionDerivation(message.open, message.options));
+    return undefined;
+  }
+  if ('frames' in message) {
+    const bytes = new Uint8Array(message.buffer);
+    let offset = 0;
+    for (const frame of message.frames) {
+      const session = sessions.get(frame.session);
+      const data = bytes.subarray(offset, offset + frame.length);
+      offset += frame.length;
+      processed += frame.length;
+      if (!session) continue;
+      if (frame.gap) session.gap();
+      session.frame({ ...frame, data });
+    }
+    return undefined;
+  }
+  const session = sessions.get(message.take);
+  const entries = session?.take({ flush: message.flush }) ?? [];
+  if (message.end) sessions.delete(message.take);
+  return { id: message.id, entries, processed };
+}
+
+parentPort?.on('message', (message: ToTextWorker) => {
+  let reply: FromTextWorker | undefined;
+  try {
+    reply = handle(message);
+  } catch (error) {
+    // The deriver never throws on odd data; this is a bug. The main thread falls back.
+    const id = 'id' in message ? message.id : 0;
+    reply = { id, error: error instanceof Error ? error.message : String(error) };
+  }
+  if (reply) parentPort?.postMessage(reply);
+});

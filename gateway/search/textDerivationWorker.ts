@@ -1,0 +1,222 @@
+/**
+ * Search-text derivation on a worker thread, so the event loop that forwards every session's
+ * bytes only copies a frame and moves on (DESIGN.md, "Search indexing off the event loop").
+ *
+ * The frames of one turn of the event loop, of every session, go to the worker as one message:
+ * their data copied once into a transferred buffer (the recorder's data belongs to the proxy
+ * and is valid only during the observer's call). `take` asks for a session's entries; the
+ * worker answers in order, so they include every frame posted before it.
+ *
+ * Loading follows chainHashPool.ts: the worker is a few lines of eval'd source (nothing to
+ * resolve from a bundle or an asar). Unlike the hashing worker, what it runs is the deriver
+ * itself, several modules shared with the rest of the gateway, so the bootstrap imports the
+ * worker module by URL — through recordingTextWorkerFromSource.mjs, which registers tsx's
+ * loader, when the gateway runs from TypeScript source (as the desktop's
+ * verifyWorkerFromSource.mjs does).
+ *
+ * Bounded: when the worker is more than `maxBacklogBytes` behind (by the byte count it reports
+ * with each answer), frames are left out and the derivation is told of the gap. A worker that
+ * fails rejects what is owed and the caller derives inline from then on.
+ */
+import { Worker } from 'node:worker_threads';
+import { type Logger, silentLogger } from '../logger.ts';
+import type { RecordingTextEntry } from '../store/store.ts';
+import type { DerivableFrame, RecordingTextDeriverOptions } from './recordingTextDeriver.ts';
+import type { FrameInBatch, FromTextWorker, ToTextWorker } from './recordingTextWorker.ts';
+
+const WORKER_BOOTSTRAP = `
+// import(), not require: an eval'd worker runs as an ES module when the process was started
+// with --input-type=module, and as CommonJS otherwise; import() works in both.
+import('node:worker_threads').then((threads) => import(threads.workerData.entry));
+`;
+
+/** A batch is posted at the end of the turn, or sooner once it holds this much. */
+const MAX_BATCH_BYTES = 1024 * 1024;
+const DEFAULT_MAX_BACKLOG_BYTES = 32 * 1024 * 1024;
+
+export interface TextDerivationWorkerOptions {
+  log?: Logger;
+  /** Frame bytes the worker may be behind before frames are left out. */
+  maxBacklogBytes?: number;
+  /** Replaces the bootstrap (tests: a worker that fails). */
+  workerSource?: string;
+}
+
+export class TextDerivationWorker {
+  private worker: Worker | undefined;
+  private failure: Error | undefined;
+  private readonly log: Logger;
+  private readonly maxBacklogBytes: number;
+  private batch: FrameInBatch[] = [];
+  private batchData: Uint8Array[] = [];
+  private batchBytes = 0;
+  private flushQueued = false;
+  private posted = 0;
+  private processed = 0;
+  /** Sessions whose next posted frame follows frames left out. */
+  private readonly gaps = new Set<string>();
+  private nextId = 1;
+  private readonly waiting = new Map<
+    number,
+    { resolve(entries: RecordingTextEntry[]): void; reject(error: Error): void }
+  >();
+  private closed = false;
+
+  constructor(private readonly options: TextDerivationWorkerOptions = {}) {
+    this.log = options.log ?? silentLogger;
+    this.maxBacklogBytes = options.maxBacklogBytes ?? DEFAULT_MAX_BACKLOG_BYTES;
+  }
+
+  /** False once the worker failed or could not start: callers derive inline. */
+  get usable(): boolean {
+    return this.failure === undefined && !this.closed;
+  }
+
+  open(sessionId: string, options: RecordingTextDeriverOptions): boolean {
+    return this.post({ open: sessionId, options });
+  }
+
+  /** Copies the frame into this turn's batch; false when the worker is unusable. */
+  frame(sessionId: string, frame: DerivableFrame): boolean {
+    if (!this.usable) return false;
+    if (this.posted + this.batchBytes - this.processed > this.maxBacklogBytes) {
+      this.gaps.add(sessionId);
+      return true;
+    }
+    const entry: FrameInBatch = {
+      session: sessionId,
+      seq: frame.seq,
+      time: frame.time,
+      channel: frame.channel,
+      kind: frame.kind,
+      length: frame.data.length,
+    };
+    if (this.gaps.delete(sessionId)) entry.gap = true;
+    this.batch.push(entry);
+    if (frame.data.length > 0) this.batchData.push(new Uint8Array(frame.data)); // a copy: the data is the proxy's
+    this.batchBytes += frame.data.length;
+    if (this.batchBytes >= MAX_BATCH_BYTES) this.flush();
+    else if (!this.flushQueued) {
+      this.flushQueued = true;
+      setImmediate(() => this.flush());
+    }
+    return true;
+  }
+
+  /** Frames of this session were left out before its next one. */
+  gap(sessionId: string): void {
+    this.gaps.add(sessionId);
+  }
+
+  /** The session's entries so far (with `end`, its last ones: the worker forgets it). */
+  take(
+    sessionId: string,
+    options: { flush: boolean; end: boolean },
+  ): Promise<RecordingTextEntry[]> {
+    this.flush();
+    const id = this.nextId++;
+    const answer = new Promise<RecordingTextEntry[]>((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+    });
+    if (!this.post({ take: sessionId, id, ...options })) {
+      this.waiting.delete(id);
+      return Promise.reject(this.failure ?? new Error('the search-text worker is closed'));
+    }
+    if (options.end) this.gaps.delete(sessionId);
+    this.worker?.ref(); // answers owed: a shutdown that waits for them gets them
+    return answer;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const worker = this.worker;
+    this.worker = undefined;
+    this.rejectAll(new Error('the search-text worker was stopped'));
+    await worker?.terminate();
+  }
+
+  private flush(): void {
+    this.flushQueued = false;
+    if (this.batch.length === 0) return;
+    const buffer = new ArrayBuffer(this.batchBytes);
+    const bytes = new Uint8Array(buffer);
+    let offset = 0;
+    for (const data of this.batchData) {
+      bytes.set(data, offset);
+      offset += data.length;
+    }
+    const frames = this.batch;
+    this.posted += this.batchBytes;
+    this.batch = [];
+    this.batchData = [];
+    this.batchBytes = 0;
+    this.post({ frames, buffer }, [buffer]);
+  }
+
+  private post(message: ToTextWorker, transfer: ArrayBuffer[] = []): boolean {
+    if (!this.usable) return false;
+    const worker = this.worker ?? this.start();
+    if (!worker) return false;
+    worker.postMessage(message, transfer);
+    return true;
+  }
+
+  private start(): Worker | undefined {
+    try {
+      // From source the entry registers tsx first; compiled, the module sits beside this one.
+      const fromSource = import.meta.url.endsWith('.ts');
+      const entry = new URL(
+        fromSource ? './recordingTextWorkerFromSource.mjs' : './recordingTextWorker.js',
+        import.meta.url,
+      );
+      const worker = new Worker(this.options.workerSource ?? WORKER_BOOTSTRAP, {
+        eval: true,
+        workerData: { entry: entry.href },
+      });
+      worker.on('message', (reply: FromTextWorker) => this.answer(reply));
+      worker.on('error', (error) => this.fail(error));
+      worker.on('exit', (code) =>
+        this.fail(new Error(`the search-text worker exited with code ${code}`)),
+      );
+      // Idle, the worker does not keep the process alive; with answers owed it does.
+      worker.unref();
+      this.worker = worker;
+      return worker;
+    } catch (error) {
+      this.fail(error instanceof Error ? error : new Error(String(error)));
+      return undefined;
+    }
+  }
+
+  private answer(reply: FromTextWorker): void {
+    if ('error' in reply) {
+      this.fail(new Error(`the search-text worker failed: ${reply.error}`));
+      return;
+    }
+    this.processed = reply.processed;
+    const waiter = this.waiting.get(reply.id);
+    this.waiting.delete(reply.id);
+    if (this.waiting.size === 0) this.worker?.unref();
+    waiter?.resolve(reply.entries);
+  }
+
+  private fail(error: Error): void {
+    if (this.failure !== undefined || this.closed) return;
+    this.failure = error;
+    this.log.warn('the search-text worker failed; recordings are indexed on the main thread', {
+      error: error.message,
+    });
+    const worker = this.worker;
+    this.worker = undefined;
+    this.batch = [];
+    this.batchData = [];
+    this.batchBytes = 0;
+    this.rejectAll(error);
+    void worker?.terminate();
+  }
+
+  private rejectAll(error: Error): void {
+    for (const waiter of this.waiting.values()) waiter.reject(error);
+    this.waiting.clear();
+  }
+}
