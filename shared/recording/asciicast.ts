@@ -3,8 +3,8 @@
  * channel per file, so an exported `.cast` plays in asciinema and its web player.
  *
  * The first line is the header; then one event a line: `[seconds, "o", text]` for output and
- * stderr (a terminal shows both), `[seconds, "i", text]` for input, `[seconds, "r", "COLSxROWS"]`
- * for resizes. Seconds count from the channel's first event. Bytes are decoded as UTF-8 with
+ * stderr (a terminal shows both), `[seconds, "r", "COLSxROWS"]` for resizes, and — only with
+ * `includeInput` — `[seconds, "i", text]` for typed input. Seconds count from the channel's first event. Bytes are decoded as UTF-8 with
  * one streaming decoder per stream, so a character split across two frames stays whole.
  *
  * Streaming: events are turned into lines as they come. Only until the terminal size is known
@@ -21,6 +21,11 @@ export interface AsciicastOptions {
    * not counting sftp/subsystem and direct-tcpip channels.
    */
   channel?: number;
+  /**
+   * Add typed input as `"i"` events. Off by default: a `.cast` is made to be shared, and input
+   * holds what the terminal never echoed (passwords typed at a prompt, sudo, ssh keys' passphrases).
+   */
+  includeInput?: boolean;
 }
 
 /**
@@ -70,7 +75,7 @@ export async function* toAsciicast(
       channel = event.channel;
     }
     if (event.channel !== channel) continue;
-    cast ??= new ChannelCast(firstTimes.get(channel) ?? event.time);
+    cast ??= new ChannelCast(firstTimes.get(channel) ?? event.time, options.includeInput ?? false);
     yield* cast.accept(event);
   }
   if (channel === undefined) {
@@ -87,7 +92,10 @@ class ChannelCast {
   private heldBytes = 0;
   private closed = false;
 
-  constructor(private readonly t0: number) {}
+  constructor(
+    private readonly t0: number,
+    private readonly includeInput: boolean,
+  ) {}
 
   *accept(event: RecordingEvent): Generator<string> {
     if (this.closed) return;
@@ -116,7 +124,7 @@ class ChannelCast {
   }
 
   private *start(size: { cols: number; rows: number; term?: string }): Generator<string> {
-    const writer = new CastWriter(this.t0);
+    const writer = new CastWriter(this.t0, this.includeInput);
     this.writer = writer;
     const header: AsciicastHeader = {
       version: 2,
@@ -136,9 +144,14 @@ class CastWriter {
   private readonly decoders = new Map<string, TextDecoder>();
   private last = 0;
 
-  constructor(private readonly t0: number) {}
+  constructor(
+    private readonly t0: number,
+    private readonly includeInput: boolean,
+  ) {}
 
   *write(event: RecordingEvent): Generator<string> {
+    // Left out before decoding, so no decoder ever holds input bytes to flush later.
+    if (event.kind === eventKinds.input && !this.includeInput) return;
     switch (event.kind) {
       case eventKinds.output:
       case eventKinds.stderr:
