@@ -94,6 +94,20 @@ describe('toAsciicast', () => {
     expect(outputOnly.filter((l) => Array.isArray(l) && l[1] === 'i')).toEqual([]);
   });
 
+  it("keeps an exec's input typed before its first output, with includeInput", async () => {
+    const exec = new RecordingBuilder('ses_exec_input', key);
+    exec.json('m', 1, { type: 'channel-open', channelType: 'session' });
+    exec.json('m', 1, { type: 'exec', command: 'read secret' });
+    exec.frame('i', 1, 'hunter2\n');
+    exec.frame('o', 1, 'got 7\n');
+    exec.json('x', 1, { code: 0 });
+    expect((await castLines(eventsOf(exec), { includeInput: true })).slice(1)).toEqual([
+      [0.2, 'i', 'hunter2\n'],
+      [0.3, 'o', 'got 7\n'],
+    ]);
+    expect((await castLines(eventsOf(exec))).slice(1)).toEqual([[0.3, 'o', 'got 7\n']]);
+  });
+
   it('keeps characters whole across frames, per stream (stdout, stderr, input)', async () => {
     const { builder, expectedOutput } = splitUtf8Recording();
     const lines = (await castLines(eventsOf(builder), { includeInput: true })) as [

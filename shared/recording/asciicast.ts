@@ -62,6 +62,10 @@ export async function* toAsciicast(
   const notTerminal = new Set<number>();
   const firstTimes = new Map<number, number>();
   let cast: ChannelCast | undefined;
+  // With includeInput: what was typed on a channel before it showed itself a terminal (an
+  // exec's stdin arrives before its first output), so it is not lost; bounded like the header.
+  const earlyInput = new Map<number, RecordingEvent[]>();
+  let earlyInputBytes = 0;
   for await (const event of events) {
     if (!firstTimes.has(event.channel)) firstTimes.set(event.channel, event.time);
     if (channel === undefined) {
@@ -71,11 +75,25 @@ export async function* toAsciicast(
         event.channel !== SESSION_CHANNEL &&
         !notTerminal.has(event.channel) &&
         (metaType(meta) === 'pty-req' || (isOutput(event) && event.data.length > 0));
-      if (!starts) continue;
+      if (!starts) {
+        if (
+          options.includeInput &&
+          event.kind === eventKinds.input &&
+          earlyInputBytes + event.data.length <= HEADER_WAIT_BYTES
+        ) {
+          earlyInputBytes += event.data.length;
+          earlyInput.set(event.channel, [...(earlyInput.get(event.channel) ?? []), event]);
+        }
+        continue;
+      }
       channel = event.channel;
     }
     if (event.channel !== channel) continue;
-    cast ??= new ChannelCast(firstTimes.get(channel) ?? event.time, options.includeInput ?? false);
+    if (!cast) {
+      cast = new ChannelCast(firstTimes.get(channel) ?? event.time, options.includeInput ?? false);
+      for (const typed of earlyInput.get(channel) ?? []) yield* cast.accept(typed);
+      earlyInput.clear();
+    }
     yield* cast.accept(event);
   }
   if (channel === undefined) {
