@@ -253,6 +253,7 @@ describeWithChromium('replay UI in Chromium (fake DesktopApi)', () => {
     expect(await warning.count()).toBe(0);
     await page.getByRole('checkbox', { name: 'Include typed input in .cast' }).check();
     expect(await warning.textContent()).toContain('may contain secrets');
+    await shot(page, 'export-with-input');
     await page.getByRole('button', { name: 'Export .cast' }).click();
     await page.getByRole('progressbar', { name: 'Export progress' }).waitFor();
     await saved.waitFor();

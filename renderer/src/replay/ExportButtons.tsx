@@ -107,7 +107,7 @@ export function ExportButtons({
         </button>
       ))}
       {kind === 'terminal' ? (
-        <label className="small export-input-option">
+        <label className="player-option">
           <input
             type="checkbox"
             checked={includeInput}
