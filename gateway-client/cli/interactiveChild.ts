@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
+import { type StopSignals, signalExitCode } from './stopSignals.ts';
 
 export interface ChildStdio {
   stdin: Readable;
@@ -14,6 +15,13 @@ export interface ChildStdio {
  * descriptors they are handed over as they are, so the client sees the terminal; otherwise
  * (tests, pipes inside the desktop) the streams are piped. `notInstalled` turns ENOENT into the
  * error to show.
+ *
+ * With `stop`, every stop signal this process gets (SIGINT, SIGTERM, SIGHUP) is passed on to the
+ * child, and a child still running `killAfterMs` after the first one is killed: the caller then
+ * removes its files and ends the session, which an orphaned client would keep open. A signal
+ * that came before the child was started means it is not started (128 + the signal's number).
+ * A SIGINT from a terminal reaches the child twice (the terminal signals the whole foreground
+ * group): ssh exits on either, psql's second cancel request finds nothing left to cancel.
  */
 export function runInteractiveChild(
   program: string,
@@ -21,7 +29,10 @@ export function runInteractiveChild(
   env: Record<string, string | undefined>,
   io: ChildStdio,
   notInstalled: () => Error,
+  options: { stop?: StopSignals; killAfterMs?: number } = {},
 ): Promise<number> {
+  const { stop, killAfterMs = 3_000 } = options;
+  if (stop?.received) return Promise.resolve(signalExitCode(stop.received));
   const fds = [fdOf(io.stdin), fdOf(io.stdout), fdOf(io.stderr)];
   const inherit = fds.every((fd) => fd !== undefined);
   return new Promise((resolve, reject) => {
@@ -29,12 +40,19 @@ export function runInteractiveChild(
       env,
       stdio: inherit ? (fds as number[]) : ['pipe', 'pipe', 'pipe'],
     });
-    // On a terminal, Ctrl-C belongs to the client (ssh forwards it, psql cancels the query);
-    // this process just waits for it to finish.
+    // Without `stop`, on a terminal, Ctrl-C belongs to the client (ssh forwards it, psql cancels
+    // the query); this process just waits for it to finish.
     const ignore = () => {};
-    if (inherit) process.on('SIGINT', ignore);
+    if (inherit && !stop) process.on('SIGINT', ignore);
+    let killTimer: NodeJS.Timeout | undefined;
+    const unsubscribe = stop?.onStop((signal) => {
+      child.kill(signal);
+      killTimer ??= setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    });
     const stopIgnoring = () => {
-      if (inherit) process.off('SIGINT', ignore);
+      if (inherit && !stop) process.off('SIGINT', ignore);
+      unsubscribe?.();
+      clearTimeout(killTimer);
     };
     if (!inherit) {
       io.stdin.pipe(child.stdin!);

@@ -17,7 +17,10 @@
  *    (PGCLIENTENCODING, PGDATESTYLE, PGTZ, PGOPTIONS, …) pass through.
  * Arguments after `--` go to psql as they are. stdio is passed through (the terminal itself when
  * there is one; Ctrl-C belongs to psql, which cancels the running query through the gateway),
- * the exit code is psql's, and the temporary directory is removed afterwards.
+ * the exit code is psql's, and the temporary directory is removed afterwards. SIGINT, SIGTERM
+ * and SIGHUP are passed on to psql (stopSignals.ts); whatever ends the command — psql exiting,
+ * an error, a signal — the temporary directory is removed and the session is ended at the
+ * gateway (sessionEnd.ts) before it exits (128 + the signal's number after SIGTERM or SIGHUP).
  */
 
 import { constants } from 'node:fs';
@@ -26,14 +29,19 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { Command } from 'commander';
+import type { CreateSessionResponse } from '../../shared/api/apiSchemas.ts';
 import type { GatewayClient } from '../gatewayClient.ts';
 import { runInteractiveChild } from './interactiveChild.ts';
+import { endSessionAtGateway } from './sessionEnd.ts';
+import { type SignalSource, StopSignals, signalExitCode } from './stopSignals.ts';
 
 export interface PsqlCommandIo {
   stdin: Readable;
   stdout: Writable;
   stderr: Writable;
   env: Record<string, string | undefined>;
+  /** Where stop signals come from (default: this process). */
+  signals?: SignalSource;
 }
 
 export interface PsqlCommandDeps {
@@ -121,11 +129,49 @@ async function openPsql(
       `No CA is pinned for ${url}, so psql could not check the gateway's certificate; run \`witness login ${url}\` again.`,
     );
   }
-  const session = await client.createSession(resource.id);
+  // From here on there is something to undo (a session, then files and a child): a signal must
+  // not end the process before that is done.
+  const stop = new StopSignals(io.signals);
+  try {
+    const session = await client.createSession(resource.id);
+    let failed = true;
+    try {
+      const code = await runPsql(program, psqlArgs, session, resource.target.database, caPem, {
+        io,
+        url,
+        resourceName: resource.name,
+        stop,
+      });
+      failed = false;
+      return stop.received && stop.received !== 'SIGINT' ? signalExitCode(stop.received) : code;
+    } finally {
+      const problem = await endSessionAtGateway(client, session.sessionId, {
+        graceMs: failed || stop.received ? 0 : 1_000,
+      });
+      if (problem) {
+        io.stderr.write(
+          `witness: note: could not end session ${session.sessionId} at the gateway (${problem}); it ends when the gateway sees the connection close.\n`,
+        );
+      }
+    }
+  } finally {
+    stop.dispose();
+  }
+}
+
+async function runPsql(
+  program: string,
+  psqlArgs: string[],
+  session: CreateSessionResponse,
+  database: string,
+  caPem: string,
+  context: { io: PsqlCommandIo; url: string; resourceName: string; stop: StopSignals },
+): Promise<number> {
+  const { io, url, resourceName, stop } = context;
   const endpoint = session.endpoint;
   if (endpoint?.protocol !== 'postgres') {
     throw new PsqlCommandError(
-      `This gateway (${url}) has no PostgreSQL listener, so there is nowhere to connect for ${resource.name}; ask your admin to start it with --postgres HOST:PORT.`,
+      `This gateway (${url}) has no PostgreSQL listener, so there is nowhere to connect for ${resourceName}; ask your admin to start it with --postgres HOST:PORT.`,
     );
   }
 
@@ -139,14 +185,16 @@ async function openPsql(
       PGPORT: String(endpoint.port),
       PGUSER: session.sessionId,
       PGPASSWORD: session.ticket,
-      PGDATABASE: resource.target.database,
+      PGDATABASE: database,
       PGSSLMODE: 'verify-full',
       PGSSLROOTCERT: caFile,
       // The gateway refuses GSS encryption; asking first is only a wasted round trip.
       PGGSSENCMODE: 'disable',
       PGAPPNAME: 'witness',
     });
-    return await runInteractiveChild(program, psqlArgs, env, io, () => notInstalled(program));
+    return await runInteractiveChild(program, psqlArgs, env, io, () => notInstalled(program), {
+      stop,
+    });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -412,6 +412,41 @@ describe('witness recordings list/export (signed in)', () => {
     }
   });
 
+  it('asks for typed input only with --include-input, and warns that it may hold secrets', async () => {
+    const queries: string[] = [];
+    gateway.override('GET /v1/recordings/s_1/export', (req, res) => {
+      queries.push(new URL(req.url ?? '', 'https://x').search);
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end('{"version":2,"width":80,"height":24,"timestamp":1}\n');
+    });
+    const plain = await witness(['recordings', 'export', 's_1', '--format', 'cast', '-o', '-']);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stderr).toBe('');
+    const withInput = await witness([
+      'recordings',
+      'export',
+      's_1',
+      '--format',
+      'cast',
+      '--include-input',
+      '-o',
+      '-',
+    ]);
+    expect(withInput.code, withInput.stderr).toBe(0);
+    expect(withInput.stderr).toMatch(/^witness: warning: .*typed input.*may contain secrets/);
+    expect(queries).toEqual(['?format=cast', '?format=cast&includeInput=1']);
+    const usage = await witness([
+      'recordings',
+      'export',
+      's_1',
+      '--format',
+      'bundle',
+      '--include-input',
+    ]);
+    expect(usage.code).toBe(2);
+    expect(queries).toHaveLength(2);
+  });
+
   it("reports the gateway's refusal and leaves no file behind", async () => {
     gateway.override('GET /v1/recordings/s_9/export', (_req, res) =>
       sendError(res, 404, {

@@ -69,6 +69,7 @@ interface ListOptions {
 interface ExportOptions {
   format: 'cast' | 'bundle' | 'jsonl';
   channel?: number;
+  includeInput?: boolean;
   output?: string;
   force?: boolean;
 }
@@ -118,6 +119,10 @@ export function registerRecordingCommands(program: Command, context: RecordingCo
         .makeOptionMandatory(),
     )
     .option('--channel <n>', 'for cast: the terminal channel (default: the first)', parseChannel)
+    .option(
+      '--include-input',
+      'for cast: add what was typed ("i" events); it may contain secrets typed without echo',
+    )
     .option('-o, --output <file>', 'where to write it; - for stdout (default: <session>.<ext>)')
     .option('-f, --force', 'replace the file if it exists')
     .action((session: string, options: ExportOptions) => commands.export(session, options));
@@ -202,6 +207,11 @@ class RecordingCommands {
         `--channel picks a terminal for --format cast; ${options.format === 'bundle' ? 'a bundle has them all' : 'a query log has every query'}.`,
       );
     }
+    if (options.includeInput && options.format !== 'cast') {
+      throw this.context.usage(
+        `--include-input adds typed input to a .cast (--format cast); ${options.format === 'bundle' ? 'a bundle has everything' : 'a query log has every query'}.`,
+      );
+    }
     const extension = { cast: 'cast', bundle: 'wbundle', jsonl: 'jsonl' }[options.format];
     const output = options.output ?? `${sessionId.replace(/[^A-Za-z0-9._-]/g, '_')}.${extension}`;
     const toStdout = output === '-';
@@ -214,7 +224,14 @@ class RecordingCommands {
       const download = await client.exportRecording(sessionId, {
         format: options.format,
         ...(options.channel !== undefined ? { channel: options.channel } : {}),
+        ...(options.includeInput ? { includeInput: '1' as const } : {}),
       });
+      if (options.includeInput) {
+        // Said before the bytes go anywhere, so the warning is seen even when they go to stdout.
+        this.info(
+          'witness: warning: this .cast includes typed input, which may contain secrets typed without echo (passwords at a prompt); check it before sharing.',
+        );
+      }
       if (toStdout) {
         await pipeline(download.body, this.context.stdout, { end: false });
         return;

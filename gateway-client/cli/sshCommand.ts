@@ -11,7 +11,10 @@
  *  - `-F none`: the user's ssh_config (ProxyJump, ControlMaster, IdentityFile…) must not
  *    change how the gateway is reached; what matters is set explicitly.
  * stdio is passed through (the terminal itself when there is one), the exit code is ssh's, and
- * the temporary files are removed afterwards.
+ * the temporary files are removed afterwards. SIGINT, SIGTERM and SIGHUP are passed on to ssh
+ * (stopSignals.ts); whatever ends the command — ssh exiting, an error, a signal — the temporary
+ * files are removed and the session is ended at the gateway (sessionEnd.ts) before it exits
+ * (128 + the signal's number after SIGTERM or SIGHUP).
  */
 
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -22,12 +25,16 @@ import type { Command } from 'commander';
 import type { CreateSessionResponse } from '../../shared/api/apiSchemas.ts';
 import type { GatewayClient } from '../gatewayClient.ts';
 import { runInteractiveChild } from './interactiveChild.ts';
+import { endSessionAtGateway } from './sessionEnd.ts';
+import { type SignalSource, StopSignals, signalExitCode } from './stopSignals.ts';
 
 export interface SshCommandIo {
   stdin: Readable;
   stdout: Writable;
   stderr: Writable;
   env: Record<string, string | undefined>;
+  /** Where stop signals come from (default: this process). */
+  signals?: SignalSource;
 }
 
 export interface SshCommandDeps {
@@ -96,14 +103,36 @@ async function openSsh(
       `The gateway at ${client.baseUrl} has no SSH listener yet, so there is nowhere to connect.`,
     );
   }
-  const session = await client.createSession(resource.id);
-  const endpoint = session.endpoint;
-  if (endpoint?.protocol !== 'ssh') {
-    throw new SshCommandError(
-      `The gateway at ${client.baseUrl} gave no SSH endpoint for ${resource.name}, so there is nowhere to connect.`,
-    );
+  // From here on there is something to undo (a session, then files and a child): a signal must
+  // not end the process before that is done.
+  const stop = new StopSignals(io.signals);
+  try {
+    const session = await client.createSession(resource.id);
+    let failed = true;
+    try {
+      const endpoint = session.endpoint;
+      if (endpoint?.protocol !== 'ssh') {
+        throw new SshCommandError(
+          `The gateway at ${client.baseUrl} gave no SSH endpoint for ${resource.name}, so there is nowhere to connect.`,
+        );
+      }
+      const hostKey = keys.sshHostKey;
+      const code = await runSsh(session, { ...endpoint, hostKey }, command, options, io, stop);
+      failed = false;
+      return stop.received && stop.received !== 'SIGINT' ? signalExitCode(stop.received) : code;
+    } finally {
+      const problem = await endSessionAtGateway(client, session.sessionId, {
+        graceMs: failed || stop.received ? 0 : 1_000,
+      });
+      if (problem) {
+        io.stderr.write(
+          `witness: note: could not end session ${session.sessionId} at the gateway (${problem}); it ends when the gateway sees the connection close.\n`,
+        );
+      }
+    }
+  } finally {
+    stop.dispose();
   }
-  return runSsh(session, { ...endpoint, hostKey: keys.sshHostKey }, command, options, io);
 }
 
 async function runSsh(
@@ -112,6 +141,7 @@ async function runSsh(
   command: string[],
   options: SshOptions,
   io: SshCommandIo,
+  stop: StopSignals,
 ): Promise<number> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'witness-ssh-'));
   try {
@@ -172,6 +202,7 @@ async function runSsh(
         new SshCommandError(
           `The OpenSSH client (${program}) is not installed; install it (e.g. apt-get install openssh-client) or use the desktop app.`,
         ),
+      { stop },
     );
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -2,14 +2,17 @@
  * `witness tunnel RESOURCE [--port N]`: a local PostgreSQL tunnel (../tunnel/postgresTunnel.ts)
  * for tools that open several connections or cannot be given a ticket — pgbench, GUI clients,
  * ORMs, migration tools. It listens on 127.0.0.1, prints the address and a ready psql command
- * line, logs one line per connection on stderr, and runs until Ctrl+C (or SIGTERM), then closes
- * every connection it relays. Every connection is its own recorded gateway session.
+ * line, logs one line per connection on stderr, and runs until Ctrl+C (or SIGTERM, SIGHUP), then
+ * closes every connection it relays and ends their sessions at the gateway. Every connection is
+ * its own recorded gateway session.
  */
 import { stat } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import type { GatewayClient } from '../gatewayClient.ts';
 import { startPostgresTunnel } from '../tunnel/postgresTunnel.ts';
+import { endSessionAtGateway } from './sessionEnd.ts';
+import { STOP_SIGNALS } from './stopSignals.ts';
 
 export interface TunnelCommandDeps {
   stdout: Writable;
@@ -139,10 +142,24 @@ async function runTunnel(
   );
   const signal = await deps.untilStopped();
   const open = tunnel.connections;
-  await tunnel.close();
+  const sessions = await tunnel.close();
   deps.stderr.write(
     `${time()} tunnel stopped (${signal})${open > 0 ? `; closed ${open} open connection${open === 1 ? '' : 's'}` : ''}\n`,
   );
+  // The gateway ends them as it sees their connections close; a session whose setup was cut
+  // short may never have connected, so each is ended explicitly (at once: nothing to wait for).
+  const problems = await Promise.all(
+    sessions.map(async (id) => {
+      const problem = await endSessionAtGateway(client, id, { graceMs: 0 });
+      return problem ? `${id} (${problem})` : undefined;
+    }),
+  );
+  const unended = problems.filter((p) => p !== undefined);
+  if (unended.length > 0) {
+    deps.stderr.write(
+      `witness: note: could not end ${unended.join(', ')} at the gateway; they end when the gateway sees their connections close.\n`,
+    );
+  }
 }
 
 /** A libpq conninfo value: quoted when it has spaces, quotes or backslashes (libpq 34.1.1). */
@@ -150,15 +167,14 @@ function conninfoValue(value: string): string {
   return /^[^\s'\\"]+$/.test(value) ? value : `'${value.replace(/['\\]/g, '\\$&')}'`;
 }
 
-/** The first SIGINT (Ctrl+C) or SIGTERM this process gets; the default `untilStopped`. */
+/**
+ * The first SIGINT (Ctrl+C), SIGTERM or SIGHUP (the terminal closed) this process gets; the
+ * default `untilStopped`. The handlers stay until the process exits, so a second signal during
+ * the shutdown does not cut it short (bin/witness.mjs exits once the command returns).
+ */
 export function untilProcessSignal(): Promise<string> {
   return new Promise((resolve) => {
-    const stop = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve(signal);
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    const stop = (signal: NodeJS.Signals) => resolve(signal);
+    for (const signal of STOP_SIGNALS) process.on(signal, stop);
   });
 }

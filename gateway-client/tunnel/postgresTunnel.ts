@@ -58,8 +58,13 @@ export interface PostgresTunnel {
   readonly socketPath: string | undefined;
   /** Client connections currently open (being set up or relaying). */
   readonly connections: number;
-  /** Stops accepting, closes every open connection, resolves once all are gone. */
-  close(): Promise<void>;
+  /**
+   * Stops accepting, closes every open connection, resolves once all are gone, with the ids of
+   * the sessions that were open or being set up then: the gateway ends those as it sees their
+   * connections close, but a setup cut short may leave a session it never connected, so the
+   * owner ends them all explicitly (`witness tunnel`: POST /v1/sessions/:id/terminate).
+   */
+  close(): Promise<string[]>;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1']);
@@ -92,6 +97,7 @@ export async function startPostgresTunnel(options: PostgresTunnelOptions): Promi
     setupTimeoutMs: options.setupTimeoutMs ?? 30_000,
     cancelKeys: new TunnelCancelKeys(),
     log,
+    openSessions: new Set<string>(),
   };
   const server: Server = createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
@@ -121,9 +127,14 @@ export async function startPostgresTunnel(options: PostgresTunnelOptions): Promi
     },
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Relaying sessions leave the set as their sockets close below; they are ended too.
+      const open = new Set(context.openSessions);
       for (const socket of sockets) socket.destroy();
       await closed;
       await Promise.allSettled([...served]);
+      for (const id of context.openSessions) open.add(id);
+      context.openSessions.clear();
+      return [...open];
     },
   };
 }

@@ -66,6 +66,13 @@ export interface TunnelConnectionContext {
   setupTimeoutMs: number;
   cancelKeys: TunnelCancelKeys;
   log: (line: string) => void;
+  /**
+   * Sessions this tunnel created that the gateway may not have ended yet: added when a session
+   * is created, removed once its relay has closed on both sides (the gateway ends a session
+   * whose connection closed). What remains — a setup that failed after the session was
+   * created — is for the tunnel's owner to end (postgresTunnel.ts `close`).
+   */
+  openSessions: Set<string>;
 }
 
 /** A refusal to send to the client as a FATAL ErrorResponse. */
@@ -150,6 +157,7 @@ export async function serveTunnelConnection(
     }
     const session = await createSession(context);
     sessionId = session.sessionId;
+    context.openSessions.add(sessionId);
     const endpoint = session.endpoint;
     if (endpoint?.protocol !== 'postgres') {
       throw new TunnelRefusal(
@@ -197,6 +205,7 @@ export async function serveTunnelConnection(
       client.once('close', closed(open));
       open.once('close', closed(client));
     });
+    context.openSessions.delete(session.sessionId);
     context.log(`${session.sessionId}: closed`);
   } catch (error) {
     fail(error);

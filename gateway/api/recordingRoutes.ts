@@ -323,6 +323,7 @@ export function recordingHandlers(
 
     exportRecording: async ({ auth: { user }, params, query, reply }) => {
       const { format, channel } = query;
+      const includeInput = query.includeInput === '1' || query.includeInput === 'true';
       const recording = await visibleRecording(user, params.sessionId);
       if (format === 'bundle') {
         await audit(user, recording.sessionId, 'export_bundle');
@@ -363,10 +364,10 @@ export function recordingHandlers(
         );
       }
       await audit(user, recording.sessionId, 'export_cast');
-      const cast = toAsciicast(
-        recordings.events(recording),
-        channel === undefined ? {} : { channel },
-      );
+      const cast = toAsciicast(recordings.events(recording), {
+        ...(channel === undefined ? {} : { channel }),
+        includeInput,
+      });
       const body = await startStream(recording, cast);
       const name =
         channel === undefined ? recording.sessionId : `${recording.sessionId}-ch${channel}`;

@@ -592,6 +592,11 @@ export const calls = {
       format: z.enum(['cast', 'bundle', 'jsonl']),
       /** cast: the terminal channel (default: the first with a pty or output). */
       channel: z.number().int().min(0).max(65535).optional(),
+      /**
+       * cast: add typed input ("i" events). Off by default: it may hold secrets typed without
+       * echo, and a .cast is made for sharing.
+       */
+      includeInput: z.boolean().optional(),
     }),
     response: z.object({
       exportId: id,

@@ -583,4 +583,9 @@ export const recordingExportQuerySchema = z.strictObject({
   format: z.enum(['cast', 'bundle', 'jsonl']),
   /** For cast: the terminal channel to export (default: the first with a pty or output). */
   channel: z.coerce.number().int().min(0).max(65535).optional(),
+  /**
+   * For cast: `1` adds typed input ("i" events). Left out by default because input holds what
+   * the terminal never echoed — passwords typed at a prompt — and a .cast is made for sharing.
+   */
+  includeInput: z.enum(['0', '1', 'true', 'false']).optional(),
 });

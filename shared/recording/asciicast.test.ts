@@ -29,7 +29,7 @@ function eventsOf(builder: RecordingBuilder): RecordingEvent[] {
 
 async function castLines(
   events: Iterable<RecordingEvent> | AsyncIterable<RecordingEvent>,
-  options: { channel?: number } = {},
+  options: { channel?: number; includeInput?: boolean } = {},
 ): Promise<unknown[]> {
   const lines: unknown[] = [];
   let text = '';
@@ -66,7 +66,7 @@ function splitUtf8Recording(): { builder: RecordingBuilder; expectedOutput: stri
 }
 
 describe('toAsciicast', () => {
-  it('writes the header from the pty-req and one line per terminal event', async () => {
+  it('writes the header from the pty-req and one line per output event, no input', async () => {
     const lines = await castLines(eventsOf(buildSshRecording(key)));
     expect(lines).toEqual([
       {
@@ -77,7 +77,6 @@ describe('toAsciicast', () => {
         env: { TERM: 'xterm-256color' },
       },
       // Seconds from the channel's first event (channel-open, 200 ms after the start).
-      [0.3, 'i', 'ls\r'],
       [0.4, 'o', 'ls\r\n'],
       [0.5, 'o', 'file-a  file-b\r\n'],
       [0.6, 'r', '100x30'],
@@ -85,9 +84,37 @@ describe('toAsciicast', () => {
     ]);
   });
 
+  it('adds typed input as "i" events only with includeInput', async () => {
+    const lines = await castLines(eventsOf(buildSshRecording(key)), { includeInput: true });
+    expect(lines.slice(1, 3)).toEqual([
+      [0.3, 'i', 'ls\r'],
+      [0.4, 'o', 'ls\r\n'],
+    ]);
+    const outputOnly = await castLines(eventsOf(buildSshRecording(key)));
+    expect(outputOnly.filter((l) => Array.isArray(l) && l[1] === 'i')).toEqual([]);
+  });
+
+  it("keeps an exec's input typed before its first output, with includeInput", async () => {
+    const exec = new RecordingBuilder('ses_exec_input', key);
+    exec.json('m', 1, { type: 'channel-open', channelType: 'session' });
+    exec.json('m', 1, { type: 'exec', command: 'read secret' });
+    exec.frame('i', 1, 'hunter2\n');
+    exec.frame('o', 1, 'got 7\n');
+    exec.json('x', 1, { code: 0 });
+    expect((await castLines(eventsOf(exec), { includeInput: true })).slice(1)).toEqual([
+      [0.2, 'i', 'hunter2\n'],
+      [0.3, 'o', 'got 7\n'],
+    ]);
+    expect((await castLines(eventsOf(exec))).slice(1)).toEqual([[0.3, 'o', 'got 7\n']]);
+  });
+
   it('keeps characters whole across frames, per stream (stdout, stderr, input)', async () => {
     const { builder, expectedOutput } = splitUtf8Recording();
-    const lines = (await castLines(eventsOf(builder))) as [number, string, string][];
+    const lines = (await castLines(eventsOf(builder), { includeInput: true })) as [
+      number,
+      string,
+      string,
+    ][];
     const output = lines
       .slice(1)
       .filter((l) => l[1] === 'o')
@@ -224,6 +251,8 @@ describe('asciinema', () => {
       let text = '';
       for await (const line of toAsciicast(eventsOf(builder))) text += line;
       await fs.writeFile(file, text);
+      // The default export is output only: the typed 'q' of this recording is not in it.
+      expect(text).not.toMatch(/,\s*"i",/);
 
       const { stdout } = await execFileAsync(
         'script',

@@ -3,8 +3,8 @@
  * channel per file, so an exported `.cast` plays in asciinema and its web player.
  *
  * The first line is the header; then one event a line: `[seconds, "o", text]` for output and
- * stderr (a terminal shows both), `[seconds, "i", text]` for input, `[seconds, "r", "COLSxROWS"]`
- * for resizes. Seconds count from the channel's first event. Bytes are decoded as UTF-8 with
+ * stderr (a terminal shows both), `[seconds, "r", "COLSxROWS"]` for resizes, and — only with
+ * `includeInput` — `[seconds, "i", text]` for typed input. Seconds count from the channel's first event. Bytes are decoded as UTF-8 with
  * one streaming decoder per stream, so a character split across two frames stays whole.
  *
  * Streaming: events are turned into lines as they come. Only until the terminal size is known
@@ -21,6 +21,11 @@ export interface AsciicastOptions {
    * not counting sftp/subsystem and direct-tcpip channels.
    */
   channel?: number;
+  /**
+   * Add typed input as `"i"` events. Off by default: a `.cast` is made to be shared, and input
+   * holds what the terminal never echoed (passwords typed at a prompt, sudo, ssh keys' passphrases).
+   */
+  includeInput?: boolean;
 }
 
 /**
@@ -57,6 +62,10 @@ export async function* toAsciicast(
   const notTerminal = new Set<number>();
   const firstTimes = new Map<number, number>();
   let cast: ChannelCast | undefined;
+  // With includeInput: what was typed on a channel before it showed itself a terminal (an
+  // exec's stdin arrives before its first output), so it is not lost; bounded like the header.
+  const earlyInput = new Map<number, RecordingEvent[]>();
+  let earlyInputBytes = 0;
   for await (const event of events) {
     if (!firstTimes.has(event.channel)) firstTimes.set(event.channel, event.time);
     if (channel === undefined) {
@@ -66,11 +75,25 @@ export async function* toAsciicast(
         event.channel !== SESSION_CHANNEL &&
         !notTerminal.has(event.channel) &&
         (metaType(meta) === 'pty-req' || (isOutput(event) && event.data.length > 0));
-      if (!starts) continue;
+      if (!starts) {
+        if (
+          options.includeInput &&
+          event.kind === eventKinds.input &&
+          earlyInputBytes + event.data.length <= HEADER_WAIT_BYTES
+        ) {
+          earlyInputBytes += event.data.length;
+          earlyInput.set(event.channel, [...(earlyInput.get(event.channel) ?? []), event]);
+        }
+        continue;
+      }
       channel = event.channel;
     }
     if (event.channel !== channel) continue;
-    cast ??= new ChannelCast(firstTimes.get(channel) ?? event.time);
+    if (!cast) {
+      cast = new ChannelCast(firstTimes.get(channel) ?? event.time, options.includeInput ?? false);
+      for (const typed of earlyInput.get(channel) ?? []) yield* cast.accept(typed);
+      earlyInput.clear();
+    }
     yield* cast.accept(event);
   }
   if (channel === undefined) {
@@ -87,7 +110,10 @@ class ChannelCast {
   private heldBytes = 0;
   private closed = false;
 
-  constructor(private readonly t0: number) {}
+  constructor(
+    private readonly t0: number,
+    private readonly includeInput: boolean,
+  ) {}
 
   *accept(event: RecordingEvent): Generator<string> {
     if (this.closed) return;
@@ -116,7 +142,7 @@ class ChannelCast {
   }
 
   private *start(size: { cols: number; rows: number; term?: string }): Generator<string> {
-    const writer = new CastWriter(this.t0);
+    const writer = new CastWriter(this.t0, this.includeInput);
     this.writer = writer;
     const header: AsciicastHeader = {
       version: 2,
@@ -136,9 +162,14 @@ class CastWriter {
   private readonly decoders = new Map<string, TextDecoder>();
   private last = 0;
 
-  constructor(private readonly t0: number) {}
+  constructor(
+    private readonly t0: number,
+    private readonly includeInput: boolean,
+  ) {}
 
   *write(event: RecordingEvent): Generator<string> {
+    // Left out before decoding, so no decoder ever holds input bytes to flush later.
+    if (event.kind === eventKinds.input && !this.includeInput) return;
     switch (event.kind) {
       case eventKinds.output:
       case eventKinds.stderr:

@@ -508,6 +508,21 @@ describe('desktop replay against a real gateway', () => {
       castBytes.equals(await rawGet(`/v1/recordings/${sessionId}/export?format=cast`, aliceToken)),
     ).toBe(true);
     expect(cast.bytes).toBe(castBytes.length);
+    // Output only unless asked: `cat part-0.log` was typed, so only the opt-in file has it.
+    expect(castBytes.toString()).not.toContain('"i"');
+    const withInput = await h.call('recordings.export', {
+      exportId: 'x0',
+      sessionId,
+      format: 'cast',
+      includeInput: true,
+    });
+    const withInputBytes = await fs.readFile(withInput.savedTo);
+    expect(withInputBytes.toString()).toMatch(/,"i","cat part-0\.log\\r"\]/);
+    expect(
+      withInputBytes.equals(
+        await rawGet(`/v1/recordings/${sessionId}/export?format=cast&includeInput=1`, aliceToken),
+      ),
+    ).toBe(true);
     const progress = h.events
       .filter((e) => e.name === 'export.progress')
       .map((e) => e.payload as { exportId: string; state: string });

@@ -280,12 +280,25 @@ function describeRecordingsApi(
       .split('\n')
       .map((l) => JSON.parse(l));
     expect(lines[0]).toMatchObject({ version: 2, width: 100, height: 30 });
+    // Output only by default: what was typed (here `ls`) may hold unechoed secrets.
     expect(lines.slice(1)).toEqual([
-      [0, 'i', 'ls\r'],
       [0.25, 'o', 'file1  file2\r\n\u00e9t\u00e9\r\n'],
       [0.25, 'o', '\ufffd\u0000\ufffd'],
       [0.25, 'r', '120x40'],
     ]);
+    const withInput = await getBytes(
+      `/v1/recordings/${ids.aliceSsh}/export?format=cast&includeInput=1`,
+      tokens.alice,
+    );
+    expect(withInput.status, withInput.body.toString()).toBe(200);
+    expect(
+      withInput.body
+        .toString('utf8')
+        .trimEnd()
+        .split('\n')
+        .slice(1)
+        .map((l) => JSON.parse(l)),
+    ).toEqual([[0, 'i', 'ls\r'], ...lines.slice(1)]);
 
     const channel = await getBytes(
       `/v1/recordings/${ids.aliceSsh}/export?format=cast&channel=1`,
@@ -307,7 +320,13 @@ function describeRecordingsApi(
       tokens.alice,
     );
     expect(database.status).toBe(400);
-    for (const bad of ['?format=mp4', '', '?format=cast&channel=-1', '?format=cast&x=1']) {
+    for (const bad of [
+      '?format=mp4',
+      '',
+      '?format=cast&channel=-1',
+      '?format=cast&x=1',
+      '?format=cast&includeInput=yes',
+    ]) {
       const response = await getBytes(`/v1/recordings/${ids.aliceSsh}/export${bad}`, tokens.alice);
       expect(response.status, bad).toBe(400);
     }
@@ -347,6 +366,8 @@ function describeRecordingsApi(
     expect(await actions(ids.aliceSsh)).toEqual(
       [
         `${aliceId}:stream`,
+        // Output only, then with typed input.
+        `${aliceId}:export_cast`,
         `${aliceId}:export_cast`,
         // The admin's two cast exports: the attempt on an empty channel counts too, as it was
         // allowed and read the recording.

@@ -1,4 +1,5 @@
-import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { randomBytes, randomInt } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,12 +15,14 @@ import {
   WITNESS_BIN,
 } from '../harness/gatewayProcess.ts';
 import { itNeeding } from '../harness/needs.ts';
+import { descendantsOf, isRunning, processesRunning } from '../harness/processTree.ts';
 import {
   describeWithSshd,
   type RunningSshd,
   sshClientUnavailableReason,
   startSshd,
 } from '../harness/sshd.ts';
+import { waitFor } from '../harness/waitFor.ts';
 
 const clientMissing = sshClientUnavailableReason();
 
@@ -276,4 +279,137 @@ describeWithSshd('SSH through the gateway with OpenSSH and `witness ssh` (real p
       expect(ended.length).toBeGreaterThanOrEqual(2);
     },
   );
+
+  itNeeding(clientMissing)(
+    'exports a `witness ssh` session as an output-only .cast that asciinema plays; --include-input adds what was typed',
+    async () => {
+      const before = new Set((await alice.listSessions()).map((session) => session.id));
+      // No pty: what is typed is never echoed, as with a password at a prompt.
+      const ran = await witness(
+        ['ssh', 'web-1', '--', 'read secret; echo "got $(printf %s "$secret" | wc -c) characters"'],
+        'hunter2-typed-secret\n',
+      );
+      expect(ran.code, ran.stderr).toBe(0);
+      expect(ran.stdout).toBe('got 20 characters\n');
+      const [session] = (await alice.listSessions()).filter((s) => !before.has(s.id));
+      await waitFor(
+        async () => (await alice.getRecording(session!.id)).status === 'complete',
+        'the recording to be complete',
+      );
+      const file = path.join(work, 'typed.cast');
+      const exported = await witness([
+        'recordings',
+        'export',
+        session!.id,
+        '--format',
+        'cast',
+        '-o',
+        file,
+      ]);
+      expect(exported.code, exported.stderr).toBe(0);
+      expect(exported.stderr).toBe('');
+      const cast = readFileSync(file, 'utf8');
+      expect(cast).toContain('got 20 characters');
+      expect(cast).not.toContain('hunter2');
+      expect(cast).not.toMatch(/,\s*"i",/);
+      // asciinema opens /dev/tty, so it runs under `script`, which gives it a pseudo-terminal.
+      const played = await runCommand('script', ['-qec', `asciinema cat '${file}'`, '/dev/null'], {
+        env: { TERM: 'xterm' },
+      });
+      expect(played.code, played.stderr).toBe(0);
+      expect(played.stdout).toContain('got 20 characters');
+
+      const withInput = await witness([
+        'recordings',
+        'export',
+        session!.id,
+        '--format',
+        'cast',
+        '--include-input',
+        '-o',
+        `${file}.input`,
+      ]);
+      expect(withInput.code, withInput.stderr).toBe(0);
+      expect(withInput.stderr).toMatch(/warning: .*typed input.*may contain secrets/);
+      const typed = readFileSync(`${file}.input`, 'utf8');
+      expect(typed, typed).toMatch(/,"i","hunter2-typed-secret\\n"\]/);
+      const toStdout = await witness([
+        'recordings',
+        'export',
+        session!.id,
+        '--format',
+        'cast',
+        '-o',
+        '-',
+      ]);
+      expect(toStdout.stdout).toBe(cast);
+    },
+  );
+
+  // `kill` of `witness ssh` running a long remote command: ssh gets the signal too, the
+  // temporary known_hosts/askpass/ticket files go, and the session is ended at the gateway —
+  // all within a second.
+  for (const [signal, exitCode] of [
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+    ['SIGINT', null],
+  ] as const) {
+    itNeeding(clientMissing)(
+      `kill -${signal.slice(3)} of \`witness ssh\` leaves no ssh process, no temporary file and no live session`,
+      async () => {
+        const tmp = mkdtempSync(path.join(work, `signal-${signal}-`));
+        // A unique duration, so the remote `sleep` is found (and cleaned up) by its arguments.
+        const duration = `30.${randomInt(100_000, 999_999)}`;
+        const before = new Set((await alice.listSessions()).map((session) => session.id));
+        const child = spawn(
+          process.execPath,
+          [WITNESS_BIN, 'ssh', 'web-1', '--', `echo started; exec sleep ${duration}`],
+          {
+            env: {
+              ...process.env,
+              WITNESS_HOME: aliceHome,
+              WITNESS_CREDENTIAL_STORE: 'file',
+              TMPDIR: tmp,
+            },
+            stdio: ['pipe', 'pipe', 'pipe'],
+          },
+        );
+        let stdout = '';
+        let stderr = '';
+        child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+          stdout += chunk;
+        });
+        child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+          stderr += chunk;
+        });
+        const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+        try {
+          await waitFor(() => stdout.includes('started'), `the remote command (${stderr})`);
+          const clients = descendantsOf(child.pid!);
+          expect(clients.length).toBeGreaterThan(0);
+          expect(readdirSync(tmp).filter((name) => name.startsWith('witness-ssh-'))).toHaveLength(
+            1,
+          );
+          const mine = (await alice.listSessions()).filter((s) => !before.has(s.id));
+          expect(mine.map((s) => s.state)).toEqual(['live']);
+
+          child.kill(signal);
+          const killedAt = Date.now();
+          const code = await exited;
+          await new Promise((resolve) => setTimeout(resolve, 1_000 - (Date.now() - killedAt)));
+          expect(clients.filter(isRunning)).toEqual([]);
+          // (tsx, which runs the CLI, keeps its compile cache in TMPDIR too: `tsx-0`.)
+          expect(readdirSync(tmp).filter((name) => name.startsWith('witness-'))).toEqual([]);
+          expect((await alice.getSession(mine[0]!.id)).state).toBe('ended');
+          if (exitCode !== null) expect(code).toBe(exitCode);
+          // Not asserted: without a pty, sshd leaves an exec'd command running when its
+          // connection closes (measured: the remote `sleep` outlives every signal here); only
+          // the gateway could stop it, by sending the channel a signal before closing it.
+        } finally {
+          if (child.exitCode === null) child.kill('SIGKILL');
+          for (const pid of processesRunning(['sleep', duration])) process.kill(pid, 'SIGTERM');
+        }
+      },
+    );
+  }
 });

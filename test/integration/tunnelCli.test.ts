@@ -1,13 +1,16 @@
 /**
  * `witness tunnel` through the real binaries: a gateway process with its PostgreSQL listener,
  * `witness login`, then the tunnel as a long-running child that prints its address and a psql
- * line, serves psql, and stops cleanly on Ctrl+C (SIGINT).
+ * line, serves psql, and stops cleanly on Ctrl+C (SIGINT). Also `kill` of `witness psql` and
+ * `witness tunnel` in the middle of a query: no client left, no temporary file, no live session.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { GatewayClient } from '../../gateway-client/gatewayClient.ts';
 import {
   createAdmin,
   type GatewayProcess,
@@ -19,6 +22,8 @@ import {
 } from '../harness/gatewayProcess.ts';
 import { describeWithPostgres, freshPostgresDatabase } from '../harness/postgresForTests.ts';
 import { PSQL_BIN } from '../harness/postgresTestBed.ts';
+import { descendantsOf, isRunning } from '../harness/processTree.ts';
+import { waitFor } from '../harness/waitFor.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -30,6 +35,10 @@ describeWithPostgres('witness tunnel (real gateway and CLI binaries)', () => {
     WITNESS_CREDENTIAL_STORE: 'file',
   });
   const children = new Set<ChildProcess>();
+  /** The admin's own API client (its own sign-in), to look at sessions. */
+  let api: GatewayClient;
+  /** The target database, reached directly: to see (and clean up) the queries sent to it. */
+  let targetUrl: string;
 
   beforeAll(async () => {
     work = mkdtempSync(path.join(os.tmpdir(), 'witness-tunnel-cli-'));
@@ -50,7 +59,8 @@ describeWithPostgres('witness tunnel (real gateway and CLI binaries)', () => {
       username: 'root',
       password: 'root-password-1',
     });
-    const target = new URL(await freshPostgresDatabase());
+    targetUrl = await freshPostgresDatabase();
+    const target = new URL(targetUrl);
     const resource = await admin.createResource({
       name: 'orders-db',
       target: {
@@ -83,17 +93,19 @@ describeWithPostgres('witness tunnel (real gateway and CLI binaries)', () => {
       { env: cliEnv(), stdin: 'root-password-1\n' },
     );
     expect(login.code, login.stderr).toBe(0);
+    api = admin;
   });
   afterAll(async () => {
+    api?.close();
     for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
     await gateway?.stop();
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
   /** `witness tunnel ARGS…` as a child, once it has printed its psql line. */
-  async function startTunnel(args: string[]) {
+  async function startTunnel(args: string[], env: NodeJS.ProcessEnv = {}) {
     const child = spawn(process.execPath, [WITNESS_BIN, 'tunnel', ...args], {
-      env: { ...process.env, ...cliEnv() },
+      env: { ...process.env, ...cliEnv(), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.add(child);
@@ -125,7 +137,7 @@ describeWithPostgres('witness tunnel (real gateway and CLI binaries)', () => {
       child.kill('SIGINT');
       return exited;
     };
-    return { output, conninfo, psql, interrupt };
+    return { child, exited, output, conninfo, psql, interrupt };
   }
 
   it('prints the address and a psql line, serves psql, and stops on Ctrl+C', async () => {
@@ -184,4 +196,124 @@ describeWithPostgres('witness tunnel (real gateway and CLI binaries)', () => {
     expect(badPort.code).toBe(2);
     expect(badPort.stderr).toContain('--port: expected a port number');
   });
+
+  // --- signals -------------------------------------------------------------------------------
+
+  /** Sessions not ended among those created after `before`. */
+  const sessionsSince = async (before: Set<string>) =>
+    (await api.listSessions()).filter((session) => !before.has(session.id));
+
+  /** Backends on the target running `sql` (seen directly, not through the gateway). */
+  const targetRunning = async (sql: string) => {
+    const seen = await runCommand(
+      PSQL_BIN,
+      [
+        '-X',
+        '-A',
+        '-t',
+        targetUrl,
+        '-c',
+        `SELECT count(*) FROM pg_stat_activity WHERE query = '${sql}' AND pid <> pg_backend_pid()`,
+      ],
+      { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } },
+    );
+    return Number(seen.stdout.trim());
+  };
+  const stopOnTarget = (sql: string) =>
+    runCommand(
+      PSQL_BIN,
+      [
+        '-X',
+        targetUrl,
+        '-c',
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = '${sql}' AND pid <> pg_backend_pid()`,
+      ],
+      { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } },
+    );
+
+  const witnessTemporaryFiles = (dir: string) =>
+    // (tsx, which runs the CLI, keeps its compile cache in TMPDIR too: `tsx-0`.)
+    readdirSync(dir).filter((name) => name.startsWith('witness-'));
+
+  for (const [signal, exitCode] of [
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+    // Ctrl+C belongs to psql: it cancels the query, and `-c` then exits 1.
+    ['SIGINT', 1],
+  ] as const) {
+    it(`kill -${signal.slice(3)} of \`witness psql\` in a query leaves no psql, no temporary file and no live session`, async () => {
+      const tmp = mkdtempSync(path.join(work, `psql-${signal}-`));
+      // A unique duration, so the query is found on the target by its text.
+      const sql = `select pg_sleep(30.${randomInt(100_000, 999_999)})`;
+      const before = new Set((await api.listSessions()).map((session) => session.id));
+      const child = spawn(
+        process.execPath,
+        [WITNESS_BIN, 'psql', 'orders-db', '--', '-X', '-A', '-t', '-c', sql],
+        {
+          env: { ...process.env, ...cliEnv(), TMPDIR: tmp, WITNESS_PSQL_BIN: PSQL_BIN },
+          stdio: ['pipe', 'pipe', 'pipe'],
+        },
+      );
+      children.add(child);
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+        stderr += chunk;
+      });
+      const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+      try {
+        await waitFor(async () => (await targetRunning(sql)) === 1, `the query (${stderr})`);
+        const clients = descendantsOf(child.pid!);
+        expect(clients.length).toBeGreaterThan(0);
+        expect(witnessTemporaryFiles(tmp)).toHaveLength(1);
+        const mine = await sessionsSince(before);
+        expect(mine.map((s) => s.state)).toEqual(['live']);
+
+        child.kill(signal);
+        const killedAt = Date.now();
+        const code = await exited;
+        await new Promise((resolve) => setTimeout(resolve, 1_000 - (Date.now() - killedAt)));
+        expect(clients.filter(isRunning)).toEqual([]);
+        expect(witnessTemporaryFiles(tmp)).toEqual([]);
+        expect((await api.getSession(mine[0]!.id)).state).toBe('ended');
+        expect(code, stderr).toBe(exitCode);
+      } finally {
+        if (child.exitCode === null) child.kill('SIGKILL');
+        // pg_sleep does not notice that its client went away, so it may still run there.
+        await stopOnTarget(sql);
+      }
+    });
+
+    it(`kill -${signal.slice(3)} of \`witness tunnel\` with a query through it ends the connection, its session and the socket`, async () => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'witness-tunnel-sig-'));
+      const sql = `select pg_sleep(30.${randomInt(100_000, 999_999)})`;
+      try {
+        const before = new Set((await api.listSessions()).map((session) => session.id));
+        const tunnel = await startTunnel(['orders-db', '--socket-dir', dir, '--port', '6545']);
+        const socket = path.join(dir, '.s.PGSQL.6545');
+        expect(existsSync(socket)).toBe(true);
+        const query = tunnel.psql(sql);
+        await waitFor(async () => (await targetRunning(sql)) === 1, 'the query through the tunnel');
+        const mine = await sessionsSince(before);
+        expect(mine.map((s) => s.state)).toEqual(['live']);
+
+        tunnel.child.kill(signal);
+        const killedAt = Date.now();
+        expect(await tunnel.exited).toBe(0);
+        await new Promise((resolve) => setTimeout(resolve, 1_000 - (Date.now() - killedAt)));
+        expect(tunnel.output.stderr).toContain(
+          `tunnel stopped (${signal}); closed 1 open connection`,
+        );
+        expect(descendantsOf(tunnel.child.pid!)).toEqual([]);
+        expect(existsSync(socket)).toBe(false);
+        expect((await api.getSession(mine[0]!.id)).state).toBe('ended');
+        // The psql that was connected through it lost its connection and ended.
+        const ended = await query;
+        expect(ended.code).not.toBe(0);
+        expect(ended.stderr).toMatch(/server closed the connection|connection to server/);
+      } finally {
+        await stopOnTarget(sql);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });

@@ -247,13 +247,25 @@ describeWithChromium('replay UI in Chromium (fake DesktopApi)', () => {
     );
     const exported = (await calls(page)).find((c) => c.name === 'recordings.export');
     expect(exported?.request).toMatchObject({ sessionId: 'ses_01HZX4K7Q2', format: 'cast' });
+    // Output only unless asked; asking shows why it is risky.
+    expect(exported?.request).not.toHaveProperty('includeInput');
+    const warning = page.getByRole('note', { name: 'Typed input warning' });
+    expect(await warning.count()).toBe(0);
+    await page.getByRole('checkbox', { name: 'Include typed input in .cast' }).check();
+    expect(await warning.textContent()).toContain('may contain secrets');
+    await shot(page, 'export-with-input');
+    await page.getByRole('button', { name: 'Export .cast' }).click();
+    await page.getByRole('progressbar', { name: 'Export progress' }).waitFor();
+    await saved.waitFor();
+    const withInput = (await calls(page)).filter((c) => c.name === 'recordings.export')[1];
+    expect(withInput?.request).toMatchObject({ format: 'cast', includeInput: true });
     // Cancel while it runs: main is told, and it reads as cancelled, not as a failure.
     await page.getByRole('button', { name: 'Export bundle' }).click();
     await page.getByRole('button', { name: 'Cancel export' }).click();
     await page.getByRole('status').filter({ hasText: 'Export cancelled.' }).waitFor();
     expect(await page.getByRole('alert').count()).toBe(0);
     const log = await calls(page);
-    const second = log.filter((c) => c.name === 'recordings.export')[1];
+    const second = log.filter((c) => c.name === 'recordings.export')[2];
     expect(log.find((c) => c.name === 'recordings.cancelExport')?.request).toEqual({
       exportId: second?.request.exportId,
     });

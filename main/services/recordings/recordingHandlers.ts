@@ -257,6 +257,7 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
           client.exportRecording(request.sessionId, {
             format: request.format,
             ...(request.channel === undefined ? {} : { channel: request.channel }),
+            ...(request.includeInput ? { includeInput: '1' as const } : {}),
           }),
         ),
       ),

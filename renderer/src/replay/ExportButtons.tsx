@@ -2,7 +2,8 @@
  * Export a recording as the gateway produces it: `.cast` (terminal), the signed bundle (verifies
  * offline), the query log (database). Progress comes as `export.progress` events matched by the
  * exportId the renderer chose; main writes the file (Electron: where the user saved it; web host:
- * the app-data downloads folder) and says where.
+ * the app-data downloads folder) and says where. A `.cast` holds output only unless the person
+ * ticks "Include typed input", which warns that input may hold secrets typed without echo.
  */
 import { useEffect, useRef, useState } from 'react';
 import type { DesktopApi, EventPayload } from '../../../main/ipc/contract.ts';
@@ -38,6 +39,7 @@ export function ExportButtons({
   channel?: number | null;
 }) {
   const [state, setState] = useState<ExportState>({ kind: 'idle' });
+  const [includeInput, setIncludeInput] = useState(false);
   const running = useRef<string | null>(null);
   const cancelled = useRef(new Set<string>());
 
@@ -65,6 +67,7 @@ export function ExportButtons({
         sessionId,
         format,
         ...(format === 'cast' && channel !== null ? { channel } : {}),
+        ...(format === 'cast' && includeInput ? { includeInput: true } : {}),
       })
       .then((r) => setState({ kind: 'done', format, savedTo: r.savedTo, bytes: r.bytes }))
       .catch((e: unknown) => {
@@ -103,6 +106,23 @@ export function ExportButtons({
           {LABELS[f]}
         </button>
       ))}
+      {kind === 'terminal' ? (
+        <label className="player-option">
+          <input
+            type="checkbox"
+            checked={includeInput}
+            disabled={state.kind === 'running'}
+            onChange={(e) => setIncludeInput(e.target.checked)}
+          />{' '}
+          Include typed input in .cast
+        </label>
+      ) : null}
+      {kind === 'terminal' && includeInput ? (
+        <span role="note" aria-label="Typed input warning" className="verdict verdict-warn small">
+          Typed input may contain secrets typed without echo (passwords at a prompt); check the file
+          before sharing it.
+        </span>
+      ) : null}
       {state.kind === 'running' ? (
         <>
           <progress
