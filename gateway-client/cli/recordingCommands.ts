@@ -26,7 +26,10 @@ import {
   publicKeyFingerprint,
   verifyBundle,
 } from '../../shared/recording/recordingBundle.ts';
-import { RECORDING_MAGIC } from '../../shared/recording/recordingFormat.ts';
+import {
+  RECORDING_MAGIC,
+  recordingVersionOfMagic,
+} from '../../shared/recording/recordingFormat.ts';
 import {
   InvalidRecordingKeyError,
   parseRecordingPublicKey,
@@ -306,7 +309,9 @@ class RecordingCommands {
       handle = await fs.open(file, 'r');
       const head = Buffer.alloc(RECORDING_MAGIC.length);
       const { bytesRead } = await handle.read(head, 0, head.length, 0);
-      return bytesRead === head.length && head.equals(RECORDING_MAGIC) ? 'recording' : 'bundle';
+      return bytesRead === head.length && recordingVersionOfMagic(head) !== undefined
+        ? 'recording'
+        : 'bundle';
     } catch (error) {
       throw this.context.failure(`cannot read ${file}: ${messageOf(error)}`);
     } finally {

@@ -456,7 +456,7 @@ describe('the test vector in shared/recording/FORMAT.md', () => {
     const report = await verifyRecording(stream, { publicKeyPem: pem });
     expect(report).toMatchObject({ status: 'verified', frames: 2, sessionId: 'ses_example' });
     expect(recordingKeyId(pem)).toBe(field('key id'));
-    expect(initialHash('ses_example', field('key id')).toString('hex')).toBe(field('h0'));
+    expect(initialHash('ses_example', field('key id'), 1).toString('hex')).toBe(field('h0'));
 
     const records = new RecordingReader().push(stream);
     const frames = records.flatMap((r) => (r.type === 'frame' ? [r] : []));
