@@ -16,6 +16,7 @@ import {
 import { hashPassword } from '../auth/passwords.ts';
 import { gatewayVersion, openGatewayServices, startGateway } from '../index.ts';
 import { newId } from '../newId.ts';
+import { searchableEvents } from '../search/postgresWireFrames.ts';
 import type { RecordingListPosition, RecordingMetadata, Store } from '../store/store.ts';
 import { parseDuration } from './duration.ts';
 import { parseListenAddress } from './listenAddress.ts';
@@ -279,7 +280,7 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
           try {
             entries += await services.textIndex.reindex(
               recording.sessionId,
-              services.recordings.events(recording),
+              searchableEvents(services.recordings.events(recording)),
             );
           } catch (error) {
             io.stderr(
