@@ -4,20 +4,21 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Keys } from '../shared/api/apiSchemas.ts';
+import { type Keys, PROTOCOLS } from '../shared/api/apiSchemas.ts';
 import { type RunningApi, startApiServer } from './api/apiServer.ts';
 import { AuthService, type AuthSettings, DEFAULT_AUTH_SETTINGS } from './auth/authService.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { type GatewayKeyMaterial, loadOrInitDataDir } from './config/dataDir.ts';
 import { GrantBook } from './grants/grantBook.ts';
 import { createJsonLogger, type Logger } from './logger.ts';
+import type { RunningPostgresGateway } from './proxy/postgres/index.ts';
 import {
-  type RunningPostgresGateway,
-  rememberPostgresTickets,
-  ScramTicketCache,
-  startPostgresGateway,
-} from './proxy/postgres/index.ts';
-import { type RunningSshGateway, startSshGateway } from './proxy/ssh/index.ts';
+  type ProtocolContext,
+  type RunningProtocol,
+  type RunningProtocols,
+  startProtocol,
+} from './proxy/protocols.ts';
+import type { RunningSshGateway } from './proxy/ssh/index.ts';
 import { ChainHashPool } from './recorder/chainHashPool.ts';
 import { loadOrCreateGatewayInstanceId } from './recorder/gatewayInstanceId.ts';
 import { Recorder } from './recorder/recorder.ts';
@@ -148,48 +149,35 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   const log = config.log ?? createJsonLogger();
   const services = await openGatewayServices(config, log);
   let api: RunningApi;
-  let ssh: RunningSshGateway | undefined;
-  let postgres: RunningPostgresGateway | undefined;
-  // One registry ends the sessions of both proxies (expiry, terminate, revoke).
+  const protocols: Partial<RunningProtocols> = {};
+  const running: RunningProtocol[] = [];
+  const closeProtocols = async () => {
+    for (const protocol of running) await protocol.close();
+  };
+  // One registry ends the sessions of every protocol (expiry, terminate, revoke).
   const liveSessions = new LiveSessions({ store: services.store, clock, log });
+  const context: ProtocolContext = {
+    dataDir: config.dataDir,
+    keyMaterial: services.dataDir,
+    sessions: services.sessions,
+    resources: services.resources,
+    store: services.store,
+    recorders: services.recorder,
+    liveSessions,
+    keys: services.keys,
+    clock,
+    log,
+  };
   try {
     // Before any session can start: what this instance left unfinished was interrupted.
     await services.recorder.recoverInterruptedRecordings();
-    if (config.ssh) {
-      ssh = await startSshGateway({
-        dataDir: config.dataDir,
-        listen: config.ssh,
-        sessions: services.sessions,
-        resources: services.resources,
-        store: services.store,
-        recorders: services.recorder,
-        clock,
-        log,
-        liveSessions,
-      });
-      services.listeners.ssh = ssh.address;
-      services.keys.sshHostKey = ssh.hostKey.publicKeyLine;
-    }
-    if (config.postgres) {
-      // Tickets issued here can be proven with SCRAM (scramTickets.ts says why this is needed).
-      const scramTickets = new ScramTicketCache(clock);
-      rememberPostgresTickets(services.sessions, scramTickets);
-      postgres = await startPostgresGateway({
-        listen: config.postgres,
-        tls: {
-          certChainPem: services.dataDir.serverChainPem,
-          keyPem: services.dataDir.serverKeyPem,
-        },
-        sessions: services.sessions,
-        resources: services.resources,
-        store: services.store,
-        recorders: services.recorder,
-        clock,
-        log,
-        liveSessions,
-        scramTickets,
-      });
-      services.listeners.postgres = postgres.address;
+    for (const protocol of PROTOCOLS) {
+      const listen = config[protocol];
+      if (!listen) continue;
+      const started = await startProtocol(protocol, listen, context);
+      (protocols as Record<string, RunningProtocol>)[protocol] = started;
+      running.push(started);
+      services.listeners[protocol] = started.address;
     }
     api = await startApiServer(
       {
@@ -207,8 +195,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       log,
     );
   } catch (error) {
-    await ssh?.close();
-    await postgres?.close();
+    await closeProtocols();
     liveSessions.shutdown();
     await services.hashPool.close();
     await services.store.close();
@@ -224,14 +211,13 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     apiUrl: api.url,
     caFingerprint: services.dataDir.caFingerprint,
     services,
-    ssh,
-    postgres,
+    ssh: protocols.ssh,
+    postgres: protocols.postgres,
     close: async () => {
       clearInterval(sweep);
       await api.close();
       // Ends live sessions with a notice, so their recordings close with a final checkpoint.
-      await ssh?.close();
-      await postgres?.close();
+      await closeProtocols();
       liveSessions.shutdown();
       await services.recorder.closeAll();
       await services.hashPool.close();

@@ -35,7 +35,7 @@ import {
   ProtocolError,
   type TransactionStatus,
 } from '../../../shared/postgres/codec.ts';
-import type { MaskPlan } from '../../policy/masking.ts';
+import type { MaskPlan, ResultMasker } from '../../policy/masking.ts';
 import { errorResponse, printable, SQLSTATE } from './errorResponses.ts';
 import {
   type Expected,
@@ -472,7 +472,13 @@ export class PostgresProtocolTracker {
     if (masking === 'unknown') {
       masked = values.map(() => null);
     } else {
-      const result = this.policy.masker.maskRow(masking, values);
+      let result: ReturnType<ResultMasker['maskRow']>;
+      try {
+        result = this.policy.masker.maskRow(masking, values);
+      } catch (error) {
+        // A row that does not fit its description: the server's fault, said as the codec does.
+        throw new ProtocolError('malformed', (error as Error).message);
+      }
       if (!result.changed) {
         out.forward(frame.raw);
         return;
