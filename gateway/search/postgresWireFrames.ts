@@ -13,7 +13,11 @@ import {
 import { eventKinds, type RecordingEvent } from '../../shared/recording/recordingFormat.ts';
 import type { FrameObserver } from '../recorder/recorder.ts';
 
-const SEARCHED_KINDS = new Set([eventKinds.query, eventKinds.error, eventKinds.notice]);
+/** The deriver reads a query's text and an error's or notice's messages, nothing else. */
+const SEARCHED = {
+  kinds: new Set([eventKinds.query, eventKinds.error, eventKinds.notice]),
+  queryParams: false,
+};
 
 /** `observer` fed the searchable events of wire frames; other frames pass as they are. */
 export function withPostgresWireExpanded(observer: FrameObserver): FrameObserver {
@@ -24,7 +28,7 @@ export function withPostgresWireExpanded(observer: FrameObserver): FrameObserver
         observer.frame(frame);
         return;
       }
-      wire ??= new PostgresWireEvents({ kinds: SEARCHED_KINDS });
+      wire ??= new PostgresWireEvents(SEARCHED);
       for (const event of wire.accept(frame)) observer.frame(event);
     },
     checkpoint: (seq) => observer.checkpoint(seq),
@@ -36,5 +40,5 @@ export function withPostgresWireExpanded(observer: FrameObserver): FrameObserver
 export function searchableEvents(
   events: AsyncIterable<RecordingEvent>,
 ): AsyncGenerator<RecordingEvent> {
-  return expandPostgresWire(events, { kinds: SEARCHED_KINDS });
+  return expandPostgresWire(events, SEARCHED);
 }

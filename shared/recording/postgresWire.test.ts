@@ -187,6 +187,21 @@ describe('PostgreSQL recorded as wire (format version 2)', () => {
     ]);
   });
 
+  it('joins messages cut anywhere, even a byte per frame (headers included)', async () => {
+    const events = await verifiedEvents(version2());
+    const cut: RecordingEvent[] = events.flatMap((event) =>
+      event.kind === eventKinds.postgresFrontend || event.kind === eventKinds.postgresBackend
+        ? [...Buffer.from(event.data)].map((byte) => ({ ...event, data: Buffer.from([byte]) }))
+        : [event],
+    );
+    const kinds = (list: RecordingEvent[]) => {
+      const wire = new PostgresWireEvents();
+      return list.flatMap((event) => wire.accept(event)).map((event) => event.kind);
+    };
+    expect(kinds(cut)).toEqual(kinds(events));
+    expect(await lines(cut)).toEqual(await lines(events));
+  });
+
   it('derives only the kinds asked for, and stops quietly at bytes that are not protocol', () => {
     const wire = new PostgresWireEvents({ kinds: new Set([eventKinds.query]) });
     const at = (kind: 'p' | 'P', data: Buffer): RecordingEvent => ({

@@ -13,19 +13,22 @@
  * they are.
  *
  * Every derived event carries the seq, time and channel (0) of the wire frame its message
- * ended in, so a search hit or a player position names a frame that exists. Frames are cut
- * into messages with the shared codec's reader, one per direction, so a message split across
- * frames (a big row, the recorder's 1 MiB frame limit) is whole again. A direction whose bytes
- * are not valid protocol (a damaged or hand-made recording) stops yielding events; nothing
- * here throws on recorded data.
+ * ended in, so a search hit or a player position names a frame that exists. Each direction
+ * is cut into messages by type byte and length (`WireCutter`): a message split across frames
+ * (a big row, the recorder's 1 MiB frame limit) is joined again, and only the messages a
+ * reader asked for are looked at — the search feed, which runs as a session is recorded, skips
+ * rows without copying or allocating. A direction whose bytes are not valid protocol (a
+ * damaged or hand-made recording) stops yielding events; nothing here throws on recorded data.
+ * A derived event's data may be a view of the wire frame's: valid as long as that frame's is.
  */
 import {
+  BACKEND_MESSAGE_TYPES,
   type Bind,
   decodeBackend,
   decodeFrontend,
   type FieldDescription,
+  FRONTEND_MESSAGE_TYPES,
   type Frame,
-  MessageReader,
   type NoticeFieldMap,
 } from '../postgres/codec.ts';
 import { type EventKind, eventKinds, type RecordingEvent } from './recordingFormat.ts';
@@ -36,6 +39,8 @@ export interface PostgresWireOptions {
    * messages, not rows. Default: all of them.
    */
   kinds?: ReadonlySet<EventKind>;
+  /** Put Bind parameters in extended `q` events (default true; search reads only the text). */
+  queryParams?: boolean;
 }
 
 /** FORMAT.md §5.2: text parameters as strings, binary as {base64}, NULL as null. */
@@ -60,8 +65,8 @@ export function isPostgresWire(event: { kind: string }): boolean {
 
 /** Expands one recording's events in order (see the module comment). Stateful: one per recording. */
 export class PostgresWireEvents {
-  private readonly frontend = typedReader('frontend');
-  private readonly backend = new MessageReader('backend');
+  private readonly frontend: WireCutter;
+  private readonly backend: WireCutter;
   private frontendBroken = false;
   private backendBroken = false;
   /** The server's first ReadyForQuery was seen: the greeting (login parameters) is over. */
@@ -69,10 +74,30 @@ export class PostgresWireEvents {
   private readonly statements = new Map<string, string>();
   private readonly portals = new Map<string, Portal>();
   private readonly wants: (kind: EventKind) => boolean;
+  private readonly queryParams: boolean;
 
   constructor(options: PostgresWireOptions = {}) {
     const kinds = options.kinds;
     this.wants = kinds === undefined ? () => true : (kind) => kinds.has(kind);
+    const wants = this.wants;
+    this.queryParams = options.queryParams ?? true;
+    // Parse, Bind, Execute and Close carry the state a `q` needs; the rest only what is asked.
+    this.frontend = new WireCutter(
+      FRONTEND_MESSAGE_TYPES,
+      `PBEC${wants(eventKinds.query) ? 'Q' : ''}${wants(eventKinds.copyData) ? 'd' : ''}${wants(eventKinds.meta) ? 'F' : ''}`,
+    );
+    this.backend = new WireCutter(
+      BACKEND_MESSAGE_TYPES,
+      [
+        wants(eventKinds.dataRow) ? 'D' : '',
+        wants(eventKinds.rowDescription) ? 'T' : '',
+        wants(eventKinds.commandComplete) ? 'CI' : '',
+        wants(eventKinds.error) ? 'E' : '',
+        wants(eventKinds.notice) ? 'N' : '',
+        wants(eventKinds.meta) ? 'SAZ' : '',
+        wants(eventKinds.copyData) ? 'd' : '',
+      ].join(''),
+    );
   }
 
   /** The events `event` stands for: itself, or what its wire bytes carry (maybe none). */
@@ -86,8 +111,7 @@ export class PostgresWireEvents {
     if (this.frontendBroken) return [];
     const out: RecordingEvent[] = [];
     try {
-      for (const frame of this.frontend.push(own(event.data)))
-        this.clientMessage(frame, event, out);
+      this.frontend.push(asBuffer(event.data), (frame) => this.clientMessage(frame, event, out));
     } catch {
       this.frontendBroken = true;
     }
@@ -98,7 +122,7 @@ export class PostgresWireEvents {
     if (this.backendBroken) return [];
     const out: RecordingEvent[] = [];
     try {
-      for (const frame of this.backend.push(own(event.data))) this.serverMessage(frame, event, out);
+      this.backend.push(asBuffer(event.data), (frame) => this.serverMessage(frame, event, out));
     } catch {
       this.backendBroken = true;
     }
@@ -123,7 +147,7 @@ export class PostgresWireEvents {
         remember(this.portals, bind.portal, MAX_PORTALS, {
           statement: bind.statement,
           sql: this.statements.get(bind.statement) ?? null,
-          params: paramsOf(bind),
+          params: this.queryParams ? paramsOf(bind) : [],
           paramFormats: bind.parameterFormats,
         });
         return;
@@ -261,11 +285,94 @@ export function paramsOf(bind: Bind): WireParam[] {
   });
 }
 
-function typedReader(direction: 'frontend'): MessageReader<'frontend'> {
-  const reader = new MessageReader(direction);
-  // The recording starts after the login: typed messages only, no startup packet.
-  reader.expectTyped();
-  return reader;
+/** Largest message a recording is expected to hold (the codec's backend limit). */
+const MAX_MESSAGE_BYTES = 1024 * 1024 * 1024;
+const TYPE_NAMES = Array.from({ length: 256 }, (_, byte) => String.fromCharCode(byte));
+
+/**
+ * Cuts one direction's bytes (typed messages: the recording starts after the login) into
+ * messages and hands on those of the wanted types; the others are skipped by their length, not
+ * copied. A wanted message inside one frame is a view of it; one split across frames is
+ * joined into a buffer of its own, so nothing here keeps a frame's memory. Throws on a length
+ * that cannot be protocol.
+ */
+class WireCutter {
+  /** 0 not a type of this direction, 1 skipped, 2 wanted. */
+  private readonly types = new Uint8Array(256);
+  private readonly head = Buffer.alloc(5);
+  private headHave = 0;
+  /** Body bytes of an unwanted message still to skip. */
+  private skip = 0;
+  /** A wanted message split across frames, being joined. */
+  private type = 0;
+  private body: Buffer | undefined;
+  private bodyHave = 0;
+
+  constructor(known: string, wanted: string) {
+    for (let i = 0; i < known.length; i++) this.types[known.charCodeAt(i)] = 1;
+    for (let i = 0; i < wanted.length; i++) this.types[wanted.charCodeAt(i)] = 2;
+  }
+
+  push(chunk: Buffer, onMessage: (frame: Frame) => void): void {
+    let at = 0;
+    const end = chunk.length;
+    while (at < end) {
+      if (this.skip > 0) {
+        const n = Math.min(this.skip, end - at);
+        this.skip -= n;
+        at += n;
+        continue;
+      }
+      const body = this.body;
+      if (body !== undefined) {
+        const n = Math.min(body.length - this.bodyHave, end - at);
+        chunk.copy(body, this.bodyHave, at, at + n);
+        this.bodyHave += n;
+        at += n;
+        if (this.bodyHave === body.length) {
+          this.body = undefined;
+          onMessage(message(this.type, body));
+        }
+        continue;
+      }
+      let type: number;
+      let length: number;
+      if (this.headHave === 0 && end - at >= 5) {
+        type = chunk[at]!;
+        length = chunk.readInt32BE(at + 1);
+        at += 5;
+      } else {
+        const n = Math.min(5 - this.headHave, end - at);
+        chunk.copy(this.head, this.headHave, at, at + n);
+        this.headHave += n;
+        at += n;
+        if (this.headHave < 5) continue;
+        this.headHave = 0;
+        type = this.head[0]!;
+        length = this.head.readInt32BE(1);
+      }
+      const kind = this.types[type];
+      if (kind === 0 || length < 4 || length > MAX_MESSAGE_BYTES) {
+        throw new Error('not PostgreSQL protocol');
+      }
+      const bodyLength = length - 4;
+      if (kind === 1) {
+        this.skip = bodyLength;
+      } else if (end - at >= bodyLength) {
+        onMessage(message(type, chunk.subarray(at, at + bodyLength)));
+        at += bodyLength;
+      } else {
+        this.type = type;
+        this.body = Buffer.allocUnsafe(bodyLength);
+        this.bodyHave = 0;
+      }
+    }
+  }
+}
+
+/** What the codec's decoders read of a message: its type and body. */
+function message(type: number, body: Buffer): Frame {
+  return { type: TYPE_NAMES[type]!, raw: body, body };
 }
 
 function derived(
@@ -281,12 +388,8 @@ function json(at: RecordingEvent, kind: EventKind, value: unknown): RecordingEve
   return derived(at, kind, Buffer.from(JSON.stringify(value), 'utf8'));
 }
 
-/**
- * A copy the reader may keep: a message cut across frames waits in it for the next frame, and
- * readers of files and downloads reuse the memory an event's data lies in.
- */
-function own(data: Uint8Array): Buffer {
-  return Buffer.from(data);
+function asBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
 function remember<T>(map: Map<string, T>, key: string, limit: number, value: T): void {
