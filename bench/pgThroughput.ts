@@ -19,8 +19,10 @@
  *
  * Prints per-path figures on stderr and a last line on stdout:
  *   RESULT pg_vs_pgbouncer=<ratio> pg_prepared_vs_pgbouncer=<ratio> pg_vs_direct=<ratio>
+ *          gateway_cpu_vs_pgbouncer=<ratio> gateway_prepared_cpu_vs_pgbouncer=<ratio>
  * (gateway simple / pgbouncer simple, gateway prepared / pgbouncer prepared, gateway simple /
- * direct simple). If the gateway cannot be set up, direct and pgbouncer are still measured and
+ * direct simple TPS; then the gateway process's own CPU per transaction over pgbouncer's, each
+ * the median of its rounds under the same pgbench load, simple and prepared). If the gateway cannot be set up, direct and pgbouncer are still measured and
  * printed, then the bench fails with the reason and prints no RESULT line.
  *
  * Environment: WITNESS_BENCH_SECONDS (15) per run, WITNESS_BENCH_PG_CLIENTS (8),
@@ -549,6 +551,8 @@ async function main(): Promise<number> {
       );
     }
     const best = new Map<string, Measurement>();
+    /** µs of CPU per transaction by `path/mode/meter`, one value per round. */
+    const cpuMicros = new Map<string, number[]>();
     for (let round = 1; round <= ROUNDS; round++) {
       for (const mode of MODES) {
         for (const { name, connection, cpu } of paths) {
@@ -570,6 +574,9 @@ async function main(): Promise<number> {
             if (before === undefined || after === undefined || measured.transactions === 0)
               return [];
             const micros = ((after - before) / measured.transactions) * 1e6;
+            const perRound = cpuMicros.get(`${name}/${mode}/${label}`) ?? [];
+            perRound.push(micros);
+            cpuMicros.set(`${name}/${mode}/${label}`, perRound);
             return [`${label} ${micros.toFixed(0)} µs`];
           });
           log(
@@ -589,6 +596,19 @@ async function main(): Promise<number> {
     for (const { name } of paths) {
       log(
         `${describe[name]} simple ${tps(name, 'simple')?.toFixed(0) ?? '–'} tps, prepared ${tps(name, 'prepared')?.toFixed(0) ?? '–'} tps`,
+      );
+    }
+    const cpu = (name: PathName, mode: Mode, meter: string) =>
+      median(cpuMicros.get(`${name}/${mode}/${meter}`));
+    log('Own CPU per transaction of each process (median of the rounds):');
+    for (const [name, meter] of [
+      ['gateway', 'gateway'],
+      ['gateway', 'tunnel'],
+      ['pgbouncer', 'pgbouncer'],
+    ] as const) {
+      if (!paths.some((p) => p.name === name)) continue;
+      log(
+        `  ${meter.padEnd(9)} simple ${cpu(name, 'simple', meter)?.toFixed(1) ?? '–'} µs, prepared ${cpu(name, 'prepared', meter)?.toFixed(1) ?? '–'} µs`,
       );
     }
     if (gateway) {
@@ -613,7 +633,9 @@ async function main(): Promise<number> {
     console.log(
       `RESULT pg_vs_pgbouncer=${ratio(tps('gateway', 'simple'), tps('pgbouncer', 'simple'))}` +
         ` pg_prepared_vs_pgbouncer=${ratio(tps('gateway', 'prepared'), tps('pgbouncer', 'prepared'))}` +
-        ` pg_vs_direct=${ratio(tps('gateway', 'simple'), tps('direct', 'simple'))}`,
+        ` pg_vs_direct=${ratio(tps('gateway', 'simple'), tps('direct', 'simple'))}` +
+        ` gateway_cpu_vs_pgbouncer=${ratio(cpu('gateway', 'simple', 'gateway'), cpu('pgbouncer', 'simple', 'pgbouncer'))}` +
+        ` gateway_prepared_cpu_vs_pgbouncer=${ratio(cpu('gateway', 'prepared', 'gateway'), cpu('pgbouncer', 'prepared', 'pgbouncer'))}`,
     );
     return 0;
   } finally {
@@ -629,6 +651,13 @@ async function main(): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+function median(values: number[] | undefined): number | undefined {
+  if (values === undefined || values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 function messageOf(error: unknown): string {

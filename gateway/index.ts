@@ -6,26 +6,28 @@
 import './pooledRandom.ts';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Keys } from '../shared/api/apiSchemas.ts';
+import { type Keys, PROTOCOLS } from '../shared/api/apiSchemas.ts';
 import { type RunningApi, startApiServer } from './api/apiServer.ts';
 import { AuthService, type AuthSettings, DEFAULT_AUTH_SETTINGS } from './auth/authService.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { type GatewayKeyMaterial, loadOrInitDataDir } from './config/dataDir.ts';
 import { GrantBook } from './grants/grantBook.ts';
 import { createJsonLogger, type Logger } from './logger.ts';
+import type { RunningPostgresGateway } from './proxy/postgres/index.ts';
 import {
-  type RunningPostgresGateway,
-  rememberPostgresTickets,
-  ScramTicketCache,
-  startPostgresGateway,
-} from './proxy/postgres/index.ts';
-import { type RunningSshGateway, startSshGateway } from './proxy/ssh/index.ts';
+  type ProtocolContext,
+  type RunningProtocol,
+  type RunningProtocols,
+  startProtocol,
+} from './proxy/protocols.ts';
+import type { RunningSshGateway } from './proxy/ssh/index.ts';
 import { ChainHashPool } from './recorder/chainHashPool.ts';
 import { loadOrCreateGatewayInstanceId } from './recorder/gatewayInstanceId.ts';
 import { Recorder } from './recorder/recorder.ts';
 import { RecordingArchive } from './recorder/recordingArchive.ts';
 import { DatabaseChunkStorage, SegmentFileStorage } from './recorder/recordingStorage.ts';
 import { ResourceCatalog } from './resources/resourceCatalog.ts';
+import { withPostgresWireExpanded } from './search/postgresWireFrames.ts';
 import { RecordingTextIndexer } from './search/recordingTextIndexer.ts';
 import { LiveSessions } from './sessions/liveSessions.ts';
 import { type ListenerAddresses, SessionService } from './sessions/sessionService.ts';
@@ -125,7 +127,7 @@ export async function openGatewayServices(
       owner: loadOrCreateGatewayInstanceId(config.dataDir),
       clock,
       ...(log ? { log } : {}),
-      observe: (session) => textIndex.observe(session.sessionId),
+      observe: (session) => withPostgresWireExpanded(textIndex.observe(session.sessionId)),
       hashPool,
     }),
     textIndex,
@@ -149,48 +151,35 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   const log = config.log ?? createJsonLogger();
   const services = await openGatewayServices(config, log);
   let api: RunningApi;
-  let ssh: RunningSshGateway | undefined;
-  let postgres: RunningPostgresGateway | undefined;
-  // One registry ends the sessions of both proxies (expiry, terminate, revoke).
+  const protocols: Partial<RunningProtocols> = {};
+  const running: RunningProtocol[] = [];
+  const closeProtocols = async () => {
+    for (const protocol of running) await protocol.close();
+  };
+  // One registry ends the sessions of every protocol (expiry, terminate, revoke).
   const liveSessions = new LiveSessions({ store: services.store, clock, log });
+  const context: ProtocolContext = {
+    dataDir: config.dataDir,
+    keyMaterial: services.dataDir,
+    sessions: services.sessions,
+    resources: services.resources,
+    store: services.store,
+    recorders: services.recorder,
+    liveSessions,
+    keys: services.keys,
+    clock,
+    log,
+  };
   try {
     // Before any session can start: what this instance left unfinished was interrupted.
     await services.recorder.recoverInterruptedRecordings();
-    if (config.ssh) {
-      ssh = await startSshGateway({
-        dataDir: config.dataDir,
-        listen: config.ssh,
-        sessions: services.sessions,
-        resources: services.resources,
-        store: services.store,
-        recorders: services.recorder,
-        clock,
-        log,
-        liveSessions,
-      });
-      services.listeners.ssh = ssh.address;
-      services.keys.sshHostKey = ssh.hostKey.publicKeyLine;
-    }
-    if (config.postgres) {
-      // Tickets issued here can be proven with SCRAM (scramTickets.ts says why this is needed).
-      const scramTickets = new ScramTicketCache(clock);
-      rememberPostgresTickets(services.sessions, scramTickets);
-      postgres = await startPostgresGateway({
-        listen: config.postgres,
-        tls: {
-          certChainPem: services.dataDir.serverChainPem,
-          keyPem: services.dataDir.serverKeyPem,
-        },
-        sessions: services.sessions,
-        resources: services.resources,
-        store: services.store,
-        recorders: services.recorder,
-        clock,
-        log,
-        liveSessions,
-        scramTickets,
-      });
-      services.listeners.postgres = postgres.address;
+    for (const protocol of PROTOCOLS) {
+      const listen = config[protocol];
+      if (!listen) continue;
+      const started = await startProtocol(protocol, listen, context);
+      (protocols as Record<string, RunningProtocol>)[protocol] = started;
+      running.push(started);
+      services.listeners[protocol] = started.address;
     }
     api = await startApiServer(
       {
@@ -208,8 +197,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       log,
     );
   } catch (error) {
-    await ssh?.close();
-    await postgres?.close();
+    await closeProtocols();
     liveSessions.shutdown();
     await services.hashPool.close();
     await services.store.close();
@@ -225,14 +213,13 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     apiUrl: api.url,
     caFingerprint: services.dataDir.caFingerprint,
     services,
-    ssh,
-    postgres,
+    ssh: protocols.ssh,
+    postgres: protocols.postgres,
     close: async () => {
       clearInterval(sweep);
       await api.close();
       // Ends live sessions with a notice, so their recordings close with a final checkpoint.
-      await ssh?.close();
-      await postgres?.close();
+      await closeProtocols();
       liveSessions.shutdown();
       await services.recorder.closeAll();
       await services.hashPool.close();

@@ -33,6 +33,7 @@ import {
   RECORDING_MAGIC,
   RecordingFormatError,
   RecordingReader,
+  recordingVersionOfMagic,
 } from '../../shared/recording/recordingFormat.ts';
 import {
   InvalidRecordingKeyError,
@@ -385,7 +386,9 @@ class RecordingCommands {
       handle = await fs.open(file, 'r');
       const head = Buffer.alloc(RECORDING_MAGIC.length);
       const { bytesRead } = await handle.read(head, 0, head.length, 0);
-      return bytesRead === head.length && head.equals(RECORDING_MAGIC) ? 'recording' : 'bundle';
+      return bytesRead === head.length && recordingVersionOfMagic(head) !== undefined
+        ? 'recording'
+        : 'bundle';
     } catch (error) {
       throw this.context.failure(`cannot read ${file}: ${messageOf(error)}`);
     } finally {

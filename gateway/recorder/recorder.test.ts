@@ -144,7 +144,7 @@ function describeRecorder(name: string, openBackend: () => Promise<Backend>): vo
 
       const decoded = await readRecording(backend.storage, 'ses_1');
       expect(decoded.header).toMatchObject({
-        formatVersion: 1,
+        formatVersion: 2,
         sessionId: 'ses_1',
         keyId: recordingKey.keyId,
         startedAt: T,

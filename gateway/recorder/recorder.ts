@@ -38,6 +38,7 @@ import {
   HASH_BYTES,
   initialHash,
   MAX_FRAME_DATA_BYTES,
+  RECORDING_FORMAT_VERSION,
 } from '../../shared/recording/recordingFormat.ts';
 import { type Clock, systemClock } from '../clock.ts';
 import type { RecordingKey } from '../config/dataDir.ts';
@@ -155,7 +156,7 @@ export class Recorder implements RecorderFactory {
       throw refuse('database error', error);
     }
     const header = encodeHeaderRecord({
-      formatVersion: 1,
+      formatVersion: RECORDING_FORMAT_VERSION,
       sessionId: session.sessionId,
       keyId: recordingKey.keyId,
       startedAt,

@@ -7,6 +7,7 @@
  * `failed` resolves; the proxy must then end the session with the failure's message and
  * forward nothing more.
  */
+import type { Protocol } from '../../shared/api/apiSchemas.ts';
 import type { EventKind } from '../../shared/recording/recordingFormat.ts';
 
 export interface SessionRecorder {
@@ -38,6 +39,6 @@ export interface RecorderFactory {
     sessionId: string;
     userId: string;
     resourceId: string;
-    protocol: 'ssh' | 'postgres';
+    protocol: Protocol;
   }): Promise<SessionRecorder>;
 }

@@ -1,3 +1,4 @@
+import type { Protocol } from '../../shared/api/apiSchemas.ts';
 import { hashOpaqueToken, newOpaqueToken } from '../auth/opaqueTokens.ts';
 import type { Clock } from '../clock.ts';
 import { GatewayError } from '../gatewayError.ts';
@@ -14,12 +15,12 @@ export interface ListenerAddress {
   host: string;
   port: number;
 }
-export type ListenerAddresses = Partial<Record<'ssh' | 'postgres', ListenerAddress>>;
+export type ListenerAddresses = Partial<Record<Protocol, ListenerAddress>>;
 
 export interface IssuedSession {
   session: SessionRecord;
   ticket: string;
-  endpoint: ({ protocol: 'ssh' | 'postgres' } & ListenerAddress) | null;
+  endpoint: ({ protocol: Protocol } & ListenerAddress) | null;
 }
 
 /**

@@ -12,6 +12,14 @@ import { z } from 'zod';
 
 export const API_PREFIX = '/v1';
 
+/**
+ * The protocols the gateway proxies, spelled once: the wire's schemas use `protocolSchema`,
+ * the gateway keeps one proxy module per entry (gateway/proxy/protocols.ts).
+ */
+export const PROTOCOLS = ['ssh', 'postgres'] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+export const protocolSchema = z.enum(PROTOCOLS);
+
 /** Largest request body the API accepts; bigger bodies get 413 before they are parsed. */
 export const MAX_REQUEST_BODY_BYTES = 64 * 1024;
 
@@ -354,7 +362,7 @@ export const grantListSchema = z.object({ grants: z.array(grantSchema) });
 export const createSessionRequestSchema = z.strictObject({ resourceId: id });
 
 export const sessionEndpointSchema = z.object({
-  protocol: z.enum(['ssh', 'postgres']),
+  protocol: protocolSchema,
   host: z.string(),
   port: portSchema,
 });
@@ -441,7 +449,7 @@ export const recordingSchema = z.object({
   username: z.string(),
   resourceId: id,
   resourceName: z.string(),
-  protocol: z.enum(['ssh', 'postgres']),
+  protocol: protocolSchema,
   status: z.enum(recordingStatuses),
   startedAt: isoTime,
   endedAt: isoTime.nullable(),
@@ -494,7 +502,7 @@ const recordingFilterFields = {
   username: z.string().trim().min(1).max(200).optional(),
   resourceId: id.optional(),
   status: z.enum(recordingStatusFilters).optional(),
-  protocol: z.enum(['ssh', 'postgres']).optional(),
+  protocol: protocolSchema.optional(),
   /** ISO times bounding startedAt. */
   from: isoTime.optional(),
   to: isoTime.optional(),
@@ -538,7 +546,7 @@ export const recordingSearchHitSchema = z.object({
   /** The recording's, to show the hit without another call. */
   username: z.string(),
   resourceName: z.string(),
-  protocol: z.enum(['ssh', 'postgres']),
+  protocol: protocolSchema,
   startedAt: isoTime,
 });
 export type RecordingSearchHit = z.infer<typeof recordingSearchHitSchema>;

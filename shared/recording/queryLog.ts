@@ -53,6 +53,7 @@
  */
 import { TextDecoder } from 'node:util';
 import { parseEventJson } from './eventMeta.ts';
+import { PostgresWireEvents } from './postgresWire.ts';
 import { eventKinds, type RecordingEvent } from './recordingFormat.ts';
 
 export interface QueryLogOptions {
@@ -126,7 +127,11 @@ export async function* queryLogLines(
     maxRows: options.maxRows ?? DEFAULT_MAX_ROWS,
     maxRowBytes: options.maxRowBytes ?? DEFAULT_MAX_ROW_BYTES,
   });
-  for await (const event of events) yield* assembler.accept(event);
+  // Version-2 recordings hold the wire: the log is assembled from the events it carries.
+  const wire = new PostgresWireEvents();
+  for await (const recorded of events) {
+    for (const event of wire.accept(recorded)) yield* assembler.accept(event);
+  }
   yield* assembler.end();
 }
 

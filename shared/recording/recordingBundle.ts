@@ -10,7 +10,11 @@
  */
 import { createHash } from 'node:crypto';
 import type { RecordingEvent } from './recordingFormat.ts';
-import { RecordingFormatError, RecordingReader } from './recordingFormat.ts';
+import {
+  RecordingFormatError,
+  RecordingReader,
+  recordingVersionOfMagic,
+} from './recordingFormat.ts';
 import {
   parseRecordingPublicKey,
   rawEd25519PublicKey,
@@ -313,9 +317,10 @@ function parseBundlePrefix(
   const magicLength = Math.min(buffered.length, MAGIC_BYTES.length);
   if (!buffered.subarray(0, magicLength).equals(MAGIC_BYTES.subarray(0, magicLength))) {
     return {
-      failure: buffered.subarray(0, 8).equals(Buffer.from('WTNSREC1'))
-        ? 'this is a bare recording, not a bundle'
-        : `this is not a Witness bundle (it does not start with ${JSON.stringify(BUNDLE_MAGIC)})`,
+      failure:
+        recordingVersionOfMagic(buffered) !== undefined
+          ? 'this is a bare recording, not a bundle'
+          : `this is not a Witness bundle (it does not start with ${JSON.stringify(BUNDLE_MAGIC)})`,
     };
   }
   const newline = buffered.indexOf(0x0a, MAGIC_BYTES.length);

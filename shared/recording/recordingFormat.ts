@@ -6,18 +6,40 @@
  * Pure functions over bytes — no I/O — so the encoder can be fuzzed and benchmarked alone.
  *
  * A recording stream is: one header record, then frame and checkpoint records in order.
- *   header:     "WTNSREC1" | u32 length | UTF-8 JSON RecordingHeader
+ *   header:     "WTNSREC2" | u32 length | UTF-8 JSON RecordingHeader
  *   frame:      'F' | u32 length | frame bytes | 32-byte chain hash after this frame
  *   checkpoint: 'C' | u32 length | checkpoint body | u16 signature length | Ed25519 signature
  * Frame bytes (what the chain hashes):
- *   u8 format version (1) | u8 kind | u16 channel | u64 seq | u64 time (epoch ms) | data
- * Chain: h0 = SHA-256("witness-recording-v1\0" ‖ sessionId ‖ "\0" ‖ keyId),
+ *   u8 format version (2) | u8 kind | u16 channel | u64 seq | u64 time (epoch ms) | data
+ * Chain: h0 = SHA-256("witness-recording-v2\0" ‖ sessionId ‖ "\0" ‖ keyId),
  *        hn = SHA-256(h(n-1) ‖ frame n bytes).
+ *
+ * Version 2 adds the PostgreSQL wire kinds (`p`, `P`: the bytes each side was forwarded);
+ * version 1 recordings (PostgreSQL as one structured event per message) are still read and
+ * verified, each in its own version (FORMAT.md §12): the magic, the header's formatVersion,
+ * every frame's version byte and the domain tags all name it.
  */
 import { createHash, hash } from 'node:crypto';
 
-export const RECORDING_MAGIC = Buffer.from('WTNSREC1', 'ascii');
-export const FRAME_FORMAT_VERSION = 1;
+/** The version this code writes; it reads 1 and 2. */
+export const RECORDING_FORMAT_VERSION = 2;
+export type RecordingFormatVersion = 1 | 2;
+/** The magic of the version written (`WTNSREC2`); `recordingVersionOfMagic` reads both. */
+export const RECORDING_MAGIC = Buffer.from('WTNSREC2', 'ascii');
+const MAGICS: Record<RecordingFormatVersion, Buffer> = {
+  1: Buffer.from('WTNSREC1', 'ascii'),
+  2: RECORDING_MAGIC,
+};
+export const FRAME_FORMAT_VERSION = RECORDING_FORMAT_VERSION;
+
+/** The format version named by a stream's first 8 bytes, or undefined if it is none we read. */
+export function recordingVersionOfMagic(head: Uint8Array): RecordingFormatVersion | undefined {
+  if (head.length < 8) return undefined;
+  const bytes = Buffer.from(head.buffer, head.byteOffset, 8);
+  if (bytes.equals(MAGICS[2])) return 2;
+  if (bytes.equals(MAGICS[1])) return 1;
+  return undefined;
+}
 export const HASH_BYTES = 32;
 const FRAME_FIXED_BYTES = 1 + 1 + 2 + 8 + 8;
 /** No single frame carries more than this; bigger chunks are split by the recorder. */
@@ -44,13 +66,21 @@ export const eventKinds = {
   notice: 'N',
   blocked: 'b',
   copyData: 'y',
+  /** Version 2: PostgreSQL frontend wire bytes, client → target, as forwarded. */
+  postgresFrontend: 'p',
+  /** Version 2: PostgreSQL backend wire bytes, target → client, as forwarded (masked). */
+  postgresBackend: 'P',
 } as const;
 export type EventKindName = keyof typeof eventKinds;
 export type EventKind = (typeof eventKinds)[EventKindName];
 const KIND_CODES = new Set<string>(Object.values(eventKinds));
+/** Version 1 had no wire kinds: a version-1 frame with one is malformed. */
+const V1_KIND_CODES = new Set<string>(
+  Object.values(eventKinds).filter((kind) => kind !== 'p' && kind !== 'P'),
+);
 
 export interface RecordingHeader {
-  formatVersion: 1;
+  formatVersion: RecordingFormatVersion;
   sessionId: string;
   /** Id of the Ed25519 key that signs this recording's checkpoints. */
   keyId: string;
@@ -81,15 +111,21 @@ export interface CheckpointBody {
   /** True for the checkpoint written when the session closed normally. */
   final: boolean;
   keyId: string;
+  /** The recording's format version, which names the domain tag; default: the current one. */
+  formatVersion?: RecordingFormatVersion;
 }
 
 export interface Checkpoint extends CheckpointBody {
   signature: Uint8Array;
 }
 
-export function initialHash(sessionId: string, keyId: string): Buffer {
+export function initialHash(
+  sessionId: string,
+  keyId: string,
+  version: RecordingFormatVersion = RECORDING_FORMAT_VERSION,
+): Buffer {
   return createHash('sha256')
-    .update('witness-recording-v1\0')
+    .update(`witness-recording-v${version}\0`)
     .update(sessionId)
     .update('\0')
     .update(keyId)
@@ -187,11 +223,18 @@ function writeU64(target: Buffer, value: number, at: number): void {
   target.writeUInt32BE(value >>> 0, at + 4);
 }
 
-export function encodeFrame(event: RecordingEvent): Buffer {
-  if (!KIND_CODES.has(event.kind)) throw new Error(`unknown event kind '${event.kind}'`);
+/** A frame's bytes; `version` 1 only to make recordings as old gateways wrote them (tests). */
+export function encodeFrame(
+  event: RecordingEvent,
+  version: RecordingFormatVersion = RECORDING_FORMAT_VERSION,
+): Buffer {
+  if (!(version === 2 ? KIND_CODES : V1_KIND_CODES).has(event.kind)) {
+    throw new Error(`unknown event kind '${event.kind}'`);
+  }
   if (event.data.length > MAX_FRAME_DATA_BYTES) throw new Error('frame data too large; split it');
   const frame = Buffer.allocUnsafe(FRAME_FIXED_BYTES + event.data.length);
   writeFrameHeader(frame, 0, event);
+  frame[0] = version;
   frame.set(event.data, FRAME_FIXED_BYTES);
   return frame;
 }
@@ -202,9 +245,11 @@ export function decodeFrame(frame: Uint8Array): RecordingEvent {
     ? frame
     : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
   const version = view.readUInt8(0);
-  if (version !== FRAME_FORMAT_VERSION) throw new Error(`unsupported frame version ${version}`);
+  if (version !== 2 && version !== 1) throw new Error(`unsupported frame version ${version}`);
   const kind = String.fromCharCode(view.readUInt8(1));
-  if (!KIND_CODES.has(kind)) throw new Error(`unknown event kind '${kind}'`);
+  if (!(version === 2 ? KIND_CODES : V1_KIND_CODES).has(kind)) {
+    throw new Error(`unknown event kind '${kind}'`);
+  }
   return {
     kind: kind as EventKind,
     channel: view.readUInt16BE(2),
@@ -218,7 +263,7 @@ export function encodeHeaderRecord(header: RecordingHeader): Buffer {
   const json = Buffer.from(JSON.stringify(header), 'utf8');
   const length = Buffer.allocUnsafe(4);
   length.writeUInt32BE(json.length);
-  return Buffer.concat([RECORDING_MAGIC, length, json]);
+  return Buffer.concat([MAGICS[header.formatVersion] ?? RECORDING_MAGIC, length, json]);
 }
 
 export function encodeFrameRecord(frame: Uint8Array, hash: Uint8Array): Buffer {
@@ -239,7 +284,7 @@ export function checkpointSigningBytes(body: CheckpointBody): Buffer {
   fixed.writeBigUInt64BE(BigInt(body.time), 8 + HASH_BYTES);
   fixed.writeUInt8(body.final ? 1 : 0, 16 + HASH_BYTES);
   return Buffer.concat([
-    Buffer.from('witness-checkpoint-v1\0', 'ascii'),
+    Buffer.from(`witness-checkpoint-v${body.formatVersion ?? RECORDING_FORMAT_VERSION}\0`, 'ascii'),
     lengthPrefixed(session),
     lengthPrefixed(key),
     fixed,
@@ -256,8 +301,11 @@ export function encodeCheckpointRecord(checkpoint: Checkpoint): Buffer {
   return Buffer.concat([prefix, body, signatureLength, checkpoint.signature]);
 }
 
-function decodeCheckpointRecord(payload: Buffer): Checkpoint {
-  const tag = 'witness-checkpoint-v1\0';
+function decodeCheckpointRecord(
+  payload: Buffer,
+  formatVersion: RecordingFormatVersion,
+): Checkpoint {
+  const tag = `witness-checkpoint-v${formatVersion}\0`;
   if (payload.subarray(0, tag.length).toString('ascii') !== tag)
     throw new Error('checkpoint has a wrong domain tag');
   let offset = tag.length;
@@ -280,7 +328,7 @@ function decodeCheckpointRecord(payload: Buffer): Checkpoint {
   if (signature.length !== signatureLength || offset + 2 + signatureLength !== payload.length) {
     throw new Error('checkpoint record length does not match its contents');
   }
-  return { sessionId, keyId, seq, hash, time, final: finalByte === 1, signature };
+  return { sessionId, keyId, seq, hash, time, final: finalByte === 1, signature, formatVersion };
 }
 
 function lengthPrefixed(value: Buffer): Buffer {
@@ -314,6 +362,7 @@ export class RecordingReader {
   private needed = RECORDING_MAGIC.length + 4;
   private consumed = 0;
   private sawHeader = false;
+  private version: RecordingFormatVersion = RECORDING_FORMAT_VERSION;
 
   /**
    * Returns the records `chunk` completes. The reader keeps a reference to `chunk` until it is
@@ -426,6 +475,9 @@ export class RecordingReader {
       if (type === 'F') {
         if (length < FRAME_FIXED_BYTES + HASH_BYTES) throw new Error('frame record too short');
         const frame = payload.subarray(0, length - HASH_BYTES);
+        if (frame[0] !== this.version) {
+          throw new Error(`frame version ${frame[0]} in a version ${this.version} recording`);
+        }
         return {
           type: 'frame',
           event: decodeFrame(frame),
@@ -435,7 +487,11 @@ export class RecordingReader {
         };
       }
       if (type === 'C')
-        return { type: 'checkpoint', checkpoint: decodeCheckpointRecord(payload), offset };
+        return {
+          type: 'checkpoint',
+          checkpoint: decodeCheckpointRecord(payload, this.version),
+          offset,
+        };
     } catch (error) {
       throw new RecordingFormatError((error as Error).message, offset);
     }
@@ -451,8 +507,14 @@ export class RecordingReader {
       this.needed = RECORDING_MAGIC.length + 4;
       return undefined;
     }
-    if (!this.buffer.subarray(0, RECORDING_MAGIC.length).equals(RECORDING_MAGIC)) {
-      throw new RecordingFormatError('not a Witness recording (bad magic)', offset);
+    const version = recordingVersionOfMagic(this.buffer);
+    if (version === undefined) {
+      throw new RecordingFormatError(
+        this.buffer.subarray(0, 7).toString('latin1') === 'WTNSREC'
+          ? 'a Witness recording of a format version this reader does not know; update witness'
+          : 'not a Witness recording (bad magic)',
+        offset,
+      );
     }
     const length = this.buffer.readUInt32BE(RECORDING_MAGIC.length);
     if (length > 1024 * 1024) throw new RecordingFormatError('header too large', offset);
@@ -472,12 +534,16 @@ export class RecordingReader {
     if (
       typeof header !== 'object' ||
       header === null ||
-      header.formatVersion !== 1 ||
+      header.formatVersion !== version ||
       typeof header.sessionId !== 'string' ||
       typeof header.keyId !== 'string'
     ) {
-      throw new RecordingFormatError('header lacks formatVersion 1, sessionId or keyId', offset);
+      throw new RecordingFormatError(
+        `header lacks formatVersion ${version}, sessionId or keyId`,
+        offset,
+      );
     }
+    this.version = version;
     this.advance(total);
     this.sawHeader = true;
     return { type: 'header', header, offset };

@@ -456,7 +456,7 @@ describe('the test vector in shared/recording/FORMAT.md', () => {
     const report = await verifyRecording(stream, { publicKeyPem: pem });
     expect(report).toMatchObject({ status: 'verified', frames: 2, sessionId: 'ses_example' });
     expect(recordingKeyId(pem)).toBe(field('key id'));
-    expect(initialHash('ses_example', field('key id')).toString('hex')).toBe(field('h0'));
+    expect(initialHash('ses_example', field('key id'), 1).toString('hex')).toBe(field('h0'));
 
     const records = new RecordingReader().push(stream);
     const frames = records.flatMap((r) => (r.type === 'frame' ? [r] : []));
@@ -470,6 +470,35 @@ describe('the test vector in shared/recording/FORMAT.md', () => {
     const signed = /^signed bytes +([0-9a-f]+(?:\n +[0-9a-f]+)*)/m.exec(spec)?.[1] ?? '';
     expect(checkpointSigningBytes(checkpoint.checkpoint).toString('hex')).toBe(
       signed.replace(/\s/g, ''),
+    );
+  });
+
+  it('the version-2 vector verifies too, with every value it lists', async () => {
+    const v2block = /```test-vector-stream-v2\n([0-9a-f\n]+)```/.exec(spec);
+    const v2 = Buffer.from((v2block?.[1] ?? '').replace(/\s/g, ''), 'hex');
+    expect(v2.subarray(0, 8).toString('latin1')).toBe('WTNSREC2');
+    const report = await verifyRecording(v2, { publicKeyPem: pem });
+    expect(report).toMatchObject({ status: 'verified', frames: 2, sessionId: 'ses_example' });
+    expect(initialHash('ses_example', field('key id'), 2).toString('hex')).toBe(field('v2 h0'));
+    const records = new RecordingReader().push(v2);
+    const frames = records.flatMap((r) => (r.type === 'frame' ? [r] : []));
+    expect(frames.map((f) => f.frame.toString('hex'))).toEqual([
+      field('v2 frame 1'),
+      field('v2 frame 2'),
+    ]);
+    expect(frames.map((f) => f.storedHash.toString('hex'))).toEqual([
+      field('v2 h1'),
+      field('v2 h2'),
+    ]);
+    const checkpoint = records.find((r) => r.type === 'checkpoint');
+    if (checkpoint?.type !== 'checkpoint') throw new Error('no checkpoint in the v2 vector');
+    const signed = /^v2 signed bytes +([0-9a-f]+(?:\n +[0-9a-f]+)*)/m.exec(spec)?.[1] ?? '';
+    expect(checkpointSigningBytes(checkpoint.checkpoint).toString('hex')).toBe(
+      signed.replace(/\s/g, ''),
+    );
+    // A version-1 reader's rules do not apply to it: a v1 checkpoint tag would not verify.
+    expect(checkpointSigningBytes({ ...checkpoint.checkpoint, formatVersion: 1 })).not.toEqual(
+      checkpointSigningBytes(checkpoint.checkpoint),
     );
   });
 });

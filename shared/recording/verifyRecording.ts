@@ -232,7 +232,9 @@ export class RecordingVerifier {
       );
       return;
     }
-    this.history = new ChainHistory(initialHash(header.sessionId, header.keyId));
+    this.history = new ChainHistory(
+      initialHash(header.sessionId, header.keyId, header.formatVersion),
+    );
     this.options.onHeader?.(header);
   }
 

@@ -30,6 +30,7 @@ import {
   type FrontendMessage,
   MessageReader,
 } from '../../shared/postgres/codec.ts';
+import { PostgresWireEvents } from '../../shared/recording/postgresWire.ts';
 import type { RecordingEvent } from '../../shared/recording/recordingFormat.ts';
 import { verifyRecording } from '../../shared/recording/verifyRecording.ts';
 import { startTestGateway, type TestGateway } from './gatewayForTests.ts';
@@ -311,11 +312,14 @@ export async function startPostgresTestBed(
           row = await services.store.getRecording(sessionId);
         }
         if (row.status !== 'complete') throw new Error(`recording ${sessionId} is ${row.status}`);
+        // The events derived from the recorded wire (FORMAT.md §5.3), as readers see them.
         const events: RecordingEvent[] = [];
+        const wire = new PostgresWireEvents();
         const report = await verifyRecording(services.recordings.open(row), {
           publicKeyPem: services.keys.recordingKey.publicKeyPem,
           expectedSessionId: sessionId,
-          onEvent: (event) => events.push({ ...event, data: Buffer.from(event.data) }),
+          onEvent: (event) =>
+            events.push(...wire.accept({ ...event, data: Buffer.from(event.data) })),
         });
         if (report.status !== 'verified' || !report.final) {
           throw new Error(`recording ${sessionId} did not verify: ${report.message}`);

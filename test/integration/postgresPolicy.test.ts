@@ -254,12 +254,14 @@ describeWithPostgres('Masking and guardrails through the gateway (real PostgreSQ
     const blocks = jsonOf(events, 'b');
     expect(blocks.map((b) => b.rule)).toEqual(blocked.map(([, rule]) => rule));
     expect(blocks[7]).toMatchObject({ sql: 'DROP TABLE t', rule: 'no-destruction' });
-    // Each blocked query: recorded as asked, blocked, and answered with the gateway's error.
+    // Each blocked query: recorded as blocked, with the whole text asked (what was forwarded
+    // is recorded, and the query was not), then answered with the gateway's error.
     const sequence = events
       .filter((e) => ['q', 'b', 'E'].includes(e.kind))
-      .slice(0, 3)
+      .slice(0, 2)
       .map((e) => e.kind);
-    expect(sequence).toEqual(['q', 'b', 'E']);
+    expect(sequence).toEqual(['b', 'E']);
+    expect(blocks[7]).toMatchObject({ query: 'INSERT INTO t VALUES (99); DROP TABLE t' });
     expect((jsonOf(events, 'E')[0]!.fields as Json).C).toBe('42501');
   });
 

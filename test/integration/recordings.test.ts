@@ -254,7 +254,7 @@ function describeRecordingsApi(
     expect(stream.status).toBe(200);
     expect(stream.headers['content-type']).toBe('application/octet-stream');
     expect(stream.body.equals(await storedBytes(ids.aliceSsh))).toBe(true);
-    expect(stream.body.subarray(0, 8).toString()).toBe('WTNSREC1');
+    expect(stream.body.subarray(0, 8).toString()).toBe('WTNSREC2');
 
     const denied = await getBytes(`/v1/recordings/${ids.bobSsh}/stream`, tokens.alice);
     expect(denied.status).toBe(404);

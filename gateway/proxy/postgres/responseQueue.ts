@@ -31,17 +31,12 @@ export interface PreparedStatement {
   describeRequested: boolean;
 }
 
-export type RecordedParam = string | null | { base64: string };
-
 /** A portal as the client created it with Bind. */
 export interface Portal {
   readonly name: string;
   readonly statementName: string;
   /** The statement it was bound from, when the gateway saw its Parse. */
   readonly statement: PreparedStatement | undefined;
-  /** Parameters as recorded (FORMAT.md §5.2): text as strings, binary as {base64}, NULL null. */
-  readonly params: RecordedParam[];
-  readonly paramFormats: FormatCode[];
   readonly resultFormats: FormatCode[];
   /** From the server's answer to Describe (portal): undefined unknown, null NoData. */
   fields: readonly FieldDescription[] | null | undefined;

@@ -46,7 +46,7 @@ import {
   type ReceiveWindow,
 } from '../../../shared/ssh/sshReceiveWindow.ts';
 import type { Logger } from '../../logger.ts';
-import { flushed, RecordedPipe, type RecordedPipeOptions } from './recordedPipe.ts';
+import { flushed, RecordedRelay, type RecordedRelayOptions } from '../relay/recordedRelay.ts';
 import { fixServerChannelWindowing } from './serverChannelWindowing.ts';
 
 /** What a channel needs from the connection it belongs to. */
@@ -82,7 +82,7 @@ const CLOSE_FLUSH_TIMEOUT_MS = 2_000;
  *   stream while paused (sshReceiveWindow.ts) — at a LAN round trip that is still far more
  *   than a terminal needs to stay supplied;
  * - output and stderr pipes hold at most 64 KiB between arrival and being *sent* to the
- *   client (RecordedPipe untilSent), instead of 4 MiB plus the channel's 2 MiB write buffer.
+ *   client (RecordedRelay untilSent), instead of 4 MiB plus the channel's 2 MiB write buffer.
  * Channels without a pty keep ssh2's 2 MiB windows and the 4 MiB pipe budget (bench:ssh).
  */
 const TERMINAL_UPSTREAM_WINDOW: ReceiveWindow = { windowBytes: 128 * 1024, bufferBytes: 32 * 1024 };
@@ -109,7 +109,7 @@ type QueueMode = 'record' | 'forward' | 'always';
 export abstract class ChannelBridge {
   protected queue: Promise<void> = Promise.resolve();
   protected closed = false;
-  protected pipes: RecordedPipe[] = [];
+  protected pipes: RecordedRelay[] = [];
   /** Why the session cannot start (target refused, recorder could not start), once known. */
   protected refusal: string | undefined;
   private shutdownDone: Promise<void> | undefined;
@@ -197,9 +197,9 @@ export abstract class ChannelBridge {
     source: Readable,
     sink: Writable,
     kind: EventKind,
-    flow: Pick<RecordedPipeOptions, 'highWaterMark' | 'untilSent'> = {},
-  ): RecordedPipe {
-    const pipe = new RecordedPipe({
+    flow: Pick<RecordedRelayOptions, 'highWaterMark' | 'untilSent'> = {},
+  ): RecordedRelay {
+    const pipe = new RecordedRelay({
       source,
       sink,
       record: (chunk) => this.context.record(this.recordingChannel, kind, chunk),
@@ -244,7 +244,7 @@ export class SessionChannelBridge extends ChannelBridge {
   private readonly notices: string[] = [];
   private client: ServerChannel | undefined;
   private upstream: ClientChannel | undefined;
-  private input: RecordedPipe | undefined;
+  private input: RecordedRelay | undefined;
   private startRequested = false;
   private closedBy: 'client' | 'target' | 'gateway' | undefined;
 

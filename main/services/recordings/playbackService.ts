@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { RECORDING_FORMAT_VERSION } from '../../../shared/recording/recordingFormat.ts';
 import type { VerificationReport } from '../../../shared/recording/verifyRecording.ts';
 import {
   type CallResponse,
@@ -398,7 +399,7 @@ function metaString(index: RecordingIndex, key: string): string | null {
 
 function emptyIndex(sessionId: string): RecordingIndex {
   return {
-    header: { formatVersion: 1, sessionId, keyId: '', startedAt: 0 },
+    header: { formatVersion: RECORDING_FORMAT_VERSION, sessionId, keyId: '', startedAt: 0 },
     kind: 'terminal',
     channel: null,
     channels: [],

@@ -3,6 +3,8 @@
  * same assembly the `.jsonl` export uses) read from the verified file, with each entry's result
  * table capped at MAX_ROWS_PER_ENTRY rows for display (rowCount still counts all).
  */
+
+import { PostgresWireEvents } from '../../../shared/recording/postgresWire.ts';
 import {
   DEFAULT_MAX_ROW_BYTES,
   QueryLogAssembler,
@@ -46,10 +48,20 @@ export class QueryTimelineBuilder {
   /** Seq of the frame that started each query, by its time (how a log line names its query). */
   private readonly queryStarts = new Map<number, number>();
   private count = 0;
+  /** Version-2 recordings hold the wire; the timeline is built from the events it carries. */
+  private readonly wire = new PostgresWireEvents();
 
   constructor(private readonly startedAt: number) {}
 
-  accept(event: RecordingEvent): QueryTimelineEntry[] {
+  accept(recorded: RecordingEvent): QueryTimelineEntry[] {
+    const events = this.wire.accept(recorded);
+    if (events.length === 1) return this.acceptOne(events[0]!);
+    const entries: QueryTimelineEntry[] = [];
+    for (const event of events) entries.push(...this.acceptOne(event));
+    return entries;
+  }
+
+  private acceptOne(event: RecordingEvent): QueryTimelineEntry[] {
     if (event.kind === eventKinds.query && !this.queryStarts.has(event.time)) {
       this.queryStarts.set(event.time, event.seq);
       // A long (live) session: forget the oldest; a query still open that long is rare, and

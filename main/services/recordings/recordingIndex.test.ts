@@ -24,7 +24,7 @@ function recordingFile(
   protocol = 'ssh',
 ): string {
   const header = {
-    formatVersion: 1 as const,
+    formatVersion: 2 as const,
     sessionId: 'ses-x',
     keyId: 'ed25519:0',
     startedAt: T0,

@@ -1,6 +1,6 @@
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { flushed, RecordedPipe } from './recordedPipe.ts';
+import { flushed, RecordedRelay } from './recordedRelay.ts';
 
 /** A sink that remembers what it got and, when told, stops draining (a slow client). */
 function sink(options: { highWaterMark?: number; slow?: boolean } = {}) {
@@ -28,13 +28,13 @@ function sink(options: { highWaterMark?: number; slow?: boolean } = {}) {
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
-describe('RecordedPipe', () => {
+describe('RecordedRelay', () => {
   it('writes each chunk only after its own append resolved, in order', async () => {
     const source = new PassThrough();
     const out = sink();
     const recorded: string[] = [];
     const pending: Array<() => void> = [];
-    const pipe = new RecordedPipe({
+    const pipe = new RecordedRelay({
       source,
       sink: out.stream,
       record: (chunk) =>
@@ -69,7 +69,7 @@ describe('RecordedPipe', () => {
     const out = sink();
     const failures: unknown[] = [];
     let count = 0;
-    const pipe = new RecordedPipe({
+    const pipe = new RecordedRelay({
       source,
       sink: out.stream,
       record: async () => {
@@ -89,7 +89,7 @@ describe('RecordedPipe', () => {
   it('pauses the source while the sink is full, and resumes on drain', async () => {
     const source = new PassThrough({ highWaterMark: 16 });
     const out = sink({ highWaterMark: 4, slow: true });
-    const pipe = new RecordedPipe({
+    const pipe = new RecordedRelay({
       source,
       sink: out.stream,
       record: async () => {},
@@ -129,7 +129,7 @@ describe('RecordedPipe', () => {
     let inRecorder = 0;
     let maxInRecorder = 0;
     let forwarded = 0;
-    const pipe = new RecordedPipe({
+    const pipe = new RecordedRelay({
       source,
       sink: new Writable({
         write(data: Buffer, _encoding, callback) {
@@ -156,7 +156,7 @@ describe('RecordedPipe', () => {
     const source = new PassThrough();
     const out = sink();
     const log: string[] = [];
-    const pipe = new RecordedPipe({
+    const pipe = new RecordedRelay({
       source,
       sink: out.stream,
       record: async (data) => {
@@ -207,7 +207,7 @@ describe('RecordedPipe', () => {
     const run = async (untilSent: boolean) => {
       const source = new PassThrough();
       const out = sink({ highWaterMark: 1024 * 1024, slow: true });
-      new RecordedPipe({
+      new RecordedRelay({
         source,
         sink: out.stream,
         record: async () => {},

@@ -1,0 +1,542 @@
+/**
+ * The PostgreSQL session's protocol state, as a pure module: messages in, decisions out. The
+ * session (postgresSession.ts) feeds it every message each side sends after the login and
+ * does what it decides; it does no I/O and knows no recorder, so it can be fuzzed alone.
+ *
+ * Decisions, per message:
+ * - **forward** it as received (almost everything);
+ * - **mask**: forward a re-encoded DataRow in its place (the session's masking rules);
+ * - **inject**: send bytes of the gateway's own — a Describe before an Execute whose columns
+ *   masking must know, the ErrorResponse (and ReadyForQuery) that answers a refused
+ *   statement, exactly where the server's answer would have been;
+ * - **refuse**: drop a statement a guardrail blocks (`blocked`), and with it the rest of its
+ *   extended-protocol batch up to Sync; the server's answer to an injected Describe is
+ *   dropped too (the client did not ask for it);
+ * - **throw** when a side breaks the protocol: `ProtocolError` / `OutOfOrder` from the codec
+ *   or the response queue, `ClientEncodingChanged` when the server reports a non-UTF8
+ *   client_encoding.
+ *
+ * What the server owes the client is a FIFO (responseQueue.ts). Prepared statements and
+ * portals are tracked only when the session masks results: they exist to find a DataRow's
+ * columns, so a session without masking rules keeps no map of them (every message is still
+ * decoded far enough to refuse a malformed one).
+ */
+import {
+  type Bind,
+  decodeBackend,
+  decodeDataRow,
+  decodeFrontend,
+  encodeBackend,
+  encodeDataRow,
+  encodeFrontend,
+  type FieldDescription,
+  type Frame,
+  type NoticeFieldMap,
+  ProtocolError,
+  type TransactionStatus,
+} from '../../../shared/postgres/codec.ts';
+import type { MaskPlan, ResultMasker } from '../../policy/masking.ts';
+import { errorResponse, printable, SQLSTATE } from './errorResponses.ts';
+import {
+  type Expected,
+  type Portal,
+  type PreparedStatement,
+  ResponseQueue,
+} from './responseQueue.ts';
+import type { SessionPolicy, StatementVerdict } from './sessionPolicy.ts';
+
+/** Where the tracker's decisions for one batch of messages go (a RelayBatch does). */
+export interface Decisions {
+  /** Pass the message on as received. */
+  forward(raw: Buffer): void;
+  /** Send bytes the gateway made (masked row, injected Describe, an answer of its own). */
+  add(bytes: Buffer): void;
+}
+
+export type BlockedStatement = Extract<StatementVerdict, { blocked: true }>;
+
+export interface TrackerHooks {
+  /**
+   * A statement was refused; its answer is queued (see `answersDue`). `query` is the text of
+   * the message refused (a Query's may hold several statements; a Parse's is one).
+   */
+  blocked(verdict: BlockedStatement, query: string, out: Decisions): void;
+  /** Rows whose columns are unknown are masked to NULL (worth a warning). */
+  unknownColumns?(portal: string): void;
+}
+
+/** A server message that does not fit what the client asked. */
+export class OutOfOrder extends Error {}
+
+export class ClientEncodingChanged extends Error {
+  constructor(readonly encoding: string) {
+    super(`client_encoding changed to ${encoding}`);
+  }
+}
+
+/** How the rows of a result are masked: a plan, nothing to do, or (columns unknown) all NULL. */
+type RowMasking = MaskPlan | 'none' | 'unknown';
+
+/**
+ * Prepared statements and portals remembered per session. Past these the oldest are forgotten:
+ * their rows are still masked (the gateway then asks for the columns itself).
+ */
+const MAX_STATEMENTS = 10_000;
+const MAX_PORTALS = 1_000;
+
+// Entries without data are shared: a pgbench transaction should not allocate for bookkeeping.
+const QUERY: Expected = { kind: 'query' };
+const PARSE: Expected = { kind: 'parse' };
+const BIND: Expected = { kind: 'bind' };
+const CLOSE: Expected = { kind: 'close' };
+const SYNC: Expected = { kind: 'sync' };
+const EXECUTE_UNTRACKED: Expected = { kind: 'execute', portal: undefined };
+const DESCRIBE_UNTRACKED: Expected = { kind: 'describe', target: 'portal' };
+
+export class PostgresProtocolTracker {
+  transactionStatus: TransactionStatus;
+  standardConformingStrings: boolean;
+  /** The server sent a FATAL or PANIC: its closing the connection next is explained. */
+  serverSentFatal = false;
+  /** The client sent Terminate: the target closing the connection next is the normal end. */
+  clientTerminated = false;
+
+  private readonly expected = new ResponseQueue();
+  private readonly statements = new Map<string, PreparedStatement>();
+  private readonly portals = new Map<string, Portal>();
+  private readonly masking: boolean;
+  /** A statement of this extended-protocol batch was blocked: drop the rest up to Sync. */
+  private swallowingUntilSync = false;
+  /** The server reported an error in the extended protocol and skips messages up to Sync. */
+  private serverSkippingUntilSync = false;
+  /** Masking of the simple query's current result set (between RowDescription and its end). */
+  private simpleRows: RowMasking | undefined;
+  /** The last RowDescription's body and fields: a repeated query's is decoded once. */
+  private lastRowDescription: { body: Buffer; fields: FieldDescription[] } | undefined;
+
+  constructor(
+    private readonly policy: SessionPolicy,
+    private readonly hooks: TrackerHooks,
+    initial: { transactionStatus?: TransactionStatus; standardConformingStrings?: boolean } = {},
+  ) {
+    this.masking = policy.masker.hasRules;
+    this.transactionStatus = initial.transactionStatus ?? 'I';
+    this.standardConformingStrings = initial.standardConformingStrings ?? true;
+  }
+
+  /** The head of what the server owes is the gateway's own answer: `answer` sends it now. */
+  get answersDue(): boolean {
+    return this.expected.head?.kind === 'refusal';
+  }
+
+  /** One message from the client. Throws ProtocolError on one that has no place here. */
+  client(frame: Frame, out: Decisions): void {
+    const type = frame.type;
+    if (this.swallowingUntilSync && type !== 'S' && type !== 'X') return;
+    switch (type) {
+      case 'Q': {
+        const { sql } = decodeFrontend(frame) as { sql: string };
+        const verdict = this.policy.check(sql, this.standardConformingStrings);
+        if (verdict.blocked) {
+          this.block(verdict, sql, out, true);
+          return;
+        }
+        out.forward(frame.raw);
+        this.expect(QUERY);
+        return;
+      }
+      case 'P': {
+        const parse = decodeFrontend(frame) as { statement: string; sql: string };
+        const verdict = this.policy.check(parse.sql, this.standardConformingStrings);
+        if (verdict.blocked) {
+          this.block(verdict, parse.sql, out, false);
+          this.swallowingUntilSync = true;
+          return;
+        }
+        if (this.masking) {
+          remember(this.statements, parse.statement, MAX_STATEMENTS, {
+            name: parse.statement,
+            sql: parse.sql,
+            fields: undefined,
+            describeRequested: false,
+          });
+        }
+        out.forward(frame.raw);
+        this.expect(PARSE);
+        return;
+      }
+      case 'B': {
+        // Decoded even when not tracked: a malformed message is refused, never passed on.
+        const bind = decodeFrontend(frame) as Bind;
+        if (this.masking) {
+          remember(this.portals, bind.portal, MAX_PORTALS, {
+            name: bind.portal,
+            statementName: bind.statement,
+            statement: this.statements.get(bind.statement),
+            resultFormats: bind.resultFormats,
+            fields: undefined,
+            describeRequested: false,
+          });
+        }
+        out.forward(frame.raw);
+        this.expect(BIND);
+        return;
+      }
+      case 'D': {
+        const describe = decodeFrontend(frame) as { target: 'statement' | 'portal'; name: string };
+        if (!this.masking) {
+          out.forward(frame.raw);
+          this.expect(DESCRIBE_UNTRACKED);
+          return;
+        }
+        if (describe.target === 'statement') {
+          const statement = this.statements.get(describe.name);
+          if (statement) statement.describeRequested = true;
+          this.expect({ kind: 'describe', target: 'statement', statement });
+        } else {
+          const portal = this.portals.get(describe.name);
+          if (portal) portal.describeRequested = true;
+          this.expect({ kind: 'describe', target: 'portal', portal });
+        }
+        out.forward(frame.raw);
+        return;
+      }
+      case 'E': {
+        const execute = decodeFrontend(frame) as { portal: string };
+        if (!this.masking) {
+          out.forward(frame.raw);
+          this.expect(EXECUTE_UNTRACKED);
+          return;
+        }
+        const portal = this.portals.get(execute.portal);
+        if (
+          portal !== undefined &&
+          !portal.describeRequested &&
+          !portal.statement?.describeRequested &&
+          !this.serverSkippingUntilSync
+        ) {
+          // The client never asked for the columns, but masking needs them before the rows.
+          out.add(encodeFrontend({ type: 'Describe', target: 'portal', name: portal.name }));
+          portal.describeRequested = true;
+          this.expect({ kind: 'injectedDescribe', portal });
+        }
+        out.forward(frame.raw);
+        this.expect({ kind: 'execute', portal });
+        return;
+      }
+      case 'C': {
+        const close = decodeFrontend(frame) as { target: 'statement' | 'portal'; name: string };
+        if (this.masking) {
+          if (close.target === 'statement') this.statements.delete(close.name);
+          else this.portals.delete(close.name);
+        }
+        out.forward(frame.raw);
+        this.expect(CLOSE);
+        return;
+      }
+      case 'S':
+        this.swallowingUntilSync = false;
+        this.serverSkippingUntilSync = false;
+        out.forward(frame.raw);
+        this.expect(SYNC);
+        return;
+      case 'F':
+        if (this.policy.hasGuardrails) {
+          this.block(
+            {
+              blocked: true,
+              rule: 'function_call',
+              statement: '',
+              reason:
+                'fast-path function calls bypass the guardrails, so they are not allowed on this database; call the function in a query instead',
+              code: SQLSTATE.insufficientPrivilege,
+              builtIn: true,
+            },
+            '',
+            out,
+            true,
+          );
+          return;
+        }
+        out.forward(frame.raw);
+        this.expect(QUERY);
+        return;
+      case 'X':
+        this.clientTerminated = true;
+        out.forward(frame.raw);
+        return;
+      case 'd':
+      case 'H':
+      case 'c':
+      case 'f':
+        out.forward(frame.raw);
+        return;
+      default:
+        // 'p' (a password message) has no place after login.
+        throw new ProtocolError(
+          'unknown_message',
+          `Unexpected message '${type}' from the client after login`,
+        );
+    }
+  }
+
+  /** One message from the server. Throws OutOfOrder / ProtocolError / ClientEncodingChanged. */
+  server(frame: Frame, out: Decisions): void {
+    const type = frame.type;
+    if (type === 'D') {
+      this.dataRow(frame, out);
+      return;
+    }
+    const head = this.expected.head;
+    switch (type) {
+      case 'T': {
+        if (head?.kind === 'injectedDescribe') {
+          head.portal.fields = this.rowDescription(frame);
+          this.expected.shift();
+          this.answer(out);
+          return; // the client did not ask for it
+        }
+        if (head?.kind === 'query') {
+          this.simpleRows = this.masking
+            ? this.policy.masker.forColumns(this.rowDescription(frame).map(resultColumn))
+            : 'none';
+        } else if (head?.kind === 'describe') {
+          if (this.masking) {
+            const fields = this.rowDescription(frame);
+            if (head.target === 'statement' && head.statement) head.statement.fields = fields;
+            if (head.target === 'portal' && head.portal) head.portal.fields = fields;
+          }
+          this.expected.shift();
+        } else {
+          throw new OutOfOrder('RowDescription that answers no query or Describe');
+        }
+        break;
+      }
+      case 'n': // NoData
+        if (head?.kind === 'injectedDescribe') {
+          head.portal.fields = null;
+          this.expected.shift();
+          this.answer(out);
+          return;
+        }
+        if (head?.kind !== 'describe') throw new OutOfOrder('NoData that answers no Describe');
+        if (head.target === 'statement' && head.statement) head.statement.fields = null;
+        if (head.target === 'portal' && head.portal) head.portal.fields = null;
+        this.expected.shift();
+        break;
+      case 't': // ParameterDescription, the first half of the answer to Describe (statement)
+        // Untracked Describes are not told apart by target: either may be answered so.
+        if (head?.kind !== 'describe' || (this.masking && head.target !== 'statement')) {
+          throw new OutOfOrder('ParameterDescription that answers no Describe');
+        }
+        break;
+      case '1':
+      case '2':
+      case '3': {
+        const kind = type === '1' ? 'parse' : type === '2' ? 'bind' : 'close';
+        if (head?.kind !== kind) throw new OutOfOrder(`${completeName(type)} without a ${kind}`);
+        this.expected.shift();
+        break;
+      }
+      case 'C':
+      case 'I':
+        if (head?.kind === 'query') this.simpleRows = undefined;
+        else if (head?.kind === 'execute') this.expected.shift();
+        else
+          throw new OutOfOrder(
+            `${type === 'C' ? 'CommandComplete' : 'EmptyQueryResponse'} that answers no query`,
+          );
+        break;
+      case 's': // PortalSuspended: the Execute's row limit was reached
+        if (head?.kind !== 'execute') throw new OutOfOrder('PortalSuspended without an Execute');
+        this.expected.shift();
+        break;
+      case 'E': {
+        // Decoded whole (errors are rare): a malformed one is the server breaking the protocol.
+        const { fields } = decodeBackend(frame) as { fields: NoticeFieldMap };
+        const severity = fields.get('S');
+        if (severity === 'FATAL' || severity === 'PANIC') this.serverSentFatal = true;
+        if (head?.kind === 'query') {
+          this.simpleRows = undefined;
+        } else if (head !== undefined && head.kind !== 'sync') {
+          // Extended protocol: the server now skips every message up to Sync.
+          if (!this.expected.dropUntilSync()) this.serverSkippingUntilSync = true;
+        }
+        break;
+      }
+      case 'N':
+      case 'A':
+      case 'd':
+        break;
+      case 'Z': {
+        if (head?.kind !== 'query' && head?.kind !== 'sync') {
+          throw new OutOfOrder('ReadyForQuery that ends no query or Sync');
+        }
+        const status = frame.body.toString('latin1', 0, 1);
+        if (status !== 'I' && status !== 'T' && status !== 'E') {
+          throw new ProtocolError('malformed', `ReadyForQuery with status '${status}'`);
+        }
+        this.transactionStatus = status;
+        this.simpleRows = undefined;
+        this.expected.shift();
+        // The ReadyForQuery goes out before any refusal that was waiting for it.
+        out.forward(frame.raw);
+        this.answer(out);
+        return;
+      }
+      case 'S': {
+        const parameter = decodeBackend(frame) as { name: string; value: string };
+        if (parameter.name === 'client_encoding' && parameter.value.toUpperCase() !== 'UTF8') {
+          throw new ClientEncodingChanged(parameter.value);
+        }
+        if (parameter.name === 'standard_conforming_strings') {
+          this.standardConformingStrings = parameter.value !== 'off';
+        }
+        break;
+      }
+      case 'G': // CopyInResponse
+      case 'H': // CopyOutResponse
+      case 'W': // CopyBothResponse
+      case 'c': // CopyDone
+      case 'V': // FunctionCallResponse
+        if (head?.kind !== 'query' && head?.kind !== 'execute') {
+          throw new OutOfOrder(`message '${type}' that answers no query`);
+        }
+        break;
+      default:
+        // Authentication, BackendKeyData, NegotiateProtocolVersion: only during login.
+        throw new OutOfOrder(`message '${type}' that belongs to the login, not to a session`);
+    }
+    out.forward(frame.raw);
+    if (this.expected.head?.kind === 'refusal') this.answer(out);
+  }
+
+  /** Sends the gateway's own answers that are now due (everything before them was answered). */
+  answer(out: Decisions): void {
+    for (let head = this.expected.head; head?.kind === 'refusal'; head = this.expected.head) {
+      this.expected.shift();
+      out.add(head.error.bytes);
+      if (head.ready) {
+        out.add(encodeBackend({ type: 'ReadyForQuery', status: this.transactionStatus }));
+      }
+    }
+  }
+
+  /** Refuses a statement: recorded by the hook, answered in its turn with an ErrorResponse. */
+  private block(verdict: BlockedStatement, query: string, out: Decisions, ready: boolean): void {
+    this.hooks.blocked(verdict, query, out);
+    const message = verdict.builtIn
+      ? printable(`blocked by the gateway: ${verdict.reason}`)
+      : printable(`blocked by guardrail "${verdict.rule}": ${verdict.reason}`);
+    const hint = verdict.builtIn
+      ? undefined
+      : 'Nothing of this query was sent to the database. Ask an admin if you need to run it.';
+    this.expect({
+      kind: 'refusal',
+      error: errorResponse('ERROR', verdict.code, message, hint),
+      ready,
+    });
+  }
+
+  private expect(expected: Expected): void {
+    // While the server skips up to Sync, it answers nothing before it (and nor does the gateway).
+    if (this.serverSkippingUntilSync && expected.kind !== 'sync') return;
+    this.expected.push(expected);
+  }
+
+  private rowDescription(frame: Frame): FieldDescription[] {
+    const last = this.lastRowDescription;
+    if (last?.body.equals(frame.body)) return last.fields;
+    const { fields } = decodeBackend(frame) as { fields: FieldDescription[] };
+    this.lastRowDescription = { body: Buffer.from(frame.body), fields };
+    return fields;
+  }
+
+  private dataRow(frame: Frame, out: Decisions): void {
+    const head = this.expected.head;
+    let masking: RowMasking;
+    if (head?.kind === 'query') {
+      if (this.simpleRows === undefined) throw new OutOfOrder('DataRow before its RowDescription');
+      masking = this.simpleRows;
+    } else if (head?.kind === 'execute') {
+      masking = this.masking ? this.portalMasking(head.portal) : 'none';
+    } else {
+      throw new OutOfOrder('DataRow that answers no query');
+    }
+    if (masking === 'none' || (masking !== 'unknown' && !masking.active)) {
+      out.forward(frame.raw);
+      return;
+    }
+    const { values } = decodeDataRow(frame.body);
+    let masked: readonly (Buffer | null)[];
+    if (masking === 'unknown') {
+      masked = values.map(() => null);
+    } else {
+      let result: ReturnType<ResultMasker['maskRow']>;
+      try {
+        result = this.policy.masker.maskRow(masking, values);
+      } catch (error) {
+        // A row that does not fit its description: the server's fault, said as the codec does.
+        throw new ProtocolError('malformed', (error as Error).message);
+      }
+      if (!result.changed) {
+        out.forward(frame.raw);
+        return;
+      }
+      masked = result.values;
+    }
+    out.add(encodeDataRow(masked));
+  }
+
+  /** The masking of an Execute's rows: from Describe (portal), or the statement's + Bind's formats. */
+  private portalMasking(portal: Portal | undefined): RowMasking {
+    if (portal === undefined) return 'unknown';
+    if (portal.plan !== undefined) return portal.plan as RowMasking;
+    let fields = portal.fields;
+    if (fields === undefined) {
+      const described = portal.statement?.fields;
+      fields =
+        described === undefined || described === null
+          ? described
+          : withResultFormats(described, portal.resultFormats);
+    }
+    let masking: RowMasking;
+    if (fields === undefined || fields === null) {
+      this.hooks.unknownColumns?.(portal.name);
+      masking = 'unknown';
+    } else {
+      masking = this.policy.masker.forColumns(fields.map(resultColumn));
+    }
+    portal.plan = masking;
+    return masking;
+  }
+}
+
+/** Sets `key` (as the newest entry), forgetting the oldest entry beyond `limit`. */
+function remember<T>(map: Map<string, T>, key: string, limit: number, value: T): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > limit) {
+    const oldest = map.keys().next().value;
+    if (oldest !== undefined) map.delete(oldest);
+  }
+}
+
+function completeName(type: string): string {
+  return type === '1' ? 'ParseComplete' : type === '2' ? 'BindComplete' : 'CloseComplete';
+}
+
+function resultColumn(field: FieldDescription): { name: string; typeOid: number; format: number } {
+  return { name: field.name, typeOid: field.typeOid, format: field.format };
+}
+
+/** A statement's description (formats 0) with the result formats a Bind asked for. */
+function withResultFormats(
+  fields: readonly FieldDescription[],
+  formats: readonly number[],
+): FieldDescription[] {
+  return fields.map((field, i) => ({
+    ...field,
+    format: formats.length === 0 ? 0 : formats.length === 1 ? formats[0]! : (formats[i] ?? 0),
+  }));
+}
