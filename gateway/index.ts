@@ -25,6 +25,7 @@ import { RecordingArchive } from './recorder/recordingArchive.ts';
 import { DatabaseChunkStorage, SegmentFileStorage } from './recorder/recordingStorage.ts';
 import { ResourceCatalog } from './resources/resourceCatalog.ts';
 import { RecordingTextIndexer } from './search/recordingTextIndexer.ts';
+import { endCarriedSessions } from './sessions/endCarriedSessions.ts';
 import { LiveSessions } from './sessions/liveSessions.ts';
 import { type ListenerAddresses, SessionService } from './sessions/sessionService.ts';
 import { openPostgresStore, openSqliteStore } from './store/openStore.ts';
@@ -65,6 +66,8 @@ export interface GatewayServices {
   keys: Keys;
   /** Where this instance's protocol listeners are bound; filled in as they start. */
   listeners: ListenerAddresses;
+  /** This gateway instance's id (recorder/gatewayInstanceId.ts): owner of what it records. */
+  instanceId: string;
 }
 
 export interface RunningGateway {
@@ -100,6 +103,7 @@ export async function openGatewayServices(
     ? await openPostgresStore(config.databaseUrl)
     : await openSqliteStore(path.join(config.dataDir, SQLITE_FILE_NAME));
   const listeners: ListenerAddresses = {};
+  const instanceId = loadOrCreateGatewayInstanceId(config.dataDir);
   // SQLite deployment: segment files in the data dir; PostgreSQL: rows shared by all replicas.
   const segments = new SegmentFileStorage(path.join(config.dataDir, 'recordings'));
   const chunks = new DatabaseChunkStorage(store);
@@ -116,11 +120,12 @@ export async function openGatewayServices(
     grants: new GrantBook(store, clock),
     sessions: new SessionService(store, clock, () => listeners),
     listeners,
+    instanceId,
     recorder: new Recorder({
       store,
       storage: store.kind === 'postgres' ? chunks : segments,
       recordingKey: dataDir.recordingKey,
-      owner: loadOrCreateGatewayInstanceId(config.dataDir),
+      owner: instanceId,
       clock,
       ...(log ? { log } : {}),
       observe: (session) => textIndex.observe(session.sessionId),
@@ -154,6 +159,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   try {
     // Before any session can start: what this instance left unfinished was interrupted.
     await services.recorder.recoverInterruptedRecordings();
+    await endCarriedSessions(services.store, services.instanceId, clock, log);
     if (config.ssh) {
       ssh = await startSshGateway({
         dataDir: config.dataDir,
