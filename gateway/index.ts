@@ -23,6 +23,10 @@ import { loadOrCreateGatewayInstanceId } from './recorder/gatewayInstanceId.ts';
 import { Recorder } from './recorder/recorder.ts';
 import { RecordingArchive } from './recorder/recordingArchive.ts';
 import { DatabaseChunkStorage, SegmentFileStorage } from './recorder/recordingStorage.ts';
+import {
+  DEFAULT_RECORDING_CHECK_INTERVAL_MS,
+  RecordingCheck,
+} from './recordingCheck/recordingCheck.ts';
 import { ResourceCatalog } from './resources/resourceCatalog.ts';
 import { RecordingTextIndexer } from './search/recordingTextIndexer.ts';
 import { endCarriedSessions } from './sessions/endCarriedSessions.ts';
@@ -45,6 +49,8 @@ export interface GatewayConfig {
   ssh?: { host: string; port: number } | undefined;
   /** PostgreSQL listener address; no PostgreSQL listener when absent. */
   postgres?: { host: string; port: number } | undefined;
+  /** How often the background recordings check runs (it also runs at start); default 6 h. */
+  recordingCheckIntervalMs?: number | undefined;
   clock?: Clock;
   log?: Logger;
 }
@@ -66,6 +72,8 @@ export interface GatewayServices {
   keys: Keys;
   /** Where this instance's protocol listeners are bound; filled in as they start. */
   listeners: ListenerAddresses;
+  /** Finds recordings that are missing a row or their bytes (issue #12). */
+  recordingCheck: RecordingCheck;
   /** This gateway instance's id (recorder/gatewayInstanceId.ts): owner of what it records. */
   instanceId: string;
 }
@@ -105,7 +113,8 @@ export async function openGatewayServices(
   const listeners: ListenerAddresses = {};
   const instanceId = loadOrCreateGatewayInstanceId(config.dataDir);
   // SQLite deployment: segment files in the data dir; PostgreSQL: rows shared by all replicas.
-  const segments = new SegmentFileStorage(path.join(config.dataDir, 'recordings'));
+  const segmentRoot = path.join(config.dataDir, 'recordings');
+  const segments = new SegmentFileStorage(segmentRoot);
   const chunks = new DatabaseChunkStorage(store);
   const textIndex = new RecordingTextIndexer(store, log ? { log } : {});
   const hashPool = new ChainHashPool(log ? { log } : {});
@@ -121,6 +130,7 @@ export async function openGatewayServices(
     sessions: new SessionService(store, clock, () => listeners),
     listeners,
     instanceId,
+    recordingCheck: new RecordingCheck({ store, segmentRoot }, clock),
     recorder: new Recorder({
       store,
       storage: store.kind === 'postgres' ? chunks : segments,
@@ -211,6 +221,10 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       },
       log,
     );
+    services.recordingCheck.start(
+      config.recordingCheckIntervalMs ?? DEFAULT_RECORDING_CHECK_INTERVAL_MS,
+      log,
+    );
   } catch (error) {
     await ssh?.close();
     await postgres?.close();
@@ -239,6 +253,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       await postgres?.close();
       liveSessions.shutdown();
       await services.recorder.closeAll();
+      await services.recordingCheck.stop();
       await services.hashPool.close();
       await services.textIndex.idle();
       await services.store.close();

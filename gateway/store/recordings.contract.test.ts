@@ -214,6 +214,7 @@ describeStoreContract('recordings', (underTest) => {
       await expect(
         store.appendRecordingChunk('ses_1', 3, Buffer.from('again')),
       ).rejects.toBeInstanceOf(StoreConflictError);
+      expect(await store.listRecordingChunkSessionIds()).toEqual(['ses_1', 'ses_2']);
     });
 
     it('audits who read which recording, newest first', async () => {

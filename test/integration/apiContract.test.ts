@@ -46,6 +46,7 @@ const expectedAccess: Record<RouteName, 'public' | 'signed-in' | readonly Role[]
   terminateSession: 'signed-in',
   listRecordings: 'signed-in',
   searchRecordings: 'signed-in',
+  listRecordingProblems: ['admin', 'auditor'],
   getRecording: 'signed-in',
   streamRecording: 'signed-in',
   exportRecording: 'signed-in',
