@@ -5,7 +5,8 @@
  * reports every recording one of them lacks:
  * - `missing_row`: a session that reached its target and ended has no recording row;
  * - `missing_bytes`: a recording row whose bytes are gone (or a segment file in the middle);
- * - `orphan_bytes`: bytes stored for a session that has no recording row.
+ * - `orphan_bytes`: bytes stored that no recording row describes (and no recorded session
+ *   names: those are `missing_row`, with a note that the bytes are still there).
  * It reads only; deciding what to do about a problem is a person's job.
  */
 import { readdir } from 'node:fs/promises';
@@ -89,8 +90,10 @@ export async function findRecordingProblems(
     }
   }
 
+  const reported = new Set(problems.map((problem) => problem.sessionId));
   for (const sessionId of new Set([...segments.keys(), ...chunked])) {
-    if (byId.has(sessionId)) continue;
+    // A session's lost row with its bytes still stored is one problem, reported above.
+    if (byId.has(sessionId) || reported.has(sessionId)) continue;
     problems.push({
       kind: 'orphan_bytes',
       sessionId,

@@ -42,7 +42,12 @@ export class RecordingCheck {
         .then((result) => {
           this.last = result;
           for (const problem of result.problems) {
-            log.warn('recording problem', { ...problem });
+            // `detail`, not `message`: that key is the log line's own.
+            log.warn('recording problem', {
+              kind: problem.kind,
+              sessionId: problem.sessionId,
+              detail: problem.message,
+            });
           }
           log.info('recordings checked', { recordingProblems: result.problems.length });
           return result;
