@@ -509,6 +509,11 @@ export class GatewayClient {
     return this.call('getRecording', { params: { sessionId } });
   }
 
+  /** Recordings the gateway cannot account for (admins and auditors), checked on request. */
+  async listRecordingProblems() {
+    return this.call('listRecordingProblems');
+  }
+
   /** The raw recording stream (FORMAT.md), to verify or replay locally. */
   async downloadRecording(sessionId: string): Promise<Download> {
     return this.call('streamRecording', { params: { sessionId } });

@@ -78,6 +78,7 @@ const calls: Record<string, { route: RouteName; run: (c: GatewayClient) => Promi
     run: (c) => c.exportRecording('s_1', { format: 'bundle' }),
   },
   listRecordingAccess: { route: 'listRecordingAccess', run: (c) => c.listRecordingAccess() },
+  listRecordingProblems: { route: 'listRecordingProblems', run: (c) => c.listRecordingProblems() },
 };
 
 /** The client's own machinery: everything else on its prototype is an API method. */

@@ -37,6 +37,7 @@ const HTTP_STATUS: Record<ApiErrorCode, number> = {
   rate_limited: 429,
   forbidden: 403,
   not_found: 404,
+  recording_missing: 410,
   conflict: 409,
   no_active_grant: 403,
   access_request_required: 403,

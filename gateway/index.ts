@@ -26,9 +26,14 @@ import { loadOrCreateGatewayInstanceId } from './recorder/gatewayInstanceId.ts';
 import { Recorder } from './recorder/recorder.ts';
 import { RecordingArchive } from './recorder/recordingArchive.ts';
 import { DatabaseChunkStorage, SegmentFileStorage } from './recorder/recordingStorage.ts';
+import {
+  DEFAULT_RECORDING_CHECK_INTERVAL_MS,
+  RecordingCheck,
+} from './recordingCheck/recordingCheck.ts';
 import { ResourceCatalog } from './resources/resourceCatalog.ts';
 import { withPostgresWireExpanded } from './search/postgresWireFrames.ts';
 import { RecordingTextIndexer } from './search/recordingTextIndexer.ts';
+import { endCarriedSessions } from './sessions/endCarriedSessions.ts';
 import { LiveSessions } from './sessions/liveSessions.ts';
 import { type ListenerAddresses, SessionService } from './sessions/sessionService.ts';
 import { openPostgresStore, openSqliteStore } from './store/openStore.ts';
@@ -48,6 +53,8 @@ export interface GatewayConfig {
   ssh?: { host: string; port: number } | undefined;
   /** PostgreSQL listener address; no PostgreSQL listener when absent. */
   postgres?: { host: string; port: number } | undefined;
+  /** How often the background recordings check runs (it also runs at start); default 6 h. */
+  recordingCheckIntervalMs?: number | undefined;
   clock?: Clock;
   log?: Logger;
 }
@@ -69,6 +76,10 @@ export interface GatewayServices {
   keys: Keys;
   /** Where this instance's protocol listeners are bound; filled in as they start. */
   listeners: ListenerAddresses;
+  /** Finds recordings that are missing a row or their bytes (issue #12). */
+  recordingCheck: RecordingCheck;
+  /** This gateway instance's id (recorder/gatewayInstanceId.ts): owner of what it records. */
+  instanceId: string;
 }
 
 export interface RunningGateway {
@@ -104,8 +115,10 @@ export async function openGatewayServices(
     ? await openPostgresStore(config.databaseUrl)
     : await openSqliteStore(path.join(config.dataDir, SQLITE_FILE_NAME));
   const listeners: ListenerAddresses = {};
+  const instanceId = loadOrCreateGatewayInstanceId(config.dataDir);
   // SQLite deployment: segment files in the data dir; PostgreSQL: rows shared by all replicas.
-  const segments = new SegmentFileStorage(path.join(config.dataDir, 'recordings'));
+  const segmentRoot = path.join(config.dataDir, 'recordings');
+  const segments = new SegmentFileStorage(segmentRoot);
   const chunks = new DatabaseChunkStorage(store);
   const textIndex = new RecordingTextIndexer(store, log ? { log } : {});
   const hashPool = new ChainHashPool(log ? { log } : {});
@@ -120,11 +133,13 @@ export async function openGatewayServices(
     grants: new GrantBook(store, clock),
     sessions: new SessionService(store, clock, () => listeners),
     listeners,
+    instanceId,
+    recordingCheck: new RecordingCheck({ store, segmentRoot }, clock),
     recorder: new Recorder({
       store,
       storage: store.kind === 'postgres' ? chunks : segments,
       recordingKey: dataDir.recordingKey,
-      owner: loadOrCreateGatewayInstanceId(config.dataDir),
+      owner: instanceId,
       clock,
       ...(log ? { log } : {}),
       observe: (session) => withPostgresWireExpanded(textIndex.observe(session.sessionId)),
@@ -173,6 +188,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   try {
     // Before any session can start: what this instance left unfinished was interrupted.
     await services.recorder.recoverInterruptedRecordings();
+    await endCarriedSessions(services.store, services.instanceId, clock, log);
     for (const protocol of PROTOCOLS) {
       const listen = config[protocol];
       if (!listen) continue;
@@ -194,6 +210,10 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
         certChainPem: services.dataDir.serverChainPem,
         keyPem: services.dataDir.serverKeyPem,
       },
+      log,
+    );
+    services.recordingCheck.start(
+      config.recordingCheckIntervalMs ?? DEFAULT_RECORDING_CHECK_INTERVAL_MS,
       log,
     );
   } catch (error) {
@@ -222,6 +242,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       await closeProtocols();
       liveSessions.shutdown();
       await services.recorder.closeAll();
+      await services.recordingCheck.stop();
       await services.hashPool.close();
       await services.textIndex.close();
       await services.store.close();

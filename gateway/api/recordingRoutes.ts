@@ -21,6 +21,8 @@ import type { Clock } from '../clock.ts';
 import { GatewayError } from '../gatewayError.ts';
 import type { RecordingArchive } from '../recorder/recordingArchive.ts';
 import { RecordingNotFoundError } from '../recorder/recordingStorage.ts';
+import { expectsRecording } from '../recordingCheck/findRecordingProblems.ts';
+import type { RecordingCheck } from '../recordingCheck/recordingCheck.ts';
 import { queryWords, snippetOf } from '../search/searchTerms.ts';
 import type { ResourceStore } from '../store/catalogStore.ts';
 import type { UserDirectory, UserRecord } from '../store/identityStore.ts';
@@ -34,6 +36,7 @@ import type {
   RecordingStore,
 } from '../store/recordingStore.ts';
 import type { RecordingTextSearcher } from '../store/recordingTextStore.ts';
+import type { SessionEnder } from '../store/sessionStore.ts';
 import type { HandlersFor } from './apiRoute.ts';
 
 export interface RecordingRouteServices {
@@ -42,9 +45,11 @@ export interface RecordingRouteServices {
     Pick<RecordingStore, 'recordRecordingVerification'> &
     Pick<RecordingTextSearcher, 'searchRecordingText'> &
     Pick<UserDirectory, 'getUserById' | 'getUserByUsername'> &
-    Pick<ResourceStore, 'getResource'>;
+    Pick<ResourceStore, 'getResource'> &
+    Pick<SessionEnder, 'getSession'>;
   clock: Clock;
   recordings: RecordingArchive;
+  recordingCheck: Pick<RecordingCheck, 'check'>;
 }
 
 /** Roles that may read every recording (auditors review, admins administer). */
@@ -58,6 +63,7 @@ export type RecordingRouteName =
   | 'listRecordings'
   | 'searchRecordings'
   | 'getRecording'
+  | 'listRecordingProblems'
   | 'streamRecording'
   | 'exportRecording'
   | 'listRecordingAccess';
@@ -67,14 +73,27 @@ export function recordingHandlers(
   app: FastifyInstance,
   services: RecordingRouteServices,
 ): HandlersFor<RecordingRouteName> {
-  const { store, clock, recordings } = services;
+  const { store, clock, recordings, recordingCheck } = services;
   const following = new Set<AbortController>();
   app.addHook('preClose', async () => {
     for (const stop of [...following]) stop.abort();
   });
-  /** The recording, if this user may see it; otherwise the same 404 as for no recording. */
+  /**
+   * The recording, if this user may see it; otherwise the same 404 as for no recording — unless
+   * the session they may see was recorded and its row is gone: that is said, never hidden.
+   */
   const visibleRecording = async (user: UserRecord, sessionId: string) => {
     const recording = await store.getRecording(sessionId);
+    if (!recording) {
+      const session = await store.getSession(sessionId);
+      const maySee = RECORDING_READERS.includes(user.role) || session?.userId === user.id;
+      if (session && maySee && expectsRecording(session)) {
+        throw new GatewayError(
+          'recording_missing',
+          `Session ${sessionId} was recorded, but its recording is missing from the gateway's database. Tell an admin: \`witness-gateway admin check-recordings\` lists what is missing.`,
+        );
+      }
+    }
     if (!recording || !(RECORDING_READERS.includes(user.role) || recording.userId === user.id)) {
       throw new GatewayError(
         'not_found',
@@ -251,6 +270,11 @@ export function recordingHandlers(
         hits,
         nextCursor: found.length > limit && last ? encodeSearchCursor(last.id) : null,
       };
+    },
+
+    listRecordingProblems: async () => {
+      const { checkedAt, problems } = await recordingCheck.check();
+      return { checkedAt: new Date(checkedAt).toISOString(), problems };
     },
 
     getRecording: async (ctx) => {

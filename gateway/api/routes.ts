@@ -39,6 +39,7 @@ export interface ApiServices {
   grants: GrantBook;
   sessions: SessionService;
   recordings: RecordingArchive;
+  recordingCheck: RecordingRouteServices['recordingCheck'];
   keys: Keys;
   version: string;
 }

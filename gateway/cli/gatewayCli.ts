@@ -1,5 +1,6 @@
 /**
- * `witness-gateway`: run the gateway (`serve`) and bootstrap it (`admin create-user`).
+ * `witness-gateway`: run the gateway (`serve`), bootstrap it (`admin create-user`) and check
+ * it (`admin check-recordings`).
  * stdout carries machine-readable output (the ready line, the enrollment link); people read
  * stderr.
  */
@@ -55,6 +56,9 @@ async function allEndedRecordings(store: RecordingCatalog): Promise<RecordingMet
 /** Written by `serve` so `admin create-user` can put the right URL into enrollment links. */
 const RUNTIME_FILE = 'gateway.json';
 
+/** `admin check-recordings` found recordings the gateway cannot account for. */
+export const EXIT_RECORDING_PROBLEMS = 3;
+
 export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> {
   const program = new Command('witness-gateway')
     .description('Witness gateway: just-in-time access to SSH and PostgreSQL, every byte recorded')
@@ -108,6 +112,14 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
         .default(7 * 86_400_000, '7d')
         .argParser(durationArg),
     )
+    .addOption(
+      new Option(
+        '--check-recordings-every <duration>',
+        'how often to look for missing recordings in the background (also at start)',
+      )
+        .default(6 * 3_600_000, '6h')
+        .argParser(durationArg),
+    )
     .action(
       async (options: {
         data: string;
@@ -118,6 +130,7 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
         hostname?: string[];
         accessTokenTtl: number;
         refreshTokenTtl: number;
+        checkRecordingsEvery: number;
         exitWithParent?: boolean;
       }) => {
         const gateway = await startGateway({
@@ -132,6 +145,7 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
             accessTokenTtlMs: options.accessTokenTtl,
             refreshTokenTtlMs: options.refreshTokenTtl,
           },
+          recordingCheckIntervalMs: options.checkRecordingsEvery,
         });
         const storeKind = gateway.services.store.kind;
         writeFileSync(
@@ -321,9 +335,45 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
       }
     });
 
+  let exitCode = 0;
+  admin
+    .command('check-recordings')
+    .description(
+      `report recordings that are missing: a session without its recording row, a row without its bytes, bytes without a row (exit ${EXIT_RECORDING_PROBLEMS} when any is found)`,
+    )
+    .addOption(dataOption().makeOptionMandatory())
+    .addOption(databaseOption())
+    .option('--json', 'print {"checkedAt": ISO, "problems": [{kind, sessionId, message}]}')
+    .action(async (options: { data: string; databaseUrl?: string; json?: boolean }) => {
+      const services = await openGatewayServices({
+        dataDir: path.resolve(options.data),
+        api: { host: '127.0.0.1', port: 0 },
+        databaseUrl: options.databaseUrl,
+        masterKeyBase64: io.env.WITNESS_MASTER_KEY,
+      });
+      try {
+        const { checkedAt, problems } = await services.recordingCheck.check();
+        if (options.json) {
+          io.stdout(
+            `${JSON.stringify({ checkedAt: new Date(checkedAt).toISOString(), problems })}\n`,
+          );
+        } else if (problems.length === 0) {
+          io.stdout('Every recording is accounted for: no problems found.\n');
+        } else {
+          io.stdout(
+            `${problems.map((p) => `${p.kind}\t${p.sessionId}\t${p.message}`).join('\n')}\n`,
+          );
+          io.stderr(`${problems.length} recording problem(s) found.\n`);
+        }
+        if (problems.length > 0) exitCode = EXIT_RECORDING_PROBLEMS;
+      } finally {
+        await services.store.close();
+      }
+    });
+
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    return exitCode;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
     const message = error instanceof Error ? error.message : String(error);

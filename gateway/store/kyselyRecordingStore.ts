@@ -142,6 +142,16 @@ export class KyselyRecordingStore implements RecordingStore {
     return rows.map((row) => row.session_id).sort();
   }
 
+  async listRecordingChunkSessionIds(): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('recording_chunks')
+      .select('session_id')
+      .distinct()
+      .orderBy('session_id')
+      .execute();
+    return rows.map((row) => row.session_id);
+  }
+
   async appendRecordingChunk(sessionId: string, chunkNo: number, data: Uint8Array): Promise<void> {
     try {
       await this.db

@@ -113,6 +113,29 @@ export class KyselySessionStore implements SessionStore {
       .execute();
     return rows.map(sessionFromRow);
   }
+
+  async endSessionsRecordedBy(
+    owner: string,
+    reason: string,
+    now: number,
+  ): Promise<SessionRecord[]> {
+    // Sessions carry no instance id; the recording row does, and every session that reached
+    // its target has one (a recording still 'recording' belongs to a live session).
+    const rows = await this.db
+      .updateTable('sessions')
+      .set({ state: 'ended', ended_at: now, end_reason: reason })
+      .where('state', '!=', 'ended')
+      .where('id', 'in', (eb) =>
+        eb
+          .selectFrom('recordings')
+          .select('session_id')
+          .where('owner', '=', owner)
+          .where('status', '!=', 'recording'),
+      )
+      .returningAll()
+      .execute();
+    return rows.map(sessionFromRow).sort((a, b) => a.id.localeCompare(b.id));
+  }
 }
 
 function sessionFromRow(row: Selectable<SessionsTable>): SessionRecord {

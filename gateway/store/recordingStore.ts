@@ -166,6 +166,11 @@ export interface RecordingStore
     RecordingLifecycle,
     RecordingChunkStore,
     RecordingAccessLog {
+  /**
+   * Session ids that have recording chunks stored, in order (the recordings check compares
+   * them with the rows: bytes without a row are reported, never silently kept).
+   */
+  listRecordingChunkSessionIds(): Promise<string[]>;
   /** Stores the outcome of the gateway verifying a recording (for list badges and filters). */
   recordRecordingVerification(
     sessionId: string,

@@ -4,7 +4,15 @@
  * forward, and recovery touches only its own instance's recordings.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { describeStoreContract, recording, T } from './fixtures/storeContract.ts';
+import {
+  describeStoreContract,
+  grant,
+  newUser,
+  recording,
+  resource,
+  session,
+  T,
+} from './fixtures/storeContract.ts';
 import type { Store } from './store.ts';
 import { StoreConflictError } from './storeConflictError.ts';
 
@@ -146,6 +154,41 @@ describeStoreContract('recordings', (underTest) => {
       expect(await store.markUnfinishedRecordingsInterrupted('gwi_a', T + 70_000)).toEqual([]);
     });
 
+    it("ends the sessions of this instance's finished recordings at restart, across replicas", async () => {
+      await store.createUser(newUser(1));
+      await store.createResource(resource(1));
+      await store.createGrant(grant(1));
+      const live = { state: 'live' as const, startedAt: T + 1000 };
+      for (const n of [1, 2, 3, 4]) await store.createSession(session(n, live));
+      await store.createSession(session(5)); // pending: no recording, untouched
+      await store.createRecording(recording(1));
+      await store.createRecording(recording(2));
+      await store.createRecording(recording(3, { owner: 'gwi_b' }));
+      await store.createRecording(recording(4));
+      await store.endSession('ses_4', 'closed by the client', T + 4000);
+      await store.finishRecording('ses_4', { status: 'complete', endedAt: T + 4000 });
+
+      const replica = await openAnother();
+      await replica.markUnfinishedRecordingsInterrupted('gwi_a', T + 60_000);
+      const ended = await replica.endSessionsRecordedBy('gwi_a', 'gateway stopped', T + 60_000);
+      expect(ended.map((s) => s.id)).toEqual(['ses_1', 'ses_2']);
+      for (const id of ['ses_1', 'ses_2']) {
+        expect(await store.getSession(id)).toMatchObject({
+          state: 'ended',
+          endedAt: T + 60_000,
+          endReason: 'gateway stopped',
+        });
+      }
+      // Another replica's live session, an already ended one and a pending one stay as they were.
+      expect(await store.getSession('ses_3')).toMatchObject({ state: 'live', endedAt: null });
+      expect(await store.getSession('ses_4')).toMatchObject({ endReason: 'closed by the client' });
+      expect((await store.getSession('ses_5'))?.state).toBe('pending');
+      // A live recording of this instance (a restart run out of order) does not end its session.
+      await store.createSession(session(6, live));
+      await store.createRecording(recording(6));
+      expect(await store.endSessionsRecordedBy('gwi_a', 'gateway stopped', T + 70_000)).toEqual([]);
+    });
+
     it('stores recording chunks and pages through them in order, byte-exact', async () => {
       const chunks = [0, 1, 2, 3, 4].map((n) =>
         Buffer.from(Array.from({ length: 300 + n }, (_, i) => (i * 7 + n) & 0xff)),
@@ -171,6 +214,7 @@ describeStoreContract('recordings', (underTest) => {
       await expect(
         store.appendRecordingChunk('ses_1', 3, Buffer.from('again')),
       ).rejects.toBeInstanceOf(StoreConflictError);
+      expect(await store.listRecordingChunkSessionIds()).toEqual(['ses_1', 'ses_2']);
     });
 
     it('audits who read which recording, newest first', async () => {

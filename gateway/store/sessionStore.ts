@@ -60,4 +60,14 @@ export interface SessionStore extends SessionEnder {
     reason: string,
     now: number,
   ): Promise<SessionRecord[]>;
+  /**
+   * Startup recovery after a crash: ends every not-yet-ended session whose recording this
+   * gateway instance (`owner`, recorder/gatewayInstanceId.ts) wrote and no longer writes — the
+   * dead process carried them. Sessions recorded by other replicas sharing the database are
+   * not touched. Run it after the unfinished recordings were marked interrupted.
+   */
+  endSessionsRecordedBy(owner: string, reason: string, now: number): Promise<SessionRecord[]>;
 }
+
+/** The end reason of a session a gateway process carried when it died (found at restart). */
+export const GATEWAY_STOPPED_REASON = 'gateway stopped';

@@ -46,6 +46,8 @@ export const errorCodes = [
   'rate_limited',
   'forbidden',
   'not_found',
+  /** The session was recorded, but its recording row is gone (410: it existed). */
+  'recording_missing',
   'conflict',
   'no_active_grant',
   'access_request_required',
@@ -480,6 +482,25 @@ export type Recording = z.infer<typeof recordingSchema>;
  * when newer recordings arrive meanwhile.
  */
 const pageCursor = z.string().min(1).max(512);
+
+/**
+ * A recording the gateway cannot account for (issue #12: nothing is silently missing):
+ * `missing_row` a session that ended without a recording row, `missing_bytes` a row whose
+ * bytes are gone, `orphan_bytes` stored bytes no row describes.
+ */
+export const recordingProblemKinds = ['missing_row', 'missing_bytes', 'orphan_bytes'] as const;
+export const recordingProblemSchema = z.object({
+  kind: z.enum(recordingProblemKinds),
+  sessionId: z.string(),
+  message: z.string(),
+});
+export type RecordingProblem = z.infer<typeof recordingProblemSchema>;
+export const recordingProblemsSchema = z.object({
+  /** When the check ran (the API runs it on each request). */
+  checkedAt: isoTime,
+  problems: z.array(recordingProblemSchema),
+});
+export type RecordingProblems = z.infer<typeof recordingProblemsSchema>;
 
 export const recordingListSchema = z.object({
   recordings: z.array(recordingSchema),

@@ -39,6 +39,7 @@ import {
   recordingExportQuerySchema,
   recordingListQuerySchema,
   recordingListSchema,
+  recordingProblemsSchema,
   recordingSchema,
   recordingSearchQuerySchema,
   recordingSearchResultSchema,
@@ -249,6 +250,13 @@ export const apiRoutes = {
     access: 'signed-in',
     query: recordingSearchQuerySchema,
     response: recordingSearchResultSchema,
+  },
+  /** Recordings the gateway cannot account for: no row, no bytes, or bytes without a row. */
+  listRecordingProblems: {
+    method: 'GET',
+    path: '/recordings/problems',
+    access: REVIEWERS,
+    response: recordingProblemsSchema,
   },
   getRecording: {
     method: 'GET',

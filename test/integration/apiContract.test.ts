@@ -46,6 +46,7 @@ const expectedAccess: Record<RouteName, 'public' | 'signed-in' | readonly Role[]
   terminateSession: 'signed-in',
   listRecordings: 'signed-in',
   searchRecordings: 'signed-in',
+  listRecordingProblems: ['admin', 'auditor'],
   getRecording: 'signed-in',
   streamRecording: 'signed-in',
   exportRecording: 'signed-in',
@@ -170,10 +171,12 @@ describe('the gateway serves the route table', () => {
         }
       }
     }
-    // The admin-only routes refuse two roles each; the access log refuses engineers.
+    // The admin-only routes refuse two roles each; the access log and the recording problems
+    // refuse engineers.
     expect(refusals).toContain('createResource:engineer');
     expect(refusals).toContain('deleteGrant:auditor');
     expect(refusals).toContain('listRecordingAccess:engineer');
-    expect(refusals).toHaveLength(6 * 2 + 1);
+    expect(refusals).toContain('listRecordingProblems:engineer');
+    expect(refusals).toHaveLength(6 * 2 + 2);
   });
 });

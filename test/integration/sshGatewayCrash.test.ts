@@ -1,8 +1,9 @@
 /**
- * The gateway process killed with SIGKILL in the middle of a recorded SSH session: after a
- * restart the recording is marked interrupted, its prefix verifies up to the last signed
- * checkpoint, and the exported bundle verifies offline as partial — nothing already recorded
- * is lost, and the restarted gateway serves new sessions.
+ * The gateway process killed with SIGKILL in the middle of several recorded SSH sessions: after
+ * a restart every recording is marked interrupted and its prefix verifies up to its last signed
+ * checkpoint, every session the dead process carried is ended (`gateway stopped`, none left
+ * `live`), and the exported bundle verifies offline as partial — nothing already recorded is
+ * lost, and the restarted gateway serves new sessions.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -96,20 +97,57 @@ describeWithSshd('gateway killed mid-session', () => {
       client.on('close', () => resolve());
       client.on('error', () => resolve());
     });
+    // Two more sessions live at the same time, one quiet, one printing now and then.
+    const others = await Promise.all(
+      ['sleep 600', 'while true; do date; sleep 0.3; done'].map(async (command) => {
+        const created = await api.createSession(resource.id);
+        const other = await connect(gateway.ready.ssh!, created.sessionId, created.ticket);
+        await new Promise<void>((resolve, reject) =>
+          other.exec(command, (error, stream) => {
+            if (error) return reject(error);
+            stream.on('data', () => {});
+            stream.stderr.on('data', () => {});
+            resolve();
+          }),
+        );
+        other.on('error', () => {});
+        return { sessionId: created.sessionId, client: other };
+      }),
+    );
     // Let it run past at least two checkpoints (every second), then kill the gateway hard.
     await new Promise((r) => setTimeout(r, 2500));
     expect(received).toContain('line 20');
+    const carried = [session.sessionId, ...others.map((o) => o.sessionId)];
+    expect((await api.listSessions({ state: 'live' })).map((s) => s.id).sort()).toEqual(
+      [...carried].sort(),
+    );
     gateway.child.kill('SIGKILL');
     await gateway.stop();
     await closed;
     client.end();
+    for (const other of others) other.client.end();
     api.close();
 
     gateway = await serve();
     api = await signIn(gateway.ready.api);
+    // No session is left live: the restart ended every one the dead process carried.
+    expect(await api.listSessions({ state: 'live' })).toEqual([]);
+    for (const sessionId of carried) {
+      expect(await api.getSession(sessionId)).toMatchObject({
+        state: 'ended',
+        endReason: 'gateway stopped',
+        endedAt: expect.any(String),
+      });
+      const each = await api.getRecording(sessionId);
+      expect(each.status).toBe('interrupted');
+      // Interrupted, not tampered: verified up to its last checkpoint, no bad frame.
+      expect(each.verification).toMatchObject({
+        status: 'partial',
+        firstBadSeq: null,
+        verifiedThroughSeq: each.lastCheckpointSeq,
+      });
+    }
     const recording = await api.getRecording(session.sessionId);
-    expect(recording.status).toBe('interrupted');
-    expect(recording.verification).toMatchObject({ status: 'partial', firstBadSeq: null });
     expect(recording.verification!.verifiedThroughSeq).toBeGreaterThan(10);
 
     // The bundle verifies offline with only the gateway's public key: partial, and the verified
