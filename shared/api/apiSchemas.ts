@@ -583,4 +583,10 @@ export const recordingExportQuerySchema = z.strictObject({
   format: z.enum(['cast', 'bundle', 'jsonl']),
   /** For cast: the terminal channel to export (default: the first with a pty or output). */
   channel: z.coerce.number().int().min(0).max(65535).optional(),
+  /**
+   * An export of a recording that fails verification is refused (409); `1` exports it anyway,
+   * marked unverified in the file (a bundle's signed statement, a .cast header's title) and in
+   * the `x-witness-verification` response header.
+   */
+  allowUnverified: z.enum(['0', '1', 'true', 'false']).optional(),
 });
