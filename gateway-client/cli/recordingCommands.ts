@@ -71,6 +71,7 @@ interface ExportOptions {
   channel?: number;
   output?: string;
   force?: boolean;
+  allowUnverified?: boolean;
 }
 
 interface CommandsOptions {
@@ -120,6 +121,10 @@ export function registerRecordingCommands(program: Command, context: RecordingCo
     .option('--channel <n>', 'for cast: the terminal channel (default: the first)', parseChannel)
     .option('-o, --output <file>', 'where to write it; - for stdout (default: <session>.<ext>)')
     .option('-f, --force', 'replace the file if it exists')
+    .option(
+      '--allow-unverified',
+      'export a recording that fails verification anyway, marked as unverified in the file',
+    )
     .action((session: string, options: ExportOptions) => commands.export(session, options));
 
   recordings
@@ -214,6 +219,7 @@ class RecordingCommands {
       const download = await client.exportRecording(sessionId, {
         format: options.format,
         ...(options.channel !== undefined ? { channel: options.channel } : {}),
+        ...(options.allowUnverified ? { allowUnverified: '1' as const } : {}),
       });
       if (toStdout) {
         await pipeline(download.body, this.context.stdout, { end: false });
@@ -237,6 +243,11 @@ class RecordingCommands {
         );
       }
       this.print(`Saved ${output} (${formatBytes(bytes)}).`);
+      if (options.allowUnverified) {
+        this.info(
+          'warning: exported with --allow-unverified; if the recording fails verification the file says so, and it is not evidence.',
+        );
+      }
       if (options.format === 'bundle') {
         const fingerprint = await client
           .keys()
@@ -398,7 +409,9 @@ function describeReport(
       : report.status === 'failed'
         ? 'FAILED'
         : report.ok
-          ? 'PARTIAL (interrupted)'
+          ? 'bundle' in report && !report.headerSigned
+            ? 'PARTIAL (interrupted, or cut: cannot tell)'
+            : 'PARTIAL (interrupted)'
           : 'NOT VERIFIED';
   const fingerprint =
     'keyFingerprint' in report
@@ -410,8 +423,27 @@ function describeReport(
   const lines = [`${verdict}  ${file}`];
   if (report.sessionId) lines.push(`  session:        ${report.sessionId}`);
   if (keyId) lines.push(`  signed by:      ${keyId}${fingerprint ? ` (${fingerprint})` : ''}`);
-  if ('bundle' in report && report.bundle?.exportedAt) {
-    lines.push(`  exported at:    ${report.bundle.exportedAt}`);
+  if ('signed' in report && report.signed?.sessionStartSeq != null) {
+    // Shown because a signed checkpoint covers the frames they come from.
+    const signed = report.signed;
+    lines.push(
+      `  user:           ${signed.user ?? '?'}${signed.userId ? ` (${signed.userId})` : ''}  (signed)`,
+    );
+    lines.push(
+      `  resource:       ${signed.resource ?? '?'}${signed.resourceId ? ` (${signed.resourceId})` : ''}  (signed)`,
+    );
+    lines.push(`  protocol:       ${signed.protocol ?? '?'}  (signed)`);
+    lines.push(`  started:        ${signed.startedAt}  (signed)`);
+    if (signed.endedAt) lines.push(`  ended:          ${signed.endedAt}  (signed)`);
+  }
+  if ('bundle' in report && report.headerSigned && report.bundle?.exportedAt) {
+    lines.push(`  exported at:    ${report.bundle.exportedAt}  (signed by the gateway)`);
+  }
+  if ('unsignedHeader' in report && report.unsignedHeader) {
+    lines.push(`  header:         ${report.unsignedHeader.note}`);
+    if (report.unsignedHeader.exportedAt) {
+      lines.push(`    exported at:  ${report.unsignedHeader.exportedAt}  (unsigned)`);
+    }
   }
   lines.push(`  frames:         ${report.frames}`);
   if (report.status === 'failed') lines.push(`  first bad seq:  ${report.firstBadSeq}`);
