@@ -11,6 +11,7 @@ import { type RunningApi, startApiServer } from './api/apiServer.ts';
 import { AuthService, type AuthSettings, DEFAULT_AUTH_SETTINGS } from './auth/authService.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { type GatewayKeyMaterial, loadOrInitDataDir } from './config/dataDir.ts';
+import { signBytes } from './config/recordingSignature.ts';
 import { GrantBook } from './grants/grantBook.ts';
 import { createJsonLogger, type Logger } from './logger.ts';
 import type { RunningPostgresGateway } from './proxy/postgres/index.ts';
@@ -147,7 +148,11 @@ export async function openGatewayServices(
     }),
     textIndex,
     hashPool,
-    recordings: new RecordingArchive([segments, chunks], dataDir.recordingKey.publicKeyPem),
+    recordings: new RecordingArchive(
+      [segments, chunks],
+      dataDir.recordingKey.publicKeyPem,
+      (bytes) => signBytes(dataDir.recordingKey.privateKey, bytes),
+    ),
     keys: {
       caFingerprint: dataDir.caFingerprint,
       caPem: dataDir.caCertPem,

@@ -73,6 +73,7 @@ interface ExportOptions {
   includeInput?: boolean;
   output?: string;
   force?: boolean;
+  allowUnverified?: boolean;
 }
 
 interface CommandsOptions {
@@ -126,6 +127,10 @@ export function registerRecordingCommands(program: Command, context: RecordingCo
     )
     .option('-o, --output <file>', 'where to write it; - for stdout (default: <session>.<ext>)')
     .option('-f, --force', 'replace the file if it exists')
+    .option(
+      '--allow-unverified',
+      'export a recording that fails verification anyway, marked as unverified in the file',
+    )
     .action((session: string, options: ExportOptions) => commands.export(session, options));
 
   recordings
@@ -226,6 +231,7 @@ class RecordingCommands {
         format: options.format,
         ...(options.channel !== undefined ? { channel: options.channel } : {}),
         ...(options.includeInput ? { includeInput: '1' as const } : {}),
+        ...(options.allowUnverified ? { allowUnverified: '1' as const } : {}),
       });
       if (options.includeInput) {
         // Said before the bytes go anywhere, so the warning is seen even when they go to stdout.
@@ -255,6 +261,11 @@ class RecordingCommands {
         );
       }
       this.print(`Saved ${output} (${formatBytes(bytes)}).`);
+      if (options.allowUnverified) {
+        this.info(
+          'warning: exported with --allow-unverified; if the recording fails verification the file says so, and it is not evidence.',
+        );
+      }
       if (options.format === 'bundle') {
         const fingerprint = await client
           .keys()
@@ -418,7 +429,9 @@ function describeReport(
       : report.status === 'failed'
         ? 'FAILED'
         : report.ok
-          ? 'PARTIAL (interrupted)'
+          ? 'bundle' in report && !report.headerSigned
+            ? 'PARTIAL (interrupted, or cut: cannot tell)'
+            : 'PARTIAL (interrupted)'
           : 'NOT VERIFIED';
   const fingerprint =
     'keyFingerprint' in report
@@ -430,8 +443,27 @@ function describeReport(
   const lines = [`${verdict}  ${file}`];
   if (report.sessionId) lines.push(`  session:        ${report.sessionId}`);
   if (keyId) lines.push(`  signed by:      ${keyId}${fingerprint ? ` (${fingerprint})` : ''}`);
-  if ('bundle' in report && report.bundle?.exportedAt) {
-    lines.push(`  exported at:    ${report.bundle.exportedAt}`);
+  if ('signed' in report && report.signed?.sessionStartSeq != null) {
+    // Shown because a signed checkpoint covers the frames they come from.
+    const signed = report.signed;
+    lines.push(
+      `  user:           ${signed.user ?? '?'}${signed.userId ? ` (${signed.userId})` : ''}  (signed)`,
+    );
+    lines.push(
+      `  resource:       ${signed.resource ?? '?'}${signed.resourceId ? ` (${signed.resourceId})` : ''}  (signed)`,
+    );
+    lines.push(`  protocol:       ${signed.protocol ?? '?'}  (signed)`);
+    lines.push(`  started:        ${signed.startedAt}  (signed)`);
+    if (signed.endedAt) lines.push(`  ended:          ${signed.endedAt}  (signed)`);
+  }
+  if ('bundle' in report && report.headerSigned && report.bundle?.exportedAt) {
+    lines.push(`  exported at:    ${report.bundle.exportedAt}  (signed by the gateway)`);
+  }
+  if ('unsignedHeader' in report && report.unsignedHeader) {
+    lines.push(`  header:         ${report.unsignedHeader.note}`);
+    if (report.unsignedHeader.exportedAt) {
+      lines.push(`    exported at:  ${report.unsignedHeader.exportedAt}  (unsigned)`);
+    }
   }
   lines.push(`  frames:         ${report.frames}`);
   if (report.status === 'failed') lines.push(`  first bad seq:  ${report.firstBadSeq}`);

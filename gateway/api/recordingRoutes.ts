@@ -13,7 +13,11 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import type { Recording, RecordingSearchHit } from '../../shared/api/apiSchemas.ts';
+import type {
+  Recording,
+  RecordingSearchHit,
+  RecordingVerification,
+} from '../../shared/api/apiSchemas.ts';
 import { NoTerminalOutputError, toAsciicast } from '../../shared/recording/asciicast.ts';
 import { toQueryLog } from '../../shared/recording/queryLog.ts';
 import type { Authenticated } from '../auth/authService.ts';
@@ -21,6 +25,7 @@ import type { Clock } from '../clock.ts';
 import { GatewayError } from '../gatewayError.ts';
 import type { RecordingArchive } from '../recorder/recordingArchive.ts';
 import { RecordingNotFoundError } from '../recorder/recordingStorage.ts';
+import { rowDisagreements, withRowChecked } from '../recorder/rowAgainstSigned.ts';
 import { expectsRecording } from '../recordingCheck/findRecordingProblems.ts';
 import type { RecordingCheck } from '../recordingCheck/recordingCheck.ts';
 import { queryWords, snippetOf } from '../search/searchTerms.ts';
@@ -128,6 +133,40 @@ export function recordingHandlers(
         }),
       ),
     );
+  };
+
+  /**
+   * Verifies a recording and judges its row against it (issue #12): the bytes against the
+   * row's progress (a complete recording that lost its tail fails), and the row's owner,
+   * resource and protocol against the signed session-start frame.
+   */
+  const judge = async (recording: RecordingMetadata): Promise<RecordingVerification> => {
+    const inspection = await recordings.inspect(recording);
+    if (!inspection.signed) return inspection.verification;
+    const [owner, resource] = await Promise.all([
+      store.getUserById(recording.userId),
+      store.getResource(recording.resourceId),
+    ]);
+    const disagreements = rowDisagreements(
+      recording,
+      { username: owner?.username ?? null, resourceName: resource?.name ?? null },
+      inspection.signed,
+    );
+    return withRowChecked(inspection.verification, disagreements);
+  };
+
+  /** Keeps the verdict for list badges and the 'verified' filter; returns when it was made. */
+  const keep = async (sessionId: string, verification: RecordingVerification) => {
+    const at = clock.now();
+    // A failure to keep it is not the caller's.
+    await store
+      .recordRecordingVerification(sessionId, {
+        status: verification.status,
+        verifiedThroughSeq: verification.verifiedThroughSeq,
+        at,
+      })
+      .catch(() => {});
+    return at;
   };
 
   const audit = (
@@ -281,17 +320,9 @@ export function recordingHandlers(
       const recording = await visibleRecording(signedInUser(ctx), ctx.params.sessionId);
       const [[presented], verification] = await Promise.all([
         present([recording]),
-        recordings.verify(recording),
+        judge(recording),
       ]);
-      const at = clock.now();
-      // Kept for list badges and the 'verified' filter; a failure to keep it is not the caller's.
-      await store
-        .recordRecordingVerification(recording.sessionId, {
-          status: verification.status,
-          verifiedThroughSeq: verification.verifiedThroughSeq,
-          at,
-        })
-        .catch(() => {});
+      const at = await keep(recording.sessionId, verification);
       return {
         ...(presented as Recording),
         verification,
@@ -349,18 +380,47 @@ export function recordingHandlers(
       const { format, channel } = query;
       const includeInput = query.includeInput === '1' || query.includeInput === 'true';
       const recording = await visibleRecording(user, params.sessionId);
+      // Verified when exported, so a file never carries bytes that fail as if they passed.
+      const verification = await judge(recording);
+      await keep(recording.sessionId, verification);
+      const allowUnverified = query.allowUnverified === '1' || query.allowUnverified === 'true';
+      const unverified = verification.status === 'failed';
+      if (unverified && !allowUnverified) {
+        throw new GatewayError(
+          'conflict',
+          `The recording of session ${recording.sessionId} fails verification, so it is not exported: ${verification.message}. ` +
+            'To export it anyway, marked as unverified, pass allowUnverified=1 (witness recordings export --allow-unverified).',
+        );
+      }
+      reply.header('x-witness-verification', verification.status);
       if (format === 'bundle') {
         await audit(user, recording.sessionId, 'export_bundle');
+        const [presented] = await present([recording]);
         const body = await startStream(
           recording,
-          recordings.bundle(recording, {
-            userId: recording.userId,
-            resourceId: recording.resourceId,
-            protocol: recording.protocol,
-            status: recording.status,
-            startedAt: new Date(recording.startedAt).toISOString(),
-            exportedBy: user.username,
-          }),
+          recordings.bundle(
+            recording,
+            {
+              userId: recording.userId,
+              username: presented?.username,
+              resourceId: recording.resourceId,
+              resourceName: presented?.resourceName,
+              protocol: recording.protocol,
+              status: recording.status,
+              startedAt: new Date(recording.startedAt).toISOString(),
+              exportedBy: user.username,
+            },
+            {
+              recording: {
+                status: recording.status,
+                frames: recording.frames,
+                lastCheckpointSeq: recording.lastCheckpointSeq,
+                finalCheckpointSeq:
+                  recording.status === 'complete' ? recording.lastCheckpointSeq : null,
+              },
+              verification: { status: verification.status, message: verification.message },
+            },
+          ),
         );
         return reply
           .header('content-type', 'application/octet-stream')
@@ -375,7 +435,11 @@ export function recordingHandlers(
           );
         }
         await audit(user, recording.sessionId, 'export_jsonl');
-        const body = await startStream(recording, toQueryLog(recordings.events(recording)));
+        const log = toQueryLog(recordings.events(recording));
+        const body = await startStream(
+          recording,
+          unverified ? markedUnverified(log, verification.message, 'jsonl') : log,
+        );
         return reply
           .header('content-type', 'application/x-ndjson')
           .header('content-disposition', attachment(`${recording.sessionId}.jsonl`))
@@ -392,7 +456,10 @@ export function recordingHandlers(
         ...(channel === undefined ? {} : { channel }),
         includeInput,
       });
-      const body = await startStream(recording, cast);
+      const body = await startStream(
+        recording,
+        unverified ? markedUnverified(cast, verification.message, 'cast') : cast,
+      );
       const name =
         channel === undefined ? recording.sessionId : `${recording.sessionId}-ch${channel}`;
       return reply
@@ -521,6 +588,36 @@ async function startStream(
 }
 
 const STREAM_READ_AHEAD_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Marks an export made with allowUnverified in the file itself: a .cast header gets a title
+ * saying so (asciicast v2 players show it), a query log a first line saying so.
+ */
+async function* markedUnverified(
+  source: AsyncIterable<string | Uint8Array>,
+  reason: string,
+  format: 'cast' | 'jsonl',
+): AsyncGenerator<string | Uint8Array> {
+  const warning = `UNVERIFIED: this recording failed verification (${reason})`;
+  if (format === 'jsonl') yield `${JSON.stringify({ unverified: true, warning })}\n`;
+  let first = format === 'cast';
+  for await (const chunk of source) {
+    if (!first) {
+      yield chunk;
+      continue;
+    }
+    first = false;
+    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    const end = text.indexOf('\n');
+    const line = end < 0 ? text : text.slice(0, end);
+    try {
+      const header = JSON.parse(line) as Record<string, unknown>;
+      yield `${JSON.stringify({ ...header, title: warning, unverified: true })}${end < 0 ? '' : text.slice(end)}`;
+    } catch {
+      yield chunk;
+    }
+  }
+}
 
 function attachment(filename: string): string {
   // Session ids are [a-z0-9_]: nothing to quote or escape.

@@ -5,11 +5,15 @@
  * of it, are the API's business (api/recordingRoutes.ts); this module knows no transport.
  */
 import type { RecordingVerification } from '../../shared/api/apiSchemas.ts';
-import { writeBundle } from '../../shared/recording/recordingBundle.ts';
+import { type BundleStatementInput, writeBundle } from '../../shared/recording/recordingBundle.ts';
 import { type RecordingEvent, RecordingReader } from '../../shared/recording/recordingFormat.ts';
 import type { RecordingMetadata, RecordingStorageKind } from '../store/recordingStore.ts';
 import { type RecordingStorage, startOfRecording } from './recordingStorage.ts';
-import { verifyStoredRecording } from './recordingVerification.ts';
+import {
+  inspectStoredRecording,
+  type StoredRecordingInspection,
+  verifyStoredRecording,
+} from './recordingVerification.ts';
 
 type StoredRecording = Pick<
   RecordingMetadata,
@@ -23,6 +27,8 @@ export class RecordingArchive {
     storages: readonly RecordingStorage[],
     /** The gateway's recording public key (SPKI PEM). */
     private readonly publicKeyPem: string,
+    /** Signs a bundle's statement with the recording key (bundleStatement.ts); none: unsigned. */
+    private readonly signStatement?: (bytes: Uint8Array) => Uint8Array,
   ) {
     this.storages = new Map(storages.map((storage) => [storage.kind, storage]));
   }
@@ -65,6 +71,17 @@ export class RecordingArchive {
     return verifyStoredRecording(this.storageOf(recording), recording, this.publicKeyPem);
   }
 
+  /**
+   * Verifies the bytes and judges them with the row's own progress (a complete recording
+   * that lost its tail fails), returning what the signed content says too (issue #12).
+   */
+  inspect(
+    recording: StoredRecording &
+      Partial<Pick<RecordingMetadata, 'lastCheckpointSeq' | 'bytes' | 'frames'>>,
+  ): Promise<StoredRecordingInspection> {
+    return inspectStoredRecording(this.storageOf(recording), recording, this.publicKeyPem);
+  }
+
   /** The recording's events in order (decoded, not verified: that is `verify`'s job). */
   async *events(recording: StoredRecording): AsyncIterable<RecordingEvent> {
     const reader = new RecordingReader();
@@ -81,12 +98,22 @@ export class RecordingArchive {
    * torn tail out, so offline verification reports the signed prefix as partial instead of
    * failing on bytes the gateway never finished writing. Complete recordings go out verbatim.
    */
-  bundle(recording: StoredRecording, meta: Record<string, unknown>): AsyncIterable<Uint8Array> {
+  bundle(
+    recording: StoredRecording,
+    meta: Record<string, unknown>,
+    /** What the gateway states, signed into the description (issue #12). */
+    statement?: Omit<BundleStatementInput, 'sign'>,
+  ): AsyncIterable<Uint8Array> {
     const stream =
       recording.status === 'complete'
         ? this.open(recording)
         : wholeRecordsOnly(this.open(recording));
-    return writeBundle(stream, { publicKeyPem: this.publicKeyPem, meta });
+    const sign = this.signStatement;
+    return writeBundle(stream, {
+      publicKeyPem: this.publicKeyPem,
+      meta,
+      ...(statement && sign ? { statement: { ...statement, sign } } : {}),
+    });
   }
 
   private storageOf(recording: StoredRecording): RecordingStorage {

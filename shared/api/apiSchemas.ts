@@ -617,4 +617,10 @@ export const recordingExportQuerySchema = z.strictObject({
    * the terminal never echoed — passwords typed at a prompt — and a .cast is made for sharing.
    */
   includeInput: z.enum(['0', '1', 'true', 'false']).optional(),
+  /**
+   * An export of a recording that fails verification is refused (409); `1` exports it anyway,
+   * marked unverified in the file (a bundle's signed statement, a .cast header's title) and in
+   * the `x-witness-verification` response header.
+   */
+  allowUnverified: z.enum(['0', '1', 'true', 'false']).optional(),
 });

@@ -114,7 +114,10 @@ describe('verifyBundle', () => {
           verifiedThroughSeq: 12,
           keyFingerprint: fingerprint,
         });
-        expect(report.bundle?.meta).toEqual({ resourceName: 'web-1', username: 'alice' });
+        // No signed statement covers this description: shown apart, never as verified.
+        expect(report.headerSigned).toBe(false);
+        expect(report.bundle?.meta).toEqual({});
+        expect(report.unsignedHeader?.meta).toEqual({ resourceName: 'web-1', username: 'alice' });
       }
     }
   });

@@ -9,12 +9,15 @@
  * only the key the caller brings — as a PEM, or as a fingerprint the embedded key must match.
  */
 import { createHash } from 'node:crypto';
+import { type BundleStatement, statementSigningBytes } from './bundleStatement.ts';
+import { checkBundleAgainstSigned } from './bundleVerdict.ts';
 import type { RecordingEvent } from './recordingFormat.ts';
 import {
   RecordingFormatError,
   RecordingReader,
   recordingVersionOfMagic,
 } from './recordingFormat.ts';
+import { type SignedSessionFacts, SignedSessionFactsCollector } from './signedSessionFacts.ts';
 import {
   parseRecordingPublicKey,
   rawEd25519PublicKey,
@@ -39,8 +42,22 @@ export interface BundleHeader {
   publicKeyPem: string;
   /** ISO time of the export. */
   exportedAt: string;
-  /** Informational (user, resource, times); not covered by any signature. */
+  /**
+   * Descriptive (user, resource, times). Covered by the signed `statement` when the bundle has
+   * one; otherwise unsigned and never to be shown as verified.
+   */
   meta: Record<string, unknown>;
+  /** The gateway's signed statement (bundleStatement.ts): JSON text, and its signature. */
+  statement?: string;
+  statementSignature?: string;
+}
+
+/** What the gateway states about the recording, signed into the bundle's description. */
+export interface BundleStatementInput {
+  recording: BundleStatement['recording'];
+  verification: BundleStatement['verification'];
+  /** Signs `statementSigningBytes(text)` with the recording key. */
+  sign: (bytes: Uint8Array) => Uint8Array;
 }
 
 export interface WriteBundleOptions {
@@ -49,6 +66,8 @@ export interface WriteBundleOptions {
   /** Defaults to the recording header's meta. */
   meta?: Record<string, unknown>;
   exportedAt?: Date;
+  /** When given, the description carries the gateway's signed statement (issue #12). */
+  statement?: BundleStatementInput;
 }
 
 /**
@@ -87,6 +106,22 @@ export async function* writeBundle(
       exportedAt: (options.exportedAt ?? new Date()).toISOString(),
       meta: options.meta ?? header.meta ?? {},
     };
+    if (options.statement) {
+      const { sign, recording: facts, verification } = options.statement;
+      const statement: BundleStatement = {
+        sessionId: description.sessionId,
+        keyId,
+        exportedAt: description.exportedAt,
+        meta: description.meta,
+        recording: facts,
+        verification,
+      };
+      const text = JSON.stringify(statement);
+      description.statement = text;
+      description.statementSignature = Buffer.from(sign(statementSigningBytes(text))).toString(
+        'base64',
+      );
+    }
     // JSON.stringify escapes every line break, so the description is exactly one line.
     yield Buffer.from(`${BUNDLE_MAGIC}${JSON.stringify(description)}\n`, 'utf8');
     for (const chunk of held) yield chunk;
@@ -178,8 +213,18 @@ export interface VerifyBundleOptions {
 }
 
 export interface BundleVerificationReport extends VerificationReport {
-  /** The bundle's description line; null when it could not be read. */
+  /**
+   * The bundle's description line; null when it could not be read. Its `meta` and
+   * `exportedAt` are here only when the gateway's signed statement covers them; otherwise
+   * they are emptied and moved to `unsignedHeader`.
+   */
   bundle: BundleHeader | null;
+  /** True when the gateway's signed statement covers the description and matched it. */
+  headerSigned: boolean;
+  /** A description no signature covers: shown apart, "unsigned, not checked"; else null. */
+  unsignedHeader: { note: string; exportedAt: string; meta: Record<string, unknown> } | null;
+  /** What the signed frames and checkpoints say: who, on what, when, and whether it closed. */
+  signed: SignedSessionFacts | null;
   /** `SHA256:…` of the key the signatures were checked with; null when none was settled. */
   keyFingerprint: string | null;
 }
@@ -244,12 +289,17 @@ export async function verifyBundle(
           `${trustedKeyId}: pass the public key of the gateway that exported it`,
       );
     }
+    const collector = new SignedSessionFactsCollector();
     const report = await verifyRecording(opened.recording, {
       publicKeyPem: trustedPem,
       expectedSessionId: bundle.sessionId,
-      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      onEvent: (event) => {
+        collector.observe(event);
+        options.onEvent?.(event);
+      },
     });
-    return { ...report, bundle, keyFingerprint };
+    const signed = collector.facts(report);
+    return { ...checkBundleAgainstSigned(report, bundle, signed, trustedPem), keyFingerprint };
   } finally {
     await opened.close();
   }
@@ -363,6 +413,10 @@ function parseBundlePrefix(
         typeof header.meta === 'object' && header.meta !== null && !Array.isArray(header.meta)
           ? header.meta
           : {},
+      ...(header.statement !== undefined ? { statement: header.statement } : {}),
+      ...(header.statementSignature !== undefined
+        ? { statementSignature: header.statementSignature }
+        : {}),
     },
     length: newline + 1,
   };
@@ -386,6 +440,9 @@ function rejected(
     firstBadSeq: 0,
     message,
     bundle,
+    headerSigned: false,
+    unsignedHeader: null,
+    signed: null,
     keyFingerprint,
   };
 }

@@ -189,6 +189,9 @@ export class PostgresSession {
         type: 'session-start',
         user: user.username,
         resource: resource.name,
+        // Ids too: names can be renamed, and the API checks its row against these (issue #12).
+        userId: user.id,
+        resourceId: resource.id,
         target: {
           host: target.host,
           port: target.port,

@@ -212,6 +212,9 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
           ? { fingerprint }
           : { publicKeyPem: pinned!.recordingPublicKeyPem };
         const bundle = await verifyBundleFile(file, trust);
+        // Who and what come from the signed session-start frame (issue #12); the description
+        // line is only a fallback, and verifyBundle empties it unless a signature covers it.
+        const signed = bundle.report.signed;
         const meta = bundle.report.bundle?.meta ?? {};
         return await playbacks.open(caller.clientId, {
           sessionId: bundle.sessionId,
@@ -224,8 +227,9 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
           keySource: fingerprint ? 'fingerprint' : 'pinned',
           cacheDir: null,
           deleteOnClose: uploaded,
-          username: typeof meta.username === 'string' ? meta.username : null,
-          resourceName: typeof meta.resourceName === 'string' ? meta.resourceName : null,
+          username: signed?.user ?? (typeof meta.username === 'string' ? meta.username : null),
+          resourceName:
+            signed?.resource ?? (typeof meta.resourceName === 'string' ? meta.resourceName : null),
         });
       } catch (error) {
         if (uploaded) await fs.rm(file, { force: true });
