@@ -538,14 +538,18 @@ describe('desktop replay against a real gateway', () => {
       `/v1/recordings/${sessionId}/export?format=bundle`,
       aliceToken,
     );
-    // The description line carries the export time; everything after it is the recording.
+    // The description line carries the export time, also inside the gateway's signed statement
+    // (so each export's signature differs); everything after it is the recording.
     const body = (b: Buffer) => b.subarray(b.indexOf(0x0a, 10) + 1);
-    const description = (b: Buffer) => JSON.parse(b.subarray(10, b.indexOf(0x0a, 10)).toString());
+    const description = (b: Buffer) => {
+      const { statement, statementSignature, ...rest } = JSON.parse(
+        b.subarray(10, b.indexOf(0x0a, 10)).toString(),
+      );
+      expect(typeof statementSignature).toBe('string');
+      return { ...rest, exportedAt: 0, statement: { ...JSON.parse(statement), exportedAt: 0 } };
+    };
     expect(body(bundleBytes).equals(body(gatewayBundle))).toBe(true);
-    expect({ ...description(bundleBytes), exportedAt: 0 }).toEqual({
-      ...description(gatewayBundle),
-      exportedAt: 0,
-    });
+    expect(description(bundleBytes)).toEqual(description(gatewayBundle));
     expect(
       body(bundleBytes).equals(await rawGet(`/v1/recordings/${sessionId}/stream`, aliceToken)),
     ).toBe(true);
