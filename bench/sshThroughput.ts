@@ -23,6 +23,7 @@ import {
   splitHostPort,
 } from '../test/harness/gatewayProcess.ts';
 import { startSshd } from '../test/harness/sshd.ts';
+import { runCountingOutput } from './countedOutput.ts';
 import { machineBusySeconds, processCpuSeconds } from './procCpu.ts';
 
 const BYTES = Number(process.env.WITNESS_BENCH_SSH_BYTES ?? 500_000_000);
@@ -60,32 +61,20 @@ function timedSsh(
   env: NodeJS.ProcessEnv = {},
   gatewayPid?: number,
 ): Promise<Transfer> {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const busyBefore = machineBusySeconds() ?? Number.NaN;
-    const gatewayBefore = processCpuSeconds(gatewayPid) ?? Number.NaN;
-    const child = spawn('ssh', args, {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let bytes = 0;
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      bytes += chunk.length;
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => {
+  const started = process.hrtime.bigint();
+  const busyBefore = machineBusySeconds() ?? Number.NaN;
+  const gatewayBefore = processCpuSeconds(gatewayPid) ?? Number.NaN;
+  return runCountingOutput('ssh', args, { ...process.env, ...env }).then(
+    ({ code, bytes, stderr }) => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const machineCpuSeconds = (machineBusySeconds() ?? Number.NaN) - busyBefore;
       const gatewayCpuSeconds = (processCpuSeconds(gatewayPid) ?? Number.NaN) - gatewayBefore;
       if (code !== 0 || bytes !== expected) {
-        reject(new Error(`ssh ${args.join(' ')} exited ${code} after ${bytes} bytes: ${stderr}`));
-      } else resolve({ seconds, bytes, machineCpuSeconds, gatewayCpuSeconds });
-    });
-  });
+        throw new Error(`ssh ${args.join(' ')} exited ${code} after ${bytes} bytes: ${stderr}`);
+      }
+      return { seconds, bytes, machineCpuSeconds, gatewayCpuSeconds };
+    },
+  );
 }
 
 const mbps = (t: Transfer) => t.bytes / 1e6 / t.seconds;

@@ -243,6 +243,62 @@ describeWithSshd('SSH through the gateway (ssh2 client, real sshd)', () => {
     expect(peakRss).toBeLessThan(600 * 1024 * 1024);
   }, 60_000);
 
+  it('delivers and records every byte of 20 concurrent sessions before their exit status', async () => {
+    // Sessions under load must not end with the end of their output missing: each one's last
+    // stdout bytes and its last stderr line reach the client before exit-status and close, and
+    // the recording holds exactly what the client got. Each client stops reading for a while
+    // and the output is larger than its SSH window, so when the target exits the gateway still
+    // has output waiting for window.
+    const sessions = 20;
+    const size = 4_000_000;
+    const command = `bash -c 'seq 1 1000000 | head -c ${size}; printf last-line >&2'`;
+    const one = async () => {
+      const { sessionId, ticket } = await bed.newSession();
+      const client = await bed.connect(sessionId, ticket);
+      let stdoutBytes = 0;
+      let stderr = '';
+      const ended = await new Promise<{ code: number | undefined; stdoutAtExit: number }>(
+        (resolve, reject) => {
+          client.exec(command, (error, channel) => {
+            if (error) return reject(error);
+            let code: number | undefined;
+            let stdoutAtExit = -1;
+            channel.on('data', (chunk: Buffer) => {
+              stdoutBytes += chunk.length;
+            });
+            channel.stderr.on('data', (chunk: Buffer) => {
+              stderr += chunk.toString();
+            });
+            channel.on('exit', (c: number) => {
+              code = c;
+              stdoutAtExit = stdoutBytes;
+            });
+            channel.on('close', () => resolve({ code, stdoutAtExit }));
+            channel.pause();
+            setTimeout(() => channel.resume(), 1_000);
+          });
+        },
+      );
+      client.end();
+      return { sessionId, stdoutBytes, stderr, ...ended };
+    };
+    const results = await Promise.all(Array.from({ length: sessions }, one));
+    for (const result of results) {
+      expect(result.code).toBe(0);
+      expect(result.stdoutBytes).toBe(size);
+      // exit-status came after the last output byte, not before it.
+      expect(result.stdoutAtExit).toBe(size);
+      // (The target's shell startup may print warnings of its own before it.)
+      expect(result.stderr.endsWith('last-line')).toBe(true);
+    }
+    for (const result of results) {
+      const events = await verifiedRecording(result.sessionId);
+      const output = events.filter((e) => e.kind === eventKinds.output);
+      expect(output.reduce((sum, e) => sum + e.data.length, 0)).toBe(size);
+      expect(text(events, eventKinds.stderr)).toBe(result.stderr);
+    }
+  }, 120_000);
+
   it('carries exit codes and signals, and input recorded before it reaches the target', async () => {
     const { sessionId, ticket } = await bed.newSession();
     const client = await bed.connect(sessionId, ticket);
