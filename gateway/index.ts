@@ -27,7 +27,6 @@ import { Recorder } from './recorder/recorder.ts';
 import { RecordingArchive } from './recorder/recordingArchive.ts';
 import { DatabaseChunkStorage, SegmentFileStorage } from './recorder/recordingStorage.ts';
 import { ResourceCatalog } from './resources/resourceCatalog.ts';
-import { withPostgresWireExpanded } from './search/postgresWireFrames.ts';
 import { RecordingTextIndexer } from './search/recordingTextIndexer.ts';
 import { LiveSessions } from './sessions/liveSessions.ts';
 import { type ListenerAddresses, SessionService } from './sessions/sessionService.ts';
@@ -127,7 +126,7 @@ export async function openGatewayServices(
       owner: loadOrCreateGatewayInstanceId(config.dataDir),
       clock,
       ...(log ? { log } : {}),
-      observe: (session) => withPostgresWireExpanded(textIndex.observe(session.sessionId)),
+      observe: (session) => textIndex.observe(session.sessionId),
       hashPool,
     }),
     textIndex,
