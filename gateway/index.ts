@@ -32,7 +32,6 @@ import {
   RecordingCheck,
 } from './recordingCheck/recordingCheck.ts';
 import { ResourceCatalog } from './resources/resourceCatalog.ts';
-import { withPostgresWireExpanded } from './search/postgresWireFrames.ts';
 import { RecordingTextIndexer } from './search/recordingTextIndexer.ts';
 import { endCarriedSessions } from './sessions/endCarriedSessions.ts';
 import { LiveSessions } from './sessions/liveSessions.ts';
@@ -143,7 +142,7 @@ export async function openGatewayServices(
       owner: instanceId,
       clock,
       ...(log ? { log } : {}),
-      observe: (session) => withPostgresWireExpanded(textIndex.observe(session.sessionId)),
+      observe: (session) => textIndex.observe(session.sessionId),
       hashPool,
     }),
     textIndex,

@@ -17,7 +17,6 @@ import {
 import { hashPassword } from '../auth/passwords.ts';
 import { gatewayVersion, openGatewayServices, startGateway } from '../index.ts';
 import { newId } from '../newId.ts';
-import { searchableEvents } from '../search/postgresWireFrames.ts';
 import type {
   RecordingCatalog,
   RecordingListPosition,
@@ -298,7 +297,7 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
           try {
             entries += await services.textIndex.reindex(
               recording.sessionId,
-              searchableEvents(services.recordings.events(recording)),
+              services.recordings.events(recording),
             );
           } catch (error) {
             io.stderr(

@@ -2,7 +2,7 @@
  * Search-text derivation on a worker thread, so the event loop that forwards every session's
  * bytes only copies a frame and moves on (DESIGN.md, "Search indexing off the event loop").
  *
- * The frames of one turn of the event loop, of every session, go to the worker as one message:
+ * The frames of every session arriving within a few ms go to the worker as one message:
  * their data copied once into a transferred buffer (the recorder's data belongs to the proxy
  * and is valid only during the observer's call). `take` asks for a session's entries; the
  * worker answers in order, so they include every frame posted before it.
@@ -30,8 +30,15 @@ const WORKER_BOOTSTRAP = `
 import('node:worker_threads').then((threads) => import(threads.workerData.entry));
 `;
 
-/** A batch is posted at the end of the turn, or sooner once it holds this much. */
+/** A batch is posted this long after its first frame, or sooner once it holds this much. */
 const MAX_BATCH_BYTES = 1024 * 1024;
+/**
+ * Not every turn: a PostgreSQL session sends the worker a frame per socket read, each
+ * direction (the wire is expanded there), and a message per turn cost the proxy's loop a
+ * postMessage and a wake-up per read. Entries are asked for at checkpoints (~1 s), and `take`
+ * posts the batch first, so holding frames a few ms delays nothing anyone sees.
+ */
+const BATCH_INTERVAL_MS = 10;
 const DEFAULT_MAX_BACKLOG_BYTES = 32 * 1024 * 1024;
 
 export interface TextDerivationWorkerOptions {
@@ -98,7 +105,8 @@ export class TextDerivationWorker {
     if (this.batchBytes >= MAX_BATCH_BYTES) this.flush();
     else if (!this.flushQueued) {
       this.flushQueued = true;
-      setImmediate(() => this.flush());
+      // Unref'd: shutdown takes every session's last entries, which posts the batch first.
+      setTimeout(() => this.flush(), BATCH_INTERVAL_MS).unref();
     }
     return true;
   }
