@@ -23,6 +23,7 @@ import {
   splitHostPort,
 } from '../test/harness/gatewayProcess.ts';
 import { startSshd } from '../test/harness/sshd.ts';
+import { addSshTarget, serveWithSshArgs } from '../test/harness/sshTarget.ts';
 import { runCountingOutput } from './countedOutput.ts';
 import { machineBusySeconds, processCpuSeconds } from './procCpu.ts';
 
@@ -173,7 +174,7 @@ async function main(): Promise<void> {
   try {
     // Inside the try: a gateway that fails to start must not leave sshd running.
     gateway = await spawnGateway(
-      ['--data', dataDir, '--api', '127.0.0.1:0', '--ssh', '127.0.0.1:0'],
+      serveWithSshArgs(dataDir),
       {},
       process.env.WITNESS_BENCH_GATEWAY_NODE_ARGS?.split(' ') ?? [],
     );
@@ -188,22 +189,9 @@ async function main(): Promise<void> {
       username: 'bench',
       password: 'bench-password-1',
     });
-    const resource = await api.createResource({
+    const resourceId = await addSshTarget(api, sshd, {
       name: 'bench-target',
-      target: {
-        kind: 'ssh',
-        host: sshd.host,
-        port: sshd.port,
-        username: sshd.user,
-        hostKey: sshd.hostKeyLine,
-      },
-      secret: { privateKey: sshd.clientPrivateKey },
-    });
-    const me = await api.me();
-    await api.createGrant({
-      subject: { kind: 'user', userId: me.id },
-      target: { kind: 'resource', resourceId: resource.id },
-      maxSessionSeconds: 3600,
+      grantTo: { userId: (await api.me()).id, maxSessionSeconds: 3600 },
     });
     const keys = await api.keys();
 
@@ -247,7 +235,7 @@ async function main(): Promise<void> {
     await generateLogText(textFile, TEXT_BYTES);
     const text = `cat ${textFile}`;
     const viaGateway = async (command: string, expected: number) => {
-      const session = await api.createSession(resource.id);
+      const session = await api.createSession(resourceId);
       return timedSsh(
         [
           '-F',
@@ -357,7 +345,7 @@ async function main(): Promise<void> {
       }),
     );
     const gatewayEcho = await echoLatencies(async () => {
-      const session = await api.createSession(resource.id);
+      const session = await api.createSession(resourceId);
       return ssh2Connect({
         host: gwHost,
         port: Number(gwPort),

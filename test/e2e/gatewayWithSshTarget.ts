@@ -12,6 +12,7 @@ import {
   spawnGateway,
 } from '../harness/gatewayProcess.ts';
 import { type RunningSshd, startSshd } from '../harness/sshd.ts';
+import { addSshTarget, serveWithSshArgs } from '../harness/sshTarget.ts';
 import type { CleanupStack } from './cleanupStack.ts';
 
 export interface GatewayWithSshTarget {
@@ -35,15 +36,7 @@ export async function startGatewayWithSshTarget(
 ): Promise<GatewayWithSshTarget> {
   const sshd = await startSshd();
   cleanups.push(() => sshd.stop());
-  const gateway = await spawnGateway([
-    '--data',
-    options.gatewayDir,
-    '--api',
-    '127.0.0.1:0',
-    '--ssh',
-    '127.0.0.1:0',
-    ...(options.extraArgs ?? []),
-  ]);
+  const gateway = await spawnGateway(serveWithSshArgs(options.gatewayDir, options.extraArgs));
   cleanups.push(() => gateway.stop());
   await createAdmin(options.gatewayDir, 'root', options.rootPassword);
   const admin = await signedInClient(gateway.ready.api, options.gatewayDir, {
@@ -51,17 +44,9 @@ export async function startGatewayWithSshTarget(
     password: options.rootPassword,
   });
   cleanups.push(() => admin.close());
-  const resource = await admin.createResource({
+  const sshResourceId = await addSshTarget(admin, sshd, {
     name: options.resourceName,
     description: options.resourceDescription,
-    target: {
-      kind: 'ssh',
-      host: sshd.host,
-      port: sshd.port,
-      username: sshd.user,
-      hostKey: sshd.hostKeyLine,
-    },
-    secret: { privateKey: sshd.clientPrivateKey },
   });
-  return { sshd, gateway, admin, sshResourceId: resource.id };
+  return { sshd, gateway, admin, sshResourceId };
 }

@@ -24,6 +24,7 @@ import {
   splitHostPort,
 } from '../harness/gatewayProcess.ts';
 import { describeWithSshd, type RunningSshd, startSshd } from '../harness/sshd.ts';
+import { addSshTarget, serveWithSshArgs } from '../harness/sshTarget.ts';
 
 describeWithSshd('recordings missing behind the gateway', () => {
   let work: string;
@@ -36,16 +37,7 @@ describeWithSshd('recordings missing behind the gateway', () => {
     dataDir = path.join(work, 'gw');
     sshd = await startSshd();
     await createAdmin(dataDir, 'root', 'root-password-1');
-    gateway = await spawnGateway([
-      '--data',
-      dataDir,
-      '--api',
-      '127.0.0.1:0',
-      '--ssh',
-      '127.0.0.1:0',
-      '--check-recordings-every',
-      '1s',
-    ]);
+    gateway = await spawnGateway(serveWithSshArgs(dataDir, ['--check-recordings-every', '1s']));
   });
   afterAll(async () => {
     await gateway?.stop();
@@ -88,24 +80,13 @@ describeWithSshd('recordings missing behind the gateway', () => {
       username: 'root',
       password: 'root-password-1',
     });
-    const resource = await api.createResource({
+    const resourceId = await addSshTarget(api, sshd, {
       name: 'web-1',
-      target: {
-        kind: 'ssh',
-        host: sshd.host,
-        port: sshd.port,
-        username: sshd.user,
-        hostKey: sshd.hostKeyLine,
-      },
-      secret: { privateKey: sshd.clientPrivateKey },
-    });
-    await api.createGrant({
-      subject: { kind: 'user', userId: (await api.me()).id },
-      target: { kind: 'resource', resourceId: resource.id },
+      grantTo: { userId: (await api.me()).id },
     });
     const ids: string[] = [];
     for (const word of ['row-goes', 'bytes-go', 'stays']) {
-      const session = await api.createSession(resource.id);
+      const session = await api.createSession(resourceId);
       await recordedSession(gateway.ready.ssh!, session, `echo ${word}`);
       ids.push(session.sessionId);
     }

@@ -24,6 +24,7 @@ import {
   WITNESS_BIN,
 } from '../harness/gatewayProcess.ts';
 import { describeWithSshd, type RunningSshd, startSshd } from '../harness/sshd.ts';
+import { addSshTarget, serveWithSshArgs } from '../harness/sshTarget.ts';
 
 describeWithSshd('tampering with a gateway data directory', () => {
   let work: string;
@@ -38,39 +39,20 @@ describeWithSshd('tampering with a gateway data directory', () => {
     work = mkdtempSync(path.join(os.tmpdir(), 'witness-tamper-'));
     dataDir = path.join(work, 'gw');
     sshd = await startSshd();
-    gateway = await spawnGateway([
-      '--data',
-      dataDir,
-      '--api',
-      '127.0.0.1:0',
-      '--ssh',
-      '127.0.0.1:0',
-    ]);
+    gateway = await spawnGateway(serveWithSshArgs(dataDir));
     await createAdmin(dataDir, 'root', 'root-password-1');
     api = await signedInClient(gateway.ready.api, dataDir, {
       username: 'root',
       password: 'root-password-1',
     });
-    const resource = await api.createResource({
+    const resourceId = await addSshTarget(api, sshd, {
       name: 'web-1',
-      target: {
-        kind: 'ssh',
-        host: sshd.host,
-        port: sshd.port,
-        username: sshd.user,
-        hostKey: sshd.hostKeyLine,
-      },
-      secret: { privateKey: sshd.clientPrivateKey },
-    });
-    const me = await api.me();
-    await api.createGrant({
-      subject: { kind: 'user', userId: me.id },
-      target: { kind: 'resource', resourceId: resource.id },
+      grantTo: { userId: (await api.me()).id },
     });
     keyId = (await api.keys()).recordingKey.keyId;
     // Two sessions that run across a few checkpoints (one a second) and close cleanly.
     for (let i = 0; i < 2; i++) {
-      const session = await api.createSession(resource.id);
+      const session = await api.createSession(resourceId);
       await runRemote(
         session.sessionId,
         session.ticket,

@@ -19,6 +19,7 @@ import {
   splitHostPort,
 } from '../harness/gatewayProcess.ts';
 import { describeWithSshd, type RunningSshd, startSshd } from '../harness/sshd.ts';
+import { addSshTarget, serveWithSshArgs } from '../harness/sshTarget.ts';
 
 describeWithSshd('gateway killed mid-session', () => {
   let work: string;
@@ -26,8 +27,7 @@ describeWithSshd('gateway killed mid-session', () => {
   let sshd: RunningSshd;
   let gateway: GatewayProcess;
 
-  const serve = () =>
-    spawnGateway(['--data', dataDir, '--api', '127.0.0.1:0', '--ssh', '127.0.0.1:0']);
+  const serve = () => spawnGateway(serveWithSshArgs(dataDir));
 
   beforeAll(async () => {
     work = mkdtempSync(path.join(os.tmpdir(), 'witness-crash-e2e-'));
@@ -62,25 +62,13 @@ describeWithSshd('gateway killed mid-session', () => {
   it('leaves an interrupted recording whose prefix verifies, and serves again after restart', async () => {
     await createAdmin(dataDir, 'root', 'root-password-1');
     let api = await signIn(gateway.ready.api);
-    const resource = await api.createResource({
+    const resourceId = await addSshTarget(api, sshd, {
       name: 'web-1',
-      target: {
-        kind: 'ssh',
-        host: sshd.host,
-        port: sshd.port,
-        username: sshd.user,
-        hostKey: sshd.hostKeyLine,
-      },
-      secret: { privateKey: sshd.clientPrivateKey },
-    });
-    const me = await api.me();
-    await api.createGrant({
-      subject: { kind: 'user', userId: me.id },
-      target: { kind: 'resource', resourceId: resource.id },
+      grantTo: { userId: (await api.me()).id },
     });
 
     // A session that prints a line every 50 ms until the gateway dies under it.
-    const session = await api.createSession(resource.id);
+    const session = await api.createSession(resourceId);
     const client = await connect(gateway.ready.ssh!, session.sessionId, session.ticket);
     let received = '';
     const closed = new Promise<void>((resolve) => {
@@ -100,7 +88,7 @@ describeWithSshd('gateway killed mid-session', () => {
     // Two more sessions live at the same time, one quiet, one printing now and then.
     const others = await Promise.all(
       ['sleep 600', 'while true; do date; sleep 0.3; done'].map(async (command) => {
-        const created = await api.createSession(resource.id);
+        const created = await api.createSession(resourceId);
         const other = await connect(gateway.ready.ssh!, created.sessionId, created.ticket);
         await new Promise<void>((resolve, reject) =>
           other.exec(command, (error, stream) => {
@@ -170,7 +158,7 @@ describeWithSshd('gateway killed mid-session', () => {
     expect(received.startsWith(output)).toBe(true);
 
     // The restarted gateway serves new sessions.
-    const next = await api.createSession(resource.id);
+    const next = await api.createSession(resourceId);
     const again = await connect(gateway.ready.ssh!, next.sessionId, next.ticket);
     const echoed = await new Promise<string>((resolve, reject) => {
       again.exec('echo after-restart', (error, stream) => {

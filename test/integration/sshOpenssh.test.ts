@@ -4,13 +4,13 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect } from 'vitest';
-import type { SessionTokens } from '../../gateway-client/gatewayClient.ts';
-import { GatewayClient } from '../../gateway-client/gatewayClient.ts';
+import type { GatewayClient } from '../../gateway-client/gatewayClient.ts';
 import {
   GATEWAY_BIN,
   type GatewayProcess,
   runCommand,
   runNode,
+  signedInClient,
   spawnGateway,
   WITNESS_BIN,
 } from '../harness/gatewayProcess.ts';
@@ -22,6 +22,7 @@ import {
   sshClientUnavailableReason,
   startSshd,
 } from '../harness/sshd.ts';
+import { addSshTarget, serveWithSshArgs } from '../harness/sshTarget.ts';
 import { waitFor } from '../harness/waitFor.ts';
 
 const clientMissing = sshClientUnavailableReason();
@@ -84,14 +85,7 @@ describeWithSshd('SSH through the gateway with OpenSSH and `witness ssh` (real p
     aliceHome = path.join(work, 'alice-home');
     sshd = await startSshd();
     const dataDir = path.join(work, 'gw');
-    gateway = await spawnGateway([
-      '--data',
-      dataDir,
-      '--api',
-      '127.0.0.1:0',
-      '--ssh',
-      '127.0.0.1:0',
-    ]);
+    gateway = await spawnGateway(serveWithSshArgs(dataDir));
     expect(gateway.ready.ssh).toMatch(/^127\.0\.0\.1:\d+$/);
     const [host, port] = (gateway.ready.ssh ?? '').split(':');
     sshAddress = { host: host!, port: Number(port) };
@@ -117,42 +111,16 @@ describeWithSshd('SSH through the gateway with OpenSSH and `witness ssh` (real p
       );
       expect(created.code, created.stderr).toBe(0);
     }
-    const caPem = readFileSync(path.join(dataDir, 'tls', 'ca.crt'), 'utf8');
-    const signedIn = async (username: string, password: string) => {
-      let tokens: SessionTokens | null = null;
-      const client = new GatewayClient(
-        { baseUrl: gateway.ready.api, caPem },
-        {
-          tokens: () => tokens,
-          tokensRefreshed: (pair) => {
-            tokens = pair;
-          },
-        },
-      );
-      tokens = await client.login({ username, password });
-      return client;
-    };
+    const signedIn = (username: string, password: string) =>
+      signedInClient(gateway.ready.api, dataDir, { username, password });
     const admin = await signedIn('root', 'root-password-1');
     alice = await signedIn('alice', 'alice-password-1');
     const keys = await admin.keys();
     expect(keys.sshHostKey).toMatch(/^ssh-ed25519 /);
     hostKeyLine = keys.sshHostKey!;
-    const resource = await admin.createResource({
+    resourceId = await addSshTarget(admin, sshd, {
       name: 'web-1',
-      target: {
-        kind: 'ssh',
-        host: sshd.host,
-        port: sshd.port,
-        username: sshd.user,
-        hostKey: sshd.hostKeyLine,
-      },
-      secret: { privateKey: sshd.clientPrivateKey },
-    });
-    resourceId = resource.id;
-    const me = await alice.me();
-    await admin.createGrant({
-      subject: { kind: 'user', userId: me.id },
-      target: { kind: 'resource', resourceId: resource.id },
+      grantTo: { userId: (await alice.me()).id },
     });
     admin.close();
 
