@@ -32,8 +32,8 @@ import type { Command } from 'commander';
 import type { CreateSessionResponse } from '../../shared/api/apiSchemas.ts';
 import type { GatewayClient } from '../gatewayClient.ts';
 import { runInteractiveChild } from './interactiveChild.ts';
-import { endSessionAtGateway } from './sessionEnd.ts';
-import { type SignalSource, StopSignals, signalExitCode } from './stopSignals.ts';
+import { withGatewaySession } from './sessionEnd.ts';
+import type { SignalSource, StopSignals } from './stopSignals.ts';
 
 export interface PsqlCommandIo {
   stdin: Readable;
@@ -131,32 +131,15 @@ async function openPsql(
   }
   // From here on there is something to undo (a session, then files and a child): a signal must
   // not end the process before that is done.
-  const stop = new StopSignals(io.signals);
-  try {
-    const session = await client.createSession(resource.id);
-    let failed = true;
-    try {
-      const code = await runPsql(program, psqlArgs, session, resource.target.database, caPem, {
-        io,
-        url,
-        resourceName: resource.name,
-        stop,
-      });
-      failed = false;
-      return stop.received && stop.received !== 'SIGINT' ? signalExitCode(stop.received) : code;
-    } finally {
-      const problem = await endSessionAtGateway(client, session.sessionId, {
-        graceMs: failed || stop.received ? 0 : 1_000,
-      });
-      if (problem) {
-        io.stderr.write(
-          `witness: note: could not end session ${session.sessionId} at the gateway (${problem}); it ends when the gateway sees the connection close.\n`,
-        );
-      }
-    }
-  } finally {
-    stop.dispose();
-  }
+  const database = resource.target.database;
+  return withGatewaySession(client, resource.id, io, (session, stop) =>
+    runPsql(program, psqlArgs, session, database, caPem, {
+      io,
+      url,
+      resourceName: resource.name,
+      stop,
+    }),
+  );
 }
 
 async function runPsql(

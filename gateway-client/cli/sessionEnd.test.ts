@@ -1,5 +1,8 @@
+import { EventEmitter } from 'node:events';
+import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { endSessionAtGateway, type SessionEnder } from './sessionEnd.ts';
+import type { CreateSessionResponse } from '../../shared/api/apiSchemas.ts';
+import { endSessionAtGateway, type SessionEnder, withGatewaySession } from './sessionEnd.ts';
 
 /** An in-memory stand-in for the two API calls, recording what was asked. */
 function gatewayWith(endsItselfAfterChecks: number | null) {
@@ -55,5 +58,45 @@ describe('endSessionAtGateway', () => {
       },
     } as unknown as SessionEnder;
     expect(await endSessionAtGateway(failing, 's5', { graceMs: 0 })).toBe('connection refused');
+  });
+});
+
+describe('withGatewaySession', () => {
+  function bed() {
+    const { client, calls } = gatewayWith(1);
+    const withCreate = Object.assign(client, {
+      createSession: async (resourceId: string) => {
+        calls.push(`create ${resourceId}`);
+        return { sessionId: 's9', ticket: 't' } as CreateSessionResponse;
+      },
+    });
+    const signals = new EventEmitter();
+    return { client: withCreate, calls, signals, io: { stderr: new PassThrough(), signals } };
+  }
+
+  it("returns the client's exit code and lets the gateway end the session", async () => {
+    const { client, calls, io } = bed();
+    expect(await withGatewaySession(client, 'r1', io, async () => 3)).toBe(3);
+    expect(calls).toEqual(['create r1', 'get s9']);
+  });
+
+  it('terminates at once and rethrows when the client fails', async () => {
+    const { client, calls, io } = bed();
+    const failing = withGatewaySession(client, 'r1', io, async () => {
+      throw new Error('no client');
+    });
+    await expect(failing).rejects.toThrow('no client');
+    expect(calls).toEqual(['create r1', 'terminate s9']);
+  });
+
+  it('exits as the shell would for a SIGTERM received while the client ran, and gives the signals back', async () => {
+    const { client, calls, io, signals } = bed();
+    const code = await withGatewaySession(client, 'r1', io, async () => {
+      signals.emit('SIGTERM', 'SIGTERM');
+      return 0;
+    });
+    expect(code).toBe(143);
+    expect(calls).toEqual(['create r1', 'terminate s9']);
+    expect(signals.listenerCount('SIGTERM')).toBe(0);
   });
 });

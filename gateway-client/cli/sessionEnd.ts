@@ -7,7 +7,10 @@
  * at once (`POST /v1/sessions/:id/terminate`). Either way it is bounded by `timeoutMs`, so an
  * unreachable gateway cannot hold a Ctrl+C'd command open.
  */
+import type { Writable } from 'node:stream';
+import type { CreateSessionResponse } from '../../shared/api/apiSchemas.ts';
 import type { GatewayClient } from '../gatewayClient.ts';
+import { type SignalSource, StopSignals, signalExitCode } from './stopSignals.ts';
 
 export type SessionEnder = Pick<GatewayClient, 'getSession' | 'terminateSession'>;
 
@@ -45,5 +48,41 @@ export async function endSessionAtGateway(
     return await Promise.race([ending, timedOut]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * Opens a session on `resourceId`, runs the client `run` starts with it, and ends the session
+ * at the gateway afterwards whatever happened (a note on stderr if that could not be checked).
+ * Stop signals are held from before the session exists until it is ended, so there is always
+ * something left to undo only while it is being undone; a signal other than SIGINT (which the
+ * interactive client handles itself) turns into the shell's exit code for it.
+ */
+export async function withGatewaySession(
+  client: SessionEnder & Pick<GatewayClient, 'createSession'>,
+  resourceId: string,
+  io: { stderr: Writable; signals?: SignalSource },
+  run: (session: CreateSessionResponse, stop: StopSignals) => Promise<number>,
+): Promise<number> {
+  const stop = new StopSignals(io.signals);
+  try {
+    const session = await client.createSession(resourceId);
+    let failed = true;
+    try {
+      const code = await run(session, stop);
+      failed = false;
+      return stop.received && stop.received !== 'SIGINT' ? signalExitCode(stop.received) : code;
+    } finally {
+      const problem = await endSessionAtGateway(client, session.sessionId, {
+        graceMs: failed || stop.received ? 0 : 1_000,
+      });
+      if (problem) {
+        io.stderr.write(
+          `witness: note: could not end session ${session.sessionId} at the gateway (${problem}); it ends when the gateway sees the connection close.\n`,
+        );
+      }
+    }
+  } finally {
+    stop.dispose();
   }
 }

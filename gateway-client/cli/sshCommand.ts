@@ -25,8 +25,8 @@ import type { Command } from 'commander';
 import type { CreateSessionResponse } from '../../shared/api/apiSchemas.ts';
 import type { GatewayClient } from '../gatewayClient.ts';
 import { runInteractiveChild } from './interactiveChild.ts';
-import { endSessionAtGateway } from './sessionEnd.ts';
-import { type SignalSource, StopSignals, signalExitCode } from './stopSignals.ts';
+import { withGatewaySession } from './sessionEnd.ts';
+import type { SignalSource, StopSignals } from './stopSignals.ts';
 
 export interface SshCommandIo {
   stdin: Readable;
@@ -105,34 +105,16 @@ async function openSsh(
   }
   // From here on there is something to undo (a session, then files and a child): a signal must
   // not end the process before that is done.
-  const stop = new StopSignals(io.signals);
-  try {
-    const session = await client.createSession(resource.id);
-    let failed = true;
-    try {
-      const endpoint = session.endpoint;
-      if (endpoint?.protocol !== 'ssh') {
-        throw new SshCommandError(
-          `The gateway at ${client.baseUrl} gave no SSH endpoint for ${resource.name}, so there is nowhere to connect.`,
-        );
-      }
-      const hostKey = keys.sshHostKey;
-      const code = await runSsh(session, { ...endpoint, hostKey }, command, options, io, stop);
-      failed = false;
-      return stop.received && stop.received !== 'SIGINT' ? signalExitCode(stop.received) : code;
-    } finally {
-      const problem = await endSessionAtGateway(client, session.sessionId, {
-        graceMs: failed || stop.received ? 0 : 1_000,
-      });
-      if (problem) {
-        io.stderr.write(
-          `witness: note: could not end session ${session.sessionId} at the gateway (${problem}); it ends when the gateway sees the connection close.\n`,
-        );
-      }
+  const hostKey = keys.sshHostKey;
+  return withGatewaySession(client, resource.id, io, (session, stop) => {
+    const endpoint = session.endpoint;
+    if (endpoint?.protocol !== 'ssh') {
+      throw new SshCommandError(
+        `The gateway at ${client.baseUrl} gave no SSH endpoint for ${resource.name}, so there is nowhere to connect.`,
+      );
     }
-  } finally {
-    stop.dispose();
-  }
+    return runSsh(session, { ...endpoint, hostKey }, command, options, io, stop);
+  });
 }
 
 async function runSsh(
