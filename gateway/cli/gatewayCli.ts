@@ -73,6 +73,14 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
     new Option('--database-url <url>', 'PostgreSQL URL instead of the embedded SQLite file').env(
       'WITNESS_DATABASE_URL',
     );
+  /** The admin commands' services: the gateway's data and store, its API never listening. */
+  const openForAdmin = (options: { data: string; databaseUrl?: string }) =>
+    openGatewayServices({
+      dataDir: path.resolve(options.data),
+      api: { host: '127.0.0.1', port: 0 },
+      databaseUrl: options.databaseUrl,
+      masterKeyBase64: io.env.WITNESS_MASTER_KEY,
+    });
 
   program
     .command('serve')
@@ -225,12 +233,7 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
         const password = options.passwordStdin
           ? parseWith(passwordSchema, (await io.readStdin()).replace(/\r?\n$/, ''), 'password')
           : null;
-        const services = await openGatewayServices({
-          dataDir: path.resolve(options.data),
-          api: { host: '127.0.0.1', port: 0 },
-          databaseUrl: options.databaseUrl,
-          masterKeyBase64: io.env.WITNESS_MASTER_KEY,
-        });
+        const services = await openForAdmin(options);
         try {
           if (await services.store.getUserByUsername(options.username)) {
             throw new CliFailure(`A user named ${options.username} already exists.`);
@@ -276,12 +279,7 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
     .addOption(databaseOption())
     .option('--session <id...>', 'only these sessions (default: every recording that has ended)')
     .action(async (options: { data: string; databaseUrl?: string; session?: string[] }) => {
-      const services = await openGatewayServices({
-        dataDir: path.resolve(options.data),
-        api: { host: '127.0.0.1', port: 0 },
-        databaseUrl: options.databaseUrl,
-        masterKeyBase64: io.env.WITNESS_MASTER_KEY,
-      });
+      const services = await openForAdmin(options);
       try {
         const recordings = options.session
           ? await Promise.all(
@@ -319,12 +317,7 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
     .addOption(dataOption().makeOptionMandatory())
     .addOption(databaseOption())
     .action(async (options: { data: string; databaseUrl?: string }) => {
-      const services = await openGatewayServices({
-        dataDir: path.resolve(options.data),
-        api: { host: '127.0.0.1', port: 0 },
-        databaseUrl: options.databaseUrl,
-        masterKeyBase64: io.env.WITNESS_MASTER_KEY,
-      });
+      const services = await openForAdmin(options);
       try {
         const users = await services.store.listUsers();
         const admins = users.filter((user) => user.role === 'admin' && !user.disabled).length;
@@ -344,12 +337,7 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
     .addOption(databaseOption())
     .option('--json', 'print {"checkedAt": ISO, "problems": [{kind, sessionId, message}]}')
     .action(async (options: { data: string; databaseUrl?: string; json?: boolean }) => {
-      const services = await openGatewayServices({
-        dataDir: path.resolve(options.data),
-        api: { host: '127.0.0.1', port: 0 },
-        databaseUrl: options.databaseUrl,
-        masterKeyBase64: io.env.WITNESS_MASTER_KEY,
-      });
+      const services = await openForAdmin(options);
       try {
         const { checkedAt, problems } = await services.recordingCheck.check();
         if (options.json) {

@@ -59,19 +59,19 @@ export interface ProtocolModule<R extends RunningProtocol> {
   start(listen: { host: string; port: number }, context: ProtocolContext): Promise<R>;
 }
 
+/** The parts every proxy is handed unchanged: sessions, policy, storage, recording, time, logs. */
+function relayParts(context: ProtocolContext) {
+  const { sessions, resources, store, recorders, clock, log, liveSessions } = context;
+  return { sessions, resources, store, recorders, clock, log, liveSessions };
+}
+
 export const protocolModules: { [P in Protocol]: ProtocolModule<RunningProtocols[P]> } = {
   ssh: {
     async start(listen, context) {
       const ssh = await startSshGateway({
         dataDir: context.dataDir,
         listen,
-        sessions: context.sessions,
-        resources: context.resources,
-        store: context.store,
-        recorders: context.recorders,
-        clock: context.clock,
-        log: context.log,
-        liveSessions: context.liveSessions,
+        ...relayParts(context),
       });
       context.keys.sshHostKey = ssh.hostKey.publicKeyLine;
       return ssh;
@@ -88,13 +88,7 @@ export const protocolModules: { [P in Protocol]: ProtocolModule<RunningProtocols
           certChainPem: context.keyMaterial.serverChainPem,
           keyPem: context.keyMaterial.serverKeyPem,
         },
-        sessions: context.sessions,
-        resources: context.resources,
-        store: context.store,
-        recorders: context.recorders,
-        clock: context.clock,
-        log: context.log,
-        liveSessions: context.liveSessions,
+        ...relayParts(context),
         scramTickets,
       });
     },
