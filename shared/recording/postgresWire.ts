@@ -21,6 +21,7 @@
  * damaged or hand-made recording) stops yielding events; nothing here throws on recorded data.
  * A derived event's data may be a view of the wire frame's: valid as long as that frame's is.
  */
+import { remember } from '../postgres/boundedRemember.ts';
 import {
   BACKEND_MESSAGE_TYPES,
   type Bind,
@@ -390,13 +391,4 @@ function json(at: RecordingEvent, kind: EventKind, value: unknown): RecordingEve
 
 function asBuffer(data: Uint8Array): Buffer {
   return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-}
-
-function remember<T>(map: Map<string, T>, key: string, limit: number, value: T): void {
-  map.delete(key);
-  map.set(key, value);
-  if (map.size > limit) {
-    const oldest = map.keys().next().value;
-    if (oldest !== undefined) map.delete(oldest);
-  }
 }

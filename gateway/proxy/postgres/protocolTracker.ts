@@ -21,6 +21,8 @@
  * columns, so a session without masking rules keeps no map of them (every message is still
  * decoded far enough to refuse a malformed one).
  */
+
+import { remember } from '../../../shared/postgres/boundedRemember.ts';
 import {
   type Bind,
   decodeBackend,
@@ -509,16 +511,6 @@ export class PostgresProtocolTracker {
     }
     portal.plan = masking;
     return masking;
-  }
-}
-
-/** Sets `key` (as the newest entry), forgetting the oldest entry beyond `limit`. */
-function remember<T>(map: Map<string, T>, key: string, limit: number, value: T): void {
-  map.delete(key);
-  map.set(key, value);
-  if (map.size > limit) {
-    const oldest = map.keys().next().value;
-    if (oldest !== undefined) map.delete(oldest);
   }
 }
 
