@@ -11,11 +11,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { Command } from 'commander';
-import type { ClientChannel } from 'ssh2';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { registerRecordingCommands } from '../../gateway-client/cli/recordingCommands.ts';
 import { GatewayClient } from '../../gateway-client/gatewayClient.ts';
 import { scanRecording } from '../../main/services/recordings/recordingIndex.ts';
+import { openShellScreen } from '../harness/shellScreen.ts';
 import { describeWithSshd, type SshTestBed, startSshTestBed } from '../harness/sshd.ts';
 import { waitFor } from '../harness/waitFor.ts';
 
@@ -36,28 +36,18 @@ describeWithSshd('the same command lines in search, the player and the CLI', () 
     const m = `kiwi${randomBytes(4).toString('hex')}`;
     const { sessionId, ticket } = await bed.newSession();
     const client = await bed.connect(sessionId, ticket);
-    const shell = await new Promise<ClientChannel>((resolve, reject) =>
-      client.shell({ term: 'xterm-256color', cols: 120, rows: 24 }, (error, channel) =>
-        error ? reject(error) : resolve(channel),
-      ),
-    );
-    let screen = '';
-    shell.on('data', (chunk: Buffer) => {
-      screen += chunk.toString('utf8');
-    });
-    shell.stderr.on('data', () => {});
-    const closed = new Promise<void>((resolve) => shell.on('close', () => resolve()));
+    const { shell, screen, closed } = await openShellScreen(client, 120);
     /** Types `keys` and waits until the shell has echoed something after them. */
     const type = async (keys: string, until?: string) => {
-      const before = screen.length;
+      const before = screen().length;
       shell.write(keys);
       await waitFor(
-        () => (until ? screen.slice(before).includes(until) : screen.length > before),
+        () => (until ? screen().slice(before).includes(until) : screen().length > before),
         `the echo of ${JSON.stringify(keys)}`,
       );
       await new Promise((resolve) => setTimeout(resolve, 150));
     };
-    await waitFor(() => /[$#] $/.test(screen), 'the shell prompt');
+    await waitFor(() => /[$#] $/.test(screen()), 'the shell prompt');
     await type(`PROMPT_COMMAND='printf "\\e]0;T\\a"' #${m}\r`, '\u001b]0;T\u0007');
     await type('ech');
     await type('\t', 'o');

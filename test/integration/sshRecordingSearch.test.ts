@@ -5,8 +5,8 @@
  * moment it was entered, and its output — through the index the recorder fed, not a scan.
  */
 import { randomBytes } from 'node:crypto';
-import type { ClientChannel } from 'ssh2';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { openShellScreen } from '../harness/shellScreen.ts';
 import { describeWithSshd, type SshTestBed, startSshTestBed } from '../harness/sshd.ts';
 import { waitFor } from '../harness/waitFor.ts';
 
@@ -24,24 +24,14 @@ describeWithSshd('search finds what was typed in a real SSH session', () => {
     const marker = `zebra${randomBytes(4).toString('hex')}`;
     const { sessionId, ticket } = await bed.newSession();
     const client = await bed.connect(sessionId, ticket);
-    const shell = await new Promise<ClientChannel>((resolve, reject) =>
-      client.shell({ term: 'xterm-256color', cols: 80, rows: 24 }, (error, channel) =>
-        error ? reject(error) : resolve(channel),
-      ),
-    );
-    let screen = '';
-    shell.on('data', (chunk: Buffer) => {
-      screen += chunk.toString('utf8');
-    });
-    shell.stderr.on('data', () => {});
-    const closed = new Promise<void>((resolve) => shell.on('close', () => resolve()));
+    const { shell, screen, closed } = await openShellScreen(client, 80);
     // A prompt first, so the keys go to the shell's line editor.
-    await waitFor(() => /[$#] $/.test(screen), 'the shell prompt');
+    await waitFor(() => /[$#] $/.test(screen()), 'the shell prompt');
     // Typo "ehco", fixed with four Backspaces (DEL, as a terminal sends it).
     shell.write('ehco');
     shell.write('\u007f\u007f\u007f\u007f');
     shell.write(`echo found-${marker} | tr a-z A-Z\r`);
-    await waitFor(() => screen.includes(`FOUND-${marker.toUpperCase()}`), 'the command output');
+    await waitFor(() => screen().includes(`FOUND-${marker.toUpperCase()}`), 'the command output');
     shell.write('exit\r');
     await closed;
     client.end();
