@@ -68,3 +68,20 @@ export function processesRunning(argv: string[]): number[] {
   }
   return found;
 }
+
+/**
+ * Sends `signal` to `child` and waits for it to exit, then until one second after the signal:
+ * what the signal tests check (no client left, no temporary file, the session ended) is given
+ * that second to happen. Resolves with what `exited` resolved with (the exit code).
+ */
+export async function killAndWaitASecond<T>(
+  child: { kill(signal: NodeJS.Signals): unknown },
+  signal: NodeJS.Signals,
+  exited: Promise<T>,
+): Promise<T> {
+  child.kill(signal);
+  const killedAt = Date.now();
+  const result = await exited;
+  await new Promise((resolve) => setTimeout(resolve, 1_000 - (Date.now() - killedAt)));
+  return result;
+}

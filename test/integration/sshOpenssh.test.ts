@@ -15,7 +15,12 @@ import {
   WITNESS_BIN,
 } from '../harness/gatewayProcess.ts';
 import { itNeeding } from '../harness/needs.ts';
-import { descendantsOf, isRunning, processesRunning } from '../harness/processTree.ts';
+import {
+  descendantsOf,
+  isRunning,
+  killAndWaitASecond,
+  processesRunning,
+} from '../harness/processTree.ts';
 import {
   describeWithSshd,
   type RunningSshd,
@@ -361,10 +366,7 @@ describeWithSshd('SSH through the gateway with OpenSSH and `witness ssh` (real p
           const mine = (await alice.listSessions()).filter((s) => !before.has(s.id));
           expect(mine.map((s) => s.state)).toEqual(['live']);
 
-          child.kill(signal);
-          const killedAt = Date.now();
-          const code = await exited;
-          await new Promise((resolve) => setTimeout(resolve, 1_000 - (Date.now() - killedAt)));
+          const code = await killAndWaitASecond(child, signal, exited);
           expect(clients.filter(isRunning)).toEqual([]);
           // (tsx, which runs the CLI, keeps its compile cache in TMPDIR too: `tsx-0`.)
           expect(readdirSync(tmp).filter((name) => name.startsWith('witness-'))).toEqual([]);

@@ -22,7 +22,7 @@ import {
 } from '../harness/gatewayProcess.ts';
 import { describeWithPostgres, freshPostgresDatabase } from '../harness/postgresForTests.ts';
 import { PSQL_BIN } from '../harness/postgresTestBed.ts';
-import { descendantsOf, isRunning } from '../harness/processTree.ts';
+import { descendantsOf, isRunning, killAndWaitASecond } from '../harness/processTree.ts';
 import { waitFor } from '../harness/waitFor.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -268,10 +268,7 @@ describeWithPostgres('witness tunnel (real gateway and CLI binaries)', () => {
         const mine = await sessionsSince(before);
         expect(mine.map((s) => s.state)).toEqual(['live']);
 
-        child.kill(signal);
-        const killedAt = Date.now();
-        const code = await exited;
-        await new Promise((resolve) => setTimeout(resolve, 1_000 - (Date.now() - killedAt)));
+        const code = await killAndWaitASecond(child, signal, exited);
         expect(clients.filter(isRunning)).toEqual([]);
         expect(witnessTemporaryFiles(tmp)).toEqual([]);
         expect((await api.getSession(mine[0]!.id)).state).toBe('ended');
@@ -296,10 +293,7 @@ describeWithPostgres('witness tunnel (real gateway and CLI binaries)', () => {
         const mine = await sessionsSince(before);
         expect(mine.map((s) => s.state)).toEqual(['live']);
 
-        tunnel.child.kill(signal);
-        const killedAt = Date.now();
-        expect(await tunnel.exited).toBe(0);
-        await new Promise((resolve) => setTimeout(resolve, 1_000 - (Date.now() - killedAt)));
+        expect(await killAndWaitASecond(tunnel.child, signal, tunnel.exited)).toBe(0);
         expect(tunnel.output.stderr).toContain(
           `tunnel stopped (${signal}); closed 1 open connection`,
         );
