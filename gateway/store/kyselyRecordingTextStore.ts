@@ -211,12 +211,7 @@ export class KyselyRecordingTextStore implements RecordingTextStore {
     }
     return rows.map((row) => ({
       id: row.hit_id,
-      sessionId: row.session_id,
-      seq: row.seq,
-      time: row.time,
-      channel: row.channel,
-      kind: row.kind,
-      text: row.text,
+      ...entryFromRow(row),
       recording: recordingFromRow(row),
     }));
   }
@@ -294,13 +289,20 @@ export class KyselyRecordingTextStore implements RecordingTextStore {
       .orderBy('recording_text.seq')
       .orderBy('recording_text.id')
       .execute();
-    return rows.map((row) => ({
-      sessionId: row.session_id,
-      seq: row.seq,
-      time: row.time,
-      channel: row.channel,
-      kind: row.kind,
-      text: row.text,
-    }));
+    return rows.map(entryFromRow);
   }
+}
+
+/** An occurrence row, its text joined in, as the entry both search and listing hand out. */
+function entryFromRow(
+  row: Omit<TextColumns, 'hit_id'> & { session_id: string },
+): RecordingTextEntry {
+  return {
+    sessionId: row.session_id,
+    seq: row.seq,
+    time: row.time,
+    channel: row.channel,
+    kind: row.kind,
+    text: row.text,
+  };
 }
