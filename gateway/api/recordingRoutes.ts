@@ -91,15 +91,14 @@ export function recordingHandlers(
     const recording = await store.getRecording(sessionId);
     if (!recording) {
       const session = await store.getSession(sessionId);
-      const maySee = RECORDING_READERS.includes(user.role) || session?.userId === user.id;
-      if (session && maySee && expectsRecording(session)) {
+      if (session && maySeeRecordingOf(user, session.userId) && expectsRecording(session)) {
         throw new GatewayError(
           'recording_missing',
           `Session ${sessionId} was recorded, but its recording is missing from the gateway's database. Tell an admin: \`witness-gateway admin check-recordings\` lists what is missing.`,
         );
       }
     }
-    if (!recording || !(RECORDING_READERS.includes(user.role) || recording.userId === user.id)) {
+    if (!recording || !maySeeRecordingOf(user, recording.userId)) {
       throw new GatewayError(
         'not_found',
         `There is no recording of session ${sessionId} you can see.`,
@@ -143,6 +142,7 @@ export function recordingHandlers(
   const judge = async (recording: RecordingMetadata): Promise<RecordingVerification> => {
     const inspection = await recordings.inspect(recording);
     if (!inspection.signed) return inspection.verification;
+    // The row's names as stored (null when deleted), not the presenters' placeholders.
     const [owner, resource] = await Promise.all([
       store.getUserById(recording.userId),
       store.getResource(recording.resourceId),
@@ -335,7 +335,7 @@ export function recordingHandlers(
     },
 
     streamRecording: async ({ auth: { user }, params, query, request, reply }) => {
-      const follow = query.follow === '1' || query.follow === 'true';
+      const follow = isSet(query.follow);
       if (follow && !RECORDING_READERS.includes(user.role)) {
         throw new GatewayError(
           'forbidden',
@@ -378,12 +378,12 @@ export function recordingHandlers(
 
     exportRecording: async ({ auth: { user }, params, query, reply }) => {
       const { format, channel } = query;
-      const includeInput = query.includeInput === '1' || query.includeInput === 'true';
+      const includeInput = isSet(query.includeInput);
       const recording = await visibleRecording(user, params.sessionId);
       // Verified when exported, so a file never carries bytes that fail as if they passed.
       const verification = await judge(recording);
       await keep(recording.sessionId, verification);
-      const allowUnverified = query.allowUnverified === '1' || query.allowUnverified === 'true';
+      const allowUnverified = isSet(query.allowUnverified);
       const unverified = verification.status === 'failed';
       if (unverified && !allowUnverified) {
         throw new GatewayError(
@@ -627,4 +627,14 @@ function attachment(filename: string): string {
 function signedInUser(ctx: { auth: Authenticated | null }): UserRecord {
   if (!ctx.auth) throw new GatewayError('unauthenticated', 'Sign in first.');
   return ctx.auth.user;
+}
+
+/** Whether `user` may see a recording of `ownerId`'s session (readers see every recording). */
+function maySeeRecordingOf(user: UserRecord, ownerId: string): boolean {
+  return RECORDING_READERS.includes(user.role) || ownerId === user.id;
+}
+
+/** A `0|1|true|false` query flag. */
+function isSet(flag: string | undefined): boolean {
+  return flag === '1' || flag === 'true';
 }
