@@ -10,6 +10,7 @@
  * not worth an index the size of the transfer; commands and queries are always indexed.
  */
 import type { RecordingTextKind } from '../../shared/api/apiSchemas.ts';
+import { isNonTerminalMeta } from '../../shared/recording/eventMeta.ts';
 import { eventKinds } from '../../shared/recording/recordingFormat.ts';
 import { CommandLineReconstructor } from '../../shared/terminal/commandLine.ts';
 import type { RecordingTextEntry } from '../store/recordingTextStore.ts';
@@ -197,13 +198,11 @@ export class RecordingTextDeriver {
   private meta(frame: DerivableFrame): void {
     const meta = jsonObject(frame.data);
     const state = this.channel(frame.channel);
+    // Which channels are not terminals: the one rule the player, exports and CLI use too.
+    if (isNonTerminalMeta(meta)) state.binary = true;
     switch (meta?.type) {
       case 'pty-req':
         state.pty = true;
-        break;
-      case 'subsystem':
-      case 'direct-tcpip':
-        state.binary = true;
         break;
       case 'exec':
         if (typeof meta.command === 'string') this.add(frame, 'command', meta.command);
