@@ -76,7 +76,7 @@ const MAX_BATCH_FRAMES = 320;
  * everything inline (issue #11). At 256 KiB the pool takes only turns that gathered several
  * reads — a loop that fell behind — where one message is amortized over many frames.
  */
-export const INLINE_HASH_BYTES = 256 * 1024;
+const INLINE_HASH_BYTES = 256 * 1024;
 
 export interface RecorderOptions {
   store: RecordingLifecycle;

@@ -251,18 +251,6 @@ export class PostgresWireEvents {
   }
 }
 
-/** A whole recording's events with PostgreSQL wire frames expanded (see PostgresWireEvents). */
-export async function* expandPostgresWire(
-  events: AsyncIterable<RecordingEvent> | Iterable<RecordingEvent>,
-  options: PostgresWireOptions = {},
-): AsyncGenerator<RecordingEvent> {
-  const wire = new PostgresWireEvents(options);
-  for await (const event of events) {
-    if (isPostgresWire(event)) yield* wire.accept(event);
-    else yield event;
-  }
-}
-
 /** FORMAT.md §5 `d`: the RowDescription's fields, as version 1 recorded them. */
 export function columnsOf(fields: readonly FieldDescription[]): unknown[] {
   return fields.map((field) => ({
