@@ -51,11 +51,15 @@ export function ResourcePanel({
       .finally(() => setLoading(false));
   }, [api]);
 
+  // Loaded again whenever the app state arrives anew, not only on the timer: the local
+  // gateway's demo resources are created right after the first admin signs in, after the
+  // sign-in itself was announced (and this panel first loaded).
   useEffect(() => {
+    void localGateway;
     load();
     const timer = setInterval(load, REFRESH_MS);
     return () => clearInterval(timer);
-  }, [load]);
+  }, [load, localGateway]);
 
   const visible = useMemo(() => filterResources(resources ?? [], filter), [resources, filter]);
   const labels = useMemo(() => labelOptions(resources ?? []), [resources]);
