@@ -97,6 +97,13 @@ export interface TokenProvider {
    * if it persists anything) or the user is signed out.
    */
   tokensRefreshed(pair: TokenPair): void | Promise<void>;
+  /**
+   * When present, the client leaves renewing after `token_expired` to the provider instead of
+   * spending the refresh token itself: a provider whose sign-in other processes share renews
+   * under their common lock, and may find that one of them already did (issue #12). Resolves
+   * the tokens to retry with; rejects with `SessionExpiredError` when the gateway refused.
+   */
+  renewExpired?(expiredAccessToken: string): Promise<SessionTokens>;
 }
 
 export interface GatewayClientOptions {
@@ -676,6 +683,9 @@ export class GatewayClient {
   /** Refreshes once, unless another call already replaced the expired access token. */
   private refreshAfterExpiry(expiredAccessToken: string): Promise<SessionTokens> {
     this.refreshing ??= (async () => {
+      if (this.tokenProvider?.renewExpired) {
+        return this.tokenProvider.renewExpired(expiredAccessToken);
+      }
       const current = await this.currentTokens();
       if (current.accessToken !== expiredAccessToken) return current;
       let pair: TokenPair;

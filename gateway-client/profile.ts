@@ -3,14 +3,16 @@
  * lives in `<configDir>/profile.json`. Secrets (the tokens) never go there: they go to a
  * `CredentialStore` as one JSON string under the account `<gatewayUrl>#<username>`.
  */
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import type { TokenPair } from '../shared/api/apiSchemas.ts';
-import type { StoredSession as AccountSession } from './account/accountPorts.ts';
-import type { SessionCodec } from './account/credentialVault.ts';
-import { writeFileAtomic } from './credentialStore.ts';
+import type { StoredSession as AccountSession, SessionVault } from './account/accountPorts.ts';
+import { credentialVault, type SessionCodec } from './account/credentialVault.ts';
+import { fileRenewalLock } from './account/renewalLock.ts';
+import { type CredentialStore, writeFileAtomic } from './credentialStore.ts';
 
 export const PROFILE_FILE = 'profile.json';
 
@@ -141,3 +143,25 @@ export const cliSessionCodec: SessionCodec = {
     return stored && { ...stored, user: null };
   },
 };
+
+/**
+ * Where one user's sign-in at one gateway lives for every process of this profile — each
+ * `witness` command, a `witness tunnel` that runs for hours, and a desktop pointed at the same
+ * profile (issue #12): the credential store entry, shared (re-read before every call), and a
+ * renewal lock in `<configDir>/locks/` that every one of them takes before it spends the
+ * refresh token.
+ */
+export function profileSessionVault(
+  store: CredentialStore,
+  configDir: string,
+  gatewayUrl: string,
+  username: string,
+): SessionVault {
+  const account = credentialAccount(gatewayUrl, username);
+  // Hashed: the account holds a URL, not a file name.
+  const name = createHash('sha256').update(account).digest('hex').slice(0, 32);
+  return credentialVault(store, account, cliSessionCodec, {
+    shared: true,
+    lock: fileRenewalLock(path.join(configDir, 'locks', `renewal-${name}`)),
+  });
+}

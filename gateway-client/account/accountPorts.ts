@@ -5,6 +5,7 @@
  * neither.
  */
 import type { Role } from '../../shared/api/apiSchemas.ts';
+import type { RenewalLock } from './renewalLock.ts';
 
 export interface AccountUser {
   userId: string;
@@ -35,6 +36,12 @@ export interface SessionVault {
    * so it never spends a refresh token another process has already rotated.
    */
   readonly shared: boolean;
+  /**
+   * Held across processes while a renewal re-reads the stored sign-in, spends its refresh
+   * token and stores the new pair (issue #12), so two processes never spend the same token.
+   * Absent: only this process renews this sign-in.
+   */
+  readonly lock?: RenewalLock;
   /** Null when nothing (readable) is stored. */
   load(): Promise<StoredSession | null>;
   /**

@@ -5,6 +5,7 @@
  */
 import type { CredentialStore } from '../credentialStore.ts';
 import type { SessionVault, StoredSession } from './accountPorts.ts';
+import type { RenewalLock } from './renewalLock.ts';
 
 export interface SessionCodec {
   encode(session: StoredSession): string;
@@ -15,6 +16,8 @@ export interface SessionCodec {
 export interface CredentialVaultOptions {
   /** See `SessionVault.shared`. */
   shared: boolean;
+  /** See `SessionVault.lock`. */
+  lock?: RenewalLock;
   /**
    * Set by hosts that carry on when the store fails (the desktop stays signed in for the run:
    * only resuming after a restart is lost); without it a failed save or delete rejects. Only
@@ -34,6 +37,7 @@ export function credentialVault(
       return store.describe;
     },
     shared: options.shared,
+    ...(options.lock && { lock: options.lock }),
     load: async () => codec.decode(await store.get(account)),
     async save(session) {
       try {

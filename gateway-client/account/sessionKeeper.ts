@@ -6,21 +6,20 @@
  * Two ways a token could be spent twice, and what prevents each:
  * - **within this process**: renewals are serialized. The keeper runs one operation at a time
  *   (reading, renewing, saving), and it is the token provider of exactly one `GatewayClient`
- *   (`AccountLifecycle.client()`), whose own refresh after a `token_expired` answer runs once
- *   for all concurrent calls and asks `tokens()` first.
+ *   (`AccountLifecycle.client()`), which leaves its renewal after a `token_expired` answer to
+ *   the keeper (`renewExpired`), once for all concurrent calls.
  * - **by another process** sharing the store (`witness tunnel` running for hours while
- *   `witness whoami` renews the sign-in): with a shared vault, `tokens()` re-reads the store
- *   before every authenticated call — and so right before any renewal, since the client asks
- *   for the tokens it is about to renew with — and takes the stored tokens when someone else
- *   rotated them. A vault entry that vanished means another process signed out.
- *
- * What is left: two processes that both find the same expired access token in the same
- * instant can still both renew (the window is one refresh round trip); nothing short of a
- * lock across processes closes that, and the stores (keychain, file) offer none.
+ *   `witness whoami` and the desktop renew the same sign-in, issue #12): every renewal runs
+ *   under the vault's lock across processes; under it the keeper re-reads the store and renews
+ *   only when the stored tokens are still the ones that expired — when another process
+ *   renewed first, its tokens are taken instead. Between renewals a shared vault is also
+ *   re-read before every authenticated call, so a rotation elsewhere is picked up at once, and
+ *   an entry that vanished means another process signed out.
  */
 import type { TokenPair } from '../../shared/api/apiSchemas.ts';
 import {
   GatewayApiError,
+  NotSignedInError,
   SessionExpiredError,
   type SessionTokens,
   type TokenProvider,
@@ -87,12 +86,29 @@ export class SessionKeeper implements TokenProvider {
       if (this.options.vault.shared) await this.syncFromVault();
       const session = this.current;
       if (!session) return null;
-      if (session.accessToken) {
-        return { accessToken: session.accessToken, refreshToken: session.refreshToken };
-      }
+      if (session.accessToken) return tokensOf(session);
       // A session resumed from a vault that keeps no access token: renew once, now.
-      const renewed = await this.renewLocked();
-      return renewed && { accessToken: renewed.accessToken!, refreshToken: renewed.refreshToken };
+      const renewed = await this.renewUnlessDone((latest) => latest.accessToken === null);
+      return renewed && tokensOf(renewed);
+    });
+  }
+
+  /**
+   * For the client: the gateway said `expiredAccessToken` expired. Renews — unless, by the
+   * time the lock is held, the store holds tokens another process renewed meanwhile.
+   */
+  renewExpired(expiredAccessToken: string): Promise<SessionTokens> {
+    return this.serialized(async () => {
+      const renewed = await this.renewUnlessDone(
+        (latest) =>
+          latest.accessToken === null ||
+          latest.accessToken === expiredAccessToken ||
+          // Another process's tokens, stored a while ago and expired by now too: a retry with
+          // them would only be refused again.
+          (latest.accessExpiresAt !== null && Date.parse(latest.accessExpiresAt) <= Date.now()),
+      );
+      if (!renewed) throw new NotSignedInError(this.options.baseUrl);
+      return tokensOf(renewed);
     });
   }
 
@@ -130,21 +146,34 @@ export class SessionKeeper implements TokenProvider {
     this.current = { ...stored, user: stored.user ?? this.current?.user ?? null };
   }
 
-  private async renewLocked(): Promise<StoredSession | null> {
-    const session = this.current;
-    if (!session) return null;
-    let pair: TokenPair;
-    try {
-      pair = await this.options.renew(session.refreshToken);
-    } catch (error) {
-      // The host decides what a refused sign-in means (the desktop signs out, the CLI says so).
-      if (error instanceof GatewayApiError && (error.status === 401 || error.status === 403)) {
-        throw new SessionExpiredError(this.options.baseUrl, { cause: error });
+  /**
+   * Renews under the vault's lock, after re-reading the store under it, when `stillNeeded`
+   * says the session then current must be renewed; otherwise that session (another process's
+   * renewal) is the answer. Null when the sign-in ended meanwhile.
+   */
+  private renewUnlessDone(
+    stillNeeded: (latest: StoredSession) => boolean,
+  ): Promise<StoredSession | null> {
+    const renew = async () => {
+      if (this.options.vault.shared) await this.syncFromVault();
+      const session = this.current;
+      if (!session) return null;
+      if (!stillNeeded(session)) return session;
+      let pair: TokenPair;
+      try {
+        pair = await this.options.renew(session.refreshToken);
+      } catch (error) {
+        // The host decides what a refused sign-in means (the desktop signs out, the CLI says so).
+        if (error instanceof GatewayApiError && (error.status === 401 || error.status === 403)) {
+          throw new SessionExpiredError(this.options.baseUrl, { cause: error });
+        }
+        throw error;
       }
-      throw error;
-    }
-    await this.adopt(pair);
-    return this.current;
+      await this.adopt(pair);
+      return this.current;
+    };
+    const lock = this.options.vault.lock;
+    return lock ? lock.hold(renew) : renew();
   }
 
   private async adopt(pair: TokenPair): Promise<void> {
@@ -163,6 +192,10 @@ export class SessionKeeper implements TokenProvider {
     this.queue = run.catch(() => undefined);
     return run;
   }
+}
+
+function tokensOf(session: StoredSession): SessionTokens {
+  return { accessToken: session.accessToken!, refreshToken: session.refreshToken };
 }
 
 function messageOf(error: unknown): string {

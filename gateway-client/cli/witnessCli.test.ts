@@ -352,14 +352,15 @@ describe('signed-in commands', () => {
     expect(gateway.liveRefreshTokens()).toEqual([JSON.parse(after).refreshToken]);
   });
 
-  it('say the session expired when the refresh token is refused', async () => {
+  it("say the sign-in was ended, in the gateway's words, when the refresh token is refused", async () => {
     await loginAlice();
     gateway.expireAccessTokens();
     gateway.revokeRefreshTokens();
     const result = await witness(['whoami']);
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(
-      `witness: Your session with ${gateway.url} expired — run \`witness login ${gateway.url}\` again.\n`,
+      `witness: You are signed out of ${gateway.url}: the gateway ended this sign-in ` +
+        `(the refresh token is not valid). Run \`witness login ${gateway.url}\` to sign in again.\n`,
     );
   });
 

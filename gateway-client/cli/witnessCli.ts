@@ -20,8 +20,8 @@ import {
 } from '../../shared/api/apiSchemas.ts';
 import { AccountLifecycle } from '../account/accountLifecycle.ts';
 import type { AccountProfile } from '../account/accountPorts.ts';
-import { credentialVault } from '../account/credentialVault.ts';
 import { SessionNotSavedError } from '../account/sessionKeeper.ts';
+import { describeSignInEnded, signInEnded } from '../account/signInEnded.ts';
 import {
   CaDiscoveryError,
   CaMismatchError,
@@ -43,14 +43,12 @@ import {
   GatewayProtocolError,
   InvalidRequestError,
   NotSignedInError,
-  SessionExpiredError,
 } from '../gatewayClient.ts';
 import { InvalidGatewayUrlError, normalizeGatewayUrl } from '../gatewayUrl.ts';
 import {
-  cliSessionCodec,
-  credentialAccount,
   loadProfile,
   type Profile,
+  profileSessionVault,
   resolveConfigDir,
   saveProfile,
 } from '../profile.ts';
@@ -619,10 +617,7 @@ class WitnessCli {
       url,
       caPem: pin.caPem,
       caFingerprint: pin.caFingerprint,
-      vaultFor: (username) =>
-        credentialVault(store, credentialAccount(url, username), cliSessionCodec, {
-          shared: true,
-        }),
+      vaultFor: (username) => profileSessionVault(store, configDir, url, username),
       profile,
       ...(timeout > 0 ? { timeoutMs: timeout } : {}),
       revokeFailed: (error, session) =>
@@ -657,16 +652,11 @@ class WitnessCli {
     try {
       await account.run((client) => action({ url, username, client }));
     } catch (error) {
-      if (error instanceof SessionExpiredError) throw expired;
+      // Expired, or ended by the gateway (a replayed token, a revocation): said apart (#12).
+      const ended = signInEnded(error);
+      if (ended) throw new CliError(describeSignInEnded(url, ended));
       if (error instanceof NotSignedInError) throw notSignedIn;
       if (error instanceof SessionNotSavedError) throw new CliError(error.message);
-      if (
-        error instanceof GatewayApiError &&
-        error.status === 401 &&
-        (error.code === 'unauthenticated' || error.code === 'token_expired')
-      ) {
-        throw expired;
-      }
       throw error;
     }
   }

@@ -22,12 +22,8 @@ import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { connect as connectTls, type TLSSocket } from 'node:tls';
 import type { CreateSessionResponse } from '../../shared/api/apiSchemas.ts';
 import { SCRAM_SHA_256, ScramClient, ScramError } from '../../shared/postgres/scram.ts';
-import {
-  GatewayApiError,
-  GatewayConnectionError,
-  NotSignedInError,
-  SessionExpiredError,
-} from '../gatewayClient.ts';
+import { signInEnded } from '../account/signInEnded.ts';
+import { GatewayApiError, GatewayConnectionError, NotSignedInError } from '../gatewayClient.ts';
 import {
   BackendFrameReader,
   encodeBackendFrame,
@@ -265,6 +261,18 @@ async function createSession(context: TunnelConnectionContext): Promise<CreateSe
   try {
     return await context.sessions.createSession(context.resource.id);
   } catch (error) {
+    // Signed out (a replayed token ended the sign-in, #12) or expired: no connection will work
+    // until the person signs in again, and the message says so rather than "refused".
+    const ended = signInEnded(error);
+    if (ended) {
+      throw new TunnelRefusal(
+        TUNNEL_SQLSTATE.invalidAuthorization,
+        ended.kind === 'expired'
+          ? 'Your sign-in to the Witness gateway expired.'
+          : `You are signed out of the Witness gateway: it ended this sign-in (${ended.reason}).`,
+        'Run `witness login URL`, then restart the tunnel.',
+      );
+    }
     if (error instanceof GatewayApiError) {
       if (error.code === 'no_active_grant' || error.code === 'access_request_required') {
         throw new TunnelRefusal(
@@ -282,7 +290,7 @@ async function createSession(context: TunnelConnectionContext): Promise<CreateSe
         `The Witness gateway refused a session for ${name}: ${error.message}`,
       );
     }
-    if (error instanceof SessionExpiredError || error instanceof NotSignedInError) {
+    if (error instanceof NotSignedInError) {
       throw new TunnelRefusal(
         TUNNEL_SQLSTATE.invalidAuthorization,
         `Not signed in to the Witness gateway: ${error.message}`,

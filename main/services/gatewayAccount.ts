@@ -16,6 +16,7 @@
  */
 import { z } from 'zod';
 import { AccountLifecycle } from '../../gateway-client/account/accountLifecycle.ts';
+import type { SessionVault } from '../../gateway-client/account/accountPorts.ts';
 import {
   credentialVault,
   type SessionCodec,
@@ -99,6 +100,13 @@ export interface GatewayAccountDeps {
   onSignedOut: () => Promise<void>;
   /** Anything in `pinned()` or `account()` changed: broadcast the app state. */
   onChange: () => void;
+  /**
+   * Where the sign-in at `gateway` is kept. Default: the desktop's own entry in `secrets`,
+   * which only this app instance renews. A desktop that shares a CLI profile's sign-in passes
+   * that profile's vault (`profileSessionVault`): shared with every `witness` process, and
+   * renewed under their common lock (issue #12).
+   */
+  sessionVault?: (gateway: StoredGateway, username: string) => SessionVault;
 }
 
 /**
@@ -375,7 +383,8 @@ export class GatewayAccount {
       url: gateway.url,
       caPem: gateway.caPem,
       caFingerprint: gateway.caFingerprint,
-      vaultFor: () =>
+      vaultFor: (username) =>
+        this.deps.sessionVault?.(gateway, username) ??
         credentialVault(secrets, sessionAccount(gateway), desktopSessionCodec, {
           // One app instance uses this store: no other process renews the sign-in.
           shared: false,
