@@ -3,10 +3,14 @@
  * that issues numbered tokens (the real gateway's side is in
  * test/integration/accountRotation.test.ts).
  */
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { TokenPair } from '../../shared/api/apiSchemas.ts';
 import { GatewayApiError, SessionExpiredError } from '../gatewayClient.ts';
 import type { SessionVault, StoredSession } from './accountPorts.ts';
+import { fileRenewalLock } from './renewalLock.ts';
 import { SessionKeeper, SessionNotSavedError } from './sessionKeeper.ts';
 
 const LATER = '2099-01-01T00:00:00.000Z';
@@ -27,7 +31,11 @@ function memoryVault(shared: boolean, initial: StoredSession | null) {
   const vault: SessionVault = {
     describe: 'memory',
     shared,
-    load: async () => stored,
+    // Reads and writes take a turn of the event loop, as a keychain or a file would.
+    load: async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      return stored;
+    },
     async save(next) {
       if (failSaves) throw new Error('disk full');
       stored = next;
@@ -125,5 +133,60 @@ describe('SessionKeeper', () => {
     await expect(refused.tokens()).rejects.toBeInstanceOf(SessionExpiredError);
     // The host decides what a refused sign-in means: the keeper still holds it.
     expect(refused.session()?.refreshToken).toBe('wrt_1');
+  });
+});
+
+describe('SessionKeeper across processes', () => {
+  const work = mkdtempSync(path.join(os.tmpdir(), 'witness-keeper-'));
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  /** Two processes' keepers over one stored sign-in, both holding its access token `wat_1`. */
+  function twoProcesses(lock: boolean) {
+    const store = memoryVault(true, session(1));
+    const renew = renewals(1);
+    const lockPath = path.join(work, `lock-${Math.random().toString(36).slice(2)}`);
+    // Each process has its own lock object over the same lock directory, as two CLIs do.
+    const vaultOf = (): SessionVault =>
+      lock ? { ...store.vault, lock: fileRenewalLock(lockPath) } : store.vault;
+    return {
+      store,
+      renew,
+      tunnel: keeper(vaultOf(), session(1), renew),
+      whoami: keeper(vaultOf(), session(1), renew),
+    };
+  }
+
+  it('renews once when two processes find the same access token expired at once', async () => {
+    const { store, renew, tunnel, whoami } = twoProcesses(true);
+    const [a, b] = await Promise.all([tunnel.renewExpired('wat_1'), whoami.renewExpired('wat_1')]);
+    // One renewed; the other found its tokens in the store under the lock and used them.
+    expect(renew.spent).toEqual(['wrt_1']);
+    expect(a).toEqual({ accessToken: 'wat_2', refreshToken: 'wrt_2' });
+    expect(b).toEqual(a);
+    expect(store.stored()?.refreshToken).toBe('wrt_2');
+    // Both renew the next expiry from the stored token: still one renewal per expiry.
+    await Promise.all([tunnel.renewExpired('wat_2'), whoami.renewExpired('wat_2')]);
+    expect(renew.spent).toEqual(['wrt_1', 'wrt_2']);
+  });
+
+  it('without the lock, the second renewal spends a spent token (the control)', async () => {
+    const { tunnel, whoami } = twoProcesses(false);
+    const results = await Promise.allSettled([
+      tunnel.renewExpired('wat_1'),
+      whoami.renewExpired('wat_1'),
+    ]);
+    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const refused = results.find((r) => r.status === 'rejected');
+    expect(refused?.reason).toBeInstanceOf(SessionExpiredError);
+  });
+
+  it('renews with the stored token after another process rotated it, not its own', async () => {
+    const { store, renew, tunnel } = twoProcesses(true);
+    store.set(session(5));
+    expect(await tunnel.renewExpired('wat_5')).toEqual({
+      accessToken: 'wat_2',
+      refreshToken: 'wrt_2',
+    });
+    expect(renew.spent).toEqual(['wrt_5']);
   });
 });
