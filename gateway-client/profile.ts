@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import type { TokenPair } from '../shared/api/apiSchemas.ts';
+import { roleSchema, type TokenPair } from '../shared/api/apiSchemas.ts';
 import type { StoredSession as AccountSession, SessionVault } from './account/accountPorts.ts';
 import { credentialVault, type SessionCodec } from './account/credentialVault.ts';
 import { fileRenewalLock } from './account/renewalLock.ts';
@@ -97,6 +97,11 @@ const storedSessionSchema = z.object({
   refreshExpiresAt: z.string(),
   accessToken: z.string().min(1),
   accessExpiresAt: z.string(),
+  /**
+   * Who signed in, when known: a desktop sharing the profile shows it without asking the
+   * gateway (#12). Optional, so entries written before it, and by older CLIs, still read.
+   */
+  user: z.object({ userId: z.string(), username: z.string(), role: roleSchema }).optional(),
 });
 /** What the credential store holds for a signed-in user. */
 export type StoredSession = z.infer<typeof storedSessionSchema>;
@@ -136,11 +141,12 @@ export const cliSessionCodec: SessionCodec = {
       refreshExpiresAt: session.refreshExpiresAt,
       accessToken: session.accessToken ?? '',
       accessExpiresAt: session.accessExpiresAt ?? session.refreshExpiresAt,
+      ...(session.user && { user: session.user }),
     });
   },
   decode(secret: string | null): AccountSession | null {
     const stored = decodeStoredSession(secret);
-    return stored && { ...stored, user: null };
+    return stored && { ...stored, user: stored.user ?? null };
   },
 };
 

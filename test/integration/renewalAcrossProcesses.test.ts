@@ -176,6 +176,8 @@ describeWithPostgres('one sign-in renewed by the tunnel, the CLI and the desktop
     await startTunnel();
     const tokensSeen = new Set([(await stored())!.refreshToken]);
     expect((await psql('SELECT 1')).stdout.trim()).toBe('1');
+    // The desktop knows who is signed in from the shared entry, before asking the gateway.
+    expect(desktop.account()?.username).toBe('alice');
     expect((await desktopMe()).username).toBe('alice');
 
     for (let round = 1; round <= 4; round++) {
@@ -222,6 +224,7 @@ describeWithPostgres('one sign-in renewed by the tunnel, the CLI and the desktop
   it('ends the sign-in for everyone when a copied refresh token is used by another holder', async () => {
     // Someone copies the stored refresh token and renews with it first: from their copy the
     // gateway hands out a new pair, and the token the profile holds is spent.
+    expect(desktop.account()?.username).toBe('alice');
     const copied = (await stored())!.refreshToken;
     const thief = new GatewayClient({ baseUrl: url, caPem: (await inspectGateway(url)).caPem });
     const stolen = await thief.refresh(copied);
