@@ -163,11 +163,18 @@ export function profileSessionVault(
   gatewayUrl: string,
   username: string,
 ): SessionVault {
-  const account = credentialAccount(gatewayUrl, username);
-  // Hashed: the account holds a URL, not a file name.
-  const name = createHash('sha256').update(account).digest('hex').slice(0, 32);
-  return credentialVault(store, account, cliSessionCodec, {
+  return credentialVault(store, credentialAccount(gatewayUrl, username), cliSessionCodec, {
     shared: true,
-    lock: fileRenewalLock(path.join(configDir, 'locks', `renewal-${name}`)),
+    lock: fileRenewalLock(renewalLockPath(configDir, gatewayUrl, username)),
   });
+}
+
+/** The renewal lock of one sign-in (the lock itself is the directory `<this>.lock`). */
+export function renewalLockPath(configDir: string, gatewayUrl: string, username: string): string {
+  // Hashed: the account holds a URL, not a file name.
+  const name = createHash('sha256')
+    .update(credentialAccount(gatewayUrl, username))
+    .digest('hex')
+    .slice(0, 32);
+  return path.join(configDir, 'locks', `renewal-${name}`);
 }

@@ -9,7 +9,7 @@
  * each say so.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -20,6 +20,7 @@ import {
   cliSessionCodec,
   credentialAccount,
   profileSessionVault,
+  renewalLockPath,
 } from '../../gateway-client/profile.ts';
 import { DesktopProfileStore } from '../../main/services/desktopProfile.ts';
 import { GatewayAccount } from '../../main/services/gatewayAccount.ts';
@@ -220,6 +221,25 @@ describeWithPostgres('one sign-in renewed by the tunnel, the CLI and the desktop
     expect(after.code, after.stderr).toBe(0);
     expect(tunnel!.exitCode).toBeNull();
   }, 180_000);
+
+  it('takes over a renewal lock left by a killed process', async () => {
+    // What a `witness` process killed while renewing leaves: the lock directory, untouched
+    // since (proper-lockfile's holder refreshes its mtime every 5 s while alive).
+    const lock = `${renewalLockPath(home, url, 'alice')}.lock`;
+    mkdirSync(lock, { recursive: true });
+    const longAgo = new Date(Date.now() - 60_000);
+    utimesSync(lock, longAgo, longAgo);
+    await sleep(ACCESS_TOKEN_TTL_MS + 300);
+    const before = (await stored())!.refreshToken;
+    const started = Date.now();
+    const cli = await whoami();
+    expect(cli.code, cli.stderr).toBe(0);
+    // It renewed (the lock did not stop it), promptly, and let the lock go.
+    expect((await stored())!.refreshToken).not.toBe(before);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(existsSync(lock)).toBe(false);
+    expect((await psql('SELECT 3')).stdout.trim()).toBe('3');
+  }, 60_000);
 
   it('ends the sign-in for everyone when a copied refresh token is used by another holder', async () => {
     // Someone copies the stored refresh token and renews with it first: from their copy the
