@@ -265,6 +265,38 @@ describe('GatewayClient', () => {
     expect(tokens.persisted).toHaveLength(1);
   });
 
+  it('leaves renewal to a provider that renews itself, once for concurrent calls (#12)', async () => {
+    const pair = await clientFor().login({ username: 'alice', password: 'alice-password-1' });
+    // The provider renews on its own terms (a shared keeper: under a lock, or by taking
+    // another process's tokens); here through a client of its own.
+    const renewer = clientFor();
+    let current = { accessToken: pair.accessToken, refreshToken: pair.refreshToken };
+    const asked: string[] = [];
+    const client = clientFor(
+      {},
+      {
+        tokens: () => current,
+        tokensRefreshed: () => {
+          throw new Error('the client must not renew itself');
+        },
+        async renewExpired(expired) {
+          asked.push(expired);
+          current = await renewer.refresh(current.refreshToken);
+          return current;
+        },
+      },
+    );
+    gateway.expireAccessTokens();
+    gateway.requests.length = 0;
+    const [me, resources] = await Promise.all([client.me(), client.listResources()]);
+    expect(me.username).toBe('alice');
+    expect(resources).toHaveLength(2);
+    expect(asked).toEqual([pair.accessToken]);
+    // The one renewal was the provider's.
+    expect(gateway.requests.filter((r) => r.path === '/v1/auth/refresh')).toHaveLength(1);
+    renewer.close();
+  });
+
   it('throws SessionExpiredError when the refresh token is refused', async () => {
     const { client, tokens } = await signedInClient();
     gateway.expireAccessTokens();
