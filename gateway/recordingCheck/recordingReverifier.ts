@@ -42,7 +42,7 @@ export class RecordingReverifier {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private log: Logger = silentLogger;
-  /** Resolved after each pass, for whoever waits for the next one (tests, the CLI). */
+  /** Whoever waits for the next pass to start and finish (tests). */
   private passWaiters: Array<(result: ReverifyPassResult) => void> = [];
   /** The last pass's result; undefined before the first one finishes. */
   last: ReverifyPassResult | undefined;
@@ -72,7 +72,7 @@ export class RecordingReverifier {
     this.wake();
   }
 
-  /** Runs a pass now (or after the one running) and resolves with its result. */
+  /** Runs a pass now (or after the one running) and resolves with that pass's result. */
   pass(): Promise<ReverifyPassResult> {
     const done = new Promise<ReverifyPassResult>((resolve) => this.passWaiters.push(resolve));
     this.schedulePass();
@@ -132,6 +132,9 @@ export class RecordingReverifier {
   private async runPass(): Promise<void> {
     const now = this.sources.now ?? Date.now;
     const started = now();
+    // A pass answers those who asked before it began: one begun earlier may have passed a
+    // recording they changed.
+    const waiters = this.passWaiters.splice(0);
     const result: ReverifyPassResult = { checked: 0, failed: 0, newlyFailed: 0, ms: 0 };
     let after: RecordingListPosition | undefined;
     for (;;) {
@@ -164,7 +167,7 @@ export class RecordingReverifier {
       newlyFailed: result.newlyFailed,
       ms: result.ms,
     });
-    for (const resolve of this.passWaiters.splice(0)) resolve(result);
+    for (const resolve of waiters) resolve(result);
   }
 
   /** Judges one recording (storing the verdict); true when it fails. */
