@@ -549,9 +549,11 @@ export type RecordingPage = z.infer<typeof recordingListSchema>;
 
 /**
  * Status filter values: the stored lifecycle status, plus `verified`: recordings whose last
- * verification by the gateway (GET /v1/recordings/:id) found every frame covered by a valid
- * signed checkpoint. `failed` also matches a recording whose last verification failed,
- * whatever its lifecycle status. A recording the gateway never verified is not `verified`.
+ * verification by the gateway (GET /v1/recordings/:id, an export, a stream, or its background
+ * re-verifier) found every frame covered by a valid signed checkpoint, and whose row still
+ * agrees with the signed content (issue #12). `failed` also matches a recording whose last
+ * verification failed, whatever its lifecycle status. A recording the gateway never verified
+ * is not `verified`.
  */
 export const recordingStatusFilters = [...recordingStatuses, 'verified'] as const;
 export type RecordingStatusFilter = (typeof recordingStatusFilters)[number];
