@@ -31,6 +31,11 @@ import {
   DEFAULT_RECORDING_CHECK_INTERVAL_MS,
   RecordingCheck,
 } from './recordingCheck/recordingCheck.ts';
+import { RecordingJudge } from './recordingCheck/recordingJudge.ts';
+import {
+  DEFAULT_REVERIFY_INTERVAL_MS,
+  RecordingReverifier,
+} from './recordingCheck/recordingReverifier.ts';
 import { ResourceCatalog } from './resources/resourceCatalog.ts';
 import { RecordingTextIndexer } from './search/recordingTextIndexer.ts';
 import { endCarriedSessions } from './sessions/endCarriedSessions.ts';
@@ -55,6 +60,8 @@ export interface GatewayConfig {
   postgres?: { host: string; port: number } | undefined;
   /** How often the background recordings check runs (it also runs at start); default 6 h. */
   recordingCheckIntervalMs?: number | undefined;
+  /** How often every stored recording is verified again (also at start); default 1 h. */
+  reverifyIntervalMs?: number | undefined;
   clock?: Clock;
   log?: Logger;
 }
@@ -78,6 +85,10 @@ export interface GatewayServices {
   listeners: ListenerAddresses;
   /** Finds recordings that are missing a row or their bytes (issue #12). */
   recordingCheck: RecordingCheck;
+  /** Verifies a recording and its row, and stores the verdict with when it was made (issue #12). */
+  recordingJudge: RecordingJudge;
+  /** Keeps the stored verdicts fresh: on a schedule and after each read (issue #12). */
+  reverifier: RecordingReverifier;
   /** This gateway instance's id (recorder/gatewayInstanceId.ts): owner of what it records. */
   instanceId: string;
 }
@@ -122,6 +133,12 @@ export async function openGatewayServices(
   const chunks = new DatabaseChunkStorage(store);
   const textIndex = new RecordingTextIndexer(store, log ? { log } : {});
   const hashPool = new ChainHashPool(log ? { log } : {});
+  const recordings = new RecordingArchive(
+    [segments, chunks],
+    dataDir.recordingKey.publicKeyPem,
+    (bytes) => signBytes(dataDir.recordingKey.privateKey, bytes),
+  );
+  const recordingJudge = new RecordingJudge({ recordings, store, clock });
   return {
     store,
     dataDir,
@@ -147,11 +164,13 @@ export async function openGatewayServices(
     }),
     textIndex,
     hashPool,
-    recordings: new RecordingArchive(
-      [segments, chunks],
-      dataDir.recordingKey.publicKeyPem,
-      (bytes) => signBytes(dataDir.recordingKey.privateKey, bytes),
-    ),
+    recordings,
+    recordingJudge,
+    reverifier: new RecordingReverifier({
+      store,
+      judge: recordingJudge,
+      now: () => clock.now(),
+    }),
     keys: {
       caFingerprint: dataDir.caFingerprint,
       caPem: dataDir.caCertPem,
@@ -220,6 +239,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       config.recordingCheckIntervalMs ?? DEFAULT_RECORDING_CHECK_INTERVAL_MS,
       log,
     );
+    services.reverifier.start(config.reverifyIntervalMs ?? DEFAULT_REVERIFY_INTERVAL_MS, log);
   } catch (error) {
     await closeProtocols();
     liveSessions.shutdown();
@@ -247,6 +267,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       liveSessions.shutdown();
       await services.recorder.closeAll();
       await services.recordingCheck.stop();
+      await services.reverifier.stop();
       await services.hashPool.close();
       await services.textIndex.close();
       await services.store.close();

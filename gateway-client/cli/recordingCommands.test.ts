@@ -97,6 +97,39 @@ const recordingRow: Recording = {
   lastCheckpointSeq: 120,
 };
 
+const checkedRow: Recording = {
+  ...recordingRow,
+  sessionId: 's_2',
+  lastVerification: {
+    status: 'verified',
+    verifiedThroughSeq: 120,
+    checkedAt: '2025-06-01T13:00:00.000Z',
+    at: '2025-06-01T13:00:00.000Z',
+    firstBadSeq: null,
+  },
+  differsFromSigned: [],
+};
+
+/** A row edited behind the gateway's back: its owner, status and start differ from the signed. */
+const alteredRow: Recording = {
+  ...checkedRow,
+  sessionId: 's_3',
+  userId: 'u_mallory',
+  status: 'interrupted',
+  startedAt: '2025-06-01T11:00:00.000Z',
+  endedAt: '2025-06-01T11:03:05.000Z',
+  lastVerification: {
+    ...checkedRow.lastVerification!,
+    status: 'failed',
+    firstBadSeq: 0,
+  },
+  differsFromSigned: [
+    { field: 'user', shown: 'u_mallory', signed: 'u_alice' },
+    { field: 'status', shown: 'interrupted', signed: 'complete' },
+    { field: 'startedAt', shown: '2025-06-01T11:00:00.000Z', signed: '2025-06-01T12:00:00.000Z' },
+  ],
+};
+
 async function bundleBytes(recording: Uint8Array, signer: TestRecordingKey = key): Promise<Buffer> {
   const parts: Uint8Array[] = [];
   for await (const chunk of writeBundle(recording, { publicKeyPem: signer.publicKeyPem })) {
@@ -296,7 +329,7 @@ describe('witness recordings list/export (signed in)', () => {
     let query = '';
     gateway.override('GET /v1/recordings', (req, res) => {
       query = new URL(req.url ?? '', 'https://x').search;
-      sendJson(res, 200, { recordings: [recordingRow] });
+      sendJson(res, 200, { recordings: [recordingRow, checkedRow, alteredRow] });
     });
     const table = await witness([
       'recordings',
@@ -311,12 +344,19 @@ describe('witness recordings list/export (signed in)', () => {
     expect(table.code).toBe(0);
     expect(query).toBe('?username=alice&userId=u_alice&status=complete');
     expect(table.stdout.split('\n')).toEqual([
-      'SESSION  USER   RESOURCE  PROTOCOL  STATUS    STARTED               DURATION  SIZE',
-      's_1      alice  web-1     ssh       complete  2025-06-01T12:00:00Z  3m05s     5.0 MiB',
+      'SESSION  USER    RESOURCE  PROTOCOL  STATUS        STARTED                DURATION  SIZE     VERIFICATION',
+      's_1      alice   web-1     ssh       complete      2025-06-01T12:00:00Z   3m05s     5.0 MiB  not checked',
+      's_2      alice   web-1     ssh       complete      2025-06-01T12:00:00Z   3m05s     5.0 MiB  verified, checked 2025-06-01T13:00:00Z',
+      's_3      alice!  web-1     ssh       interrupted!  2025-06-01T11:00:00Z!  3m05s     5.0 MiB  FAILED (row altered), checked 2025-06-01T13:00:00Z',
+      '! s_3: the gateway\'s user is "u_mallory", but the signed recording says "u_alice"',
+      '! s_3: the gateway\'s status is "interrupted", but the signed recording says "complete"',
+      '! s_3: the gateway\'s start is "2025-06-01T11:00:00.000Z", but the signed recording says "2025-06-01T12:00:00.000Z"',
       '',
     ]);
     const json = await witness(['recordings', 'list', '--json']);
-    expect(JSON.parse(json.stdout)).toEqual({ recordings: [recordingRow] });
+    expect(JSON.parse(json.stdout)).toEqual({
+      recordings: [recordingRow, checkedRow, alteredRow],
+    });
     const bad = await witness(['recordings', 'list', '--status', 'weird']);
     expect(bad.code).toBe(2);
   });

@@ -21,7 +21,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { type Recording, recordingStatuses } from '../../shared/api/apiSchemas.ts';
+import { type Recording, recordingStatusFilters } from '../../shared/api/apiSchemas.ts';
 import {
   type BundleVerificationReport,
   InvalidFingerprintError,
@@ -44,6 +44,7 @@ import {
 } from '../../shared/recording/verifyRecording.ts';
 import { RecordingCommandLines } from '../../shared/terminal/recordingCommandLines.ts';
 import type { GatewayClient } from '../gatewayClient.ts';
+import { differenceNotes, marked, verdictCell } from './recordingVerdictText.ts';
 import { formatTable } from './textTable.ts';
 
 /** What the commands need from the CLI they are part of (witnessCli.ts). */
@@ -63,7 +64,7 @@ interface ListOptions {
   user?: string;
   userId?: string;
   resource?: string;
-  status?: (typeof recordingStatuses)[number];
+  status?: (typeof recordingStatusFilters)[number];
   json?: boolean;
 }
 
@@ -99,7 +100,10 @@ export function registerRecordingCommands(program: Command, context: RecordingCo
     .option('--user-id <id>', 'only recordings of this user id')
     .option('--resource <id>', 'only recordings of this resource id')
     .addOption(
-      new Option('--status <status>', 'only recordings in this state').choices(recordingStatuses),
+      new Option(
+        '--status <status>',
+        'only recordings in this state (verified: whose last verification verified)',
+      ).choices(recordingStatusFilters),
     )
     .option('--json', 'print the API response as JSON')
     .action((options: ListOptions) => commands.list(options));
@@ -187,21 +191,33 @@ class RecordingCommands {
         this.print('No recordings match.');
         return;
       }
-      this.print(
-        formatTable(
-          ['SESSION', 'USER', 'RESOURCE', 'PROTOCOL', 'STATUS', 'STARTED', 'DURATION', 'SIZE'],
-          recordings.map((r) => [
-            r.sessionId,
-            r.username,
-            r.resourceName,
-            r.protocol,
-            r.status,
-            r.startedAt.replace(/\.\d+Z$/, 'Z'),
-            duration(r),
-            formatBytes(r.bytes),
-          ]),
-        ),
+      // The verdict with when it was made (issue #12); values the signed recording
+      // contradicts are marked, and said under the table.
+      const table = formatTable(
+        [
+          'SESSION',
+          'USER',
+          'RESOURCE',
+          'PROTOCOL',
+          'STATUS',
+          'STARTED',
+          'DURATION',
+          'SIZE',
+          'VERIFICATION',
+        ],
+        recordings.map((r) => [
+          r.sessionId,
+          marked(r, 'user', r.username),
+          marked(r, 'resource', r.resourceName),
+          marked(r, 'protocol', r.protocol),
+          marked(r, 'status', r.status),
+          marked(r, 'startedAt', r.startedAt.replace(/\.\d+Z$/, 'Z')),
+          marked(r, 'endedAt', duration(r)),
+          formatBytes(r.bytes),
+          verdictCell(r),
+        ]),
       );
+      this.print([table, ...differenceNotes(recordings)].join('\n'));
     });
   }
 

@@ -13,11 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import type {
-  Recording,
-  RecordingSearchHit,
-  RecordingVerification,
-} from '../../shared/api/apiSchemas.ts';
+import type { Recording, RecordingSearchHit } from '../../shared/api/apiSchemas.ts';
 import { NoTerminalOutputError, toAsciicast } from '../../shared/recording/asciicast.ts';
 import { toQueryLog } from '../../shared/recording/queryLog.ts';
 import type { Authenticated } from '../auth/authService.ts';
@@ -25,9 +21,15 @@ import type { Clock } from '../clock.ts';
 import { GatewayError } from '../gatewayError.ts';
 import type { RecordingArchive } from '../recorder/recordingArchive.ts';
 import { RecordingNotFoundError } from '../recorder/recordingStorage.ts';
-import { rowDisagreements, withRowChecked } from '../recorder/rowAgainstSigned.ts';
+import {
+  rowDisagreements,
+  signedDifferences,
+  withRowChecked,
+} from '../recorder/rowAgainstSigned.ts';
 import { expectsRecording } from '../recordingCheck/findRecordingProblems.ts';
 import type { RecordingCheck } from '../recordingCheck/recordingCheck.ts';
+import type { RecordingJudge } from '../recordingCheck/recordingJudge.ts';
+import type { RecordingReverifier } from '../recordingCheck/recordingReverifier.ts';
 import { queryWords, snippetOf } from '../search/searchTerms.ts';
 import type { ResourceStore } from '../store/catalogStore.ts';
 import type { UserDirectory, UserRecord } from '../store/identityStore.ts';
@@ -38,7 +40,6 @@ import type {
   RecordingFilter,
   RecordingListPosition,
   RecordingMetadata,
-  RecordingStore,
 } from '../store/recordingStore.ts';
 import type { RecordingTextSearcher } from '../store/recordingTextStore.ts';
 import type { SessionEnder } from '../store/sessionStore.ts';
@@ -47,7 +48,6 @@ import type { HandlersFor } from './apiRoute.ts';
 export interface RecordingRouteServices {
   store: RecordingCatalog &
     RecordingAccessLog &
-    Pick<RecordingStore, 'recordRecordingVerification'> &
     Pick<RecordingTextSearcher, 'searchRecordingText'> &
     Pick<UserDirectory, 'getUserById' | 'getUserByUsername'> &
     Pick<ResourceStore, 'getResource'> &
@@ -55,6 +55,10 @@ export interface RecordingRouteServices {
   clock: Clock;
   recordings: RecordingArchive;
   recordingCheck: Pick<RecordingCheck, 'check'>;
+  /** Verifies a recording, judges its row against it, and stores the verdict (issue #12). */
+  recordingJudge: Pick<RecordingJudge, 'judge'>;
+  /** Re-verifies a recording whose bytes were read or whose row no longer matches its verdict. */
+  reverifier: Pick<RecordingReverifier, 'request'>;
 }
 
 /** Roles that may read every recording (auditors review, admins administer). */
@@ -78,7 +82,7 @@ export function recordingHandlers(
   app: FastifyInstance,
   services: RecordingRouteServices,
 ): HandlersFor<RecordingRouteName> {
-  const { store, clock, recordings, recordingCheck } = services;
+  const { store, clock, recordings, recordingCheck, recordingJudge, reverifier } = services;
   const following = new Set<AbortController>();
   app.addHook('preClose', async () => {
     for (const stop of [...following]) stop.abort();
@@ -107,10 +111,13 @@ export function recordingHandlers(
     return recording;
   };
 
-  /** Presents a page of recordings, looking each user and resource name up once. */
+  /**
+   * Presents a page of recordings, looking each user and resource name up once, and each row
+   * against what its last verification read of the signed content (issue #12).
+   */
   const present = async (list: RecordingMetadata[]): Promise<Recording[]> => {
-    const names = new Map<string, Promise<string>>();
-    const name = (key: string, load: () => Promise<string>) => {
+    const names = new Map<string, Promise<string | null>>();
+    const name = (key: string, load: () => Promise<string | null>) => {
       let found = names.get(key);
       if (!found) {
         found = load();
@@ -119,55 +126,31 @@ export function recordingHandlers(
       return found;
     };
     return Promise.all(
-      list.map(async (recording) =>
-        presentRecording(recording, {
+      list.map(async (recording) => {
+        const directory = {
           username: await name(`user:${recording.userId}`, async () => {
             const user = await store.getUserById(recording.userId);
-            return user?.username ?? '(deleted user)';
+            return user?.username ?? null;
           }),
           resourceName: await name(`resource:${recording.resourceId}`, async () => {
             const resource = await store.getResource(recording.resourceId);
-            return resource?.name ?? '(deleted resource)';
+            return resource?.name ?? null;
           }),
-        }),
-      ),
+        };
+        const presented = presentRecording(recording, directory);
+        const stored = recording.lastVerification;
+        if (presented.lastVerification?.status === 'failed' && stored?.status !== 'failed') {
+          // The row was edited since its verdict: have the stored verdict catch up, so the
+          // `failed` filter finds it too.
+          reverifier.request(recording.sessionId);
+        }
+        return presented;
+      }),
     );
   };
 
-  /**
-   * Verifies a recording and judges its row against it (issue #12): the bytes against the
-   * row's progress (a complete recording that lost its tail fails), and the row's owner,
-   * resource and protocol against the signed session-start frame.
-   */
-  const judge = async (recording: RecordingMetadata): Promise<RecordingVerification> => {
-    const inspection = await recordings.inspect(recording);
-    if (!inspection.signed) return inspection.verification;
-    // The row's names as stored (null when deleted), not the presenters' placeholders.
-    const [owner, resource] = await Promise.all([
-      store.getUserById(recording.userId),
-      store.getResource(recording.resourceId),
-    ]);
-    const disagreements = rowDisagreements(
-      recording,
-      { username: owner?.username ?? null, resourceName: resource?.name ?? null },
-      inspection.signed,
-    );
-    return withRowChecked(inspection.verification, disagreements);
-  };
-
-  /** Keeps the verdict for list badges and the 'verified' filter; returns when it was made. */
-  const keep = async (sessionId: string, verification: RecordingVerification) => {
-    const at = clock.now();
-    // A failure to keep it is not the caller's.
-    await store
-      .recordRecordingVerification(sessionId, {
-        status: verification.status,
-        verifiedThroughSeq: verification.verifiedThroughSeq,
-        at,
-      })
-      .catch(() => {});
-    return at;
-  };
+  /** Verifies a recording now, stores the verdict, and returns it with when it was made. */
+  const judge = (recording: RecordingMetadata) => recordingJudge.judge(recording);
 
   const audit = (
     user: UserRecord,
@@ -231,8 +214,14 @@ export function recordingHandlers(
       });
       const page = list.slice(0, limit);
       const last = page.at(-1);
+      const presented = await present(page);
       return {
-        recordings: await present(page),
+        // A row edited since it was verified is no longer "verified" (its verdict shows failed):
+        // the filter says what the list shows. The page may then be short; the cursor holds.
+        recordings:
+          ctx.query.status === 'verified'
+            ? presented.filter((r) => r.lastVerification?.status === 'verified')
+            : presented,
         nextCursor: list.length > limit && last ? encodeListCursor(last) : null,
       };
     },
@@ -318,20 +307,22 @@ export function recordingHandlers(
 
     getRecording: async (ctx) => {
       const recording = await visibleRecording(signedInUser(ctx), ctx.params.sessionId);
-      const [[presented], verification] = await Promise.all([
-        present([recording]),
-        judge(recording),
-      ]);
-      const at = await keep(recording.sessionId, verification);
-      return {
-        ...(presented as Recording),
-        verification,
-        lastVerification: {
-          status: verification.status,
-          verifiedThroughSeq: verification.verifiedThroughSeq,
-          at: new Date(at).toISOString(),
+      const { verification, signed, checkedAt } = await judge(recording);
+      // Presented with the verdict just made, so the row is flagged against what was just read.
+      const [presented] = await present([
+        {
+          ...recording,
+          lastVerification: {
+            status: verification.status,
+            verifiedThroughSeq: verification.verifiedThroughSeq,
+            at: checkedAt,
+            firstBadSeq: verification.firstBadSeq,
+            message: verification.message,
+            signed,
+          },
         },
-      };
+      ]);
+      return { ...(presented as Recording), verification };
     },
 
     streamRecording: async ({ auth: { user }, params, query, request, reply }) => {
@@ -351,7 +342,11 @@ export function recordingHandlers(
         following.add(stop);
         stop.signal.addEventListener('abort', () => following.delete(stop), { once: true });
         request.raw.on('close', () => stop.abort());
-        reply.raw.on('close', () => stop.abort());
+        reply.raw.on('close', () => {
+          stop.abort();
+          // A watch read the recording's bytes too; verified once it has stopped being live.
+          reverifier.request(recording.sessionId);
+        });
         const live = recordings.follow(recording, {
           signal: stop.signal,
           stillRecording: async () =>
@@ -369,6 +364,9 @@ export function recordingHandlers(
         );
       }
       await audit(user, recording.sessionId, 'stream');
+      // Bytes read for someone are verified again (in the background, not in their way), so a
+      // recording tampered with since its last verdict shows as failed (issue #12).
+      reverifier.request(recording.sessionId);
       const body = await startStream(recording, recordings.open(recording));
       return reply
         .header('content-type', 'application/octet-stream')
@@ -381,8 +379,7 @@ export function recordingHandlers(
       const includeInput = isSet(query.includeInput);
       const recording = await visibleRecording(user, params.sessionId);
       // Verified when exported, so a file never carries bytes that fail as if they passed.
-      const verification = await judge(recording);
-      await keep(recording.sessionId, verification);
+      const { verification } = await judge(recording);
       const allowUnverified = isSet(query.allowUnverified);
       const unverified = verification.status === 'failed';
       if (unverified && !allowUnverified) {
@@ -470,16 +467,51 @@ export function recordingHandlers(
   };
 }
 
+/**
+ * A recording as the API shows it. With a stored verdict that read the signed content, the
+ * user and resource are named as the signed session-start frame names them, the row's values
+ * are checked against it (`differsFromSigned`), and a difference makes the verdict shown
+ * `failed` whatever was stored: a row edited after it was verified never shows as verified
+ * (issue #12). `directory` holds the current names of the row's ids (null when deleted).
+ */
 export function presentRecording(
   recording: RecordingMetadata,
-  names: { username: string; resourceName: string },
+  directory: { username: string | null; resourceName: string | null },
 ): Recording {
+  const stored = recording.lastVerification;
+  const signed = stored?.signed ?? null;
+  const differences = signed ? signedDifferences(recording, directory, signed) : undefined;
+  let lastVerification: Recording['lastVerification'] = null;
+  if (stored !== null) {
+    const at = new Date(stored.at).toISOString();
+    const verdict = {
+      status: stored.status,
+      verifiedThroughSeq: stored.verifiedThroughSeq,
+      firstBadSeq: stored.firstBadSeq ?? null,
+      message: stored.message ?? `${stored.status} when checked`,
+    };
+    // A failed verdict already says why; a row edited since a passing one is said here.
+    const shown =
+      signed && differences && differences.length > 0 && stored.status !== 'failed'
+        ? withRowChecked(verdict, rowDisagreements(recording, directory, signed))
+        : verdict;
+    lastVerification = {
+      status: shown.status,
+      verifiedThroughSeq: shown.verifiedThroughSeq,
+      checkedAt: at,
+      at,
+      firstBadSeq: shown.firstBadSeq,
+      ...(stored.message !== undefined || shown !== verdict ? { message: shown.message } : {}),
+    };
+  }
+  // Names from the signed frame where it has them: the directory can be edited, or renamed.
+  const signedNames = signed && signed.sessionStartSeq !== null ? signed : null;
   return {
     sessionId: recording.sessionId,
     userId: recording.userId,
-    username: names.username,
+    username: signedNames?.user ?? directory.username ?? '(deleted user)',
     resourceId: recording.resourceId,
-    resourceName: names.resourceName,
+    resourceName: signedNames?.resource ?? directory.resourceName ?? '(deleted resource)',
     protocol: recording.protocol,
     status: recording.status,
     startedAt: new Date(recording.startedAt).toISOString(),
@@ -487,14 +519,8 @@ export function presentRecording(
     frames: recording.frames,
     bytes: recording.bytes,
     lastCheckpointSeq: recording.lastCheckpointSeq,
-    lastVerification:
-      recording.lastVerification === null
-        ? null
-        : {
-            status: recording.lastVerification.status,
-            verifiedThroughSeq: recording.lastVerification.verifiedThroughSeq,
-            at: new Date(recording.lastVerification.at).toISOString(),
-          },
+    lastVerification,
+    ...(differences !== undefined ? { differsFromSigned: differences } : {}),
   };
 }
 

@@ -40,6 +40,8 @@ export interface ApiServices {
   sessions: SessionService;
   recordings: RecordingArchive;
   recordingCheck: RecordingRouteServices['recordingCheck'];
+  recordingJudge: RecordingRouteServices['recordingJudge'];
+  reverifier: RecordingRouteServices['reverifier'];
   keys: Keys;
   version: string;
 }

@@ -127,6 +127,14 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
         .default(6 * 3_600_000, '6h')
         .argParser(durationArg),
     )
+    .addOption(
+      new Option(
+        '--reverify-recordings-every <duration>',
+        'how often to verify every stored recording again in the background, one at a time (also at start)',
+      )
+        .default(3_600_000, '1h')
+        .argParser(durationArg),
+    )
     .action(
       async (options: {
         data: string;
@@ -138,6 +146,7 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
         accessTokenTtl: number;
         refreshTokenTtl: number;
         checkRecordingsEvery: number;
+        reverifyRecordingsEvery: number;
         exitWithParent?: boolean;
       }) => {
         const gateway = await startGateway({
@@ -153,6 +162,7 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
             refreshTokenTtlMs: options.refreshTokenTtl,
           },
           recordingCheckIntervalMs: options.checkRecordingsEvery,
+          reverifyIntervalMs: options.reverifyRecordingsEvery,
         });
         const storeKind = gateway.services.store.kind;
         writeFileSync(

@@ -5,7 +5,7 @@
  */
 import type { Kysely, Selectable, Updateable } from 'kysely';
 import type { Database, RecordingAccessTable, RecordingsTable } from './migrations.ts';
-import { recordingConditions, recordingFromRow } from './recordingRows.ts';
+import { recordingConditions, recordingFromRow, verdictDetailToRow } from './recordingRows.ts';
 import type {
   NewRecording,
   RecordingAccessFilter,
@@ -92,6 +92,7 @@ export class KyselyRecordingStore implements RecordingStore {
         last_verification: verification.status,
         last_verification_seq: verification.verifiedThroughSeq,
         last_verification_at: verification.at,
+        last_verification_detail: verdictDetailToRow(verification),
       })
       .where('session_id', '=', sessionId)
       .execute();

@@ -142,6 +142,11 @@ export interface RecordingsTable {
   last_verification: 'verified' | 'partial' | 'failed' | null;
   last_verification_seq: number | null;
   last_verification_at: number | null;
+  /**
+   * 0006: the rest of that verdict as JSON ({firstBadSeq, message, signed}), so a list can say
+   * why and compare the row with what was signed without verifying again (issue #12).
+   */
+  last_verification_detail: string | null;
 }
 
 export interface RecordingChunksTable {
@@ -748,6 +753,20 @@ async function distinctTextsOnSqlite(db: Kysely<DistinctTextsMigrationTables>): 
   await sql`create index recording_text_text_idx on recording_text (text_id)`.execute(db);
 }
 
+/**
+ * 0006 (issue #12): the last verdict's detail beside its status — its message, first bad seq and
+ * what the signed content said (user, resource, protocol, times, closed) — so the list shows why
+ * a recording failed and flags a row edited after it was checked, without reading its bytes.
+ */
+const verdictDetail: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .alterTable('recordings')
+      .addColumn('last_verification_detail', 'text')
+      .execute();
+  },
+};
+
 export const EMPTY_POLICY_JSON = '{"masking":[],"guardrails":[]}';
 
 /** Every migration, in order. Names sort lexically, which is the order Kysely applies them. */
@@ -757,6 +776,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0003_database_policy': databasePolicy,
   '0004_recording_search': recordingSearch,
   '0005_distinct_texts': distinctTexts,
+  '0006_verdict_detail': verdictDetail,
 });
 
 /** In-code provider, so migrations ship inside the bundle with no directory to find at runtime. */

@@ -5,7 +5,11 @@
  */
 import type { Expression, ExpressionBuilder, Selectable, SqlBool } from 'kysely';
 import type { Database, RecordingsTable } from './migrations.ts';
-import type { RecordingFilter, RecordingMetadata } from './recordingStore.ts';
+import type {
+  RecordingFilter,
+  RecordingMetadata,
+  RecordingVerificationSummary,
+} from './recordingStore.ts';
 
 export function recordingFromRow(row: Selectable<RecordingsTable>): RecordingMetadata {
   return {
@@ -30,8 +34,34 @@ export function recordingFromRow(row: Selectable<RecordingsTable>): RecordingMet
             status: row.last_verification,
             verifiedThroughSeq: row.last_verification_seq ?? 0,
             at: row.last_verification_at ?? 0,
+            ...verdictDetailFromRow(row.last_verification_detail),
           },
   };
+}
+
+type VerdictDetail = Pick<RecordingVerificationSummary, 'firstBadSeq' | 'message' | 'signed'>;
+
+/** The stored detail as the store wrote it; a value it cannot read is treated as absent. */
+function verdictDetailFromRow(json: string | null): VerdictDetail {
+  if (json === null) return {};
+  try {
+    const detail = JSON.parse(json) as VerdictDetail | null;
+    if (typeof detail !== 'object' || detail === null) return {};
+    return {
+      ...(detail.firstBadSeq !== undefined ? { firstBadSeq: detail.firstBadSeq } : {}),
+      ...(typeof detail.message === 'string' ? { message: detail.message } : {}),
+      ...(detail.signed !== undefined ? { signed: detail.signed } : {}),
+    };
+  } catch {
+    return {};
+  }
+}
+
+/** The detail column for a verdict (null when the verdict carries none). */
+export function verdictDetailToRow(verdict: RecordingVerificationSummary): string | null {
+  const { firstBadSeq, message, signed } = verdict;
+  if (firstBadSeq === undefined && message === undefined && signed === undefined) return null;
+  return JSON.stringify({ firstBadSeq, message, signed });
 }
 
 /**

@@ -284,10 +284,33 @@ function describeSearchContract(name: string, freshLocation: () => Promise<Searc
         verifiedThroughSeq: 40,
         at: T + 99,
       });
+      // With its detail (0006): why, where, and what the signed content said.
+      const signed = {
+        sessionStartSeq: 1,
+        user: 'alice',
+        userId: 'usr_alice',
+        resource: 'web-1',
+        resourceId: 'res_web1',
+        protocol: 'ssh' as const,
+        startedAt: new Date(T).toISOString(),
+        endedAt: null,
+        status: 'not closed' as const,
+      };
       await store.recordRecordingVerification('ses_003', {
         status: 'failed',
         verifiedThroughSeq: 7,
         at: T + 99,
+        firstBadSeq: 8,
+        message: 'frame 8: the hash chain is broken',
+        signed,
+      });
+      expect((await store.getRecording('ses_003'))?.lastVerification).toEqual({
+        status: 'failed',
+        verifiedThroughSeq: 7,
+        at: T + 99,
+        firstBadSeq: 8,
+        message: 'frame 8: the hash chain is broken',
+        signed,
       });
       await store.finishRecording('ses_004', { status: 'failed', endedAt: T + 9 });
       expect((await store.getRecording('ses_002'))?.lastVerification).toEqual({

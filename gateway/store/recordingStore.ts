@@ -5,6 +5,8 @@
  * in the recording stream; these rows are for listing, filtering and recovery.
  */
 
+import type { SignedSessionFacts } from '../../shared/recording/signedSessionFacts.ts';
+
 export type RecordingStatus = 'recording' | 'complete' | 'interrupted' | 'failed';
 /** A list filter: a lifecycle status, or 'verified' (the last verification verified). */
 export type RecordingStatusFilter = RecordingStatus | 'verified';
@@ -38,6 +40,14 @@ export interface RecordingVerificationSummary {
   status: 'verified' | 'partial' | 'failed';
   verifiedThroughSeq: number;
   at: number;
+  /** Since 0006; undefined for verdicts stored before (and when not given). */
+  firstBadSeq?: number | null;
+  message?: string;
+  /**
+   * What the signed content said when it was checked (null when the bytes could not be read),
+   * so a row edited after the check is flagged without verifying again (issue #12).
+   */
+  signed?: SignedSessionFacts | null;
 }
 
 export type NewRecording = Pick<

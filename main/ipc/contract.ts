@@ -186,14 +186,35 @@ export const recordingSummarySchema = z.object({
   endedAt: isoTime.nullable(),
   frames: z.number().int(),
   bytes: z.number().int(),
-  /** The gateway's last verification of it (for a badge before opening); null when never. */
+  /**
+   * The gateway's last verification of it (for a badge before opening); null when never.
+   * `checkedAt` says how fresh it is (issue #12; the gateway re-checks on a schedule and after
+   * each read); `failed` also when the row differs from the signed recording.
+   */
   lastVerification: z
     .object({
       status: z.enum(['verified', 'partial', 'failed']),
       verifiedThroughSeq: z.number().int(),
       at: isoTime,
+      checkedAt: isoTime.optional(),
+      firstBadSeq: z.number().int().nullable().optional(),
+      message: z.string().optional(),
     })
     .nullable()
+    .optional(),
+  /**
+   * The gateway's values (user, resource, protocol, start, end, status) that the signed
+   * recording contradicts; empty when none; absent when the gateway has nothing signed to
+   * compare with (issue #12). The view marks them.
+   */
+  differsFromSigned: z
+    .array(
+      z.object({
+        field: z.enum(['user', 'resource', 'protocol', 'startedAt', 'endedAt', 'status']),
+        shown: z.string(),
+        signed: z.string(),
+      }),
+    )
     .optional(),
 });
 

@@ -28,6 +28,7 @@ export function toRecordingSummary(recording: Recording): RecordingSummary {
     frames: recording.frames,
     bytes: recording.bytes,
     lastVerification: recording.lastVerification ?? null,
+    ...(recording.differsFromSigned ? { differsFromSigned: recording.differsFromSigned } : {}),
   };
 }
 

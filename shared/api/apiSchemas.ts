@@ -445,6 +445,27 @@ export const recordingVerificationSchema = z.object({
 });
 export type RecordingVerification = z.infer<typeof recordingVerificationSchema>;
 
+/**
+ * A value the gateway's row (and so every view of it) says about a recording that differs from
+ * what the recording's signed content says (issue #12). `shown` is the row's value; `signed`
+ * the signed one. Times are ISO; `user`/`resource` are ids (names for recordings older than
+ * issue #12, whose session-start frame has no ids).
+ */
+export const signedDifferenceFields = [
+  'user',
+  'resource',
+  'protocol',
+  'startedAt',
+  'endedAt',
+  'status',
+] as const;
+export const signedDifferenceSchema = z.object({
+  field: z.enum(signedDifferenceFields),
+  shown: z.string(),
+  signed: z.string(),
+});
+export type SignedDifference = z.infer<typeof signedDifferenceSchema>;
+
 export const recordingSchema = z.object({
   sessionId: id,
   userId: id,
@@ -463,17 +484,35 @@ export const recordingSchema = z.object({
   /** Present on GET /v1/recordings/:id (verified on request), absent in lists. */
   verification: recordingVerificationSchema.optional(),
   /**
-   * The gateway's last verification of the recording (stored whenever it verifies one), null
-   * when it never has. Lists carry it so a view can badge rows without verifying each.
+   * The gateway's last verification of the recording, null when it never has. Lists carry it so
+   * a view can badge rows without verifying each. It is made on GET /v1/recordings/:id, on every
+   * export, after every stream, and by the gateway's background re-verifier (`serve
+   * --reverify-recordings-every`), so `checkedAt` says how fresh it is. `status` is `failed`
+   * whenever `differsFromSigned` is not empty, even if the bytes verified (issue #12).
    */
   lastVerification: z
     .object({
       status: z.enum(['verified', 'failed', 'partial']),
       verifiedThroughSeq: z.number().int(),
+      /** When the gateway checked it. */
+      checkedAt: isoTime.optional(),
+      /** The same as `checkedAt` (its name before issue #12). */
       at: isoTime,
+      /** First frame that failed, when failed (null otherwise; absent from older gateways). */
+      firstBadSeq: z.number().int().nullable().optional(),
+      /** Why: the verifier's words (absent for verdicts stored before issue #12). */
+      message: z.string().optional(),
     })
     .nullable()
     .optional(),
+  /**
+   * The row's values that differ from the recording's signed content: checked against what the
+   * last verification read, so a row edited after it is flagged at once. Empty when they agree;
+   * absent when the gateway has no signed content to compare with (never verified, unreadable).
+   * `username` and `resourceName` are the names the signed session-start frame recorded, when
+   * it has them, not the directory's current ones.
+   */
+  differsFromSigned: z.array(signedDifferenceSchema).optional(),
 });
 export type Recording = z.infer<typeof recordingSchema>;
 /**
@@ -510,9 +549,11 @@ export type RecordingPage = z.infer<typeof recordingListSchema>;
 
 /**
  * Status filter values: the stored lifecycle status, plus `verified`: recordings whose last
- * verification by the gateway (GET /v1/recordings/:id) found every frame covered by a valid
- * signed checkpoint. `failed` also matches a recording whose last verification failed,
- * whatever its lifecycle status. A recording the gateway never verified is not `verified`.
+ * verification by the gateway (GET /v1/recordings/:id, an export, a stream, or its background
+ * re-verifier) found every frame covered by a valid signed checkpoint, and whose row still
+ * agrees with the signed content (issue #12). `failed` also matches a recording whose last
+ * verification failed, whatever its lifecycle status. A recording the gateway never verified
+ * is not `verified`.
  */
 export const recordingStatusFilters = [...recordingStatuses, 'verified'] as const;
 export type RecordingStatusFilter = (typeof recordingStatusFilters)[number];

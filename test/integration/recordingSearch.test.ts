@@ -259,16 +259,19 @@ function describeSearchApi(databaseUrl: () => Promise<string | undefined>): void
       (await clients.audrey.listRecordings({ cursor: page1.nextCursor as string })).length,
     ).toBe(1);
 
-    expect((await clients.audrey.listRecordingsPage({ status: 'verified' })).recordings).toEqual(
-      [],
-    );
+    // Bob's recording was neither opened nor read since the gateway's pass at its start (before
+    // it existed), so nothing has verified it yet.
+    const verifiedIds = async () =>
+      (await clients.audrey.listRecordingsPage({ status: 'verified' })).recordings.map(
+        (r) => r.sessionId,
+      );
+    expect(await verifiedIds()).not.toContain(ids.bob);
     const viewed = await clients.audrey.getRecording(ids.bob);
     expect(viewed.verification?.status).toBe('verified');
     const verified = await clients.audrey.listRecordingsPage({ status: 'verified' });
-    expect(verified.recordings.map((r) => [r.sessionId, r.lastVerification?.status])).toEqual([
-      [ids.bob, 'verified'],
-    ]);
-    expect(verified.recordings[0]?.lastVerification?.verifiedThroughSeq).toBe(1);
+    const bob = verified.recordings.find((r) => r.sessionId === ids.bob);
+    expect(bob?.lastVerification).toMatchObject({ status: 'verified', verifiedThroughSeq: 1 });
+    expect(bob?.lastVerification?.checkedAt).toBe(bob?.lastVerification?.at);
   });
 
   it('follows a live session for auditors, audited, until it ends; refuses engineers', async () => {

@@ -95,6 +95,27 @@ describeWithChromium('replay UI in Chromium (fake DesktopApi)', () => {
     expect(filtered?.request.filters).toEqual({ protocol: 'postgres' });
   }, 60_000);
 
+  it('badges each recording with its last verdict and when it was checked; flags contradicted values', async () => {
+    const page = await open();
+    const list = page.getByRole('list', { name: 'Recordings', exact: true });
+    const row = (id: string) => list.getByRole('listitem', { name: `Recorded session ${id}` });
+    await row('ses_01HZX4K7Q2').waitFor();
+    expect(await row('ses_01HZX4K7Q2').locator('.verdict').textContent()).toMatch(
+      /^Verified · checked \S/,
+    );
+    // A row edited behind the gateway's back (issue #12): failed, and the value is marked.
+    expect(await row('ses_01HZWZZ0T5').locator('.verdict').textContent()).toMatch(
+      /^Failed: record altered · checked \S/,
+    );
+    const flag = row('ses_01HZWZZ0T5').getByRole('img', {
+      name: `The gateway's user is "usr_sam", but the signed recording says "usr_dana".`,
+    });
+    expect(await flag.count()).toBe(1);
+    expect(await row('ses_01HZX4K7Q2').locator('.differs-flag').count()).toBe(0);
+    expect(await row('ses_01HZX2B9M1').locator('.verdict').textContent()).toBe('Not verified yet');
+    await shot(page, 'recordings-list-verdicts');
+  });
+
   it('search highlights the hit; clicking it opens the player at that moment, verified', async () => {
     const page = await open();
     await page.getByRole('searchbox', { name: 'Search recordings' }).fill('deploy');

@@ -13,6 +13,7 @@ import { formatDuration, formatPlaybackTime } from '../replay/playbackTime.ts';
 import { type PlayerTarget, RecordingPlayer } from '../replay/RecordingPlayer.tsx';
 import type { Theme } from '../theme/themePreference.ts';
 import { highlightRanges } from './highlightRanges.ts';
+import { type DifferingField, differenceWarning, listVerdictLabel } from './listVerdict.ts';
 import { OpenBundleDialog } from './OpenBundleDialog.tsx';
 import {
   activeFilterCount,
@@ -335,6 +336,8 @@ function RecordingRow({
 }) {
   const duration =
     r.endedAt === null ? null : new Date(r.endedAt).getTime() - new Date(r.startedAt).getTime();
+  const verdict = listVerdictLabel(r);
+  const flag = (field: DifferingField) => <DifferenceFlag recording={r} field={field} />;
   return (
     <>
       <button
@@ -347,12 +350,21 @@ function RecordingRow({
       >
         <span className="row-title">
           <span className="resource-name">{r.resourceName}</span>
+          {flag('resource')}
           <span className="badge badge-demo">{r.protocol === 'ssh' ? 'SSH' : 'PostgreSQL'}</span>
+          {flag('protocol')}
           <span className={`badge badge-status-${r.status}`}>{r.status}</span>
+          {flag('status')}
         </span>
         <span className="muted small">
-          {r.username} · {new Date(r.startedAt).toLocaleString()}
-          {duration === null ? '' : ` · ${formatDuration(duration)}`} · {formatBytes(r.bytes)}
+          {r.username}
+          {flag('user')} · {new Date(r.startedAt).toLocaleString()}
+          {flag('startedAt')}
+          {duration === null ? '' : ` · ${formatDuration(duration)}`}
+          {flag('endedAt')} · {formatBytes(r.bytes)} ·{' '}
+          <span className={`verdict verdict-${verdict.tone}`} title={verdict.detail}>
+            {verdict.text}
+          </span>
         </span>
       </button>
       {r.status === 'recording' && canWatchLive ? (
@@ -368,6 +380,17 @@ function RecordingRow({
         </button>
       ) : null}
     </>
+  );
+}
+
+/** A value the signed recording contradicts: marked, with what each side says (issue #12). */
+function DifferenceFlag({ recording, field }: { recording: Recording; field: DifferingField }) {
+  const warning = differenceWarning(recording, field);
+  if (warning === null) return null;
+  return (
+    <span className="differs-flag" role="img" title={warning} aria-label={warning}>
+      ⚠
+    </span>
   );
 }
 
