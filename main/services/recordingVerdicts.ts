@@ -10,6 +10,7 @@ import type { Recording } from '../../shared/api/apiSchemas.ts';
 import { verifyRecording } from '../../shared/recording/verifyRecording.ts';
 import type { CallResponse } from '../ipc/contract.ts';
 import type { StoredGateway } from './desktopProfile.ts';
+import { worseOf } from './recordings/gatewayJudgement.ts';
 
 type RecordingSummary = CallResponse<'recordings.list'>['recordings'][number];
 type RecordingVerdict = CallResponse<'recordings.verify'>;
@@ -47,6 +48,8 @@ export async function verifyRecordingLocally(
     // The verifier stops reading at the first bad frame; drop the rest of the download.
     download.body.destroy();
   }
+  // Judged by the gateway against its row too, after the bytes were read (gatewayJudgement.ts).
+  report = worseOf(report, await client.getRecording(sessionId));
   return {
     sessionId,
     status: report.status,

@@ -5,13 +5,14 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { GatewayClient } from '../../../gateway-client/gatewayClient.ts';
+import { GatewayApiError, type GatewayClient } from '../../../gateway-client/gatewayClient.ts';
 import { type CallerContext, type CallHandlers, DesktopError } from '../../ipc/contract.ts';
 import type { GatewayAccount } from '../gatewayAccount.ts';
 import { toRecordingSummary } from '../recordingVerdicts.ts';
 import { BackgroundVerifier } from './backgroundVerifier.ts';
 import { verifyBundleFile } from './bundleFiles.ts';
 import { BUNDLE_UPLOADS_DIR, BundleUploads } from './bundleUploads.ts';
+import { worseOf } from './gatewayJudgement.ts';
 import { LiveWatches } from './liveWatch.ts';
 import { PlaybackService } from './playbackService.ts';
 import { RECORDINGS_CACHE_DIR, RecordingCache } from './recordingCache.ts';
@@ -20,6 +21,7 @@ import { DOWNLOADS_DIR, RecordingExports } from './recordingExports.ts';
 export type RecordingCallName =
   | 'recordings.list'
   | 'recordings.search'
+  | 'recordings.problems'
   | 'recordings.open'
   | 'recordings.openBundle'
   | 'bundles.uploadBegin'
@@ -160,9 +162,16 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
       const user = account.account();
       if (!user) throw new DesktopError('not_signed_in', 'You are not signed in — sign in first.');
       const progress = progressTo(caller, sessionId);
-      const verified = await account.run((client) =>
-        cache.fetch(client, pinned, user.username, sessionId, progress),
-      );
+      // The gateway's judgement is asked for after the bytes were read, so it is as fresh as
+      // they are (a verified copy from the cache is still judged against today's row).
+      const { verified, judged } = await account.run(async (client) => {
+        const verified = await cache
+          .fetch(client, pinned, user.username, sessionId, progress)
+          .catch(async (error: unknown) => {
+            throw await missingBytes(client, sessionId, error);
+          });
+        return { verified, judged: await client.getRecording(sessionId) };
+      });
       const known = names.get(sessionId);
       return playbacks.open(
         caller.clientId,
@@ -171,7 +180,7 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
           source: 'gateway',
           file: verified.file,
           startOffset: 0,
-          report: verified.report,
+          report: worseOf(verified.report, judged),
           keyFingerprint: pinned.recordingKeyFingerprint,
           keySource: 'pinned',
           cacheDir: verified.cacheDir,
@@ -237,6 +246,15 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
       }
     },
 
+    'recordings.problems': async () =>
+      account.run(async (client) => {
+        const { checkedAt, problems } = await client.listRecordingProblems();
+        return {
+          checkedAt,
+          problems: problems.map(({ kind, sessionId, message }) => ({ kind, sessionId, message })),
+        };
+      }),
+
     'bundles.uploadBegin': async ({ size }, caller) => uploads.begin(caller.clientId, size),
     'bundles.uploadChunk': async ({ uploadId, offset, data }, caller) => ({
       received: await uploads.chunk(caller.clientId, uploadId, offset, data),
@@ -297,4 +315,24 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
       await playbacks.dispose();
     },
   };
+}
+
+/**
+ * A stream the gateway cannot find, for a recording whose row it still shows: the bytes are
+ * gone from its storage (issue #12). Said as "missing", with the gateway's own verdict, rather
+ * than the stream's "not found". Any other failure is passed on as it is.
+ */
+async function missingBytes(
+  client: GatewayClient,
+  sessionId: string,
+  error: unknown,
+): Promise<unknown> {
+  if (!(error instanceof GatewayApiError) || error.code !== 'not_found') return error;
+  const row = await client.getRecording(sessionId).catch(() => null);
+  if (row === null) return error;
+  const why = row.verification?.message ?? error.message;
+  return new DesktopError(
+    'recording_missing',
+    `The recording of session ${sessionId} is missing: the gateway lists it (${row.status}), but ${why.replace(/\.$/, '')}. Tell an admin: \`witness-gateway admin check-recordings\` lists what is missing.`,
+  );
 }

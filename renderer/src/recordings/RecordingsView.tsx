@@ -14,6 +14,7 @@ import { type PlayerTarget, RecordingPlayer } from '../replay/RecordingPlayer.ts
 import type { Theme } from '../theme/themePreference.ts';
 import { highlightRanges } from './highlightRanges.ts';
 import { OpenBundleDialog } from './OpenBundleDialog.tsx';
+import { RecordingProblemsNotice } from './RecordingProblemsNotice.tsx';
 import {
   activeFilterCount,
   EMPTY_FILTERS,
@@ -160,6 +161,7 @@ export function RecordingsView({
           </button>
         ) : null}
       </fieldset>
+      {canWatchLive ? <RecordingProblemsNotice api={api} /> : null}
       {submitted === '' ? (
         <RecordingList
           key={filterKey}
