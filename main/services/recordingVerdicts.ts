@@ -10,7 +10,7 @@ import type { Recording } from '../../shared/api/apiSchemas.ts';
 import { verifyRecording } from '../../shared/recording/verifyRecording.ts';
 import type { CallResponse } from '../ipc/contract.ts';
 import type { StoredGateway } from './desktopProfile.ts';
-import { worseOf } from './recordings/gatewayJudgement.ts';
+import { missingBytes, worseOf } from './recordings/gatewayJudgement.ts';
 
 type RecordingSummary = CallResponse<'recordings.list'>['recordings'][number];
 type RecordingVerdict = CallResponse<'recordings.verify'>;
@@ -37,7 +37,9 @@ export async function verifyRecordingLocally(
   pinned: Pick<StoredGateway, 'recordingPublicKeyPem' | 'recordingKeyFingerprint'>,
   sessionId: string,
 ): Promise<RecordingVerdict> {
-  const download = await client.downloadRecording(sessionId);
+  const download = await client.downloadRecording(sessionId).catch(async (error: unknown) => {
+    throw await missingBytes(client, sessionId, error);
+  });
   let report: Awaited<ReturnType<typeof verifyRecording>>;
   try {
     report = await verifyRecording(download.body, {

@@ -65,10 +65,11 @@ const CASES = [
   'row deleted',
   'segment deleted',
   'owner changed',
-  'bundle header edited',
   'stale verdict',
 ] as const;
 type Case = (typeof CASES)[number];
+// (The bundle whose header is edited is the stale-verdict case's, exported before its edit;
+// ten recordings, so each is in the sidebar's ten most recent.)
 
 describeWithChromium('tamper suite', () => {
   describeWithSshd('tamper suite: API, CLI and desktop against an edited data directory', () => {
@@ -85,6 +86,8 @@ describeWithChromium('tamper suite', () => {
     let keyId: string;
     let cliEnv: Record<string, string>;
     const session = new Map<Case, string>();
+    /** A bundle exported before any edit, for the header edits. */
+    let cleanBundle: Buffer;
     const pageErrors: string[] = [];
 
     beforeAll(async () => {
@@ -130,6 +133,8 @@ describeWithChromium('tamper suite', () => {
         if (i > 200) throw new Error(`recordings not complete: ${statuses.join(', ')}`);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
+
+      cleanBundle = await downloadBundle(id('stale verdict'));
 
       cliEnv = { WITNESS_HOME: path.join(work, 'cli-home'), WITNESS_CREDENTIAL_STORE: 'file' };
       const login = await witness(
@@ -298,7 +303,17 @@ describeWithChromium('tamper suite', () => {
       return (await badge.textContent()) ?? '';
     }
 
+    /** The Verify button of the sidebar's recent recordings, and the verdict it shows. */
+    async function sidebarVerdict(sessionId: string): Promise<string> {
+      const item = page.getByRole('listitem', { name: `Recording ${sessionId}`, exact: true });
+      await item.getByRole('button', { name: `Verify recording ${sessionId}` }).click();
+      const verdict = item.locator('.verdict');
+      await verdict.waitFor({ timeout: 60_000 });
+      return (await verdict.textContent()) ?? '';
+    }
+
     async function expectDesktopFails(sessionId: string, firstBadSeq: number, shot?: string) {
+      expect(await sidebarVerdict(sessionId)).toBe(`Failed at seq ${firstBadSeq}`);
       const badge = await desktopBadge(sessionId);
       expect(badge).toContain(`Failed at seq ${firstBadSeq}`);
       expect(badge).not.toMatch(/Verified|Interrupted/);
@@ -388,8 +403,7 @@ describeWithChromium('tamper suite', () => {
     }, 120_000);
 
     it('bundle header edited: not verified by the CLI nor by the desktop', async () => {
-      const sessionId = id('bundle header edited');
-      const bundle = await downloadBundle(sessionId);
+      const bundle = cleanBundle;
       const end = bundle.indexOf(0x0a, BUNDLE_MAGIC.length);
       const header = JSON.parse(bundle.subarray(BUNDLE_MAGIC.length, end).toString('utf8'));
       header.meta.userId = 'usr_mallory';
@@ -489,6 +503,7 @@ describeWithChromium('tamper suite', () => {
       await notice.getByRole('listitem', { name: `Missing: ${bytesGone}` }).waitFor();
       expect(await notice.textContent()).toContain('2 recordings are missing');
       await page.screenshot({ path: path.join(shots, 'missing-notice.png') });
+      expect(await sidebarVerdict(bytesGone)).toMatch(/^The recording of session \S+ is missing/);
       const badge = await desktopBadge(bytesGone);
       expect(badge).toMatch(/^⚠ Missing/);
       expect(badge).toMatch(bytesMissing);

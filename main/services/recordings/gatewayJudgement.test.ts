@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { type Verdict, worseOf } from './gatewayJudgement.ts';
+import { GatewayApiError } from '../../../gateway-client/gatewayClient.ts';
+import type { Recording } from '../../../shared/api/apiSchemas.ts';
+import { DesktopError } from '../../ipc/contract.ts';
+import { missingBytes, type Verdict, worseOf } from './gatewayJudgement.ts';
 
 const verified: Verdict = {
   status: 'verified',
@@ -57,5 +60,43 @@ describe('worseOf', () => {
     });
     // Interrupted at the gateway too: a crash, not a cut.
     expect(worseOf(partial, { status: 'interrupted' })).toBe(partial);
+  });
+});
+
+describe('missingBytes', () => {
+  const notFound = new GatewayApiError(404, { code: 'not_found', message: 'no stored bytes' });
+  const listed = {
+    getRecording: async () =>
+      ({
+        status: 'complete',
+        verification: {
+          status: 'failed',
+          verifiedThroughSeq: 0,
+          firstBadSeq: 0,
+          message: "the recording's bytes are missing from storage.",
+        },
+      }) as Recording,
+  };
+
+  it('says "missing" for a stream not found of a recording the gateway still lists', async () => {
+    const error = await missingBytes(listed, 'ses_1', notFound);
+    expect(error).toBeInstanceOf(DesktopError);
+    expect(error).toMatchObject({
+      code: 'recording_missing',
+      message: expect.stringMatching(
+        /^The recording of session ses_1 is missing: the gateway lists it \(complete\), but the recording's bytes are missing from storage\. Tell an admin/,
+      ),
+    });
+  });
+
+  it('passes on anything else as it is', async () => {
+    const refused = new GatewayApiError(403, { code: 'forbidden', message: 'no' });
+    expect(await missingBytes(listed, 'ses_1', refused)).toBe(refused);
+    const gone = {
+      getRecording: async () => {
+        throw new GatewayApiError(404, { code: 'not_found', message: 'no such recording' });
+      },
+    };
+    expect(await missingBytes(gone, 'ses_1', notFound)).toBe(notFound);
   });
 });

@@ -10,7 +10,9 @@
  * So the desktop shows the worse of the two verdicts. The gateway's can only make it worse,
  * never better: a gateway that says "verified" about bytes that fail here changes nothing.
  */
+import { GatewayApiError, type GatewayClient } from '../../../gateway-client/gatewayClient.ts';
 import type { Recording } from '../../../shared/api/apiSchemas.ts';
+import { DesktopError } from '../../ipc/contract.ts';
 
 export interface Verdict {
   status: 'verified' | 'partial' | 'failed';
@@ -46,4 +48,24 @@ export function worseOf<V extends Verdict>(local: V, gateway: GatewayJudgement):
     };
   }
   return local;
+}
+
+/**
+ * A stream the gateway cannot find, for a recording whose row it still shows: the bytes are
+ * gone from its storage (issue #12). Said as "missing", with the gateway's own verdict, rather
+ * than the stream's "not found". Any other failure is passed on as it is.
+ */
+export async function missingBytes(
+  client: Pick<GatewayClient, 'getRecording'>,
+  sessionId: string,
+  error: unknown,
+): Promise<unknown> {
+  if (!(error instanceof GatewayApiError) || error.code !== 'not_found') return error;
+  const row = await client.getRecording(sessionId).catch(() => null);
+  if (row === null) return error;
+  const why = row.verification?.message ?? error.message;
+  return new DesktopError(
+    'recording_missing',
+    `The recording of session ${sessionId} is missing: the gateway lists it (${row.status}), but ${why.replace(/\.$/, '')}. Tell an admin: \`witness-gateway admin check-recordings\` lists what is missing.`,
+  );
 }

@@ -5,14 +5,14 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { GatewayApiError, type GatewayClient } from '../../../gateway-client/gatewayClient.ts';
+import type { GatewayClient } from '../../../gateway-client/gatewayClient.ts';
 import { type CallerContext, type CallHandlers, DesktopError } from '../../ipc/contract.ts';
 import type { GatewayAccount } from '../gatewayAccount.ts';
 import { toRecordingSummary } from '../recordingVerdicts.ts';
 import { BackgroundVerifier } from './backgroundVerifier.ts';
 import { verifyBundleFile } from './bundleFiles.ts';
 import { BUNDLE_UPLOADS_DIR, BundleUploads } from './bundleUploads.ts';
-import { worseOf } from './gatewayJudgement.ts';
+import { missingBytes, worseOf } from './gatewayJudgement.ts';
 import { LiveWatches } from './liveWatch.ts';
 import { PlaybackService } from './playbackService.ts';
 import { RECORDINGS_CACHE_DIR, RecordingCache } from './recordingCache.ts';
@@ -315,24 +315,4 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
       await playbacks.dispose();
     },
   };
-}
-
-/**
- * A stream the gateway cannot find, for a recording whose row it still shows: the bytes are
- * gone from its storage (issue #12). Said as "missing", with the gateway's own verdict, rather
- * than the stream's "not found". Any other failure is passed on as it is.
- */
-async function missingBytes(
-  client: GatewayClient,
-  sessionId: string,
-  error: unknown,
-): Promise<unknown> {
-  if (!(error instanceof GatewayApiError) || error.code !== 'not_found') return error;
-  const row = await client.getRecording(sessionId).catch(() => null);
-  if (row === null) return error;
-  const why = row.verification?.message ?? error.message;
-  return new DesktopError(
-    'recording_missing',
-    `The recording of session ${sessionId} is missing: the gateway lists it (${row.status}), but ${why.replace(/\.$/, '')}. Tell an admin: \`witness-gateway admin check-recordings\` lists what is missing.`,
-  );
 }
