@@ -162,15 +162,19 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
       const user = account.account();
       if (!user) throw new DesktopError('not_signed_in', 'You are not signed in — sign in first.');
       const progress = progressTo(caller, sessionId);
-      // The gateway's judgement is asked for after the bytes were read, so it is as fresh as
-      // they are (a verified copy from the cache is still judged against today's row).
+      // The gateway judges its stored copy while this one is fetched and verified (a verified
+      // copy from the cache is still judged against today's bytes and row), in parallel: on
+      // a large recording both read every byte, and the open waits for the slower only.
       const { verified, judged } = await account.run(async (client) => {
+        const judging = client.getRecording(sessionId);
+        // Awaited below; when the bytes cannot be fetched, that failure is the one reported.
+        judging.catch(() => {});
         const verified = await cache
           .fetch(client, pinned, user.username, sessionId, progress)
           .catch(async (error: unknown) => {
             throw await missingBytes(client, sessionId, error);
           });
-        return { verified, judged: await client.getRecording(sessionId) };
+        return { verified, judged: await judging };
       });
       const known = names.get(sessionId);
       return playbacks.open(
