@@ -21,6 +21,7 @@ export const CALL_NAMES = [
   'terminals.close',
   'recordings.list',
   'recordings.verify',
+  'recordings.problems',
   'recordings.search',
   'recordings.open',
   'recordings.openBundle',

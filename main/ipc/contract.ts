@@ -45,6 +45,11 @@ export const errorCodes = [
   'terminal_not_found',
   /** The recording failed verification; the message names the first bad seq. */
   'verification_failed',
+  /**
+   * The session was recorded, but its recording row or its stored bytes are gone from the
+   * gateway (issue #12): shown as "missing", never as a plain "not found".
+   */
+  'recording_missing',
   /** The person cancelled (a file dialog, an export). */
   'cancelled',
   'internal',
@@ -481,6 +486,23 @@ export const calls = {
     response: z.object({
       hits: z.array(recordingSearchHitSchema),
       nextCursor: z.string().nullable(),
+    }),
+  },
+  /**
+   * Recordings the gateway finds missing (issue #12): sessions recorded whose row is gone, rows
+   * whose bytes are gone, bytes no row names. Auditors and admins; others get `forbidden`.
+   */
+  'recordings.problems': {
+    request: empty,
+    response: z.object({
+      checkedAt: z.string(),
+      problems: z.array(
+        z.object({
+          kind: z.enum(['missing_row', 'missing_bytes', 'orphan_bytes']),
+          sessionId: z.string(),
+          message: z.string(),
+        }),
+      ),
     }),
   },
   /** Download a recording and verify chain and signatures locally against the pinned key. */

@@ -29,6 +29,7 @@ describe('toDesktopError', () => {
     [api(403, 'no_active_grant'), 'signed-in', 'forbidden'],
     [api(403, 'access_request_required'), 'signed-in', 'forbidden'],
     [api(404, 'not_found'), 'signed-in', 'not_found'],
+    [api(410, 'recording_missing'), 'signed-in', 'recording_missing'],
     [api(409, 'conflict'), 'signed-in', 'conflict'],
     [api(400, 'bad_request'), 'signed-in', 'invalid_request'],
     [api(500, 'internal'), 'signed-in', 'gateway_error'],

@@ -105,8 +105,9 @@ function fromApiError(error: GatewayApiError, setting: ErrorSetting): DesktopErr
     case 'access_request_required':
       return new DesktopError('forbidden', message);
     case 'not_found':
-    case 'recording_missing':
       return new DesktopError('not_found', message);
+    case 'recording_missing':
+      return new DesktopError('recording_missing', message);
     case 'conflict':
       return new DesktopError('conflict', message);
     case 'bad_request':

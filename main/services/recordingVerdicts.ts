@@ -10,6 +10,7 @@ import type { Recording } from '../../shared/api/apiSchemas.ts';
 import { verifyRecording } from '../../shared/recording/verifyRecording.ts';
 import type { CallResponse } from '../ipc/contract.ts';
 import type { StoredGateway } from './desktopProfile.ts';
+import { missingBytes, worseOf } from './recordings/gatewayJudgement.ts';
 
 type RecordingSummary = CallResponse<'recordings.list'>['recordings'][number];
 type RecordingVerdict = CallResponse<'recordings.verify'>;
@@ -37,7 +38,9 @@ export async function verifyRecordingLocally(
   pinned: Pick<StoredGateway, 'recordingPublicKeyPem' | 'recordingKeyFingerprint'>,
   sessionId: string,
 ): Promise<RecordingVerdict> {
-  const download = await client.downloadRecording(sessionId);
+  const download = await client.downloadRecording(sessionId).catch(async (error: unknown) => {
+    throw await missingBytes(client, sessionId, error);
+  });
   let report: Awaited<ReturnType<typeof verifyRecording>>;
   try {
     report = await verifyRecording(download.body, {
@@ -48,6 +51,8 @@ export async function verifyRecordingLocally(
     // The verifier stops reading at the first bad frame; drop the rest of the download.
     download.body.destroy();
   }
+  // Judged by the gateway against its row too, after the bytes were read (gatewayJudgement.ts).
+  report = worseOf(report, await client.getRecording(sessionId));
   return {
     sessionId,
     status: report.status,

@@ -86,6 +86,7 @@ export function createStubWebHostApp(): StubWebHostApp {
       throw new Error('stub: an unexpected failure with /secret/details');
     },
     'recordings.search': notSignedIn,
+    'recordings.problems': notSignedIn,
     'recordings.open': notSignedIn,
     'recordings.openBundle': notSignedIn,
     'bundles.uploadBegin': notSignedIn,

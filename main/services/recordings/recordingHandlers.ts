@@ -12,6 +12,7 @@ import { toRecordingSummary } from '../recordingVerdicts.ts';
 import { BackgroundVerifier } from './backgroundVerifier.ts';
 import { verifyBundleFile } from './bundleFiles.ts';
 import { BUNDLE_UPLOADS_DIR, BundleUploads } from './bundleUploads.ts';
+import { missingBytes, worseOf } from './gatewayJudgement.ts';
 import { LiveWatches } from './liveWatch.ts';
 import { PlaybackService } from './playbackService.ts';
 import { RECORDINGS_CACHE_DIR, RecordingCache } from './recordingCache.ts';
@@ -20,6 +21,7 @@ import { DOWNLOADS_DIR, RecordingExports } from './recordingExports.ts';
 export type RecordingCallName =
   | 'recordings.list'
   | 'recordings.search'
+  | 'recordings.problems'
   | 'recordings.open'
   | 'recordings.openBundle'
   | 'bundles.uploadBegin'
@@ -160,9 +162,20 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
       const user = account.account();
       if (!user) throw new DesktopError('not_signed_in', 'You are not signed in — sign in first.');
       const progress = progressTo(caller, sessionId);
-      const verified = await account.run((client) =>
-        cache.fetch(client, pinned, user.username, sessionId, progress),
-      );
+      // The gateway judges its stored copy while this one is fetched and verified (a verified
+      // copy from the cache is still judged against today's bytes and row), in parallel: on
+      // a large recording both read every byte, and the open waits for the slower only.
+      const { verified, judged } = await account.run(async (client) => {
+        const judging = client.getRecording(sessionId);
+        // Awaited below; when the bytes cannot be fetched, that failure is the one reported.
+        judging.catch(() => {});
+        const verified = await cache
+          .fetch(client, pinned, user.username, sessionId, progress)
+          .catch(async (error: unknown) => {
+            throw await missingBytes(client, sessionId, error);
+          });
+        return { verified, judged: await judging };
+      });
       const known = names.get(sessionId);
       return playbacks.open(
         caller.clientId,
@@ -171,7 +184,7 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
           source: 'gateway',
           file: verified.file,
           startOffset: 0,
-          report: verified.report,
+          report: worseOf(verified.report, judged),
           keyFingerprint: pinned.recordingKeyFingerprint,
           keySource: 'pinned',
           cacheDir: verified.cacheDir,
@@ -236,6 +249,15 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
         throw error;
       }
     },
+
+    'recordings.problems': async () =>
+      account.run(async (client) => {
+        const { checkedAt, problems } = await client.listRecordingProblems();
+        return {
+          checkedAt,
+          problems: problems.map(({ kind, sessionId, message }) => ({ kind, sessionId, message })),
+        };
+      }),
 
     'bundles.uploadBegin': async ({ size }, caller) => uploads.begin(caller.clientId, size),
     'bundles.uploadChunk': async ({ uploadId, offset, data }, caller) => ({

@@ -15,6 +15,7 @@ import type { Theme } from '../theme/themePreference.ts';
 import { highlightRanges } from './highlightRanges.ts';
 import { type DifferingField, differenceWarning, listVerdictLabel } from './listVerdict.ts';
 import { OpenBundleDialog } from './OpenBundleDialog.tsx';
+import { RecordingProblemsNotice } from './RecordingProblemsNotice.tsx';
 import {
   activeFilterCount,
   EMPTY_FILTERS,
@@ -161,6 +162,7 @@ export function RecordingsView({
           </button>
         ) : null}
       </fieldset>
+      {canWatchLive ? <RecordingProblemsNotice api={api} /> : null}
       {submitted === '' ? (
         <RecordingList
           key={filterKey}

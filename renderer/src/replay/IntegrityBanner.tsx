@@ -65,3 +65,19 @@ export function IntegrityBanner({
     </div>
   );
 }
+
+/**
+ * A recording the gateway lists but cannot produce (issue #12: its bytes were deleted): said
+ * as "Missing" in the place the verdict would be, never as a bare error or "not found".
+ */
+export function MissingBanner({ message }: { message: string }) {
+  return (
+    <div className="integrity integrity-bad" role="alert" aria-label="Integrity">
+      <strong className="integrity-title">
+        <span aria-hidden="true">⚠ </span>
+        <span>Missing</span>
+      </strong>
+      <p>{message}</p>
+    </div>
+  );
+}

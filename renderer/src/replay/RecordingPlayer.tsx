@@ -11,11 +11,12 @@ import { useEffect, useMemo, useState } from 'react';
 import type { DesktopApi, EventPayload, PlaybackInfo } from '../../../main/ipc/contract.ts';
 import { describeError } from '../components/describeError.ts';
 import { ErrorAlert } from '../components/ErrorAlert.tsx';
+import { isDesktopError } from '../desktopApi/getDesktopApi.ts';
 import { formatBytes } from '../recordings/verdictLabel.ts';
 import type { Theme } from '../theme/themePreference.ts';
 import { DatabasePlayer } from './DatabasePlayer.tsx';
 import { ExportButtons } from './ExportButtons.tsx';
-import { IntegrityBanner } from './IntegrityBanner.tsx';
+import { IntegrityBanner, MissingBanner } from './IntegrityBanner.tsx';
 import { LiveRouter } from './liveFeed.ts';
 import { formatDuration } from './playbackTime.ts';
 import { TerminalPlayer } from './TerminalPlayer.tsx';
@@ -51,6 +52,8 @@ export function RecordingPlayer({
     target.kind === 'bundle' ? target.info : null,
   );
   const [error, setError] = useState<string | null>(null);
+  /** The gateway lists the recording but its bytes are gone: shown as the verdict, "Missing". */
+  const [missing, setMissing] = useState<string | null>(null);
   const [progress, setProgress] = useState<Progress | null>(null);
   const [acceptFailed, setAcceptFailed] = useState(false);
   const [liveEnd, setLiveEnd] = useState<LiveEnd | null>(null);
@@ -85,7 +88,9 @@ export function RecordingPlayer({
           else setInfo(result);
         })
         .catch((e: unknown) => {
-          if (!cancelled) setError(describeError(e));
+          if (cancelled) return;
+          if (isDesktopError(e) && e.code === 'recording_missing') setMissing(e.message);
+          else setError(describeError(e));
         });
     } else if (target.kind === 'live' && live !== null) {
       // Subscribed before asking, so no frame sent before the answer is lost.
@@ -143,7 +148,8 @@ export function RecordingPlayer({
         </span>
       </div>
       <ErrorAlert message={error} />
-      {info === null && error === null ? (
+      {missing === null ? null : <MissingBanner message={missing} />}
+      {info === null && error === null && missing === null ? (
         <div className="player-opening" role="status" aria-label="Opening recording">
           {target.kind === 'live' ? 'Connecting to the live session…' : 'Opening the recording…'}
           {progress ? (
