@@ -44,61 +44,71 @@ type NodeFields = Readonly<Record<string, unknown>>;
  */
 const CLASSES: Record<
   StatementClass,
-  { readonly matches: (type: string, fields: NodeFields) => boolean; readonly reason: string }
+  {
+    /** The node types of the class. */
+    readonly nodeTypes: (type: string) => boolean;
+    /** For classes that also look at the node's fields: whether this one belongs. */
+    readonly when?: (fields: NodeFields) => boolean;
+    readonly reason: string;
+  }
 > = {
   // DropStmt, DropdbStmt, DropRoleStmt, DropOwnedStmt, DropTableSpaceStmt, …
   drop: {
-    matches: (type) => type.startsWith('Drop'),
+    nodeTypes: (type) => type.startsWith('Drop'),
     reason: 'DROP statements are not allowed on this database',
   },
   truncate: {
-    matches: (type) => type === 'TruncateStmt',
+    nodeTypes: (type) => type === 'TruncateStmt',
     reason: 'TRUNCATE is not allowed on this database',
   },
   // AlterTableStmt (ALTER TABLE … DROP COLUMN is alter, not drop), AlterSystemStmt, …, and
   // ALTER … RENAME, which the grammar makes a RenameStmt.
   alter: {
-    matches: (type) => type.startsWith('Alter') || type === 'RenameStmt',
+    nodeTypes: (type) => type.startsWith('Alter') || type === 'RenameStmt',
     reason: 'ALTER statements are not allowed on this database',
   },
   delete_without_where: {
-    matches: (type, fields) => type === 'DeleteStmt' && !restricts(fields.whereClause),
+    nodeTypes: (type) => type === 'DeleteStmt',
+    when: (fields) => !restricts(fields.whereClause),
     reason:
       'DELETE without a WHERE clause that selects rows would delete every row; add a WHERE clause on the rows to delete',
   },
   update_without_where: {
-    matches: (type, fields) => type === 'UpdateStmt' && !restricts(fields.whereClause),
+    nodeTypes: (type) => type === 'UpdateStmt',
+    when: (fields) => !restricts(fields.whereClause),
     reason:
       'UPDATE without a WHERE clause that selects rows would change every row; add a WHERE clause on the rows to change',
   },
   merge_modify: {
-    matches: (type, fields) => type === 'MergeStmt' && mergeModifies(fields),
+    nodeTypes: (type) => type === 'MergeStmt',
+    when: mergeModifies,
     reason: 'MERGE with a DELETE or UPDATE action is not allowed on this database',
   },
   copy_from: {
-    matches: (type, fields) => type === 'CopyStmt' && fields.is_from === true,
+    nodeTypes: (type) => type === 'CopyStmt',
+    when: (fields) => fields.is_from === true,
     reason: 'COPY … FROM into a table is not allowed on this database; use INSERT',
   },
   call: {
-    matches: (type) => type === 'CallStmt',
+    nodeTypes: (type) => type === 'CallStmt',
     reason: 'CALL runs a procedure whose statements the gateway cannot check',
   },
   do: {
-    matches: (type) => type === 'DoStmt',
+    nodeTypes: (type) => type === 'DoStmt',
     reason: 'DO blocks run code whose statements the gateway cannot check',
   },
   create_function: {
-    matches: (type) => type === 'CreateFunctionStmt',
+    nodeTypes: (type) => type === 'CreateFunctionStmt',
     reason:
       'creating functions and procedures is not allowed on this database: their bodies run statements the gateway cannot check',
   },
   create_trigger: {
-    matches: (type) => type === 'CreateTrigStmt' || type === 'CreateEventTrigStmt',
+    nodeTypes: (type) => type === 'CreateTrigStmt' || type === 'CreateEventTrigStmt',
     reason:
       'creating triggers is not allowed on this database: they run statements the gateway cannot check',
   },
   create_rule: {
-    matches: (type) => type === 'RuleStmt',
+    nodeTypes: (type) => type === 'RuleStmt',
     reason:
       'creating rules is not allowed on this database: a rule rewrites later statements out of the gateway’s sight',
   },
@@ -188,8 +198,8 @@ export function classifyStatement(
         if (explainExecutes(fields.options)) visit(fields.query, ANALYZE_NOTE);
         return false;
       }
-      for (const [statementClass, entry] of wanted) {
-        if (!found.has(statementClass) && entry.matches(type, fields)) {
+      for (const [statementClass, entry] of candidatesFor(type, wanted)) {
+        if (!found.has(statementClass) && (entry.when === undefined || entry.when(fields))) {
           found.set(statementClass, note);
         }
       }
@@ -197,6 +207,26 @@ export function classifyStatement(
     });
   visit(node, '');
   return found;
+}
+
+/**
+ * The entries that can match a node type at all (every class names its node types; only
+ * some then look at the fields): one lookup per node instead of one call per class.
+ */
+const candidatesByType = new WeakMap<readonly ClassEntry[], Map<string, readonly ClassEntry[]>>();
+
+function candidatesFor(type: string, wanted: readonly ClassEntry[]): readonly ClassEntry[] {
+  let byType = candidatesByType.get(wanted);
+  if (byType === undefined) {
+    byType = new Map();
+    candidatesByType.set(wanted, byType);
+  }
+  let candidates = byType.get(type);
+  if (candidates === undefined) {
+    candidates = wanted.filter(([, entry]) => entry.nodeTypes(type));
+    byType.set(type, candidates);
+  }
+  return candidates;
 }
 
 /**

@@ -168,7 +168,10 @@ export function walkNodes(
     return;
   }
   if (value === null || typeof value !== 'object') return;
-  for (const [key, child] of Object.entries(value)) {
+  // for…in over plain JSON objects: no entries array per node on the hot path.
+  const object = value as Record<string, unknown>;
+  for (const key in object) {
+    const child = object[key];
     if (child === null || typeof child !== 'object') continue;
     // A node is wrapped in its type name (upper-case first letter); other keys are fields.
     const code = key.charCodeAt(0);
