@@ -17,9 +17,15 @@
  * it over TLS to the gateway: pgbench → tunnel → (TLS) gateway → PostgreSQL. The figures compare
  * that whole chain, tunnel included, with one pgbouncer hop.
  *
+ * A fourth path, `policy`, is the gateway path through a second resource on the same cluster
+ * whose masking rules and guardrails (every statement class) match nothing pgbench does: each
+ * query is parsed and checked and every result planned for masking, nothing is refused or
+ * changed (issue #13). Its TPS over the plain gateway path's is `policy_overhead` (target ≥ 0.9).
+ *
  * Prints per-path figures on stderr and a last line on stdout:
  *   RESULT pg_vs_pgbouncer=<ratio> pg_prepared_vs_pgbouncer=<ratio> pg_vs_direct=<ratio>
  *          gateway_cpu_vs_pgbouncer=<ratio> gateway_prepared_cpu_vs_pgbouncer=<ratio>
+ *          policy_overhead=<ratio> policy_overhead_prepared=<ratio>
  * (gateway simple / pgbouncer simple, gateway prepared / pgbouncer prepared, gateway simple /
  * direct simple TPS; then the gateway process's own CPU per transaction over pgbouncer's, each
  * the median of its rounds under the same pgbench load, simple and prepared). If the gateway cannot be set up, direct and pgbouncer are still measured and
@@ -59,6 +65,7 @@ import {
   type PostgresTunnel,
   startPostgresTunnel,
 } from '../gateway-client/tunnel/postgresTunnel.ts';
+import type { DatabasePolicy } from '../shared/api/apiSchemas.ts';
 import {
   createAdmin,
   type GatewayProcess,
@@ -84,7 +91,7 @@ const TUNNEL_SOCKET = process.env.WITNESS_BENCH_TUNNEL ?? 'tcp';
 if (TUNNEL_SOCKET !== 'tcp' && TUNNEL_SOCKET !== 'unix') {
   throw new Error('WITNESS_BENCH_TUNNEL must be tcp or unix');
 }
-const PATHS = ['direct', 'pgbouncer', 'gateway'] as const;
+const PATHS = ['direct', 'pgbouncer', 'gateway', 'policy'] as const;
 type PathName = (typeof PATHS)[number];
 const MODES = ['simple', 'prepared'] as const;
 type Mode = (typeof MODES)[number];
@@ -369,6 +376,7 @@ interface GatewayPath {
   api: GatewayClient;
   tunnel: PostgresTunnel;
   resourceId: string;
+  dataDir: string;
   /** pgbench's environment: the local tunnel, which fetches a ticket per connection. */
   connection: Connection;
 }
@@ -459,11 +467,86 @@ async function startGatewayPath(work: string, cluster: PostgresCluster): Promise
         `a psql query through the tunnel and the gateway failed (exit ${probe.code}): ${probe.stderr.trim() || probe.stdout.trim()}`,
       );
     }
-    return { process: gateway, api, tunnel, resourceId: resource.id, connection };
+    return { process: gateway, api, tunnel, resourceId: resource.id, dataDir, connection };
   } catch (error) {
     await gateway.stop();
     throw error;
   }
+}
+
+/** Guardrails of every class and masking rules, none of which touches pgbench's tables. */
+const UNMATCHED_POLICY: DatabasePolicy = {
+  masking: [
+    {
+      name: 'pii-columns',
+      match: { kind: 'column', pattern: '^(ssn|email|card_number)$' },
+      style: 'full',
+    },
+    { name: 'emails', match: { kind: 'preset', preset: 'email' }, style: 'full' },
+    { name: 'cards', match: { kind: 'preset', preset: 'card' }, style: 'partial' },
+  ],
+  guardrails: [
+    {
+      kind: 'statement',
+      name: 'no-destruction',
+      classes: [
+        'drop',
+        'truncate',
+        'alter',
+        'delete_without_where',
+        'update_without_where',
+        'merge_modify',
+        'copy_from',
+        'call',
+        'do',
+        'create_function',
+        'create_trigger',
+        'create_rule',
+      ],
+    },
+  ],
+};
+
+/**
+ * The `policy` path: a second resource for the same database carrying UNMATCHED_POLICY, on the
+ * same gateway process, with its own local tunnel.
+ */
+async function startPolicyPath(
+  gateway: GatewayPath,
+  cluster: PostgresCluster,
+): Promise<{ tunnel: PostgresTunnel; connection: Connection }> {
+  const { api } = gateway;
+  const resource = await api.createResource({
+    name: 'bench-db-policy',
+    target: {
+      kind: 'postgres',
+      host: cluster.host,
+      port: cluster.port,
+      database: DATABASE,
+      username: 'witness',
+      tlsMode: 'disable',
+    },
+    secret: { password: decodeURIComponent(new URL(cluster.url).password) },
+    policy: UNMATCHED_POLICY,
+  });
+  const me = await api.me();
+  await api.createGrant({
+    subject: { kind: 'user', userId: me.id },
+    target: { kind: 'resource', resourceId: resource.id },
+    maxSessionSeconds: 3600,
+  });
+  const tunnel = await startPostgresTunnel({
+    resource: { id: resource.id, name: resource.name },
+    sessions: api,
+    caPem: readFileSync(path.join(gateway.dataDir, 'tls', 'ca.crt'), 'utf8'),
+    log: (line) => {
+      if (!/: (connected|closed)/.test(line)) log(`policy tunnel: ${line}`);
+    },
+  });
+  return {
+    tunnel,
+    connection: { ...gateway.connection, PGHOST: tunnel.host, PGPORT: String(tunnel.port) },
+  };
 }
 
 /** Stops whatever is still running, by PID, synchronously (for signals). */
@@ -487,6 +570,7 @@ async function main(): Promise<number> {
   let cluster: PostgresCluster | undefined;
   let bouncer: Pgbouncer | undefined;
   let gateway: GatewayPath | undefined;
+  let policy: { tunnel: PostgresTunnel; connection: Connection } | undefined;
   try {
     const wanted = (name: PathName) => !ONLY || ONLY.includes(name);
     log(`Starting PostgreSQL 15 and initializing pgbench at scale ${SCALE}…`);
@@ -511,6 +595,14 @@ async function main(): Promise<number> {
         gatewayFailure = messageOf(error);
         log(`gateway: cannot be measured — ${gatewayFailure}`);
         log('Measuring the other paths anyway; no RESULT line without the gateway.');
+      }
+    }
+
+    if (gateway && wanted('policy')) {
+      try {
+        policy = await startPolicyPath(gateway, cluster);
+      } catch (error) {
+        log(`policy: cannot be measured — ${messageOf(error)}`);
       }
     }
 
@@ -539,6 +631,19 @@ async function main(): Promise<number> {
       });
     }
 
+    if (gateway && policy) {
+      const pid = gateway.process.child.pid;
+      paths.push({
+        name: 'policy',
+        connection: policy.connection,
+        cpu: {
+          gateway: () => processCpuSeconds(pid),
+          tunnel: ownCpuSeconds,
+          machine: machineBusySeconds,
+        },
+      });
+    }
+
     // Warm the cluster's caches so the first measured path is not penalized.
     await pgbench('simple', Math.min(3, SECONDS), direct);
 
@@ -556,13 +661,13 @@ async function main(): Promise<number> {
     for (let round = 1; round <= ROUNDS; round++) {
       for (const mode of MODES) {
         for (const { name, connection, cpu } of paths) {
-          if (name === 'gateway' && gatewayFailure) continue;
+          if ((name === 'gateway' || name === 'policy') && gatewayFailure) continue;
           let measured: Measurement;
           const cpuBefore = Object.entries(cpu).map(([label, meter]) => [label, meter()] as const);
           try {
             measured = await pgbench(mode, SECONDS, connection);
           } catch (error) {
-            if (name !== 'gateway') throw error;
+            if (name !== 'gateway' && name !== 'policy') throw error;
             gatewayFailure = messageOf(error);
             log(`gateway: cannot be measured — ${gatewayFailure}`);
             continue;
@@ -592,6 +697,7 @@ async function main(): Promise<number> {
       direct: 'direct PostgreSQL:     ',
       pgbouncer: `pgbouncer (session${PGBOUNCER_TLS ? ', TLS' : ''}):${PGBOUNCER_TLS ? '' : '   '}`,
       gateway: 'gateway (rec., tunnel):',
+      policy: 'gateway with policies:  ',
     };
     for (const { name } of paths) {
       log(
@@ -603,12 +709,13 @@ async function main(): Promise<number> {
     log('Own CPU per transaction of each process (median of the rounds):');
     for (const [name, meter] of [
       ['gateway', 'gateway'],
+      ['policy', 'gateway'],
       ['gateway', 'tunnel'],
       ['pgbouncer', 'pgbouncer'],
     ] as const) {
       if (!paths.some((p) => p.name === name)) continue;
       log(
-        `  ${meter.padEnd(9)} simple ${cpu(name, 'simple', meter)?.toFixed(1) ?? '–'} µs, prepared ${cpu(name, 'prepared', meter)?.toFixed(1) ?? '–'} µs`,
+        `  ${(name === 'policy' ? 'policy' : meter).padEnd(9)} simple ${cpu(name, 'simple', meter)?.toFixed(1) ?? '–'} µs, prepared ${cpu(name, 'prepared', meter)?.toFixed(1) ?? '–'} µs`,
       );
     }
     if (gateway) {
@@ -635,10 +742,13 @@ async function main(): Promise<number> {
         ` pg_prepared_vs_pgbouncer=${ratio(tps('gateway', 'prepared'), tps('pgbouncer', 'prepared'))}` +
         ` pg_vs_direct=${ratio(tps('gateway', 'simple'), tps('direct', 'simple'))}` +
         ` gateway_cpu_vs_pgbouncer=${ratio(cpu('gateway', 'simple', 'gateway'), cpu('pgbouncer', 'simple', 'pgbouncer'))}` +
-        ` gateway_prepared_cpu_vs_pgbouncer=${ratio(cpu('gateway', 'prepared', 'gateway'), cpu('pgbouncer', 'prepared', 'pgbouncer'))}`,
+        ` gateway_prepared_cpu_vs_pgbouncer=${ratio(cpu('gateway', 'prepared', 'gateway'), cpu('pgbouncer', 'prepared', 'pgbouncer'))}` +
+        ` policy_overhead=${ratio(tps('policy', 'simple'), tps('gateway', 'simple'))}` +
+        ` policy_overhead_prepared=${ratio(tps('policy', 'prepared'), tps('gateway', 'prepared'))}`,
     );
     return 0;
   } finally {
+    await policy?.tunnel.close();
     await gateway?.tunnel.close();
     gateway?.api.close();
     // Before killRunning: a second SIGTERM during the gateway's shutdown would kill it before

@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { GuardrailRule } from '../../shared/api/apiSchemas.ts';
-import { compileGuardrails, type GuardrailVerdict } from './guardrails.ts';
+import { compileGuardrails, type Guardrails, type GuardrailVerdict } from './guardrails.ts';
+import { loadSqlParser } from './sqlParse.ts';
+
+const parser = await loadSqlParser();
+
+/** Parses as the session policy does; a query that does not parse is refused there. */
+function checkSql(checker: Guardrails, sql: string): GuardrailVerdict | 'unparsable' {
+  const parsed = parser.parse(sql);
+  return parsed.ok ? checker.check(parsed.statements) : 'unparsable';
+}
 
 const rules: GuardrailRule[] = [
   { kind: 'statement', name: 'no-ddl', classes: ['drop', 'truncate', 'alter'] },
@@ -13,7 +22,8 @@ const rules: GuardrailRule[] = [
 const guardrails = compileGuardrails(rules);
 
 function blockedBy(sql: string): string | null {
-  const verdict = guardrails.checkStatements(sql);
+  const verdict = checkSql(guardrails, sql);
+  if (verdict === 'unparsable') return verdict;
   return verdict.blocked ? verdict.rule : null;
 }
 
@@ -36,6 +46,12 @@ describe('guardrails: evasion attempts are still caught', () => {
     ['after a continued E string', "SELECT E'a'\n'\\''; DROP TABLE x; --'"],
     ['after a nested block comment', 'SELECT 1 /* a /* b */ c */; DROP TABLE x'],
     ['after an operator cut short by a comment', 'SELECT 1 +--;\n2; DROP TABLE x'],
+    ['a U&"" identifier with UESCAPE', `DROP TABLE U&"!0078" UESCAPE '!'`],
+    ['drop database', 'DROP DATABASE d'],
+    ['drop role', 'DROP ROLE r'],
+    ['drop owned', 'DROP OWNED BY r'],
+    ['alter ... rename', 'ALTER TABLE t RENAME TO u'],
+    ['alter system', "ALTER SYSTEM SET work_mem = '1MB'"],
     ['third of three statements', 'SELECT 1; SELECT 2; drop table x'],
     ['truncate', 'TRUNCATE t'],
     ['truncate, lower case, after a comment', '/**/truncate only t'],
@@ -85,6 +101,15 @@ describe('guardrails: evasion attempts are still caught', () => {
     ['UPDATE in a CTE', 'WITH u AS (UPDATE t SET a = 1 RETURNING *) SELECT * FROM u WHERE true'],
     ['UPDATE hidden after a string', "SELECT ';'; UPDATE t SET a = 1"],
     ['comments around the verb', '/* x */ DELETE/**/FROM/**/t -- WHERE id = 1'],
+    ['UPDATE of a U&"" table with UESCAPE', `UPDATE U&"!0074" UESCAPE '!' SET a = 1`],
+    ['WHERE true', 'DELETE FROM t WHERE true'],
+    ['WHERE 1=1', 'DELETE FROM t WHERE 1=1'],
+    ["WHERE 'a' = 'a'", "UPDATE t SET a = 1 WHERE 'a' = 'a'"],
+    ['WHERE a parameter', 'PREPARE p (bool) AS DELETE FROM t WHERE $1'],
+    ['WHERE x = x', 'DELETE FROM t WHERE id = id'],
+    ['WHERE a restricting OR a constant', 'DELETE FROM t WHERE id = 1 OR true'],
+    ['WHERE NOT false', 'UPDATE t SET a = 1 WHERE NOT false'],
+    ['WHERE with a subquery naming no row', 'DELETE FROM t WHERE (SELECT true)'],
   ])('%s: %j → no-mass-writes', (_label, sql) => {
     expect(blockedBy(sql)).toBe('no-mass-writes');
   });
@@ -130,69 +155,145 @@ describe('guardrails: legitimate statements pass', () => {
     'LOCK TABLE t IN SHARE UPDATE EXCLUSIVE MODE',
     'SELECT 1; SELECT 2;',
     '',
+    '-- only a comment',
+    'DELETE FROM t WHERE id = 1 AND true',
+    'DELETE FROM t WHERE deleted_at IS NOT NULL',
+    'UPDATE t SET a = 1 WHERE id = $1',
+    'DELETE FROM t WHERE id IN (SELECT id FROM u)',
+    'SELECT "delete from t", "drop table x" FROM t',
+    "SELECT $fn$ DELETE FROM t $fn$, 'UPDATE t SET a = 1'",
+    'SELECT 1 /* DROP TABLE x */; -- TRUNCATE t\nSELECT 2',
+    "SELECT U&'\\0041' AS a",
   ])('%j', (sql) => {
-    expect(guardrails.checkStatements(sql)).toEqual({ blocked: false });
+    expect(checkSql(guardrails, sql)).toEqual({ blocked: false });
   });
 
   it('keeps DROP rules to DROP statements: ALTER ... DROP COLUMN is the alter class', () => {
     const dropOnly = compileGuardrails([{ kind: 'statement', name: 'no-drop', classes: ['drop'] }]);
-    expect(dropOnly.checkStatements('ALTER TABLE t DROP COLUMN c')).toEqual({ blocked: false });
-    expect(dropOnly.checkStatements('DROP INDEX i').blocked).toBe(true);
+    expect(checkSql(dropOnly, 'ALTER TABLE t DROP COLUMN c')).toEqual({ blocked: false });
+    expect(checkSql(dropOnly, 'DROP INDEX i')).toMatchObject({ blocked: true });
   });
 
-  it('blocks nothing without rules, not even unterminated input', () => {
+  it('blocks nothing without rules', () => {
     const none = compileGuardrails([]);
-    expect(none.checkStatements('DROP TABLE x')).toEqual({ blocked: false });
-    expect(none.checkStatements("SELECT 'abc")).toEqual({ blocked: false });
+    expect(checkSql(none, 'DROP TABLE x')).toEqual({ blocked: false });
+  });
+
+  it('leaves what does not parse to the session policy (which refuses it)', () => {
+    for (const sql of [
+      "SELECT 'abc",
+      'SELECT "abc',
+      'SELECT $$abc',
+      'SELECT 1 /* abc',
+      'selec 1',
+    ]) {
+      expect(checkSql(guardrails, sql), sql).toBe('unparsable');
+    }
+    // With standard_conforming_strings on (which the session keeps), `\'` does not close.
+    expect(checkSql(guardrails, "SELECT '\\''; DROP TABLE x; --")).toBe('unparsable');
   });
 });
 
-describe('guardrails: what a lexer cannot see', () => {
-  it('does not see dynamic SQL inside DO blocks or function bodies (documented limit)', () => {
-    expect(blockedBy("DO $$ BEGIN EXECUTE 'DROP TABLE x'; END $$")).toBeNull();
-    expect(
-      blockedBy(
-        'CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN DELETE FROM t; END $$',
-      ),
-    ).toBeNull();
+describe('guardrails: each class is one table entry', () => {
+  const everything = compileGuardrails([
+    {
+      kind: 'statement',
+      name: 'all',
+      classes: [
+        'merge_modify',
+        'copy_from',
+        'call',
+        'do',
+        'create_function',
+        'create_trigger',
+        'create_rule',
+      ],
+    },
+  ]);
+  it.each([
+    [
+      'MERGE … THEN DELETE',
+      'MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE',
+      'MERGE',
+    ],
+    [
+      'MERGE … THEN UPDATE',
+      'MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET a = s.a',
+      'MERGE',
+    ],
+    ['COPY FROM STDIN', 'COPY t FROM STDIN', 'COPY'],
+    ['COPY FROM a program', "COPY t (a) FROM PROGRAM 'cat /etc/passwd'", 'COPY'],
+    ['CALL', 'CALL p()', 'CALL'],
+    ['DO', "DO $$ BEGIN EXECUTE 'DROP TABLE x'; END $$", 'DO'],
+    [
+      'CREATE FUNCTION (plpgsql)',
+      'CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN DELETE FROM t; END $$',
+      'functions',
+    ],
+    [
+      'CREATE OR REPLACE PROCEDURE',
+      'CREATE OR REPLACE PROCEDURE p() LANGUAGE sql AS $$ $$',
+      'procedures',
+    ],
+    [
+      'CREATE TRIGGER',
+      'CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION f()',
+      'triggers',
+    ],
+    [
+      'CREATE EVENT TRIGGER',
+      'CREATE EVENT TRIGGER e ON ddl_command_start EXECUTE FUNCTION f()',
+      'triggers',
+    ],
+    ['CREATE RULE', 'CREATE RULE r AS ON INSERT TO a DO INSTEAD NOTHING', 'rules'],
+    [
+      'PREPARE … AS MERGE',
+      'PREPARE m AS MERGE INTO t USING s ON true WHEN MATCHED THEN DELETE',
+      'MERGE',
+    ],
+  ])('%s', (_label, sql, said) => {
+    expect(checkSql(everything, sql)).toMatchObject({
+      blocked: true,
+      rule: 'all',
+      reason: expect.stringContaining(said),
+    });
   });
 
-  it('lets a regex rule block DO blocks outright', () => {
-    const noDo = compileGuardrails([{ kind: 'regex', name: 'no-do', pattern: '^do\\b' }]);
-    expect(
-      noDo.checkStatements("/* x */ DO $$ BEGIN EXECUTE 'DROP TABLE x'; END $$"),
-    ).toMatchObject({
-      blocked: true,
-      rule: 'no-do',
-    });
-    expect(noDo.checkStatements('SELECT done FROM t')).toEqual({ blocked: false });
+  it.each([
+    'MERGE INTO t USING s ON t.id = s.id WHEN NOT MATCHED THEN INSERT VALUES (s.id)',
+    'COPY t TO STDOUT',
+    'COPY (SELECT 1) TO STDOUT',
+    'SELECT f()',
+    "SELECT 'CALL p()', $$DO $x$ $x$ $$",
+    'CREATE TABLE t2 (a int)',
+  ])('lets %j through', (sql) => {
+    expect(checkSql(everything, sql)).toEqual({ blocked: false });
   });
 });
 
 describe('guardrails: verdicts', () => {
   it('names the rule, the statement and a reason a user can act on', () => {
-    expect(guardrails.checkStatements('SELECT 1; /* why */ DELETE FROM t ; SELECT 2')).toEqual({
+    expect(checkSql(guardrails, 'SELECT 1; /* why */ DELETE FROM t ; SELECT 2')).toEqual({
       blocked: true,
       rule: 'no-mass-writes',
       statement: '/* why */ DELETE FROM t',
       reason: expect.stringMatching(/^DELETE without a WHERE clause.*add a WHERE clause/),
     } satisfies GuardrailVerdict);
-    expect(guardrails.checkStatements('DROP TABLE "x;y"')).toMatchObject({
+    expect(checkSql(guardrails, 'DROP TABLE "x;y"')).toMatchObject({
       statement: 'DROP TABLE "x;y"',
       reason: expect.stringContaining('DROP'),
     });
   });
 
   it('says when EXPLAIN ANALYZE is what made a statement run', () => {
-    const verdict = guardrails.checkStatements('EXPLAIN ANALYZE UPDATE t SET a = 1');
-    expect(verdict).toMatchObject({
+    expect(checkSql(guardrails, 'EXPLAIN ANALYZE UPDATE t SET a = 1')).toMatchObject({
       blocked: true,
       reason: expect.stringContaining('EXPLAIN ANALYZE'),
     });
   });
 
   it('reports the first statement that hits, in statement order', () => {
-    expect(guardrails.checkStatements('SELECT 1; UPDATE t SET a = 1; DROP TABLE x')).toMatchObject({
+    expect(checkSql(guardrails, 'SELECT 1; UPDATE t SET a = 1; DROP TABLE x')).toMatchObject({
       rule: 'no-mass-writes',
       statement: 'UPDATE t SET a = 1',
     });
@@ -203,98 +304,91 @@ describe('guardrails: verdicts', () => {
       { kind: 'regex', name: 'no-accounts', pattern: '\\baccounts\\b' },
       ...rules,
     ]);
-    expect(ordered.checkStatements('DROP TABLE accounts')).toMatchObject({ rule: 'no-accounts' });
+    expect(checkSql(ordered, 'DROP TABLE accounts')).toMatchObject({ rule: 'no-accounts' });
   });
 
-  it('refuses unterminated input when any rule exists, naming the first rule', () => {
-    for (const sql of ["SELECT 'abc", 'SELECT "abc', 'SELECT $$abc', 'SELECT 1 /* abc']) {
-      expect(guardrails.checkStatements(sql)).toMatchObject({
-        blocked: true,
-        rule: 'no-ddl',
-        reason: expect.stringContaining('cannot tell which statements'),
-      });
-    }
-  });
-
-  it('follows standard_conforming_strings: off, a backslash ends what "on" reads as open', () => {
-    // With it on, the string never closes; with it off, `\'` is a quote and DROP is a statement.
-    const sql = "SELECT '\\''; DROP TABLE x; --";
-    expect(guardrails.checkStatements(sql)).toMatchObject({ blocked: true, rule: 'no-ddl' });
-    expect(guardrails.checkStatements(sql)).toMatchObject({
-      reason: expect.stringContaining('quoted string'),
-    });
-    expect(guardrails.checkStatements(sql, { standardConformingStrings: false })).toMatchObject({
-      blocked: true,
-      rule: 'no-ddl',
-      statement: 'DROP TABLE x',
+  it('gives statement texts with non-ASCII characters whole', () => {
+    expect(checkSql(guardrails, "SELECT 'é'; DROP TABLE ü")).toMatchObject({
+      statement: 'DROP TABLE ü',
     });
   });
 });
+
+function isBlocked(checker: Guardrails, sql: string): boolean {
+  const verdict = checkSql(checker, sql);
+  return verdict === 'unparsable' || verdict.blocked;
+}
 
 describe('guardrails: regex rules', () => {
   const regex = (pattern: string) => compileGuardrails([{ kind: 'regex', name: 'rx', pattern }]);
 
   it('matches the normalized text, case-insensitively', () => {
-    expect(regex('drop table').checkStatements('DROP/* x */\n\tTABLE y').blocked).toBe(true);
-    expect(regex('from users').checkStatements('select * FROM   "users"').blocked).toBe(true);
-    expect(
-      regex('from public\\.users').checkStatements('SELECT * FROM public . users').blocked,
-    ).toBe(true);
-    expect(regex('\\bpg_shadow\\b').checkStatements('SELECT * FROM PG_SHADOW').blocked).toBe(true);
+    expect(isBlocked(regex('drop table'), 'DROP/* x */\n\tTABLE y')).toBe(true);
+    expect(isBlocked(regex('from users'), 'select * FROM   "users"')).toBe(true);
+    expect(isBlocked(regex('from public\\.users'), 'SELECT * FROM public . users')).toBe(true);
+    expect(isBlocked(regex('\\bpg_shadow\\b'), 'SELECT * FROM PG_SHADOW')).toBe(true);
   });
 
   it('checks every statement, not the message as a whole', () => {
     // Anchored at the start of a statement, so the second statement must be seen on its own.
-    expect(regex('^copy\\b').checkStatements("SELECT 1; COPY t TO '/tmp/x'").blocked).toBe(true);
+    expect(isBlocked(regex('^copy\\b'), "SELECT 1; COPY t TO '/tmp/x'")).toBe(true);
   });
 
   it('sees literal SQL inside a DO body, but not SQL assembled at run time', () => {
     const dropTable = regex('drop\\s+table');
-    expect(dropTable.checkStatements("DO $$ BEGIN EXECUTE 'DROP  TABLE x'; END $$").blocked).toBe(
-      true,
-    );
-    expect(
-      dropTable.checkStatements("DO $$ BEGIN EXECUTE 'DR' || 'OP TABLE x'; END $$").blocked,
-    ).toBe(false);
+    expect(isBlocked(dropTable, "DO $$ BEGIN EXECUTE 'DROP  TABLE x'; END $$")).toBe(true);
+    expect(isBlocked(dropTable, "DO $$ BEGIN EXECUTE 'DR' || 'OP TABLE x'; END $$")).toBe(false);
   });
 
   it('does not match comments, but does match string literals', () => {
-    expect(regex('secret').checkStatements('SELECT 1 -- secret').blocked).toBe(false);
-    expect(regex('secret').checkStatements("SELECT 'secret'").blocked).toBe(true);
+    expect(isBlocked(regex('secret'), 'SELECT 1 -- secret')).toBe(false);
+    expect(isBlocked(regex('secret'), "SELECT 'secret'")).toBe(true);
   });
 });
 
 describe('guardrails: cost', () => {
-  it('checks a 1 KB query in microseconds', () => {
+  it('parses and checks a 1 KB query in well under a millisecond', () => {
     const sql = "SELECT a, b, c FROM accounts WHERE id = $1 AND note = 'x;y' ".repeat(17);
     expect(sql.length).toBeGreaterThan(1000);
-    for (let i = 0; i < 200; i++) guardrails.checkStatements(sql); // warm up
-    const runs = 2000;
+    // Distinct texts, so each is parsed (the parser keeps results per text).
+    for (let i = 0; i < 100; i++) checkSql(guardrails, `${sql} -- warm ${i}`);
+    const runs = 500;
     const started = performance.now();
-    for (let i = 0; i < runs; i++) guardrails.checkStatements(sql);
+    for (let i = 0; i < runs; i++) checkSql(guardrails, `${sql} -- ${i}`);
     const microseconds = ((performance.now() - started) * 1000) / runs;
-    // Typically ~20 µs; the bound leaves room for a loaded machine.
-    expect(microseconds).toBeLessThan(500);
+    // ~150 µs on a quiet machine; the bound leaves room for a loaded one.
+    expect(microseconds).toBeLessThan(3000);
   });
 
-  it('stays linear on a query stuffed with statement verbs', () => {
-    const sql = `${'DELETE FROM '.repeat(50_000)}WHERE true`;
-    const started = performance.now();
-    expect(guardrails.checkStatements(sql).blocked).toBe(false);
-    // A quadratic scan takes many seconds here.
-    expect(performance.now() - started).toBeLessThan(1500);
+  it('refuses, quickly, what would stall the parser: deep comment nesting, huge texts', () => {
+    for (const sql of [
+      `SELECT ${'/*'.repeat(100_000)}`,
+      `SELECT ${'/*'.repeat(65)} x ${'*/'.repeat(65)} 1`,
+      `SELECT ${'/*/'.repeat(100_000)}`,
+      `INSERT INTO t VALUES ${"(1, 'x'),".repeat(30_000)}(1, 'x')`,
+    ]) {
+      const started = performance.now();
+      expect(checkSql(guardrails, sql)).toBe('unparsable');
+      expect(performance.now() - started).toBeLessThan(200);
+    }
+    // Shallow nesting and many comments in a row are fine.
+    expect(checkSql(guardrails, `SELECT ${'/*'.repeat(60)} x ${'*/'.repeat(60)} 1`)).toEqual({
+      blocked: false,
+    });
+    expect(checkSql(guardrails, `SELECT ${'/* c */'.repeat(5_000)} 1`)).toEqual({
+      blocked: false,
+    });
   });
 
-  it('stays linear on unterminated and pathological quoting', () => {
+  it('stays fast on unterminated and pathological quoting', () => {
     for (const sql of [
       `SELECT ${"'".repeat(200_001)}`,
       `SELECT ${'$a'.repeat(100_000)}`,
-      `SELECT ${'/*'.repeat(100_000)}`,
-      `SELECT ${'$x$ '.repeat(100_000)}`,
-      `SELECT ${"E'\\".repeat(100_000)}`,
+      `SELECT ${'$x$ '.repeat(60_000)}`,
+      `SELECT ${"E'\\".repeat(80_000)}`,
     ]) {
       const started = performance.now();
-      guardrails.checkStatements(sql);
+      checkSql(guardrails, sql);
       expect(performance.now() - started).toBeLessThan(1500);
     }
   });

@@ -1,7 +1,8 @@
 /**
- * A PostgreSQL-aware lexer for the guardrails: it splits a query string into statements and
- * tokens the way the server's own scanner would, so a statement hidden behind a string,
- * comment, dollar quote or quoted identifier is found, and a keyword inside one is not.
+ * A PostgreSQL-aware lexer. Policy decisions no longer rest on it (issue #13: they are made on
+ * PostgreSQL's own parse, sqlParse.ts); it is kept for one job, the text a regex guardrail
+ * reads (a statement the parser already delimited, comments stripped, whitespace collapsed),
+ * since the parser gives no token stream.
  *
  * It mirrors src/backend/parser/scan.l (PostgreSQL 15/16) where that changes statement
  * boundaries: `''` and (in E'' strings) backslash escapes, string continuation across a

@@ -28,7 +28,20 @@ export type StoredGuardrailRule =
   | {
       kind: 'statement';
       name: string;
-      classes: ('drop' | 'truncate' | 'alter' | 'delete_without_where' | 'update_without_where')[];
+      classes: (
+        | 'drop'
+        | 'truncate'
+        | 'alter'
+        | 'delete_without_where'
+        | 'update_without_where'
+        | 'merge_modify'
+        | 'copy_from'
+        | 'call'
+        | 'do'
+        | 'create_function'
+        | 'create_trigger'
+        | 'create_rule'
+      )[];
     }
   | { kind: 'regex'; name: string; pattern: string };
 

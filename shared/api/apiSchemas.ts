@@ -222,12 +222,24 @@ export const maskingRuleSchema = z.strictObject({
 });
 export type MaskingRule = z.infer<typeof maskingRuleSchema>;
 
+/** Statement classes a guardrail can forbid; decided on PostgreSQL's parse tree (gateway/policy/guardrails.ts). */
 export const statementClasses = [
   'drop',
   'truncate',
   'alter',
   'delete_without_where',
   'update_without_where',
+  /** MERGE with a WHEN … THEN DELETE or THEN UPDATE action. */
+  'merge_modify',
+  /** COPY … FROM (STDIN, a file or a program) into a table. */
+  'copy_from',
+  'call',
+  'do',
+  /** CREATE [OR REPLACE] FUNCTION or PROCEDURE. */
+  'create_function',
+  /** CREATE [EVENT] TRIGGER. */
+  'create_trigger',
+  'create_rule',
 ] as const;
 export const guardrailRuleSchema = z.discriminatedUnion('kind', [
   z.strictObject({

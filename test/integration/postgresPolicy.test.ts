@@ -360,7 +360,7 @@ describeWithPostgres('Masking and guardrails through the gateway (real PostgreSQ
       "SELECT set_config('client_encoding', 'LATIN1', false)",
     ]) {
       await expect(client.query(sql), sql).rejects.toMatchObject({
-        code: '0A000',
+        code: '42501',
         message: expect.stringContaining('client_encoding cannot be changed'),
       });
     }

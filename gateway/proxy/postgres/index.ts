@@ -20,6 +20,8 @@
  */
 import type { Clock } from '../../clock.ts';
 import type { Logger } from '../../logger.ts';
+import { RefusalCounts } from '../../policy/refusalCounts.ts';
+import { loadSqlParser } from '../../policy/sqlParse.ts';
 import type { RecorderFactory } from '../../recorder/sessionRecorder.ts';
 import type { ResourceCatalog } from '../../resources/resourceCatalog.ts';
 import { LiveSessions } from '../../sessions/liveSessions.ts';
@@ -66,6 +68,8 @@ export interface RunningPostgresGateway {
   /** Where the listener is bound (the real port when 0 was asked). */
   address: { host: string; port: number };
   liveSessions: LiveSessions;
+  /** Statements refused by a policy rule, per resource and rule. */
+  refusals: RefusalCounts;
   /** Connections open now (logging in or proxied). */
   connectionCount(): number;
   /** Stops listening, ends live PostgreSQL sessions with a notice, and waits for them to close. */
@@ -79,7 +83,12 @@ export async function startPostgresGateway(
   const liveSessions =
     config.liveSessions ??
     new LiveSessions({ store: config.store, clock: config.clock, log: config.log });
+  // PostgreSQL's parser (WebAssembly) is loaded once, before the first session needs it.
+  const sqlParser = await loadSqlParser();
+  const refusals = new RefusalCounts();
   const listener = await startPostgresListener({
+    sqlParser,
+    refusals,
     host: config.listen.host,
     port: config.listen.port,
     tls: config.tls,
@@ -105,6 +114,7 @@ export async function startPostgresGateway(
   return {
     address: { host: listener.host, port: listener.port },
     liveSessions,
+    refusals,
     connectionCount: () => listener.connectionCount(),
     close: async () => {
       await listener.close();

@@ -10,6 +10,8 @@ import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import { postgresTargetSchema } from '../../../shared/api/apiSchemas.ts';
 import type { Logger } from '../../logger.ts';
+import type { RefusalCounts } from '../../policy/refusalCounts.ts';
+import type { SqlParser } from '../../policy/sqlParse.ts';
 import type { RecorderFactory } from '../../recorder/sessionRecorder.ts';
 import type { ResourceCatalog } from '../../resources/resourceCatalog.ts';
 import type { LiveSessions } from '../../sessions/liveSessions.ts';
@@ -37,6 +39,10 @@ export interface PostgresListenerConfig {
   recorders: RecorderFactory;
   liveSessions: LiveSessions;
   log: Logger;
+  /** PostgreSQL's parser, loaded once per process: every policy decision is made on its parse. */
+  sqlParser: SqlParser;
+  /** Refused statements, per resource and rule. */
+  refusals: RefusalCounts;
   /** 'scram-sha-256' (default; for tickets this process issued) or 'password' (cleartext). */
   clientAuth?: ClientAuthMethod;
   scramTickets?: ScramTicketCache;
@@ -97,7 +103,11 @@ export async function startPostgresListener(
       );
     }
     const grant = await config.store.getGrant(session.grantId).catch(() => undefined);
-    const policy = compileSessionPolicy(resource.policy, ...(grant ? [grant.policy] : []));
+    const policy = compileSessionPolicy(
+      config.sqlParser,
+      resource.policy,
+      ...(grant ? [grant.policy] : []),
+    );
     if (policy.masker.unknownTypeNames.length > 0) {
       config.log.warn('masking rules name unknown types; they match nothing', {
         resource: resource.name,
@@ -133,6 +143,7 @@ export async function startPostgresListener(
       resources: config.resources,
       liveSessions: config.liveSessions,
       cancelKeys,
+      refusals: config.refusals,
       log: config.log,
       ...(config.upstreamTimeoutMs !== undefined && {
         upstreamTimeoutMs: config.upstreamTimeoutMs,

@@ -28,6 +28,7 @@ import {
 import type { EventKind } from '../../../shared/recording/recordingFormat.ts';
 import { eventKinds } from '../../../shared/recording/recordingFormat.ts';
 import type { Logger } from '../../logger.ts';
+import type { RefusalCounts } from '../../policy/refusalCounts.ts';
 import type { RecorderFactory, SessionRecorder } from '../../recorder/sessionRecorder.ts';
 import type { ResourceCatalog } from '../../resources/resourceCatalog.ts';
 import {
@@ -47,6 +48,7 @@ import {
   type BlockedStatement,
   ClientEncodingChanged,
   type Decisions,
+  LexingSettingChanged,
   OutOfOrder,
   PostgresProtocolTracker,
 } from './protocolTracker.ts';
@@ -80,6 +82,8 @@ export interface PostgresSessionContext {
   resources: Pick<ResourceCatalog, 'credentialFor'>;
   liveSessions: LiveSessions;
   cancelKeys: CancelKeyRegistry;
+  /** Every refused statement is counted here, per resource and rule. */
+  refusals?: RefusalCounts;
   log: Logger;
   upstreamTimeoutMs?: number;
   /** Largest message accepted from the target. */
@@ -247,6 +251,22 @@ export class PostgresSession {
       return;
     }
 
+    // The policy's parse reads SQL as the server does with standard_conforming_strings on
+    // (issue #13); a target (or role, or database) that starts sessions with it off is refused.
+    const conformingStrings = upstream.parameters.get('standard_conforming_strings');
+    if (this.context.policy.enforcing && conformingStrings === 'off') {
+      upstream.socket.end(TERMINATE);
+      this.refuseStart(
+        errorResponse(
+          'FATAL',
+          SQLSTATE.insufficientPrivilege,
+          `${resource.name} starts sessions with standard_conforming_strings off; masking and guardrails on this database need it on (blocked by gateway rule "lexing_settings"). An admin must reset it on the database or role.`,
+        ),
+        'refused: target standard_conforming_strings off',
+      );
+      return;
+    }
+
     this.server = upstream.socket;
     this.targetKey = upstream.backendKey;
     const status = upstream.readyForQuery.body.toString('latin1', 0, 1);
@@ -384,7 +404,30 @@ export class PostgresSession {
     for (const frame of frames) {
       if (this.state !== 'live') return;
       tracker.server(frame, out);
+      if (tracker.releaseDue) this.releaseHeld(out);
     }
+  }
+
+  /**
+   * Client messages the tracker held until the server answered what came before them (a
+   * statement whose reading depends on the lexing settings): decided now, forwarded to the
+   * target in order; a refusal among them is answered here, after what the server just said.
+   */
+  private releaseHeld(toClient: RelayBatch): void {
+    const tracker = this.tracker!;
+    let failure: unknown;
+    this.toServer!.inject((out) => {
+      try {
+        tracker.release(out);
+      } catch (error) {
+        failure = error ?? new Error('protocol error');
+      }
+    });
+    if (failure !== undefined) {
+      this.clientBrokeProtocol(failure);
+      return;
+    }
+    if (tracker.answersDue) tracker.answer(toClient);
   }
 
   /** A refused statement: recorded (`b`) in its place among the forwarded bytes. */
@@ -397,9 +440,12 @@ export class PostgresSession {
         ...(query !== '' && query !== verdict.statement && { query }),
       }),
     );
+    const resource = this.context.resource.name;
     this.context.log.info('postgres statement blocked', {
       sessionId: this.sessionId,
+      resource,
       rule: verdict.rule,
+      refusals: this.context.refusals?.count(resource, verdict.rule),
     });
   };
 
@@ -452,6 +498,17 @@ export class PostgresSession {
 
   private serverBrokeProtocol(error: unknown): void {
     const name = this.context.resource.name;
+    if (error instanceof LexingSettingChanged) {
+      this.shutDown(
+        errorResponse(
+          'FATAL',
+          SQLSTATE.insufficientPrivilege,
+          `${error.setting} was changed to ${printable(error.value)} (blocked by gateway rule "lexing_settings"): masking and guardrails on ${name} read SQL with it on, so this session was closed`,
+        ),
+        `${error.setting} changed to ${error.value}`,
+      );
+      return;
+    }
     if (error instanceof ClientEncodingChanged) {
       this.shutDown(
         errorResponse(

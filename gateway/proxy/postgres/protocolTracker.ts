@@ -12,9 +12,19 @@
  * - **refuse**: drop a statement a guardrail blocks (`blocked`), and with it the rest of its
  *   extended-protocol batch up to Sync; the server's answer to an injected Describe is
  *   dropped too (the client did not ask for it);
+ * - **hold**: while a policy applies, a Query or Parse whose text the lexing settings could
+ *   read differently (a backslash or a non-ASCII character) waits, with everything the client
+ *   sends after it, until the server has answered every statement before it (issue #13). A
+ *   statement before it might have changed standard_conforming_strings out of sight (inside a
+ *   function); the server reports that change (ParameterStatus) before its ReadyForQuery, so
+ *   once everything before is answered the setting is known. Texts of plain ASCII without a
+ *   backslash read the same under every such setting and are decided at once, so pipelines of
+ *   ordinary statements (pgbench, drivers) are not slowed down. The session releases held
+ *   messages (`releaseDue`, `release`) on the target's side;
  * - **throw** when a side breaks the protocol: `ProtocolError` / `OutOfOrder` from the codec
  *   or the response queue, `ClientEncodingChanged` when the server reports a non-UTF8
- *   client_encoding.
+ *   client_encoding, `LexingSettingChanged` when it reports standard_conforming_strings off
+ *   while a policy applies.
  *
  * What the server owes the client is a FIFO (responseQueue.ts). Prepared statements and
  * portals are tracked only when the session masks results: they exist to find a DataRow's
@@ -45,7 +55,11 @@ import {
   type PreparedStatement,
   ResponseQueue,
 } from './responseQueue.ts';
-import type { SessionPolicy, StatementVerdict } from './sessionPolicy.ts';
+import {
+  LEXING_SETTINGS_RULE,
+  type SessionPolicy,
+  type StatementVerdict,
+} from './sessionPolicy.ts';
 
 /** Where the tracker's decisions for one batch of messages go (a RelayBatch does). */
 export interface Decisions {
@@ -76,6 +90,30 @@ export class ClientEncodingChanged extends Error {
   }
 }
 
+/** The server reports a lexing setting the policy's parse does not read SQL with. */
+export class LexingSettingChanged extends Error {
+  constructor(
+    readonly setting: string,
+    readonly value: string,
+  ) {
+    super(`${setting} changed to ${value}`);
+  }
+}
+
+/**
+ * Whether the lexing settings could make the server read this text differently from the
+ * gateway's parse: standard_conforming_strings and backslash_quote only change what a
+ * backslash means, and a client_encoding other than UTF-8 only what bytes above 0x7F mean
+ * (a text the codec could not decode as UTF-8 holds U+FFFD, also above 0x7F).
+ */
+export function dependsOnLexingSettings(sql: string): boolean {
+  for (let i = 0; i < sql.length; i++) {
+    const code = sql.charCodeAt(i);
+    if (code === 0x5c || code > 0x7f) return true;
+  }
+  return false;
+}
+
 /** How the rows of a result are masked: a plan, nothing to do, or (columns unknown) all NULL. */
 type RowMasking = MaskPlan | 'none' | 'unknown';
 
@@ -94,6 +132,12 @@ const CLOSE: Expected = { kind: 'close' };
 const SYNC: Expected = { kind: 'sync' };
 const EXECUTE_UNTRACKED: Expected = { kind: 'execute', portal: undefined };
 const DESCRIBE_UNTRACKED: Expected = { kind: 'describe', target: 'portal' };
+const FLUSH = encodeFrontend({ type: 'Flush' });
+/**
+ * Bytes a client may pipeline behind a held statement. Past this the session ends: the
+ * gateway will not buffer without bound for a client that does not wait for its answers.
+ */
+const MAX_HELD_BYTES = 8 * 1024 * 1024;
 
 export class PostgresProtocolTracker {
   transactionStatus: TransactionStatus;
@@ -115,6 +159,13 @@ export class PostgresProtocolTracker {
   private simpleRows: RowMasking | undefined;
   /** The last RowDescription's body and fields: a repeated query's is decoded once. */
   private lastRowDescription: { body: Buffer; fields: FieldDescription[] } | undefined;
+  /** Client messages held (copies, in order) until the server answered what came before. */
+  private held: Frame[] | undefined;
+  private heldBytes = 0;
+  /** An Execute was forwarded since the last Sync: its effects are reported only at Sync. */
+  private executedSinceSync = false;
+  /** The last message forwarded leaves the server's answers unflushed (no Sync/Query/Flush). */
+  private answersUnflushed = false;
 
   constructor(
     private readonly policy: SessionPolicy,
@@ -131,25 +182,52 @@ export class PostgresProtocolTracker {
     return this.expected.head?.kind === 'refusal';
   }
 
+  /** Held client messages may go now: everything before them was answered. */
+  get releaseDue(): boolean {
+    return this.held !== undefined && !this.expected.awaitsServer();
+  }
+
+  /** Decides the held messages (the session calls it on the target's side when `releaseDue`). */
+  release(out: Decisions): void {
+    const frames = this.held ?? [];
+    this.held = undefined;
+    this.heldBytes = 0;
+    // A released statement may have to wait again (client() holds the rest behind it).
+    for (const frame of frames) this.client(frame, out);
+  }
+
   /** One message from the client. Throws ProtocolError on one that has no place here. */
   client(frame: Frame, out: Decisions): void {
     const type = frame.type;
+    if (this.held !== undefined) {
+      this.hold(frame);
+      return;
+    }
     if (this.swallowingUntilSync && type !== 'S' && type !== 'X') return;
     switch (type) {
       case 'Q': {
         const { sql } = decodeFrontend(frame) as { sql: string };
-        const verdict = this.policy.check(sql, this.standardConformingStrings);
+        if (this.mustWait(sql)) {
+          this.wait(frame, sql, out, true);
+          return;
+        }
+        const verdict = this.policy.check(sql);
         if (verdict.blocked) {
           this.block(verdict, sql, out, true);
           return;
         }
         out.forward(frame.raw);
+        this.answersUnflushed = false;
         this.expect(QUERY);
         return;
       }
       case 'P': {
         const parse = decodeFrontend(frame) as { statement: string; sql: string };
-        const verdict = this.policy.check(parse.sql, this.standardConformingStrings);
+        if (this.mustWait(parse.sql)) {
+          this.wait(frame, parse.sql, out, false);
+          return;
+        }
+        const verdict = this.policy.check(parse.sql);
         if (verdict.blocked) {
           this.block(verdict, parse.sql, out, false);
           this.swallowingUntilSync = true;
@@ -164,6 +242,7 @@ export class PostgresProtocolTracker {
           });
         }
         out.forward(frame.raw);
+        this.answersUnflushed = true;
         this.expect(PARSE);
         return;
       }
@@ -181,11 +260,13 @@ export class PostgresProtocolTracker {
           });
         }
         out.forward(frame.raw);
+        this.answersUnflushed = true;
         this.expect(BIND);
         return;
       }
       case 'D': {
         const describe = decodeFrontend(frame) as { target: 'statement' | 'portal'; name: string };
+        this.answersUnflushed = true;
         if (!this.masking) {
           out.forward(frame.raw);
           this.expect(DESCRIBE_UNTRACKED);
@@ -205,6 +286,8 @@ export class PostgresProtocolTracker {
       }
       case 'E': {
         const execute = decodeFrontend(frame) as { portal: string };
+        this.answersUnflushed = true;
+        this.executedSinceSync = true;
         if (!this.masking) {
           out.forward(frame.raw);
           this.expect(EXECUTE_UNTRACKED);
@@ -233,12 +316,15 @@ export class PostgresProtocolTracker {
           else this.portals.delete(close.name);
         }
         out.forward(frame.raw);
+        this.answersUnflushed = true;
         this.expect(CLOSE);
         return;
       }
       case 'S':
         this.swallowingUntilSync = false;
         this.serverSkippingUntilSync = false;
+        this.executedSinceSync = false;
+        this.answersUnflushed = false;
         out.forward(frame.raw);
         this.expect(SYNC);
         return;
@@ -267,8 +353,11 @@ export class PostgresProtocolTracker {
         this.clientTerminated = true;
         out.forward(frame.raw);
         return;
-      case 'd':
       case 'H':
+        this.answersUnflushed = false;
+        out.forward(frame.raw);
+        return;
+      case 'd':
       case 'c':
       case 'f':
         out.forward(frame.raw);
@@ -393,6 +482,11 @@ export class PostgresProtocolTracker {
         }
         if (parameter.name === 'standard_conforming_strings') {
           this.standardConformingStrings = parameter.value !== 'off';
+          // Changed out of the parse's sight (a function, ALTER … SET and a reload): what the
+          // gateway decided from now on could differ from what the server reads.
+          if (!this.standardConformingStrings && this.policy.enforcing) {
+            throw new LexingSettingChanged(parameter.name, parameter.value);
+          }
         }
         break;
       }
@@ -424,11 +518,65 @@ export class PostgresProtocolTracker {
     }
   }
 
+  /**
+   * A statement must wait for the server's answers to what came before it: a policy applies,
+   * the server still owes answers, and the lexing settings could change how it reads the text.
+   */
+  private mustWait(sql: string): boolean {
+    return this.policy.enforcing && this.expected.awaitsServer() && dependsOnLexingSettings(sql);
+  }
+
+  /**
+   * Holds a statement until everything before it is answered; or refuses it when that cannot
+   * happen: after an Execute in the same batch, the server reports a changed setting only at
+   * the Sync, which the client sends after this statement.
+   */
+  private wait(frame: Frame, sql: string, out: Decisions, simple: boolean): void {
+    if (this.executedSinceSync) {
+      this.block(
+        {
+          blocked: true,
+          rule: LEXING_SETTINGS_RULE,
+          statement: sql.trim(),
+          reason:
+            'a statement with backslashes or non-ASCII characters cannot follow an executed statement in the same batch while masking or guardrails apply, because the gateway must know the settings it is read with; send a Sync before it',
+          code: SQLSTATE.insufficientPrivilege,
+          builtIn: true,
+        },
+        sql,
+        out,
+        simple,
+      );
+      if (!simple) this.swallowingUntilSync = true;
+      return;
+    }
+    // The server flushes its answers at Sync, Query and Flush; after anything else ask for them.
+    if (this.answersUnflushed) {
+      out.add(FLUSH);
+      this.answersUnflushed = false;
+    }
+    this.held = [];
+    this.hold(frame);
+  }
+
+  private hold(frame: Frame): void {
+    this.heldBytes += frame.raw.length;
+    if (this.heldBytes > MAX_HELD_BYTES) {
+      throw new ProtocolError(
+        'message_too_large',
+        `more than ${MAX_HELD_BYTES / 1024 / 1024} MiB sent behind a statement that waits for the answers before it; wait for the server's answers`,
+      );
+    }
+    // A copy: the read buffer the frame views is not kept beyond its turn.
+    const raw = Buffer.from(frame.raw);
+    this.held!.push({ type: frame.type, raw, body: raw.subarray(raw.length - frame.body.length) });
+  }
+
   /** Refuses a statement: recorded by the hook, answered in its turn with an ErrorResponse. */
   private block(verdict: BlockedStatement, query: string, out: Decisions, ready: boolean): void {
     this.hooks.blocked(verdict, query, out);
     const message = verdict.builtIn
-      ? printable(`blocked by the gateway: ${verdict.reason}`)
+      ? printable(`blocked by gateway rule "${verdict.rule}": ${verdict.reason}`)
       : printable(`blocked by guardrail "${verdict.rule}": ${verdict.reason}`);
     const hint = verdict.builtIn
       ? undefined

@@ -3,7 +3,8 @@
  * codec: random interleavings of well-formed client and server messages (in and out of
  * order), some of them mutated, through `PostgresProtocolTracker` with and without masking and
  * guardrails. Properties checked on every run:
- * - only the tracker's own refusals escape (ProtocolError, OutOfOrder, ClientEncodingChanged);
+ * - only the tracker's own refusals escape (ProtocolError, OutOfOrder, ClientEncodingChanged,
+ *   LexingSettingChanged);
  * - what it forwards "as received" is exactly a message it was given, never other bytes;
  * - what it adds itself is whole, well-formed protocol for the side it goes to;
  * - a statement the guardrails block never reaches the server;
@@ -21,8 +22,16 @@ import {
   ProtocolError,
 } from '../../../shared/postgres/codec.ts';
 import { seededRandom } from '../../../shared/postgres/fixtures/sampleMessages.ts';
-import { ClientEncodingChanged, OutOfOrder, PostgresProtocolTracker } from './protocolTracker.ts';
+import { loadSqlParser } from '../../policy/sqlParse.ts';
+import {
+  ClientEncodingChanged,
+  LexingSettingChanged,
+  OutOfOrder,
+  PostgresProtocolTracker,
+} from './protocolTracker.ts';
 import { compileSessionPolicy } from './sessionPolicy.ts';
+
+const parser = await loadSqlParser();
 
 const TIME_BUDGET_MS = 1500;
 const field = (name: string, typeOid = 25) => ({
@@ -88,12 +97,12 @@ const SERVER: BackendMessage[] = [
 ];
 
 const POLICIES = {
-  none: compileSessionPolicy({ masking: [], guardrails: [] }),
-  masked: compileSessionPolicy({
+  none: compileSessionPolicy(parser, { masking: [], guardrails: [] }),
+  masked: compileSessionPolicy(parser, {
     masking: [{ name: 'emails', match: { kind: 'preset', preset: 'email' }, style: 'full' }],
     guardrails: [],
   }),
-  guarded: compileSessionPolicy({
+  guarded: compileSessionPolicy(parser, {
     masking: [{ name: 'emails', match: { kind: 'column', pattern: 'email' }, style: 'full' }],
     guardrails: [{ kind: 'statement', name: 'no-drop', classes: ['drop'] }],
   }),
@@ -178,7 +187,8 @@ describe('PostgresProtocolTracker under random input', () => {
           if (
             !(error instanceof ProtocolError) &&
             !(error instanceof OutOfOrder) &&
-            !(error instanceof ClientEncodingChanged)
+            !(error instanceof ClientEncodingChanged) &&
+            !(error instanceof LexingSettingChanged)
           ) {
             throw error;
           }

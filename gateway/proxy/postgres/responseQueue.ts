@@ -75,6 +75,14 @@ export class ResponseQueue {
     return this.items.length - this.start;
   }
 
+  /** Whether the server still owes an answer (anything but the gateway's own refusals). */
+  awaitsServer(): boolean {
+    for (let i = this.start; i < this.items.length; i++) {
+      if (this.items[i]!.kind !== 'refusal') return true;
+    }
+    return false;
+  }
+
   push(expected: Expected): void {
     this.items.push(expected);
   }

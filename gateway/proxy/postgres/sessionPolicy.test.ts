@@ -1,11 +1,19 @@
 import { describe, expect, it } from 'vitest';
+import { loadSqlParser } from '../../policy/sqlParse.ts';
 import { compileSessionPolicy } from './sessionPolicy.ts';
 
+const parser = await loadSqlParser();
 const none = { masking: [], guardrails: [] };
+const masked = {
+  masking: [
+    { name: 'ssn', match: { kind: 'column' as const, pattern: '^ssn$' }, style: 'full' as const },
+  ],
+  guardrails: [],
+};
 
 describe('compileSessionPolicy', () => {
   it('keeps client_encoding UTF8 however a statement tries to change it', () => {
-    const policy = compileSessionPolicy(none);
+    const policy = compileSessionPolicy(parser, none);
     for (const sql of [
       "SET client_encoding TO 'SJIS'",
       "set session client_encoding = 'LATIN1'",
@@ -13,14 +21,16 @@ describe('compileSessionPolicy', () => {
       "SET NAMES 'LATIN1'",
       'SET "client_encoding" TO \'LATIN1\'',
       'SET U&"client\\005fencoding" TO \'LATIN1\'',
+      `SET U&"client!005fencoding" UESCAPE '!' TO 'LATIN1'`,
       "SELECT 1; SET client_encoding TO 'SJIS'",
       "SELECT set_config('client_encoding', 'SJIS', false)",
       "SELECT pg_catalog.set_config('CLIENT_ENCODING', 'SJIS', false)",
+      "SELECT * FROM set_config('client_encoding', 'SJIS', false)",
     ]) {
-      expect(policy.check(sql, true), sql).toMatchObject({
+      expect(policy.check(sql), sql).toMatchObject({
         blocked: true,
         rule: 'client_encoding',
-        code: '0A000',
+        code: '42501',
         builtIn: true,
       });
     }
@@ -31,12 +41,71 @@ describe('compileSessionPolicy', () => {
       "SELECT current_setting('client_encoding')",
       'SELECT names FROM people',
     ]) {
-      expect(policy.check(sql, true), sql).toEqual({ blocked: false });
+      expect(policy.check(sql), sql).toEqual({ blocked: false });
     }
+  });
+
+  it('pins the lexing settings while masking or guardrails apply, and only then', () => {
+    const policy = compileSessionPolicy(parser, masked);
+    expect(policy.enforcing).toBe(true);
+    for (const sql of [
+      'SET standard_conforming_strings = off',
+      'set standard_conforming_strings to on',
+      'SET LOCAL standard_conforming_strings TO DEFAULT',
+      'SET SESSION "standard_conforming_strings" = off',
+      `SET U&"standard!005fconforming_strings" UESCAPE '!' = off`,
+      'RESET standard_conforming_strings',
+      'SET backslash_quote = on',
+      'SELECT 1; SET backslash_quote TO safe_encoding',
+      "SELECT set_config('standard_conforming_strings', 'off', false)",
+      "SELECT set_config(' Standard_Conforming_Strings ', 'off', false)",
+      "SELECT set_config('standard_' || 'conforming_strings', 'off', false)",
+      'ALTER ROLE CURRENT_USER SET standard_conforming_strings = off',
+      'ALTER DATABASE d SET backslash_quote = on',
+      "CREATE FUNCTION f() RETURNS int LANGUAGE sql SET standard_conforming_strings = off AS 'SELECT 1'",
+    ]) {
+      expect(policy.check(sql), sql).toMatchObject({
+        blocked: true,
+        rule: 'lexing_settings',
+        code: '42501',
+        builtIn: true,
+        reason: expect.stringMatching(/standard_conforming_strings|backslash_quote|set_config/),
+      });
+    }
+    for (const sql of [
+      'RESET ALL',
+      'DISCARD ALL',
+      'SHOW standard_conforming_strings',
+      "SELECT current_setting('standard_conforming_strings')",
+      "SELECT set_config('application_name', 'x', false)",
+      "SET application_name = 'standard_conforming_strings'",
+      'SET escape_string_warning = off',
+    ]) {
+      expect(policy.check(sql), sql).toEqual({ blocked: false });
+    }
+    const open = compileSessionPolicy(parser, none);
+    expect(open.enforcing).toBe(false);
+    expect(open.check('SET standard_conforming_strings = off')).toEqual({ blocked: false });
+  });
+
+  it('refuses what does not parse where a policy applies, and forwards it where none does', () => {
+    const policy = compileSessionPolicy(parser, masked);
+    expect(policy.check("SELECT 'abc")).toMatchObject({
+      blocked: true,
+      rule: 'unparsable',
+      code: '42501',
+      reason: expect.stringContaining('unterminated quoted string'),
+    });
+    expect(policy.check('SELEC 1')).toMatchObject({ blocked: true, rule: 'unparsable' });
+    expect(compileSessionPolicy(parser, none).check("SELECT 'abc")).toEqual({ blocked: false });
+    expect(compileSessionPolicy(parser, none).check("SELECT names FROM 'x")).toEqual({
+      blocked: false,
+    });
   });
 
   it("applies the union of the resource's and the grant's rules", () => {
     const policy = compileSessionPolicy(
+      parser,
       { masking: [], guardrails: [{ kind: 'statement', name: 'no-drop', classes: ['drop'] }] },
       {
         masking: [{ name: 'emails', match: { kind: 'preset', preset: 'email' }, style: 'full' }],
@@ -45,9 +114,13 @@ describe('compileSessionPolicy', () => {
     );
     expect(policy.hasGuardrails).toBe(true);
     expect(policy.masker.hasRules).toBe(true);
-    expect(policy.check('DROP TABLE t', true)).toMatchObject({ rule: 'no-drop', code: '42501' });
-    expect(policy.check('GRANT ALL ON t TO x', true)).toMatchObject({ rule: 'no-grants' });
-    expect(policy.check('SELECT 1', true)).toEqual({ blocked: false });
-    expect(compileSessionPolicy(none, none).hasGuardrails).toBe(false);
+    expect(policy.check('DROP TABLE t')).toMatchObject({
+      rule: 'no-drop',
+      code: '42501',
+      builtIn: false,
+    });
+    expect(policy.check('GRANT ALL ON t TO x')).toMatchObject({ rule: 'no-grants' });
+    expect(policy.check('SELECT 1')).toEqual({ blocked: false });
+    expect(compileSessionPolicy(parser, none, none).hasGuardrails).toBe(false);
   });
 });

@@ -1,16 +1,32 @@
 /**
  * What one PostgreSQL session is held to: the union of its resource's and its grant's masking
  * and guardrail rules (apiSchemas: a grant's policy is "added, for sessions under this grant,
- * to the resource's own"), plus one rule of the gateway's own: client_encoding stays UTF8,
- * because the guardrail lexer and masking read the bytes as UTF-8 (a client that switched to
- * e.g. SJIS could hide a quote inside a multi-byte character). The proxy also watches the
- * server's ParameterStatus for client_encoding, which catches what no lexer can see (a function
- * that calls set_config).
+ * to the resource's own"), plus rules of the gateway's own, each with a name (issue #13):
+ *
+ * - `client_encoding` (always): client_encoding stays UTF8, because the gateway reads queries
+ *   and results as UTF-8 (a client that switched to e.g. SJIS could hide a quote inside a
+ *   multi-byte character).
+ * - `lexing_settings` (while a policy applies): settings that change how PostgreSQL reads SQL
+ *   (standard_conforming_strings, backslash_quote) cannot be changed, because the parser the
+ *   policy decides with reads SQL as the server does with their defaults.
+ * - `unparsable` (while a policy applies): a query PostgreSQL's grammar does not accept is
+ *   refused, since nothing can be said of what it does.
+ *
+ * Each query is parsed once (sqlParse.ts) and every rule decides on that parse. The proxy also
+ * watches the server's ParameterStatus for client_encoding and standard_conforming_strings,
+ * which catches what no parse can see (a function that calls set_config); see
+ * protocolTracker.ts for how pipelined messages are held until that is known.
  */
 import type { DatabasePolicy } from '../../../shared/api/apiSchemas.ts';
 import { compileGuardrails, type Guardrails } from '../../policy/guardrails.ts';
 import { compileMasking, type ResultMasker } from '../../policy/masking.ts';
-import { type SqlStatement, splitStatements } from '../../policy/sqlLexer.ts';
+import {
+  lastName,
+  type ParsedStatement,
+  type SqlParser,
+  stringConstant,
+  walkNodes,
+} from '../../policy/sqlParse.ts';
 import { SQLSTATE } from './errorResponses.ts';
 
 export type StatementVerdict =
@@ -29,42 +45,64 @@ export type StatementVerdict =
 export interface SessionPolicy {
   masker: ResultMasker;
   hasGuardrails: boolean;
+  /**
+   * Guardrails or masking apply: the lexing settings are pinned, unparsable statements are
+   * refused, and pipelined statements whose reading depends on those settings wait.
+   */
+  enforcing: boolean;
   /** Checks every statement of one query string (a Query message, or a Parse's text). */
-  check(sql: string, standardConformingStrings: boolean): StatementVerdict;
+  check(sql: string): StatementVerdict;
 }
 
 export const CLIENT_ENCODING_RULE = 'client_encoding';
+export const LEXING_SETTINGS_RULE = 'lexing_settings';
+export const UNPARSABLE_RULE = 'unparsable';
+
+/** Settings that change how PostgreSQL's lexer reads a query (besides client_encoding). */
+export const LEXING_SETTINGS: ReadonlySet<string> = new Set([
+  'standard_conforming_strings',
+  'backslash_quote',
+]);
+
 const CLIENT_ENCODING_REASON =
   'client_encoding cannot be changed in a session through Witness: the gateway reads queries and results as UTF-8';
+/** A set_config whose setting name is not a constant could name anything. */
+const UNKNOWN_SETTING = '*';
 
 const ALLOWED: StatementVerdict = { blocked: false };
 
-export function compileSessionPolicy(...policies: DatabasePolicy[]): SessionPolicy {
+export function compileSessionPolicy(
+  parser: SqlParser,
+  ...policies: DatabasePolicy[]
+): SessionPolicy {
   const guardrailRules = policies.flatMap((policy) => policy.guardrails);
   const maskingRules = policies.flatMap((policy) => policy.masking);
   const guardrails: Guardrails = compileGuardrails(guardrailRules);
   const masker = compileMasking(maskingRules);
+  const enforcing = guardrailRules.length > 0 || masker.hasRules;
   return {
     masker,
     hasGuardrails: guardrailRules.length > 0,
-    check(sql, standardConformingStrings) {
-      // Cheap pre-test: the statement must name the setting (or NAMES) to change it.
-      if (/client_encoding|names|set_config|u&/i.test(sql)) {
-        for (const statement of splitStatements(sql, { standardConformingStrings })) {
-          if (changesClientEncoding(statement)) {
-            return {
-              blocked: true,
-              rule: CLIENT_ENCODING_RULE,
-              statement: statement.text.trim(),
-              reason: CLIENT_ENCODING_REASON,
-              code: SQLSTATE.featureNotSupported,
-              builtIn: true,
-            };
-          }
-        }
+    enforcing,
+    check(sql) {
+      // Without a policy only client_encoding is watched (and backed by ParameterStatus):
+      // a statement must name it, NAMES, set_config, or spell a name with U&"…" to change it.
+      if (!enforcing && !/client_encoding|names|set_config|u&/i.test(sql)) return ALLOWED;
+      const parsed = parser.parse(sql);
+      if (!parsed.ok) {
+        if (!enforcing) return ALLOWED; // the server will refuse it too
+        return builtInBlock(
+          UNPARSABLE_RULE,
+          sql.trim(),
+          `PostgreSQL's grammar does not accept this query (${parsed.error}), so the gateway cannot tell what it would do; correct it and retry`,
+        );
+      }
+      for (const statement of parsed.statements) {
+        const verdict = checkSettings(statement, enforcing);
+        if (verdict.blocked) return verdict;
       }
       if (guardrailRules.length === 0) return ALLOWED;
-      const verdict = guardrails.checkStatements(sql, { standardConformingStrings });
+      const verdict = guardrails.check(parsed.statements);
       if (!verdict.blocked) return ALLOWED;
       return {
         blocked: true,
@@ -78,50 +116,73 @@ export function compileSessionPolicy(...policies: DatabasePolicy[]): SessionPoli
   };
 }
 
-/**
- * `SET [SESSION|LOCAL] client_encoding …`, `SET [SESSION|LOCAL] NAMES …`, or a call of
- * set_config('client_encoding', …) anywhere in the statement. RESET client_encoding and RESET
- * ALL are harmless: they return to the startup value, which the gateway set to UTF8.
- */
-function changesClientEncoding(statement: SqlStatement): boolean {
-  const tokens = statement.tokens;
-  if (tokens[0]?.keyword === 'SET') {
-    let i = 1;
-    if (tokens[i]?.keyword === 'SESSION' || tokens[i]?.keyword === 'LOCAL') i++;
-    const name = tokens[i];
-    if (name?.keyword === 'NAMES') return true;
-    if (name && settingName(name.text) === 'client_encoding') return true;
+function checkSettings(statement: ParsedStatement, enforcing: boolean): StatementVerdict {
+  const changes = settingsChanged(statement);
+  if (changes.size === 0) return ALLOWED;
+  // RESET client_encoding returns to the startup value, which the gateway set to UTF8.
+  if (changes.get('client_encoding') === 'set') {
+    return builtInBlock(CLIENT_ENCODING_RULE, statement.text, CLIENT_ENCODING_REASON);
   }
-  for (let i = 0; i < tokens.length; i++) {
-    if (tokens[i]!.keyword !== 'SET_CONFIG' && settingName(tokens[i]!.text) !== 'set_config') {
-      continue;
+  // Without a policy a set_config of a computed name is left to the ParameterStatus check.
+  if (!enforcing) return ALLOWED;
+  for (const name of changes.keys()) {
+    if (name === UNKNOWN_SETTING) {
+      return builtInBlock(
+        LEXING_SETTINGS_RULE,
+        statement.text,
+        'set_config with a setting name that is not a constant could change how SQL is read, which the policies on this database depend on; name the setting as a string',
+      );
     }
-    // Any string argument naming the setting: set_config('client_encoding', 'SJIS', false).
-    for (let j = i + 1; j < tokens.length && j < i + 4; j++) {
-      const token = tokens[j]!;
-      if (token.kind === 'string' && /client_encoding/i.test(token.text)) return true;
+    if (LEXING_SETTINGS.has(name)) {
+      return builtInBlock(
+        LEXING_SETTINGS_RULE,
+        statement.text,
+        `${name} cannot be changed while masking or guardrails apply: it changes how PostgreSQL reads SQL, and the gateway checks queries as read with its default`,
+      );
     }
   }
-  return false;
+  return ALLOWED;
 }
 
 /**
- * A word or quoted identifier as the name it denotes: unquoted words fold to lower case,
- * `"x"` is taken as written, `U&"client\005fencoding"` has its escapes decoded (with the
- * default escape character; a UESCAPE clause is left to the ParameterStatus check).
+ * The settings a statement changes anywhere in its tree, lower-cased, each as set or reset:
+ * `SET`, `SET LOCAL`, `SET NAMES` (client_encoding), `RESET x`, `SET x FROM CURRENT`, a
+ * function's, a role's, a database's or the system's `SET x = …`, and calls of set_config
+ * (UNKNOWN_SETTING when its name is not a constant). A reset of a lexing setting is refused
+ * too: its reset value may come from the role or the database, which an earlier statement
+ * can have changed. `RESET ALL` (and DISCARD ALL) are allowed: they also restore
+ * client_encoding, and the server reports a changed standard_conforming_strings at once.
  */
-function settingName(text: string): string {
-  if (/^u&"/i.test(text) && text.endsWith('"')) {
-    return text
-      .slice(3, -1)
-      .replace(/""/g, '"')
-      .replace(/\\(?:\+([0-9a-f]{6})|([0-9a-f]{4})|\\)/gi, (sequence, long, short) => {
-        const code = Number.parseInt(long ?? short ?? '5c', 16);
-        return code <= 0x10ffff ? String.fromCodePoint(code) : sequence;
-      });
-  }
-  if (text.startsWith('"') && text.endsWith('"') && text.length >= 2) {
-    return text.slice(1, -1).replace(/""/g, '"');
-  }
-  return text.toLowerCase();
+function settingsChanged(statement: ParsedStatement): Map<string, 'set' | 'reset'> {
+  const changes = new Map<string, 'set' | 'reset'>();
+  const note = (setting: unknown) => {
+    const { kind, name } = (setting ?? {}) as { kind?: unknown; name?: unknown };
+    if (kind === 'VAR_RESET_ALL' || typeof name !== 'string') return;
+    const key = name.toLowerCase();
+    if (changes.get(key) !== 'set') changes.set(key, kind === 'VAR_RESET' ? 'reset' : 'set');
+  };
+  walkNodes(statement.node, (type, fields) => {
+    if (type === 'VariableSetStmt') {
+      note(fields);
+    } else if (fields.setstmt !== undefined) {
+      // ALTER ROLE / DATABASE / SYSTEM … SET: the parse tree holds the SET unwrapped.
+      note(fields.setstmt);
+    } else if (type === 'FuncCall' && lastName(fields.funcname)?.toLowerCase() === 'set_config') {
+      const first = Array.isArray(fields.args) ? fields.args[0] : undefined;
+      changes.set(stringConstant(first)?.trim().toLowerCase() ?? UNKNOWN_SETTING, 'set');
+    }
+    return true;
+  });
+  return changes;
+}
+
+function builtInBlock(rule: string, statement: string, reason: string): StatementVerdict {
+  return {
+    blocked: true,
+    rule,
+    statement,
+    reason,
+    code: SQLSTATE.insufficientPrivilege,
+    builtIn: true,
+  };
 }
