@@ -34,6 +34,7 @@ import {
   type FieldDescription,
   type Frame,
   type NoticeFieldMap,
+  type NotificationResponse,
   ProtocolError,
   type TransactionStatus,
 } from '../../../shared/postgres/codec.ts';
@@ -95,6 +96,9 @@ const SYNC: Expected = { kind: 'sync' };
 const EXECUTE_UNTRACKED: Expected = { kind: 'execute', portal: undefined };
 const DESCRIBE_UNTRACKED: Expected = { kind: 'describe', target: 'portal' };
 
+/** ErrorResponse / NoticeResponse fields clients read as codes: severity, SQLSTATE, positions, source. */
+const MACHINE_READ_FIELDS = new Set(['S', 'V', 'C', 'P', 'p', 'F', 'L', 'R']);
+
 export class PostgresProtocolTracker {
   transactionStatus: TransactionStatus;
   standardConformingStrings: boolean;
@@ -107,6 +111,8 @@ export class PostgresProtocolTracker {
   private readonly statements = new Map<string, PreparedStatement>();
   private readonly portals = new Map<string, Portal>();
   private readonly masking: boolean;
+  /** Value rules exist: notices, errors, notifications and parameters are masked too. */
+  private readonly maskingText: boolean;
   /** A statement of this extended-protocol batch was blocked: drop the rest up to Sync. */
   private swallowingUntilSync = false;
   /** The server reported an error in the extended protocol and skips messages up to Sync. */
@@ -122,6 +128,7 @@ export class PostgresProtocolTracker {
     initial: { transactionStatus?: TransactionStatus; standardConformingStrings?: boolean } = {},
   ) {
     this.masking = policy.masker.hasRules;
+    this.maskingText = policy.masker.hasValueRules;
     this.transactionStatus = initial.transactionStatus ?? 'I';
     this.standardConformingStrings = initial.standardConformingStrings ?? true;
   }
@@ -243,14 +250,15 @@ export class PostgresProtocolTracker {
         this.expect(SYNC);
         return;
       case 'F':
-        if (this.policy.hasGuardrails) {
+        // A fast-path call's result is a bare value with no column: masking cannot see it.
+        if (this.policy.hasGuardrails || this.masking) {
           this.block(
             {
               blocked: true,
               rule: 'function_call',
               statement: '',
               reason:
-                'fast-path function calls bypass the guardrails, so they are not allowed on this database; call the function in a query instead',
+                'fast-path function calls bypass the guardrails and masking, so they are not allowed on this database; call the function in a query instead',
               code: SQLSTATE.insufficientPrivilege,
               builtIn: true,
             },
@@ -290,6 +298,8 @@ export class PostgresProtocolTracker {
       return;
     }
     const head = this.expected.head;
+    /** What goes to the client in the message's place when value rules changed its text. */
+    let masked: Buffer | undefined;
     switch (type) {
       case 'T': {
         if (head?.kind === 'injectedDescribe') {
@@ -356,6 +366,7 @@ export class PostgresProtocolTracker {
       case 'E': {
         // Decoded whole (errors are rare): a malformed one is the server breaking the protocol.
         const { fields } = decodeBackend(frame) as { fields: NoticeFieldMap };
+        masked = this.maskedNotice('ErrorResponse', fields);
         const severity = fields.get('S');
         if (severity === 'FATAL' || severity === 'PANIC') this.serverSentFatal = true;
         if (head?.kind === 'query') {
@@ -367,7 +378,19 @@ export class PostgresProtocolTracker {
         break;
       }
       case 'N':
+        if (this.maskingText) {
+          const { fields } = decodeBackend(frame) as { fields: NoticeFieldMap };
+          masked = this.maskedNotice('NoticeResponse', fields);
+        }
+        break;
       case 'A':
+        if (this.maskingText) {
+          const notification = decodeBackend(frame) as NotificationResponse;
+          const payload = this.policy.masker.maskText(notification.payload);
+          if (payload !== notification.payload)
+            masked = encodeBackend({ ...notification, payload });
+        }
+        break;
       case 'd':
         break;
       case 'Z': {
@@ -394,6 +417,13 @@ export class PostgresProtocolTracker {
         if (parameter.name === 'standard_conforming_strings') {
           this.standardConformingStrings = parameter.value !== 'off';
         }
+        // `set_config('application_name', email, false)` reports a value back as a parameter.
+        if (this.maskingText) {
+          const value = this.policy.masker.maskText(parameter.value);
+          if (value !== parameter.value) {
+            masked = encodeBackend({ type: 'ParameterStatus', name: parameter.name, value });
+          }
+        }
         break;
       }
       case 'G': // CopyInResponse
@@ -409,8 +439,32 @@ export class PostgresProtocolTracker {
         // Authentication, BackendKeyData, NegotiateProtocolVersion: only during login.
         throw new OutOfOrder(`message '${type}' that belongs to the login, not to a session`);
     }
-    out.forward(frame.raw);
+    if (masked === undefined) out.forward(frame.raw);
+    else out.add(masked);
     if (this.expected.head?.kind === 'refusal') this.answer(out);
+  }
+
+  /**
+   * An ErrorResponse or NoticeResponse with the value rules applied to its text fields
+   * (message, DETAIL, HINT, WHERE, the names and the internal query), or undefined when none
+   * changed (issue #13: `RAISE NOTICE '%', email`, a unique violation's DETAIL and an
+   * `invalid input syntax` error carry values in clear). Severity, SQLSTATE and positions
+   * are machine-read and stay as sent.
+   */
+  private maskedNotice(
+    type: 'ErrorResponse' | 'NoticeResponse',
+    fields: NoticeFieldMap,
+  ): Buffer | undefined {
+    if (!this.maskingText) return undefined;
+    let changed: NoticeFieldMap | undefined;
+    for (const [code, value] of fields) {
+      if (MACHINE_READ_FIELDS.has(code)) continue;
+      const text = this.policy.masker.maskText(value);
+      if (text === value) continue;
+      changed ??= new Map(fields);
+      changed.set(code, text);
+    }
+    return changed === undefined ? undefined : encodeBackend({ type, fields: changed });
   }
 
   /** Sends the gateway's own answers that are now due (everything before them was answered). */
