@@ -42,6 +42,11 @@ export class CopyRowSplitter {
     this.escape = format.escape.charCodeAt(0);
   }
 
+  /** Bytes of a row whose newline has not come yet are held. */
+  get holdsPartialRow(): boolean {
+    return this.pending.length > 0;
+  }
+
   /** The rows this data completes, each without its newline. */
   push(data: Buffer): Buffer[] {
     const bytes = this.pending.length === 0 ? data : Buffer.concat([this.pending, data]);

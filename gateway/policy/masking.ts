@@ -87,6 +87,10 @@ export interface ResultMasker {
   readonly hasRules: boolean;
   /** False when the policy has no value rules (presets, patterns): free text stays as it is. */
   readonly hasValueRules: boolean;
+  /** True when a column or type rule exists: masking then needs to know each value's column. */
+  readonly hasColumnRules: boolean;
+  /** Every rule's name, in order (for refusals that must name what applies). */
+  readonly ruleNames: readonly string[];
   /** Type names in type rules that name no built-in type; they match nothing. */
   readonly unknownTypeNames: readonly string[];
   forColumns(columns: readonly ResultColumn[]): MaskPlan;
@@ -787,6 +791,8 @@ export function compileMasking(rules: readonly MaskingRule[]): ResultMasker {
   return {
     hasRules: rules.length > 0,
     hasValueRules: valueRules.length > 0,
+    hasColumnRules: columnRules.length > 0,
+    ruleNames: rules.map((rule) => rule.name),
     unknownTypeNames,
     forColumns(columns) {
       if (rules.length === 0) return { columns: columns.map(() => CLEAR), active: false };

@@ -25,6 +25,7 @@
 import { remember } from '../../../shared/postgres/boundedRemember.ts';
 import {
   type Bind,
+  type CopyOutResponse,
   decodeBackend,
   decodeDataRow,
   decodeFrontend,
@@ -38,7 +39,14 @@ import {
   ProtocolError,
   type TransactionStatus,
 } from '../../../shared/postgres/codec.ts';
+import { copyOutStatements } from '../../policy/copyStatement.ts';
 import type { MaskPlan, ResultMasker } from '../../policy/masking.ts';
+import {
+  type CopyOut,
+  copyRefusalReason,
+  type PendingCopy,
+  startCopyOut,
+} from './copyOutMasking.ts';
 import { errorResponse, printable, SQLSTATE } from './errorResponses.ts';
 import {
   type Expected,
@@ -96,6 +104,13 @@ const SYNC: Expected = { kind: 'sync' };
 const EXECUTE_UNTRACKED: Expected = { kind: 'execute', portal: undefined };
 const DESCRIBE_UNTRACKED: Expected = { kind: 'describe', target: 'portal' };
 
+/** COPY statements are looked at only when the text can hold one. */
+const MENTIONS_COPY = /copy/i;
+/** The prepared statement the gateway's COPY Describe uses (closed right after). */
+const COPY_DESCRIBE_STATEMENT = '__witness_copy_columns';
+/** The rule name recorded for what masking refuses (the reason names the masking rules). */
+const MASKING_RULE = 'masking';
+
 /** ErrorResponse / NoticeResponse fields clients read as codes: severity, SQLSTATE, positions, source. */
 const MACHINE_READ_FIELDS = new Set(['S', 'V', 'C', 'P', 'p', 'F', 'L', 'R']);
 
@@ -119,6 +134,10 @@ export class PostgresProtocolTracker {
   private serverSkippingUntilSync = false;
   /** Masking of the simple query's current result set (between RowDescription and its end). */
   private simpleRows: RowMasking | undefined;
+  /** The client sent extended-protocol messages not yet ended by Sync. */
+  private unsyncedExtended = false;
+  /** The COPY TO whose data is streaming, while masking applies to it. */
+  private copyOut: CopyOut | undefined;
   /** The last RowDescription's body and fields: a repeated query's is decoded once. */
   private lastRowDescription: { body: Buffer; fields: FieldDescription[] } | undefined;
 
@@ -150,8 +169,10 @@ export class PostgresProtocolTracker {
           this.block(verdict, sql, out, true);
           return;
         }
+        const query = this.masking && MENTIONS_COPY.test(sql) ? this.copyQuery(sql, out) : QUERY;
+        if (query === undefined) return; // refused
         out.forward(frame.raw);
-        this.expect(QUERY);
+        this.expect(query);
         return;
       }
       case 'P': {
@@ -162,6 +183,21 @@ export class PostgresProtocolTracker {
           this.swallowingUntilSync = true;
           return;
         }
+        if (this.masking && MENTIONS_COPY.test(parse.sql)) {
+          const copies = copyOutStatements(parse.sql);
+          if (copies !== 'unparsed' && copies.length > 0) {
+            // No Describe can be sent ahead of it inside the client's batch.
+            this.refuseMasked(
+              "COPY … TO through the extended protocol cannot be masked; send it as a simple query (psql's \\copy does)",
+              parse.sql,
+              out,
+              false,
+            );
+            this.swallowingUntilSync = true;
+            return;
+          }
+        }
+        this.unsyncedExtended = true;
         if (this.masking) {
           remember(this.statements, parse.statement, MAX_STATEMENTS, {
             name: parse.statement,
@@ -177,6 +213,7 @@ export class PostgresProtocolTracker {
       case 'B': {
         // Decoded even when not tracked: a malformed message is refused, never passed on.
         const bind = decodeFrontend(frame) as Bind;
+        this.unsyncedExtended = true;
         if (this.masking) {
           remember(this.portals, bind.portal, MAX_PORTALS, {
             name: bind.portal,
@@ -193,6 +230,7 @@ export class PostgresProtocolTracker {
       }
       case 'D': {
         const describe = decodeFrontend(frame) as { target: 'statement' | 'portal'; name: string };
+        this.unsyncedExtended = true;
         if (!this.masking) {
           out.forward(frame.raw);
           this.expect(DESCRIBE_UNTRACKED);
@@ -212,6 +250,7 @@ export class PostgresProtocolTracker {
       }
       case 'E': {
         const execute = decodeFrontend(frame) as { portal: string };
+        this.unsyncedExtended = true;
         if (!this.masking) {
           out.forward(frame.raw);
           this.expect(EXECUTE_UNTRACKED);
@@ -235,6 +274,7 @@ export class PostgresProtocolTracker {
       }
       case 'C': {
         const close = decodeFrontend(frame) as { target: 'statement' | 'portal'; name: string };
+        this.unsyncedExtended = true;
         if (this.masking) {
           if (close.target === 'statement') this.statements.delete(close.name);
           else this.portals.delete(close.name);
@@ -246,6 +286,7 @@ export class PostgresProtocolTracker {
       case 'S':
         this.swallowingUntilSync = false;
         this.serverSkippingUntilSync = false;
+        this.unsyncedExtended = false;
         out.forward(frame.raw);
         this.expect(SYNC);
         return;
@@ -298,7 +339,8 @@ export class PostgresProtocolTracker {
       return;
     }
     const head = this.expected.head;
-    /** What goes to the client in the message's place when value rules changed its text. */
+    if (head?.kind === 'copyDescribe' && this.copyDescribeAnswer(frame, head.copy, out)) return;
+    /** What goes to the client in the message's place (masked text, a refusal). */
     let masked: Buffer | undefined;
     switch (type) {
       case 'T': {
@@ -352,6 +394,9 @@ export class PostgresProtocolTracker {
       }
       case 'C':
       case 'I':
+        // A COPY refused after the fact ends with the gateway's error instead of its tag.
+        if (this.copyOut?.kind === 'refused') masked = this.copyOut.error.bytes;
+        this.copyOut = undefined;
         if (head?.kind === 'query') this.simpleRows = undefined;
         else if (head?.kind === 'execute') this.expected.shift();
         else
@@ -367,6 +412,7 @@ export class PostgresProtocolTracker {
         // Decoded whole (errors are rare): a malformed one is the server breaking the protocol.
         const { fields } = decodeBackend(frame) as { fields: NoticeFieldMap };
         masked = this.maskedNotice('ErrorResponse', fields);
+        this.copyOut = undefined;
         const severity = fields.get('S');
         if (severity === 'FATAL' || severity === 'PANIC') this.serverSentFatal = true;
         if (head?.kind === 'query') {
@@ -392,6 +438,14 @@ export class PostgresProtocolTracker {
         }
         break;
       case 'd':
+        if (this.copyOut !== undefined) {
+          if (this.copyOut.kind === 'refused') return;
+          const rows = this.copyOut.rows.data(frame.body);
+          if (rows !== undefined) {
+            if (rows.length === 0) return; // a row's start: sent with its end
+            masked = encodeBackend({ type: 'CopyData', data: rows });
+          }
+        }
         break;
       case 'Z': {
         if (head?.kind !== 'query' && head?.kind !== 'sync') {
@@ -403,6 +457,7 @@ export class PostgresProtocolTracker {
         }
         this.transactionStatus = status;
         this.simpleRows = undefined;
+        this.copyOut = undefined;
         this.expected.shift();
         // The ReadyForQuery goes out before any refusal that was waiting for it.
         out.forward(frame.raw);
@@ -433,6 +488,16 @@ export class PostgresProtocolTracker {
       case 'V': // FunctionCallResponse
         if (head?.kind !== 'query' && head?.kind !== 'execute') {
           throw new OutOfOrder(`message '${type}' that answers no query`);
+        }
+        if (type === 'H' && this.masking) {
+          const response = decodeBackend(frame) as CopyOutResponse;
+          const pending = head.kind === 'query' ? head.copies?.shift() : undefined;
+          this.copyOut = startCopyOut(this.policy.masker, pending, response);
+          if (this.copyOut?.kind === 'refused') return; // the client hears of it at the end
+        } else if (type === 'c' && this.copyOut !== undefined) {
+          if (this.copyOut.kind === 'refused') return;
+          const rest = this.copyOut.rows.end();
+          if (rest !== undefined) out.add(encodeBackend({ type: 'CopyData', data: rest }));
         }
         break;
       default:
@@ -476,6 +541,113 @@ export class PostgresProtocolTracker {
         out.add(encodeBackend({ type: 'ReadyForQuery', status: this.transactionStatus }));
       }
     }
+  }
+
+  /**
+   * A Query with COPY … TO statements while masking applies: refused when one cannot be
+   * masked, else the Query's entry with them, and a Describe of each COPY's columns sent ahead
+   * of it (not inside a client's unsynced extended batch, whose transaction a Sync would end:
+   * there the COPY is masked by value rules alone, or refused after the fact).
+   */
+  private copyQuery(sql: string, out: Decisions): Expected | undefined {
+    const statements = copyOutStatements(sql);
+    // Unparsed: the server's grammar refuses it too; a COPY it still runs is refused after the fact.
+    if (statements === 'unparsed' || statements.length === 0) return QUERY;
+    for (const statement of statements) {
+      const reason = copyRefusalReason(this.policy.masker, statement);
+      if (reason !== undefined) {
+        this.refuseMasked(reason, sql, out, true);
+        return undefined;
+      }
+    }
+    const copies: PendingCopy[] = statements.map((statement) => ({ statement, fields: undefined }));
+    if (!this.unsyncedExtended && !this.serverSkippingUntilSync) {
+      for (const copy of copies) {
+        if (copy.statement.describeSql === undefined) continue;
+        out.add(
+          Buffer.concat([
+            encodeFrontend({
+              type: 'Parse',
+              statement: COPY_DESCRIBE_STATEMENT,
+              sql: copy.statement.describeSql,
+              parameterTypes: [],
+            }),
+            encodeFrontend({
+              type: 'Describe',
+              target: 'statement',
+              name: COPY_DESCRIBE_STATEMENT,
+            }),
+            encodeFrontend({ type: 'Close', target: 'statement', name: COPY_DESCRIBE_STATEMENT }),
+            encodeFrontend({ type: 'Sync' }),
+          ]),
+        );
+        this.expect({ kind: 'copyDescribe', copy });
+      }
+    }
+    return { kind: 'query', copies };
+  }
+
+  /** The server's answer to a COPY Describe: kept, not relayed. False for what it does not own. */
+  private copyDescribeAnswer(frame: Frame, copy: PendingCopy, out: Decisions): boolean {
+    switch (frame.type) {
+      case '1': // ParseComplete
+      case 't': // ParameterDescription
+      case '3': // CloseComplete
+        return true;
+      case 'T':
+        copy.fields = this.rowDescription(frame);
+        return true;
+      case 'n':
+        copy.fields = null;
+        return true;
+      case 'E': {
+        const { fields } = decodeBackend(frame) as { fields: NoticeFieldMap };
+        const severity = fields.get('S');
+        // A FATAL ends the connection: the client is told as usual.
+        if (severity === 'FATAL' || severity === 'PANIC') return false;
+        // The COPY itself will fail the same way, or (columns unknown) be refused.
+        copy.fields = undefined;
+        return true;
+      }
+      case 'Z': {
+        const status = frame.body.toString('latin1', 0, 1);
+        if (status !== 'I' && status !== 'T' && status !== 'E') {
+          throw new ProtocolError('malformed', `ReadyForQuery with status '${status}'`);
+        }
+        this.transactionStatus = status;
+        this.expected.shift();
+        this.answer(out);
+        return true;
+      }
+      default:
+        return false; // notices, parameter status, notifications: relayed as ever
+    }
+  }
+
+  /** Refuses a statement masking cannot cover: recorded as blocked, answered in its turn. */
+  private refuseMasked(reason: string, query: string, out: Decisions, ready: boolean): void {
+    this.hooks.blocked(
+      {
+        blocked: true,
+        rule: MASKING_RULE,
+        statement: query,
+        reason,
+        code: SQLSTATE.insufficientPrivilege,
+        builtIn: true,
+      },
+      query,
+      out,
+    );
+    this.expect({
+      kind: 'refusal',
+      error: errorResponse(
+        'ERROR',
+        SQLSTATE.insufficientPrivilege,
+        printable(`refused by the gateway: ${reason}`),
+        'Nothing of this query was sent to the database.',
+      ),
+      ready,
+    });
   }
 
   /** Refuses a statement: recorded by the hook, answered in its turn with an ErrorResponse. */
