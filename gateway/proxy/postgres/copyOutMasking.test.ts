@@ -165,6 +165,7 @@ describe('COPY TO through the tracker', () => {
     const error = received[0]!;
     expect(error.type === 'ErrorResponse' && error.fields.get('C')).toBe('42501');
     expect(error.type === 'ErrorResponse' && error.fields.get('M')).toMatch(/"ssn"/);
+    expect(h.blocked).toEqual([expect.stringMatching(/columns could not be learned/)]);
   });
 
   it('refuses binary COPY, COPY to files and COPY in the extended protocol before they run', () => {

@@ -33,7 +33,7 @@ export interface PendingCopy {
 /** What happens to the data of the COPY that is streaming. */
 export type CopyOut =
   | { readonly kind: 'masking'; readonly rows: CopyRowMasker }
-  | { readonly kind: 'refused'; readonly error: GatewayErrorResponse };
+  | { readonly kind: 'refused'; readonly reason: string; readonly error: GatewayErrorResponse };
 
 /**
  * Decides a COPY's fate at its CopyOutResponse; undefined when its data may pass as it is
@@ -80,6 +80,7 @@ const UNKNOWN_COLUMN = { name: '', typeOid: 0, format: 0 };
 function refused(reason: string): CopyOut {
   return {
     kind: 'refused',
+    reason,
     error: errorResponse(
       'ERROR',
       SQLSTATE.insufficientPrivilege,

@@ -493,7 +493,22 @@ export class PostgresProtocolTracker {
           const response = decodeBackend(frame) as CopyOutResponse;
           const pending = head.kind === 'query' ? head.copies?.shift() : undefined;
           this.copyOut = startCopyOut(this.policy.masker, pending, response);
-          if (this.copyOut?.kind === 'refused') return; // the client hears of it at the end
+          if (this.copyOut?.kind === 'refused') {
+            // Recorded as refused where it happened; the client hears of it at the end.
+            this.hooks.blocked(
+              {
+                blocked: true,
+                rule: MASKING_RULE,
+                statement: '',
+                reason: this.copyOut.reason,
+                code: SQLSTATE.insufficientPrivilege,
+                builtIn: true,
+              },
+              '',
+              out,
+            );
+            return;
+          }
         } else if (type === 'c' && this.copyOut !== undefined) {
           if (this.copyOut.kind === 'refused') return;
           const rest = this.copyOut.rows.end();
