@@ -20,8 +20,29 @@ export interface CopyFormat {
   readonly header: boolean;
 }
 
+/** A format's markers as bytes, made once per COPY rather than per row. */
+interface FormatBytes {
+  readonly delimiter: Buffer;
+  readonly null: Buffer;
+}
+
+const FORMAT_BYTES = new WeakMap<CopyFormat, FormatBytes>();
+
+function bytesOf(format: CopyFormat): FormatBytes {
+  let bytes = FORMAT_BYTES.get(format);
+  if (bytes === undefined) {
+    bytes = {
+      delimiter: Buffer.from(format.delimiter, 'utf8'),
+      null: Buffer.from(format.null, 'utf8'),
+    };
+    FORMAT_BYTES.set(format, bytes);
+  }
+  return bytes;
+}
+
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
+const NEWLINE_BYTES = Buffer.from([NEWLINE]);
 const BACKSLASH = 0x5c;
 
 /**
@@ -54,6 +75,16 @@ export class CopyRowSplitter {
     let rowStart = 0;
     let i = this.scanned;
     const csv = this.format.kind === 'csv';
+    if (!csv) {
+      // Text format escapes newlines inside values: every newline byte ends a row.
+      for (let end = bytes.indexOf(NEWLINE, i); end >= 0; end = bytes.indexOf(NEWLINE, rowStart)) {
+        rows.push(bytes.subarray(rowStart, end));
+        rowStart = end + 1;
+      }
+      this.pending = bytes.subarray(rowStart);
+      this.scanned = this.pending.length;
+      return rows;
+    }
     while (i < bytes.length) {
       const c = bytes[i]!;
       if (csv && this.inQuote) {
@@ -96,14 +127,14 @@ export function decodeCopyRow(row: Buffer, format: CopyFormat): (Buffer | null)[
 
 /** The row written in `format`, newline included. */
 export function encodeCopyRow(values: readonly (Buffer | null)[], format: CopyFormat): Buffer {
-  const delimiter = Buffer.from(format.delimiter, 'utf8');
+  const { delimiter, null: nullMarker } = bytesOf(format);
   const parts: Buffer[] = [];
   values.forEach((value, i) => {
     if (i > 0) parts.push(delimiter);
-    if (value === null) parts.push(Buffer.from(format.null, 'utf8'));
+    if (value === null) parts.push(nullMarker);
     else parts.push(format.kind === 'csv' ? csvField(value, format) : textField(value, format));
   });
-  parts.push(Buffer.from([NEWLINE]));
+  parts.push(NEWLINE_BYTES);
   return Buffer.concat(parts);
 }
 
@@ -112,9 +143,20 @@ export function encodeCopyRow(values: readonly (Buffer | null)[], format: CopyFo
 
 function decodeTextRow(row: Buffer, format: CopyFormat): (Buffer | null)[] {
   const delimiter = format.delimiter.charCodeAt(0);
-  const nullMarker = Buffer.from(format.null, 'utf8');
+  const nullMarker = bytesOf(format).null;
   const values: (Buffer | null)[] = [];
   let start = 0;
+  if (!row.includes(BACKSLASH)) {
+    // Nothing escaped: values are what lies between delimiters.
+    for (let end = row.indexOf(delimiter); end >= 0; end = row.indexOf(delimiter, start)) {
+      const raw = row.subarray(start, end);
+      values.push(raw.equals(nullMarker) ? null : raw);
+      start = end + 1;
+    }
+    const last = row.subarray(start);
+    values.push(last.equals(nullMarker) ? null : last);
+    return values;
+  }
   for (let i = 0; i <= row.length; i++) {
     if (i < row.length && row[i] === BACKSLASH) {
       i++; // the escaped byte is never a delimiter
@@ -187,6 +229,8 @@ function unescapeText(raw: Buffer): Buffer {
 /** CopyAttributeOutText: control characters, backslash and the delimiter are escaped. */
 function textField(value: Buffer, format: CopyFormat): Buffer {
   const delimiter = format.delimiter.charCodeAt(0);
+  // Most values (a mask, a plain word) need no escape: written as they are.
+  if (!value.some((c) => c < 0x20 || c === BACKSLASH || c === delimiter)) return value;
   const out: number[] = [];
   for (const c of value) {
     if (c < 0x20) {
@@ -210,7 +254,7 @@ function decodeCsvRow(row: Buffer, format: CopyFormat): (Buffer | null)[] {
   const delimiter = format.delimiter.charCodeAt(0);
   const quote = format.quote.charCodeAt(0);
   const escapeByte = format.escape.charCodeAt(0);
-  const nullMarker = Buffer.from(format.null, 'utf8');
+  const nullMarker = bytesOf(format).null;
   const values: (Buffer | null)[] = [];
   let value: number[] = [];
   let quoted = false;
@@ -267,7 +311,7 @@ function csvField(value: Buffer, format: CopyFormat): Buffer {
   const quote = format.quote.charCodeAt(0);
   const escapeByte = format.escape.charCodeAt(0);
   const needsQuotes =
-    value.equals(Buffer.from(format.null, 'utf8')) ||
+    value.equals(bytesOf(format).null) ||
     value.some(
       (c) =>
         c === delimiter ||
