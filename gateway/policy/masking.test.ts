@@ -309,10 +309,49 @@ describe('where value rules apply', () => {
     expect(maskOne([card()], '4111111111111111', { typeOid: 1700 })).toBe('4111111111111111');
   });
 
-  it('skips binary values of non-text types', () => {
+  it('makes binary arrays, records and bytea NULL when a value rule matches the text they hold (#13)', () => {
     const bytes = Buffer.from('a@b.io');
-    expect(maskOne([email()], bytes, { typeOid: BYTEA, format: 1 })).toBe('a@b.io');
-    expect(maskOne([email()], bytes, { typeOid: TEXT_ARRAY, format: 1 })).toBe('a@b.io');
+    expect(maskOne([email()], bytes, { typeOid: BYTEA, format: 1 })).toBeNull();
+    // A binary text[]: dimensions, element OID and length words around the element's bytes.
+    const array = Buffer.concat([
+      Buffer.from([0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 25, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 6]),
+      bytes,
+    ]);
+    expect(maskOne([email()], array, { typeOid: TEXT_ARRAY, format: 1 })).toBeNull();
+    const record = Buffer.concat([Buffer.from([0, 0, 0, 1, 0, 0, 0, 25, 0, 0, 0, 6]), bytes]);
+    expect(maskOne([email()], record, { typeOid: 2249, format: 1 })).toBeNull();
+    // Nothing to find: the same bytes go on.
+    const clean = Buffer.from([0, 0, 0, 1, 0, 0, 0, 23, 0, 0, 0, 4, 0, 0, 0, 64]);
+    expect(maskOne([email()], clean, { typeOid: 2249, format: 1 })).toBe(clean.toString('utf8'));
+    expect(maskOne([email()], bytes, { typeOid: INT8, format: 1 })).toBe('a@b.io');
+  });
+
+  it('decodes bytea hex (alone, in arrays, in records) before looking (#13)', () => {
+    const hex = `\\x${Buffer.from('mail a@b.io').toString('hex')}`;
+    expect(maskOne([email()], hex, { typeOid: BYTEA })).toBeNull();
+    expect(maskOne([email()], `{"\\${hex}"}`, { typeOid: 1001 })).toBeNull();
+    expect(maskOne([email()], `(1,"\\${hex}")`, { typeOid: 2249 })).toBeNull();
+    expect(maskOne([email()], '\\x6869', { typeOid: BYTEA })).toBe('\\x6869');
+    // bytea_output = escape leaves printable ASCII as it is.
+    expect(maskOne([email()], 'a@b.io\\000', { typeOid: BYTEA })).toBeNull();
+  });
+
+  it('masks free text (notices, errors, NOTIFY payloads) with the value rules only (#13)', () => {
+    const masker = compileMasking([
+      email(),
+      { name: 'ssn', match: { kind: 'column', pattern: '^ssn$' }, style: 'full' },
+    ]);
+    expect(masker.hasValueRules).toBe(true);
+    expect(masker.maskText('duplicate key value (email)=(a@b.io) exists')).toBe(
+      'duplicate key value (email)=(****) exists',
+    );
+    const clean = 'nothing here';
+    expect(masker.maskText(clean)).toBe(clean);
+    const columnsOnly = compileMasking([
+      { name: 'ssn', match: { kind: 'column', pattern: '^ssn$' }, style: 'full' },
+    ]);
+    expect(columnsOnly.hasValueRules).toBe(false);
+    expect(columnsOnly.maskText('a@b.io')).toBe('a@b.io');
   });
 
   it('scans binary-format text columns', () => {

@@ -20,7 +20,12 @@ import type { MaskingRule } from '../../shared/api/apiSchemas.ts';
  *   records, xml, tsvector and types this table does not know (citext, enums, composites):
  *   there a match is replaced in place unless it spans a quote, backslash, delimiter or
  *   bracket, in which case the whole value becomes NULL rather than a literal the client
- *   could not parse. Binary-format values are scanned only for text types and json/jsonb.
+ *   could not parse. Binary-format text and json/jsonb values are masked in place like their
+ *   text forms; binary arrays, records and unknown types, and bytea in either format (hex
+ *   decoded first), are looked at as the UTF-8 text their bytes hold, and become NULL when
+ *   any value rule matches there (issue #13: a binary array or `convert_to(email, …)` carried
+ *   values in clear; their length-prefixed layouts cannot be re-encoded with a mask in them,
+ *   and NULL is always decodable).
  * - NULL stays NULL.
  *
  * Masking is hygiene for people who may read the data anyway, not a barrier against them:
@@ -37,8 +42,18 @@ export interface ResultColumn {
   readonly format: number;
 }
 
-/** How the bytes of a column are laid out, as far as masking cares. */
-export type ValueEncoding = 'text' | 'json' | 'jsonb_binary' | 'structured';
+/**
+ * How the bytes of a column are laid out, as far as masking cares. `opaque_binary`: a layout
+ * of lengths and bytes (binary arrays, records, bytea) searched as text, NULL on a match;
+ * `bytea_text`: bytea's text form, hex-decoded and then searched the same way.
+ */
+export type ValueEncoding =
+  | 'text'
+  | 'json'
+  | 'jsonb_binary'
+  | 'structured'
+  | 'opaque_binary'
+  | 'bytea_text';
 
 /** What happens to one column of a result set, decided once per RowDescription. */
 export type ColumnMask =
@@ -48,7 +63,7 @@ export type ColumnMask =
       readonly kind: 'replace';
       readonly rule: string;
       readonly style: MaskStyle;
-      readonly encoding: Exclude<ValueEncoding, 'structured'>;
+      readonly encoding: 'text' | 'json' | 'jsonb_binary';
     }
   /** A column or type rule on a type that cannot hold `****`: every value becomes NULL. */
   | { readonly kind: 'null'; readonly rule: string }
@@ -70,18 +85,29 @@ export interface MaskedRow {
 export interface ResultMasker {
   /** False when the policy has no masking rules: callers may skip planning altogether. */
   readonly hasRules: boolean;
+  /** False when the policy has no value rules (presets, patterns): free text stays as it is. */
+  readonly hasValueRules: boolean;
+  /** True when a column or type rule exists: masking then needs to know each value's column. */
+  readonly hasColumnRules: boolean;
+  /** Every rule's name, in order (for refusals that must name what applies). */
+  readonly ruleNames: readonly string[];
   /** Type names in type rules that name no built-in type; they match nothing. */
   readonly unknownTypeNames: readonly string[];
   forColumns(columns: readonly ResultColumn[]): MaskPlan;
   /** `plan` must come from this masker's `forColumns`. Returned buffers must not be mutated. */
   maskRow(plan: MaskPlan, values: (Buffer | null)[]): MaskedRow;
+  /**
+   * The value rules applied to free text (a notice's or error's message, a NOTIFY payload):
+   * the same string when nothing matched (issue #13: these carry values in clear).
+   */
+  maskText(text: string): string;
 }
 
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL built-in types
 
 /** How masking treats a type's values. */
-type TypeCategory = 'text' | 'json' | 'jsonb' | 'structured' | 'opaque';
+type TypeCategory = 'text' | 'json' | 'jsonb' | 'structured' | 'bytea' | 'opaque';
 
 /**
  * Built-in types with stable OIDs (pg_type, PostgreSQL 15): name, OID, array OID (0: none),
@@ -90,7 +116,7 @@ type TypeCategory = 'text' | 'json' | 'jsonb' | 'structured' | 'opaque';
  */
 const BUILTIN_TYPES: readonly (readonly [string, number, number, TypeCategory])[] = [
   ['bool', 16, 1000, 'opaque'],
-  ['bytea', 17, 1001, 'opaque'],
+  ['bytea', 17, 1001, 'bytea'],
   ['char', 18, 1002, 'opaque'],
   ['name', 19, 1003, 'text'],
   ['int8', 20, 1016, 'opaque'],
@@ -176,8 +202,12 @@ for (const [name, oid, arrayOid, category] of BUILTIN_TYPES) {
   TYPE_CATEGORIES.set(oid, category);
   if (arrayOid !== 0) {
     TYPE_OIDS.set(`_${name}`, arrayOid);
-    // An array's text form `{a,"b c"}` holds its elements' text; opaque stays opaque.
-    TYPE_CATEGORIES.set(arrayOid, category === 'opaque' ? 'opaque' : 'structured');
+    // An array's text form `{a,"b c"}` holds its elements' text; a bytea array's, their hex,
+    // so it is searched as bytea is; opaque stays opaque.
+    TYPE_CATEGORIES.set(
+      arrayOid,
+      category === 'opaque' || category === 'bytea' ? category : 'structured',
+    );
   }
 }
 
@@ -251,6 +281,9 @@ const MASK_JSON = Buffer.from(`"${MASK}"`);
 /** jsonb's binary format is a version byte (1) followed by the JSON text. */
 const JSONB_VERSION = 1;
 const MASK_JSONB = Buffer.concat([Buffer.from([JSONB_VERSION]), MASK_JSON]);
+/** A bytea in hex output format: `\x` then pairs of hex digits. */
+const HEX_RUN = /\\x((?:[0-9a-fA-F]{2})+)/g;
+const BACKSLASH_X = Buffer.from('\\x', 'latin1');
 
 interface Span {
   readonly start: number;
@@ -613,6 +646,26 @@ export function compileMasking(rules: readonly MaskingRule[]): ResultMasker {
     return current;
   };
 
+  /**
+   * Bytes whose layout a mask cannot be written into (binary arrays and records, bytea): does
+   * a value rule match the text they hold? Invalid UTF-8 (length words, other binary fields)
+   * decodes to U+FFFD, which no rule matches across.
+   */
+  const matchesInBytes = (bytes: Buffer): boolean => {
+    if (!mightMatch(bytes, 0, true)) return false;
+    const text = bytes.toString('utf8');
+    return maskText(text, false) !== text;
+  };
+
+  /** bytea's hex text (`\x6162…`, also inside arrays and records): decoded, then searched. */
+  const matchesInHex = (bytes: Buffer): boolean => {
+    if (!bytes.includes(BACKSLASH_X)) return false;
+    for (const run of bytes.toString('latin1').matchAll(HEX_RUN)) {
+      if (matchesInBytes(Buffer.from(run[1]!, 'hex'))) return true;
+    }
+    return false;
+  };
+
   /** Masks the string values (and keys) of a JSON text; numbers and structure stay as they are. */
   const maskJson = (json: string): string | null => {
     let out = '';
@@ -660,6 +713,8 @@ export function compileMasking(rules: readonly MaskingRule[]): ResultMasker {
     switch (encoding) {
       case 'text':
       case 'structured': {
+        // A record's or unknown type's text form may hold a bytea field as hex (`\\x…`).
+        if (encoding === 'structured' && matchesInHex(value)) return null;
         if (!mightMatch(value, 0, false)) return value;
         const text = value.toString('utf8');
         const masked = maskText(text, encoding === 'structured');
@@ -673,6 +728,10 @@ export function compileMasking(rules: readonly MaskingRule[]): ResultMasker {
         if (masked === null) return null;
         return masked === text ? value : Buffer.from(masked, 'utf8');
       }
+      case 'opaque_binary':
+        return matchesInBytes(value) ? null : value;
+      case 'bytea_text':
+        return matchesInBytes(value) || matchesInHex(value) ? null : value;
       case 'jsonb_binary': {
         if (value[0] !== JSONB_VERSION) return null; // a format this code does not know
         if (!mightMatch(value, 1, true)) return value;
@@ -731,6 +790,9 @@ export function compileMasking(rules: readonly MaskingRule[]): ResultMasker {
 
   return {
     hasRules: rules.length > 0,
+    hasValueRules: valueRules.length > 0,
+    hasColumnRules: columnRules.length > 0,
+    ruleNames: rules.map((rule) => rule.name),
     unknownTypeNames,
     forColumns(columns) {
       if (rules.length === 0) return { columns: columns.map(() => CLEAR), active: false };
@@ -771,6 +833,10 @@ export function compileMasking(rules: readonly MaskingRule[]): ResultMasker {
       }
       return out === null ? { values, changed: false } : { values: out, changed: true };
     },
+    maskText(text) {
+      if (valueRules.length === 0) return text;
+      return maskText(text, false) ?? text; // unguarded: never null
+    },
   };
 }
 
@@ -783,8 +849,10 @@ function scanEncoding(category: TypeCategory, binary: boolean): ValueEncoding | 
     case 'jsonb':
       return binary ? 'jsonb_binary' : 'json';
     case 'structured':
-      // Binary arrays and records are length-prefixed element lists: not scanned.
-      return binary ? null : 'structured';
+      // Binary arrays and records are length-prefixed element lists: searched, NULL on a match.
+      return binary ? 'opaque_binary' : 'structured';
+    case 'bytea':
+      return binary ? 'opaque_binary' : 'bytea_text';
     case 'opaque':
       return null;
   }

@@ -27,11 +27,11 @@ class Session {
     return this;
   }
 
-  private push(kind: EventKind, data: Uint8Array): this {
+  private push(kind: EventKind, data: Uint8Array, channel = 0): this {
     this.seq++;
     // Through the real encoding, as a reader of a stored recording would get them.
     this.events.push(
-      decodeFrame(encodeFrame({ seq: this.seq, time: this.time, channel: 0, kind, data })),
+      decodeFrame(encodeFrame({ seq: this.seq, time: this.time, channel, kind, data })),
     );
     return this;
   }
@@ -95,6 +95,14 @@ class Session {
     return this.json(eventKinds.notice, {
       fields: { S: 'NOTICE', V: 'NOTICE', C: code, M: message },
     });
+  }
+
+  copy(data: string | Buffer, channel = 0): this {
+    return this.push(
+      eventKinds.copyData,
+      typeof data === 'string' ? Buffer.from(data) : data,
+      channel,
+    );
   }
 
   blocked(sql: string, rule: string, reason: string): this {
@@ -306,6 +314,34 @@ describe('toQueryLog', () => {
         sql: "do $$ begin raise notice 'hello'; end $$",
         status: 'DO',
         notices: [{ severity: 'NOTICE', code: '00000', message: 'hello' }],
+      }),
+    ]);
+  });
+
+  it('shows COPY data like rows: a line per row as the client received it (#13)', async () => {
+    const s = new Session()
+      .query('COPY people TO STDOUT (FORMAT csv)')
+      .copy('1,****\n2,"x, ****"\n')
+      .copy('3,\n')
+      .complete('COPY 3')
+      .query('COPY people FROM STDIN')
+      .copy('7\tnew\n\\.\n', 1)
+      .complete('COPY 1')
+      .query('COPY t TO STDOUT (FORMAT binary)')
+      .copy(Buffer.from([0x50, 0x47, 0xff, 0x00]))
+      .complete('COPY 0');
+    const lines = await log(s.events);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        sql: 'COPY people TO STDOUT (FORMAT csv)',
+        rows: [['1,****'], ['2,"x, ****"'], ['3,']],
+        rowCount: 3,
+        status: 'COPY 3',
+      }),
+      expect.objectContaining({ rows: [['7\tnew']], rowCount: 1, status: 'COPY 1' }),
+      expect.objectContaining({
+        rows: [[{ base64: Buffer.from([0x50, 0x47, 0xff, 0x00]).toString('base64') }]],
+        rowCount: 1,
       }),
     ]);
   });

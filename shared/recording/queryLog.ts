@@ -33,7 +33,10 @@
  *   RowDescription in the recording (a client that described a named statement once and then
  *   only executes it), the statement's last known description is used; with none at all,
  *   each value is a string if it is valid UTF-8 and `{base64}` otherwise.
- * - COPY data (`y`) is not part of the log; the COPY's command tag is.
+ * - COPY data (`y`) is shown like rows (issue #13: an auditor reading only `COPY 3` missed
+ *   what the COPY carried): each line of it, as the client received or sent it, is a row of
+ *   one string value (binary COPY data: one `{base64}` per message), counted in `rowCount`;
+ *   COPY TO data are what the server sent after masking, COPY FROM data what the client sent.
  *
  * Memory is bounded: lines stream as soon as their result ends, and a line keeps at most
  * `maxRows` rows (default 10,000) and `maxRowBytes` bytes of row data (default 16 MiB). A
@@ -206,17 +209,20 @@ export class QueryLogAssembler {
         yield* this.dropUnansweredBlocks();
         const entry = this.head(event);
         entry.last = event.time;
-        entry.rowCount++;
-        if (entry.truncated) return;
-        if (
-          entry.rows.length >= this.limits.maxRows ||
-          entry.rowBytes + event.data.length > this.limits.maxRowBytes
-        ) {
-          entry.truncated = true;
-          return;
+        this.addRow(
+          entry,
+          () => decodeDataRow(event.data, this.columnsOf(entry)),
+          event.data.length,
+        );
+        return;
+      }
+      case eventKinds.copyData: {
+        yield* this.dropUnansweredBlocks();
+        const entry = this.head(event);
+        entry.last = event.time;
+        for (const { row, bytes } of copyRowsOf(event.data, event.channel !== 0)) {
+          this.addRow(entry, row, bytes);
         }
-        entry.rows.push(decodeDataRow(event.data, this.columnsOf(entry)));
-        entry.rowBytes += event.data.length;
         return;
       }
       case eventKinds.notice: {
@@ -257,6 +263,25 @@ export class QueryLogAssembler {
       default:
         return; // SSH kinds, meta, COPY data: not part of a query log
     }
+  }
+
+  /** Counts a row and keeps it while the line's bounds allow (`row` is decoded only then). */
+  private addRow(
+    entry: Entry,
+    row: QueryLogValue[] | (() => QueryLogValue[]),
+    bytes: number,
+  ): void {
+    entry.rowCount++;
+    if (entry.truncated) return;
+    if (
+      entry.rows.length >= this.limits.maxRows ||
+      entry.rowBytes + bytes > this.limits.maxRowBytes
+    ) {
+      entry.truncated = true;
+      return;
+    }
+    entry.rows.push(typeof row === 'function' ? row() : row);
+    entry.rowBytes += bytes;
   }
 
   *end(): Generator<QueryLogLine> {
@@ -489,6 +514,23 @@ export function decodeDataRow(
   }
   if (offset !== bytes.length) return malformed();
   return values;
+}
+
+/**
+ * A CopyData message's rows: its lines (text and CSV COPY end every row with a newline; a CSV
+ * value holding one is shown split), or the message as one `{base64}` when it is not UTF-8.
+ */
+function copyRowsOf(
+  data: Uint8Array,
+  fromClient: boolean,
+): { row: QueryLogValue[]; bytes: number }[] {
+  const value = guessText(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  if (typeof value !== 'string') return [{ row: [value], bytes: data.byteLength }];
+  const lines = value.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  // psql ends COPY FROM data with the `\.` line, which the server reads as the end, not a row.
+  if (fromClient && lines.at(-1) === '\\.') lines.pop();
+  return lines.map((line) => ({ row: [line], bytes: Buffer.byteLength(line) + 1 }));
 }
 
 function guessText(value: Buffer): QueryLogValue {

@@ -35,6 +35,7 @@
 import { remember } from '../../../shared/postgres/boundedRemember.ts';
 import {
   type Bind,
+  type CopyOutResponse,
   decodeBackend,
   decodeDataRow,
   decodeFrontend,
@@ -44,10 +45,18 @@ import {
   type FieldDescription,
   type Frame,
   type NoticeFieldMap,
+  type NotificationResponse,
   ProtocolError,
   type TransactionStatus,
 } from '../../../shared/postgres/codec.ts';
+import { copyOutStatements } from '../../policy/copyStatement.ts';
 import type { MaskPlan, ResultMasker } from '../../policy/masking.ts';
+import {
+  type CopyOut,
+  copyRefusalReason,
+  type PendingCopy,
+  startCopyOut,
+} from './copyOutMasking.ts';
 import { errorResponse, printable, SQLSTATE } from './errorResponses.ts';
 import {
   type Expected,
@@ -139,6 +148,16 @@ const FLUSH = encodeFrontend({ type: 'Flush' });
  */
 const MAX_HELD_BYTES = 8 * 1024 * 1024;
 
+/** COPY statements are looked at only when the text can hold one. */
+const MENTIONS_COPY = /copy/i;
+/** The prepared statement the gateway's COPY Describe uses (closed right after). */
+const COPY_DESCRIBE_STATEMENT = '__witness_copy_columns';
+/** The rule name recorded for what masking refuses (the reason names the masking rules). */
+const MASKING_RULE = 'masking';
+
+/** ErrorResponse / NoticeResponse fields clients read as codes: severity, SQLSTATE, positions, source. */
+const MACHINE_READ_FIELDS = new Set(['S', 'V', 'C', 'P', 'p', 'F', 'L', 'R']);
+
 export class PostgresProtocolTracker {
   transactionStatus: TransactionStatus;
   standardConformingStrings: boolean;
@@ -151,12 +170,18 @@ export class PostgresProtocolTracker {
   private readonly statements = new Map<string, PreparedStatement>();
   private readonly portals = new Map<string, Portal>();
   private readonly masking: boolean;
+  /** Value rules exist: notices, errors, notifications and parameters are masked too. */
+  private readonly maskingText: boolean;
   /** A statement of this extended-protocol batch was blocked: drop the rest up to Sync. */
   private swallowingUntilSync = false;
   /** The server reported an error in the extended protocol and skips messages up to Sync. */
   private serverSkippingUntilSync = false;
   /** Masking of the simple query's current result set (between RowDescription and its end). */
   private simpleRows: RowMasking | undefined;
+  /** The client sent extended-protocol messages not yet ended by Sync. */
+  private unsyncedExtended = false;
+  /** The COPY TO whose data is streaming, while masking applies to it. */
+  private copyOut: CopyOut | undefined;
   /** The last RowDescription's body and fields: a repeated query's is decoded once. */
   private lastRowDescription: { body: Buffer; fields: FieldDescription[] } | undefined;
   /** Client messages held (copies, in order) until the server answered what came before. */
@@ -173,6 +198,7 @@ export class PostgresProtocolTracker {
     initial: { transactionStatus?: TransactionStatus; standardConformingStrings?: boolean } = {},
   ) {
     this.masking = policy.masker.hasRules;
+    this.maskingText = policy.masker.hasValueRules;
     this.transactionStatus = initial.transactionStatus ?? 'I';
     this.standardConformingStrings = initial.standardConformingStrings ?? true;
   }
@@ -216,9 +242,11 @@ export class PostgresProtocolTracker {
           this.block(verdict, sql, out, true);
           return;
         }
+        const query = this.masking && MENTIONS_COPY.test(sql) ? this.copyQuery(sql, out) : QUERY;
+        if (query === undefined) return; // refused
         out.forward(frame.raw);
         this.answersUnflushed = false;
-        this.expect(QUERY);
+        this.expect(query);
         return;
       }
       case 'P': {
@@ -233,6 +261,21 @@ export class PostgresProtocolTracker {
           this.swallowingUntilSync = true;
           return;
         }
+        if (this.masking && MENTIONS_COPY.test(parse.sql)) {
+          const copies = copyOutStatements(parse.sql);
+          if (copies !== 'unparsed' && copies.length > 0) {
+            // No Describe can be sent ahead of it inside the client's batch.
+            this.refuseMasked(
+              "COPY … TO through the extended protocol cannot be masked; send it as a simple query (psql's \\copy does)",
+              parse.sql,
+              out,
+              false,
+            );
+            this.swallowingUntilSync = true;
+            return;
+          }
+        }
+        this.unsyncedExtended = true;
         if (this.masking) {
           remember(this.statements, parse.statement, MAX_STATEMENTS, {
             name: parse.statement,
@@ -249,6 +292,7 @@ export class PostgresProtocolTracker {
       case 'B': {
         // Decoded even when not tracked: a malformed message is refused, never passed on.
         const bind = decodeFrontend(frame) as Bind;
+        this.unsyncedExtended = true;
         if (this.masking) {
           remember(this.portals, bind.portal, MAX_PORTALS, {
             name: bind.portal,
@@ -267,6 +311,7 @@ export class PostgresProtocolTracker {
       case 'D': {
         const describe = decodeFrontend(frame) as { target: 'statement' | 'portal'; name: string };
         this.answersUnflushed = true;
+        this.unsyncedExtended = true;
         if (!this.masking) {
           out.forward(frame.raw);
           this.expect(DESCRIBE_UNTRACKED);
@@ -288,6 +333,7 @@ export class PostgresProtocolTracker {
         const execute = decodeFrontend(frame) as { portal: string };
         this.answersUnflushed = true;
         this.executedSinceSync = true;
+        this.unsyncedExtended = true;
         if (!this.masking) {
           out.forward(frame.raw);
           this.expect(EXECUTE_UNTRACKED);
@@ -311,6 +357,7 @@ export class PostgresProtocolTracker {
       }
       case 'C': {
         const close = decodeFrontend(frame) as { target: 'statement' | 'portal'; name: string };
+        this.unsyncedExtended = true;
         if (this.masking) {
           if (close.target === 'statement') this.statements.delete(close.name);
           else this.portals.delete(close.name);
@@ -325,18 +372,20 @@ export class PostgresProtocolTracker {
         this.serverSkippingUntilSync = false;
         this.executedSinceSync = false;
         this.answersUnflushed = false;
+        this.unsyncedExtended = false;
         out.forward(frame.raw);
         this.expect(SYNC);
         return;
       case 'F':
-        if (this.policy.hasGuardrails) {
+        // A fast-path call's result is a bare value with no column: masking cannot see it.
+        if (this.policy.hasGuardrails || this.masking) {
           this.block(
             {
               blocked: true,
               rule: 'function_call',
               statement: '',
               reason:
-                'fast-path function calls bypass the guardrails, so they are not allowed on this database; call the function in a query instead',
+                'fast-path function calls bypass the guardrails and masking, so they are not allowed on this database; call the function in a query instead',
               code: SQLSTATE.insufficientPrivilege,
               builtIn: true,
             },
@@ -379,6 +428,9 @@ export class PostgresProtocolTracker {
       return;
     }
     const head = this.expected.head;
+    if (head?.kind === 'copyDescribe' && this.copyDescribeAnswer(frame, head.copy, out)) return;
+    /** What goes to the client in the message's place (masked text, a refusal). */
+    let masked: Buffer | undefined;
     switch (type) {
       case 'T': {
         if (head?.kind === 'injectedDescribe') {
@@ -431,6 +483,9 @@ export class PostgresProtocolTracker {
       }
       case 'C':
       case 'I':
+        // A COPY refused after the fact ends with the gateway's error instead of its tag.
+        if (this.copyOut?.kind === 'refused') masked = this.copyOut.error.bytes;
+        this.copyOut = undefined;
         if (head?.kind === 'query') this.simpleRows = undefined;
         else if (head?.kind === 'execute') this.expected.shift();
         else
@@ -445,6 +500,8 @@ export class PostgresProtocolTracker {
       case 'E': {
         // Decoded whole (errors are rare): a malformed one is the server breaking the protocol.
         const { fields } = decodeBackend(frame) as { fields: NoticeFieldMap };
+        masked = this.maskedNotice('ErrorResponse', fields);
+        this.copyOut = undefined;
         const severity = fields.get('S');
         if (severity === 'FATAL' || severity === 'PANIC') this.serverSentFatal = true;
         if (head?.kind === 'query') {
@@ -456,8 +513,28 @@ export class PostgresProtocolTracker {
         break;
       }
       case 'N':
+        if (this.maskingText) {
+          const { fields } = decodeBackend(frame) as { fields: NoticeFieldMap };
+          masked = this.maskedNotice('NoticeResponse', fields);
+        }
+        break;
       case 'A':
+        if (this.maskingText) {
+          const notification = decodeBackend(frame) as NotificationResponse;
+          const payload = this.policy.masker.maskText(notification.payload);
+          if (payload !== notification.payload)
+            masked = encodeBackend({ ...notification, payload });
+        }
+        break;
       case 'd':
+        if (this.copyOut !== undefined) {
+          if (this.copyOut.kind === 'refused') return;
+          const rows = this.copyOut.rows.data(frame.body);
+          if (rows !== undefined) {
+            if (rows.length === 0) return; // a row's start: sent with its end
+            masked = encodeBackend({ type: 'CopyData', data: rows });
+          }
+        }
         break;
       case 'Z': {
         if (head?.kind !== 'query' && head?.kind !== 'sync') {
@@ -469,6 +546,7 @@ export class PostgresProtocolTracker {
         }
         this.transactionStatus = status;
         this.simpleRows = undefined;
+        this.copyOut = undefined;
         this.expected.shift();
         // The ReadyForQuery goes out before any refusal that was waiting for it.
         out.forward(frame.raw);
@@ -488,6 +566,13 @@ export class PostgresProtocolTracker {
             throw new LexingSettingChanged(parameter.name, parameter.value);
           }
         }
+        // `set_config('application_name', email, false)` reports a value back as a parameter.
+        if (this.maskingText) {
+          const value = this.policy.masker.maskText(parameter.value);
+          if (value !== parameter.value) {
+            masked = encodeBackend({ type: 'ParameterStatus', name: parameter.name, value });
+          }
+        }
         break;
       }
       case 'G': // CopyInResponse
@@ -498,13 +583,62 @@ export class PostgresProtocolTracker {
         if (head?.kind !== 'query' && head?.kind !== 'execute') {
           throw new OutOfOrder(`message '${type}' that answers no query`);
         }
+        if (type === 'H' && this.masking) {
+          const response = decodeBackend(frame) as CopyOutResponse;
+          const pending = head.kind === 'query' ? head.copies?.shift() : undefined;
+          this.copyOut = startCopyOut(this.policy.masker, pending, response);
+          if (this.copyOut?.kind === 'refused') {
+            // Recorded as refused where it happened; the client hears of it at the end.
+            this.hooks.blocked(
+              {
+                blocked: true,
+                rule: MASKING_RULE,
+                statement: '',
+                reason: this.copyOut.reason,
+                code: SQLSTATE.insufficientPrivilege,
+                builtIn: true,
+              },
+              '',
+              out,
+            );
+            return;
+          }
+        } else if (type === 'c' && this.copyOut !== undefined) {
+          if (this.copyOut.kind === 'refused') return;
+          const rest = this.copyOut.rows.end();
+          if (rest !== undefined) out.add(encodeBackend({ type: 'CopyData', data: rest }));
+        }
         break;
       default:
         // Authentication, BackendKeyData, NegotiateProtocolVersion: only during login.
         throw new OutOfOrder(`message '${type}' that belongs to the login, not to a session`);
     }
-    out.forward(frame.raw);
+    if (masked === undefined) out.forward(frame.raw);
+    else out.add(masked);
     if (this.expected.head?.kind === 'refusal') this.answer(out);
+  }
+
+  /**
+   * An ErrorResponse or NoticeResponse with the value rules applied to its text fields
+   * (message, DETAIL, HINT, WHERE, the names and the internal query), or undefined when none
+   * changed (issue #13: `RAISE NOTICE '%', email`, a unique violation's DETAIL and an
+   * `invalid input syntax` error carry values in clear). Severity, SQLSTATE and positions
+   * are machine-read and stay as sent.
+   */
+  private maskedNotice(
+    type: 'ErrorResponse' | 'NoticeResponse',
+    fields: NoticeFieldMap,
+  ): Buffer | undefined {
+    if (!this.maskingText) return undefined;
+    let changed: NoticeFieldMap | undefined;
+    for (const [code, value] of fields) {
+      if (MACHINE_READ_FIELDS.has(code)) continue;
+      const text = this.policy.masker.maskText(value);
+      if (text === value) continue;
+      changed ??= new Map(fields);
+      changed.set(code, text);
+    }
+    return changed === undefined ? undefined : encodeBackend({ type, fields: changed });
   }
 
   /** Sends the gateway's own answers that are now due (everything before them was answered). */
@@ -570,6 +704,113 @@ export class PostgresProtocolTracker {
     // A copy: the read buffer the frame views is not kept beyond its turn.
     const raw = Buffer.from(frame.raw);
     this.held!.push({ type: frame.type, raw, body: raw.subarray(raw.length - frame.body.length) });
+  }
+
+  /**
+   * A Query with COPY … TO statements while masking applies: refused when one cannot be
+   * masked, else the Query's entry with them, and a Describe of each COPY's columns sent ahead
+   * of it (not inside a client's unsynced extended batch, whose transaction a Sync would end:
+   * there the COPY is masked by value rules alone, or refused after the fact).
+   */
+  private copyQuery(sql: string, out: Decisions): Expected | undefined {
+    const statements = copyOutStatements(sql);
+    // Unparsed: the server's grammar refuses it too; a COPY it still runs is refused after the fact.
+    if (statements === 'unparsed' || statements.length === 0) return QUERY;
+    for (const statement of statements) {
+      const reason = copyRefusalReason(this.policy.masker, statement);
+      if (reason !== undefined) {
+        this.refuseMasked(reason, sql, out, true);
+        return undefined;
+      }
+    }
+    const copies: PendingCopy[] = statements.map((statement) => ({ statement, fields: undefined }));
+    if (!this.unsyncedExtended && !this.serverSkippingUntilSync) {
+      for (const copy of copies) {
+        if (copy.statement.describeSql === undefined) continue;
+        out.add(
+          Buffer.concat([
+            encodeFrontend({
+              type: 'Parse',
+              statement: COPY_DESCRIBE_STATEMENT,
+              sql: copy.statement.describeSql,
+              parameterTypes: [],
+            }),
+            encodeFrontend({
+              type: 'Describe',
+              target: 'statement',
+              name: COPY_DESCRIBE_STATEMENT,
+            }),
+            encodeFrontend({ type: 'Close', target: 'statement', name: COPY_DESCRIBE_STATEMENT }),
+            encodeFrontend({ type: 'Sync' }),
+          ]),
+        );
+        this.expect({ kind: 'copyDescribe', copy });
+      }
+    }
+    return { kind: 'query', copies };
+  }
+
+  /** The server's answer to a COPY Describe: kept, not relayed. False for what it does not own. */
+  private copyDescribeAnswer(frame: Frame, copy: PendingCopy, out: Decisions): boolean {
+    switch (frame.type) {
+      case '1': // ParseComplete
+      case 't': // ParameterDescription
+      case '3': // CloseComplete
+        return true;
+      case 'T':
+        copy.fields = this.rowDescription(frame);
+        return true;
+      case 'n':
+        copy.fields = null;
+        return true;
+      case 'E': {
+        const { fields } = decodeBackend(frame) as { fields: NoticeFieldMap };
+        const severity = fields.get('S');
+        // A FATAL ends the connection: the client is told as usual.
+        if (severity === 'FATAL' || severity === 'PANIC') return false;
+        // The COPY itself will fail the same way, or (columns unknown) be refused.
+        copy.fields = undefined;
+        return true;
+      }
+      case 'Z': {
+        const status = frame.body.toString('latin1', 0, 1);
+        if (status !== 'I' && status !== 'T' && status !== 'E') {
+          throw new ProtocolError('malformed', `ReadyForQuery with status '${status}'`);
+        }
+        this.transactionStatus = status;
+        this.expected.shift();
+        this.answer(out);
+        return true;
+      }
+      default:
+        return false; // notices, parameter status, notifications: relayed as ever
+    }
+  }
+
+  /** Refuses a statement masking cannot cover: recorded as blocked, answered in its turn. */
+  private refuseMasked(reason: string, query: string, out: Decisions, ready: boolean): void {
+    this.hooks.blocked(
+      {
+        blocked: true,
+        rule: MASKING_RULE,
+        statement: query,
+        reason,
+        code: SQLSTATE.insufficientPrivilege,
+        builtIn: true,
+      },
+      query,
+      out,
+    );
+    this.expect({
+      kind: 'refusal',
+      error: errorResponse(
+        'ERROR',
+        SQLSTATE.insufficientPrivilege,
+        printable(`refused by the gateway: ${reason}`),
+        'Nothing of this query was sent to the database.',
+      ),
+      ready,
+    });
   }
 
   /** Refuses a statement: recorded by the hook, answered in its turn with an ErrorResponse. */

@@ -19,6 +19,7 @@ import type {
   FieldDescription,
   FormatCode,
 } from '../../../shared/postgres/codec.ts';
+import type { PendingCopy } from './copyOutMasking.ts';
 import type { GatewayErrorResponse } from './errorResponses.ts';
 
 /** A prepared statement as the client created it with Parse (named or unnamed ''). */
@@ -47,13 +48,21 @@ export interface Portal {
 
 /** What the server owes the client, one entry per request, in order. */
 export type Expected =
-  /** A Query (or FunctionCall): any results, ended by ReadyForQuery. */
-  | { kind: 'query' }
+  /**
+   * A Query (or FunctionCall): any results, ended by ReadyForQuery. `copies`: its COPY … TO
+   * STDOUT statements in order, while masking applies (copyOutMasking.ts).
+   */
+  | { kind: 'query'; copies?: PendingCopy[] }
   | { kind: 'parse' }
   | { kind: 'bind' }
   | { kind: 'describe'; target: DescribeTarget; statement?: PreparedStatement; portal?: Portal }
   /** A Describe the gateway added itself to learn a portal's columns; its answer is not relayed. */
   | { kind: 'injectedDescribe'; portal: Portal }
+  /**
+   * Parse, Describe, Close and Sync the gateway sent ahead of a Query to learn a COPY's
+   * columns; ParseComplete up to ReadyForQuery (or an ErrorResponse) answer it, not relayed.
+   */
+  | { kind: 'copyDescribe'; copy: PendingCopy }
   | { kind: 'execute'; portal: Portal | undefined }
   | { kind: 'close' }
   | { kind: 'sync' }
