@@ -306,7 +306,10 @@ export const playbackInfoSchema = z.object({
   channel: z.number().int().nullable(),
   channels: z.array(z.number().int()),
   verdict: playbackVerdictSchema,
-  /** From the recording's header (informational, unsigned): who, what, when. */
+  /**
+   * Who, what, when: from the session-start frame among the frames verified here (issue #12);
+   * for recordings without one, the gateway's list and the (unsigned) header.
+   */
   username: z.string().nullable(),
   resourceName: z.string().nullable(),
   startedAt: isoTime.nullable(),

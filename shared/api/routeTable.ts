@@ -237,6 +237,11 @@ export const apiRoutes = {
   },
 
   // --- recordings (own recordings; admins and auditors all — the handlers filter and audit)
+  /**
+   * Each recording with its last verdict and when it was made (`lastVerification.checkedAt`)
+   * and the row's values the signed content contradicts (`differsFromSigned`; any makes the
+   * verdict shown `failed`). `status=verified` lists only recordings shown verified (issue #12).
+   */
   listRecordings: {
     method: 'GET',
     path: '/recordings',
@@ -258,6 +263,7 @@ export const apiRoutes = {
     access: REVIEWERS,
     response: recordingProblemsSchema,
   },
+  /** Verifies now (stored as `lastVerification`), with `verification` and `differsFromSigned`. */
   getRecording: {
     method: 'GET',
     path: '/recordings/:sessionId',
@@ -265,7 +271,10 @@ export const apiRoutes = {
     params: sessionIdParams,
     response: recordingSchema,
   },
-  /** The raw recording (FORMAT.md); `follow=1` (admins and auditors) streams it live. */
+  /**
+   * The raw recording (FORMAT.md); `follow=1` (admins and auditors) streams it live. Each read
+   * queues the recording for re-verification, so the list's verdict follows what was read.
+   */
   streamRecording: {
     method: 'GET',
     path: '/recordings/:sessionId/stream',

@@ -149,9 +149,15 @@ export class PlaybackService {
         recordingKeyFingerprint: source.keyFingerprint,
         keySource: source.keySource,
       },
-      username: source.username ?? metaString(index, 'username'),
-      resourceName: source.resourceName ?? metaString(index, 'resourceName'),
-      startedAt: index.header.startedAt > 0 ? new Date(index.header.startedAt).toISOString() : null,
+      // Who, what and when from the signed session-start frame where it was indexed (#12).
+      username: index.sessionStart?.user ?? source.username ?? metaString(index, 'username'),
+      resourceName:
+        index.sessionStart?.resource ?? source.resourceName ?? metaString(index, 'resourceName'),
+      startedAt: index.sessionStart
+        ? new Date(index.sessionStart.time).toISOString()
+        : index.header.startedAt > 0
+          ? new Date(index.header.startedAt).toISOString()
+          : null,
       durationMs: index.durationMs,
       size: index.size,
       resizes: index.resizes,

@@ -129,4 +129,28 @@ describe('scanRecording', () => {
     expect(db).toMatchObject({ kind: 'database', channel: null, durationMs: 5 });
     expect(db.events.count).toBe(0);
   });
+
+  it("keeps the session-start frame's who, what and when, only when it is among the frames indexed", async () => {
+    const start =
+      '{"type":"session-start","user":"alice","userId":"usr_a","resource":"orders-db","resourceId":"res_o"}';
+    const file = recordingFile(
+      [
+        [0, eventKinds.meta, start, 1_250],
+        [0, eventKinds.query, '{"protocol":"simple","sql":"select 1"}', 1_300],
+      ],
+      'postgres',
+    );
+    expect((await scanRecording(file)).sessionStart).toEqual({
+      time: T0 + 1_250,
+      user: 'alice',
+      resource: 'orders-db',
+    });
+    // Not vouched for (past maxSeq): not used.
+    const unsigned = recordingFile([
+      [1, eventKinds.output, 'one', 0],
+      [0, eventKinds.meta, start, 10],
+    ]);
+    expect((await scanRecording(unsigned, { maxSeq: 1 })).sessionStart).toBeNull();
+    expect((await scanRecording(unsigned)).sessionStart).toMatchObject({ user: 'alice' });
+  });
 });

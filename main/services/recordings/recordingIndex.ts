@@ -77,6 +77,19 @@ export interface RecordingIndex {
   activityBucketMs: number;
   commands: CommandLine[];
   events: TerminalEvents;
+  /**
+   * The session-start frame among the frames indexed (issue #12): only frames the verification
+   * vouched for are indexed, so the player's header names who, what and when from it rather
+   * than from the unsigned header or the gateway's list. Absent in indexes cached before.
+   */
+  sessionStart?: SessionStartFacts | null;
+}
+
+export interface SessionStartFacts {
+  /** Epoch ms of the session-start frame. */
+  time: number;
+  user: string | null;
+  resource: string | null;
 }
 
 export interface ScanOptions {
@@ -144,6 +157,7 @@ export class IndexBuilder {
   private readonly lastOfStream = new Map<number, number>();
   private frames = 0;
   private lastT = 0;
+  private sessionStart: SessionStartFacts | null = null;
   /**
    * The indexed channel once it is known to be a listed terminal channel of a terminal
    * session: its output frames take the short path in `frame`. -1 before.
@@ -179,6 +193,8 @@ export class IndexBuilder {
   }
 
   private anyFrame(event: RecordingEvent, t: number, recordOffset: number): boolean {
+    if (this.sessionStart === null && event.channel === SESSION_CHANNEL)
+      this.noteSessionStart(event);
     const header = this.header;
     if (header && protocolOf(header) === 'postgres') return true;
     if (event.channel === SESSION_CHANNEL) return true;
@@ -306,6 +322,17 @@ export class IndexBuilder {
     this.lastOfStream.clear();
   }
 
+  private noteSessionStart(event: RecordingEvent): void {
+    if (event.kind !== eventKinds.meta) return;
+    const meta = parseEventJson(event.data);
+    if (metaType(meta) !== 'session-start') return;
+    const text = (key: string) => {
+      const value = (meta as Record<string, unknown>)[key];
+      return typeof value === 'string' ? value : null;
+    };
+    this.sessionStart = { time: event.time, user: text('user'), resource: text('resource') };
+  }
+
   finish(): RecordingIndex {
     const header = this.header;
     if (!header) throw new RecordingFormatError('the recording has no header', 0);
@@ -336,6 +363,7 @@ export class IndexBuilder {
       activityBucketMs: bucketMs,
       commands: this.commands.commands,
       events: e,
+      sessionStart: this.sessionStart,
     };
   }
 }
