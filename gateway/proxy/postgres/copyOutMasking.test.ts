@@ -203,6 +203,22 @@ describe('COPY TO through the tracker', () => {
 });
 
 describe('notices, errors and notifications through the tracker', () => {
+  it("applies the value rules to column names, and plans masking by the server's names", () => {
+    const h = harness();
+    h.client({ type: 'Query', sql: 'SELECT * FROM v' });
+    h.server(
+      { type: 'RowDescription', fields: [field('a@b.io'), field('ssn')] },
+      { type: 'DataRow', values: [Buffer.from('x'), Buffer.from('123-45-6789')] },
+      { type: 'CommandComplete', tag: 'SELECT 1' },
+      { type: 'ReadyForQuery', status: 'I' },
+    );
+    const [description, row] = h.received();
+    expect(description?.type === 'RowDescription' && description.fields.map((f) => f.name)).toEqual(
+      ['****', 'ssn'],
+    );
+    expect(row?.type === 'DataRow' && row.values.map(String)).toEqual(['x', '****']);
+  });
+
   it('applies the value rules to their text, leaving codes as sent', () => {
     const h = harness();
     h.client({ type: 'Query', sql: 'SELECT 1' });

@@ -105,7 +105,7 @@ const EXECUTE_UNTRACKED: Expected = { kind: 'execute', portal: undefined };
 const DESCRIBE_UNTRACKED: Expected = { kind: 'describe', target: 'portal' };
 
 /** COPY statements are looked at only when the text can hold one. */
-const MENTIONS_COPY = /copy/i;
+const MENTIONS_COPY = /\bcopy\b/i;
 /** The prepared statement the gateway's COPY Describe uses (closed right after). */
 const COPY_DESCRIBE_STATEMENT = '__witness_copy_columns';
 /** The rule name recorded for what masking refuses (the reason names the masking rules). */
@@ -139,7 +139,14 @@ export class PostgresProtocolTracker {
   /** The COPY TO whose data is streaming, while masking applies to it. */
   private copyOut: CopyOut | undefined;
   /** The last RowDescription's body and fields: a repeated query's is decoded once. */
-  private lastRowDescription: { body: Buffer; fields: FieldDescription[] } | undefined;
+  private lastRowDescription:
+    | {
+        body: Buffer;
+        fields: FieldDescription[];
+        /** With value rules applied to the names: null when none changed, undefined not yet known. */
+        maskedBytes?: Buffer | null;
+      }
+    | undefined;
 
   constructor(
     private readonly policy: SessionPolicy,
@@ -364,6 +371,7 @@ export class PostgresProtocolTracker {
         } else {
           throw new OutOfOrder('RowDescription that answers no query or Describe');
         }
+        if (this.maskingText) masked = this.maskedRowDescription(frame);
         break;
       }
       case 'n': // NoData
@@ -693,6 +701,26 @@ export class PostgresProtocolTracker {
     const { fields } = decodeBackend(frame) as { fields: FieldDescription[] };
     this.lastRowDescription = { body: Buffer.from(frame.body), fields };
     return fields;
+  }
+
+  /**
+   * The RowDescription with the value rules applied to its column names, or undefined when
+   * none changed: dynamic SQL can name a column after a value (`EXECUTE format('CREATE VIEW v
+   * AS SELECT 1 AS %I', email)`). Masking plans use the server's names, not these.
+   */
+  private maskedRowDescription(frame: Frame): Buffer | undefined {
+    const fields = this.rowDescription(frame);
+    const last = this.lastRowDescription!;
+    if (last.maskedBytes === undefined) {
+      const names = fields.map((field) => this.policy.masker.maskText(field.name));
+      last.maskedBytes = names.every((name, i) => name === fields[i]!.name)
+        ? null
+        : encodeBackend({
+            type: 'RowDescription',
+            fields: fields.map((field, i) => ({ ...field, name: names[i]! })),
+          });
+    }
+    return last.maskedBytes ?? undefined;
   }
 
   private dataRow(frame: Frame, out: Decisions): void {
