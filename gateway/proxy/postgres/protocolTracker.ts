@@ -5,13 +5,17 @@
  *
  * Decisions, per message:
  * - **forward** it as received (almost everything);
- * - **mask**: forward a re-encoded DataRow in its place (the session's masking rules);
+ * - **mask**: forward a re-encoded DataRow in its place (the session's masking rules), and
+ *   likewise COPY data rows (copyOutMasking.ts), and notices, errors, notifications,
+ *   parameter values and column names the value rules change (issue #13);
  * - **inject**: send bytes of the gateway's own — a Describe before an Execute whose columns
- *   masking must know, the ErrorResponse (and ReadyForQuery) that answers a refused
+ *   masking must know, a Parse/Describe/Close/Sync before a Query with a COPY … TO whose
+ *   columns masking must know, the ErrorResponse (and ReadyForQuery) that answers a refused
  *   statement, exactly where the server's answer would have been;
- * - **refuse**: drop a statement a guardrail blocks (`blocked`), and with it the rest of its
- *   extended-protocol batch up to Sync; the server's answer to an injected Describe is
- *   dropped too (the client did not ask for it);
+ * - **refuse**: drop a statement a guardrail blocks (`blocked`), or a COPY masking cannot
+ *   cover, and with it the rest of its extended-protocol batch up to Sync; the server's
+ *   answer to an injected Describe is dropped too (the client did not ask for it); a COPY
+ *   found unmaskable only when its data comes is dropped and answered by an ErrorResponse;
  * - **throw** when a side breaks the protocol: `ProtocolError` / `OutOfOrder` from the codec
  *   or the response queue, `ClientEncodingChanged` when the server reports a non-UTF8
  *   client_encoding.
