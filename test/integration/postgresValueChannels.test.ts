@@ -84,6 +84,11 @@ const PSQL_CASES: PsqlCase[] = [
     shows: /42501: refused by the gateway: COPY to a server file/,
   },
   {
+    name: 'COPY after a statement that could change what it reads: refused',
+    args: [...VERBOSE, '-c', 'SET search_path TO public; COPY customers TO STDOUT'],
+    shows: /42501: refused by the gateway: COPY … TO must be the first statement of its query/,
+  },
+  {
     name: 'plpgsql RAISE NOTICE of a value',
     args: [
       '-c',

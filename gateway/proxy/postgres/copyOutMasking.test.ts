@@ -173,6 +173,7 @@ describe('COPY TO through the tracker', () => {
       'COPY people TO STDOUT (FORMAT binary)',
       "COPY people TO '/tmp/people'",
       "COPY people TO STDOUT (ENCODING 'LATIN1')",
+      'SET search_path TO other; COPY people TO STDOUT',
     ]) {
       const h = harness();
       h.client({ type: 'Query', sql });
