@@ -13,6 +13,7 @@ describe('copyOutStatements', () => {
         format: { kind: 'csv', delimiter: ';', null: '', quote: '"', escape: '"', header: true },
         encoding: undefined,
         describeSql: 'SELECT "id", "E-mail" FROM "public"."Cust"',
+        first: false,
       },
       {
         target: 'stdout',
@@ -26,6 +27,7 @@ describe('copyOutStatements', () => {
         },
         encoding: undefined,
         describeSql: 'SELECT * FROM "people"',
+        first: false,
       },
     ]);
   });

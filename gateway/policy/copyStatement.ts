@@ -22,6 +22,11 @@ export interface CopyOutStatement {
    * COPY's own query); undefined when it could not be built.
    */
   readonly describeSql: string | undefined;
+  /**
+   * The first statement of its query string: nothing sent with it runs before it, so it reads
+   * the tables and search_path a Describe sent just ahead of the string sees.
+   */
+  readonly first: boolean;
 }
 
 /**
@@ -38,7 +43,7 @@ export function copyOutStatements(sql: string): CopyOutStatement[] | 'unparsed' 
   }
   const bytes = Buffer.from(sql, 'utf8');
   const found: CopyOutStatement[] = [];
-  for (const raw of parsed.stmts ?? []) {
+  for (const [index, raw] of (parsed.stmts ?? []).entries()) {
     const copy = raw.stmt?.CopyStmt;
     if (copy === undefined || copy.is_from === true) continue;
     // Statement locations are byte offsets into the UTF-8 text (libpg_query).
@@ -48,6 +53,7 @@ export function copyOutStatements(sql: string): CopyOutStatement[] | 'unparsed' 
       target: copy.filename === undefined ? 'stdout' : copy.is_program ? 'program' : 'file',
       ...formatOf(copy.options ?? []),
       describeSql: describeSqlOf(copy, text),
+      first: index === 0,
     });
   }
   return found;

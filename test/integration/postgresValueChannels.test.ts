@@ -84,6 +84,11 @@ const PSQL_CASES: PsqlCase[] = [
     shows: /42501: refused by the gateway: COPY to a server file/,
   },
   {
+    name: 'COPY after a statement that could change what it reads: refused',
+    args: [...VERBOSE, '-c', 'SET search_path TO public; COPY customers TO STDOUT'],
+    shows: /42501: refused by the gateway: COPY … TO must be the first statement of its query/,
+  },
+  {
     name: 'plpgsql RAISE NOTICE of a value',
     args: [
       '-c',
@@ -223,6 +228,13 @@ describeWithPostgres(
         types: { getTypeParser: () => (value: string) => value },
       });
       expect(text.rows).toEqual([['(1,Alice,****,****,****,"call ****")', null]]);
+      // A column named after a value by dynamic SQL.
+      await client.query(
+        "DO $$BEGIN EXECUTE format('CREATE TEMP VIEW named AS SELECT 1 AS %I', (SELECT email FROM customers WHERE id = 2)); END$$",
+      );
+      expect((await client.query('SELECT * FROM named')).fields.map((f) => f.name)).toEqual([
+        '****',
+      ]);
       await client.query('SELECT 1'); // the notification is delivered by now
       await client.end();
       expect(notices).toEqual(['n card ****|card ****']);

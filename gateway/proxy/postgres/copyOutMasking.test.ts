@@ -175,6 +175,7 @@ describe('COPY TO through the tracker', () => {
       'COPY people TO STDOUT (FORMAT binary)',
       "COPY people TO '/tmp/people'",
       "COPY people TO STDOUT (ENCODING 'LATIN1')",
+      'SET search_path TO other; COPY people TO STDOUT',
     ]) {
       const h = harness();
       h.client({ type: 'Query', sql });
@@ -205,6 +206,22 @@ describe('COPY TO through the tracker', () => {
 });
 
 describe('notices, errors and notifications through the tracker', () => {
+  it("applies the value rules to column names, and plans masking by the server's names", () => {
+    const h = harness();
+    h.client({ type: 'Query', sql: 'SELECT * FROM v' });
+    h.server(
+      { type: 'RowDescription', fields: [field('a@b.io'), field('ssn')] },
+      { type: 'DataRow', values: [Buffer.from('x'), Buffer.from('123-45-6789')] },
+      { type: 'CommandComplete', tag: 'SELECT 1' },
+      { type: 'ReadyForQuery', status: 'I' },
+    );
+    const [description, row] = h.received();
+    expect(description?.type === 'RowDescription' && description.fields.map((f) => f.name)).toEqual(
+      ['****', 'ssn'],
+    );
+    expect(row?.type === 'DataRow' && row.values.map(String)).toEqual(['x', '****']);
+  });
+
   it('applies the value rules to their text, leaving codes as sent', () => {
     const h = harness();
     h.client({ type: 'Query', sql: 'SELECT 1' });

@@ -177,6 +177,10 @@ export function copyRefusalReason(
   if (statement.format === 'binary') {
     return `COPY in binary format cannot be masked (masking ${names}); use FORMAT text or csv`;
   }
+  if (!statement.first && masker.hasColumnRules) {
+    // `SET search_path …; COPY t TO STDOUT` would read another `t` than the Describe did.
+    return `COPY … TO must be the first statement of its query while column masking applies: statements before it could change which table or columns it reads (masking ${names}); send the COPY on its own`;
+  }
   if (statement.encoding !== undefined && !/^utf-?8$/i.test(statement.encoding)) {
     return `COPY with ENCODING '${statement.encoding}' cannot be masked: the gateway reads rows as UTF-8 (masking ${names})`;
   }

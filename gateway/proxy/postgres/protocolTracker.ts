@@ -5,13 +5,17 @@
  *
  * Decisions, per message:
  * - **forward** it as received (almost everything);
- * - **mask**: forward a re-encoded DataRow in its place (the session's masking rules);
+ * - **mask**: forward a re-encoded DataRow in its place (the session's masking rules), and
+ *   likewise COPY data rows (copyOutMasking.ts), and notices, errors, notifications,
+ *   parameter values and column names the value rules change (issue #13);
  * - **inject**: send bytes of the gateway's own — a Describe before an Execute whose columns
- *   masking must know, the ErrorResponse (and ReadyForQuery) that answers a refused
+ *   masking must know, a Parse/Describe/Close/Sync before a Query with a COPY … TO whose
+ *   columns masking must know, the ErrorResponse (and ReadyForQuery) that answers a refused
  *   statement, exactly where the server's answer would have been;
- * - **refuse**: drop a statement a guardrail blocks (`blocked`), and with it the rest of its
- *   extended-protocol batch up to Sync; the server's answer to an injected Describe is
- *   dropped too (the client did not ask for it);
+ * - **refuse**: drop a statement a guardrail blocks (`blocked`), or a COPY masking cannot
+ *   cover, and with it the rest of its extended-protocol batch up to Sync; the server's
+ *   answer to an injected Describe is dropped too (the client did not ask for it); a COPY
+ *   found unmaskable only when its data comes is dropped and answered by an ErrorResponse;
  * - **hold**: while a policy applies, a Query or Parse whose text the lexing settings could
  *   read differently (a backslash or a non-ASCII character) waits, with everything the client
  *   sends after it, until the server has answered every statement before it (issue #13). A
@@ -149,7 +153,7 @@ const FLUSH = encodeFrontend({ type: 'Flush' });
 const MAX_HELD_BYTES = 8 * 1024 * 1024;
 
 /** COPY statements are looked at only when the text can hold one. */
-const MENTIONS_COPY = /copy/i;
+const MENTIONS_COPY = /\bcopy\b/i;
 /** The prepared statement the gateway's COPY Describe uses (closed right after). */
 const COPY_DESCRIBE_STATEMENT = '__witness_copy_columns';
 /** The rule name recorded for what masking refuses (the reason names the masking rules). */
@@ -183,7 +187,14 @@ export class PostgresProtocolTracker {
   /** The COPY TO whose data is streaming, while masking applies to it. */
   private copyOut: CopyOut | undefined;
   /** The last RowDescription's body and fields: a repeated query's is decoded once. */
-  private lastRowDescription: { body: Buffer; fields: FieldDescription[] } | undefined;
+  private lastRowDescription:
+    | {
+        body: Buffer;
+        fields: FieldDescription[];
+        /** With value rules applied to the names: null when none changed, undefined not yet known. */
+        maskedBytes?: Buffer | null;
+      }
+    | undefined;
   /** Client messages held (copies, in order) until the server answered what came before. */
   private held: Frame[] | undefined;
   private heldBytes = 0;
@@ -453,6 +464,7 @@ export class PostgresProtocolTracker {
         } else {
           throw new OutOfOrder('RowDescription that answers no query or Describe');
         }
+        if (this.maskingText) masked = this.maskedRowDescription(frame);
         break;
       }
       case 'n': // NoData
@@ -841,6 +853,26 @@ export class PostgresProtocolTracker {
     const { fields } = decodeBackend(frame) as { fields: FieldDescription[] };
     this.lastRowDescription = { body: Buffer.from(frame.body), fields };
     return fields;
+  }
+
+  /**
+   * The RowDescription with the value rules applied to its column names, or undefined when
+   * none changed: dynamic SQL can name a column after a value (`EXECUTE format('CREATE VIEW v
+   * AS SELECT 1 AS %I', email)`). Masking plans use the server's names, not these.
+   */
+  private maskedRowDescription(frame: Frame): Buffer | undefined {
+    const fields = this.rowDescription(frame);
+    const last = this.lastRowDescription!;
+    if (last.maskedBytes === undefined) {
+      const names = fields.map((field) => this.policy.masker.maskText(field.name));
+      last.maskedBytes = names.every((name, i) => name === fields[i]!.name)
+        ? null
+        : encodeBackend({
+            type: 'RowDescription',
+            fields: fields.map((field, i) => ({ ...field, name: names[i]! })),
+          });
+    }
+    return last.maskedBytes ?? undefined;
   }
 
   private dataRow(frame: Frame, out: Decisions): void {

@@ -48,6 +48,8 @@ const CLIENT: FrontendMessage[] = [
   { type: 'Query', sql: 'select email from users' },
   { type: 'Query', sql: 'DROP TABLE users' },
   { type: 'Query', sql: 'select 1; drop table t' },
+  { type: 'Query', sql: 'COPY users TO STDOUT (FORMAT csv, HEADER)' },
+  { type: 'Query', sql: 'COPY (SELECT email FROM users) TO STDOUT' },
   { type: 'Parse', statement: '', sql: 'select $1::text as email', parameterTypes: [] },
   { type: 'Parse', statement: 's1', sql: 'drop table t', parameterTypes: [] },
   {
@@ -92,6 +94,14 @@ const SERVER: BackendMessage[] = [
     ]),
   },
   { type: 'NoticeResponse', fields: new Map([['M', 'hello']]) },
+  { type: 'NoticeResponse', fields: new Map([['M', 'hello a@b.io']]) },
+  { type: 'NotificationResponse', processId: 1, channel: 'c', payload: 'a@b.io' },
+  { type: 'CopyOutResponse', format: 0, columnFormats: [0, 0] },
+  { type: 'CopyOutResponse', format: 1, columnFormats: [1] },
+  { type: 'CopyData', data: Buffer.from('1,"a@b.io"\n2,') },
+  { type: 'CopyData', data: Buffer.from('x\n') },
+  { type: 'CopyDone' },
+  { type: 'CommandComplete', tag: 'COPY 2' },
   { type: 'ParameterStatus', name: 'TimeZone', value: 'UTC' },
   { type: 'ParameterStatus', name: 'client_encoding', value: 'SJIS' },
 ];
