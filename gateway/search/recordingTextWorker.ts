@@ -8,9 +8,12 @@
  *   (`frames[i].length` bytes each; `gap: true` marks frames left out before it);
  * - `{ take, id, flush, end }` answers `{ id, entries, processed }`: the entries derived so
  *   far and the frame bytes taken in since the worker started; with `end` it forgets the
- *   recording.
+ *   recording. Started with `workerData.indexFile` (a SQLite store's file), the worker stores
+ *   the entries itself, in one transaction, and answers with none (`writeError` if that
+ *   failed): the entries are not copied back, nor written by the proxy's thread.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
+import { SqliteRecordingTextWriter } from '../store/sqliteRecordingTextWriter.ts';
 import type { RecordingTextEntry } from '../store/store.ts';
 import type { RecordingTextDeriverOptions } from './recordingTextDeriver.ts';
 import { SessionDerivation } from './sessionDerivation.ts';
@@ -31,11 +34,14 @@ export type ToTextWorker =
   | { take: string; id: number; flush: boolean; end: boolean };
 
 export type FromTextWorker =
-  | { id: number; entries: RecordingTextEntry[]; processed: number }
+  | { id: number; entries: RecordingTextEntry[]; processed: number; writeError?: string }
   | { id: number; error: string };
 
 const sessions = new Map<string, SessionDerivation>();
 let processed = 0;
+const indexFile = (workerData as { indexFile?: string } | undefined)?.indexFile;
+/** Opened at the first entries to store (the gateway has migrated the file by then). */
+let writer: SqliteRecordingTextWriter | undefined;
 
 function handle(message: ToTextWorker): FromTextWorker | undefined {
   if ('open' in message) {
@@ -59,7 +65,16 @@ function handle(message: ToTextWorker): FromTextWorker | undefined {
   const session = sessions.get(message.take);
   const entries = session?.take({ flush: message.flush }) ?? [];
   if (message.end) sessions.delete(message.take);
-  return { id: message.id, entries, processed };
+  if (indexFile === undefined || entries.length === 0)
+    return { id: message.id, entries, processed };
+  try {
+    writer ??= SqliteRecordingTextWriter.open(indexFile);
+    writer.insertNow(entries);
+    return { id: message.id, entries: [], processed };
+  } catch (error) {
+    const writeError = error instanceof Error ? error.message : String(error);
+    return { id: message.id, entries: [], processed, writeError };
+  }
 }
 
 parentPort?.on('message', (message: ToTextWorker) => {

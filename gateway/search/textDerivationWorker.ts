@@ -45,8 +45,19 @@ export interface TextDerivationWorkerOptions {
   log?: Logger;
   /** Frame bytes the worker may be behind before frames are left out. */
   maxBacklogBytes?: number;
+  /**
+   * The SQLite store's file: the worker stores the entries itself over its own connection
+   * and `take` resolves with none (DESIGN.md, "Search index written where it is derived").
+   * Without it (PostgreSQL, an in-memory store) `take` hands the entries back to be stored.
+   */
+  indexFile?: string;
   /** Replaces the bootstrap (tests: a worker that fails). */
   workerSource?: string;
+}
+
+/** The worker derived the entries but could not store them (the worker itself is fine). */
+export class IndexWriteError extends Error {
+  override name = 'IndexWriteError';
 }
 
 export class TextDerivationWorker {
@@ -179,7 +190,10 @@ export class TextDerivationWorker {
       );
       const worker = new Worker(this.options.workerSource ?? WORKER_BOOTSTRAP, {
         eval: true,
-        workerData: { entry: entry.href },
+        workerData: {
+          entry: entry.href,
+          ...(this.options.indexFile !== undefined && { indexFile: this.options.indexFile }),
+        },
       });
       worker.on('message', (reply: FromTextWorker) => this.answer(reply));
       worker.on('error', (error) => this.fail(error));
@@ -205,7 +219,8 @@ export class TextDerivationWorker {
     const waiter = this.waiting.get(reply.id);
     this.waiting.delete(reply.id);
     if (this.waiting.size === 0) this.worker?.unref();
-    waiter?.resolve(reply.entries);
+    if (reply.writeError !== undefined) waiter?.reject(new IndexWriteError(reply.writeError));
+    else waiter?.resolve(reply.entries);
   }
 
   private fail(error: Error): void {

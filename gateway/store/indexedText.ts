@@ -30,6 +30,15 @@ export function indexableWords(text: string): string[] {
   return indexWords(text).filter((word) => word.length <= MAX_INDEXED_WORD_LENGTH);
 }
 
+/** Whether `text` has a word the index holds (indexableWords is not empty), cheaper. */
+export function hasIndexableWord(text: string): boolean {
+  for (const match of text.matchAll(WORD_PATTERN)) {
+    // Measured lower-cased, as indexableWords does (lower-casing can change the length).
+    if (match[0].toLowerCase().length <= MAX_INDEXED_WORD_LENGTH) return true;
+  }
+  return false;
+}
+
 /** A query term the index can answer: exactly one word (anything else could inject syntax). */
 export function isSearchTerm(term: string): boolean {
   return /^[\p{L}\p{N}]+$/u.test(term);
