@@ -8,7 +8,7 @@
  * returns (array_to_tsvector), so both deployments find the same hits. Search splits query
  * words with this module too (search/searchTerms.ts), so the two cannot disagree.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** One word of text (global: use with matchAll, which copies it). */
 export const WORD_PATTERN = /[\p{L}\p{N}]+/gu;
@@ -49,7 +49,8 @@ export function isSearchTerm(term: string): boolean {
  * itself because a text can be longer than a B-tree index entry may be.
  */
 export function textHash(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  // One-shot: no Hash object per text (a new query text each time is the common case).
+  return hash('sha256', text, 'hex');
 }
 
 /** PostgreSQL text cannot hold NUL; derived text never needs it. */
