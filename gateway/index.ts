@@ -122,16 +122,22 @@ export async function openGatewayServices(
     hostnames: config.hostnames,
     masterKeyBase64: config.masterKeyBase64,
   });
-  const store = config.databaseUrl
-    ? await openPostgresStore(config.databaseUrl)
-    : await openSqliteStore(path.join(config.dataDir, SQLITE_FILE_NAME));
+  const sqliteFile = config.databaseUrl ? undefined : path.join(config.dataDir, SQLITE_FILE_NAME);
+  const store =
+    sqliteFile === undefined
+      ? await openPostgresStore(config.databaseUrl as string)
+      : await openSqliteStore(sqliteFile);
   const listeners: ListenerAddresses = {};
   const instanceId = loadOrCreateGatewayInstanceId(config.dataDir);
   // SQLite deployment: segment files in the data dir; PostgreSQL: rows shared by all replicas.
   const segmentRoot = path.join(config.dataDir, 'recordings');
   const segments = new SegmentFileStorage(segmentRoot);
   const chunks = new DatabaseChunkStorage(store);
-  const textIndex = new RecordingTextIndexer(store, log ? { log } : {});
+  // On SQLite the search-text worker writes the index over its own connection to the file.
+  const textIndex = new RecordingTextIndexer(store, {
+    ...(log && { log }),
+    ...(sqliteFile !== undefined && { worker: { indexFile: sqliteFile } }),
+  });
   const hashPool = new ChainHashPool(log ? { log } : {});
   const recordings = new RecordingArchive(
     [segments, chunks],

@@ -4,6 +4,9 @@
  * session goes on; bulk output past the budget is left out while commands are not; a worker
  * that dies leaves indexing to the calling thread without losing later text.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventKinds } from '../../shared/recording/recordingFormat.ts';
 import type { FrameObserver } from '../recorder/recorder.ts';
@@ -19,8 +22,11 @@ afterEach(async () => {
   for (const store of stores.splice(0)) await store.close();
 });
 
-async function setUp(options: ConstructorParameters<typeof RecordingTextIndexer>[1] = {}) {
-  const store = await openSqliteStore(':memory:');
+async function setUp(
+  options: ConstructorParameters<typeof RecordingTextIndexer>[1] = {},
+  file = ':memory:',
+) {
+  const store = await openSqliteStore(file);
   stores.push(store);
   const indexer = new RecordingTextIndexer(store, options);
   indexers.push(indexer);
@@ -69,6 +75,60 @@ describe('RecordingTextIndexer', () => {
     feed(eventKinds.input, 'echo second\r');
     await observer.end();
     expect(await texts()).toContain('echo second');
+  });
+
+  it('stores the index from the worker over its own connection to a SQLite file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'witness-indexer-'));
+    try {
+      const file = join(dir, 'witness.db');
+      const { store, indexer } = await setUp({ worker: { indexFile: file } }, file);
+      const observer = indexer.observe('ses_file');
+      const feed = feeder(observer);
+      feed(eventKinds.meta, JSON.stringify({ type: 'pty-req', term: 'xterm' }));
+      feed(eventKinds.input, 'grep -r bilbyprobe /srv\r');
+      feed(eventKinds.query, JSON.stringify({ sql: 'SELECT dunnartcol FROM t' }), { channel: 0 });
+      observer.checkpoint(3);
+      const texts = async () => (await store.listRecordingText('ses_file')).map((e) => e.text);
+      await within(10_000, async () => (await texts()).length === 2);
+      feed(eventKinds.input, 'echo last\r');
+      // end() resolves once the worker has stored the last entries: searchable at once.
+      await observer.end();
+      expect(await texts()).toEqual([
+        'grep -r bilbyprobe /srv',
+        'SELECT dunnartcol FROM t',
+        'echo last',
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('logs a failed write on the worker and keeps deriving there', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'witness-indexer-'));
+    try {
+      const warnings: string[] = [];
+      const log = {
+        debug() {},
+        info() {},
+        warn: (message: string) => warnings.push(message),
+        error() {},
+      };
+      // A file that is not the store's: the worker cannot open it (fileMustExist).
+      const { store, indexer } = await setUp({
+        log: log as never,
+        worker: { indexFile: join(dir, 'missing.db') },
+      });
+      const observer = indexer.observe('ses_unwritable');
+      const feed = feeder(observer);
+      feed(eventKinds.meta, JSON.stringify({ type: 'pty-req', term: 'xterm' }));
+      feed(eventKinds.input, 'uname -a\r');
+      await observer.end();
+      expect(warnings).toEqual(['could not index recording text; searches will miss part of it']);
+      // Not derived again and stored on this thread: the worker is fine, its store is not.
+      expect(await store.listRecordingText('ses_unwritable')).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('indexes bulk output up to the session budget, and commands whatever the output did', async () => {

@@ -9,8 +9,10 @@
  * Indexing never holds up or fails a session: on the event loop a frame is only weighed
  * against the output budget (outputBudget.ts) and copied into the worker's next batch; store
  * writes happen in the background, one at a time per session; a failed write is logged and
- * that text is missing from the index (the recording itself is unaffected). Without a worker
- * (it could not start, or failed) the text is derived on the calling thread, as before.
+ * that text is missing from the index (the recording itself is unaffected). On SQLite the
+ * worker stores what it derives itself, over its own connection (worker option `indexFile`),
+ * so the entries never come back to this thread. Without a worker (it could not start, or
+ * failed) the text is derived and stored on the calling thread, as before.
  */
 
 import { eventKinds, type RecordingEvent } from '../../shared/recording/recordingFormat.ts';
@@ -26,7 +28,11 @@ import {
 } from './outputBudget.ts';
 import type { DerivableFrame, RecordingTextDeriverOptions } from './recordingTextDeriver.ts';
 import { SessionDerivation } from './sessionDerivation.ts';
-import { TextDerivationWorker, type TextDerivationWorkerOptions } from './textDerivationWorker.ts';
+import {
+  IndexWriteError,
+  TextDerivationWorker,
+  type TextDerivationWorkerOptions,
+} from './textDerivationWorker.ts';
 
 /** While re-indexing, finished entries are stored every this many frames. */
 const REINDEX_FRAMES_PER_WRITE = 2000;
@@ -95,7 +101,11 @@ export class RecordingTextIndexer {
       if (inline) return Promise.resolve(inline.take({ flush: true }));
       return (worker as TextDerivationWorker)
         .take(sessionId, { flush: true, end })
-        .catch(() => goInline().take({ flush: true }));
+        .catch((error: unknown) => {
+          // A failed store write is logged below like any; only a failed worker goes inline.
+          if (error instanceof IndexWriteError) throw error;
+          return goInline().take({ flush: true });
+        });
     };
     let chain: Promise<void> = Promise.resolve();
     let broken = false;

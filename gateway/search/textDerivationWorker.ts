@@ -4,7 +4,7 @@
  *
  * The frames of every session arriving within a few ms go to the worker as one message:
  * their data copied once into a transferred buffer (the recorder's data belongs to the proxy
- * and is valid only during the observer's call). `take` asks for a session's entries; the
+ * and is valid only during the observer's call), their numbers in another (frameBatch.ts). `take` asks for a session's entries; the
  * worker answers in order, so they include every frame posted before it.
  *
  * Loading follows chainHashPool.ts: the worker is a few lines of eval'd source (nothing to
@@ -21,8 +21,9 @@
 import { Worker } from 'node:worker_threads';
 import { type Logger, silentLogger } from '../logger.ts';
 import type { RecordingTextEntry } from '../store/store.ts';
+import { FrameBatchBuilder } from './frameBatch.ts';
 import type { DerivableFrame, RecordingTextDeriverOptions } from './recordingTextDeriver.ts';
-import type { FrameInBatch, FromTextWorker, ToTextWorker } from './recordingTextWorker.ts';
+import type { FromTextWorker, ToTextWorker } from './recordingTextWorker.ts';
 
 const WORKER_BOOTSTRAP = `
 // import(), not require: an eval'd worker runs as an ES module when the process was started
@@ -45,8 +46,19 @@ export interface TextDerivationWorkerOptions {
   log?: Logger;
   /** Frame bytes the worker may be behind before frames are left out. */
   maxBacklogBytes?: number;
+  /**
+   * The SQLite store's file: the worker stores the entries itself over its own connection
+   * and `take` resolves with none (DESIGN.md, "Search index written where it is derived").
+   * Without it (PostgreSQL, an in-memory store) `take` hands the entries back to be stored.
+   */
+  indexFile?: string;
   /** Replaces the bootstrap (tests: a worker that fails). */
   workerSource?: string;
+}
+
+/** The worker derived the entries but could not store them (the worker itself is fine). */
+export class IndexWriteError extends Error {
+  override name = 'IndexWriteError';
 }
 
 export class TextDerivationWorker {
@@ -54,9 +66,7 @@ export class TextDerivationWorker {
   private failure: Error | undefined;
   private readonly log: Logger;
   private readonly maxBacklogBytes: number;
-  private batch: FrameInBatch[] = [];
-  private batchData: Uint8Array[] = [];
-  private batchBytes = 0;
+  private readonly batch = new FrameBatchBuilder();
   private flushQueued = false;
   private posted = 0;
   private processed = 0;
@@ -86,23 +96,12 @@ export class TextDerivationWorker {
   /** Copies the frame into this turn's batch; false when the worker is unusable. */
   frame(sessionId: string, frame: DerivableFrame): boolean {
     if (!this.usable) return false;
-    if (this.posted + this.batchBytes - this.processed > this.maxBacklogBytes) {
+    if (this.posted + this.batch.bytes - this.processed > this.maxBacklogBytes) {
       this.gaps.add(sessionId);
       return true;
     }
-    const entry: FrameInBatch = {
-      session: sessionId,
-      seq: frame.seq,
-      time: frame.time,
-      channel: frame.channel,
-      kind: frame.kind,
-      length: frame.data.length,
-    };
-    if (this.gaps.delete(sessionId)) entry.gap = true;
-    this.batch.push(entry);
-    if (frame.data.length > 0) this.batchData.push(new Uint8Array(frame.data)); // a copy: the data is the proxy's
-    this.batchBytes += frame.data.length;
-    if (this.batchBytes >= MAX_BATCH_BYTES) this.flush();
+    this.batch.add(sessionId, frame, this.gaps.delete(sessionId));
+    if (this.batch.bytes >= MAX_BATCH_BYTES) this.flush();
     else if (!this.flushQueued) {
       this.flushQueued = true;
       // Unref'd: shutdown takes every session's last entries, which posts the batch first.
@@ -145,20 +144,10 @@ export class TextDerivationWorker {
 
   private flush(): void {
     this.flushQueued = false;
-    if (this.batch.length === 0) return;
-    const buffer = new ArrayBuffer(this.batchBytes);
-    const bytes = new Uint8Array(buffer);
-    let offset = 0;
-    for (const data of this.batchData) {
-      bytes.set(data, offset);
-      offset += data.length;
-    }
-    const frames = this.batch;
-    this.posted += this.batchBytes;
-    this.batch = [];
-    this.batchData = [];
-    this.batchBytes = 0;
-    this.post({ frames, buffer }, [buffer]);
+    if (this.batch.empty) return;
+    this.posted += this.batch.bytes;
+    const { message, transfer } = this.batch.take();
+    this.post({ frames: message }, transfer);
   }
 
   private post(message: ToTextWorker, transfer: ArrayBuffer[] = []): boolean {
@@ -179,7 +168,10 @@ export class TextDerivationWorker {
       );
       const worker = new Worker(this.options.workerSource ?? WORKER_BOOTSTRAP, {
         eval: true,
-        workerData: { entry: entry.href },
+        workerData: {
+          entry: entry.href,
+          ...(this.options.indexFile !== undefined && { indexFile: this.options.indexFile }),
+        },
       });
       worker.on('message', (reply: FromTextWorker) => this.answer(reply));
       worker.on('error', (error) => this.fail(error));
@@ -205,7 +197,8 @@ export class TextDerivationWorker {
     const waiter = this.waiting.get(reply.id);
     this.waiting.delete(reply.id);
     if (this.waiting.size === 0) this.worker?.unref();
-    waiter?.resolve(reply.entries);
+    if (reply.writeError !== undefined) waiter?.reject(new IndexWriteError(reply.writeError));
+    else waiter?.resolve(reply.entries);
   }
 
   private fail(error: Error): void {
@@ -216,9 +209,7 @@ export class TextDerivationWorker {
     });
     const worker = this.worker;
     this.worker = undefined;
-    this.batch = [];
-    this.batchData = [];
-    this.batchBytes = 0;
+    this.batch.clear();
     this.rejectAll(error);
     void worker?.terminate();
   }

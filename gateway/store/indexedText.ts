@@ -8,7 +8,7 @@
  * returns (array_to_tsvector), so both deployments find the same hits. Search splits query
  * words with this module too (search/searchTerms.ts), so the two cannot disagree.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** One word of text (global: use with matchAll, which copies it). */
 export const WORD_PATTERN = /[\p{L}\p{N}]+/gu;
@@ -30,6 +30,15 @@ export function indexableWords(text: string): string[] {
   return indexWords(text).filter((word) => word.length <= MAX_INDEXED_WORD_LENGTH);
 }
 
+/** Whether `text` has a word the index holds (indexableWords is not empty), cheaper. */
+export function hasIndexableWord(text: string): boolean {
+  for (const match of text.matchAll(WORD_PATTERN)) {
+    // Measured lower-cased, as indexableWords does (lower-casing can change the length).
+    if (match[0].toLowerCase().length <= MAX_INDEXED_WORD_LENGTH) return true;
+  }
+  return false;
+}
+
 /** A query term the index can answer: exactly one word (anything else could inject syntax). */
 export function isSearchTerm(term: string): boolean {
   return /^[\p{L}\p{N}]+$/u.test(term);
@@ -40,7 +49,8 @@ export function isSearchTerm(term: string): boolean {
  * itself because a text can be longer than a B-tree index entry may be.
  */
 export function textHash(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  // One-shot: no Hash object per text (a new query text each time is the common case).
+  return hash('sha256', text, 'hex');
 }
 
 /** PostgreSQL text cannot hold NUL; derived text never needs it. */

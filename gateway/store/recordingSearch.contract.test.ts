@@ -18,6 +18,7 @@ import {
 import { indexWords } from './indexedText.ts';
 import { migrations } from './migrations.ts';
 import { openPostgresStore, openSqliteStore } from './openStore.ts';
+import { SqliteRecordingTextWriter } from './sqliteRecordingTextWriter.ts';
 import type { NewRecording, RecordingTextEntry, Store } from './store.ts';
 
 const T = 1_750_000_000_000;
@@ -386,11 +387,12 @@ function describeSearchContract(name: string, freshLocation: () => Promise<Searc
   });
 }
 
-describeSearchContract('sqlite', async () => {
+/** The SQLite store's file, opened by `open` (a store) and counted past it. */
+async function sqliteLocation(open: (file: string) => Promise<Store>): Promise<SearchLocation> {
   const dir = await mkdtemp(join(tmpdir(), 'witness-search-'));
   const file = join(dir, 'witness.db');
   return {
-    open: () => openSqliteStore(file),
+    open: () => open(file),
     countRows: async (table) => {
       const database = new SqliteDatabase(file, { readonly: true });
       try {
@@ -401,7 +403,29 @@ describeSearchContract('sqlite', async () => {
     },
     dispose: () => rm(dir, { recursive: true, force: true }),
   };
-});
+}
+
+describeSearchContract('sqlite', () => sqliteLocation(openSqliteStore));
+
+/**
+ * The search-text worker's writes (SqliteRecordingTextWriter, its own connection and
+ * statements) read back through the store: the same hits as the store's own writes.
+ */
+describeSearchContract('sqlite, index written by its own connection', () =>
+  sqliteLocation(async (file) => {
+    const store = await openSqliteStore(file);
+    const writer = SqliteRecordingTextWriter.open(file);
+    return {
+      ...store,
+      insertRecordingText: (entries) => writer.insertRecordingText(entries),
+      deleteRecordingText: (sessionId) => writer.deleteRecordingText(sessionId),
+      close: async () => {
+        writer.close();
+        await store.close();
+      },
+    };
+  }),
+);
 
 describeWithPostgres('PostgreSQL', () => {
   describeSearchContract('postgres', async () => {
