@@ -122,7 +122,7 @@ const UNMATCHED_POLICY: Partial<DatabasePolicy> = {
     {
       kind: 'statement',
       name: 'unmatched',
-      classes: ['merge_modify', 'call', 'do', 'create_trigger', 'create_rule'],
+      classes: ['merge_modify', 'call', 'create_trigger', 'create_rule'],
     },
   ],
 };
