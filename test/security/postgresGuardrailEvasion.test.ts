@@ -461,6 +461,27 @@ describeWithPostgres('guardrail evasion through the gateway (real PostgreSQL 15)
     await expectAccountsIntact();
   });
 
+  it('refuses to open a session on a database that starts with standard_conforming_strings off', async () => {
+    const offDb = await bed.addResource('db-conforming-off', {
+      policy: { guardrails: [{ kind: 'statement', name: 'guard', classes: ['drop'] }] },
+    });
+    await direct(
+      offDb.directUrl,
+      `ALTER DATABASE "${offDb.database}" SET standard_conforming_strings = off;
+       CREATE TABLE kept (id int); INSERT INTO kept VALUES (1);`,
+    );
+    const session = await bed.newSession('db-conforming-off');
+    const error = await bed.connectPg(session).then(
+      async (client) => {
+        await client.end();
+        return undefined;
+      },
+      (e: Error & { code?: string }) => e,
+    );
+    expect(error?.code).toBe('42501');
+    expect(error?.message).toMatch(/standard_conforming_strings off.*"lexing_settings"/);
+  });
+
   it('holds a pipelined statement with a backslash or non-ASCII text until the answers before it, then runs it', async () => {
     const session = await bed.newSession('db-protected');
     const raw = await rawSession(bed, session);
