@@ -185,12 +185,21 @@ const ATTACKS: Array<[string, Attack]> = [
         { type: 'Sync' },
       ],
       expect: async (raw, from) => {
-        const fatal = await raw.waitFor((m) => m.type === 'ErrorResponse', { from });
-        expect(errorFields(fatal)).toMatchObject({
+        // The second Parse is refused (its setting is known only at the Sync after it); then
+        // the Sync reports the change and the session is closed.
+        const refusal = await raw.waitFor((m) => m.type === 'ErrorResponse', { from });
+        expect(errorFields(refusal)).toMatchObject({
+          S: 'ERROR',
           C: '42501',
           M: expect.stringContaining('"lexing_settings"'),
         });
         await raw.closed;
+        expect(
+          raw.messages
+            .filter((m) => m.type === 'ErrorResponse')
+            .map(errorFields)
+            .at(-1),
+        ).toMatchObject({ S: 'FATAL', M: expect.stringContaining('was changed to off') });
       },
     },
   ],
