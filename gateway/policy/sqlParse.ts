@@ -85,6 +85,8 @@ export const MAX_PARSED_BYTES = 256 * 1024;
  * nested `/*` took 0.8 s, 100,000 took minutes), so deeper nesting is refused before parsing.
  */
 const MAX_COMMENT_DEPTH = 64;
+/** The parser's message is shown to the user and recorded; it quotes the query at the error. */
+const MAX_ERROR_LENGTH = 160;
 
 const NO_STATEMENTS: ParsedQuery = Object.freeze({ ok: true, statements: Object.freeze([]) });
 
@@ -107,7 +109,12 @@ function parseUncached(sql: string): ParsedQuery {
   try {
     tree = parseSync(sql) as { stmts?: RawStatement[] };
   } catch (error) {
-    return Object.freeze({ ok: false, error: (error as Error).message });
+    // "unterminated quoted string at or near …" quotes the rest of the text: keep it short.
+    const message = (error as Error).message;
+    return Object.freeze({
+      ok: false,
+      error: message.length > MAX_ERROR_LENGTH ? `${message.slice(0, MAX_ERROR_LENGTH)}…` : message,
+    });
   }
   const raw = tree.stmts ?? [];
   // Locations are byte offsets into the UTF-8 text; for ASCII they are string offsets too.

@@ -107,6 +107,26 @@ export interface PostgresTestBed {
   close(): Promise<void>;
 }
 
+/**
+ * With WITNESS_TEST_PG_POLICY=unmatched the default resource carries masking rules and
+ * guardrails that touch nothing the PostgreSQL integration tests do (issue #13: they must pass,
+ * with the same output, through a resource with policies): every statement is then parsed,
+ * checked, and its results planned for masking.
+ */
+const UNMATCHED_POLICY: Partial<DatabasePolicy> = {
+  masking: [
+    { name: 'pii', match: { kind: 'column', pattern: '^(ssn|card_number)$' }, style: 'full' },
+    { name: 'unused-type', match: { kind: 'type', types: ['macaddr8'] }, style: 'full' },
+  ],
+  guardrails: [
+    {
+      kind: 'statement',
+      name: 'unmatched',
+      classes: ['merge_modify', 'call', 'create_trigger', 'create_rule'],
+    },
+  ],
+};
+
 const ENGINEER_PASSWORD = 'engineer-password-1';
 const ADMIN_PASSWORD = 'admin-password-12';
 
@@ -217,7 +237,9 @@ export async function startPostgresTestBed(
       if (grant.status !== 201) throw new Error(`granting ${name} failed: ${grant.text}`);
       return { id: created.json.id as string, name, directUrl, database };
     };
-    const resource = await addResource('db-main');
+    const resource = await addResource('db-main', {
+      ...(process.env.WITNESS_TEST_PG_POLICY === 'unmatched' && { policy: UNMATCHED_POLICY }),
+    });
 
     const newSession: PostgresTestBed['newSession'] = async (name = resource.name) => {
       const resources = await gw.request('GET', '/v1/resources', { token: engineerToken });

@@ -185,12 +185,21 @@ const ATTACKS: Array<[string, Attack]> = [
         { type: 'Sync' },
       ],
       expect: async (raw, from) => {
-        const fatal = await raw.waitFor((m) => m.type === 'ErrorResponse', { from });
-        expect(errorFields(fatal)).toMatchObject({
+        // The second Parse is refused (its setting is known only at the Sync after it); then
+        // the Sync reports the change and the session is closed.
+        const refusal = await raw.waitFor((m) => m.type === 'ErrorResponse', { from });
+        expect(errorFields(refusal)).toMatchObject({
+          S: 'ERROR',
           C: '42501',
           M: expect.stringContaining('"lexing_settings"'),
         });
         await raw.closed;
+        expect(
+          raw.messages
+            .filter((m) => m.type === 'ErrorResponse')
+            .map(errorFields)
+            .at(-1),
+        ).toMatchObject({ S: 'FATAL', M: expect.stringContaining('was changed to off') });
       },
     },
   ],
@@ -459,6 +468,27 @@ describeWithPostgres('guardrail evasion through the gateway (real PostgreSQL 15)
     expect(rowsAfter(raw, from)).toEqual([['safe_encoding'], ['\\', '; DROP TABLE accounts; --']]);
     raw.close();
     await expectAccountsIntact();
+  });
+
+  it('refuses to open a session on a database that starts with standard_conforming_strings off', async () => {
+    const offDb = await bed.addResource('db-conforming-off', {
+      policy: { guardrails: [{ kind: 'statement', name: 'guard', classes: ['drop'] }] },
+    });
+    await direct(
+      offDb.directUrl,
+      `ALTER DATABASE "${offDb.database}" SET standard_conforming_strings = off;
+       CREATE TABLE kept (id int); INSERT INTO kept VALUES (1);`,
+    );
+    const session = await bed.newSession('db-conforming-off');
+    const error = await bed.connectPg(session).then(
+      async (client) => {
+        await client.end();
+        return undefined;
+      },
+      (e: Error & { code?: string }) => e,
+    );
+    expect(error?.code).toBe('42501');
+    expect(error?.message).toMatch(/standard_conforming_strings off.*"lexing_settings"/);
   });
 
   it('holds a pipelined statement with a backslash or non-ASCII text until the answers before it, then runs it', async () => {

@@ -52,7 +52,7 @@ import {
   OutOfOrder,
   PostgresProtocolTracker,
 } from './protocolTracker.ts';
-import type { SessionPolicy } from './sessionPolicy.ts';
+import { LEXING_SETTINGS_RULE, type SessionPolicy } from './sessionPolicy.ts';
 import {
   connectUpstream,
   type PostgresTarget,
@@ -256,12 +256,16 @@ export class PostgresSession {
     const conformingStrings = upstream.parameters.get('standard_conforming_strings');
     if (this.context.policy.enforcing && conformingStrings === 'off') {
       upstream.socket.end(TERMINATE);
+      const message = `${resource.name} starts sessions with standard_conforming_strings off; masking and guardrails on this database need it on (blocked by gateway rule "${LEXING_SETTINGS_RULE}"). An admin must reset it on the database or role.`;
+      this.context.refusals?.count(resource.name, LEXING_SETTINGS_RULE);
+      await this.recordJson(eventKinds.meta, {
+        type: 'refused',
+        request: 'session',
+        rule: LEXING_SETTINGS_RULE,
+        message,
+      }).catch(() => {});
       this.refuseStart(
-        errorResponse(
-          'FATAL',
-          SQLSTATE.insufficientPrivilege,
-          `${resource.name} starts sessions with standard_conforming_strings off; masking and guardrails on this database need it on (blocked by gateway rule "lexing_settings"). An admin must reset it on the database or role.`,
-        ),
+        errorResponse('FATAL', SQLSTATE.insufficientPrivilege, message),
         'refused: target standard_conforming_strings off',
       );
       return;
@@ -499,11 +503,12 @@ export class PostgresSession {
   private serverBrokeProtocol(error: unknown): void {
     const name = this.context.resource.name;
     if (error instanceof LexingSettingChanged) {
+      this.context.refusals?.count(name, LEXING_SETTINGS_RULE);
       this.shutDown(
         errorResponse(
           'FATAL',
           SQLSTATE.insufficientPrivilege,
-          `${error.setting} was changed to ${printable(error.value)} (blocked by gateway rule "lexing_settings"): masking and guardrails on ${name} read SQL with it on, so this session was closed`,
+          `${error.setting} was changed to ${printable(error.value)} (blocked by gateway rule "${LEXING_SETTINGS_RULE}"): masking and guardrails on ${name} read SQL with it on, so this session was closed`,
         ),
         `${error.setting} changed to ${error.value}`,
       );

@@ -97,6 +97,9 @@ describe('compileSessionPolicy', () => {
       reason: expect.stringContaining('unterminated quoted string'),
     });
     expect(policy.check('SELEC 1')).toMatchObject({ blocked: true, rule: 'unparsable' });
+    const long = policy.check(`SELECT '${'x'.repeat(100_000)}`);
+    expect(long).toMatchObject({ blocked: true, rule: 'unparsable' });
+    expect(long.blocked && long.reason.length).toBeLessThan(400);
     expect(compileSessionPolicy(parser, none).check("SELECT 'abc")).toEqual({ blocked: false });
     expect(compileSessionPolicy(parser, none).check("SELECT names FROM 'x")).toEqual({
       blocked: false,
