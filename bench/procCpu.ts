@@ -29,6 +29,24 @@ export function processCpuSeconds(pid: number | undefined): number | undefined {
 }
 
 /**
+ * CPU seconds (user + system) of a process's children that have exited and been waited for,
+ * their own reaped descendants included (cutime + cstime). For a forking server (sshd) that is
+ * the CPU of every connection it has served and closed; for this process, of the commands it
+ * ran. A child still running is not counted until it is reaped.
+ */
+export function reapedChildrenCpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    // cutime is field 16, cstime 17 (see processCpuSeconds for the offsets).
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Busy CPU seconds of the whole machine so far (every process and the kernel): /proc/stat's
  * first line minus idle and iowait.
  */

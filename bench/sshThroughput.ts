@@ -25,7 +25,7 @@ import {
 import { startSshd } from '../test/harness/sshd.ts';
 import { addSshTarget, serveWithSshArgs } from '../test/harness/sshTarget.ts';
 import { runCountingOutput } from './countedOutput.ts';
-import { machineBusySeconds, processCpuSeconds } from './procCpu.ts';
+import { machineBusySeconds, processCpuSeconds, reapedChildrenCpuSeconds } from './procCpu.ts';
 
 const BYTES = Number(process.env.WITNESS_BENCH_SSH_BYTES ?? 500_000_000);
 const TEXT_BYTES = Number(process.env.WITNESS_BENCH_SSH_TEXT_BYTES ?? 200_000_000);
@@ -49,6 +49,30 @@ interface Transfer {
   machineCpuSeconds: number;
   /** CPU time the gateway process spent during the transfer (gateway paths only). */
   gatewayCpuSeconds: number;
+  /**
+   * CPU time of the sshd sessions the transfer used (the target's, and on the jump path the
+   * jump host's too): what the listening sshd reaped meanwhile.
+   */
+  sshdCpuSeconds: number;
+  /** CPU time of the OpenSSH client (and the `ssh -W` it starts for `-J`). */
+  clientCpuSeconds: number;
+}
+
+let sshdPid: number | undefined;
+
+/**
+ * sshd reaps a session's process a moment after the client saw the channel close: wait until
+ * its reaped-children counter stops moving (bounded), so the session's CPU is in the reading.
+ */
+async function settledSshdCpu(): Promise<number> {
+  let last = reapedChildrenCpuSeconds(sshdPid) ?? Number.NaN;
+  for (let i = 0; i < 20; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const now = reapedChildrenCpuSeconds(sshdPid) ?? Number.NaN;
+    if (now === last && i >= 2) break;
+    last = now;
+  }
+  return last;
 }
 
 function log(line: string): void {
@@ -65,15 +89,26 @@ function timedSsh(
   const started = process.hrtime.bigint();
   const busyBefore = machineBusySeconds() ?? Number.NaN;
   const gatewayBefore = processCpuSeconds(gatewayPid) ?? Number.NaN;
+  const sshdBefore = reapedChildrenCpuSeconds(sshdPid) ?? Number.NaN;
+  const clientBefore = reapedChildrenCpuSeconds(process.pid) ?? Number.NaN;
   return runCountingOutput('ssh', args, { ...process.env, ...env }).then(
-    ({ code, bytes, stderr }) => {
+    async ({ code, bytes, stderr }) => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const machineCpuSeconds = (machineBusySeconds() ?? Number.NaN) - busyBefore;
       const gatewayCpuSeconds = (processCpuSeconds(gatewayPid) ?? Number.NaN) - gatewayBefore;
+      const clientCpuSeconds = (reapedChildrenCpuSeconds(process.pid) ?? Number.NaN) - clientBefore;
+      const sshdCpuSeconds = (await settledSshdCpu()) - sshdBefore;
       if (code !== 0 || bytes !== expected) {
         throw new Error(`ssh ${args.join(' ')} exited ${code} after ${bytes} bytes: ${stderr}`);
       }
-      return { seconds, bytes, machineCpuSeconds, gatewayCpuSeconds };
+      return {
+        seconds,
+        bytes,
+        machineCpuSeconds,
+        gatewayCpuSeconds,
+        sshdCpuSeconds,
+        clientCpuSeconds,
+      };
     },
   );
 }
@@ -81,6 +116,8 @@ function timedSsh(
 const mbps = (t: Transfer) => t.bytes / 1e6 / t.seconds;
 const cpuPerGb = (t: Transfer) => t.machineCpuSeconds / (t.bytes / 1e9);
 const gatewayCpuPerGb = (t: Transfer) => t.gatewayCpuSeconds / (t.bytes / 1e9);
+const perGb = (seconds: (t: Transfer) => number, runs: Transfer[]) =>
+  runs.reduce((sum, t) => sum + seconds(t), 0) / (runs.reduce((sum, t) => sum + t.bytes, 0) / 1e9);
 const best = (runs: Transfer[]) => runs.reduce((a, b) => (mbps(b) > mbps(a) ? b : a));
 
 function percentile(values: number[], p: number): number {
@@ -169,6 +206,7 @@ async function generateLogText(file: string, bytes: number): Promise<void> {
 async function main(): Promise<void> {
   const work = mkdtempSync(path.join(os.tmpdir(), 'witness-bench-ssh-'));
   const sshd = await startSshd();
+  sshdPid = sshd.pid;
   const dataDir = path.join(work, 'gw');
   let gateway: Awaited<ReturnType<typeof spawnGateway>> | undefined;
   try {
@@ -289,10 +327,11 @@ async function main(): Promise<void> {
         const transfer = await run();
         runs[name].push(transfer);
         const gatewayCpu = name.startsWith('gateway')
-          ? `, gateway process ${gatewayCpuPerGb(transfer).toFixed(2)} CPU-s/GB`
+          ? `, gateway process ${gatewayCpuPerGb(transfer).toFixed(2)}`
           : '';
+        const gb = transfer.bytes / 1e9;
         log(
-          `  round ${round} ${name.padEnd(12)} ${mbps(transfer).toFixed(1).padStart(7)} MB/s (${transfer.seconds.toFixed(2)} s, ${cpuPerGb(transfer).toFixed(2)} CPU-s/GB${gatewayCpu})`,
+          `  round ${round} ${name.padEnd(12)} ${mbps(transfer).toFixed(1).padStart(7)} MB/s (${transfer.seconds.toFixed(2)} s, ${cpuPerGb(transfer).toFixed(2)} CPU-s/GB; sshd ${(transfer.sshdCpuSeconds / gb).toFixed(2)}, ssh ${(transfer.clientCpuSeconds / gb).toFixed(2)}${gatewayCpu})`,
         );
       }
     }
@@ -333,6 +372,27 @@ async function main(): Promise<void> {
     );
     log(
       `DETAIL gateway_process_cpu_s_per_gb zeros=${gatewayCpuPerGb(gatewayBest).toFixed(2)} text=${gatewayCpuPerGb(gatewayTextBest).toFixed(2)}`,
+    );
+    // What the hop in the middle costs, per process, over all rounds: the gateway process,
+    // against the jump host's sshd session plus the `ssh -W` that carries its leg — each
+    // path's sshd and client CPU beyond direct's. Unlike throughput, the CPU a process spends
+    // per byte hardly moves when other work shares the cores.
+    const sshdPerGb = (runs: Transfer[]) => perGb((t) => t.sshdCpuSeconds, runs);
+    const clientPerGb = (runs: Transfer[]) => perGb((t) => t.clientCpuSeconds, runs);
+    const beyondDirect = (path: Transfer[]) =>
+      sshdPerGb(path) - sshdPerGb(runs.direct) + clientPerGb(path) - clientPerGb(runs.direct);
+    const hop = {
+      gateway: perGb((t) => t.gatewayCpuSeconds, runs.gateway) + beyondDirect(runs.gateway),
+      jump: beyondDirect(runs.jump),
+      gatewayText:
+        perGb((t) => t.gatewayCpuSeconds, runs['gateway-text']) +
+        beyondDirect(runs['gateway-text']),
+    };
+    log(
+      `DETAIL process_cpu_s_per_gb sshd: direct=${sshdPerGb(runs.direct).toFixed(2)} jump=${sshdPerGb(runs.jump).toFixed(2)} gateway=${sshdPerGb(runs.gateway).toFixed(2)} · ssh: direct=${clientPerGb(runs.direct).toFixed(2)} jump=${clientPerGb(runs.jump).toFixed(2)} gateway=${clientPerGb(runs.gateway).toFixed(2)} · gateway process: zeros=${perGb((t) => t.gatewayCpuSeconds, runs.gateway).toFixed(2)} text=${perGb((t) => t.gatewayCpuSeconds, runs['gateway-text']).toFixed(2)}`,
+    );
+    log(
+      `DETAIL hop_cpu_s_per_gb gateway=${hop.gateway.toFixed(2)} jump=${hop.jump.toFixed(2)} gateway_text=${hop.gatewayText.toFixed(2)} (CPU per GB the middle hop adds over direct, all rounds)`,
     );
 
     // Keystroke echo latency.

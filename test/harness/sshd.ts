@@ -28,6 +28,8 @@ export interface RunningSshd {
   /** OpenSSH private key allowed to log in as `user`. */
   clientPrivateKey: string;
   user: string;
+  /** The listening sshd's process id (its reaped children are the sessions it served). */
+  pid: number | undefined;
   /** Everything sshd wrote to stderr so far (its log). */
   log(): string;
   stop(): Promise<void>;
@@ -173,6 +175,7 @@ export async function startSshd(): Promise<RunningSshd> {
           hostKeyLine,
           clientPrivateKey: readFileSync(clientKeyFile, 'utf8'),
           user,
+          pid: child.pid,
           log: () => log,
           async stop() {
             if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {

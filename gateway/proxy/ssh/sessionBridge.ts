@@ -83,10 +83,21 @@ const CLOSE_FLUSH_TIMEOUT_MS = 2_000;
  *   than a terminal needs to stay supplied;
  * - output and stderr pipes hold at most 64 KiB between arrival and being *sent* to the
  *   client (RecordedRelay untilSent), instead of 4 MiB plus the channel's 2 MiB write buffer.
- * Channels without a pty keep ssh2's 2 MiB windows and the 4 MiB pipe budget (bench:ssh).
+ * Channels without a pty keep ssh2's 2 MiB windows; see BULK_FLOW for their pipes.
  */
 const TERMINAL_UPSTREAM_WINDOW: ReceiveWindow = { windowBytes: 128 * 1024, bufferBytes: 32 * 1024 };
 const TERMINAL_OUTPUT_FLOW = { highWaterMark: 64 * 1024, untilSent: true } as const;
+/*
+ * Every other pipe (bulk output, input, port forwards) holds at most 1 MiB between arrival and
+ * being sent on (issue #11, bench:ssh). It held 4 MiB plus the channel's 2 MiB write buffer,
+ * and that, not the bytes themselves, was a quarter of the gateway's CPU per byte: a buffer
+ * that waits that long outlives two scavenges and is promoted, its backing store then counts
+ * towards V8's old-generation external memory, and every ~64 MiB of such buffers started a
+ * full mark-compact of the heap — 20–46 of them per 500 MB, against 2 (both at startup) with
+ * 1 MiB. At ~5 ms of a bulk copy's bytes it is still ahead of what the client's 2 MiB window
+ * lets out, so throughput is not what bounds it.
+ */
+const BULK_FLOW = { highWaterMark: 1024 * 1024, untilSent: true } as const;
 
 type PtyRequest = Pick<PseudoTtyInfo, 'term' | 'cols' | 'rows' | 'width' | 'height'> & {
   modes?: Record<string, number>;
@@ -510,11 +521,11 @@ export class SessionChannelBridge extends ChannelBridge {
     upstream.on('error', (error: Error) => this.logError('upstream channel', error));
     upstream.stderr.on('error', (error: Error) => this.logError('upstream stderr', error));
 
-    const input = this.pipe(client, upstream, eventKinds.input);
+    const input = this.pipe(client, upstream, eventKinds.input, BULK_FLOW);
     this.input = input;
     // A pty channel is someone at a terminal: keep its output queue short (TERMINAL_OUTPUT_FLOW).
     // Without a pty (scp, sftp, exec pipelines) the default budget keeps bulk transfers fast.
-    const outputFlow = this.pty ? TERMINAL_OUTPUT_FLOW : {};
+    const outputFlow = this.pty ? TERMINAL_OUTPUT_FLOW : BULK_FLOW;
     const output = this.pipe(upstream, client, eventKinds.output, outputFlow);
     const errors = this.pipe(upstream.stderr, client.stderr, eventKinds.stderr, outputFlow);
     client.resume();
@@ -711,8 +722,8 @@ export class TcpipChannelBridge extends ChannelBridge {
     this.upstream = upstream;
     client.on('error', (error: Error) => this.logError('client tunnel', error));
     upstream.on('error', (error: Error) => this.logError('upstream tunnel', error));
-    const input = this.pipe(client, upstream, eventKinds.input);
-    const output = this.pipe(upstream, client, eventKinds.output);
+    const input = this.pipe(client, upstream, eventKinds.input, BULK_FLOW);
+    const output = this.pipe(upstream, client, eventKinds.output, BULK_FLOW);
     void input.done.then(async (outcome) => {
       if (outcome === 'ended' && !this.closed) {
         await flushed(upstream);

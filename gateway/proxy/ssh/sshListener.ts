@@ -40,6 +40,7 @@ import type { ResourceRecord } from '../../store/catalogStore.ts';
 import type { UserRecord } from '../../store/identityStore.ts';
 import type { SessionRecord } from '../../store/sessionStore.ts';
 import { listenerCiphers } from './cipherPreference.ts';
+import { corkWritesPerTurn } from './corkPerTurn.ts';
 import {
   type BridgeContext,
   type ChannelBridge,
@@ -133,6 +134,7 @@ export async function startSshListener(config: SshListenerConfig): Promise<Runni
       clearTimeout(timer);
       if (silent.get(key)?.socket === socket) silent.delete(key);
     });
+    corkWritesPerTurn(socket);
     ssh.injectSocket(socket);
   });
   await new Promise<void>((resolve, reject) => {
