@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { copyOutStatements } from './copyStatement.ts';
+import { copyOutStatements as copyOutStatementsOf } from './copyStatement.ts';
+import { loadSqlParser } from './sqlParse.ts';
+
+const parser = await loadSqlParser();
+/** The COPY statements of a text, parsed as a session parses it. */
+const copyOutStatements = (sql: string) => copyOutStatementsOf(parser.parse(sql));
 
 describe('copyOutStatements', () => {
   it('finds each COPY TO with its target, format and a query for its columns', () => {

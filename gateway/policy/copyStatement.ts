@@ -5,10 +5,9 @@
  * count). Read with PostgreSQL's own parser (libpg-query, PostgreSQL 15's grammar), so
  * options, quoting and comments are understood as the server understands them.
  */
-import { loadModule, parseSync } from 'libpg-query';
+import { parseSync } from 'libpg-query';
 import type { CopyFormat } from './copyRows.ts';
-
-await loadModule();
+import type { ParsedQuery } from './sqlParse.ts';
 
 export interface CopyOutStatement {
   /** STDOUT is the client; a file or program is written by the server. */
@@ -34,25 +33,18 @@ export interface CopyOutStatement {
  * grammar does not accept the string (the server will refuse it too, or it is not SQL the
  * gateway can judge). `COPY … FROM` is not listed: it sends nothing back.
  */
-export function copyOutStatements(sql: string): CopyOutStatement[] | 'unparsed' {
-  let parsed: ParseResult;
-  try {
-    parsed = parseSync(sql) as ParseResult;
-  } catch {
-    return 'unparsed';
-  }
-  const bytes = Buffer.from(sql, 'utf8');
+export function copyOutStatements(parsed: ParsedQuery): CopyOutStatement[] | 'unparsed' {
+  // Parsed once, by the session's parser (sqlParse.ts), for the policy check and this alike;
+  // the parser module is loaded before any session starts.
+  if (!parsed.ok) return 'unparsed';
   const found: CopyOutStatement[] = [];
-  for (const [index, raw] of (parsed.stmts ?? []).entries()) {
-    const copy = raw.stmt?.CopyStmt;
+  for (const [index, statement] of parsed.statements.entries()) {
+    const copy = (statement.node as { CopyStmt?: CopyStmt }).CopyStmt;
     if (copy === undefined || copy.is_from === true) continue;
-    // Statement locations are byte offsets into the UTF-8 text (libpg_query).
-    const start = raw.stmt_location ?? 0;
-    const text = bytes.toString('utf8', start, raw.stmt_len ? start + raw.stmt_len : undefined);
     found.push({
       target: copy.filename === undefined ? 'stdout' : copy.is_program ? 'program' : 'file',
       ...formatOf(copy.options ?? []),
-      describeSql: describeSqlOf(copy, text),
+      describeSql: describeSqlOf(copy, statement.text),
       first: index === 0,
     });
   }
@@ -61,10 +53,6 @@ export function copyOutStatements(sql: string): CopyOutStatement[] | 'unparsed' 
 
 // ---------------------------------------------------------------------------------------------
 // The parse tree, as far as read here (libpg-query's JSON of PostgreSQL's nodes).
-
-interface ParseResult {
-  stmts?: { stmt?: { CopyStmt?: CopyStmt }; stmt_location?: number; stmt_len?: number }[];
-}
 
 interface CopyStmt {
   relation?: { catalogname?: string; schemaname?: string; relname: string };

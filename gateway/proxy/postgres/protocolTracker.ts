@@ -273,7 +273,7 @@ export class PostgresProtocolTracker {
           return;
         }
         if (this.masking && MENTIONS_COPY.test(parse.sql)) {
-          const copies = copyOutStatements(parse.sql);
+          const copies = copyOutStatements(this.policy.parse(parse.sql));
           if (copies !== 'unparsed' && copies.length > 0) {
             // No Describe can be sent ahead of it inside the client's batch.
             this.refuseMasked(
@@ -725,7 +725,7 @@ export class PostgresProtocolTracker {
    * there the COPY is masked by value rules alone, or refused after the fact).
    */
   private copyQuery(sql: string, out: Decisions): Expected | undefined {
-    const statements = copyOutStatements(sql);
+    const statements = copyOutStatements(this.policy.parse(sql));
     // Unparsed: the server's grammar refuses it too; a COPY it still runs is refused after the fact.
     if (statements === 'unparsed' || statements.length === 0) return QUERY;
     for (const statement of statements) {

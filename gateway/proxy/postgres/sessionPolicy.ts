@@ -22,6 +22,7 @@ import { compileGuardrails, type Guardrails } from '../../policy/guardrails.ts';
 import { compileMasking, type ResultMasker } from '../../policy/masking.ts';
 import {
   lastName,
+  type ParsedQuery,
   type ParsedStatement,
   type SqlParser,
   stringConstant,
@@ -52,6 +53,8 @@ export interface SessionPolicy {
   enforcing: boolean;
   /** Checks every statement of one query string (a Query message, or a Parse's text). */
   check(sql: string): StatementVerdict;
+  /** The parse of a query string (cached by the parser: check's parse is not repeated). */
+  parse(sql: string): ParsedQuery;
 }
 
 export const CLIENT_ENCODING_RULE = 'client_encoding';
@@ -84,6 +87,7 @@ export function compileSessionPolicy(
     masker,
     hasGuardrails: guardrailRules.length > 0,
     enforcing,
+    parse: (sql) => parser.parse(sql),
     check(sql) {
       // Without a policy only client_encoding is watched (and backed by ParameterStatus):
       // a statement must name it, NAMES, set_config, or spell a name with U&"…" to change it.
