@@ -14,6 +14,7 @@
 import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { withStopSignalsHeld } from './stopSignalsHeld.ts';
 
 export interface RenewalLock {
   /** Runs `work` while holding the lock; waits for another holder first. */
@@ -67,7 +68,8 @@ export function fileRenewalLock(
       await mkdir(path.dirname(lockPath), { recursive: true, mode: 0o700 });
       const release = await acquire(lockPath, staleMs, waitMs);
       try {
-        return await work();
+        // Not cut short by Ctrl+C or `kill` between spending the token and storing the next.
+        return await withStopSignalsHeld(work);
       } finally {
         // Rejects when the lock was taken over meanwhile (we stalled past `staleMs`); the work
         // is done either way, and the new holder re-reads what it stored.

@@ -17,8 +17,17 @@ export interface SignalSource {
   off(signal: StopSignal, listener: (signal: StopSignal) => void): unknown;
 }
 
+/** StopSignals instances listening on `process` now (see handlesProcessStopSignals). */
+let onProcess = 0;
+
+/** Whether a command's own StopSignals handles the process's stop signals right now. */
+export function handlesProcessStopSignals(): boolean {
+  return onProcess > 0;
+}
+
 export class StopSignals {
   private first: StopSignal | null = null;
+  private disposed = false;
   private readonly listeners = new Set<(signal: StopSignal) => void>();
   private readonly onSignal = (signal: StopSignal) => {
     this.first ??= signal;
@@ -27,6 +36,7 @@ export class StopSignals {
 
   constructor(private readonly source: SignalSource = process) {
     for (const signal of STOP_SIGNALS) source.on(signal, this.onSignal);
+    if (source === process) onProcess++;
   }
 
   /** The first stop signal received, if any. */
@@ -42,6 +52,9 @@ export class StopSignals {
 
   /** Gives the signals back to their default handling. */
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.source === process) onProcess--;
     for (const signal of STOP_SIGNALS) this.source.off(signal, this.onSignal);
     this.listeners.clear();
   }
