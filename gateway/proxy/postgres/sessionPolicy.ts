@@ -17,7 +17,7 @@
  * which catches what no parse can see (a function that calls set_config); see
  * protocolTracker.ts for how pipelined messages are held until that is known.
  */
-import type { DatabasePolicy } from '../../../shared/api/apiSchemas.ts';
+import { type DatabasePolicy, maskingModeOf } from '../../../shared/api/apiSchemas.ts';
 import { compileGuardrails, type Guardrails } from '../../policy/guardrails.ts';
 import { compileMasking, type ResultMasker } from '../../policy/masking.ts';
 import {
@@ -27,6 +27,7 @@ import {
   stringConstant,
   walkNodes,
 } from '../../policy/sqlParse.ts';
+import { compileStrictMasking, type StrictColumnRule } from '../../policy/strictMasking.ts';
 import { SQLSTATE } from './errorResponses.ts';
 
 export type StatementVerdict =
@@ -40,6 +41,8 @@ export type StatementVerdict =
       code: string;
       /** True for the gateway's own rules (not an admin's guardrail). */
       builtIn: boolean;
+      /** What kind of rule refused, for the client's message; default by builtIn. */
+      label?: 'strict masking';
     };
 
 export interface SessionPolicy {
@@ -80,6 +83,7 @@ export function compileSessionPolicy(
   const guardrails: Guardrails = compileGuardrails(guardrailRules);
   const masker = compileMasking(maskingRules);
   const enforcing = guardrailRules.length > 0 || masker.hasRules;
+  const strict = compileStrictPolicies(policies);
   return {
     masker,
     hasGuardrails: guardrailRules.length > 0,
@@ -101,6 +105,20 @@ export function compileSessionPolicy(
         const verdict = checkSettings(statement, enforcing);
         if (verdict.blocked) return verdict;
       }
+      if (strict !== undefined) {
+        const refusal = strict.check(parsed.statements);
+        if (refusal.refused) {
+          return {
+            blocked: true,
+            rule: refusal.rule,
+            statement: refusal.statement,
+            reason: refusal.reason,
+            code: SQLSTATE.insufficientPrivilege,
+            builtIn: false,
+            label: 'strict masking',
+          };
+        }
+      }
       if (guardrailRules.length === 0) return ALLOWED;
       const verdict = guardrails.check(parsed.statements);
       if (!verdict.blocked) return ALLOWED;
@@ -114,6 +132,27 @@ export function compileSessionPolicy(
       };
     },
   };
+}
+
+/**
+ * Strict mode over the column rules of the policies that are strict (a policy's mode holds for
+ * its own rules: a basic resource policy stays basic under a strict grant policy), with the
+ * functions any strict policy allows. Undefined when no strict policy has a column rule.
+ */
+function compileStrictPolicies(policies: readonly DatabasePolicy[]) {
+  const strictPolicies = policies.filter((policy) => maskingModeOf(policy) === 'strict');
+  const rules: StrictColumnRule[] = [];
+  for (const policy of strictPolicies) {
+    for (const rule of policy.masking) {
+      if (rule.match.kind === 'column')
+        rules.push({ name: rule.name, pattern: rule.match.pattern });
+    }
+  }
+  if (rules.length === 0) return undefined;
+  return compileStrictMasking(
+    rules,
+    strictPolicies.flatMap((policy) => policy.allowedFunctions ?? []),
+  );
 }
 
 function checkSettings(statement: ParsedStatement, enforcing: boolean): StatementVerdict {
