@@ -105,23 +105,25 @@ export function compileSessionPolicy(
         const verdict = checkSettings(statement, enforcing);
         if (verdict.blocked) return verdict;
       }
-      if (strict !== undefined) {
-        const refusal = strict.check(parsed.statements);
-        if (refusal.refused) {
-          return {
-            blocked: true,
-            rule: refusal.rule,
-            statement: refusal.statement,
-            reason: refusal.reason,
-            code: SQLSTATE.insufficientPrivilege,
-            builtIn: false,
-            label: 'strict masking',
-          };
+      // Guardrails first: a statement both refuse is reported under the admin's guardrail.
+      const verdict = guardrailRules.length === 0 ? undefined : guardrails.check(parsed.statements);
+      if (verdict === undefined || !verdict.blocked) {
+        if (strict !== undefined) {
+          const refusal = strict.check(parsed.statements);
+          if (refusal.refused) {
+            return {
+              blocked: true,
+              rule: refusal.rule,
+              statement: refusal.statement,
+              reason: refusal.reason,
+              code: SQLSTATE.insufficientPrivilege,
+              builtIn: false,
+              label: 'strict masking',
+            };
+          }
         }
+        return ALLOWED;
       }
-      if (guardrailRules.length === 0) return ALLOWED;
-      const verdict = guardrails.check(parsed.statements);
-      if (!verdict.blocked) return ALLOWED;
       return {
         blocked: true,
         rule: verdict.rule,
