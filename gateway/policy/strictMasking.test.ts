@@ -141,4 +141,43 @@ describe('strict masking on the parse tree', () => {
     const parsed = parser.parse('SELECT upper(ssn) FROM customers');
     expect(parsed.ok && none.check(parsed.statements)).toEqual({ refused: false });
   });
+
+  it('holds a view from the catalog to what its definition shows', () => {
+    const views = compileStrictMasking([{ name: 'ssn-column', pattern: '^ssn$' }], []);
+    const definition = (sql: string) => {
+      const parsed = parser.parse(sql);
+      return parsed.ok ? parsed.statements[0]?.node : undefined;
+    };
+    views.learnViews([
+      {
+        schema: 'public',
+        name: 'renamed',
+        query: definition('SELECT id, customers.ssn AS x FROM customers'),
+      },
+      { schema: 'public', name: 'plain', query: definition('SELECT id, ssn FROM customers') },
+      { schema: 'public', name: 'nested', query: definition('SELECT * FROM renamed') },
+      { schema: 'public', name: 'unread', query: undefined },
+    ]);
+    const verdict = (sql: string) => {
+      const parsed = parser.parse(sql);
+      if (!parsed.ok) throw new Error(parsed.error);
+      return views.check(parsed.statements);
+    };
+    expect(verdict('SELECT * FROM renamed')).toMatchObject({
+      refused: true,
+      rule: 'ssn-column',
+      reason: expect.stringContaining('the view public.renamed is refused'),
+    });
+    expect(verdict('SELECT * FROM public.nested n')).toMatchObject({
+      refused: true,
+      rule: 'ssn-column',
+    });
+    expect(verdict('SELECT * FROM unread')).toMatchObject({
+      refused: true,
+      rule: STRICT_LINEAGE_RULE,
+    });
+    expect(verdict('SELECT * FROM plain')).toEqual({ refused: false });
+    // Another schema's relation of the same name is not that view.
+    expect(verdict('SELECT * FROM other.renamed')).toEqual({ refused: false });
+  });
 });

@@ -46,7 +46,23 @@ export type StrictVerdict =
 
 export interface StrictMasking {
   check(statements: readonly ParsedStatement[]): StrictVerdict;
+  /**
+   * The target's views (and materialized views), read from its catalog when the session
+   * starts: a FROM item naming one is held to what its definition shows. A definition that
+   * did not parse is passed as undefined, and the view is refused.
+   */
+  learnViews(views: readonly TargetView[]): void;
 }
+
+export interface TargetView {
+  readonly schema: string;
+  readonly name: string;
+  /** Its definition's parse (a SelectStmt node), or undefined when it did not parse. */
+  readonly query: PgNode | undefined;
+}
+
+/** Views by name (any schema): a name may be a view in one schema and a table in another. */
+type ViewBook = Map<string, TargetView[]>;
 
 /** The rule a call of an unseen function body is refused under (counted like any rule). */
 export const STRICT_FUNCTIONS_RULE = 'strict_functions';
@@ -119,10 +135,58 @@ export function compileStrictMasking(
   }));
   const allowed = new Set(allowedFunctions.map((name) => name.toLowerCase()));
   const ruleFor = (column: string) => compiled.find((rule) => rule.pattern.test(column));
+  const views: ViewBook = new Map();
+  /** A view's verdict, decided once (its definition cannot change but by a checked statement). */
+  const viewVerdicts = new Map<TargetView, Refusal | null>();
+  const viewRefusal = (view: TargetView, seen: Set<TargetView>): Refusal | undefined => {
+    const known = viewVerdicts.get(view);
+    if (known !== undefined) return known ?? undefined;
+    let refusal: Refusal | undefined;
+    if (view.query === undefined) {
+      refusal = {
+        rule: STRICT_LINEAGE_RULE,
+        reason: `the definition of the view ${view.schema}.${view.name} could not be read, so what it shows is unknown`,
+      };
+    } else if (seen.has(view)) {
+      refusal = undefined; // a cycle: each view on it is checked on its own
+    } else {
+      seen.add(view);
+      const inner = new StatementCheck(ruleFor, allowed, view.query, lookup, seen).run();
+      if (inner !== undefined) {
+        refusal = {
+          rule: inner.rule,
+          reason: `the view ${view.schema}.${view.name} is refused: ${inner.reason}`,
+        };
+      }
+    }
+    viewVerdicts.set(view, refusal ?? null);
+    return refusal;
+  };
+  const lookup: ViewLookup = (schema, name, seen) => {
+    for (const view of views.get(name) ?? []) {
+      if (schema !== undefined && view.schema !== schema) continue;
+      const refusal = viewRefusal(view, seen);
+      if (refusal !== undefined) return refusal;
+    }
+    return undefined;
+  };
   return {
+    learnViews(list) {
+      for (const view of list) {
+        const named = views.get(view.name) ?? [];
+        named.push(view);
+        views.set(view.name, named);
+      }
+    },
     check(statements) {
       for (const statement of statements) {
-        const refusal = new StatementCheck(ruleFor, allowed, statement.node).run();
+        const refusal = new StatementCheck(
+          ruleFor,
+          allowed,
+          statement.node,
+          lookup,
+          new Set(),
+        ).run();
         if (refusal !== undefined) {
           return {
             refused: true,
@@ -145,6 +209,13 @@ class Refused extends Error {
 
 type Fields = Readonly<Record<string, unknown>>;
 
+/** Whether a FROM item naming a relation shows a view strict mode refuses. */
+type ViewLookup = (
+  schema: string | undefined,
+  name: string,
+  seen: Set<TargetView>,
+) => Refusal | undefined;
+
 /** One statement's walk; throws Refused at the first use strict mode does not allow. */
 class StatementCheck {
   /** Names of FROM items anywhere in the statement: a bare `c` naming one is a whole row. */
@@ -154,6 +225,8 @@ class StatementCheck {
     private readonly ruleFor: (column: string) => { name: string } | undefined,
     private readonly allowed: ReadonlySet<string>,
     private readonly root: PgNode,
+    private readonly views: ViewLookup,
+    private readonly seenViews: Set<TargetView>,
   ) {}
 
   run(): Refusal | undefined {
@@ -361,6 +434,12 @@ class StatementCheck {
             reason: `a column alias list on ${String(fields.relname)} renames columns the gateway cannot tell apart (one may be masked); alias them in the SELECT list instead`,
           });
         }
+        const view = this.views(
+          fields.schemaname as string | undefined,
+          String(fields.relname),
+          this.seenViews,
+        );
+        if (view !== undefined) throw new Refused(view);
         return;
       }
       case 'RangeSubselect': {

@@ -59,6 +59,8 @@ const CASES: Case[] = [
   { name: 'scalar subquery', sql: 'SELECT (SELECT ssn FROM customers WHERE id = 1) AS x', refused: 'ssn-column', mentions: 'a value passed on' },
   { name: 'UNION into an unmasked name', sql: 'SELECT name FROM customers UNION SELECT ssn FROM customers', refused: 'ssn-column', mentions: 'a value passed on' },
   { name: 'view renaming, created in the session', sql: 'CREATE VIEW contacts AS SELECT email AS contact FROM customers', refused: 'email-column', mentions: 'renamed' },
+  { name: 'a view that renames a masked column', sql: 'SELECT * FROM contact_list', refused: 'email-column', mentions: 'the view public.contact_list is refused' },
+  { name: 'a view that shows it under its name', sql: 'SELECT * FROM public.ssn_list ORDER BY id', rows: [[1, '****'], [2, '****']] },
   { name: 'copy into another table', sql: 'INSERT INTO orders (id, note) SELECT id + 10, ssn FROM customers', refused: 'ssn-column', mentions: 'a value passed on' },
   { name: 'rename the column', sql: 'ALTER TABLE customers RENAME COLUMN ssn TO x', refused: 'ssn-column', mentions: 'rename' },
   { name: 'a function whose body reads the table', sql: 'SELECT leak_ssn(1)', refused: 'strict_functions', mentions: 'leak_ssn()' },
@@ -113,6 +115,9 @@ describeWithPostgres(
                                     (2, 'Bob', 'bob@example.org', '987-65-4321', '5500000000000004');
        CREATE TABLE orders (id int PRIMARY KEY, customer_id int, note text);
        INSERT INTO orders VALUES (1, 1, 'first'), (2, 2, 'second');
+       -- Views made before the session, which the gateway reads from the catalog at start.
+       CREATE VIEW contact_list AS SELECT id, email AS contact FROM customers;
+       CREATE VIEW ssn_list AS SELECT id, ssn FROM customers;
        CREATE FUNCTION leak_ssn(int) RETURNS text LANGUAGE sql AS
          'SELECT ssn FROM customers WHERE id = $1';`,
       );

@@ -55,7 +55,21 @@ export interface SessionPolicy {
   enforcing: boolean;
   /** Checks every statement of one query string (a Query message, or a Parse's text). */
   check(sql: string): StatementVerdict;
+  /**
+   * A query to run on the target when the session starts, before the client's first byte
+   * (strict masking reads the target's view definitions); undefined when nothing needs it.
+   */
+  catalogQuery: string | undefined;
+  /** Takes the rows `catalogQuery` returned. */
+  learnCatalog(rows: readonly (readonly (string | null)[])[]): void;
 }
+
+/**
+ * The target's views and materialized views with their definitions (schema, name, SELECT).
+ * The system schemas are left out: their views show the catalog, not the policy's tables.
+ */
+export const VIEW_CATALOG_QUERY =
+  "SELECT n.nspname, c.relname, pg_catalog.pg_get_viewdef(c.oid) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('v', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'";
 
 export const CLIENT_ENCODING_RULE = 'client_encoding';
 export const LEXING_SETTINGS_RULE = 'lexing_settings';
@@ -85,6 +99,17 @@ export function compileSessionPolicy(
   const enforcing = guardrailRules.length > 0 || masker.hasRules;
   const strict = compileStrictPolicies(policies);
   return {
+    catalogQuery: strict === undefined ? undefined : VIEW_CATALOG_QUERY,
+    learnCatalog(rows) {
+      strict?.learnViews(
+        rows.map(([schema, name, definition]) => {
+          const parsed = definition ? parser.parse(definition) : undefined;
+          const only =
+            parsed?.ok && parsed.statements.length === 1 ? parsed.statements[0] : undefined;
+          return { schema: schema ?? '', name: name ?? '', query: only?.node };
+        }),
+      );
+    },
     masker,
     hasGuardrails: guardrailRules.length > 0,
     enforcing,
