@@ -16,7 +16,9 @@
  * refused where it renames a masked output, and on a table (`customers AS c(a, b, x)`) whose
  * columns the gateway does not know, always. Whole-row references (`c`, `c.*` or `row_to_json(c)`
  * inside an expression) are refused: the gateway does not know which columns the row holds.
- * `*` as an output column is allowed: it expands to the columns' own names.
+ * `*` as an output column is allowed: it expands to the columns' own names. A FROM item naming
+ * one of the target's views (learnViews, read from its catalog when the session starts) is
+ * held to what the view's definition shows, checked by the same rules.
  *
  * Functions: a call of a function whose body the gateway cannot see could read a masked column
  * itself (`SELECT leak_ssn(1)`), so only harmless built-ins, functions called as
