@@ -105,6 +105,8 @@ const ALLOWED = [
   'DECLARE c CURSOR FOR SELECT ssn FROM customers',
   'SELECT id FROM t UNION ALL SELECT id FROM u ORDER BY 1',
   'SELECT x FROM generate_series(1, 3) AS g(x)',
+  // psql's \d: a function in FROM named s; a bare s is its value, not a row.
+  'SELECT string_agg(attname, $1) FROM generate_series(0, 3) s, pg_attribute WHERE attnum = s',
   'BEGIN; SET search_path = public; COMMIT',
 ];
 

@@ -703,7 +703,9 @@ function collectRangeNames(value: unknown, into: Set<string>): void {
   for (const key in value as Fields) {
     const child = (value as Fields)[key];
     if (child === null || typeof child !== 'object') continue;
-    if (key === 'RangeVar' || key === 'RangeSubselect' || key === 'RangeFunction') {
+    // Not RangeFunction: `FROM generate_series(1, 3) s` makes a bare `s` the function's value
+    // (psql's \d queries do this), and a function in FROM is checked as a call anyway.
+    if (key === 'RangeVar' || key === 'RangeSubselect') {
       const fields = child as Fields;
       const alias = (fields.alias as Fields | undefined)?.aliasname;
       if (typeof alias === 'string') into.add(alias);

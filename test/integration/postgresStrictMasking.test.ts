@@ -185,6 +185,24 @@ describeWithPostgres(
       await client.end();
     });
 
+    it("psql's describe commands run (their catalog functions are pg_catalog's)", async () => {
+      const session = await bed.newSession('db-strict');
+      sessions.push(session.sessionId);
+      const result = await bed.psql(session, [
+        '-X',
+        '-c',
+        '\\d customers',
+        '-c',
+        '\\dv',
+        '-c',
+        '\\df',
+      ]);
+      expect(result.stderr, result.stderr).toBe('');
+      expect(result.stdout).toMatch(/Table "public\.customers"/);
+      expect(result.stdout).toMatch(/contact_list/);
+      expect(result.stdout).toMatch(/leak_ssn/);
+    });
+
     it('records each refusal with its rule, and leaves no masked value in any stored form', async () => {
       const services = bed.gw.gateway.services;
       const rulesSeen = new Set<string>();
