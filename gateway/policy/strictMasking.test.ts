@@ -74,6 +74,16 @@ const REFUSED: [string, string, string][] = [
   ['SELECT * FROM leak_rows()', STRICT_FUNCTIONS_RULE, 'leak_rows()'],
   ['SELECT public.lower(name) FROM customers', STRICT_FUNCTIONS_RULE, 'public.lower()'],
   ['CALL archive_customers()', STRICT_FUNCTIONS_RULE, 'archive_customers()'],
+  [
+    "SELECT pg_catalog.table_to_xml('customers', true, false, '')",
+    STRICT_FUNCTIONS_RULE,
+    'pg_catalog.table_to_xml()',
+  ],
+  [
+    "SELECT query_to_xml('select ssn from customers', true, false, '')",
+    STRICT_FUNCTIONS_RULE,
+    'query_to_xml()',
+  ],
   ['DO $$BEGIN PERFORM 1; END$$', STRICT_FUNCTIONS_RULE, 'DO'],
   ['SELECT * FROM customers ORDER BY 3', STRICT_LINEAGE_RULE, '* expansion'],
   ['PREPARE p AS SELECT id FROM customers WHERE ssn = $1', 'ssn-column', 'WHERE'],

@@ -116,6 +116,20 @@ export const HARMLESS_FUNCTIONS: ReadonlySet<string> = new Set([
   'pg_database_size', 'pg_encoding_to_char', 'row_to_json', 'array_to_json', 'pg_function_is_visible', 'pg_type_is_visible',
 ]);
 
+/**
+ * pg_catalog functions that read a table, a query's or a cursor's rows, or a server file by
+ * name: called as `pg_catalog.f` they would otherwise pass as catalog functions, and they hand
+ * back rows the masker cannot see by column (`pg_catalog.table_to_xml('customers', …)`).
+ */
+// biome-ignore format: a word list reads better packed than one name per line
+export const ROW_READING_BUILTINS: ReadonlySet<string> = new Set([
+  'query_to_xml', 'query_to_xmlschema', 'query_to_xml_and_xmlschema', 'table_to_xml',
+  'table_to_xmlschema', 'table_to_xml_and_xmlschema', 'cursor_to_xml', 'cursor_to_xmlschema',
+  'schema_to_xml', 'schema_to_xmlschema', 'schema_to_xml_and_xmlschema', 'database_to_xml',
+  'database_to_xmlschema', 'database_to_xml_and_xmlschema', 'ts_stat', 'pg_read_file',
+  'pg_read_binary_file', 'lo_get', 'lo_export', 'lo_import', 'loread', 'lo_open',
+]);
+
 type Refusal = { rule: string; reason: string };
 
 /** How a SELECT's output is used: it decides where a masked column may appear plainly. */
@@ -629,6 +643,7 @@ class StatementCheck {
     const dot = lower.lastIndexOf('.');
     const schema = dot === -1 ? undefined : lower.slice(0, dot);
     const bare = lower.slice(dot + 1);
+    if (ROW_READING_BUILTINS.has(bare)) return false;
     if (schema === 'pg_catalog') return true; // only a superuser can put functions there
     return schema === undefined && HARMLESS_FUNCTIONS.has(bare);
   }

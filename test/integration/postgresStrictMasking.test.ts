@@ -64,6 +64,7 @@ const CASES: Case[] = [
   { name: 'copy into another table', sql: 'INSERT INTO orders (id, note) SELECT id + 10, ssn FROM customers', refused: 'ssn-column', mentions: 'a value passed on' },
   { name: 'rename the column', sql: 'ALTER TABLE customers RENAME COLUMN ssn TO x', refused: 'ssn-column', mentions: 'rename' },
   { name: 'a function whose body reads the table', sql: 'SELECT leak_ssn(1)', refused: 'strict_functions', mentions: 'leak_ssn()' },
+  { name: 'a catalog function that reads a whole table', sql: "SELECT pg_catalog.table_to_xml('customers', true, false, '')", refused: 'strict_functions', mentions: 'table_to_xml()' },
   { name: 'DO block', sql: "DO $$BEGIN RAISE NOTICE '%', (SELECT ssn FROM customers LIMIT 1); END$$", refused: 'strict_functions', mentions: 'DO' },
   { name: 'Parse: predicate with a parameter', sql: 'SELECT id FROM customers WHERE ssn = $1', values: ['000-00-0000'], refused: 'ssn-column', mentions: 'WHERE' },
   { name: 'Parse: function of a masked column', sql: 'SELECT left(ssn, $1) FROM customers', values: [5], refused: 'ssn-column', mentions: 'left()' },
