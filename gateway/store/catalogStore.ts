@@ -12,6 +12,9 @@
 export interface StoredDatabasePolicy {
   masking: StoredMaskingRule[];
   guardrails: StoredGuardrailRule[];
+  /** Absent on policies stored before issue #13: those read as 'basic'. */
+  maskingMode?: 'strict' | 'basic' | undefined;
+  allowedFunctions?: string[] | undefined;
 }
 
 export interface StoredMaskingRule {

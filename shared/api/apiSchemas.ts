@@ -256,11 +256,49 @@ export const guardrailRuleSchema = z.discriminatedUnion('kind', [
 ]);
 export type GuardrailRule = z.infer<typeof guardrailRuleSchema>;
 
-export const databasePolicySchema = z.strictObject({
+/**
+ * How a policy's column rules hold (issue #13). `basic`: result columns are masked by name,
+ * which an alias, a function or a predicate steps around. `strict`: a column its rules mask
+ * may appear only as a plain output column; any other use refuses the statement, as do calls
+ * of functions that are neither harmless built-ins nor in `allowedFunctions`
+ * (gateway/policy/strictMasking.ts).
+ */
+export const maskingModes = ['strict', 'basic'] as const;
+export type MaskingMode = (typeof maskingModes)[number];
+
+/** A function name as a query calls it: `name` or `schema.name`, compared case-insensitively. */
+const functionName = z
+  .string()
+  .regex(
+    /^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/,
+    'a function name, e.g. my_fn or app.my_fn',
+  )
+  .max(127);
+
+const databasePolicyFields = {
   masking: z.array(maskingRuleSchema).max(100).default([]),
   guardrails: z.array(guardrailRuleSchema).max(100).default([]),
-});
+  /**
+   * Absent on policies stored before modes existed: they read as `basic`, the behaviour they
+   * were written for. Policies written through the API get `strict` unless they say otherwise
+   * (databasePolicyInputSchema).
+   */
+  maskingMode: z.enum(maskingModes).optional(),
+  /** Functions strict mode may call besides the harmless built-ins (their bodies are unseen). */
+  allowedFunctions: z.array(functionName).max(200).optional(),
+};
+/** A policy as stored and returned. */
+export const databasePolicySchema = z.strictObject(databasePolicyFields);
 export type DatabasePolicy = z.infer<typeof databasePolicySchema>;
+/** A policy as written through the API: a new policy is strict unless it says `basic`. */
+export const databasePolicyInputSchema = z.strictObject({
+  ...databasePolicyFields,
+  maskingMode: z.enum(maskingModes).default('strict'),
+});
+/** The mode a policy's masking rules are held to: stored policies without one are basic. */
+export function maskingModeOf(policy: Pick<DatabasePolicy, 'maskingMode'>): MaskingMode {
+  return policy.maskingMode ?? 'basic';
+}
 
 export const createResourceRequestSchema = z.strictObject({
   name: resourceNameSchema,
@@ -269,7 +307,11 @@ export const createResourceRequestSchema = z.strictObject({
   target: resourceTargetSchema,
   secret: resourceSecretInputSchema.optional(),
   /** Masking and guardrails for database sessions (PostgreSQL resources). */
-  policy: databasePolicySchema.default({ masking: [], guardrails: [] }),
+  policy: databasePolicyInputSchema.default({
+    masking: [],
+    guardrails: [],
+    maskingMode: 'strict',
+  }),
 });
 export type CreateResourceRequest = z.input<typeof createResourceRequestSchema>;
 
@@ -280,7 +322,7 @@ export const updateResourceRequestSchema = z.strictObject({
   target: resourceTargetSchema.optional(),
   /** Replaces the stored credentials; `null` removes them. */
   secret: resourceSecretInputSchema.nullable().optional(),
-  policy: databasePolicySchema.optional(),
+  policy: databasePolicyInputSchema.optional(),
 });
 export type UpdateResourceRequest = z.input<typeof updateResourceRequestSchema>;
 
@@ -336,7 +378,11 @@ export const createGrantRequestSchema = z
     maxSessionSeconds: z.number().int().min(60).max(MAX_SESSION_SECONDS).default(3600),
     description: z.string().max(1024).default(''),
     /** Masking and guardrails added, for sessions under this grant, to the resource's own. */
-    policy: databasePolicySchema.default({ masking: [], guardrails: [] }),
+    policy: databasePolicyInputSchema.default({
+      masking: [],
+      guardrails: [],
+      maskingMode: 'strict',
+    }),
   })
   .refine((g) => !g.validFrom || !g.validUntil || g.validFrom < g.validUntil, {
     message: 'validFrom must be before validUntil',
@@ -350,7 +396,7 @@ export const updateGrantRequestSchema = z.strictObject({
   validUntil: isoTime.nullable().optional(),
   maxSessionSeconds: z.number().int().min(60).max(MAX_SESSION_SECONDS).optional(),
   description: z.string().max(1024).optional(),
-  policy: databasePolicySchema.optional(),
+  policy: databasePolicyInputSchema.optional(),
 });
 export type UpdateGrantRequest = z.input<typeof updateGrantRequestSchema>;
 

@@ -98,6 +98,8 @@ function describeApi(
     expect(db.json.policy).toEqual({
       masking: [{ name: 'emails', match: { kind: 'preset', preset: 'email' }, style: 'full' }],
       guardrails: [{ kind: 'statement', name: 'no-drops', classes: ['drop', 'truncate'] }],
+      // A policy written without a mode is strict (issue #13).
+      maskingMode: 'strict',
     });
     const badPolicy = await gw.request('POST', '/v1/resources', {
       token: adminToken,

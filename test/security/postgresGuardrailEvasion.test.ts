@@ -399,6 +399,9 @@ describeWithPostgres('guardrail evasion through the gateway (real PostgreSQL 15)
     protectedDb = await bed.addResource('db-protected', {
       policy: {
         guardrails: [{ kind: 'statement', name: 'guard', classes: [...EVERY_CLASS] }],
+        // Basic: these cases test the guardrails; strict masking would refuse some of them
+        // first (calls of unseen functions) and hide what the guardrails do.
+        maskingMode: 'basic',
         masking: [{ name: 'ssn', match: { kind: 'column', pattern: '^ssn$' }, style: 'full' }],
       },
     });

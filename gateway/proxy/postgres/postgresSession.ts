@@ -158,14 +158,25 @@ export class PostgresSession {
     // recorder opens; nothing is relayed before both are ready.
     const upstreamConnected = (async () => {
       const credential = await this.context.resources.credentialFor(resource);
-      return connectUpstream(target, credential?.password ?? null, client.parameters, {
-        ...(this.context.upstreamTimeoutMs !== undefined && {
-          timeoutMs: this.context.upstreamTimeoutMs,
-        }),
-        ...(this.context.maxServerMessageBytes !== undefined && {
-          maxMessageBytes: this.context.maxServerMessageBytes,
-        }),
-      });
+      const upstream = await connectUpstream(
+        target,
+        credential?.password ?? null,
+        client.parameters,
+        {
+          ...(this.context.upstreamTimeoutMs !== undefined && {
+            timeoutMs: this.context.upstreamTimeoutMs,
+          }),
+          ...(this.context.maxServerMessageBytes !== undefined && {
+            maxMessageBytes: this.context.maxServerMessageBytes,
+          }),
+          ...(this.context.policy.catalogQuery !== undefined && {
+            catalogQuery: this.context.policy.catalogQuery,
+          }),
+        },
+      );
+      // Strict masking decides on the target's views from the first statement on (issue #13).
+      this.context.policy.learnCatalog(upstream.catalogRows);
+      return upstream;
     })();
     upstreamConnected.catch(() => {});
 

@@ -828,9 +828,12 @@ export class PostgresProtocolTracker {
   /** Refuses a statement: recorded by the hook, answered in its turn with an ErrorResponse. */
   private block(verdict: BlockedStatement, query: string, out: Decisions, ready: boolean): void {
     this.hooks.blocked(verdict, query, out);
-    const message = verdict.builtIn
-      ? printable(`blocked by gateway rule "${verdict.rule}": ${verdict.reason}`)
-      : printable(`blocked by guardrail "${verdict.rule}": ${verdict.reason}`);
+    const message =
+      verdict.label === 'strict masking'
+        ? printable(`blocked by strict masking: ${verdict.reason}`)
+        : verdict.builtIn
+          ? printable(`blocked by gateway rule "${verdict.rule}": ${verdict.reason}`)
+          : printable(`blocked by guardrail "${verdict.rule}": ${verdict.reason}`);
     const hint = verdict.builtIn
       ? undefined
       : 'Nothing of this query was sent to the database. Ask an admin if you need to run it.';

@@ -126,4 +126,40 @@ describe('compileSessionPolicy', () => {
     expect(policy.check('SELECT 1')).toEqual({ blocked: false });
     expect(compileSessionPolicy(parser, none, none).hasGuardrails).toBe(false);
   });
+
+  it("holds a strict policy's column rules on the parse tree; basic ones only on results", () => {
+    const strict = { ...masked, maskingMode: 'strict' as const, allowedFunctions: ['audit_fn'] };
+    const policy = compileSessionPolicy(parser, strict);
+    expect(policy.catalogQuery).toContain('pg_get_viewdef');
+    expect(policy.check('SELECT upper(ssn) FROM people')).toMatchObject({
+      blocked: true,
+      rule: 'ssn',
+      code: '42501',
+      builtIn: false,
+      label: 'strict masking',
+    });
+    expect(policy.check('SELECT ssn, audit_fn(id) FROM people')).toEqual({ blocked: false });
+    // A stored policy without a mode is basic: no parse-tree check, no catalog query.
+    const basic = compileSessionPolicy(parser, masked);
+    expect(basic.catalogQuery).toBeUndefined();
+    expect(basic.check('SELECT upper(ssn) FROM people')).toEqual({ blocked: false });
+    // A policy's mode holds for its own rules: a strict grant without column rules leaves a
+    // basic resource's rules basic.
+    const mixed = compileSessionPolicy(parser, masked, { ...none, maskingMode: 'strict' });
+    expect(mixed.check('SELECT upper(ssn) FROM people')).toEqual({ blocked: false });
+  });
+
+  it('refuses what strict masking refuses through a view read from the catalog', () => {
+    const policy = compileSessionPolicy(parser, { ...masked, maskingMode: 'strict' });
+    policy.learnCatalog([
+      ['public', 'v', ' SELECT people.ssn AS x\n   FROM people;'],
+      ['public', 'broken', 'not sql'],
+    ]);
+    expect(policy.check('SELECT * FROM v')).toMatchObject({ blocked: true, rule: 'ssn' });
+    expect(policy.check('SELECT * FROM broken')).toMatchObject({
+      blocked: true,
+      rule: 'strict_lineage',
+    });
+    expect(policy.check('SELECT * FROM people')).toEqual({ blocked: false });
+  });
 });

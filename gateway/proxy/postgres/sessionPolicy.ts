@@ -17,7 +17,7 @@
  * which catches what no parse can see (a function that calls set_config); see
  * protocolTracker.ts for how pipelined messages are held until that is known.
  */
-import type { DatabasePolicy } from '../../../shared/api/apiSchemas.ts';
+import { type DatabasePolicy, maskingModeOf } from '../../../shared/api/apiSchemas.ts';
 import { compileGuardrails, type Guardrails } from '../../policy/guardrails.ts';
 import { compileMasking, type ResultMasker } from '../../policy/masking.ts';
 import {
@@ -28,6 +28,7 @@ import {
   stringConstant,
   walkNodes,
 } from '../../policy/sqlParse.ts';
+import { compileStrictMasking, type StrictColumnRule } from '../../policy/strictMasking.ts';
 import { SQLSTATE } from './errorResponses.ts';
 
 export type StatementVerdict =
@@ -41,6 +42,8 @@ export type StatementVerdict =
       code: string;
       /** True for the gateway's own rules (not an admin's guardrail). */
       builtIn: boolean;
+      /** What kind of rule refused, for the client's message; default by builtIn. */
+      label?: 'strict masking';
     };
 
 export interface SessionPolicy {
@@ -55,7 +58,21 @@ export interface SessionPolicy {
   check(sql: string): StatementVerdict;
   /** The parse of a query string (cached by the parser: check's parse is not repeated). */
   parse(sql: string): ParsedQuery;
+  /**
+   * A query to run on the target when the session starts, before the client's first byte
+   * (strict masking reads the target's view definitions); undefined when nothing needs it.
+   */
+  catalogQuery: string | undefined;
+  /** Takes the rows `catalogQuery` returned. */
+  learnCatalog(rows: readonly (readonly (string | null)[])[]): void;
 }
+
+/**
+ * The target's views and materialized views with their definitions (schema, name, SELECT).
+ * The system schemas are left out: their views show the catalog, not the policy's tables.
+ */
+export const VIEW_CATALOG_QUERY =
+  "SELECT n.nspname, c.relname, pg_catalog.pg_get_viewdef(c.oid) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('v', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'";
 
 export const CLIENT_ENCODING_RULE = 'client_encoding';
 export const LEXING_SETTINGS_RULE = 'lexing_settings';
@@ -83,7 +100,19 @@ export function compileSessionPolicy(
   const guardrails: Guardrails = compileGuardrails(guardrailRules);
   const masker = compileMasking(maskingRules);
   const enforcing = guardrailRules.length > 0 || masker.hasRules;
+  const strict = compileStrictPolicies(policies);
   return {
+    catalogQuery: strict === undefined ? undefined : VIEW_CATALOG_QUERY,
+    learnCatalog(rows) {
+      strict?.learnViews(
+        rows.map(([schema, name, definition]) => {
+          const parsed = definition ? parser.parse(definition) : undefined;
+          const only =
+            parsed?.ok && parsed.statements.length === 1 ? parsed.statements[0] : undefined;
+          return { schema: schema ?? '', name: name ?? '', query: only?.node };
+        }),
+      );
+    },
     masker,
     hasGuardrails: guardrailRules.length > 0,
     enforcing,
@@ -105,9 +134,25 @@ export function compileSessionPolicy(
         const verdict = checkSettings(statement, enforcing);
         if (verdict.blocked) return verdict;
       }
-      if (guardrailRules.length === 0) return ALLOWED;
-      const verdict = guardrails.check(parsed.statements);
-      if (!verdict.blocked) return ALLOWED;
+      // Guardrails first: a statement both refuse is reported under the admin's guardrail.
+      const verdict = guardrailRules.length === 0 ? undefined : guardrails.check(parsed.statements);
+      if (verdict === undefined || !verdict.blocked) {
+        if (strict !== undefined) {
+          const refusal = strict.check(parsed.statements);
+          if (refusal.refused) {
+            return {
+              blocked: true,
+              rule: refusal.rule,
+              statement: refusal.statement,
+              reason: refusal.reason,
+              code: SQLSTATE.insufficientPrivilege,
+              builtIn: false,
+              label: 'strict masking',
+            };
+          }
+        }
+        return ALLOWED;
+      }
       return {
         blocked: true,
         rule: verdict.rule,
@@ -118,6 +163,27 @@ export function compileSessionPolicy(
       };
     },
   };
+}
+
+/**
+ * Strict mode over the column rules of the policies that are strict (a policy's mode holds for
+ * its own rules: a basic resource policy stays basic under a strict grant policy), with the
+ * functions any strict policy allows. Undefined when no strict policy has a column rule.
+ */
+function compileStrictPolicies(policies: readonly DatabasePolicy[]) {
+  const strictPolicies = policies.filter((policy) => maskingModeOf(policy) === 'strict');
+  const rules: StrictColumnRule[] = [];
+  for (const policy of strictPolicies) {
+    for (const rule of policy.masking) {
+      if (rule.match.kind === 'column')
+        rules.push({ name: rule.name, pattern: rule.match.pattern });
+    }
+  }
+  if (rules.length === 0) return undefined;
+  return compileStrictMasking(
+    rules,
+    strictPolicies.flatMap((policy) => policy.allowedFunctions ?? []),
+  );
 }
 
 function checkSettings(statement: ParsedStatement, enforcing: boolean): StatementVerdict {

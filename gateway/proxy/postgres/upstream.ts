@@ -47,6 +47,11 @@ export interface UpstreamOptions {
   timeoutMs?: number;
   /** Largest message accepted from the target (default: the codec's 1 GiB). */
   maxMessageBytes?: number;
+  /**
+   * A query run once after logging in, before the client's first byte (strict masking reads
+   * the target's view definitions with it, issue #13); its rows come back as `catalogRows`.
+   */
+  catalogQuery?: string;
 }
 
 export interface UpstreamConnection {
@@ -66,6 +71,8 @@ export interface UpstreamConnection {
   /** The target's first ReadyForQuery, relayed as is. */
   readyForQuery: Frame;
   tls: boolean;
+  /** The rows of `catalogQuery` as text (empty without one). */
+  catalogRows: (string | null)[][];
 }
 
 /** Why the gateway could not open the session on the target; the message is for the user. */
@@ -156,7 +163,7 @@ export async function connectUpstream(
     );
     await authenticate(frames, socket, target, password, where);
 
-    const result: Omit<UpstreamConnection, 'readyForQuery' | 'pending'> = {
+    const result: Omit<UpstreamConnection, 'readyForQuery' | 'pending' | 'catalogRows'> = {
       socket,
       reader,
       parameterStatus: [],
@@ -181,9 +188,14 @@ export async function connectUpstream(
           break;
         case 'NegotiateProtocolVersion':
           break;
-        case 'ReadyForQuery':
+        case 'ReadyForQuery': {
+          const catalogRows =
+            options.catalogQuery === undefined
+              ? []
+              : await runCatalogQuery(frames, reader, socket, options.catalogQuery, where);
           clearTimeout(timer);
-          return { ...result, readyForQuery: frame, pending: frames.detach() };
+          return { ...result, readyForQuery: frame, pending: frames.detach(), catalogRows };
+        }
         case 'ErrorResponse':
           throw targetRefused(where, message.fields);
         default:
@@ -198,6 +210,40 @@ export async function connectUpstream(
     socket.destroy();
     tcp.destroy();
     throw asUpstreamError(error, where);
+  }
+}
+
+/** Runs one query on the logged-in connection; the session is relayed only after it. */
+async function runCatalogQuery(
+  frames: HandshakeFrames<'backend'>,
+  reader: MessageReader<'backend'>,
+  socket: Socket | TLSSocket,
+  sql: string,
+  where: string,
+): Promise<(string | null)[][]> {
+  socket.write(encodeFrontend({ type: 'Query', sql }));
+  const rows: (string | null)[][] = [];
+  let failure: string | undefined;
+  for (;;) {
+    const message = reader.decode(await frames.next());
+    switch (message.type) {
+      case 'DataRow':
+        rows.push(message.values.map((value) => (value === null ? null : value.toString('utf8'))));
+        break;
+      case 'ErrorResponse':
+        failure = message.fields.get('M') ?? 'no reason given';
+        break;
+      case 'ReadyForQuery':
+        // Fail closed: without the definitions strict masking cannot tell what a view shows.
+        if (failure !== undefined) {
+          throw new UpstreamError(
+            `${where} did not let the gateway read its view definitions, which strict masking needs (${failure}); an admin must grant access to pg_class or set the policy to basic`,
+          );
+        }
+        return rows;
+      default:
+        break; // RowDescription, CommandComplete, notices, parameter reports
+    }
   }
 }
 
