@@ -18,6 +18,7 @@ import type { GatewayClient } from '../../gateway-client/gatewayClient.ts';
 import {
   createAdmin,
   type GatewayProcess,
+  runCommand,
   runNode,
   signedInClient,
   spawnGateway,
@@ -77,6 +78,8 @@ describeWithSshd('offboarding ends live sessions within a second (real processes
   let admin: GatewayClient;
   let sshResourceId: string;
   let pgResourceId: string;
+  /** The target database, reached directly: to see what still runs there. */
+  let targetUrl: string;
   const clients = new Set<ChildProcess>();
   const latencies: string[] = [];
   const durations: string[] = [];
@@ -104,7 +107,8 @@ describeWithSshd('offboarding ends live sessions within a second (real processes
       password: 'root-password-1',
     });
     sshResourceId = await addSshTarget(admin, sshd, { name: 'web-1' });
-    const target = new URL(await freshPostgresDatabase());
+    targetUrl = await freshPostgresDatabase();
+    const target = new URL(targetUrl);
     pgResourceId = (
       await admin.createResource({
         name: 'orders-db',
@@ -133,6 +137,20 @@ describeWithSshd('offboarding ends live sessions within a second (real processes
     await sshd?.stop();
     if (work) rmSync(work, { recursive: true, force: true });
   });
+
+  /** How many backends on the target run a statement containing `text` (not this one). */
+  async function queriesRunning(text: string): Promise<number> {
+    const result = await runCommand(PSQL_BIN, [
+      targetUrl,
+      '-X',
+      '-A',
+      '-t',
+      '-c',
+      `select count(*) from pg_stat_activity where query like '%${text}%' and pid <> pg_backend_pid()`,
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    return Number(result.stdout.trim());
+  }
 
   /** A new engineer with a grant on each resource, signed in with the CLI in their own home. */
   async function engineer(username: string) {
@@ -194,8 +212,10 @@ describeWithSshd('offboarding ends live sessions within a second (real processes
       `both sessions live (${psql.stderr()})`,
     );
     expect(processesRunning(['sleep', duration])).toHaveLength(1);
-    // psql has sent its query by now: the session is live and the query is on its way.
-    await sleep(300);
+    await waitFor(
+      async () => (await queriesRunning(`pg_sleep(${duration})`)) === 1,
+      'the query on the target',
+    );
     return { ssh, psql, duration };
   }
 
@@ -223,6 +243,12 @@ describeWithSshd('offboarding ends live sessions within a second (real processes
         `${label}: ${what}\n${running.ssh.stderr()}\n${running.psql.stderr()}`,
       ).toBeLessThanOrEqual(LIMIT_MS);
     }
+    // The gateway's CancelRequest stopped the query: pg_sleep does not notice a closed client.
+    await waitFor(
+      async () => (await queriesRunning(`pg_sleep(${running.duration})`)) === 0,
+      'the query to stop on the target',
+      1000,
+    );
     // No pty: sshd would leave the exec'd command running; the gateway's TERM ended it.
     await waitFor(
       () => processesRunning(['sleep', running.duration]).length === 0,
