@@ -302,4 +302,74 @@ describeWithSshd('offboarding ends live sessions within a second (real processes
     await measure('grant end moved earlier', endsAt, running);
     expect(running.ssh.stderr()).toMatch(/ended at/);
   });
+
+  it('`witness admin`: users create/list/set-role/disable/enable and sessions list/terminate --reason', async () => {
+    const rootEnv = {
+      WITNESS_HOME: path.join(work, 'home-root'),
+      WITNESS_CREDENTIAL_STORE: 'file',
+      TMPDIR: work,
+    };
+    const cli = (args: string[], stdin?: string) =>
+      runNode(WITNESS_BIN, args, { env: rootEnv, ...(stdin !== undefined && { stdin }) });
+    const login = await cli(
+      [
+        'login',
+        gateway.ready.api,
+        '-u',
+        'root',
+        '--password-stdin',
+        '--fingerprint',
+        gateway.ready.caFingerprint,
+      ],
+      'root-password-1\n',
+    );
+    expect(login.code, login.stderr).toBe(0);
+
+    const created = await cli(['admin', 'users', 'create', 'heidi', '--group', 'ops']);
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stderr).toMatch(/Created engineer heidi/);
+    expect(created.stdout.trim()).toMatch(/^wen_/); // the one-time enrollment token
+    const listed = await cli(['admin', 'users', 'list']);
+    expect(listed.stdout).toMatch(/heidi\s+engineer\s+ops\s+active/);
+    const role = await cli(['admin', 'users', 'set-role', 'heidi', 'auditor']);
+    expect(role.code, role.stderr).toBe(0);
+    expect(role.stdout).toMatch(/heidi is now auditor/);
+    const disabled = await cli(['admin', 'users', 'disable', 'heidi']);
+    expect(disabled.stdout).toMatch(/Disabled heidi\.\n {2}sign-ins revoked/);
+    expect((await cli(['admin', 'users', 'list'])).stdout).toMatch(
+      /heidi\s+auditor\s+ops\s+disabled/,
+    );
+    expect((await cli(['admin', 'users', 'enable', 'heidi'])).stdout).toMatch(/Enabled heidi/);
+    const unknown = await cli(['admin', 'users', 'disable', 'nobody-here']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/no user nobody-here .*witness admin users list/);
+
+    // An admin ends someone's live session with a reason that person reads.
+    const { user, env } = await engineer('ivan');
+    const ssh = startClient(
+      ['ssh', 'web-1', '--', 'echo started; exec sleep 120'],
+      env,
+      /Witness: .*incident 42/,
+    );
+    clients.add(ssh.child);
+    await waitFor(() => ssh.stdout().includes('started'), `witness ssh (${ssh.stderr()})`);
+    const live = await cli(['admin', 'sessions', 'list', '--json']);
+    const sessions = JSON.parse(live.stdout) as { id: string; userId: string }[];
+    const ivans = sessions.filter((s) => s.userId === user.id);
+    expect(ivans).toHaveLength(1);
+    const terminated = await cli([
+      'admin',
+      'sessions',
+      'terminate',
+      ivans[0]!.id,
+      '--reason',
+      'incident 42',
+    ]);
+    expect(terminated.code, terminated.stderr).toBe(0);
+    expect(terminated.stdout).toMatch(/terminated by root: incident 42/);
+    await ssh.exitedAt;
+    expect(ssh.stderr()).toMatch(
+      /Witness: Your session on web-1 was ended \(terminated by root: incident 42\)/,
+    );
+  });
 });
