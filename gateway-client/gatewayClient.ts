@@ -24,10 +24,12 @@ import {
   apiErrorSchema,
   type CreateGrantRequest,
   type CreateResourceRequest,
+  type createUserRequestSchema,
   type enrollRequestSchema,
   type enrollResponseSchema,
   type healthSchema,
   type loginRequestSchema,
+  type Role,
   type recordingAccessQuerySchema,
   type recordingExportQuerySchema,
   type recordingListQuerySchema,
@@ -486,8 +488,36 @@ export class GatewayClient {
     return this.call('getSession', { params: { id } });
   }
 
-  async terminateSession(id: string) {
-    return this.call('terminateSession', { params: { id } });
+  /** `reason` is shown to the person whose session ends. */
+  async terminateSession(id: string, reason?: string) {
+    return this.call('terminateSession', {
+      params: { id },
+      body: reason === undefined ? {} : { reason },
+    });
+  }
+
+  // --- users and offboarding (admins; issue #14)
+
+  async listUsers() {
+    return (await this.call('listUsers')).users;
+  }
+
+  /** Without a password, the answer carries a one-time enrollment token. */
+  async createUser(request: z.input<typeof createUserRequestSchema>) {
+    return this.call('createUser', { body: request });
+  }
+
+  /** Offboarding; the answer lists what was revoked. */
+  async disableUser(id: string) {
+    return this.call('disableUser', { params: { id } });
+  }
+
+  async enableUser(id: string) {
+    return this.call('enableUser', { params: { id } });
+  }
+
+  async setUserRole(id: string, role: Role) {
+    return this.call('setUserRole', { params: { id }, body: { role } });
   }
 
   /** Engineers get their own recordings whatever the filter; auditors and admins all. */

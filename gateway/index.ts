@@ -40,9 +40,11 @@ import { ResourceCatalog } from './resources/resourceCatalog.ts';
 import { RecordingTextIndexer } from './search/recordingTextIndexer.ts';
 import { endCarriedSessions } from './sessions/endCarriedSessions.ts';
 import { LiveSessions } from './sessions/liveSessions.ts';
+import { LiveWatches } from './sessions/liveWatches.ts';
 import { type ListenerAddresses, SessionService } from './sessions/sessionService.ts';
 import { openPostgresStore, openSqliteStore } from './store/openStore.ts';
 import type { Store } from './store/store.ts';
+import { UserAdmin } from './users/userAdmin.ts';
 
 export interface GatewayConfig {
   dataDir: string;
@@ -91,6 +93,10 @@ export interface GatewayServices {
   reverifier: RecordingReverifier;
   /** This gateway instance's id (recorder/gatewayInstanceId.ts): owner of what it records. */
   instanceId: string;
+  /** Live watch streams by watcher, so offboarding ends them (issue #14). */
+  liveWatches: LiveWatches;
+  /** Admins' user management and offboarding (issue #14). */
+  users: UserAdmin;
 }
 
 export interface RunningGateway {
@@ -145,13 +151,17 @@ export async function openGatewayServices(
     (bytes) => signBytes(dataDir.recordingKey.privateKey, bytes),
   );
   const recordingJudge = new RecordingJudge({ recordings, store, clock });
+  const auth = new AuthService(store, clock, dataDir.masterKey, {
+    ...DEFAULT_AUTH_SETTINGS,
+    ...config.auth,
+  });
+  const liveWatches = new LiveWatches();
   return {
     store,
     dataDir,
-    auth: new AuthService(store, clock, dataDir.masterKey, {
-      ...DEFAULT_AUTH_SETTINGS,
-      ...config.auth,
-    }),
+    auth,
+    liveWatches,
+    users: new UserAdmin({ store, auth, liveWatches, clock }),
     resources: new ResourceCatalog(store, clock, dataDir.masterKey),
     grants: new GrantBook(store, clock),
     sessions: new SessionService(store, clock, () => listeners),

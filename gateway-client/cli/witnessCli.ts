@@ -52,6 +52,7 @@ import {
   resolveConfigDir,
   saveProfile,
 } from '../profile.ts';
+import { registerAdminCommands } from './adminCommands.ts';
 import { registerPsqlCommand } from './psqlCommand.ts';
 import { registerRecordingCommands } from './recordingCommands.ts';
 import { registerSshCommand } from './sshCommand.ts';
@@ -208,6 +209,14 @@ class WitnessCli {
       stderr: this.io.stderr,
       withClient: (action) => this.withSignedIn(({ client }) => action(client)),
       failure: (message) => new CliError(message),
+      usage: (message) => new UsageError(message),
+    });
+
+    registerAdminCommands(program, {
+      stdout: this.io.stdout,
+      stderr: this.io.stderr,
+      withClient: (action) => this.withSignedIn(({ client }) => action(client)),
+      readStdin: () => readAllInput(this.io.stdin),
       usage: (message) => new UsageError(message),
     });
 

@@ -31,6 +31,7 @@ import type { RecordingCheck } from '../recordingCheck/recordingCheck.ts';
 import type { RecordingJudge } from '../recordingCheck/recordingJudge.ts';
 import type { RecordingReverifier } from '../recordingCheck/recordingReverifier.ts';
 import { queryWords, snippetOf } from '../search/searchTerms.ts';
+import type { LiveWatches } from '../sessions/liveWatches.ts';
 import type { ResourceStore } from '../store/catalogStore.ts';
 import type { UserDirectory, UserRecord } from '../store/identityStore.ts';
 import type {
@@ -59,6 +60,8 @@ export interface RecordingRouteServices {
   recordingJudge: Pick<RecordingJudge, 'judge'>;
   /** Re-verifies a recording whose bytes were read or whose row no longer matches its verdict. */
   reverifier: Pick<RecordingReverifier, 'request'>;
+  /** Live watches by watcher, so offboarding can end them (sessions/accessReview.ts). */
+  liveWatches: LiveWatches;
 }
 
 /** Roles that may read every recording (auditors review, admins administer). */
@@ -83,10 +86,8 @@ export function recordingHandlers(
   services: RecordingRouteServices,
 ): HandlersFor<RecordingRouteName> {
   const { store, clock, recordings, recordingCheck, recordingJudge, reverifier } = services;
-  const following = new Set<AbortController>();
-  app.addHook('preClose', async () => {
-    for (const stop of [...following]) stop.abort();
-  });
+  const { liveWatches } = services;
+  app.addHook('preClose', async () => liveWatches.endAll());
   /**
    * The recording, if this user may see it; otherwise the same 404 as for no recording — unless
    * the session they may see was recorded and its row is gone: that is said, never hidden.
@@ -339,8 +340,7 @@ export function recordingHandlers(
         // Ends the follow when the watcher goes away, even while it waits for new bytes, and
         // when the API closes (it would otherwise wait for the session to end).
         const stop = new AbortController();
-        following.add(stop);
-        stop.signal.addEventListener('abort', () => following.delete(stop), { once: true });
+        liveWatches.add(user.id, stop);
         request.raw.on('close', () => stop.abort());
         reply.raw.on('close', () => {
           stop.abort();

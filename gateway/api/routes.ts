@@ -12,6 +12,7 @@ import type { ResourceStore } from '../store/catalogStore.ts';
 import type { UserDirectory, UserRecord } from '../store/identityStore.ts';
 import type { SessionRecord, SessionStore } from '../store/sessionStore.ts';
 import type { StoreKind } from '../store/storeConnection.ts';
+import type { UserAdmin } from '../users/userAdmin.ts';
 import { type ApiHandlers, type HandlersFor, registerApi } from './apiRoute.ts';
 import {
   iso,
@@ -26,6 +27,7 @@ import {
   type RecordingRouteServices,
   recordingHandlers,
 } from './recordingRoutes.ts';
+import { type UserRouteName, userHandlers } from './userRoutes.ts';
 
 export interface ApiServices {
   store: UserDirectory &
@@ -39,6 +41,8 @@ export interface ApiServices {
   grants: GrantBook;
   sessions: SessionService;
   recordings: RecordingArchive;
+  users: UserAdmin;
+  liveWatches: RecordingRouteServices['liveWatches'];
   recordingCheck: RecordingRouteServices['recordingCheck'];
   recordingJudge: RecordingRouteServices['recordingJudge'];
   reverifier: RecordingRouteServices['reverifier'];
@@ -54,11 +58,12 @@ export function registerRoutes(app: FastifyInstance, services: ApiServices): voi
   const handlers: ApiHandlers = {
     ...coreHandlers(services),
     ...recordingHandlers(app, services),
+    ...userHandlers(services.users),
   };
   registerApi(app, services.auth, handlers);
 }
 
-type CoreRouteName = Exclude<RouteName, RecordingRouteName>;
+type CoreRouteName = Exclude<RouteName, RecordingRouteName | UserRouteName>;
 
 /** Health, keys, sign-in, the signed-in user, resources, grants and sessions. */
 function coreHandlers(services: ApiServices): HandlersFor<CoreRouteName> {
@@ -168,7 +173,11 @@ function coreHandlers(services: ApiServices): HandlersFor<CoreRouteName> {
           'Auditors can watch sessions but not end them — ask an admin.',
         );
       }
-      return present(await sessions.terminate(session.id, `terminated by ${user.username}`));
+      // The reason reaches the person whose session ends (issue #14).
+      const reason = ctx.body.reason
+        ? `terminated by ${user.username}: ${ctx.body.reason}`
+        : `terminated by ${user.username}`;
+      return present(await sessions.terminate(session.id, reason));
     },
   };
 }

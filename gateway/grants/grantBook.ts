@@ -6,19 +6,16 @@ import type {
 import type { Clock } from '../clock.ts';
 import { GatewayError } from '../gatewayError.ts';
 import { newId } from '../newId.ts';
-import { isWithinWindow } from '../policy/accessDecision.ts';
+import { type AccessReviewStore, reviewAccess } from '../sessions/accessReview.ts';
 import type { CatalogStore, GrantRecord } from '../store/catalogStore.ts';
 import type { UserDirectory, UserRecord } from '../store/identityStore.ts';
-import type { SessionStore } from '../store/sessionStore.ts';
 
 const toMs = (iso: string | null) => (iso === null ? null : Date.parse(iso));
 
 /** Grants: admins write them; everyone reads the ones that name them or their groups. */
 export class GrantBook {
   constructor(
-    private readonly store: CatalogStore &
-      Pick<UserDirectory, 'getUserById'> &
-      Pick<SessionStore, 'endOpenSessions'>,
+    private readonly store: CatalogStore & Pick<UserDirectory, 'getUserById'> & AccessReviewStore,
     private readonly clock: Clock,
   ) {}
 
@@ -108,25 +105,15 @@ export class GrantBook {
       validUntil,
     });
     if (!updated) throw notFound(id);
-    // A narrowed window revokes access now: sessions under this grant end (the proxies notice
-    // within a second, DESIGN.md "Launch a session").
-    if (!isWithinWindow(updated, this.clock.now())) {
-      await this.store.endOpenSessions(
-        { grantId: id },
-        'access revoked: the grant is no longer valid',
-        this.clock.now(),
-      );
-    }
+    // A narrowed window takes access away: sessions under this grant end now if it is over,
+    // or at its new end (issue #14; sessions/accessReview.ts).
+    await reviewAccess(this.store, this.clock, { grantId: id });
     return updated;
   }
 
   async remove(id: string): Promise<void> {
     if (!(await this.store.deleteGrant(id))) throw notFound(id);
-    await this.store.endOpenSessions(
-      { grantId: id },
-      'access revoked: the grant was deleted',
-      this.clock.now(),
-    );
+    await reviewAccess(this.store, this.clock, { grantId: id });
   }
 }
 

@@ -6,6 +6,10 @@
  *
  * One poll every ~250 ms reads each live session's row. That is N point reads per tick; fine
  * for the sessions one node holds, and what PostgreSQL LISTEN/NOTIFY can replace later.
+ *
+ * The row's `expiresAt` is re-read on every poll: a grant whose end moved earlier lowers it
+ * (sessions/accessReview.ts), and each session has a timer to its current end, re-armed when
+ * the row changes, so it ends at the new end rather than at the poll after it (issue #14).
  */
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
@@ -33,7 +37,12 @@ interface Entry {
   expiresAt: number;
   end: (cause: SessionEndCause) => void;
   ending: boolean;
+  /** Fires at `expiresAt`; re-armed when the row's `expiresAt` changes. */
+  expiryTimer: NodeJS.Timeout | undefined;
 }
+
+/** setTimeout's limit (about 24.8 days); a later end is re-armed by the poll that nears it. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export const LIVE_SESSION_POLL_MS = 250;
 
@@ -64,13 +73,15 @@ export class LiveSessions {
     expiresAt: number,
     end: (cause: SessionEndCause) => void,
   ): LiveSession {
-    const entry: Entry = { sessionId, expiresAt, end, ending: false };
+    const entry: Entry = { sessionId, expiresAt, end, ending: false, expiryTimer: undefined };
     this.entries.set(sessionId, entry);
+    this.armExpiry(entry);
     this.timer ??= setInterval(() => void this.poll(), this.pollIntervalMs);
     this.timer.unref();
     return {
       sessionId,
       finish: async (reason: string) => {
+        clearTimeout(entry.expiryTimer);
         if (this.entries.get(sessionId) === entry) this.entries.delete(sessionId);
         this.stopIfIdle();
         try {
@@ -92,7 +103,10 @@ export class LiveSessions {
 
   /** Ends every live session (gateway shutdown) and stops polling. */
   shutdown(): void {
-    for (const entry of this.entries.values()) this.trigger(entry, { kind: 'shutdown' });
+    for (const entry of this.entries.values()) {
+      clearTimeout(entry.expiryTimer);
+      this.trigger(entry, { kind: 'shutdown' });
+    }
     this.entries.clear();
     this.stopIfIdle();
   }
@@ -104,18 +118,7 @@ export class LiveSessions {
       const now = this.deps.clock.now();
       const watched = [...this.entries.values()].filter((e) => !e.ending);
       for (const entry of watched) {
-        if (now >= entry.expiresAt) {
-          // Mark the row first so the API reports why the session ended.
-          await this.deps.store
-            .endSession(entry.sessionId, expiredReason(entry.expiresAt), now)
-            .catch((error: unknown) =>
-              this.deps.log.error('could not mark an expired session ended', {
-                sessionId: entry.sessionId,
-                error: String(error),
-              }),
-            );
-          this.trigger(entry, { kind: 'expired', at: entry.expiresAt });
-        }
+        if (now >= entry.expiresAt) await this.expire(entry, now);
       }
       const rows = await Promise.all(
         watched
@@ -128,6 +131,9 @@ export class LiveSessions {
       for (const { entry, row } of rows) {
         if (!row || row.state === 'ended') {
           this.trigger(entry, { kind: 'terminated', reason: row?.endReason ?? null });
+        } else if (row.expiresAt !== entry.expiresAt && !entry.ending) {
+          entry.expiresAt = row.expiresAt;
+          this.armExpiry(entry);
         }
       }
     } catch (error) {
@@ -137,7 +143,36 @@ export class LiveSessions {
     }
   }
 
+  private armExpiry(entry: Entry): void {
+    clearTimeout(entry.expiryTimer);
+    const delay = Math.max(0, entry.expiresAt - this.deps.clock.now());
+    entry.expiryTimer = setTimeout(
+      () => {
+        if (!entry.ending && this.deps.clock.now() >= entry.expiresAt) {
+          void this.expire(entry, this.deps.clock.now());
+        }
+      },
+      Math.min(delay, MAX_TIMER_MS),
+    );
+    entry.expiryTimer.unref();
+  }
+
+  private async expire(entry: Entry, now: number): Promise<void> {
+    if (entry.ending) return;
+    // Mark the row first so the API reports why the session ended.
+    await this.deps.store
+      .endSession(entry.sessionId, expiredReason(entry.expiresAt), now)
+      .catch((error: unknown) =>
+        this.deps.log.error('could not mark an expired session ended', {
+          sessionId: entry.sessionId,
+          error: String(error),
+        }),
+      );
+    this.trigger(entry, { kind: 'expired', at: entry.expiresAt });
+  }
+
   private trigger(entry: Entry, cause: SessionEndCause): void {
+    clearTimeout(entry.expiryTimer);
     if (entry.ending) return;
     entry.ending = true;
     try {

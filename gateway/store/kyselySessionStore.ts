@@ -114,6 +114,17 @@ export class KyselySessionStore implements SessionStore {
     return rows.map(sessionFromRow);
   }
 
+  async setSessionExpiry(id: string, expiresAt: number): Promise<SessionRecord | undefined> {
+    const row = await this.db
+      .updateTable('sessions')
+      .set({ expires_at: expiresAt })
+      .where('id', '=', id)
+      .where('state', '!=', 'ended')
+      .returningAll()
+      .executeTakeFirst();
+    return row ? sessionFromRow(row) : undefined;
+  }
+
   async endSessionsRecordedBy(
     owner: string,
     reason: string,

@@ -61,6 +61,12 @@ export interface SessionStore extends SessionEnder {
     now: number,
   ): Promise<SessionRecord[]>;
   /**
+   * Moves the end of a session that has not ended yet (its grant's end moved earlier); the
+   * live-session registry re-reads it and re-arms its timer. Returns the session, or
+   * undefined if it has ended or is unknown.
+   */
+  setSessionExpiry(id: string, expiresAt: number): Promise<SessionRecord | undefined>;
+  /**
    * Startup recovery after a crash: ends every not-yet-ended session whose recording this
    * gateway instance (`owner`, recorder/gatewayInstanceId.ts) wrote and no longer writes — the
    * dead process carried them. Sessions recorded by other replicas sharing the database are

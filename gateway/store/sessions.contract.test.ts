@@ -163,6 +163,18 @@ describeStoreContract('sessions', (underTest) => {
       expect(await store.endOpenSessions({ resourceId: 'res_2' }, 'again', T + 80)).toEqual([]);
     });
 
+    it('moves the end of an open session, never of an ended one (issue #14)', async () => {
+      await store.createSession(session(1));
+      await store.createSession(session(2, { state: 'ended', endedAt: T + 3, endReason: 'done' }));
+      expect(await store.setSessionExpiry('ses_1', T + 40)).toEqual(
+        session(1, { expiresAt: T + 40 }),
+      );
+      expect((await store.getSession('ses_1'))?.expiresAt).toBe(T + 40);
+      expect(await store.setSessionExpiry('ses_2', T + 40)).toBeUndefined();
+      expect((await store.getSession('ses_2'))?.expiresAt).toBe(session(2).expiresAt);
+      expect(await store.setSessionExpiry('ses_404', T + 40)).toBeUndefined();
+    });
+
     it('ends a pending session, after which its ticket no longer works', async () => {
       await store.createSession(session(1));
       expect(await store.endSession('ses_1', 'grant revoked', T + 5)).toMatchObject({

@@ -723,3 +723,43 @@ export const recordingExportQuerySchema = z.strictObject({
    */
   allowUnverified: z.enum(['0', '1', 'true', 'false']).optional(),
 });
+
+// ---------------------------------------------------------------------------------------------
+// Users and offboarding (issue #14)
+
+export const userListSchema = z.object({ users: z.array(userSchema) });
+
+/** As `witness-gateway admin create-user`: a password, or a one-time enrollment token. */
+export const createUserRequestSchema = z.strictObject({
+  username: usernameSchema,
+  role: roleSchema.default('engineer'),
+  groups: z.array(groupNameSchema).max(64).default([]),
+  password: passwordSchema.optional(),
+});
+export const createdUserSchema = z.object({
+  user: userSchema,
+  /** The one-time enrollment token, when no password was set; null otherwise. */
+  enrollment: z.object({ token: z.string(), expiresAt: isoTime }).nullable(),
+});
+export type CreatedUser = z.infer<typeof createdUserSchema>;
+
+export const setUserRoleRequestSchema = z.strictObject({ role: roleSchema });
+
+/** What a change that takes access away revoked, so the admin sees it. */
+export const accessRevokedSchema = z.object({
+  user: userSchema,
+  /** Every sign-in (refresh and access tokens) was revoked. */
+  signInsRevoked: z.boolean(),
+  /** Grants naming this user that were ended (their end set to now). */
+  grantsEnded: z.array(id),
+  /** Open sessions ended (the proxies close them within a second). */
+  sessionsEnded: z.array(id),
+  /** Live watch streams of this user that were ended. */
+  watchesEnded: z.number().int().min(0),
+});
+export type AccessRevoked = z.infer<typeof accessRevokedSchema>;
+
+export const terminateSessionRequestSchema = z.strictObject({
+  /** Shown to the person whose session ends. */
+  reason: z.string().min(1).max(200).optional(),
+});

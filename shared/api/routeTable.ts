@@ -21,10 +21,13 @@
 import { z } from 'zod';
 import {
   API_PREFIX,
+  accessRevokedSchema,
+  createdUserSchema,
   createGrantRequestSchema,
   createResourceRequestSchema,
   createSessionRequestSchema,
   createSessionResponseSchema,
+  createUserRequestSchema,
   enrollRequestSchema,
   enrollResponseSchema,
   grantListSchema,
@@ -50,11 +53,14 @@ import {
   sessionListQuerySchema,
   sessionListSchema,
   sessionSchema,
+  setUserRoleRequestSchema,
+  terminateSessionRequestSchema,
   tokenPairSchema,
   totpConfirmRequestSchema,
   totpEnrollmentSchema,
   updateGrantRequestSchema,
   updateResourceRequestSchema,
+  userListSchema,
   userSchema,
 } from './apiSchemas.ts';
 
@@ -233,7 +239,43 @@ export const apiRoutes = {
     path: '/sessions/:id/terminate',
     access: 'signed-in',
     params: idParams,
+    body: terminateSessionRequestSchema,
     response: sessionSchema,
+  },
+
+  // --- users and offboarding (issue #14): every change that takes access away re-checks the
+  // user's live sessions (gateway/sessions/accessReview.ts)
+  listUsers: { method: 'GET', path: '/users', access: ADMIN, response: userListSchema },
+  createUser: {
+    method: 'POST',
+    path: '/users',
+    access: ADMIN,
+    body: createUserRequestSchema,
+    response: createdUserSchema,
+    status: 201,
+  },
+  /** Offboarding: sign-ins revoked, grants ended, live sessions and watches ended. */
+  disableUser: {
+    method: 'POST',
+    path: '/users/:id/disable',
+    access: ADMIN,
+    params: idParams,
+    response: accessRevokedSchema,
+  },
+  enableUser: {
+    method: 'POST',
+    path: '/users/:id/enable',
+    access: ADMIN,
+    params: idParams,
+    response: userSchema,
+  },
+  setUserRole: {
+    method: 'POST',
+    path: '/users/:id/role',
+    access: ADMIN,
+    params: idParams,
+    body: setUserRoleRequestSchema,
+    response: accessRevokedSchema,
   },
 
   // --- recordings (own recordings; admins and auditors all — the handlers filter and audit)

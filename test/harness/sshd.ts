@@ -9,7 +9,16 @@
  * skipped with the reason printed and in the suite's name.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -84,11 +93,17 @@ export function describeWithSshd(name: string, body: () => void): void {
   }
 }
 
-export async function startSshd(): Promise<RunningSshd> {
+/**
+ * `loginAs`: when the tests run as root, log in to the target as this other local user. sshd
+ * runs a root login without post-authentication privilege separation, and then refuses the
+ * SSH `signal` request ("session signalling requires privilege separation"); tests of signals
+ * reaching the target need a non-root login (issue #14).
+ */
+export async function startSshd(options: { loginAs?: string } = {}): Promise<RunningSshd> {
   const sshd = findSshd();
   if (!sshd) throw new Error('OpenSSH sshd is not installed: apt-get install openssh-server');
-  const user = userInfo().username;
   const isRoot = process.getuid?.() === 0;
+  const user = isRoot && options.loginAs ? options.loginAs : userInfo().username;
   if (isRoot && !existsSync('/run/sshd')) {
     // sshd's privilege-separation directory; the Debian package creates it at boot.
     mkdirSync('/run/sshd', { mode: 0o755 });
@@ -126,6 +141,12 @@ export async function startSshd(): Promise<RunningSshd> {
       .join(' ');
     const authorizedKeys = join(dir, 'authorized_keys');
     writeFileSync(authorizedKeys, readFileSync(`${clientKeyFile}.pub`), { mode: 0o600 });
+    if (user !== userInfo().username) {
+      // sshd reads the authorized keys as the user logging in.
+      const { uid, gid } = userIds(user);
+      chmodSync(dir, 0o755);
+      chownSync(authorizedKeys, uid, gid);
+    }
 
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
@@ -140,7 +161,9 @@ export async function startSshd(): Promise<RunningSshd> {
           'PasswordAuthentication no',
           'KbdInteractiveAuthentication no',
           isRoot ? 'PermitRootLogin prohibit-password' : '',
-          'UsePAM no',
+          // Without PAM sshd refuses locked accounts ('!' in /etc/shadow), which is what
+          // service users such as `postgres` are; with it, key logins to them work.
+          user === userInfo().username ? 'UsePAM no' : 'UsePAM yes',
           'StrictModes no',
           'PidFile none',
           'Subsystem sftp internal-sftp',
@@ -219,6 +242,16 @@ function waitForListening(
     child.stderr?.on('data', onData);
     child.once('exit', onExit);
   });
+}
+
+/** The uid and gid of a local user, from /etc/passwd. */
+function userIds(name: string): { uid: number; gid: number } {
+  const line = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((entry) => entry.startsWith(`${name}:`));
+  const [, , uid, gid] = line?.split(':') ?? [];
+  if (uid === undefined || gid === undefined) throw new Error(`there is no local user ${name}`);
+  return { uid: Number(uid), gid: Number(gid) };
 }
 
 /** A port that was free a moment ago (bind port 0, read it, release it). */

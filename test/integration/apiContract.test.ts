@@ -51,6 +51,11 @@ const expectedAccess: Record<RouteName, 'public' | 'signed-in' | readonly Role[]
   streamRecording: 'signed-in',
   exportRecording: 'signed-in',
   listRecordingAccess: ['admin', 'auditor'],
+  listUsers: ['admin'],
+  createUser: ['admin'],
+  disableUser: ['admin'],
+  enableUser: ['admin'],
+  setUserRole: ['admin'],
 };
 
 const PASSWORDS: Record<Role, string> = {
@@ -171,12 +176,14 @@ describe('the gateway serves the route table', () => {
         }
       }
     }
-    // The admin-only routes refuse two roles each; the access log and the recording problems
-    // refuse engineers.
+    // The admin-only routes (6 for resources and grants, 5 for users) refuse two roles each;
+    // the access log and the recording problems refuse engineers.
     expect(refusals).toContain('createResource:engineer');
     expect(refusals).toContain('deleteGrant:auditor');
     expect(refusals).toContain('listRecordingAccess:engineer');
     expect(refusals).toContain('listRecordingProblems:engineer');
-    expect(refusals).toHaveLength(6 * 2 + 2);
+    expect(refusals).toContain('disableUser:engineer');
+    expect(refusals).toContain('setUserRole:auditor');
+    expect(refusals).toHaveLength(11 * 2 + 2);
   });
 });

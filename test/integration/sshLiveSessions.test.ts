@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/clock.ts';
 import { silentLogger } from '../../gateway/logger.ts';
 import { newId } from '../../gateway/newId.ts';
+import { reviewAccess } from '../../gateway/sessions/accessReview.ts';
 import {
   describeSessionEnd,
   LiveSessions,
@@ -35,7 +36,9 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function liveSession(expiresInMs: number): Promise<{ id: string; expiresAt: number }> {
+async function liveSession(
+  expiresInMs: number,
+): Promise<{ id: string; expiresAt: number; userId: string; grantId: string }> {
   const now = clock.now();
   const userId = newId('usr');
   await store.createUser({
@@ -93,7 +96,7 @@ async function liveSession(expiresInMs: number): Promise<{ id: string; expiresAt
     expiresAt: now + expiresInMs,
     endReason: null,
   });
-  return { id, expiresAt: now + expiresInMs };
+  return { id, expiresAt: now + expiresInMs, userId, grantId };
 }
 
 function waitForEnd(): { ended: Promise<SessionEndCause>; end: (cause: SessionEndCause) => void } {
@@ -144,6 +147,25 @@ describe('LiveSessions', () => {
     expect(calls).toBe(0);
   });
 
+  it('ends a session at its end moved earlier in the store (a grant narrowed), not the old one', async () => {
+    const session = await liveSession(3600_000);
+    const { ended, end } = waitForEnd();
+    let endedAt: number | undefined;
+    live.register(session.id, session.expiresAt, (cause) => {
+      endedAt = clock.now();
+      end(cause);
+    });
+    const newEnd = clock.now() + 30_000;
+    await store.setSessionExpiry(session.id, newEnd);
+    await new Promise((resolve) => setTimeout(resolve, 60)); // a poll reads the new end
+    clock.advance(29_000);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(endedAt).toBeUndefined();
+    clock.advance(1_000);
+    expect(await ended).toEqual({ kind: 'expired', at: newEnd });
+    expect(endedAt).toBe(newEnd);
+  });
+
   it('says what happened in words a person can act on', () => {
     const at = Date.UTC(2026, 0, 5, 14, 2, 0);
     expect(describeSessionEnd({ kind: 'expired', at }, 'web-1')).toBe(
@@ -153,5 +175,45 @@ describe('LiveSessions', () => {
       'Your session on web-1 was ended (terminated by root).',
     );
     expect(describeSessionEnd({ kind: 'shutdown' }, 'web-1')).toContain('shutting down');
+  });
+});
+
+describe('reviewAccess: the one rule for taking access away (issue #14)', () => {
+  it("moves a session's end to its grant's new, earlier end and keeps it running", async () => {
+    const session = await liveSession(3600_000);
+    const validUntil = clock.now() + 10_000;
+    await store.updateGrant(session.grantId, { validUntil });
+    const result = await reviewAccess(store, clock, { grantId: session.grantId });
+    expect(result.ended).toEqual([]);
+    expect(result.shortened.map((s) => s.id)).toEqual([session.id]);
+    expect(await store.getSession(session.id)).toMatchObject({
+      state: 'live',
+      expiresAt: validUntil,
+    });
+  });
+
+  it('never lengthens a session: a later grant end leaves its end alone', async () => {
+    const session = await liveSession(60_000);
+    await store.updateGrant(session.grantId, { validUntil: clock.now() + 7200_000 });
+    const result = await reviewAccess(store, clock, { grantId: session.grantId });
+    expect(result).toEqual({ ended: [], shortened: [] });
+    expect((await store.getSession(session.id))?.expiresAt).toBe(session.expiresAt);
+  });
+
+  it("ends a disabled user's sessions, and those of a grant that no longer applies", async () => {
+    const disabled = await liveSession(3600_000);
+    await store.updateUser(disabled.userId, { disabled: true });
+    const byUser = await reviewAccess(store, clock, { userId: disabled.userId });
+    expect(byUser.ended.map((s) => [s.id, s.endReason])).toEqual([
+      [disabled.id, 'access revoked: the account was disabled'],
+    ]);
+
+    const lapsed = await liveSession(3600_000);
+    await store.updateGrant(lapsed.grantId, { validUntil: clock.now() });
+    const byGrant = await reviewAccess(store, clock, { grantId: lapsed.grantId });
+    expect(byGrant.ended.map((s) => [s.id, s.endReason])).toEqual([
+      [lapsed.id, 'access revoked: the grant is no longer valid'],
+    ]);
+    expect((await store.getSession(lapsed.id))?.state).toBe('ended');
   });
 });

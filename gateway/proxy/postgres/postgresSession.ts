@@ -384,7 +384,27 @@ export class PostgresSession {
         : cause.kind === 'terminated'
           ? (cause.reason ?? 'terminated')
           : 'gateway shut down';
+    this.cancelOnTarget();
     this.shutDown(errorResponse('FATAL', SQLSTATE.adminShutdown, printable(message)), reason);
+  }
+
+  /**
+   * Ending a session asks the target to stop what runs there first (issue #14): the Terminate
+   * sent on close is read only after the running statement ends, so a long query (or a
+   * `pg_sleep`) would otherwise go on on the target after the session is gone. A CancelRequest
+   * on its own connection interrupts it at once. Not recorded: the session's record ends with
+   * the reason; the cancel is the gateway's own housekeeping.
+   */
+  private cancelOnTarget(): void {
+    const key = this.targetKey;
+    if (key === undefined) return;
+    const { target, log } = this.context;
+    sendCancelRequest(target, key).catch((error: unknown) =>
+      log.warn('postgres cancel at session end failed', {
+        sessionId: this.sessionId,
+        error: String(error),
+      }),
+    );
   }
 
   // ------------------------------------------------------------------ relaying

@@ -72,6 +72,15 @@ const MAX_ENV_VALUE = 1024;
 /** How long a closing channel waits for its last output and notice to reach the client. */
 const CLOSE_FLUSH_TIMEOUT_MS = 2_000;
 
+/**
+ * When the gateway ends a session (terminate, offboarding, expiry: issue #14) it first asks the
+ * target to end what runs there: sshd leaves an exec'd command without a pty running when its
+ * connection closes. TERM, then KILL if the command has not exited after the grace period.
+ * Short, because the whole end must reach the client within a second of the decision.
+ */
+export const REMOTE_TERM_GRACE_MS = 300;
+const REMOTE_KILL_WAIT_MS = 150;
+
 /*
  * Pty channels (issue #5). Output of an interactive session flows only as fast as the user's
  * terminal paints it (a few MB/s), so every byte queued in the gateway is output that reaches
@@ -258,6 +267,8 @@ export class SessionChannelBridge extends ChannelBridge {
   private input: RecordedRelay | undefined;
   private startRequested = false;
   private closedBy: 'client' | 'target' | 'gateway' | undefined;
+  /** The gateway's end-of-session notice went out (before the target was asked to stop). */
+  private endNoticeShown = false;
 
   constructor(
     private readonly session: Session,
@@ -284,22 +295,57 @@ export class SessionChannelBridge extends ChannelBridge {
     else this.notices.push(text);
   }
 
+  /**
+   * Asks the target to end the command on this channel (RFC 4254 §6.9 `signal`): TERM, then
+   * KILL after `REMOTE_TERM_GRACE_MS`. Resolves when the target closed the channel or the
+   * waits are over; call it before `shutDown`, which closes the channel at once.
+   */
+  async stopRemoteCommand(notice: string, record: boolean): Promise<void> {
+    const upstream = this.upstream;
+    const client = this.client;
+    if (!upstream || !client || this.closed) return;
+    // First why, while the channel surely carries it: the command may exit on TERM, and the
+    // channel then closes on its own.
+    await this.showEndNotice(client, notice, record);
+    const closedByTarget = new Promise<void>((resolve) => upstream.once('close', () => resolve()));
+    for (const [name, waitMs] of [
+      ['TERM', REMOTE_TERM_GRACE_MS],
+      ['KILL', REMOTE_KILL_WAIT_MS],
+    ] as const) {
+      try {
+        upstream.signal(name);
+      } catch {
+        return; // the channel is gone already
+      }
+      const exited = await Promise.race([
+        closedByTarget.then(() => true),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), waitMs).unref()),
+      ]);
+      if (exited) return;
+    }
+  }
+
+  /** The gateway's reason for ending the session, on the client's stderr, once. */
+  private async showEndNotice(client: ServerChannel, notice: string, record: boolean) {
+    if (this.endNoticeShown) return;
+    this.endNoticeShown = true;
+    const text = `\r\nWitness: ${notice}\r\n`;
+    // When the recorder is what failed the notice goes out unrecorded: it is the gateway's
+    // own text, not a byte of the session.
+    if (record) {
+      await this.context
+        .record(this.recordingChannel, eventKinds.stderr, Buffer.from(text))
+        .catch(() => {});
+    }
+    if (client.stderr.writable) client.stderr.write(text);
+  }
+
   protected async close(notice: string | undefined, record: boolean): Promise<void> {
     this.closedBy ??= 'gateway';
     if (this.upstream) closeQuietly(this.upstream);
     const client = this.client;
     if (client) {
-      if (notice) {
-        const text = `\r\nWitness: ${notice}\r\n`;
-        // When the recorder is what failed the notice goes out unrecorded: it is the gateway's
-        // own text, not a byte of the session.
-        if (record) {
-          await this.context
-            .record(this.recordingChannel, eventKinds.stderr, Buffer.from(text))
-            .catch(() => {});
-        }
-        if (client.stderr.writable) client.stderr.write(text);
-      }
+      if (notice) await this.showEndNotice(client, notice, record);
       // Output already written, then the notice, then EOF + close — stdout and stderr share
       // the SSH window, and ssh2 sends CLOSE without waiting for stderr. Bounded, so a client
       // that stopped reading cannot hold the channel open.

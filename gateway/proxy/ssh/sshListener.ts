@@ -627,13 +627,28 @@ class ProxiedConnection {
     const redeemed = this.state.redeemed;
     this.state = { kind: 'ending', redeemed };
     this.config.log.info('ending ssh session', { sessionId: redeemed.session.id, reason });
-    const closing = [...this.bridges].map((bridge) =>
-      bridge.shutDown(bridge instanceof SessionChannelBridge ? notice : undefined, options),
+    const bridges = [...this.bridges];
+    // The target is asked to end its commands first (TERM, then KILL: issue #14), so an exec
+    // without a pty does not outlive the session; then the channels close with the notice.
+    const remoteStopped = Promise.all(
+      bridges.map((bridge) =>
+        bridge instanceof SessionChannelBridge
+          ? bridge.stopRemoteCommand(notice, options.record !== false)
+          : undefined,
+      ),
     );
-    this.upstreamClient?.end();
     void this.finish(reason, options.record !== false);
-    // The notices and channel closes go out before the disconnect (each bridge bounds its wait).
-    void Promise.all(closing).then(() => setImmediate(() => this.client.end()));
+    void remoteStopped
+      .then(() => {
+        const closing = bridges.map((bridge) =>
+          bridge.shutDown(bridge instanceof SessionChannelBridge ? notice : undefined, options),
+        );
+        this.upstreamClient?.end();
+        // The notices and channel closes go out before the disconnect (each bridge bounds its
+        // wait).
+        return Promise.all(closing);
+      })
+      .then(() => setImmediate(() => this.client.end()));
   }
 
   private finishing: Promise<void> | undefined;
