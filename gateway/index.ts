@@ -36,6 +36,8 @@ import {
   DEFAULT_REVERIFY_INTERVAL_MS,
   RecordingReverifier,
 } from './recordingCheck/recordingReverifier.ts';
+import { AccessRequestDesk } from './requests/accessRequestDesk.ts';
+import { AccessRequestEvents } from './requests/accessRequestEvents.ts';
 import { ResourceCatalog } from './resources/resourceCatalog.ts';
 import { RecordingTextIndexer } from './search/recordingTextIndexer.ts';
 import { endCarriedSessions } from './sessions/endCarriedSessions.ts';
@@ -72,6 +74,9 @@ export interface GatewayServices {
   auth: AuthService;
   resources: ResourceCatalog;
   grants: GrantBook;
+  /** Access requests and approvals (issue #14), and the events their streams carry. */
+  requests: AccessRequestDesk;
+  requestEvents: AccessRequestEvents;
   sessions: SessionService;
   /** What the SSH and PostgreSQL proxies record through (RecorderFactory). */
   recorder: Recorder;
@@ -139,6 +144,7 @@ export async function openGatewayServices(
     (bytes) => signBytes(dataDir.recordingKey.privateKey, bytes),
   );
   const recordingJudge = new RecordingJudge({ recordings, store, clock });
+  const requestEvents = new AccessRequestEvents();
   return {
     store,
     dataDir,
@@ -148,6 +154,8 @@ export async function openGatewayServices(
     }),
     resources: new ResourceCatalog(store, clock, dataDir.masterKey),
     grants: new GrantBook(store, clock),
+    requests: new AccessRequestDesk(store, clock, requestEvents),
+    requestEvents,
     sessions: new SessionService(store, clock, () => listeners),
     listeners,
     instanceId,

@@ -12,6 +12,11 @@ import type { ResourceStore } from '../store/catalogStore.ts';
 import type { UserDirectory, UserRecord } from '../store/identityStore.ts';
 import type { SessionRecord, SessionStore } from '../store/sessionStore.ts';
 import type { StoreKind } from '../store/storeConnection.ts';
+import {
+  type AccessRequestRouteName,
+  type AccessRequestRouteServices,
+  accessRequestHandlers,
+} from './accessRequestRoutes.ts';
 import { type ApiHandlers, type HandlersFor, registerApi } from './apiRoute.ts';
 import {
   iso,
@@ -31,12 +36,15 @@ export interface ApiServices {
   store: UserDirectory &
     Pick<ResourceStore, 'getResource'> &
     Pick<SessionStore, 'getSession' | 'listSessions'> &
-    RecordingRouteServices['store'];
+    RecordingRouteServices['store'] &
+    AccessRequestRouteServices['store'];
   storeKind: StoreKind;
   clock: Clock;
   auth: AuthService;
   resources: ResourceCatalog;
   grants: GrantBook;
+  requests: AccessRequestRouteServices['requests'];
+  requestEvents: AccessRequestRouteServices['requestEvents'];
   sessions: SessionService;
   recordings: RecordingArchive;
   recordingCheck: RecordingRouteServices['recordingCheck'];
@@ -54,11 +62,12 @@ export function registerRoutes(app: FastifyInstance, services: ApiServices): voi
   const handlers: ApiHandlers = {
     ...coreHandlers(services),
     ...recordingHandlers(app, services),
+    ...accessRequestHandlers(app, services),
   };
   registerApi(app, services.auth, handlers);
 }
 
-type CoreRouteName = Exclude<RouteName, RecordingRouteName>;
+type CoreRouteName = Exclude<RouteName, RecordingRouteName | AccessRequestRouteName>;
 
 /** Health, keys, sign-in, the signed-in user, resources, grants and sessions. */
 function coreHandlers(services: ApiServices): HandlersFor<CoreRouteName> {
@@ -128,7 +137,7 @@ function coreHandlers(services: ApiServices): HandlersFor<CoreRouteName> {
 
     // --- grants
     listGrants: async (ctx) => ({
-      grants: (await grants.listFor(signedInUser(ctx))).map(presentGrant),
+      grants: (await grants.listFor(signedInUser(ctx), ctx.query.expiringWithin)).map(presentGrant),
     }),
     getGrant: async (ctx) => presentGrant(await grants.getFor(signedInUser(ctx), ctx.params.id)),
     createGrant: async (ctx) => presentGrant(await grants.create(signedInUser(ctx), ctx.body)),

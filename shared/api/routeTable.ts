@@ -21,12 +21,18 @@
 import { z } from 'zod';
 import {
   API_PREFIX,
+  accessRequestListQuerySchema,
+  accessRequestListSchema,
+  accessRequestSchema,
+  createAccessRequestSchema,
   createGrantRequestSchema,
   createResourceRequestSchema,
   createSessionRequestSchema,
   createSessionResponseSchema,
+  decideAccessRequestSchema,
   enrollRequestSchema,
   enrollResponseSchema,
+  grantListQuerySchema,
   grantListSchema,
   grantSchema,
   healthSchema,
@@ -173,7 +179,14 @@ export const apiRoutes = {
   },
 
   // --- grants
-  listGrants: { method: 'GET', path: '/grants', access: 'signed-in', response: grantListSchema },
+  /** `?expiringWithin=7d`: only grants that end within that time from now. */
+  listGrants: {
+    method: 'GET',
+    path: '/grants',
+    access: 'signed-in',
+    query: grantListQuerySchema,
+    response: grantListSchema,
+  },
   getGrant: {
     method: 'GET',
     path: '/grants/:id',
@@ -203,6 +216,53 @@ export const apiRoutes = {
     access: ADMIN,
     params: idParams,
     response: 'empty',
+  },
+
+  // --- access requests (issue #14; who may see and decide which is checked in the handlers)
+  createAccessRequest: {
+    method: 'POST',
+    path: '/access-requests',
+    access: 'signed-in',
+    body: createAccessRequestSchema,
+    response: accessRequestSchema,
+    status: 201,
+  },
+  listAccessRequests: {
+    method: 'GET',
+    path: '/access-requests',
+    access: 'signed-in',
+    query: accessRequestListQuerySchema,
+    response: accessRequestListSchema,
+  },
+  /** Server-Sent Events: every change to a request of mine or one I may decide. */
+  accessRequestEvents: {
+    method: 'GET',
+    path: '/access-requests/events',
+    access: 'signed-in',
+    response: 'stream',
+  },
+  getAccessRequest: {
+    method: 'GET',
+    path: '/access-requests/:id',
+    access: 'signed-in',
+    params: idParams,
+    response: accessRequestSchema,
+  },
+  approveAccessRequest: {
+    method: 'POST',
+    path: '/access-requests/:id/approve',
+    access: 'signed-in',
+    params: idParams,
+    body: decideAccessRequestSchema,
+    response: accessRequestSchema,
+  },
+  denyAccessRequest: {
+    method: 'POST',
+    path: '/access-requests/:id/deny',
+    access: 'signed-in',
+    params: idParams,
+    body: decideAccessRequestSchema,
+    response: accessRequestSchema,
   },
 
   // --- sessions (own sessions; admins and auditors read all — the handlers filter)

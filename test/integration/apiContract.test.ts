@@ -40,6 +40,12 @@ const expectedAccess: Record<RouteName, 'public' | 'signed-in' | readonly Role[]
   createGrant: ['admin'],
   updateGrant: ['admin'],
   deleteGrant: ['admin'],
+  createAccessRequest: 'signed-in',
+  listAccessRequests: 'signed-in',
+  accessRequestEvents: 'signed-in',
+  getAccessRequest: 'signed-in',
+  approveAccessRequest: 'signed-in',
+  denyAccessRequest: 'signed-in',
   createSession: 'signed-in',
   listSessions: 'signed-in',
   getSession: 'signed-in',
@@ -154,6 +160,8 @@ describe('the gateway serves the route table', () => {
         const response = await gw.request(spec.method, urlOf(spec), {
           token,
           ...(spec.body ? { body: {} } : {}),
+          // The event stream answers 200 and stays open: its headers are the answer.
+          ...(name === 'accessRequestEvents' ? { headersOnly: true } : {}),
         });
         const refusedByRole =
           response.status === 403 && /^This needs the .* role/.test(response.json?.message ?? '');

@@ -76,6 +76,9 @@ async function liveSession(expiresInMs: number): Promise<{ id: string; expiresAt
     description: '',
     createdBy: userId,
     createdAt: now,
+    approvers: { users: [], groups: [] },
+    approvalsRequired: 1,
+    requestId: null,
   });
   const id = newId('ses');
   await store.createSession({
@@ -92,6 +95,7 @@ async function liveSession(expiresInMs: number): Promise<{ id: string; expiresAt
     endedAt: null,
     expiresAt: now + expiresInMs,
     endReason: null,
+    requestId: null,
   });
   return { id, expiresAt: now + expiresInMs };
 }
