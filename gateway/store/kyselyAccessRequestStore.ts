@@ -87,6 +87,15 @@ export class KyselyAccessRequestStore implements AccessRequestStore {
     issue: (request: AccessRequestRecord) => GrantRecord,
   ): Promise<AccessRequestDecisionOutcome> {
     return writeTransaction(this.connection, async (tx) => {
+      // Lock the request row before reading it: on PostgreSQL (read committed) a second
+      // approver's transaction waits here until this one commits, then reads the new state, so
+      // two approvals completing the count at once issue one grant. (SQLite's BEGIN IMMEDIATE
+      // already serialises writers; the statement is harmless there.)
+      await tx
+        .updateTable('access_requests')
+        .set((eb) => ({ state: eb.ref('state') }))
+        .where('id', '=', id)
+        .execute();
       const request = await readRequest(tx, id);
       if (!request) return { kind: 'not_found' };
       if (request.state !== 'pending') return { kind: 'not_pending', request };

@@ -821,6 +821,13 @@ const accessRequests: Migration = {
       .addColumn('approvals_required', 'integer', (c) => c.notNull().defaultTo(1))
       .execute();
     await db.schema.alterTable('grants').addColumn('request_id', 'text').execute();
+    // One issued grant per request, whatever the interleaving of approvers (NULLs don't clash).
+    await db.schema
+      .createIndex('grants_request_id')
+      .on('grants')
+      .column('request_id')
+      .unique()
+      .execute();
     await db.schema.alterTable('sessions').addColumn('request_id', 'text').execute();
     await db.schema
       .createTable('access_requests')
