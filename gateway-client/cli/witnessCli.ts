@@ -52,6 +52,8 @@ import {
   resolveConfigDir,
   saveProfile,
 } from '../profile.ts';
+import { registerAccessRequestCommands } from './accessRequestCommands.ts';
+import { registerAdminGrantCommands } from './adminGrantCommands.ts';
 import { registerPsqlCommand } from './psqlCommand.ts';
 import { registerRecordingCommands } from './recordingCommands.ts';
 import { registerSshCommand } from './sshCommand.ts';
@@ -208,6 +210,20 @@ class WitnessCli {
       stderr: this.io.stderr,
       withClient: (action) => this.withSignedIn(({ client }) => action(client)),
       failure: (message) => new CliError(message),
+      usage: (message) => new UsageError(message),
+    });
+
+    registerAccessRequestCommands(program, {
+      stdout: this.io.stdout,
+      withClient: (action) => this.withSignedIn(({ client }) => action(client)),
+    });
+
+    const admin = program
+      .command('admin')
+      .description('Administer the gateway (needs the admin role).');
+    registerAdminGrantCommands(admin, {
+      stdout: this.io.stdout,
+      withClient: (action) => this.withSignedIn(({ client }) => action(client)),
       usage: (message) => new UsageError(message),
     });
 
