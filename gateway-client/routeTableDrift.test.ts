@@ -63,6 +63,18 @@ const calls: Record<string, { route: RouteName; run: (c: GatewayClient) => Promi
   },
   updateGrant: { route: 'updateGrant', run: (c) => c.updateGrant('g_1', { description: 'x' }) },
   deleteGrant: { route: 'deleteGrant', run: (c) => c.deleteGrant('g_1') },
+  requestAccess: {
+    route: 'createAccessRequest',
+    run: (c) => c.requestAccess({ resource: 'r_db', reason: 'x', durationSeconds: 600 }),
+  },
+  listAccessRequests: { route: 'listAccessRequests', run: (c) => c.listAccessRequests() },
+  getAccessRequest: { route: 'getAccessRequest', run: (c) => c.getAccessRequest('q_1') },
+  approveAccessRequest: {
+    route: 'approveAccessRequest',
+    run: (c) => c.approveAccessRequest('q_1', 'ok'),
+  },
+  denyAccessRequest: { route: 'denyAccessRequest', run: (c) => c.denyAccessRequest('q_1') },
+  followAccessRequests: { route: 'accessRequestEvents', run: (c) => c.followAccessRequests() },
   createSession: { route: 'createSession', run: (c) => c.createSession('r_db') },
   listSessions: { route: 'listSessions', run: (c) => c.listSessions({ limit: 5 }) },
   getSession: { route: 'getSession', run: (c) => c.getSession('s_1') },
