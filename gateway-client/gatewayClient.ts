@@ -474,6 +474,20 @@ export class GatewayClient {
     await this.call('deleteGrant', { params: { id } });
   }
 
+  // --- groups (issue #14)
+
+  async listGroups() {
+    return (await this.call('listGroups')).groups;
+  }
+
+  async addGroupMember(name: string, userId: string) {
+    return this.call('addGroupMember', { params: { name }, body: { userId } });
+  }
+
+  async removeGroupMember(name: string, userId: string): Promise<void> {
+    await this.call('removeGroupMember', { params: { name, userId } });
+  }
+
   // --- access requests (issue #14)
 
   async requestAccess(request: CreateAccessRequest) {

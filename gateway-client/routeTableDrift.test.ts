@@ -63,6 +63,12 @@ const calls: Record<string, { route: RouteName; run: (c: GatewayClient) => Promi
   },
   updateGrant: { route: 'updateGrant', run: (c) => c.updateGrant('g_1', { description: 'x' }) },
   deleteGrant: { route: 'deleteGrant', run: (c) => c.deleteGrant('g_1') },
+  listGroups: { route: 'listGroups', run: (c) => c.listGroups() },
+  addGroupMember: { route: 'addGroupMember', run: (c) => c.addGroupMember('dev', 'u_bob') },
+  removeGroupMember: {
+    route: 'removeGroupMember',
+    run: (c) => c.removeGroupMember('dev', 'u_bob'),
+  },
   requestAccess: {
     route: 'createAccessRequest',
     run: (c) => c.requestAccess({ resource: 'r_db', reason: 'x', durationSeconds: 600 }),

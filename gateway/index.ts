@@ -13,6 +13,7 @@ import { type Clock, systemClock } from './clock.ts';
 import { type GatewayKeyMaterial, loadOrInitDataDir } from './config/dataDir.ts';
 import { signBytes } from './config/recordingSignature.ts';
 import { GrantBook } from './grants/grantBook.ts';
+import { GroupDirectory } from './groups/groupDirectory.ts';
 import { createJsonLogger, type Logger } from './logger.ts';
 import type { RunningPostgresGateway } from './proxy/postgres/index.ts';
 import {
@@ -74,6 +75,8 @@ export interface GatewayServices {
   auth: AuthService;
   resources: ResourceCatalog;
   grants: GrantBook;
+  /** Groups as the names users carry, by group (issue #14). */
+  groups: GroupDirectory;
   /** Access requests and approvals (issue #14), and the events their streams carry. */
   requests: AccessRequestDesk;
   requestEvents: AccessRequestEvents;
@@ -154,6 +157,7 @@ export async function openGatewayServices(
     }),
     resources: new ResourceCatalog(store, clock, dataDir.masterKey),
     grants: new GrantBook(store, clock),
+    groups: new GroupDirectory(store),
     requests: new AccessRequestDesk(store, clock, requestEvents),
     requestEvents,
     sessions: new SessionService(store, clock, () => listeners),

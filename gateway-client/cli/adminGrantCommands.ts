@@ -176,6 +176,56 @@ export function registerAdminGrantCommands(admin: Command, context: AdminGrantCo
     );
 }
 
+/** Adds `groups list|add-member|remove-member` below the `admin` command. */
+export function registerAdminGroupCommands(admin: Command, context: AdminGrantCommandsContext) {
+  const print = (text: string): void => {
+    context.stdout.write(`${text}\n`);
+  };
+  const groups = admin.command('groups').description('List groups; add and remove members.');
+  groups
+    .command('list', { isDefault: true })
+    .description('List every group with its members.')
+    .option('--json', 'print the API response as JSON')
+    .action((options: { json?: boolean }) =>
+      context.withClient(async (client) => {
+        const list = await client.listGroups();
+        if (options.json) return print(JSON.stringify({ groups: list }, null, 2));
+        if (list.length === 0) {
+          print('There are no groups yet. Add a member with `witness admin groups add-member`.');
+          return;
+        }
+        print(
+          formatTable(
+            ['GROUP', 'MEMBERS'],
+            list.map((g) => [g.name, g.members.map((m) => m.username).join(', ')]),
+          ),
+        );
+      }),
+    );
+  groups
+    .command('add-member')
+    .description('Put a user in a group (creating the group).')
+    .argument('<group>', 'the group name')
+    .argument('<user>', 'the user id')
+    .action((name: string, userId: string) =>
+      context.withClient(async (client) => {
+        const group = await client.addGroupMember(name, userId);
+        print(`Group ${group.name}: ${group.members.map((m) => m.username).join(', ')}.`);
+      }),
+    );
+  groups
+    .command('remove-member')
+    .description('Take a user out of a group.')
+    .argument('<group>', 'the group name')
+    .argument('<user>', 'the user id')
+    .action((name: string, userId: string) =>
+      context.withClient(async (client) => {
+        await client.removeGroupMember(name, userId);
+        print(`Removed ${userId} from group ${name}.`);
+      }),
+    );
+}
+
 /** The fields `add` and `edit` share, only those given. */
 function grantFields(options: GrantFlags, context: AdminGrantCommandsContext): UpdateGrantRequest {
   if (options.approval && options.standing) {

@@ -53,7 +53,7 @@ import {
   saveProfile,
 } from '../profile.ts';
 import { registerAccessRequestCommands } from './accessRequestCommands.ts';
-import { registerAdminGrantCommands } from './adminGrantCommands.ts';
+import { registerAdminGrantCommands, registerAdminGroupCommands } from './adminGrantCommands.ts';
 import { registerPsqlCommand } from './psqlCommand.ts';
 import { registerRecordingCommands } from './recordingCommands.ts';
 import { registerSshCommand } from './sshCommand.ts';
@@ -221,11 +221,14 @@ class WitnessCli {
     const admin = program
       .command('admin')
       .description('Administer the gateway (needs the admin role).');
-    registerAdminGrantCommands(admin, {
+    const adminContext = {
       stdout: this.io.stdout,
-      withClient: (action) => this.withSignedIn(({ client }) => action(client)),
-      usage: (message) => new UsageError(message),
-    });
+      withClient: (action: (client: GatewayClient) => Promise<void>) =>
+        this.withSignedIn(({ client }) => action(client)),
+      usage: (message: string) => new UsageError(message),
+    };
+    registerAdminGrantCommands(admin, adminContext);
+    registerAdminGroupCommands(admin, adminContext);
 
     registerSshCommand(program, {
       io: this.io,

@@ -5,6 +5,7 @@ import type { AuthService } from '../auth/authService.ts';
 import type { Clock } from '../clock.ts';
 import { GatewayError } from '../gatewayError.ts';
 import type { GrantBook } from '../grants/grantBook.ts';
+import type { GroupDirectory, GroupView } from '../groups/groupDirectory.ts';
 import type { RecordingArchive } from '../recorder/recordingArchive.ts';
 import type { ResourceCatalog } from '../resources/resourceCatalog.ts';
 import type { SessionService } from '../sessions/sessionService.ts';
@@ -43,6 +44,7 @@ export interface ApiServices {
   auth: AuthService;
   resources: ResourceCatalog;
   grants: GrantBook;
+  groups: GroupDirectory;
   requests: AccessRequestRouteServices['requests'];
   requestEvents: AccessRequestRouteServices['requestEvents'];
   sessions: SessionService;
@@ -147,6 +149,15 @@ function coreHandlers(services: ApiServices): HandlersFor<CoreRouteName> {
       return undefined;
     },
 
+    // --- groups
+    listGroups: async () => ({ groups: (await services.groups.list()).map(presentGroup) }),
+    addGroupMember: async ({ params, body }) =>
+      presentGroup(await services.groups.addMember(params.name, body.userId)),
+    removeGroupMember: async ({ params }) => {
+      await services.groups.removeMember(params.name, params.userId);
+      return undefined;
+    },
+
     // --- sessions
     createSession: async (ctx) => {
       const issued = await sessions.createSession(signedInUser(ctx), ctx.body.resourceId);
@@ -179,6 +190,13 @@ function coreHandlers(services: ApiServices): HandlersFor<CoreRouteName> {
       }
       return present(await sessions.terminate(session.id, `terminated by ${user.username}`));
     },
+  };
+}
+
+function presentGroup(group: GroupView) {
+  return {
+    name: group.name,
+    members: group.members.map((user) => ({ id: user.id, username: user.username })),
   };
 }
 

@@ -417,6 +417,17 @@ export const grantListQuerySchema = z.strictObject({
 });
 
 // ---------------------------------------------------------------------------------------------
+// Groups (issue #14): the group names users carry, with their members
+
+export const groupSchema = z.object({
+  name: z.string(),
+  members: z.array(z.object({ id, username: z.string() })),
+});
+export type Group = z.infer<typeof groupSchema>;
+export const groupListSchema = z.object({ groups: z.array(groupSchema) });
+export const addGroupMemberSchema = z.strictObject({ userId: id });
+
+// ---------------------------------------------------------------------------------------------
 // Access requests (issue #14): ask for time-boxed access under an approval-required grant
 
 export const accessRequestStates = ['pending', 'approved', 'denied'] as const;

@@ -24,6 +24,7 @@ import {
   accessRequestListQuerySchema,
   accessRequestListSchema,
   accessRequestSchema,
+  addGroupMemberSchema,
   createAccessRequestSchema,
   createGrantRequestSchema,
   createResourceRequestSchema,
@@ -35,6 +36,9 @@ import {
   grantListQuerySchema,
   grantListSchema,
   grantSchema,
+  groupListSchema,
+  groupNameSchema,
+  groupSchema,
   healthSchema,
   keysSchema,
   loginRequestSchema,
@@ -86,6 +90,12 @@ export interface RouteSpec {
 const idParams = z.strictObject({ id: z.string().min(1).max(128) });
 // Session ids name recording files: nothing but [A-Za-z0-9_-] may reach the storage.
 const sessionIdParams = z.strictObject({ sessionId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) });
+
+const groupParams = z.strictObject({ name: groupNameSchema });
+const groupMemberParams = z.strictObject({
+  name: groupNameSchema,
+  userId: z.string().min(1).max(128),
+});
 
 const ADMIN = ['admin'] as const;
 /** Roles that may read every recording's access log (auditors review, admins administer). */
@@ -215,6 +225,24 @@ export const apiRoutes = {
     path: '/grants/:id',
     access: ADMIN,
     params: idParams,
+    response: 'empty',
+  },
+
+  // --- groups (issue #14): a group is the name its members carry; it exists while it has any
+  listGroups: { method: 'GET', path: '/groups', access: ADMIN, response: groupListSchema },
+  addGroupMember: {
+    method: 'POST',
+    path: '/groups/:name/members',
+    access: ADMIN,
+    params: groupParams,
+    body: addGroupMemberSchema,
+    response: groupSchema,
+  },
+  removeGroupMember: {
+    method: 'DELETE',
+    path: '/groups/:name/members/:userId',
+    access: ADMIN,
+    params: groupMemberParams,
     response: 'empty',
   },
 

@@ -198,6 +198,33 @@ describe('access requests from the witness CLI', () => {
     });
   });
 
+  it('lists groups and adds and removes members with `witness admin groups`', async () => {
+    const added = await witness('root', [
+      'admin',
+      'groups',
+      'add-member',
+      'leads',
+      ids.erin as string,
+    ]);
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stdout).toBe('Group leads: erin, lead.\n');
+    const listed = await witness('root', ['admin', 'groups']);
+    expect(listed.stdout).toMatch(/leads\s+erin, lead/);
+    expect(listed.stdout).toMatch(/ops\s+erin/);
+    const removed = await witness('root', [
+      'admin',
+      'groups',
+      'remove-member',
+      'leads',
+      ids.erin as string,
+    ]);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect((await witness('root', ['admin', 'groups'])).stdout).toMatch(/leads\s+lead\n/);
+    const notAdmin = await witness('erin', ['admin', 'groups']);
+    expect(notAdmin.code).toBe(1);
+    expect(notAdmin.stderr).toMatch(/admin role/);
+  });
+
   it('denies with a comment', async () => {
     // erin holds access now; another engineer in ops asks and is denied.
     ids.otto = await gw.createUser('otto', 'engineer', PASSWORD, ['ops']);

@@ -40,6 +40,9 @@ const expectedAccess: Record<RouteName, 'public' | 'signed-in' | readonly Role[]
   createGrant: ['admin'],
   updateGrant: ['admin'],
   deleteGrant: ['admin'],
+  listGroups: ['admin'],
+  addGroupMember: ['admin'],
+  removeGroupMember: ['admin'],
   createAccessRequest: 'signed-in',
   listAccessRequests: 'signed-in',
   accessRequestEvents: 'signed-in',
@@ -179,12 +182,12 @@ describe('the gateway serves the route table', () => {
         }
       }
     }
-    // The admin-only routes refuse two roles each; the access log and the recording problems
+    // The admin-only routes (resources, grants, groups) refuse two roles each; the access log and the recording problems
     // refuse engineers.
     expect(refusals).toContain('createResource:engineer');
     expect(refusals).toContain('deleteGrant:auditor');
     expect(refusals).toContain('listRecordingAccess:engineer');
     expect(refusals).toContain('listRecordingProblems:engineer');
-    expect(refusals).toHaveLength(6 * 2 + 2);
+    expect(refusals).toHaveLength(9 * 2 + 2);
   });
 });
