@@ -22,6 +22,7 @@ import {
   type ApiErrorBody,
   type ApiErrorCode,
   apiErrorSchema,
+  type CreateAccessRequest,
   type CreateGrantRequest,
   type CreateResourceRequest,
   type createUserRequestSchema,
@@ -473,6 +474,52 @@ export class GatewayClient {
 
   async deleteGrant(id: string): Promise<void> {
     await this.call('deleteGrant', { params: { id } });
+  }
+
+  // --- groups (issue #14)
+
+  async listGroups() {
+    return (await this.call('listGroups')).groups;
+  }
+
+  async addGroupMember(name: string, userId: string) {
+    return this.call('addGroupMember', { params: { name }, body: { userId } });
+  }
+
+  async removeGroupMember(name: string, userId: string): Promise<void> {
+    await this.call('removeGroupMember', { params: { name, userId } });
+  }
+
+  // --- access requests (issue #14)
+
+  async requestAccess(request: CreateAccessRequest) {
+    return this.call('createAccessRequest', { body: request });
+  }
+
+  /** `mine` (default), `queue` (pending ones I may decide) or `all` (admins, auditors). */
+  async listAccessRequests(query: { scope?: 'mine' | 'queue' | 'all' } = {}) {
+    return (await this.call('listAccessRequests', { query })).requests;
+  }
+
+  async getAccessRequest(id: string) {
+    return this.call('getAccessRequest', { params: { id } });
+  }
+
+  async approveAccessRequest(id: string, comment = '') {
+    return this.call('approveAccessRequest', { params: { id }, body: { comment } });
+  }
+
+  async denyAccessRequest(id: string, comment = '') {
+    return this.call('denyAccessRequest', { params: { id }, body: { comment } });
+  }
+
+  /**
+   * The live stream of changes to my requests and those I may decide: Server-Sent Events,
+   * one `data:` line of AccessRequestEvent JSON each. Open for as long as it is read (no idle
+   * timeout: a quiet stream sends a comment line every 15 s); destroy the body to stop.
+   */
+  async followAccessRequests(): Promise<Download> {
+    return this.call('accessRequestEvents', {}, { idleTimeout: false });
   }
 
   /** Throws `GatewayApiError` 403 `no_active_grant` / `access_request_required` without a grant. */

@@ -13,6 +13,7 @@ import { type Clock, systemClock } from './clock.ts';
 import { type GatewayKeyMaterial, loadOrInitDataDir } from './config/dataDir.ts';
 import { signBytes } from './config/recordingSignature.ts';
 import { GrantBook } from './grants/grantBook.ts';
+import { GroupDirectory } from './groups/groupDirectory.ts';
 import { createJsonLogger, type Logger } from './logger.ts';
 import type { RunningPostgresGateway } from './proxy/postgres/index.ts';
 import {
@@ -36,6 +37,8 @@ import {
   DEFAULT_REVERIFY_INTERVAL_MS,
   RecordingReverifier,
 } from './recordingCheck/recordingReverifier.ts';
+import { AccessRequestDesk } from './requests/accessRequestDesk.ts';
+import { AccessRequestEvents } from './requests/accessRequestEvents.ts';
 import { ResourceCatalog } from './resources/resourceCatalog.ts';
 import { RecordingTextIndexer } from './search/recordingTextIndexer.ts';
 import { endCarriedSessions } from './sessions/endCarriedSessions.ts';
@@ -74,6 +77,11 @@ export interface GatewayServices {
   auth: AuthService;
   resources: ResourceCatalog;
   grants: GrantBook;
+  /** Groups as the names users carry, by group (issue #14). */
+  groups: GroupDirectory;
+  /** Access requests and approvals (issue #14), and the events their streams carry. */
+  requests: AccessRequestDesk;
+  requestEvents: AccessRequestEvents;
   sessions: SessionService;
   /** What the SSH and PostgreSQL proxies record through (RecorderFactory). */
   recorder: Recorder;
@@ -156,6 +164,7 @@ export async function openGatewayServices(
     ...config.auth,
   });
   const liveWatches = new LiveWatches();
+  const requestEvents = new AccessRequestEvents();
   return {
     store,
     dataDir,
@@ -164,6 +173,9 @@ export async function openGatewayServices(
     users: new UserAdmin({ store, auth, liveWatches, clock }),
     resources: new ResourceCatalog(store, clock, dataDir.masterKey),
     grants: new GrantBook(store, clock),
+    groups: new GroupDirectory(store),
+    requests: new AccessRequestDesk(store, clock, requestEvents),
+    requestEvents,
     sessions: new SessionService(store, clock, () => listeners),
     listeners,
     instanceId,

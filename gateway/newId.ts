@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
  * base32 so they are safe as an SSH user name or a PostgreSQL user name (session ids are used
  * as both by the proxies).
  */
-export function newId(prefix: 'usr' | 'res' | 'grt' | 'ses' | 'fam'): string {
+export function newId(prefix: 'usr' | 'res' | 'grt' | 'ses' | 'fam' | 'req'): string {
   return `${prefix}_${encodeBase32(randomBytes(15))}`;
 }
 

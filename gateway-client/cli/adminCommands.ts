@@ -28,12 +28,14 @@ export interface AdminCommandsContext {
   usage(message: string): Error;
 }
 
-export function registerAdminCommands(program: Command, ctx: AdminCommandsContext): void {
+/** Registers `witness admin` with its users and sessions commands; returns it for the others. */
+export function registerAdminCommands(program: Command, ctx: AdminCommandsContext): Command {
   const admin = program
     .command('admin')
-    .description('Manage users and live sessions (admins only).');
+    .description('Administer the gateway: users, grants, groups, live sessions (admins only).');
   registerUserCommands(admin, ctx);
   registerSessionCommands(admin, ctx);
+  return admin;
 }
 
 function registerUserCommands(admin: Command, ctx: AdminCommandsContext): void {

@@ -52,7 +52,9 @@ import {
   resolveConfigDir,
   saveProfile,
 } from '../profile.ts';
+import { registerAccessRequestCommands } from './accessRequestCommands.ts';
 import { registerAdminCommands } from './adminCommands.ts';
+import { registerAdminGrantCommands, registerAdminGroupCommands } from './adminGrantCommands.ts';
 import { registerPsqlCommand } from './psqlCommand.ts';
 import { registerRecordingCommands } from './recordingCommands.ts';
 import { registerSshCommand } from './sshCommand.ts';
@@ -212,13 +214,25 @@ class WitnessCli {
       usage: (message) => new UsageError(message),
     });
 
-    registerAdminCommands(program, {
+    const admin = registerAdminCommands(program, {
       stdout: this.io.stdout,
       stderr: this.io.stderr,
       withClient: (action) => this.withSignedIn(({ client }) => action(client)),
       readStdin: () => readAllInput(this.io.stdin),
       usage: (message) => new UsageError(message),
     });
+    registerAccessRequestCommands(program, {
+      stdout: this.io.stdout,
+      withClient: (action) => this.withSignedIn(({ client }) => action(client)),
+    });
+    const adminContext = {
+      stdout: this.io.stdout,
+      withClient: (action: (client: GatewayClient) => Promise<void>) =>
+        this.withSignedIn(({ client }) => action(client)),
+      usage: (message: string) => new UsageError(message),
+    };
+    registerAdminGrantCommands(admin, adminContext);
+    registerAdminGroupCommands(admin, adminContext);
 
     registerSshCommand(program, {
       io: this.io,

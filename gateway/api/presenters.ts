@@ -11,7 +11,7 @@ import type { UserRecord } from '../store/identityStore.ts';
 import type { SessionRecord } from '../store/sessionStore.ts';
 
 export const iso = (ms: number) => new Date(ms).toISOString();
-const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
+export const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 
 export function presentUser(user: UserRecord): User {
   return {
@@ -78,6 +78,9 @@ export function presentGrant(grant: GrantRecord): Grant {
     policy: grant.policy,
     createdBy: grant.createdBy,
     createdAt: iso(grant.createdAt),
+    approvers: grant.approvers,
+    approvalsRequired: grant.approvalsRequired,
+    requestId: grant.requestId,
   };
 }
 
@@ -98,5 +101,6 @@ export function presentSession(
     endedAt: isoOrNull(session.endedAt),
     expiresAt: iso(session.expiresAt),
     endReason: session.endReason,
+    requestId: session.requestId,
   };
 }

@@ -323,7 +323,9 @@ export function recordingHandlers(
           },
         },
       ]);
-      return { ...(presented as Recording), verification };
+      // The access request that enabled the session, so a reviewer sees why it was allowed (#14).
+      const requestId = (await store.getSession(recording.sessionId))?.requestId ?? null;
+      return { ...(presented as Recording), requestId, verification };
     },
 
     streamRecording: async ({ auth: { user }, params, query, request, reply }) => {

@@ -5,6 +5,7 @@ import type { AuthService } from '../auth/authService.ts';
 import type { Clock } from '../clock.ts';
 import { GatewayError } from '../gatewayError.ts';
 import type { GrantBook } from '../grants/grantBook.ts';
+import type { GroupDirectory, GroupView } from '../groups/groupDirectory.ts';
 import type { RecordingArchive } from '../recorder/recordingArchive.ts';
 import type { ResourceCatalog } from '../resources/resourceCatalog.ts';
 import type { SessionService } from '../sessions/sessionService.ts';
@@ -13,6 +14,11 @@ import type { UserDirectory, UserRecord } from '../store/identityStore.ts';
 import type { SessionRecord, SessionStore } from '../store/sessionStore.ts';
 import type { StoreKind } from '../store/storeConnection.ts';
 import type { UserAdmin } from '../users/userAdmin.ts';
+import {
+  type AccessRequestRouteName,
+  type AccessRequestRouteServices,
+  accessRequestHandlers,
+} from './accessRequestRoutes.ts';
 import { type ApiHandlers, type HandlersFor, registerApi } from './apiRoute.ts';
 import {
   iso,
@@ -33,12 +39,16 @@ export interface ApiServices {
   store: UserDirectory &
     Pick<ResourceStore, 'getResource'> &
     Pick<SessionStore, 'getSession' | 'listSessions'> &
-    RecordingRouteServices['store'];
+    RecordingRouteServices['store'] &
+    AccessRequestRouteServices['store'];
   storeKind: StoreKind;
   clock: Clock;
   auth: AuthService;
   resources: ResourceCatalog;
   grants: GrantBook;
+  groups: GroupDirectory;
+  requests: AccessRequestRouteServices['requests'];
+  requestEvents: AccessRequestRouteServices['requestEvents'];
   sessions: SessionService;
   recordings: RecordingArchive;
   users: UserAdmin;
@@ -59,11 +69,15 @@ export function registerRoutes(app: FastifyInstance, services: ApiServices): voi
     ...coreHandlers(services),
     ...recordingHandlers(app, services),
     ...userHandlers(services.users),
+    ...accessRequestHandlers(app, services),
   };
   registerApi(app, services.auth, handlers);
 }
 
-type CoreRouteName = Exclude<RouteName, RecordingRouteName | UserRouteName>;
+type CoreRouteName = Exclude<
+  RouteName,
+  RecordingRouteName | UserRouteName | AccessRequestRouteName
+>;
 
 /** Health, keys, sign-in, the signed-in user, resources, grants and sessions. */
 function coreHandlers(services: ApiServices): HandlersFor<CoreRouteName> {
@@ -133,13 +147,22 @@ function coreHandlers(services: ApiServices): HandlersFor<CoreRouteName> {
 
     // --- grants
     listGrants: async (ctx) => ({
-      grants: (await grants.listFor(signedInUser(ctx))).map(presentGrant),
+      grants: (await grants.listFor(signedInUser(ctx), ctx.query.expiringWithin)).map(presentGrant),
     }),
     getGrant: async (ctx) => presentGrant(await grants.getFor(signedInUser(ctx), ctx.params.id)),
     createGrant: async (ctx) => presentGrant(await grants.create(signedInUser(ctx), ctx.body)),
     updateGrant: async (ctx) => presentGrant(await grants.update(ctx.params.id, ctx.body)),
     deleteGrant: async (ctx) => {
       await grants.remove(ctx.params.id);
+      return undefined;
+    },
+
+    // --- groups
+    listGroups: async () => ({ groups: (await services.groups.list()).map(presentGroup) }),
+    addGroupMember: async ({ params, body }) =>
+      presentGroup(await services.groups.addMember(params.name, body.userId)),
+    removeGroupMember: async ({ params }) => {
+      await services.groups.removeMember(params.name, params.userId);
       return undefined;
     },
 
@@ -179,6 +202,13 @@ function coreHandlers(services: ApiServices): HandlersFor<CoreRouteName> {
         : `terminated by ${user.username}`;
       return present(await sessions.terminate(session.id, reason));
     },
+  };
+}
+
+function presentGroup(group: GroupView) {
+  return {
+    name: group.name,
+    members: group.members.map((user) => ({ id: user.id, username: user.username })),
   };
 }
 

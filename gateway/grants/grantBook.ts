@@ -19,12 +19,24 @@ export class GrantBook {
     private readonly clock: Clock,
   ) {}
 
-  async listFor(user: UserRecord): Promise<GrantRecord[]> {
-    const grants = await this.store.listGrants();
-    if (user.role === 'admin' || user.role === 'auditor') return grants;
-    return grants.filter((g) =>
-      g.subjectKind === 'user' ? g.subject === user.id : user.groups.includes(g.subject),
-    );
+  /**
+   * `expiringWithinSeconds`: only grants whose end falls between now and then (the "expire
+   * soon" list, issue #14), soonest first.
+   */
+  async listFor(user: UserRecord, expiringWithinSeconds?: number): Promise<GrantRecord[]> {
+    const all = await this.store.listGrants();
+    const grants =
+      user.role === 'admin' || user.role === 'auditor'
+        ? all
+        : all.filter((g) =>
+            g.subjectKind === 'user' ? g.subject === user.id : user.groups.includes(g.subject),
+          );
+    if (expiringWithinSeconds === undefined) return grants;
+    const now = this.clock.now();
+    const horizon = now + expiringWithinSeconds * 1000;
+    return grants
+      .filter((g) => g.validUntil !== null && now < g.validUntil && g.validUntil <= horizon)
+      .sort((a, b) => (a.validUntil ?? 0) - (b.validUntil ?? 0));
   }
 
   async getFor(user: UserRecord, id: string): Promise<GrantRecord> {
@@ -76,6 +88,9 @@ export class GrantBook {
       policy: request.policy,
       createdBy: createdBy.id,
       createdAt: this.clock.now(),
+      approvers: request.approvers,
+      approvalsRequired: request.approvalsRequired,
+      requestId: null,
     };
     await this.store.createGrant(grant);
     return grant;
@@ -101,6 +116,10 @@ export class GrantBook {
       }),
       ...(request.description !== undefined && { description: request.description }),
       ...(request.policy !== undefined && { policy: request.policy }),
+      ...(request.approvers !== undefined && { approvers: request.approvers }),
+      ...(request.approvalsRequired !== undefined && {
+        approvalsRequired: request.approvalsRequired,
+      }),
       validFrom,
       validUntil,
     });

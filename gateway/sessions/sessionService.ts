@@ -82,6 +82,8 @@ export class SessionService {
       endedAt: null,
       expiresAt: sessionEnd(decision.grant, now),
       endReason: null,
+      // A time-boxed grant an approval issued names its request; the session keeps it (#14).
+      requestId: decision.grant.requestId,
     };
     await this.store.createSession(session);
     const address = this.listeners()[resource.kind];

@@ -102,12 +102,30 @@ export interface GrantRecord {
   policy: StoredDatabasePolicy;
   createdBy: string;
   createdAt: number;
+  /** Who may approve requests under an approval-required grant: user ids and group names. */
+  approvers: GrantApprovers;
+  /** How many distinct approvers must approve a request (issue #14). */
+  approvalsRequired: number;
+  /** The access request a time-boxed grant was issued for; null for grants an admin wrote. */
+  requestId: string | null;
+}
+
+export interface GrantApprovers {
+  users: string[];
+  groups: string[];
 }
 
 export type GrantPatch = Partial<
   Pick<
     GrantRecord,
-    'mode' | 'validFrom' | 'validUntil' | 'maxSessionSeconds' | 'description' | 'policy'
+    | 'mode'
+    | 'validFrom'
+    | 'validUntil'
+    | 'maxSessionSeconds'
+    | 'description'
+    | 'policy'
+    | 'approvers'
+    | 'approvalsRequired'
   >
 >;
 

@@ -5,6 +5,7 @@
 import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
 import type {
   CatalogStore,
+  GrantApprovers,
   GrantPatch,
   GrantRecord,
   ResourcePatch,
@@ -100,25 +101,7 @@ export class KyselyCatalogStore implements CatalogStore {
 
   async createGrant(grant: GrantRecord): Promise<void> {
     try {
-      await this.db
-        .insertInto('grants')
-        .values({
-          id: grant.id,
-          subject_kind: grant.subjectKind,
-          subject: grant.subject,
-          target_kind: grant.targetKind,
-          resource_id: grant.resourceId,
-          selector: grant.selector === null ? null : JSON.stringify(grant.selector),
-          mode: grant.mode,
-          valid_from: grant.validFrom,
-          valid_until: grant.validUntil,
-          max_session_seconds: grant.maxSessionSeconds,
-          description: grant.description,
-          policy: JSON.stringify(grant.policy),
-          created_by: grant.createdBy,
-          created_at: grant.createdAt,
-        })
-        .execute();
+      await this.db.insertInto('grants').values(grantToRow(grant)).execute();
     } catch (error) {
       throw asConflict(error, { 'grants.id': `a grant with id ${grant.id} already exists` });
     }
@@ -151,6 +134,8 @@ export class KyselyCatalogStore implements CatalogStore {
     if (patch.maxSessionSeconds !== undefined) set.max_session_seconds = patch.maxSessionSeconds;
     if (patch.description !== undefined) set.description = patch.description;
     if (patch.policy !== undefined) set.policy = JSON.stringify(patch.policy);
+    if (patch.approvers !== undefined) set.approvers = JSON.stringify(patch.approvers);
+    if (patch.approvalsRequired !== undefined) set.approvals_required = patch.approvalsRequired;
     if (Object.keys(set).length === 0) return this.getGrant(id);
     const row = await this.db
       .updateTable('grants')
@@ -202,7 +187,29 @@ function resourceFromRow(row: Selectable<ResourcesTable>): ResourceRecord {
   };
 }
 
-function grantFromRow(row: Selectable<GrantsTable>): GrantRecord {
+export function grantToRow(grant: GrantRecord): Insertable<GrantsTable> {
+  return {
+    id: grant.id,
+    subject_kind: grant.subjectKind,
+    subject: grant.subject,
+    target_kind: grant.targetKind,
+    resource_id: grant.resourceId,
+    selector: grant.selector === null ? null : JSON.stringify(grant.selector),
+    mode: grant.mode,
+    valid_from: grant.validFrom,
+    valid_until: grant.validUntil,
+    max_session_seconds: grant.maxSessionSeconds,
+    description: grant.description,
+    policy: JSON.stringify(grant.policy),
+    created_by: grant.createdBy,
+    created_at: grant.createdAt,
+    approvers: JSON.stringify(grant.approvers),
+    approvals_required: grant.approvalsRequired,
+    request_id: grant.requestId,
+  };
+}
+
+export function grantFromRow(row: Selectable<GrantsTable>): GrantRecord {
   return {
     id: row.id,
     subjectKind: row.subject_kind,
@@ -218,5 +225,8 @@ function grantFromRow(row: Selectable<GrantsTable>): GrantRecord {
     policy: parseJson<StoredDatabasePolicy>(row.policy),
     createdBy: row.created_by,
     createdAt: row.created_at,
+    approvers: parseJson<GrantApprovers>(row.approvers),
+    approvalsRequired: row.approvals_required,
+    requestId: row.request_id,
   };
 }

@@ -35,6 +35,7 @@ export class KyselySessionStore implements SessionStore {
           ended_at: session.endedAt,
           expires_at: session.expiresAt,
           end_reason: session.endReason,
+          request_id: session.requestId,
         })
         .execute();
     } catch (error) {
@@ -60,6 +61,17 @@ export class KyselySessionStore implements SessionStore {
       .orderBy('created_at', 'desc')
       .orderBy('id', 'desc')
       .limit(rowLimit(filter.limit))
+      .execute();
+    return rows.map(sessionFromRow);
+  }
+
+  async listSessionsForRequest(requestId: string): Promise<SessionRecord[]> {
+    const rows = await this.db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('request_id', '=', requestId)
+      .orderBy('created_at')
+      .orderBy('id')
       .execute();
     return rows.map(sessionFromRow);
   }
@@ -164,5 +176,6 @@ function sessionFromRow(row: Selectable<SessionsTable>): SessionRecord {
     endedAt: row.ended_at,
     expiresAt: row.expires_at,
     endReason: row.end_reason,
+    requestId: row.request_id,
   };
 }

@@ -104,6 +104,40 @@ export interface GrantsTable {
   policy: string;
   created_by: string;
   created_at: number;
+  /** JSON `{ users: string[], groups: string[] }`: who may approve requests (0007). */
+  approvers: string;
+  /** How many distinct approvers must approve a request under this grant (0007). */
+  approvals_required: number;
+  /** The access request this time-boxed grant was issued for, or null (0007). */
+  request_id: string | null;
+}
+
+export type AccessRequestState = 'pending' | 'approved' | 'denied';
+
+/** An engineer's request for time-boxed access under an approval-required grant (0007). */
+export interface AccessRequestsTable {
+  id: string;
+  user_id: string;
+  resource_id: string;
+  /** The approval-required grant that lets the user ask. */
+  grant_id: string;
+  reason: string;
+  duration_seconds: number;
+  approvals_required: number;
+  state: AccessRequestState;
+  created_at: number;
+  decided_at: number | null;
+  /** The time-boxed grant an approval issued, once approved. */
+  issued_grant_id: string | null;
+}
+
+/** One approver's decision on one request; the primary key makes each approver count once. */
+export interface AccessRequestDecisionsTable {
+  request_id: string;
+  approver_id: string;
+  decision: 'approve' | 'deny';
+  comment: string;
+  created_at: number;
 }
 
 export interface SessionsTable {
@@ -120,6 +154,8 @@ export interface SessionsTable {
   ended_at: number | null;
   expires_at: number;
   end_reason: string | null;
+  /** The access request whose grant enabled this session, or null (0007). */
+  request_id: string | null;
 }
 
 export interface RecordingsTable {
@@ -205,6 +241,8 @@ export interface Database {
   auth_tokens: AuthTokensTable;
   resources: ResourcesTable;
   grants: GrantsTable;
+  access_requests: AccessRequestsTable;
+  access_request_decisions: AccessRequestDecisionsTable;
   sessions: SessionsTable;
   recordings: RecordingsTable;
   recording_chunks: RecordingChunksTable;
@@ -767,7 +805,67 @@ const verdictDetail: Migration = {
   },
 };
 
+/**
+ * 0007 (issue #14): just-in-time access. Grants name their approvers and how many approvals a
+ * request needs, and a time-boxed grant names the request it was issued for; requests and each
+ * approver's decision get their own tables; a session names the request that enabled it.
+ */
+const accessRequests: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .alterTable('grants')
+      .addColumn('approvers', 'text', (c) => c.notNull().defaultTo(NO_APPROVERS_JSON))
+      .execute();
+    await db.schema
+      .alterTable('grants')
+      .addColumn('approvals_required', 'integer', (c) => c.notNull().defaultTo(1))
+      .execute();
+    await db.schema.alterTable('grants').addColumn('request_id', 'text').execute();
+    // One issued grant per request, whatever the interleaving of approvers (NULLs don't clash).
+    await db.schema
+      .createIndex('grants_request_id')
+      .on('grants')
+      .column('request_id')
+      .unique()
+      .execute();
+    await db.schema.alterTable('sessions').addColumn('request_id', 'text').execute();
+    await db.schema
+      .createTable('access_requests')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('user_id', 'text', (c) => c.notNull())
+      .addColumn('resource_id', 'text', (c) => c.notNull())
+      .addColumn('grant_id', 'text', (c) => c.notNull())
+      .addColumn('reason', 'text', (c) => c.notNull())
+      .addColumn('duration_seconds', 'integer', (c) => c.notNull())
+      .addColumn('approvals_required', 'integer', (c) => c.notNull())
+      .addColumn('state', 'text', (c) =>
+        c.notNull().check(sql`state in ('pending', 'approved', 'denied')`),
+      )
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('decided_at', 'bigint')
+      .addColumn('issued_grant_id', 'text')
+      .execute();
+    await db.schema
+      .createIndex('access_requests_user')
+      .on('access_requests')
+      .columns(['user_id', 'created_at'])
+      .execute();
+    await db.schema
+      .createTable('access_request_decisions')
+      .addColumn('request_id', 'text', (c) =>
+        c.notNull().references('access_requests.id').onDelete('cascade'),
+      )
+      .addColumn('approver_id', 'text', (c) => c.notNull())
+      .addColumn('decision', 'text', (c) => c.notNull().check(sql`decision in ('approve', 'deny')`))
+      .addColumn('comment', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('access_request_decisions_pk', ['request_id', 'approver_id'])
+      .execute();
+  },
+};
+
 export const EMPTY_POLICY_JSON = '{"masking":[],"guardrails":[]}';
+export const NO_APPROVERS_JSON = '{"users":[],"groups":[]}';
 
 /** Every migration, in order. Names sort lexically, which is the order Kysely applies them. */
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
@@ -777,6 +875,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0004_recording_search': recordingSearch,
   '0005_distinct_texts': distinctTexts,
   '0006_verdict_detail': verdictDetail,
+  '0007_access_requests': accessRequests,
 });
 
 /** In-code provider, so migrations ship inside the bundle with no directory to find at runtime. */

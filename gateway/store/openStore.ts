@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
+import { KyselyAccessRequestStore } from './kyselyAccessRequestStore.ts';
 import { KyselyCatalogStore } from './kyselyCatalogStore.ts';
 import { KyselyIdentityStore } from './kyselyIdentityStore.ts';
 import { KyselyRecordingStore } from './kyselyRecordingStore.ts';
@@ -132,6 +133,7 @@ function combineStores(connection: StoreConnection): Store {
   const aggregates = [
     new KyselyIdentityStore(connection),
     new KyselyCatalogStore(connection),
+    new KyselyAccessRequestStore(connection),
     new KyselySessionStore(connection),
     new KyselyRecordingStore(connection),
     new KyselyRecordingTextStore(connection),

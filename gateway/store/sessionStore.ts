@@ -21,6 +21,8 @@ export interface SessionRecord {
   endedAt: number | null;
   expiresAt: number;
   endReason: string | null;
+  /** The access request whose time-boxed grant enabled this session; null under other grants. */
+  requestId: string | null;
 }
 
 export interface SessionFilter {
@@ -39,6 +41,8 @@ export interface SessionEnder {
 
 export interface SessionStore extends SessionEnder {
   createSession(session: SessionRecord): Promise<void>;
+  /** The sessions an access request enabled, oldest first. */
+  listSessionsForRequest(requestId: string): Promise<SessionRecord[]>;
   listSessions(filter: SessionFilter): Promise<SessionRecord[]>;
   /**
    * Redeems a connect ticket: sets ticketUsedAt and state 'live' when the hash matches, the

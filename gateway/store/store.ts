@@ -2,6 +2,7 @@
  * The gateway's persistence, one narrow interface per aggregate:
  * - identityStore.ts: users (groups, credentials, login throttling), enrollments, tokens;
  * - catalogStore.ts: resources (with their encrypted target secrets) and grants;
+ *   accessRequestStore.ts: requests for time-boxed grants and approvers' decisions on them;
  * - sessionStore.ts: sessions and their connect tickets;
  * - recordingStore.ts: recording rows, checkpoint progress, chunks, who read which recording;
  * - recordingTextStore.ts: the search index over recordings.
@@ -16,6 +17,7 @@
  * Times are epoch milliseconds. Ids are opaque strings made by the caller (see newId.ts), so
  * the store never needs dialect-specific RETURNING tricks.
  */
+import type { AccessRequestStore } from './accessRequestStore.ts';
 import type { CatalogStore } from './catalogStore.ts';
 import type { IdentityStore } from './identityStore.ts';
 import type { RecordingStore } from './recordingStore.ts';
@@ -23,6 +25,7 @@ import type { RecordingTextStore } from './recordingTextStore.ts';
 import type { SessionStore } from './sessionStore.ts';
 import type { StoreHandle } from './storeConnection.ts';
 
+export type * from './accessRequestStore.ts';
 export type * from './catalogStore.ts';
 export type * from './identityStore.ts';
 export type * from './recordingStore.ts';
@@ -35,6 +38,7 @@ export type { StoreHandle, StoreKind } from './storeConnection.ts';
 export type Store = StoreHandle &
   IdentityStore &
   CatalogStore &
+  AccessRequestStore &
   SessionStore &
   RecordingStore &
   RecordingTextStore;

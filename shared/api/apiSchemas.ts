@@ -364,6 +364,16 @@ export const grantTargetSchema = z.discriminatedUnion('kind', [
 ]);
 export const grantModes = ['standing', 'approval'] as const;
 
+/** Who may approve requests under an approval-required grant: users (ids) and groups. */
+export const grantApproversSchema = z.strictObject({
+  users: z.array(id).max(100).default([]),
+  groups: z.array(groupNameSchema).max(100).default([]),
+});
+export type GrantApprovers = z.infer<typeof grantApproversSchema>;
+/** More than this many distinct approvals for one request would be a committee, not a check. */
+export const MAX_APPROVALS_REQUIRED = 10;
+const approvalsRequiredSchema = z.number().int().min(1).max(MAX_APPROVALS_REQUIRED);
+
 /** Upper bound on any one session: a day. Longer work is several sessions. */
 export const MAX_SESSION_SECONDS = 24 * 3600;
 
@@ -383,6 +393,9 @@ export const createGrantRequestSchema = z
       guardrails: [],
       maskingMode: 'strict',
     }),
+    /** approval grants: who may approve a request, and how many distinct approvals it needs. */
+    approvers: grantApproversSchema.default({ users: [], groups: [] }),
+    approvalsRequired: approvalsRequiredSchema.default(1),
   })
   .refine((g) => !g.validFrom || !g.validUntil || g.validFrom < g.validUntil, {
     message: 'validFrom must be before validUntil',
@@ -397,6 +410,8 @@ export const updateGrantRequestSchema = z.strictObject({
   maxSessionSeconds: z.number().int().min(60).max(MAX_SESSION_SECONDS).optional(),
   description: z.string().max(1024).optional(),
   policy: databasePolicyInputSchema.optional(),
+  approvers: grantApproversSchema.optional(),
+  approvalsRequired: approvalsRequiredSchema.optional(),
 });
 export type UpdateGrantRequest = z.input<typeof updateGrantRequestSchema>;
 
@@ -412,9 +427,117 @@ export const grantSchema = z.object({
   policy: databasePolicySchema,
   createdBy: id,
   createdAt: isoTime,
+  // Defaults so a client still reads gateways from before issue #14.
+  approvers: z
+    .object({ users: z.array(id), groups: z.array(z.string()) })
+    .default({ users: [], groups: [] }),
+  approvalsRequired: z.number().int().default(1),
+  /** The access request this time-boxed grant was issued for; null for grants admins write. */
+  requestId: id.nullable().default(null),
 });
 export type Grant = z.infer<typeof grantSchema>;
 export const grantListSchema = z.object({ grants: z.array(grantSchema) });
+
+/**
+ * A duration as people write it: `90s`, `45m`, `2h`, `1d`, or plain seconds. Used by
+ * `?expiringWithin=` and the CLI's `--for`.
+ */
+export function parseDurationSeconds(text: string): number | undefined {
+  const found = /^(\d{1,7})([smhd]?)$/.exec(text.trim());
+  if (!found) return undefined;
+  const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86_400 }[found[2] as '' | 's' | 'm' | 'h' | 'd'];
+  return Number(found[1]) * unit;
+}
+const durationTextSchema = z.string().transform((text, ctx) => {
+  const seconds = parseDurationSeconds(text);
+  if (seconds === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'a duration such as 90s, 45m, 2h or 7d' });
+    return z.NEVER;
+  }
+  return seconds;
+});
+
+export const grantListQuerySchema = z.strictObject({
+  /** Only grants whose validUntil falls between now and now + this duration (`7d`, `2h`). */
+  expiringWithin: durationTextSchema.optional(),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Groups (issue #14): the group names users carry, with their members
+
+export const groupSchema = z.object({
+  name: z.string(),
+  members: z.array(z.object({ id, username: z.string() })),
+});
+export type Group = z.infer<typeof groupSchema>;
+export const groupListSchema = z.object({ groups: z.array(groupSchema) });
+export const addGroupMemberSchema = z.strictObject({ userId: id });
+
+// ---------------------------------------------------------------------------------------------
+// Access requests (issue #14): ask for time-boxed access under an approval-required grant
+
+export const accessRequestStates = ['pending', 'approved', 'denied'] as const;
+
+export const createAccessRequestSchema = z.strictObject({
+  /** The resource's id or name. */
+  resource: z.string().min(1).max(64),
+  reason: z.string().trim().min(1, 'say why you need access').max(1024),
+  /** How long the time-boxed grant lasts; at most the grant's maxSessionSeconds. */
+  durationSeconds: z.number().int().min(60).max(MAX_SESSION_SECONDS),
+});
+export type CreateAccessRequest = z.input<typeof createAccessRequestSchema>;
+
+export const decideAccessRequestSchema = z.strictObject({
+  comment: z.string().max(1024).default(''),
+});
+
+export const accessRequestSchema = z.object({
+  id,
+  userId: id,
+  username: z.string(),
+  resourceId: id,
+  resourceName: z.string(),
+  /** The approval-required grant the request was made under. */
+  grantId: id,
+  reason: z.string(),
+  durationSeconds: z.number().int(),
+  approvalsRequired: z.number().int(),
+  state: z.enum(accessRequestStates),
+  createdAt: isoTime,
+  decidedAt: isoTime.nullable(),
+  /** The time-boxed grant an approval issued, and when it ends. */
+  issuedGrantId: id.nullable(),
+  accessUntil: isoTime.nullable(),
+  decisions: z.array(
+    z.object({
+      approverId: id,
+      approverName: z.string(),
+      decision: z.enum(['approve', 'deny']),
+      comment: z.string(),
+      createdAt: isoTime,
+    }),
+  ),
+  /** The sessions the issued grant enabled. */
+  sessionIds: z.array(id),
+  /** Whether the caller may approve or deny it now (an approver, not the requester, undecided). */
+  canDecide: z.boolean(),
+});
+export type AccessRequest = z.infer<typeof accessRequestSchema>;
+export const accessRequestListSchema = z.object({ requests: z.array(accessRequestSchema) });
+
+export const accessRequestListQuerySchema = z.strictObject({
+  /** mine: what I asked for; queue: pending requests I may decide; all: every request (admins). */
+  scope: z.enum(['mine', 'queue', 'all']).default('mine'),
+  state: z.enum(accessRequestStates).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+
+/** One line of `GET /v1/access-requests/events` (Server-Sent Events, `data:` JSON). */
+export const accessRequestEventSchema = z.object({
+  kind: z.enum(['created', 'decided', 'approved', 'denied']),
+  request: accessRequestSchema,
+});
+export type AccessRequestEvent = z.infer<typeof accessRequestEventSchema>;
 
 // ---------------------------------------------------------------------------------------------
 // Sessions
@@ -453,6 +576,8 @@ export const sessionSchema = z.object({
   endedAt: isoTime.nullable(),
   expiresAt: isoTime,
   endReason: z.string().nullable(),
+  /** The access request whose time-boxed grant enabled the session (issue #14). */
+  requestId: id.nullable().default(null),
 });
 export type Session = z.infer<typeof sessionSchema>;
 export const sessionListSchema = z.object({ sessions: z.array(sessionSchema) });
@@ -539,6 +664,8 @@ export const recordingSchema = z.object({
   /** Size of the recording stream in bytes. */
   bytes: z.number().int(),
   lastCheckpointSeq: z.number().int(),
+  /** On GET /v1/recordings/:id: the access request that enabled the session (issue #14). */
+  requestId: id.nullable().optional(),
   /** Present on GET /v1/recordings/:id (verified on request), absent in lists. */
   verification: recordingVerificationSchema.optional(),
   /**

@@ -21,17 +21,27 @@
 import { z } from 'zod';
 import {
   API_PREFIX,
+  accessRequestListQuerySchema,
+  accessRequestListSchema,
+  accessRequestSchema,
   accessRevokedSchema,
+  addGroupMemberSchema,
+  createAccessRequestSchema,
   createdUserSchema,
   createGrantRequestSchema,
   createResourceRequestSchema,
   createSessionRequestSchema,
   createSessionResponseSchema,
   createUserRequestSchema,
+  decideAccessRequestSchema,
   enrollRequestSchema,
   enrollResponseSchema,
+  grantListQuerySchema,
   grantListSchema,
   grantSchema,
+  groupListSchema,
+  groupNameSchema,
+  groupSchema,
   healthSchema,
   keysSchema,
   loginRequestSchema,
@@ -86,6 +96,12 @@ export interface RouteSpec {
 const idParams = z.strictObject({ id: z.string().min(1).max(128) });
 // Session ids name recording files: nothing but [A-Za-z0-9_-] may reach the storage.
 const sessionIdParams = z.strictObject({ sessionId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) });
+
+const groupParams = z.strictObject({ name: groupNameSchema });
+const groupMemberParams = z.strictObject({
+  name: groupNameSchema,
+  userId: z.string().min(1).max(128),
+});
 
 const ADMIN = ['admin'] as const;
 /** Roles that may read every recording's access log (auditors review, admins administer). */
@@ -179,7 +195,14 @@ export const apiRoutes = {
   },
 
   // --- grants
-  listGrants: { method: 'GET', path: '/grants', access: 'signed-in', response: grantListSchema },
+  /** `?expiringWithin=7d`: only grants that end within that time from now. */
+  listGrants: {
+    method: 'GET',
+    path: '/grants',
+    access: 'signed-in',
+    query: grantListQuerySchema,
+    response: grantListSchema,
+  },
   getGrant: {
     method: 'GET',
     path: '/grants/:id',
@@ -209,6 +232,71 @@ export const apiRoutes = {
     access: ADMIN,
     params: idParams,
     response: 'empty',
+  },
+
+  // --- groups (issue #14): a group is the name its members carry; it exists while it has any
+  listGroups: { method: 'GET', path: '/groups', access: ADMIN, response: groupListSchema },
+  addGroupMember: {
+    method: 'POST',
+    path: '/groups/:name/members',
+    access: ADMIN,
+    params: groupParams,
+    body: addGroupMemberSchema,
+    response: groupSchema,
+  },
+  removeGroupMember: {
+    method: 'DELETE',
+    path: '/groups/:name/members/:userId',
+    access: ADMIN,
+    params: groupMemberParams,
+    response: 'empty',
+  },
+
+  // --- access requests (issue #14; who may see and decide which is checked in the handlers)
+  createAccessRequest: {
+    method: 'POST',
+    path: '/access-requests',
+    access: 'signed-in',
+    body: createAccessRequestSchema,
+    response: accessRequestSchema,
+    status: 201,
+  },
+  listAccessRequests: {
+    method: 'GET',
+    path: '/access-requests',
+    access: 'signed-in',
+    query: accessRequestListQuerySchema,
+    response: accessRequestListSchema,
+  },
+  /** Server-Sent Events: every change to a request of mine or one I may decide. */
+  accessRequestEvents: {
+    method: 'GET',
+    path: '/access-requests/events',
+    access: 'signed-in',
+    response: 'stream',
+  },
+  getAccessRequest: {
+    method: 'GET',
+    path: '/access-requests/:id',
+    access: 'signed-in',
+    params: idParams,
+    response: accessRequestSchema,
+  },
+  approveAccessRequest: {
+    method: 'POST',
+    path: '/access-requests/:id/approve',
+    access: 'signed-in',
+    params: idParams,
+    body: decideAccessRequestSchema,
+    response: accessRequestSchema,
+  },
+  denyAccessRequest: {
+    method: 'POST',
+    path: '/access-requests/:id/deny',
+    access: 'signed-in',
+    params: idParams,
+    body: decideAccessRequestSchema,
+    response: accessRequestSchema,
   },
 
   // --- sessions (own sessions; admins and auditors read all — the handlers filter)

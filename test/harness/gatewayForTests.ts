@@ -29,6 +29,8 @@ export interface RequestOptions {
   body?: unknown;
   raw?: string | Buffer;
   headers?: Record<string, string>;
+  /** Resolve with the status once headers arrive and drop the connection (endless streams). */
+  headersOnly?: boolean;
 }
 
 export interface TestResponse {
@@ -70,6 +72,11 @@ export async function startTestGateway(
         new URL(urlPath, gateway.apiUrl),
         { method, headers, ca, servername: 'localhost' },
         (res) => {
+          if (opts.headersOnly) {
+            resolve({ status: res.statusCode ?? 0, json: undefined, text: '' });
+            res.destroy();
+            return;
+          }
           const chunks: Buffer[] = [];
           res.on('data', (chunk: Buffer) => chunks.push(chunk));
           res.on('end', () => {

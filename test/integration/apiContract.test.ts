@@ -40,6 +40,15 @@ const expectedAccess: Record<RouteName, 'public' | 'signed-in' | readonly Role[]
   createGrant: ['admin'],
   updateGrant: ['admin'],
   deleteGrant: ['admin'],
+  listGroups: ['admin'],
+  addGroupMember: ['admin'],
+  removeGroupMember: ['admin'],
+  createAccessRequest: 'signed-in',
+  listAccessRequests: 'signed-in',
+  accessRequestEvents: 'signed-in',
+  getAccessRequest: 'signed-in',
+  approveAccessRequest: 'signed-in',
+  denyAccessRequest: 'signed-in',
   createSession: 'signed-in',
   listSessions: 'signed-in',
   getSession: 'signed-in',
@@ -159,6 +168,8 @@ describe('the gateway serves the route table', () => {
         const response = await gw.request(spec.method, urlOf(spec), {
           token,
           ...(spec.body ? { body: {} } : {}),
+          // The event stream answers 200 and stays open: its headers are the answer.
+          ...(name === 'accessRequestEvents' ? { headersOnly: true } : {}),
         });
         const refusedByRole =
           response.status === 403 && /^This needs the .* role/.test(response.json?.message ?? '');
@@ -176,14 +187,14 @@ describe('the gateway serves the route table', () => {
         }
       }
     }
-    // The admin-only routes (6 for resources and grants, 5 for users) refuse two roles each;
-    // the access log and the recording problems refuse engineers.
+    // The admin-only routes (6 for resources and grants, 5 for users, 3 for groups) refuse two
+    // roles each; the access log and the recording problems refuse engineers.
     expect(refusals).toContain('createResource:engineer');
     expect(refusals).toContain('deleteGrant:auditor');
     expect(refusals).toContain('listRecordingAccess:engineer');
     expect(refusals).toContain('listRecordingProblems:engineer');
     expect(refusals).toContain('disableUser:engineer');
     expect(refusals).toContain('setUserRole:auditor');
-    expect(refusals).toHaveLength(11 * 2 + 2);
+    expect(refusals).toHaveLength(14 * 2 + 2);
   });
 });

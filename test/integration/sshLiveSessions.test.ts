@@ -79,6 +79,9 @@ async function liveSession(
     description: '',
     createdBy: userId,
     createdAt: now,
+    approvers: { users: [], groups: [] },
+    approvalsRequired: 1,
+    requestId: null,
   });
   const id = newId('ses');
   await store.createSession({
@@ -95,6 +98,7 @@ async function liveSession(
     endedAt: null,
     expiresAt: now + expiresInMs,
     endReason: null,
+    requestId: null,
   });
   return { id, expiresAt: now + expiresInMs, userId, grantId };
 }
