@@ -65,7 +65,7 @@ import {
   type PostgresTunnel,
   startPostgresTunnel,
 } from '../gateway-client/tunnel/postgresTunnel.ts';
-import type { DatabasePolicy } from '../shared/api/apiSchemas.ts';
+import { type DatabasePolicy, statementClasses } from '../shared/api/apiSchemas.ts';
 import {
   createAdmin,
   type GatewayProcess,
@@ -489,20 +489,7 @@ const UNMATCHED_POLICY: DatabasePolicy = {
     {
       kind: 'statement',
       name: 'no-destruction',
-      classes: [
-        'drop',
-        'truncate',
-        'alter',
-        'delete_without_where',
-        'update_without_where',
-        'merge_modify',
-        'copy_from',
-        'call',
-        'do',
-        'create_function',
-        'create_trigger',
-        'create_rule',
-      ],
+      classes: [...statementClasses],
     },
   ],
 };

@@ -21,7 +21,8 @@ import {
   spawnGateway,
   splitHostPort,
 } from '../harness/gatewayProcess.ts';
-import { describeWithPostgres, freshPostgresDatabase } from '../harness/postgresForTests.ts';
+import { describeWithPostgres } from '../harness/postgresForTests.ts';
+import { addPostgresTarget } from '../harness/postgresTarget.ts';
 import { describeWithSshd, type RunningSshd, startSshd } from '../harness/sshd.ts';
 import { addSshTarget, serveWithSshArgs } from '../harness/sshTarget.ts';
 
@@ -49,26 +50,12 @@ describeWithSshd('gateway killed with SSH and PostgreSQL sessions live', () => {
       rmSync(work, { recursive: true, force: true });
     });
 
-    async function addPostgresTarget(api: GatewayClient): Promise<string> {
-      const target = new URL(await freshPostgresDatabase());
-      const resource = await api.createResource({
+    async function addOrdersDb(api: GatewayClient): Promise<string> {
+      const { resourceId } = await addPostgresTarget(api, {
         name: 'orders-db',
-        target: {
-          kind: 'postgres',
-          host: target.hostname,
-          port: Number(target.port),
-          database: target.pathname.slice(1),
-          username: decodeURIComponent(target.username),
-          tlsMode: 'disable',
-        },
-        secret: { password: decodeURIComponent(target.password) },
+        grantTo: { userId: (await api.me()).id, maxSessionSeconds: 3600 },
       });
-      await api.createGrant({
-        subject: { kind: 'user', userId: (await api.me()).id },
-        target: { kind: 'resource', resourceId: resource.id },
-        maxSessionSeconds: 3600,
-      });
-      return resource.id;
+      return resourceId;
     }
 
     function connectSsh(sessionId: string, ticket: string): Promise<ssh2.Client> {
@@ -105,7 +92,7 @@ describeWithSshd('gateway killed with SSH and PostgreSQL sessions live', () => {
         name: 'web-1',
         grantTo: { userId: (await api.me()).id },
       });
-      const pgResource = await addPostgresTarget(api);
+      const pgResource = await addOrdersDb(api);
 
       // SSH: a command that prints a line every 50 ms until the gateway dies under it.
       const sshSession = await api.createSession(sshResource);

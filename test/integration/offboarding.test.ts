@@ -24,7 +24,8 @@ import {
   spawnGateway,
   WITNESS_BIN,
 } from '../harness/gatewayProcess.ts';
-import { freshPostgresDatabase, postgresUnavailableReason } from '../harness/postgresForTests.ts';
+import { postgresUnavailableReason } from '../harness/postgresForTests.ts';
+import { addPostgresTarget } from '../harness/postgresTarget.ts';
 import { PSQL_BIN } from '../harness/postgresTestBed.ts';
 import { processesRunning } from '../harness/processTree.ts';
 import { describeWithSshd, type RunningSshd, startSshd } from '../harness/sshd.ts';
@@ -107,22 +108,9 @@ describeWithSshd('offboarding ends live sessions within a second (real processes
       password: 'root-password-1',
     });
     sshResourceId = await addSshTarget(admin, sshd, { name: 'web-1' });
-    targetUrl = await freshPostgresDatabase();
-    const target = new URL(targetUrl);
-    pgResourceId = (
-      await admin.createResource({
-        name: 'orders-db',
-        target: {
-          kind: 'postgres',
-          host: target.hostname,
-          port: Number(target.port),
-          database: target.pathname.slice(1),
-          username: decodeURIComponent(target.username),
-          tlsMode: 'disable',
-        },
-        secret: { password: decodeURIComponent(target.password) },
-      })
-    ).id;
+    ({ resourceId: pgResourceId, targetUrl } = await addPostgresTarget(admin, {
+      name: 'orders-db',
+    }));
   });
 
   afterAll(async () => {

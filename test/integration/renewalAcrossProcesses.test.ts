@@ -35,7 +35,8 @@ import {
   spawnGateway,
   WITNESS_BIN,
 } from '../harness/gatewayProcess.ts';
-import { describeWithPostgres, freshPostgresDatabase } from '../harness/postgresForTests.ts';
+import { describeWithPostgres } from '../harness/postgresForTests.ts';
+import { addPostgresTarget } from '../harness/postgresTarget.ts';
 import { PSQL_BIN } from '../harness/postgresTestBed.ts';
 
 const ACCESS_TOKEN_TTL_MS = 3_000;
@@ -78,23 +79,9 @@ describeWithPostgres('one sign-in renewed by the tunnel, the CLI and the desktop
       password: 'alice-password-1',
     });
     try {
-      const target = new URL(await freshPostgresDatabase());
-      const resource = await admin.createResource({
+      await addPostgresTarget(admin, {
         name: 'orders-db',
-        target: {
-          kind: 'postgres',
-          host: target.hostname,
-          port: Number(target.port),
-          database: target.pathname.slice(1),
-          username: decodeURIComponent(target.username),
-          tlsMode: 'disable',
-        },
-        secret: { password: decodeURIComponent(target.password) },
-      });
-      await admin.createGrant({
-        subject: { kind: 'user', userId: (await admin.me()).id },
-        target: { kind: 'resource', resourceId: resource.id },
-        maxSessionSeconds: 3600,
+        grantTo: { userId: (await admin.me()).id, maxSessionSeconds: 3600 },
       });
     } finally {
       admin.close();

@@ -20,7 +20,8 @@ import {
   spawnGateway,
   WITNESS_BIN,
 } from '../harness/gatewayProcess.ts';
-import { describeWithPostgres, freshPostgresDatabase } from '../harness/postgresForTests.ts';
+import { describeWithPostgres } from '../harness/postgresForTests.ts';
+import { addPostgresTarget } from '../harness/postgresTarget.ts';
 import { PSQL_BIN } from '../harness/postgresTestBed.ts';
 import { descendantsOf, isRunning, killAndWaitASecond } from '../harness/processTree.ts';
 import { waitFor } from '../harness/waitFor.ts';
@@ -59,26 +60,11 @@ describeWithPostgres('witness tunnel (real gateway and CLI binaries)', () => {
       username: 'root',
       password: 'root-password-1',
     });
-    targetUrl = await freshPostgresDatabase();
-    const target = new URL(targetUrl);
-    const resource = await admin.createResource({
-      name: 'orders-db',
-      target: {
-        kind: 'postgres',
-        host: target.hostname,
-        port: Number(target.port),
-        database: target.pathname.slice(1),
-        username: decodeURIComponent(target.username),
-        tlsMode: 'disable',
-      },
-      secret: { password: decodeURIComponent(target.password) },
-    });
     const me = await admin.me();
-    await admin.createGrant({
-      subject: { kind: 'user', userId: me.id },
-      target: { kind: 'resource', resourceId: resource.id },
-      maxSessionSeconds: 3600,
-    });
+    ({ targetUrl } = await addPostgresTarget(admin, {
+      name: 'orders-db',
+      grantTo: { userId: me.id, maxSessionSeconds: 3600 },
+    }));
     const login = await runNode(
       WITNESS_BIN,
       [

@@ -12,6 +12,7 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { statementClasses } from '../../shared/api/apiSchemas.ts';
 import { encodePasswordMessage, type FrontendMessage } from '../../shared/postgres/codec.ts';
 import type { RecordingEvent } from '../../shared/recording/recordingFormat.ts';
 import { describeWithPostgres, freshPostgresDatabase } from '../harness/postgresForTests.ts';
@@ -25,20 +26,7 @@ import {
   startPostgresTestBed,
 } from '../harness/postgresTestBed.ts';
 
-const EVERY_CLASS = [
-  'drop',
-  'truncate',
-  'alter',
-  'delete_without_where',
-  'update_without_where',
-  'merge_modify',
-  'copy_from',
-  'call',
-  'do',
-  'create_function',
-  'create_trigger',
-  'create_rule',
-] as const;
+const EVERY_CLASS = statementClasses;
 
 const SETUP = `
   CREATE TABLE accounts (id int PRIMARY KEY, owner text, ssn text, balance int);
