@@ -71,6 +71,8 @@ export function isAllowedEnv(name: string): boolean {
 const MAX_ENV_VALUE = 1024;
 /** How long a closing channel waits for its last output and notice to reach the client. */
 const CLOSE_FLUSH_TIMEOUT_MS = 2_000;
+/** How long the disconnect waits for a client to close a channel that showed a notice. */
+const CLIENT_CLOSE_WAIT_MS = 500;
 
 /**
  * When the gateway ends a session (terminate, offboarding, expiry: issue #14) it first asks the
@@ -353,8 +355,13 @@ export class SessionChannelBridge extends ChannelBridge {
         Promise.all([flushed(client), flushed(client.stderr)]),
         CLOSE_FLUSH_TIMEOUT_MS,
       );
+      const closedByClient = new Promise<void>((resolve) => client.once('close', () => resolve()));
       if (client.writable) client.end();
       else closeQuietly(client);
+      // After a notice, the connection's disconnect waits for the client to close the channel
+      // (bounded): OpenSSH exits on a disconnect at once, and stderr data it read in the same
+      // batch was then never written to the user's terminal (seen under load in CI).
+      if (notice) await withTimeout(closedByClient, CLIENT_CLOSE_WAIT_MS);
     }
     // A session channel that never started has no public close in ssh2; it goes with the
     // connection.
