@@ -145,4 +145,21 @@ describe('RecordingReverifier', () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(judge.judged).toEqual([done]);
   });
+
+  it('leaves out a requested recording verified since the request (no second verification of the same read)', async () => {
+    const done = await add(1);
+    let now = T - 1_000;
+    // Verified by someone else at T; the request was made at T - 1 s (the verdict is newer).
+    await store.recordRecordingVerification(done, {
+      status: 'verified',
+      verifiedThroughSeq: 3,
+      at: T,
+    });
+    reverifier = new RecordingReverifier({ store, judge, now: () => now });
+    reverifier.request(done);
+    const other = await add(2);
+    now = T + 1_000;
+    reverifier.request(other);
+    await expect.poll(() => judge.judged).toEqual([other]);
+  });
 });

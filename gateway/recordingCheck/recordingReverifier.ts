@@ -36,7 +36,8 @@ export interface ReverifyPassResult {
 }
 
 export class RecordingReverifier {
-  private readonly requested = new Set<string>();
+  /** Recordings asked for, with when they were asked for. */
+  private readonly requested = new Map<string, number>();
   private passDue = false;
   private working: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -68,7 +69,8 @@ export class RecordingReverifier {
   /** Re-verifies this recording soon (its bytes were just read for someone). */
   request(sessionId: string): void {
     if (this.stopped) return;
-    this.requested.add(sessionId);
+    if (!this.requested.has(sessionId))
+      this.requested.set(sessionId, (this.sources.now ?? Date.now)());
     this.wake();
   }
 
@@ -120,11 +122,15 @@ export class RecordingReverifier {
   }
 
   private async checkRequested(): Promise<void> {
-    for (const sessionId of this.requested) {
+    for (const [sessionId, requestedAt] of this.requested) {
       this.requested.delete(sessionId);
       if (this.stopped) return;
       const recording = await this.sources.store.getRecording(sessionId);
-      if (recording && recording.status !== 'recording') await this.check(recording);
+      if (!recording || recording.status === 'recording') continue;
+      // Verified since the read that asked (the desktop's open reads the stream and asks for
+      // the gateway's judgement at once): that verdict already covers the bytes read.
+      if ((recording.lastVerification?.at ?? -Infinity) >= requestedAt) continue;
+      await this.check(recording);
       await yieldToEventLoop();
     }
   }
