@@ -97,7 +97,6 @@ export function RecordingsPanel({
               <code className="session-id" title={r.sessionId}>
                 {r.sessionId}
               </code>
-              <VerifyResult state={verifying[r.sessionId]} />
               <button
                 type="button"
                 className="button button-small"
@@ -118,6 +117,11 @@ export function RecordingsPanel({
               >
                 Verify
               </button>
+            </div>
+            {/* The verdict gets its own line: beside the buttons a narrow sidebar wrapped it
+                over three lines. */}
+            <div className="recording-verdict">
+              <VerifyResult state={verifying[r.sessionId]} />
             </div>
           </li>
         ))}
