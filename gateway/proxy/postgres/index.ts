@@ -39,7 +39,9 @@ export interface PostgresGatewayConfig {
   listen: { host: string; port: number };
   /** The gateway's TLS server certificate chain and key (data directory). */
   tls: { certChainPem: string; keyPem: string };
-  sessions: Pick<SessionService, 'redeemTicket' | 'terminate'>;
+  /** The CA of database client certificates (issue #15); none: tickets only. */
+  clientCaPem?: string;
+  sessions: Pick<SessionService, 'redeemTicket' | 'terminate' | 'openCertificateSession'>;
   resources: Pick<ResourceCatalog, 'credentialFor'>;
   store: SessionEnder & Pick<GrantStore, 'getGrant'>;
   recorders: RecorderFactory;
@@ -92,6 +94,7 @@ export async function startPostgresGateway(
     host: config.listen.host,
     port: config.listen.port,
     tls: config.tls,
+    ...(config.clientCaPem !== undefined && { clientCaPem: config.clientCaPem }),
     sessions: config.sessions,
     resources: config.resources,
     store: config.store,

@@ -32,7 +32,12 @@ export interface PostgresListenerConfig {
   port: number;
   /** The gateway's server certificate chain and key (the API's, from the data directory). */
   tls: { certChainPem: string; keyPem: string };
-  sessions: Pick<SessionService, 'redeemTicket' | 'terminate'>;
+  /**
+   * The CA of database client certificates (`witness db login`, issue #15); without it the
+   * listener asks for no certificate and only tickets log in.
+   */
+  clientCaPem?: string;
+  sessions: Pick<SessionService, 'redeemTicket' | 'terminate' | 'openCertificateSession'>;
   resources: Pick<ResourceCatalog, 'credentialFor'>;
   /** Reads the session's grant (for its masking and guardrail rules). */
   store: Pick<GrantStore, 'getGrant'>;
@@ -76,6 +81,8 @@ export async function startPostgresListener(
     cert: config.tls.certChainPem,
     key: config.tls.keyPem,
     minVersion: 'TLSv1.2',
+    // Only the client CA: a certificate the server CA signed is no database credential.
+    ...(config.clientCaPem !== undefined && { ca: config.clientCaPem }),
   });
   const cancelKeys = new CancelKeyRegistry();
   const logins = new Set<Socket>();
@@ -168,6 +175,7 @@ export async function startPostgresListener(
     logins.add(socket);
     void loginClient(socket, {
       secureContext,
+      requestCertificate: config.clientCaPem !== undefined,
       sessions: config.sessions,
       log: config.log,
       clientAuth: config.clientAuth ?? 'scram-sha-256',
