@@ -1,74 +1,80 @@
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { judgeClientCertificate, type PresentedCertificate } from './clientCertificate.ts';
+import {
+  createCertificateAuthority,
+  issueClientCertificate,
+  issueServerCertificate,
+} from '../../config/tlsCertificates.ts';
+import { judgeClientCertificate } from './clientCertificate.ts';
 
-const NOW = Date.parse('2026-12-07T12:00:00Z');
-const good: PresentedCertificate = {
-  authorized: true,
-  authorizationError: null,
-  certificate: {
-    subjectAltName: 'URI:urn:witness:user:usr_a, URI:urn:witness:resource:res_b',
-    validFrom: 'Dec  7 11:00:00 2026 GMT',
-    validTo: 'Dec  7 13:00:00 2026 GMT',
-  },
-};
+const HOUR = 3600_000;
+const NOW = Date.now();
+const clientCa = createCertificateAuthority({ commonName: 'Witness Client CA' });
+const clientCaCert = new X509Certificate(clientCa.certPem);
+const publicKeyPem = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  .publicKey.export({ type: 'spki', format: 'pem' })
+  .toString();
+const URIS = ['urn:witness:user:usr_a', 'urn:witness:resource:res_b'];
+
+function certificate(
+  options: { ca?: typeof clientCa; uris?: string[]; from?: number; to?: number } = {},
+) {
+  const issued = issueClientCertificate(options.ca ?? clientCa, {
+    publicKeyPem,
+    commonName: 'alice',
+    uris: options.uris ?? URIS,
+    now: new Date(options.from ?? NOW - HOUR),
+    notAfter: new Date(options.to ?? NOW + HOUR),
+  });
+  return new X509Certificate(issued.certPem);
+}
 
 describe('judgeClientCertificate', () => {
-  it('accepts a verified, current certificate and reads who and what it is for', () => {
-    expect(judgeClientCertificate(good, 'db-main', NOW)).toEqual({
+  it('accepts a current certificate of the client CA and reads who and what it is for', () => {
+    expect(judgeClientCertificate(certificate(), clientCaCert, 'db-main', NOW)).toEqual({
       kind: 'accepted',
       identity: { userId: 'usr_a', resourceId: 'res_b' },
     });
   });
 
   it('says when an expired certificate expired and what to run', () => {
-    const verdict = judgeClientCertificate(
-      { ...good, authorized: false, authorizationError: 'CERT_HAS_EXPIRED' },
-      'db-main',
-      NOW,
-    );
-    expect(verdict).toEqual({
+    const expired = certificate({ from: NOW - 2 * HOUR, to: NOW - HOUR });
+    expect(judgeClientCertificate(expired, clientCaCert, 'db-main', NOW)).toEqual({
       kind: 'refused',
-      message: 'Your Witness database certificate expired at 2026-12-07T13:00:00.000Z.',
+      message: `Your Witness database certificate expired at ${new Date(Date.parse(expired.validTo)).toISOString()}.`,
       hint: 'Run `witness db login db-main` for a new one.',
     });
   });
 
-  it('refuses a certificate past its end even when the TLS verdict came from a resumed session', () => {
-    const verdict = judgeClientCertificate(good, 'db-main', Date.parse('2026-12-07T13:00:01Z'));
-    expect(verdict.kind === 'refused' && verdict.message).toMatch(/expired at 2026-12-07T13:00/);
+  it('judges validity by the time given, not by what a TLS handshake once decided', () => {
+    const verdict = judgeClientCertificate(certificate(), clientCaCert, 'db-main', NOW + 2 * HOUR);
+    expect(verdict.kind === 'refused' && verdict.message).toMatch(
+      /^Your Witness database certificate expired at/,
+    );
   });
 
-  it('refuses a certificate of another CA, naming OpenSSL’s reason', () => {
-    const verdict = judgeClientCertificate(
-      {
-        ...good,
-        authorized: false,
-        authorizationError: Object.assign(new Error('x'), {
-          code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-        }),
-      },
-      'db-main',
-      NOW,
-    );
-    expect(verdict).toMatchObject({
+  it('refuses a certificate of another CA, and the gateway’s own server certificate', () => {
+    const foreign = certificate({ ca: createCertificateAuthority() });
+    expect(judgeClientCertificate(foreign, clientCaCert, 'db-main', NOW)).toMatchObject({
       kind: 'refused',
-      message:
-        'The client certificate was not issued by this Witness gateway (UNABLE_TO_VERIFY_LEAF_SIGNATURE).',
+      message: 'The client certificate was not issued by this Witness gateway.',
+      hint: 'Run `witness db login db-main` and connect with the sslcert and sslkey it prints.',
     });
+    // Signed by the client CA but for serverAuth: no database credential.
+    const server = new X509Certificate(
+      issueServerCertificate(clientCa, { hostnames: [], ipAddresses: [] }).certPem,
+    );
+    expect(judgeClientCertificate(server, clientCaCert, 'db-main', NOW).kind).toBe('refused');
   });
 
   it.each([
-    ['no SAN', undefined],
-    ['the names swapped', 'URI:urn:witness:resource:res_b, URI:urn:witness:user:usr_a'],
-    ['a third name', 'URI:urn:witness:user:usr_a, URI:urn:witness:resource:res_b, DNS:x'],
-    ['a comma inside an id', 'URI:urn:witness:user:usr_a, URI:urn:witness:resource:res_b, c'],
-  ])('names nobody with %s', (_, subjectAltName) => {
-    const verdict = judgeClientCertificate(
-      { ...good, certificate: { ...good.certificate, subjectAltName } },
-      'db-main',
-      NOW,
-    );
-    expect(verdict).toMatchObject({
+    ['the names swapped', [URIS[1] ?? '', URIS[0] ?? '']],
+    ['a third name', [...URIS, 'urn:witness:resource:res_c']],
+    ['one name only', [URIS[0] ?? '']],
+  ])('names nobody with %s', (_, uris) => {
+    expect(
+      judgeClientCertificate(certificate({ uris }), clientCaCert, 'db-main', NOW),
+    ).toMatchObject({
       kind: 'refused',
       message: 'The client certificate does not name a Witness user and resource.',
     });

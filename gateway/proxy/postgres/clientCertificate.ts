@@ -1,12 +1,16 @@
 /**
  * What a database client certificate presented on the PostgreSQL listener is worth (issue #15:
  * `witness db login`): the user and resource it names, or the sentence a psql user reads when
- * it is refused. Pure: the TLS socket's verdict and the certificate are passed in.
+ * it is refused. Pure: the certificate and the client CA are passed in.
  *
- * OpenSSL verified the chain against the client CA during the handshake (`requestCert`,
- * `rejectUnauthorized: false`, so a refusal can be a PostgreSQL ErrorResponse rather than a
- * TLS alert psql shows as "sslv3 alert bad certificate"). The validity window is checked here
- * again because a resumed TLS session carries the verdict of its first handshake.
+ * The TLS handshake proved that the client holds the certificate's key (CertificateVerify).
+ * Whether the client CA issued it is checked here, by OpenSSL through X509Certificate: a
+ * TLSSocket made outside a tls.Server never gets Node's `authorized` verdict (only tls.Server
+ * fills it in), and checking here also means a resumed TLS session cannot carry an old
+ * verdict past the certificate's end. The chain is one level by construction: the client CA
+ * signs leaves only (pathLen 0), so issuer, signature, validity and purpose are the whole check.
+ * A refusal is a PostgreSQL ErrorResponse rather than a TLS alert psql would show as "sslv3
+ * alert bad certificate".
  */
 import type { X509Certificate } from 'node:crypto';
 import {
@@ -14,50 +18,54 @@ import {
   readCertificateIdentity,
 } from '../../dbCertificates/certificateIdentity.ts';
 
-export interface PresentedCertificate {
-  /** `TLSSocket.authorized`. */
-  authorized: boolean;
-  /** `TLSSocket.authorizationError`: OpenSSL's code (a string, or an Error carrying it). */
-  authorizationError: unknown;
-  certificate: Pick<X509Certificate, 'subjectAltName' | 'validFrom' | 'validTo'>;
-}
+const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
+
+export type PresentedCertificate = Pick<
+  X509Certificate,
+  'subjectAltName' | 'validFrom' | 'validTo' | 'ca' | 'keyUsage' | 'checkIssued' | 'verify'
+>;
 
 export type CertificateVerdict =
   | { kind: 'accepted'; identity: CertificateIdentity }
   | { kind: 'refused'; message: string; hint: string };
 
 export function judgeClientCertificate(
-  presented: PresentedCertificate,
+  certificate: PresentedCertificate,
+  clientCa: X509Certificate,
   /** The resource the client asked for (its `dbname`), for the hint. */
   asked: string,
   now: number,
 ): CertificateVerdict {
   const login = `witness db login ${asked}`;
-  const validTo = Date.parse(presented.certificate.validTo);
-  const validFrom = Date.parse(presented.certificate.validFrom);
-  const code = errorCode(presented.authorizationError);
-  if (code === 'CERT_HAS_EXPIRED' || (presented.authorized && !(now < validTo))) {
+  const issuedHere =
+    certificate.checkIssued(clientCa) &&
+    certificate.verify(clientCa.publicKey) &&
+    !certificate.ca &&
+    (certificate.keyUsage ?? []).includes(CLIENT_AUTH);
+  if (!issuedHere) {
+    return {
+      kind: 'refused',
+      message: 'The client certificate was not issued by this Witness gateway.',
+      hint: `Run \`${login}\` and connect with the sslcert and sslkey it prints.`,
+    };
+  }
+  const validTo = Date.parse(certificate.validTo);
+  const validFrom = Date.parse(certificate.validFrom);
+  if (!(now < validTo)) {
     return {
       kind: 'refused',
       message: `Your Witness database certificate expired at ${new Date(validTo).toISOString()}.`,
       hint: `Run \`${login}\` for a new one.`,
     };
   }
-  if (code === 'CERT_NOT_YET_VALID' || (presented.authorized && now < validFrom)) {
+  if (now < validFrom) {
     return {
       kind: 'refused',
       message: `Your Witness database certificate is valid only from ${new Date(validFrom).toISOString()}.`,
       hint: `Check this computer's clock, or run \`${login}\` again.`,
     };
   }
-  if (!presented.authorized) {
-    return {
-      kind: 'refused',
-      message: `The client certificate was not issued by this Witness gateway (${code ?? 'not verified'}).`,
-      hint: `Run \`${login}\` and connect with the sslcert and sslkey it prints.`,
-    };
-  }
-  const identity = readCertificateIdentity(presented.certificate);
+  const identity = readCertificateIdentity(certificate);
   if (!identity) {
     return {
       kind: 'refused',
@@ -66,11 +74,4 @@ export function judgeClientCertificate(
     };
   }
   return { kind: 'accepted', identity };
-}
-
-function errorCode(error: unknown): string | undefined {
-  if (error === null || error === undefined) return undefined;
-  if (typeof error === 'string') return error;
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' ? code : String(error);
 }

@@ -15,6 +15,7 @@
  * then the connection closes. Nothing here touches another connection.
  * @see https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-START-UP
  */
+import type { X509Certificate } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import {
@@ -41,10 +42,10 @@ export type ClientAuthMethod = 'scram-sha-256' | 'password';
 export interface ClientLoginOptions {
   secureContext: SecureContext;
   /**
-   * Ask TLS clients for a certificate (the secure context then trusts the client CA): a
-   * database certificate logs in without a ticket (issue #15).
+   * The CA of database client certificates: when set, TLS clients are asked for a certificate,
+   * and one it issued logs in without a ticket (issue #15).
    */
-  requestCertificate: boolean;
+  clientCa: X509Certificate | undefined;
   sessions: Pick<SessionService, 'redeemTicket' | 'terminate' | 'openCertificateSession'>;
   log: Logger;
   /** Default 'scram-sha-256' (for tickets in `scramTickets`; cleartext otherwise). */
@@ -146,7 +147,7 @@ export async function loginClient(
           }
           frames.detach();
           socket.write(S);
-          current = await acceptTls(socket, options.secureContext, options.requestCertificate);
+          current = await acceptTls(socket, options.secureContext, options.clientCa !== undefined);
           frames.attach(current);
           tls = true;
           frames.expectStartup();
@@ -201,14 +202,15 @@ export async function loginClient(
     }
     const user = parameters.get('user') ?? '';
     const certificate =
-      current instanceof TLSSocket && options.requestCertificate
+      current instanceof TLSSocket && options.clientCa !== undefined
         ? current.getPeerX509Certificate()
         : undefined;
-    if (!SESSION_ID_PATTERN.test(user) && certificate !== undefined) {
+    if (!SESSION_ID_PATTERN.test(user) && certificate !== undefined && options.clientCa) {
       frames.expectTyped();
       const redeemed = await certificateLogin(
         current as TLSSocket,
         certificate,
+        options.clientCa,
         parameters,
         options,
       );
@@ -302,23 +304,16 @@ function loggedIn(
  */
 async function certificateLogin(
   tls: TLSSocket,
-  certificate: NonNullable<ReturnType<TLSSocket['getPeerX509Certificate']>>,
+  certificate: X509Certificate,
+  clientCa: X509Certificate,
   parameters: Map<string, string>,
   options: ClientLoginOptions,
 ): Promise<Redeemed> {
   const user = parameters.get('user') ?? '';
   // libpq's default dbname is the user name; either way it names the resource wanted.
   const database = parameters.get('database') || user;
-  // OpenSSL checked the certificate against the system time; so does this second look.
-  const verdict = judgeClientCertificate(
-    {
-      authorized: tls.authorized,
-      authorizationError: tls.authorizationError,
-      certificate,
-    },
-    database,
-    Date.now(),
-  );
+  // The system time, as OpenSSL and every client judge certificate validity by it.
+  const verdict = judgeClientCertificate(certificate, clientCa, database, Date.now());
   if (verdict.kind === 'refused') {
     throw new LoginRefusal(SQLSTATE.invalidAuthorization, verdict.message, verdict.hint);
   }
@@ -392,8 +387,9 @@ function acceptTls(
   requestCert: boolean,
 ): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
-    // rejectUnauthorized off: a refused certificate gets a PostgreSQL ErrorResponse that says
-    // why (clientCertificate.ts), not a TLS alert; ticket logins ignore whatever was presented.
+    // rejectUnauthorized off: the certificate is judged after the StartupMessage, so a refusal
+    // is an ErrorResponse that says why (clientCertificate.ts), not a TLS alert; ticket logins
+    // ignore whatever was presented.
     const tls = new TLSSocket(socket, {
       isServer: true,
       secureContext,

@@ -6,6 +6,7 @@
  * No client can bring the listener down or hold it: every socket has an 'error' handler,
  * silent peers meet the login deadline, and a protocol error ends only its own connection.
  */
+import { X509Certificate } from 'node:crypto';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import { postgresTargetSchema } from '../../../shared/api/apiSchemas.ts';
@@ -84,6 +85,8 @@ export async function startPostgresListener(
     // Only the client CA: a certificate the server CA signed is no database credential.
     ...(config.clientCaPem !== undefined && { ca: config.clientCaPem }),
   });
+  const clientCa =
+    config.clientCaPem !== undefined ? new X509Certificate(config.clientCaPem) : undefined;
   const cancelKeys = new CancelKeyRegistry();
   const logins = new Set<Socket>();
   const sessions = new Set<PostgresSession>();
@@ -175,7 +178,7 @@ export async function startPostgresListener(
     logins.add(socket);
     void loginClient(socket, {
       secureContext,
-      requestCertificate: config.clientCaPem !== undefined,
+      clientCa,
       sessions: config.sessions,
       log: config.log,
       clientAuth: config.clientAuth ?? 'scram-sha-256',
