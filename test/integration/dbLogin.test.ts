@@ -181,12 +181,17 @@ describeWithPostgres('witness db login (real gateway, CLI, psql and pgbench)', (
     expect(sessions.slice(0, 4).map((session) => session.username)).toEqual(Array(4).fill('alice'));
   });
 
-  it('refuses a certificate for another resource, naming both', async () => {
+  it('refuses a certificate for another resource, or used as another user, naming both', async () => {
     const { conninfo } = await dbLogin('orders-db');
     const run = await psql(conninfo.replace('dbname=orders-db', 'dbname=audit-db'), 'SELECT 1');
     expect(run.code).not.toBe(0);
     expect(run.stderr).toContain(
       'FATAL:  This certificate is for orders-db, not audit-db — run `witness db login audit-db` for one',
+    );
+    const asBob = await psql(conninfo.replace('user=alice', 'user=bob'), 'SELECT 1');
+    expect(asBob.code).not.toBe(0);
+    expect(asBob.stderr).toContain(
+      'FATAL:  This certificate is for the Witness user alice; connect with user=alice.',
     );
   });
 
