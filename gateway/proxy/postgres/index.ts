@@ -6,6 +6,7 @@
  *   const postgres = await startPostgresGateway({
  *     listen: { host: '127.0.0.1', port: 5433 },   // from `serve --postgres HOST:PORT`; 0 = any
  *     tls: { certChainPem: dataDir.serverChainPem, keyPem: dataDir.serverKeyPem },
+ *     clientCaPem: dataDir.clientCaCertPem,  // database certificates (`witness db login`)
  *     sessions: services.sessions,        // redeems tickets, terminates refused sessions
  *     resources: services.resources,      // target + decrypted credential
  *     store: services.store,              // grants (policy), live-session polling
