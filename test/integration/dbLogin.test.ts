@@ -30,6 +30,7 @@ import {
 import { describeWithPostgres } from '../harness/postgresForTests.ts';
 import { addPostgresTarget } from '../harness/postgresTarget.ts';
 import { PSQL_BIN } from '../harness/postgresTestBed.ts';
+import { waitFor } from '../harness/waitFor.ts';
 
 const PGBENCH_BIN = process.env.WITNESS_PGBENCH_BIN ?? '/usr/bin/pgbench';
 const TOOL_ENV = {
@@ -253,14 +254,28 @@ describeWithPostgres('witness db login (real gateway, CLI, psql and pgbench)', (
     expect(existsSync(filesOf('nogrant-db').dir)).toBe(false);
   });
 
-  it('refuses an unexpired certificate at once when its grant is revoked', async () => {
+  it('refuses an unexpired certificate at once when its grant is revoked, and ends its live session', async () => {
     const { conninfo } = await dbLogin('audit-db');
     expect((await psql(conninfo, 'SELECT 7')).stdout.trim()).toBe('7');
+    const earlier = new Set((await aliceSessions('audit-db')).map((session) => session.id));
+    const long = psql(conninfo, 'SELECT pg_sleep(30)');
+    await waitFor(
+      async () =>
+        (await aliceSessions('audit-db')).some(
+          (session) => session.state === 'live' && !earlier.has(session.id),
+        ),
+      'the pg_sleep session to be live',
+    );
     const grant = (await admin.listGrants()).find(
       (g) => g.target.kind === 'resource' && g.target.resourceId === resourceIds['audit-db'],
     );
     if (!grant) throw new Error('no grant for audit-db');
+    const revokedAt = Date.now();
     await admin.deleteGrant(grant.id);
+    // The connection made before is a session like any other: the access review ends it.
+    const ended = await long;
+    expect(ended.stderr).toMatch(/FATAL: .*grant was deleted/);
+    expect(Date.now() - revokedAt).toBeLessThan(5_000);
     const run = await psql(conninfo, 'SELECT 7');
     expect(run.code).not.toBe(0);
     expect(run.stderr).toContain('FATAL:  You have no active grant for audit-db');
