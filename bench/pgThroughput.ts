@@ -22,10 +22,16 @@
  * query is parsed and checked and every result planned for masking, nothing is refused or
  * changed (issue #13). Its TPS over the plain gateway path's is `policy_overhead` (target ≥ 0.9).
  *
+ * A fifth path, `cert` (issue #15), is pgbench straight to the gateway's PostgreSQL listener with
+ * a database client certificate from `POST /v1/db-certificates` (what `witness db login`
+ * writes): TLS with sslmode=verify-full, no tunnel and no ticket; each connection is still its
+ * own recorded session. Its TPS over pgbouncer's is `pg_cert_vs_pgbouncer` (simple protocol,
+ * same pgbench load; target ≥ 0.75).
+ *
  * Prints per-path figures on stderr and a last line on stdout:
  *   RESULT pg_vs_pgbouncer=<ratio> pg_prepared_vs_pgbouncer=<ratio> pg_vs_direct=<ratio>
  *          gateway_cpu_vs_pgbouncer=<ratio> gateway_prepared_cpu_vs_pgbouncer=<ratio>
- *          policy_overhead=<ratio> policy_overhead_prepared=<ratio>
+ *          policy_overhead=<ratio> policy_overhead_prepared=<ratio> pg_cert_vs_pgbouncer=<ratio>
  * (gateway simple / pgbouncer simple, gateway prepared / pgbouncer prepared, gateway simple /
  * direct simple TPS; then the gateway process's own CPU per transaction over pgbouncer's, each
  * the median of its rounds under the same pgbench load, simple and prepared). If the gateway cannot be set up, direct and pgbouncer are still measured and
@@ -46,6 +52,7 @@
  * on a machine with few cores at about cores ÷ machine CPU per transaction.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import {
   accessSync,
   chmodSync,
@@ -91,7 +98,7 @@ const TUNNEL_SOCKET = process.env.WITNESS_BENCH_TUNNEL ?? 'tcp';
 if (TUNNEL_SOCKET !== 'tcp' && TUNNEL_SOCKET !== 'unix') {
   throw new Error('WITNESS_BENCH_TUNNEL must be tcp or unix');
 }
-const PATHS = ['direct', 'pgbouncer', 'gateway', 'policy'] as const;
+const PATHS = ['direct', 'pgbouncer', 'gateway', 'policy', 'cert'] as const;
 type PathName = (typeof PATHS)[number];
 const MODES = ['simple', 'prepared'] as const;
 type Mode = (typeof MODES)[number];
@@ -536,6 +543,58 @@ async function startPolicyPath(
   };
 }
 
+// --- The `cert` path (issue #15) ---------------------------------------------------------------
+
+/**
+ * pgbench with a database client certificate, straight to the gateway's listener: a key made
+ * here, its certificate from the API, the gateway CA for verify-full; `dbname` is the resource.
+ */
+async function startCertPath(gateway: GatewayPath, work: string): Promise<Connection> {
+  const dir = path.join(work, 'cert');
+  mkdirSync(dir, { mode: 0o700 });
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const issued = await gateway.api.createDbCertificate({
+    resource: gateway.resourceId,
+    publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    ttlSeconds: 12 * 3600,
+  });
+  if (!issued.endpoint) throw new Error('the gateway reports no PostgreSQL listener');
+  const files = {
+    key: path.join(dir, 'client.key'),
+    cert: path.join(dir, 'client.crt'),
+    ca: path.join(dir, 'gateway-ca.crt'),
+  };
+  await writeFile(files.key, privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), {
+    mode: 0o600,
+  });
+  await writeFile(files.cert, issued.certificatePem);
+  await writeFile(files.ca, issued.caPem);
+  const connection: Connection = {
+    PGHOST: issued.endpoint.host,
+    PGPORT: String(issued.endpoint.port),
+    PGUSER: issued.username,
+    PGDATABASE: issued.resource.name,
+    PGSSLMODE: 'verify-full',
+    PGSSLCERT: files.cert,
+    PGSSLKEY: files.key,
+    PGSSLROOTCERT: files.ca,
+    PGAPPNAME: 'witness-bench',
+  };
+  const probe = await run(
+    pgTool('psql'),
+    ['-X', '-A', '-t', '-c', 'select count(*) from pgbench_branches'],
+    libpqEnv(connection),
+  );
+  if (probe.code !== 0 || probe.stdout.trim() !== String(SCALE)) {
+    throw new Error(
+      `a psql query with a database certificate failed (exit ${probe.code}): ${probe.stderr.trim() || probe.stdout.trim()}`,
+    );
+  }
+  return connection;
+}
+
+// --- end of the `cert` path ----------------------------------------------------------------
+
 /** Stops whatever is still running, by PID, synchronously (for signals). */
 function killRunning(): void {
   for (const child of running) {
@@ -593,6 +652,15 @@ async function main(): Promise<number> {
       }
     }
 
+    let cert: Connection | undefined;
+    if (gateway && wanted('cert')) {
+      try {
+        cert = await startCertPath(gateway, work);
+      } catch (error) {
+        log(`cert: cannot be measured — ${messageOf(error)}`);
+      }
+    }
+
     const paths: { name: PathName; connection: Connection; cpu: CpuMeters }[] = [];
     if (wanted('direct'))
       paths.push({ name: 'direct', connection: direct, cpu: { machine: machineBusySeconds } });
@@ -631,6 +699,16 @@ async function main(): Promise<number> {
       });
     }
 
+    if (gateway && cert) {
+      const pid = gateway.process.child.pid;
+      // No tunnel: pgbench talks TLS to the gateway itself.
+      paths.push({
+        name: 'cert',
+        connection: cert,
+        cpu: { gateway: () => processCpuSeconds(pid), machine: machineBusySeconds },
+      });
+    }
+
     // Warm the cluster's caches so the first measured path is not penalized.
     await pgbench('simple', Math.min(3, SECONDS), direct);
 
@@ -654,7 +732,7 @@ async function main(): Promise<number> {
           try {
             measured = await pgbench(mode, SECONDS, connection);
           } catch (error) {
-            if (name !== 'gateway' && name !== 'policy') throw error;
+            if (name !== 'gateway' && name !== 'policy' && name !== 'cert') throw error;
             gatewayFailure = messageOf(error);
             log(`gateway: cannot be measured — ${gatewayFailure}`);
             continue;
@@ -685,6 +763,7 @@ async function main(): Promise<number> {
       pgbouncer: `pgbouncer (session${PGBOUNCER_TLS ? ', TLS' : ''}):${PGBOUNCER_TLS ? '' : '   '}`,
       gateway: 'gateway (rec., tunnel):',
       policy: 'gateway with policies:  ',
+      cert: 'gateway (rec., cert):   ',
     };
     for (const { name } of paths) {
       log(
@@ -703,6 +782,11 @@ async function main(): Promise<number> {
       if (!paths.some((p) => p.name === name)) continue;
       log(
         `  ${(name === 'policy' ? 'policy' : meter).padEnd(9)} simple ${cpu(name, 'simple', meter)?.toFixed(1) ?? '–'} µs, prepared ${cpu(name, 'prepared', meter)?.toFixed(1) ?? '–'} µs`,
+      );
+    }
+    if (paths.some((p) => p.name === 'cert')) {
+      log(
+        `  cert      simple ${cpu('cert', 'simple', 'gateway')?.toFixed(1) ?? '–'} µs, prepared ${cpu('cert', 'prepared', 'gateway')?.toFixed(1) ?? '–'} µs (gateway, no tunnel)`,
       );
     }
     if (gateway) {
@@ -731,7 +815,8 @@ async function main(): Promise<number> {
         ` gateway_cpu_vs_pgbouncer=${ratio(cpu('gateway', 'simple', 'gateway'), cpu('pgbouncer', 'simple', 'pgbouncer'))}` +
         ` gateway_prepared_cpu_vs_pgbouncer=${ratio(cpu('gateway', 'prepared', 'gateway'), cpu('pgbouncer', 'prepared', 'pgbouncer'))}` +
         ` policy_overhead=${ratio(tps('policy', 'simple'), tps('gateway', 'simple'))}` +
-        ` policy_overhead_prepared=${ratio(tps('policy', 'prepared'), tps('gateway', 'prepared'))}`,
+        ` policy_overhead_prepared=${ratio(tps('policy', 'prepared'), tps('gateway', 'prepared'))}` +
+        ` pg_cert_vs_pgbouncer=${ratio(tps('cert', 'simple'), tps('pgbouncer', 'simple'))}`,
     );
     return 0;
   } finally {

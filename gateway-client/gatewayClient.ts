@@ -23,6 +23,7 @@ import {
   type ApiErrorCode,
   apiErrorSchema,
   type CreateAccessRequest,
+  type CreateDbCertificateRequest,
   type CreateGrantRequest,
   type CreateResourceRequest,
   type createUserRequestSchema,
@@ -525,6 +526,14 @@ export class GatewayClient {
   /** Throws `GatewayApiError` 403 `no_active_grant` / `access_request_required` without a grant. */
   async createSession(resourceId: string) {
     return this.call('createSession', { body: { resourceId } });
+  }
+
+  /**
+   * A database client certificate for `request.publicKeyPem` (`witness db login`, issue #15);
+   * 403 `no_active_grant` / `access_request_required` without a grant for the resource.
+   */
+  async createDbCertificate(request: CreateDbCertificateRequest) {
+    return this.call('createDbCertificate', { body: request });
   }
 
   async listSessions(query: Partial<SessionListQuery> = {}) {

@@ -82,6 +82,10 @@ const calls: Record<string, { route: RouteName; run: (c: GatewayClient) => Promi
   denyAccessRequest: { route: 'denyAccessRequest', run: (c) => c.denyAccessRequest('q_1') },
   followAccessRequests: { route: 'accessRequestEvents', run: (c) => c.followAccessRequests() },
   createSession: { route: 'createSession', run: (c) => c.createSession('r_db') },
+  createDbCertificate: {
+    route: 'createDbCertificate',
+    run: (c) => c.createDbCertificate({ resource: 'r_db', publicKeyPem: 'not a key' }),
+  },
   listSessions: { route: 'listSessions', run: (c) => c.listSessions({ limit: 5 }) },
   getSession: { route: 'getSession', run: (c) => c.getSession('s_1') },
   terminateSession: {

@@ -12,6 +12,7 @@ import { AuthService, type AuthSettings, DEFAULT_AUTH_SETTINGS } from './auth/au
 import { type Clock, systemClock } from './clock.ts';
 import { type GatewayKeyMaterial, loadOrInitDataDir } from './config/dataDir.ts';
 import { signBytes } from './config/recordingSignature.ts';
+import { DbCertificateIssuer } from './dbCertificates/dbCertificateIssuer.ts';
 import { GrantBook } from './grants/grantBook.ts';
 import { GroupDirectory } from './groups/groupDirectory.ts';
 import { createJsonLogger, type Logger } from './logger.ts';
@@ -83,6 +84,8 @@ export interface GatewayServices {
   requests: AccessRequestDesk;
   requestEvents: AccessRequestEvents;
   sessions: SessionService;
+  /** Database client certificates for `witness db login` (issue #15). */
+  dbCertificates: DbCertificateIssuer;
   /** What the SSH and PostgreSQL proxies record through (RecorderFactory). */
   recorder: Recorder;
   recordings: RecordingArchive;
@@ -165,6 +168,7 @@ export async function openGatewayServices(
   });
   const liveWatches = new LiveWatches();
   const requestEvents = new AccessRequestEvents();
+  const sessions = new SessionService(store, clock, () => listeners);
   return {
     store,
     dataDir,
@@ -176,7 +180,15 @@ export async function openGatewayServices(
     groups: new GroupDirectory(store),
     requests: new AccessRequestDesk(store, clock, requestEvents),
     requestEvents,
-    sessions: new SessionService(store, clock, () => listeners),
+    sessions,
+    dbCertificates: new DbCertificateIssuer({
+      sessions,
+      store,
+      clock,
+      clientCa: { certPem: dataDir.clientCaCertPem, keyPem: dataDir.clientCaKeyPem },
+      serverCaPem: dataDir.caCertPem,
+      listeners: () => listeners,
+    }),
     listeners,
     instanceId,
     recordingCheck: new RecordingCheck({ store, segmentRoot }, clock),

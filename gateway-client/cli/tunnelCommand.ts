@@ -11,6 +11,7 @@ import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import type { GatewayClient } from '../gatewayClient.ts';
 import { startPostgresTunnel } from '../tunnel/postgresTunnel.ts';
+import { conninfoValue } from './conninfo.ts';
 import { endSessionAtGateway } from './sessionEnd.ts';
 import { STOP_SIGNALS } from './stopSignals.ts';
 
@@ -160,11 +161,6 @@ async function runTunnel(
       `witness: note: could not end ${unended.join(', ')} at the gateway; they end when the gateway sees their connections close.\n`,
     );
   }
-}
-
-/** A libpq conninfo value: quoted when it has spaces, quotes or backslashes (libpq 34.1.1). */
-function conninfoValue(value: string): string {
-  return /^[^\s'\\"]+$/.test(value) ? value : `'${value.replace(/['\\]/g, '\\$&')}'`;
 }
 
 /**

@@ -55,6 +55,7 @@ import {
 import { registerAccessRequestCommands } from './accessRequestCommands.ts';
 import { registerAdminCommands } from './adminCommands.ts';
 import { registerAdminGrantCommands, registerAdminGroupCommands } from './adminGrantCommands.ts';
+import { registerDbCommands } from './dbLoginCommand.ts';
 import { registerPsqlCommand } from './psqlCommand.ts';
 import { registerRecordingCommands } from './recordingCommands.ts';
 import { registerSshCommand } from './sshCommand.ts';
@@ -248,6 +249,15 @@ class WitnessCli {
       withSignedIn: (action) => this.withSignedIn(action),
       pinnedCaPem: async (url) => (await loadProfile(this.configDir)).gateways[url]?.caPem,
       untilStopped: () => (this.io.untilStopped ?? untilProcessSignal)(),
+      failure: (message) => new CliError(message),
+      usage: (message) => new UsageError(message),
+    });
+
+    registerDbCommands(program, {
+      stdout: this.io.stdout,
+      configDir: this.configDir,
+      withSignedIn: (action) => this.withSignedIn(action),
+      currentGateway: async () => (await loadProfile(this.configDir)).current,
       failure: (message) => new CliError(message),
       usage: (message) => new UsageError(message),
     });

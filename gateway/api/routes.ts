@@ -3,6 +3,7 @@ import type { Keys } from '../../shared/api/apiSchemas.ts';
 import type { RouteName } from '../../shared/api/routeTable.ts';
 import type { AuthService } from '../auth/authService.ts';
 import type { Clock } from '../clock.ts';
+import type { DbCertificateIssuer } from '../dbCertificates/dbCertificateIssuer.ts';
 import { GatewayError } from '../gatewayError.ts';
 import type { GrantBook } from '../grants/grantBook.ts';
 import type { GroupDirectory, GroupView } from '../groups/groupDirectory.ts';
@@ -50,6 +51,8 @@ export interface ApiServices {
   requests: AccessRequestRouteServices['requests'];
   requestEvents: AccessRequestRouteServices['requestEvents'];
   sessions: SessionService;
+  /** Database client certificates for `witness db login` (issue #15). */
+  dbCertificates: Pick<DbCertificateIssuer, 'issue'>;
   recordings: RecordingArchive;
   users: UserAdmin;
   liveWatches: RecordingRouteServices['liveWatches'];
@@ -177,6 +180,7 @@ function coreHandlers(services: ApiServices): HandlersFor<CoreRouteName> {
         expiresAt: iso(issued.session.expiresAt),
       };
     },
+    createDbCertificate: async (ctx) => services.dbCertificates.issue(signedInUser(ctx), ctx.body),
     listSessions: async (ctx) => {
       const user = signedInUser(ctx);
       const mayReadAll = (SESSION_READERS as readonly string[]).includes(user.role);

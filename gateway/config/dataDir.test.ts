@@ -22,10 +22,18 @@ const ALL_FILES = [
   'tls/ca.crt',
   'tls/server.key',
   'tls/server.crt',
+  'tls/client-ca.key',
+  'tls/client-ca.crt',
   'recording-ed25519.pem',
   'master.key',
 ];
-const KEY_FILES = ['tls/ca.key', 'tls/server.key', 'recording-ed25519.pem', 'master.key'];
+const KEY_FILES = [
+  'tls/ca.key',
+  'tls/server.key',
+  'tls/client-ca.key',
+  'recording-ed25519.pem',
+  'master.key',
+];
 
 let parent: string;
 let dir: string;
@@ -55,6 +63,12 @@ describe('loadOrInitDataDir on first start', () => {
 
     expect(readFileSync(join(dir, 'tls/ca.crt'), 'utf8')).toBe(keys.caCertPem);
     expect(keys.caFingerprint).toBe(new X509Certificate(keys.caCertPem).fingerprint256);
+    // The database client CA is a CA of its own, not the pinned one (issue #15).
+    expect(readFileSync(join(dir, 'tls/client-ca.crt'), 'utf8')).toBe(keys.clientCaCertPem);
+    const clientCa = new X509Certificate(keys.clientCaCertPem);
+    expect(clientCa.ca).toBe(true);
+    expect(clientCa.subject).toMatch(/^CN=Witness Client CA [0-9a-f]{8}$/);
+    expect(clientCa.fingerprint256).not.toBe(keys.caFingerprint);
     expect(keys.masterKey).toHaveLength(32);
     expect(Buffer.from(readFileSync(join(dir, 'master.key'), 'utf8'), 'base64')).toEqual(
       keys.masterKey,

@@ -30,6 +30,8 @@ import {
  *
  *   tls/ca.crt, tls/ca.key           the CA desktops pin on enrollment (kept across restarts)
  *   tls/server.crt, tls/server.key   the listeners' certificate, re-issued from the CA when due
+ *   tls/client-ca.crt, .key          signs database client certificates (`witness db login`,
+ *                                    issue #15); the PostgreSQL listener trusts only it
  *   recording-ed25519.pem            signs recording checkpoints (its public key is pinned too)
  *   master.key                       encrypts target credentials at rest (unless given by env)
  *
@@ -66,6 +68,12 @@ export interface GatewayKeyMaterial {
   serverKeyPem: string;
   /** Server certificate followed by the CA certificate, so clients receive the CA in the chain. */
   serverChainPem: string;
+  /**
+   * A CA apart from the pinned one, only for database client certificates (issue #15): the
+   * listener's `ca` then accepts nothing but those, never a certificate the server CA signed.
+   */
+  clientCaCertPem: string;
+  clientCaKeyPem: string;
   recordingKey: RecordingKey;
   masterKey: Buffer;
   /** Files (relative to the data directory) created by this call. */
@@ -79,6 +87,8 @@ const FILES = {
   caKey: 'tls/ca.key',
   serverCert: 'tls/server.crt',
   serverKey: 'tls/server.key',
+  clientCaCert: 'tls/client-ca.crt',
+  clientCaKey: 'tls/client-ca.key',
   recordingKey: 'recording-ed25519.pem',
   masterKey: 'master.key',
 } as const;
@@ -94,6 +104,11 @@ export function loadOrInitDataDir(dir: string, options: DataDirOptions = {}): Ga
   files.ensureDirectory('tls');
 
   const ca = loadOrCreateCa(files, now);
+  const clientCa = loadOrCreateCa(files, now, {
+    cert: FILES.clientCaCert,
+    key: FILES.clientCaKey,
+    commonName: 'Witness Client CA',
+  });
   const server = loadOrIssueServerCertificate(files, ca, options.hostnames ?? [], now);
   const recordingKey = loadOrCreateRecordingKey(files);
   const masterKey =
@@ -108,6 +123,8 @@ export function loadOrInitDataDir(dir: string, options: DataDirOptions = {}): Ga
     serverCertPem: server.certPem,
     serverKeyPem: server.keyPem,
     serverChainPem: `${withTrailingNewline(server.certPem)}${withTrailingNewline(ca.certPem)}`,
+    clientCaCertPem: clientCa.certPem,
+    clientCaKeyPem: clientCa.keyPem,
     recordingKey,
     masterKey,
     created: files.created,
@@ -115,39 +132,53 @@ export function loadOrInitDataDir(dir: string, options: DataDirOptions = {}): Ga
   };
 }
 
-function loadOrCreateCa(files: DataDirFiles, now: Date): PemCertificateAndKey {
-  const hasCert = files.exists(FILES.caCert);
-  const hasKey = files.exists(FILES.caKey);
+interface CaFiles {
+  cert: string;
+  key: string;
+  commonName?: string;
+}
+
+function loadOrCreateCa(
+  files: DataDirFiles,
+  now: Date,
+  names: CaFiles = { cert: FILES.caCert, key: FILES.caKey },
+): PemCertificateAndKey {
+  const { cert: certFile, key: keyFile } = names;
+  const hasCert = files.exists(certFile);
+  const hasKey = files.exists(keyFile);
   if (!hasCert && !hasKey) {
-    const ca = createCertificateAuthority({ now });
-    files.create(FILES.caKey, ca.keyPem);
-    files.create(FILES.caCert, ca.certPem);
+    const ca = createCertificateAuthority({
+      now,
+      ...(names.commonName !== undefined && { commonName: names.commonName }),
+    });
+    files.create(keyFile, ca.keyPem);
+    files.create(certFile, ca.certPem);
     return ca;
   }
   // Never mint a new CA next to a surviving half of the old one: every enrolled desktop pins
   // the CA, so a silent replacement would look exactly like an interception.
   if (!hasCert || !hasKey) {
-    const present = hasCert ? FILES.caCert : FILES.caKey;
-    const missing = hasCert ? FILES.caKey : FILES.caCert;
+    const present = hasCert ? certFile : keyFile;
+    const missing = hasCert ? keyFile : certFile;
     throw new Error(
       `${files.path(missing)} is missing but ${files.path(present)} exists. Restore it from a backup; or, to start a new CA (every desktop must then pin the new fingerprint), move ${files.path(present)} away and start again.`,
     );
   }
 
-  const keyPem = files.readPrivate(FILES.caKey);
-  const certPem = files.read(FILES.caCert);
-  const cert = parseCertificateFile(certPem, files.path(FILES.caCert));
-  const key = parsePrivateKeyFile(keyPem, files.path(FILES.caKey));
-  if (!cert.ca) throw new Error(`${files.path(FILES.caCert)} is not a CA certificate`);
+  const keyPem = files.readPrivate(keyFile);
+  const certPem = files.read(certFile);
+  const cert = parseCertificateFile(certPem, files.path(certFile));
+  const key = parsePrivateKeyFile(keyPem, files.path(keyFile));
+  if (!cert.ca) throw new Error(`${files.path(certFile)} is not a CA certificate`);
   if (!cert.checkPrivateKey(key)) {
     throw new Error(
-      `${files.path(FILES.caKey)} does not belong to ${files.path(FILES.caCert)}; restore the matching pair from a backup`,
+      `${files.path(keyFile)} does not belong to ${files.path(certFile)}; restore the matching pair from a backup`,
     );
   }
   const notAfter = new Date(cert.validTo);
   if (notAfter.getTime() <= now.getTime()) {
     throw new Error(
-      `The gateway CA in ${files.path(FILES.caCert)} expired at ${notAfter.toISOString()}. Move ${files.path('tls')} away to create a new CA; every desktop must then pin the new fingerprint.`,
+      `The gateway CA in ${files.path(certFile)} expired at ${notAfter.toISOString()}. Move ${files.path('tls')} away to create a new CA; every desktop must then pin the new fingerprint.`,
     );
   }
   return { certPem, keyPem };

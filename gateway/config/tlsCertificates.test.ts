@@ -1,10 +1,11 @@
-import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import * as tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   createCertificateAuthority,
   fingerprintOfCertificate,
+  issueClientCertificate,
   issueServerCertificate,
 } from './tlsCertificates.ts';
 
@@ -190,5 +191,94 @@ describe('fingerprintOfCertificate', () => {
 
   it('rejects text that is not a certificate', () => {
     expect(() => fingerprintOfCertificate('not a certificate')).toThrow(/not a valid PEM/);
+  });
+});
+
+describe('issueClientCertificate (issue #15: database certificates)', () => {
+  const clientCa = createCertificateAuthority({ commonName: 'Witness Client CA' });
+  const serverCa = createCertificateAuthority();
+  const server = issueServerCertificate(serverCa, { hostnames: [], ipAddresses: [] });
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const issue = (overrides: Partial<Parameters<typeof issueClientCertificate>[1]> = {}) =>
+    issueClientCertificate(clientCa, {
+      publicKeyPem,
+      commonName: 'alice',
+      uris: ['urn:witness:user:usr_a', 'urn:witness:resource:res_b'],
+      notAfter: new Date(Date.now() + 3600_000),
+      ...overrides,
+    });
+
+  it('signs the client key for clientAuth only, with the URIs and the asked end', () => {
+    const notAfter = new Date(Date.now() + 1800_000);
+    const issued = issue({ notAfter });
+    const cert = new X509Certificate(issued.certPem);
+    expect(cert.verify(new X509Certificate(clientCa.certPem).publicKey)).toBe(true);
+    expect(cert.checkPrivateKey(createPrivateKey(keyPem))).toBe(true);
+    expect(cert.ca).toBe(false);
+    expect(cert.subject).toBe('CN=alice');
+    expect(cert.subjectAltName).toBe('URI:urn:witness:user:usr_a, URI:urn:witness:resource:res_b');
+    expect(cert.keyUsage).toEqual(['1.3.6.1.5.5.7.3.2']);
+    // X.509 keeps whole seconds.
+    expect(Math.abs(Date.parse(cert.validTo) - notAfter.getTime())).toBeLessThan(1000);
+    expect(issued.notAfter).toEqual(notAfter);
+  });
+
+  it('is accepted by a TLS server that trusts the client CA, and by no other', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const tlsServer = tls.createServer(
+        {
+          key: server.keyPem,
+          cert: server.certPem,
+          ca: clientCa.certPem,
+          requestCert: true,
+          rejectUnauthorized: false,
+        },
+        (socket) => socket.end(socket.authorized ? 'ok' : String(socket.authorizationError)),
+      );
+      servers.push(tlsServer);
+      tlsServer.listen(0, '127.0.0.1', () => resolve((tlsServer.address() as AddressInfo).port));
+    });
+    const answer = (cert: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = tls.connect({
+          host: '127.0.0.1',
+          port,
+          ca: serverCa.certPem,
+          servername: 'localhost',
+          cert,
+          key: keyPem,
+        });
+        let text = '';
+        socket.setEncoding('utf8').on('data', (chunk: string) => {
+          text += chunk;
+        });
+        socket.once('end', () => resolve(text));
+        socket.once('error', reject);
+      });
+    expect(await answer(issue().certPem)).toBe('ok');
+    const foreign = issueClientCertificate(createCertificateAuthority(), {
+      publicKeyPem,
+      commonName: 'alice',
+      uris: ['urn:witness:user:usr_a', 'urn:witness:resource:res_b'],
+      notAfter: new Date(Date.now() + 3600_000),
+    });
+    expect(await answer(foreign.certPem)).toMatch(/UNABLE_TO_VERIFY_LEAF_SIGNATURE|ISSUER/);
+    const expired = issue({
+      now: new Date(Date.now() - 2 * 3600_000),
+      notAfter: new Date(Date.now() - 3600_000),
+    });
+    expect(await answer(expired.certPem)).toBe('CERT_HAS_EXPIRED');
+  });
+
+  it('refuses private keys, weak keys and an end already past', () => {
+    expect(() => issue({ publicKeyPem: keyPem })).toThrow(/public key only/);
+    const weak = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey;
+    expect(() =>
+      issue({ publicKeyPem: weak.export({ type: 'spki', format: 'pem' }).toString() }),
+    ).toThrow(/at least 2048 bits/);
+    expect(() => issue({ publicKeyPem: 'hello' })).toThrow(/PUBLIC KEY/);
+    expect(() => issue({ notAfter: new Date(Date.now() - 1000) })).toThrow(/already have expired/);
   });
 });

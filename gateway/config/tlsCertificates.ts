@@ -1,6 +1,7 @@
 import {
   createHash,
   createPrivateKey,
+  createPublicKey,
   generateKeyPairSync,
   type KeyObject,
   randomBytes,
@@ -27,6 +28,22 @@ export interface PemCertificateAndKey {
 }
 
 export interface CertificateAuthorityOptions {
+  /** Start of validity; defaults to the current time. */
+  now?: Date;
+  /** The CA's name before its random suffix; default `Witness Gateway CA`. */
+  commonName?: string;
+}
+
+/** A client certificate for a key the client made (issue #15: `witness db login`). */
+export interface ClientCertificateRequest {
+  /** The client's public key (SPKI PEM); its private key never reaches the gateway. */
+  publicKeyPem: string;
+  /** The subject's common name: for people reading logs, never for deciding anything. */
+  commonName: string;
+  /** uniformResourceIdentifier SANs: what the listener decides on. */
+  uris: string[];
+  /** End of validity (never past the CA's own). */
+  notAfter: Date;
   /** Start of validity; defaults to the current time. */
   now?: Date;
 }
@@ -57,7 +74,9 @@ export function createCertificateAuthority(
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   // A random suffix keeps two gateways' CAs apart in a trust store or an error message; they
   // would otherwise share an issuer name and confuse chain building.
-  const name = encodeCommonName(`Witness Gateway CA ${randomBytes(4).toString('hex')}`);
+  const name = encodeCommonName(
+    `${options.commonName ?? 'Witness Gateway CA'} ${randomBytes(4).toString('hex')}`,
+  );
   const certDer = buildCertificate({
     issuerName: name,
     subjectName: name,
@@ -122,6 +141,77 @@ export function issueServerCertificate(
     ],
   });
   return { certPem: toPem('CERTIFICATE', certDer), keyPem: exportPkcs8Pem(privateKey) };
+}
+
+/**
+ * Signs a TLS client certificate for `request.publicKeyPem`. The key is parsed by OpenSSL
+ * (createPublicKey) and only EC P-256/P-384 and RSA ≥ 2048 keys are accepted: what libpq and
+ * Node can present, with no weak keys.
+ */
+export function issueClientCertificate(
+  ca: PemCertificateAndKey,
+  request: ClientCertificateRequest,
+): { certPem: string; notBefore: Date; notAfter: Date } {
+  const now = request.now ?? new Date();
+  const caCert = parseCertificate(ca.certPem, 'client CA certificate');
+  const caKey = parseCaKey(ca.keyPem);
+  const subjectPublicKey = parseClientPublicKey(request.publicKeyPem);
+  const notBefore = new Date(now.getTime() - CLOCK_SKEW_MS);
+  const notAfter = new Date(
+    Math.min(request.notAfter.getTime(), new Date(caCert.validTo).getTime()),
+  );
+  if (notAfter.getTime() <= now.getTime()) {
+    throw new Error('The certificate would already have expired; ask for a later end');
+  }
+  const certDer = buildCertificate({
+    issuerName: subjectNameDer(caCert),
+    subjectName: encodeCommonName(request.commonName),
+    notBefore,
+    notAfter,
+    subjectPublicKey,
+    signingKey: caKey,
+    extensions: [
+      extension(OID.basicConstraints, true, derSequence()),
+      extension(OID.keyUsage, true, encodeKeyUsage([KEY_USAGE.digitalSignature])),
+      // clientAuth only: the certificate cannot pass as a server's (RFC 5280 §4.2.1.12).
+      extension(OID.extKeyUsage, false, derSequence(derOid(OID.clientAuth))),
+      extension(
+        OID.subjectAltName,
+        false,
+        derSequence(...request.uris.map((uri) => derTagged(0x86, Buffer.from(uri, 'ascii')))),
+      ),
+      extension(
+        OID.authorityKeyIdentifier,
+        false,
+        derSequence(derTagged(0x80, keyIdentifier(caCert.publicKey))),
+      ),
+    ],
+  });
+  return { certPem: toPem('CERTIFICATE', certDer), notBefore, notAfter };
+}
+
+function parseClientPublicKey(pem: string): KeyObject {
+  // createPublicKey would also derive a public key from a private key or a certificate; only
+  // an SPKI block is taken, so a client that sent its private key by mistake hears about it.
+  if (/PRIVATE KEY/.test(pem)) throw new Error('Send the public key only, never the private key');
+  if (!/^\s*-----BEGIN PUBLIC KEY-----/.test(pem)) {
+    throw new Error('The public key must be a PEM "PUBLIC KEY" (SPKI) block');
+  }
+  let key: KeyObject;
+  try {
+    key = createPublicKey(pem);
+  } catch (error) {
+    throw new Error('The public key is not a valid PEM public key (SPKI)', { cause: error });
+  }
+  const details = key.asymmetricKeyDetails;
+  const ok =
+    (key.asymmetricKeyType === 'ec' &&
+      (details?.namedCurve === 'prime256v1' || details?.namedCurve === 'secp384r1')) ||
+    (key.asymmetricKeyType === 'rsa' && (details?.modulusLength ?? 0) >= 2048);
+  if (!ok) {
+    throw new Error('The public key must be ECDSA P-256 or P-384, or RSA of at least 2048 bits');
+  }
+  return key;
 }
 
 /** SHA-256 of the DER, `AB:CD:…`, the same text as Node's `X509Certificate.fingerprint256`. */
@@ -218,6 +308,7 @@ const OID = {
   authorityKeyIdentifier: '2.5.29.35',
   extKeyUsage: '2.5.29.37',
   serverAuth: '1.3.6.1.5.5.7.3.1',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
 } as const;
 
 const KEY_USAGE = { digitalSignature: 0, keyCertSign: 5, cRLSign: 6 } as const;

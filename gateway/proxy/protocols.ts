@@ -28,7 +28,7 @@ import { type RunningSshGateway, startSshGateway } from './ssh/index.ts';
 export interface ProtocolContext {
   /** The gateway data directory (the SSH host key lives there). */
   dataDir: string;
-  keyMaterial: Pick<GatewayKeyMaterial, 'serverChainPem' | 'serverKeyPem'>;
+  keyMaterial: Pick<GatewayKeyMaterial, 'serverChainPem' | 'serverKeyPem' | 'clientCaCertPem'>;
   sessions: SessionService;
   resources: ResourceCatalog;
   store: Store;
@@ -88,6 +88,7 @@ export const protocolModules: { [P in Protocol]: ProtocolModule<RunningProtocols
           certChainPem: context.keyMaterial.serverChainPem,
           keyPem: context.keyMaterial.serverKeyPem,
         },
+        clientCaPem: context.keyMaterial.clientCaCertPem,
         ...relayParts(context),
         scramTickets,
       });

@@ -4,7 +4,12 @@ import type { Clock } from '../clock.ts';
 import { GatewayError } from '../gatewayError.ts';
 import { newId } from '../newId.ts';
 import { decideAccess, isWithinWindow, sessionEnd } from '../policy/accessDecision.ts';
-import type { GrantStore, ResourceRecord, ResourceStore } from '../store/catalogStore.ts';
+import type {
+  GrantRecord,
+  GrantStore,
+  ResourceRecord,
+  ResourceStore,
+} from '../store/catalogStore.ts';
 import type { UserDirectory, UserRecord } from '../store/identityStore.ts';
 import type { SessionRecord, SessionStore } from '../store/sessionStore.ts';
 
@@ -38,7 +43,15 @@ export class SessionService {
     private readonly listeners: () => ListenerAddresses,
   ) {}
 
-  async createSession(user: UserRecord, resourceIdOrName: string): Promise<IssuedSession> {
+  /**
+   * The resource and the standing grant that let `user` use it now, or the GatewayError that
+   * says why not (needs approval, outside the window, none). Database certificates are issued
+   * and honoured by the same rule as sessions (issue #15).
+   */
+  async grantFor(
+    user: UserRecord,
+    resourceIdOrName: string,
+  ): Promise<{ resource: ResourceRecord; grant: GrantRecord }> {
     const resource = await this.findResource(resourceIdOrName);
     const now = this.clock.now();
     const decision = decideAccess(user, resource, await this.store.listGrants(), now);
@@ -67,12 +80,70 @@ export class SessionService {
           `You have no active grant for ${resource.name} — ask an admin for access.`,
         );
     }
+    return { resource, grant: decision.grant };
+  }
+
+  async createSession(user: UserRecord, resourceIdOrName: string): Promise<IssuedSession> {
+    const { resource, grant } = await this.grantFor(user, resourceIdOrName);
+    return this.issueSession(user, resource, grant);
+  }
+
+  /**
+   * A connection that presented a database client certificate (issue #15). The certificate
+   * only names the user and the resource; the client must ask for the same ones (`user=` the
+   * user name, `dbname=` the resource), and access is decided now by the rule sessions are
+   * opened by, so a disabled user or a revoked grant is refused whatever the certificate's
+   * validity. The connection is a session of its own, as if a ticket had been issued and
+   * redeemed at once (the same rows, checks and live-session handling).
+   */
+  async openCertificateSession(
+    certified: { userId: string; resourceId: string },
+    asked: { user: string; database: string },
+  ): Promise<{ session: SessionRecord; resource: ResourceRecord; user: UserRecord }> {
+    const user = await this.store.getUserById(certified.userId);
+    if (!user || user.disabled) {
+      throw new GatewayError(
+        'no_active_grant',
+        'Connection refused: your Witness account is disabled — ask an admin.',
+      );
+    }
+    if (asked.user !== user.username) {
+      throw new GatewayError(
+        'forbidden',
+        `This certificate is for the Witness user ${user.username}; connect with user=${user.username}.`,
+      );
+    }
+    const wanted =
+      (await this.store.getResource(asked.database)) ??
+      (await this.store.getResourceByName(asked.database));
+    if (wanted?.id !== certified.resourceId) {
+      const certifiedFor = await this.store.getResource(certified.resourceId);
+      throw new GatewayError(
+        'forbidden',
+        certifiedFor
+          ? `This certificate is for ${certifiedFor.name}, not ${asked.database} — run \`witness db login ${asked.database}\` for one, or connect with dbname=${certifiedFor.name}.`
+          : `The resource this certificate was issued for no longer exists — run \`witness db login ${asked.database}\` for a new one.`,
+      );
+    }
+    const { resource, grant } = await this.grantFor(user, wanted.id);
+    // Not through createSession: the ticket never leaves this call, so no listener cache
+    // (scramTickets.ts wraps createSession) should keep it.
+    const issued = await this.issueSession(user, resource, grant);
+    return this.redeemTicket(issued.session.id, issued.ticket);
+  }
+
+  private async issueSession(
+    user: UserRecord,
+    resource: ResourceRecord,
+    grant: GrantRecord,
+  ): Promise<IssuedSession> {
+    const now = this.clock.now();
     const ticket = newOpaqueToken('wtk');
     const session: SessionRecord = {
       id: newId('ses'),
       userId: user.id,
       resourceId: resource.id,
-      grantId: decision.grant.id,
+      grantId: grant.id,
       state: 'pending',
       ticketHash: hashOpaqueToken(ticket),
       ticketExpiresAt: now + TICKET_TTL_MS,
@@ -80,10 +151,10 @@ export class SessionService {
       createdAt: now,
       startedAt: null,
       endedAt: null,
-      expiresAt: sessionEnd(decision.grant, now),
+      expiresAt: sessionEnd(grant, now),
       endReason: null,
       // A time-boxed grant an approval issued names its request; the session keeps it (#14).
-      requestId: decision.grant.requestId,
+      requestId: grant.requestId,
     };
     await this.store.createSession(session);
     const address = this.listeners()[resource.kind];

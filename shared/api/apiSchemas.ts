@@ -562,6 +562,44 @@ export const createSessionResponseSchema = z.object({
 });
 export type CreateSessionResponse = z.infer<typeof createSessionResponseSchema>;
 
+// ---------------------------------------------------------------------------------------------
+// Database client certificates (issue #15: `witness db login`)
+
+/** Default and longest life of a database client certificate. */
+export const DB_CERTIFICATE_DEFAULT_TTL_SECONDS = 3600;
+export const DB_CERTIFICATE_MAX_TTL_SECONDS = 12 * 3600;
+
+export const createDbCertificateRequestSchema = z.strictObject({
+  /** Resource id or name. */
+  resource: z.string().min(1).max(128),
+  /** The client's public key, SPKI PEM; its private key stays on the client. */
+  publicKeyPem: z.string().min(1).max(4096),
+  ttlSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(DB_CERTIFICATE_MAX_TTL_SECONDS)
+    .default(DB_CERTIFICATE_DEFAULT_TTL_SECONDS),
+});
+export type CreateDbCertificateRequest = z.input<typeof createDbCertificateRequestSchema>;
+
+export const dbCertificateSchema = z.object({
+  /** The client certificate (PEM), for libpq's `sslcert`. */
+  certificatePem: z.string(),
+  /** The gateway's TLS CA (PEM), for libpq's `sslrootcert` with `sslmode=verify-full`. */
+  caPem: z.string(),
+  notBefore: isoTime,
+  /** The earlier of the asked life and the end of the grant that allows the resource. */
+  notAfter: isoTime,
+  /** Connect with `user=` this name… */
+  username: z.string(),
+  /** …and `dbname=` this resource name: the listener checks both against the certificate. */
+  resource: z.object({ id, name: z.string() }),
+  /** The gateway's PostgreSQL listener; null while this gateway has none. */
+  endpoint: sessionEndpointSchema.nullable(),
+});
+export type DbCertificate = z.infer<typeof dbCertificateSchema>;
+
 export const sessionStates = ['pending', 'live', 'ended'] as const;
 export const sessionSchema = z.object({
   id,

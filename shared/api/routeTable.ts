@@ -27,12 +27,14 @@ import {
   accessRevokedSchema,
   addGroupMemberSchema,
   createAccessRequestSchema,
+  createDbCertificateRequestSchema,
   createdUserSchema,
   createGrantRequestSchema,
   createResourceRequestSchema,
   createSessionRequestSchema,
   createSessionResponseSchema,
   createUserRequestSchema,
+  dbCertificateSchema,
   decideAccessRequestSchema,
   enrollRequestSchema,
   enrollResponseSchema,
@@ -306,6 +308,16 @@ export const apiRoutes = {
     access: 'signed-in',
     body: createSessionRequestSchema,
     response: createSessionResponseSchema,
+    status: 201,
+  },
+  // --- database client certificates (issue #15): for the caller, on a resource a grant
+  // allows now; the listener checks the grant again on every connection
+  createDbCertificate: {
+    method: 'POST',
+    path: '/db-certificates',
+    access: 'signed-in',
+    body: createDbCertificateRequestSchema,
+    response: dbCertificateSchema,
     status: 201,
   },
   listSessions: {

@@ -161,6 +161,8 @@ export async function startPostgresTestBed(
         certChainPem: services.dataDir.serverChainPem,
         keyPem: services.dataDir.serverKeyPem,
       },
+      // Database certificates (issue #15), as gateway/proxy/protocols.ts configures them.
+      clientCaPem: services.dataDir.clientCaCertPem,
       sessions: services.sessions,
       resources: services.resources,
       store: services.store,

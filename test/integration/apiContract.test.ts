@@ -50,6 +50,7 @@ const expectedAccess: Record<RouteName, 'public' | 'signed-in' | readonly Role[]
   approveAccessRequest: 'signed-in',
   denyAccessRequest: 'signed-in',
   createSession: 'signed-in',
+  createDbCertificate: 'signed-in',
   listSessions: 'signed-in',
   getSession: 'signed-in',
   terminateSession: 'signed-in',

@@ -6,12 +6,16 @@
  *     GSSENCRequest  → 'N' (no GSSAPI encryption)
  *     CancelRequest  → handed to the listener (mapped to the target's key there)
  *     StartupMessage → SCRAM-SHA-256 when this gateway issued the ticket (scramTickets.ts),
- *                      else the cleartext password — over TLS only — then the ticket is redeemed
+ *                      else the cleartext password — over TLS only — then the ticket is redeemed;
+ *                      or, when the user is not a session id and the client presented a
+ *                      database certificate (`witness db login`, issue #15), no password: the
+ *                      certificate names user and resource and access is decided now
  *
  * Every refusal is a FATAL ErrorResponse with a SQLSTATE and a sentence the person can act on;
  * then the connection closes. Nothing here touches another connection.
  * @see https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-START-UP
  */
+import type { X509Certificate } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import {
@@ -27,6 +31,7 @@ import {
 import { GatewayError } from '../../gatewayError.ts';
 import type { Logger } from '../../logger.ts';
 import type { SessionService } from '../../sessions/sessionService.ts';
+import { judgeClientCertificate } from './clientCertificate.ts';
 import { errorResponse, printable, SQLSTATE } from './errorResponses.ts';
 import { HandshakeFrames, PeerClosedError } from './handshakeFrames.ts';
 import { SCRAM_SHA_256, ScramError, ScramServer } from './scram.ts';
@@ -36,7 +41,12 @@ export type ClientAuthMethod = 'scram-sha-256' | 'password';
 
 export interface ClientLoginOptions {
   secureContext: SecureContext;
-  sessions: Pick<SessionService, 'redeemTicket' | 'terminate'>;
+  /**
+   * The CA of database client certificates: when set, TLS clients are asked for a certificate,
+   * and one it issued logs in without a ticket (issue #15).
+   */
+  clientCa: X509Certificate | undefined;
+  sessions: Pick<SessionService, 'redeemTicket' | 'terminate' | 'openCertificateSession'>;
   log: Logger;
   /** Default 'scram-sha-256' (for tickets in `scramTickets`; cleartext otherwise). */
   clientAuth: ClientAuthMethod;
@@ -137,7 +147,7 @@ export async function loginClient(
           }
           frames.detach();
           socket.write(S);
-          current = await acceptTls(socket, options.secureContext);
+          current = await acceptTls(socket, options.secureContext, options.clientCa !== undefined);
           frames.attach(current);
           tls = true;
           frames.expectStartup();
@@ -191,11 +201,27 @@ export async function loginClient(
       );
     }
     const user = parameters.get('user') ?? '';
+    const certificate =
+      current instanceof TLSSocket && options.clientCa !== undefined
+        ? current.getPeerX509Certificate()
+        : undefined;
+    if (!SESSION_ID_PATTERN.test(user) && certificate !== undefined && options.clientCa) {
+      frames.expectTyped();
+      const redeemed = await certificateLogin(
+        current as TLSSocket,
+        certificate,
+        options.clientCa,
+        parameters,
+        options,
+      );
+      clearTimeout(timer);
+      return loggedIn(current, frames, reader, parameters, redeemed, tls);
+    }
     if (!SESSION_ID_PATTERN.test(user)) {
       throw new LoginRefusal(
         SQLSTATE.invalidAuthorization,
         'Log in with the session id (ses_…) as the user name and its ticket as the password',
-        '`witness psql RESOURCE` does both for you.',
+        '`witness psql RESOURCE` does both for you; `witness db login RESOURCE` gives native tools a certificate instead.',
       );
     }
     sessionId = user;
@@ -235,22 +261,7 @@ export async function loginClient(
       method: remembered !== undefined ? 'scram-sha-256' : 'password',
       ip: socket.remoteAddress,
     });
-    const pending = frames.detach();
-    // Nothing is read until the session is ready to relay.
-    current.pause();
-    const forwarded = new Map<string, string>();
-    for (const [name, value] of parameters) {
-      if (FORWARDED_PARAMETERS.has(name.toLowerCase())) forwarded.set(name, value);
-    }
-    return {
-      kind: 'session',
-      socket: current,
-      reader,
-      pending,
-      parameters: forwarded,
-      redeemed,
-      tls,
-    };
+    return loggedIn(current, frames, reader, parameters, redeemed, tls);
   } catch (error) {
     clearTimeout(timer);
     frames.detach();
@@ -258,6 +269,73 @@ export async function loginClient(
     refuse(current, socket, error, options.log);
     return { kind: 'closed' };
   }
+}
+
+function loggedIn(
+  current: Socket | TLSSocket,
+  frames: HandshakeFrames<'frontend'>,
+  reader: MessageReader<'frontend'>,
+  parameters: Map<string, string>,
+  redeemed: Redeemed,
+  tls: boolean,
+): LoginOutcome {
+  const pending = frames.detach();
+  // Nothing is read until the session is ready to relay.
+  current.pause();
+  const forwarded = new Map<string, string>();
+  for (const [name, value] of parameters) {
+    if (FORWARDED_PARAMETERS.has(name.toLowerCase())) forwarded.set(name, value);
+  }
+  return {
+    kind: 'session',
+    socket: current,
+    reader,
+    pending,
+    parameters: forwarded,
+    redeemed,
+    tls,
+  };
+}
+
+/**
+ * A database certificate instead of a ticket (issue #15): the certificate must be this
+ * gateway's and current, and the user and database the client asks for must be the ones it
+ * names; then the session service decides access now and opens a session for the connection.
+ */
+async function certificateLogin(
+  tls: TLSSocket,
+  certificate: X509Certificate,
+  clientCa: X509Certificate,
+  parameters: Map<string, string>,
+  options: ClientLoginOptions,
+): Promise<Redeemed> {
+  const user = parameters.get('user') ?? '';
+  // libpq's default dbname is the user name; either way it names the resource wanted.
+  const database = parameters.get('database') || user;
+  // The system time, as OpenSSL and every client judge certificate validity by it.
+  const verdict = judgeClientCertificate(certificate, clientCa, database, Date.now());
+  if (verdict.kind === 'refused') {
+    throw new LoginRefusal(SQLSTATE.invalidAuthorization, verdict.message, verdict.hint);
+  }
+  let redeemed: Redeemed;
+  try {
+    redeemed = await options.sessions.openCertificateSession(verdict.identity, { user, database });
+  } catch (error) {
+    if (error instanceof GatewayError) {
+      throw new LoginRefusal(SQLSTATE.invalidAuthorization, error.message);
+    }
+    options.log.error('certificate login failed', { error: String(error) });
+    throw new LoginRefusal(
+      SQLSTATE.cannotConnect,
+      'The gateway could not check your access; try again in a moment.',
+    );
+  }
+  options.log.info('postgres client logged in', {
+    sessionId: redeemed.session.id,
+    method: 'certificate',
+    ip: tls.remoteAddress,
+  });
+  return redeemed;
 }
 
 async function authenticationResponse(
@@ -303,9 +381,21 @@ async function redeem(
   }
 }
 
-function acceptTls(socket: Socket, secureContext: SecureContext): Promise<TLSSocket> {
+function acceptTls(
+  socket: Socket,
+  secureContext: SecureContext,
+  requestCert: boolean,
+): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
-    const tls = new TLSSocket(socket, { isServer: true, secureContext });
+    // rejectUnauthorized off: the certificate is judged after the StartupMessage, so a refusal
+    // is an ErrorResponse that says why (clientCertificate.ts), not a TLS alert; ticket logins
+    // ignore whatever was presented.
+    const tls = new TLSSocket(socket, {
+      isServer: true,
+      secureContext,
+      requestCert,
+      rejectUnauthorized: false,
+    });
     // An 'error' with no listener would take the whole gateway down.
     tls.on('error', () => {});
     const onError = (error: Error) => {

@@ -6,6 +6,7 @@
  *   const postgres = await startPostgresGateway({
  *     listen: { host: '127.0.0.1', port: 5433 },   // from `serve --postgres HOST:PORT`; 0 = any
  *     tls: { certChainPem: dataDir.serverChainPem, keyPem: dataDir.serverKeyPem },
+ *     clientCaPem: dataDir.clientCaCertPem,  // database certificates (`witness db login`)
  *     sessions: services.sessions,        // redeems tickets, terminates refused sessions
  *     resources: services.resources,      // target + decrypted credential
  *     store: services.store,              // grants (policy), live-session polling
@@ -39,7 +40,9 @@ export interface PostgresGatewayConfig {
   listen: { host: string; port: number };
   /** The gateway's TLS server certificate chain and key (data directory). */
   tls: { certChainPem: string; keyPem: string };
-  sessions: Pick<SessionService, 'redeemTicket' | 'terminate'>;
+  /** The CA of database client certificates (issue #15); none: tickets only. */
+  clientCaPem?: string;
+  sessions: Pick<SessionService, 'redeemTicket' | 'terminate' | 'openCertificateSession'>;
   resources: Pick<ResourceCatalog, 'credentialFor'>;
   store: SessionEnder & Pick<GrantStore, 'getGrant'>;
   recorders: RecorderFactory;
@@ -92,6 +95,7 @@ export async function startPostgresGateway(
     host: config.listen.host,
     port: config.listen.port,
     tls: config.tls,
+    ...(config.clientCaPem !== undefined && { clientCaPem: config.clientCaPem }),
     sessions: config.sessions,
     resources: config.resources,
     store: config.store,

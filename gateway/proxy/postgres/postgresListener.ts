@@ -6,6 +6,7 @@
  * No client can bring the listener down or hold it: every socket has an 'error' handler,
  * silent peers meet the login deadline, and a protocol error ends only its own connection.
  */
+import { X509Certificate } from 'node:crypto';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import { postgresTargetSchema } from '../../../shared/api/apiSchemas.ts';
@@ -32,7 +33,12 @@ export interface PostgresListenerConfig {
   port: number;
   /** The gateway's server certificate chain and key (the API's, from the data directory). */
   tls: { certChainPem: string; keyPem: string };
-  sessions: Pick<SessionService, 'redeemTicket' | 'terminate'>;
+  /**
+   * The CA of database client certificates (`witness db login`, issue #15); without it the
+   * listener asks for no certificate and only tickets log in.
+   */
+  clientCaPem?: string;
+  sessions: Pick<SessionService, 'redeemTicket' | 'terminate' | 'openCertificateSession'>;
   resources: Pick<ResourceCatalog, 'credentialFor'>;
   /** Reads the session's grant (for its masking and guardrail rules). */
   store: Pick<GrantStore, 'getGrant'>;
@@ -76,7 +82,11 @@ export async function startPostgresListener(
     cert: config.tls.certChainPem,
     key: config.tls.keyPem,
     minVersion: 'TLSv1.2',
+    // Only the client CA: a certificate the server CA signed is no database credential.
+    ...(config.clientCaPem !== undefined && { ca: config.clientCaPem }),
   });
+  const clientCa =
+    config.clientCaPem !== undefined ? new X509Certificate(config.clientCaPem) : undefined;
   const cancelKeys = new CancelKeyRegistry();
   const logins = new Set<Socket>();
   const sessions = new Set<PostgresSession>();
@@ -168,6 +178,7 @@ export async function startPostgresListener(
     logins.add(socket);
     void loginClient(socket, {
       secureContext,
+      clientCa,
       sessions: config.sessions,
       log: config.log,
       clientAuth: config.clientAuth ?? 'scram-sha-256',
