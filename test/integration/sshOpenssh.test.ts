@@ -230,6 +230,41 @@ describeWithSshd('SSH through the gateway with OpenSSH and `witness ssh` (real p
   });
 
   itNeeding(clientMissing)(
+    'moves bulk output intact while OpenSSH rekeys every MiB (the packet arena across new ciphers)',
+    async () => {
+      const session = await alice.createSession(resourceId);
+      const ssh = openSshArgs(session.ticket);
+      const content = randomBytes(12 * 1024 * 1024 + 7);
+      const file = path.join(work, 'bulk.bin');
+      writeFileSync(file, content);
+      const received = path.join(work, 'bulk-received.bin');
+      // RekeyLimit makes the client start a key exchange after each MiB, mid-transfer; the
+      // gateway's packets after each one come from the arena under the new cipher.
+      const result = await runCommand(
+        'sh',
+        [
+          '-c',
+          'exec ssh "$@" > "$WITNESS_RECEIVED"',
+          'ssh',
+          ...ssh.options,
+          '-o',
+          'RekeyLimit=1M',
+          '-o',
+          'LogLevel=DEBUG1',
+          '-p',
+          ssh.port,
+          `${session.sessionId}@${sshAddress.host}`,
+          `cat '${file}'`,
+        ],
+        { env: { ...ssh.env, WITNESS_RECEIVED: received } },
+      );
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr.match(/SSH2_MSG_NEWKEYS received/g)?.length).toBeGreaterThanOrEqual(5);
+      expect(readFileSync(received).equals(content)).toBe(true);
+    },
+  );
+
+  itNeeding(clientMissing)(
     '`witness ssh` runs a command through the gateway, passes stdio and the exit code, and cleans up',
     async () => {
       const ran = await witness(['ssh', 'web-1', '--', 'echo from-witness-ssh; exit 5']);
