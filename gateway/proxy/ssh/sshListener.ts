@@ -41,7 +41,6 @@ import type { UserRecord } from '../../store/identityStore.ts';
 import type { SessionRecord } from '../../store/sessionStore.ts';
 import { listenerCiphers } from './cipherPreference.ts';
 import { corkWritesPerTurn } from './corkPerTurn.ts';
-import { buildPacketsInArena } from './packetArena.ts';
 import {
   type BridgeContext,
   type ChannelBridge,
@@ -114,8 +113,6 @@ export async function startSshListener(config: SshListenerConfig): Promise<Runni
       if (pending) {
         clearTimeout(pending.timer);
         silent.delete(key);
-        // Before the first key exchange ends: every cipher of the connection gets the arena.
-        buildPacketsInArena(client, pending.socket);
       }
       const connection = new ProxiedConnection(client, info, config, pending?.socket);
       connections.add(connection);
