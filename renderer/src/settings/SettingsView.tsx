@@ -46,6 +46,7 @@ export function SettingsView({
                       type="button"
                       className="settings-nav-item"
                       aria-current={section.id === current.id ? 'page' : undefined}
+                      title={section.summary}
                       onClick={() => setChosen(section.id)}
                     >
                       {section.label}
@@ -60,7 +61,6 @@ export function SettingsView({
       <main className="settings-page" aria-labelledby="settings-page-title">
         <header className="settings-page-head">
           <h1 id="settings-page-title">{current.label}</h1>
-          <p className="muted">{current.summary}</p>
         </header>
         <Page key={current.id} api={api} viewer={viewer} onWatchLive={onWatchLive} />
       </main>

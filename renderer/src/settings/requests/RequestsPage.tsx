@@ -150,6 +150,10 @@ export function RequestsPage({ api, viewer }: SettingsPageProps) {
 
   return (
     <>
+      <p className="page-intro muted">
+        Access that needs approval is asked for here and decided here. A request ends in a
+        time-boxed grant; sessions it enables end by themselves when it does.
+      </p>
       {showQueue ? (
         <section className="settings-section" aria-labelledby="queue-title">
           <h3 id="queue-title">Waiting for your decision</h3>
