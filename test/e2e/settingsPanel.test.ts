@@ -193,6 +193,10 @@ describeWithChromium('settings panel e2e', () => {
       await eve.page.getByRole('status', { name: `Access to ${RESOURCE_NAME} approved` }).waitFor();
       await shot(eve, '22-engineer-request-approved');
       await expect(queued.count()).resolves.toBe(0);
+      // The admin's "new request" notice goes once the request is decided.
+      await ada.page
+        .getByRole('status', { name: `eve requests ${RESOURCE_NAME}` })
+        .waitFor({ state: 'detached', timeout: 5000 });
       console.log(
         `[settings e2e] approve click → eve's request shown approved: ${approvedLatencyMs} ms`,
       );

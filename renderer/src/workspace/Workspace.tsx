@@ -76,7 +76,12 @@ export function Workspace({
     () =>
       api.on('requests.changed', (event) => {
         const toast = requestToast(event, username);
-        if (toast) setToasts((current) => [...current.filter((t) => t.id !== toast.id), toast]);
+        // A decided request's "new request" notice is stale: it goes.
+        const stale = event.request.state === 'pending' ? null : `${event.request.id}-created`;
+        setToasts((current) => [
+          ...current.filter((t) => t.id !== toast?.id && t.id !== stale),
+          ...(toast ? [toast] : []),
+        ]);
         if (event.request.username === username) setResourcesKey((k) => k + 1);
       }),
     [api, username],
