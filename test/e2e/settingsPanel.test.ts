@@ -267,6 +267,13 @@ describeWithChromium('settings panel e2e', () => {
       await expect(revoked.textContent()).resolves.toMatch(/1 live session ended/);
       await ada.page.getByRole('row', { name: 'eve' }).getByText('Disabled').waitFor();
       await shot(ada, '13-users-disabled');
+      await ada.page.getByRole('button', { name: 'Dark theme' }).click();
+      await nav(ada, 'Grants');
+      await ada.page
+        .getByRole('row', { name: `Grant for group oncall on ${RESOURCE_NAME}` })
+        .waitFor();
+      await shot(ada, '14-grants-dark');
+      await ada.page.getByRole('button', { name: 'Dark theme' }).click();
       await shot(eve, '24-engineer-disabled');
     }, 90_000);
 

@@ -14,6 +14,12 @@ import { groupListProblem, parseGroupList, usernameProblem } from './userRules.t
 
 type Created = CallResponse<'users.create'>;
 
+const roleHints: Record<Role, string> = {
+  engineer: 'Opens sessions under grants; may request access.',
+  auditor: 'Reads and verifies every recording.',
+  admin: 'Manages users, resources, grants and sessions.',
+};
+
 const serverRules = [
   { field: 'username', pattern: /user named|username/i },
   { field: 'groups', pattern: /group/i },
@@ -60,12 +66,12 @@ export function InviteUserForm({
           validate={usernameProblem}
           serverError={errorFor(placed, 'username')}
         />
-        <FormField label="Role" error={null}>
+        <FormField label="Role" error={null} hint={roleHints[role]}>
           {({ touch: _touch, ...control }) => (
             <select {...control} value={role} onChange={(e) => setRole(e.target.value as Role)}>
-              <option value="engineer">Engineer — opens sessions under grants</option>
-              <option value="auditor">Auditor — reads every recording</option>
-              <option value="admin">Admin — manages users, resources and grants</option>
+              <option value="engineer">Engineer</option>
+              <option value="auditor">Auditor</option>
+              <option value="admin">Admin</option>
             </select>
           )}
         </FormField>
