@@ -103,7 +103,7 @@ export function GrantsPage({ api }: SettingsPageProps) {
               formatDateTime(g.validUntil, now)
             ) : (
               <span className="muted">no end</span>
-            )}
+            )}{' '}
             {hasEnded(g, now) ? (
               <span className="badge badge-status-failed">Ended</span>
             ) : isExpiringSoon(g, now) ? (
