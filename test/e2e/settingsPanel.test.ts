@@ -221,10 +221,25 @@ describeWithChromium('settings panel e2e', () => {
       }
       await live.waitFor();
       await shot(ada, '10-live-sessions');
+      // Watch opens the existing live watch in the Recordings view.
+      await live.getByRole('button', { name: /^Watch / }).click();
+      await ada.page
+        .getByRole('region', { name: 'Recording player' })
+        .getByText('● Live', { exact: true })
+        .waitFor({ timeout: 20_000 });
+      // What eve types now appears in ada's read-only view.
+      await eve.page.locator('[role="tabpanel"]:visible .xterm').click();
+      await eve.page.keyboard.type('echo watched by an admin');
+      await eve.page.keyboard.press('Enter');
+      await ada.page.waitForTimeout(1000);
+      await shot(ada, '11-live-watch');
+      await ada.page.getByRole('button', { name: 'Settings', exact: true }).click();
+      await nav(ada, 'Live sessions');
+      await live.waitFor();
       await live.getByRole('button', { name: /^Terminate / }).click();
       const confirm = ada.page.getByRole('alertdialog');
       await confirm.getByLabel('Reason').fill(TERMINATE_REASON);
-      await shot(ada, '11-live-sessions-terminate');
+      await shot(ada, '12-live-sessions-terminate');
       await confirm.getByRole('button', { name: 'Terminate session' }).click();
 
       const ended = eve.page.getByRole('alertdialog', { name: 'Terminated by an admin' });
@@ -240,7 +255,7 @@ describeWithChromium('settings panel e2e', () => {
       await nav(ada, 'Users');
       await ada.page.getByRole('button', { name: 'Disable eve' }).click();
       const confirm = ada.page.getByRole('alertdialog', { name: 'Disable eve?' });
-      await shot(ada, '12-users-disable-confirm');
+      await shot(ada, '13-users-disable-confirm');
       const clickedAt = Date.now();
       await confirm.getByRole('button', { name: 'Disable eve' }).click();
       const start = Date.now();
@@ -266,13 +281,13 @@ describeWithChromium('settings panel e2e', () => {
       await revoked.waitFor({ timeout: 10_000 });
       await expect(revoked.textContent()).resolves.toMatch(/1 live session ended/);
       await ada.page.getByRole('row', { name: 'eve' }).getByText('Disabled').waitFor();
-      await shot(ada, '13-users-disabled');
+      await shot(ada, '14-users-disabled');
       await ada.page.getByRole('button', { name: 'Dark theme' }).click();
       await nav(ada, 'Grants');
       await ada.page
         .getByRole('row', { name: `Grant for group oncall on ${RESOURCE_NAME}` })
         .waitFor();
-      await shot(ada, '14-grants-dark');
+      await shot(ada, '15-grants-dark');
       await ada.page.getByRole('button', { name: 'Dark theme' }).click();
       await shot(eve, '24-engineer-disabled');
     }, 90_000);
