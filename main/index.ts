@@ -18,6 +18,7 @@ import {
   dialog,
   type IpcMainInvokeEvent,
   ipcMain,
+  Notification,
   net,
   protocol,
   safeStorage,
@@ -139,6 +140,11 @@ async function run(): Promise<void> {
         ? await dialog.showSaveDialog(window, options)
         : await dialog.showSaveDialog(options);
       return result.canceled || !result.filePath ? null : result.filePath;
+    },
+    // Issue #14: "approved"/"denied" for my access request reaches me even with the window
+    // in the background; the renderer also shows it in the panel.
+    notify: (notice) => {
+      if (Notification.isSupported()) new Notification(notice).show();
     },
   };
   // The local gateway runs `process.execPath bin/witness-gateway.mjs …` (and its admin CLI the

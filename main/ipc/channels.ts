@@ -36,6 +36,25 @@ export const CALL_NAMES = [
   'recordings.cancelExport',
   'live.watch',
   'live.stop',
+  // --- admins' settings panel and access requests (issue #14, branch panel)
+  'users.list',
+  'users.create',
+  'users.disable',
+  'users.enable',
+  'users.setRole',
+  'groups.list',
+  'groups.addMember',
+  'groups.removeMember',
+  'grants.list',
+  'grants.create',
+  'grants.update',
+  'grants.delete',
+  'requests.create',
+  'requests.list',
+  'requests.approve',
+  'requests.deny',
+  'sessions.listLive',
+  'sessions.terminate',
 ] as const;
 
 export const EVENT_NAMES = [
@@ -48,6 +67,8 @@ export const EVENT_NAMES = [
   'live.frames',
   'live.queries',
   'live.ended',
+  // --- access requests (issue #14, branch panel)
+  'requests.changed',
 ] as const;
 
 export type CallName = (typeof CALL_NAMES)[number];

@@ -378,6 +378,266 @@ export const MAX_BUNDLE_CHUNK_BYTES = 512 * 1024;
 /** Terminal input is typed or pasted text; a paste larger than this is sent in pieces. */
 export const MAX_TERMINAL_WRITE_CHARS = 64 * 1024;
 
+// ---------------------------------------------------------------------------------------------
+// Admins' settings panel and just-in-time access (issue #14, branch panel)
+//
+// Narrow verbs over the gateway's users, groups, grants, access requests and live sessions.
+// The gateway decides every rule (who may list users, approve, terminate); these only ask.
+// The one secret that does cross is the enrollment link `users.create` returns: it is made to
+// be shown once to the admin who invited the user, and test/security checks nothing else does.
+
+const usernameInput = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'Usernames are lower-case letters, digits, . _ -');
+const groupNameInput = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'Group names are lower-case letters, digits, . _ -');
+
+export const panelUserSchema = z.object({
+  id,
+  username: z.string(),
+  role: roleSchema,
+  groups: z.array(z.string()),
+  disabled: z.boolean(),
+  totpEnabled: z.boolean(),
+  createdAt: isoTime,
+});
+export type PanelUser = z.infer<typeof panelUserSchema>;
+
+/** What a change that took access away revoked (disable, a role change), for the admin to see. */
+export const accessRevokedSummarySchema = z.object({
+  user: panelUserSchema,
+  signInsRevoked: z.boolean(),
+  grantsEnded: z.array(id),
+  sessionsEnded: z.array(id),
+  watchesEnded: z.number().int(),
+});
+export type AccessRevokedSummary = z.infer<typeof accessRevokedSummarySchema>;
+
+export const panelGroupSchema = z.object({
+  name: z.string(),
+  members: z.array(z.object({ id, username: z.string() })),
+});
+
+export const panelGrantSubjectSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('user'), userId: id }),
+  z.strictObject({ kind: z.literal('group'), group: groupNameInput }),
+]);
+export const panelGrantTargetSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('resource'), resourceId: id }),
+  z.strictObject({
+    kind: z.literal('labels'),
+    selector: z.record(z.string().min(1).max(63), z.string().max(255)),
+  }),
+]);
+const approversInput = z.strictObject({
+  users: z.array(id).max(100),
+  groups: z.array(groupNameInput).max(100),
+});
+/** The grant fields the panel edits; masking and guardrails are the Policies page's. */
+const grantFieldsInput = {
+  mode: z.enum(['standing', 'approval']),
+  validFrom: isoTime.nullable(),
+  validUntil: isoTime.nullable(),
+  maxSessionSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(24 * 3600),
+  description: z.string().max(1024),
+  approvers: approversInput,
+  approvalsRequired: z.number().int().min(1).max(10),
+};
+
+export const panelGrantSchema = z.object({
+  id,
+  subject: z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('user'), userId: id }),
+    z.object({ kind: z.literal('group'), group: z.string() }),
+  ]),
+  target: z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('resource'), resourceId: id }),
+    z.object({ kind: z.literal('labels'), selector: z.record(z.string(), z.string()) }),
+  ]),
+  mode: z.enum(['standing', 'approval']),
+  validFrom: isoTime.nullable(),
+  validUntil: isoTime.nullable(),
+  maxSessionSeconds: z.number().int(),
+  description: z.string(),
+  approvers: z.object({ users: z.array(id), groups: z.array(z.string()) }),
+  approvalsRequired: z.number().int(),
+  /** Set on the time-boxed grants an approved access request issued. */
+  requestId: id.nullable(),
+  createdAt: isoTime,
+});
+export type PanelGrant = z.infer<typeof panelGrantSchema>;
+
+export const accessRequestSummarySchema = z.object({
+  id,
+  userId: id,
+  username: z.string(),
+  resourceId: id,
+  resourceName: z.string(),
+  reason: z.string(),
+  durationSeconds: z.number().int(),
+  approvalsRequired: z.number().int(),
+  state: z.enum(['pending', 'approved', 'denied']),
+  createdAt: isoTime,
+  decidedAt: isoTime.nullable(),
+  accessUntil: isoTime.nullable(),
+  decisions: z.array(
+    z.object({
+      approverName: z.string(),
+      decision: z.enum(['approve', 'deny']),
+      comment: z.string(),
+      createdAt: isoTime,
+    }),
+  ),
+  sessionIds: z.array(id),
+  /** The caller may approve or deny it now. */
+  canDecide: z.boolean(),
+});
+export type AccessRequestSummary = z.infer<typeof accessRequestSummarySchema>;
+
+export const liveSessionSchema = z.object({
+  id,
+  userId: id,
+  username: z.string(),
+  resourceId: id,
+  resourceName: z.string(),
+  state: z.enum(['pending', 'live', 'ended']),
+  createdAt: isoTime,
+  startedAt: isoTime.nullable(),
+  expiresAt: isoTime,
+  requestId: id.nullable(),
+});
+export type LiveSession = z.infer<typeof liveSessionSchema>;
+
+const decideInput = z.strictObject({ requestId: id, comment: z.string().max(1024) });
+
+export const adminPanelCalls = {
+  /** Every user (admins). */
+  'users.list': { request: empty, response: z.object({ users: z.array(panelUserSchema) }) },
+  /**
+   * Invite a user: the answer carries the one-time `witness://enroll?…` link (gateway, token,
+   * pinned CA fingerprint) to hand over — shown once, never stored by the desktop.
+   */
+  'users.create': {
+    request: z.strictObject({
+      username: usernameInput,
+      role: roleSchema,
+      groups: z.array(groupNameInput).max(64),
+    }),
+    response: z.object({
+      user: panelUserSchema,
+      enrollLink: z.string().nullable(),
+      enrollExpiresAt: isoTime.nullable(),
+    }),
+  },
+  /** Offboarding: sign-ins revoked, grants ended, live sessions and watches ended. */
+  'users.disable': {
+    request: z.strictObject({ userId: id }),
+    response: accessRevokedSummarySchema,
+  },
+  'users.enable': {
+    request: z.strictObject({ userId: id }),
+    response: z.object({ user: panelUserSchema }),
+  },
+  'users.setRole': {
+    request: z.strictObject({ userId: id, role: roleSchema }),
+    response: accessRevokedSummarySchema,
+  },
+  'groups.list': { request: empty, response: z.object({ groups: z.array(panelGroupSchema) }) },
+  'groups.addMember': {
+    request: z.strictObject({ group: groupNameInput, userId: id }),
+    response: z.object({ group: panelGroupSchema }),
+  },
+  'groups.removeMember': {
+    request: z.strictObject({ group: groupNameInput, userId: id }),
+    response: empty,
+  },
+  /** Grants (admins see all); `expiringWithin` (e.g. `7d`) lists those ending by then. */
+  'grants.list': {
+    request: z.strictObject({
+      expiringWithin: z
+        .string()
+        .regex(/^\d{1,7}[smhd]?$/)
+        .optional(),
+    }),
+    response: z.object({ grants: z.array(panelGrantSchema) }),
+  },
+  'grants.create': {
+    request: z.strictObject({
+      subject: panelGrantSubjectSchema,
+      target: panelGrantTargetSchema,
+      ...grantFieldsInput,
+    }),
+    response: z.object({ grant: panelGrantSchema }),
+  },
+  'grants.update': {
+    request: z.strictObject({ grantId: id, ...grantFieldsInput }).partial({
+      mode: true,
+      validFrom: true,
+      validUntil: true,
+      maxSessionSeconds: true,
+      description: true,
+      approvers: true,
+      approvalsRequired: true,
+    }),
+    response: z.object({ grant: panelGrantSchema }),
+  },
+  'grants.delete': { request: z.strictObject({ grantId: id }), response: empty },
+  /** Ask for time-boxed access under an approval-required grant. */
+  'requests.create': {
+    request: z.strictObject({
+      resourceId: id,
+      reason: z.string().trim().min(1, 'Say why you need access').max(1024),
+      durationSeconds: z
+        .number()
+        .int()
+        .min(60)
+        .max(24 * 3600),
+    }),
+    response: z.object({ request: accessRequestSummarySchema }),
+  },
+  /** mine: what I asked for; queue: pending ones I may decide; all: every request (admins). */
+  'requests.list': {
+    request: z.strictObject({ scope: z.enum(['mine', 'queue', 'all']) }),
+    response: z.object({ requests: z.array(accessRequestSummarySchema) }),
+  },
+  'requests.approve': {
+    request: decideInput,
+    response: z.object({ request: accessRequestSummarySchema }),
+  },
+  'requests.deny': {
+    request: decideInput,
+    response: z.object({ request: accessRequestSummarySchema }),
+  },
+  /** Sessions open now (admins and auditors see everyone's). */
+  'sessions.listLive': {
+    request: empty,
+    response: z.object({ sessions: z.array(liveSessionSchema) }),
+  },
+  /** End a session; `reason` is shown to the person whose session ends. */
+  'sessions.terminate': {
+    request: z.strictObject({ sessionId: id, reason: z.string().trim().min(1).max(200) }),
+    response: z.object({ session: liveSessionSchema.extend({ endReason: z.string().nullable() }) }),
+  },
+} as const;
+
+export type AdminPanelCallName = keyof typeof adminPanelCalls;
+
+export const adminPanelEvents = {
+  /**
+   * A request of mine, or one I may decide, changed (main follows the gateway's
+   * `GET /v1/access-requests/events` while someone is signed in).
+   */
+  'requests.changed': z.object({
+    kind: z.enum(['created', 'decided', 'approved', 'denied']),
+    request: accessRequestSummarySchema,
+  }),
+} as const;
+
 export const calls = {
   'app.getState': { request: empty, response: appStateSchema },
   /** Fetch a gateway's CA and recording-key fingerprints, for the user to compare before pinning. */
@@ -661,6 +921,7 @@ export const calls = {
     response: playbackInfoSchema,
   },
   'live.stop': { request: z.strictObject({ playbackId: id }), response: empty },
+  ...adminPanelCalls,
 } as const satisfies Record<CallName, { request: z.ZodType; response: z.ZodType }>;
 
 // ---------------------------------------------------------------------------------------------
@@ -705,6 +966,7 @@ export const events = {
     /** The verdict on what was watched, once the session ended. */
     verdict: playbackVerdictSchema.nullable(),
   }),
+  ...adminPanelEvents,
 } as const satisfies Record<EventName, z.ZodType>;
 
 // Compile-time proof that channels.ts and the schema maps name the same calls and events.

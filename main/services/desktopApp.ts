@@ -19,6 +19,9 @@ import {
   type EventSender,
   type localGatewayStatusSchema,
 } from '../ipc/contract.ts';
+import { AccessRequestFeed } from './accessRequests/accessRequestFeed.ts';
+import { type RequestNotice, requestNotice } from './accessRequests/accessRequestNotice.ts';
+import { createAdminPanelHandlers } from './adminPanel/adminPanelHandlers.ts';
 import { asDesktopErrors, toDesktopError } from './desktopErrors.ts';
 import { DesktopProfileStore } from './desktopProfile.ts';
 import type { SecretEncryptor } from './encryptedFileSecretStore.ts';
@@ -56,6 +59,12 @@ export interface DesktopPlatform {
    * exports are written to `<appDataDir>/downloads/`.
    */
   chooseExportFile?: (suggestedName: string) => Promise<string | null>;
+  /**
+   * Electron: a desktop notification (an access request of mine was approved or denied,
+   * issue #14). Without it (the web host) the renderer shows its own toast for the
+   * `requests.changed` event.
+   */
+  notify?: (notice: RequestNotice) => void;
 }
 
 export interface DesktopApp {
@@ -167,8 +176,12 @@ export async function createDesktopApp(
   };
   const broadcastState = () => {
     if (!disposed) broadcast('app.stateChanged', appState());
+    // Whoever is signed in now is the one whose access requests are followed.
+    requestFeed?.sync(account.account()?.userId ?? null);
   };
 
+  // Created after the account (it follows as the signed-in user); broadcastState syncs it.
+  let requestFeed: AccessRequestFeed | null = null;
   // Terminals are created after the account (they need its session source), but the account's
   // sign-out must close them: hence the late-bound reference.
   let terminals: TerminalsPort | null = null;
@@ -187,6 +200,19 @@ export async function createDesktopApp(
     ((sessions, terminalLog) => new TerminalService({ sessions, log: terminalLog }))
   )(gatewaySessionSource(account), log);
   const terminalService = terminals;
+  requestFeed = new AccessRequestFeed({
+    follow: () => account.run((client) => client.followAccessRequests()),
+    onEvent: (event) => {
+      if (disposed) return;
+      broadcast('requests.changed', event);
+      const me = account.account();
+      const notice = me ? requestNotice(event, me.userId) : null;
+      if (notice) platform.notify?.(notice);
+    },
+    log,
+  });
+  requestFeed.sync(account.account()?.userId ?? null);
+  const adminPanel = createAdminPanelHandlers({ account });
   const recordings = createRecordingHandlers({
     account,
     appDataDir: platform.appDataDir,
@@ -389,6 +415,8 @@ export async function createDesktopApp(
 
     ...recordings.handlers,
 
+    ...adminPanel,
+
     'recordings.verify': async ({ sessionId }) => {
       const pinned = account.pinned();
       if (!pinned) {
@@ -416,6 +444,7 @@ export async function createDesktopApp(
     async dispose() {
       if (disposed) return;
       disposed = true;
+      requestFeed?.stop();
       await terminalService.dispose();
       await recordings.dispose();
       // Stopping first also ends a start that is still under way, so start-up cannot hang this.

@@ -100,6 +100,25 @@ export function createStubWebHostApp(): StubWebHostApp {
     'recordings.cancelExport': notSignedIn,
     'live.watch': notSignedIn,
     'live.stop': notSignedIn,
+    // --- admins' settings panel (issue #14, branch panel)
+    'users.list': notSignedIn,
+    'users.create': notSignedIn,
+    'users.disable': notSignedIn,
+    'users.enable': notSignedIn,
+    'users.setRole': notSignedIn,
+    'groups.list': notSignedIn,
+    'groups.addMember': notSignedIn,
+    'groups.removeMember': notSignedIn,
+    'grants.list': notSignedIn,
+    'grants.create': notSignedIn,
+    'grants.update': notSignedIn,
+    'grants.delete': notSignedIn,
+    'requests.create': notSignedIn,
+    'requests.list': notSignedIn,
+    'requests.approve': notSignedIn,
+    'requests.deny': notSignedIn,
+    'sessions.listLive': notSignedIn,
+    'sessions.terminate': notSignedIn,
   };
   return stub;
 }

@@ -6,6 +6,11 @@
 import { type ReactNode, useCallback, useEffect, useRef, useState } from 'react';
 import type { AppState, DesktopApi } from '../../main/ipc/contract.ts';
 import { chooseScreen, NO_INTENT, type ScreenIntent } from './app/chooseScreen.ts';
+import {
+  type AccessEnd,
+  accessEndOf,
+  signedOutNotice as explainSignOut,
+} from './app/signedOutNotice.ts';
 import { describeError } from './components/describeError.ts';
 import { ConnectScreen } from './screens/ConnectScreen.tsx';
 import { CreateAdminScreen } from './screens/CreateAdminScreen.tsx';
@@ -25,13 +30,13 @@ export function App({ api }: { api: DesktopApi }) {
   /** Set when main signed the user out (refresh token expired or revoked), not the user. */
   const [signedOutNotice, setSignedOutNotice] = useState<string | null>(null);
   const signedIn = useRef(false);
+  /** The last terminal the gateway ended because access was taken away (issue #14). */
+  const lastAccessEnd = useRef<AccessEnd | null>(null);
 
   /** Every new AppState passes here, to notice a sign-out nobody asked for. */
   const receiveState = useCallback((next: AppState, byUser: boolean) => {
     if (signedIn.current && next.account === null && next.gateway !== null && !byUser) {
-      setSignedOutNotice(
-        'You were signed out: your session with the gateway expired or was revoked. Sign in again to continue.',
-      );
+      setSignedOutNotice(explainSignOut(lastAccessEnd.current, Date.now()));
     }
     if (next.account !== null) setSignedOutNotice(null);
     signedIn.current = next.account !== null;
@@ -41,6 +46,9 @@ export function App({ api }: { api: DesktopApi }) {
   useEffect(() => {
     // Subscribe first, so a change between the two is not missed.
     const offState = api.on('app.stateChanged', (next) => receiveState(next, false));
+    const offEnded = api.on('terminal.ended', ({ reason }) => {
+      lastAccessEnd.current = accessEndOf(reason, Date.now()) ?? lastAccessEnd.current;
+    });
     const offLink = api.on('app.deepLink', (link) => {
       setIntent((current) => ({ ...current, enroll: { link: link.link } }));
     });
@@ -50,6 +58,7 @@ export function App({ api }: { api: DesktopApi }) {
       .catch((error: unknown) => setLoadError(describeError(error)));
     return () => {
       offState();
+      offEnded();
       offLink();
     };
   }, [api, receiveState]);

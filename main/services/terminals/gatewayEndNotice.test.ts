@@ -20,6 +20,7 @@ describe('gateway end notices', () => {
     ['Your session on web-1 was ended (access revoked: the grant is no longer valid).', 'revoked'],
     ['Your session on web-1 was ended (access revoked: the grant was deleted).', 'revoked'],
     ['Your session on web-1 was ended (user disabled).', 'disabled'],
+    ['Your session on web-1 was ended (access revoked: the account was disabled).', 'disabled'],
     ['the recording could not be saved; this session was closed.', 'recording_failed'],
     ['the connection to web-1 was closed by the target.', 'other'],
     ['The Witness gateway is shutting down; your session on web-1 was closed.', 'other'],

@@ -39,6 +39,9 @@ export function classifyGatewayNotice(notice: string): GatewayCause {
     return 'recording_failed';
   }
   if (text.includes('(grant limit)')) return 'expired';
+  // Offboarding (issue #14) ends sessions as "access revoked: the account was disabled": the
+  // person should read "Account disabled", not a grant problem they could request around.
+  if (/access revoked: the (user|account) (is |was )?disabled\b/.test(text)) return 'disabled';
   if (text.includes('access revoked')) return 'revoked';
   if (text.includes('(terminated by ')) return 'terminated';
   if (/\b(user|account) (is )?disabled\b/.test(text)) return 'disabled';

@@ -25,11 +25,17 @@ export function ResourcePanel({
   localGateway,
   searchRef,
   onOpenTerminal,
+  onRequestAccess,
+  refreshKey = 0,
 }: {
   api: DesktopApi;
   localGateway: AppState['localGateway'];
   searchRef: Ref<HTMLInputElement>;
   onOpenTerminal(resource: ResourceSummary): void;
+  /** "Request access" on resources whose grant needs approval (issue #14). */
+  onRequestAccess?(resource: ResourceSummary): void;
+  /** Bumped when access changed (a request was approved): the list is read again. */
+  refreshKey?: number;
 }) {
   const [resources, setResources] = useState<ResourceSummary[] | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -56,10 +62,11 @@ export function ResourcePanel({
   // sign-in itself was announced (and this panel first loaded).
   useEffect(() => {
     void localGateway;
+    void refreshKey;
     load();
     const timer = setInterval(load, REFRESH_MS);
     return () => clearInterval(timer);
-  }, [load, localGateway]);
+  }, [load, localGateway, refreshKey]);
 
   const visible = useMemo(() => filterResources(resources ?? [], filter), [resources, filter]);
   const labels = useMemo(() => labelOptions(resources ?? []), [resources]);
@@ -148,6 +155,7 @@ export function ResourcePanel({
             now={now}
             isDemo={demoNames.has(resource.name)}
             onOpenTerminal={onOpenTerminal}
+            onRequestAccess={onRequestAccess}
           />
         ))}
       </ul>
@@ -160,11 +168,13 @@ function ResourceRow({
   now,
   isDemo,
   onOpenTerminal,
+  onRequestAccess,
 }: {
   resource: ResourceSummary;
   now: number;
   isDemo: boolean;
   onOpenTerminal(resource: ResourceSummary): void;
+  onRequestAccess: ((resource: ResourceSummary) => void) | undefined;
 }) {
   const status = grantStatus(resource, now);
   const labels = Object.entries(resource.labels);
@@ -194,7 +204,16 @@ function ResourceRow({
             <span className="time-left"> · {status.timeLeft}</span>
           ) : null}
         </span>
-        {resource.kind === 'ssh' ? (
+        {resource.access === 'requestable' && onRequestAccess ? (
+          <button
+            type="button"
+            className="button button-small request-access"
+            aria-label={`Request access to ${resource.name}`}
+            onClick={() => onRequestAccess(resource)}
+          >
+            Request access
+          </button>
+        ) : resource.kind === 'ssh' ? (
           canOpenTerminal(resource, now) ? (
             <button
               type="button"

@@ -13,6 +13,10 @@ import { RecordingsPanel } from '../recordings/RecordingsPanel.tsx';
 import { RecordingsView } from '../recordings/RecordingsView.tsx';
 import type { PlayerTarget } from '../replay/RecordingPlayer.tsx';
 import { ResourcePanel } from '../resources/ResourcePanel.tsx';
+import { type Toast, Toasts } from '../settings/components/Toasts.tsx';
+import { RequestAccessDialog } from '../settings/requests/RequestAccessDialog.tsx';
+import { requestToast } from '../settings/requests/requestToast.ts';
+import { SettingsView } from '../settings/SettingsView.tsx';
 import type { PanelState, TerminalTab } from '../terminals/TerminalPanel.tsx';
 import { TerminalTabs } from '../terminals/TerminalTabs.tsx';
 import { tabLabel } from '../terminals/tabLabel.ts';
@@ -46,7 +50,10 @@ export function Workspace({
   const [activeId, setActiveId] = useState<string | null>(null);
   const [tabStates, setTabStates] = useState<Record<string, PanelState['kind']>>({});
   const [recordingsKey, setRecordingsKey] = useState(0);
-  const [view, setView] = useState<'terminals' | 'recordings'>('terminals');
+  const [view, setView] = useState<'terminals' | 'recordings' | 'settings'>('terminals');
+  const [requesting, setRequesting] = useState<ResourceSummary | null>(null);
+  const [resourcesKey, setResourcesKey] = useState(0);
+  const [toasts, setToasts] = useState<Toast[]>([]);
   const [playerTarget, setPlayerTarget] = useState<PlayerTarget | null>(null);
   const canWatchLive = state.account?.role === 'admin' || state.account?.role === 'auditor';
   const searchRef = useRef<HTMLInputElement>(null);
@@ -61,6 +68,28 @@ export function Workspace({
       offEnded();
     };
   }, [api, router]);
+
+  // Access requests (issue #14): a decision on mine, or a new one I may decide, is announced;
+  // an approval also re-reads the resources, so "Open terminal" appears without a reload.
+  const username = state.account?.username ?? '';
+  useEffect(
+    () =>
+      api.on('requests.changed', (event) => {
+        const toast = requestToast(event, username);
+        // A decided request's "new request" notice is stale: it goes.
+        const stale = event.request.state === 'pending' ? null : `${event.request.id}-created`;
+        setToasts((current) => [
+          ...current.filter((t) => t.id !== toast?.id && t.id !== stale),
+          ...(toast ? [toast] : []),
+        ]);
+        if (event.request.username === username) setResourcesKey((k) => k + 1);
+      }),
+    [api, username],
+  );
+  const dismissToast = useCallback(
+    (id: string) => setToasts((current) => current.filter((t) => t.id !== id)),
+    [],
+  );
 
   const openTerminal = useCallback((resource: ResourceSummary) => {
     const id = `t${nextTabNumber++}`;
@@ -144,6 +173,8 @@ export function Workspace({
         theme={theme}
         onToggleTheme={onToggleTheme}
         signingOut={signOut.busy}
+        settingsOpen={view === 'settings'}
+        onToggleSettings={() => setView((v) => (v === 'settings' ? 'terminals' : 'settings'))}
         onSignOut={() =>
           signOut.run(async () => {
             onSigningOut();
@@ -153,13 +184,26 @@ export function Workspace({
       />
       <ErrorAlert message={signOut.error} />
       <SecretStoreNotice status={state.secretStore} />
-      <div className="workspace-body">
+      {view === 'settings' && state.account ? (
+        <SettingsView
+          api={api}
+          viewer={state.account}
+          onClose={() => setView('terminals')}
+          onWatchLive={(sessionId, resourceName) =>
+            showRecording({ kind: 'live', sessionId, resourceName })
+          }
+        />
+      ) : null}
+      {/* Kept mounted behind the settings, so terminal sessions carry on. */}
+      <div className="workspace-body" hidden={view === 'settings'}>
         <aside className="sidebar" aria-label="Resources and recordings">
           <ResourcePanel
             api={api}
             localGateway={state.localGateway}
             searchRef={searchRef}
             onOpenTerminal={openTerminal}
+            onRequestAccess={setRequesting}
+            refreshKey={resourcesKey}
           />
           <RecordingsPanel
             api={api}
@@ -215,6 +259,26 @@ export function Workspace({
           </main>
         </div>
       </div>
+      {requesting ? (
+        <RequestAccessDialog
+          api={api}
+          resource={requesting}
+          onClose={() => setRequesting(null)}
+          onRequested={() => {
+            setToasts((current) => [
+              ...current,
+              {
+                id: `sent-${requesting.id}-${Date.now()}`,
+                title: `Access to ${requesting.name} requested`,
+                body: 'You are told here as soon as an approver decides (Settings → Requests).',
+                tone: 'info',
+              },
+            ]);
+            setRequesting(null);
+          }}
+        />
+      ) : null}
+      <Toasts toasts={toasts} onDismiss={dismissToast} />
     </div>
   );
 }

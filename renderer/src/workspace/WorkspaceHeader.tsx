@@ -9,12 +9,17 @@ export function WorkspaceHeader({
   onToggleTheme,
   onSignOut,
   signingOut,
+  settingsOpen,
+  onToggleSettings,
 }: {
   state: AppState;
   theme: Theme;
   onToggleTheme(): void;
   onSignOut(): void;
   signingOut: boolean;
+  /** The settings panel (issue #14) is in front. */
+  settingsOpen: boolean;
+  onToggleSettings(): void;
 }) {
   const gateway = state.gateway;
   const account = state.account;
@@ -42,6 +47,15 @@ export function WorkspaceHeader({
           </span>
         </span>
       ) : null}
+      <button
+        type="button"
+        className="button"
+        aria-pressed={settingsOpen}
+        onClick={onToggleSettings}
+        title="Users, groups, grants, access requests and live sessions"
+      >
+        <span aria-hidden="true">⚙</span> Settings
+      </button>
       <ThemeToggle theme={theme} onToggle={onToggleTheme} />
       <button type="button" className="button" onClick={onSignOut} disabled={signingOut}>
         Sign out
