@@ -191,6 +191,7 @@ export function classifyStatement(
   wanted: readonly ClassEntry[] = CLASS_ENTRIES,
 ): ReadonlyMap<StatementClass, string> {
   const found = new Map<StatementClass, string>();
+  const byType = candidatesByTypeFor(wanted);
   const visit = (tree: unknown, note: string) =>
     walkNodes(tree, (type, fields) => {
       if (type === 'ExplainStmt') {
@@ -198,7 +199,7 @@ export function classifyStatement(
         if (explainExecutes(fields.options)) visit(fields.query, ANALYZE_NOTE);
         return false;
       }
-      for (const [statementClass, entry] of candidatesFor(type, wanted)) {
+      for (const [statementClass, entry] of candidatesFor(type, wanted, byType)) {
         if (!found.has(statementClass) && (entry.when === undefined || entry.when(fields))) {
           found.set(statementClass, note);
         }
@@ -215,12 +216,21 @@ export function classifyStatement(
  */
 const candidatesByType = new WeakMap<readonly ClassEntry[], Map<string, readonly ClassEntry[]>>();
 
-function candidatesFor(type: string, wanted: readonly ClassEntry[]): readonly ClassEntry[] {
+/** The per-type entries of one `wanted` list: looked up once per statement, not per node. */
+function candidatesByTypeFor(wanted: readonly ClassEntry[]): Map<string, readonly ClassEntry[]> {
   let byType = candidatesByType.get(wanted);
   if (byType === undefined) {
     byType = new Map();
     candidatesByType.set(wanted, byType);
   }
+  return byType;
+}
+
+function candidatesFor(
+  type: string,
+  wanted: readonly ClassEntry[],
+  byType: Map<string, readonly ClassEntry[]>,
+): readonly ClassEntry[] {
   let candidates = byType.get(type);
   if (candidates === undefined) {
     candidates = wanted.filter(([, entry]) => entry.nodeTypes(type));
