@@ -191,23 +191,33 @@ export function classifyStatement(
   wanted: readonly ClassEntry[] = CLASS_ENTRIES,
 ): ReadonlyMap<StatementClass, string> {
   const found = new Map<StatementClass, string>();
-  const byType = candidatesByTypeFor(wanted);
-  const visit = (tree: unknown, note: string) =>
-    walkNodes(tree, (type, fields) => {
-      if (type === 'ExplainStmt') {
-        // Plain EXPLAIN only plans its statement; EXPLAIN ANALYZE runs it.
-        if (explainExecutes(fields.options)) visit(fields.query, ANALYZE_NOTE);
-        return false;
-      }
-      for (const [statementClass, entry] of candidatesFor(type, wanted, byType)) {
-        if (!found.has(statementClass) && (entry.when === undefined || entry.when(fields))) {
-          found.set(statementClass, note);
-        }
-      }
-      return true;
-    });
-  visit(node, '');
+  classifyInto(found, node, '', wanted, candidatesByTypeFor(wanted));
   return found;
+}
+
+/** classifyStatement's walk; a module function, not a closure made anew per statement. */
+function classifyInto(
+  found: Map<StatementClass, string>,
+  tree: unknown,
+  note: string,
+  wanted: readonly ClassEntry[],
+  byType: Map<string, readonly ClassEntry[]>,
+): void {
+  walkNodes(tree, (type, fields) => {
+    if (type === 'ExplainStmt') {
+      // Plain EXPLAIN only plans its statement; EXPLAIN ANALYZE runs it.
+      if (explainExecutes(fields.options)) {
+        classifyInto(found, fields.query, ANALYZE_NOTE, wanted, byType);
+      }
+      return false;
+    }
+    for (const [statementClass, entry] of candidatesFor(type, wanted, byType)) {
+      if (!found.has(statementClass) && (entry.when === undefined || entry.when(fields))) {
+        found.set(statementClass, note);
+      }
+    }
+    return true;
+  });
 }
 
 /**
