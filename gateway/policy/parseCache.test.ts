@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createParseCache } from './parseCache.ts';
 
-const limits = { entries: 3, sightings: 100, maxText: 40 };
+const limits = { entries: 3, sightings: 128, maxText: 40 };
 
 describe('parse cache', () => {
   it('keeps a result only from the second sighting of its text', () => {
@@ -22,15 +22,26 @@ describe('parse cache', () => {
     expect(cache.get('SELECT abalance FROM t WHERE aid = 2')).toBeUndefined();
   });
 
-  it('forgets the oldest kept result past its bound, and never keeps long texts', () => {
+  it('forgets the kept results past its bound, and never keeps long texts', () => {
     const cache = createParseCache<string>(limits);
-    for (const text of ['a', 'b', 'c', 'd']) {
+    for (const text of ['a', 'b', 'c']) {
       cache.add(text, text);
       cache.add(text, text);
     }
     cache.add('last', 'last');
-    expect(cache.get('a')).toBeUndefined();
-    expect(['b', 'c', 'd'].map((text) => cache.get(text))).toEqual(['b', 'c', 'd']);
+    expect(['a', 'b', 'c'].map((text) => cache.get(text))).toEqual(['a', 'b', 'c']);
+    cache.add('d', 'd');
+    cache.add('d', 'd'); // a fourth: the three are dropped
+    cache.add('last', 'last');
+    expect(['a', 'b', 'c', 'd'].map((text) => cache.get(text))).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      'd',
+    ]);
+    cache.add('a', 'a'); // still sighted: kept again at once
+    cache.add('filler', 'filler');
+    expect(cache.get('a')).toBe('a');
     const long = 'x'.repeat(41);
     cache.add(long, 'long');
     cache.add(long, 'long');
@@ -38,16 +49,20 @@ describe('parse cache', () => {
     expect(cache.get(long)).toBeUndefined();
   });
 
-  it('forgets first sightings past its bound', () => {
-    const cache = createParseCache<string>({ ...limits, sightings: 2 });
+  it('forgets a first sighting when another text takes its slot', () => {
+    const cache = createParseCache<string>({ ...limits, sightings: 1 });
     cache.add('a', 'a');
-    cache.add('b', 'b');
-    cache.add('c', 'c'); // 'a' forgotten: {b, c}
-    cache.add('a', 'a'); // a first sighting again: {c, a}
-    cache.add('a', 'a'); // the second: kept
-    cache.add('b', 'b'); // 'b' was forgotten: a first sighting
+    cache.add('b', 'b'); // the one slot now holds b
+    cache.add('a', 'a'); // a first sighting again
     cache.add('z', 'z');
-    expect(cache.get('a')).toBe('a');
-    expect(cache.get('b')).toBeUndefined();
+    expect(cache.get('a')).toBeUndefined();
+    cache.add('q', 'q');
+    cache.add('q', 'q');
+    cache.add('z', 'z');
+    expect(cache.get('q')).toBe('q');
+  });
+
+  it('takes only a power of two of sighting slots', () => {
+    expect(() => createParseCache({ ...limits, sightings: 100 })).toThrow(/power of two/);
   });
 });

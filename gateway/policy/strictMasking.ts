@@ -153,8 +153,8 @@ export function compileStrictMasking(
     pattern: new RegExp(rule.pattern, 'iu'),
   }));
   const allowed = new Set(allowedFunctions.map((name) => name.toLowerCase()));
-  // Memoized by name: the same few column names come back in every statement, and a
-  // case-insensitive Unicode pattern per rule per reference is most of a short statement's walk.
+  // Memoized by name: the same few column names come back in every statement, and testing
+  // every rule's case-insensitive Unicode pattern at every reference is paid per new text.
   const ruleByName = new Map<string, { name: string } | null>();
   const ruleFor = (column: string) => {
     let rule = ruleByName.get(column);
