@@ -191,22 +191,33 @@ export function classifyStatement(
   wanted: readonly ClassEntry[] = CLASS_ENTRIES,
 ): ReadonlyMap<StatementClass, string> {
   const found = new Map<StatementClass, string>();
-  const visit = (tree: unknown, note: string) =>
-    walkNodes(tree, (type, fields) => {
-      if (type === 'ExplainStmt') {
-        // Plain EXPLAIN only plans its statement; EXPLAIN ANALYZE runs it.
-        if (explainExecutes(fields.options)) visit(fields.query, ANALYZE_NOTE);
-        return false;
-      }
-      for (const [statementClass, entry] of candidatesFor(type, wanted)) {
-        if (!found.has(statementClass) && (entry.when === undefined || entry.when(fields))) {
-          found.set(statementClass, note);
-        }
-      }
-      return true;
-    });
-  visit(node, '');
+  classifyInto(found, node, '', wanted, candidatesByTypeFor(wanted));
   return found;
+}
+
+/** classifyStatement's walk; a module function, not a closure made anew per statement. */
+function classifyInto(
+  found: Map<StatementClass, string>,
+  tree: unknown,
+  note: string,
+  wanted: readonly ClassEntry[],
+  byType: Map<string, readonly ClassEntry[]>,
+): void {
+  walkNodes(tree, (type, fields) => {
+    if (type === 'ExplainStmt') {
+      // Plain EXPLAIN only plans its statement; EXPLAIN ANALYZE runs it.
+      if (explainExecutes(fields.options)) {
+        classifyInto(found, fields.query, ANALYZE_NOTE, wanted, byType);
+      }
+      return false;
+    }
+    for (const [statementClass, entry] of candidatesFor(type, wanted, byType)) {
+      if (!found.has(statementClass) && (entry.when === undefined || entry.when(fields))) {
+        found.set(statementClass, note);
+      }
+    }
+    return true;
+  });
 }
 
 /**
@@ -215,12 +226,21 @@ export function classifyStatement(
  */
 const candidatesByType = new WeakMap<readonly ClassEntry[], Map<string, readonly ClassEntry[]>>();
 
-function candidatesFor(type: string, wanted: readonly ClassEntry[]): readonly ClassEntry[] {
+/** The per-type entries of one `wanted` list: looked up once per statement, not per node. */
+function candidatesByTypeFor(wanted: readonly ClassEntry[]): Map<string, readonly ClassEntry[]> {
   let byType = candidatesByType.get(wanted);
   if (byType === undefined) {
     byType = new Map();
     candidatesByType.set(wanted, byType);
   }
+  return byType;
+}
+
+function candidatesFor(
+  type: string,
+  wanted: readonly ClassEntry[],
+  byType: Map<string, readonly ClassEntry[]>,
+): readonly ClassEntry[] {
   let candidates = byType.get(type);
   if (candidates === undefined) {
     candidates = wanted.filter(([, entry]) => entry.nodeTypes(type));

@@ -16,6 +16,7 @@
  * composition root awaits `loadSqlParser()` once at start and passes the parser on.
  */
 import { loadModule, parseSync } from 'libpg-query';
+import { createParseCache } from './parseCache.ts';
 
 /** One node of the parse tree: `{ TypeName: { …fields } }`, as libpg_query's JSON gives it. */
 export type PgNode = Readonly<Record<string, unknown>>;
@@ -39,11 +40,10 @@ export interface SqlParser {
 
 /**
  * Parse results kept per text: a prepared statement's text (and any query a client repeats)
- * is parsed once, not at every Parse. Bounded; the oldest entry is forgotten first.
+ * is parsed once more, then not again (parseCache.ts: a text's first parse is not kept, since
+ * most one-off texts never come back). Bounded; the oldest entry is forgotten first.
  */
-const CACHE_ENTRIES = 2_000;
-/** Longer texts are not kept: the cache should not hold megabytes of one-off bulk inserts. */
-const CACHE_MAX_TEXT = 4_096;
+const CACHE_LIMITS = { entries: 2_000, sightings: 8_192, maxText: 4_096 } as const;
 
 export async function loadSqlParser(): Promise<SqlParser> {
   await loadModule();
@@ -52,16 +52,13 @@ export async function loadSqlParser(): Promise<SqlParser> {
 
 /** The parser over the already loaded module (see loadSqlParser). */
 function createSqlParser(): SqlParser {
-  const cache = new Map<string, ParsedQuery>();
+  const cache = createParseCache<ParsedQuery>(CACHE_LIMITS);
   return {
     parse(sql) {
       const cached = cache.get(sql);
       if (cached !== undefined) return cached;
       const parsed = parseUncached(sql);
-      if (sql.length <= CACHE_MAX_TEXT) {
-        if (cache.size >= CACHE_ENTRIES) cache.delete(cache.keys().next().value as string);
-        cache.set(sql, parsed);
-      }
+      cache.add(sql, parsed);
       return parsed;
     },
   };

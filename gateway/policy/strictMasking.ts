@@ -132,6 +132,9 @@ export const ROW_READING_BUILTINS: ReadonlySet<string> = new Set([
 
 type Refusal = { rule: string; reason: string };
 
+/** Column names whose rule is remembered (a bound against names made up per statement). */
+const RULE_MEMO_ENTRIES = 4_096;
+
 /** How a SELECT's output is used: it decides where a masked column may appear plainly. */
 type OutputUse =
   /** Rows go to the client (or a cursor, COPY, a view or table keeping the names): masked by name. */
@@ -150,7 +153,18 @@ export function compileStrictMasking(
     pattern: new RegExp(rule.pattern, 'iu'),
   }));
   const allowed = new Set(allowedFunctions.map((name) => name.toLowerCase()));
-  const ruleFor = (column: string) => compiled.find((rule) => rule.pattern.test(column));
+  // Memoized by name: the same few column names come back in every statement, and testing
+  // every rule's case-insensitive Unicode pattern at every reference is paid per new text.
+  const ruleByName = new Map<string, { name: string } | null>();
+  const ruleFor = (column: string) => {
+    let rule = ruleByName.get(column);
+    if (rule === undefined) {
+      rule = compiled.find((candidate) => candidate.pattern.test(column)) ?? null;
+      if (ruleByName.size >= RULE_MEMO_ENTRIES) ruleByName.clear();
+      ruleByName.set(column, rule);
+    }
+    return rule ?? undefined;
+  };
   const views: ViewBook = new Map();
   /** A view's verdict, decided once (its definition cannot change but by a checked statement). */
   const viewVerdicts = new Map<TargetView, Refusal | null>();

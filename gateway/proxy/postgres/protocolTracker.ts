@@ -193,6 +193,8 @@ export class PostgresProtocolTracker {
         fields: FieldDescription[];
         /** With value rules applied to the names: null when none changed, undefined not yet known. */
         maskedBytes?: Buffer | null;
+        /** The masking of a simple query's rows under it (text format), once planned. */
+        simplePlan?: MaskPlan;
       }
     | undefined;
   /** Client messages held (copies, in order) until the server answered what came before. */
@@ -451,9 +453,7 @@ export class PostgresProtocolTracker {
           return; // the client did not ask for it
         }
         if (head?.kind === 'query') {
-          this.simpleRows = this.masking
-            ? this.policy.masker.forColumns(this.rowDescription(frame).map(resultColumn))
-            : 'none';
+          this.simpleRows = this.masking ? this.simpleQueryPlan(frame) : 'none';
         } else if (head?.kind === 'describe') {
           if (this.masking) {
             const fields = this.rowDescription(frame);
@@ -856,6 +856,18 @@ export class PostgresProtocolTracker {
     const { fields } = decodeBackend(frame) as { fields: FieldDescription[] };
     this.lastRowDescription = { body: Buffer.from(frame.body), fields };
     return fields;
+  }
+
+  /**
+   * The masking of a simple query's result: planned once per distinct RowDescription, so a
+   * repeated query's rows (pgbench's, an application's) cost no planning, and a result no rule
+   * can touch is forwarded row by row untouched (`active` false).
+   */
+  private simpleQueryPlan(frame: Frame): MaskPlan {
+    const fields = this.rowDescription(frame);
+    const last = this.lastRowDescription!;
+    last.simplePlan ??= this.policy.masker.forColumns(fields.map(resultColumn));
+    return last.simplePlan;
   }
 
   /**

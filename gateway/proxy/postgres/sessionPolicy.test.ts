@@ -60,6 +60,10 @@ describe('compileSessionPolicy', () => {
       "SELECT set_config('standard_conforming_strings', 'off', false)",
       "SELECT set_config(' Standard_Conforming_Strings ', 'off', false)",
       "SELECT set_config('standard_' || 'conforming_strings', 'off', false)",
+      // Spellings of set_config the text pre-filter (MAY_CHANGE_SETTINGS) must still look at.
+      `SELECT U&"\\0073et_config"('standard_conforming_strings', 'off', false)`,
+      `SELECT u&"!0073!0065!0074_config" UESCAPE '!'('standard_conforming_strings', 'off', false)`,
+      `SELECT pg_catalog.SeT_CoNfIg('backslash_quote', 'on', false)`,
       'ALTER ROLE CURRENT_USER SET standard_conforming_strings = off',
       'ALTER DATABASE d SET backslash_quote = on',
       "CREATE FUNCTION f() RETURNS int LANGUAGE sql SET standard_conforming_strings = off AS 'SELECT 1'",
