@@ -18,8 +18,8 @@ import type {
   RecordingTextSearch,
   RecordingTextStore,
 } from './recordingTextStore.ts';
-import { type StoredTextForm, storedTextForm, textFromStored } from './storedText.ts';
 import { type StoreConnection, type StoreKind, writeTransaction } from './storeConnection.ts';
+import { type StoredTextForm, storedTextForm, textFromStored } from './storedText.ts';
 
 /** Rows per INSERT or IN list (well under both drivers' parameter limits). */
 const ROWS_PER_STATEMENT = 200;

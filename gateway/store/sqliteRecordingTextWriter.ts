@@ -100,7 +100,10 @@ export class SqliteRecordingTextWriter implements RecordingTextWriter {
     const found = new Map<string, number>();
     // A batch repeats the same few statements: each text's form and id once, per kind of
     // storing (only queries are shaped). null: a text without words, not stored.
-    const seen = { query: new Map<string, Stored | null>(), other: new Map<string, Stored | null>() };
+    const seen = {
+      query: new Map<string, Stored | null>(),
+      other: new Map<string, Stored | null>(),
+    };
     for (const entry of entries) {
       const batch = entry.kind === 'query' ? seen.query : seen.other;
       let stored = batch.get(entry.text);

@@ -85,7 +85,10 @@ export function statementShape(sql: string): StatementShape | undefined {
       const close = sql.indexOf(tag, i + tag.length);
       if (close < 0) return undefined;
       end = close + tag.length;
-    } else if ((isDigit(c) || (c === 0x2e && isDigit(sql.charCodeAt(i + 1)))) && !identifierBefore(sql, i)) {
+    } else if (
+      (isDigit(c) || (c === 0x2e && isDigit(sql.charCodeAt(i + 1)))) &&
+      !identifierBefore(sql, i)
+    ) {
       end = numberEnd(sql, i);
       // `1abc`, `12e`: not a constant a word boundary closes; left in the shape.
       if (identifierAt(sql, end)) {

@@ -21,9 +21,9 @@ export interface StoredTextForm {
  * The stored form of an entry, or undefined for a text without a word the index holds (it
  * could never be found, so it is not stored: the rule both stores had before shapes).
  */
-export function storedTextForm(entry: Pick<RecordingTextEntry, 'kind' | 'text'>):
-  | StoredTextForm
-  | undefined {
+export function storedTextForm(
+  entry: Pick<RecordingTextEntry, 'kind' | 'text'>,
+): StoredTextForm | undefined {
   const text = storableText(entry.text);
   if (entry.kind === 'query') {
     const split = statementShape(text);
