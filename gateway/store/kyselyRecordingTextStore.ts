@@ -2,10 +2,15 @@
  * RecordingTextStore over Kysely. Each distinct text is stored once, in `indexed_texts` (keyed
  * by its hash, with its full-text index: FTS5 on SQLite, a tsvector + GIN on PostgreSQL), and
  * every occurrence is a small row in `recording_text` that points at it. A statement pgbench
- * runs a million times is one text, tokenized and indexed once, and a million occurrences.
+ * runs a million times is one text, tokenized and indexed once, and a million occurrences. A
+ * query with constants is stored as its shape (statementShape.ts: `… WHERE aid = ` and a placeholder), so
+ * `aid = 1` and `aid = 2` are one text too; each occurrence keeps its own constants
+ * (`literals`) and their words (`literal_words`, a B-tree by word), which is how a search for
+ * `12345` finds the one occurrence that carried it (storedText.ts).
  *
- * A search finds the matching texts through the full-text index and returns their
- * occurrences, newest first; `searchRecordingText` says how its cost stays bounded.
+ * A search finds the matching texts through the full-text index and the matching constants
+ * through the word index, and returns their occurrences, newest first; `searchRecordingText`
+ * says how its cost stays bounded.
  */
 import { type Kysely, type Selectable, type SqlBool, sql } from 'kysely';
 import { indexableWords, isSearchTerm, textHash } from './indexedText.ts';
@@ -261,18 +266,18 @@ export class KyselyRecordingTextStore implements RecordingTextStore {
 
   /**
    * Occurrences whose text has every term (each one word) as a word or word prefix, with
-   * their text and recording, filtered like the recording list. The text is read per hit by
-   * primary key, never joined: a join lets the planner hash all of indexed_texts.
+   * their text and recording, filtered like the recording list. A term is a word of the text
+   * when it is a word of the stored text (a query's shape) or of one of the occurrence's
+   * constants. The text is read per hit by primary key, never joined: a join lets the planner
+   * hash all of indexed_texts.
    *
-   * 'one by one' (step 1): the occurrences are walked backwards by id and each one's text is
-   * tested, so nothing may lead the planner to the text_id index (which would read every
-   * occurrence of a matching text). SQLite tests the text id against FTS5's matches
-   * (computed once per statement) as `+text_id`, which is not the indexed column;
-   * PostgreSQL tests the text's tsvector in a subquery by primary key, run per occurrence.
+   * 'one by one' (step 1): the occurrences are walked backwards by id and each one is tested
+   * (#inText, #inLiterals), so nothing may lead the planner to the text_id index.
    *
-   * 'through the index' (step 2): the matching texts come from the full-text index first,
-   * then their occurrences through the text_id index (on PostgreSQL as an array computed
-   * once, which the planner cannot turn into a join to be hashed).
+   * 'through the index' (step 2): the candidates are the occurrences of texts the full-text
+   * index matches with every term, and the occurrences with a constant that has one of the
+   * terms (the word index); each is then tested as in step 1. Every occurrence that matches is
+   * a candidate: if no term is in its constants, all are in its stored text.
    */
   #hits(
     terms: readonly string[],
