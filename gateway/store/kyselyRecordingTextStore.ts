@@ -3,8 +3,8 @@
  * by its hash, with its full-text index: FTS5 on SQLite, a tsvector + GIN on PostgreSQL), and
  * every occurrence is a small row in `recording_text` that points at it. A statement pgbench
  * runs a million times is one text, tokenized and indexed once, and a million occurrences. A
- * query with constants is stored as its shape (statementShape.ts: `… WHERE aid = ` and a placeholder), so
- * `aid = 1` and `aid = 2` are one text too; each occurrence keeps its own constants
+ * query with constants is stored as its shape (statementShape.ts: each constant replaced by a
+ * placeholder), so `aid = 1` and `aid = 2` are one text too; each occurrence keeps its own constants
  * (`literals`) and their words (`literal_words`, a B-tree by word), which is how a search for
  * `12345` finds the one occurrence that carried it (storedText.ts).
  *
