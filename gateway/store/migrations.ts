@@ -216,11 +216,11 @@ export interface RecordingTextTable {
   kind: RecordingTextKind;
   /** 0005: indexed_texts.id */
   text_id: number;
-  /** 0008: a query's constants as a JSON array when indexed_texts holds its shape, else null. */
+  /** 0009: a query's constants as a JSON array when indexed_texts holds its shape, else null. */
   literals: string | null;
 }
 
-/** 0008: each word of an occurrence's constants, for finding a constant (storedText.ts). */
+/** 0009: each word of an occurrence's constants, for finding a constant (storedText.ts). */
 export interface LiteralWordsTable {
   occurrence_id: number;
   word: string;
@@ -874,7 +874,7 @@ const accessRequests: Migration = {
 };
 
 /**
- * 0008 (issue #11, statement shapes): a query is indexed as its shape (constants replaced by a
+ * 0009 (issue #11, statement shapes): a query is indexed as its shape (constants replaced by a
  * placeholder, statementShape.ts), stored once in indexed_texts; each occurrence keeps its own
  * constants (`recording_text.literals`, JSON, null for texts stored whole) and their words go
  * to `literal_words`, plain B-tree rows instead of a full-text insert per new text. Keyed by
@@ -915,7 +915,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0005_distinct_texts': distinctTexts,
   '0006_verdict_detail': verdictDetail,
   '0007_access_requests': accessRequests,
-  '0008_statement_shapes': statementShapes,
+  '0009_statement_shapes': statementShapes,
 });
 
 /** In-code provider, so migrations ship inside the bundle with no directory to find at runtime. */
