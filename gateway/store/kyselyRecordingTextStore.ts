@@ -2,13 +2,18 @@
  * RecordingTextStore over Kysely. Each distinct text is stored once, in `indexed_texts` (keyed
  * by its hash, with its full-text index: FTS5 on SQLite, a tsvector + GIN on PostgreSQL), and
  * every occurrence is a small row in `recording_text` that points at it. A statement pgbench
- * runs a million times is one text, tokenized and indexed once, and a million occurrences.
+ * runs a million times is one text, tokenized and indexed once, and a million occurrences. A
+ * query with constants is stored as its shape (statementShape.ts: each constant replaced by a
+ * placeholder), so `aid = 1` and `aid = 2` are one text too; each occurrence keeps its own constants
+ * (`literals`) and their words (`literal_words`, a B-tree by word), which is how a search for
+ * `12345` finds the one occurrence that carried it (storedText.ts).
  *
- * A search finds the matching texts through the full-text index and returns their
- * occurrences, newest first; `searchRecordingText` says how its cost stays bounded.
+ * A search finds the matching texts through the full-text index and the matching constants
+ * through the word index, and returns their occurrences, newest first; `searchRecordingText`
+ * says how its cost stays bounded.
  */
 import { type Kysely, type Selectable, type SqlBool, sql } from 'kysely';
-import { indexableWords, isSearchTerm, storableText, textHash } from './indexedText.ts';
+import { indexableWords, isSearchTerm, textHash } from './indexedText.ts';
 import { KnownTextIds } from './knownTextIds.ts';
 import type { Database, RecordingsTable } from './migrations.ts';
 import { onRecordings, recordingConditions, recordingFromRow } from './recordingRows.ts';
@@ -19,6 +24,7 @@ import type {
   RecordingTextStore,
 } from './recordingTextStore.ts';
 import { type StoreConnection, type StoreKind, writeTransaction } from './storeConnection.ts';
+import { type StoredTextForm, storedTextForm, textFromStored } from './storedText.ts';
 
 /** Rows per INSERT or IN list (well under both drivers' parameter limits). */
 const ROWS_PER_STATEMENT = 200;
@@ -33,7 +39,9 @@ interface TextColumns {
   time: number;
   channel: number;
   kind: RecordingTextEntry['kind'];
+  /** indexed_texts.text: the text, or a query's shape when `literals` is set. */
   text: string;
+  literals: string | null;
 }
 
 const TEXT_COLUMNS = [
@@ -42,7 +50,11 @@ const TEXT_COLUMNS = [
   'recording_text.time',
   'recording_text.channel',
   'recording_text.kind',
+  'recording_text.literals',
 ] as const;
+
+/** Above every character: `word < term + this` bounds the words `term` is a prefix of. */
+const AFTER_EVERY_CHARACTER = '\u{10FFFF}';
 
 export class KyselyRecordingTextStore implements RecordingTextStore {
   private readonly kind: StoreKind;
@@ -57,43 +69,79 @@ export class KyselyRecordingTextStore implements RecordingTextStore {
 
   async insertRecordingText(entries: readonly RecordingTextEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    // Hash each distinct text once: a batch repeats the same few statements.
+    // Each distinct text's form and hash once: a batch repeats the same few statements.
+    const seen = { query: new Map<string, Form | null>(), other: new Map<string, Form | null>() };
+    /** text (as stored in indexed_texts) → hash */
     const hashes = new Map<string, string>();
-    const occurrences = entries.map((entry) => {
-      const text = storableText(entry.text);
-      let hash = hashes.get(text);
-      if (hash === undefined) {
-        hash = textHash(text);
-        hashes.set(text, hash);
+    const occurrences: { entry: RecordingTextEntry; form: Form }[] = [];
+    for (const entry of entries) {
+      const batch = entry.kind === 'query' ? seen.query : seen.other;
+      let form = batch.get(entry.text);
+      if (form === undefined) {
+        const stored = storedTextForm(entry);
+        form = stored === undefined ? null : { ...stored, hash: textHash(stored.text) };
+        batch.set(entry.text, form);
+        if (form !== null) hashes.set(form.text, form.hash);
       }
-      return { entry, hash };
-    });
+      if (form !== null) occurrences.push({ entry, form });
+    }
+    if (occurrences.length === 0) return;
     const ids = await writeTransaction(this.connection, async (tx) => {
       const ids = await this.#textIds(tx, hashes);
-      const rows = occurrences.flatMap(({ entry, hash }) => {
-        const textId = ids.get(hash);
-        return textId === undefined
-          ? []
-          : [
-              {
-                session_id: entry.sessionId,
-                seq: entry.seq,
-                time: entry.time,
-                channel: entry.channel,
-                kind: entry.kind,
-                text_id: textId,
-              },
-            ];
-      });
+      const occurrenceIds = await this.#newOccurrenceIds(tx, occurrences.length);
+      const rows = occurrences.map(({ entry, form }, i) => ({
+        id: occurrenceIds[i]!,
+        session_id: entry.sessionId,
+        seq: entry.seq,
+        time: entry.time,
+        channel: entry.channel,
+        kind: entry.kind,
+        text_id: ids.get(form.hash)!,
+        literals: form.literals,
+      }));
       for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
         await tx
           .insertInto('recording_text')
           .values(rows.slice(start, start + ROWS_PER_STATEMENT))
           .execute();
       }
+      const words = occurrences.flatMap(({ form }, i) =>
+        form.literalWords.map((word) => ({ occurrence_id: occurrenceIds[i]!, word })),
+      );
+      for (let start = 0; start < words.length; start += ROWS_PER_STATEMENT) {
+        await tx
+          .insertInto('literal_words')
+          .values(words.slice(start, start + ROWS_PER_STATEMENT))
+          .execute();
+      }
       return ids;
     });
     this.known.addAll(ids);
+  }
+
+  /**
+   * Ids for `count` new occurrences, in increasing order, after every id ever given: chosen
+   * here rather than by the insert, so each occurrence's literal words can name it (neither
+   * database promises RETURNING rows in VALUES order). On SQLite inside the write
+   * transaction (one writer at a time), from AUTOINCREMENT's high-water mark; on PostgreSQL
+   * from the column's sequence.
+   */
+  async #newOccurrenceIds(tx: Kysely<Database>, count: number): Promise<number[]> {
+    if (this.kind === 'postgres') {
+      const { rows } = await sql<{
+        id: number;
+      }>`select nextval(pg_get_serial_sequence('recording_text', 'id')) as id from generate_series(1, ${count})`.execute(
+        tx,
+      );
+      return rows.map((row) => Number(row.id)).sort((a, b) => a - b);
+    }
+    const { rows } = await sql<{
+      last: number | null;
+    }>`select max(coalesce((select seq from sqlite_sequence where name = 'recording_text'), 0), coalesce((select max(id) from recording_text), 0)) as last`.execute(
+      tx,
+    );
+    const last = Number(rows[0]?.last ?? 0);
+    return Array.from({ length: count }, (_, i) => last + 1 + i);
   }
 
   /**
@@ -218,18 +266,18 @@ export class KyselyRecordingTextStore implements RecordingTextStore {
 
   /**
    * Occurrences whose text has every term (each one word) as a word or word prefix, with
-   * their text and recording, filtered like the recording list. The text is read per hit by
-   * primary key, never joined: a join lets the planner hash all of indexed_texts.
+   * their text and recording, filtered like the recording list. A term is a word of the text
+   * when it is a word of the stored text (a query's shape) or of one of the occurrence's
+   * constants. The text is read per hit by primary key, never joined: a join lets the planner
+   * hash all of indexed_texts.
    *
-   * 'one by one' (step 1): the occurrences are walked backwards by id and each one's text is
-   * tested, so nothing may lead the planner to the text_id index (which would read every
-   * occurrence of a matching text). SQLite tests the text id against FTS5's matches
-   * (computed once per statement) as `+text_id`, which is not the indexed column;
-   * PostgreSQL tests the text's tsvector in a subquery by primary key, run per occurrence.
+   * 'one by one' (step 1): the occurrences are walked backwards by id and each one is tested
+   * (#inText, #inLiterals), so nothing may lead the planner to the text_id index.
    *
-   * 'through the index' (step 2): the matching texts come from the full-text index first,
-   * then their occurrences through the text_id index (on PostgreSQL as an array computed
-   * once, which the planner cannot turn into a join to be hashed).
+   * 'through the index' (step 2): the candidates are the occurrences of texts the full-text
+   * index matches with every term, and the occurrences with a constant that has one of the
+   * terms (the word index); each is then tested as in step 1. Every occurrence that matches is
+   * a candidate: if no term is in its constants, all are in its stored text.
    */
   #hits(
     terms: readonly string[],
@@ -247,30 +295,63 @@ export class KyselyRecordingTextStore implements RecordingTextStore {
         ),
       )
       .where((eb) => recordingConditions(onRecordings(eb), search.filter));
-    if (this.kind === 'postgres') {
-      const tsquery = sql`${terms.map((term) => `'${term}':*`).join(' & ')}::tsquery`;
-      return query.where(
-        how === 'one by one'
-          ? sql<SqlBool>`(select indexed_texts.terms @@ ${tsquery} from indexed_texts where indexed_texts.id = recording_text.text_id)`
-          : sql<SqlBool>`recording_text.text_id = any(array(select id from indexed_texts where terms @@ ${tsquery}))`,
-      );
-    }
-    const match = terms.map((term) => `"${term}"*`).join(' AND ');
-    const matching = sql`(select rowid from indexed_texts_fts where indexed_texts_fts match ${match})`;
-    return query.where(
-      how === 'one by one'
-        ? sql<SqlBool>`+recording_text.text_id in ${matching}`
-        : sql<SqlBool>`recording_text.text_id in ${matching}`,
+    // Every term is a word (or word prefix) of the text, which is a word of its stored text
+    // (a query's shape) or of the occurrence's own constants (storedText.ts).
+    const everyTerm = sql.join(
+      terms.map((term) => sql`(${this.#inText(term)} or ${this.#inLiterals(term)})`),
+      sql` and `,
     );
+    if (how === 'one by one') return query.where(sql<SqlBool>`${everyTerm}`);
+    // Through the indexes: texts with every term (full-text), or occurrences with a constant
+    // that has one of them (the word index); then every term is checked on each of those.
+    const allInText =
+      this.kind === 'postgres'
+        ? sql`recording_text.text_id = any(array(select id from indexed_texts where terms @@ ${tsquery(terms)}))`
+        : sql`recording_text.text_id in (select rowid from indexed_texts_fts where indexed_texts_fts match ${ftsMatch(terms)})`;
+    const literalRanges = sql.join(
+      terms.map((term) => sql`(${wordRange(term, this.kind)})`),
+      sql` or `,
+    );
+    const anyInLiterals =
+      this.kind === 'postgres'
+        ? sql`recording_text.id = any(array(select occurrence_id from literal_words where ${literalRanges}))`
+        : sql`recording_text.id in (select occurrence_id from literal_words where ${literalRanges})`;
+    return query.where(sql<SqlBool>`(${allInText} or ${anyInLiterals}) and ${everyTerm}`);
+  }
+
+  /**
+   * The term is a word of the occurrence's stored text, tested per occurrence, so nothing may
+   * lead the planner to the text_id index (which would read every occurrence of a matching
+   * text): SQLite tests `+text_id` (not the indexed column) against FTS5's matches, computed
+   * once per statement; PostgreSQL tests the text's tsvector in a subquery by primary key.
+   */
+  #inText(term: string) {
+    if (this.kind === 'postgres') {
+      return sql`(select indexed_texts.terms @@ ${tsquery([term])} from indexed_texts where indexed_texts.id = recording_text.text_id)`;
+    }
+    return sql`+recording_text.text_id in (select rowid from indexed_texts_fts where indexed_texts_fts match ${ftsMatch([term])})`;
+  }
+
+  /** The term is a word of one of the occurrence's constants (by its literal_words key). */
+  #inLiterals(term: string) {
+    return sql`exists (select 1 from literal_words where literal_words.occurrence_id = recording_text.id and ${wordRange(term, this.kind)})`;
   }
 
   async deleteRecordingText(sessionId: string): Promise<number> {
     // The texts stay: other recordings may share them, and a re-index finds them again.
-    const result = await this.db
-      .deleteFrom('recording_text')
-      .where('session_id', '=', sessionId)
-      .executeTakeFirst();
-    return Number(result.numDeletedRows);
+    return writeTransaction(this.connection, async (tx) => {
+      await tx
+        .deleteFrom('literal_words')
+        .where('occurrence_id', 'in', (eb) =>
+          eb.selectFrom('recording_text').select('id').where('session_id', '=', sessionId),
+        )
+        .execute();
+      const result = await tx
+        .deleteFrom('recording_text')
+        .where('session_id', '=', sessionId)
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
+    });
   }
 
   async listRecordingText(sessionId: string): Promise<RecordingTextEntry[]> {
@@ -283,6 +364,7 @@ export class KyselyRecordingTextStore implements RecordingTextStore {
         'recording_text.time',
         'recording_text.channel',
         'recording_text.kind',
+        'recording_text.literals',
         'indexed_texts.text',
       ])
       .where('recording_text.session_id', '=', sessionId)
@@ -303,6 +385,27 @@ function entryFromRow(
     time: row.time,
     channel: row.channel,
     kind: row.kind,
-    text: row.text,
+    text: textFromStored(row.text, row.literals),
   };
+}
+
+/** An entry's stored form with the key of its stored text. */
+type Form = StoredTextForm & { hash: string };
+
+/** FTS5: every term as a word or word prefix (terms are single words: isSearchTerm). */
+function ftsMatch(terms: readonly string[]): string {
+  return terms.map((term) => `"${term}"*`).join(' AND ');
+}
+
+/** PostgreSQL: every term as a lexeme or lexeme prefix. */
+function tsquery(terms: readonly string[]) {
+  return sql`${terms.map((term) => `'${term}':*`).join(' & ')}::tsquery`;
+}
+
+/** literal_words.word begins with `term`: a range of the word index (byte order on both). */
+function wordRange(term: string, kind: StoreKind) {
+  const after = term + AFTER_EVERY_CHARACTER;
+  return kind === 'postgres'
+    ? sql`literal_words.word >= ${term}::text collate "C" and literal_words.word < ${after}::text collate "C"`
+    : sql`literal_words.word >= ${term} and literal_words.word < ${after}`;
 }

@@ -216,6 +216,14 @@ export interface RecordingTextTable {
   kind: RecordingTextKind;
   /** 0005: indexed_texts.id */
   text_id: number;
+  /** 0009: a query's constants as a JSON array when indexed_texts holds its shape, else null. */
+  literals: string | null;
+}
+
+/** 0009: each word of an occurrence's constants, for finding a constant (storedText.ts). */
+export interface LiteralWordsTable {
+  occurrence_id: number;
+  word: string;
 }
 
 /**
@@ -250,6 +258,7 @@ export interface Database {
   recording_text: RecordingTextTable;
   indexed_texts: IndexedTextsTable;
   indexed_texts_fts: IndexedTextsFtsTable;
+  literal_words: LiteralWordsTable;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -864,6 +873,36 @@ const accessRequests: Migration = {
   },
 };
 
+/**
+ * 0009 (issue #11, statement shapes): a query is indexed as its shape (constants replaced by a
+ * placeholder, statementShape.ts), stored once in indexed_texts; each occurrence keeps its own
+ * constants (`recording_text.literals`, JSON, null for texts stored whole) and their words go
+ * to `literal_words`, plain B-tree rows instead of a full-text insert per new text. Keyed by
+ * occurrence first, so a pgbench run appends to it; the word index answers a search for a
+ * constant. No foreign key: derived rows, deleted with their occurrences by the stores, and a
+ * key check per row is what this table exists to save. Texts indexed before stay whole and are
+ * found as before; re-indexing a recording stores its queries as shapes.
+ */
+const statementShapes: Migration = {
+  async up(db: Kysely<unknown>) {
+    const sqlite = db.getExecutor().adapter instanceof SqliteAdapter;
+    await db.schema.alterTable('recording_text').addColumn('literals', 'text').execute();
+    if (sqlite) {
+      await sql`create table literal_words (occurrence_id integer not null, word text not null, primary key (occurrence_id, word)) without rowid`.execute(
+        db,
+      );
+    } else {
+      // Byte order (C), so a word prefix is a range the B-tree answers, as on SQLite.
+      await sql`create table literal_words (occurrence_id bigint not null, word text collate "C" not null, primary key (occurrence_id, word))`.execute(
+        db,
+      );
+    }
+    await sql`create index literal_words_word_idx on literal_words (word, occurrence_id)`.execute(
+      db,
+    );
+  },
+};
+
 export const EMPTY_POLICY_JSON = '{"masking":[],"guardrails":[]}';
 export const NO_APPROVERS_JSON = '{"users":[],"groups":[]}';
 
@@ -876,6 +915,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0005_distinct_texts': distinctTexts,
   '0006_verdict_detail': verdictDetail,
   '0007_access_requests': accessRequests,
+  '0009_statement_shapes': statementShapes,
 });
 
 /** In-code provider, so migrations ship inside the bundle with no directory to find at runtime. */

@@ -44,7 +44,7 @@ function text(sessionId: string, seq: number, kind: RecordingTextEntry['kind'], 
 interface SearchLocation {
   open(): Promise<Store>;
   /** Rows in a table, counted past the store (how much is stored, not what it answers). */
-  countRows(table: 'indexed_texts' | 'recording_text'): Promise<number>;
+  countRows(table: 'indexed_texts' | 'recording_text' | 'literal_words'): Promise<number>;
   dispose(): Promise<void>;
 }
 
@@ -264,6 +264,68 @@ function describeSearchContract(name: string, freshLocation: () => Promise<Searc
       const ids = page.map((h) => h.id);
       const first = (newest?.id as number) - 19_981;
       expect(ids).toEqual(Array.from({ length: 50 }, (_, i) => first - i));
+    });
+
+    it('stores a query with constants as one shape, and finds each occurrence by its own constants', async () => {
+      await store.createRecording(recording(3));
+      const pgbench = (aid: number) => `SELECT abalance FROM pgbench_accounts WHERE aid = ${aid};`;
+      const login = "select id from users where email = 'alice@example.com' and tries < 3";
+      await store.insertRecordingText([
+        text('ses_003', 1, 'query', pgbench(12345)),
+        text('ses_003', 2, 'query', pgbench(512)),
+        text('ses_003', 3, 'query', pgbench(123456)),
+        text('ses_003', 4, 'query', login),
+        // The same words as a command are not a query: stored whole.
+        text('ses_003', 5, 'command', pgbench(12345)),
+      ]);
+      // One shape for the three pgbench queries, the login's shape, the command.
+      expect(await location.countRows('indexed_texts')).toBe(3);
+      expect(await location.countRows('literal_words')).toBe(3 + 4);
+
+      // A constant finds the occurrence that carried it, as a word or a word prefix.
+      const hit = (q: string) => search(q).then((hits) => hits.map((h) => [h.seq, h.text]));
+      expect(await hit('12345')).toEqual([
+        [5, pgbench(12345)],
+        [3, pgbench(123456)],
+        [1, pgbench(12345)],
+      ]);
+      expect(await hit('512')).toEqual([[2, pgbench(512)]]);
+      const [alice] = await search("'alice@example.com'");
+      expect(alice).toMatchObject({ seq: 4, time: T + 4, kind: 'query', text: login });
+      // Words of the shape and of the constants together; each term must match somewhere.
+      expect((await search('pgbench 512')).map((h) => h.seq)).toEqual([2]);
+      expect((await search('users example 3')).map((h) => h.seq)).toEqual([4]);
+      expect(await search('users 512')).toEqual([]);
+      // Only a prefix matches, in constants too.
+      expect(await search('2345')).toEqual([]);
+      expect(await store.listRecordingText('ses_003')).toEqual([
+        text('ses_003', 1, 'query', pgbench(12345)),
+        text('ses_003', 2, 'query', pgbench(512)),
+        text('ses_003', 3, 'query', pgbench(123456)),
+        text('ses_003', 4, 'query', login),
+        text('ses_003', 5, 'command', pgbench(12345)),
+      ]);
+
+      // Re-indexing removes an occurrence's constants with it.
+      expect(await store.deleteRecordingText('ses_003')).toBe(5);
+      expect(await location.countRows('literal_words')).toBe(0);
+      expect(await search('12345')).toEqual([]);
+    });
+
+    it('finds a constant older than the newest 20,000 rows', async () => {
+      await store.createRecording(recording(3));
+      await store.insertRecordingText([
+        text('ses_003', 1, 'query', "select * from orders where ref = 'rarebird-77'"),
+      ]);
+      await store.insertRecordingText(
+        Array.from({ length: 20_100 }, (_, i) =>
+          text('ses_003', i + 2, 'query', `select * from orders where id = ${i}`),
+        ),
+      );
+      // Two shapes (`ref = ?`, `id = ?`) for 20,101 queries.
+      expect(await location.countRows('indexed_texts')).toBe(2);
+      expect((await search('rareb 77 orders')).map((h) => h.seq)).toEqual([1]);
+      expect((await search('orders 19')).map((h) => h.seq).slice(0, 2)).toEqual([20_001, 20_000]);
     });
 
     it('pages the recording list by position, and filters by the last verification', async () => {

@@ -11,18 +11,27 @@
  * migrates: the main connection has done that before any recording starts.
  */
 import SqliteDatabase from 'better-sqlite3';
-import { hasIndexableWord, storableText, textHash } from './indexedText.ts';
+import { textHash } from './indexedText.ts';
 import { KnownTextIds } from './knownTextIds.ts';
 import type { RecordingTextEntry, RecordingTextWriter } from './recordingTextStore.ts';
+import { type StoredTextForm, storedTextForm } from './storedText.ts';
+
+interface Stored {
+  form: StoredTextForm;
+  /** indexed_texts.id of form.text */
+  id: number;
+}
 
 export class SqliteRecordingTextWriter implements RecordingTextWriter {
   private readonly known = new KnownTextIds();
   private readonly selectText: SqliteDatabase.Statement<[string], { id: number }>;
   private readonly insertText: SqliteDatabase.Statement<[string, string], { id: number }>;
   private readonly insertOccurrence: SqliteDatabase.Statement<
-    [string, number, number, number, string, number]
+    [string, number, number, number, string, number, string | null]
   >;
+  private readonly insertLiteralWord: SqliteDatabase.Statement<[number | bigint, string]>;
   private readonly deleteOccurrences: SqliteDatabase.Statement<[string]>;
+  private readonly deleteLiteralWords: SqliteDatabase.Statement<[string]>;
   private readonly transaction: SqliteDatabase.Transaction<
     (entries: readonly RecordingTextEntry[]) => Map<string, number>
   >;
@@ -48,9 +57,15 @@ export class SqliteRecordingTextWriter implements RecordingTextWriter {
       'insert into indexed_texts (hash, text) values (?, ?) on conflict (hash) do nothing returning id',
     );
     this.insertOccurrence = database.prepare(
-      'insert into recording_text (session_id, seq, time, channel, kind, text_id) values (?, ?, ?, ?, ?, ?)',
+      'insert into recording_text (session_id, seq, time, channel, kind, text_id, literals) values (?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.insertLiteralWord = database.prepare(
+      'insert into literal_words (occurrence_id, word) values (?, ?)',
     );
     this.deleteOccurrences = database.prepare('delete from recording_text where session_id = ?');
+    this.deleteLiteralWords = database.prepare(
+      'delete from literal_words where occurrence_id in (select id from recording_text where session_id = ?)',
+    );
     // One transaction per call: BEGIN IMMEDIATE, so a busy database is waited for up front
     // rather than failing when a read turns into a write.
     this.transaction = database.transaction((entries: readonly RecordingTextEntry[]) =>
@@ -70,45 +85,62 @@ export class SqliteRecordingTextWriter implements RecordingTextWriter {
   }
 
   async deleteRecordingText(sessionId: string): Promise<number> {
-    return this.deleteOccurrences.run(sessionId).changes;
+    return this.database.transaction(() => {
+      this.deleteLiteralWords.run(sessionId);
+      return this.deleteOccurrences.run(sessionId).changes;
+    })();
   }
 
   close(): void {
     this.database.close();
   }
 
-  /** Inside the transaction: each occurrence, its text found or stored first. */
+  /** Inside the transaction: each occurrence, its text (or shape) found or stored first. */
   #insert(entries: readonly RecordingTextEntry[]): Map<string, number> {
     const found = new Map<string, number>();
-    /** This batch's texts (a batch repeats the same few statements): id, or null without words. */
-    const ids = new Map<string, number | null>();
+    // A batch repeats the same few statements: each text's form and id once, per kind of
+    // storing (only queries are shaped). null: a text without words, not stored.
+    const seen = {
+      query: new Map<string, Stored | null>(),
+      other: new Map<string, Stored | null>(),
+    };
     for (const entry of entries) {
-      const text = storableText(entry.text);
-      let id = ids.get(text);
-      if (id === undefined) {
-        const hash = textHash(text);
-        id = this.known.get(hash) ?? this.#textId(hash, text) ?? null;
-        ids.set(text, id);
-        if (id !== null) found.set(hash, id);
+      const batch = entry.kind === 'query' ? seen.query : seen.other;
+      let stored = batch.get(entry.text);
+      if (stored === undefined) {
+        stored = this.#stored(entry, found);
+        batch.set(entry.text, stored);
       }
-      if (id === null) continue;
-      this.insertOccurrence.run(
+      if (stored === null) continue;
+      const occurrence = this.insertOccurrence.run(
         entry.sessionId,
         entry.seq,
         entry.time,
         entry.channel,
         entry.kind,
-        id,
-      );
+        stored.id,
+        stored.form.literals,
+      ).lastInsertRowid;
+      for (const word of stored.form.literalWords) this.insertLiteralWord.run(occurrence, word);
     }
     return found;
   }
 
-  /** The stored text's id, storing it if it has words; undefined for a text without. */
+  /** The entry's stored form and its text's id (noted in `found`), or null without words. */
+  #stored(entry: RecordingTextEntry, found: Map<string, number>): Stored | null {
+    const form = storedTextForm(entry);
+    if (form === undefined) return null;
+    const hash = textHash(form.text);
+    const id = this.known.get(hash) ?? this.#textId(hash, form.text);
+    if (id === undefined) return null;
+    found.set(hash, id);
+    return { form, id };
+  }
+
+  /** The stored text's id, storing it if it is new (storedTextForm has checked it has words). */
   #textId(hash: string, text: string): number | undefined {
     const existing = this.selectText.get(hash);
     if (existing) return existing.id;
-    if (!hasIndexableWord(text)) return undefined;
     // Another replica cannot race here (SQLite has one gateway), but keep the store's rule:
     // a conflicting insert does nothing and the lookup finds the row.
     return (this.insertText.get(hash, text) ?? this.selectText.get(hash))?.id;

@@ -385,6 +385,46 @@ function describeSearchApi(databaseUrl: () => Promise<string | undefined>): void
     expect(hit).toMatchObject({ sessionId: ids.alice, kind: 'command', seq: 4, t: 1500 });
   });
 
+  it('finds a query by one of its constants, also once its recording is re-indexed', async () => {
+    // The query is stored as its shape; the 42 is the occurrence's own (issue #11).
+    const byConstant = async () =>
+      (await clients.audrey.searchRecordings({ q: '42' })).hits.map((h) => [
+        h.sessionId,
+        h.kind,
+        h.snippet,
+        h.highlights,
+        h.seq,
+      ]);
+    const found = await byConstant();
+    expect(found).toEqual([
+      [ids.db, 'query', 'SELECT email FROM customers WHERE id = 42', [[39, 41]], found[0]?.[4]],
+    ]);
+    const { store } = gw.gateway.services;
+    await store.deleteRecordingText(ids.db);
+    expect(await byConstant()).toEqual([]);
+    const stderr: string[] = [];
+    const code = await runGatewayCli(
+      [
+        'admin',
+        'reindex-recordings',
+        '--data',
+        gw.dataDir,
+        ...(dbUrl ? ['--database-url', dbUrl] : []),
+        '--session',
+        ids.db,
+      ],
+      {
+        stdout: () => {},
+        stderr: (text) => stderr.push(text),
+        readStdin: async () => '',
+        env: {},
+        untilStopped: () => new Promise(() => {}),
+      },
+    );
+    expect(code, stderr.join('')).toBe(0);
+    expect(await byConstant()).toEqual(found);
+  });
+
   it('audits a jsonl export as export_jsonl', async () => {
     const download = await clients.audrey.exportRecording(ids.db, { format: 'jsonl' });
     download.body.resume();
