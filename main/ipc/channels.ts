@@ -36,6 +36,14 @@ export const CALL_NAMES = [
   'recordings.cancelExport',
   'live.watch',
   'live.stop',
+  'admin.resources.list',
+  'admin.resources.save',
+  'admin.resources.delete',
+  'admin.resources.test',
+  'admin.resources.scanHostKey',
+  'admin.policies.list',
+  'admin.policies.save',
+  'admin.policies.try',
 ] as const;
 
 export const EVENT_NAMES = [

@@ -19,6 +19,7 @@ import {
   type EventSender,
   type localGatewayStatusSchema,
 } from '../ipc/contract.ts';
+import { createAdminSettingsHandlers } from './adminSettings.ts';
 import { asDesktopErrors, toDesktopError } from './desktopErrors.ts';
 import { DesktopProfileStore } from './desktopProfile.ts';
 import type { SecretEncryptor } from './encryptedFileSecretStore.ts';
@@ -388,6 +389,8 @@ export async function createDesktopApp(
     },
 
     ...recordings.handlers,
+
+    ...createAdminSettingsHandlers((work) => account.run(work)),
 
     'recordings.verify': async ({ sessionId }) => {
       const pinned = account.pinned();
