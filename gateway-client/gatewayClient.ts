@@ -31,6 +31,7 @@ import {
   type enrollResponseSchema,
   type healthSchema,
   type loginRequestSchema,
+  type PolicyTryRequest,
   type Role,
   type recordingAccessQuerySchema,
   type recordingExportQuerySchema,
@@ -455,6 +456,21 @@ export class GatewayClient {
 
   async deleteResource(id: string): Promise<void> {
     await this.call('deleteResource', { params: { id } });
+  }
+
+  /** The host key an SSH server presents, to confirm before pinning it (nothing is stored). */
+  async scanHostKey(host: string, port = 22) {
+    return this.call('scanHostKey', { body: { host, port } });
+  }
+
+  /** Connects to the resource's target with its stored secret; says which step failed. */
+  async testResource(id: string) {
+    return this.call('testResource', { params: { id } });
+  }
+
+  /** What the gateway would do with a sample query (and result) under a policy. */
+  async tryPolicy(request: PolicyTryRequest) {
+    return this.call('tryPolicy', { body: request });
   }
 
   async listGrants() {

@@ -51,6 +51,12 @@ const calls: Record<string, { route: RouteName; run: (c: GatewayClient) => Promi
     run: (c) => c.updateResource('r_db', { description: 'x' }),
   },
   deleteResource: { route: 'deleteResource', run: (c) => c.deleteResource('r_db') },
+  scanHostKey: { route: 'scanHostKey', run: (c) => c.scanHostKey('10.0.0.6', 22) },
+  testResource: { route: 'testResource', run: (c) => c.testResource('r_db') },
+  tryPolicy: {
+    route: 'tryPolicy',
+    run: (c) => c.tryPolicy({ policy: { masking: [], guardrails: [] }, sampleQuery: 'select 1' }),
+  },
   listGrants: { route: 'listGrants', run: (c) => c.listGrants() },
   getGrant: { route: 'getGrant', run: (c) => c.getGrant('g_1') },
   createGrant: {

@@ -16,6 +16,7 @@ import { DbCertificateIssuer } from './dbCertificates/dbCertificateIssuer.ts';
 import { GrantBook } from './grants/grantBook.ts';
 import { GroupDirectory } from './groups/groupDirectory.ts';
 import { createJsonLogger, type Logger } from './logger.ts';
+import { loadSqlParser, type SqlParser } from './policy/sqlParse.ts';
 import type { RunningPostgresGateway } from './proxy/postgres/index.ts';
 import {
   type ProtocolContext,
@@ -24,6 +25,7 @@ import {
   startProtocol,
 } from './proxy/protocols.ts';
 import type { RunningSshGateway } from './proxy/ssh/index.ts';
+import { scanHostKey } from './proxy/ssh/scanHostKey.ts';
 import { ChainHashPool } from './recorder/chainHashPool.ts';
 import { loadOrCreateGatewayInstanceId } from './recorder/gatewayInstanceId.ts';
 import { Recorder } from './recorder/recorder.ts';
@@ -108,6 +110,10 @@ export interface GatewayServices {
   liveWatches: LiveWatches;
   /** Admins' user management and offboarding (issue #14). */
   users: UserAdmin;
+  /** Reads the host key an SSH target presents, for admins to confirm and pin (issue #14). */
+  scanHostKey: (host: string, port: number) => ReturnType<typeof scanHostKey>;
+  /** The process's PostgreSQL parser, loaded on first use (policy trials, issue #14). */
+  sqlParser: () => Promise<SqlParser>;
 }
 
 export interface RunningGateway {
@@ -169,13 +175,21 @@ export async function openGatewayServices(
   const liveWatches = new LiveWatches();
   const requestEvents = new AccessRequestEvents();
   const sessions = new SessionService(store, clock, () => listeners);
+  const scanTargetHostKey = (host: string, port: number) => scanHostKey(host, port);
+  let sqlParser: Promise<SqlParser> | undefined;
   return {
+    scanHostKey: scanTargetHostKey,
+    // libpg-query keeps one WebAssembly module per process; loading it twice is harmless.
+    sqlParser: () => {
+      sqlParser ??= loadSqlParser();
+      return sqlParser;
+    },
     store,
     dataDir,
     auth,
     liveWatches,
     users: new UserAdmin({ store, auth, liveWatches, clock }),
-    resources: new ResourceCatalog(store, clock, dataDir.masterKey),
+    resources: new ResourceCatalog(store, clock, dataDir.masterKey, scanTargetHostKey),
     grants: new GrantBook(store, clock),
     groups: new GroupDirectory(store),
     requests: new AccessRequestDesk(store, clock, requestEvents),

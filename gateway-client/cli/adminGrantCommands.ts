@@ -114,7 +114,7 @@ export function registerAdminGrantCommands(admin: Command, context: AdminGrantCo
     grants
       .command('add')
       .description('Add a grant: a user or group, a resource or label selector.')
-      .option('--user <id>', 'the user (id) the grant is for')
+      .option('--user <user>', 'the user (name or id) the grant is for')
       .option('--group <group>', 'the group the grant is for')
       .option('--resource <name>', 'the resource (name or id)')
       .option('--labels <k=v,…>', 'every resource with these labels', parseLabels),
@@ -141,7 +141,7 @@ export function registerAdminGrantCommands(admin: Command, context: AdminGrantCo
       const body: CreateGrantRequest = {
         subject:
           options.user !== undefined
-            ? { kind: 'user', userId: options.user }
+            ? { kind: 'user', userId: await userIdOf(client, options.user, context) }
             : { kind: 'group', group: options.group ?? '' },
         target,
         ...grantFields(options, context),
@@ -224,6 +224,19 @@ export function registerAdminGroupCommands(admin: Command, context: AdminGrantCo
         print(`Removed ${userId} from group ${name}.`);
       }),
     );
+}
+
+/** A user named by username or id, as the grant stores it: the id. */
+async function userIdOf(
+  client: GatewayClient,
+  user: string,
+  context: AdminGrantCommandsContext,
+): Promise<string> {
+  const found = (await client.listUsers()).find((u) => u.username === user || u.id === user);
+  if (!found) {
+    throw context.usage(`There is no user ${user} — list them with \`witness admin users list\`.`);
+  }
+  return found.id;
 }
 
 /** The fields `add` and `edit` share, only those given. */

@@ -55,6 +55,7 @@ import {
 import { registerAccessRequestCommands } from './accessRequestCommands.ts';
 import { registerAdminCommands } from './adminCommands.ts';
 import { registerAdminGrantCommands, registerAdminGroupCommands } from './adminGrantCommands.ts';
+import { registerAdminResourceCommands } from './adminResourceCommands.ts';
 import { registerDbCommands } from './dbLoginCommand.ts';
 import { registerPsqlCommand } from './psqlCommand.ts';
 import { registerRecordingCommands } from './recordingCommands.ts';
@@ -234,6 +235,14 @@ class WitnessCli {
     };
     registerAdminGrantCommands(admin, adminContext);
     registerAdminGroupCommands(admin, adminContext);
+    registerAdminResourceCommands(admin, {
+      ...adminContext,
+      stderr: this.io.stderr,
+      readStdin: () => readAllInput(this.io.stdin),
+      isTTY: this.io.isTTY,
+      ask: (question) => this.ask(question),
+      failure: (message) => new CliError(message),
+    });
 
     registerSshCommand(program, {
       io: this.io,
@@ -447,7 +456,12 @@ class WitnessCli {
         return;
       }
       if (resources.length === 0) {
-        this.print('No resources are visible to you. Ask an admin for a grant.');
+        // Admins see every resource: none means none exists yet, and they are the ones to add it.
+        this.print(
+          (await client.me()).role === 'admin'
+            ? 'There are no resources yet. Add one: `witness admin resources add-ssh NAME --host HOST --user USER --generate-key` (or add-postgres).'
+            : 'No resources are visible to you. Ask an admin for a grant.',
+        );
         return;
       }
       this.print(
@@ -477,7 +491,12 @@ class WitnessCli {
         return;
       }
       if (grants.length === 0) {
-        this.print('No grants apply to you. Ask an admin for access.');
+        const me = await client.me();
+        this.print(
+          me.role === 'admin'
+            ? `There are no grants yet. Add a grant: \`witness admin grants add --user ${me.username} --resource NAME\`.`
+            : 'No grants apply to you. Ask an admin for access.',
+        );
         return;
       }
       const names = new Map(resources.map((r) => [r.id, r.name]));

@@ -3,7 +3,14 @@
  * added to a record (a hash, a ciphertext) cannot leak into a response by accident; the route
  * layer then validates the result against the response schema as a second guard.
  */
-import type { Grant, Resource, Session, TokenPair, User } from '../../shared/api/apiSchemas.ts';
+import type {
+  Grant,
+  Resource,
+  ResourceWriteResult,
+  Session,
+  TokenPair,
+  User,
+} from '../../shared/api/apiSchemas.ts';
 import type { IssuedTokens } from '../auth/authService.ts';
 import type { VisibleResource } from '../resources/resourceCatalog.ts';
 import type { GrantRecord } from '../store/catalogStore.ts';
@@ -56,6 +63,14 @@ export function presentResource({
     grantExpiresAt: isoOrNull(grantExpiresAt),
     createdAt: iso(record.createdAt),
     updatedAt: iso(record.updatedAt),
+  };
+}
+
+/** A create or edit's answer: the resource, and the public key to install when one was set. */
+export function presentWrittenResource(resource: VisibleResource): ResourceWriteResult {
+  return {
+    ...presentResource(resource),
+    publicKeyToInstall: resource.publicKeyToInstall ?? null,
   };
 }
 

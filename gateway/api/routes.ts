@@ -28,12 +28,18 @@ import {
   presentSession,
   presentTokens,
   presentUser,
+  presentWrittenResource,
 } from './presenters.ts';
 import {
   type RecordingRouteName,
   type RecordingRouteServices,
   recordingHandlers,
 } from './recordingRoutes.ts';
+import {
+  type ResourceAdminRouteName,
+  type ResourceAdminServices,
+  resourceAdminHandlers,
+} from './resourceAdminRoutes.ts';
 import { type UserRouteName, userHandlers } from './userRoutes.ts';
 
 export interface ApiServices {
@@ -61,6 +67,8 @@ export interface ApiServices {
   reverifier: RecordingRouteServices['reverifier'];
   keys: Keys;
   version: string;
+  scanHostKey: ResourceAdminServices['scanHostKey'];
+  sqlParser: ResourceAdminServices['sqlParser'];
 }
 
 /** Roles that may read every session (auditors review, they do not change). */
@@ -73,13 +81,14 @@ export function registerRoutes(app: FastifyInstance, services: ApiServices): voi
     ...recordingHandlers(app, services),
     ...userHandlers(services.users),
     ...accessRequestHandlers(app, services),
+    ...resourceAdminHandlers(services),
   };
   registerApi(app, services.auth, handlers);
 }
 
 type CoreRouteName = Exclude<
   RouteName,
-  RecordingRouteName | UserRouteName | AccessRequestRouteName
+  RecordingRouteName | UserRouteName | AccessRequestRouteName | ResourceAdminRouteName
 >;
 
 /** Health, keys, sign-in, the signed-in user, resources, grants and sessions. */
@@ -141,8 +150,9 @@ function coreHandlers(services: ApiServices): HandlersFor<CoreRouteName> {
     }),
     getResource: async (ctx) =>
       presentResource(await resources.getVisible(signedInUser(ctx), ctx.params.id)),
-    createResource: async ({ body }) => presentResource(await resources.create(body)),
-    updateResource: async (ctx) => presentResource(await resources.update(ctx.params.id, ctx.body)),
+    createResource: async ({ body }) => presentWrittenResource(await resources.create(body)),
+    updateResource: async (ctx) =>
+      presentWrittenResource(await resources.update(ctx.params.id, ctx.body)),
     deleteResource: async (ctx) => {
       await resources.remove(ctx.params.id);
       return undefined;

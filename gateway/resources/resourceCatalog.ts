@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type {
+  ConnectionTestResult,
   createResourceRequestSchema,
   ResourceSecretInput,
   ResourceTarget,
@@ -14,6 +15,13 @@ import { openSecret, sealSecret } from '../secrets/secretBox.ts';
 import type { CatalogStore, GrantRecord, ResourceRecord } from '../store/catalogStore.ts';
 import type { UserRecord } from '../store/identityStore.ts';
 import type { SessionStore } from '../store/sessionStore.ts';
+import { testConnection } from './connectionTest.ts';
+import {
+  confirmedHostKey,
+  generateLoginKey,
+  type HostKeyScanner,
+  publicKeyOfPrivateKey,
+} from './sshResourceKeys.ts';
 
 export type ResourceAccess = 'granted' | 'requestable' | 'admin';
 
@@ -23,6 +31,14 @@ export interface VisibleResource {
   access: ResourceAccess;
   /** Epoch ms when the caller's usable grants end; null for no end or no usable grant. */
   grantExpiresAt: number | null;
+  /** After a write that set an SSH key: its public half, to install on the target. */
+  publicKeyToInstall?: string | null;
+}
+
+/** What a resource write asks of SSH keys (apiSchemas' sshKeyWriteFields). */
+interface KeyWrite {
+  generateKey?: boolean | undefined;
+  hostKeyFingerprint?: string | undefined;
 }
 
 /** The stored credential, decrypted; only proxies ask for it, never the API. */
@@ -34,13 +50,16 @@ const secretAad = (resourceId: string) => `resource:${resourceId}:secret`;
 /**
  * Resources (targets) and their write-only credentials. Secrets are sealed with the master
  * key before they reach the store and are only ever opened by `credentialFor`, which the
- * proxies call; nothing here returns them to an API caller.
+ * proxies and the admin's connection test call; nothing here returns them to an API caller.
  */
 export class ResourceCatalog {
   constructor(
     private readonly store: CatalogStore & Pick<SessionStore, 'endOpenSessions'>,
     private readonly clock: Clock,
     private readonly masterKey: Buffer,
+    /** Reads a target's SSH host key, to pin a confirmed fingerprint (proxy/ssh/scanHostKey). */
+    private readonly scanHostKey: HostKeyScanner = () =>
+      Promise.reject(new Error('this gateway cannot scan host keys')),
   ) {}
 
   /** Resources the user may see: admins and auditors see all; others what they hold or may request. */
@@ -89,14 +108,16 @@ export class ResourceCatalog {
     }
     const id = newId('res');
     const now = this.clock.now();
-    const sealed = request.secret ? this.seal(id, request.target, request.secret) : null;
+    const keys = await this.applyKeyWrite(request.name, request.target, request.secret, request);
+    const target = keys.target;
+    const sealed = keys.secret ? this.seal(id, target, keys.secret) : null;
     const record: ResourceRecord = {
       id,
       name: request.name,
       description: request.description,
-      kind: request.target.kind,
+      kind: target.kind,
       labels: request.labels,
-      target: request.target,
+      target,
       secretCiphertext: sealed?.ciphertext ?? null,
       secretFields: sealed?.fields ?? [],
       policy: request.policy,
@@ -104,7 +125,13 @@ export class ResourceCatalog {
       updatedAt: now,
     };
     await this.store.createResource(record);
-    return { record, target: request.target, access: 'admin', grantExpiresAt: null };
+    return {
+      record,
+      target,
+      access: 'admin',
+      grantExpiresAt: null,
+      publicKeyToInstall: keys.publicKeyToInstall,
+    };
   }
 
   async update(
@@ -123,11 +150,19 @@ export class ResourceCatalog {
         `A resource named ${request.name} already exists — pick another name.`,
       );
     }
-    const target = request.target ?? parseTarget(existing);
+    const keys = await this.applyKeyWrite(
+      request.name ?? existing.name,
+      request.target ?? parseTarget(existing),
+      request.secret ?? undefined,
+      request,
+    );
+    const target = keys.target;
+    const targetChanged = request.target !== undefined || request.hostKeyFingerprint !== undefined;
     if (
       request.target &&
       request.target.kind !== existing.kind &&
       request.secret === undefined &&
+      !request.generateKey &&
       existing.secretCiphertext
     ) {
       throw new GatewayError(
@@ -136,9 +171,10 @@ export class ResourceCatalog {
       );
     }
     let secretPatch = {};
-    if (request.secret === null) secretPatch = { secretCiphertext: null, secretFields: [] };
-    else if (request.secret) {
-      const sealed = this.seal(existing.id, target, request.secret);
+    if (request.secret === null && !request.generateKey) {
+      secretPatch = { secretCiphertext: null, secretFields: [] };
+    } else if (keys.secret) {
+      const sealed = this.seal(existing.id, target, keys.secret);
       secretPatch = { secretCiphertext: sealed.ciphertext, secretFields: sealed.fields };
     }
     const updated = await this.store.updateResource(existing.id, {
@@ -146,12 +182,85 @@ export class ResourceCatalog {
       ...(request.description !== undefined && { description: request.description }),
       ...(request.labels !== undefined && { labels: request.labels }),
       ...(request.policy !== undefined && { policy: request.policy }),
-      ...(request.target !== undefined && { target: request.target, kind: request.target.kind }),
+      ...(targetChanged && { target, kind: target.kind }),
       ...secretPatch,
       updatedAt: this.clock.now(),
     });
     if (!updated) throw notFound(idOrName);
-    return { record: updated, target: parseTarget(updated), access: 'admin', grantExpiresAt: null };
+    return {
+      record: updated,
+      target: parseTarget(updated),
+      access: 'admin',
+      grantExpiresAt: null,
+      publicKeyToInstall: keys.publicKeyToInstall,
+    };
+  }
+
+  /**
+   * Connects to the resource's target with its stored credential, as a session would, and
+   * says which step failed (connectionTest.ts). The credential stays in this process.
+   */
+  async testConnection(idOrName: string): Promise<ConnectionTestResult> {
+    const record = await this.find(idOrName);
+    if (!record) throw notFound(idOrName);
+    return testConnection(record.name, parseTarget(record), await this.credentialFor(record));
+  }
+
+  /**
+   * SSH key handling of a write: a generated login key becomes the secret, an uploaded one is
+   * checked (and its public half answered), a confirmed fingerprint becomes the pinned key.
+   */
+  private async applyKeyWrite(
+    name: string,
+    target: ResourceTarget,
+    secret: ResourceSecretInput | undefined,
+    write: KeyWrite,
+  ): Promise<{
+    target: ResourceTarget;
+    secret: ResourceSecretInput | undefined;
+    publicKeyToInstall: string | null;
+  }> {
+    if (target.kind !== 'ssh') {
+      const field = write.generateKey
+        ? 'generateKey'
+        : write.hostKeyFingerprint
+          ? 'hostKeyFingerprint'
+          : undefined;
+      if (field) {
+        throw new GatewayError('bad_request', `${field} is for SSH resources only.`, {
+          issues: [{ path: field, message: 'only for SSH resources' }],
+        });
+      }
+      return { target, secret, publicKeyToInstall: null };
+    }
+    let pinned = target;
+    if (write.hostKeyFingerprint !== undefined) {
+      const hostKey = await confirmedHostKey(target, write.hostKeyFingerprint, this.scanHostKey);
+      pinned = { ...target, hostKey };
+    }
+    if (write.generateKey) {
+      if (secret?.privateKey !== undefined) {
+        throw new GatewayError(
+          'bad_request',
+          'Either upload a private key or ask for a generated one, not both.',
+          { issues: [{ path: 'generateKey', message: 'not with secret.privateKey' }] },
+        );
+      }
+      const key = generateLoginKey(name);
+      return {
+        target: pinned,
+        secret: {
+          privateKey: key.privateKey,
+          ...(secret?.password !== undefined && { password: secret.password }),
+        },
+        publicKeyToInstall: key.publicKeyLine,
+      };
+    }
+    const uploaded =
+      secret?.privateKey === undefined
+        ? null
+        : publicKeyOfPrivateKey(secret.privateKey, secret.passphrase);
+    return { target: pinned, secret, publicKeyToInstall: uploaded };
   }
 
   async remove(idOrName: string): Promise<void> {

@@ -71,13 +71,19 @@ export class SessionService {
             : `starts at ${new Date(validFrom ?? now).toISOString()}`;
         throw new GatewayError(
           'no_active_grant',
-          `Your access to ${resource.name} ${when} — ask an admin or request access again.`,
+          user.role === 'admin'
+            ? `Your access to ${resource.name} ${when} — ${addGrantHint(user, resource)}`
+            : `Your access to ${resource.name} ${when} — ask an admin or request access again.`,
         );
       }
       case 'none':
+        // An admin sees every resource but holds no standing access either (issue #14): tell
+        // them the command that gives it, not to ask themselves.
         throw new GatewayError(
           'no_active_grant',
-          `You have no active grant for ${resource.name} — ask an admin for access.`,
+          user.role === 'admin'
+            ? `You have no active grant for ${resource.name} — ${addGrantHint(user, resource)}`
+            : `You have no active grant for ${resource.name} — ask an admin for access.`,
         );
     }
     return { resource, grant: decision.grant };
@@ -247,4 +253,9 @@ export class SessionService {
       `The session has ended (${session.endReason ?? 'ended'}).`,
     );
   }
+}
+
+/** For admins: the one command that grants them (or anyone) the resource. */
+function addGrantHint(user: UserRecord, resource: ResourceRecord): string {
+  return `add a grant: witness admin grants add --user ${user.username} --resource ${resource.name}`;
 }

@@ -55,6 +55,14 @@ export const CALL_NAMES = [
   'requests.deny',
   'sessions.listLive',
   'sessions.terminate',
+  'admin.resources.list',
+  'admin.resources.save',
+  'admin.resources.delete',
+  'admin.resources.test',
+  'admin.resources.scanHostKey',
+  'admin.policies.list',
+  'admin.policies.save',
+  'admin.policies.try',
 ] as const;
 
 export const EVENT_NAMES = [

@@ -373,6 +373,252 @@ export const queryTimelineEntrySchema = z.object({
 export const MAX_BUNDLE_CHUNK_BYTES = 512 * 1024;
 
 // ---------------------------------------------------------------------------------------------
+// Settings: resources and policies (issue #14, admins only — the gateway refuses others)
+
+const labels = z.record(z.string(), z.string());
+const port = z.number().int().min(1).max(65535);
+const postgresTlsMode = z.enum(['disable', 'prefer', 'require', 'verify-full']);
+
+/**
+ * A resource as the admin pages show it: the target's address and what is stored, never the
+ * stored credential — only whether there is one (`credential`) and the pinned host key's
+ * fingerprint.
+ */
+export const adminResourceSchema = z.object({
+  id,
+  name: z.string(),
+  description: z.string(),
+  labels,
+  target: z.discriminatedUnion('kind', [
+    z.object({
+      kind: z.literal('ssh'),
+      host: z.string(),
+      port,
+      username: z.string(),
+      /** `SHA256:…` of the pinned host key; null: not pinned, sessions are refused. */
+      hostKeyFingerprint: z.string().nullable(),
+    }),
+    z.object({
+      kind: z.literal('postgres'),
+      host: z.string(),
+      port,
+      database: z.string(),
+      username: z.string(),
+      tlsMode: postgresTlsMode,
+      hasCa: z.boolean(),
+    }),
+  ]),
+  /** Which credentials are stored (never what they are). */
+  stored: z.object({ hasPrivateKey: z.boolean(), hasPassword: z.boolean() }),
+  updatedAt: isoTime,
+});
+export type AdminResource = z.infer<typeof adminResourceSchema>;
+
+/** A form field the gateway refused, by the form's field name (`host`, `name`, `password`, …). */
+export const fieldIssueSchema = z.object({ field: z.string(), message: z.string() });
+export type FieldIssue = z.infer<typeof fieldIssueSchema>;
+
+/**
+ * What a save sends. Secrets only travel this way (renderer → main → gateway, write-only):
+ * `credential` says what to do with the stored one; no response carries one back.
+ */
+export const resourceDraftSchema = z.strictObject({
+  /** The resource to edit; absent to add one. */
+  id: id.optional(),
+  name: z.string().max(63),
+  description: z.string().max(1024),
+  labels,
+  target: z.discriminatedUnion('kind', [
+    z.strictObject({
+      kind: z.literal('ssh'),
+      host: z.string().max(253),
+      port,
+      username: z.string().max(64),
+    }),
+    z.strictObject({
+      kind: z.literal('postgres'),
+      host: z.string().max(253),
+      port,
+      database: z.string().max(63),
+      username: z.string().max(63),
+      tlsMode: postgresTlsMode,
+      /** PEM; null keeps none (or, on edit, the one stored when `keepCa`). */
+      caPem: z.string().max(65536).nullable(),
+      keepCa: z.boolean().optional(),
+    }),
+  ]),
+  credential: z.discriminatedUnion('kind', [
+    z.strictObject({ kind: z.literal('keep') }),
+    /** SSH: the gateway makes an ed25519 key; the answer carries its public half. */
+    z.strictObject({ kind: z.literal('generate') }),
+    z.strictObject({
+      kind: z.literal('privateKey'),
+      privateKey: z.string().min(1).max(65536),
+      passphrase: z.string().max(1024).optional(),
+    }),
+    z.strictObject({ kind: z.literal('password'), password: z.string().min(1).max(1024) }),
+  ]),
+  /** SSH: the scanned fingerprint the admin confirmed; the gateway pins the key only if it matches. */
+  hostKeyFingerprint: z.string().max(100).optional(),
+});
+export type ResourceDraft = z.infer<typeof resourceDraftSchema>;
+
+export const connectionTestSchema = z.object({
+  ok: z.boolean(),
+  failedStep: z.enum(['dns', 'tcp', 'tls', 'host_key', 'auth']).nullable(),
+  message: z.string(),
+  steps: z.array(
+    z.object({
+      step: z.enum(['dns', 'tcp', 'tls', 'host_key', 'auth']),
+      ok: z.boolean(),
+      ms: z.number(),
+      detail: z.string().nullable(),
+    }),
+  ),
+  totalMs: z.number(),
+  /** On an SSH host key failure: the fingerprints presented and pinned. */
+  hostKeyFingerprints: z
+    .object({ presented: z.string().nullable(), pinned: z.string().nullable() })
+    .nullable(),
+});
+export type ConnectionTest = z.infer<typeof connectionTestSchema>;
+
+const ruleName = z.string().max(64);
+/** The gateway's statement classes (shared/api/apiSchemas.ts `statementClasses`), restated. */
+const STATEMENT_CLASSES = [
+  'drop',
+  'truncate',
+  'alter',
+  'delete_without_where',
+  'update_without_where',
+  'merge_modify',
+  'copy_from',
+  'call',
+  'do',
+  'create_function',
+  'create_trigger',
+  'create_rule',
+] as const;
+export const maskingRuleSchema = z.strictObject({
+  name: ruleName,
+  match: z.discriminatedUnion('kind', [
+    z.strictObject({ kind: z.literal('column'), pattern: z.string().max(512) }),
+    z.strictObject({ kind: z.literal('type'), types: z.array(z.string().max(63)).max(50) }),
+    z.strictObject({ kind: z.literal('preset'), preset: z.enum(['email', 'card', 'phone']) }),
+    z.strictObject({ kind: z.literal('value'), pattern: z.string().max(512) }),
+  ]),
+  style: z.enum(['full', 'partial']),
+});
+export type MaskingRuleDraft = z.infer<typeof maskingRuleSchema>;
+export const guardrailRuleSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('statement'),
+    name: ruleName,
+    classes: z.array(z.enum(STATEMENT_CLASSES)).max(20),
+  }),
+  z.strictObject({ kind: z.literal('regex'), name: ruleName, pattern: z.string().max(512) }),
+]);
+export type GuardrailRuleDraft = z.infer<typeof guardrailRuleSchema>;
+export const policySchema = z.strictObject({
+  masking: z.array(maskingRuleSchema).max(100),
+  guardrails: z.array(guardrailRuleSchema).max(100),
+  maskingMode: z.enum(['strict', 'basic']),
+});
+export type PolicyDraft = z.infer<typeof policySchema>;
+
+/** Where a policy lives: on a PostgreSQL resource, or on a grant (added to the resource's). */
+export const policyHolderSchema = z.object({
+  kind: z.enum(['resource', 'grant']),
+  id,
+  /** The resource's name, or the grant's subject and target in words. */
+  name: z.string(),
+  policy: policySchema,
+});
+export type PolicyHolder = z.infer<typeof policyHolderSchema>;
+
+export const policyTrialSchema = z.object({
+  verdict: z.enum(['allowed', 'refused']),
+  refusal: z
+    .object({
+      rule: z.string(),
+      kind: z.enum(['guardrail', 'strict_masking', 'built_in']),
+      statement: z.string(),
+      reason: z.string(),
+    })
+    .nullable(),
+  result: z
+    .object({
+      columns: z.array(
+        z.object({
+          name: z.string(),
+          type: z.string(),
+          treatment: z.enum(['clear', 'masked', 'nulled', 'scanned']),
+          rules: z.array(z.string()),
+        }),
+      ),
+      rows: z.array(z.array(z.string().nullable())),
+    })
+    .nullable(),
+  notes: z.array(z.string()),
+});
+export type PolicyTrial = z.infer<typeof policyTrialSchema>;
+
+/** A save's answer: saved, or refused with the gateway's words at the fields they concern. */
+const saveOutcome = <T extends z.ZodType>(saved: T) =>
+  z.discriminatedUnion('saved', [
+    z.object({ saved: z.literal(true), value: saved }),
+    z.object({ saved: z.literal(false), message: z.string(), issues: z.array(fieldIssueSchema) }),
+  ]);
+
+export const adminCalls = {
+  'admin.resources.list': {
+    request: empty,
+    response: z.object({ resources: z.array(adminResourceSchema) }),
+  },
+  'admin.resources.save': {
+    request: resourceDraftSchema,
+    response: saveOutcome(
+      z.object({
+        resource: adminResourceSchema,
+        /** The authorized_keys line to install, after a key was generated or uploaded. */
+        publicKeyToInstall: z.string().nullable(),
+      }),
+    ),
+  },
+  /** Deletes the resource; its grants go with it and its live sessions end. */
+  'admin.resources.delete': { request: z.strictObject({ id }), response: empty },
+  'admin.resources.test': { request: z.strictObject({ id }), response: connectionTestSchema },
+  'admin.resources.scanHostKey': {
+    request: z.strictObject({ host: z.string().min(1).max(253), port }),
+    response: z.object({ keyType: z.string(), fingerprint: z.string() }),
+  },
+  /** The policies admins edit: every PostgreSQL resource's and every grant's. */
+  'admin.policies.list': {
+    request: empty,
+    response: z.object({ holders: z.array(policyHolderSchema) }),
+  },
+  'admin.policies.save': {
+    request: z.strictObject({ kind: z.enum(['resource', 'grant']), id, policy: policySchema }),
+    response: saveOutcome(policyHolderSchema),
+  },
+  'admin.policies.try': {
+    request: z.strictObject({
+      policy: policySchema,
+      sampleQuery: z.string().max(16 * 1024),
+      sampleResult: z
+        .strictObject({
+          columns: z
+            .array(z.strictObject({ name: z.string().max(63), type: z.string().max(63) }))
+            .max(100),
+          rows: z.array(z.array(z.string().max(8192).nullable()).max(100)).max(100),
+        })
+        .optional(),
+    }),
+    response: saveOutcome(policyTrialSchema),
+  },
+} as const;
+
+// ---------------------------------------------------------------------------------------------
 // Calls
 
 /** Terminal input is typed or pasted text; a paste larger than this is sent in pieces. */
@@ -922,6 +1168,7 @@ export const calls = {
   },
   'live.stop': { request: z.strictObject({ playbackId: id }), response: empty },
   ...adminPanelCalls,
+  ...adminCalls,
 } as const satisfies Record<CallName, { request: z.ZodType; response: z.ZodType }>;
 
 // ---------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import {
 import { AccessRequestFeed } from './accessRequests/accessRequestFeed.ts';
 import { type RequestNotice, requestNotice } from './accessRequests/accessRequestNotice.ts';
 import { createAdminPanelHandlers } from './adminPanel/adminPanelHandlers.ts';
+import { createAdminSettingsHandlers } from './adminSettings.ts';
 import { asDesktopErrors, toDesktopError } from './desktopErrors.ts';
 import { DesktopProfileStore } from './desktopProfile.ts';
 import type { SecretEncryptor } from './encryptedFileSecretStore.ts';
@@ -416,6 +417,7 @@ export async function createDesktopApp(
     ...recordings.handlers,
 
     ...adminPanel,
+    ...createAdminSettingsHandlers((work) => account.run(work)),
 
     'recordings.verify': async ({ sessionId }) => {
       const pinned = account.pinned();

@@ -67,6 +67,14 @@ export function createStubWebHostApp(): StubWebHostApp {
     'account.logout': notSignedIn,
     'localGateway.createAdmin': notSignedIn,
     'resources.list': notSignedIn,
+    'admin.resources.list': notSignedIn,
+    'admin.resources.save': notSignedIn,
+    'admin.resources.delete': notSignedIn,
+    'admin.resources.test': notSignedIn,
+    'admin.resources.scanHostKey': notSignedIn,
+    'admin.policies.list': notSignedIn,
+    'admin.policies.save': notSignedIn,
+    'admin.policies.try': notSignedIn,
     'terminals.open': notSignedIn,
     'terminals.write': async (request, caller) => {
       record('terminals.write', request, caller);

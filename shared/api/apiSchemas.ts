@@ -300,6 +300,33 @@ export function maskingModeOf(policy: Pick<DatabasePolicy, 'maskingMode'>): Mask
   return policy.maskingMode ?? 'basic';
 }
 
+/** `SHA256:…` as OpenSSH prints a key's fingerprint (base64 of the SHA-256, no padding). */
+export const sshFingerprintSchema = z
+  .string()
+  .trim()
+  .regex(
+    /^SHA256:[A-Za-z0-9+/]{43}$/,
+    'a fingerprint as OpenSSH prints it: SHA256: and 43 characters',
+  );
+
+/**
+ * SSH resources' key handling on create and edit (issue #14): the gateway can make the login
+ * key itself, and pins the target's host key from a fingerprint the admin confirmed.
+ */
+const sshKeyWriteFields = {
+  /**
+   * The gateway generates an ed25519 key pair, keeps the private key as the resource's
+   * credential and answers its public key (`publicKeyToInstall`) for the target's
+   * authorized_keys. Not with `secret.privateKey`.
+   */
+  generateKey: z.boolean().optional(),
+  /**
+   * The host key fingerprint the admin confirmed (from `POST /resources/ssh/host-key-scan`):
+   * the gateway scans the target again and pins the key it presents only if it matches.
+   */
+  hostKeyFingerprint: sshFingerprintSchema.optional(),
+};
+
 export const createResourceRequestSchema = z.strictObject({
   name: resourceNameSchema,
   description: z.string().max(1024).default(''),
@@ -312,6 +339,7 @@ export const createResourceRequestSchema = z.strictObject({
     guardrails: [],
     maskingMode: 'strict',
   }),
+  ...sshKeyWriteFields,
 });
 export type CreateResourceRequest = z.input<typeof createResourceRequestSchema>;
 
@@ -323,6 +351,7 @@ export const updateResourceRequestSchema = z.strictObject({
   /** Replaces the stored credentials; `null` removes them. */
   secret: resourceSecretInputSchema.nullable().optional(),
   policy: databasePolicyInputSchema.optional(),
+  ...sshKeyWriteFields,
 });
 export type UpdateResourceRequest = z.input<typeof updateResourceRequestSchema>;
 
@@ -349,6 +378,61 @@ export const resourceSchema = z.object({
 });
 export type Resource = z.infer<typeof resourceSchema>;
 export const resourceListSchema = z.object({ resources: z.array(resourceSchema) });
+
+/** The answer to a create or edit: the resource, and the public key to install, if one was made. */
+export const resourceWriteResultSchema = resourceSchema.extend({
+  /**
+   * The public half of the key the gateway just generated or was just given, as an
+   * authorized_keys line to install on the target; null when the credential did not change.
+   */
+  publicKeyToInstall: z.string().nullable().default(null),
+});
+export type ResourceWriteResult = z.infer<typeof resourceWriteResultSchema>;
+
+/** `POST /v1/resources/ssh/host-key-scan`: which host key a target presents (nothing stored). */
+export const hostKeyScanRequestSchema = z.strictObject({
+  host: hostSchema,
+  port: portSchema.default(22),
+});
+export const hostKeyScanSchema = z.object({
+  host: z.string(),
+  port: portSchema,
+  /** `ssh-ed25519`, `ecdsa-sha2-nistp256`, `ssh-rsa`, … */
+  keyType: z.string(),
+  /** `SHA256:…`: compare it with what the server's owner says, then confirm it on the resource. */
+  fingerprint: z.string(),
+  /** The key as an OpenSSH public key line (known_hosts form without the host). */
+  publicKey: z.string(),
+});
+export type HostKeyScan = z.infer<typeof hostKeyScanSchema>;
+
+/** The steps of `POST /v1/resources/:id/test`, in the order they run. */
+export const connectionTestSteps = ['dns', 'tcp', 'tls', 'host_key', 'auth'] as const;
+export type ConnectionTestStep = (typeof connectionTestSteps)[number];
+export const connectionTestResultSchema = z.object({
+  ok: z.boolean(),
+  /** The step that failed; null when every step passed. */
+  failedStep: z.enum(connectionTestSteps).nullable(),
+  /** What happened, for a person: what failed and what to do, or what was reached. */
+  message: z.string(),
+  /** The steps that ran, in order, with how long each took; the last failed when `!ok`. */
+  steps: z.array(
+    z.object({
+      step: z.enum(connectionTestSteps),
+      ok: z.boolean(),
+      ms: z.number(),
+      /** e.g. the address DNS gave, or "not encrypted" for tlsMode prefer without TLS. */
+      detail: z.string().nullable().default(null),
+    }),
+  ),
+  totalMs: z.number(),
+  /** On an SSH host key failure: the fingerprint the target presents and the pinned one. */
+  hostKey: z
+    .object({ presented: z.string().nullable(), pinned: z.string().nullable() })
+    .nullable()
+    .default(null),
+});
+export type ConnectionTestResult = z.infer<typeof connectionTestResultSchema>;
 
 // ---------------------------------------------------------------------------------------------
 // Grants
@@ -928,3 +1012,72 @@ export const terminateSessionRequestSchema = z.strictObject({
   /** Shown to the person whose session ends. */
   reason: z.string().min(1).max(200).optional(),
 });
+
+// ---------------------------------------------------------------------------------------------
+// Policies (issue #14): what a masking and guardrail policy would do, before it is saved
+
+/** A sample result set: column names with their PostgreSQL type names, and rows as text. */
+export const sampleResultSchema = z
+  .strictObject({
+    columns: z
+      .array(
+        z.strictObject({
+          name: z.string().min(1).max(63),
+          /** A PostgreSQL type name (`text`, `int4`, `jsonb`, …); `text` when left out. */
+          type: z.string().min(1).max(63).default('text'),
+        }),
+      )
+      .min(1)
+      .max(100),
+    /** Each row's values in the columns' order, as PostgreSQL's text form; null is NULL. */
+    rows: z.array(z.array(z.string().max(8192).nullable()).max(100)).max(100),
+  })
+  .refine((result) => result.rows.every((row) => row.length === result.columns.length), {
+    message: 'every row needs one value per column',
+    path: ['rows'],
+  });
+
+export const policyTryRequestSchema = z.strictObject({
+  /** The policy as a resource or grant holds it (the same schema). */
+  policy: databasePolicyInputSchema,
+  sampleQuery: z
+    .string()
+    .trim()
+    .min(1, 'write a query to try')
+    .max(16 * 1024),
+  sampleResult: sampleResultSchema.optional(),
+});
+export type PolicyTryRequest = z.input<typeof policyTryRequestSchema>;
+
+export const policyTryResultSchema = z.object({
+  /** What the gateway would do with the query under this policy. */
+  verdict: z.enum(['allowed', 'refused']),
+  /** Why it would refuse: which rule, of which kind, on which statement. Null when allowed. */
+  refusal: z
+    .object({
+      rule: z.string(),
+      /** guardrail: an admin's rule; strict_masking: a masked column used; built_in: the gateway's own. */
+      kind: z.enum(['guardrail', 'strict_masking', 'built_in']),
+      statement: z.string(),
+      reason: z.string(),
+    })
+    .nullable(),
+  /** The sample result as the client would receive it (null without a sample or when refused). */
+  result: z
+    .object({
+      columns: z.array(
+        z.object({
+          name: z.string(),
+          type: z.string(),
+          /** What happens to the column: clear, masked (by rule), nulled (by rule) or scanned by value rules. */
+          treatment: z.enum(['clear', 'masked', 'nulled', 'scanned']),
+          rules: z.array(z.string()),
+        }),
+      ),
+      rows: z.array(z.array(z.string().nullable())),
+    })
+    .nullable(),
+  /** Things the trial could not know, e.g. type names no built-in type has, or the target's views. */
+  notes: z.array(z.string()),
+});
+export type PolicyTryResult = z.infer<typeof policyTryResultSchema>;

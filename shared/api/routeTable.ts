@@ -26,6 +26,7 @@ import {
   accessRequestSchema,
   accessRevokedSchema,
   addGroupMemberSchema,
+  connectionTestResultSchema,
   createAccessRequestSchema,
   createDbCertificateRequestSchema,
   createdUserSchema,
@@ -45,9 +46,13 @@ import {
   groupNameSchema,
   groupSchema,
   healthSchema,
+  hostKeyScanRequestSchema,
+  hostKeyScanSchema,
   keysSchema,
   loginRequestSchema,
   logoutRequestSchema,
+  policyTryRequestSchema,
+  policyTryResultSchema,
   type Role,
   recordingAccessListSchema,
   recordingAccessQuerySchema,
@@ -62,6 +67,7 @@ import {
   refreshRequestSchema,
   resourceListSchema,
   resourceSchema,
+  resourceWriteResultSchema,
   sessionListQuerySchema,
   sessionListSchema,
   sessionSchema,
@@ -177,7 +183,7 @@ export const apiRoutes = {
     path: '/resources',
     access: ADMIN,
     body: createResourceRequestSchema,
-    response: resourceSchema,
+    response: resourceWriteResultSchema,
     status: 201,
   },
   updateResource: {
@@ -186,7 +192,7 @@ export const apiRoutes = {
     access: ADMIN,
     params: idParams,
     body: updateResourceRequestSchema,
-    response: resourceSchema,
+    response: resourceWriteResultSchema,
   },
   deleteResource: {
     method: 'DELETE',
@@ -194,6 +200,32 @@ export const apiRoutes = {
     access: ADMIN,
     params: idParams,
     response: 'empty',
+  },
+  /** Which host key an SSH server presents (issue #14); nothing is stored. */
+  scanHostKey: {
+    method: 'POST',
+    path: '/resources/ssh/host-key-scan',
+    access: ADMIN,
+    body: hostKeyScanRequestSchema,
+    response: hostKeyScanSchema,
+  },
+  /** Connects with the stored secret and says which step failed: dns, tcp, tls, host_key, auth. */
+  testResource: {
+    method: 'POST',
+    path: '/resources/:id/test',
+    access: ADMIN,
+    params: idParams,
+    response: connectionTestResultSchema,
+  },
+
+  // --- policies (issue #14)
+  /** What a masking and guardrail policy would do to a sample query and result (the real code). */
+  tryPolicy: {
+    method: 'POST',
+    path: '/policies/try',
+    access: ADMIN,
+    body: policyTryRequestSchema,
+    response: policyTryResultSchema,
   },
 
   // --- grants

@@ -10,6 +10,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import {
+  appendFileSync,
   chmodSync,
   chownSync,
   existsSync,
@@ -41,6 +42,8 @@ export interface RunningSshd {
   pid: number | undefined;
   /** Everything sshd wrote to stderr so far (its log). */
   log(): string;
+  /** Appends a public key line to the login user's authorized_keys (a key the gateway made). */
+  authorizeKey(publicKeyLine: string): void;
   stop(): Promise<void>;
 }
 
@@ -200,6 +203,9 @@ export async function startSshd(options: { loginAs?: string } = {}): Promise<Run
           user,
           pid: child.pid,
           log: () => log,
+          authorizeKey(publicKeyLine) {
+            appendFileSync(authorizedKeys, `${publicKeyLine.trim()}\n`);
+          },
           async stop() {
             if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
               child.kill('SIGTERM');

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode, totpStep } from '../../gateway/auth/totp.ts';
 import { SQLITE_FILE_NAME } from '../../gateway/index.ts';
+import { generateEd25519KeyPair } from '../../shared/ssh/sshKeyPair.ts';
 import { startTestGateway, type TestGateway } from '../harness/gatewayForTests.ts';
 import { describeWithPostgres, freshPostgresDatabase } from '../harness/postgresForTests.ts';
 
@@ -15,8 +16,8 @@ const ADMIN_PASSWORD = 'admin-password-1';
 const ENGINEER_PASSWORD = 'engineer-password-1';
 // Target credentials: these strings must never come back out of the gateway.
 const TARGET_PASSWORD = 'S3cret-target-password-9f1c';
-const TARGET_KEY =
-  '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAexampleKEYmaterial42\n-----END OPENSSH PRIVATE KEY-----';
+// A real key: the gateway parses an uploaded key and refuses one it cannot read (issue #14).
+const TARGET_KEY = generateEd25519KeyPair().private;
 const DB_PASSWORD = 'pg-target-password-77aa';
 
 describe('gateway API (sqlite store)', () => describeApi('sqlite', async () => undefined));

@@ -35,6 +35,9 @@ const expectedAccess: Record<RouteName, 'public' | 'signed-in' | readonly Role[]
   createResource: ['admin'],
   updateResource: ['admin'],
   deleteResource: ['admin'],
+  scanHostKey: ['admin'],
+  testResource: ['admin'],
+  tryPolicy: ['admin'],
   listGrants: 'signed-in',
   getGrant: 'signed-in',
   createGrant: ['admin'],
@@ -188,14 +191,18 @@ describe('the gateway serves the route table', () => {
         }
       }
     }
-    // The admin-only routes (6 for resources and grants, 5 for users, 3 for groups) refuse two
-    // roles each; the access log and the recording problems refuse engineers.
+    // The admin-only routes (6 for resources and grants, 5 for users, 3 for groups, 3 for the
+    // resource and policy tools) refuse two roles each; the access log and the recording
+    // problems refuse engineers.
     expect(refusals).toContain('createResource:engineer');
     expect(refusals).toContain('deleteGrant:auditor');
     expect(refusals).toContain('listRecordingAccess:engineer');
     expect(refusals).toContain('listRecordingProblems:engineer');
     expect(refusals).toContain('disableUser:engineer');
     expect(refusals).toContain('setUserRole:auditor');
-    expect(refusals).toHaveLength(14 * 2 + 2);
+    expect(refusals).toContain('scanHostKey:engineer');
+    expect(refusals).toContain('testResource:auditor');
+    expect(refusals).toContain('tryPolicy:engineer');
+    expect(refusals).toHaveLength(17 * 2 + 2);
   });
 });

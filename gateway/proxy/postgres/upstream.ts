@@ -52,6 +52,8 @@ export interface UpstreamOptions {
    * the target's view definitions with it, issue #13); its rows come back as `catalogRows`.
    */
   catalogQuery?: string;
+  /** Called once TLS with the target is up (an admin's "test connection" times its steps). */
+  onTlsEstablished?: () => void;
 }
 
 export interface UpstreamConnection {
@@ -75,8 +77,13 @@ export interface UpstreamConnection {
   catalogRows: (string | null)[][];
 }
 
+/** Which step of reaching the target failed (issue #14: "test connection" names it). */
+export type UpstreamStep = 'tcp' | 'tls' | 'auth';
+
 /** Why the gateway could not open the session on the target; the message is for the user. */
 export class UpstreamError extends Error {
+  /** Set by `connectUpstream` to the step it was in when this was thrown. */
+  step: UpstreamStep | undefined;
   constructor(
     message: string,
     /** The target's own error fields, when it sent an ErrorResponse. */
@@ -103,7 +110,10 @@ export async function connectUpstream(
 ): Promise<UpstreamConnection> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const where = `${target.name} (${target.host}:${target.port})`;
-  const tcp = await openTcp(target.host, target.port, timeoutMs, where);
+  let step: UpstreamStep = 'tcp';
+  const tcp = await openTcp(target.host, target.port, timeoutMs, where).catch((error: unknown) => {
+    throw withStep(asUpstreamError(error, where), step);
+  });
   let socket: Socket | TLSSocket = tcp;
   const reader = new MessageReader('backend', {
     ...(options.maxMessageBytes !== undefined && { maxMessageBytes: options.maxMessageBytes }),
@@ -120,6 +130,7 @@ export async function connectUpstream(
   try {
     let tls = false;
     if (target.tlsMode !== 'disable') {
+      step = 'tls';
       tcp.write(SSL_REQUEST);
       frames.expectEncryptionResponse();
       const answer = reader.decode(await frames.next());
@@ -141,6 +152,7 @@ export async function connectUpstream(
         socket = await startTls(tcp, target, timeoutMs, where);
         frames.attach(socket);
         tls = true;
+        options.onTlsEstablished?.();
       } else if (target.tlsMode !== 'prefer') {
         throw new UpstreamError(
           `${where} does not accept TLS, but the resource requires it (tlsMode ${target.tlsMode}); an admin must enable ssl on the server or change the resource`,
@@ -149,6 +161,7 @@ export async function connectUpstream(
       frames.expectTyped();
     }
 
+    step = 'auth';
     const parameters = new Map<string, string>();
     for (const [name, value] of clientParameters) parameters.set(name, value);
     parameters.set('user', target.username);
@@ -209,8 +222,13 @@ export async function connectUpstream(
     frames.detach();
     socket.destroy();
     tcp.destroy();
-    throw asUpstreamError(error, where);
+    throw withStep(asUpstreamError(error, where), step);
   }
+}
+
+function withStep(error: UpstreamError, step: UpstreamStep): UpstreamError {
+  error.step ??= step;
+  return error;
 }
 
 /** Runs one query on the logged-in connection; the session is relayed only after it. */

@@ -20,14 +20,30 @@ export interface UpstreamTarget {
   hostKey: string | null;
 }
 
+/**
+ * Which step of reaching the target failed, for an admin's "test connection" (issue #14):
+ * `host_key` (none pinned, a different one presented, or no SSH handshake) or `auth`.
+ */
+export type UpstreamStep = 'tcp' | 'host_key' | 'auth';
+
 export class UpstreamRefusal extends Error {
   override readonly name = 'UpstreamRefusal';
+  constructor(
+    message: string,
+    readonly step: UpstreamStep = 'tcp',
+    /** On a host key mismatch: both fingerprints. */
+    readonly hostKey?: { presented: string | null; pinned: string | null },
+  ) {
+    super(message);
+  }
 }
 
 export interface UpstreamOptions {
   /** How long the TCP connect + SSH handshake + login may take. */
   readyTimeoutMs?: number;
   keepaliveIntervalMs?: number;
+  /** Called once the target presented the pinned host key (the test times its steps). */
+  onHostKeyAccepted?: () => void;
 }
 
 const DEFAULT_READY_TIMEOUT_MS = 15_000;
@@ -61,6 +77,8 @@ export function connectUpstream(
       new UpstreamRefusal(
         `${target.name} has no pinned SSH host key, so Witness will not connect to it — an admin ` +
           'must scan and pin (or paste) its host key on the resource first.',
+        'host_key',
+        { presented: null, pinned: null },
       ),
     );
   }
@@ -69,6 +87,7 @@ export function connectUpstream(
     return Promise.reject(
       new UpstreamRefusal(
         `The pinned host key of ${target.name} is not a valid OpenSSH public key; an admin must re-pin it.`,
+        'host_key',
       ),
     );
   }
@@ -76,6 +95,7 @@ export function connectUpstream(
     return Promise.reject(
       new UpstreamRefusal(
         `${target.name} has no stored credential to log in with; an admin must add a private key or password to the resource.`,
+        'auth',
       ),
     );
   }
@@ -106,15 +126,32 @@ export function connectUpstream(
               `but ${fingerprintOfKeyBlob(pinned.blob)} is pinned. This can mean someone is intercepting ` +
               'the connection, or the server was reinstalled; an admin must verify the new key and ' +
               're-pin it. Nothing was sent to the target.',
+            'host_key',
+            {
+              presented: fingerprintOfKeyBlob(presented),
+              pinned: fingerprintOfKeyBlob(pinned.blob),
+            },
           ),
         );
         return;
       }
-      fail(new UpstreamRefusal(describeConnectError(target, error)));
+      // Before the host key was seen the SSH handshake itself failed; after it, the login.
+      const step: UpstreamStep =
+        error.level === 'client-authentication' || presented
+          ? 'auth'
+          : error.level === 'client-socket'
+            ? 'tcp'
+            : 'host_key';
+      fail(new UpstreamRefusal(describeConnectError(target, error), step));
     });
     // A connection that closes before 'ready' without an 'error' (the server hung up).
     client.once('close', () =>
-      fail(new UpstreamRefusal(`${target.name} closed the connection before the login finished.`)),
+      fail(
+        new UpstreamRefusal(
+          `${target.name} closed the connection before the login finished.`,
+          presented ? 'auth' : 'host_key',
+        ),
+      ),
     );
     client.on('keyboard-interactive', (_name, _instructions, _lang, prompts, finish) => {
       // Password-only servers often ask through keyboard-interactive; answer with the stored
@@ -135,7 +172,9 @@ export function connectUpstream(
       tryKeyboard: credential.password !== undefined,
       hostVerifier: (key: Buffer) => {
         presented = Buffer.from(key);
-        return sameKey(presented, pinned.blob);
+        const accepted = sameKey(presented, pinned.blob);
+        if (accepted) options.onHostKeyAccepted?.();
+        return accepted;
       },
       ...(credential.privateKey !== undefined && { privateKey: credential.privateKey }),
       ...(credential.passphrase !== undefined && { passphrase: credential.passphrase }),
@@ -150,6 +189,7 @@ export function connectUpstream(
       fail(
         new UpstreamRefusal(
           `The stored private key of ${target.name} cannot be used (${(error as Error).message}); an admin must replace it.`,
+          'auth',
         ),
       );
     }
