@@ -235,6 +235,29 @@ export interface IndexedTextsFtsTable {
   text: string;
 }
 
+/** One entry of the audit log's chain (0008). Hashes are hex; `details` is JSON text. */
+export interface AuditEntriesTable {
+  seq: number;
+  time: number;
+  actor_id: string | null;
+  actor_name: string | null;
+  action: string;
+  target: string;
+  outcome: string;
+  details: string;
+  prev_hash: string;
+  hash: string;
+}
+
+/** A signed checkpoint over the audit chain (0008); the signature is base64. */
+export interface AuditCheckpointsTable {
+  seq: number;
+  hash: string;
+  time: number;
+  key_id: string;
+  signature: string;
+}
+
 export interface Database {
   users: UsersTable;
   enrollments: EnrollmentsTable;
@@ -250,6 +273,8 @@ export interface Database {
   recording_text: RecordingTextTable;
   indexed_texts: IndexedTextsTable;
   indexed_texts_fts: IndexedTextsFtsTable;
+  audit_entries: AuditEntriesTable;
+  audit_checkpoints: AuditCheckpointsTable;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -864,6 +889,48 @@ const accessRequests: Migration = {
   },
 };
 
+/**
+ * 0008 (issue #14): the audit log, a hash chain of admin actions, access decisions and
+ * requests, and the signed checkpoints over it. `seq` is the primary key, so two appends that
+ * raced past the lock would still not both land at one place in the chain.
+ */
+const auditLog: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('audit_entries')
+      .addColumn('seq', 'bigint', (c) => c.primaryKey())
+      .addColumn('time', 'bigint', (c) => c.notNull())
+      .addColumn('actor_id', 'text')
+      .addColumn('actor_name', 'text')
+      .addColumn('action', 'text', (c) => c.notNull())
+      .addColumn('target', 'text', (c) => c.notNull())
+      .addColumn('outcome', 'text', (c) => c.notNull())
+      .addColumn('details', 'text', (c) => c.notNull())
+      .addColumn('prev_hash', 'text', (c) => c.notNull())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('audit_entries_time').on('audit_entries').column('time').execute();
+    await db.schema
+      .createIndex('audit_entries_actor')
+      .on('audit_entries')
+      .columns(['actor_id', 'seq'])
+      .execute();
+    await db.schema
+      .createIndex('audit_entries_action')
+      .on('audit_entries')
+      .columns(['action', 'seq'])
+      .execute();
+    await db.schema
+      .createTable('audit_checkpoints')
+      .addColumn('seq', 'bigint', (c) => c.primaryKey())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .addColumn('time', 'bigint', (c) => c.notNull())
+      .addColumn('key_id', 'text', (c) => c.notNull())
+      .addColumn('signature', 'text', (c) => c.notNull())
+      .execute();
+  },
+};
+
 export const EMPTY_POLICY_JSON = '{"masking":[],"guardrails":[]}';
 export const NO_APPROVERS_JSON = '{"users":[],"groups":[]}';
 
@@ -876,6 +943,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0005_distinct_texts': distinctTexts,
   '0006_verdict_detail': verdictDetail,
   '0007_access_requests': accessRequests,
+  '0008_audit_log': auditLog,
 });
 
 /** In-code provider, so migrations ship inside the bundle with no directory to find at runtime. */
