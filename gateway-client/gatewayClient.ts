@@ -21,6 +21,7 @@ import {
   API_PREFIX,
   type ApiErrorBody,
   type ApiErrorCode,
+  type AuditListQuery,
   apiErrorSchema,
   type CreateAccessRequest,
   type CreateGrantRequest,
@@ -621,6 +622,19 @@ export class GatewayClient {
       { params: { sessionId }, query: { follow: '1' } },
       { idleTimeout: false },
     );
+  }
+
+  /** One page of the audit log, newest first (admins and auditors); `nextCursor` pages on. */
+  async listAudit(query: AuditListQuery = {}) {
+    return this.call('listAudit', { query });
+  }
+
+  /**
+   * The whole audit log as JSON lines, signed to its last entry (admins and auditors);
+   * `verifyAuditExport` in shared/recording/verifyAuditLog.ts checks it offline.
+   */
+  async exportAudit(): Promise<Download> {
+    return this.call('exportAudit');
   }
 
   /** An export: the `.cast` of one terminal channel, or the signed bundle. */

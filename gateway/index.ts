@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Keys, PROTOCOLS } from '../shared/api/apiSchemas.ts';
 import { type RunningApi, startApiServer } from './api/apiServer.ts';
+import { AuditTrail } from './audit/auditTrail.ts';
 import { AuthService, type AuthSettings, DEFAULT_AUTH_SETTINGS } from './auth/authService.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { type GatewayKeyMaterial, loadOrInitDataDir } from './config/dataDir.ts';
@@ -105,6 +106,8 @@ export interface GatewayServices {
   liveWatches: LiveWatches;
   /** Admins' user management and offboarding (issue #14). */
   users: UserAdmin;
+  /** The audit log's one writer, signing its head with the recording key (issue #14). */
+  audit: AuditTrail;
 }
 
 export interface RunningGateway {
@@ -165,7 +168,18 @@ export async function openGatewayServices(
   });
   const liveWatches = new LiveWatches();
   const requestEvents = new AccessRequestEvents();
+  // The recording key signs the audit log too: one key to pin, one way to verify (issue #14).
+  const audit = new AuditTrail({
+    store,
+    clock,
+    signer: {
+      keyId: dataDir.recordingKey.keyId,
+      sign: (bytes) => signBytes(dataDir.recordingKey.privateKey, bytes),
+    },
+    ...(log && { log }),
+  });
   return {
+    audit,
     store,
     dataDir,
     auth,
@@ -174,9 +188,9 @@ export async function openGatewayServices(
     resources: new ResourceCatalog(store, clock, dataDir.masterKey),
     grants: new GrantBook(store, clock),
     groups: new GroupDirectory(store),
-    requests: new AccessRequestDesk(store, clock, requestEvents),
+    requests: new AccessRequestDesk(store, clock, requestEvents, audit),
     requestEvents,
-    sessions: new SessionService(store, clock, () => listeners),
+    sessions: new SessionService(store, clock, () => listeners, audit),
     listeners,
     instanceId,
     recordingCheck: new RecordingCheck({ store, segmentRoot }, clock),
@@ -298,6 +312,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       await services.reverifier.stop();
       await services.hashPool.close();
       await services.textIndex.close();
+      await services.audit.close();
       await services.store.close();
     },
   };

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Keys } from '../../shared/api/apiSchemas.ts';
 import type { RouteName } from '../../shared/api/routeTable.ts';
+import type { AuditTrail } from '../audit/auditTrail.ts';
 import type { AuthService } from '../auth/authService.ts';
 import type { Clock } from '../clock.ts';
 import { GatewayError } from '../gatewayError.ts';
@@ -20,6 +21,7 @@ import {
   accessRequestHandlers,
 } from './accessRequestRoutes.ts';
 import { type ApiHandlers, type HandlersFor, registerApi } from './apiRoute.ts';
+import { type AuditRouteName, type AuditRouteServices, auditHandlers } from './auditRoutes.ts';
 import {
   iso,
   presentGrant,
@@ -40,7 +42,8 @@ export interface ApiServices {
     Pick<ResourceStore, 'getResource'> &
     Pick<SessionStore, 'getSession' | 'listSessions'> &
     RecordingRouteServices['store'] &
-    AccessRequestRouteServices['store'];
+    AccessRequestRouteServices['store'] &
+    AuditRouteServices['store'];
   storeKind: StoreKind;
   clock: Clock;
   auth: AuthService;
@@ -52,6 +55,8 @@ export interface ApiServices {
   sessions: SessionService;
   recordings: RecordingArchive;
   users: UserAdmin;
+  /** The audit log's one writer (issue #14): the route wrapper records every audited call. */
+  audit: AuditTrail;
   liveWatches: RecordingRouteServices['liveWatches'];
   recordingCheck: RecordingRouteServices['recordingCheck'];
   recordingJudge: RecordingRouteServices['recordingJudge'];
@@ -70,13 +75,19 @@ export function registerRoutes(app: FastifyInstance, services: ApiServices): voi
     ...recordingHandlers(app, services),
     ...userHandlers(services.users),
     ...accessRequestHandlers(app, services),
+    ...auditHandlers({
+      store: services.store,
+      audit: services.audit,
+      clock: services.clock,
+      keyId: services.keys.recordingKey.keyId,
+    }),
   };
-  registerApi(app, services.auth, handlers);
+  registerApi(app, services.auth, handlers, services.audit);
 }
 
 type CoreRouteName = Exclude<
   RouteName,
-  RecordingRouteName | UserRouteName | AccessRequestRouteName
+  RecordingRouteName | UserRouteName | AccessRequestRouteName | AuditRouteName
 >;
 
 /** Health, keys, sign-in, the signed-in user, resources, grants and sessions. */

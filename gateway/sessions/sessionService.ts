@@ -1,4 +1,5 @@
 import type { Protocol } from '../../shared/api/apiSchemas.ts';
+import type { AuditRecorder } from '../audit/auditTrail.ts';
 import { hashOpaqueToken, newOpaqueToken } from '../auth/opaqueTokens.ts';
 import type { Clock } from '../clock.ts';
 import { GatewayError } from '../gatewayError.ts';
@@ -36,9 +37,44 @@ export class SessionService {
       Pick<GrantStore, 'getGrant' | 'listGrants'>,
     private readonly clock: Clock,
     private readonly listeners: () => ListenerAddresses,
+    /** Where every access decision goes (issue #14): allowed with its grant, or refused and why. */
+    private readonly audit?: AuditRecorder,
   ) {}
 
   async createSession(user: UserRecord, resourceIdOrName: string): Promise<IssuedSession> {
+    let issued: IssuedSession;
+    try {
+      issued = await this.decideSession(user, resourceIdOrName);
+    } catch (error) {
+      await this.audit?.record({
+        actor: { id: user.id, name: user.username },
+        action: 'session.refused',
+        target: `/resources/${resourceIdOrName}`,
+        outcome: 'refused',
+        details: {
+          reason: error instanceof GatewayError ? error.message : 'unexpected error',
+          code: error instanceof GatewayError ? error.code : 'internal',
+        },
+      });
+      throw error;
+    }
+    const { session } = issued;
+    await this.audit?.record({
+      actor: { id: user.id, name: user.username },
+      action: 'session.allowed',
+      target: `/resources/${session.resourceId}`,
+      outcome: 'allowed',
+      details: {
+        sessionId: session.id,
+        grantId: session.grantId,
+        requestId: session.requestId,
+        expiresAt: session.expiresAt,
+      },
+    });
+    return issued;
+  }
+
+  private async decideSession(user: UserRecord, resourceIdOrName: string): Promise<IssuedSession> {
     const resource = await this.findResource(resourceIdOrName);
     const now = this.clock.now();
     const decision = decideAccess(user, resource, await this.store.listGrants(), now);
@@ -123,6 +159,17 @@ export class SessionService {
             : null;
     if (refusal || !user || !resource) {
       await this.store.endSession(session.id, `refused at connect: ${refusal}`, now);
+      await this.audit?.record({
+        actor: user ? { id: user.id, name: user.username } : null,
+        action: 'session.refused',
+        target: `/resources/${session.resourceId}`,
+        outcome: 'refused',
+        details: {
+          sessionId: session.id,
+          grantId: session.grantId,
+          reason: `at connect: ${refusal}`,
+        },
+      });
       throw new GatewayError('no_active_grant', `Connection refused: ${refusal}.`);
     }
     return { session, resource, user };
