@@ -55,6 +55,7 @@ import {
 import { registerAccessRequestCommands } from './accessRequestCommands.ts';
 import { registerAdminCommands } from './adminCommands.ts';
 import { registerAdminGrantCommands, registerAdminGroupCommands } from './adminGrantCommands.ts';
+import { registerAuditCommands } from './auditCommands.ts';
 import { registerPsqlCommand } from './psqlCommand.ts';
 import { registerRecordingCommands } from './recordingCommands.ts';
 import { registerSshCommand } from './sshCommand.ts';
@@ -207,6 +208,14 @@ class WitnessCli {
       .action((resource: string, options: { json?: boolean }) => this.connect(resource, options));
 
     registerRecordingCommands(program, {
+      stdout: this.io.stdout,
+      stderr: this.io.stderr,
+      withClient: (action) => this.withSignedIn(({ client }) => action(client)),
+      failure: (message) => new CliError(message),
+      usage: (message) => new UsageError(message),
+    });
+
+    registerAuditCommands(program, {
       stdout: this.io.stdout,
       stderr: this.io.stderr,
       withClient: (action) => this.withSignedIn(({ client }) => action(client)),
