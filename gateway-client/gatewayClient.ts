@@ -79,6 +79,11 @@ export interface Download {
   contentType: string | undefined;
   /** From Content-Length, when the gateway sent one. */
   contentLength: number | null;
+  /**
+   * The response's trailers, read once the body has ended (empty before): a live watch says
+   * why it ended in one (shared/api/watchEnd.ts).
+   */
+  trailers?: () => Record<string, string | undefined>;
 }
 
 /** The two tokens an authenticated call needs. */
@@ -720,6 +725,7 @@ export class GatewayClient {
             body: res,
             contentType: res.headers['content-type'],
             contentLength: Number.isFinite(declared) ? declared : null,
+            trailers: () => res.trailers,
           });
           return;
         }
