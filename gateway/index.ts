@@ -187,7 +187,7 @@ export async function openGatewayServices(
     users: new UserAdmin({ store, auth, liveWatches, clock }),
     resources: new ResourceCatalog(store, clock, dataDir.masterKey),
     grants: new GrantBook(store, clock),
-    groups: new GroupDirectory(store),
+    groups: new GroupDirectory(store, clock),
     requests: new AccessRequestDesk(store, clock, requestEvents, audit),
     requestEvents,
     sessions: new SessionService(store, clock, () => listeners, audit),
