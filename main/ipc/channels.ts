@@ -36,6 +36,9 @@ export const CALL_NAMES = [
   'recordings.cancelExport',
   'live.watch',
   'live.stop',
+  'audit.list',
+  'audit.verify',
+  'audit.export',
 ] as const;
 
 export const EVENT_NAMES = [

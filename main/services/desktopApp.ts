@@ -19,6 +19,7 @@ import {
   type EventSender,
   type localGatewayStatusSchema,
 } from '../ipc/contract.ts';
+import { createAuditHandlers } from './audit/auditHandlers.ts';
 import { asDesktopErrors, toDesktopError } from './desktopErrors.ts';
 import { DesktopProfileStore } from './desktopProfile.ts';
 import type { SecretEncryptor } from './encryptedFileSecretStore.ts';
@@ -388,6 +389,11 @@ export async function createDesktopApp(
     },
 
     ...recordings.handlers,
+    ...createAuditHandlers({
+      account,
+      appDataDir: platform.appDataDir,
+      ...(platform.chooseExportFile ? { chooseSaveFile: platform.chooseExportFile } : {}),
+    }),
 
     'recordings.verify': async ({ sessionId }) => {
       const pinned = account.pinned();

@@ -100,6 +100,9 @@ export function createStubWebHostApp(): StubWebHostApp {
     'recordings.cancelExport': notSignedIn,
     'live.watch': notSignedIn,
     'live.stop': notSignedIn,
+    'audit.list': notSignedIn,
+    'audit.verify': notSignedIn,
+    'audit.export': notSignedIn,
   };
   return stub;
 }
