@@ -21,6 +21,7 @@ import {
   API_PREFIX,
   type ApiErrorBody,
   type ApiErrorCode,
+  type AuditListQuery,
   apiErrorSchema,
   type CreateAccessRequest,
   type CreateDbCertificateRequest,
@@ -80,6 +81,11 @@ export interface Download {
   contentType: string | undefined;
   /** From Content-Length, when the gateway sent one. */
   contentLength: number | null;
+  /**
+   * The response's trailers, read once the body has ended (empty before): a live watch says
+   * why it ended in one (shared/api/watchEnd.ts).
+   */
+  trailers?: () => Record<string, string | undefined>;
 }
 
 /** The two tokens an authenticated call needs. */
@@ -648,6 +654,19 @@ export class GatewayClient {
     );
   }
 
+  /** One page of the audit log, newest first (admins and auditors); `nextCursor` pages on. */
+  async listAudit(query: AuditListQuery = {}) {
+    return this.call('listAudit', { query });
+  }
+
+  /**
+   * The whole audit log as JSON lines, signed to its last entry (admins and auditors);
+   * `verifyAuditExport` in shared/recording/verifyAuditLog.ts checks it offline.
+   */
+  async exportAudit(): Promise<Download> {
+    return this.call('exportAudit');
+  }
+
   /** An export: the `.cast` of one terminal channel, or the signed bundle. */
   async exportRecording(sessionId: string, query: RecordingExportQuery): Promise<Download> {
     return this.call('exportRecording', { params: { sessionId }, query });
@@ -731,6 +750,7 @@ export class GatewayClient {
             body: res,
             contentType: res.headers['content-type'],
             contentLength: Number.isFinite(declared) ? declared : null,
+            trailers: () => res.trailers,
           });
           return;
         }

@@ -115,6 +115,8 @@ const calls: Record<string, { route: RouteName; run: (c: GatewayClient) => Promi
   },
   listRecordingAccess: { route: 'listRecordingAccess', run: (c) => c.listRecordingAccess() },
   listRecordingProblems: { route: 'listRecordingProblems', run: (c) => c.listRecordingProblems() },
+  listAudit: { route: 'listAudit', run: (c) => c.listAudit({ actor: 'bob' }) },
+  exportAudit: { route: 'exportAudit', run: (c) => c.exportAudit() },
 };
 
 /** The client's own machinery: everything else on its prototype is an API method. */

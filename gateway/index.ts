@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Keys, PROTOCOLS } from '../shared/api/apiSchemas.ts';
 import { type RunningApi, startApiServer } from './api/apiServer.ts';
+import { AuditTrail } from './audit/auditTrail.ts';
 import { AuthService, type AuthSettings, DEFAULT_AUTH_SETTINGS } from './auth/authService.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { type GatewayKeyMaterial, loadOrInitDataDir } from './config/dataDir.ts';
@@ -114,6 +115,8 @@ export interface GatewayServices {
   scanHostKey: (host: string, port: number) => ReturnType<typeof scanHostKey>;
   /** The process's PostgreSQL parser, loaded on first use (policy trials, issue #14). */
   sqlParser: () => Promise<SqlParser>;
+  /** The audit log's one writer, signing its head with the recording key (issue #14). */
+  audit: AuditTrail;
 }
 
 export interface RunningGateway {
@@ -174,10 +177,21 @@ export async function openGatewayServices(
   });
   const liveWatches = new LiveWatches();
   const requestEvents = new AccessRequestEvents();
-  const sessions = new SessionService(store, clock, () => listeners);
+  // The recording key signs the audit log too: one key to pin, one way to verify (issue #14).
+  const audit = new AuditTrail({
+    store,
+    clock,
+    signer: {
+      keyId: dataDir.recordingKey.keyId,
+      sign: (bytes) => signBytes(dataDir.recordingKey.privateKey, bytes),
+    },
+    ...(log && { log }),
+  });
+  const sessions = new SessionService(store, clock, () => listeners, audit);
   const scanTargetHostKey = (host: string, port: number) => scanHostKey(host, port);
   let sqlParser: Promise<SqlParser> | undefined;
   return {
+    audit,
     scanHostKey: scanTargetHostKey,
     // libpg-query keeps one WebAssembly module per process; loading it twice is harmless.
     sqlParser: () => {
@@ -191,8 +205,8 @@ export async function openGatewayServices(
     users: new UserAdmin({ store, auth, liveWatches, clock }),
     resources: new ResourceCatalog(store, clock, dataDir.masterKey, scanTargetHostKey),
     grants: new GrantBook(store, clock),
-    groups: new GroupDirectory(store),
-    requests: new AccessRequestDesk(store, clock, requestEvents),
+    groups: new GroupDirectory(store, clock),
+    requests: new AccessRequestDesk(store, clock, requestEvents, audit),
     requestEvents,
     sessions,
     dbCertificates: new DbCertificateIssuer({
@@ -324,6 +338,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       await services.reverifier.stop();
       await services.hashPool.close();
       await services.textIndex.close();
+      await services.audit.close();
       await services.store.close();
     },
   };

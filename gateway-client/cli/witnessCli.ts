@@ -56,6 +56,7 @@ import { registerAccessRequestCommands } from './accessRequestCommands.ts';
 import { registerAdminCommands } from './adminCommands.ts';
 import { registerAdminGrantCommands, registerAdminGroupCommands } from './adminGrantCommands.ts';
 import { registerAdminResourceCommands } from './adminResourceCommands.ts';
+import { registerAuditCommands } from './auditCommands.ts';
 import { registerDbCommands } from './dbLoginCommand.ts';
 import { registerPsqlCommand } from './psqlCommand.ts';
 import { registerRecordingCommands } from './recordingCommands.ts';
@@ -209,6 +210,14 @@ class WitnessCli {
       .action((resource: string, options: { json?: boolean }) => this.connect(resource, options));
 
     registerRecordingCommands(program, {
+      stdout: this.io.stdout,
+      stderr: this.io.stderr,
+      withClient: (action) => this.withSignedIn(({ client }) => action(client)),
+      failure: (message) => new CliError(message),
+      usage: (message) => new UsageError(message),
+    });
+
+    registerAuditCommands(program, {
       stdout: this.io.stdout,
       stderr: this.io.stderr,
       withClient: (action) => this.withSignedIn(({ client }) => action(client)),

@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { API_PREFIX } from '../../shared/api/apiSchemas.ts';
 import {
   type ApiRoutes,
+  auditedAction,
   type RouteBody,
   type RouteName,
   type RouteParams,
@@ -12,8 +13,10 @@ import {
   routeNames,
   routeSpec,
 } from '../../shared/api/routeTable.ts';
+import type { AuditRecorder } from '../audit/auditTrail.ts';
 import type { Authenticated, AuthService } from '../auth/authService.ts';
 import { GatewayError } from '../gatewayError.ts';
+import { auditOfCall } from './auditOfCall.ts';
 
 export type { RouteAccess } from '../../shared/api/routeTable.ts';
 
@@ -42,10 +45,17 @@ export type HandlersFor<N extends RouteName> = { [K in N]: RouteHandler<K> };
 
 /**
  * Registers every route of the table with its handler, and the checks every route needs, in
- * order: authentication, role, params, query and body validation, response validation.
+ * order: authentication, role, params, query and body validation, response validation; and
+ * for every audited route (`auditedAction`: admin actions, requests and decisions) one audit
+ * entry per signed-in call, refused or not, written before the answer leaves (issue #14).
  * Throws (the gateway does not start) when a route has no handler or a handler no route.
  */
-export function registerApi(app: FastifyInstance, auth: AuthService, handlers: ApiHandlers): void {
+export function registerApi(
+  app: FastifyInstance,
+  auth: AuthService,
+  handlers: ApiHandlers,
+  audit: AuditRecorder,
+): void {
   const missing = routeNames.filter((name) => typeof handlers[name] !== 'function');
   const unknown = Object.keys(handlers).filter((name) => !(routeNames as string[]).includes(name));
   if (missing.length > 0 || unknown.length > 0) {
@@ -57,7 +67,8 @@ export function registerApi(app: FastifyInstance, auth: AuthService, handlers: A
     );
   }
   for (const name of routeNames) {
-    addRoute(app, auth, routeSpec(name), handlers[name] as LooseHandler);
+    const spec = routeSpec(name);
+    addRoute(app, auth, spec, handlers[name] as LooseHandler, auditedAction(name, spec), audit);
   }
 }
 
@@ -68,6 +79,8 @@ function addRoute(
   auth: AuthService,
   spec: RouteSpec,
   handler: LooseHandler,
+  action: string | null,
+  audit: AuditRecorder,
 ): void {
   app.route({
     method: spec.method,
@@ -75,28 +88,41 @@ function addRoute(
     handler: async (request: FastifyRequest, reply: FastifyReply) => {
       const authenticated =
         spec.access === 'public' ? null : await auth.authenticate(bearerToken(request));
-      if (
-        authenticated &&
-        Array.isArray(spec.access) &&
-        !spec.access.includes(authenticated.user.role)
-      ) {
-        throw new GatewayError(
-          'forbidden',
-          `This needs the ${spec.access.join(' or ')} role; you are signed in as ${authenticated.user.role}.`,
+      // Only calls by someone signed in are audited: an anonymous call is refused before it
+      // names anyone, and would let anyone fill the log.
+      const audited = action !== null && authenticated !== null;
+      let result: unknown;
+      try {
+        if (
+          authenticated &&
+          Array.isArray(spec.access) &&
+          !spec.access.includes(authenticated.user.role)
+        ) {
+          throw new GatewayError(
+            'forbidden',
+            `This needs the ${spec.access.join(' or ')} role; you are signed in as ${authenticated.user.role}.`,
+          );
+        }
+        const params = spec.params ? parseParams(spec.params, request.params ?? {}) : {};
+        const query = spec.query ? parseInput(spec.query, request.query ?? {}, 'query') : undefined;
+        const body = spec.body ? parseInput(spec.body, request.body ?? {}, 'body') : undefined;
+        const context = {
+          params,
+          query,
+          body,
+          auth: authenticated,
+          clientAddress: request.ip,
+        };
+        result = await handler(
+          spec.response === 'stream' ? { ...context, request, reply } : context,
         );
+      } catch (error) {
+        if (audited)
+          await audit.record(auditOfCall(action, authenticated.user, request, { error }));
+        throw error;
       }
-      const params = spec.params ? parseParams(spec.params, request.params ?? {}) : {};
-      const query = spec.query ? parseInput(spec.query, request.query ?? {}, 'query') : undefined;
-      const body = spec.body ? parseInput(spec.body, request.body ?? {}, 'body') : undefined;
-      const context = {
-        params,
-        query,
-        body,
-        auth: authenticated,
-        clientAddress: request.ip,
-      };
-      if (spec.response === 'stream') return handler({ ...context, request, reply });
-      const result = await handler(context);
+      if (audited) await audit.record(auditOfCall(action, authenticated.user, request, { result }));
+      if (spec.response === 'stream') return result;
       if (spec.response === 'empty') return reply.code(spec.status ?? 204).send();
       return reply.code(spec.status ?? 200).send(spec.response.parse(result));
     },

@@ -14,6 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Recording, RecordingSearchHit } from '../../shared/api/apiSchemas.ts';
+import { encodeWatchEnd, WATCH_END_TRAILER } from '../../shared/api/watchEnd.ts';
 import { NoTerminalOutputError, toAsciicast } from '../../shared/recording/asciicast.ts';
 import { toQueryLog } from '../../shared/recording/queryLog.ts';
 import type { Authenticated } from '../auth/authService.ts';
@@ -355,6 +356,25 @@ export function recordingHandlers(
             (await store.getRecording(recording.sessionId))?.status === 'recording',
         });
         const body = await startStream(recording, live);
+        // Said after the last byte, as the terminal says why a session ended (issue #14): a
+        // watcher otherwise sees only a closed stream, whether the session ended or their access
+        // was taken away.
+        reply.trailer(WATCH_END_TRAILER, async () => {
+          // Ended by LiveWatches (access taken away, the gateway stopping) with a reason; not the
+          // watcher leaving (an AbortError, and nobody left to read a trailer).
+          const reason: unknown = stop.signal.reason;
+          if (reason instanceof Error && reason.name !== 'AbortError') {
+            return encodeWatchEnd({
+              kind: 'watch-ended',
+              message: `Watching ended: ${reason.message}.`,
+            });
+          }
+          const why = (await store.getSession(recording.sessionId))?.endReason;
+          return encodeWatchEnd({
+            kind: 'session-ended',
+            message: why ? `The session ended: ${why}.` : 'The session ended.',
+          });
+        });
         return (
           reply
             .header('content-type', 'application/octet-stream')

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Keys } from '../../shared/api/apiSchemas.ts';
 import type { RouteName } from '../../shared/api/routeTable.ts';
+import type { AuditTrail } from '../audit/auditTrail.ts';
 import type { AuthService } from '../auth/authService.ts';
 import type { Clock } from '../clock.ts';
 import type { DbCertificateIssuer } from '../dbCertificates/dbCertificateIssuer.ts';
@@ -21,6 +22,7 @@ import {
   accessRequestHandlers,
 } from './accessRequestRoutes.ts';
 import { type ApiHandlers, type HandlersFor, registerApi } from './apiRoute.ts';
+import { type AuditRouteName, type AuditRouteServices, auditHandlers } from './auditRoutes.ts';
 import {
   iso,
   presentGrant,
@@ -47,7 +49,8 @@ export interface ApiServices {
     Pick<ResourceStore, 'getResource'> &
     Pick<SessionStore, 'getSession' | 'listSessions'> &
     RecordingRouteServices['store'] &
-    AccessRequestRouteServices['store'];
+    AccessRequestRouteServices['store'] &
+    AuditRouteServices['store'];
   storeKind: StoreKind;
   clock: Clock;
   auth: AuthService;
@@ -61,6 +64,8 @@ export interface ApiServices {
   dbCertificates: Pick<DbCertificateIssuer, 'issue'>;
   recordings: RecordingArchive;
   users: UserAdmin;
+  /** The audit log's one writer (issue #14): the route wrapper records every audited call. */
+  audit: AuditTrail;
   liveWatches: RecordingRouteServices['liveWatches'];
   recordingCheck: RecordingRouteServices['recordingCheck'];
   recordingJudge: RecordingRouteServices['recordingJudge'];
@@ -82,13 +87,23 @@ export function registerRoutes(app: FastifyInstance, services: ApiServices): voi
     ...userHandlers(services.users),
     ...accessRequestHandlers(app, services),
     ...resourceAdminHandlers(services),
+    ...auditHandlers({
+      store: services.store,
+      audit: services.audit,
+      clock: services.clock,
+      keyId: services.keys.recordingKey.keyId,
+    }),
   };
-  registerApi(app, services.auth, handlers);
+  registerApi(app, services.auth, handlers, services.audit);
 }
 
 type CoreRouteName = Exclude<
   RouteName,
-  RecordingRouteName | UserRouteName | AccessRequestRouteName | ResourceAdminRouteName
+  | RecordingRouteName
+  | UserRouteName
+  | AccessRequestRouteName
+  | ResourceAdminRouteName
+  | AuditRouteName
 >;
 
 /** Health, keys, sign-in, the signed-in user, resources, grants and sessions. */

@@ -1,4 +1,6 @@
+import type { Clock } from '../clock.ts';
 import { GatewayError } from '../gatewayError.ts';
+import { type AccessReviewStore, reviewAccess } from '../sessions/accessReview.ts';
 import type { IdentityStore, UserRecord } from '../store/identityStore.ts';
 
 export interface GroupView {
@@ -10,10 +12,14 @@ export interface GroupView {
  * Groups as the gateway has them: names on users (`UserRecord.groups`), which grants and
  * approvers name. A group exists while it has members; this gives admins a view by group and
  * a way to add and remove members without editing users by hand (issue #14, minimal).
+ * Removing a member takes access away, so it runs the one rule (sessions/accessReview.ts): the
+ * live sessions the group's grants enabled end within a second.
  */
 export class GroupDirectory {
   constructor(
-    private readonly store: Pick<IdentityStore, 'listUsers' | 'getUserById' | 'updateUser'>,
+    private readonly store: Pick<IdentityStore, 'listUsers' | 'getUserById' | 'updateUser'> &
+      AccessReviewStore,
+    private readonly clock: Clock,
   ) {}
 
   async list(): Promise<GroupView[]> {
@@ -40,6 +46,7 @@ export class GroupDirectory {
       throw new GatewayError('not_found', `${user.username} is not in group ${name}.`);
     }
     await this.store.updateUser(user.id, { groups: user.groups.filter((g) => g !== name) });
+    await reviewAccess(this.store, this.clock, { userId: user.id });
   }
 
   private async group(name: string): Promise<GroupView> {

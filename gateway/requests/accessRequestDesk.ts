@@ -3,6 +3,7 @@ import type {
   accessRequestListQuerySchema,
   createAccessRequestSchema,
 } from '../../shared/api/apiSchemas.ts';
+import type { AuditRecorder } from '../audit/auditTrail.ts';
 import type { Clock } from '../clock.ts';
 import { GatewayError } from '../gatewayError.ts';
 import { newId } from '../newId.ts';
@@ -32,6 +33,8 @@ export class AccessRequestDesk {
       Pick<ResourceStore, 'getResource' | 'getResourceByName'>,
     private readonly clock: Clock,
     private readonly events: AccessRequestEvents,
+    /** Where an issued grant is logged (the decision itself is logged by the route). */
+    private readonly audit?: AuditRecorder,
   ) {}
 
   async request(
@@ -183,6 +186,22 @@ export class AccessRequestDesk {
           'You already decided this request; another approver must add theirs.',
         );
       case 'recorded': {
+        if (outcome.issuedGrant) {
+          const issued = outcome.issuedGrant;
+          await this.audit?.record({
+            actor: { id: user.id, name: user.username },
+            action: 'grant.issued',
+            target: `/grants/${issued.id}`,
+            outcome: 'succeeded',
+            details: {
+              requestId: outcome.request.id,
+              subject: issued.subject,
+              resourceId: issued.resourceId,
+              validFrom: issued.validFrom,
+              validUntil: issued.validUntil,
+            },
+          });
+        }
         const kind = outcome.request.state === 'pending' ? 'decided' : outcome.request.state;
         this.events.publish({ kind, request: outcome.request });
         return outcome.request;

@@ -86,7 +86,14 @@ async function judge(
   if (!resource) return { kind: 'end', reason: 'access revoked: the resource was deleted' };
   if (!grant) return { kind: 'end', reason: 'access revoked: the grant was deleted' };
   if (!grantAppliesTo(grant, user, resource)) {
-    return { kind: 'end', reason: 'access revoked: the grant no longer applies to this user' };
+    // The person reads this: name the membership they lost when that is why.
+    const lostGroup = grant.subjectKind === 'group' && !user.groups.includes(grant.subject);
+    return {
+      kind: 'end',
+      reason: lostGroup
+        ? `access revoked: no longer a member of group ${grant.subject}`
+        : 'access revoked: the grant no longer applies to this user',
+    };
   }
   if (!isWithinWindow(grant, now)) {
     return { kind: 'end', reason: 'access revoked: the grant is no longer valid' };

@@ -1,4 +1,5 @@
 import type { Protocol } from '../../shared/api/apiSchemas.ts';
+import type { AuditRecorder } from '../audit/auditTrail.ts';
 import { hashOpaqueToken, newOpaqueToken } from '../auth/opaqueTokens.ts';
 import type { Clock } from '../clock.ts';
 import { GatewayError } from '../gatewayError.ts';
@@ -41,6 +42,8 @@ export class SessionService {
       Pick<GrantStore, 'getGrant' | 'listGrants'>,
     private readonly clock: Clock,
     private readonly listeners: () => ListenerAddresses,
+    /** Where every access decision goes (issue #14): allowed with its grant, or refused and why. */
+    private readonly audit?: AuditRecorder,
   ) {}
 
   /**
@@ -90,8 +93,54 @@ export class SessionService {
   }
 
   async createSession(user: UserRecord, resourceIdOrName: string): Promise<IssuedSession> {
-    const { resource, grant } = await this.grantFor(user, resourceIdOrName);
-    return this.issueSession(user, resource, grant);
+    return this.auditedDecision(user, resourceIdOrName, 'ticket', async () => {
+      const { resource, grant } = await this.grantFor(user, resourceIdOrName);
+      return this.issueSession(user, resource, grant);
+    });
+  }
+
+  /**
+   * Every access decision goes to the audit log (issue #14): allowed with the session and grant
+   * it was opened under, or refused and why — for tickets and database certificates alike.
+   */
+  private async auditedDecision(
+    user: UserRecord,
+    resourceIdOrName: string,
+    via: 'ticket' | 'certificate',
+    decide: () => Promise<IssuedSession>,
+  ): Promise<IssuedSession> {
+    let issued: IssuedSession;
+    try {
+      issued = await decide();
+    } catch (error) {
+      await this.audit?.record({
+        actor: { id: user.id, name: user.username },
+        action: 'session.refused',
+        target: `/resources/${resourceIdOrName}`,
+        outcome: 'refused',
+        details: {
+          via,
+          reason: error instanceof GatewayError ? error.message : 'unexpected error',
+          code: error instanceof GatewayError ? error.code : 'internal',
+        },
+      });
+      throw error;
+    }
+    const { session } = issued;
+    await this.audit?.record({
+      actor: { id: user.id, name: user.username },
+      action: 'session.allowed',
+      target: `/resources/${session.resourceId}`,
+      outcome: 'allowed',
+      details: {
+        via,
+        sessionId: session.id,
+        grantId: session.grantId,
+        requestId: session.requestId,
+        expiresAt: session.expiresAt,
+      },
+    });
+    return issued;
   }
 
   /**
@@ -131,10 +180,12 @@ export class SessionService {
           : `The resource this certificate was issued for no longer exists — run \`witness db login ${asked.database}\` for a new one.`,
       );
     }
-    const { resource, grant } = await this.grantFor(user, wanted.id);
     // Not through createSession: the ticket never leaves this call, so no listener cache
     // (scramTickets.ts wraps createSession) should keep it.
-    const issued = await this.issueSession(user, resource, grant);
+    const issued = await this.auditedDecision(user, wanted.id, 'certificate', async () => {
+      const { resource, grant } = await this.grantFor(user, wanted.id);
+      return this.issueSession(user, resource, grant);
+    });
     return this.redeemTicket(issued.session.id, issued.ticket);
   }
 
@@ -200,6 +251,17 @@ export class SessionService {
             : null;
     if (refusal || !user || !resource) {
       await this.store.endSession(session.id, `refused at connect: ${refusal}`, now);
+      await this.audit?.record({
+        actor: user ? { id: user.id, name: user.username } : null,
+        action: 'session.refused',
+        target: `/resources/${session.resourceId}`,
+        outcome: 'refused',
+        details: {
+          sessionId: session.id,
+          grantId: session.grantId,
+          reason: `at connect: ${refusal}`,
+        },
+      });
       throw new GatewayError('no_active_grant', `Connection refused: ${refusal}.`);
     }
     return { session, resource, user };

@@ -243,6 +243,29 @@ export interface IndexedTextsFtsTable {
   text: string;
 }
 
+/** One entry of the audit log's chain (0008). Hashes are hex; `details` is JSON text. */
+export interface AuditEntriesTable {
+  seq: number;
+  time: number;
+  actor_id: string | null;
+  actor_name: string | null;
+  action: string;
+  target: string;
+  outcome: string;
+  details: string;
+  prev_hash: string;
+  hash: string;
+}
+
+/** A signed checkpoint over the audit chain (0008); the signature is base64. */
+export interface AuditCheckpointsTable {
+  seq: number;
+  hash: string;
+  time: number;
+  key_id: string;
+  signature: string;
+}
+
 export interface Database {
   users: UsersTable;
   enrollments: EnrollmentsTable;
@@ -259,6 +282,8 @@ export interface Database {
   indexed_texts: IndexedTextsTable;
   indexed_texts_fts: IndexedTextsFtsTable;
   literal_words: LiteralWordsTable;
+  audit_entries: AuditEntriesTable;
+  audit_checkpoints: AuditCheckpointsTable;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -874,6 +899,48 @@ const accessRequests: Migration = {
 };
 
 /**
+ * 0008 (issue #14): the audit log, a hash chain of admin actions, access decisions and
+ * requests, and the signed checkpoints over it. `seq` is the primary key, so two appends that
+ * raced past the lock would still not both land at one place in the chain.
+ */
+const auditLog: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('audit_entries')
+      .addColumn('seq', 'bigint', (c) => c.primaryKey())
+      .addColumn('time', 'bigint', (c) => c.notNull())
+      .addColumn('actor_id', 'text')
+      .addColumn('actor_name', 'text')
+      .addColumn('action', 'text', (c) => c.notNull())
+      .addColumn('target', 'text', (c) => c.notNull())
+      .addColumn('outcome', 'text', (c) => c.notNull())
+      .addColumn('details', 'text', (c) => c.notNull())
+      .addColumn('prev_hash', 'text', (c) => c.notNull())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('audit_entries_time').on('audit_entries').column('time').execute();
+    await db.schema
+      .createIndex('audit_entries_actor')
+      .on('audit_entries')
+      .columns(['actor_id', 'seq'])
+      .execute();
+    await db.schema
+      .createIndex('audit_entries_action')
+      .on('audit_entries')
+      .columns(['action', 'seq'])
+      .execute();
+    await db.schema
+      .createTable('audit_checkpoints')
+      .addColumn('seq', 'bigint', (c) => c.primaryKey())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .addColumn('time', 'bigint', (c) => c.notNull())
+      .addColumn('key_id', 'text', (c) => c.notNull())
+      .addColumn('signature', 'text', (c) => c.notNull())
+      .execute();
+  },
+};
+
+/**
  * 0009 (issue #11, statement shapes): a query is indexed as its shape (constants replaced by a
  * placeholder, statementShape.ts), stored once in indexed_texts; each occurrence keeps its own
  * constants (`recording_text.literals`, JSON, null for texts stored whole) and their words go
@@ -915,6 +982,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0005_distinct_texts': distinctTexts,
   '0006_verdict_detail': verdictDetail,
   '0007_access_requests': accessRequests,
+  '0008_audit_log': auditLog,
   '0009_statement_shapes': statementShapes,
 });
 

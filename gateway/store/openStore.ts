@@ -9,6 +9,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { KyselyAccessRequestStore } from './kyselyAccessRequestStore.ts';
+import { KyselyAuditStore } from './kyselyAuditStore.ts';
 import { KyselyCatalogStore } from './kyselyCatalogStore.ts';
 import { KyselyIdentityStore } from './kyselyIdentityStore.ts';
 import { KyselyRecordingStore } from './kyselyRecordingStore.ts';
@@ -137,6 +138,7 @@ function combineStores(connection: StoreConnection): Store {
     new KyselySessionStore(connection),
     new KyselyRecordingStore(connection),
     new KyselyRecordingTextStore(connection),
+    new KyselyAuditStore(connection),
   ];
   const store: Record<string, unknown> = {
     kind: connection.kind,

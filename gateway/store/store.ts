@@ -5,7 +5,8 @@
  *   accessRequestStore.ts: requests for time-boxed grants and approvers' decisions on them;
  * - sessionStore.ts: sessions and their connect tickets;
  * - recordingStore.ts: recording rows, checkpoint progress, chunks, who read which recording;
- * - recordingTextStore.ts: the search index over recordings.
+ * - recordingTextStore.ts: the search index over recordings;
+ * - auditStore.ts: the audit log's chain and its signed checkpoints.
  * Each has one Kysely implementation (kysely*Store.ts) over SQLite and PostgreSQL, sharing one
  * connection (storeConnection.ts) and one schema (migrations.ts). The store knows no transport
  * and no crypto: secrets arrive already encrypted, tokens and tickets already hashed.
@@ -18,6 +19,7 @@
  * the store never needs dialect-specific RETURNING tricks.
  */
 import type { AccessRequestStore } from './accessRequestStore.ts';
+import type { AuditStore } from './auditStore.ts';
 import type { CatalogStore } from './catalogStore.ts';
 import type { IdentityStore } from './identityStore.ts';
 import type { RecordingStore } from './recordingStore.ts';
@@ -26,6 +28,7 @@ import type { SessionStore } from './sessionStore.ts';
 import type { StoreHandle } from './storeConnection.ts';
 
 export type * from './accessRequestStore.ts';
+export type * from './auditStore.ts';
 export type * from './catalogStore.ts';
 export type * from './identityStore.ts';
 export type * from './recordingStore.ts';
@@ -41,4 +44,5 @@ export type Store = StoreHandle &
   AccessRequestStore &
   SessionStore &
   RecordingStore &
-  RecordingTextStore;
+  RecordingTextStore &
+  AuditStore;

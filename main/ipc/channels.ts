@@ -63,6 +63,9 @@ export const CALL_NAMES = [
   'admin.policies.list',
   'admin.policies.save',
   'admin.policies.try',
+  'audit.list',
+  'audit.verify',
+  'audit.export',
 ] as const;
 
 export const EVENT_NAMES = [

@@ -883,6 +883,46 @@ export const adminPanelEvents = {
     request: accessRequestSummarySchema,
   }),
 } as const;
+/** Which audit entries to list; the gateway filters (issue #14). */
+export const auditFiltersSchema = z.strictObject({
+  /** Words anywhere in the entry. */
+  q: z.string().max(200).optional(),
+  /** A username or user id. */
+  actor: z.string().max(128).optional(),
+  /** An action or its prefix: admin, session, request, grant. */
+  action: z.string().max(64).optional(),
+  /** An ISO time, or how long ago (2h, 7d). */
+  since: z.string().max(64).optional(),
+  limit: z.number().int().min(1).max(500).optional(),
+  /** The previous page's `nextCursor`. */
+  cursor: z.string().max(32).optional(),
+});
+export type AuditFilters = z.infer<typeof auditFiltersSchema>;
+
+export const auditEntrySchema = z.object({
+  seq: z.number().int(),
+  time: isoTime,
+  /** Null for the gateway itself. */
+  actorName: z.string().nullable(),
+  action: z.string(),
+  target: z.string(),
+  outcome: z.string(),
+  /** The entry's details as one line of JSON, for the table's detail cell. */
+  details: z.string(),
+});
+export type AuditEntryRow = z.infer<typeof auditEntrySchema>;
+
+/** What main found when it verified an export of the audit log against the pinned key. */
+export const auditVerdictSchema = z.object({
+  ok: z.boolean(),
+  /** One sentence: "verified N entries up to seq S (last signed checkpoint at seq C)", or why not. */
+  message: z.string(),
+  entries: z.number().int(),
+  lastCheckpointSeq: z.number().int(),
+  firstBadSeq: z.number().int().nullable(),
+  recordingKeyFingerprint: z.string(),
+});
+export type AuditVerdict = z.infer<typeof auditVerdictSchema>;
 
 export const calls = {
   'app.getState': { request: empty, response: appStateSchema },
@@ -1169,6 +1209,26 @@ export const calls = {
   'live.stop': { request: z.strictObject({ playbackId: id }), response: empty },
   ...adminPanelCalls,
   ...adminCalls,
+  /** The gateway's audit log, newest first, a page at a time (admins and auditors). */
+  'audit.list': {
+    request: auditFiltersSchema,
+    response: z.object({ entries: z.array(auditEntrySchema), nextCursor: z.string().nullable() }),
+  },
+  /**
+   * main exports the whole audit log from the gateway and verifies it against the pinned
+   * recording key (the renderer never verifies): chain, order and every checkpoint signature.
+   */
+  'audit.verify': { request: empty, response: auditVerdictSchema },
+  /** Save the audit log as JSON lines: Electron asks where; the web host writes to downloads. */
+  'audit.export': {
+    request: z.strictObject({ exportId: id }),
+    response: z.object({
+      exportId: id,
+      savedTo: z.string(),
+      fileName: z.string(),
+      bytes: z.number().int(),
+    }),
+  },
 } as const satisfies Record<CallName, { request: z.ZodType; response: z.ZodType }>;
 
 // ---------------------------------------------------------------------------------------------

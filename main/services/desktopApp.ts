@@ -23,6 +23,7 @@ import { AccessRequestFeed } from './accessRequests/accessRequestFeed.ts';
 import { type RequestNotice, requestNotice } from './accessRequests/accessRequestNotice.ts';
 import { createAdminPanelHandlers } from './adminPanel/adminPanelHandlers.ts';
 import { createAdminSettingsHandlers } from './adminSettings.ts';
+import { createAuditHandlers } from './audit/auditHandlers.ts';
 import { asDesktopErrors, toDesktopError } from './desktopErrors.ts';
 import { DesktopProfileStore } from './desktopProfile.ts';
 import type { SecretEncryptor } from './encryptedFileSecretStore.ts';
@@ -415,6 +416,11 @@ export async function createDesktopApp(
     },
 
     ...recordings.handlers,
+    ...createAuditHandlers({
+      account,
+      appDataDir: platform.appDataDir,
+      ...(platform.chooseExportFile ? { chooseSaveFile: platform.chooseExportFile } : {}),
+    }),
 
     ...adminPanel,
     ...createAdminSettingsHandlers((work) => account.run(work)),

@@ -127,6 +127,9 @@ export function createStubWebHostApp(): StubWebHostApp {
     'requests.deny': notSignedIn,
     'sessions.listLive': notSignedIn,
     'sessions.terminate': notSignedIn,
+    'audit.list': notSignedIn,
+    'audit.verify': notSignedIn,
+    'audit.export': notSignedIn,
   };
   return stub;
 }

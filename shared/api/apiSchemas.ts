@@ -1081,3 +1081,60 @@ export const policyTryResultSchema = z.object({
   notes: z.array(z.string()),
 });
 export type PolicyTryResult = z.infer<typeof policyTryResultSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// The audit log (issue #14): admin actions, access decisions, requests and their decisions
+
+/** An instant in a query: an ISO time, or a duration back from now (`2h`, `7d`). */
+const instantSchema = z.string().transform((text, ctx) => {
+  const ago = parseDurationSeconds(text);
+  if (ago !== undefined) return { agoSeconds: ago } as const;
+  const at = Date.parse(text);
+  if (/^\d{4}-\d\d-\d\d/.test(text) && Number.isFinite(at)) return { at } as const;
+  ctx.addIssue({
+    code: 'custom',
+    message: 'an ISO time (2026-01-31T12:00:00Z) or a duration (2h)',
+  });
+  return z.NEVER;
+});
+export type Instant = z.output<typeof instantSchema>;
+
+export const auditListQuerySchema = z.strictObject({
+  /** Words anywhere in the action, target, actor's name or details. */
+  q: z.string().max(200).optional(),
+  /** A user id or username. */
+  actor: z.string().max(128).optional(),
+  /** An action, or its prefix before a dot (`session` for `session.allowed`, …). */
+  action: z.string().max(64).optional(),
+  since: instantSchema.optional(),
+  until: instantSchema.optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  /** The `nextCursor` of the previous page. */
+  cursor: z
+    .string()
+    .regex(/^\d{1,15}$/, 'the nextCursor of the previous page')
+    .optional(),
+});
+export type AuditListQuery = z.input<typeof auditListQuerySchema>;
+
+export const auditEntrySchema = z.object({
+  seq: z.number().int().min(1),
+  time: isoTime,
+  /** Null for the gateway itself. */
+  actor: z.object({ id: z.string(), name: z.string() }).nullable(),
+  /** `admin.<route>`, `session.allowed|refused|terminate`, `request.create|approve|deny`, `grant.issued`. */
+  action: z.string(),
+  target: z.string(),
+  outcome: z.string(),
+  details: z.record(z.string(), z.unknown()),
+  /** The chain hash after this entry (hex). */
+  hash: z.string(),
+});
+export type AuditEntry = z.infer<typeof auditEntrySchema>;
+export const auditListSchema = z.object({
+  /** Newest first. */
+  entries: z.array(auditEntrySchema),
+  /** Pass as `cursor` for the next (older) page; null on the last page. */
+  nextCursor: z.string().nullable(),
+});
+export type AuditList = z.infer<typeof auditListSchema>;

@@ -26,6 +26,8 @@ import {
   accessRequestSchema,
   accessRevokedSchema,
   addGroupMemberSchema,
+  auditListQuerySchema,
+  auditListSchema,
   connectionTestResultSchema,
   createAccessRequestSchema,
   createDbCertificateRequestSchema,
@@ -98,6 +100,12 @@ export interface RouteSpec {
   readonly response: z.ZodType | 'empty' | 'stream';
   /** The success status; default 200 for a JSON answer, 204 for `'empty'`. */
   readonly status?: number;
+  /**
+   * The audit log's action for a route anyone signed in may call but whose every call is
+   * audited (a request, a decision, a termination). Routes limited to roles that change
+   * something are audited without it, as `admin.<route name>` (issue #14, `auditedAction`).
+   */
+  readonly audit?: string;
 }
 
 // A resource, grant or session id in a URL: the store's ids, with room to spare.
@@ -294,6 +302,7 @@ export const apiRoutes = {
     body: createAccessRequestSchema,
     response: accessRequestSchema,
     status: 201,
+    audit: 'request.create',
   },
   listAccessRequests: {
     method: 'GET',
@@ -323,6 +332,7 @@ export const apiRoutes = {
     params: idParams,
     body: decideAccessRequestSchema,
     response: accessRequestSchema,
+    audit: 'request.approve',
   },
   denyAccessRequest: {
     method: 'POST',
@@ -331,6 +341,7 @@ export const apiRoutes = {
     params: idParams,
     body: decideAccessRequestSchema,
     response: accessRequestSchema,
+    audit: 'request.deny',
   },
 
   // --- sessions (own sessions; admins and auditors read all — the handlers filter)
@@ -373,6 +384,7 @@ export const apiRoutes = {
     params: idParams,
     body: terminateSessionRequestSchema,
     response: sessionSchema,
+    audit: 'session.terminate',
   },
 
   // --- users and offboarding (issue #14): every change that takes access away re-checks the
@@ -472,9 +484,36 @@ export const apiRoutes = {
     query: recordingAccessQuerySchema,
     response: recordingAccessListSchema,
   },
+
+  // --- the audit log (issue #14): admins and auditors read it; the gateway alone writes it
+  /** Newest first, filtered and paged (`nextCursor`). */
+  listAudit: {
+    method: 'GET',
+    path: '/audit',
+    access: REVIEWERS,
+    query: auditListQuerySchema,
+    response: auditListSchema,
+  },
+  /**
+   * JSON lines (shared/recording/auditChain.ts): a header, every entry in order with each
+   * signed checkpoint after the entry it covers; the gateway signs its head first, so the
+   * export verifies to its last entry (`witness audit verify`).
+   */
+  exportAudit: { method: 'GET', path: '/audit/export', access: REVIEWERS, response: 'stream' },
 } as const satisfies Record<string, RouteSpec>;
 
 export type ApiRoutes = typeof apiRoutes;
+
+/**
+ * The audit log's action for a call of this route, or null when its calls are not audited.
+ * Derived from the table, so a new admin route is audited without anyone remembering to:
+ * every route limited to roles that is not a read is an admin action (issue #14).
+ */
+export function auditedAction(name: string, spec: RouteSpec): string | null {
+  if (spec.audit !== undefined) return spec.audit;
+  if (Array.isArray(spec.access) && spec.method !== 'GET') return `admin.${name}`;
+  return null;
+}
 export type RouteName = keyof ApiRoutes;
 export const routeNames = Object.keys(apiRoutes) as RouteName[];
 

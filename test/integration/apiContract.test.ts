@@ -10,6 +10,7 @@ import { registerApi } from '../../gateway/api/apiRoute.ts';
 import { type ApiServices, registerRoutes } from '../../gateway/api/routes.ts';
 import { API_PREFIX, type Role, roles } from '../../shared/api/apiSchemas.ts';
 import {
+  auditedAction,
   pathParams,
   type RouteName,
   type RouteSpec,
@@ -69,6 +70,8 @@ const expectedAccess: Record<RouteName, 'public' | 'signed-in' | readonly Role[]
   disableUser: ['admin'],
   enableUser: ['admin'],
   setUserRole: ['admin'],
+  listAudit: ['admin', 'auditor'],
+  exportAudit: ['admin', 'auditor'],
 };
 
 const PASSWORDS: Record<Role, string> = {
@@ -133,13 +136,13 @@ describe('the gateway serves the route table', () => {
 
   it('refuses to start with a route that has no handler, or a handler that has no route', () => {
     const onlyHealth = { health: async () => ({}) } as unknown as Parameters<typeof registerApi>[2];
-    expect(() => registerApi(Fastify(), gw.gateway.services.auth, onlyHealth)).toThrow(
-      /no handler for keys, login, .*listRecordingAccess/,
-    );
+    expect(() =>
+      registerApi(Fastify(), gw.gateway.services.auth, onlyHealth, gw.gateway.services.audit),
+    ).toThrow(/no handler for keys, login, .*listRecordingAccess/);
     const stray = { ...onlyHealth, reportBug: async () => ({}) } as typeof onlyHealth;
-    expect(() => registerApi(Fastify(), gw.gateway.services.auth, stray)).toThrow(
-      /no route named reportBug/,
-    );
+    expect(() =>
+      registerApi(Fastify(), gw.gateway.services.auth, stray, gw.gateway.services.audit),
+    ).toThrow(/no route named reportBug/);
   });
 
   it('answers every route of the table (401 without sign-in unless public) and 404 elsewhere', async () => {
@@ -192,8 +195,8 @@ describe('the gateway serves the route table', () => {
       }
     }
     // The admin-only routes (6 for resources and grants, 5 for users, 3 for groups, 3 for the
-    // resource and policy tools) refuse two roles each; the access log and the recording
-    // problems refuse engineers.
+    // resource and policy tools) refuse two roles each; the access log, the recording problems
+    // and the audit log's two routes refuse engineers.
     expect(refusals).toContain('createResource:engineer');
     expect(refusals).toContain('deleteGrant:auditor');
     expect(refusals).toContain('listRecordingAccess:engineer');
@@ -203,6 +206,41 @@ describe('the gateway serves the route table', () => {
     expect(refusals).toContain('scanHostKey:engineer');
     expect(refusals).toContain('testResource:auditor');
     expect(refusals).toContain('tryPolicy:engineer');
-    expect(refusals).toHaveLength(17 * 2 + 2);
+    expect(refusals).toContain('listAudit:engineer');
+    expect(refusals).toContain('exportAudit:engineer');
+    expect(refusals).toHaveLength(17 * 2 + 4);
+  });
+
+  // Runs after the walk above, which called every route as every role (issue #14).
+  it('audits every call of every audited route, derived from the table, refused ones too', async () => {
+    const audited = routeNames.filter((name) => auditedAction(name, routeSpec(name)) !== null);
+    // Every route limited to roles that changes something is an admin action, with no list
+    // of them kept anywhere: a new admin route is audited the day it is added.
+    for (const name of routeNames) {
+      const spec = routeSpec(name);
+      if (Array.isArray(spec.access) && spec.method !== 'GET') expect(audited).toContain(name);
+    }
+    expect(audited).toEqual(
+      expect.arrayContaining(['createAccessRequest', 'approveAccessRequest', 'terminateSession']),
+    );
+    const entries = await gw.gateway.services.store.listAuditEntries({ limit: 10_000 });
+    for (const name of audited) {
+      const action = auditedAction(name, routeSpec(name));
+      const calls = entries.filter((entry) => entry.action === action);
+      // One entry per signed-in call: the walk called each as each of the three roles.
+      expect(calls.map((entry) => entry.actorName).sort(), `${name} (${action})`).toEqual(
+        [...roles].sort(),
+      );
+      const access = expectedAccess[name];
+      for (const entry of calls) {
+        const refusedByRole =
+          access !== 'signed-in' &&
+          access !== 'public' &&
+          !access.includes(entry.actorName as Role);
+        if (refusedByRole) expect(entry.outcome, `${name} as ${entry.actorName}`).toBe('refused');
+      }
+    }
+    // Reads and sign-ins are not admin actions.
+    expect(entries.some((entry) => entry.action.includes('listUsers'))).toBe(false);
   });
 });

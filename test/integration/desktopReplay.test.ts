@@ -813,6 +813,23 @@ describe('desktop replay against a real gateway', () => {
     });
   });
 
+  it('tells a watcher whose access was taken away why the watch ended (issue #14)', async () => {
+    const { sessionId, recorder } = await liveRecording('ssh');
+    await recorder.append(1, eventKinds.output, Buffer.from('watched\r\n'));
+    const auditorId = await gw.createUser('wendy', 'auditor', 'wendy-password-1');
+    const wendy = await signedIn('wendy', 'wendy-password-1');
+    const watch = await wendy.call('live.watch', { sessionId });
+    const root = (await gw.gateway.services.store.getUserByUsername('root'))!;
+    await gw.gateway.services.users.setRole(root, auditorId, 'engineer');
+    await waitFor(() => wendy.events.some((e) => e.name === 'live.ended'), 'live.ended');
+    expect(wendy.events.find((e) => e.name === 'live.ended')!.payload).toMatchObject({
+      playbackId: watch.playbackId,
+      reason: 'stopped',
+      message: 'Watching ended: the role changed to engineer.',
+    });
+    await recorder.close();
+  });
+
   it('watches a live database session: each query arrives once its result is complete', async () => {
     const { sessionId, recorder } = await liveRecording('postgres');
     const append = (kind: EventKind, data: string | Buffer) =>

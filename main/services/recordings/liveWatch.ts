@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { TextDecoder } from 'node:util';
 import type { Download } from '../../../gateway-client/gatewayClient.ts';
+import { decodeWatchEnd, WATCH_END_TRAILER } from '../../../shared/api/watchEnd.ts';
 import {
   type RecordingEvent,
   RecordingFormatError,
@@ -204,7 +205,12 @@ export class LiveWatches {
           }
           clearTimeout(timer);
           reject(new DesktopError('not_found', 'The session ended before anything was recorded.'));
-          ended(watch.stopped ? 'stopped' : 'session-ended', null);
+          // The gateway says why in a trailer (issue #14): the session's end reason, or that
+          // the watch itself was ended (the watcher's access taken away).
+          const said = decodeWatchEnd(download.trailers?.()[WATCH_END_TRAILER]);
+          if (watch.stopped) ended('stopped', null);
+          else if (said?.kind === 'watch-ended') ended('stopped', said.message);
+          else ended('session-ended', said?.message ?? null);
         } catch (error) {
           clearTimeout(timer);
           reject(error);

@@ -180,7 +180,7 @@ export function RecordingPlayer({
       {liveEnd !== null ? (
         <div className="alert alert-info" role="status" aria-label="Live session ended">
           {liveEnd.reason === 'session-ended'
-            ? 'The session ended.'
+            ? (liveEnd.message ?? 'The session ended.')
             : (liveEnd.message ?? 'Watching stopped.')}
         </div>
       ) : null}
