@@ -6,12 +6,21 @@ const ids = (role: 'admin' | 'auditor' | 'engineer') =>
 
 describe('settings sections', () => {
   it('shows admins every admin page, in the issue’s order', () => {
-    expect(ids('admin')).toEqual(['users', 'groups', 'grants', 'requests', 'live-sessions']);
+    expect(ids('admin')).toEqual([
+      'users',
+      'groups',
+      'resources',
+      'grants',
+      'requests',
+      'live-sessions',
+      'policies',
+      'audit',
+    ]);
   });
 
-  it('shows engineers and auditors only Requests (their own, and a queue if they approve)', () => {
+  it('shows engineers only Requests (their own, and a queue if they approve); auditors also the audit log', () => {
     expect(ids('engineer')).toEqual(['requests']);
-    expect(ids('auditor')).toEqual(['requests']);
+    expect(ids('auditor')).toEqual(['requests', 'audit']);
   });
 
   it('has unique ids, and groups that the navigation knows, in navigation order', () => {

@@ -3,18 +3,18 @@
  * entry here: an id, its label, the navigation group it sits in, who may see it, and its
  * component (which receives `SettingsPageProps`). Who may see it only shapes the navigation —
  * every call a page makes is checked by the gateway again.
- *
- * The Resources, Policies and Audit pages are built on their own branches; their entries go
- * in the places marked below (Resources after Groups; Policies and Audit under Governance).
  */
 import type { ComponentType } from 'react';
+import { AuditPage } from './audit/AuditPage.tsx';
 import { GrantsPage } from './grants/GrantsPage.tsx';
 import { GroupsPage } from './groups/GroupsPage.tsx';
+import { PoliciesPage } from './policies/PoliciesPage.tsx';
 import { RequestsPage } from './requests/RequestsPage.tsx';
+import { ResourcesPage } from './resources/ResourcesPage.tsx';
 import { LiveSessionsPage } from './sessions/LiveSessionsPage.tsx';
 import type { SettingsPageProps } from './settingsPage.ts';
 import { UsersPage } from './users/UsersPage.tsx';
-import { everyone, isAdmin, type Viewer } from './viewer.ts';
+import { everyone, isAdmin, readsAudit, type Viewer } from './viewer.ts';
 
 export type SettingsGroup = 'People' | 'Access' | 'Governance';
 export const SETTINGS_GROUPS: readonly SettingsGroup[] = ['People', 'Access', 'Governance'];
@@ -46,7 +46,14 @@ export const settingsSections: readonly SettingsSection[] = [
     visibleTo: isAdmin,
     component: GroupsPage,
   },
-  // Resources (branch resources): { id: 'resources', label: 'Resources', group: 'Access', … ResourcesPage }
+  {
+    id: 'resources',
+    label: 'Resources',
+    group: 'Access',
+    summary: 'SSH hosts and PostgreSQL databases: credentials, host keys, labels, test connection.',
+    visibleTo: isAdmin,
+    component: ResourcesPage,
+  },
   {
     id: 'grants',
     label: 'Grants',
@@ -71,8 +78,22 @@ export const settingsSections: readonly SettingsSection[] = [
     visibleTo: isAdmin,
     component: LiveSessionsPage,
   },
-  // Policies (branch resources): { id: 'policies', label: 'Policies', group: 'Governance', … PoliciesPage }
-  // Audit (branch audit): { id: 'audit', label: 'Audit', group: 'Governance', … AuditPage }
+  {
+    id: 'policies',
+    label: 'Policies',
+    group: 'Governance',
+    summary: 'Masking and guardrail rules, tried against a sample before they are saved.',
+    visibleTo: isAdmin,
+    component: PoliciesPage,
+  },
+  {
+    id: 'audit',
+    label: 'Audit',
+    group: 'Governance',
+    summary: 'Every admin action and access decision, hash-chained and signed; verify or export.',
+    visibleTo: readsAudit,
+    component: AuditPage,
+  },
 ];
 
 export function sectionsFor(viewer: Viewer, sections = settingsSections): SettingsSection[] {

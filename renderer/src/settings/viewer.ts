@@ -7,5 +7,7 @@ export interface Viewer {
 }
 
 export const isAdmin = (viewer: Viewer) => viewer.role === 'admin';
+/** Admins and auditors: the gateway lets both read the audit log. */
+export const readsAudit = (viewer: Viewer) => viewer.role === 'admin' || viewer.role === 'auditor';
 /** Everyone: their own requests; approvers (any role) also their queue. */
 export const everyone = (_viewer: Viewer) => true;
