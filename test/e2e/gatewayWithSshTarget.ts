@@ -23,6 +23,24 @@ export interface GatewayWithSshTarget {
   sshResourceId: string;
 }
 
+/** sshd, the gateway and root signed in, with no resource (the settings e2e adds it in the panel). */
+export async function startGatewayWithSshd(
+  options: { gatewayDir: string; rootPassword: string; extraArgs?: string[] },
+  cleanups: CleanupStack,
+): Promise<Omit<GatewayWithSshTarget, 'sshResourceId'>> {
+  const sshd = await startSshd();
+  cleanups.push(() => sshd.stop());
+  const gateway = await spawnGateway(serveWithSshArgs(options.gatewayDir, options.extraArgs));
+  cleanups.push(() => gateway.stop());
+  await createAdmin(options.gatewayDir, 'root', options.rootPassword);
+  const admin = await signedInClient(gateway.ready.api, options.gatewayDir, {
+    username: 'root',
+    password: options.rootPassword,
+  });
+  cleanups.push(() => admin.close());
+  return { sshd, gateway, admin };
+}
+
 export async function startGatewayWithSshTarget(
   options: {
     gatewayDir: string;
@@ -34,19 +52,10 @@ export async function startGatewayWithSshTarget(
   },
   cleanups: CleanupStack,
 ): Promise<GatewayWithSshTarget> {
-  const sshd = await startSshd();
-  cleanups.push(() => sshd.stop());
-  const gateway = await spawnGateway(serveWithSshArgs(options.gatewayDir, options.extraArgs));
-  cleanups.push(() => gateway.stop());
-  await createAdmin(options.gatewayDir, 'root', options.rootPassword);
-  const admin = await signedInClient(gateway.ready.api, options.gatewayDir, {
-    username: 'root',
-    password: options.rootPassword,
-  });
-  cleanups.push(() => admin.close());
-  const sshResourceId = await addSshTarget(admin, sshd, {
+  const started = await startGatewayWithSshd(options, cleanups);
+  const sshResourceId = await addSshTarget(started.admin, started.sshd, {
     name: options.resourceName,
     description: options.resourceDescription,
   });
-  return { sshd, gateway, admin, sshResourceId };
+  return { ...started, sshResourceId };
 }

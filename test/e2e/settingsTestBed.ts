@@ -1,8 +1,7 @@
 /**
  * The settings-panel e2e's world, all real: OpenSSH sshd as the target, the gateway binary
- * (SQLite, API + SSH listeners) with the SSH resource `prod-web` added through the API (the
- * Resources page is another branch's; the lead switches this step to the panel at merge), the
- * admin `ada` with a one-time enrollment link from the gateway's admin CLI, and two desktops —
+ * (SQLite, API + SSH listeners) with no resource yet (the admin adds `prod-web` in the panel:
+ * generated key, scanned and pinned host key), the admin `ada` with a one-time enrollment link from the gateway's admin CLI, and two desktops —
  * one per person, each its own createDesktopApp with its own data folder behind its own web
  * host, as two people on two machines would have.
  */
@@ -15,7 +14,7 @@ import { startWebHost, type WebHost } from '../../main/webhost/server.ts';
 import { GATEWAY_BIN, type GatewayProcess, runNode } from '../harness/gatewayProcess.ts';
 import type { RunningSshd } from '../harness/sshd.ts';
 import { CleanupStack } from './cleanupStack.ts';
-import { startGatewayWithSshTarget } from './gatewayWithSshTarget.ts';
+import { startGatewayWithSshd } from './gatewayWithSshTarget.ts';
 
 export const RESOURCE_NAME = 'prod-web';
 
@@ -36,13 +35,8 @@ export async function startSettingsTestBed(rendererDir: string): Promise<Setting
   try {
     const gatewayDir = mkdtempSync(path.join(tmpdir(), 'witness-settings-gw-'));
     cleanups.push(() => rmSync(gatewayDir, { recursive: true, force: true }));
-    const { sshd, gateway, admin } = await startGatewayWithSshTarget(
-      {
-        gatewayDir,
-        rootPassword: 'root-settings-password-3',
-        resourceName: RESOURCE_NAME,
-        resourceDescription: 'sshd on loopback (settings e2e)',
-      },
+    const { sshd, gateway, admin } = await startGatewayWithSshd(
+      { gatewayDir, rootPassword: 'root-settings-password-3' },
       cleanups,
     );
     const created = await runNode(GATEWAY_BIN, [
