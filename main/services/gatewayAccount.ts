@@ -118,6 +118,8 @@ export function sessionAccount(gateway: Pick<StoredGateway, 'url' | 'isLocal'>):
 }
 
 export class GatewayAccount {
+  /** The sign-out under way, if any (see `run`). */
+  private signingOut: Promise<void> | null = null;
   private profile: DesktopProfile;
   /** The lifecycle for the pinned gateway; rebuilt when the pin's address or CA changes. */
   private lifecycle: AccountLifecycle | null = null;
@@ -341,7 +343,10 @@ export class GatewayAccount {
       const expired =
         error instanceof SessionExpiredError ||
         (error instanceof GatewayApiError && error.status === 401);
-      if (expired && lifecycle.session()) await this.signOutLocally();
+      // A call that finds the sign-in refused while another call is already signing out (the
+      // access-request feed's stream, say) waits for that sign-out, so whoever sees this error
+      // also sees the signed-out state.
+      if (expired) await (lifecycle.session() ? this.signOutLocally() : this.signingOut);
       throw this.describe(await lifecycle.explainTlsFailure(error), 'signed-in');
     }
   }
@@ -416,7 +421,15 @@ export class GatewayAccount {
   }
 
   /** Forgets the session here; tells the UI, and ends terminals if someone was signed in. */
-  private async signOutLocally(): Promise<void> {
+  private signOutLocally(): Promise<void> {
+    const signingOut = this.forgetSession().finally(() => {
+      if (this.signingOut === signingOut) this.signingOut = null;
+    });
+    this.signingOut = signingOut;
+    return signingOut;
+  }
+
+  private async forgetSession(): Promise<void> {
     const lifecycle = this.lifecycle;
     const hadSession = lifecycle?.session() != null;
     if (lifecycle) {
