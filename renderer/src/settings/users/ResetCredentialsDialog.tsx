@@ -45,18 +45,18 @@ export function ResetCredentialsDialog({
       }
     >
       <p>
-        {user.username} is signed out everywhere. Their live sessions go on: they are still allowed,
-        only their credentials change.
+        {user.username} is signed out everywhere. A password reset stops the old password at once
+        and gives you a one-time link to send them; after a TOTP reset they set up their
+        authenticator again. Their live sessions go on: they are still allowed, only their
+        credentials change.
       </p>
       <label className="toggle">
         <input type="checkbox" checked={password} onChange={(e) => setPassword(e.target.checked)} />{' '}
-        Password — the old one stops working now; you get a one-time link to send them
-      </label>
+        Password
+      </label>{' '}
       <label className="toggle">
         <input type="checkbox" checked={totp} onChange={(e) => setTotp(e.target.checked)} /> TOTP
-        {user.totpEnabled
-          ? ' — they set up their authenticator again after signing in'
-          : ' — not set up for this user'}
+        {user.totpEnabled ? '' : ' (not set up)'}
       </label>
     </ConfirmDialog>
   );
