@@ -165,8 +165,8 @@ export function UsersPage({ api, viewer }: SettingsPageProps) {
     <>
       <p className="page-intro muted">
         People who may sign in to this gateway. Invite someone to get a one-time enrollment link;
-        resetting a password or TOTP signs them out and gives you a new link; disabling a user
-        signs them out and ends their grants and live sessions within a second.
+        resetting a password or TOTP signs them out and gives you a new link; disabling a user signs
+        them out and ends their grants and live sessions within a second.
       </p>
       {resetDone ? (
         <EnrollmentLinkNotice
