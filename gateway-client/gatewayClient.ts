@@ -598,6 +598,14 @@ export class GatewayClient {
     return this.call('setUserRole', { params: { id }, body: { role } });
   }
 
+  /**
+   * Resets the password (the answer carries a one-time enrollment token) and/or TOTP, and
+   * revokes every sign-in of the user; with neither named, both.
+   */
+  async resetUser(id: string, what: { password?: boolean; totp?: boolean } = {}) {
+    return this.call('resetUser', { params: { id }, body: what });
+  }
+
   /** Engineers get their own recordings whatever the filter; auditors and admins all. */
   async listRecordings(query: Partial<RecordingListQuery> = {}) {
     return (await this.call('listRecordings', { query })).recordings;

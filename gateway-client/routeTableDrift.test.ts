@@ -103,6 +103,7 @@ const calls: Record<string, { route: RouteName; run: (c: GatewayClient) => Promi
   disableUser: { route: 'disableUser', run: (c) => c.disableUser('usr_1') },
   enableUser: { route: 'enableUser', run: (c) => c.enableUser('usr_1') },
   setUserRole: { route: 'setUserRole', run: (c) => c.setUserRole('usr_1', 'auditor') },
+  resetUser: { route: 'resetUser', run: (c) => c.resetUser('usr_1', { totp: true }) },
   listRecordings: { route: 'listRecordings', run: (c) => c.listRecordings() },
   listRecordingsPage: { route: 'listRecordings', run: (c) => c.listRecordingsPage() },
   searchRecordings: { route: 'searchRecordings', run: (c) => c.searchRecordings({ q: 'ls' }) },

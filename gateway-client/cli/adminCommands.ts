@@ -1,5 +1,5 @@
 /**
- * `witness admin users list|create|disable|enable|set-role` and
+ * `witness admin users list|create|disable|enable|set-role|reset` and
  * `witness admin sessions list|terminate` (issue #14): what an admin does to people and their
  * live sessions, through the same API and route table as everything else. Every command that
  * takes access away prints what was revoked, as the gateway answered it.
@@ -152,6 +152,39 @@ function registerUserCommands(admin: Command, ctx: AdminCommandsContext): void {
         const changed = await client.setUserRole(id, role as Role);
         if (options.json) return print(JSON.stringify(changed, null, 2));
         print(describeRevocation(`${changed.user.username} is now ${changed.user.role}.`, changed));
+      }),
+    );
+
+  users
+    .command('reset')
+    .description(
+      "Reset a user's password and/or TOTP (both unless one is named) and revoke their sign-ins; live sessions go on.",
+    )
+    .argument('<user>', 'username or user id')
+    .option('--password', 'reset the password: prints a one-time enrollment token for a new one')
+    .option('--totp', 'reset TOTP: the user sets it up again after signing in')
+    .option('--json', 'print the API response as JSON')
+    .action((user: string, options: { password?: boolean; totp?: boolean; json?: boolean }) =>
+      ctx.withClient(async (client) => {
+        const id = await resolveUserId(client, user, ctx);
+        const both = !options.password && !options.totp;
+        const done = await client.resetUser(id, {
+          password: both || options.password === true,
+          totp: both || options.totp === true,
+        });
+        if (options.json) return print(JSON.stringify(done, null, 2));
+        const what = [done.reset.password && 'password', done.reset.totp && 'TOTP']
+          .filter(Boolean)
+          .join(' and ');
+        ctx.stderr.write(
+          `Reset the ${what} of ${done.user.username}; their sign-ins were revoked (live sessions go on).\n`,
+        );
+        if (done.enrollment) {
+          ctx.stderr.write(
+            `Send this one-time enrollment token to ${done.user.username} (valid until ${done.enrollment.expiresAt}); they run \`witness enroll TOKEN --gateway URL\` to set a new password:\n`,
+          );
+          print(done.enrollment.token);
+        }
       }),
     );
 }

@@ -22,6 +22,9 @@ const RESULT_FIELDS = [
   'sessionsEnded',
   'watchesEnded',
   'signInsRevoked',
+  // What a user reset reset (its body's `password` flag is redacted as secret-named); the
+  // reset's enrollment token is deliberately not listed.
+  'reset',
 ] as const;
 
 export function auditOfCall(

@@ -10,7 +10,8 @@ export type UserRouteName =
   | 'createUser'
   | 'disableUser'
   | 'enableUser'
-  | 'setUserRole';
+  | 'setUserRole'
+  | 'resetUser';
 
 /** Users and offboarding; the table allows only admins, UserAdmin enforces the rest. */
 export function userHandlers(users: UserAdmin): HandlersFor<UserRouteName> {
@@ -28,6 +29,19 @@ export function userHandlers(users: UserAdmin): HandlersFor<UserRouteName> {
     enableUser: async ({ params }) => presentUser(await users.enable(params.id)),
     setUserRole: async ({ auth, params, body }) =>
       presentRevocation(await users.setRole(signedIn(auth), params.id, body.role)),
+    resetUser: async ({ auth, params, body }) => {
+      // Neither named means both, as the CLI's default.
+      const both = body.password === undefined && body.totp === undefined;
+      const { enrollment, ...outcome } = await users.reset(signedIn(auth), params.id, {
+        password: body.password ?? both,
+        totp: body.totp ?? both,
+      });
+      return {
+        ...outcome,
+        user: presentUser(outcome.user),
+        enrollment: enrollment && { token: enrollment.token, expiresAt: iso(enrollment.expiresAt) },
+      };
+    },
   };
 }
 

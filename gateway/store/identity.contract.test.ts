@@ -189,6 +189,27 @@ describeStoreContract('identity', (underTest) => {
       expect(results.filter((r) => r !== undefined)).toHaveLength(1);
     });
 
+    it('spends every unused enrollment of one user, and only theirs', async () => {
+      await store.createUser(newUser(2));
+      for (const [tokenHash, userId] of [
+        ['enr-1', 'usr_1'],
+        ['enr-2', 'usr_1'],
+        ['enr-3', 'usr_2'],
+      ] as const) {
+        await store.createEnrollment({
+          tokenHash,
+          userId,
+          expiresAt: T + 1000,
+          usedAt: null,
+          createdAt: T,
+        });
+      }
+      await store.spendEnrollmentsOfUser('usr_1', T + 5);
+      expect(await store.consumeEnrollment('enr-1', T + 10)).toBeUndefined();
+      expect(await store.consumeEnrollment('enr-2', T + 10)).toBeUndefined();
+      expect(await store.consumeEnrollment('enr-3', T + 10)).toMatchObject({ userId: 'usr_2' });
+    });
+
     it('refuses an enrollment for an unknown user', async () => {
       await expect(
         store.createEnrollment({

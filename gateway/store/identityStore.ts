@@ -97,6 +97,11 @@ export interface IdentityStore extends UserDirectory {
    * when it is unknown, used or expired. Atomic: two concurrent calls cannot both succeed.
    */
   consumeEnrollment(tokenHash: string, now: number): Promise<EnrollmentRecord | undefined>;
+  /**
+   * Marks every unused enrollment of the user used at `now`, so an earlier link (perhaps the
+   * one that leaked) no longer works once an admin issues a new one (issue #14, reset).
+   */
+  spendEnrollmentsOfUser(userId: string, now: number): Promise<void>;
 
   insertAuthToken(token: AuthTokenRecord): Promise<void>;
   getAuthToken(tokenHash: string): Promise<AuthTokenRecord | undefined>;

@@ -136,6 +136,15 @@ export class KyselyIdentityStore implements IdentityStore {
     return row && enrollmentFromRow(row);
   }
 
+  async spendEnrollmentsOfUser(userId: string, now: number): Promise<void> {
+    await this.db
+      .updateTable('enrollments')
+      .set({ used_at: now })
+      .where('user_id', '=', userId)
+      .where('used_at', 'is', null)
+      .execute();
+  }
+
   // -------------------------------------------------------------------------------------------
   // Access and refresh tokens
 

@@ -5,6 +5,8 @@
  * already issued is refused from the next request: authentication reads the user each time),
  * its sign-ins are revoked (no refresh), the grants naming it end, and then its open sessions
  * and live watches are ended through the one access rule (sessions/accessReview.ts).
+ * Resetting a password or TOTP revokes sign-ins but leaves live sessions running: the person
+ * is still allowed, only their credentials change.
  */
 import type { z } from 'zod';
 import type { createUserRequestSchema, Role } from '../../shared/api/apiSchemas.ts';
@@ -27,6 +29,7 @@ export interface UserAdminStore
       | 'createUser'
       | 'updateUser'
       | 'revokeAuthTokensOfUser'
+      | 'spendEnrollmentsOfUser'
     >,
     Pick<GrantStore, 'listGrants' | 'updateGrant'>,
     AccessReviewStore {}
@@ -38,6 +41,14 @@ export interface AccessRevocation {
   grantsEnded: string[];
   sessionsEnded: string[];
   watchesEnded: number;
+}
+
+/** What a reset did (the API's `resetUserResponseSchema`). */
+export interface UserResetOutcome {
+  user: UserRecord;
+  reset: { password: boolean; totp: boolean };
+  signInsRevoked: boolean;
+  enrollment: { token: string; expiresAt: number } | null;
 }
 
 /** Roles that may watch sessions live (api/recordingRoutes.ts checks it at the start). */
@@ -99,6 +110,42 @@ export class UserAdmin {
       sessionsEnded: review.ended.map((s) => s.id),
       watchesEnded,
     };
+  }
+
+  /**
+   * Resets the password (the old one stops working now; a one-time enrollment token sets the
+   * next, and earlier unused links die) and/or TOTP (the secret is removed, so the user enrols
+   * it again after signing in). Every sign-in is revoked either way: whoever held the old
+   * credential may also hold a session token. Live sessions are not ended — the person is still
+   * allowed (disable is for taking access away).
+   */
+  async reset(
+    actor: UserRecord,
+    userId: string,
+    what: { password: boolean; totp: boolean },
+  ): Promise<UserResetOutcome> {
+    const { store, clock } = this.deps;
+    if (actor.id === userId) {
+      throw new GatewayError(
+        'bad_request',
+        'You cannot reset your own credentials here — change them from your own account (/me), or ask another admin.',
+      );
+    }
+    if (!what.password && !what.totp) {
+      throw new GatewayError('bad_request', 'Say what to reset: the password, TOTP or both.');
+    }
+    const user = await this.patch(userId, {
+      ...(what.password && { passwordHash: null, failedLogins: 0, lockedUntil: null }),
+      ...(what.totp && { totpSecret: null, totpPendingSecret: null, totpLastStep: null }),
+    });
+    const now = clock.now();
+    await store.revokeAuthTokensOfUser(userId, now);
+    let enrollment: UserResetOutcome['enrollment'] = null;
+    if (what.password) {
+      await store.spendEnrollmentsOfUser(userId, now);
+      enrollment = await this.deps.auth.createEnrollment(userId);
+    }
+    return { user, reset: what, signInsRevoked: true, enrollment };
   }
 
   async enable(userId: string): Promise<UserRecord> {

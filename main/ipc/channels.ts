@@ -42,6 +42,7 @@ export const CALL_NAMES = [
   'users.disable',
   'users.enable',
   'users.setRole',
+  'users.reset',
   'groups.list',
   'groups.addMember',
   'groups.removeMember',

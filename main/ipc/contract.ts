@@ -629,8 +629,9 @@ export const MAX_TERMINAL_WRITE_CHARS = 64 * 1024;
 //
 // Narrow verbs over the gateway's users, groups, grants, access requests and live sessions.
 // The gateway decides every rule (who may list users, approve, terminate); these only ask.
-// The one secret that does cross is the enrollment link `users.create` returns: it is made to
-// be shown once to the admin who invited the user, and test/security checks nothing else does.
+// The one secret that does cross is the enrollment link `users.create` (and `users.reset`, for
+// a new password) returns: it is made to be shown once to the admin who invited or reset the
+// user, and test/security checks nothing else does.
 
 const usernameInput = z
   .string()
@@ -792,6 +793,20 @@ export const adminPanelCalls = {
   'users.setRole': {
     request: z.strictObject({ userId: id, role: roleSchema }),
     response: accessRevokedSummarySchema,
+  },
+  /**
+   * Reset the password (the answer carries a new one-time enrollment link, shown once like the
+   * invitation's) and/or TOTP; the gateway revokes the user's sign-ins, live sessions go on.
+   */
+  'users.reset': {
+    request: z
+      .strictObject({ userId: id, password: z.boolean(), totp: z.boolean() })
+      .refine((r) => r.password || r.totp, 'Choose the password, TOTP or both.'),
+    response: z.object({
+      user: panelUserSchema,
+      enrollLink: z.string().nullable(),
+      enrollExpiresAt: isoTime.nullable(),
+    }),
   },
   'groups.list': { request: empty, response: z.object({ groups: z.array(panelGroupSchema) }) },
   'groups.addMember': {

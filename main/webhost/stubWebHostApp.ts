@@ -114,6 +114,7 @@ export function createStubWebHostApp(): StubWebHostApp {
     'users.disable': notSignedIn,
     'users.enable': notSignedIn,
     'users.setRole': notSignedIn,
+    'users.reset': notSignedIn,
     'groups.list': notSignedIn,
     'groups.addMember': notSignedIn,
     'groups.removeMember': notSignedIn,

@@ -1008,6 +1008,25 @@ export const accessRevokedSchema = z.object({
 });
 export type AccessRevoked = z.infer<typeof accessRevokedSchema>;
 
+/**
+ * Reset a user's password and/or TOTP (issue #14). Neither given means both, as the CLI's
+ * default; both false is refused (nothing to reset).
+ */
+export const resetUserRequestSchema = z.strictObject({
+  password: z.boolean().optional(),
+  totp: z.boolean().optional(),
+});
+export const resetUserResponseSchema = z.object({
+  user: userSchema,
+  /** What was reset. */
+  reset: z.object({ password: z.boolean(), totp: z.boolean() }),
+  /** Every sign-in (refresh and access tokens) was revoked; live sessions were not ended. */
+  signInsRevoked: z.boolean(),
+  /** With a password reset: the one-time enrollment token the user sets a new one with. */
+  enrollment: z.object({ token: z.string(), expiresAt: isoTime }).nullable(),
+});
+export type UserReset = z.infer<typeof resetUserResponseSchema>;
+
 export const terminateSessionRequestSchema = z.strictObject({
   /** Shown to the person whose session ends. */
   reason: z.string().min(1).max(200).optional(),

@@ -67,6 +67,8 @@ import {
   recordingSearchResultSchema,
   recordingStreamQuerySchema,
   refreshRequestSchema,
+  resetUserRequestSchema,
+  resetUserResponseSchema,
   resourceListSchema,
   resourceSchema,
   resourceWriteResultSchema,
@@ -420,6 +422,18 @@ export const apiRoutes = {
     params: idParams,
     body: setUserRoleRequestSchema,
     response: accessRevokedSchema,
+  },
+  /**
+   * A new password (a one-time enrollment token; the old password stops working) and/or TOTP
+   * enrolment again; every sign-in is revoked, live sessions go on (the person is still allowed).
+   */
+  resetUser: {
+    method: 'POST',
+    path: '/users/:id/reset',
+    access: ADMIN,
+    params: idParams,
+    body: resetUserRequestSchema,
+    response: resetUserResponseSchema,
   },
 
   // --- recordings (own recordings; admins and auditors all — the handlers filter and audit)

@@ -70,6 +70,7 @@ const expectedAccess: Record<RouteName, 'public' | 'signed-in' | readonly Role[]
   disableUser: ['admin'],
   enableUser: ['admin'],
   setUserRole: ['admin'],
+  resetUser: ['admin'],
   listAudit: ['admin', 'auditor'],
   exportAudit: ['admin', 'auditor'],
 };
@@ -194,7 +195,7 @@ describe('the gateway serves the route table', () => {
         }
       }
     }
-    // The admin-only routes (6 for resources and grants, 5 for users, 3 for groups, 3 for the
+    // The admin-only routes (6 for resources and grants, 6 for users, 3 for groups, 3 for the
     // resource and policy tools) refuse two roles each; the access log, the recording problems
     // and the audit log's two routes refuse engineers.
     expect(refusals).toContain('createResource:engineer');
@@ -208,7 +209,9 @@ describe('the gateway serves the route table', () => {
     expect(refusals).toContain('tryPolicy:engineer');
     expect(refusals).toContain('listAudit:engineer');
     expect(refusals).toContain('exportAudit:engineer');
-    expect(refusals).toHaveLength(17 * 2 + 4);
+    expect(refusals).toContain('resetUser:engineer');
+    expect(refusals).toContain('resetUser:auditor');
+    expect(refusals).toHaveLength(18 * 2 + 4);
   });
 
   // Runs after the walk above, which called every route as every role (issue #14).

@@ -3,7 +3,8 @@
  * or event declares a field named like a credential (token, ticket, password, secret, private
  * key), so a handler that returned one would see it stripped by the dispatcher. The settings
  * panel (issue #14) added the one deliberate exception, the enrollment link an admin is shown
- * once when inviting someone; this pins it to `users.create` so no other call grows one.
+ * once when inviting someone (and when resetting their password); this pins it to
+ * `users.create` and `users.reset` so no other call grows one.
  */
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
@@ -24,6 +25,16 @@ const ALLOWED = new Map([
   // Issue #14: the one-time link, shown once to the admin who invited the user.
   ['users.create.enrollLink', 'shown once'],
   ['users.create.enrollExpiresAt', 'a time'],
+  // Issue #14 (reset): a password reset's new one-time link, shown once to the admin who reset
+  // the user, like the invitation's; the gateway has already spent any earlier link.
+  ['users.reset.enrollLink', 'shown once'],
+  ['users.reset.enrollExpiresAt', 'a time'],
+  // Resources (issue #14): whether a target secret is stored — booleans, secrets are
+  // write-only. (They failed this test on the merged tree before the reset branch.)
+  ['admin.resources.list.resources.stored.hasPrivateKey', 'a flag'],
+  ['admin.resources.list.resources.stored.hasPassword', 'a flag'],
+  ['admin.resources.save.value.resource.stored.hasPrivateKey', 'a flag'],
+  ['admin.resources.save.value.resource.stored.hasPassword', 'a flag'],
 ]);
 
 interface ZodInternals {

@@ -54,6 +54,47 @@ describe('settings panel calls in main', () => {
     expect(Object.keys(value).sort()).toEqual(['enrollExpiresAt', 'enrollLink', 'user']);
   });
 
+  it('asks the gateway to reset what was chosen and turns a new token into a link', async () => {
+    const asked: unknown[] = [];
+    const dispatcher = panelWith({
+      resetUser: async (id: string, what: unknown) => {
+        asked.push([id, what]);
+        const password = (what as { password: boolean }).password;
+        return {
+          user,
+          reset: what,
+          signInsRevoked: true,
+          enrollment: password ? { token, expiresAt: '2026-01-08T00:00:00Z' } : null,
+        } as never;
+      },
+    });
+    const both = await dispatcher.dispatch(
+      'users.reset',
+      { userId: 'usr_eve', password: true, totp: true },
+      caller,
+    );
+    const value = (both as { value: { enrollLink: string } }).value;
+    expect(new URL(value.enrollLink).searchParams.get('token')).toBe(token);
+    expect(Object.keys(value).sort()).toEqual(['enrollExpiresAt', 'enrollLink', 'user']);
+    const totpOnly = await dispatcher.dispatch(
+      'users.reset',
+      { userId: 'usr_eve', password: false, totp: true },
+      caller,
+    );
+    expect((totpOnly as { value: { enrollLink: null } }).value.enrollLink).toBeNull();
+    // Resetting nothing is refused before the gateway is asked.
+    const nothing = await dispatcher.dispatch(
+      'users.reset',
+      { userId: 'usr_eve', password: false, totp: false },
+      caller,
+    );
+    expect(nothing.ok).toBe(false);
+    expect(asked).toEqual([
+      ['usr_eve', { password: true, totp: true }],
+      ['usr_eve', { password: false, totp: true }],
+    ]);
+  });
+
   it('strips what the gateway answers beyond the contract (grant policies, creators)', async () => {
     const grant = {
       id: 'grt_1',

@@ -18,30 +18,27 @@ export function createAdminPanelHandlers(
   deps: AdminPanelDeps,
 ): Pick<CallHandlers, AdminPanelCallName> {
   const run = <T>(work: (client: GatewayClient) => Promise<T>) => deps.account.run(work);
+  const pinnedGateway = () => {
+    const pinned = deps.account.pinned();
+    if (!pinned) throw new DesktopError('no_gateway', 'No gateway is set up yet.');
+    return pinned;
+  };
   return {
     'users.list': async () => ({ users: await run((c) => c.listUsers()) }),
 
     'users.create': async ({ username, role, groups }) => {
-      const pinned = deps.account.pinned();
-      if (!pinned) throw new DesktopError('no_gateway', 'No gateway is set up yet.');
+      const pinned = pinnedGateway();
       const created = await run((c) => c.createUser({ username, role, groups }));
-      const enrollment = created.enrollment;
-      return {
-        user: created.user,
-        // The link carries the pinned CA's fingerprint, so the new user pins without comparing.
-        enrollLink: enrollment
-          ? formatEnrollLink({
-              gateway: pinned.url,
-              token: enrollment.token,
-              fingerprint: pinned.caFingerprint,
-            })
-          : null,
-        enrollExpiresAt: enrollment?.expiresAt ?? null,
-      };
+      return { user: created.user, ...enrollLinkOf(pinned, created.enrollment) };
     },
     'users.disable': async ({ userId }) => run((c) => c.disableUser(userId)),
     'users.enable': async ({ userId }) => ({ user: await run((c) => c.enableUser(userId)) }),
     'users.setRole': async ({ userId, role }) => run((c) => c.setUserRole(userId, role)),
+    'users.reset': async ({ userId, password, totp }) => {
+      const pinned = pinnedGateway();
+      const done = await run((c) => c.resetUser(userId, { password, totp }));
+      return { user: done.user, ...enrollLinkOf(pinned, done.enrollment) };
+    },
 
     'groups.list': async () => ({ groups: await run((c) => c.listGroups()) }),
     'groups.addMember': async ({ group, userId }) => ({
@@ -86,5 +83,24 @@ export function createAdminPanelHandlers(
     'sessions.terminate': async ({ sessionId, reason }) => ({
       session: await run((c) => c.terminateSession(sessionId, reason)),
     }),
+  };
+}
+
+/**
+ * The `witness://enroll?…` link of a one-time enrollment token (invitation or password reset).
+ * It carries the pinned CA's fingerprint, so the user pins without comparing.
+ */
+function enrollLinkOf(
+  pinned: { url: string; caFingerprint: string },
+  enrollment: { token: string; expiresAt: string } | null,
+): { enrollLink: string | null; enrollExpiresAt: string | null } {
+  if (!enrollment) return { enrollLink: null, enrollExpiresAt: null };
+  return {
+    enrollLink: formatEnrollLink({
+      gateway: pinned.url,
+      token: enrollment.token,
+      fingerprint: pinned.caFingerprint,
+    }),
+    enrollExpiresAt: enrollment.expiresAt,
   };
 }

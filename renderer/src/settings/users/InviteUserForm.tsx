@@ -10,7 +10,13 @@ import { useAction } from '../../components/useAction.ts';
 import { FormField, TextInput } from '../components/FormField.tsx';
 import { errorFor, placeServerError } from '../components/serverErrorPlacement.ts';
 import type { Role } from '../viewer.ts';
-import { groupListProblem, parseGroupList, usernameProblem } from './userRules.ts';
+import {
+  groupListProblem,
+  inviteNoticeText,
+  type LinkNoticeText,
+  parseGroupList,
+  usernameProblem,
+} from './userRules.ts';
 
 type Created = CallResponse<'users.create'>;
 
@@ -98,13 +104,21 @@ export function InviteUserForm({
   );
 }
 
-/** The one-time link, shown once. */
-export function EnrollmentLinkNotice({ created, onDone }: { created: Created; onDone(): void }) {
+/** The one-time link, shown once: after an invitation, or a reset (`text` says which). */
+export function EnrollmentLinkNotice({
+  created,
+  onDone,
+  text = inviteNoticeText(created.user.username),
+}: {
+  created: Created;
+  onDone(): void;
+  text?: LinkNoticeText;
+}) {
   const [copied, setCopied] = useState(false);
   const link = created.enrollLink;
   return (
     <section className="settings-form enroll-notice" aria-label="Enrollment link">
-      <h3>{created.user.username} was created</h3>
+      <h3>{text.heading}</h3>
       {link ? (
         <>
           <p>
@@ -112,7 +126,7 @@ export function EnrollmentLinkNotice({ created, onDone }: { created: Created; on
             {created.enrollExpiresAt
               ? ` and works until ${new Date(created.enrollExpiresAt).toLocaleString()}`
               : ''}
-            : they open it in Witness (Enroll with a link) and choose a password.
+            : they open it in Witness (Enroll with a link) {text.withLink}.
           </p>
           <textarea
             readOnly
@@ -123,7 +137,7 @@ export function EnrollmentLinkNotice({ created, onDone }: { created: Created; on
           />
         </>
       ) : (
-        <p>The user was created with a password; no link is needed.</p>
+        <p>{text.withoutLink}</p>
       )}
       <div className="form-actions">
         {link ? (

@@ -1,6 +1,6 @@
 /**
- * Users (admins): list, invite (one-time enrollment link), role, disable (offboarding, with
- * what was revoked) and enable. Every rule is the gateway's; disabling yourself is refused
+ * Users (admins): list, invite (one-time enrollment link), role, reset password / TOTP (a new
+ * one-time link), disable (offboarding, with what was revoked) and enable. Every rule is the gateway's; disabling yourself is refused
  * there too, and the button is not offered for your own row.
  */
 import { useCallback, useMemo, useState } from 'react';
@@ -19,13 +19,17 @@ import { useLoaded } from '../components/useLoaded.ts';
 import type { SettingsPageProps } from '../settingsPage.ts';
 import type { Role } from '../viewer.ts';
 import { EnrollmentLinkNotice, InviteUserForm } from './InviteUserForm.tsx';
+import { ResetCredentialsDialog, type ResetDone } from './ResetCredentialsDialog.tsx';
 import { RevokedSummary } from './RevokedSummary.tsx';
+import { resetNoticeText } from './userRules.ts';
 
 export function UsersPage({ api, viewer }: SettingsPageProps) {
   const users = useLoaded(useCallback(async () => (await api.call('users.list', {})).users, [api]));
   const [inviting, setInviting] = useState(false);
   const [created, setCreated] = useState<CallResponse<'users.create'> | null>(null);
   const [disabling, setDisabling] = useState<PanelUser | null>(null);
+  const [resetting, setResetting] = useState<PanelUser | null>(null);
+  const [resetDone, setResetDone] = useState<ResetDone | null>(null);
   const [revoked, setRevoked] = useState<{ what: string; summary: AccessRevokedSummary } | null>(
     null,
   );
@@ -111,33 +115,46 @@ export function UsersPage({ api, viewer }: SettingsPageProps) {
         render: (u) =>
           u.username === viewer.username ? (
             <span className="muted small">you</span>
-          ) : u.disabled ? (
-            <button
-              type="button"
-              className="button button-small"
-              aria-label={`Enable ${u.username}`}
-              disabled={rowAction.busy}
-              onClick={() =>
-                rowAction.run(async () => {
-                  await api.call('users.enable', { userId: u.id });
-                  users.reload();
-                })
-              }
-            >
-              Enable
-            </button>
           ) : (
-            <button
-              type="button"
-              className="button button-small button-danger-outline"
-              aria-label={`Disable ${u.username}`}
-              onClick={() => {
-                disable.setError(null);
-                setDisabling(u);
-              }}
-            >
-              Disable
-            </button>
+            <>
+              <button
+                type="button"
+                className="button button-small"
+                aria-label={`Reset password or TOTP of ${u.username}`}
+                disabled={rowAction.busy}
+                onClick={() => setResetting(u)}
+              >
+                Reset password / TOTP
+              </button>{' '}
+              {u.disabled ? (
+                <button
+                  type="button"
+                  className="button button-small"
+                  aria-label={`Enable ${u.username}`}
+                  disabled={rowAction.busy}
+                  onClick={() =>
+                    rowAction.run(async () => {
+                      await api.call('users.enable', { userId: u.id });
+                      users.reload();
+                    })
+                  }
+                >
+                  Enable
+                </button>
+              ) : (
+                <button
+                  type="button"
+                  className="button button-small button-danger-outline"
+                  aria-label={`Disable ${u.username}`}
+                  onClick={() => {
+                    disable.setError(null);
+                    setDisabling(u);
+                  }}
+                >
+                  Disable
+                </button>
+              )}
+            </>
           ),
       },
     ],
@@ -148,8 +165,16 @@ export function UsersPage({ api, viewer }: SettingsPageProps) {
     <>
       <p className="page-intro muted">
         People who may sign in to this gateway. Invite someone to get a one-time enrollment link;
-        disabling a user signs them out and ends their grants and live sessions within a second.
+        resetting a password or TOTP signs them out and gives you a new link; disabling a user signs
+        them out and ends their grants and live sessions within a second.
       </p>
+      {resetDone ? (
+        <EnrollmentLinkNotice
+          created={resetDone.answer}
+          text={resetNoticeText(resetDone.answer.user.username, resetDone.reset)}
+          onDone={() => setResetDone(null)}
+        />
+      ) : null}
       {created ? (
         <EnrollmentLinkNotice created={created} onDone={() => setCreated(null)} />
       ) : inviting ? (
@@ -198,6 +223,18 @@ export function UsersPage({ api, viewer }: SettingsPageProps) {
           </EmptyState>
         }
       />
+      {resetting ? (
+        <ResetCredentialsDialog
+          api={api}
+          user={resetting}
+          onCancel={() => setResetting(null)}
+          onReset={(done) => {
+            setResetting(null);
+            setResetDone(done);
+            users.reload();
+          }}
+        />
+      ) : null}
       {disabling ? (
         <ConfirmDialog
           title={`Disable ${disabling.username}?`}

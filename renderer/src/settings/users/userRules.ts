@@ -19,3 +19,33 @@ export function groupListProblem(value: string): string | null {
     ? `Not a group name: ${bad.join(', ')} (lower-case letters, digits, . _ -).`
     : null;
 }
+
+/** What the one-time link notice says: after an invitation, or after a reset (issue #14). */
+export interface LinkNoticeText {
+  heading: string;
+  /** What the user does with the link, after "they open it in Witness (Enroll with a link)". */
+  withLink: string;
+  /** Shown when no link came back. */
+  withoutLink: string;
+}
+
+export function inviteNoticeText(username: string): LinkNoticeText {
+  return {
+    heading: `${username} was created`,
+    withLink: 'and choose a password',
+    withoutLink: 'The user was created with a password; no link is needed.',
+  };
+}
+
+export function resetNoticeText(
+  username: string,
+  reset: { password: boolean; totp: boolean },
+): LinkNoticeText {
+  const what = [reset.password && 'password', reset.totp && 'TOTP'].filter(Boolean).join(' and ');
+  const plural = reset.password && reset.totp;
+  return {
+    heading: `${username}'s ${what} ${plural ? 'were' : 'was'} reset`,
+    withLink: `and choose a new password${reset.totp ? ', then set up TOTP again' : ''}`,
+    withoutLink: `${username} was signed out everywhere; they sign in with their password and set up TOTP again.`,
+  };
+}
