@@ -23,7 +23,15 @@ import {
   type PlaybackInfo,
 } from '../../ipc/contract.ts';
 import { EventTextReader } from './eventText.ts';
-import { Keyframes, lowerBound } from './keyframes.ts';
+import { HeadlessTerminal } from './headlessTerminal.ts';
+import {
+  KEYFRAME_BYTES,
+  Keyframes,
+  lowerBound,
+  replay,
+  type SeekResult,
+  upperBound,
+} from './keyframes.ts';
 import type { Island, ProgressiveRecording } from './progressiveRecording.ts';
 import { buildQueryTimeline, type QueryTimelineEntry } from './queryTimeline.ts';
 import {
@@ -101,6 +109,7 @@ export interface ProgressiveOpen {
    * takes a few milliseconds, and the verdict is then final at once. Default 4 MiB.
    */
   waitBelowBytes?: number;
+  progress?: ProgressEmitter;
   finalize: (
     report: VerificationReport,
   ) => Promise<{ report: VerificationReport; cacheDir: string | null; file: string }>;
@@ -115,6 +124,8 @@ const ISLAND_CURSOR_BASE = 2 ** 40;
 const PREFIX_REPLAY_BYTES = 2 * 1024 * 1024;
 /** Recordings up to this size open once downloaded (see ProgressiveOpen.waitBelowBytes). */
 const SMALL_RECORDING_BYTES = 4 * 1024 * 1024;
+/** How long an open waits for the seek table before it plays without one. */
+const SEEK_TABLE_WAIT_MS = 150;
 /** Updates of a growing verdict are sent at most this often. */
 const UPDATE_EVERY_MS = 250;
 
@@ -252,8 +263,15 @@ export class PlaybackService {
     request: ParsedCallRequest<'playback.frames'>,
   ): Promise<CallResponse<'playback.frames'>> {
     const playback = this.get(clientId, request.playbackId, request.acceptFailedVerification);
-    if (playback.progressive)
-      return this.progressiveFrames(playback, playback.progressive, request);
+    const progressive = playback.progressive;
+    if (progressive) {
+      const page = await progressive.foreground(() =>
+        this.progressiveFrames(playback, progressive, request),
+      );
+      // The first page is on its way: the background download goes on.
+      progressive.releaseFirstHold();
+      return page;
+    }
     const e = playback.index.events;
     const start =
       request.fromSeq === undefined
@@ -285,7 +303,10 @@ export class PlaybackService {
     if (playback.index.kind !== 'terminal') {
       throw new DesktopError('invalid_request', 'A database session has no terminal to seek in.');
     }
-    if (playback.progressive) return this.progressiveSeek(playback, playback.progressive, request);
+    const progressive = playback.progressive;
+    if (progressive) {
+      return progressive.foreground(() => this.progressiveSeek(playback, progressive, request));
+    }
     const result = await playback.keyframes.seek(request.atMs, request.afterSeq);
     return {
       snapshot: result.snapshot,
@@ -320,7 +341,10 @@ export class PlaybackService {
     options: ProgressiveOpen,
   ): Promise<PlaybackInfo> {
     const header = recording.header;
-    const total = recording.totalBytes ?? (await recording.seekTable())?.bytes ?? null;
+    // The gateway scans an old recording's heads for its seek table on the first request (a
+    // 1 GiB recording: seconds): the first frame does not wait for that, only a short while.
+    const table = await Promise.race([recording.seekTable(), delay(SEEK_TABLE_WAIT_MS)]);
+    const total = recording.totalBytes ?? table?.bytes ?? null;
     const small = total !== null && total <= (options.waitBelowBytes ?? SMALL_RECORDING_BYTES);
     if (!header || small || recording.prefix.isDatabase() || recording.report) {
       const report = await recording.done.catch((error: unknown) => {
@@ -328,21 +352,28 @@ export class PlaybackService {
       });
       await recording.close();
       const final = await options.finalize(report);
-      return this.open(clientId, {
-        sessionId: recording.sessionId,
-        source: 'gateway',
-        file: final.file,
-        startOffset: 0,
-        report: final.report,
-        keyFingerprint: options.keyFingerprint,
-        keySource: 'pinned',
-        cacheDir: final.cacheDir,
-        username: options.username,
-        resourceName: options.resourceName,
-      });
+      return this.open(
+        clientId,
+        {
+          sessionId: recording.sessionId,
+          source: 'gateway',
+          file: final.file,
+          startOffset: 0,
+          report: final.report,
+          keyFingerprint: options.keyFingerprint,
+          keySource: 'pinned',
+          cacheDir: final.cacheDir,
+          username: options.username,
+          resourceName: options.resourceName,
+        },
+        options.progress,
+      );
     }
+    options.progress?.('index', 1, 1);
     const id = `pb-${randomUUID()}`;
     const base = recording.prefixIndex();
+    // No first page within a second (a closed window): the download goes on regardless.
+    setTimeout(() => recording.releaseFirstHold(), 1000).unref();
     const verifying = (): PlaybackInfo['verdict'] => {
       const snapshot = recording.snapshot();
       return {
@@ -356,7 +387,6 @@ export class PlaybackService {
         keySource: 'pinned',
       };
     };
-    const table = await recording.seekTable();
     const snapshot = recording.snapshot();
     const view = prefixView(recording);
     const info: PlaybackInfo = {
@@ -428,11 +458,18 @@ export class PlaybackService {
     let lastUpdate = 0;
     const stopListening = recording.onChange(() => {
       if (playback.progressive !== recording) return;
-      playback.index = prefixView(recording);
+      // The events are shared with the builder: only how many are shown changes.
+      playback.index = { ...base, events: { ...base.events, count: recording.visible } };
       const now = Date.now();
       if (now - lastUpdate < UPDATE_EVERY_MS) return;
       lastUpdate = now;
-      playback.info = { ...playback.info, verdict: verifying() };
+      const totalMs = recording.snapshot().totalMs ?? 0;
+      playback.info = {
+        ...playback.info,
+        verdict: verifying(),
+        durationMs: Math.max(playback.info.durationMs, totalMs),
+        frames: Math.max(playback.info.frames, recording.table?.frames ?? 0),
+      };
       options.onUpdate(playback.info);
     });
     recording.done
@@ -598,7 +635,9 @@ export class PlaybackService {
       );
     }
     const islandNo = recording.islands.indexOf(island);
-    const result = await new Keyframes(islandView(recording, island), island.text, null).seek(
+    const result = await islandSnapshot(
+      islandView(recording, island),
+      island.text,
       request.atMs,
       request.afterSeq,
     );
@@ -621,6 +660,17 @@ export class PlaybackService {
     const seq = island?.builder.events.seq[cursor % ISLAND_CURSOR_BASE];
     if (seq === undefined) return e.count;
     return lowerBound(e.seq, seq, e.count);
+  }
+
+  /** Resolves once a progressive playback's download has ended (at once for any other). */
+  async downloaded(playbackId: string): Promise<void> {
+    const recording = this.playbacks.get(playbackId)?.progressive;
+    if (!recording) return;
+    await recording.done.catch(() => {});
+    // The switch to the whole index runs after the verdict is final (a gateway call).
+    while (this.playbacks.get(playbackId)?.progressive) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
 
   /** Keyframes of an open playback (tests and the benchmark wait for them). */
@@ -698,7 +748,12 @@ export class PlaybackService {
   private async release(playback: Playback): Promise<void> {
     this.playbacks.delete(playback.id);
     playback.keyframes.stop();
-    await playback.progressiveOwner?.close();
+    const owner = playback.progressiveOwner;
+    if (owner) {
+      await owner.close();
+      // Closed before its download ended: the part file is no use to anyone (issue #16).
+      if (!owner.report) await fs.rm(owner.file, { force: true });
+    }
     await playback.file.close().catch(() => {});
     if (playback.source.deleteOnClose) await fs.rm(playback.source.file, { force: true });
   }
@@ -751,6 +806,51 @@ async function saveIndex(
   const temp = `${cacheFile}.${process.pid}.${randomUUID()}.tmp`;
   await fs.writeFile(temp, JSON.stringify({ version: INDEX_CACHE_VERSION, bytes, maxSeq, index }));
   await fs.rename(temp, cacheFile);
+}
+
+/**
+ * The screen at `atMs` in an island: no keyframe is built there, so the output before the
+ * target is replayed — at most about a keyframe's spacing of it (KEYFRAME_BYTES), as a seek
+ * from a keyframe would, not the whole stretch (a bulk transfer's is 16 MiB).
+ */
+async function islandSnapshot(
+  index: RecordingIndex,
+  text: EventTextReader,
+  atMs: number,
+  afterSeq: number | undefined,
+): Promise<SeekResult> {
+  const e = index.events;
+  const target =
+    afterSeq === undefined ? upperBound(e.t, atMs, e.count) : upperBound(e.seq, afterSeq, e.count);
+  let from = target;
+  let bytes = 0;
+  while (from > 0 && bytes < KEYFRAME_BYTES) {
+    from--;
+    bytes += e.length[from]!;
+  }
+  let size = index.size;
+  for (let i = from - 1; i >= 0; i--) {
+    if (e.kind[i] === EV_RESIZE) {
+      size = { cols: e.cols[i]!, rows: e.rows[i]! };
+      break;
+    }
+  }
+  const term = new HeadlessTerminal(size.cols, size.rows);
+  try {
+    await replay(term, index, text, from, target, () => false);
+    return {
+      snapshot: term.serialize(),
+      atMs,
+      size: { cols: term.cols, rows: term.rows },
+      nextPosition: target,
+    };
+  } finally {
+    term.dispose();
+  }
+}
+
+function delay(ms: number): Promise<null> {
+  return new Promise((resolve) => setTimeout(() => resolve(null), ms));
 }
 
 /** The verified prefix of a progressive download as an index (arrays shared, count bounded). */

@@ -45,6 +45,9 @@ const ISLAND_CONTEXT_BYTES = 256 * 1024;
 /** An island grows by at least this many bytes of stream at a time. */
 const ISLAND_STEP_BYTES = 1024 * 1024;
 
+/** `playback.progress` of the download at most this often. */
+const PROGRESS_EVERY_MS = 100;
+
 /** A stretch run verified on its own: its index, and how far a signature covers it. */
 export interface Island {
   /** Stretch indexes [first, next) fetched so far. */
@@ -105,6 +108,20 @@ export class ProgressiveRecording {
   private readonly firstStretch: Promise<void>;
   private onFirstStretch: () => void = () => {};
   private listeners = new Set<() => void>();
+  /** Stretches being fetched for a seek; the background download waits for them. */
+  private readonly seeks = new Set<Promise<void>>();
+  /** Holds the download from the first stretch until the first frame is served. */
+  private firstHold: (() => void) | null = null;
+
+  /** The first frame is served (or the open gave up): the download goes on. */
+  releaseFirstHold(): void {
+    const release = this.firstHold;
+    this.firstHold = () => {};
+    release?.();
+  }
+  private progress: ((phase: 'download', bytes: number, total: number | null) => void) | null =
+    null;
+  private progressAt = 0;
 
   private constructor(
     private readonly source: ProgressiveSource,
@@ -133,7 +150,11 @@ export class ProgressiveRecording {
       },
     });
     this.firstStretch = new Promise((resolve) => {
-      this.onFirstStretch = resolve;
+      this.onFirstStretch = () => {
+        // Until the first frame is shown, it goes first (see `foreground`); the open releases.
+        if (this.firstHold === null && !this.report) this.firstHold = this.hold();
+        resolve();
+      };
     });
     this.done = this.run();
     // Awaited by whoever needs the verdict; a failed download is reported through it.
@@ -149,11 +170,19 @@ export class ProgressiveRecording {
     publicKeyPem: string,
     sessionId: string,
     file: string,
+    onProgress?: (phase: 'download' | 'verify', bytes: number, total: number | null) => void,
   ): Promise<ProgressiveRecording> {
     // Created empty; written at offsets, read back for the events shown.
     closeSync(openSync(file, 'w'));
     const handle = await open(file, 'r');
     const recording = new ProgressiveRecording(source, publicKeyPem, sessionId, file, handle);
+    if (onProgress) {
+      recording.progress = onProgress;
+      recording.done.then(
+        () => onProgress('verify', recording.bytes, recording.bytes),
+        () => {},
+      );
+    }
     await Promise.race([
       recording.firstStretch,
       recording.done.then(
@@ -196,6 +225,7 @@ export class ProgressiveRecording {
 
   stop(): void {
     this.stopped = true;
+    this.releaseFirstHold();
     this.download?.body.destroy();
   }
 
@@ -223,17 +253,59 @@ export class ProgressiveRecording {
       }
     }
     const target = stretchIndexAt(table, this.header.startedAt + atMs);
+    // Short stretches (a second of a quiet session) get the ones before them as context for the
+    // screen; a long one (a bulk transfer checkpoints every 16 MiB) has plenty of its own.
     let first = target;
     while (
       first > 0 &&
-      stretchRange(table, target).from - stretchRange(table, first).from < ISLAND_CONTEXT_BYTES
+      stretchRange(table, target).to - stretchRange(table, first).from < ISLAND_CONTEXT_BYTES
     ) {
       first--;
     }
-    const island = this.newIsland(first);
+    let island = this.newIsland(first);
     this.islands.push(island);
     await this.extend(island, target + 1);
+    // The target fell in a quiet gap before the stretch's first frame: the screen then is the
+    // one the stretch before leaves, so that one is fetched too.
+    const e = island.builder.events;
+    if (first > 0 && island.failure === null && (e.count === 0 || e.t[0]! > atMs)) {
+      island = this.newIsland(first - 1);
+      this.islands.push(island);
+      await this.extend(island, target + 1);
+    }
     return island;
+  }
+
+  /**
+   * Holds the background download back while a person waits for `work` (an open, a page of
+   * frames, a seek): the download verifies on this thread, and at full speed it would queue
+   * its chunks ahead of the answer.
+   */
+  async foreground<T>(work: () => Promise<T>): Promise<T> {
+    let resume: () => void = () => {};
+    const waiting = new Promise<void>((resolve) => {
+      resume = resolve;
+    });
+    this.seeks.add(waiting);
+    try {
+      return await work();
+    } finally {
+      this.seeks.delete(waiting);
+      resume();
+    }
+  }
+
+  /** Holds the background download back until the returned function is called. */
+  hold(): () => void {
+    let resume: () => void = () => {};
+    const waiting = new Promise<void>((resolve) => {
+      resume = resolve;
+    });
+    this.seeks.add(waiting);
+    return () => {
+      this.seeks.delete(waiting);
+      resume();
+    };
   }
 
   /** Fetches more stretches of `island` (at least through stretch `until` - 1). */
@@ -264,13 +336,24 @@ export class ProgressiveRecording {
         island.builder.frame(event, recordOffset);
       },
     });
-    const download = await this.source.downloadRecordingRange(this.sessionId, range.from, range.to);
-    let at = range.from;
-    await pumpChunks(download.body, (chunk): ChunkOutcome => {
-      writeSync(this.fd, chunk, 0, chunk.length, at);
-      at += chunk.length;
-      return verifier.push(chunk) ? undefined : STOP_READING;
-    }).finally(() => download.body.destroy());
+    // The person waits for this stretch: the background download holds back meanwhile (it
+    // shares this thread and the link).
+    const release = this.hold();
+    try {
+      const download = await this.source.downloadRecordingRange(
+        this.sessionId,
+        range.from,
+        range.to,
+      );
+      let at = range.from;
+      await pumpChunks(download.body, (chunk): ChunkOutcome => {
+        writeSync(this.fd, chunk, 0, chunk.length, at);
+        at += chunk.length;
+        return verifier.push(chunk) ? undefined : STOP_READING;
+      }).finally(() => download.body.destroy());
+    } finally {
+      release();
+    }
     const verdict = verifier.finish();
     island.next = last + 1;
     island.verifiedThroughSeq = verdict.throughSeq;
@@ -344,6 +427,13 @@ export class ProgressiveRecording {
     if (this.stopped) return STOP_READING;
     this.pending.push(chunk);
     this.bytes += chunk.length;
+    if (this.progress) {
+      const now = Date.now();
+      if (now - this.progressAt >= PROGRESS_EVERY_MS) {
+        this.progressAt = now;
+        this.progress('download', this.bytes, this.totalBytes);
+      }
+    }
     const ok = this.verifier.push(chunk);
     if (this.candidateCheckpoint) {
       this.candidateCheckpoint = false;
@@ -351,8 +441,14 @@ export class ProgressiveRecording {
       this.flush();
       this.reveal(this.candidateSeq);
     }
-    return ok ? undefined : STOP_READING;
+    if (!ok) return STOP_READING;
+    // Awaited one at a time: a hold added while waiting is seen before reading on.
+    return this.seeks.size > 0 ? this.whileHeld() : undefined;
   };
+
+  private async whileHeld(): Promise<void> {
+    while (this.seeks.size > 0) await Promise.all(this.seeks);
+  }
 
   private flush(): void {
     if (this.pending.length === 0) return;

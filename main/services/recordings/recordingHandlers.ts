@@ -132,11 +132,13 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
       getRecordingSeekTable: (id: string) =>
         account.run((client) => client.getRecordingSeekTable(id)),
     };
+    const progress = progressTo(caller, sessionId);
     const recording = await ProgressiveRecording.start(
       source,
       pinned.recordingPublicKeyPem,
       sessionId,
       temp,
+      progress,
     );
     const known = names.get(sessionId);
     try {
@@ -145,6 +147,7 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
         username: known?.username ?? null,
         resourceName: known?.resourceName ?? null,
         onUpdate: (info) => caller.emit('playback.updated', { info }),
+        progress,
         finalize: async (report) => {
           // The gateway's judgement of its copy can only make the verdict worse (issue #12).
           const judged = await account
