@@ -347,6 +347,8 @@ export class PlaybackService {
     const total = recording.totalBytes ?? table?.bytes ?? null;
     const small = total !== null && total <= (options.waitBelowBytes ?? SMALL_RECORDING_BYTES);
     if (!header || small || recording.prefix.isDatabase() || recording.report) {
+      // Opened once downloaded: nothing is shown before, so nothing to hold the download for.
+      recording.releaseFirstHold();
       const report = await recording.done.catch((error: unknown) => {
         throw error;
       });
