@@ -343,7 +343,15 @@ export class PlaybackService {
     const header = recording.header;
     // The gateway scans an old recording's heads for its seek table on the first request (a
     // 1 GiB recording: seconds): the first frame does not wait for that, only a short while.
-    const table = await Promise.race([recording.seekTable(), delay(SEEK_TABLE_WAIT_MS)]);
+    // A small recording's download usually ends first: it then opens as before.
+    const table = await Promise.race([
+      recording.seekTable(),
+      recording.done.then(
+        () => null,
+        () => null,
+      ),
+      delay(SEEK_TABLE_WAIT_MS),
+    ]);
     const total = recording.totalBytes ?? table?.bytes ?? null;
     const small = total !== null && total <= (options.waitBelowBytes ?? SMALL_RECORDING_BYTES);
     if (!header || small || recording.prefix.isDatabase() || recording.report) {
