@@ -447,7 +447,7 @@ async function main(): Promise<void> {
     }
     const seekColdP95 = percentile(coldSeeks, 95);
     log(
-      `DETAIL seek_cold_p50_ms=${percentile(coldSeeks, 50).toFixed(1)} seek_cold_max_ms=${Math.max(...coldSeeks).toFixed(1)} seeks=${COLD_SEEKS} (1 GiB, download still running) load=${os
+      `DETAIL seek_cold_p50_ms=${percentile(coldSeeks, 50).toFixed(1)} seek_cold_max_ms=${Math.max(...coldSeeks).toFixed(1)} seeks=${COLD_SEEKS} islands_fetched=${app.playbacks?.islandsOf(hugeInfo.playbackId)} (1 GiB, download still running) load=${os
         .loadavg()
         .map((l) => l.toFixed(1))
         .join('/')}`,

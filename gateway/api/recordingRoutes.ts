@@ -389,7 +389,12 @@ export function recordingHandlers(
       // Bytes read for someone are verified again (in the background, not in their way), so a
       // recording tampered with since its last verdict shows as failed (issue #12).
       reverifier.request(recording.sessionId);
+      // A finished recording's length, so a client knows the size before the bytes (issue
+      // #16: the desktop opens small recordings whole, large ones progressively).
+      const length =
+        recording.status === 'recording' ? undefined : await recordings.storedBytes(recording);
       const body = await startStream(recording, recordings.open(recording));
+      if (length !== undefined) reply.header('content-length', length);
       return reply
         .header('content-type', 'application/octet-stream')
         .header('content-disposition', attachment(`${recording.sessionId}.wrec`))

@@ -38,6 +38,11 @@ export class RecordingArchive {
     return this.storageOf(recording).open(recording.sessionId);
   }
 
+  /** How many bytes are stored now, when the storage can tell cheaply (issue #16). */
+  async storedBytes(recording: StoredRecording): Promise<number | undefined> {
+    return this.storageOf(recording).storedBytes?.(recording.sessionId);
+  }
+
   /**
    * The stored bytes [from, to) (issue #16). A storage that cannot seek (database chunks) is
    * read from its start and the bytes before `from` dropped: correct, and as costly as the

@@ -71,6 +71,8 @@ export interface RecordingStorage {
    * storage has none.
    */
   openRange?(sessionId: string, from: number, to: number): AsyncIterable<Buffer>;
+  /** Bytes stored now (issue #16: sent as the stream's length). Optional; undefined: unknown. */
+  storedBytes?(sessionId: string): Promise<number | undefined>;
 }
 
 /** Where a follower of a recording has read up to; only the storage that made it reads it. */
@@ -169,6 +171,19 @@ export class SegmentFileStorage implements RecordingStorage {
       })) {
         yield chunk as Buffer;
       }
+    }
+  }
+
+  async storedBytes(sessionId: string): Promise<number | undefined> {
+    checkSessionId(sessionId);
+    const dir = join(this.root, sessionId);
+    try {
+      const names = (await readdir(dir)).filter((name) => SEGMENT_NAME.test(name));
+      let total = 0;
+      for (const name of names) total += (await stat(join(dir, name))).size;
+      return names.length > 0 ? total : undefined;
+    } catch {
+      return undefined;
     }
   }
 

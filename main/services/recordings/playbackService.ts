@@ -305,7 +305,10 @@ export class PlaybackService {
     }
     const progressive = playback.progressive;
     if (progressive) {
-      return progressive.foreground(() => this.progressiveSeek(playback, progressive, request));
+      // Not held in the foreground as a whole: a seek may wait for the download itself (no seek
+      // table); the stretch it fetches holds the download back on its own (`extend`).
+      progressive.releaseFirstHold();
+      return this.progressiveSeek(playback, progressive, request);
     }
     const result = await playback.keyframes.seek(request.atMs, request.afterSeq);
     return {
@@ -344,14 +347,17 @@ export class PlaybackService {
     // The gateway scans an old recording's heads for its seek table on the first request (a
     // 1 GiB recording: seconds): the first frame does not wait for that, only a short while.
     // A small recording's download usually ends first: it then opens as before.
-    const table = await Promise.race([
-      recording.seekTable(),
-      recording.done.then(
-        () => null,
-        () => null,
-      ),
-      delay(SEEK_TABLE_WAIT_MS),
-    ]);
+    const table =
+      recording.totalBytes !== null
+        ? null
+        : await Promise.race([
+            recording.seekTable(),
+            recording.done.then(
+              () => null,
+              () => null,
+            ),
+            delay(SEEK_TABLE_WAIT_MS),
+          ]);
     const total = recording.totalBytes ?? table?.bytes ?? null;
     const small = total !== null && total <= (options.waitBelowBytes ?? SMALL_RECORDING_BYTES);
     if (!header || small || recording.prefix.isDatabase() || recording.report) {
@@ -616,7 +622,12 @@ export class PlaybackService {
         ? null
         : await recording.islandAt(request.atMs);
     if (!island) {
-      const result = await new Keyframes(view, playback.text, null).seek(
+      if (!inPrefix) {
+        // No seek table (the gateway did not answer it): never a screen from another time
+        // presented as this one — wait for the download to verify up to it.
+        await recording.reach(request.atMs);
+      }
+      const result = await new Keyframes(playback.index, playback.text, null).seek(
         request.atMs,
         request.afterSeq,
       );
@@ -681,6 +692,11 @@ export class PlaybackService {
     while (this.playbacks.get(playbackId)?.progressive) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
+  }
+
+  /** Islands a progressive playback fetched for seeks (the benchmark counts them). */
+  islandsOf(playbackId: string): number {
+    return this.playbacks.get(playbackId)?.progressiveIslands?.length ?? 0;
   }
 
   /** Keyframes of an open playback (tests and the benchmark wait for them). */

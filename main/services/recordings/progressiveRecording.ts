@@ -193,6 +193,18 @@ export class ProgressiveRecording {
     return recording;
   }
 
+  /** Resolves once the verified prefix reaches `atMs`, or the download has ended. */
+  async reach(atMs: number): Promise<void> {
+    while (this.verifiedThroughMs < atMs && !this.report) {
+      await new Promise<void>((resolve) => {
+        const off = this.onChange(() => {
+          off();
+          resolve();
+        });
+      });
+    }
+  }
+
   /** Called whenever more becomes visible, and at the end. */
   onChange(listener: () => void): () => void {
     this.listeners.add(listener);
@@ -399,7 +411,11 @@ export class ProgressiveRecording {
         this.table = table;
         return table;
       },
-      () => null,
+      () => {
+        // Asked again next time (the gateway may have been busy scanning a large recording).
+        this.seekTablePromise = null;
+        return null;
+      },
     );
     return this.seekTablePromise;
   }
