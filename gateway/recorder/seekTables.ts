@@ -3,7 +3,7 @@
  * the stretch after it lie in the stored stream. A table is built from the stored bytes by
  * reading record heads only (shared/recording/seekTable.ts) the first time a recording is
  * asked for, and kept while the stored stream has the size it was built from (the row's
- * `bytes`): a finished recording is scanned once per gateway process, a live one whenever it
+ * `bytes`) — a finished recording is scanned once per gateway process, a live one whenever it
  * has grown.
  *
  * Nothing here is trusted by a client: the table says where to look, the checkpoints it
@@ -29,7 +29,9 @@ export class SeekTables {
 
   async get(recording: Recording): Promise<SeekTable> {
     const known = this.kept.get(recording.sessionId);
-    if (known && known.bytes === recording.bytes) {
+    // A finished recording does not grow (the row's byte count may lag behind its bytes); a
+    // live one is scanned again once it has.
+    if (known && (recording.status !== 'recording' || known.bytes === recording.bytes)) {
       this.kept.delete(recording.sessionId);
       this.kept.set(recording.sessionId, known);
       return known;

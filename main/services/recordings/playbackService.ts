@@ -347,9 +347,11 @@ export class PlaybackService {
     // The gateway scans an old recording's heads for its seek table on the first request (a
     // 1 GiB recording: seconds): the first frame does not wait for that, only a short while.
     // A small recording's download usually ends first: it then opens as before.
+    // Without the stream's length (a gateway that does not send it) the table tells the size.
+    // The whole length (`totalMs`) follows in `playback.updated` when the table is not here yet.
     const table =
       recording.totalBytes !== null
-        ? null
+        ? recording.table
         : await Promise.race([
             recording.seekTable(),
             recording.done.then(
