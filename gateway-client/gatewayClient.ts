@@ -642,6 +642,22 @@ export class GatewayClient {
     return this.call('streamRecording', { params: { sessionId } });
   }
 
+  /**
+   * Bytes [from, to) of the recording stream (issue #16): one stretch between two checkpoints
+   * of `getRecordingSeekTable`, to verify on its own. Audited as a view, like the whole stream.
+   */
+  async downloadRecordingRange(sessionId: string, from: number, to: number): Promise<Download> {
+    return this.call('streamRecording', {
+      params: { sessionId },
+      query: { from: String(from), to: String(to) },
+    });
+  }
+
+  /** Where each checkpoint lies in the stored stream (issue #16); a map, verify what it names. */
+  async getRecordingSeekTable(sessionId: string) {
+    return this.call('getRecordingSeekTable', { params: { sessionId } });
+  }
+
   /** Who viewed, exported, searched or watched recordings (admins and auditors), newest first. */
   async listRecordingAccess(query: Partial<RecordingAccessQuery> = {}) {
     return (await this.call('listRecordingAccess', { query })).entries;

@@ -110,6 +110,14 @@ const calls: Record<string, { route: RouteName; run: (c: GatewayClient) => Promi
   getRecording: { route: 'getRecording', run: (c) => c.getRecording('s_1') },
   downloadRecording: { route: 'streamRecording', run: (c) => c.downloadRecording('s_1') },
   followRecording: { route: 'streamRecording', run: (c) => c.followRecording('s_1') },
+  downloadRecordingRange: {
+    route: 'streamRecording',
+    run: (c) => c.downloadRecordingRange('s_1', 0, 10),
+  },
+  getRecordingSeekTable: {
+    route: 'getRecordingSeekTable',
+    run: (c) => c.getRecordingSeekTable('s_1'),
+  },
   exportRecording: {
     route: 'exportRecording',
     run: (c) => c.exportRecording('s_1', { format: 'bundle' }),

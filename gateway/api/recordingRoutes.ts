@@ -27,6 +27,7 @@ import {
   signedDifferences,
   withRowChecked,
 } from '../recorder/rowAgainstSigned.ts';
+import { SeekTables } from '../recorder/seekTables.ts';
 import { expectsRecording } from '../recordingCheck/findRecordingProblems.ts';
 import type { RecordingCheck } from '../recordingCheck/recordingCheck.ts';
 import type { RecordingJudge } from '../recordingCheck/recordingJudge.ts';
@@ -63,6 +64,8 @@ export interface RecordingRouteServices {
   reverifier: Pick<RecordingReverifier, 'request'>;
   /** Live watches by watcher, so offboarding can end them (sessions/accessReview.ts). */
   liveWatches: LiveWatches;
+  /** Seek tables (issue #16); default: built from `recordings` on first request. */
+  seekTables?: SeekTables;
 }
 
 /** Roles that may read every recording (auditors review, admins administer). */
@@ -78,6 +81,7 @@ export type RecordingRouteName =
   | 'getRecording'
   | 'listRecordingProblems'
   | 'streamRecording'
+  | 'getRecordingSeekTable'
   | 'exportRecording'
   | 'listRecordingAccess';
 
@@ -88,6 +92,7 @@ export function recordingHandlers(
 ): HandlersFor<RecordingRouteName> {
   const { store, clock, recordings, recordingCheck, recordingJudge, reverifier } = services;
   const { liveWatches } = services;
+  const seekTables = services.seekTables ?? new SeekTables(recordings);
   app.addHook('preClose', async () => liveWatches.endAll());
   /**
    * The recording, if this user may see it; otherwise the same 404 as for no recording — unless
@@ -385,15 +390,48 @@ export function recordingHandlers(
             .send(body)
         );
       }
+      if (query.from !== undefined || query.to !== undefined) {
+        const from = query.from ?? 0;
+        const to = query.to ?? Number.MAX_SAFE_INTEGER;
+        if (to <= from) {
+          throw new GatewayError(
+            'bad_request',
+            `The byte range from=${from} to=${to} is empty: \`to\` must be greater than \`from\`.`,
+          );
+        }
+        // A stretch read for a seek is audited as a view like the whole stream; the whole
+        // stream the same desktop fetches alongside is what queues the re-verification.
+        await audit(user, recording.sessionId, 'stream');
+        const body = await startStream(recording, recordings.openRange(recording, from, to));
+        return reply.header('content-type', 'application/octet-stream').send(body);
+      }
       await audit(user, recording.sessionId, 'stream');
       // Bytes read for someone are verified again (in the background, not in their way), so a
       // recording tampered with since its last verdict shows as failed (issue #12).
       reverifier.request(recording.sessionId);
+      // A finished recording's length, so a client knows the size before the bytes (issue
+      // #16: the desktop opens small recordings whole, large ones progressively).
+      const length =
+        recording.status === 'recording' ? undefined : await recordings.storedBytes(recording);
       const body = await startStream(recording, recordings.open(recording));
+      if (length !== undefined) reply.header('content-length', length);
       return reply
         .header('content-type', 'application/octet-stream')
         .header('content-disposition', attachment(`${recording.sessionId}.wrec`))
         .send(body);
+    },
+
+    getRecordingSeekTable: async (ctx) => {
+      const recording = await visibleRecording(signedInUser(ctx), ctx.params.sessionId);
+      try {
+        return await seekTables.get(recording);
+      } catch (error) {
+        if (!(error instanceof RecordingNotFoundError)) throw error;
+        throw new GatewayError(
+          'not_found',
+          `The recording of session ${recording.sessionId} has no stored bytes (status ${recording.status}); it may have failed before its header was written.`,
+        );
+      }
     },
 
     exportRecording: async ({ auth: { user }, params, query, reply }) => {

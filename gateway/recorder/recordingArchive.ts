@@ -38,6 +38,32 @@ export class RecordingArchive {
     return this.storageOf(recording).open(recording.sessionId);
   }
 
+  /** How many bytes are stored now, when the storage can tell cheaply (issue #16). */
+  async storedBytes(recording: StoredRecording): Promise<number | undefined> {
+    return this.storageOf(recording).storedBytes?.(recording.sessionId);
+  }
+
+  /**
+   * The stored bytes [from, to) (issue #16). A storage that cannot seek (database chunks) is
+   * read from its start and the bytes before `from` dropped: correct, and as costly as the
+   * whole stream up to there.
+   */
+  async *openRange(recording: StoredRecording, from: number, to: number): AsyncIterable<Buffer> {
+    const storage = this.storageOf(recording);
+    if (storage.openRange) {
+      yield* storage.openRange(recording.sessionId, from, to);
+      return;
+    }
+    let at = 0;
+    for await (const chunk of storage.open(recording.sessionId)) {
+      const start = Math.max(0, from - at);
+      const end = Math.min(chunk.length, to - at);
+      at += chunk.length;
+      if (start < end) yield chunk.subarray(start, end);
+      if (at >= to) return;
+    }
+  }
+
   /**
    * Live watch: the recording's bytes from its start, then new bytes as the recorder writes
    * them (polled every `pollMs`), until `stillRecording()` answers false and what was written

@@ -65,6 +65,14 @@ export interface RecordingStorage {
    * test storages need not follow; both real storages do.
    */
   readFrom?(sessionId: string, position: StoredPosition): AsyncIterable<Buffer>;
+  /**
+   * The stored bytes [from, to), without reading what comes before (issue #16: a seek fetches
+   * one stretch of a large recording). Optional: RecordingArchive skips through `open` when a
+   * storage has none.
+   */
+  openRange?(sessionId: string, from: number, to: number): AsyncIterable<Buffer>;
+  /** Bytes stored now (issue #16: sent as the stream's length). Optional; undefined: unknown. */
+  storedBytes?(sessionId: string): Promise<number | undefined>;
 }
 
 /** Where a follower of a recording has read up to; only the storage that made it reads it. */
@@ -159,6 +167,61 @@ export class SegmentFileStorage implements RecordingStorage {
         );
       }
       for await (const chunk of createReadStream(join(dir, segmentName(index)), {
+        highWaterMark: 1024 * 1024,
+      })) {
+        yield chunk as Buffer;
+      }
+    }
+  }
+
+  async storedBytes(sessionId: string): Promise<number | undefined> {
+    checkSessionId(sessionId);
+    const dir = join(this.root, sessionId);
+    try {
+      const names = (await readdir(dir)).filter((name) => SEGMENT_NAME.test(name));
+      let total = 0;
+      for (const name of names) total += (await stat(join(dir, name))).size;
+      return names.length > 0 ? total : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async *openRange(sessionId: string, from: number, to: number): AsyncIterable<Buffer> {
+    checkSessionId(sessionId);
+    const dir = join(this.root, sessionId);
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new RecordingNotFoundError(sessionId);
+      }
+      throw error;
+    }
+    const indexes = names
+      .map((name) => SEGMENT_NAME.exec(name)?.[1])
+      .filter((index) => index !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
+    if (indexes.length === 0) throw new RecordingNotFoundError(sessionId);
+    let segmentStart = 0;
+    for (const [expected, index] of indexes.entries()) {
+      if (segmentStart >= to) return;
+      if (index !== expected) {
+        throw new Error(
+          `Segment ${segmentName(expected)} of the recording of ${sessionId} is missing; the recording is damaged after that point.`,
+        );
+      }
+      const path = join(dir, segmentName(index));
+      const { size } = await stat(path);
+      const start = Math.max(0, from - segmentStart);
+      const end = Math.min(size, to - segmentStart);
+      segmentStart += size;
+      if (start >= end) continue;
+      for await (const chunk of createReadStream(path, {
+        start,
+        end: end - 1, // inclusive
         highWaterMark: 1024 * 1024,
       })) {
         yield chunk as Buffer;

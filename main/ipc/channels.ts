@@ -75,6 +75,7 @@ export const EVENT_NAMES = [
   'terminal.data',
   'terminal.ended',
   'playback.progress',
+  'playback.updated',
   'export.progress',
   'live.frames',
   'live.queries',

@@ -283,8 +283,12 @@ export const recordingSearchHitSchema = z.object({
  * request says `acceptFailedVerification: true` (set after the user chose to look anyway).
  */
 export const playbackVerdictSchema = z.object({
-  status: z.enum(['verified', 'partial', 'failed']),
+  /** verifying (issue #16): still downloading; frames through `verifiedThroughSeq` verified. */
+  status: z.enum(['verified', 'partial', 'failed', 'verifying']),
   verifiedThroughSeq: z.number().int(),
+  /** While verifying: ms from the start verified so far, and the recording's length (ms). */
+  verifiedThroughMs: z.number().optional(),
+  totalMs: z.number().nullable().optional(),
   firstBadSeq: z.number().int().nullable(),
   message: z.string(),
   /** SHA256:… of the key the signatures were checked with (pinned or typed by the user). */
@@ -1269,6 +1273,14 @@ export const events = {
     /** null when unknown. */
     totalBytes: z.number().nullable(),
   }),
+  // --- progressive replay (issue #16) ---------------------------------------------------------
+  /**
+   * A playback opened before its download ended has more verified (the verdict's
+   * `verifiedThroughMs` grows), or its download ended (the final verdict, the full index):
+   * replace the playback's info with this one.
+   */
+  'playback.updated': z.object({ info: z.lazy(() => playbackInfoSchema) }),
+  // --- end of progressive replay ---------------------------------------------------------------
   'export.progress': z.object({
     exportId: id,
     bytes: z.number(),

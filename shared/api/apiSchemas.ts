@@ -953,7 +953,42 @@ export const recordingAccessListSchema = z.object({
 /** GET /v1/recordings/:id/stream; `follow=1` keeps streaming until the session ends. */
 export const recordingStreamQuerySchema = z.strictObject({
   follow: z.enum(['0', '1', 'true', 'false']).optional(),
+  /**
+   * A byte range of the stored stream, [from, to) (issue #16: a seek fetches the stretch between
+   * two checkpoints, found in the seek table). Without them: the whole stream.
+   */
+  from: z.coerce.number().int().min(0).optional(),
+  to: z.coerce.number().int().min(1).optional(),
 });
+
+/** One checkpoint in a recording's seek table (shared/recording/seekTable.ts `SeekPoint`). */
+export const seekPointSchema = z.object({
+  seq: z.number().int().min(0),
+  /** The chain hash after frame `seq` that the checkpoint signs, hex (a hint: verify it). */
+  hash: z.string().regex(/^[0-9a-f]{64}$/),
+  time: z.number(),
+  frameTime: z.number(),
+  final: z.boolean(),
+  offset: z.number().int().min(0),
+  end: z.number().int().min(0),
+  from: z.number().int().min(0),
+});
+
+/**
+ * Where each checkpoint of a recording lies in its stored stream (issue #16), so a client can
+ * fetch and verify any stretch between two checkpoints by byte range. Not evidence: a wrong
+ * entry makes the stretch it names fail verification.
+ */
+export const recordingSeekTableSchema = z.object({
+  sessionId: z.string(),
+  headerBytes: z.number().int().min(0),
+  bytes: z.number().int().min(0),
+  firstFrameTime: z.number(),
+  lastFrameTime: z.number(),
+  frames: z.number().int().min(0),
+  points: z.array(seekPointSchema),
+});
+export type RecordingSeekTable = z.infer<typeof recordingSeekTableSchema>;
 
 export const recordingExportQuerySchema = z.strictObject({
   /** cast (SSH terminal), bundle (signed, verifiable offline), jsonl (PostgreSQL query log). */

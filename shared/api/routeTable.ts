@@ -65,6 +65,7 @@ import {
   recordingSchema,
   recordingSearchQuerySchema,
   recordingSearchResultSchema,
+  recordingSeekTableSchema,
   recordingStreamQuerySchema,
   refreshRequestSchema,
   resetUserRequestSchema,
@@ -482,6 +483,17 @@ export const apiRoutes = {
     params: sessionIdParams,
     query: recordingStreamQuerySchema,
     response: 'stream',
+  },
+  /**
+   * For each checkpoint: seq, signed hash, time, byte offsets (issue #16), with the same access
+   * as the stream; pair it with the stream's `from`/`to` to fetch one stretch.
+   */
+  getRecordingSeekTable: {
+    method: 'GET',
+    path: '/recordings/:sessionId/seek-table',
+    access: 'signed-in',
+    params: sessionIdParams,
+    response: recordingSeekTableSchema,
   },
   exportRecording: {
     method: 'GET',

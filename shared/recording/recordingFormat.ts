@@ -301,7 +301,8 @@ export function encodeCheckpointRecord(checkpoint: Checkpoint): Buffer {
   return Buffer.concat([prefix, body, signatureLength, checkpoint.signature]);
 }
 
-function decodeCheckpointRecord(
+/** A checkpoint record's payload (FORMAT.md §2.4), decoded; its signature is not checked. */
+export function decodeCheckpointRecord(
   payload: Buffer,
   formatVersion: RecordingFormatVersion,
 ): Checkpoint {
@@ -450,6 +451,18 @@ export class RecordingReader {
 
   get offset(): number {
     return this.consumed;
+  }
+
+  /**
+   * Reads a stretch cut out of a stream whose header was read elsewhere: the next bytes pushed
+   * are the record at `offset` of a stream of `version` (issue #16: a seek fetches the records
+   * between two checkpoints, not the whole stream). Call before the first push.
+   */
+  resumeAt(version: RecordingFormatVersion, offset: number): void {
+    this.version = version;
+    this.sawHeader = true;
+    this.consumed = offset;
+    this.needed = 5;
   }
 
   private next(): RecordingRecord | undefined {

@@ -64,6 +64,25 @@ export interface VerifyRecordingOptions {
   onEvent?: (event: RecordingEvent, recordOffset: number) => void;
   /** Receives the header once it is read and accepted (right session, right key). */
   onHeader?: (header: RecordingHeader) => void;
+  /** Receives each checkpoint once its signature and its place in the chain check out. */
+  onCheckpoint?: (checkpoint: Checkpoint) => void;
+  /**
+   * Verify a stretch cut out of the stream rather than the stream from its start (issue #16):
+   * the bytes pushed start at `offset`, right after frame `seq`, whose chain hash is assumed to
+   * be `hash` (from a seek table: not trusted). Nothing counts as verified until a checkpoint
+   * signed by the key matches the chain computed from it — a checkpoint at `seq` itself proves
+   * the assumed hash, a later one proves it and every frame up to it (SHA-256 being collision
+   * resistant). `header` is the stream's, read and verified elsewhere.
+   */
+  resumeFrom?: StretchStart;
+}
+
+/** Where a stretch starts: after frame `seq` (chain hash `hash`), at byte `offset`. */
+export interface StretchStart {
+  header: RecordingHeader;
+  seq: number;
+  hash: Uint8Array;
+  offset: number;
 }
 
 /**
@@ -159,10 +178,24 @@ export class RecordingVerifier {
   private failure: Failure | null = null;
   private finished: VerificationReport | null = null;
   private bytesSeen = 0;
+  /** Resuming a stretch: the frame it starts after (null: the stream from its header). */
+  private resumedFromSeq: number | null = null;
 
   constructor(private readonly options: VerifyRecordingOptions) {
     this.key = parseRecordingPublicKey(options.publicKeyPem);
     this.givenKeyId = recordingKeyId(this.key);
+    const start = options.resumeFrom;
+    if (start) {
+      this.reader.resumeAt(start.header.formatVersion, start.offset);
+      this.onHeader(start.header);
+      if (!this.failure) {
+        // The chain goes on from the assumed hash; a checkpoint before `seq` is out of order.
+        this.history = new ChainHistory(start.hash, start.seq);
+        this.frames = start.seq;
+        this.lastCheckpointSeq = start.seq;
+        this.resumedFromSeq = start.seq;
+      }
+    }
   }
 
   push(chunk: Uint8Array): boolean {
@@ -343,6 +376,16 @@ export class RecordingVerifier {
       );
       return;
     }
+    if (!chained.equals(checkpoint.hash) && seq === this.resumedFromSeq) {
+      // The hash a stretch started from is not the one this checkpoint signs: nothing of the
+      // stretch can be trusted from it (issue #16).
+      this.fail(
+        seq + 1,
+        `the hash this stretch started from does not match the checkpoint at seq ${seq} that ` +
+          'signs it: the seek table is wrong, or the checkpoint was altered',
+      );
+      return;
+    }
     if (!chained.equals(checkpoint.hash)) {
       const first = this.lastCheckpointSeq + 1;
       const range = first === seq ? `frame ${seq}` : `frames ${first}–${seq}`;
@@ -365,6 +408,7 @@ export class RecordingVerifier {
     this.lastCheckpointSeq = seq;
     if (checkpoint.final) this.finalSeq = seq;
     history.forgetBefore(seq);
+    this.options.onCheckpoint?.(checkpoint);
   }
 
   private signatureValid(checkpoint: Checkpoint): boolean {
@@ -479,7 +523,8 @@ export class RecordingVerifier {
           '; the gateway stopped before its first checkpoint',
       };
     }
-    const covered = last === 0 ? 'no frame is covered' : `frames 1–${last} are verified`;
+    const first = (this.resumedFromSeq ?? 0) + 1;
+    const covered = last < first ? 'no frame is covered' : `frames ${first}–${last} are verified`;
     return {
       ...partial,
       ok: true,
@@ -500,9 +545,12 @@ class ChainHistory {
   private oldest = 0;
   private newest = 0;
 
-  constructor(initial: Uint8Array) {
+  /** `initial`: the chain hash after frame `startSeq` (h0 when starting at the header). */
+  constructor(initial: Uint8Array, startSeq = 0) {
     this.ring = new Uint8Array(this.capacity * HASH_BYTES);
-    this.ring.set(initial, 0);
+    this.ring.set(initial, (startSeq % this.capacity) * HASH_BYTES);
+    this.oldest = startSeq;
+    this.newest = startSeq;
   }
 
   latest(): Buffer {

@@ -63,6 +63,7 @@ const expectedAccess: Record<RouteName, 'public' | 'signed-in' | readonly Role[]
   listRecordingProblems: ['admin', 'auditor'],
   getRecording: 'signed-in',
   streamRecording: 'signed-in',
+  getRecordingSeekTable: 'signed-in',
   exportRecording: 'signed-in',
   listRecordingAccess: ['admin', 'auditor'],
   listUsers: ['admin'],

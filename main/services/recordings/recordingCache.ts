@@ -75,6 +75,52 @@ export class RecordingCache {
     private readonly verifiers: VerifierFactory = { start: verifyToFileInThread },
   ) {}
 
+  /** The cache directory of one recording for one gateway, key and user. */
+  dirOf(pinned: PinnedKey, username: string, sessionId: string): string {
+    return path.join(
+      this.root,
+      shortHash(`${pinned.url}\n${pinned.recordingKeyFingerprint}\n${username}`),
+      safeName(sessionId),
+    );
+  }
+
+  /** A verified copy is kept: a re-open needs no download (issue #6). */
+  async hasVerified(pinned: PinnedKey, username: string, sessionId: string): Promise<boolean> {
+    const dir = this.dirOf(pinned, username, sessionId);
+    const cached = await readVerdict(
+      path.join(dir, 'verdict.json'),
+      path.join(dir, 'stream.wrec'),
+      sessionId,
+    );
+    return cached !== null;
+  }
+
+  /**
+   * Takes a stream downloaded elsewhere (a progressive open, issue #16, which verified it as it
+   * arrived) into the cache as `fetch` would have left it: kept for reuse when verified.
+   */
+  async adopt(
+    dir: string,
+    downloaded: string,
+    sessionId: string,
+    report: VerificationReport,
+  ): Promise<{ file: string; cacheDir: string | null }> {
+    const file = path.join(dir, 'stream.wrec');
+    const verdictFile = path.join(dir, 'verdict.json');
+    await fs.rm(verdictFile, { force: true });
+    const bytes = (await fs.stat(downloaded)).size;
+    await fs.rename(downloaded, file);
+    if (report.status === 'verified') {
+      await fs.writeFile(
+        verdictFile,
+        JSON.stringify({ version: VERDICT_VERSION, sessionId, bytes, report }),
+      );
+      return { file, cacheDir: dir };
+    }
+    await fs.rm(path.join(dir, 'keyframes.json'), { force: true });
+    return { file, cacheDir: null };
+  }
+
   async fetch(
     client: RecordingDownloader,
     pinned: PinnedKey,

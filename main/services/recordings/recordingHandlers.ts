@@ -15,6 +15,7 @@ import { BUNDLE_UPLOADS_DIR, BundleUploads } from './bundleUploads.ts';
 import { missingBytes, worseOf } from './gatewayJudgement.ts';
 import { LiveWatches } from './liveWatch.ts';
 import { PlaybackService } from './playbackService.ts';
+import { ProgressiveRecording } from './progressiveRecording.ts';
 import { RECORDINGS_CACHE_DIR, RecordingCache } from './recordingCache.ts';
 import { DOWNLOADS_DIR, RecordingExports } from './recordingExports.ts';
 
@@ -44,6 +45,11 @@ export interface RecordingHandlerDeps {
   /** Electron: a save dialog for exports (null when cancelled). Absent in the web host. */
   chooseSaveFile?: (suggestedName: string) => Promise<string | null>;
   log: (line: string) => void;
+  /**
+   * Open recordings progressively (issue #16): the first verified stretch plays while the rest
+   * downloads. Default on; false keeps the download-then-play open (the bench compares both).
+   */
+  progressive?: boolean;
 }
 
 export interface RecordingHandlers {
@@ -110,6 +116,54 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
     ) => caller.emit('playback.progress', { sessionId, phase, bytes, totalBytes });
   };
 
+  /**
+   * Issue #16: the first verified stretch plays at once; the rest downloads and verifies in
+   * the background into the cache, and seeks past it fetch their stretch by range.
+   */
+  const openProgressively = async (sessionId: string, username: string, caller: CallerContext) => {
+    const pinned = requirePinned();
+    const dir = cache.dirOf(pinned, username, sessionId);
+    await fs.mkdir(dir, { recursive: true });
+    const temp = path.join(dir, `stream.wrec.${process.pid}.${Date.now()}.part`);
+    const source = {
+      downloadRecording: (id: string) => account.run((client) => client.downloadRecording(id)),
+      downloadRecordingRange: (id: string, from: number, to: number) =>
+        account.run((client) => client.downloadRecordingRange(id, from, to)),
+      getRecordingSeekTable: (id: string) =>
+        account.run((client) => client.getRecordingSeekTable(id)),
+    };
+    const progress = progressTo(caller, sessionId);
+    const recording = await ProgressiveRecording.start(
+      source,
+      pinned.recordingPublicKeyPem,
+      sessionId,
+      temp,
+      progress,
+    );
+    const known = names.get(sessionId);
+    try {
+      return await playbacks.openProgressive(caller.clientId, recording, {
+        keyFingerprint: pinned.recordingKeyFingerprint,
+        username: known?.username ?? null,
+        resourceName: known?.resourceName ?? null,
+        onUpdate: (info) => caller.emit('playback.updated', { info }),
+        progress,
+        finalize: async (report) => {
+          // The gateway's judgement of its copy can only make the verdict worse (issue #12).
+          const judged = await account
+            .run((client) => client.getRecording(sessionId))
+            .catch(() => null);
+          const shown = judged ? worseOf(report, judged) : report;
+          return { report: shown, ...(await cache.adopt(dir, temp, sessionId, shown)) };
+        },
+      });
+    } catch (error) {
+      await recording.close();
+      await fs.rm(temp, { force: true });
+      throw await account.run((client) => missingBytes(client, sessionId, error));
+    }
+  };
+
   const handlers: RecordingHandlers['handlers'] = {
     'recordings.list': async ({ limit, filters, cursor }) => {
       // The recordings view is open: a recording may be opened next, have its verifier ready.
@@ -162,6 +216,13 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
       const user = account.account();
       if (!user) throw new DesktopError('not_signed_in', 'You are not signed in — sign in first.');
       const progress = progressTo(caller, sessionId);
+      if (
+        deps.progressive !== false &&
+        channel === undefined &&
+        !(await cache.hasVerified(pinned, user.username, sessionId))
+      ) {
+        return openProgressively(sessionId, user.username, caller);
+      }
       // The gateway judges its stored copy while this one is fetched and verified (a verified
       // copy from the cache is still judged against today's bytes and row), in parallel: on
       // a large recording both read every byte, and the open waits for the slower only.

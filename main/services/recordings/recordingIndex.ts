@@ -298,6 +298,25 @@ export class IndexBuilder {
     }
   }
 
+  /** The terminal channel being indexed (null until the first is found). */
+  channelPlayed(): number | null {
+    return this.channel;
+  }
+
+  /**
+   * The size to start from when the pty-req is not among the frames indexed (a stretch from
+   * the middle of a recording, issue #16); a pty-req or first resize seen later does not
+   * override it, as a resize does.
+   */
+  assumeSize(size: TerminalSize): void {
+    this.size ??= size;
+  }
+
+  /** The resizes indexed so far. */
+  resizesSoFar(): readonly { t: number; cols: number; rows: number }[] {
+    return this.resizes;
+  }
+
   /** The terminal size known so far (pty-req or first resize), null before. */
   currentSize(): TerminalSize | null {
     return this.size;

@@ -48,6 +48,8 @@ export function RecordingPlayer({
   theme: Theme;
   onBack(): void;
 }) {
+  /** The latest `playback.updated` (issue #16): only its verdict is used; the player keeps info. */
+  const [updated, setUpdated] = useState<PlaybackInfo | null>(null);
   const [info, setInfo] = useState<PlaybackInfo | null>(
     target.kind === 'bundle' ? target.info : null,
   );
@@ -74,6 +76,12 @@ export function RecordingPlayer({
       offs.push(
         api.on('playback.progress', (p) => {
           if (p.sessionId === target.sessionId && !cancelled) setProgress(p);
+        }),
+      );
+      // Issue #16: the verdict of a playback opened while it downloads grows, then is final.
+      offs.push(
+        api.on('playback.updated', (p) => {
+          if (!cancelled && p.info.playbackId === opened?.playbackId) setUpdated(p.info);
         }),
       );
       api
@@ -123,7 +131,11 @@ export function RecordingPlayer({
     };
   }, [api, target, live, liveQueries, channel]);
 
-  const verdict = liveEnd?.verdict ?? info?.verdict ?? null;
+  const verdict =
+    liveEnd?.verdict ??
+    (updated !== null && updated.playbackId === info?.playbackId ? updated.verdict : null) ??
+    info?.verdict ??
+    null;
   const gate = verdict?.status === 'failed' && !acceptFailed;
   // A live watch's header is written before the recording names its resource.
   const title =

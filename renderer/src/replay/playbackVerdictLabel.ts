@@ -4,6 +4,7 @@
  * anything of it plays.
  */
 import type { PlaybackInfo } from '../../../main/ipc/contract.ts';
+import { formatPlaybackTime } from './playbackTime.ts';
 
 export type PlaybackVerdict = PlaybackInfo['verdict'];
 
@@ -50,6 +51,19 @@ export function playbackVerdictLabel(verdict: PlaybackVerdict, live = false): Ve
         title: `Interrupted: verified to seq ${verdict.verifiedThroughSeq}`,
         detail: `The recording stopped early: ${sentence(verdict.message)} Everything through seq ${verdict.verifiedThroughSeq} is signed and checked against ${key}; anything after it is not covered by a signature.`,
       };
+    case 'verifying': {
+      // Issue #16: shown while the download runs; never further than a signature reaches.
+      const total = verdict.totalMs ?? null;
+      const through = formatPlaybackTime(verdict.verifiedThroughMs ?? 0, total ?? 0);
+      return {
+        tone: 'info',
+        title:
+          total === null
+            ? `Verified up to ${through}`
+            : `Verified up to ${through} of ${formatPlaybackTime(total)}`,
+        detail: `Everything through ${through} (seq ${verdict.verifiedThroughSeq}) is signed and checked against ${key}; the rest is checked as it downloads, and a moment you jump to beyond it is checked between its two signed checkpoints before it shows. The final verdict shows when the download ends.`,
+      };
+    }
     case 'failed': {
       const at =
         verdict.firstBadSeq === null
