@@ -89,6 +89,12 @@ describe('missingBytes', () => {
     });
   });
 
+  it('says "missing" too when the 404 already came through the account as a DesktopError', async () => {
+    const wrapped = new DesktopError('not_found', 'no stored bytes');
+    const error = await missingBytes(listed, 'ses_1', wrapped);
+    expect(error).toMatchObject({ code: 'recording_missing' });
+  });
+
   it('passes on anything else as it is', async () => {
     const refused = new GatewayApiError(403, { code: 'forbidden', message: 'no' });
     expect(await missingBytes(listed, 'ses_1', refused)).toBe(refused);

@@ -60,7 +60,12 @@ export async function missingBytes(
   sessionId: string,
   error: unknown,
 ): Promise<unknown> {
-  if (!(error instanceof GatewayApiError) || error.code !== 'not_found') return error;
+  // The progressive open fetches through `account.run`, which has already turned the gateway's
+  // 404 into a DesktopError by the time it lands here: both mean the bytes are not there.
+  const notFound =
+    (error instanceof GatewayApiError || error instanceof DesktopError) &&
+    error.code === 'not_found';
+  if (!notFound) return error;
   const row = await client.getRecording(sessionId).catch(() => null);
   if (row === null) return error;
   const why = row.verification?.message ?? error.message;

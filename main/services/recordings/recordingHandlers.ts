@@ -133,15 +133,18 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
         account.run((client) => client.getRecordingSeekTable(id)),
     };
     const progress = progressTo(caller, sessionId);
-    const recording = await ProgressiveRecording.start(
-      source,
-      pinned.recordingPublicKeyPem,
-      sessionId,
-      temp,
-      progress,
-    );
     const known = names.get(sessionId);
+    let recording: ProgressiveRecording | undefined;
     try {
+      // Inside the try: a recording whose bytes or row are gone fails here, at its first
+      // request, and must come out as "missing" like every other open (issue #12).
+      recording = await ProgressiveRecording.start(
+        source,
+        pinned.recordingPublicKeyPem,
+        sessionId,
+        temp,
+        progress,
+      );
       return await playbacks.openProgressive(caller.clientId, recording, {
         keyFingerprint: pinned.recordingKeyFingerprint,
         username: known?.username ?? null,
@@ -158,7 +161,7 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
         },
       });
     } catch (error) {
-      await recording.close();
+      await recording?.close();
       await fs.rm(temp, { force: true });
       throw await account.run((client) => missingBytes(client, sessionId, error));
     }
