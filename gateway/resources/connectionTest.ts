@@ -11,15 +11,17 @@
  */
 import { lookup } from 'node:dns/promises';
 import { connect as connectTcp } from 'node:net';
+// The credential as the catalog opens it (resourceCatalog.ts names it TargetCredential); taken
+// from the shared schema so the catalog, which calls this test, is not imported back.
 import type {
   ConnectionTestResult,
   ConnectionTestStep,
   ResourceTarget,
+  ResourceSecretInput as TargetCredential,
 } from '../../shared/api/apiSchemas.ts';
 import { encodeFrontend } from '../../shared/postgres/codec.ts';
 import { connectUpstream as connectPostgres, UpstreamError } from '../proxy/postgres/upstream.ts';
 import { connectUpstream as connectSsh, UpstreamRefusal } from '../proxy/ssh/upstream.ts';
-import type { TargetCredential } from './resourceCatalog.ts';
 
 export interface ConnectionTestOptions {
   /** Per step (DNS, TCP) and for the login as a whole; default 10 s. */

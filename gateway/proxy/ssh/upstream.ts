@@ -7,7 +7,9 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import ssh2, { type Client, type ConnectConfig, type ServerHostKeyAlgorithm } from 'ssh2';
-import type { TargetCredential } from '../../resources/resourceCatalog.ts';
+// The credential as the catalog opens it (resourceCatalog.ts's TargetCredential), named from the
+// shared schema so the catalog's connection test does not close an import circle through here.
+import type { ResourceSecretInput as TargetCredential } from '../../../shared/api/apiSchemas.ts';
 import { fingerprintOfKeyBlob, parsePublicKeyLine } from './sshHostKey.ts';
 
 export interface UpstreamTarget {
