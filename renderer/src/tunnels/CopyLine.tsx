@@ -3,11 +3,17 @@
  * with a Copy button that says when it worked. Where the clipboard is refused (a browser that
  * does not allow it), the text is selected so Ctrl+C copies it.
  */
-import { useRef, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 
 export function CopyLine({ label, value }: { label: string; value: string }) {
   const [copied, setCopied] = useState<'idle' | 'copied' | 'select'>('idle');
   const ref = useRef<HTMLInputElement>(null);
+  // "Copied" is news for a moment; after that the button offers to copy again.
+  useEffect(() => {
+    if (copied !== 'copied') return;
+    const timer = setTimeout(() => setCopied('idle'), 2_000);
+    return () => clearTimeout(timer);
+  }, [copied]);
   const copy = () => {
     navigator.clipboard
       .writeText(value)
