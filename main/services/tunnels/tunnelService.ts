@@ -84,6 +84,8 @@ interface TunnelEntry {
   sessionsOpened: number;
   timer: NodeJS.Timeout | undefined;
   username: string;
+  /** A session refused for lack of access, whose client is being told so. */
+  accessRefusal: string | null;
 }
 
 const DEFAULT_ACCESS_CHECK_MS = 5_000;
@@ -147,7 +149,9 @@ export class TunnelService {
               return await this.deps.sessions.createSession(rid);
             } catch (error) {
               const refusal = this.deps.accessRefusal(error);
-              if (refusal !== null && entry) this.endForAccess(entry, refusal);
+              // Ended once the client has been sent the refusal (the 'refused' event): ending
+              // now would cut its connection before it hears why.
+              if (refusal !== null && entry) entry.accessRefusal = refusal;
               throw error;
             }
           },
@@ -174,6 +178,7 @@ export class TunnelService {
       sessionsOpened: 0,
       timer: undefined,
       username: this.deps.username(),
+      accessRefusal: null,
     };
     // Dismissed or ended tunnels of the same resource make way for the new one.
     for (const [otherId, other] of this.tunnels) {
@@ -239,9 +244,16 @@ export class TunnelService {
         entry.connections.delete(event.sessionId);
         void this.checkEndedSession(entry, event.sessionId);
         break;
-      case 'refused':
+      case 'refused': {
         if (event.sessionId !== null) entry.connections.delete(event.sessionId);
+        const refusal = entry.accessRefusal;
+        if (refusal !== null) {
+          entry.accessRefusal = null;
+          // The FATAL is queued on the client's socket by now; the tunnel closes after it.
+          setImmediate(() => this.endForAccess(entry, refusal));
+        }
         break;
+      }
       default: {
         const unknown: never = event;
         void unknown;
