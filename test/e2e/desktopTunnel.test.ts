@@ -204,6 +204,18 @@ describeWithChromium('desktop tunnel e2e', () => {
       await dialog.getByRole('button', { name: 'Close' }).click();
     }, 60_000);
 
+    it('keeps the tunnel across a reload of the window, shown in the dark theme too', async () => {
+      // The tunnel lives in main, not in the page: a reloaded window finds it in tunnels.list.
+      await page.emulateMedia({ colorScheme: 'dark' });
+      await page.evaluate(() => localStorage.removeItem('witness.theme'));
+      await page.reload();
+      await page.getByRole('heading', { name: 'Resources' }).waitFor();
+      await page.getByRole('button', { name: 'Tunnels (1)' }).click();
+      const card = page.getByRole('listitem', { name: 'Tunnel to orders-db' });
+      await card.getByText('Listening').waitFor();
+      await shot('tunnel-dark');
+    }, 60_000);
+
     it('stops the tunnel from the panel', async () => {
       const card = page.getByRole('listitem', { name: 'Tunnel to orders-db' });
       await card.getByRole('button', { name: 'Stop tunnel' }).click();
