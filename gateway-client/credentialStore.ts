@@ -208,7 +208,7 @@ export class FileCredentialStore implements CredentialStore {
  */
 export async function writeFileAtomic(
   filePath: string,
-  content: string,
+  content: string | Uint8Array,
   mode: number,
 ): Promise<void> {
   const dir = path.dirname(filePath);
@@ -219,7 +219,8 @@ export async function writeFileAtomic(
   );
   const handle = await fs.open(temp, 'wx', mode);
   try {
-    await handle.writeFile(content, 'utf8');
+    // Bytes (a DER key) are written as they are; text as UTF-8.
+    await handle.writeFile(content, typeof content === 'string' ? 'utf8' : {});
     // The umask may have narrowed the mode further, never widened it; make it exact.
     await handle.chmod(mode);
     await handle.sync();

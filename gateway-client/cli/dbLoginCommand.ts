@@ -7,7 +7,6 @@
  * is printed. The gateway still decides access on every connection, so logging out is tidying
  * up, not revocation: an admin revokes by ending the grant or disabling the user.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
@@ -15,12 +14,19 @@ import type { Command } from 'commander';
 import {
   DB_CERTIFICATE_DEFAULT_TTL_SECONDS,
   DB_CERTIFICATE_MAX_TTL_SECONDS,
-  type DbCertificate,
   parseDurationSeconds,
 } from '../../shared/api/apiSchemas.ts';
-import { writeFileAtomic } from '../credentialStore.ts';
+import {
+  dbCertificateDir,
+  dbLogin as issueDbCertificate,
+  NoPostgresListenerError,
+} from '../dbCertificates/dbCertificateLogin.ts';
 import type { GatewayClient } from '../gatewayClient.ts';
-import { conninfoValue } from './conninfo.ts';
+
+// Moved to ../dbCertificates/ and ../dbConnectionLines.ts (the desktop does the same, #15);
+// re-exported so existing callers keep their import.
+export { DB_FILES, dbCertificateDir } from '../dbCertificates/dbCertificateLogin.ts';
+export { connectionString } from '../dbConnectionLines.ts';
 
 export interface DbLoginCommandDeps {
   stdout: Writable;
@@ -34,8 +40,6 @@ export interface DbLoginCommandDeps {
   failure(message: string): Error;
   usage(message: string): Error;
 }
-
-export const DB_FILES = { key: 'client.key', cert: 'client.crt', ca: 'gateway-ca.crt' } as const;
 
 export function registerDbCommands(program: Command, deps: DbLoginCommandDeps): void {
   const db = program
@@ -78,18 +82,6 @@ function parseTtl(raw: string | undefined, deps: DbLoginCommandDeps): number {
   return seconds;
 }
 
-/** Where one resource's files live: per gateway, so two gateways' `db-main` stay apart. */
-export function dbCertificateDir(configDir: string, gatewayUrl: string, resource: string): string {
-  const gateway = new URL(gatewayUrl).host.replace(/[^A-Za-z0-9.-]/g, '_');
-  return path.join(configDir, 'db', gateway, safeName(resource));
-}
-
-function safeName(resource: string): string {
-  // Resource names are [a-z0-9._-]; anything else (an id typed by hand) is made a file name.
-  const name = resource.replace(/[^A-Za-z0-9._-]/g, '_');
-  return name.startsWith('.') ? `_${name}` : name;
-}
-
 async function dbLogin(
   client: GatewayClient,
   url: string,
@@ -97,63 +89,26 @@ async function dbLogin(
   ttlSeconds: number,
   deps: DbLoginCommandDeps,
 ): Promise<void> {
-  // P-256: small, fast to verify, and accepted by every libpq and JDBC driver in use.
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const issued = await client.createDbCertificate({
-    resource,
-    publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-    ttlSeconds,
-  });
-  if (!issued.endpoint) {
-    throw deps.failure(
-      `The gateway at ${url} has no PostgreSQL listener; ask its operator to start it with --postgres.`,
-    );
+  let login: Awaited<ReturnType<typeof issueDbCertificate>>;
+  try {
+    login = await issueDbCertificate(client, {
+      gatewayUrl: url,
+      profileDir: deps.configDir,
+      resource,
+      ttlSeconds,
+    });
+  } catch (error) {
+    if (error instanceof NoPostgresListenerError) throw deps.failure(error.message);
+    throw error;
   }
-  const dir = dbCertificateDir(deps.configDir, url, issued.resource.name);
-  const files = {
-    key: path.join(dir, DB_FILES.key),
-    cert: path.join(dir, DB_FILES.cert),
-    ca: path.join(dir, DB_FILES.ca),
-  };
-  // libpq refuses a key file that others can read; writeFileAtomic makes the directory 0700.
-  await writeFileAtomic(
-    files.key,
-    privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    0o600,
-  );
-  await writeFileAtomic(files.cert, issued.certificatePem, 0o644);
-  await writeFileAtomic(files.ca, issued.caPem, 0o644);
-  const conninfo = connectionString(issued, url, files);
+  const { issued, lines } = login;
   deps.stdout.write(
     `Certificate for ${issued.resource.name} as ${issued.username}, valid until ${issued.notAfter}.\n` +
-      `Connection string (every connection is its own recorded session):\n  ${conninfo}\n` +
-      `psql:\n  psql "${conninfo}"\n` +
+      `Connection string (every connection is its own recorded session):\n  ${lines.conninfo}\n` +
+      `psql:\n  ${lines.psql}\n` +
+      `JDBC (DBeaver, IntelliJ; the key as DER in client.pk8):\n  ${lines.jdbcUrl}\n` +
       `Remove it with \`witness db logout ${issued.resource.name}\`.\n`,
   );
-}
-
-/** The libpq keyword/value string; the host is one the gateway's certificate names. */
-export function connectionString(
-  issued: Pick<DbCertificate, 'endpoint' | 'resource' | 'username'>,
-  gatewayUrl: string,
-  files: { key: string; cert: string; ca: string },
-): string {
-  const endpoint = issued.endpoint;
-  if (!endpoint) throw new Error('no endpoint');
-  // A listener bound to every interface publishes a wildcard address nobody can connect to
-  // (and no certificate names); the API's host name reaches the same machine.
-  const wildcard = endpoint.host === '0.0.0.0' || endpoint.host === '::' || endpoint.host === '';
-  const host = wildcard ? new URL(gatewayUrl).hostname.replace(/^\[|\]$/g, '') : endpoint.host;
-  return [
-    `host=${conninfoValue(host)}`,
-    `port=${endpoint.port}`,
-    `dbname=${conninfoValue(issued.resource.name)}`,
-    `user=${conninfoValue(issued.username)}`,
-    'sslmode=verify-full',
-    `sslcert=${conninfoValue(files.cert)}`,
-    `sslkey=${conninfoValue(files.key)}`,
-    `sslrootcert=${conninfoValue(files.ca)}`,
-  ].join(' ');
 }
 
 async function dbLogout(resource: string, deps: DbLoginCommandDeps): Promise<void> {

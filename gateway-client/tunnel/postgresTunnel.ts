@@ -23,10 +23,11 @@ import path from 'node:path';
 import {
   serveTunnelConnection,
   TunnelCancelKeys,
+  type TunnelConnectionEvent,
   type TunnelSessionSource,
 } from './tunnelConnection.ts';
 
-export type { TunnelSessionSource } from './tunnelConnection.ts';
+export type { TunnelConnectionEvent, TunnelSessionSource } from './tunnelConnection.ts';
 
 export interface PostgresTunnelOptions {
   /** The PostgreSQL resource every connection opens a session to. */
@@ -48,6 +49,8 @@ export interface PostgresTunnelOptions {
   setupTimeoutMs?: number;
   /** One line per connection opened, refused or closed. */
   log?: (line: string) => void;
+  /** Each connection's session created, connected, closed or refused (the desktop's panel). */
+  onConnectionEvent?: (event: TunnelConnectionEvent) => void;
 }
 
 export interface PostgresTunnel {
@@ -98,6 +101,7 @@ export async function startPostgresTunnel(options: PostgresTunnelOptions): Promi
     cancelKeys: new TunnelCancelKeys(),
     log,
     openSessions: new Set<string>(),
+    ...(options.onConnectionEvent && { onEvent: options.onConnectionEvent }),
   };
   const server: Server = createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);

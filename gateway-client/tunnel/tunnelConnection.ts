@@ -53,6 +53,17 @@ export interface GatewayEndpoint {
   port: number;
 }
 
+/**
+ * What happens to each client connection, for an owner that shows them (the desktop's tunnel
+ * panel lists live connections with their recordings). `sessionId` is null while no session
+ * exists yet; `sqlState` of a refusal is null when the client just left.
+ */
+export type TunnelConnectionEvent =
+  | { kind: 'session-created'; sessionId: string }
+  | { kind: 'connected'; sessionId: string }
+  | { kind: 'closed'; sessionId: string }
+  | { kind: 'refused'; sessionId: string | null; sqlState: string | null; message: string };
+
 export interface TunnelConnectionContext {
   resource: { id: string; name: string };
   sessions: TunnelSessionSource;
@@ -69,6 +80,7 @@ export interface TunnelConnectionContext {
    * created — is for the tunnel's owner to end (postgresTunnel.ts `close`).
    */
   openSessions: Set<string>;
+  onEvent?: (event: TunnelConnectionEvent) => void;
 }
 
 /** A refusal to send to the client as a FATAL ErrorResponse. */
@@ -154,6 +166,7 @@ export async function serveTunnelConnection(
     const session = await createSession(context);
     sessionId = session.sessionId;
     context.openSessions.add(sessionId);
+    context.onEvent?.({ kind: 'session-created', sessionId });
     const endpoint = session.endpoint;
     if (endpoint?.protocol !== 'postgres') {
       throw new TunnelRefusal(
@@ -184,6 +197,7 @@ export async function serveTunnelConnection(
     clearTimeout(timer);
     client.off('close', onClientClose);
     context.log(`${session.sessionId}: connected to ${context.resource.name}`);
+    context.onEvent?.({ kind: 'connected', sessionId: session.sessionId });
     // From here the tunnel is a pipe: each side's back-pressure pauses the other.
     if (startup.rest.length > 0) gateway.write(startup.rest);
     client.pipe(gateway);
@@ -203,6 +217,7 @@ export async function serveTunnelConnection(
     });
     context.openSessions.delete(session.sessionId);
     context.log(`${session.sessionId}: closed`);
+    context.onEvent?.({ kind: 'closed', sessionId: session.sessionId });
   } catch (error) {
     fail(error);
   }
@@ -509,12 +524,14 @@ async function logIn(
 
 /** The gateway's own FATAL (a refused ticket, a target that is down): passed on as it is. */
 class GatewayRefusal extends Error {
+  readonly sqlState: string | undefined;
   constructor(
     readonly bytes: Buffer,
     body: Buffer,
   ) {
     const fields = parseErrorFields(body);
     super(`${fields.get('C') ?? '?'} ${fields.get('M') ?? 'error'}`);
+    this.sqlState = fields.get('C');
   }
 }
 
@@ -584,10 +601,18 @@ function refuse(
 ): void {
   const who = sessionId ?? 'connection';
   let bytes: Buffer | undefined;
+  const id = sessionId ?? null;
   if (error instanceof ClientGone) {
     context.log(`${who}: ${error.message}`);
+    context.onEvent?.({ kind: 'refused', sessionId: id, sqlState: null, message: error.message });
   } else if (error instanceof GatewayRefusal) {
     context.log(`${who}: refused by the gateway: ${error.message}`);
+    context.onEvent?.({
+      kind: 'refused',
+      sessionId: id,
+      sqlState: error.sqlState ?? null,
+      message: error.message,
+    });
     bytes = error.bytes;
   } else {
     let sqlState: string = TUNNEL_SQLSTATE.connectionFailure;
@@ -603,6 +628,7 @@ function refuse(
       message = `The tunnel failed: ${messageOf(error)}`;
     }
     context.log(`${who}: refused (${sqlState}): ${message}`);
+    context.onEvent?.({ kind: 'refused', sessionId: id, sqlState, message });
     bytes = encodeFatalError(sqlState, message, hint);
   }
   if (client.destroyed || !client.writable) client.destroy();

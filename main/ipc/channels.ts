@@ -67,6 +67,12 @@ export const CALL_NAMES = [
   'audit.list',
   'audit.verify',
   'audit.export',
+  // --- tunnels and database certificates in the desktop (issue #15, branch tunnels)
+  'tunnels.list',
+  'tunnels.open',
+  'tunnels.close',
+  'tunnels.rememberedPort',
+  'dbCertificates.create',
 ] as const;
 
 export const EVENT_NAMES = [
@@ -82,6 +88,8 @@ export const EVENT_NAMES = [
   'live.ended',
   // --- access requests (issue #14, branch panel)
   'requests.changed',
+  // --- tunnels in the desktop (issue #15, branch tunnels)
+  'tunnels.changed',
 ] as const;
 
 export type CallName = (typeof CALL_NAMES)[number];

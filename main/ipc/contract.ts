@@ -943,6 +943,112 @@ export const auditVerdictSchema = z.object({
 });
 export type AuditVerdict = z.infer<typeof auditVerdictSchema>;
 
+// ---------------------------------------------------------------------------------------------
+// Tunnels and database certificates in the desktop (issue #15, branch tunnels)
+//
+// A tunnel is a loopback port that opens one recorded gateway session per client connection
+// (gateway-client/tunnel/); a database certificate lets native tools connect straight to the
+// gateway. The renderer gets ports, session ids, file paths and ready-to-copy lines — never the
+// key (it is generated in main and written to a 0600 file) nor a ticket.
+
+/** Ready-to-copy ways to connect: libpq keyword/value, `psql "…"`, a URI and pgjdbc's URL. */
+export const connectionLinesSchema = z.object({
+  conninfo: z.string(),
+  psql: z.string(),
+  uri: z.string(),
+  jdbcUrl: z.string(),
+});
+export type ConnectionLines = z.infer<typeof connectionLinesSchema>;
+
+export const tunnelConnectionSchema = z.object({
+  /** The connection's own gateway session (and recording). */
+  sessionId: id,
+  /** connecting: session created, logging in; live: relaying. */
+  state: z.enum(['connecting', 'live']),
+  since: isoTime,
+});
+
+/** Why a tunnel is no longer listening; `message` is the sentence the panel shows. */
+export const tunnelStateSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('open') }),
+  z.object({
+    kind: z.literal('ended'),
+    reason: z.enum(['grant-ended', 'signed-out', 'app-quit', 'failed']),
+    message: z.string(),
+  }),
+]);
+export type TunnelState = z.infer<typeof tunnelStateSchema>;
+
+export const tunnelSchema = z.object({
+  tunnelId: id,
+  resourceId: id,
+  resourceName: z.string(),
+  host: z.string(),
+  port,
+  openedAt: isoTime,
+  state: tunnelStateSchema,
+  /** Connections open now, oldest first. */
+  connections: z.array(tunnelConnectionSchema),
+  /** Sessions opened through it so far (each one recorded). */
+  sessionsOpened: z.number().int(),
+  lines: connectionLinesSchema,
+});
+export type TunnelView = z.infer<typeof tunnelSchema>;
+
+export const dbConnectionSchema = z.object({
+  resourceName: z.string(),
+  username: z.string(),
+  notAfter: isoTime,
+  /** Where main wrote the files (the key 0600); the key itself never crosses. */
+  files: z.object({ key: z.string(), keyDer: z.string(), cert: z.string(), ca: z.string() }),
+  lines: connectionLinesSchema,
+});
+export type DbConnection = z.infer<typeof dbConnectionSchema>;
+
+export const tunnelCalls = {
+  /** Open tunnels and ended ones not yet dismissed (a status bar counts the open ones). */
+  'tunnels.list': { request: empty, response: z.object({ tunnels: z.array(tunnelSchema) }) },
+  /**
+   * Listen on 127.0.0.1 for a PostgreSQL resource. `port`: this one (remembered for the
+   * resource); left out, the remembered one, else a free one. A busy port is `conflict`.
+   */
+  'tunnels.open': {
+    request: z.strictObject({
+      resourceId: id,
+      port: z.number().int().min(0).max(65535).optional(),
+    }),
+    response: tunnelSchema,
+  },
+  /** Stop an open tunnel (its connections close, their sessions end), or dismiss an ended one. */
+  'tunnels.close': { request: z.strictObject({ tunnelId: id }), response: empty },
+  /** The port remembered for a resource (null: none yet), for the panel's port field. */
+  'tunnels.rememberedPort': {
+    request: z.strictObject({ resourceId: id }),
+    response: z.object({ port: port.nullable() }),
+  },
+  /**
+   * What `witness db login` does: a key made in main, a short-lived certificate from the
+   * gateway, files written to the desktop's profile, and the lines for DBeaver / pgAdmin.
+   */
+  'dbCertificates.create': {
+    request: z.strictObject({
+      resourceId: id,
+      ttlSeconds: z
+        .number()
+        .int()
+        .min(60)
+        .max(12 * 3600)
+        .optional(),
+    }),
+    response: dbConnectionSchema,
+  },
+} as const;
+
+export const tunnelEvents = {
+  /** Any tunnel opened, ended, or had a connection come or go: the whole list again. */
+  'tunnels.changed': z.object({ tunnels: z.array(tunnelSchema) }),
+} as const;
+
 export const calls = {
   'app.getState': { request: empty, response: appStateSchema },
   /** Fetch a gateway's CA and recording-key fingerprints, for the user to compare before pinning. */
@@ -1248,6 +1354,7 @@ export const calls = {
       bytes: z.number().int(),
     }),
   },
+  ...tunnelCalls,
 } as const satisfies Record<CallName, { request: z.ZodType; response: z.ZodType }>;
 
 // ---------------------------------------------------------------------------------------------
@@ -1301,6 +1408,7 @@ export const events = {
     verdict: playbackVerdictSchema.nullable(),
   }),
   ...adminPanelEvents,
+  ...tunnelEvents,
 } as const satisfies Record<EventName, z.ZodType>;
 
 // Compile-time proof that channels.ts and the schema maps name the same calls and events.

@@ -37,6 +37,7 @@ import { verifyRecordingLocally } from './recordingVerdicts.ts';
 import { toResourceSummary } from './resourceSummaries.ts';
 import { type OpenSecretStoreOptions, openSecretStore } from './secretStore.ts';
 import { TerminalService, type TerminalSessionSource } from './terminals/terminalService.ts';
+import { createTunnelHandlers } from './tunnels/tunnelHandlers.ts';
 
 export type LocalGatewayStatus = z.infer<typeof localGatewayStatusSchema>;
 
@@ -82,7 +83,7 @@ export interface DesktopApp {
    * started (or failed) and a stored session resumed (or not). Never rejects.
    */
   started: Promise<void>;
-  /** Closes terminals, stops the local gateway and its demo targets. */
+  /** Closes terminals and tunnels, stops the local gateway and its demo targets. */
   dispose(): Promise<void>;
   /** Open playbacks, for tests and bench:replay (waiting for keyframes). */
   playbacks?: PlaybackService;
@@ -187,6 +188,7 @@ export async function createDesktopApp(
   // Terminals are created after the account (they need its session source), but the account's
   // sign-out must close them: hence the late-bound reference.
   let terminals: TerminalsPort | null = null;
+  let tunnels: ReturnType<typeof createTunnelHandlers> | null = null;
   const account = new GatewayAccount({
     profileStore,
     profile,
@@ -194,6 +196,7 @@ export async function createDesktopApp(
     log,
     onSignedOut: async () => {
       await terminals?.closeAll();
+      await tunnels?.service.endAll('signed-out');
     },
     onChange: broadcastState,
   });
@@ -202,6 +205,15 @@ export async function createDesktopApp(
     ((sessions, terminalLog) => new TerminalService({ sessions, log: terminalLog }))
   )(gatewaySessionSource(account), log);
   const terminalService = terminals;
+  tunnels = createTunnelHandlers({
+    account,
+    appDataDir: platform.appDataDir,
+    onChange: (list) => {
+      if (!disposed) broadcast('tunnels.changed', { tunnels: list });
+    },
+    log,
+  });
+  const tunnelService = tunnels.service;
   requestFeed = new AccessRequestFeed({
     follow: () => account.run((client) => client.followAccessRequests()),
     onEvent: (event) => {
@@ -415,6 +427,8 @@ export async function createDesktopApp(
       return {};
     },
 
+    ...tunnels.handlers,
+
     ...recordings.handlers,
     ...createAuditHandlers({
       account,
@@ -454,6 +468,8 @@ export async function createDesktopApp(
       disposed = true;
       requestFeed?.stop();
       await terminalService.dispose();
+      // Tunnels end with the app (issue #15); their sessions are ended while still signed in.
+      await tunnelService.endAll('app-quit');
       await recordings.dispose();
       // Stopping first also ends a start that is still under way, so start-up cannot hang this.
       await stopLocalGateway();

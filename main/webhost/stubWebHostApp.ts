@@ -131,6 +131,12 @@ export function createStubWebHostApp(): StubWebHostApp {
     'audit.list': notSignedIn,
     'audit.verify': notSignedIn,
     'audit.export': notSignedIn,
+    // --- tunnels and database certificates (issue #15, branch tunnels)
+    'tunnels.list': notSignedIn,
+    'tunnels.open': notSignedIn,
+    'tunnels.close': notSignedIn,
+    'tunnels.rememberedPort': notSignedIn,
+    'dbCertificates.create': notSignedIn,
   };
   return stub;
 }

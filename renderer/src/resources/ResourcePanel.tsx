@@ -26,6 +26,8 @@ export function ResourcePanel({
   searchRef,
   onOpenTerminal,
   onRequestAccess,
+  onOpenTunnel,
+  onDbConnection,
   refreshKey = 0,
 }: {
   api: DesktopApi;
@@ -34,6 +36,9 @@ export function ResourcePanel({
   onOpenTerminal(resource: ResourceSummary): void;
   /** "Request access" on resources whose grant needs approval (issue #14). */
   onRequestAccess?(resource: ResourceSummary): void;
+  /** "Open tunnel" and "Copy connection" on PostgreSQL resources (issue #15). */
+  onOpenTunnel?(resource: ResourceSummary): void;
+  onDbConnection?(resource: ResourceSummary): void;
   /** Bumped when access changed (a request was approved): the list is read again. */
   refreshKey?: number;
 }) {
@@ -156,6 +161,8 @@ export function ResourcePanel({
             isDemo={demoNames.has(resource.name)}
             onOpenTerminal={onOpenTerminal}
             onRequestAccess={onRequestAccess}
+            onOpenTunnel={onOpenTunnel}
+            onDbConnection={onDbConnection}
           />
         ))}
       </ul>
@@ -169,12 +176,16 @@ function ResourceRow({
   isDemo,
   onOpenTerminal,
   onRequestAccess,
+  onOpenTunnel,
+  onDbConnection,
 }: {
   resource: ResourceSummary;
   now: number;
   isDemo: boolean;
   onOpenTerminal(resource: ResourceSummary): void;
   onRequestAccess: ((resource: ResourceSummary) => void) | undefined;
+  onOpenTunnel?: ((resource: ResourceSummary) => void) | undefined;
+  onDbConnection?: ((resource: ResourceSummary) => void) | undefined;
 }) {
   const status = grantStatus(resource, now);
   const labels = Object.entries(resource.labels);
@@ -233,6 +244,37 @@ function ResourceRow({
           </span>
         )}
       </div>
+      {resource.kind === 'postgres' && canUseNow(resource, now) ? (
+        <div className="resource-foot resource-native-tools">
+          {onOpenTunnel ? (
+            <button
+              type="button"
+              className="button button-small"
+              aria-label={`Open tunnel to ${resource.name}`}
+              onClick={() => onOpenTunnel(resource)}
+            >
+              Open tunnel
+            </button>
+          ) : null}
+          {onDbConnection ? (
+            <button
+              type="button"
+              className="button button-small button-ghost"
+              aria-label={`Copy connection for DBeaver/pgAdmin to ${resource.name}`}
+              title="A short-lived certificate for DBeaver, pgAdmin or psql, straight to the gateway"
+              onClick={() => onDbConnection(resource)}
+            >
+              Copy connection for DBeaver/pgAdmin
+            </button>
+          ) : null}
+        </div>
+      ) : null}
     </li>
   );
+}
+
+/** A PostgreSQL resource the gateway would open a session on now (tunnels, certificates). */
+function canUseNow(resource: ResourceSummary, now: number): boolean {
+  if (resource.access === 'requestable') return false;
+  return resource.grantExpiresAt === null || Date.parse(resource.grantExpiresAt) > now;
 }

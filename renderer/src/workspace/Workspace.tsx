@@ -22,6 +22,10 @@ import { TerminalTabs } from '../terminals/TerminalTabs.tsx';
 import { tabLabel } from '../terminals/tabLabel.ts';
 import { TerminalEventRouter } from '../terminals/terminalEventRouter.ts';
 import type { Theme } from '../theme/themePreference.ts';
+import { DbConnectionDialog } from '../tunnels/DbConnectionDialog.tsx';
+import { TunnelsView } from '../tunnels/TunnelsView.tsx';
+import { openTunnels } from '../tunnels/tunnelText.ts';
+import { useTunnels } from '../tunnels/useTunnels.ts';
 import { WorkspaceHeader } from './WorkspaceHeader.tsx';
 import { cycleTab, tabAfterClose, workspaceShortcut } from './workspaceShortcut.ts';
 
@@ -50,7 +54,14 @@ export function Workspace({
   const [activeId, setActiveId] = useState<string | null>(null);
   const [tabStates, setTabStates] = useState<Record<string, PanelState['kind']>>({});
   const [recordingsKey, setRecordingsKey] = useState(0);
-  const [view, setView] = useState<'terminals' | 'recordings' | 'settings'>('terminals');
+  const [view, setView] = useState<'terminals' | 'recordings' | 'settings' | 'tunnels'>(
+    'terminals',
+  );
+  // Tunnels (issue #15): the list main announces, the resource whose tunnel is being opened,
+  // and the one whose DBeaver/pgAdmin connection is shown.
+  const tunnels = useTunnels(api);
+  const [openingTunnel, setOpeningTunnel] = useState<ResourceSummary | null>(null);
+  const [dbConnection, setDbConnection] = useState<ResourceSummary | null>(null);
   const [requesting, setRequesting] = useState<ResourceSummary | null>(null);
   const [resourcesKey, setResourcesKey] = useState(0);
   const [toasts, setToasts] = useState<Toast[]>([]);
@@ -203,6 +214,11 @@ export function Workspace({
             searchRef={searchRef}
             onOpenTerminal={openTerminal}
             onRequestAccess={setRequesting}
+            onOpenTunnel={(resource) => {
+              setOpeningTunnel(resource);
+              setView('tunnels');
+            }}
+            onDbConnection={setDbConnection}
             refreshKey={resourcesKey}
           />
           <RecordingsPanel
@@ -232,7 +248,33 @@ export function Workspace({
             >
               Recordings
             </button>
+            <button
+              type="button"
+              className="view-switch-button"
+              aria-pressed={view === 'tunnels'}
+              onClick={() => setView('tunnels')}
+            >
+              Tunnels
+              {openTunnels(tunnels).length > 0 ? ` (${openTunnels(tunnels).length})` : ''}
+            </button>
           </nav>
+          {view === 'tunnels' ? (
+            <main className="recordings-area" aria-label="Tunnels">
+              <TunnelsView
+                api={api}
+                tunnels={tunnels}
+                opening={openingTunnel}
+                onOpeningDone={() => setOpeningTunnel(null)}
+                onShowRecording={(sessionId, resourceName, live) =>
+                  showRecording(
+                    live && canWatchLive
+                      ? { kind: 'live', sessionId, resourceName }
+                      : { kind: 'session', sessionId, startAtMs: null, focusSeq: null },
+                  )
+                }
+              />
+            </main>
+          ) : null}
           {view === 'recordings' ? (
             <main className="recordings-area" aria-labelledby="recordings-view-title">
               <RecordingsView
@@ -276,6 +318,13 @@ export function Workspace({
             ]);
             setRequesting(null);
           }}
+        />
+      ) : null}
+      {dbConnection ? (
+        <DbConnectionDialog
+          api={api}
+          resource={dbConnection}
+          onClose={() => setDbConnection(null)}
         />
       ) : null}
       <Toasts toasts={toasts} onDismiss={dismissToast} />
