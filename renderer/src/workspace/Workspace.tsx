@@ -22,12 +22,28 @@ import { TerminalTabs } from '../terminals/TerminalTabs.tsx';
 import { tabLabel } from '../terminals/tabLabel.ts';
 import { TerminalEventRouter } from '../terminals/terminalEventRouter.ts';
 import type { Theme } from '../theme/themePreference.ts';
+import { StatusBar } from '../workbench/StatusBar.tsx';
+import { useReportActivity, WorkbenchActivityContext } from '../workbench/useWorkbenchActivity.ts';
+import { WorkbenchActivityStore } from '../workbench/workbenchActivity.ts';
 import { WorkspaceHeader } from './WorkspaceHeader.tsx';
 import { cycleTab, tabAfterClose, workspaceShortcut } from './workspaceShortcut.ts';
 
 let nextTabNumber = 1;
 
-export function Workspace({
+/**
+ * Holds the status bar's activity store (issue #15) above everything in the workspace, so any
+ * panel — terminal tabs here, consoles and tunnels beside them — can report its live count.
+ */
+export function Workspace(props: Parameters<typeof WorkspaceLayout>[0]) {
+  const activity = useMemo(() => new WorkbenchActivityStore(), []);
+  return (
+    <WorkbenchActivityContext.Provider value={activity}>
+      <WorkspaceLayout {...props} />
+    </WorkbenchActivityContext.Provider>
+  );
+}
+
+function WorkspaceLayout({
   api,
   state,
   theme,
@@ -58,6 +74,7 @@ export function Workspace({
   const canWatchLive = state.account?.role === 'admin' || state.account?.role === 'auditor';
   const searchRef = useRef<HTMLInputElement>(null);
   const signOut = useAction();
+  useReportActivity('terminals', Object.values(tabStates).filter((k) => k === 'live').length);
 
   // Terminal events go through one router to the tab that owns each terminal.
   useEffect(() => {
@@ -279,6 +296,7 @@ export function Workspace({
         />
       ) : null}
       <Toasts toasts={toasts} onDismiss={dismissToast} />
+      <StatusBar api={api} state={state} />
     </div>
   );
 }
