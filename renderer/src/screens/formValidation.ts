@@ -54,7 +54,10 @@ export function normalizeGatewayUrl(input: string): { url: string } | { problem:
   try {
     parsed = new URL(withScheme);
   } catch {
-    return { problem: 'That is not a valid address.' };
+    // Quoted as typed: the parser's own rendering would percent-encode it (issue #15).
+    return {
+      problem: `“${trimmed}” is not a valid address — check it for typos (e.g. https://gateway.example.com:8443).`,
+    };
   }
   if (parsed.protocol !== 'https:') {
     return { problem: 'The gateway is reached over https:// only.' };
