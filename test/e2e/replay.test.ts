@@ -30,17 +30,9 @@ import {
   repoRoot,
   startReplayTestBed,
 } from './replayTestBed.ts';
+import { WITHOUT_WEBGL } from './withoutWebgl.ts';
 
 const shots = path.join(repoRoot, 'test-results', 'replay-e2e');
-
-/** Same as desktop.test.ts: no WebGL, so xterm draws rows as DOM text. */
-const WITHOUT_WEBGL = `(() => {
-  const original = HTMLCanvasElement.prototype.getContext;
-  HTMLCanvasElement.prototype.getContext = function (kind, ...rest) {
-    if (kind === 'webgl' || kind === 'webgl2' || kind === 'experimental-webgl') return null;
-    return original.call(this, kind, ...rest);
-  };
-})();`;
 
 describeWithChromium('replay e2e', () => {
   describeWithSshd('replay e2e (sshd)', () => {
