@@ -162,6 +162,8 @@ async function run(): Promise<void> {
     width: 1200,
     height: 800,
     title: 'Witness',
+    // Linux and Windows show it in the task bar; macOS takes the bundle's icon.icns instead.
+    icon: path.join(appRoot, 'assets', 'icon.png'),
     show: false,
     webPreferences: {
       preload: path.join(appRoot, 'dist', 'main', 'preload.cjs'),

@@ -136,6 +136,11 @@ export const appStateSchema = z.object({
   account: accountSchema.nullable(),
   secretStore: secretStoreStatusSchema,
   localGateway: localGatewayStatusSchema,
+  /**
+   * Who last signed in to the pinned gateway (the desktop profile keeps it; never a password):
+   * the sign-in form starts with it (issue #15). Optional so older fakes of AppState still fit.
+   */
+  lastUsername: z.string().nullable().optional(),
 });
 export type AppState = z.infer<typeof appStateSchema>;
 

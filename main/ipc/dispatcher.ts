@@ -14,6 +14,7 @@ import {
   type DesktopErrorShape,
   errorCodes,
 } from './contract.ts';
+import { invalidInputSentence, problemOfZodIssue } from './invalidInputSentence.ts';
 
 export interface Dispatcher {
   dispatch(name: unknown, request: unknown, caller: CallerContext): Promise<CallOutcome<unknown>>;
@@ -41,11 +42,15 @@ export function createDispatcher(
       const spec = calls[name];
       const parsed = spec.request.safeParse(request ?? {});
       if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        const where = issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
+        // Said per field in the app's words; zod's own wording never reaches a person (#15).
         return failure(
           'invalid_request',
-          `Invalid ${name} request${where}: ${issue?.message ?? 'malformed'}.`,
+          invalidInputSentence(
+            parsed.error.issues.map((issue) => ({
+              path: issue.path,
+              problem: problemOfZodIssue(issue),
+            })),
+          ),
         );
       }
       try {

@@ -23,6 +23,12 @@ import type {
   PolicyHolder,
   ResourceDraft,
 } from '../ipc/contract.ts';
+import {
+  fieldLabel,
+  problemOfMessage,
+  sentenceFor,
+  sentenceOfApiIssues,
+} from '../ipc/invalidInputSentence.ts';
 
 type AdminCallName =
   | 'admin.resources.list'
@@ -282,11 +288,12 @@ function refusal(error: unknown) {
   }
   return {
     saved: false as const,
-    message: error.message,
+    // Each field's message in the app's words, not the schema library's (issue #15).
+    message: error.issues.length > 0 ? sentenceOfApiIssues(error.issues) : error.message,
     issues: error.issues.map(
       (issue): FieldIssue => ({
         field: formFieldOf(issue.path),
-        message: issue.message,
+        message: sentenceFor(fieldLabel(issue.path), problemOfMessage(issue.message)),
       }),
     ),
   };

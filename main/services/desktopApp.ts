@@ -175,6 +175,7 @@ export async function createDesktopApp(
       account: user ? { username: user.username, role: user.role } : null,
       secretStore: secrets.status,
       localGateway: localStatus,
+      lastUsername: pinned ? account.lastUsername() : null,
     };
   };
   const broadcastState = () => {

@@ -17,6 +17,7 @@ import {
 import { InvalidGatewayUrlError } from '../../gateway-client/gatewayUrl.ts';
 import { InvalidRecordingKeyError } from '../../shared/recording/verifyRecording.ts';
 import { DesktopError } from '../ipc/contract.ts';
+import { sentenceOfApiIssues } from '../ipc/invalidInputSentence.ts';
 
 /** Sign-in calls read a 401 as "wrong credentials"; everywhere else it means "signed out". */
 export type ErrorSetting = 'sign-in' | 'signed-in';
@@ -48,11 +49,10 @@ export function toDesktopError(error: unknown, setting: ErrorSetting = 'signed-i
   if (error instanceof NotSignedInError) {
     return new DesktopError('not_signed_in', 'You are not signed in — sign in first.');
   }
-  if (
-    error instanceof InvalidEnrollLinkError ||
-    error instanceof InvalidGatewayUrlError ||
-    error instanceof InvalidRequestError
-  ) {
+  if (error instanceof InvalidRequestError) {
+    return new DesktopError('invalid_request', sentenceOfApiIssues(error.issues));
+  }
+  if (error instanceof InvalidEnrollLinkError || error instanceof InvalidGatewayUrlError) {
     return new DesktopError('invalid_request', capitalize(error.message));
   }
   if (error instanceof CaDiscoveryError || error instanceof InvalidRecordingKeyError) {
@@ -113,10 +113,10 @@ function fromApiError(error: GatewayApiError, setting: ErrorSetting): DesktopErr
     case 'bad_request':
     case 'payload_too_large':
     case 'unsupported_media_type': {
-      const details = error.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message));
+      // The gateway's message names zod's wording when it has issues; say them per field.
       return new DesktopError(
         'invalid_request',
-        details.length > 0 ? `${message} (${details.join('; ')})` : message,
+        error.issues.length > 0 ? sentenceOfApiIssues(error.issues) : message,
       );
     }
     case 'internal':

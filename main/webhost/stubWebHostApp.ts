@@ -11,6 +11,7 @@ export const stubState: AppState = {
   gateway: null,
   account: null,
   secretStore: { kind: 'memory', durable: false, notice: 'Kept in memory only.' },
+  lastUsername: null,
   localGateway: { state: 'not-used', message: null, dataDir: null, demoTargets: [] },
 };
 

@@ -24,17 +24,9 @@ import {
   repoRoot,
   startDesktopTestBed,
 } from './desktopTestBed.ts';
+import { WITHOUT_WEBGL } from './withoutWebgl.ts';
 
 const shots = path.join(repoRoot, 'test-results', 'desktop-e2e');
-
-/** Makes WebGL unavailable so xterm falls back to its DOM renderer (see the module comment). */
-export const WITHOUT_WEBGL = `(() => {
-  const original = HTMLCanvasElement.prototype.getContext;
-  HTMLCanvasElement.prototype.getContext = function (kind, ...rest) {
-    if (kind === 'webgl' || kind === 'webgl2' || kind === 'experimental-webgl') return null;
-    return original.call(this, kind, ...rest);
-  };
-})();`;
 
 describeWithChromium('desktop e2e', () => {
   describeWithSshd('desktop e2e: enroll to verified recording', () => {

@@ -25,7 +25,7 @@ import { startGatewayWithSshTarget } from './gatewayWithSshTarget.ts';
 
 export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
 export const ALICE_PASSWORD = 'alice-desktop-password-7';
-const ADMIN_PASSWORD = 'admin-desktop-password-9';
+export const ADMIN_PASSWORD = 'admin-desktop-password-9';
 
 export interface DesktopTestBed {
   sshd: RunningSshd;

@@ -30,17 +30,9 @@ import {
   repoRoot,
   startReplayTestBed,
 } from './replayTestBed.ts';
+import { WITHOUT_WEBGL } from './withoutWebgl.ts';
 
 const shots = path.join(repoRoot, 'test-results', 'replay-e2e');
-
-/** Same as desktop.test.ts: no WebGL, so xterm draws rows as DOM text. */
-const WITHOUT_WEBGL = `(() => {
-  const original = HTMLCanvasElement.prototype.getContext;
-  HTMLCanvasElement.prototype.getContext = function (kind, ...rest) {
-    if (kind === 'webgl' || kind === 'webgl2' || kind === 'experimental-webgl') return null;
-    return original.call(this, kind, ...rest);
-  };
-})();`;
 
 describeWithChromium('replay e2e', () => {
   describeWithSshd('replay e2e (sshd)', () => {
@@ -154,8 +146,8 @@ describeWithChromium('replay e2e', () => {
             .getByRole('navigation', { name: 'Views' })
             .getByRole('button', { name: 'Recordings' })
             .click();
-          const back = page.getByRole('button', { name: '← Back to recordings' });
-          if ((await back.count()) > 0) await back.click();
+          const back = page.getByRole('button', { name: 'Back to recordings', exact: true });
+          if ((await back.count()) > 0) await back.first().click();
           await page.getByRole('heading', { name: 'Recordings', exact: true }).waitFor();
         }
 

@@ -272,7 +272,7 @@ describeWithChromium('settings panel e2e', () => {
       eve.frames.find((f) => f.at >= after && f.text.includes('"terminal.ended"'));
 
     it('the engineer opens a terminal; the admin terminates it with a reason she reads', async () => {
-      await eve.page.getByRole('button', { name: '← Back to workspace' }).click();
+      await eve.page.getByRole('button', { name: 'Back to workspace' }).click();
       await eve.page
         .getByRole('button', { name: `Open terminal on ${RESOURCE_NAME}` })
         .click({ timeout: 15_000 });
@@ -290,7 +290,7 @@ describeWithChromium('settings panel e2e', () => {
       await live.getByRole('button', { name: /^Watch / }).click();
       await ada.page
         .getByRole('region', { name: 'Recording player' })
-        .getByText('● Live', { exact: true })
+        .getByText('Live', { exact: true })
         .waitFor({ timeout: 20_000 });
       // What eve types now appears in ada's read-only view.
       await eve.page.locator('[role="tabpanel"]:visible .xterm').click();
@@ -347,13 +347,13 @@ describeWithChromium('settings panel e2e', () => {
       await expect(revoked.textContent()).resolves.toMatch(/1 live session ended/);
       await ada.page.getByRole('row', { name: 'eve' }).getByText('Disabled').waitFor();
       await shot(ada, '19b-users-disabled');
-      await ada.page.getByRole('button', { name: 'Dark theme' }).click();
+      await ada.page.getByRole('button', { name: 'Switch to dark theme' }).click();
       await nav(ada, 'Grants');
       await ada.page
         .getByRole('row', { name: `Grant for group oncall on ${RESOURCE_NAME}` })
         .waitFor();
       await shot(ada, '19c-grants-dark');
-      await ada.page.getByRole('button', { name: 'Dark theme' }).click();
+      await ada.page.getByRole('button', { name: 'Switch to light theme' }).click();
       await shot(eve, '24-engineer-disabled');
       // Her desktop's next call is refused and signs her out; the sign-in screen says why.
       await eve.page.getByText(/signed out because your account was disabled/).waitFor({

@@ -6,7 +6,7 @@
  * recording verification against the pinned key — and that no result or event ever carries a
  * token.
  */
-import { promises as fs, mkdtempSync, rmSync } from 'node:fs';
+import { promises as fs, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -309,6 +309,12 @@ describe('desktop services against a real gateway', () => {
     const again = await openApp(first.dir);
     expect((await again.call('app.getState', {})).account).toBeNull();
     expect((await again.call('app.getState', {})).gateway?.url).toBeDefined();
+    // The sign-in form starts with the last username (issue #15); no password is kept anywhere
+    // but the keychain's session, which logout removed.
+    expect((await again.call('app.getState', {})).lastUsername).toBe('alice');
+    expect(readFileSync(path.join(first.dir, DESKTOP_PROFILE_FILE), 'utf8')).not.toContain(
+      ALICE_PASSWORD,
+    );
   });
 
   it('verifies a recording locally against the pinned key, and names the tampered frame', async () => {

@@ -153,9 +153,10 @@ describeWithChromium('renderer in Chromium (fake DesktopApi)', () => {
       secretNotice:
         'This browser session keeps your sign-in in memory only: you will sign in again after a restart.',
     });
-    expect(await page.getByRole('note', { name: 'Secret storage' }).textContent()).toContain(
-      'memory only',
-    );
+    // Plain words up front; main's own account stays in the notice's details.
+    const notice = page.getByRole('note', { name: 'Sign-in storage' });
+    expect(await notice.textContent()).toContain('Sign-in not saved on this computer');
+    expect(await notice.locator('details').textContent()).toContain('memory only');
     await page.getByRole('textbox', { name: 'Username' }).fill('totp');
     await page.getByLabel('Password').fill('wrong');
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -284,9 +285,7 @@ describeWithChromium('renderer in Chromium (fake DesktopApi)', () => {
     await shot(page, 'workspace-revoked-and-verified');
 
     // Theme toggle flips and persists.
-    const toggle = page.getByRole('button', { name: 'Dark theme' });
-    expect(await toggle.getAttribute('aria-pressed')).toBe('false');
-    await toggle.click();
+    await page.getByRole('button', { name: 'Switch to dark theme' }).click();
     expect(
       await page.evaluate(
         () =>
@@ -299,9 +298,7 @@ describeWithChromium('renderer in Chromium (fake DesktopApi)', () => {
     ).toBe('dark');
     await page.reload();
     await page.getByRole('searchbox', { name: 'Search resources' }).waitFor();
-    expect(
-      await page.getByRole('button', { name: 'Dark theme' }).getAttribute('aria-pressed'),
-    ).toBe('true');
+    await page.getByRole('button', { name: 'Switch to light theme' }).waitFor();
   });
 
   it('a deep link over the workspace keeps its terminals; a sign-out by main is explained', async () => {

@@ -333,7 +333,7 @@ describeWithChromium('replay UI in Chromium (fake DesktopApi)', () => {
     await shot(page, 'live-dark');
     await page.getByRole('status', { name: 'Live session ended' }).waitFor({ timeout: 5000 });
     expect(await screen(page)).toContain('live line 8');
-    await page.getByRole('button', { name: '← Back to recordings' }).click();
+    await page.getByRole('button', { name: 'Back to recordings', exact: true }).click();
     await expect.poll(async () => (await calls(page)).map((c) => c.name)).toContain('live.stop');
   }, 60_000);
 

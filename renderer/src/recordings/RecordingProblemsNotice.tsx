@@ -5,6 +5,7 @@
  * (stored bytes no row names). Asked once when the list is shown; the gateway runs its check
  * on each request. Says nothing when there is nothing missing or the call is refused.
  */
+import { TriangleAlert } from 'lucide-react';
 import { useEffect, useState } from 'react';
 import type { CallResponse, DesktopApi } from '../../../main/ipc/contract.ts';
 
@@ -36,7 +37,7 @@ export function RecordingProblemsNotice({ api }: { api: DesktopApi }) {
   return (
     <section className="integrity integrity-bad" aria-label="Missing recordings">
       <strong className="integrity-title">
-        <span aria-hidden="true">⚠ </span>
+        <TriangleAlert size={16} aria-hidden="true" />
         <span>
           {missing === 1 ? '1 recording is missing' : `${missing} recordings are missing`}
           {problems.length > missing ? `, ${problems.length - missing} stored without a row` : ''}

@@ -3,6 +3,7 @@
  * signatures against the pinned recording key) and "Play" (opens it in the Recordings view);
  * "All recordings" opens that view's list, search and filters.
  */
+import { RefreshCw } from 'lucide-react';
 import { useCallback, useEffect, useState } from 'react';
 import type { CallResponse, DesktopApi } from '../../../main/ipc/contract.ts';
 import { describeError } from '../components/describeError.ts';
@@ -76,7 +77,7 @@ export function RecordingsPanel({
           aria-label="Refresh recordings"
           title="Refresh recordings"
         >
-          <span aria-hidden="true">↻</span>
+          <RefreshCw size={15} aria-hidden="true" />
         </button>
       </div>
       <ErrorAlert message={error} />

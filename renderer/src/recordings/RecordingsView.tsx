@@ -4,7 +4,9 @@
  * and output with the hits highlighted (a hit opens the player at that moment), Open bundle for
  * offline files, Watch live for admins and auditors. The player replaces the list while open.
  */
+
 import { useVirtualizer } from '@tanstack/react-virtual';
+import { TriangleAlert } from 'lucide-react';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { CallResponse, DesktopApi, RecordingFilters } from '../../../main/ipc/contract.ts';
 import { describeError } from '../components/describeError.ts';
@@ -391,7 +393,7 @@ function DifferenceFlag({ recording, field }: { recording: Recording; field: Dif
   if (warning === null) return null;
   return (
     <span className="differs-flag" role="img" title={warning} aria-label={warning}>
-      ⚠
+      <TriangleAlert size={14} aria-hidden="true" />
     </span>
   );
 }

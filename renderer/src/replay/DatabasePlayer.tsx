@@ -6,6 +6,7 @@
  * Live (`live` set): the queries arrive as the watched session completes them (`live.queries`),
  * and the newest is shown until the person picks one.
  */
+import { Circle } from 'lucide-react';
 import { useCallback, useEffect, useState } from 'react';
 import type { CallResponse, DesktopApi, PlaybackInfo } from '../../../main/ipc/contract.ts';
 import { describeError } from '../components/describeError.ts';
@@ -98,7 +99,7 @@ export function DatabasePlayer({
           <span className="muted small">({live === null ? info.queryCount : entries.length})</span>{' '}
           {live !== null ? (
             <span className="badge badge-status-recording" role="status">
-              ● Live
+              <Circle size={8} fill="currentColor" aria-hidden="true" /> Live
             </span>
           ) : null}
         </h3>

@@ -3,10 +3,11 @@
  * an alert with the warning, and while `gate` is set it replaces the player entirely: nothing
  * of a failed recording is shown until the person chooses to look anyway.
  */
+import { CircleAlert, Info, ShieldCheck, TriangleAlert } from 'lucide-react';
 import type { PlaybackInfo } from '../../../main/ipc/contract.ts';
 import { playbackVerdictLabel } from './playbackVerdictLabel.ts';
 
-const ICONS = { ok: '✓ ', warn: '! ', info: '● ', bad: '⚠ ' } as const;
+const ICONS = { ok: ShieldCheck, warn: CircleAlert, info: Info, bad: TriangleAlert } as const;
 
 export function IntegrityBanner({
   verdict,
@@ -32,7 +33,7 @@ export function IntegrityBanner({
         aria-label="Integrity"
       >
         <strong className="integrity-title">
-          <span aria-hidden="true">⚠ </span>
+          <TriangleAlert size={16} aria-hidden="true" />
           <span>{label.title}</span>
         </strong>
         <p>{label.detail}</p>
@@ -55,10 +56,11 @@ export function IntegrityBanner({
       </div>
     );
   }
+  const Icon = ICONS[label.tone];
   return (
     <div className={`integrity integrity-${label.tone}`} role="status" aria-label="Integrity">
       <strong className="integrity-title">
-        <span aria-hidden="true">{ICONS[label.tone]}</span>
+        <Icon size={16} aria-hidden="true" />
         <span>{label.title}</span>
       </strong>
       <span className="muted small">{label.detail}</span>
@@ -74,7 +76,7 @@ export function MissingBanner({ message }: { message: string }) {
   return (
     <div className="integrity integrity-bad" role="alert" aria-label="Integrity">
       <strong className="integrity-title">
-        <span aria-hidden="true">⚠ </span>
+        <TriangleAlert size={16} aria-hidden="true" />
         <span>Missing</span>
       </strong>
       <p>{message}</p>

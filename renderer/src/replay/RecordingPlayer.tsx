@@ -7,6 +7,7 @@
  * Targets: a gateway recording (optionally at a moment — a search hit), an offline bundle already
  * opened by the Open bundle dialog, or a live session to watch.
  */
+import { ArrowLeft } from 'lucide-react';
 import { useEffect, useMemo, useState } from 'react';
 import type { DesktopApi, EventPayload, PlaybackInfo } from '../../../main/ipc/contract.ts';
 import { describeError } from '../components/describeError.ts';
@@ -145,7 +146,7 @@ export function RecordingPlayer({
     <section className="player" aria-label="Recording player">
       <div className="player-head">
         <button type="button" className="button button-ghost button-small" onClick={onBack}>
-          ← Back to recordings
+          <ArrowLeft size={15} aria-hidden="true" /> Back to recordings
         </button>
         <h2 className="player-title">
           {title}

@@ -8,6 +8,7 @@
  *
  * Keys while the player has focus: Space play/pause, ←/→ 5 s, Shift+←/→ 30 s, < / > speed.
  */
+import { Circle, Pause, Play } from 'lucide-react';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import type { DesktopApi, PlaybackEvent, PlaybackInfo } from '../../../main/ipc/contract.ts';
 import { ErrorAlert } from '../components/ErrorAlert.tsx';
@@ -219,7 +220,15 @@ export function TerminalPlayer({
               disabled={engine === null}
               aria-label={state?.playing ? 'Pause' : 'Play'}
             >
-              {state?.playing ? '❚❚ Pause' : '▶ Play'}
+              {state?.playing ? (
+                <>
+                  <Pause size={14} aria-hidden="true" /> Pause
+                </>
+              ) : (
+                <>
+                  <Play size={14} aria-hidden="true" /> Play
+                </>
+              )}
             </button>
             <PlaybackTimeline
               info={info}
@@ -273,7 +282,7 @@ export function TerminalPlayer({
         ) : (
           <div className="player-controls">
             <span className="badge badge-status-recording" role="status">
-              ● Live
+              <Circle size={8} fill="currentColor" aria-hidden="true" /> Live
             </span>
             <output className="player-time" aria-label="Playback time">
               {formatPlaybackTime(liveEnd)}

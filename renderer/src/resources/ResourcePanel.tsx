@@ -3,6 +3,7 @@
  * demo targets labelled, and "Open terminal" on SSH resources the user may use now. PostgreSQL
  * resources are listed; their query console comes in a later issue.
  */
+import { RefreshCw } from 'lucide-react';
 import { type Ref, useCallback, useEffect, useId, useMemo, useState } from 'react';
 import type { AppState, DesktopApi, ResourceSummary } from '../../../main/ipc/contract.ts';
 import { describeError } from '../components/describeError.ts';
@@ -90,7 +91,7 @@ export function ResourcePanel({
           aria-label="Refresh resources"
           title="Refresh resources"
         >
-          <span aria-hidden="true">↻</span>
+          <RefreshCw size={15} aria-hidden="true" />
         </button>
       </div>
       <div className="filters">

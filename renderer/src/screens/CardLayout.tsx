@@ -22,7 +22,7 @@ export function CardLayout({
     <div className="card-screen">
       <header className="card-screen-bar">
         <span className="brand">
-          <span className="brand-mark" aria-hidden="true" />
+          <img className="brand-mark" src="favicon.svg" alt="" />
           Witness
         </span>
         <ThemeToggle theme={theme} onToggle={onToggleTheme} />

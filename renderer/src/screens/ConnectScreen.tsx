@@ -4,12 +4,14 @@
  */
 import { type FormEvent, useState } from 'react';
 import type { AppState, CallResponse, DesktopApi } from '../../../main/ipc/contract.ts';
+import { describeError } from '../components/describeError.ts';
 import { ErrorAlert } from '../components/ErrorAlert.tsx';
 import { SubmitButton } from '../components/SubmitButton.tsx';
 import { TextField } from '../components/TextField.tsx';
 import { useAction } from '../components/useAction.ts';
 import { CardLayout, type ThemeProps } from './CardLayout.tsx';
 import { normalizeGatewayUrl } from './formValidation.ts';
+import { echoTypedAddress } from './typedAddress.ts';
 
 type Inspected = CallResponse<'gateway.inspect'>;
 
@@ -38,9 +40,15 @@ export function ConnectScreen({
       return;
     }
     setInspected(null);
-    action.run(async () => {
-      setInspected(await api.call('gateway.inspect', { url: normalized.url }));
-    });
+    action.run(
+      async () => {
+        setInspected(await api.call('gateway.inspect', { url: normalized.url }));
+      },
+      (error) => {
+        action.setError(echoTypedAddress(describeError(error), normalized.url, address));
+        return true;
+      },
+    );
   };
 
   const pin = () => {

@@ -35,7 +35,8 @@ export function SignInScreen({
   /** Leave the embedded local gateway for another (no call: see chooseScreen). */
   onConnectElsewhere(): void;
 }) {
-  const [username, setUsername] = useState('');
+  // The last user to sign in here, from the desktop profile (issue #15); the password never is.
+  const [username, setUsername] = useState(state.lastUsername ?? '');
   const [password, setPassword] = useState('');
   const [step, setStep] = useState<'password' | 'totp'>('password');
   const [totp, setTotp] = useState('');
@@ -102,6 +103,8 @@ export function SignInScreen({
             value={password}
             onChange={setPassword}
             autoComplete="current-password"
+            // With the username remembered, the password is what is left to type.
+            autoFocus={Boolean(state.lastUsername)}
             required
           />
           <ErrorAlert message={action.error} />

@@ -54,7 +54,14 @@ export function normalizeGatewayUrl(input: string): { url: string } | { problem:
   try {
     parsed = new URL(withScheme);
   } catch {
-    return { problem: 'That is not a valid address.' };
+    // Quoted as typed: the parser's own rendering would percent-encode it (issue #15).
+    return {
+      problem: `“${trimmed}” is not a valid address — check it for typos (e.g. https://gateway.example.com:8443).`,
+    };
+  }
+  // Chromium's parser accepts a space in a host and percent-encodes it; no DNS name has one.
+  if (parsed.hostname.includes('%')) {
+    return { problem: `“${trimmed}” is not a valid address — a host name has no spaces.` };
   }
   if (parsed.protocol !== 'https:') {
     return { problem: 'The gateway is reached over https:// only.' };

@@ -3,6 +3,7 @@
  * chosen page on the right. Which pages a person sees comes from the registry
  * (settingsSections.ts) and their role.
  */
+import { ArrowLeft } from 'lucide-react';
 import './settings.css';
 import { useMemo, useState } from 'react';
 import type { DesktopApi } from '../../../main/ipc/contract.ts';
@@ -31,7 +32,7 @@ export function SettingsView({
     <div className="settings">
       <nav className="settings-nav" aria-label="Settings">
         <button type="button" className="button button-ghost settings-back" onClick={onClose}>
-          ← Back to workspace
+          <ArrowLeft size={16} aria-hidden="true" /> Back to workspace
         </button>
         {SETTINGS_GROUPS.map((group) => {
           const inGroup = sections.filter((s) => s.group === group);

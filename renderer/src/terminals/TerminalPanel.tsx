@@ -3,6 +3,7 @@
  * warning, xterm itself, and the opening / failed / ended overlays. The session logic lives in
  * TerminalConnection; xterm is loaded on first use (see xtermSession.ts).
  */
+import { Circle, Search, X } from 'lucide-react';
 import { useEffect, useId, useRef, useState } from 'react';
 import type { DesktopApi } from '../../../main/ipc/contract.ts';
 import { describeError } from '../components/describeError.ts';
@@ -209,10 +210,7 @@ function TerminalToolbar({
             : 'Sessions on this resource are recorded by the gateway.'
         }
       >
-        <span aria-hidden="true" className="recorded-dot">
-          ●
-        </span>{' '}
-        Recorded
+        <Circle className="recorded-dot" size={9} fill="currentColor" aria-hidden="true" /> Recorded
       </span>
       {expiresAt !== null && state.kind === 'live' ? (
         <span
@@ -230,7 +228,7 @@ function TerminalToolbar({
         onClick={onFind}
         disabled={state.kind === 'loading' || state.kind === 'load-failed'}
       >
-        <span aria-hidden="true">⌕</span>
+        <Search size={15} aria-hidden="true" />
       </button>
     </div>
   );
@@ -304,7 +302,7 @@ function SearchBar({ xterm, onClose }: { xterm: XtermSession; onClose(): void })
         aria-label="Close search"
         onClick={onClose}
       >
-        <span aria-hidden="true">✕</span>
+        <X size={15} aria-hidden="true" />
       </button>
     </search>
   );

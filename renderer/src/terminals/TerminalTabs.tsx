@@ -2,6 +2,7 @@
  * The tab strip and the panels of every open terminal. Panels of background tabs stay mounted
  * (hidden), so their sessions and scrollback live on while another tab is shown.
  */
+import { X } from 'lucide-react';
 import type { KeyboardEvent } from 'react';
 import type { DesktopApi } from '../../../main/ipc/contract.ts';
 import type { Theme } from '../theme/themePreference.ts';
@@ -114,7 +115,7 @@ export function TerminalTabs({
                 tabIndex={selected ? 0 : -1}
                 onClick={() => onClose(tab.id)}
               >
-                <span aria-hidden="true">✕</span>
+                <X size={14} aria-hidden="true" />
               </button>
             </div>
           );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { initialTheme } from './themePreference.ts';
+import { initialTheme, themeToggleLabel } from './themePreference.ts';
 
 describe('initialTheme', () => {
   it('follows the system until the user chooses', () => {
@@ -12,5 +12,12 @@ describe('initialTheme', () => {
   });
   it('ignores a corrupt saved value', () => {
     expect(initialTheme('purple', true)).toBe('dark');
+  });
+});
+
+describe('themeToggleLabel', () => {
+  it('says what a click will do, not what is on', () => {
+    expect(themeToggleLabel('light')).toBe('Switch to dark theme');
+    expect(themeToggleLabel('dark')).toBe('Switch to light theme');
   });
 });

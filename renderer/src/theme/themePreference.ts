@@ -9,3 +9,8 @@ export function initialTheme(saved: string | null, systemPrefersDark: boolean): 
   if (saved === 'light' || saved === 'dark') return saved;
   return systemPrefersDark ? 'dark' : 'light';
 }
+
+/** What the theme button does from here. */
+export function themeToggleLabel(current: Theme): string {
+  return current === 'dark' ? 'Switch to light theme' : 'Switch to dark theme';
+}

@@ -26,12 +26,28 @@ import { DbConnectionDialog } from '../tunnels/DbConnectionDialog.tsx';
 import { TunnelsView } from '../tunnels/TunnelsView.tsx';
 import { openTunnels } from '../tunnels/tunnelText.ts';
 import { useTunnels } from '../tunnels/useTunnels.ts';
+import { StatusBar } from '../workbench/StatusBar.tsx';
+import { useReportActivity, WorkbenchActivityContext } from '../workbench/useWorkbenchActivity.ts';
+import { WorkbenchActivityStore } from '../workbench/workbenchActivity.ts';
 import { WorkspaceHeader } from './WorkspaceHeader.tsx';
 import { cycleTab, tabAfterClose, workspaceShortcut } from './workspaceShortcut.ts';
 
 let nextTabNumber = 1;
 
-export function Workspace({
+/**
+ * Holds the status bar's activity store (issue #15) above everything in the workspace, so any
+ * panel — terminal tabs here, consoles and tunnels beside them — can report its live count.
+ */
+export function Workspace(props: Parameters<typeof WorkspaceLayout>[0]) {
+  const activity = useMemo(() => new WorkbenchActivityStore(), []);
+  return (
+    <WorkbenchActivityContext.Provider value={activity}>
+      <WorkspaceLayout {...props} />
+    </WorkbenchActivityContext.Provider>
+  );
+}
+
+function WorkspaceLayout({
   api,
   state,
   theme,
@@ -69,6 +85,8 @@ export function Workspace({
   const canWatchLive = state.account?.role === 'admin' || state.account?.role === 'auditor';
   const searchRef = useRef<HTMLInputElement>(null);
   const signOut = useAction();
+  useReportActivity('terminals', Object.values(tabStates).filter((k) => k === 'live').length);
+  useReportActivity('tunnels', openTunnels(tunnels).length);
 
   // Terminal events go through one router to the tab that owns each terminal.
   useEffect(() => {
@@ -328,6 +346,7 @@ export function Workspace({
         />
       ) : null}
       <Toasts toasts={toasts} onDismiss={dismissToast} />
+      <StatusBar api={api} state={state} />
     </div>
   );
 }

@@ -1,7 +1,9 @@
+import { LogOut, Settings } from 'lucide-react';
 import type { AppState } from '../../../main/ipc/contract.ts';
 import { LocalGatewayBadge } from '../components/LocalGatewayBadge.tsx';
 import { ThemeToggle } from '../theme/ThemeToggle.tsx';
 import type { Theme } from '../theme/themePreference.ts';
+import { roleName } from '../workbench/roleName.ts';
 
 export function WorkspaceHeader({
   state,
@@ -26,7 +28,7 @@ export function WorkspaceHeader({
   return (
     <header className="app-header">
       <span className="brand">
-        <span className="brand-mark" aria-hidden="true" />
+        <img className="brand-mark" src="favicon.svg" alt="" />
         Witness
       </span>
       {gateway ? (
@@ -43,7 +45,8 @@ export function WorkspaceHeader({
             {account.username.slice(0, 1).toUpperCase()}
           </span>
           <span>
-            <strong>{account.username}</strong> <span className="muted">{account.role}</span>
+            <strong>{account.username}</strong>{' '}
+            <span className="muted">· {roleName(account.role)}</span>
           </span>
         </span>
       ) : null}
@@ -54,11 +57,11 @@ export function WorkspaceHeader({
         onClick={onToggleSettings}
         title="Users, groups, grants, access requests and live sessions"
       >
-        <span aria-hidden="true">⚙</span> Settings
+        <Settings size={16} aria-hidden="true" /> Settings
       </button>
       <ThemeToggle theme={theme} onToggle={onToggleTheme} />
       <button type="button" className="button" onClick={onSignOut} disabled={signingOut}>
-        Sign out
+        <LogOut size={16} aria-hidden="true" /> Sign out
       </button>
     </header>
   );

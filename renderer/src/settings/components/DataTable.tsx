@@ -2,6 +2,7 @@
  * The settings pages' table: a filter box, headers that sort (aria-sort says how), and an
  * empty state that says what to do — distinct for "nothing yet" and "nothing matches".
  */
+import { ChevronDown, ChevronUp } from 'lucide-react';
 import { type ReactNode, useMemo, useState } from 'react';
 import {
   filterRows,
@@ -93,7 +94,11 @@ export function DataTable<Row>({
                         >
                           {column.header}
                           <span aria-hidden="true" className="sort-mark">
-                            {sorted === 'ascending' ? '▲' : sorted === 'descending' ? '▼' : ''}
+                            {sorted === 'ascending' ? (
+                              <ChevronUp size={14} />
+                            ) : sorted === 'descending' ? (
+                              <ChevronDown size={14} />
+                            ) : null}
                           </span>
                         </button>
                       )}

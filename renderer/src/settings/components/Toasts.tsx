@@ -3,6 +3,7 @@
  * desktop notifications, and in Electron the panel shows them too. A polite live region, so a
  * screen reader reads each without moving focus; each closes itself after a while or by hand.
  */
+import { X } from 'lucide-react';
 import { useEffect } from 'react';
 
 export interface Toast {
@@ -41,7 +42,7 @@ function ToastCard({ toast, onDismiss }: { toast: Toast; onDismiss(id: string): 
         aria-label={`Dismiss ${toast.title}`}
         onClick={() => onDismiss(toast.id)}
       >
-        ×
+        <X size={15} aria-hidden="true" />
       </button>
     </div>
   );

@@ -3,6 +3,7 @@
  * a new group is made by adding its first member. Removing a member takes away what the group
  * granted, so it asks first; the gateway re-checks that person's live sessions.
  */
+import { X } from 'lucide-react';
 import { useCallback, useMemo, useState } from 'react';
 import type { CallResponse } from '../../../../main/ipc/contract.ts';
 import { ErrorAlert } from '../../components/ErrorAlert.tsx';
@@ -72,7 +73,7 @@ export function GroupsPage({ api }: SettingsPageProps) {
                     setRemoving({ group: g.name, userId: m.id, username: m.username });
                   }}
                 >
-                  ×
+                  <X size={12} aria-hidden="true" />
                 </button>
               </span>
             ))}

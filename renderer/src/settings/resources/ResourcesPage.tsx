@@ -6,6 +6,7 @@
  * (the step that failed), and delete with confirmation. Every rule is the gateway's; no stored
  * secret ever reaches this page (the contract carries none back).
  */
+import { Check, X } from 'lucide-react';
 import { type JSX, type ReactNode, useCallback, useEffect, useId, useMemo, useState } from 'react';
 import type { AdminResource, ConnectionTest, DesktopApi } from '../../../../main/ipc/contract.ts';
 import { describeError } from '../../components/describeError.ts';
@@ -304,7 +305,8 @@ function ConnectionTestResult({ result }: { result: ConnectionTest }) {
       <ol className="settings-steps">
         {result.steps.map((s) => (
           <li key={s.step} className={s.ok ? 'ok' : 'bad'}>
-            {s.ok ? '✓' : '✗'} {STEP_NAMES[s.step]} · {s.ms} ms{s.detail ? ` · ${s.detail}` : ''}
+            {s.ok ? <Check size={14} aria-label="passed" /> : <X size={14} aria-label="failed" />}{' '}
+            {STEP_NAMES[s.step]} · {s.ms} ms{s.detail ? ` · ${s.detail}` : ''}
           </li>
         ))}
       </ol>
