@@ -17,6 +17,13 @@ import { DbCertificateIssuer } from './dbCertificates/dbCertificateIssuer.ts';
 import { GrantBook } from './grants/grantBook.ts';
 import { GroupDirectory } from './groups/groupDirectory.ts';
 import { createJsonLogger, type Logger } from './logger.ts';
+import { OidcProviderBook } from './oidc/oidcProviderBook.ts';
+import {
+  DEFAULT_OIDC_SIGN_IN_SETTINGS,
+  OidcSignIn,
+  type OidcSignInSettings,
+} from './oidc/oidcSignIn.ts';
+import { RelyingParty } from './oidc/relyingParty.ts';
 import { loadSqlParser, type SqlParser } from './policy/sqlParse.ts';
 import type { RunningPostgresGateway } from './proxy/postgres/index.ts';
 import {
@@ -67,6 +74,13 @@ export interface GatewayConfig {
   ssh?: { host: string; port: number } | undefined;
   /** PostgreSQL listener address; no PostgreSQL listener when absent. */
   postgres?: { host: string; port: number } | undefined;
+  /**
+   * The URL clients and browsers reach the API at, for the OpenID Connect callback registered
+   * at providers (issue #18); default the API's own address once it listens.
+   */
+  publicUrl?: string | undefined;
+  /** OpenID Connect sign-in lifetimes (tests shorten them). */
+  oidc?: Partial<OidcSignInSettings>;
   /** How often the background recordings check runs (it also runs at start); default 6 h. */
   recordingCheckIntervalMs?: number | undefined;
   /** How often every stored recording is verified again (also at start); default 1 h. */
@@ -117,6 +131,12 @@ export interface GatewayServices {
   sqlParser: () => Promise<SqlParser>;
   /** The audit log's one writer, signing its head with the recording key (issue #14). */
   audit: AuditTrail;
+  /** The API's public URL (config, else the listening address once known) (issue #18). */
+  publicUrl: { value: string | undefined };
+  /** Sign-in through identity providers, and their administration (issue #18). */
+  oidcSignIn: OidcSignIn;
+  oidcProviders: OidcProviderBook;
+  relyingParty: RelyingParty;
 }
 
 export interface RunningGateway {
@@ -189,9 +209,30 @@ export async function openGatewayServices(
   });
   const sessions = new SessionService(store, clock, () => listeners, audit);
   const scanTargetHostKey = (host: string, port: number) => scanHostKey(host, port);
+  const publicUrl = { value: config.publicUrl?.replace(/\/+$/, '') };
+  const callbackUrl = () => `${publicUrl.value ?? 'https://GATEWAY'}/v1/oidc/callback`;
+  const relyingParty = new RelyingParty();
   let sqlParser: Promise<SqlParser> | undefined;
   return {
     audit,
+    publicUrl,
+    relyingParty,
+    oidcSignIn: new OidcSignIn({
+      store,
+      auth,
+      relyingParty,
+      clock,
+      masterKey: dataDir.masterKey,
+      callbackUrl,
+      settings: { ...DEFAULT_OIDC_SIGN_IN_SETTINGS, ...config.oidc },
+    }),
+    oidcProviders: new OidcProviderBook({
+      store,
+      clock,
+      masterKey: dataDir.masterKey,
+      callbackUrl,
+      forget: (id) => relyingParty.forget(id),
+    }),
     scanHostKey: scanTargetHostKey,
     // libpg-query keeps one WebAssembly module per process; loading it twice is harmless.
     sqlParser: () => {
@@ -303,6 +344,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       },
       log,
     );
+    services.publicUrl.value ??= api.url;
     services.recordingCheck.start(
       config.recordingCheckIntervalMs ?? DEFAULT_RECORDING_CHECK_INTERVAL_MS,
       log,
@@ -318,6 +360,9 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   const sweep = setInterval(() => {
     services.store.deleteExpiredAuthTokens(clock.now()).catch((error: unknown) => {
       log.warn('could not delete expired tokens', { error: String(error) });
+    });
+    services.store.deleteExpiredOidcGrants(clock.now()).catch((error: unknown) => {
+      log.warn('could not delete expired sign-in states', { error: String(error) });
     });
   }, TOKEN_SWEEP_INTERVAL_MS);
   sweep.unref();

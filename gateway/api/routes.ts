@@ -23,6 +23,7 @@ import {
 } from './accessRequestRoutes.ts';
 import { type ApiHandlers, type HandlersFor, registerApi } from './apiRoute.ts';
 import { type AuditRouteName, type AuditRouteServices, auditHandlers } from './auditRoutes.ts';
+import { type OidcRouteName, type OidcRouteServices, oidcHandlers } from './oidcRoutes.ts';
 import {
   iso,
   presentGrant,
@@ -74,6 +75,9 @@ export interface ApiServices {
   version: string;
   scanHostKey: ResourceAdminServices['scanHostKey'];
   sqlParser: ResourceAdminServices['sqlParser'];
+  /** Sign-in through identity providers, and their administration (issue #18). */
+  oidcSignIn: OidcRouteServices['oidcSignIn'];
+  oidcProviders: OidcRouteServices['oidcProviders'];
 }
 
 /** Roles that may read every session (auditors review, they do not change). */
@@ -87,6 +91,7 @@ export function registerRoutes(app: FastifyInstance, services: ApiServices): voi
     ...userHandlers(services.users),
     ...accessRequestHandlers(app, services),
     ...resourceAdminHandlers(services),
+    ...oidcHandlers(services),
     ...auditHandlers({
       store: services.store,
       audit: services.audit,
@@ -104,6 +109,7 @@ type CoreRouteName = Exclude<
   | AccessRequestRouteName
   | ResourceAdminRouteName
   | AuditRouteName
+  | OidcRouteName
 >;
 
 /** Health, keys, sign-in, the signed-in user, resources, grants and sessions. */

@@ -136,6 +136,15 @@ export class AuthService {
     return this.issueTokens(updated ?? user, newId('fam'), now);
   }
 
+  /**
+   * Starts a sign-in for a user someone else vouched for (an identity provider, issue #18):
+   * a new refresh family, whose id the caller keeps beside what vouched for it.
+   */
+  async issueSignIn(user: UserRecord): Promise<{ tokens: IssuedTokens; familyId: string }> {
+    const familyId = newId('fam');
+    return { tokens: await this.issueTokens(user, familyId, this.clock.now()), familyId };
+  }
+
   async refresh(refreshToken: string): Promise<IssuedTokens> {
     const now = this.clock.now();
     const record = await this.store.getAuthToken(hashOpaqueToken(refreshToken));

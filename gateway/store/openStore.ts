@@ -12,6 +12,7 @@ import { KyselyAccessRequestStore } from './kyselyAccessRequestStore.ts';
 import { KyselyAuditStore } from './kyselyAuditStore.ts';
 import { KyselyCatalogStore } from './kyselyCatalogStore.ts';
 import { KyselyIdentityStore } from './kyselyIdentityStore.ts';
+import { KyselyOidcStore } from './kyselyOidcStore.ts';
 import { KyselyRecordingStore } from './kyselyRecordingStore.ts';
 import { KyselyRecordingTextStore } from './kyselyRecordingTextStore.ts';
 import { KyselySessionStore } from './kyselySessionStore.ts';
@@ -139,6 +140,7 @@ function combineStores(connection: StoreConnection): Store {
     new KyselyRecordingStore(connection),
     new KyselyRecordingTextStore(connection),
     new KyselyAuditStore(connection),
+    new KyselyOidcStore(connection),
   ];
   const store: Record<string, unknown> = {
     kind: connection.kind,

@@ -86,6 +86,17 @@ import {
   userListSchema,
   userSchema,
 } from './apiSchemas.ts';
+import {
+  createOidcProviderRequestSchema,
+  oidcCallbackQuerySchema,
+  oidcProviderListSchema,
+  oidcProviderParams,
+  oidcProviderSchema,
+  oidcSignInOptionsSchema,
+  oidcStartQuerySchema,
+  oidcTokenRequestSchema,
+  updateOidcProviderRequestSchema,
+} from './oidcSchemas.ts';
 
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
@@ -161,6 +172,66 @@ export const apiRoutes = {
     response: enrollResponseSchema,
   },
   me: { method: 'GET', path: '/me', access: 'signed-in', response: userSchema },
+
+  // --- OpenID Connect sign-in (issue #18). `start` and `callback` answer the browser with a
+  // redirect (hence 'stream': the handler sends it); `token` gives the client its tokens.
+  listOidcSignInOptions: {
+    method: 'GET',
+    path: '/oidc/providers',
+    access: 'public',
+    response: oidcSignInOptionsSchema,
+  },
+  startOidcSignIn: {
+    method: 'GET',
+    path: '/oidc/:provider/start',
+    access: 'public',
+    params: oidcProviderParams,
+    query: oidcStartQuerySchema,
+    response: 'stream',
+  },
+  oidcCallback: {
+    method: 'GET',
+    path: '/oidc/callback',
+    access: 'public',
+    query: oidcCallbackQuerySchema,
+    response: 'stream',
+  },
+  exchangeOidcCode: {
+    method: 'POST',
+    path: '/oidc/token',
+    access: 'public',
+    body: oidcTokenRequestSchema,
+    response: tokenPairSchema,
+  },
+  listOidcProviders: {
+    method: 'GET',
+    path: '/oidc-providers',
+    access: ADMIN,
+    response: oidcProviderListSchema,
+  },
+  createOidcProvider: {
+    method: 'POST',
+    path: '/oidc-providers',
+    access: ADMIN,
+    body: createOidcProviderRequestSchema,
+    response: oidcProviderSchema,
+    status: 201,
+  },
+  updateOidcProvider: {
+    method: 'PATCH',
+    path: '/oidc-providers/:provider',
+    access: ADMIN,
+    params: oidcProviderParams,
+    body: updateOidcProviderRequestSchema,
+    response: oidcProviderSchema,
+  },
+  deleteOidcProvider: {
+    method: 'DELETE',
+    path: '/oidc-providers/:provider',
+    access: ADMIN,
+    params: oidcProviderParams,
+    response: 'empty',
+  },
   startTotpEnrollment: {
     method: 'POST',
     path: '/me/totp',
