@@ -76,6 +76,20 @@ export class AccountLifecycle {
     });
   }
 
+  /** The identity providers the gateway offers sign-in with (issue #18). */
+  signInOptions(): Promise<{ providers: { name: string; displayName: string }[] }> {
+    return this.withClient((client) => client.call('listOidcSignInOptions'));
+  }
+
+  /** Exchanges the one-time code of a browser sign-in and its PKCE verifier for tokens. */
+  exchangeSignInCode(request: {
+    code: string;
+    codeVerifier: string;
+    redirectUri: string;
+  }): Promise<TokenPair> {
+    return this.withClient((client) => client.call('exchangeOidcCode', { body: request }));
+  }
+
   /**
    * Keeps `pair` as the sign-in at this gateway. The previous one (anyone's) is revoked at the
    * gateway rather than left alive, and removed. Resolves the previous session, if any.

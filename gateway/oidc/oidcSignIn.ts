@@ -110,6 +110,24 @@ export class OidcSignIn {
     const nonce = randomBytes(32).toString('base64url');
     const codeVerifier = randomBytes(32).toString('base64url');
     const stateHash = hashOpaqueToken(state);
+    let url: URL;
+    try {
+      url = await this.deps.relyingParty.authorizationUrl(
+        providerSettings(provider, this.deps.masterKey),
+        {
+          redirectUri: this.deps.callbackUrl(),
+          scopes: provider.scopes,
+          state,
+          nonce,
+          codeVerifier,
+        },
+      );
+    } catch (error) {
+      throw new GatewayError(
+        'internal',
+        `The gateway could not use the identity provider ${provider.name} at ${provider.issuer} (${errorText(error)}) — ask an admin to check its issuer URL.`,
+      );
+    }
     const now = this.deps.clock.now();
     await this.deps.store.insertOidcLogin({
       stateHash,
@@ -123,16 +141,6 @@ export class OidcSignIn {
       usedAt: null,
       createdAt: now,
     });
-    const url = await this.deps.relyingParty.authorizationUrl(
-      providerSettings(provider, this.deps.masterKey),
-      {
-        redirectUri: this.deps.callbackUrl(),
-        scopes: provider.scopes,
-        state,
-        nonce,
-        codeVerifier,
-      },
-    );
     return url.href;
   }
 
