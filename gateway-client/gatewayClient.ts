@@ -44,6 +44,12 @@ import {
   type UpdateGrantRequest,
   type UpdateResourceRequest,
 } from '../shared/api/apiSchemas.ts';
+import type {
+  createOidcProviderRequestSchema,
+  oidcStartQuerySchema,
+  oidcTokenRequestSchema,
+  updateOidcProviderRequestSchema,
+} from '../shared/api/oidcSchemas.ts';
 import {
   type HttpMethod,
   type RouteInput,
@@ -689,6 +695,51 @@ export class GatewayClient {
    */
   async exportAudit(): Promise<Download> {
     return this.call('exportAudit');
+  }
+
+  // --- identity providers (issue #18)
+
+  /** The providers the sign-in screen offers ("Sign in with …"); no sign-in needed. */
+  async listOidcSignInOptions() {
+    return (await this.call('listOidcSignInOptions')).providers;
+  }
+
+  /**
+   * What a browser opens to sign in through a provider; the answer is a redirect to it. Clients
+   * build this URL for the browser (gateway-client/oidc/browserSignIn.ts); this method is for
+   * diagnosing a provider's set-up.
+   */
+  async startOidcSignIn(
+    provider: string,
+    query: z.input<typeof oidcStartQuerySchema>,
+  ): Promise<Download> {
+    return this.call('startOidcSignIn', { params: { provider }, query });
+  }
+
+  /** Where the provider sends the browser back; only providers call it (a redirect answer). */
+  async oidcCallback(query: Record<string, string>): Promise<Download> {
+    return this.call('oidcCallback', { query });
+  }
+
+  /** The one-time code of a browser sign-in and its PKCE verifier → access and refresh tokens. */
+  async exchangeOidcCode(request: z.input<typeof oidcTokenRequestSchema>) {
+    return this.call('exchangeOidcCode', { body: request });
+  }
+
+  async listOidcProviders() {
+    return (await this.call('listOidcProviders')).providers;
+  }
+
+  async createOidcProvider(request: z.input<typeof createOidcProviderRequestSchema>) {
+    return this.call('createOidcProvider', { body: request });
+  }
+
+  async updateOidcProvider(name: string, request: z.input<typeof updateOidcProviderRequestSchema>) {
+    return this.call('updateOidcProvider', { params: { provider: name }, body: request });
+  }
+
+  async deleteOidcProvider(name: string): Promise<void> {
+    await this.call('deleteOidcProvider', { params: { provider: name } });
   }
 
   /** An export: the `.cast` of one terminal channel, or the signed bundle. */

@@ -23,6 +23,7 @@ import {
   OidcSignIn,
   type OidcSignInSettings,
 } from './oidc/oidcSignIn.ts';
+import { DEFAULT_PROVIDER_CHECK_MAX_AGE_MS, ProviderCheck } from './oidc/providerCheck.ts';
 import { RelyingParty } from './oidc/relyingParty.ts';
 import { loadSqlParser, type SqlParser } from './policy/sqlParse.ts';
 import type { RunningPostgresGateway } from './proxy/postgres/index.ts';
@@ -79,8 +80,11 @@ export interface GatewayConfig {
    * at providers (issue #18); default the API's own address once it listens.
    */
   publicUrl?: string | undefined;
-  /** OpenID Connect sign-in lifetimes (tests shorten them). */
-  oidc?: Partial<OidcSignInSettings>;
+  /**
+   * OpenID Connect sign-in lifetimes, and how old the provider's last word on a sign-in may
+   * get while its user has sessions (`providerCheckMaxAgeMs`, default 10 min; tests shorten).
+   */
+  oidc?: Partial<OidcSignInSettings> & { providerCheckMaxAgeMs?: number };
   /** How often the background recordings check runs (it also runs at start); default 6 h. */
   recordingCheckIntervalMs?: number | undefined;
   /** How often every stored recording is verified again (also at start); default 1 h. */
@@ -137,6 +141,8 @@ export interface GatewayServices {
   oidcSignIn: OidcSignIn;
   oidcProviders: OidcProviderBook;
   relyingParty: RelyingParty;
+  /** Asks providers again while their users have sessions (issue #18). */
+  providerCheck: ProviderCheck;
 }
 
 export interface RunningGateway {
@@ -191,10 +197,22 @@ export async function openGatewayServices(
     (bytes) => signBytes(dataDir.recordingKey.privateKey, bytes),
   );
   const recordingJudge = new RecordingJudge({ recordings, store, clock });
-  const auth = new AuthService(store, clock, dataDir.masterKey, {
-    ...DEFAULT_AUTH_SETTINGS,
-    ...config.auth,
+  const relyingParty = new RelyingParty();
+  const providerCheck = new ProviderCheck({
+    store,
+    relyingParty,
+    clock,
+    masterKey: dataDir.masterKey,
+    maxAgeMs: config.oidc?.providerCheckMaxAgeMs ?? DEFAULT_PROVIDER_CHECK_MAX_AGE_MS,
+    ...(log && { log }),
   });
+  const auth = new AuthService(
+    store,
+    clock,
+    dataDir.masterKey,
+    { ...DEFAULT_AUTH_SETTINGS, ...config.auth },
+    providerCheck,
+  );
   const liveWatches = new LiveWatches();
   const requestEvents = new AccessRequestEvents();
   // The recording key signs the audit log too: one key to pin, one way to verify (issue #14).
@@ -211,12 +229,12 @@ export async function openGatewayServices(
   const scanTargetHostKey = (host: string, port: number) => scanHostKey(host, port);
   const publicUrl = { value: config.publicUrl?.replace(/\/+$/, '') };
   const callbackUrl = () => `${publicUrl.value ?? 'https://GATEWAY'}/v1/oidc/callback`;
-  const relyingParty = new RelyingParty();
   let sqlParser: Promise<SqlParser> | undefined;
   return {
     audit,
     publicUrl,
     relyingParty,
+    providerCheck,
     oidcSignIn: new OidcSignIn({
       store,
       auth,
@@ -345,6 +363,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       log,
     );
     services.publicUrl.value ??= api.url;
+    services.providerCheck.start();
     services.recordingCheck.start(
       config.recordingCheckIntervalMs ?? DEFAULT_RECORDING_CHECK_INTERVAL_MS,
       log,
@@ -381,6 +400,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       await services.recorder.closeAll();
       await services.recordingCheck.stop();
       await services.reverifier.stop();
+      await services.providerCheck.stop();
       await services.hashPool.close();
       await services.textIndex.close();
       await services.audit.close();

@@ -78,7 +78,7 @@ export class AccountLifecycle {
 
   /** The identity providers the gateway offers sign-in with (issue #18). */
   signInOptions(): Promise<{ providers: { name: string; displayName: string }[] }> {
-    return this.withClient((client) => client.call('listOidcSignInOptions'));
+    return this.withClient(async (client) => ({ providers: await client.listOidcSignInOptions() }));
   }
 
   /** Exchanges the one-time code of a browser sign-in and its PKCE verifier for tokens. */
@@ -87,7 +87,7 @@ export class AccountLifecycle {
     codeVerifier: string;
     redirectUri: string;
   }): Promise<TokenPair> {
-    return this.withClient((client) => client.call('exchangeOidcCode', { body: request }));
+    return this.withClient((client) => client.exchangeOidcCode(request));
   }
 
   /**

@@ -44,6 +44,11 @@ export class AuthService {
     private readonly clock: Clock,
     private readonly masterKey: Buffer,
     private readonly settings: AuthSettings = DEFAULT_AUTH_SETTINGS,
+    /**
+     * Asked at each refresh whether whoever vouched for the sign-in still does (an identity
+     * provider, issue #18); throws to refuse the refresh.
+     */
+    private readonly signInCheck?: { confirm(familyId: string): Promise<void> },
   ) {}
 
   /** Creates a one-time enrollment token with which the user sets their password. */
@@ -167,7 +172,10 @@ export class AuthService {
     if (!user || user.disabled) {
       throw new GatewayError('unauthenticated', 'Your account is disabled — ask an admin.');
     }
-    return this.issueTokens(user, record.familyId, now);
+    await this.signInCheck?.confirm(record.familyId);
+    // The check may have changed the user's groups (the provider's claim).
+    const current = (await this.store.getUserById(user.id)) ?? user;
+    return this.issueTokens(current, record.familyId, now);
   }
 
   /** Ends the sign-in the access token belongs to (its whole refresh family). */

@@ -24,6 +24,11 @@ export interface ProviderTokens {
   refreshToken: string | null;
 }
 
+/** The provider answered and said no (invalid_grant: user disabled, session revoked, …). */
+export class ProviderRefusedError extends Error {
+  override readonly name = 'ProviderRefusedError';
+}
+
 export class RelyingParty {
   private readonly configurations = new Map<string, Promise<client.Configuration>>();
 
@@ -87,12 +92,26 @@ export class RelyingParty {
     subject: string,
   ): Promise<ProviderTokens> {
     const config = await this.configuration(provider);
-    const tokens = await client.refreshTokenGrant(config, refreshToken);
+    let tokens: Awaited<ReturnType<typeof client.refreshTokenGrant>>;
+    try {
+      tokens = await client.refreshTokenGrant(config, refreshToken);
+    } catch (error) {
+      // An OAuth error answer is the provider's decision; anything else (network, 5xx without
+      // an OAuth body) is an outage, which the caller must not take for a refusal.
+      if (error instanceof client.ResponseBodyError) {
+        throw new ProviderRefusedError(
+          `${error.error}${error.error_description ? `: ${error.error_description}` : ''}`,
+        );
+      }
+      throw error;
+    }
     const idClaims = tokens.claims() as ProviderClaims | undefined;
     const claims =
       idClaims ??
       ((await client.fetchUserInfo(config, tokens.access_token, subject)) as ProviderClaims);
-    if (claims.sub !== subject) throw new Error('the provider answered for another subject');
+    if (claims.sub !== subject) {
+      throw new ProviderRefusedError('the provider answered for another subject');
+    }
     return {
       claims: idClaims ? await this.withUserInfo(config, tokens.access_token, claims) : claims,
       refreshToken: tokens.refresh_token ?? refreshToken,

@@ -205,7 +205,7 @@ describe('the gateway serves the route table', () => {
       }
     }
     // The admin-only routes (6 for resources and grants, 6 for users, 3 for groups, 3 for the
-    // resource and policy tools) refuse two roles each; the access log, the recording problems
+    // resource and policy tools, 4 for identity providers) refuse two roles each; the access log, the recording problems
     // and the audit log's two routes refuse engineers.
     expect(refusals).toContain('createResource:engineer');
     expect(refusals).toContain('deleteGrant:auditor');
@@ -220,7 +220,9 @@ describe('the gateway serves the route table', () => {
     expect(refusals).toContain('exportAudit:engineer');
     expect(refusals).toContain('resetUser:engineer');
     expect(refusals).toContain('resetUser:auditor');
-    expect(refusals).toHaveLength(18 * 2 + 4);
+    expect(refusals).toContain('createOidcProvider:engineer');
+    expect(refusals).toContain('listOidcProviders:auditor');
+    expect(refusals).toHaveLength(22 * 2 + 4);
   });
 
   // Runs after the walk above, which called every route as every role (issue #14).
