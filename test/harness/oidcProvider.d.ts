@@ -12,6 +12,7 @@ declare module 'oidc-provider' {
 
   interface GrantSuccessContext {
     oidc: {
+      params?: { grant_type?: unknown };
       session?: { accountId?: string };
       entities: { Grant?: { jti: string } };
     };
@@ -30,7 +31,7 @@ declare module 'oidc-provider' {
   export default class Provider {
     constructor(issuer: string, configuration: Configuration);
     callback(): (request: IncomingMessage, response: ServerResponse) => void;
-    on(event: 'grant.success', listener: (ctx: GrantSuccessContext) => void): this;
+    on(event: 'grant.success' | 'grant.error', listener: (ctx: GrantSuccessContext) => void): this;
     on(event: string, listener: (...args: unknown[]) => void): this;
     Grant: { find(id: string): Promise<{ destroy(): Promise<void> } | undefined> };
   }

@@ -20,6 +20,8 @@ export interface TestOidcProvider {
   clientSecret: string;
   /** By login name (the subject). Edit to change what the provider says about a person. */
   accounts: Map<string, ProviderAccount>;
+  /** Every answer of the token endpoint, in order: which grant type, whether it succeeded, when. */
+  tokenAnswers: { grantType: string; ok: boolean; at: number }[];
   /** Ends every grant of a subject, as revoking their sessions at the provider does. */
   revokeGrants(subject: string): Promise<void>;
   close(): Promise<void>;
@@ -71,7 +73,14 @@ export async function startTestOidcProvider(options: {
       };
     },
   });
+  const tokenAnswers: TestOidcProvider['tokenAnswers'] = [];
+  const grantType = (ctx: { oidc: { params?: { grant_type?: unknown } } }) =>
+    String(ctx.oidc.params?.grant_type ?? '');
+  provider.on('grant.error', (ctx) => {
+    tokenAnswers.push({ grantType: grantType(ctx), ok: false, at: Date.now() });
+  });
   provider.on('grant.success', (ctx) => {
+    tokenAnswers.push({ grantType: grantType(ctx), ok: true, at: Date.now() });
     const session = ctx.oidc.session;
     const grantId = ctx.oidc.entities.Grant?.jti;
     if (session?.accountId && grantId) {
@@ -88,6 +97,7 @@ export async function startTestOidcProvider(options: {
     clientId,
     clientSecret,
     accounts,
+    tokenAnswers,
     revokeGrants: async (subject) => {
       for (const grantId of grantIds.get(subject) ?? []) {
         const grant = await provider.Grant.find(grantId);
