@@ -44,6 +44,7 @@ import {
   type UpdateGrantRequest,
   type UpdateResourceRequest,
 } from '../shared/api/apiSchemas.ts';
+import type { createMachineIdentityRequestSchema } from '../shared/api/machineSchemas.ts';
 import type {
   createOidcProviderRequestSchema,
   oidcStartQuerySchema,
@@ -740,6 +741,25 @@ export class GatewayClient {
 
   async deleteOidcProvider(name: string): Promise<void> {
     await this.call('deleteOidcProvider', { params: { provider: name } });
+  }
+
+  // --- machine identities (issue #18)
+
+  /** A CI job's workload token → an access token for minutes (no refresh token). */
+  async exchangeIdToken(idToken: string) {
+    return this.call('exchangeIdToken', { body: { idToken } });
+  }
+
+  async listMachineIdentities() {
+    return (await this.call('listMachineIdentities')).identities;
+  }
+
+  async createMachineIdentity(request: z.input<typeof createMachineIdentityRequestSchema>) {
+    return this.call('createMachineIdentity', { body: request });
+  }
+
+  async deleteMachineIdentity(name: string): Promise<void> {
+    await this.call('deleteMachineIdentity', { params: { name } });
   }
 
   /** An export: the `.cast` of one terminal channel, or the signed bundle. */

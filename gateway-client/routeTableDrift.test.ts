@@ -159,6 +159,22 @@ const calls: Record<string, { route: RouteName; run: (c: GatewayClient) => Promi
     run: (c) => c.updateOidcProvider('corp', { displayName: 'Corp' }),
   },
   deleteOidcProvider: { route: 'deleteOidcProvider', run: (c) => c.deleteOidcProvider('corp') },
+  exchangeIdToken: { route: 'exchangeIdToken', run: (c) => c.exchangeIdToken('eyJ.not-a.token') },
+  listMachineIdentities: { route: 'listMachineIdentities', run: (c) => c.listMachineIdentities() },
+  createMachineIdentity: {
+    route: 'createMachineIdentity',
+    run: (c) =>
+      c.createMachineIdentity({
+        name: 'ci-deploy',
+        issuer: 'https://token.actions.githubusercontent.com',
+        audience: 'witness',
+        claims: { repository: 'acme/app' },
+      }),
+  },
+  deleteMachineIdentity: {
+    route: 'deleteMachineIdentity',
+    run: (c) => c.deleteMachineIdentity('ci-deploy'),
+  },
 };
 
 /** The client's own machinery: everything else on its prototype is an API method. */

@@ -17,6 +17,7 @@ import { DbCertificateIssuer } from './dbCertificates/dbCertificateIssuer.ts';
 import { GrantBook } from './grants/grantBook.ts';
 import { GroupDirectory } from './groups/groupDirectory.ts';
 import { createJsonLogger, type Logger } from './logger.ts';
+import { MachineIdentities } from './machines/machineIdentities.ts';
 import { OidcProviderBook } from './oidc/oidcProviderBook.ts';
 import {
   DEFAULT_OIDC_SIGN_IN_SETTINGS,
@@ -143,6 +144,8 @@ export interface GatewayServices {
   relyingParty: RelyingParty;
   /** Asks providers again while their users have sessions (issue #18). */
   providerCheck: ProviderCheck;
+  /** CI jobs' identities and the exchange of their workload tokens (issue #18). */
+  machines: MachineIdentities;
 }
 
 export interface RunningGateway {
@@ -235,6 +238,7 @@ export async function openGatewayServices(
     publicUrl,
     relyingParty,
     providerCheck,
+    machines: new MachineIdentities({ store, auth, clock }),
     oidcSignIn: new OidcSignIn({
       store,
       auth,

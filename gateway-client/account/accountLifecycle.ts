@@ -91,6 +91,21 @@ export class AccountLifecycle {
   }
 
   /**
+   * A CI job's workload token → minutes of access (issue #18), as a sign-in with no refresh
+   * token (the empty string: the keeper ends it with its access token instead of renewing).
+   */
+  async exchangeIdToken(idToken: string): Promise<TokenPair> {
+    const answer = await this.withClient((client) => client.exchangeIdToken(idToken));
+    return {
+      accessToken: answer.accessToken,
+      accessExpiresAt: answer.accessExpiresAt,
+      refreshToken: '',
+      refreshExpiresAt: answer.accessExpiresAt,
+      user: answer.user,
+    };
+  }
+
+  /**
    * Keeps `pair` as the sign-in at this gateway. The previous one (anyone's) is revoked at the
    * gateway rather than left alive, and removed. Resolves the previous session, if any.
    */

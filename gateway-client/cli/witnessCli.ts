@@ -111,6 +111,8 @@ interface LoginOptions {
   sso?: string | true;
   /** false with `--no-browser`: print the URL only. */
   browser?: boolean;
+  /** A CI job's workload token: a file, or `-` for stdin (issue #18). */
+  idToken?: string;
   username?: string;
   passwordStdin?: boolean;
   totp?: string;
@@ -171,9 +173,17 @@ class WitnessCli {
       .option('-y, --yes', 'trust the CA the gateway presents without asking')
       .option('--sso [provider]', "sign in through the gateway's identity provider in a browser")
       .option('--no-browser', 'with --sso: print the sign-in URL instead of opening a browser')
-      .action((url: string, options: LoginOptions) =>
-        options.sso === undefined ? this.login(url, options) : this.loginWithProvider(url, options),
-      );
+      .option(
+        '--id-token <file>',
+        "a CI job: exchange the job's OIDC token (a file, or - for stdin; or set WITNESS_ID_TOKEN) for minutes of access",
+      )
+      .action((url: string, options: LoginOptions) => {
+        if (options.sso !== undefined) return this.loginWithProvider(url, options);
+        if (options.idToken !== undefined || this.io.env.WITNESS_ID_TOKEN) {
+          return this.loginWithIdToken(url, options);
+        }
+        return this.login(url, options);
+      });
 
     program
       .command('enroll')
@@ -340,6 +350,33 @@ class WitnessCli {
       options.passwordStdin === true,
     );
     await this.saveSignedIn(account, pair);
+  }
+
+  /**
+   * `witness login URL --id-token FILE|-` or `WITNESS_ID_TOKEN` (issue #18): a CI job's token
+   * for minutes of access as its machine identity; nothing long-lived is stored.
+   */
+  private async loginWithIdToken(urlArgument: string, options: LoginOptions): Promise<void> {
+    const url = parseUrlArgument(urlArgument);
+    const source = options.idToken;
+    const raw =
+      source === undefined
+        ? (this.io.env.WITNESS_ID_TOKEN ?? '')
+        : source === '-'
+          ? await readAllInput(this.io.stdin)
+          : readFileSync(source, 'utf8');
+    const idToken = raw.trim();
+    if (!idToken)
+      throw new UsageError('The ID token is empty: pass the token your CI job received.');
+    const expected = parseFingerprintOption(options.fingerprint);
+    const profile = await loadProfile(this.configDir);
+    const trust = await this.establishTrust(url, profile, {
+      expected,
+      source: '--fingerprint',
+      yes: options.yes === true,
+    });
+    const account = await this.account(url, trust);
+    await this.saveSignedIn(account, await account.exchangeIdToken(idToken));
   }
 
   /** `witness login URL --sso [provider]`: the browser flow of RFC 8252 (issue #18). */

@@ -150,6 +150,31 @@ export class AuthService {
     return { tokens: await this.issueTokens(user, familyId, this.clock.now()), familyId };
   }
 
+  /**
+   * An access token alone, for a machine (issue #18): nothing long-lived, no refresh token; it
+   * lasts `ttlMs` or the usual access lifetime, whichever is shorter.
+   */
+  async issueAccessOnly(
+    user: UserRecord,
+    ttlMs: number,
+  ): Promise<{ accessToken: string; accessExpiresAt: number; familyId: string }> {
+    const now = this.clock.now();
+    const familyId = newId('fam');
+    const accessToken = newOpaqueToken('wat');
+    const accessExpiresAt = now + Math.min(ttlMs, this.settings.accessTokenTtlMs);
+    await this.store.insertAuthToken({
+      tokenHash: hashOpaqueToken(accessToken),
+      kind: 'access',
+      userId: user.id,
+      familyId,
+      expiresAt: accessExpiresAt,
+      usedAt: null,
+      revokedAt: null,
+      createdAt: now,
+    });
+    return { accessToken, accessExpiresAt, familyId };
+  }
+
   async refresh(refreshToken: string): Promise<IssuedTokens> {
     const now = this.clock.now();
     const record = await this.store.getAuthToken(hashOpaqueToken(refreshToken));

@@ -36,6 +36,7 @@ export class KyselySessionStore implements SessionStore {
           expires_at: session.expiresAt,
           end_reason: session.endReason,
           request_id: session.requestId,
+          principal: session.principal ?? null,
         })
         .execute();
     } catch (error) {
@@ -177,5 +178,6 @@ function sessionFromRow(row: Selectable<SessionsTable>): SessionRecord {
     expiresAt: row.expires_at,
     endReason: row.end_reason,
     requestId: row.request_id,
+    principal: row.principal,
   };
 }

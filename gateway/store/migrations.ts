@@ -156,6 +156,8 @@ export interface SessionsTable {
   end_reason: string | null;
   /** The access request whose grant enabled this session, or null (0007). */
   request_id: string | null;
+  /** JSON: the machine identity and its token's claims that opened the session (0010). */
+  principal: string | null;
 }
 
 export interface RecordingsTable {
@@ -327,6 +329,32 @@ export interface OidcSignInsTable {
   created_at: number;
 }
 
+/** Machine identities (0010, issue #18); `claims` JSON Record<string, string>. */
+export interface MachineIdentitiesTable {
+  id: string;
+  name: string;
+  user_id: string;
+  issuer: string;
+  audience: string;
+  claims: string;
+  created_at: number;
+}
+
+/** Workload tokens already exchanged, by issuer and jti, until they expire (0010). */
+export interface MachineTokenUsesTable {
+  issuer: string;
+  jti: string;
+  expires_at: number;
+}
+
+/** The token behind a machine's sign-in (0010); `claims` JSON. */
+export interface MachineSignInsTable {
+  family_id: string;
+  identity_id: string;
+  claims: string;
+  created_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   enrollments: EnrollmentsTable;
@@ -350,6 +378,9 @@ export interface Database {
   oidc_codes: OidcCodesTable;
   oidc_identities: OidcIdentitiesTable;
   oidc_sign_ins: OidcSignInsTable;
+  machine_identities: MachineIdentitiesTable;
+  machine_token_uses: MachineTokenUsesTable;
+  machine_sign_ins: MachineSignInsTable;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1105,6 +1136,34 @@ const oidcSignIn: Migration = {
       .on('oidc_sign_ins')
       .column('user_id')
       .execute();
+    // Machine identities: CI jobs exchange their workload token, once, for minutes of access.
+    await db.schema
+      .createTable('machine_identities')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('name', 'text', (c) => c.notNull().unique())
+      .addColumn('user_id', 'text', (c) => c.notNull())
+      .addColumn('issuer', 'text', (c) => c.notNull())
+      .addColumn('audience', 'text', (c) => c.notNull())
+      .addColumn('claims', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('machine_token_uses')
+      .addColumn('issuer', 'text', (c) => c.notNull())
+      .addColumn('jti', 'text', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('machine_token_uses_pk', ['issuer', 'jti'])
+      .execute();
+    await db.schema
+      .createTable('machine_sign_ins')
+      .addColumn('family_id', 'text', (c) => c.primaryKey())
+      .addColumn('identity_id', 'text', (c) => c.notNull())
+      .addColumn('claims', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    // The principal that opened a session, beyond its user: a machine identity and the claims
+    // of its workload token (JSON), carried into the signed session-start frame.
+    await db.schema.alterTable('sessions').addColumn('principal', 'text').execute();
   },
 };
 

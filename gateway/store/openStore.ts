@@ -12,6 +12,7 @@ import { KyselyAccessRequestStore } from './kyselyAccessRequestStore.ts';
 import { KyselyAuditStore } from './kyselyAuditStore.ts';
 import { KyselyCatalogStore } from './kyselyCatalogStore.ts';
 import { KyselyIdentityStore } from './kyselyIdentityStore.ts';
+import { KyselyMachineIdentityStore } from './kyselyMachineIdentityStore.ts';
 import { KyselyOidcStore } from './kyselyOidcStore.ts';
 import { KyselyRecordingStore } from './kyselyRecordingStore.ts';
 import { KyselyRecordingTextStore } from './kyselyRecordingTextStore.ts';
@@ -141,6 +142,7 @@ function combineStores(connection: StoreConnection): Store {
     new KyselyRecordingTextStore(connection),
     new KyselyAuditStore(connection),
     new KyselyOidcStore(connection),
+    new KyselyMachineIdentityStore(connection),
   ];
   const store: Record<string, unknown> = {
     kind: connection.kind,

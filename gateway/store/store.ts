@@ -7,7 +7,8 @@
  * - recordingStore.ts: recording rows, checkpoint progress, chunks, who read which recording;
  * - recordingTextStore.ts: the search index over recordings;
  * - auditStore.ts: the audit log's chain and its signed checkpoints;
- * - oidcStore.ts: OpenID Connect providers, sign-ins under way, one-time codes (issue #18).
+ * - oidcStore.ts: OpenID Connect providers, sign-ins under way, one-time codes (issue #18);
+ * - machineIdentityStore.ts: CI jobs' identities, spent workload tokens (issue #18).
  * Each has one Kysely implementation (kysely*Store.ts) over SQLite and PostgreSQL, sharing one
  * connection (storeConnection.ts) and one schema (migrations.ts). The store knows no transport
  * and no crypto: secrets arrive already encrypted, tokens and tickets already hashed.
@@ -23,6 +24,7 @@ import type { AccessRequestStore } from './accessRequestStore.ts';
 import type { AuditStore } from './auditStore.ts';
 import type { CatalogStore } from './catalogStore.ts';
 import type { IdentityStore } from './identityStore.ts';
+import type { MachineIdentityStore } from './machineIdentityStore.ts';
 import type { OidcStore } from './oidcStore.ts';
 import type { RecordingStore } from './recordingStore.ts';
 import type { RecordingTextStore } from './recordingTextStore.ts';
@@ -33,6 +35,7 @@ export type * from './accessRequestStore.ts';
 export type * from './auditStore.ts';
 export type * from './catalogStore.ts';
 export type * from './identityStore.ts';
+export type * from './machineIdentityStore.ts';
 export type * from './oidcStore.ts';
 export type * from './recordingStore.ts';
 export { recordingAccessActions } from './recordingStore.ts';
@@ -49,4 +52,5 @@ export type Store = StoreHandle &
   RecordingStore &
   RecordingTextStore &
   AuditStore &
-  OidcStore;
+  OidcStore &
+  MachineIdentityStore;

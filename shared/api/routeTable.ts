@@ -87,6 +87,14 @@ import {
   userSchema,
 } from './apiSchemas.ts';
 import {
+  createMachineIdentityRequestSchema,
+  idTokenExchangeRequestSchema,
+  machineIdentityListSchema,
+  machineIdentityParams,
+  machineIdentitySchema,
+  machineSignInSchema,
+} from './machineSchemas.ts';
+import {
   createOidcProviderRequestSchema,
   oidcCallbackQuerySchema,
   oidcProviderListSchema,
@@ -230,6 +238,36 @@ export const apiRoutes = {
     path: '/oidc-providers/:provider',
     access: ADMIN,
     params: oidcProviderParams,
+    response: 'empty',
+  },
+
+  // --- machine identities (issue #18): a CI job's workload token → minutes of access
+  exchangeIdToken: {
+    method: 'POST',
+    path: '/auth/id-token',
+    access: 'public',
+    body: idTokenExchangeRequestSchema,
+    response: machineSignInSchema,
+  },
+  listMachineIdentities: {
+    method: 'GET',
+    path: '/machine-identities',
+    access: ADMIN,
+    response: machineIdentityListSchema,
+  },
+  createMachineIdentity: {
+    method: 'POST',
+    path: '/machine-identities',
+    access: ADMIN,
+    body: createMachineIdentityRequestSchema,
+    response: machineIdentitySchema,
+    status: 201,
+  },
+  deleteMachineIdentity: {
+    method: 'DELETE',
+    path: '/machine-identities/:name',
+    access: ADMIN,
+    params: machineIdentityParams,
     response: 'empty',
   },
   startTotpEnrollment: {
