@@ -178,6 +178,7 @@ function sessionFromRow(row: Selectable<SessionsTable>): SessionRecord {
     expiresAt: row.expires_at,
     endReason: row.end_reason,
     requestId: row.request_id,
-    principal: row.principal,
+    // Only machines' sessions have one (issue #18); people's records stay as they were.
+    ...(row.principal !== null && { principal: row.principal }),
   };
 }

@@ -27,6 +27,7 @@ import { postgresUnavailableReason } from '../harness/postgresForTests.ts';
 import { addPostgresTarget } from '../harness/postgresTarget.ts';
 import { describeWithSshd, type RunningSshd, startSshd } from '../harness/sshd.ts';
 import { addSshTarget } from '../harness/sshTarget.ts';
+import { waitFor } from '../harness/waitFor.ts';
 
 const JOB = { repository: 'acme/app', ref: 'refs/heads/main', workflow: 'deploy' };
 const pgMissing = postgresUnavailableReason();
@@ -146,6 +147,11 @@ describeWithSshd('machine identities: a CI job signs in with its workload token'
         claims: { repository: JOB.repository, run_id: '4242', workflow: 'deploy' },
       });
     }
+    // And searchable: the run id finds both sessions (indexed as they are recorded).
+    const found = async () =>
+      new Set((await admin.searchRecordings({ q: '4242' })).hits.map((hit) => hit.sessionId));
+    await waitFor(async () => (await found()).size === 2, 'both sessions found by run id');
+    expect([...(await found())].sort()).toEqual(sessions.map((s) => s.id).sort());
   }, 120_000);
 
   it('refuses a replayed token, another repository, an expired token, another audience and a forged one', async () => {
