@@ -116,6 +116,10 @@ export class ProviderCheck {
       // Without a refresh token there is nothing to ask: the sign-in lasts as its own tokens do.
       return 'not-due';
     }
+    // One replica asks; the others find the check taken and wait for the next one.
+    if (!(await store.claimOidcSignInCheck(signIn.familyId, signIn.checkedAt, now))) {
+      return 'not-due';
+    }
     let answer: Awaited<ReturnType<RelyingParty['refresh']>>;
     try {
       answer = await this.deps.relyingParty.refresh(
@@ -134,6 +138,8 @@ export class ProviderCheck {
         provider: provider.name,
         error: String(error),
       });
+      // Not confirmed: due again at the next pass, not a whole interval later.
+      await store.claimOidcSignInCheck(signIn.familyId, now, signIn.checkedAt);
       return 'unreachable';
     }
     await store.updateOidcSignIn(signIn.familyId, {

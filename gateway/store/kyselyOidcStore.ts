@@ -254,6 +254,16 @@ export class KyselyOidcStore implements OidcStore {
     await this.db.updateTable('oidc_sign_ins').set(set).where('family_id', '=', familyId).execute();
   }
 
+  async claimOidcSignInCheck(familyId: string, seen: number, now: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('oidc_sign_ins')
+      .set({ checked_at: now })
+      .where('family_id', '=', familyId)
+      .where('checked_at', '=', seen)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
   async deleteOidcSignIn(familyId: string): Promise<void> {
     await this.db.deleteFrom('oidc_sign_ins').where('family_id', '=', familyId).execute();
   }

@@ -109,6 +109,13 @@ describeStoreContract('identity providers and machine identities', (underTest) =
     expect(await store.listOidcSignInsOfUser('usr_1')).toEqual([
       { ...signIn, checkedAt: T + 5, providerRefreshToken: 'v1.rt2' },
     ]);
+    // One of two replicas takes the next check.
+    const claims = await Promise.all([
+      store.claimOidcSignInCheck('fam_1', T + 5, T + 10),
+      store.claimOidcSignInCheck('fam_1', T + 5, T + 10),
+    ]);
+    expect(claims.filter(Boolean)).toHaveLength(1);
+    expect((await store.getOidcSignIn('fam_1'))?.checkedAt).toBe(T + 10);
     await store.deleteOidcSignIn('fam_1');
     expect(await store.getOidcSignIn('fam_1')).toBeUndefined();
   });

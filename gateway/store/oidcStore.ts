@@ -107,6 +107,12 @@ export interface OidcStore {
     patch: Pick<OidcSignInRecord, 'checkedAt'> &
       Partial<Pick<OidcSignInRecord, 'providerRefreshToken'>>,
   ): Promise<void>;
+  /**
+   * Takes the next provider check of a sign-in: sets `checkedAt` to `now` only if it is still
+   * `seen`; true when this call did it. Replicas sharing the store race here, so one asks the
+   * provider: two refreshes with one rotating refresh token would look like theft to it.
+   */
+  claimOidcSignInCheck(familyId: string, seen: number, now: number): Promise<boolean>;
   deleteOidcSignIn(familyId: string): Promise<void>;
   /** Removes logins and codes that expired before `now`; how many. */
   deleteExpiredOidcGrants(now: number): Promise<number>;
