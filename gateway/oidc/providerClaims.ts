@@ -9,6 +9,8 @@ const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 export function witnessName(value: string): string | undefined {
   const folded = value
     .normalize('NFKD')
+    // Accents come apart into combining marks: drop them, so Zoë is zoe, not zo-e.
+    .replace(/\p{M}/gu, '')
     .toLowerCase()
     .replace(/[^a-z0-9._-]+/g, '-')
     .replace(/^[^a-z0-9]+/, '')
