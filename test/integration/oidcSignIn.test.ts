@@ -268,6 +268,19 @@ describe('OpenID Connect sign-in', () => {
     ).rejects.toThrow('expired');
   }, 90_000);
 
+  it("refuses a provider answer that names another issuer (RFC 9207's iss), back at the client", async () => {
+    const { callback, browser } = await startByHand('alice');
+    const mixedUp = new URL(callback);
+    expect(mixedUp.searchParams.get('iss')).toBe(idp.issuer);
+    mixedUp.searchParams.set('iss', 'https://attacker.example');
+    const answer = await browser.fetch(mixedUp.href);
+    expect(answer.status).toBe(303);
+    const back = new URL(answer.location ?? '');
+    expect(back.searchParams.get('error')).toBe('access_denied');
+    expect(back.searchParams.get('error_description')).toContain('did not verify');
+    expect(back.searchParams.get('code')).toBeNull();
+  }, 60_000);
+
   it('refuses a provider whose discovery names another issuer', async () => {
     const wrongIssuer = idp.issuer.replace('127.0.0.1', 'localhost');
     const created = await gw.request('POST', '/v1/oidc-providers', {
