@@ -44,6 +44,13 @@ import {
   type UpdateGrantRequest,
   type UpdateResourceRequest,
 } from '../shared/api/apiSchemas.ts';
+import type { createMachineIdentityRequestSchema } from '../shared/api/machineSchemas.ts';
+import type {
+  createOidcProviderRequestSchema,
+  oidcStartQuerySchema,
+  oidcTokenRequestSchema,
+  updateOidcProviderRequestSchema,
+} from '../shared/api/oidcSchemas.ts';
 import {
   type HttpMethod,
   type RouteInput,
@@ -689,6 +696,70 @@ export class GatewayClient {
    */
   async exportAudit(): Promise<Download> {
     return this.call('exportAudit');
+  }
+
+  // --- identity providers (issue #18)
+
+  /** The providers the sign-in screen offers ("Sign in with …"); no sign-in needed. */
+  async listOidcSignInOptions() {
+    return (await this.call('listOidcSignInOptions')).providers;
+  }
+
+  /**
+   * What a browser opens to sign in through a provider; the answer is a redirect to it. Clients
+   * build this URL for the browser (gateway-client/oidc/browserSignIn.ts); this method is for
+   * diagnosing a provider's set-up.
+   */
+  async startOidcSignIn(
+    provider: string,
+    query: z.input<typeof oidcStartQuerySchema>,
+  ): Promise<Download> {
+    return this.call('startOidcSignIn', { params: { provider }, query });
+  }
+
+  /** Where the provider sends the browser back; only providers call it (a redirect answer). */
+  async oidcCallback(query: Record<string, string>): Promise<Download> {
+    return this.call('oidcCallback', { query });
+  }
+
+  /** The one-time code of a browser sign-in and its PKCE verifier → access and refresh tokens. */
+  async exchangeOidcCode(request: z.input<typeof oidcTokenRequestSchema>) {
+    return this.call('exchangeOidcCode', { body: request });
+  }
+
+  async listOidcProviders() {
+    return (await this.call('listOidcProviders')).providers;
+  }
+
+  async createOidcProvider(request: z.input<typeof createOidcProviderRequestSchema>) {
+    return this.call('createOidcProvider', { body: request });
+  }
+
+  async updateOidcProvider(name: string, request: z.input<typeof updateOidcProviderRequestSchema>) {
+    return this.call('updateOidcProvider', { params: { provider: name }, body: request });
+  }
+
+  async deleteOidcProvider(name: string): Promise<void> {
+    await this.call('deleteOidcProvider', { params: { provider: name } });
+  }
+
+  // --- machine identities (issue #18)
+
+  /** A CI job's workload token → an access token for minutes (no refresh token). */
+  async exchangeIdToken(idToken: string) {
+    return this.call('exchangeIdToken', { body: { idToken } });
+  }
+
+  async listMachineIdentities() {
+    return (await this.call('listMachineIdentities')).identities;
+  }
+
+  async createMachineIdentity(request: z.input<typeof createMachineIdentityRequestSchema>) {
+    return this.call('createMachineIdentity', { body: request });
+  }
+
+  async deleteMachineIdentity(name: string): Promise<void> {
+    await this.call('deleteMachineIdentity', { params: { name } });
   }
 
   /** An export: the `.cast` of one terminal channel, or the signed bundle. */

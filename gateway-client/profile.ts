@@ -93,7 +93,8 @@ export function credentialAccount(gatewayUrl: string, username: string): string 
 }
 
 const storedSessionSchema = z.object({
-  refreshToken: z.string().min(1),
+  /** Empty for a machine's sign-in (issue #18): it has an access token only. */
+  refreshToken: z.string(),
   refreshExpiresAt: z.string(),
   accessToken: z.string().min(1),
   accessExpiresAt: z.string(),

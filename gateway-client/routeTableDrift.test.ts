@@ -126,6 +126,55 @@ const calls: Record<string, { route: RouteName; run: (c: GatewayClient) => Promi
   listRecordingProblems: { route: 'listRecordingProblems', run: (c) => c.listRecordingProblems() },
   listAudit: { route: 'listAudit', run: (c) => c.listAudit({ actor: 'bob' }) },
   exportAudit: { route: 'exportAudit', run: (c) => c.exportAudit() },
+  listOidcSignInOptions: { route: 'listOidcSignInOptions', run: (c) => c.listOidcSignInOptions() },
+  startOidcSignIn: {
+    route: 'startOidcSignIn',
+    run: (c) =>
+      c.startOidcSignIn('corp', {
+        redirect_uri: 'http://127.0.0.1:5000/callback',
+        state: 's'.repeat(20),
+        code_challenge: 'a'.repeat(43),
+        code_challenge_method: 'S256',
+      }),
+  },
+  oidcCallback: { route: 'oidcCallback', run: (c) => c.oidcCallback({ state: 'x', code: 'y' }) },
+  exchangeOidcCode: {
+    route: 'exchangeOidcCode',
+    run: (c) =>
+      c.exchangeOidcCode({ code: 'c', codeVerifier: 'v', redirectUri: 'http://127.0.0.1:1/cb' }),
+  },
+  listOidcProviders: { route: 'listOidcProviders', run: (c) => c.listOidcProviders() },
+  createOidcProvider: {
+    route: 'createOidcProvider',
+    run: (c) =>
+      c.createOidcProvider({
+        name: 'corp',
+        issuer: 'https://idp.example.com',
+        clientId: 'witness',
+        clientSecret: 'secret',
+      }),
+  },
+  updateOidcProvider: {
+    route: 'updateOidcProvider',
+    run: (c) => c.updateOidcProvider('corp', { displayName: 'Corp' }),
+  },
+  deleteOidcProvider: { route: 'deleteOidcProvider', run: (c) => c.deleteOidcProvider('corp') },
+  exchangeIdToken: { route: 'exchangeIdToken', run: (c) => c.exchangeIdToken('eyJ.not-a.token') },
+  listMachineIdentities: { route: 'listMachineIdentities', run: (c) => c.listMachineIdentities() },
+  createMachineIdentity: {
+    route: 'createMachineIdentity',
+    run: (c) =>
+      c.createMachineIdentity({
+        name: 'ci-deploy',
+        issuer: 'https://token.actions.githubusercontent.com',
+        audience: 'witness',
+        claims: { repository: 'acme/app' },
+      }),
+  },
+  deleteMachineIdentity: {
+    route: 'deleteMachineIdentity',
+    run: (c) => c.deleteMachineIdentity('ci-deploy'),
+  },
 };
 
 /** The client's own machinery: everything else on its prototype is an API method. */

@@ -17,6 +17,15 @@ import { DbCertificateIssuer } from './dbCertificates/dbCertificateIssuer.ts';
 import { GrantBook } from './grants/grantBook.ts';
 import { GroupDirectory } from './groups/groupDirectory.ts';
 import { createJsonLogger, type Logger } from './logger.ts';
+import { MachineIdentities } from './machines/machineIdentities.ts';
+import { OidcProviderBook } from './oidc/oidcProviderBook.ts';
+import {
+  DEFAULT_OIDC_SIGN_IN_SETTINGS,
+  OidcSignIn,
+  type OidcSignInSettings,
+} from './oidc/oidcSignIn.ts';
+import { DEFAULT_PROVIDER_CHECK_MAX_AGE_MS, ProviderCheck } from './oidc/providerCheck.ts';
+import { RelyingParty } from './oidc/relyingParty.ts';
 import { loadSqlParser, type SqlParser } from './policy/sqlParse.ts';
 import type { RunningPostgresGateway } from './proxy/postgres/index.ts';
 import {
@@ -67,6 +76,16 @@ export interface GatewayConfig {
   ssh?: { host: string; port: number } | undefined;
   /** PostgreSQL listener address; no PostgreSQL listener when absent. */
   postgres?: { host: string; port: number } | undefined;
+  /**
+   * The URL clients and browsers reach the API at, for the OpenID Connect callback registered
+   * at providers (issue #18); default the API's own address once it listens.
+   */
+  publicUrl?: string | undefined;
+  /**
+   * OpenID Connect sign-in lifetimes, and how old the provider's last word on a sign-in may
+   * get while its user has sessions (`providerCheckMaxAgeMs`, default 10 min; tests shorten).
+   */
+  oidc?: Partial<OidcSignInSettings> & { providerCheckMaxAgeMs?: number };
   /** How often the background recordings check runs (it also runs at start); default 6 h. */
   recordingCheckIntervalMs?: number | undefined;
   /** How often every stored recording is verified again (also at start); default 1 h. */
@@ -117,6 +136,16 @@ export interface GatewayServices {
   sqlParser: () => Promise<SqlParser>;
   /** The audit log's one writer, signing its head with the recording key (issue #14). */
   audit: AuditTrail;
+  /** The API's public URL (config, else the listening address once known) (issue #18). */
+  publicUrl: { value: string | undefined };
+  /** Sign-in through identity providers, and their administration (issue #18). */
+  oidcSignIn: OidcSignIn;
+  oidcProviders: OidcProviderBook;
+  relyingParty: RelyingParty;
+  /** Asks providers again while their users have sessions (issue #18). */
+  providerCheck: ProviderCheck;
+  /** CI jobs' identities and the exchange of their workload tokens (issue #18). */
+  machines: MachineIdentities;
 }
 
 export interface RunningGateway {
@@ -171,10 +200,22 @@ export async function openGatewayServices(
     (bytes) => signBytes(dataDir.recordingKey.privateKey, bytes),
   );
   const recordingJudge = new RecordingJudge({ recordings, store, clock });
-  const auth = new AuthService(store, clock, dataDir.masterKey, {
-    ...DEFAULT_AUTH_SETTINGS,
-    ...config.auth,
+  const relyingParty = new RelyingParty();
+  const providerCheck = new ProviderCheck({
+    store,
+    relyingParty,
+    clock,
+    masterKey: dataDir.masterKey,
+    maxAgeMs: config.oidc?.providerCheckMaxAgeMs ?? DEFAULT_PROVIDER_CHECK_MAX_AGE_MS,
+    ...(log && { log }),
   });
+  const auth = new AuthService(
+    store,
+    clock,
+    dataDir.masterKey,
+    { ...DEFAULT_AUTH_SETTINGS, ...config.auth },
+    providerCheck,
+  );
   const liveWatches = new LiveWatches();
   const requestEvents = new AccessRequestEvents();
   // The recording key signs the audit log too: one key to pin, one way to verify (issue #14).
@@ -189,9 +230,31 @@ export async function openGatewayServices(
   });
   const sessions = new SessionService(store, clock, () => listeners, audit);
   const scanTargetHostKey = (host: string, port: number) => scanHostKey(host, port);
+  const publicUrl = { value: config.publicUrl?.replace(/\/+$/, '') };
+  const callbackUrl = () => `${publicUrl.value ?? 'https://GATEWAY'}/v1/oidc/callback`;
   let sqlParser: Promise<SqlParser> | undefined;
   return {
     audit,
+    publicUrl,
+    relyingParty,
+    providerCheck,
+    machines: new MachineIdentities({ store, auth, clock }),
+    oidcSignIn: new OidcSignIn({
+      store,
+      auth,
+      relyingParty,
+      clock,
+      masterKey: dataDir.masterKey,
+      callbackUrl,
+      settings: { ...DEFAULT_OIDC_SIGN_IN_SETTINGS, ...config.oidc },
+    }),
+    oidcProviders: new OidcProviderBook({
+      store,
+      clock,
+      masterKey: dataDir.masterKey,
+      callbackUrl,
+      forget: (id) => relyingParty.forget(id),
+    }),
     scanHostKey: scanTargetHostKey,
     // libpg-query keeps one WebAssembly module per process; loading it twice is harmless.
     sqlParser: () => {
@@ -303,6 +366,8 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       },
       log,
     );
+    services.publicUrl.value ??= api.url;
+    services.providerCheck.start();
     services.recordingCheck.start(
       config.recordingCheckIntervalMs ?? DEFAULT_RECORDING_CHECK_INTERVAL_MS,
       log,
@@ -318,6 +383,9 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   const sweep = setInterval(() => {
     services.store.deleteExpiredAuthTokens(clock.now()).catch((error: unknown) => {
       log.warn('could not delete expired tokens', { error: String(error) });
+    });
+    services.store.deleteExpiredOidcGrants(clock.now()).catch((error: unknown) => {
+      log.warn('could not delete expired sign-in states', { error: String(error) });
     });
   }, TOKEN_SWEEP_INTERVAL_MS);
   sweep.unref();
@@ -336,6 +404,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       await services.recorder.closeAll();
       await services.recordingCheck.stop();
       await services.reverifier.stop();
+      await services.providerCheck.stop();
       await services.hashPool.close();
       await services.textIndex.close();
       await services.audit.close();

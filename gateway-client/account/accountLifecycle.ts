@@ -76,6 +76,35 @@ export class AccountLifecycle {
     });
   }
 
+  /** The identity providers the gateway offers sign-in with (issue #18). */
+  signInOptions(): Promise<{ providers: { name: string; displayName: string }[] }> {
+    return this.withClient(async (client) => ({ providers: await client.listOidcSignInOptions() }));
+  }
+
+  /** Exchanges the one-time code of a browser sign-in and its PKCE verifier for tokens. */
+  exchangeSignInCode(request: {
+    code: string;
+    codeVerifier: string;
+    redirectUri: string;
+  }): Promise<TokenPair> {
+    return this.withClient((client) => client.exchangeOidcCode(request));
+  }
+
+  /**
+   * A CI job's workload token → minutes of access (issue #18), as a sign-in with no refresh
+   * token (the empty string: the keeper ends it with its access token instead of renewing).
+   */
+  async exchangeIdToken(idToken: string): Promise<TokenPair> {
+    const answer = await this.withClient((client) => client.exchangeIdToken(idToken));
+    return {
+      accessToken: answer.accessToken,
+      accessExpiresAt: answer.accessExpiresAt,
+      refreshToken: '',
+      refreshExpiresAt: answer.accessExpiresAt,
+      user: answer.user,
+    };
+  }
+
   /**
    * Keeps `pair` as the sign-in at this gateway. The previous one (anyone's) is revoked at the
    * gateway rather than left alive, and removed. Resolves the previous session, if any.

@@ -159,6 +159,8 @@ export class SessionKeeper implements TokenProvider {
       const session = this.current;
       if (!session) return null;
       if (!stillNeeded(session)) return session;
+      // A machine's sign-in has no refresh token (issue #18): it ends with its access token.
+      if (session.refreshToken === '') throw new SessionExpiredError(this.options.baseUrl);
       let pair: TokenPair;
       try {
         pair = await this.options.renew(session.refreshToken);

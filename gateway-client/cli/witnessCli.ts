@@ -45,6 +45,7 @@ import {
   NotSignedInError,
 } from '../gatewayClient.ts';
 import { InvalidGatewayUrlError, normalizeGatewayUrl } from '../gatewayUrl.ts';
+import { BrowserSignInError, signInThroughBrowser } from '../oidc/browserSignIn.ts';
 import {
   loadProfile,
   type Profile,
@@ -61,6 +62,7 @@ import { registerDbCommands } from './dbLoginCommand.ts';
 import { registerPsqlCommand } from './psqlCommand.ts';
 import { registerRecordingCommands } from './recordingCommands.ts';
 import { registerSshCommand } from './sshCommand.ts';
+import { chooseProvider, openInSystemBrowser, SsoChoiceError } from './ssoLogin.ts';
 import { askLine, askSecret, PromptCancelledError, readAllInput } from './terminalPrompt.ts';
 import { formatTable } from './textTable.ts';
 import { registerTunnelCommand, untilProcessSignal } from './tunnelCommand.ts';
@@ -105,6 +107,12 @@ export async function runWitnessCli(argv: readonly string[], io: CliIo): Promise
 }
 
 interface LoginOptions {
+  /** `--sso` alone: the gateway's only provider; `--sso NAME`: that one (issue #18). */
+  sso?: string | true;
+  /** false with `--no-browser`: print the URL only. */
+  browser?: boolean;
+  /** A CI job's workload token: a file, or `-` for stdin (issue #18). */
+  idToken?: string;
   username?: string;
   passwordStdin?: boolean;
   totp?: string;
@@ -163,7 +171,19 @@ class WitnessCli {
       .option('--totp <code>', 'six-digit TOTP code, if the account has one')
       .option('--fingerprint <sha256>', 'expected CA fingerprint; pin only if it matches')
       .option('-y, --yes', 'trust the CA the gateway presents without asking')
-      .action((url: string, options: LoginOptions) => this.login(url, options));
+      .option('--sso [provider]', "sign in through the gateway's identity provider in a browser")
+      .option('--no-browser', 'with --sso: print the sign-in URL instead of opening a browser')
+      .option(
+        '--id-token <file>',
+        "a CI job: exchange the job's OIDC token (a file, or - for stdin; or set WITNESS_ID_TOKEN) for minutes of access",
+      )
+      .action((url: string, options: LoginOptions) => {
+        if (options.sso !== undefined) return this.loginWithProvider(url, options);
+        if (options.idToken !== undefined || this.io.env.WITNESS_ID_TOKEN) {
+          return this.loginWithIdToken(url, options);
+        }
+        return this.login(url, options);
+      });
 
     program
       .command('enroll')
@@ -329,6 +349,73 @@ class WitnessCli {
       totp,
       options.passwordStdin === true,
     );
+    await this.saveSignedIn(account, pair);
+  }
+
+  /**
+   * `witness login URL --id-token FILE|-` or `WITNESS_ID_TOKEN` (issue #18): a CI job's token
+   * for minutes of access as its machine identity; nothing long-lived is stored.
+   */
+  private async loginWithIdToken(urlArgument: string, options: LoginOptions): Promise<void> {
+    const url = parseUrlArgument(urlArgument);
+    const source = options.idToken;
+    const raw =
+      source === undefined
+        ? (this.io.env.WITNESS_ID_TOKEN ?? '')
+        : source === '-'
+          ? await readAllInput(this.io.stdin)
+          : readFileSync(source, 'utf8');
+    const idToken = raw.trim();
+    if (!idToken)
+      throw new UsageError('The ID token is empty: pass the token your CI job received.');
+    const expected = parseFingerprintOption(options.fingerprint);
+    const profile = await loadProfile(this.configDir);
+    const trust = await this.establishTrust(url, profile, {
+      expected,
+      source: '--fingerprint',
+      yes: options.yes === true,
+    });
+    const account = await this.account(url, trust);
+    await this.saveSignedIn(account, await account.exchangeIdToken(idToken));
+  }
+
+  /** `witness login URL --sso [provider]`: the browser flow of RFC 8252 (issue #18). */
+  private async loginWithProvider(urlArgument: string, options: LoginOptions): Promise<void> {
+    const url = parseUrlArgument(urlArgument);
+    const expected = parseFingerprintOption(options.fingerprint);
+    const profile = await loadProfile(this.configDir);
+    const trust = await this.establishTrust(url, profile, {
+      expected,
+      source: '--fingerprint',
+      yes: options.yes === true,
+    });
+    const account = await this.account(url, trust);
+    let provider: string;
+    try {
+      provider = chooseProvider(
+        typeof options.sso === 'string' ? options.sso : undefined,
+        (await account.signInOptions()).providers,
+      );
+    } catch (error) {
+      if (error instanceof SsoChoiceError) throw new CliError(error.message);
+      throw error;
+    }
+    let pair: TokenPair;
+    try {
+      pair = await signInThroughBrowser({
+        gatewayUrl: url,
+        provider,
+        openUrl: (signInUrl) => {
+          this.info(`Sign in with ${provider} in your browser; if it does not open, visit:`);
+          this.info(signInUrl);
+          if (options.browser !== false) openInSystemBrowser(signInUrl);
+        },
+        exchange: (request) => account.exchangeSignInCode(request),
+      });
+    } catch (error) {
+      if (error instanceof BrowserSignInError) throw new CliError(error.message);
+      throw error;
+    }
     await this.saveSignedIn(account, pair);
   }
 

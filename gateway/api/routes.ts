@@ -8,6 +8,7 @@ import type { DbCertificateIssuer } from '../dbCertificates/dbCertificateIssuer.
 import { GatewayError } from '../gatewayError.ts';
 import type { GrantBook } from '../grants/grantBook.ts';
 import type { GroupDirectory, GroupView } from '../groups/groupDirectory.ts';
+import type { MachineIdentities } from '../machines/machineIdentities.ts';
 import type { RecordingArchive } from '../recorder/recordingArchive.ts';
 import type { ResourceCatalog } from '../resources/resourceCatalog.ts';
 import type { SessionService } from '../sessions/sessionService.ts';
@@ -23,6 +24,8 @@ import {
 } from './accessRequestRoutes.ts';
 import { type ApiHandlers, type HandlersFor, registerApi } from './apiRoute.ts';
 import { type AuditRouteName, type AuditRouteServices, auditHandlers } from './auditRoutes.ts';
+import { type MachineRouteName, machineHandlers } from './machineRoutes.ts';
+import { type OidcRouteName, type OidcRouteServices, oidcHandlers } from './oidcRoutes.ts';
 import {
   iso,
   presentGrant,
@@ -74,6 +77,11 @@ export interface ApiServices {
   version: string;
   scanHostKey: ResourceAdminServices['scanHostKey'];
   sqlParser: ResourceAdminServices['sqlParser'];
+  /** Sign-in through identity providers, and their administration (issue #18). */
+  oidcSignIn: OidcRouteServices['oidcSignIn'];
+  oidcProviders: OidcRouteServices['oidcProviders'];
+  /** Machine identities and the CI token exchange (issue #18). */
+  machines: MachineIdentities;
 }
 
 /** Roles that may read every session (auditors review, they do not change). */
@@ -87,6 +95,8 @@ export function registerRoutes(app: FastifyInstance, services: ApiServices): voi
     ...userHandlers(services.users),
     ...accessRequestHandlers(app, services),
     ...resourceAdminHandlers(services),
+    ...oidcHandlers(services),
+    ...machineHandlers(services.machines),
     ...auditHandlers({
       store: services.store,
       audit: services.audit,
@@ -104,6 +114,8 @@ type CoreRouteName = Exclude<
   | AccessRequestRouteName
   | ResourceAdminRouteName
   | AuditRouteName
+  | OidcRouteName
+  | MachineRouteName
 >;
 
 /** Health, keys, sign-in, the signed-in user, resources, grants and sessions. */
@@ -196,7 +208,15 @@ function coreHandlers(services: ApiServices): HandlersFor<CoreRouteName> {
 
     // --- sessions
     createSession: async (ctx) => {
-      const issued = await sessions.createSession(signedInUser(ctx), ctx.body.resourceId);
+      // A machine's sign-in puts its identity and token claims on the session (issue #18).
+      const principal = ctx.auth
+        ? await services.machines.principalFor(ctx.auth.token.familyId)
+        : undefined;
+      const issued = await sessions.createSession(
+        signedInUser(ctx),
+        ctx.body.resourceId,
+        principal,
+      );
       return {
         sessionId: issued.session.id,
         ticket: issued.ticket,

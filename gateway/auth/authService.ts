@@ -44,6 +44,11 @@ export class AuthService {
     private readonly clock: Clock,
     private readonly masterKey: Buffer,
     private readonly settings: AuthSettings = DEFAULT_AUTH_SETTINGS,
+    /**
+     * Asked at each refresh whether whoever vouched for the sign-in still does (an identity
+     * provider, issue #18); throws to refuse the refresh.
+     */
+    private readonly signInCheck?: { confirm(familyId: string): Promise<void> },
   ) {}
 
   /** Creates a one-time enrollment token with which the user sets their password. */
@@ -136,6 +141,40 @@ export class AuthService {
     return this.issueTokens(updated ?? user, newId('fam'), now);
   }
 
+  /**
+   * Starts a sign-in for a user someone else vouched for (an identity provider, issue #18):
+   * a new refresh family, whose id the caller keeps beside what vouched for it.
+   */
+  async issueSignIn(user: UserRecord): Promise<{ tokens: IssuedTokens; familyId: string }> {
+    const familyId = newId('fam');
+    return { tokens: await this.issueTokens(user, familyId, this.clock.now()), familyId };
+  }
+
+  /**
+   * An access token alone, for a machine (issue #18): nothing long-lived, no refresh token; it
+   * lasts `ttlMs` or the usual access lifetime, whichever is shorter.
+   */
+  async issueAccessOnly(
+    user: UserRecord,
+    ttlMs: number,
+  ): Promise<{ accessToken: string; accessExpiresAt: number; familyId: string }> {
+    const now = this.clock.now();
+    const familyId = newId('fam');
+    const accessToken = newOpaqueToken('wat');
+    const accessExpiresAt = now + Math.min(ttlMs, this.settings.accessTokenTtlMs);
+    await this.store.insertAuthToken({
+      tokenHash: hashOpaqueToken(accessToken),
+      kind: 'access',
+      userId: user.id,
+      familyId,
+      expiresAt: accessExpiresAt,
+      usedAt: null,
+      revokedAt: null,
+      createdAt: now,
+    });
+    return { accessToken, accessExpiresAt, familyId };
+  }
+
   async refresh(refreshToken: string): Promise<IssuedTokens> {
     const now = this.clock.now();
     const record = await this.store.getAuthToken(hashOpaqueToken(refreshToken));
@@ -158,7 +197,10 @@ export class AuthService {
     if (!user || user.disabled) {
       throw new GatewayError('unauthenticated', 'Your account is disabled — ask an admin.');
     }
-    return this.issueTokens(user, record.familyId, now);
+    await this.signInCheck?.confirm(record.familyId);
+    // The check may have changed the user's groups (the provider's claim).
+    const current = (await this.store.getUserById(user.id)) ?? user;
+    return this.issueTokens(current, record.familyId, now);
   }
 
   /** Ends the sign-in the access token belongs to (its whole refresh family). */

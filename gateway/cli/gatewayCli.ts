@@ -14,6 +14,7 @@ import {
   roles,
   usernameSchema,
 } from '../../shared/api/apiSchemas.ts';
+import { createOidcProviderRequestSchema } from '../../shared/api/oidcSchemas.ts';
 import { hashPassword } from '../auth/passwords.ts';
 import { gatewayVersion, openGatewayServices, startGateway } from '../index.ts';
 import { newId } from '../newId.ts';
@@ -135,9 +136,23 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
         .default(3_600_000, '1h')
         .argParser(durationArg),
     )
+    .option(
+      '--public-url <url>',
+      'the URL browsers and clients reach the API at (the OpenID Connect callback is <url>/v1/oidc/callback); default the API address',
+    )
+    .addOption(
+      new Option(
+        '--provider-check-every <duration>',
+        'while a user has sessions, ask their identity provider again at least this often (issue #18)',
+      )
+        .default(10 * 60_000, '10m')
+        .argParser(durationArg),
+    )
     .action(
       async (options: {
         data: string;
+        publicUrl?: string;
+        providerCheckEvery: number;
         api: { host: string; port: number };
         ssh?: { host: string; port: number };
         postgres?: { host: string; port: number };
@@ -163,6 +178,8 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
           },
           recordingCheckIntervalMs: options.checkRecordingsEvery,
           reverifyIntervalMs: options.reverifyRecordingsEvery,
+          publicUrl: options.publicUrl,
+          oidc: { providerCheckMaxAgeMs: options.providerCheckEvery },
         });
         const storeKind = gateway.services.store.kind;
         writeFileSync(
@@ -274,6 +291,62 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
             );
             io.stdout(`${token}\n`);
           }
+        } finally {
+          await services.store.close();
+        }
+      },
+    );
+
+  admin
+    .command('add-oidc-provider')
+    .description(
+      'let people sign in through an OpenID Connect identity provider (the client secret is read from stdin)',
+    )
+    .addOption(dataOption().makeOptionMandatory())
+    .addOption(databaseOption())
+    .requiredOption('--name <name>', 'short name, as in `witness login --sso NAME`')
+    .requiredOption('--issuer <url>', "the provider's issuer URL (its discovery document's)")
+    .requiredOption('--client-id <id>', 'the client id the provider gave the gateway')
+    .option('--display-name <text>', 'what the sign-in button says after "Sign in with"')
+    .option(
+      '--scope <scope...>',
+      'scopes to ask for (default: openid profile email offline_access)',
+    )
+    .option('--groups-claim <claim>', "the claim that lists the user's groups", 'groups')
+    .option('--public-url <url>', "the gateway's public URL (default: the running gateway's)")
+    .action(
+      async (options: {
+        data: string;
+        databaseUrl?: string;
+        name: string;
+        issuer: string;
+        clientId: string;
+        displayName?: string;
+        scope?: string[];
+        groupsClaim: string;
+        publicUrl?: string;
+      }) => {
+        const request = parseWith(
+          createOidcProviderRequestSchema,
+          {
+            name: options.name,
+            issuer: options.issuer,
+            clientId: options.clientId,
+            clientSecret: (await io.readStdin()).replace(/\r?\n$/, ''),
+            groupsClaim: options.groupsClaim,
+            ...(options.displayName !== undefined && { displayName: options.displayName }),
+            ...(options.scope !== undefined && { scopes: options.scope }),
+          },
+          'identity provider',
+        );
+        const services = await openForAdmin(options);
+        try {
+          services.publicUrl.value = options.publicUrl ?? runningGatewayUrl(options.data);
+          const provider = await services.oidcProviders.create(request);
+          io.stderr(
+            `Added identity provider ${provider.name} (${provider.issuer}). Register this redirect URI at the provider:\n`,
+          );
+          io.stdout(`${provider.redirectUri}\n`);
         } finally {
           await services.store.close();
         }

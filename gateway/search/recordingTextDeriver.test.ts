@@ -42,6 +42,33 @@ describe('RecordingTextDeriver', () => {
         : Buffer.from(typeof data === 'string' ? data : JSON.stringify(data)),
   });
 
+  it("makes a machine identity's name and token claims searchable, and nothing for a person (issue #18)", () => {
+    seq = 0;
+    const deriver = new RecordingTextDeriver('ses_1');
+    deriver.frame(frame(0, eventKinds.meta, { type: 'session-start', user: 'alice' }));
+    deriver.frame(
+      frame(0, eventKinds.meta, {
+        type: 'session-start',
+        user: 'ci-deploy',
+        principal: {
+          kind: 'machine',
+          identity: 'ci-deploy',
+          claims: { repository: 'acme/app', run_id: '4242', nested: { no: 1 } },
+        },
+      }),
+    );
+    expect(deriver.take({ flush: true })).toEqual([
+      {
+        sessionId: 'ses_1',
+        seq: 2,
+        time: 1002,
+        channel: 0,
+        kind: 'output',
+        text: 'machine ci-deploy: repository=acme/app run_id=4242',
+      },
+    ]);
+  });
+
   it('types at a pty are commands, piped input is input, exec requests are commands', () => {
     seq = 0;
     const deriver = new RecordingTextDeriver('ses_1');

@@ -207,6 +207,13 @@ export class RecordingTextDeriver {
       case 'exec':
         if (typeof meta.command === 'string') this.add(frame, 'command', meta.command);
         break;
+      case 'session-start': {
+        // A machine identity's session (issue #18): its name and token claims (repository, run
+        // id) become searchable text of the session's own channel.
+        const text = principalText(meta.principal);
+        if (text) this.add(frame, 'output', text);
+        break;
+      }
     }
   }
 
@@ -220,6 +227,20 @@ export class RecordingTextDeriver {
       text,
     });
   }
+}
+
+/** `machine ci-deploy: repository=acme/app run_id=4242 …`, or undefined for a person. */
+function principalText(principal: unknown): string | undefined {
+  if (typeof principal !== 'object' || principal === null) return undefined;
+  const { identity, claims } = principal as { identity?: unknown; claims?: unknown };
+  if (typeof identity !== 'string') return undefined;
+  const pairs =
+    typeof claims === 'object' && claims !== null
+      ? Object.entries(claims)
+          .filter(([, value]) => typeof value === 'string' || typeof value === 'number')
+          .map(([key, value]) => `${key}=${String(value)}`)
+      : [];
+  return `machine ${identity}: ${pairs.join(' ')}`.trim();
 }
 
 const ONE_NUL = new Uint8Array(1);

@@ -19,8 +19,12 @@ export interface AccessReviewStore
     Pick<GrantStore, 'getGrant'>,
     Pick<SessionStore, 'listSessions' | 'endSession' | 'setSessionExpiry'> {}
 
-/** Whose sessions to re-check: one user's, or those opened under one grant. */
-export type AccessChange = { userId: string } | { grantId: string };
+/**
+ * Whose sessions to re-check: one user's, or those opened under one grant. `providerRefused`
+ * (issue #18): the user's identity provider no longer vouches for them (it refused to renew
+ * their sign-in), so every open session of theirs ends with that reason, whatever the grants.
+ */
+export type AccessChange = { userId: string; providerRefused?: string } | { grantId: string };
 
 export interface AccessReviewResult {
   /** Sessions ended because they are no longer allowed. */
@@ -41,7 +45,10 @@ export async function reviewAccess(
   const result: AccessReviewResult = { ended: [], shortened: [] };
   for (const session of open) {
     const now = clock.now();
-    const verdict = await judge(store, session, now);
+    const verdict: Verdict =
+      'providerRefused' in change && change.providerRefused !== undefined
+        ? { kind: 'end', reason: `access revoked: ${change.providerRefused}` }
+        : await judge(store, session, now);
     if (verdict.kind === 'end') {
       const ended = await store.endSession(session.id, verdict.reason, now);
       if (ended) result.ended.push(ended);

@@ -92,10 +92,18 @@ export class SessionService {
     return { resource, grant: decision.grant };
   }
 
-  async createSession(user: UserRecord, resourceIdOrName: string): Promise<IssuedSession> {
+  /**
+   * `principal`: JSON naming the machine identity (and its token's claims) that asked, when a
+   * machine did (issue #18); the proxies put it into the signed session-start frame.
+   */
+  async createSession(
+    user: UserRecord,
+    resourceIdOrName: string,
+    principal?: string,
+  ): Promise<IssuedSession> {
     return this.auditedDecision(user, resourceIdOrName, 'ticket', async () => {
       const { resource, grant } = await this.grantFor(user, resourceIdOrName);
-      return this.issueSession(user, resource, grant);
+      return this.issueSession(user, resource, grant, principal);
     });
   }
 
@@ -193,6 +201,7 @@ export class SessionService {
     user: UserRecord,
     resource: ResourceRecord,
     grant: GrantRecord,
+    principal?: string,
   ): Promise<IssuedSession> {
     const now = this.clock.now();
     const ticket = newOpaqueToken('wtk');
@@ -212,6 +221,7 @@ export class SessionService {
       endReason: null,
       // A time-boxed grant an approval issued names its request; the session keeps it (#14).
       requestId: grant.requestId,
+      principal: principal ?? null,
     };
     await this.store.createSession(session);
     const address = this.listeners()[resource.kind];

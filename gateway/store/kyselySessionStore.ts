@@ -36,6 +36,7 @@ export class KyselySessionStore implements SessionStore {
           expires_at: session.expiresAt,
           end_reason: session.endReason,
           request_id: session.requestId,
+          principal: session.principal ?? null,
         })
         .execute();
     } catch (error) {
@@ -177,5 +178,7 @@ function sessionFromRow(row: Selectable<SessionsTable>): SessionRecord {
     expiresAt: row.expires_at,
     endReason: row.end_reason,
     requestId: row.request_id,
+    // Only machines' sessions have one (issue #18); people's records stay as they were.
+    ...(row.principal !== null && { principal: row.principal }),
   };
 }

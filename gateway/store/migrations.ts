@@ -156,6 +156,8 @@ export interface SessionsTable {
   end_reason: string | null;
   /** The access request whose grant enabled this session, or null (0007). */
   request_id: string | null;
+  /** JSON: the machine identity and its token's claims that opened the session (0010). */
+  principal: string | null;
 }
 
 export interface RecordingsTable {
@@ -266,6 +268,93 @@ export interface AuditCheckpointsTable {
   signature: string;
 }
 
+/** OpenID Connect providers (0010); `client_secret` sealed, `scopes` JSON string[]. */
+export interface OidcProvidersTable {
+  id: string;
+  name: string;
+  display_name: string;
+  issuer: string;
+  client_id: string;
+  client_secret: string;
+  scopes: string;
+  groups_claim: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A sign-in under way with a provider (0010), keyed by the SHA-256 of its `state`. */
+export interface OidcLoginsTable {
+  state_hash: string;
+  provider_id: string;
+  code_verifier: string;
+  nonce: string;
+  client_redirect_uri: string;
+  client_state: string;
+  client_code_challenge: string;
+  expires_at: number;
+  used_at: number | null;
+  created_at: number;
+}
+
+/** A one-time code for a client's loopback redirect (0010), keyed by its SHA-256. */
+export interface OidcCodesTable {
+  code_hash: string;
+  user_id: string;
+  provider_id: string;
+  subject: string;
+  client_redirect_uri: string;
+  client_code_challenge: string;
+  provider_refresh_token: string | null;
+  expires_at: number;
+  used_at: number | null;
+  created_at: number;
+}
+
+/** Which Witness user a provider's subject is (0010). */
+export interface OidcIdentitiesTable {
+  provider_id: string;
+  subject: string;
+  user_id: string;
+  created_at: number;
+}
+
+/** The provider behind a Witness sign-in (a refresh-token family) (0010). */
+export interface OidcSignInsTable {
+  family_id: string;
+  user_id: string;
+  provider_id: string;
+  subject: string;
+  provider_refresh_token: string | null;
+  checked_at: number;
+  created_at: number;
+}
+
+/** Machine identities (0010, issue #18); `claims` JSON Record<string, string>. */
+export interface MachineIdentitiesTable {
+  id: string;
+  name: string;
+  user_id: string;
+  issuer: string;
+  audience: string;
+  claims: string;
+  created_at: number;
+}
+
+/** Workload tokens already exchanged, by issuer and jti, until they expire (0010). */
+export interface MachineTokenUsesTable {
+  issuer: string;
+  jti: string;
+  expires_at: number;
+}
+
+/** The token behind a machine's sign-in (0010); `claims` JSON. */
+export interface MachineSignInsTable {
+  family_id: string;
+  identity_id: string;
+  claims: string;
+  created_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   enrollments: EnrollmentsTable;
@@ -284,6 +373,14 @@ export interface Database {
   literal_words: LiteralWordsTable;
   audit_entries: AuditEntriesTable;
   audit_checkpoints: AuditCheckpointsTable;
+  oidc_providers: OidcProvidersTable;
+  oidc_logins: OidcLoginsTable;
+  oidc_codes: OidcCodesTable;
+  oidc_identities: OidcIdentitiesTable;
+  oidc_sign_ins: OidcSignInsTable;
+  machine_identities: MachineIdentitiesTable;
+  machine_token_uses: MachineTokenUsesTable;
+  machine_sign_ins: MachineSignInsTable;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -970,6 +1067,106 @@ const statementShapes: Migration = {
   },
 };
 
+/**
+ * 0010 (issue #18): OpenID Connect sign-in. Providers, the sign-ins under way (state and PKCE
+ * kept by the gateway, single use), the one-time codes for clients' loopback redirects, the
+ * provider accounts linked to users, and the provider's refresh token behind each sign-in.
+ */
+const oidcSignIn: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('oidc_providers')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('name', 'text', (c) => c.notNull().unique())
+      .addColumn('display_name', 'text', (c) => c.notNull())
+      .addColumn('issuer', 'text', (c) => c.notNull())
+      .addColumn('client_id', 'text', (c) => c.notNull())
+      .addColumn('client_secret', 'text', (c) => c.notNull())
+      .addColumn('scopes', 'text', (c) => c.notNull())
+      .addColumn('groups_claim', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('oidc_logins')
+      .addColumn('state_hash', 'text', (c) => c.primaryKey())
+      .addColumn('provider_id', 'text', (c) => c.notNull())
+      .addColumn('code_verifier', 'text', (c) => c.notNull())
+      .addColumn('nonce', 'text', (c) => c.notNull())
+      .addColumn('client_redirect_uri', 'text', (c) => c.notNull())
+      .addColumn('client_state', 'text', (c) => c.notNull())
+      .addColumn('client_code_challenge', 'text', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('used_at', 'bigint')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('oidc_codes')
+      .addColumn('code_hash', 'text', (c) => c.primaryKey())
+      .addColumn('user_id', 'text', (c) => c.notNull())
+      .addColumn('provider_id', 'text', (c) => c.notNull())
+      .addColumn('subject', 'text', (c) => c.notNull())
+      .addColumn('client_redirect_uri', 'text', (c) => c.notNull())
+      .addColumn('client_code_challenge', 'text', (c) => c.notNull())
+      .addColumn('provider_refresh_token', 'text')
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('used_at', 'bigint')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('oidc_identities')
+      .addColumn('provider_id', 'text', (c) => c.notNull())
+      .addColumn('subject', 'text', (c) => c.notNull())
+      .addColumn('user_id', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('oidc_identities_pk', ['provider_id', 'subject'])
+      .execute();
+    await db.schema
+      .createTable('oidc_sign_ins')
+      .addColumn('family_id', 'text', (c) => c.primaryKey())
+      .addColumn('user_id', 'text', (c) => c.notNull())
+      .addColumn('provider_id', 'text', (c) => c.notNull())
+      .addColumn('subject', 'text', (c) => c.notNull())
+      .addColumn('provider_refresh_token', 'text')
+      .addColumn('checked_at', 'bigint', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createIndex('oidc_sign_ins_user')
+      .on('oidc_sign_ins')
+      .column('user_id')
+      .execute();
+    // Machine identities: CI jobs exchange their workload token, once, for minutes of access.
+    await db.schema
+      .createTable('machine_identities')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('name', 'text', (c) => c.notNull().unique())
+      .addColumn('user_id', 'text', (c) => c.notNull())
+      .addColumn('issuer', 'text', (c) => c.notNull())
+      .addColumn('audience', 'text', (c) => c.notNull())
+      .addColumn('claims', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('machine_token_uses')
+      .addColumn('issuer', 'text', (c) => c.notNull())
+      .addColumn('jti', 'text', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('machine_token_uses_pk', ['issuer', 'jti'])
+      .execute();
+    await db.schema
+      .createTable('machine_sign_ins')
+      .addColumn('family_id', 'text', (c) => c.primaryKey())
+      .addColumn('identity_id', 'text', (c) => c.notNull())
+      .addColumn('claims', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    // The principal that opened a session, beyond its user: a machine identity and the claims
+    // of its workload token (JSON), carried into the signed session-start frame.
+    await db.schema.alterTable('sessions').addColumn('principal', 'text').execute();
+  },
+};
+
 export const EMPTY_POLICY_JSON = '{"masking":[],"guardrails":[]}';
 export const NO_APPROVERS_JSON = '{"users":[],"groups":[]}';
 
@@ -984,6 +1181,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0007_access_requests': accessRequests,
   '0008_audit_log': auditLog,
   '0009_statement_shapes': statementShapes,
+  '0010_oidc_sign_in': oidcSignIn,
 });
 
 /** In-code provider, so migrations ship inside the bundle with no directory to find at runtime. */

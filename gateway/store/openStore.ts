@@ -12,6 +12,8 @@ import { KyselyAccessRequestStore } from './kyselyAccessRequestStore.ts';
 import { KyselyAuditStore } from './kyselyAuditStore.ts';
 import { KyselyCatalogStore } from './kyselyCatalogStore.ts';
 import { KyselyIdentityStore } from './kyselyIdentityStore.ts';
+import { KyselyMachineIdentityStore } from './kyselyMachineIdentityStore.ts';
+import { KyselyOidcStore } from './kyselyOidcStore.ts';
 import { KyselyRecordingStore } from './kyselyRecordingStore.ts';
 import { KyselyRecordingTextStore } from './kyselyRecordingTextStore.ts';
 import { KyselySessionStore } from './kyselySessionStore.ts';
@@ -139,6 +141,8 @@ function combineStores(connection: StoreConnection): Store {
     new KyselyRecordingStore(connection),
     new KyselyRecordingTextStore(connection),
     new KyselyAuditStore(connection),
+    new KyselyOidcStore(connection),
+    new KyselyMachineIdentityStore(connection),
   ];
   const store: Record<string, unknown> = {
     kind: connection.kind,

@@ -23,6 +23,11 @@ export interface SessionRecord {
   endReason: string | null;
   /** The access request whose time-boxed grant enabled this session; null under other grants. */
   requestId: string | null;
+  /**
+   * JSON of who opened the session beyond its user, when that was a machine identity: its name
+   * and its workload token's claims (issue #18); null or absent for people.
+   */
+  principal?: string | null;
 }
 
 export interface SessionFilter {

@@ -6,7 +6,9 @@
  * - sessionStore.ts: sessions and their connect tickets;
  * - recordingStore.ts: recording rows, checkpoint progress, chunks, who read which recording;
  * - recordingTextStore.ts: the search index over recordings;
- * - auditStore.ts: the audit log's chain and its signed checkpoints.
+ * - auditStore.ts: the audit log's chain and its signed checkpoints;
+ * - oidcStore.ts: OpenID Connect providers, sign-ins under way, one-time codes (issue #18);
+ * - machineIdentityStore.ts: CI jobs' identities, spent workload tokens (issue #18).
  * Each has one Kysely implementation (kysely*Store.ts) over SQLite and PostgreSQL, sharing one
  * connection (storeConnection.ts) and one schema (migrations.ts). The store knows no transport
  * and no crypto: secrets arrive already encrypted, tokens and tickets already hashed.
@@ -22,6 +24,8 @@ import type { AccessRequestStore } from './accessRequestStore.ts';
 import type { AuditStore } from './auditStore.ts';
 import type { CatalogStore } from './catalogStore.ts';
 import type { IdentityStore } from './identityStore.ts';
+import type { MachineIdentityStore } from './machineIdentityStore.ts';
+import type { OidcStore } from './oidcStore.ts';
 import type { RecordingStore } from './recordingStore.ts';
 import type { RecordingTextStore } from './recordingTextStore.ts';
 import type { SessionStore } from './sessionStore.ts';
@@ -31,6 +35,8 @@ export type * from './accessRequestStore.ts';
 export type * from './auditStore.ts';
 export type * from './catalogStore.ts';
 export type * from './identityStore.ts';
+export type * from './machineIdentityStore.ts';
+export type * from './oidcStore.ts';
 export type * from './recordingStore.ts';
 export { recordingAccessActions } from './recordingStore.ts';
 export type * from './recordingTextStore.ts';
@@ -45,4 +51,6 @@ export type Store = StoreHandle &
   SessionStore &
   RecordingStore &
   RecordingTextStore &
-  AuditStore;
+  AuditStore &
+  OidcStore &
+  MachineIdentityStore;

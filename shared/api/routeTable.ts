@@ -86,6 +86,25 @@ import {
   userListSchema,
   userSchema,
 } from './apiSchemas.ts';
+import {
+  createMachineIdentityRequestSchema,
+  idTokenExchangeRequestSchema,
+  machineIdentityListSchema,
+  machineIdentityParams,
+  machineIdentitySchema,
+  machineSignInSchema,
+} from './machineSchemas.ts';
+import {
+  createOidcProviderRequestSchema,
+  oidcCallbackQuerySchema,
+  oidcProviderListSchema,
+  oidcProviderParams,
+  oidcProviderSchema,
+  oidcSignInOptionsSchema,
+  oidcStartQuerySchema,
+  oidcTokenRequestSchema,
+  updateOidcProviderRequestSchema,
+} from './oidcSchemas.ts';
 
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
@@ -161,6 +180,96 @@ export const apiRoutes = {
     response: enrollResponseSchema,
   },
   me: { method: 'GET', path: '/me', access: 'signed-in', response: userSchema },
+
+  // --- OpenID Connect sign-in (issue #18). `start` and `callback` answer the browser with a
+  // redirect (hence 'stream': the handler sends it); `token` gives the client its tokens.
+  listOidcSignInOptions: {
+    method: 'GET',
+    path: '/oidc/providers',
+    access: 'public',
+    response: oidcSignInOptionsSchema,
+  },
+  startOidcSignIn: {
+    method: 'GET',
+    path: '/oidc/:provider/start',
+    access: 'public',
+    params: oidcProviderParams,
+    query: oidcStartQuerySchema,
+    response: 'stream',
+  },
+  oidcCallback: {
+    method: 'GET',
+    path: '/oidc/callback',
+    access: 'public',
+    query: oidcCallbackQuerySchema,
+    response: 'stream',
+  },
+  exchangeOidcCode: {
+    method: 'POST',
+    path: '/oidc/token',
+    access: 'public',
+    body: oidcTokenRequestSchema,
+    response: tokenPairSchema,
+  },
+  listOidcProviders: {
+    method: 'GET',
+    path: '/oidc-providers',
+    access: ADMIN,
+    response: oidcProviderListSchema,
+  },
+  createOidcProvider: {
+    method: 'POST',
+    path: '/oidc-providers',
+    access: ADMIN,
+    body: createOidcProviderRequestSchema,
+    response: oidcProviderSchema,
+    status: 201,
+  },
+  updateOidcProvider: {
+    method: 'PATCH',
+    path: '/oidc-providers/:provider',
+    access: ADMIN,
+    params: oidcProviderParams,
+    body: updateOidcProviderRequestSchema,
+    response: oidcProviderSchema,
+  },
+  deleteOidcProvider: {
+    method: 'DELETE',
+    path: '/oidc-providers/:provider',
+    access: ADMIN,
+    params: oidcProviderParams,
+    response: 'empty',
+  },
+
+  // --- machine identities (issue #18): a CI job's workload token → minutes of access
+  exchangeIdToken: {
+    method: 'POST',
+    path: '/auth/id-token',
+    access: 'public',
+    body: idTokenExchangeRequestSchema,
+    response: machineSignInSchema,
+  },
+  listMachineIdentities: {
+    method: 'GET',
+    path: '/machine-identities',
+    access: ADMIN,
+    response: machineIdentityListSchema,
+  },
+  createMachineIdentity: {
+    method: 'POST',
+    path: '/machine-identities',
+    access: ADMIN,
+    body: createMachineIdentityRequestSchema,
+    response: machineIdentitySchema,
+    status: 201,
+  },
+  deleteMachineIdentity: {
+    method: 'DELETE',
+    path: '/machine-identities/:name',
+    access: ADMIN,
+    params: machineIdentityParams,
+    response: 'empty',
+  },
   startTotpEnrollment: {
     method: 'POST',
     path: '/me/totp',

@@ -29,6 +29,18 @@ const expectedAccess: Record<RouteName, 'public' | 'signed-in' | readonly Role[]
   enroll: 'public',
   logout: 'signed-in',
   me: 'signed-in',
+  listOidcSignInOptions: 'public',
+  startOidcSignIn: 'public',
+  oidcCallback: 'public',
+  exchangeOidcCode: 'public',
+  listOidcProviders: ['admin'],
+  createOidcProvider: ['admin'],
+  updateOidcProvider: ['admin'],
+  deleteOidcProvider: ['admin'],
+  exchangeIdToken: 'public',
+  listMachineIdentities: ['admin'],
+  createMachineIdentity: ['admin'],
+  deleteMachineIdentity: ['admin'],
   startTotpEnrollment: 'signed-in',
   confirmTotp: 'signed-in',
   listResources: 'signed-in',
@@ -197,7 +209,7 @@ describe('the gateway serves the route table', () => {
       }
     }
     // The admin-only routes (6 for resources and grants, 6 for users, 3 for groups, 3 for the
-    // resource and policy tools) refuse two roles each; the access log, the recording problems
+    // resource and policy tools, 4 for identity providers, 3 for machine identities) refuse two roles each; the access log, the recording problems
     // and the audit log's two routes refuse engineers.
     expect(refusals).toContain('createResource:engineer');
     expect(refusals).toContain('deleteGrant:auditor');
@@ -212,7 +224,10 @@ describe('the gateway serves the route table', () => {
     expect(refusals).toContain('exportAudit:engineer');
     expect(refusals).toContain('resetUser:engineer');
     expect(refusals).toContain('resetUser:auditor');
-    expect(refusals).toHaveLength(18 * 2 + 4);
+    expect(refusals).toContain('createOidcProvider:engineer');
+    expect(refusals).toContain('listOidcProviders:auditor');
+    expect(refusals).toContain('createMachineIdentity:auditor');
+    expect(refusals).toHaveLength(25 * 2 + 4);
   });
 
   // Runs after the walk above, which called every route as every role (issue #14).

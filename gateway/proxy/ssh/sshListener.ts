@@ -35,6 +35,7 @@ import {
   type LiveSessions,
   type SessionEndCause,
 } from '../../sessions/liveSessions.ts';
+import { principalOf } from '../../sessions/sessionPrincipal.ts';
 import type { SessionService } from '../../sessions/sessionService.ts';
 import type { ResourceRecord } from '../../store/catalogStore.ts';
 import type { UserRecord } from '../../store/identityStore.ts';
@@ -428,6 +429,8 @@ class ProxiedConnection {
         // Ids too: names can be renamed, and the API checks its row against these (issue #12).
         userId: user.id,
         resourceId: resource.id,
+        // A machine identity and its token's claims (repository, run id), signed (issue #18).
+        ...principalOf(session),
         target: { host: target.host, port: target.port, username: target.username },
         client: {
           ip: this.info.ip,
