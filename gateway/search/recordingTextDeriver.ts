@@ -1,7 +1,10 @@
 /**
  * Derives the searchable text of a recording from its frames as they are recorded (FORMAT.md
  * §5): reconstructed command lines from terminal input, `exec` commands, SQL of queries and
- * blocked statements, ANSI-stripped terminal output and database error messages. Pure: frames
+ * blocked statements, ANSI-stripped terminal output, database error messages and result rows
+ * (one line per row, its values separated by ` | `; issue #16: "output is searched" held for
+ * terminals only). Rows are what the client received — masked values are stored masked — and
+ * count toward the same output budget as terminal output. Pure: frames
  * in, `RecordingTextEntry`s out; the indexer (recordingTextIndexer.ts) decides when to store.
  *
  * Binary channels (sftp and other subsystems, direct-tcpip tunnels) are not indexed, nor are
@@ -10,6 +13,7 @@
  * not worth an index the size of the transfer; commands and queries are always indexed.
  */
 import type { RecordingTextKind } from '../../shared/api/apiSchemas.ts';
+import { decodeDataRow } from '../../shared/postgres/messagesDecode.ts';
 import { isNonTerminalMeta } from '../../shared/recording/eventMeta.ts';
 import { eventKinds } from '../../shared/recording/recordingFormat.ts';
 import { CommandLineReconstructor } from '../../shared/terminal/commandLine.ts';
@@ -77,14 +81,19 @@ export class RecordingTextDeriver {
       case eventKinds.meta:
         this.meta(frame);
         break;
+      case eventKinds.dataRow:
+        this.dataRow(frame);
+        break;
       case eventKinds.query:
       case eventKinds.blocked: {
+        this.endResult(frame.channel);
         const sql = jsonField(frame.data, 'sql');
         if (sql) this.add(frame, 'query', sql.slice(0, MAX_QUERY_CHARS));
         break;
       }
       case eventKinds.error:
       case eventKinds.notice: {
+        this.endResult(frame.channel);
         const fields = jsonObject(frame.data)?.fields as Record<string, unknown> | undefined;
         const message = [fields?.M, fields?.D, fields?.H].filter((f) => typeof f === 'string');
         if (message.length > 0) this.add(frame, 'output', message.join('\n'));
@@ -153,9 +162,31 @@ export class RecordingTextDeriver {
     this.outputChars += decoded.length;
     const text = state.stripper.push(decoded);
     if (text.length === 0) return;
+    this.gather(frame, state, text, true);
+  }
+
+  /** A result row: its values as one line of the result's output entry. */
+  private dataRow(frame: DerivableFrame): void {
+    if (this.outputChars >= this.maxOutputChars) return;
+    const line = rowText(frame.data);
+    this.outputChars += line.length;
+    if (line.trim().length === 0) return;
+    this.gather(frame, this.channel(frame.channel), `${line}\n`, false);
+  }
+
+  /** The rows gathered so far end with their result (a query, an error or notice follows). */
+  private endResult(channel: number): void {
+    const state = this.channels.get(channel);
+    if (state) this.closeOutput(channel, state);
+  }
+
+  /** Adds text to the channel's output entry, closing entries as they fill. */
+  private gather(frame: DerivableFrame, state: ChannelState, text: string, terminal: boolean) {
     state.output ??= { seq: frame.seq, time: frame.time, text: '' };
     // A shell erases a typo with backspaces that often come in a later frame than the typo.
-    state.output.text = applyBackspaces(state.output.text, text);
+    state.output.text = terminal
+      ? applyBackspaces(state.output.text, text)
+      : state.output.text + text;
     // Entries close at a line break past half the entry size, and never grow past
     // HARD_ENTRY_FACTOR × that: one big frame (a bulk `cat`) becomes many entries, each
     // starting at this frame, not one entry of the frame's size.
@@ -223,6 +254,34 @@ export class RecordingTextDeriver {
 }
 
 const ONE_NUL = new Uint8Array(1);
+const ROW_VALUE_DECODER = new TextDecoder('utf-8', { fatal: true });
+/** Control characters other than tab and line breaks: a binary-format value, not text. */
+const BINARY_TEXT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/;
+
+/**
+ * The searchable text of a DataRow body: its text values joined by ` | `. NULLs and values
+ * that are not text (binary format: invalid UTF-8 or control characters) are left out; a body
+ * that does not parse gives nothing.
+ */
+function rowText(body: Uint8Array): string {
+  let values: (Buffer | null)[];
+  try {
+    values = decodeDataRow(Buffer.from(body.buffer, body.byteOffset, body.byteLength)).values;
+  } catch {
+    return '';
+  }
+  const shown: string[] = [];
+  for (const value of values) {
+    if (value === null || value.length === 0) continue;
+    try {
+      const text = ROW_VALUE_DECODER.decode(value);
+      if (!BINARY_TEXT.test(text)) shown.push(text.replace(/\r?\n/g, ' '));
+    } catch {
+      // Not UTF-8: a binary value.
+    }
+  }
+  return shown.join(' | ');
+}
 const ZEROS = new Uint8Array(64 * 1024);
 
 /** Whether every byte is 0, compared natively a block at a time (frames are up to 1 MiB). */
