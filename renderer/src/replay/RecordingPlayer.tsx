@@ -17,6 +17,7 @@ import type { Theme } from '../theme/themePreference.ts';
 import { DatabasePlayer } from './DatabasePlayer.tsx';
 import { ExportButtons } from './ExportButtons.tsx';
 import { IntegrityBanner, MissingBanner } from './IntegrityBanner.tsx';
+import { LiveDuration } from './liveClock.ts';
 import { LiveRouter } from './liveFeed.ts';
 import { formatDuration } from './playbackTime.ts';
 import { TerminalPlayer } from './TerminalPlayer.tsx';
@@ -156,7 +157,18 @@ export function RecordingPlayer({
         <span className="muted small player-meta">
           {info?.username ? `${info.username} · ` : ''}
           {info?.startedAt ? `${new Date(info.startedAt).toLocaleString()} · ` : ''}
-          {info ? formatDuration(info.durationMs) : ''} · <code>{sessionId}</code>
+          {info === null ? (
+            ''
+          ) : info.source === 'live' ? (
+            <LiveDuration
+              startElapsedMs={info.durationMs}
+              running={liveEnd === null}
+              format={formatDuration}
+            />
+          ) : (
+            formatDuration(info.durationMs)
+          )}{' '}
+          · <code>{sessionId}</code>
         </span>
       </div>
       <ErrorAlert message={error} />
@@ -238,6 +250,7 @@ export function RecordingPlayer({
               }
               acceptFailed={acceptFailed}
               live={live === null ? null : live.feed(info.playbackId)}
+              liveRunning={liveEnd === null}
             />
           ) : (
             <DatabasePlayer

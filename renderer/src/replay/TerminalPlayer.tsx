@@ -17,6 +17,7 @@ import { ErrorAlert } from '../components/ErrorAlert.tsx';
 import { terminalGpuAllowed } from '../terminals/gpuPreference.ts';
 import type { Theme } from '../theme/themePreference.ts';
 import { appendKeystrokes } from './keystrokeLabel.ts';
+import { useLiveElapsed } from './liveClock.ts';
 import type { LiveFeed } from './liveFeed.ts';
 import { PlaybackTimeline } from './PlaybackTimeline.tsx';
 import { type EngineState, PlaybackEngine } from './playbackEngine.ts';
@@ -33,6 +34,7 @@ export function TerminalPlayer({
   startAfterSeq,
   acceptFailed,
   live,
+  liveRunning = true,
 }: {
   api: DesktopApi;
   info: PlaybackInfo;
@@ -44,6 +46,8 @@ export function TerminalPlayer({
   /** The user chose to look at a recording that failed verification. */
   acceptFailed: boolean;
   live: LiveFeed | null;
+  /** The watched session has not ended: the clock runs between outputs. */
+  liveRunning?: boolean;
 }) {
   const hostRef = useRef<HTMLElement>(null);
   const terminalRef = useRef<PlayerTerminal | null>(null);
@@ -55,6 +59,7 @@ export function TerminalPlayer({
   const showKeysRef = useRef(false);
   const [keys, setKeys] = useState('');
   const [liveEnd, setLiveEnd] = useState(live === null ? 0 : info.durationMs);
+  const liveClock = useLiveElapsed(info.durationMs, liveEnd, live !== null && liveRunning);
   const [zoom, setZoom] = useState<'fit' | 'actual'>('fit');
   const zoomRef = useRef(zoom);
 
@@ -336,7 +341,7 @@ export function TerminalPlayer({
               ● Live
             </span>
             <output className="player-time" aria-label="Playback time">
-              {formatPlaybackTime(liveEnd)}
+              {formatPlaybackTime(liveClock)}
             </output>
             <span className="muted small">Read-only: you are watching, not typing.</span>
             <fieldset className="player-option zoom-choice" aria-label="Screen size">
