@@ -49,7 +49,10 @@ export function RecordingPlayer({
   theme: Theme;
   onBack(): void;
 }) {
-  /** The latest `playback.updated` (issue #16): only its verdict is used; the player keeps info. */
+  /**
+   * The latest `playback.updated` (issue #16). It also replaces `info` (its length, commands and
+   * activity grow as the download goes on); the players keep their engine, keyed by playback id.
+   */
   const [updated, setUpdated] = useState<PlaybackInfo | null>(null);
   const [info, setInfo] = useState<PlaybackInfo | null>(
     target.kind === 'bundle' ? target.info : null,
@@ -82,7 +85,9 @@ export function RecordingPlayer({
       // Issue #16: the verdict of a playback opened while it downloads grows, then is final.
       offs.push(
         api.on('playback.updated', (p) => {
-          if (!cancelled && p.info.playbackId === opened?.playbackId) setUpdated(p.info);
+          if (cancelled || p.info.playbackId !== opened?.playbackId) return;
+          setUpdated(p.info);
+          setInfo(p.info);
         }),
       );
       api

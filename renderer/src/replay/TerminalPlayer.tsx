@@ -62,6 +62,8 @@ export function TerminalPlayer({
   const liveClock = useLiveElapsed(info.durationMs, liveEnd, live !== null && liveRunning);
   const [zoom, setZoom] = useState<'fit' | 'actual'>('fit');
   const zoomRef = useRef(zoom);
+  /** The newest known length: it may grow while xterm loads, before the engine exists. */
+  const durationRef = useRef(info.durationMs);
 
   /** Fits the grid to the screen's pane (its padding excluded), or shows it at 100 %. */
   const refit = useCallback(() => {
@@ -165,6 +167,7 @@ export function TerminalPlayer({
           cancelFrame: (h) => cancelAnimationFrame(h),
         });
         engineRef.current = engine;
+        engine.setDuration(durationRef.current);
         const first =
           startAtMs !== null && (startAtMs > 0 || startAfterSeq !== null)
             ? engine.seek(startAtMs, startAfterSeq ?? undefined)
@@ -183,6 +186,12 @@ export function TerminalPlayer({
       terminalRef.current = null;
     };
   }, [api, info.playbackId]);
+
+  // A progressive open learns the whole length after it opened (issue #16).
+  useEffect(() => {
+    durationRef.current = info.durationMs;
+    engineRef.current?.setDuration(info.durationMs);
+  }, [info.durationMs]);
 
   const engine = engineRef.current;
   const playheadMs = live !== null ? liveEnd : (state?.playheadMs ?? 0);
