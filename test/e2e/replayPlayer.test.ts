@@ -339,6 +339,7 @@ describeWithChromium('replay player e2e', () => {
           };
         });
         await shot('02-grid-160x48-fit');
+        console.log(`[replay-player e2e] 160×48 fits the 1400×900 window at ${pane.fontSize} px`);
         expect(pane.scrolls, 'no inner scroll').toBe(false);
         expect(pane.lastRowBottom).toBeLessThanOrEqual(pane.wrap.bottom);
         expect(pane.screenRight).toBeLessThanOrEqual(pane.wrap.right);
