@@ -255,8 +255,14 @@ export class RecordingTextDeriver {
 
 const ONE_NUL = new Uint8Array(1);
 const ROW_VALUE_DECODER = new TextDecoder('utf-8', { fatal: true });
-/** Control characters other than tab and line breaks: a binary-format value, not text. */
-const BINARY_TEXT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/;
+
+/** A control byte other than tab and line breaks: a binary-format value, not text. */
+function hasControlBytes(value: Uint8Array): boolean {
+  for (const byte of value) {
+    if (byte < 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d) return true;
+  }
+  return false;
+}
 
 /**
  * The searchable text of a DataRow body: its text values joined by ` | `. NULLs and values
@@ -272,16 +278,16 @@ function rowText(body: Uint8Array): string {
   }
   const shown: string[] = [];
   for (const value of values) {
-    if (value === null || value.length === 0) continue;
+    if (value === null || value.length === 0 || hasControlBytes(value)) continue;
     try {
-      const text = ROW_VALUE_DECODER.decode(value);
-      if (!BINARY_TEXT.test(text)) shown.push(text.replace(/\r?\n/g, ' '));
+      shown.push(ROW_VALUE_DECODER.decode(value).replace(/\r?\n/g, ' '));
     } catch {
       // Not UTF-8: a binary value.
     }
   }
   return shown.join(' | ');
 }
+
 const ZEROS = new Uint8Array(64 * 1024);
 
 /** Whether every byte is 0, compared natively a block at a time (frames are up to 1 MiB). */
