@@ -437,6 +437,15 @@ describeWithChromium('replay player e2e', () => {
           if (box === null) throw new Error('the timeline is not visible');
           await page.mouse.click(box.x + box.width - 2, box.y + box.height / 2);
           await waitFor(playerText, /FINALMARKER done/, 'the end of the recording');
+          const grid = await page
+            .getByRole('region', { name: 'Recorded terminal' })
+            .evaluate((host) => ({
+              rows: host.querySelectorAll('.xterm-rows > div').length,
+              font: host.dataset.fontSize,
+            }));
+          console.log(
+            `[replay-player e2e] large recording grid after the seek: ${JSON.stringify(grid)}`,
+          );
           // Still downloading: the badge has not reached its final verdict.
           expect(await integrity.getByText(/Verified up to/).count()).toBe(1);
           await shot('08-large-seek-end');
