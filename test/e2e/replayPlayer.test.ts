@@ -399,7 +399,7 @@ describeWithChromium('replay player e2e', () => {
         expect(fits).toEqual({ clipped: false, inside: true });
       }, 90_000);
 
-      it('finds a word that is only in a database result row', async () => {
+      it('finds a word that is only in a database result row, and opens on its query', async () => {
         const results = await search('kiwanofruit');
         const hit = results
           .getByRole('button', { name: new RegExp(`^Play ${ids.database} at`) })
@@ -408,6 +408,15 @@ describeWithChromium('replay player e2e', () => {
         await hit.waitFor({ timeout: 30_000 });
         expect(await hit.locator('mark').first().textContent()).toMatch(/kiwanofruit/i);
         await shot('06-database-row-hit');
+        // The hit opens on the query whose result holds the row (the SELECT, not a later one).
+        await hit.click();
+        const timeline = page.getByRole('region', { name: 'Query timeline' });
+        await timeline
+          .locator('[aria-current="true"]')
+          .filter({ hasText: 'SELECT name FROM fruit' })
+          .waitFor({ timeout: 60_000 });
+        await page.getByRole('table').first().getByRole('cell', { name: 'kiwanofruit' }).waitFor();
+        await shot('06b-database-row-hit-opened');
       }, 90_000);
 
       it('opens a large recording verified up to a point, seeks to the end before the download ends, then verifies it all', async () => {
