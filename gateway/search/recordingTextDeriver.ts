@@ -12,6 +12,7 @@
  * indexed up to `maxOutputChars` per session (default 16 Mi characters): a bulk transfer is
  * not worth an index the size of the transfer; commands and queries are always indexed.
  */
+import { isUtf8 } from 'node:buffer';
 import type { RecordingTextKind } from '../../shared/api/apiSchemas.ts';
 import { decodeDataRow } from '../../shared/postgres/messagesDecode.ts';
 import { isNonTerminalMeta } from '../../shared/recording/eventMeta.ts';
@@ -254,20 +255,23 @@ export class RecordingTextDeriver {
 }
 
 const ONE_NUL = new Uint8Array(1);
-const ROW_VALUE_DECODER = new TextDecoder('utf-8', { fatal: true });
 
-/** A control byte other than tab and line breaks: a binary-format value, not text. */
-function hasControlBytes(value: Uint8Array): boolean {
-  for (const byte of value) {
-    if (byte < 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d) return true;
+/**
+ * A value that is text: valid UTF-8 (a native check) with no control byte other than tab and
+ * line breaks. Anything else is a binary-format value.
+ */
+function isTextValue(value: Buffer): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const byte = value[i] as number;
+    if (byte < 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d) return false;
   }
-  return false;
+  return isUtf8(value);
 }
 
 /**
- * The searchable text of a DataRow body: its text values joined by ` | `. NULLs and values
- * that are not text (binary format: invalid UTF-8 or control characters) are left out; a body
- * that does not parse gives nothing.
+ * The searchable text of a DataRow body: its text values joined by ` | `, line breaks inside a
+ * value turned into spaces. NULLs and binary values are left out; a body that does not parse
+ * gives nothing. Per row on the search worker, so it stays native where it can (~1 µs a row).
  */
 function rowText(body: Uint8Array): string {
   let values: (Buffer | null)[];
@@ -276,16 +280,14 @@ function rowText(body: Uint8Array): string {
   } catch {
     return '';
   }
-  const shown: string[] = [];
+  let text = '';
   for (const value of values) {
-    if (value === null || value.length === 0 || hasControlBytes(value)) continue;
-    try {
-      shown.push(ROW_VALUE_DECODER.decode(value).replace(/\r?\n/g, ' '));
-    } catch {
-      // Not UTF-8: a binary value.
-    }
+    if (value === null || value.length === 0 || !isTextValue(value)) continue;
+    const shown = value.toString('utf8');
+    const oneLine = value.includes(0x0a) ? shown.replace(/\r?\n/g, ' ') : shown;
+    text = text === '' ? oneLine : `${text} | ${oneLine}`;
   }
-  return shown.join(' | ');
+  return text;
 }
 
 const ZEROS = new Uint8Array(64 * 1024);
