@@ -136,6 +136,8 @@ describe('RecordingTextDeriver', () => {
     deriver.frame(frame(0, eventKinds.dataRow, row('1', 'mangosteen', null)));
     // A binary-format value (an int4) is not text; a body that does not parse gives nothing.
     deriver.frame(frame(0, eventKinds.dataRow, row(Buffer.from([0, 0, 0, 2]), 'durian\nskin')));
+    // UTF-8 text is kept; bytes that are not UTF-8 (a binary value) are not.
+    deriver.frame(frame(0, eventKinds.dataRow, row('Grüße', Buffer.from([0xff, 0xfe, 0x41]))));
     deriver.frame(frame(0, eventKinds.dataRow, 'not a DataRow body'));
     deriver.frame(
       frame(0, eventKinds.error, {
@@ -148,9 +150,9 @@ describe('RecordingTextDeriver', () => {
     deriver.frame(frame(0, eventKinds.query, 'not json'));
     expect(deriver.take({ flush: true }).map((e) => [e.kind, e.seq, e.text])).toEqual([
       ['query', 1, 'select * from orders'],
-      ['output', 2, '1 | mangosteen\ndurian skin'],
-      ['output', 5, 'relation "x" does not exist'],
-      ['query', 6, 'drop table orders'],
+      ['output', 2, '1 | mangosteen\ndurian skin\nGrüße'],
+      ['output', 6, 'relation "x" does not exist'],
+      ['query', 7, 'drop table orders'],
     ]);
   });
 

@@ -14,7 +14,6 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { RecordingTextKind } from '../../shared/api/apiSchemas.ts';
-import { decodeDataRow } from '../../shared/postgres/messagesDecode.ts';
 import { isNonTerminalMeta } from '../../shared/recording/eventMeta.ts';
 import { eventKinds } from '../../shared/recording/recordingFormat.ts';
 import { CommandLineReconstructor } from '../../shared/terminal/commandLine.ts';
@@ -257,37 +256,58 @@ export class RecordingTextDeriver {
 const ONE_NUL = new Uint8Array(1);
 
 /**
- * A value that is text: valid UTF-8 (a native check) with no control byte other than tab and
- * line breaks. Anything else is a binary-format value.
- */
-function isTextValue(value: Buffer): boolean {
-  for (let i = 0; i < value.length; i++) {
-    const byte = value[i] as number;
-    if (byte < 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d) return false;
-  }
-  return isUtf8(value);
-}
-
-/**
- * The searchable text of a DataRow body: its text values joined by ` | `, line breaks inside a
- * value turned into spaces. NULLs and binary values are left out; a body that does not parse
- * gives nothing. Per row on the search worker, so it stays native where it can (~1 µs a row).
+ * The searchable text of a DataRow body (FORMAT.md §5.3; PostgreSQL's DataRow: Int16 count, then
+ * per column an Int32 length, -1 for NULL, and the bytes): its text values joined by ` | `,
+ * line breaks inside a value turned into spaces. NULLs and binary-format values (a control byte
+ * other than tab or a line break, or not UTF-8) are left out; a body that does not parse gives
+ * nothing. Per row on the search worker, so the body is read as one latin1 string (one native
+ * call, a character per byte) and values are sliced from it; only values with bytes ≥ 0x80 are
+ * checked and decoded as UTF-8 on their own.
  */
 function rowText(body: Uint8Array): string {
-  let values: (Buffer | null)[];
-  try {
-    values = decodeDataRow(Buffer.from(body.buffer, body.byteOffset, body.byteLength)).values;
-  } catch {
-    return '';
-  }
+  const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  if (bytes.length < 2) return '';
+  const count = bytes.readUInt16BE(0);
+  const raw = bytes.toString('latin1');
   let text = '';
-  for (const value of values) {
-    if (value === null || value.length === 0 || !isTextValue(value)) continue;
-    const shown = value.toString('utf8');
-    const oneLine = value.includes(0x0a) ? shown.replace(/\r?\n/g, ' ') : shown;
-    text = text === '' ? oneLine : `${text} | ${oneLine}`;
+  let offset = 2;
+  for (let column = 0; column < count; column++) {
+    if (offset + 4 > bytes.length) return '';
+    const length = bytes.readInt32BE(offset);
+    offset += 4;
+    if (length < 0) continue; // NULL
+    const end = offset + length;
+    if (end > bytes.length) return '';
+    const value = textValue(bytes, raw, offset, end);
+    offset = end;
+    if (value === null || value === '') continue;
+    text = text === '' ? value : `${text} | ${value}`;
   }
   return text;
+}
+
+/** The value at [start, end) as one line of text, or null when it is a binary value. */
+function textValue(bytes: Buffer, raw: string, start: number, end: number): string | null {
+  let ascii = true;
+  let lineBreak = false;
+  for (let i = start; i < end; i++) {
+    const code = raw.charCodeAt(i);
+    if (code < 0x20) {
+      if (code === 0x0a) lineBreak = true;
+      else if (code !== 0x09 && code !== 0x0d) return null;
+    } else if (code >= 0x80) {
+      ascii = false;
+    }
+  }
+  let value: string;
+  if (ascii) {
+    value = raw.slice(start, end);
+  } else {
+    const slice = bytes.subarray(start, end);
+    if (!isUtf8(slice)) return null;
+    value = slice.toString('utf8');
+  }
+  return lineBreak ? value.replace(/\r?\n/g, ' ') : value;
 }
 
 const ZEROS = new Uint8Array(64 * 1024);
