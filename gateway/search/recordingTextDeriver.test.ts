@@ -5,6 +5,7 @@
  * (binary channels, output past the cap).
  */
 import { describe, expect, it } from 'vitest';
+import { encodeDataRow } from '../../shared/postgres/codec.ts';
 import { eventKinds } from '../../shared/recording/recordingFormat.ts';
 import { RecordingTextDeriver } from './recordingTextDeriver.ts';
 import { queryWords, snippetOf } from './searchTerms.ts';
@@ -153,11 +154,18 @@ describe('RecordingTextDeriver', () => {
     expect(deriver.take({ flush: true }).map((e) => e.text)).toEqual(['Grüße']);
   });
 
-  it('indexes queries, blocked statements and database errors; not result rows', () => {
+  it('indexes queries, result rows, blocked statements and database errors', () => {
     seq = 0;
     const deriver = new RecordingTextDeriver('ses_db');
+    const row = (...values: (string | Buffer | null)[]) =>
+      encodeDataRow(values.map((v) => (typeof v === 'string' ? Buffer.from(v) : v))).subarray(5);
     deriver.frame(frame(0, eventKinds.query, { protocol: 'simple', sql: 'select * from orders' }));
-    deriver.frame(frame(0, eventKinds.dataRow, 'secret-row-value'));
+    deriver.frame(frame(0, eventKinds.dataRow, row('1', 'mangosteen', null)));
+    // A binary-format value (an int4) is not text; a body that does not parse gives nothing.
+    deriver.frame(frame(0, eventKinds.dataRow, row(Buffer.from([0, 0, 0, 2]), 'durian\nskin')));
+    // UTF-8 text is kept; bytes that are not UTF-8 (a binary value) are not.
+    deriver.frame(frame(0, eventKinds.dataRow, row('Grüße', Buffer.from([0xff, 0xfe, 0x41]))));
+    deriver.frame(frame(0, eventKinds.dataRow, 'not a DataRow body'));
     deriver.frame(
       frame(0, eventKinds.error, {
         fields: { S: 'ERROR', C: '42P01', M: 'relation "x" does not exist' },
@@ -167,10 +175,26 @@ describe('RecordingTextDeriver', () => {
       frame(0, eventKinds.blocked, { sql: 'drop table orders', rule: 'r', reason: 'no' }),
     );
     deriver.frame(frame(0, eventKinds.query, 'not json'));
-    expect(deriver.take({ flush: true }).map((e) => [e.kind, e.text])).toEqual([
-      ['query', 'select * from orders'],
-      ['output', 'relation "x" does not exist'],
-      ['query', 'drop table orders'],
+    expect(deriver.take({ flush: true }).map((e) => [e.kind, e.seq, e.text])).toEqual([
+      ['query', 1, 'select * from orders'],
+      ['output', 2, '1 | mangosteen\ndurian skin\nGrüße'],
+      ['output', 6, 'relation "x" does not exist'],
+      ['query', 7, 'drop table orders'],
+    ]);
+  });
+
+  it('result rows count toward the output budget; queries are indexed past it', () => {
+    seq = 0;
+    const deriver = new RecordingTextDeriver('ses_db', { maxOutputChars: 12 });
+    const row = (v: string) => encodeDataRow([Buffer.from(v)]).subarray(5);
+    deriver.frame(frame(0, eventKinds.query, { protocol: 'simple', sql: 'select name' }));
+    deriver.frame(frame(0, eventKinds.dataRow, row('first twelve')));
+    deriver.frame(frame(0, eventKinds.dataRow, row('past the cap')));
+    deriver.frame(frame(0, eventKinds.query, { protocol: 'simple', sql: 'select more' }));
+    expect(deriver.take({ flush: true }).map((e) => e.text)).toEqual([
+      'select name',
+      'first twelve',
+      'select more',
     ]);
   });
 

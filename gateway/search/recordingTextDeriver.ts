@@ -1,7 +1,10 @@
 /**
  * Derives the searchable text of a recording from its frames as they are recorded (FORMAT.md
  * §5): reconstructed command lines from terminal input, `exec` commands, SQL of queries and
- * blocked statements, ANSI-stripped terminal output and database error messages. Pure: frames
+ * blocked statements, ANSI-stripped terminal output, database error messages and result rows
+ * (one line per row, its values separated by ` | `; issue #16: "output is searched" held for
+ * terminals only). Rows are what the client received — masked values are stored masked — and
+ * count toward the same output budget as terminal output. Pure: frames
  * in, `RecordingTextEntry`s out; the indexer (recordingTextIndexer.ts) decides when to store.
  *
  * Binary channels (sftp and other subsystems, direct-tcpip tunnels) are not indexed, nor are
@@ -9,6 +12,7 @@
  * indexed up to `maxOutputChars` per session (default 16 Mi characters): a bulk transfer is
  * not worth an index the size of the transfer; commands and queries are always indexed.
  */
+import { isUtf8 } from 'node:buffer';
 import type { RecordingTextKind } from '../../shared/api/apiSchemas.ts';
 import { isNonTerminalMeta } from '../../shared/recording/eventMeta.ts';
 import { eventKinds } from '../../shared/recording/recordingFormat.ts';
@@ -77,14 +81,19 @@ export class RecordingTextDeriver {
       case eventKinds.meta:
         this.meta(frame);
         break;
+      case eventKinds.dataRow:
+        this.dataRow(frame);
+        break;
       case eventKinds.query:
       case eventKinds.blocked: {
+        this.endResult(frame.channel);
         const sql = jsonField(frame.data, 'sql');
         if (sql) this.add(frame, 'query', sql.slice(0, MAX_QUERY_CHARS));
         break;
       }
       case eventKinds.error:
       case eventKinds.notice: {
+        this.endResult(frame.channel);
         const fields = jsonObject(frame.data)?.fields as Record<string, unknown> | undefined;
         const message = [fields?.M, fields?.D, fields?.H].filter((f) => typeof f === 'string');
         if (message.length > 0) this.add(frame, 'output', message.join('\n'));
@@ -153,9 +162,31 @@ export class RecordingTextDeriver {
     this.outputChars += decoded.length;
     const text = state.stripper.push(decoded);
     if (text.length === 0) return;
+    this.gather(frame, state, text, true);
+  }
+
+  /** A result row: its values as one line of the result's output entry. */
+  private dataRow(frame: DerivableFrame): void {
+    if (this.outputChars >= this.maxOutputChars) return;
+    const line = rowText(frame.data);
+    this.outputChars += line.length;
+    if (line.trim().length === 0) return;
+    this.gather(frame, this.channel(frame.channel), `${line}\n`, false);
+  }
+
+  /** The rows gathered so far end with their result (a query, an error or notice follows). */
+  private endResult(channel: number): void {
+    const state = this.channels.get(channel);
+    if (state) this.closeOutput(channel, state);
+  }
+
+  /** Adds text to the channel's output entry, closing entries as they fill. */
+  private gather(frame: DerivableFrame, state: ChannelState, text: string, terminal: boolean) {
     state.output ??= { seq: frame.seq, time: frame.time, text: '' };
     // A shell erases a typo with backspaces that often come in a later frame than the typo.
-    state.output.text = applyBackspaces(state.output.text, text);
+    state.output.text = terminal
+      ? applyBackspaces(state.output.text, text)
+      : state.output.text + text;
     // Entries close at a line break past half the entry size, and never grow past
     // HARD_ENTRY_FACTOR × that: one big frame (a bulk `cat`) becomes many entries, each
     // starting at this frame, not one entry of the frame's size.
@@ -244,6 +275,62 @@ function principalText(principal: unknown): string | undefined {
 }
 
 const ONE_NUL = new Uint8Array(1);
+
+/**
+ * The searchable text of a DataRow body (FORMAT.md §5.3; PostgreSQL's DataRow: Int16 count, then
+ * per column an Int32 length, -1 for NULL, and the bytes): its text values joined by ` | `,
+ * line breaks inside a value turned into spaces. NULLs and binary-format values (a control byte
+ * other than tab or a line break, or not UTF-8) are left out; a body that does not parse gives
+ * nothing. Per row on the search worker, so the body is read as one latin1 string (one native
+ * call, a character per byte) and values are sliced from it; only values with bytes ≥ 0x80 are
+ * checked and decoded as UTF-8 on their own.
+ */
+function rowText(body: Uint8Array): string {
+  const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  if (bytes.length < 2) return '';
+  const count = bytes.readUInt16BE(0);
+  const raw = bytes.toString('latin1');
+  let text = '';
+  let offset = 2;
+  for (let column = 0; column < count; column++) {
+    if (offset + 4 > bytes.length) return '';
+    const length = bytes.readInt32BE(offset);
+    offset += 4;
+    if (length < 0) continue; // NULL
+    const end = offset + length;
+    if (end > bytes.length) return '';
+    const value = textValue(bytes, raw, offset, end);
+    offset = end;
+    if (value === null || value === '') continue;
+    text = text === '' ? value : `${text} | ${value}`;
+  }
+  return text;
+}
+
+/** The value at [start, end) as one line of text, or null when it is a binary value. */
+function textValue(bytes: Buffer, raw: string, start: number, end: number): string | null {
+  let ascii = true;
+  let lineBreak = false;
+  for (let i = start; i < end; i++) {
+    const code = raw.charCodeAt(i);
+    if (code < 0x20) {
+      if (code === 0x0a) lineBreak = true;
+      else if (code !== 0x09 && code !== 0x0d) return null;
+    } else if (code >= 0x80) {
+      ascii = false;
+    }
+  }
+  let value: string;
+  if (ascii) {
+    value = raw.slice(start, end);
+  } else {
+    const slice = bytes.subarray(start, end);
+    if (!isUtf8(slice)) return null;
+    value = slice.toString('utf8');
+  }
+  return lineBreak ? value.replace(/\r?\n/g, ' ') : value;
+}
+
 const ZEROS = new Uint8Array(64 * 1024);
 
 /** Whether every byte is 0, compared natively a block at a time (frames are up to 1 MiB). */

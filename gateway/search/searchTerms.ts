@@ -46,13 +46,15 @@ export function snippetOf(text: string, terms: readonly string[], maxLength = 16
     if (term !== undefined) matches.push([match.index, match.index + term.length]);
   }
   const first = matches[0]?.[0] ?? 0;
-  // Start a little before the first match, at a word boundary when one is near.
-  let start = Math.max(0, first - Math.floor(maxLength / 4));
-  if (start > 0) {
-    const space = text.lastIndexOf(' ', first);
-    if (space >= start - 20 && space < first) start = space + 1;
+  const firstEnd = matches[0]?.[1] ?? 0;
+  // Start a little before the first match, on a word boundary (issue #16: a snippet began
+  // mid-word whenever no space was within 20 characters — output lines break with '\n').
+  const start = wordStartNear(text, Math.max(0, first - Math.floor(maxLength / 4)), first);
+  let end = Math.min(text.length, start + maxLength);
+  if (end < text.length) {
+    const blank = lastBlankIn(text, Math.max(firstEnd, end - BOUNDARY_REACH), end);
+    if (blank > 0) end = blank;
   }
-  const end = Math.min(text.length, start + maxLength);
   const prefix = start > 0 ? '…' : '';
   const suffix = end < text.length ? '…' : '';
   const snippet = `${prefix}${text.slice(start, end)}${suffix}`;
@@ -62,4 +64,31 @@ export function snippetOf(text: string, terms: readonly string[], maxLength = 16
     if (from >= start && to <= end) highlights.push([from + shift, to + shift]);
   }
   return { snippet, highlights };
+}
+
+/** How far a snippet's edge moves to reach a word boundary. */
+const BOUNDARY_REACH = 20;
+const BLANK = /\s/u;
+
+/**
+ * Where a snippet wanted at `wanted` starts so that it begins a word: after the last blank at
+ * most BOUNDARY_REACH before it, else after the first blank between it and the match, else at
+ * the match (which begins a word).
+ */
+function wordStartNear(text: string, wanted: number, match: number): number {
+  if (wanted === 0) return 0;
+  const below = lastBlankIn(text, Math.max(0, wanted - BOUNDARY_REACH), wanted + 1);
+  if (below >= 0) return below + 1;
+  const after = firstBlankIn(text, wanted, match);
+  return after >= 0 ? after + 1 : match;
+}
+
+function lastBlankIn(text: string, from: number, to: number): number {
+  for (let i = to - 1; i >= from; i--) if (BLANK.test(text[i] as string)) return i;
+  return -1;
+}
+
+function firstBlankIn(text: string, from: number, to: number): number {
+  for (let i = from; i < to; i++) if (BLANK.test(text[i] as string)) return i;
+  return -1;
 }

@@ -151,4 +151,29 @@ describe('full-screen programs', () => {
     out('\u001b[?47l$ ');
     expect(typed('ls\r')).toEqual(['ls']);
   });
+
+  it("keeps procps top's quit key out of the next command (top draws on the normal screen)", () => {
+    // Bytes as procps-ng top writes them under TERM=xterm-256color (captured under a pty).
+    const lines = new CommandLineReconstructor();
+    const out = (text: string) => lines.output(Buffer.from(text));
+    const typed = (text: string) => lines.input(text, undefined).map((line) => line.text);
+    out('$ ');
+    expect(typed('top\r')).toEqual(['top']);
+    out('top\r\n');
+    out('\u001b[?1h\u001b=\u001b[?25l\u001b[H\u001b[');
+    out('2J\u001b(B\u001b[mtop - 22:39:22 up  8:28\u001b[K\r\nTasks:  85 total');
+    expect(typed('q')).toEqual([]);
+    out('\u001b[?1l\u001b>\u001b[25;1H\r\n\u001b[?12l\u001b[?25h\u001b[K$ ');
+    expect(typed('echo after\r')).toEqual(['echo after']);
+  });
+
+  it('application cursor keys alone (a zsh line editor) do not hide the line', () => {
+    const lines = new CommandLineReconstructor();
+    const out = (text: string) => lines.output(Buffer.from(text));
+    const typed = (text: string) => lines.input(text, undefined).map((line) => line.text);
+    out('% \u001b[?1h\u001b=');
+    expect(typed('ls -l\r')).toEqual(['ls -l']);
+    out('\u001b[?1l\u001b>\r\ntotal 0\r\n% \u001b[?1h\u001b=');
+    expect(typed('pwd\r')).toEqual(['pwd']);
+  });
 });

@@ -35,6 +35,7 @@ export interface ReplayTestBed {
   gatewayDir: string;
   admin: GatewayClient;
   sshResourceName: string;
+  sshResourceId: string;
   pgResourceName: string;
   /** Superuser URL of the target database (to create the table the session reads). */
   pgDirectUrl: string;
@@ -164,6 +165,7 @@ export async function startReplayTestBed(options: { rendererDir: string }): Prom
       gatewayDir,
       admin,
       sshResourceName,
+      sshResourceId,
       pgResourceName,
       pgDirectUrl,
       host,

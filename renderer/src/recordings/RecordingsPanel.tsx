@@ -2,6 +2,12 @@
  * Recent recordings with "Verify" (main downloads the recording and checks its hash chain and
  * signatures against the pinned recording key) and "Play" (opens it in the Recordings view);
  * "All recordings" opens that view's list, search and filters.
+ *
+ * The list follows sessions that start or end anywhere — another window, the CLI, another
+ * person — by listing again every RELIST_MS while the window is visible (issue #16: it changed
+ * only when this window's own terminals did, or on signing in again). A list of ten is one
+ * small indexed query on the gateway; the gateway has no session feed to push it (its one
+ * event stream is for access requests).
  */
 import { RefreshCw } from 'lucide-react';
 import { useCallback, useEffect, useState } from 'react';
@@ -17,6 +23,8 @@ type VerifyState =
   | { kind: 'error'; message: string };
 
 const LIMIT = 10;
+/** How often the list is read again while the window is visible. */
+const RELIST_MS = 5_000;
 
 export function RecordingsPanel({
   api,
@@ -37,7 +45,12 @@ export function RecordingsPanel({
     api
       .call('recordings.list', { limit: LIMIT })
       .then((result) => {
-        setRecordings(result.recordings);
+        // Unchanged lists keep their identity: nothing re-renders every few seconds.
+        setRecordings((shown) =>
+          shown !== null && JSON.stringify(shown) === JSON.stringify(result.recordings)
+            ? shown
+            : result.recordings,
+        );
         setError(null);
       })
       .catch((e: unknown) => setError(describeError(e)));
@@ -48,6 +61,13 @@ export function RecordingsPanel({
   useEffect(() => {
     load();
   }, [load, refreshKey]);
+
+  useEffect(() => {
+    const timer = setInterval(() => {
+      if (document.visibilityState === 'visible') load();
+    }, RELIST_MS);
+    return () => clearInterval(timer);
+  }, [load]);
 
   const verify = (sessionId: string) => {
     setVerifying((v) => ({ ...v, [sessionId]: { kind: 'running' } }));

@@ -15,6 +15,7 @@ import { formatDuration, formatPlaybackTime } from '../replay/playbackTime.ts';
 import { type PlayerTarget, RecordingPlayer } from '../replay/RecordingPlayer.tsx';
 import type { Theme } from '../theme/themePreference.ts';
 import { highlightRanges } from './highlightRanges.ts';
+import { hitRowHeight, hitSnippetLines, type ShownSnippet } from './hitSnippetLines.ts';
 import { type DifferingField, differenceWarning, listVerdictLabel } from './listVerdict.ts';
 import { OpenBundleDialog } from './OpenBundleDialog.tsx';
 import { RecordingProblemsNotice } from './RecordingProblemsNotice.tsx';
@@ -243,7 +244,7 @@ function usePaged<T>(
 
 function useNearEnd(
   count: number,
-  rowHeight: number,
+  rowHeight: number | ((index: number) => number),
   hasMore: boolean,
   more: () => void,
   scrollRef: React.RefObject<HTMLDivElement | null>,
@@ -251,7 +252,7 @@ function useNearEnd(
   const virtualizer = useVirtualizer({
     count: count + (hasMore ? 1 : 0),
     getScrollElement: () => scrollRef.current,
-    estimateSize: () => rowHeight,
+    estimateSize: typeof rowHeight === 'number' ? () => rowHeight : rowHeight,
     overscan: 8,
   });
   const rows = virtualizer.getVirtualItems();
@@ -423,13 +424,21 @@ function SearchHits({
   );
   const page = usePaged<Hit>(load);
   const scrollRef = useRef<HTMLDivElement>(null);
+  const shown = useMemo(
+    () => page.items.map((hit) => hitSnippetLines(hit.snippet, hit.highlights)),
+    [page.items],
+  );
   const { virtualizer, rows } = useNearEnd(
     page.items.length,
-    72,
+    (index) => hitRowHeight(shown[index]?.lines ?? 1),
     page.hasMore,
     page.more,
     scrollRef,
   );
+  // Row heights follow the snippets: sizes measured for the previous items no longer hold.
+  useEffect(() => {
+    if (shown.length > 0) virtualizer.measure();
+  }, [shown, virtualizer]);
   return (
     <>
       <ErrorAlert message={page.error} />
@@ -457,7 +466,11 @@ function SearchHits({
                 {hit === undefined ? (
                   <span className="muted small">Loading more…</span>
                 ) : (
-                  <HitButton hit={hit} onTarget={onTarget} />
+                  <HitButton
+                    hit={hit}
+                    shown={shown[row.index] ?? hitSnippetLines(hit.snippet, hit.highlights)}
+                    onTarget={onTarget}
+                  />
                 )}
               </li>
             );
@@ -475,7 +488,15 @@ const KIND_LABEL: Record<Hit['kind'], string> = {
   query: 'query',
 };
 
-function HitButton({ hit, onTarget }: { hit: Hit; onTarget(target: PlayerTarget): void }) {
+function HitButton({
+  hit,
+  shown,
+  onTarget,
+}: {
+  hit: Hit;
+  shown: ShownSnippet;
+  onTarget(target: PlayerTarget): void;
+}) {
   return (
     <button
       type="button"
@@ -501,7 +522,7 @@ function HitButton({ hit, onTarget }: { hit: Hit; onTarget(target: PlayerTarget)
         </span>
       </span>
       <code className="hit-snippet">
-        {highlightRanges(hit.snippet, hit.highlights).map((piece, i) =>
+        {highlightRanges(shown.snippet, shown.highlights).map((piece, i) =>
           piece.hit ? (
             // biome-ignore lint/suspicious/noArrayIndexKey: pieces are positional
             <mark key={i}>{piece.text}</mark>

@@ -13,6 +13,7 @@ import { describeError } from '../components/describeError.ts';
 import { ErrorAlert } from '../components/ErrorAlert.tsx';
 import type { LiveFeed } from './liveFeed.ts';
 import { formatPlaybackTime } from './playbackTime.ts';
+import { queryAtSeq } from './queryAtSeq.ts';
 
 type Entry = CallResponse<'playback.queries'>['entries'][number];
 
@@ -82,10 +83,9 @@ export function DatabasePlayer({
       setSelected(0);
       return;
     }
-    const found = entries.findIndex((e) => e.seq >= focusSeq);
-    if (found >= 0) setSelected(found);
+    const found = queryAtSeq(entries, focusSeq, nextCursor !== null);
+    if (found !== 'load-more') setSelected(found);
     else if (nextCursor !== null && !loading) loadMore(nextCursor);
-    else if (nextCursor === null) setSelected(entries.length - 1);
   }, [entries, focusSeq, selected, nextCursor, loading, loadMore, live, followNewest]);
 
   const entry = selected === null ? undefined : entries[selected];

@@ -18,6 +18,7 @@ import type { Theme } from '../theme/themePreference.ts';
 import { DatabasePlayer } from './DatabasePlayer.tsx';
 import { ExportButtons } from './ExportButtons.tsx';
 import { IntegrityBanner, MissingBanner } from './IntegrityBanner.tsx';
+import { LiveDuration } from './liveClock.ts';
 import { LiveRouter } from './liveFeed.ts';
 import { formatDuration } from './playbackTime.ts';
 import { TerminalPlayer } from './TerminalPlayer.tsx';
@@ -49,7 +50,10 @@ export function RecordingPlayer({
   theme: Theme;
   onBack(): void;
 }) {
-  /** The latest `playback.updated` (issue #16): only its verdict is used; the player keeps info. */
+  /**
+   * The latest `playback.updated` (issue #16). It also replaces `info` (its length, commands and
+   * activity grow as the download goes on); the players keep their engine, keyed by playback id.
+   */
   const [updated, setUpdated] = useState<PlaybackInfo | null>(null);
   const [info, setInfo] = useState<PlaybackInfo | null>(
     target.kind === 'bundle' ? target.info : null,
@@ -82,7 +86,9 @@ export function RecordingPlayer({
       // Issue #16: the verdict of a playback opened while it downloads grows, then is final.
       offs.push(
         api.on('playback.updated', (p) => {
-          if (!cancelled && p.info.playbackId === opened?.playbackId) setUpdated(p.info);
+          if (cancelled || p.info.playbackId !== opened?.playbackId) return;
+          setUpdated(p.info);
+          setInfo(p.info);
         }),
       );
       api
@@ -157,7 +163,18 @@ export function RecordingPlayer({
         <span className="muted small player-meta">
           {info?.username ? `${info.username} · ` : ''}
           {info?.startedAt ? `${new Date(info.startedAt).toLocaleString()} · ` : ''}
-          {info ? formatDuration(info.durationMs) : ''} · <code>{sessionId}</code>
+          {info === null ? (
+            ''
+          ) : info.source === 'live' ? (
+            <LiveDuration
+              startElapsedMs={info.durationMs}
+              running={liveEnd === null}
+              format={formatDuration}
+            />
+          ) : (
+            formatDuration(info.durationMs)
+          )}{' '}
+          · <code>{sessionId}</code>
         </span>
       </div>
       <ErrorAlert message={error} />
@@ -239,6 +256,7 @@ export function RecordingPlayer({
               }
               acceptFailed={acceptFailed}
               live={live === null ? null : live.feed(info.playbackId)}
+              liveRunning={liveEnd === null}
             />
           ) : (
             <DatabasePlayer

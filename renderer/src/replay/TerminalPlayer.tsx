@@ -4,17 +4,21 @@
  * reconstructed command lines to jump to, and optionally the keystrokes as they were typed.
  * Playback logic is PlaybackEngine's; this file is the DOM around it.
  *
+ * The screen is shown whole by default: the font is scaled so the recorded grid fits the pane
+ * ("Fit"); "100 %" shows it at the normal font size, the pane scrolling (issue #16).
+ *
  * Live (`live` set): no clock and no seeking — `live.frames` events are written as they arrive.
  *
  * Keys while the player has focus: Space play/pause, ←/→ 5 s, Shift+←/→ 30 s, < / > speed.
  */
 import { Circle, Pause, Play } from 'lucide-react';
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { DesktopApi, PlaybackEvent, PlaybackInfo } from '../../../main/ipc/contract.ts';
 import { ErrorAlert } from '../components/ErrorAlert.tsx';
 import { terminalGpuAllowed } from '../terminals/gpuPreference.ts';
 import type { Theme } from '../theme/themePreference.ts';
 import { appendKeystrokes } from './keystrokeLabel.ts';
+import { useLiveElapsed } from './liveClock.ts';
 import type { LiveFeed } from './liveFeed.ts';
 import { PlaybackTimeline } from './PlaybackTimeline.tsx';
 import { type EngineState, PlaybackEngine } from './playbackEngine.ts';
@@ -31,6 +35,7 @@ export function TerminalPlayer({
   startAfterSeq,
   acceptFailed,
   live,
+  liveRunning = true,
 }: {
   api: DesktopApi;
   info: PlaybackInfo;
@@ -42,6 +47,8 @@ export function TerminalPlayer({
   /** The user chose to look at a recording that failed verification. */
   acceptFailed: boolean;
   live: LiveFeed | null;
+  /** The watched session has not ended: the clock runs between outputs. */
+  liveRunning?: boolean;
 }) {
   const hostRef = useRef<HTMLElement>(null);
   const terminalRef = useRef<PlayerTerminal | null>(null);
@@ -53,6 +60,42 @@ export function TerminalPlayer({
   const showKeysRef = useRef(false);
   const [keys, setKeys] = useState('');
   const [liveEnd, setLiveEnd] = useState(live === null ? 0 : info.durationMs);
+  const liveClock = useLiveElapsed(info.durationMs, liveEnd, live !== null && liveRunning);
+  const [zoom, setZoom] = useState<'fit' | 'actual'>('fit');
+  const zoomRef = useRef(zoom);
+  /** The newest known length: it may grow while xterm loads, before the engine exists. */
+  const durationRef = useRef(info.durationMs);
+
+  /** Fits the grid to the screen's pane (its padding excluded), or shows it at 100 %. */
+  const refit = useCallback(() => {
+    const terminal = terminalRef.current;
+    const host = hostRef.current;
+    if (terminal === null || host === null) return;
+    if (zoomRef.current === 'actual') {
+      terminal.fit(null);
+      return;
+    }
+    const style = getComputedStyle(host);
+    const px = (value: string) => Number.parseFloat(value) || 0;
+    terminal.fit({
+      width: host.clientWidth - px(style.paddingLeft) - px(style.paddingRight),
+      height: host.clientHeight - px(style.paddingTop) - px(style.paddingBottom),
+    });
+  }, []);
+
+  useEffect(() => {
+    zoomRef.current = zoom;
+    refit();
+  }, [zoom, refit]);
+
+  // The pane changes size with the window, the sidebar and the command list.
+  useEffect(() => {
+    const host = hostRef.current;
+    if (host === null) return;
+    const observer = new ResizeObserver(() => refit());
+    observer.observe(host);
+    return () => observer.disconnect();
+  }, [refit]);
 
   useEffect(() => {
     themeRef.current = theme;
@@ -73,6 +116,12 @@ export function TerminalPlayer({
           size: info.size,
         });
         terminalRef.current = terminal;
+        terminal.onGridResize(refit);
+        refit();
+        // The web font may arrive after the first measurement and change the cells' size.
+        void document.fonts?.ready.then(() => {
+          if (!cancelled) refit();
+        });
         if (live !== null) {
           offLive = live.subscribe((events) => {
             for (const e of events) writeLive(terminal, e);
@@ -119,6 +168,7 @@ export function TerminalPlayer({
           cancelFrame: (h) => cancelAnimationFrame(h),
         });
         engineRef.current = engine;
+        engine.setDuration(durationRef.current);
         const first =
           startAtMs !== null && (startAtMs > 0 || startAfterSeq !== null)
             ? engine.seek(startAtMs, startAfterSeq ?? undefined)
@@ -137,6 +187,12 @@ export function TerminalPlayer({
       terminalRef.current = null;
     };
   }, [api, info.playbackId]);
+
+  // A progressive open learns the whole length after it opened (issue #16).
+  useEffect(() => {
+    durationRef.current = info.durationMs;
+    engineRef.current?.setDuration(info.durationMs);
+  }, [info.durationMs]);
 
   const engine = engineRef.current;
   const playheadMs = live !== null ? liveEnd : (state?.playheadMs ?? 0);
@@ -273,6 +329,24 @@ export function TerminalPlayer({
               />
               Show keystrokes
             </label>
+            <fieldset className="player-option zoom-choice" aria-label="Screen size">
+              {(
+                [
+                  ['fit', 'Fit'],
+                  ['actual', '100 %'],
+                ] as const
+              ).map(([value, label]) => (
+                <button
+                  key={value}
+                  type="button"
+                  className="button button-small"
+                  aria-pressed={zoom === value}
+                  onClick={() => setZoom(value)}
+                >
+                  {label}
+                </button>
+              ))}
+            </fieldset>
             {state?.buffering ? (
               <span className="muted small" role="status">
                 Loading…
@@ -285,9 +359,27 @@ export function TerminalPlayer({
               <Circle size={8} fill="currentColor" aria-hidden="true" /> Live
             </span>
             <output className="player-time" aria-label="Playback time">
-              {formatPlaybackTime(liveEnd)}
+              {formatPlaybackTime(liveClock)}
             </output>
             <span className="muted small">Read-only: you are watching, not typing.</span>
+            <fieldset className="player-option zoom-choice" aria-label="Screen size">
+              {(
+                [
+                  ['fit', 'Fit'],
+                  ['actual', '100 %'],
+                ] as const
+              ).map(([value, label]) => (
+                <button
+                  key={value}
+                  type="button"
+                  className="button button-small"
+                  aria-pressed={zoom === value}
+                  onClick={() => setZoom(value)}
+                >
+                  {label}
+                </button>
+              ))}
+            </fieldset>
           </div>
         )}
       </div>

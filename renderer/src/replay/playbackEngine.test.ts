@@ -216,6 +216,25 @@ describe('PlaybackEngine', () => {
     expect(h.engine.current.ended).toBe(true);
   });
 
+  it('a recording found longer than at open plays and seeks to its new end', async () => {
+    const events = outputs(40, 100);
+    // Opened knowing only the first second (a progressive open before the seek table came).
+    const h = harness(events, 900);
+    await h.engine.load();
+    await h.engine.seek(3500);
+    expect(h.engine.current.playheadMs).toBe(900);
+    h.engine.setDuration(3900);
+    h.engine.setDuration(1000); // never shrinks
+    await h.engine.seek(3500);
+    expect(h.engine.current.playheadMs).toBe(3500);
+    expect(h.screen()).toContain('line 35\r\n');
+    h.engine.setSpeed(16);
+    h.engine.play();
+    await h.run(1000);
+    expect(h.engine.current.ended).toBe(true);
+    expect(h.screen().endsWith('line 39\r\n')).toBe(true);
+  });
+
   it('play at the end starts over', async () => {
     const events = outputs(3, 100);
     const h = harness(events, 200);

@@ -77,7 +77,7 @@ const DEFAULT_WINDOW_MS = 15_000;
 const DEFAULT_MAX_IDLE_MS = 1_500;
 
 export class PlaybackEngine {
-  private readonly options: PlaybackEngineOptions;
+  private options: PlaybackEngineOptions;
   private readonly windowMs: number;
   private readonly maxIdleMs: number;
   private events: EngineEvent[] = [];
@@ -176,6 +176,17 @@ export class PlaybackEngine {
 
   setIdleSkip(idleSkip: boolean): void {
     this.update({ idleSkip });
+  }
+
+  /**
+   * The recording is longer than known at open (issue #16: a progressive open learns the whole
+   * length from the seek table or the finished download): seeks and playback reach the new end.
+   * Never shrinks — what was shown stays within the recording.
+   */
+  setDuration(durationMs: number): void {
+    if (this.disposed || durationMs <= this.options.durationMs) return;
+    this.options = { ...this.options, durationMs };
+    if (this.state.ended) this.update({ ended: false });
   }
 
   /**
