@@ -48,6 +48,11 @@ export interface RecordingVerificationSummary {
    * so a row edited after the check is flagged without verifying again (issue #12).
    */
   signed?: SignedSessionFacts | null;
+  /**
+   * What the verdict was made on (issue #16): the stored bytes' fingerprint and the row facts the
+   * check read, hashed (recordingJudge.ts). Absent when the storage could not tell cheaply.
+   */
+  judgedOn?: string;
 }
 
 export type NewRecording = Pick<
