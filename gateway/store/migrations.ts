@@ -185,6 +185,12 @@ export interface RecordingsTable {
   last_verification_detail: string | null;
 }
 
+/** 0010 (issue #16): a finished recording's seek table, written once (JSON of SeekTable). */
+export interface RecordingSeekTablesTable {
+  session_id: string;
+  table_json: string;
+}
+
 export interface RecordingChunksTable {
   session_id: string;
   chunk_no: number;
@@ -277,6 +283,7 @@ export interface Database {
   sessions: SessionsTable;
   recordings: RecordingsTable;
   recording_chunks: RecordingChunksTable;
+  recording_seek_tables: RecordingSeekTablesTable;
   recording_access: RecordingAccessTable;
   recording_text: RecordingTextTable;
   indexed_texts: IndexedTextsTable;
@@ -970,6 +977,23 @@ const statementShapes: Migration = {
   },
 };
 
+/**
+ * 0010 (issue #16): each finished recording's seek table (where every checkpoint and the stretch
+ * after it lie in the stored stream), written by the recorder when the recording ends and by the
+ * API for older recordings the first time one is asked for, so no gateway scans a recording
+ * twice. Its own table, not a column of `recordings`: a table can be megabytes of JSON, and
+ * lists read whole rows.
+ */
+const seekTables: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('recording_seek_tables')
+      .addColumn('session_id', 'text', (c) => c.primaryKey())
+      .addColumn('table_json', 'text', (c) => c.notNull())
+      .execute();
+  },
+};
+
 export const EMPTY_POLICY_JSON = '{"masking":[],"guardrails":[]}';
 export const NO_APPROVERS_JSON = '{"users":[],"groups":[]}';
 
@@ -984,6 +1008,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0007_access_requests': accessRequests,
   '0008_audit_log': auditLog,
   '0009_statement_shapes': statementShapes,
+  '0010_seek_tables': seekTables,
 });
 
 /** In-code provider, so migrations ship inside the bundle with no directory to find at runtime. */
