@@ -43,6 +43,7 @@ import type {
   RecordingFilter,
   RecordingListPosition,
   RecordingMetadata,
+  RecordingSeekTableStore,
 } from '../store/recordingStore.ts';
 import type { RecordingTextSearcher } from '../store/recordingTextStore.ts';
 import type { SessionEnder } from '../store/sessionStore.ts';
@@ -51,6 +52,7 @@ import type { HandlersFor } from './apiRoute.ts';
 export interface RecordingRouteServices {
   store: RecordingCatalog &
     RecordingAccessLog &
+    RecordingSeekTableStore &
     Pick<RecordingTextSearcher, 'searchRecordingText'> &
     Pick<UserDirectory, 'getUserById' | 'getUserByUsername'> &
     Pick<ResourceStore, 'getResource'> &
@@ -64,7 +66,7 @@ export interface RecordingRouteServices {
   reverifier: Pick<RecordingReverifier, 'request'>;
   /** Live watches by watcher, so offboarding can end them (sessions/accessReview.ts). */
   liveWatches: LiveWatches;
-  /** Seek tables (issue #16); default: built from `recordings` on first request. */
+  /** Seek tables (issue #16); default: the stored ones, else built from `recordings`. */
   seekTables?: SeekTables;
 }
 
@@ -92,7 +94,7 @@ export function recordingHandlers(
 ): HandlersFor<RecordingRouteName> {
   const { store, clock, recordings, recordingCheck, recordingJudge, reverifier } = services;
   const { liveWatches } = services;
-  const seekTables = services.seekTables ?? new SeekTables(recordings);
+  const seekTables = services.seekTables ?? new SeekTables(recordings, store);
   app.addHook('preClose', async () => liveWatches.endAll());
   /**
    * The recording, if this user may see it; otherwise the same 404 as for no recording — unless
@@ -314,7 +316,11 @@ export function recordingHandlers(
 
     getRecording: async (ctx) => {
       const recording = await visibleRecording(signedInUser(ctx), ctx.params.sessionId);
-      const { verification, signed, checkedAt } = await judge(recording);
+      // The desktop asks at every open and after every download: unchanged bytes are not hashed
+      // again for it (issue #16); exports and the scheduled pass always are.
+      const { verification, signed, checkedAt } = await recordingJudge.judge(recording, {
+        reuseUnchanged: true,
+      });
       // Presented with the verdict just made, so the row is flagged against what was just read.
       const [presented] = await present([
         {

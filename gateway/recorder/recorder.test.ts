@@ -10,8 +10,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { eventKinds, MAX_FRAME_DATA_BYTES } from '../../shared/recording/recordingFormat.ts';
+import {
+  eventKinds,
+  MAX_FRAME_DATA_BYTES,
+  RecordingReader,
+} from '../../shared/recording/recordingFormat.ts';
+import { scanSeekTable, stretchRange } from '../../shared/recording/seekTable.ts';
 import { recordingKeyId, verifyRecording } from '../../shared/recording/verifyRecording.ts';
+import { StretchVerifier } from '../../shared/recording/verifyStretch.ts';
 import {
   describeWithPostgres,
   freshPostgresDatabase,
@@ -334,6 +340,52 @@ function describeRecorder(name: string, openBackend: () => Promise<Backend>): vo
       expect(decoded.layout).toEqual(['H', 'F1', 'F2', 'C1', 'C2!']);
       const report = await verifyRecording(decoded.bytes, { publicKeyPem });
       expect(report).toMatchObject({ status: 'verified', frames: 2 });
+    });
+
+    it('stores the seek table it noted while writing, the one a scan of the bytes finds (issue #16)', async () => {
+      // A checkpoint lagging behind a frame written during its sync, then one started right
+      // after its record (the timer fired meanwhile) covering just that frame: the stretch
+      // boundaries the scan once got wrong.
+      const operations: string[] = [];
+      let releaseSync!: () => void;
+      const syncGate = new Promise<void>((resolve) => {
+        releaseSync = resolve;
+      });
+      const storage = loggingStorage(backend.storage, operations, syncGate);
+      const recording = await start(newRecorder({ storage }), 8);
+      await recording.append(1, eventKinds.output, Buffer.alloc(TEST_CHECKPOINT_BYTES));
+      clock.advance(100);
+      await recording.append(1, eventKinds.output, Buffer.from('written during the sync'));
+      vi.advanceTimersByTime(1000);
+      releaseSync();
+      // Both checkpoint records are written before the next frame.
+      await eventually(async () => {
+        expect(operations.filter((operation) => operation === 'write C')).toHaveLength(2);
+      });
+      clock.advance(100);
+      await recording.append(1, eventKinds.output, Buffer.from('after both'));
+      await recording.close();
+      const decoded = await readRecording(backend.storage, 'ses_8');
+      expect(decoded.layout).toEqual(['H', 'F1', 'F2', 'C1', 'C2', 'F3', 'C3!']);
+      const stored = await backend.store.getSeekTable('ses_8');
+      expect(stored).toEqual(await scanSeekTable(decoded.bytes));
+      const table = stored!;
+      const header = new RecordingReader().push(decoded.bytes.subarray(0, table.headerBytes))[0];
+      if (header?.type !== 'header') throw new Error('no header');
+      let covered = 0;
+      for (let index = 0; index < table.points.length; index++) {
+        const range = stretchRange(table, index);
+        const verifier = new StretchVerifier({
+          publicKeyPem,
+          sessionId: 'ses_8',
+          range,
+          header: header.header,
+        });
+        verifier.push(decoded.bytes.subarray(range.from, range.to));
+        expect(verifier.finish()).toMatchObject({ status: 'verified', afterSeq: covered });
+        covered = table.points[index]!.seq;
+      }
+      expect(covered).toBe(3);
     });
 
     it('fails closed: the append that hits a storage error and all later ones reject, and the row says failed', async () => {

@@ -40,6 +40,7 @@ import {
   MAX_FRAME_DATA_BYTES,
   RECORDING_FORMAT_VERSION,
 } from '../../shared/recording/recordingFormat.ts';
+import type { SeekPoint, SeekTable } from '../../shared/recording/seekTable.ts';
 import { type Clock, systemClock } from '../clock.ts';
 import type { RecordingKey } from '../config/dataDir.ts';
 import { signBytes } from '../config/recordingSignature.ts';
@@ -47,6 +48,7 @@ import { type Logger, silentLogger } from '../logger.ts';
 import type {
   RecordingLifecycle,
   RecordingProgress,
+  RecordingSeekTableStore,
   RecordingStorageKind,
 } from '../store/recordingStore.ts';
 import type { ChainHashLane, ChainHashPool } from './chainHashPool.ts';
@@ -79,7 +81,8 @@ const MAX_BATCH_FRAMES = 320;
 const INLINE_HASH_BYTES = 256 * 1024;
 
 export interface RecorderOptions {
-  store: RecordingLifecycle;
+  /** A store that keeps seek tables gets each complete recording's (issue #16). */
+  store: RecordingLifecycle & Partial<Pick<RecordingSeekTableStore, 'putSeekTable'>>;
   /** Where new recordings are written (segment files for SQLite, chunks for PostgreSQL). */
   storage: RecordingStorage;
   /** Signs checkpoints; `keyId` goes into the header, the chain seed and every checkpoint. */
@@ -251,6 +254,8 @@ interface PendingFrame {
   head: Buffer;
   data: Uint8Array;
   seq: number;
+  /** Epoch ms of the frame (its seek-table time when a checkpoint covers it last). */
+  time: number;
   /** Unset while the frame waits to be hashed (inline at the end of the turn, or on a worker). */
   hash: Buffer | undefined;
   dataBytes: number;
@@ -262,6 +267,8 @@ interface PendingFrame {
 interface SyncingCheckpoint {
   body: CheckpointBody;
   signature: Buffer;
+  /** Where the records after its frames start, and its last frame's time (the seek table). */
+  after: StretchStart;
   settled: boolean;
   /** Set when the sync failed. */
   error: unknown;
@@ -277,13 +284,19 @@ interface SessionRecordingOptions extends RecorderOptions {
   onEnd(recording: SessionRecording): void;
 }
 
+/** Where the stretch after a checkpoint starts: the stream's end when it was taken. */
+interface StretchStart {
+  from: number;
+  frameTime: number;
+}
+
 const KIND_CODES = new Set<string>(Object.values(eventKinds));
 
 class SessionRecording implements SessionRecorder {
   readonly sessionId: string;
   readonly failed: Promise<RecorderFailure>;
 
-  private readonly store: RecordingLifecycle;
+  private readonly store: RecorderOptions['store'];
   private readonly sink: RecordingSink;
   private readonly clock: Clock;
   private readonly log: Logger;
@@ -320,6 +333,11 @@ class SessionRecording implements SessionRecorder {
   private checkpointSeq = 0;
   private checkpointAt: number | null = null;
   private checkpointRequested = false;
+  /** Seek table (issue #16): the stream's header size, its frames' times, each checkpoint. */
+  private readonly headerBytes: number;
+  private firstFrameTime = 0;
+  private writtenTime = 0;
+  private readonly seekPoints: SeekPoint[] = [];
 
   private draining = false;
   private drainDone: Promise<void> = Promise.resolve();
@@ -359,6 +377,7 @@ class SessionRecording implements SessionRecorder {
     this.hash = initialHash(this.sessionId, this.keyId);
     this.writtenHash = this.hash;
     this.bytes = options.headerBytes;
+    this.headerBytes = options.headerBytes;
     this.failed = new Promise((resolve) => {
       this.resolveFailed = resolve;
     });
@@ -428,6 +447,7 @@ class SessionRecording implements SessionRecorder {
       head,
       data,
       seq,
+      time,
       hash: undefined,
       dataBytes: data.length,
       waiter,
@@ -626,6 +646,7 @@ class SessionRecording implements SessionRecorder {
     const syncing: SyncingCheckpoint = {
       body,
       signature: this.sign(body),
+      after: this.stretchStart(),
       settled: false,
       error: undefined,
     };
@@ -647,7 +668,17 @@ class SessionRecording implements SessionRecorder {
   private async finishCheckpoint(syncing: SyncingCheckpoint): Promise<void> {
     this.syncing = undefined;
     if (syncing.error !== undefined) throw syncing.error;
-    await this.writeCheckpointRecord(syncing.body, syncing.signature);
+    await this.writeCheckpointRecord(syncing.body, syncing.signature, syncing.after);
+  }
+
+  /**
+   * Taken when a checkpoint covers everything written: the stream ends with its last frame, or
+   * with the previous checkpoint's record when that one lagged behind the frames (the stretch
+   * after it must not start before that record: seekTable.ts). The same rule as
+   * SeekTableScanner's, from what the recorder knows without reading anything back.
+   */
+  private stretchStart(): StretchStart {
+    return { from: this.bytes, frameTime: this.writtenTime };
   }
 
   /** Writes pending frames up to the next checkpoint boundary as one sink write. */
@@ -681,6 +712,8 @@ class SessionRecording implements SessionRecorder {
     this.bytes += bytes;
     this.writtenSeq = last.seq;
     this.writtenHash = last.hash as Buffer;
+    this.writtenTime = last.time;
+    if (this.firstFrameTime === 0) this.firstFrameTime = (pending[0] as PendingFrame).time;
     this.dataSinceCheckpoint += dataBytes;
     for (const waiter of waiters) waiter.resolve();
   }
@@ -697,14 +730,29 @@ class SessionRecording implements SessionRecorder {
     };
     this.checkpointRequested = false;
     const signature = this.sign(body);
+    const after = this.stretchStart();
     await this.sink.sync(); // the frames it covers are durable before the checkpoint exists
-    await this.writeCheckpointRecord(body, signature);
+    await this.writeCheckpointRecord(body, signature, after);
   }
 
-  private async writeCheckpointRecord(body: CheckpointBody, signature: Buffer): Promise<void> {
+  private async writeCheckpointRecord(
+    body: CheckpointBody,
+    signature: Buffer,
+    after: StretchStart,
+  ): Promise<void> {
     const record = encodeCheckpointRecord({ ...body, signature });
     await this.sink.write(record);
     await this.sink.flush(); // a buffering sink must not sit on the newest checkpoint
+    this.seekPoints.push({
+      seq: body.seq,
+      hash: Buffer.from(body.hash).toString('hex'),
+      time: body.time,
+      frameTime: body.seq === 0 ? body.time : after.frameTime,
+      final: body.final,
+      offset: this.bytes,
+      end: this.bytes + record.length,
+      from: body.seq === 0 ? this.headerBytes : after.from,
+    });
     this.bytes += record.length;
     this.checkpointSeq = body.seq;
     this.checkpointAt = body.time;
@@ -770,6 +818,7 @@ class SessionRecording implements SessionRecorder {
       try {
         await this.writeCheckpoint(true);
         await this.sink.close();
+        await this.storeSeekTable();
       } catch (error) {
         this.fail(error);
       }
@@ -795,6 +844,33 @@ class SessionRecording implements SessionRecorder {
       });
     } finally {
       this.onEnd(this);
+    }
+  }
+
+  /**
+   * The complete recording's seek table, as noted while writing (issue #16), stored before the
+   * row says complete so the API never scans the recording for it. Recordings that end any
+   * other way get theirs from a scan of what was stored, on the first request.
+   */
+  private async storeSeekTable(): Promise<void> {
+    if (!this.store.putSeekTable) return;
+    const table: SeekTable = {
+      sessionId: this.sessionId,
+      headerBytes: this.headerBytes,
+      bytes: this.bytes,
+      firstFrameTime: this.firstFrameTime,
+      lastFrameTime: this.writtenTime,
+      frames: this.writtenSeq,
+      points: this.seekPoints,
+    };
+    try {
+      await this.store.putSeekTable(this.sessionId, table);
+    } catch (error) {
+      // The recording is whole; its table is rebuilt from the bytes when first asked for.
+      this.log.warn('could not store the seek table of a recording', {
+        sessionId: this.sessionId,
+        error: describeError(error),
+      });
     }
   }
 

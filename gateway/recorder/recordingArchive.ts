@@ -43,6 +43,11 @@ export class RecordingArchive {
     return this.storageOf(recording).storedBytes?.(recording.sessionId);
   }
 
+  /** A token that changes whenever the stored bytes may have (undefined: cannot tell). */
+  async fingerprint(recording: StoredRecording): Promise<string | undefined> {
+    return this.storageOf(recording).fingerprint?.(recording.sessionId);
+  }
+
   /**
    * The stored bytes [from, to) (issue #16). A storage that cannot seek (database chunks) is
    * read from its start and the bytes before `from` dropped: correct, and as costly as the

@@ -73,7 +73,21 @@ export interface RecordingStorage {
   openRange?(sessionId: string, from: number, to: number): AsyncIterable<Buffer>;
   /** Bytes stored now (issue #16: sent as the stream's length). Optional; undefined: unknown. */
   storedBytes?(sessionId: string): Promise<number | undefined>;
+  /**
+   * A cheap token that changes whenever the stored bytes may have changed (issue #16), so a
+   * verdict made on them can be reused while it holds; see `segmentsFingerprint`. Optional;
+   * undefined: the storage cannot tell cheaply (or not yet), and every verdict is made afresh.
+   */
+  fingerprint?(sessionId: string): Promise<string | undefined>;
 }
+
+/**
+ * How long after a segment's last change its fingerprint is trusted: file times come from a
+ * coarse clock (a kernel tick, a few ms; some file systems round to a second or two), so a write
+ * in the same tick as the last one could leave every time unchanged. Once this long has passed,
+ * any later write gets a later time.
+ */
+export const FINGERPRINT_SETTLE_MS = 2_000;
 
 /** Where a follower of a recording has read up to; only the storage that made it reads it. */
 export interface StoredPosition {
@@ -113,11 +127,14 @@ const segmentName = (index: number) => `${String(index).padStart(6, '0')}.seg`;
 export interface SegmentFileStorageOptions {
   /** Roll to a new segment file after this many bytes (tests make it small). */
   segmentBytes?: number;
+  /** FINGERPRINT_SETTLE_MS unless given (tests make it short, and wait longer than it). */
+  fingerprintSettleMs?: number;
 }
 
 export class SegmentFileStorage implements RecordingStorage {
   readonly kind = 'segments';
   private readonly segmentBytes: number;
+  private readonly fingerprintSettleMs: number;
 
   /** `root` is `<dataDir>/recordings`. */
   constructor(
@@ -125,6 +142,7 @@ export class SegmentFileStorage implements RecordingStorage {
     options: SegmentFileStorageOptions = {},
   ) {
     this.segmentBytes = options.segmentBytes ?? SEGMENT_BYTES;
+    this.fingerprintSettleMs = options.fingerprintSettleMs ?? FINGERPRINT_SETTLE_MS;
   }
 
   async create(sessionId: string, headerBytes: Uint8Array): Promise<RecordingSink> {
@@ -182,6 +200,34 @@ export class SegmentFileStorage implements RecordingStorage {
       let total = 0;
       for (const name of names) total += (await stat(join(dir, name))).size;
       return names.length > 0 ? total : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Each segment's name, size, inode, and modification and change times in nanoseconds. Any
+   * write, truncation, replacement (a new inode) or added or removed segment changes it; so does
+   * setting the modification time back (`touch -d`), because that sets the change time to now,
+   * which only the kernel's clock decides. What it cannot see is an edit of the raw disk or a
+   * clock set back by root: the scheduled re-verification pass, which never uses it, is there
+   * for that (DESIGN.md, issue #16). Undefined within the settle time of the last change.
+   */
+  async fingerprint(sessionId: string): Promise<string | undefined> {
+    checkSessionId(sessionId);
+    const dir = join(this.root, sessionId);
+    try {
+      const names = (await readdir(dir)).filter((name) => SEGMENT_NAME.test(name)).sort();
+      if (names.length === 0) return undefined;
+      const parts: string[] = [];
+      let lastChangeMs = 0;
+      for (const name of names) {
+        const info = await stat(join(dir, name), { bigint: true });
+        lastChangeMs = Math.max(lastChangeMs, Number(info.ctimeMs), Number(info.mtimeMs));
+        parts.push(`${name}:${info.size}:${info.dev}:${info.ino}:${info.mtimeNs}:${info.ctimeNs}`);
+      }
+      if (Date.now() - lastChangeMs < this.fingerprintSettleMs) return undefined;
+      return `segments ${parts.join(' ')}`;
     } catch {
       return undefined;
     }

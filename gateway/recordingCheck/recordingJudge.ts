@@ -8,7 +8,13 @@
  * status against the signed session-start frame and final checkpoint). What the signed content
  * said is stored with it, so a list can flag a row edited after the check without reading the
  * bytes again.
+ *
+ * A read for someone (a stream, a range, the desktop's `GET /v1/recordings/:id`) may take the
+ * stored verdict instead of hashing the whole recording again, when what it was made on has not
+ * changed since: the stored bytes' fingerprint (recordingStorage.ts) and the row facts the check
+ * read (issue #16). The scheduled pass and exports always read every byte.
  */
+import { createHash } from 'node:crypto';
 import type { RecordingVerification } from '../../shared/api/apiSchemas.ts';
 import type { SignedSessionFacts } from '../../shared/recording/signedSessionFacts.ts';
 import type { Clock } from '../clock.ts';
@@ -24,10 +30,17 @@ export interface RecordingJudgement {
   signed: SignedSessionFacts | null;
   /** Epoch ms the verdict was made (and stored with). */
   checkedAt: number;
+  /** The stored verdict was taken: the bytes and the row facts it read had not changed. */
+  reused: boolean;
+}
+
+export interface JudgeOptions {
+  /** Take the stored verdict when what it was made on is unchanged (reads for someone). */
+  reuseUnchanged?: boolean;
 }
 
 export interface RecordingJudgeSources {
-  recordings: Pick<RecordingArchive, 'inspect'>;
+  recordings: Pick<RecordingArchive, 'inspect'> & Partial<Pick<RecordingArchive, 'fingerprint'>>;
   store: Pick<UserDirectory, 'getUserById'> &
     Pick<ResourceStore, 'getResource'> &
     Pick<RecordingStore, 'recordRecordingVerification'>;
@@ -38,23 +51,40 @@ export class RecordingJudge {
   constructor(private readonly sources: RecordingJudgeSources) {}
 
   /** Verifies the recording, judges its row against it, and stores the verdict. */
-  async judge(recording: RecordingMetadata): Promise<RecordingJudgement> {
+  async judge(
+    recording: RecordingMetadata,
+    options: JudgeOptions = {},
+  ): Promise<RecordingJudgement> {
     const { recordings, store, clock } = this.sources;
-    const inspection = await recordings.inspect(recording);
-    let verification = inspection.verification;
-    if (inspection.signed) {
-      // The row's names as stored (null when deleted), for recordings signed before ids were.
-      const [owner, resource] = await Promise.all([
-        store.getUserById(recording.userId),
-        store.getResource(recording.resourceId),
-      ]);
-      const disagreements = rowDisagreements(
-        recording,
-        { username: owner?.username ?? null, resourceName: resource?.name ?? null },
-        inspection.signed,
-      );
-      verification = withRowChecked(verification, disagreements);
+    // Taken before the bytes are read: a change during the read makes the next one differ.
+    const fingerprint = await recordings.fingerprint?.(recording);
+    const judgedOn = fingerprint === undefined ? undefined : judgedOnOf(recording, fingerprint);
+    const stored = recording.lastVerification;
+    if (
+      options.reuseUnchanged &&
+      judgedOn !== undefined &&
+      stored?.judgedOn === judgedOn &&
+      // A failed verdict is made again: its message may depend on the row (the owner's name).
+      stored.status !== 'failed' &&
+      stored.message !== undefined &&
+      stored.signed !== undefined
+    ) {
+      const verification: RecordingVerification = {
+        status: stored.status,
+        verifiedThroughSeq: stored.verifiedThroughSeq,
+        firstBadSeq: stored.firstBadSeq ?? null,
+        message: stored.message,
+      };
+      return {
+        // The row as it is now against what was signed (it may have been edited since).
+        verification: await this.withRow(recording, verification, stored.signed),
+        signed: stored.signed,
+        checkedAt: stored.at,
+        reused: true,
+      };
     }
+    const inspection = await recordings.inspect(recording);
+    const verification = await this.withRow(recording, inspection.verification, inspection.signed);
     const checkedAt = clock.now();
     // A failure to keep the verdict is not the caller's: it has the verdict.
     await store
@@ -65,8 +95,46 @@ export class RecordingJudge {
         firstBadSeq: verification.firstBadSeq,
         message: verification.message,
         signed: inspection.signed,
+        ...(judgedOn !== undefined ? { judgedOn } : {}),
       })
       .catch(() => {});
-    return { verification, signed: inspection.signed, checkedAt };
+    return { verification, signed: inspection.signed, checkedAt, reused: false };
   }
+
+  /** The verdict on the bytes, failed if the row disagrees with what they sign. */
+  private async withRow(
+    recording: RecordingMetadata,
+    verification: RecordingVerification,
+    signed: SignedSessionFacts | null,
+  ): Promise<RecordingVerification> {
+    if (!signed) return verification;
+    const { store } = this.sources;
+    // The row's names as stored (null when deleted), for recordings signed before ids were.
+    const [owner, resource] = await Promise.all([
+      store.getUserById(recording.userId),
+      store.getResource(recording.resourceId),
+    ]);
+    const disagreements = rowDisagreements(
+      recording,
+      { username: owner?.username ?? null, resourceName: resource?.name ?? null },
+      signed,
+    );
+    return withRowChecked(verification, disagreements);
+  }
+}
+
+/**
+ * What a verdict is made on: the bytes' fingerprint and the row facts the inspection reads
+ * (a row marked complete whose bytes lack a final checkpoint fails: recordingVerification.ts),
+ * hashed so the stored detail stays short.
+ */
+function judgedOnOf(recording: RecordingMetadata, fingerprint: string): string {
+  const row = [
+    recording.storage,
+    recording.status,
+    recording.lastCheckpointSeq,
+    recording.bytes,
+    recording.frames,
+  ].join(' ');
+  return createHash('sha256').update(`${row}\n${fingerprint}`).digest('base64url');
 }

@@ -4,7 +4,7 @@ import type { Logger } from '../logger.ts';
 import { openSqliteStore } from '../store/openStore.ts';
 import type { RecordingMetadata, RecordingStore } from '../store/recordingStore.ts';
 import type { StoreHandle } from '../store/storeConnection.ts';
-import type { RecordingJudgement } from './recordingJudge.ts';
+import type { JudgeOptions, RecordingJudgement } from './recordingJudge.ts';
 import { RecordingReverifier } from './recordingReverifier.ts';
 
 const T = 1_700_000_000_000;
@@ -16,6 +16,8 @@ const T = 1_700_000_000_000;
  */
 class ScriptedJudge {
   readonly judged: string[] = [];
+  /** Whether each judgement was allowed to take a stored verdict (in call order). */
+  readonly reuse: boolean[] = [];
   running = 0;
   mostAtOnce = 0;
   failing = new Set<string>();
@@ -24,7 +26,11 @@ class ScriptedJudge {
 
   constructor(private readonly store: RecordingStore) {}
 
-  async judge(recording: RecordingMetadata): Promise<RecordingJudgement> {
+  async judge(
+    recording: RecordingMetadata,
+    options: JudgeOptions = {},
+  ): Promise<RecordingJudgement> {
+    this.reuse.push(options.reuseUnchanged === true);
     this.running += 1;
     this.mostAtOnce = Math.max(this.mostAtOnce, this.running);
     this.judged.push(recording.sessionId);
@@ -40,7 +46,7 @@ class ScriptedJudge {
       at: T,
     });
     this.running -= 1;
-    return { verification, signed: null, checkedAt: T };
+    return { verification, signed: null, checkedAt: T, reused: false };
   }
 }
 
@@ -132,6 +138,9 @@ describe('RecordingReverifier', () => {
     // Asked for while the newest was being checked: next, then the pass goes on.
     expect(judge.judged[1]).toBe(ids[0]);
     expect(judge.judged).toHaveLength(21);
+    // A read for someone may take a stored verdict on unchanged bytes; a pass reads them all.
+    expect(judge.reuse[1]).toBe(true);
+    expect(judge.reuse.filter((reuse) => reuse)).toHaveLength(1);
   });
 
   it('verifies a requested recording without a pass, never a live one, and nothing once stopped', async () => {

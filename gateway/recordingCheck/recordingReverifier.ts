@@ -4,7 +4,8 @@
  *
  * Two triggers: a pass over every stored recording at start and every `intervalMs` (`serve
  * --reverify-recordings-every`), and a request whenever the API reads a recording's bytes for
- * someone (a stream; exports judge inline). Both feed one worker that verifies one recording at
+ * someone (a stream; exports judge inline; a request takes the stored verdict while the bytes
+ * it was made on are unchanged, recordingJudge.ts). Both feed one worker that verifies one recording at
  * a time and yields to the event loop between recordings, so a pass over a large archive uses
  * at most one core's share and never delays a session's traffic by more than one recording's
  * read; requests go before the rest of a pass. Live recordings are left to their recorder.
@@ -20,7 +21,7 @@ import type {
   RecordingListPosition,
   RecordingMetadata,
 } from '../store/recordingStore.ts';
-import type { RecordingJudge } from './recordingJudge.ts';
+import type { JudgeOptions, RecordingJudge } from './recordingJudge.ts';
 
 export const DEFAULT_REVERIFY_INTERVAL_MS = 3600_000;
 
@@ -130,7 +131,10 @@ export class RecordingReverifier {
       // Verified since the read that asked (the desktop's open reads the stream and asks for
       // the gateway's judgement at once): that verdict already covers the bytes read.
       if ((recording.lastVerification?.at ?? -Infinity) >= requestedAt) continue;
-      await this.check(recording);
+      // A read for someone takes the stored verdict while the bytes it was made on are
+      // unchanged (issue #16: hashing a GiB per stream request held up the next first byte);
+      // the pass below reads every byte whatever the fingerprint says.
+      await this.check(recording, { reuseUnchanged: true });
       await yieldToEventLoop();
     }
   }
@@ -177,9 +181,9 @@ export class RecordingReverifier {
   }
 
   /** Judges one recording (storing the verdict); true when it fails. */
-  private async check(recording: RecordingMetadata): Promise<boolean> {
+  private async check(recording: RecordingMetadata, options: JudgeOptions = {}): Promise<boolean> {
     try {
-      const { verification } = await this.sources.judge.judge(recording);
+      const { verification } = await this.sources.judge.judge(recording, options);
       if (verification.status !== 'failed') return false;
       if (recording.lastVerification?.status !== 'failed') {
         // `detail`, not `message`: that key is the log line's own.

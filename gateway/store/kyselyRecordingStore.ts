@@ -4,6 +4,7 @@
  * UPDATE on status = 'recording', so a late progress write cannot reopen an ended recording.
  */
 import type { Kysely, Selectable, Updateable } from 'kysely';
+import type { SeekTable } from '../../shared/recording/seekTable.ts';
 import type { Database, RecordingAccessTable, RecordingsTable } from './migrations.ts';
 import { recordingConditions, recordingFromRow, verdictDetailToRow } from './recordingRows.ts';
 import type {
@@ -95,6 +96,30 @@ export class KyselyRecordingStore implements RecordingStore {
         last_verification_detail: verdictDetailToRow(verification),
       })
       .where('session_id', '=', sessionId)
+      .execute();
+  }
+
+  async getSeekTable(sessionId: string): Promise<SeekTable | undefined> {
+    const row = await this.db
+      .selectFrom('recording_seek_tables')
+      .select('table_json')
+      .where('session_id', '=', sessionId)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    try {
+      return JSON.parse(row.table_json) as SeekTable;
+    } catch {
+      // Unreadable: the table is rebuilt from the bytes and stored again.
+      return undefined;
+    }
+  }
+
+  async putSeekTable(sessionId: string, table: SeekTable): Promise<void> {
+    const tableJson = JSON.stringify(table);
+    await this.db
+      .insertInto('recording_seek_tables')
+      .values({ session_id: sessionId, table_json: tableJson })
+      .onConflict((oc) => oc.column('session_id').doUpdateSet({ table_json: tableJson }))
       .execute();
   }
 

@@ -187,6 +187,12 @@ export interface RecordingsTable {
   last_verification_detail: string | null;
 }
 
+/** 0011 (issue #16): a finished recording's seek table, written once (JSON of SeekTable). */
+export interface RecordingSeekTablesTable {
+  session_id: string;
+  table_json: string;
+}
+
 export interface RecordingChunksTable {
   session_id: string;
   chunk_no: number;
@@ -366,6 +372,7 @@ export interface Database {
   sessions: SessionsTable;
   recordings: RecordingsTable;
   recording_chunks: RecordingChunksTable;
+  recording_seek_tables: RecordingSeekTablesTable;
   recording_access: RecordingAccessTable;
   recording_text: RecordingTextTable;
   indexed_texts: IndexedTextsTable;
@@ -1167,6 +1174,23 @@ const oidcSignIn: Migration = {
   },
 };
 
+/**
+ * 0011 (issue #16): each finished recording's seek table (where every checkpoint and the stretch
+ * after it lie in the stored stream), written by the recorder when the recording ends and by the
+ * API for older recordings the first time one is asked for, so no gateway scans a recording
+ * twice. Its own table, not a column of `recordings`: a table can be megabytes of JSON, and
+ * lists read whole rows.
+ */
+const seekTables: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('recording_seek_tables')
+      .addColumn('session_id', 'text', (c) => c.primaryKey())
+      .addColumn('table_json', 'text', (c) => c.notNull())
+      .execute();
+  },
+};
+
 export const EMPTY_POLICY_JSON = '{"masking":[],"guardrails":[]}';
 export const NO_APPROVERS_JSON = '{"users":[],"groups":[]}';
 
@@ -1182,6 +1206,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0008_audit_log': auditLog,
   '0009_statement_shapes': statementShapes,
   '0010_oidc_sign_in': oidcSignIn,
+  '0011_seek_tables': seekTables,
 });
 
 /** In-code provider, so migrations ship inside the bundle with no directory to find at runtime. */

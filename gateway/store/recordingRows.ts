@@ -39,7 +39,10 @@ export function recordingFromRow(row: Selectable<RecordingsTable>): RecordingMet
   };
 }
 
-type VerdictDetail = Pick<RecordingVerificationSummary, 'firstBadSeq' | 'message' | 'signed'>;
+type VerdictDetail = Pick<
+  RecordingVerificationSummary,
+  'firstBadSeq' | 'message' | 'signed' | 'judgedOn'
+>;
 
 /** The stored detail as the store wrote it; a value it cannot read is treated as absent. */
 function verdictDetailFromRow(json: string | null): VerdictDetail {
@@ -51,6 +54,7 @@ function verdictDetailFromRow(json: string | null): VerdictDetail {
       ...(detail.firstBadSeq !== undefined ? { firstBadSeq: detail.firstBadSeq } : {}),
       ...(typeof detail.message === 'string' ? { message: detail.message } : {}),
       ...(detail.signed !== undefined ? { signed: detail.signed } : {}),
+      ...(typeof detail.judgedOn === 'string' ? { judgedOn: detail.judgedOn } : {}),
     };
   } catch {
     return {};
@@ -59,9 +63,9 @@ function verdictDetailFromRow(json: string | null): VerdictDetail {
 
 /** The detail column for a verdict (null when the verdict carries none). */
 export function verdictDetailToRow(verdict: RecordingVerificationSummary): string | null {
-  const { firstBadSeq, message, signed } = verdict;
+  const { firstBadSeq, message, signed, judgedOn } = verdict;
   if (firstBadSeq === undefined && message === undefined && signed === undefined) return null;
-  return JSON.stringify({ firstBadSeq, message, signed });
+  return JSON.stringify({ firstBadSeq, message, signed, judgedOn });
 }
 
 /**

@@ -5,6 +5,7 @@
  * in the recording stream; these rows are for listing, filtering and recovery.
  */
 
+import type { SeekTable } from '../../shared/recording/seekTable.ts';
 import type { SignedSessionFacts } from '../../shared/recording/signedSessionFacts.ts';
 
 export type RecordingStatus = 'recording' | 'complete' | 'interrupted' | 'failed';
@@ -48,6 +49,11 @@ export interface RecordingVerificationSummary {
    * so a row edited after the check is flagged without verifying again (issue #12).
    */
   signed?: SignedSessionFacts | null;
+  /**
+   * What the verdict was made on (issue #16): the stored bytes' fingerprint and the row facts the
+   * check read, hashed (recordingJudge.ts). Absent when the storage could not tell cheaply.
+   */
+  judgedOn?: string;
 }
 
 export type NewRecording = Pick<
@@ -164,6 +170,16 @@ export interface RecordingChunkStore {
   ): Promise<RecordingChunk[]>;
 }
 
+/**
+ * Finished recordings' seek tables (issue #16). A table is a map of the stored stream, never
+ * evidence: a wrong one makes the stretches it names fail verification, nothing more.
+ */
+export interface RecordingSeekTableStore {
+  getSeekTable(sessionId: string): Promise<SeekTable | undefined>;
+  /** Stores it, replacing one stored before (rebuilt when the stored bytes no longer match). */
+  putSeekTable(sessionId: string, table: SeekTable): Promise<void>;
+}
+
 /** Who read which recording. */
 export interface RecordingAccessLog {
   insertRecordingAccess(access: RecordingAccessRecord): Promise<void>;
@@ -175,6 +191,7 @@ export interface RecordingStore
   extends RecordingCatalog,
     RecordingLifecycle,
     RecordingChunkStore,
+    RecordingSeekTableStore,
     RecordingAccessLog {
   /**
    * Session ids that have recording chunks stored, in order (the recordings check compares

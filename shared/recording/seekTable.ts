@@ -116,6 +116,8 @@ export class SeekTableScanner {
   private lastFrameTime = 0;
   /** Where the record after each frame since the last checkpoint starts, and its time. */
   private recent = new Map<number, { end: number; time: number }>();
+  /** Where the record after the last checkpoint starts (the header's end before any). */
+  private lastCheckpointEnd = 0;
 
   push(chunk: Uint8Array): void {
     let at = 0;
@@ -211,7 +213,14 @@ export class SeekTableScanner {
           return;
         }
         const covered = this.recent.get(checkpoint.seq);
-        const from = checkpoint.seq === 0 ? this.headerBytes : (covered?.end ?? this.recordStart);
+        // A checkpoint started right after a lagging one, with no frame written in between,
+        // covers frames that precede the lagging one's record: its stretch must still start
+        // after that record, which a verifier resumed here would see as going back (the
+        // recordingSeekTable flake under load, issue #16).
+        const from =
+          checkpoint.seq === 0
+            ? this.headerBytes
+            : Math.max(covered?.end ?? this.recordStart, this.lastCheckpointEnd);
         this.points.push({
           seq: checkpoint.seq,
           hash: Buffer.from(checkpoint.hash).toString('hex'),
@@ -224,6 +233,7 @@ export class SeekTableScanner {
         });
         // Frame `seq` stays: a later checkpoint may cover the same frame (the final one).
         for (const seq of this.recent.keys()) if (seq < checkpoint.seq) this.recent.delete(seq);
+        this.lastCheckpointEnd = this.offset;
         this.nextHead();
         return;
       }

@@ -212,3 +212,44 @@ describe('ProgressiveRecording + PlaybackService', () => {
     await playbacks.dispose();
   });
 });
+
+describe('cold seeks into quiet gaps', () => {
+  it('a seek into the quiet gap before an island’s first frame shows the screen before it, not an empty one', async () => {
+    // Stretches of 400 KiB (no earlier ones are fetched as context), each after 10 s of quiet.
+    const r = new RecordingBuilder('ses_prog', key, { meta: { protocol: 'ssh' } });
+    r.json('m', 1, { type: 'pty-req', term: 'xterm', cols: 100, rows: 30, width: 0, height: 0 });
+    const lastFrameOf: number[] = [];
+    /** Ms from the start of each frame, by seq. */
+    const msAt: number[] = [0, 100];
+    for (let s = 0; s < 8; s++) {
+      for (let f = 0; f < 4; f++) {
+        let text = '';
+        for (let n = 0; text.length < 100 * 1024; n++)
+          text += `stretch ${s} frame ${f} line ${n}\r\n`;
+        r.frame('o', 1, text, f === 0 ? 10_000 : 100);
+        msAt.push(msAt.at(-1)! + (f === 0 ? 10_000 : 100));
+      }
+      lastFrameOf.push(r.frames);
+      r.checkpoint({ final: s === 7 });
+    }
+    const msOf = (seq: number) => msAt[seq]!;
+    const { gateway, playbacks, info } = await open(
+      r.bytes(),
+      r.offsetOf(r.indexOf('checkpoint', lastFrameOf[0]!) + 1),
+    );
+    // An island from stretch 5 (its third frame)...
+    const inside = await playbacks.seek('c1', {
+      playbackId: info.playbackId,
+      atMs: msOf(lastFrameOf[4]! + 3),
+    });
+    expect(inside.snapshot).toContain('stretch 5 frame 2');
+    // ...then the gap before its first frame: the screen stretch 4 left.
+    const gap = await playbacks.seek('c1', {
+      playbackId: info.playbackId,
+      atMs: msOf(lastFrameOf[4]!) + 5_000,
+    });
+    expect(gap.snapshot).toContain('stretch 4 frame 3');
+    gateway.release();
+    await playbacks.dispose();
+  });
+});

@@ -260,7 +260,16 @@ export class ProgressiveRecording {
     const table = await this.seekTable();
     if (!table || table.points.length === 0 || !this.header) return null;
     for (const island of this.islands) {
-      if (island.failure === null && atMs >= island.fromMs && atMs <= island.throughMs) {
+      // Only an island with output at or before the target: one that starts in a quiet gap
+      // after it would show an empty screen (issue #16, seen in bench:replay's cold seeks).
+      const e = island.builder.events;
+      if (
+        island.failure === null &&
+        atMs >= island.fromMs &&
+        atMs <= island.throughMs &&
+        e.count > 0 &&
+        e.t[0]! <= atMs
+      ) {
         return island;
       }
     }
