@@ -304,6 +304,7 @@ const fallbackCodes: Record<number, ApiErrorCode> = {
   413: 'payload_too_large',
   415: 'unsupported_media_type',
   429: 'rate_limited',
+  503: 'unavailable',
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import pg from 'pg';
 import { KyselyAccessRequestStore } from './kyselyAccessRequestStore.ts';
 import { KyselyAuditStore } from './kyselyAuditStore.ts';
 import { KyselyCatalogStore } from './kyselyCatalogStore.ts';
+import { KyselyClusterSecretStore } from './kyselyClusterSecretStore.ts';
 import { KyselyIdentityStore } from './kyselyIdentityStore.ts';
 import { KyselyRecordingStore } from './kyselyRecordingStore.ts';
 import { KyselyRecordingTextStore } from './kyselyRecordingTextStore.ts';
@@ -139,9 +140,13 @@ function combineStores(connection: StoreConnection): Store {
     new KyselyRecordingStore(connection),
     new KyselyRecordingTextStore(connection),
     new KyselyAuditStore(connection),
+    new KyselyClusterSecretStore(connection),
   ];
   const store: Record<string, unknown> = {
     kind: connection.kind,
+    ping: async () => {
+      await sql`select 1`.execute(connection.db);
+    },
     close: () => connection.db.destroy(),
   };
   for (const aggregate of aggregates) {

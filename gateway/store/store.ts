@@ -6,7 +6,8 @@
  * - sessionStore.ts: sessions and their connect tickets;
  * - recordingStore.ts: recording rows, checkpoint progress, chunks, who read which recording;
  * - recordingTextStore.ts: the search index over recordings;
- * - auditStore.ts: the audit log's chain and its signed checkpoints.
+ * - auditStore.ts: the audit log's chain and its signed checkpoints;
+ * - clusterSecretStore.ts: the replicas' shared identity, sealed (issue #17).
  * Each has one Kysely implementation (kysely*Store.ts) over SQLite and PostgreSQL, sharing one
  * connection (storeConnection.ts) and one schema (migrations.ts). The store knows no transport
  * and no crypto: secrets arrive already encrypted, tokens and tickets already hashed.
@@ -21,6 +22,7 @@
 import type { AccessRequestStore } from './accessRequestStore.ts';
 import type { AuditStore } from './auditStore.ts';
 import type { CatalogStore } from './catalogStore.ts';
+import type { ClusterSecretStore } from './clusterSecretStore.ts';
 import type { IdentityStore } from './identityStore.ts';
 import type { RecordingStore } from './recordingStore.ts';
 import type { RecordingTextStore } from './recordingTextStore.ts';
@@ -30,6 +32,7 @@ import type { StoreHandle } from './storeConnection.ts';
 export type * from './accessRequestStore.ts';
 export type * from './auditStore.ts';
 export type * from './catalogStore.ts';
+export type * from './clusterSecretStore.ts';
 export type * from './identityStore.ts';
 export type * from './recordingStore.ts';
 export { recordingAccessActions } from './recordingStore.ts';
@@ -45,4 +48,5 @@ export type Store = StoreHandle &
   SessionStore &
   RecordingStore &
   RecordingTextStore &
-  AuditStore;
+  AuditStore &
+  ClusterSecretStore;

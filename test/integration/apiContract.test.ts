@@ -23,6 +23,8 @@ import { startTestGateway, type TestGateway } from '../harness/gatewayForTests.t
 /** Who may call each route: the security policy, restated. */
 const expectedAccess: Record<RouteName, 'public' | 'signed-in' | readonly Role[]> = {
   health: 'public',
+  healthz: 'public',
+  readyz: 'public',
   keys: 'public',
   login: 'public',
   refresh: 'public',
