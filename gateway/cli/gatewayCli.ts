@@ -147,7 +147,7 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
       new Option(
         '--drain-timeout <duration>',
         'on SIGTERM: how long live sessions may run on before they are ended (default 30s; 0 with --exit-with-parent)',
-      ).argParser(durationArg),
+      ).argParser(drainTimeoutArg),
     )
     .option(
       '--exit-with-parent',
@@ -511,6 +511,11 @@ function advertisedAddressArg(value: string) {
     throw new InvalidArgumentError('an advertised address needs its real port, not 0');
   }
   return address;
+}
+
+/** A duration, or 0: end live sessions at once on SIGTERM. */
+function drainTimeoutArg(value: string): number {
+  return value.trim() === '0' ? 0 : durationArg(value);
 }
 
 function durationArg(value: string): number {
