@@ -216,10 +216,15 @@ export async function openGatewayServices(
     ...(sqliteFile !== undefined && { worker: { indexFile: sqliteFile } }),
   });
   const hashPool = new ChainHashPool(log ? { log } : {});
+  // After a rotation (issue #17) the earlier keys still verify what they signed.
+  const earlierRecordingKeys = (cluster?.recordingKeys ?? []).filter(
+    (key) => key.keyId !== dataDir.recordingKey.keyId,
+  );
   const recordings = new RecordingArchive(
     [segments, chunks],
     dataDir.recordingKey.publicKeyPem,
     (bytes) => signBytes(dataDir.recordingKey.privateKey, bytes),
+    earlierRecordingKeys.map((key) => key.publicKeyPem),
   );
   const recordingJudge = new RecordingJudge({ recordings, store, clock });
   const auth = new AuthService(store, clock, dataDir.masterKey, {
@@ -301,6 +306,11 @@ export async function openGatewayServices(
         publicKeyPem: dataDir.recordingKey.publicKeyPem,
       },
       sshHostKey: null,
+      earlierRecordingKeys: earlierRecordingKeys.map((key) => ({
+        algorithm: 'ed25519' as const,
+        keyId: key.keyId,
+        publicKeyPem: key.publicKeyPem,
+      })),
     },
   };
 }

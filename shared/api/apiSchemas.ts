@@ -727,6 +727,15 @@ export const keysSchema = z.object({
   }),
   /** The gateway SSH listener's host key (OpenSSH public key line), once it has one. */
   sshHostKey: z.string().nullable().default(null),
+  /**
+   * Recording keys this gateway signed with before a rotation (issue #17), oldest first: they
+   * sign nothing new but still verify what they signed. Empty until a key is rotated.
+   */
+  earlierRecordingKeys: z
+    .array(
+      z.object({ algorithm: z.literal('ed25519'), keyId: z.string(), publicKeyPem: z.string() }),
+    )
+    .default([]),
 });
 export type Keys = z.infer<typeof keysSchema>;
 

@@ -29,7 +29,7 @@ import { waitFor } from '../harness/waitFor.ts';
 const ROOT = { username: 'root', password: 'root-password-1' };
 const ALICE = { username: 'alice', password: 'alice-password-1' };
 /** How long a draining replica lets live sessions run on in this test. */
-const DRAIN_SECONDS = 4;
+const DRAIN_SECONDS = 8;
 
 interface Shell {
   client: ssh2.Client;
@@ -320,7 +320,8 @@ describeWithSshd('gateway replicas behind HAProxy', () => {
         const a = cluster.replica(0);
         const b = cluster.replica(1);
         const alice = await cluster.signIn(b.api, ALICE);
-        const finishing = await openShell(a.ssh, await alice.createSession(resourceId), hostKey);
+        const finishingSession = await alice.createSession(resourceId);
+        const finishing = await openShell(a.ssh, finishingSession, hostKey);
         const lingering = await openShell(a.ssh, await alice.createSession(resourceId), hostKey);
         lingering.client.on('error', () => {});
         const refusedLater = await alice.createSession(resourceId);
@@ -356,6 +357,13 @@ describeWithSshd('gateway replicas behind HAProxy', () => {
         await finishing.closed;
         finishing.client.end();
         expect(finishing.output()).toContain('still-9');
+        // Its recording closed and its row ended while the replica still drains.
+        await waitFor(
+          async () =>
+            (await alice.getSession(finishingSession.sessionId)).state === 'ended' || undefined,
+          'the finished session to be ended',
+          (DRAIN_SECONDS - 2) * 1000,
+        );
         lingering.type('echo "lingering-$((2 * 4))"');
         await waitFor(
           () => lingering.output().includes('lingering-8') || undefined,
@@ -371,6 +379,53 @@ describeWithSshd('gateway replicas behind HAProxy', () => {
         expect(drainedMs).toBeGreaterThanOrEqual(DRAIN_SECONDS * 1000 - 200);
         expect(process.stderr()).toMatch(/ended 1 live session/);
         console.log(`[replicas] SIGTERM to exit with one session left: ${drainedMs} ms`);
+        alice.close();
+      }, 120_000);
+
+      it('keys rotate: new recordings are signed by the new key, earlier ones still verify with theirs', async () => {
+        const a = cluster.replica(0);
+        const b = cluster.replica(1);
+        const before = await cluster.signIn(b.api, ALICE);
+        const oldSession = (await before.listRecordings({ limit: 1 }))[0]?.sessionId as string;
+        const oldKeyId = (await before.keys()).recordingKey.keyId;
+        before.close();
+
+        const rotated = await cluster.admin(['keys', 'rotate']);
+        expect(rotated.code, rotated.stderr).toBe(0);
+        const newKey = JSON.parse(rotated.stdout) as { keyId: string; publicKeyPem: string };
+        expect(newKey.keyId).not.toBe(oldKeyId);
+        // Replicas pick the new key up at start.
+        await b.kill('SIGINT');
+        await Promise.all([a.start(), b.start()]);
+
+        const alice = await cluster.signIn(a.api, ALICE);
+        const keys = await alice.keys();
+        expect(keys.recordingKey.keyId).toBe(newKey.keyId);
+        expect(keys.earlierRecordingKeys.map((k) => k.keyId)).toEqual([oldKeyId]);
+        expect(keys.sshHostKey).toBe(hostKey);
+
+        const session = await alice.createSession(resourceId);
+        const shell = await openShell(a.ssh, session, hostKey);
+        shell.type('echo "new-key-$((5 * 5))"; exit');
+        await shell.closed;
+        shell.client.end();
+        for (const [sessionId, keyId, pem] of [
+          [session.sessionId, newKey.keyId, newKey.publicKeyPem],
+          [oldSession, oldKeyId, recordingKeyPem],
+        ] as const) {
+          const recording = await waitFor(
+            async () => {
+              const r = await alice.getRecording(sessionId);
+              return r.status === 'complete' ? r : undefined;
+            },
+            `the recording of ${sessionId}`,
+            20_000,
+          );
+          expect(recording.verification?.status, sessionId).toBe('verified');
+          const bundle = await bundleOf(alice, sessionId);
+          const report = await verifyBundle(bundle, { publicKeyPem: pem });
+          expect(report, sessionId).toMatchObject({ ok: true, status: 'verified', keyId });
+        }
         alice.close();
       }, 120_000);
     });
