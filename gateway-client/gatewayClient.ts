@@ -407,6 +407,16 @@ export class GatewayClient {
     return this.call('keys');
   }
 
+  /** `GET /v1/healthz`: the gateway process answers (issue #17). */
+  async liveness() {
+    return this.call('healthz');
+  }
+
+  /** `GET /v1/readyz`: this replica takes new sessions; `unavailable` (503) when it does not. */
+  async readiness() {
+    return this.call('readyz');
+  }
+
   /** Throws `GatewayApiError` with code `totp_required` when the account needs a TOTP code. */
   async login(request: LoginRequest): Promise<TokenPair> {
     return this.call('login', { body: request });
