@@ -87,7 +87,7 @@ export interface ReplicaCluster {
   readonly caFingerprint: string;
   readonly balancer: { api: string; ssh: HostPort; postgres: HostPort };
   replica(index: 0 | 1): Replica;
-  /** `witness-gateway admin …` against the shared database (through replica A's data dir). */
+  /** `witness-gateway ARGS…` (`admin …`, `keys rotate`) against the shared database, with replica A's data dir. */
   admin(args: string[], stdin?: string): Promise<CommandResult>;
   /** A signed-in GatewayClient on `url`, pinning the cluster's CA. */
   signIn(url: string, credentials: { username: string; password: string }): Promise<GatewayClient>;
