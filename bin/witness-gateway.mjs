@@ -8,9 +8,10 @@ const { runGatewayCli } = await import(
   new URL('../gateway/cli/gatewayCli.ts', import.meta.url).href
 );
 
+// Resolves with the signal's name: SIGTERM drains (issue #17), SIGINT stops at once.
 const stopped = new Promise((resolve) => {
-  process.once('SIGINT', resolve);
-  process.once('SIGTERM', resolve);
+  process.once('SIGINT', () => resolve('SIGINT'));
+  process.once('SIGTERM', () => resolve('SIGTERM'));
 });
 const code = await runGatewayCli(process.argv.slice(2), {
   stdout: (text) => process.stdout.write(text),

@@ -311,6 +311,7 @@ const fallbackCodes: Record<number, ApiErrorCode> = {
   413: 'payload_too_large',
   415: 'unsupported_media_type',
   429: 'rate_limited',
+  503: 'unavailable',
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -411,6 +412,16 @@ export class GatewayClient {
 
   async keys() {
     return this.call('keys');
+  }
+
+  /** `GET /v1/healthz`: the gateway process answers (issue #17). */
+  async liveness() {
+    return this.call('healthz');
+  }
+
+  /** `GET /v1/readyz`: this replica takes new sessions; `unavailable` (503) when it does not. */
+  async readiness() {
+    return this.call('readyz');
   }
 
   /** Throws `GatewayApiError` with code `totp_required` when the account needs a TOTP code. */

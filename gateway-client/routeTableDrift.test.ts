@@ -23,6 +23,8 @@ import { type Download, GatewayClient } from './gatewayClient.ts';
 const calls: Record<string, { route: RouteName; run: (c: GatewayClient) => Promise<unknown> }> = {
   health: { route: 'health', run: (c) => c.health() },
   keys: { route: 'keys', run: (c) => c.keys() },
+  liveness: { route: 'healthz', run: (c) => c.liveness() },
+  readiness: { route: 'readyz', run: (c) => c.readiness() },
   login: {
     route: 'login',
     run: (c) => c.login({ username: 'alice', password: 'alice-password-1' }),

@@ -42,4 +42,5 @@ const HTTP_STATUS: Record<ApiErrorCode, number> = {
   no_active_grant: 403,
   access_request_required: 403,
   internal: 500,
+  unavailable: 503,
 };

@@ -4,18 +4,21 @@
  */
 // First: ssh2 binds crypto.randomFillSync when it loads (pooledRandom.ts says why).
 import './pooledRandom.ts';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Keys, PROTOCOLS } from '../shared/api/apiSchemas.ts';
 import { type RunningApi, startApiServer } from './api/apiServer.ts';
 import { AuditTrail } from './audit/auditTrail.ts';
 import { AuthService, type AuthSettings, DEFAULT_AUTH_SETTINGS } from './auth/authService.ts';
 import { type Clock, systemClock } from './clock.ts';
+import { type ClusterIdentity, loadOrCreateClusterIdentity } from './config/clusterIdentity.ts';
 import { type GatewayKeyMaterial, loadOrInitDataDir } from './config/dataDir.ts';
 import { signBytes } from './config/recordingSignature.ts';
+import { readSealingKey } from './config/sealingKey.ts';
 import { DbCertificateIssuer } from './dbCertificates/dbCertificateIssuer.ts';
 import { GrantBook } from './grants/grantBook.ts';
 import { GroupDirectory } from './groups/groupDirectory.ts';
+import { Readiness } from './health/readiness.ts';
 import { createJsonLogger, type Logger } from './logger.ts';
 import { MachineIdentities } from './machines/machineIdentities.ts';
 import { OidcProviderBook } from './oidc/oidcProviderBook.ts';
@@ -57,7 +60,11 @@ import { RecordingTextIndexer } from './search/recordingTextIndexer.ts';
 import { endCarriedSessions } from './sessions/endCarriedSessions.ts';
 import { LiveSessions } from './sessions/liveSessions.ts';
 import { LiveWatches } from './sessions/liveWatches.ts';
-import { type ListenerAddresses, SessionService } from './sessions/sessionService.ts';
+import {
+  type ListenerAddress,
+  type ListenerAddresses,
+  SessionService,
+} from './sessions/sessionService.ts';
 import { openPostgresStore, openSqliteStore } from './store/openStore.ts';
 import type { Store } from './store/store.ts';
 import { UserAdmin } from './users/userAdmin.ts';
@@ -69,6 +76,11 @@ export interface GatewayConfig {
   databaseUrl?: string | undefined;
   /** Base64 of 32 bytes; overrides the generated master.key file. */
   masterKeyBase64?: string | undefined;
+  /**
+   * With `databaseUrl`: the 32-byte key that seals the identity the replicas share in the
+   * database (issue #17, config/clusterIdentity.ts). Required then; never stored.
+   */
+  sealingKey?: Buffer | undefined;
   /** Extra DNS names / IPs for the server certificate. */
   hostnames?: string[] | undefined;
   auth?: Partial<AuthSettings>;
@@ -86,6 +98,12 @@ export interface GatewayConfig {
    * get while its user has sessions (`providerCheckMaxAgeMs`, default 10 min; tests shorten).
    */
   oidc?: Partial<OidcSignInSettings> & { providerCheckMaxAgeMs?: number };
+  /**
+   * What clients are told to connect to (issue #17): a load balancer's addresses in front of
+   * several replicas. Sessions' endpoints and database certificates name these instead of the
+   * listeners' own addresses; `api` goes into enrollment links.
+   */
+  advertise?: { api?: string; ssh?: ListenerAddress; postgres?: ListenerAddress } | undefined;
   /** How often the background recordings check runs (it also runs at start); default 6 h. */
   recordingCheckIntervalMs?: number | undefined;
   /** How often every stored recording is verified again (also at start); default 1 h. */
@@ -97,6 +115,8 @@ export interface GatewayConfig {
 export interface GatewayServices {
   store: Store;
   dataDir: GatewayKeyMaterial;
+  /** With PostgreSQL: the identity every replica shares (issue #17), the same object as dataDir. */
+  cluster: ClusterIdentity | undefined;
   auth: AuthService;
   resources: ResourceCatalog;
   grants: GrantBook;
@@ -116,8 +136,13 @@ export interface GatewayServices {
   /** Hashes recordings' bulk frames off the event loop; its threads start with the first bulk session. */
   hashPool: ChainHashPool;
   keys: Keys;
-  /** Where this instance's protocol listeners are bound; filled in as they start. */
+  /**
+   * What clients are told to connect to per protocol: the advertised address when one is
+   * configured (a load balancer, issue #17), else where this instance's listener is bound.
+   */
   listeners: ListenerAddresses;
+  /** What `GET /v1/readyz` answers (issue #17): listeners up, store reachable, not draining. */
+  readiness: Readiness;
   /** Finds recordings that are missing a row or their bytes (issue #12). */
   recordingCheck: RecordingCheck;
   /** Verifies a recording and its row, and stores the verdict with when it was made (issue #12). */
@@ -150,6 +175,8 @@ export interface GatewayServices {
 
 export interface RunningGateway {
   apiUrl: string;
+  /** The API URL clients are given (enrollment links): `advertise.api`, else `apiUrl`. */
+  advertisedApiUrl: string;
   caFingerprint: string;
   services: GatewayServices;
   /** The SSH listener, when configured. */
@@ -157,7 +184,17 @@ export interface RunningGateway {
   /** The PostgreSQL listener, when configured. */
   postgres: RunningPostgresGateway | undefined;
   close(): Promise<void>;
+  /**
+   * SIGTERM (issue #17): readyz turns 503 and new connections are refused with a message at
+   * once; live sessions may finish for up to `timeoutMs`, then the rest are ended ("shutting
+   * down") and the gateway closes. Resolves with how many sessions had to be ended.
+   */
+  drain(timeoutMs: number): Promise<{ endedSessions: number }>;
 }
+
+/** `--drain-timeout`'s default: how long live sessions may run on after SIGTERM. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+const DRAIN_POLL_MS = 100;
 
 export const SQLITE_FILE_NAME = 'witness.sqlite';
 const TOKEN_SWEEP_INTERVAL_MS = 3600_000;
@@ -173,15 +210,29 @@ export async function openGatewayServices(
   log?: Logger,
 ): Promise<GatewayServices> {
   const clock = config.clock ?? systemClock;
-  const dataDir = loadOrInitDataDir(config.dataDir, {
-    hostnames: config.hostnames,
-    masterKeyBase64: config.masterKeyBase64,
-  });
   const sqliteFile = config.databaseUrl ? undefined : path.join(config.dataDir, SQLITE_FILE_NAME);
+  // Before the database is touched: a replica without its sealing key must not start at all.
+  const sealingKey =
+    sqliteFile === undefined ? (config.sealingKey ?? readSealingKey({})) : undefined;
   const store =
     sqliteFile === undefined
       ? await openPostgresStore(config.databaseUrl as string)
       : await openSqliteStore(sqliteFile);
+  let cluster: ClusterIdentity | undefined;
+  let dataDir: GatewayKeyMaterial;
+  try {
+    cluster =
+      sealingKey === undefined ? undefined : await openClusterIdentity(store, sealingKey, config);
+    dataDir =
+      cluster ??
+      loadOrInitDataDir(config.dataDir, {
+        hostnames: config.hostnames,
+        masterKeyBase64: config.masterKeyBase64,
+      });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   const listeners: ListenerAddresses = {};
   const instanceId = loadOrCreateGatewayInstanceId(config.dataDir);
   // SQLite deployment: segment files in the data dir; PostgreSQL: rows shared by all replicas.
@@ -194,10 +245,15 @@ export async function openGatewayServices(
     ...(sqliteFile !== undefined && { worker: { indexFile: sqliteFile } }),
   });
   const hashPool = new ChainHashPool(log ? { log } : {});
+  // After a rotation (issue #17) the earlier keys still verify what they signed.
+  const earlierRecordingKeys = (cluster?.recordingKeys ?? []).filter(
+    (key) => key.keyId !== dataDir.recordingKey.keyId,
+  );
   const recordings = new RecordingArchive(
     [segments, chunks],
     dataDir.recordingKey.publicKeyPem,
     (bytes) => signBytes(dataDir.recordingKey.privateKey, bytes),
+    earlierRecordingKeys.map((key) => key.publicKeyPem),
   );
   const recordingJudge = new RecordingJudge({ recordings, store, clock });
   const relyingParty = new RelyingParty();
@@ -263,6 +319,7 @@ export async function openGatewayServices(
     },
     store,
     dataDir,
+    cluster,
     auth,
     liveWatches,
     users: new UserAdmin({ store, auth, liveWatches, clock }),
@@ -281,6 +338,7 @@ export async function openGatewayServices(
       listeners: () => listeners,
     }),
     listeners,
+    readiness: new Readiness({ ping: () => store.ping(), instanceId }),
     instanceId,
     recordingCheck: new RecordingCheck({ store, segmentRoot }, clock),
     recorder: new Recorder({
@@ -311,8 +369,27 @@ export async function openGatewayServices(
         publicKeyPem: dataDir.recordingKey.publicKeyPem,
       },
       sshHostKey: null,
+      earlierRecordingKeys: earlierRecordingKeys.map((key) => ({
+        algorithm: 'ed25519' as const,
+        keyId: key.keyId,
+        publicKeyPem: key.publicKeyPem,
+      })),
     },
   };
+}
+
+/** The replicas' shared identity (issue #17); the data dir keeps only this replica's own state. */
+async function openClusterIdentity(
+  store: Store,
+  sealingKey: Buffer,
+  config: GatewayConfig,
+): Promise<ClusterIdentity> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  return loadOrCreateClusterIdentity(store, sealingKey, {
+    dataDir: config.dataDir,
+    hostnames: config.hostnames,
+    masterKeyBase64: config.masterKeyBase64,
+  });
 }
 
 export async function startGateway(config: GatewayConfig): Promise<RunningGateway> {
@@ -330,6 +407,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   const context: ProtocolContext = {
     dataDir: config.dataDir,
     keyMaterial: services.dataDir,
+    ...(services.cluster && { sshHostKey: services.cluster.sshHostKey }),
     sessions: services.sessions,
     resources: services.resources,
     store: services.store,
@@ -349,7 +427,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       const started = await startProtocol(protocol, listen, context);
       (protocols as Record<string, RunningProtocol>)[protocol] = started;
       running.push(started);
-      services.listeners[protocol] = started.address;
+      services.listeners[protocol] = config.advertise?.[protocol] ?? started.address;
     }
     api = await startApiServer(
       {
@@ -366,7 +444,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       },
       log,
     );
-    services.publicUrl.value ??= api.url;
+    services.publicUrl.value ??= config.advertise?.api ?? api.url;
     services.providerCheck.start();
     services.recordingCheck.start(
       config.recordingCheckIntervalMs ?? DEFAULT_RECORDING_CHECK_INTERVAL_MS,
@@ -389,26 +467,46 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     });
   }, TOKEN_SWEEP_INTERVAL_MS);
   sweep.unref();
+  services.readiness.markServing();
+  const close = async () => {
+    clearInterval(sweep);
+    await api.close();
+    // Ends live sessions with a notice, so their recordings close with a final checkpoint.
+    await closeProtocols();
+    liveSessions.shutdown();
+    await services.recorder.closeAll();
+    await services.recordingCheck.stop();
+    await services.reverifier.stop();
+    await services.providerCheck.stop();
+    await services.hashPool.close();
+    await services.textIndex.close();
+    await services.audit.close();
+    await services.store.close();
+  };
   return {
     apiUrl: api.url,
+    advertisedApiUrl: config.advertise?.api ?? api.url,
     caFingerprint: services.dataDir.caFingerprint,
     services,
     ssh: protocols.ssh,
     postgres: protocols.postgres,
-    close: async () => {
-      clearInterval(sweep);
-      await api.close();
-      // Ends live sessions with a notice, so their recordings close with a final checkpoint.
-      await closeProtocols();
-      liveSessions.shutdown();
-      await services.recorder.closeAll();
-      await services.recordingCheck.stop();
-      await services.reverifier.stop();
-      await services.providerCheck.stop();
-      await services.hashPool.close();
-      await services.textIndex.close();
-      await services.audit.close();
-      await services.store.close();
+    close,
+    drain: async (timeoutMs) => {
+      services.readiness.startDraining(clock.now());
+      services.sessions.refuseNewConnections(
+        'This gateway replica is shutting down and takes no new sessions — connect again; the load balancer sends you to another replica.',
+      );
+      // Real time, not the injected clock: this waits for people to finish their work.
+      const deadline = Date.now() + timeoutMs;
+      while (liveSessions.sessionIds.length > 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+      }
+      const endedSessions = liveSessions.sessionIds.length;
+      if (endedSessions > 0) {
+        log.info('drain timeout reached, ending live sessions', { sessions: endedSessions });
+      }
+      await close();
+      return { endedSessions };
     },
   };
 }

@@ -409,6 +409,42 @@ describe('witness recordings list/export (signed in)', () => {
     expect(verified.stdout).toContain('  frames:         20\n');
   });
 
+  it('names the key that signed the bundle in its hint, also an earlier one after a rotation (issue #17)', async () => {
+    const bundle = await bundleBytes(buildSshRecording(key).bytes());
+    gateway.override('GET /v1/recordings/s_1/export', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.end(bundle);
+    });
+    // The gateway now signs with otherKey; key signed this recording before the rotation.
+    gateway.override('GET /v1/keys', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          caFingerprint: pki.caFingerprint,
+          caPem: pki.caPem,
+          recordingKey: { algorithm: 'ed25519', ...pick(otherKey) },
+          sshHostKey: null,
+          earlierRecordingKeys: [{ algorithm: 'ed25519', ...pick(key) }],
+        }),
+      );
+    });
+    const output = path.join(home, 'old.wbundle');
+    const exported = await witness([
+      'recordings',
+      'export',
+      's_1',
+      '--format',
+      'bundle',
+      '-o',
+      output,
+    ]);
+    expect(exported.code, exported.stderr).toBe(0);
+    const fingerprint = publicKeyFingerprint(key.publicKeyPem);
+    expect(exported.stderr).toContain(`--fingerprint ${fingerprint}`);
+    const verified = await witness(['recordings', 'verify', output, '--fingerprint', fingerprint]);
+    expect(verified.code, verified.stderr).toBe(0);
+  });
+
   it('writes a .cast under the default name, and refuses to overwrite it without --force', async () => {
     const cast = '{"version":2,"width":80,"height":24,"timestamp":1}\n[0.1,"o","hi\\r\\n"]\n';
     let channel: string | null = null;
@@ -646,4 +682,8 @@ function writeSlowly(res: ServerResponse, bytes: Buffer): void {
     res.end();
   };
   next();
+}
+
+function pick(signer: TestRecordingKey): { keyId: string; publicKeyPem: string } {
+  return { keyId: signer.keyId, publicKeyPem: signer.publicKeyPem };
 }

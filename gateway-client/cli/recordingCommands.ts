@@ -23,6 +23,7 @@ import { pipeline } from 'node:stream/promises';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type Recording, recordingStatusFilters } from '../../shared/api/apiSchemas.ts';
 import {
+  BUNDLE_MAGIC,
   type BundleVerificationReport,
   InvalidFingerprintError,
   parseKeyFingerprint,
@@ -283,9 +284,16 @@ class RecordingCommands {
         );
       }
       if (options.format === 'bundle') {
+        const bundleKeyId = await keyIdOfBundle(output);
         const fingerprint = await client
           .keys()
-          .then((keys) => publicKeyFingerprint(keys.recordingKey.publicKeyPem))
+          .then((keys) => {
+            // After a rotation (issue #17) an older recording is signed by an earlier key.
+            const signer =
+              keys.earlierRecordingKeys.find((key) => key.keyId === bundleKeyId) ??
+              keys.recordingKey;
+            return publicKeyFingerprint(signer.publicKeyPem);
+          })
           .catch(() => '<the gateway key fingerprint from your admin>');
         this.info(
           `Check it offline: witness recordings verify ${output} --fingerprint ${fingerprint}`,
@@ -526,4 +534,23 @@ async function exists(file: string): Promise<boolean> {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** The key id a saved bundle's description line names, or undefined when it cannot be read. */
+async function keyIdOfBundle(file: string): Promise<string | undefined> {
+  try {
+    const handle = await fs.open(file, 'r');
+    try {
+      const { buffer, bytesRead } = await handle.read(Buffer.alloc(64 * 1024), 0, 64 * 1024, 0);
+      const text = buffer.subarray(0, bytesRead).toString('utf8');
+      if (!text.startsWith(BUNDLE_MAGIC)) return undefined;
+      const line = text.slice(BUNDLE_MAGIC.length).split('\n', 1)[0] ?? '';
+      const keyId = (JSON.parse(line) as { keyId?: unknown }).keyId;
+      return typeof keyId === 'string' ? keyId : undefined;
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return undefined;
+  }
 }

@@ -1,9 +1,11 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
-import { MAX_REQUEST_BODY_BYTES } from '../../shared/api/apiSchemas.ts';
+import { API_PREFIX, MAX_REQUEST_BODY_BYTES } from '../../shared/api/apiSchemas.ts';
 import { GatewayError } from '../gatewayError.ts';
 import type { Logger } from '../logger.ts';
 import { StoreConflictError } from '../store/storeConflictError.ts';
 import { type ApiServices, registerRoutes } from './routes.ts';
+
+const QUIET_ROUTES = new Set([`${API_PREFIX}/healthz`, `${API_PREFIX}/readyz`]);
 
 export interface ApiListenOptions {
   host: string;
@@ -40,6 +42,8 @@ export async function startApiServer(
   });
 
   app.addHook('onResponse', async (request, reply) => {
+    // A load balancer checks these several times a second (issue #17): not worth a log line.
+    if (QUIET_ROUTES.has(request.routeOptions.url ?? '')) return;
     log.info('api request', {
       method: request.method,
       // The route pattern, not the raw URL: ids are fine, but query strings are not logged.

@@ -8,6 +8,7 @@ import type { DbCertificateIssuer } from '../dbCertificates/dbCertificateIssuer.
 import { GatewayError } from '../gatewayError.ts';
 import type { GrantBook } from '../grants/grantBook.ts';
 import type { GroupDirectory, GroupView } from '../groups/groupDirectory.ts';
+import type { Readiness } from '../health/readiness.ts';
 import type { MachineIdentities } from '../machines/machineIdentities.ts';
 import type { RecordingArchive } from '../recorder/recordingArchive.ts';
 import type { ResourceCatalog } from '../resources/resourceCatalog.ts';
@@ -75,6 +76,8 @@ export interface ApiServices {
   reverifier: RecordingRouteServices['reverifier'];
   keys: Keys;
   version: string;
+  /** What `GET /v1/readyz` answers for a load balancer (issue #17). */
+  readiness: Pick<Readiness, 'check'>;
   scanHostKey: ResourceAdminServices['scanHostKey'];
   sqlParser: ResourceAdminServices['sqlParser'];
   /** Sign-in through identity providers, and their administration (issue #18). */
@@ -155,6 +158,8 @@ function coreHandlers(services: ApiServices): HandlersFor<CoreRouteName> {
       time: iso(services.clock.now()),
     }),
     keys: async () => services.keys,
+    healthz: async () => ({ status: 'alive' as const }),
+    readyz: () => services.readiness.check(),
 
     // --- authentication
     login: async ({ body, clientAddress }) => presentTokens(await auth.login(body, clientAddress)),

@@ -16,7 +16,14 @@ import {
 } from '../../shared/api/apiSchemas.ts';
 import { createOidcProviderRequestSchema } from '../../shared/api/oidcSchemas.ts';
 import { hashPassword } from '../auth/passwords.ts';
-import { gatewayVersion, openGatewayServices, startGateway } from '../index.ts';
+import { rotateRecordingKey } from '../config/clusterIdentity.ts';
+import { readSealingKey } from '../config/sealingKey.ts';
+import {
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  gatewayVersion,
+  openGatewayServices,
+  startGateway,
+} from '../index.ts';
 import { newId } from '../newId.ts';
 import type {
   RecordingCatalog,
@@ -31,8 +38,11 @@ export interface CliIo {
   stderr: (text: string) => void;
   readStdin: () => Promise<string>;
   env: NodeJS.ProcessEnv;
-  /** Resolves when the process is asked to stop (SIGINT/SIGTERM). */
-  untilStopped: () => Promise<void>;
+  /**
+   * Resolves when the process is asked to stop, with the signal's name when known: `SIGTERM`
+   * drains (issue #17), anything else stops at once.
+   */
+  untilStopped: () => Promise<unknown>;
   /**
    * Resolves when stdin reaches its end or breaks (`serve --exit-with-parent`): the process
    * that started the gateway with a pipe on stdin has gone, however it died.
@@ -74,12 +84,23 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
     new Option('--database-url <url>', 'PostgreSQL URL instead of the embedded SQLite file').env(
       'WITNESS_DATABASE_URL',
     );
+  const sealingKeyOption = () =>
+    new Option(
+      '--sealing-key-file <file>',
+      'with --database-url: file holding the key (base64 of 32 bytes) that seals the identity the replicas share in the database; or set WITNESS_SEALING_KEY',
+    );
+  /** With a database URL, the sealing key from the file or the environment (issue #17). */
+  const sealingKeyFor = (options: { databaseUrl?: string; sealingKeyFile?: string }) =>
+    options.databaseUrl === undefined
+      ? undefined
+      : readSealingKey({ file: options.sealingKeyFile, env: io.env.WITNESS_SEALING_KEY });
   /** The admin commands' services: the gateway's data and store, its API never listening. */
-  const openForAdmin = (options: { data: string; databaseUrl?: string }) =>
+  const openForAdmin = (options: { data: string; databaseUrl?: string; sealingKeyFile?: string }) =>
     openGatewayServices({
       dataDir: path.resolve(options.data),
       api: { host: '127.0.0.1', port: 0 },
       databaseUrl: options.databaseUrl,
+      sealingKey: sealingKeyFor(options),
       masterKeyBase64: io.env.WITNESS_MASTER_KEY,
     });
 
@@ -105,7 +126,30 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
       ).argParser(listenAddressArg),
     )
     .addOption(databaseOption())
+    .addOption(sealingKeyOption())
     .option('--hostname <name...>', 'extra DNS names or IPs for the TLS certificate')
+    .option(
+      '--advertise-api <url>',
+      'API URL clients are given (enrollment links): a load balancer in front of several replicas',
+    )
+    .addOption(
+      new Option(
+        '--advertise-ssh <host:port>',
+        'SSH address sessions name instead of the listener’s own (a load balancer)',
+      ).argParser(advertisedAddressArg),
+    )
+    .addOption(
+      new Option(
+        '--advertise-postgres <host:port>',
+        'PostgreSQL address sessions and database certificates name instead of the listener’s own',
+      ).argParser(advertisedAddressArg),
+    )
+    .addOption(
+      new Option(
+        '--drain-timeout <duration>',
+        'on SIGTERM: how long live sessions may run on before they are ended (default 30s; 0 with --exit-with-parent)',
+      ).argParser(drainTimeoutArg),
+    )
     .option(
       '--exit-with-parent',
       'stop when stdin closes (for a parent such as the desktop app that holds a pipe to it)',
@@ -157,7 +201,12 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
         ssh?: { host: string; port: number };
         postgres?: { host: string; port: number };
         databaseUrl?: string;
+        sealingKeyFile?: string;
         hostname?: string[];
+        advertiseApi?: string;
+        advertiseSsh?: { host: string; port: number };
+        advertisePostgres?: { host: string; port: number };
+        drainTimeout?: number;
         accessTokenTtl: number;
         refreshTokenTtl: number;
         checkRecordingsEvery: number;
@@ -170,8 +219,14 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
           ssh: options.ssh,
           postgres: options.postgres,
           databaseUrl: options.databaseUrl,
+          sealingKey: sealingKeyFor(options),
           masterKeyBase64: io.env.WITNESS_MASTER_KEY,
           hostnames: options.hostname,
+          advertise: {
+            ...(options.advertiseApi !== undefined && { api: options.advertiseApi }),
+            ...(options.advertiseSsh && { ssh: options.advertiseSsh }),
+            ...(options.advertisePostgres && { postgres: options.advertisePostgres }),
+          },
           auth: {
             accessTokenTtlMs: options.accessTokenTtl,
             refreshTokenTtlMs: options.refreshTokenTtl,
@@ -184,7 +239,7 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
         const storeKind = gateway.services.store.kind;
         writeFileSync(
           path.join(options.data, RUNTIME_FILE),
-          `${JSON.stringify({ api: gateway.apiUrl, caFingerprint: gateway.caFingerprint, pid: process.pid })}\n`,
+          `${JSON.stringify({ api: gateway.advertisedApiUrl, caFingerprint: gateway.caFingerprint, pid: process.pid })}\n`,
           { mode: 0o600 },
         );
         io.stderr(
@@ -217,9 +272,24 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
           options.exitWithParent && io.stdinClosed
             ? io.stdinClosed().then(() => io.stderr('stdin closed: the parent process is gone.\n'))
             : new Promise<void>(() => {});
-        await Promise.race([io.untilStopped(), parentGone]);
-        io.stderr('Stopping the gateway…\n');
-        await gateway.close();
+        const signal = await Promise.race([io.untilStopped(), parentGone]);
+        if (signal !== 'SIGTERM') {
+          io.stderr('Stopping the gateway…\n');
+          await gateway.close();
+          return;
+        }
+        // A gateway a parent process owns stops when told; one behind a balancer drains.
+        const drainMs =
+          options.drainTimeout ?? (options.exitWithParent ? 0 : DEFAULT_DRAIN_TIMEOUT_MS);
+        io.stderr(
+          `SIGTERM: draining — no new sessions; live ones may finish for up to ${Math.round(drainMs / 1000)} s…\n`,
+        );
+        const { endedSessions } = await gateway.drain(drainMs);
+        io.stderr(
+          endedSessions > 0
+            ? `Drain time is up: ended ${endedSessions} live session(s) ("gateway shutting down"). Stopped.\n`
+            : 'Every session had finished. Stopped.\n',
+        );
       },
     );
 
@@ -233,6 +303,7 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
     )
     .addOption(dataOption().makeOptionMandatory())
     .addOption(databaseOption())
+    .addOption(sealingKeyOption())
     .requiredOption('--username <name>', 'login name (lower-case)', (v) =>
       parseWith(usernameSchema, v, 'username'),
     )
@@ -250,6 +321,7 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
       async (options: {
         data: string;
         databaseUrl?: string;
+        sealingKeyFile?: string;
         username: string;
         role: Role;
         group?: string[];
@@ -360,37 +432,45 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
     )
     .addOption(dataOption().makeOptionMandatory())
     .addOption(databaseOption())
+    .addOption(sealingKeyOption())
     .option('--session <id...>', 'only these sessions (default: every recording that has ended)')
-    .action(async (options: { data: string; databaseUrl?: string; session?: string[] }) => {
-      const services = await openForAdmin(options);
-      try {
-        const recordings = options.session
-          ? await Promise.all(
-              options.session.map(async (sessionId) => {
-                const recording = await services.store.getRecording(sessionId);
-                if (!recording) throw new CliFailure(`There is no recording of ${sessionId}.`);
-                return recording;
-              }),
-            )
-          : await allEndedRecordings(services.store);
-        let entries = 0;
-        for (const recording of recordings) {
-          try {
-            entries += await services.textIndex.reindex(
-              recording.sessionId,
-              services.recordings.events(recording),
-            );
-          } catch (error) {
-            io.stderr(
-              `Skipped ${recording.sessionId}: ${error instanceof Error ? error.message : String(error)}\n`,
-            );
+    .action(
+      async (options: {
+        data: string;
+        databaseUrl?: string;
+        sealingKeyFile?: string;
+        session?: string[];
+      }) => {
+        const services = await openForAdmin(options);
+        try {
+          const recordings = options.session
+            ? await Promise.all(
+                options.session.map(async (sessionId) => {
+                  const recording = await services.store.getRecording(sessionId);
+                  if (!recording) throw new CliFailure(`There is no recording of ${sessionId}.`);
+                  return recording;
+                }),
+              )
+            : await allEndedRecordings(services.store);
+          let entries = 0;
+          for (const recording of recordings) {
+            try {
+              entries += await services.textIndex.reindex(
+                recording.sessionId,
+                services.recordings.events(recording),
+              );
+            } catch (error) {
+              io.stderr(
+                `Skipped ${recording.sessionId}: ${error instanceof Error ? error.message : String(error)}\n`,
+              );
+            }
           }
+          io.stderr(`Re-indexed ${recordings.length} recordings (${entries} text entries).\n`);
+        } finally {
+          await services.store.close();
         }
-        io.stderr(`Re-indexed ${recordings.length} recordings (${entries} text entries).\n`);
-      } finally {
-        await services.store.close();
-      }
-    });
+      },
+    );
 
   admin
     .command('status')
@@ -399,7 +479,8 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
     )
     .addOption(dataOption().makeOptionMandatory())
     .addOption(databaseOption())
-    .action(async (options: { data: string; databaseUrl?: string }) => {
+    .addOption(sealingKeyOption())
+    .action(async (options: { data: string; databaseUrl?: string; sealingKeyFile?: string }) => {
       const services = await openForAdmin(options);
       try {
         const users = await services.store.listUsers();
@@ -418,24 +499,58 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
     )
     .addOption(dataOption().makeOptionMandatory())
     .addOption(databaseOption())
+    .addOption(sealingKeyOption())
     .option('--json', 'print {"checkedAt": ISO, "problems": [{kind, sessionId, message}]}')
-    .action(async (options: { data: string; databaseUrl?: string; json?: boolean }) => {
+    .action(
+      async (options: {
+        data: string;
+        databaseUrl?: string;
+        sealingKeyFile?: string;
+        json?: boolean;
+      }) => {
+        const services = await openForAdmin(options);
+        try {
+          const { checkedAt, problems } = await services.recordingCheck.check();
+          if (options.json) {
+            io.stdout(
+              `${JSON.stringify({ checkedAt: new Date(checkedAt).toISOString(), problems })}\n`,
+            );
+          } else if (problems.length === 0) {
+            io.stdout('Every recording is accounted for: no problems found.\n');
+          } else {
+            io.stdout(
+              `${problems.map((p) => `${p.kind}\t${p.sessionId}\t${p.message}`).join('\n')}\n`,
+            );
+            io.stderr(`${problems.length} recording problem(s) found.\n`);
+          }
+          if (problems.length > 0) exitCode = EXIT_RECORDING_PROBLEMS;
+        } finally {
+          await services.store.close();
+        }
+      },
+    );
+
+  const keys = program
+    .command('keys')
+    .description('the identity the replicas share in the database (--database-url, issue #17)');
+  keys
+    .command('rotate')
+    .description(
+      'add a new recording-signing key: replicas sign new recordings with it once restarted; every earlier key stays valid for verification',
+    )
+    .addOption(dataOption().makeOptionMandatory())
+    .addOption(databaseOption().makeOptionMandatory())
+    .addOption(sealingKeyOption())
+    .action(async (options: { data: string; databaseUrl: string; sealingKeyFile?: string }) => {
+      // Opening the services first checks the sealing key against what is stored.
       const services = await openForAdmin(options);
       try {
-        const { checkedAt, problems } = await services.recordingCheck.check();
-        if (options.json) {
-          io.stdout(
-            `${JSON.stringify({ checkedAt: new Date(checkedAt).toISOString(), problems })}\n`,
-          );
-        } else if (problems.length === 0) {
-          io.stdout('Every recording is accounted for: no problems found.\n');
-        } else {
-          io.stdout(
-            `${problems.map((p) => `${p.kind}\t${p.sessionId}\t${p.message}`).join('\n')}\n`,
-          );
-          io.stderr(`${problems.length} recording problem(s) found.\n`);
-        }
-        if (problems.length > 0) exitCode = EXIT_RECORDING_PROBLEMS;
+        const sealingKey = sealingKeyFor(options) as Buffer;
+        const key = await rotateRecordingKey(services.store, sealingKey);
+        io.stderr(
+          `New recording key ${key.keyId}; replicas sign new recordings with it after a restart. Earlier keys still verify.\n`,
+        );
+        io.stdout(`${JSON.stringify({ keyId: key.keyId, publicKeyPem: key.publicKeyPem })}\n`);
       } finally {
         await services.store.close();
       }
@@ -460,6 +575,20 @@ function listenAddressArg(value: string) {
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }
+}
+
+/** A host (name or IP) and port clients connect to; unlike a listen address, port 0 is no use. */
+function advertisedAddressArg(value: string) {
+  const address = listenAddressArg(value);
+  if (address.port === 0) {
+    throw new InvalidArgumentError('an advertised address needs its real port, not 0');
+  }
+  return address;
+}
+
+/** A duration, or 0: end live sessions at once on SIGTERM. */
+function drainTimeoutArg(value: string): number {
+  return value.trim() === '0' ? 0 : durationArg(value);
 }
 
 function durationArg(value: string): number {

@@ -257,6 +257,11 @@ function loadOrCreateRecordingKey(files: DataDirFiles): RecordingKey {
       privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     );
   }
+  return recordingKeyOf(privateKey);
+}
+
+/** The recording key as the recorder and the API use it, from its Ed25519 private key. */
+export function recordingKeyOf(privateKey: KeyObject): RecordingKey {
   const publicKey = createPublicKey(privateKey);
   const rawPublicKey = Buffer.from(publicKey.export({ format: 'jwk' }).x ?? '', 'base64url');
   return {
@@ -276,7 +281,7 @@ function loadOrCreateMasterKey(files: DataDirFiles): Buffer {
 }
 
 /** Strict base64 of exactly 32 bytes; the error never echoes the value, which is a secret. */
-function decodeMasterKey(text: string, source: string): Buffer {
+export function decodeMasterKey(text: string, source: string): Buffer {
   const trimmed = text.trim();
   if (trimmed === '') {
     throw new Error(

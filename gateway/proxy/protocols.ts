@@ -22,13 +22,15 @@ import {
   ScramTicketCache,
   startPostgresGateway,
 } from './postgres/index.ts';
-import { type RunningSshGateway, startSshGateway } from './ssh/index.ts';
+import { type RunningSshGateway, type SshHostKey, startSshGateway } from './ssh/index.ts';
 
 /** What every protocol's proxy is built from. */
 export interface ProtocolContext {
   /** The gateway data directory (the SSH host key lives there). */
   dataDir: string;
   keyMaterial: Pick<GatewayKeyMaterial, 'serverChainPem' | 'serverKeyPem' | 'clientCaCertPem'>;
+  /** The cluster's SSH host key (issue #17); absent: the data directory's own. */
+  sshHostKey?: SshHostKey;
   sessions: SessionService;
   resources: ResourceCatalog;
   store: Store;
@@ -70,6 +72,7 @@ export const protocolModules: { [P in Protocol]: ProtocolModule<RunningProtocols
     async start(listen, context) {
       const ssh = await startSshGateway({
         dataDir: context.dataDir,
+        ...(context.sshHostKey && { hostKey: context.sshHostKey }),
         listen,
         ...relayParts(context),
       });

@@ -29,6 +29,8 @@ export class RecordingArchive {
     private readonly publicKeyPem: string,
     /** Signs a bundle's statement with the recording key (bundleStatement.ts); none: unsigned. */
     private readonly signStatement?: (bytes: Uint8Array) => Uint8Array,
+    /** Earlier recording keys, still trusted for what they signed (rotation, issue #17). */
+    private readonly earlierKeyPems: readonly string[] = [],
   ) {
     this.storages = new Map(storages.map((storage) => [storage.kind, storage]));
   }
@@ -99,7 +101,12 @@ export class RecordingArchive {
   }
 
   verify(recording: StoredRecording): Promise<RecordingVerification> {
-    return verifyStoredRecording(this.storageOf(recording), recording, this.publicKeyPem);
+    return verifyStoredRecording(
+      this.storageOf(recording),
+      recording,
+      this.publicKeyPem,
+      this.earlierKeyPems,
+    );
   }
 
   /**
@@ -110,7 +117,12 @@ export class RecordingArchive {
     recording: StoredRecording &
       Partial<Pick<RecordingMetadata, 'lastCheckpointSeq' | 'bytes' | 'frames'>>,
   ): Promise<StoredRecordingInspection> {
-    return inspectStoredRecording(this.storageOf(recording), recording, this.publicKeyPem);
+    return inspectStoredRecording(
+      this.storageOf(recording),
+      recording,
+      this.publicKeyPem,
+      this.earlierKeyPems,
+    );
   }
 
   /** The recording's events in order (decoded, not verified: that is `verify`'s job). */
@@ -142,6 +154,7 @@ export class RecordingArchive {
     const sign = this.signStatement;
     return writeBundle(stream, {
       publicKeyPem: this.publicKeyPem,
+      alsoTrustedKeys: this.earlierKeyPems,
       meta,
       ...(statement && sign ? { statement: { ...statement, sign } } : {}),
     });

@@ -28,8 +28,11 @@ export async function verifyStoredRecording(
   storage: RecordingStorage,
   recording: Pick<RecordingMetadata, 'sessionId' | 'status'>,
   publicKeyPem: string,
+  /** Earlier recording keys of this gateway, still trusted after a rotation (issue #17). */
+  alsoTrustedKeys: readonly string[] = [],
 ): Promise<RecordingVerification> {
-  return (await inspectStoredRecording(storage, recording, publicKeyPem)).verification;
+  return (await inspectStoredRecording(storage, recording, publicKeyPem, alsoTrustedKeys))
+    .verification;
 }
 
 /** A stored recording's verdict, with what its signed content says and what was read. */
@@ -53,6 +56,7 @@ export async function inspectStoredRecording(
   recording: Pick<RecordingMetadata, 'sessionId' | 'status'> &
     Partial<Pick<RecordingMetadata, 'lastCheckpointSeq' | 'bytes' | 'frames'>>,
   publicKeyPem: string,
+  alsoTrustedKeys: readonly string[] = [],
 ): Promise<StoredRecordingInspection> {
   const { sessionId } = recording;
   const collector = new SignedSessionFactsCollector();
@@ -67,6 +71,7 @@ export async function inspectStoredRecording(
   try {
     report = await verifyRecording(counted(), {
       publicKeyPem,
+      alsoTrustedKeys,
       expectedSessionId: sessionId,
       onEvent: (event) => collector.observe(event),
     });

@@ -35,6 +35,9 @@ export interface IssuedSession {
  * allowed may terminate. The ticket itself is returned once and only its hash is stored.
  */
 export class SessionService {
+  /** Set while draining (issue #17): why new connections are refused. */
+  private refusal: string | undefined;
+
   constructor(
     private readonly store: SessionStore &
       Pick<UserDirectory, 'getUserById'> &
@@ -163,6 +166,7 @@ export class SessionService {
     certified: { userId: string; resourceId: string },
     asked: { user: string; database: string },
   ): Promise<{ session: SessionRecord; resource: ResourceRecord; user: UserRecord }> {
+    if (this.refusal !== undefined) throw new GatewayError('unavailable', this.refusal);
     const user = await this.store.getUserById(certified.userId);
     if (!user || user.disabled) {
       throw new GatewayError(
@@ -237,10 +241,19 @@ export class SessionService {
    * error says why otherwise (replayed, expired, wrong), without revealing whether a session
    * id exists to someone holding no valid ticket for it.
    */
+  /**
+   * Draining (issue #17): every later ticket or certificate login is refused with `message`,
+   * before the ticket is spent, so the client can use it again through another replica.
+   */
+  refuseNewConnections(message: string): void {
+    this.refusal = message;
+  }
+
   async redeemTicket(
     sessionId: string,
     ticket: string,
   ): Promise<{ session: SessionRecord; resource: ResourceRecord; user: UserRecord }> {
+    if (this.refusal !== undefined) throw new GatewayError('unavailable', this.refusal);
     const now = this.clock.now();
     const ticketHash = hashOpaqueToken(ticket);
     const session = await this.store.redeemTicket(sessionId, ticketHash, now);

@@ -361,6 +361,16 @@ export interface MachineSignInsTable {
   created_at: number;
 }
 
+/** One piece of the cluster's identity (issue #17), its secret half sealed by the caller. */
+export interface ClusterSecretsTable {
+  name: string;
+  /** The half anyone may see (a CA certificate, a public key), or null. */
+  public_part: string | null;
+  /** secretBox envelope under the replicas' sealing key; the store never sees it open. */
+  sealed: string;
+  created_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   enrollments: EnrollmentsTable;
@@ -388,6 +398,7 @@ export interface Database {
   machine_identities: MachineIdentitiesTable;
   machine_token_uses: MachineTokenUsesTable;
   machine_sign_ins: MachineSignInsTable;
+  cluster_secrets: ClusterSecretsTable;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1191,6 +1202,25 @@ const seekTables: Migration = {
   },
 };
 
+/**
+ * 0012 (issue #17): the identity every replica on one PostgreSQL database serves with (CA,
+ * client CA, SSH host key, master key, recording keys by generation), sealed by a key each
+ * replica gets from its environment. The primary key on `name` is what makes creation
+ * race-safe: two replicas starting at once both insert with ON CONFLICT DO NOTHING and then
+ * read back the one row that won. Created on SQLite too (one schema), where it stays empty.
+ */
+const clusterSecrets: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('cluster_secrets')
+      .addColumn('name', 'text', (c) => c.primaryKey())
+      .addColumn('public_part', 'text')
+      .addColumn('sealed', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+  },
+};
+
 export const EMPTY_POLICY_JSON = '{"masking":[],"guardrails":[]}';
 export const NO_APPROVERS_JSON = '{"users":[],"groups":[]}';
 
@@ -1207,6 +1237,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0009_statement_shapes': statementShapes,
   '0010_oidc_sign_in': oidcSignIn,
   '0011_seek_tables': seekTables,
+  '0012_cluster_secrets': clusterSecrets,
 });
 
 /** In-code provider, so migrations ship inside the bundle with no directory to find at runtime. */

@@ -11,6 +11,7 @@ import pg from 'pg';
 import { KyselyAccessRequestStore } from './kyselyAccessRequestStore.ts';
 import { KyselyAuditStore } from './kyselyAuditStore.ts';
 import { KyselyCatalogStore } from './kyselyCatalogStore.ts';
+import { KyselyClusterSecretStore } from './kyselyClusterSecretStore.ts';
 import { KyselyIdentityStore } from './kyselyIdentityStore.ts';
 import { KyselyMachineIdentityStore } from './kyselyMachineIdentityStore.ts';
 import { KyselyOidcStore } from './kyselyOidcStore.ts';
@@ -143,9 +144,13 @@ function combineStores(connection: StoreConnection): Store {
     new KyselyAuditStore(connection),
     new KyselyOidcStore(connection),
     new KyselyMachineIdentityStore(connection),
+    new KyselyClusterSecretStore(connection),
   ];
   const store: Record<string, unknown> = {
     kind: connection.kind,
+    ping: async () => {
+      await sql`select 1`.execute(connection.db);
+    },
     close: () => connection.db.destroy(),
   };
   for (const aggregate of aggregates) {

@@ -9,6 +9,7 @@
  * - auditStore.ts: the audit log's chain and its signed checkpoints;
  * - oidcStore.ts: OpenID Connect providers, sign-ins under way, one-time codes (issue #18);
  * - machineIdentityStore.ts: CI jobs' identities, spent workload tokens (issue #18).
+ * - clusterSecretStore.ts: the replicas' shared identity, sealed (issue #17).
  * Each has one Kysely implementation (kysely*Store.ts) over SQLite and PostgreSQL, sharing one
  * connection (storeConnection.ts) and one schema (migrations.ts). The store knows no transport
  * and no crypto: secrets arrive already encrypted, tokens and tickets already hashed.
@@ -23,6 +24,7 @@
 import type { AccessRequestStore } from './accessRequestStore.ts';
 import type { AuditStore } from './auditStore.ts';
 import type { CatalogStore } from './catalogStore.ts';
+import type { ClusterSecretStore } from './clusterSecretStore.ts';
 import type { IdentityStore } from './identityStore.ts';
 import type { MachineIdentityStore } from './machineIdentityStore.ts';
 import type { OidcStore } from './oidcStore.ts';
@@ -34,6 +36,7 @@ import type { StoreHandle } from './storeConnection.ts';
 export type * from './accessRequestStore.ts';
 export type * from './auditStore.ts';
 export type * from './catalogStore.ts';
+export type * from './clusterSecretStore.ts';
 export type * from './identityStore.ts';
 export type * from './machineIdentityStore.ts';
 export type * from './oidcStore.ts';
@@ -53,4 +56,5 @@ export type Store = StoreHandle &
   RecordingTextStore &
   AuditStore &
   OidcStore &
-  MachineIdentityStore;
+  MachineIdentityStore &
+  ClusterSecretStore;

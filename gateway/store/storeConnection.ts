@@ -16,6 +16,8 @@ export interface StoreConnection {
 /** The open database behind the aggregates, as its owner sees it: which one, and closing it. */
 export interface StoreHandle {
   readonly kind: StoreKind;
+  /** One round trip to the database (readiness checks, issue #17); rejects when unreachable. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -124,6 +124,9 @@ function fromApiError(error: GatewayApiError, setting: ErrorSetting): DesktopErr
         'gateway_error',
         `The gateway failed to answer (${message}) — try again, or tell its admin.`,
       );
+    case 'unavailable':
+      // A replica draining or cut off from its database (issue #17): another one may answer.
+      return new DesktopError('gateway_error', `${message} Try again in a moment.`);
   }
 }
 

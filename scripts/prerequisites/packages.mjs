@@ -26,6 +26,11 @@ export const TEST_PREREQUISITES = [
     has: { commands: ['ssh', 'sftp', 'ssh-keygen'] },
   },
   {
+    pkg: 'haproxy',
+    why: 'the load balancer in front of two gateway replicas (replicas test, issue #17)',
+    has: { file: '/usr/sbin/haproxy' },
+  },
+  {
     pkg: 'chromium',
     why: 'the desktop e2e and renderer tests drive the web host in it (playwright-core)',
     has: { file: '/usr/bin/chromium' },

@@ -52,6 +52,8 @@ export const errorCodes = [
   'no_active_grant',
   'access_request_required',
   'internal',
+  /** This replica is not taking work now (draining, store unreachable; issue #17): 503. */
+  'unavailable',
 ] as const;
 export type ApiErrorCode = (typeof errorCodes)[number];
 
@@ -725,8 +727,30 @@ export const keysSchema = z.object({
   }),
   /** The gateway SSH listener's host key (OpenSSH public key line), once it has one. */
   sshHostKey: z.string().nullable().default(null),
+  /**
+   * Recording keys this gateway signed with before a rotation (issue #17), oldest first: they
+   * sign nothing new but still verify what they signed. Empty until a key is rotated.
+   */
+  earlierRecordingKeys: z
+    .array(
+      z.object({ algorithm: z.literal('ed25519'), keyId: z.string(), publicKeyPem: z.string() }),
+    )
+    .default([]),
 });
 export type Keys = z.infer<typeof keysSchema>;
+
+/** `GET /v1/healthz` (issue #17): the process is alive and answering; nothing else checked. */
+export const livenessSchema = z.object({ status: z.literal('alive') });
+
+/**
+ * `GET /v1/readyz` (issue #17): this replica takes new sessions (store reachable, listeners up,
+ * not draining); otherwise 503 `unavailable` saying which. For a load balancer's health check.
+ */
+export const readinessSchema = z.object({
+  status: z.literal('ready'),
+  /** The replica's instance id, so a check through a balancer shows which replica answered. */
+  instance: z.string(),
+});
 
 export const healthSchema = z.object({
   status: z.literal('ok'),

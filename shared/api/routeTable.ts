@@ -51,11 +51,13 @@ import {
   hostKeyScanRequestSchema,
   hostKeyScanSchema,
   keysSchema,
+  livenessSchema,
   loginRequestSchema,
   logoutRequestSchema,
   policyTryRequestSchema,
   policyTryResultSchema,
   type Role,
+  readinessSchema,
   recordingAccessListSchema,
   recordingAccessQuerySchema,
   recordingExportQuerySchema,
@@ -148,6 +150,9 @@ const REVIEWERS = ['admin', 'auditor'] as const;
 export const apiRoutes = {
   // --- health and keys (public: clients need them before they can sign in)
   health: { method: 'GET', path: '/health', access: 'public', response: healthSchema },
+  // For load balancers (issue #17): public and never audited (GETs by no one signed in).
+  healthz: { method: 'GET', path: '/healthz', access: 'public', response: livenessSchema },
+  readyz: { method: 'GET', path: '/readyz', access: 'public', response: readinessSchema },
   keys: { method: 'GET', path: '/keys', access: 'public', response: keysSchema },
 
   // --- authentication

@@ -63,6 +63,11 @@ export interface BundleStatementInput {
 export interface WriteBundleOptions {
   /** The gateway's recording public key; must be the key that signed the recording. */
   publicKeyPem: string;
+  /**
+   * The gateway's earlier recording keys (issue #17): a recording signed by one of them is
+   * bundled with that key, which the bundle then names.
+   */
+  alsoTrustedKeys?: readonly string[];
   /** Defaults to the recording header's meta. */
   meta?: Record<string, unknown>;
   exportedAt?: Date;
@@ -79,6 +84,12 @@ export async function* writeBundle(
   recording: Uint8Array | AsyncIterable<Uint8Array>,
   options: WriteBundleOptions,
 ): AsyncGenerator<Uint8Array> {
+  const keys = new Map(
+    [...(options.alsoTrustedKeys ?? []), options.publicKeyPem].map((pem) => [
+      recordingKeyId(pem),
+      pem,
+    ]),
+  );
   const keyId = recordingKeyId(options.publicKeyPem);
   const source = recording instanceof Uint8Array ? single(recording) : recording;
   const iterator = source[Symbol.asyncIterator]();
@@ -92,7 +103,8 @@ export async function* writeBundle(
       held.push(next.value);
       header = reader.push(next.value).find((r) => r.type === 'header')?.header;
     }
-    if (header.keyId !== keyId) {
+    const signerPem = keys.get(header.keyId);
+    if (signerPem === undefined) {
       throw new Error(
         `the recording of ${header.sessionId} is signed by key ${header.keyId}, not by the ` +
           `given key ${keyId}; bundle it with the key that signed it`,
@@ -101,12 +113,15 @@ export async function* writeBundle(
     const description: BundleHeader = {
       formatVersion: BUNDLE_FORMAT_VERSION,
       sessionId: header.sessionId,
-      keyId,
-      publicKeyPem: options.publicKeyPem,
+      keyId: header.keyId,
+      publicKeyPem: signerPem,
       exportedAt: (options.exportedAt ?? new Date()).toISOString(),
       meta: options.meta ?? header.meta ?? {},
     };
-    if (options.statement) {
+    // The statement is signed with the current key, so it can only name a recording that key
+    // signed; a recording from before a rotation is bundled without one (its checkpoints still
+    // prove its bytes, under the key the bundle names).
+    if (options.statement && header.keyId === keyId) {
       const { sign, recording: facts, verification } = options.statement;
       const statement: BundleStatement = {
         sessionId: description.sessionId,

@@ -53,6 +53,12 @@ export interface VerificationReport {
 export interface VerifyRecordingOptions {
   /** SPKI PEM of the gateway's recording key: the one key whose signatures are trusted. */
   publicKeyPem: string;
+  /**
+   * The same gateway's earlier recording keys, after a rotation (issue #17): a recording whose
+   * header names one of them is verified with it. Every checkpoint must still name the key
+   * the header names.
+   */
+  alsoTrustedKeys?: readonly string[];
   /** When given, a recording of any other session fails. */
   expectedSessionId?: string;
   /**
@@ -166,8 +172,10 @@ interface Failure {
  * after which more input changes nothing), then `finish` for the report.
  */
 export class RecordingVerifier {
-  private readonly key: KeyObject;
+  private key: KeyObject;
   private readonly givenKeyId: string;
+  /** Every trusted key by id: the given one and `alsoTrustedKeys`. */
+  private readonly trusted: ReadonlyMap<string, KeyObject>;
   private readonly reader = new RecordingReader();
   private header: RecordingHeader | null = null;
   private history: ChainHistory | null = null;
@@ -184,6 +192,13 @@ export class RecordingVerifier {
   constructor(private readonly options: VerifyRecordingOptions) {
     this.key = parseRecordingPublicKey(options.publicKeyPem);
     this.givenKeyId = recordingKeyId(this.key);
+    const trusted = new Map<string, KeyObject>();
+    for (const pem of options.alsoTrustedKeys ?? []) {
+      const key = parseRecordingPublicKey(pem);
+      trusted.set(recordingKeyId(key), key);
+    }
+    trusted.set(this.givenKeyId, this.key);
+    this.trusted = trusted;
     const start = options.resumeFrom;
     if (start) {
       this.reader.resumeAt(start.header.formatVersion, start.offset);
@@ -257,7 +272,8 @@ export class RecordingVerifier {
       this.fail(0, `this recording is of session ${header.sessionId}, not ${expected}`);
       return;
     }
-    if (header.keyId !== this.givenKeyId) {
+    const signer = this.trusted.get(header.keyId);
+    if (!signer) {
       this.fail(
         0,
         `this recording is signed by key ${header.keyId}, but the key given is ` +
@@ -265,6 +281,7 @@ export class RecordingVerifier {
       );
       return;
     }
+    this.key = signer;
     this.history = new ChainHistory(
       initialHash(header.sessionId, header.keyId, header.formatVersion),
     );

@@ -9,6 +9,12 @@ import type { Logger } from '../../gateway/logger.ts';
 import { newId } from '../../gateway/newId.ts';
 import type { Role } from '../../shared/api/apiSchemas.ts';
 
+/**
+ * The sealing key every PostgreSQL-backed test gateway (and the CLI run against its database)
+ * uses (issue #17): a fixed test value, since each test has a fresh database anyway.
+ */
+export const TEST_SEALING_KEY_BASE64 = Buffer.alloc(32, 7).toString('base64');
+
 export interface TestGateway {
   gateway: RunningGateway;
   clock: ManualClock;
@@ -56,6 +62,7 @@ export async function startTestGateway(
     dataDir,
     api: { host: '127.0.0.1', port: 0 },
     databaseUrl: options.databaseUrl,
+    ...(options.databaseUrl && { sealingKey: Buffer.from(TEST_SEALING_KEY_BASE64, 'base64') }),
     clock,
     log,
   });

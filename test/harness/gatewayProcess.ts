@@ -33,7 +33,10 @@ export async function spawnGateway(
   /** Extra node flags, e.g. `--cpu-prof` to profile a benchmark. */
   nodeArgs: string[] = [],
 ): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, [...nodeArgs, GATEWAY_BIN, 'serve', ...args], {
+  // stop() means "stop now": live sessions end at once, as before draining existed (issue #17).
+  // A test of draining passes its own --drain-timeout.
+  const drain = args.includes('--drain-timeout') ? [] : ['--drain-timeout', '0'];
+  const child = spawn(process.execPath, [...nodeArgs, GATEWAY_BIN, 'serve', ...args, ...drain], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

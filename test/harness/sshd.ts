@@ -261,7 +261,7 @@ function userIds(name: string): { uid: number; gid: number } {
 }
 
 /** A port that was free a moment ago (bind port 0, read it, release it). */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

@@ -23,6 +23,8 @@ import { startTestGateway, type TestGateway } from '../harness/gatewayForTests.t
 /** Who may call each route: the security policy, restated. */
 const expectedAccess: Record<RouteName, 'public' | 'signed-in' | readonly Role[]> = {
   health: 'public',
+  healthz: 'public',
+  readyz: 'public',
   keys: 'public',
   login: 'public',
   refresh: 'public',
@@ -152,7 +154,7 @@ describe('the gateway serves the route table', () => {
     const onlyHealth = { health: async () => ({}) } as unknown as Parameters<typeof registerApi>[2];
     expect(() =>
       registerApi(Fastify(), gw.gateway.services.auth, onlyHealth, gw.gateway.services.audit),
-    ).toThrow(/no handler for keys, login, .*listRecordingAccess/);
+    ).toThrow(/no handler for healthz, readyz, keys, login, .*listRecordingAccess/);
     const stray = { ...onlyHealth, reportBug: async () => ({}) } as typeof onlyHealth;
     expect(() =>
       registerApi(Fastify(), gw.gateway.services.auth, stray, gw.gateway.services.audit),

@@ -13,7 +13,11 @@ import { newId } from '../../gateway/newId.ts';
 import type { SessionRecorder } from '../../gateway/recorder/sessionRecorder.ts';
 import { GatewayApiError, GatewayClient } from '../../gateway-client/gatewayClient.ts';
 import { eventKinds, RecordingReader } from '../../shared/recording/recordingFormat.ts';
-import { startTestGateway, type TestGateway } from '../harness/gatewayForTests.ts';
+import {
+  startTestGateway,
+  TEST_SEALING_KEY_BASE64,
+  type TestGateway,
+} from '../harness/gatewayForTests.ts';
 import { describeWithPostgres, freshPostgresDatabase } from '../harness/postgresForTests.ts';
 import { waitFor } from '../harness/waitFor.ts';
 
@@ -374,7 +378,7 @@ function describeSearchApi(databaseUrl: () => Promise<string | undefined>): void
         stdout: () => {},
         stderr: (text) => stderr.push(text),
         readStdin: async () => '',
-        env: {},
+        env: dbUrl ? { WITNESS_SEALING_KEY: TEST_SEALING_KEY_BASE64 } : {},
         untilStopped: () => new Promise(() => {}),
       },
     );
@@ -417,7 +421,7 @@ function describeSearchApi(databaseUrl: () => Promise<string | undefined>): void
         stdout: () => {},
         stderr: (text) => stderr.push(text),
         readStdin: async () => '',
-        env: {},
+        env: dbUrl ? { WITNESS_SEALING_KEY: TEST_SEALING_KEY_BASE64 } : {},
         untilStopped: () => new Promise(() => {}),
       },
     );

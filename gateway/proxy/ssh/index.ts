@@ -34,6 +34,8 @@ export { loadOrCreateSshHostKey, type SshHostKey } from './sshHostKey.ts';
 export interface SshGatewayConfig {
   /** The gateway data directory (holds `ssh_host_ed25519_key`, 0600). */
   dataDir: string;
+  /** A host key given from elsewhere (the cluster's, issue #17) instead of the data directory's. */
+  hostKey?: SshHostKey;
   listen: { host: string; port: number };
   sessions: Pick<SessionService, 'redeemTicket' | 'terminate'>;
   resources: Pick<ResourceCatalog, 'credentialFor'>;
@@ -57,7 +59,7 @@ export interface RunningSshGateway {
 }
 
 export async function startSshGateway(config: SshGatewayConfig): Promise<RunningSshGateway> {
-  const hostKey = loadOrCreateSshHostKey(config.dataDir);
+  const hostKey = config.hostKey ?? loadOrCreateSshHostKey(config.dataDir);
   const ownsRegistry = config.liveSessions === undefined;
   const liveSessions =
     config.liveSessions ??

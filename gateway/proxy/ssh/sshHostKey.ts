@@ -53,16 +53,25 @@ export function loadOrCreateSshHostKey(dataDir: string): SshHostKey {
       );
     }
   }
-  const privateKey = readFileSync(file, 'utf8');
+  return sshHostKeyOf(readFileSync(file, 'utf8'), file);
+}
+
+/**
+ * The host key as the listener and the API use it, from its OpenSSH private key text; `source`
+ * names where the text came from (a file, the cluster's store) in the errors.
+ */
+export function sshHostKeyOf(privateKey: string, source: string): SshHostKey {
   const parsed = ssh2Utils.parseKey(privateKey);
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   if (!key || key instanceof Error || key.getPrivatePEM() === null) {
     throw new Error(
-      `${file} is not a valid OpenSSH private key${key instanceof Error ? ` (${key.message})` : ''}; restore it from a backup, or delete it to create a new one (every client will then have to re-pin the gateway).`,
+      `${source} is not a valid OpenSSH private key${key instanceof Error ? ` (${key.message})` : ''}; restore it from a backup, or delete it to create a new one (every client will then have to re-pin the gateway).`,
     );
   }
   if (key.type !== 'ssh-ed25519') {
-    throw new Error(`${file} holds a ${key.type} key; the gateway's SSH host key must be Ed25519`);
+    throw new Error(
+      `${source} holds a ${key.type} key; the gateway's SSH host key must be Ed25519`,
+    );
   }
   const blob = key.getPublicSSH();
   return {
