@@ -14,9 +14,18 @@ import { type Clock, systemClock } from './clock.ts';
 import { type GatewayKeyMaterial, loadOrInitDataDir } from './config/dataDir.ts';
 import { signBytes } from './config/recordingSignature.ts';
 import { DbCertificateIssuer } from './dbCertificates/dbCertificateIssuer.ts';
+import type { EventBus } from './events/eventBus.ts';
+import { InProcessEventBus } from './events/inProcessEventBus.ts';
+import { PostgresEventBus } from './events/postgresEventBus.ts';
+import {
+  announceRequestChanges,
+  announceSessionChanges,
+  announceWatchEnds,
+} from './events/replicaAnnouncements.ts';
+import { handleReplicaEvents } from './events/replicaEventHandlers.ts';
 import { GrantBook } from './grants/grantBook.ts';
 import { GroupDirectory } from './groups/groupDirectory.ts';
-import { createJsonLogger, type Logger } from './logger.ts';
+import { createJsonLogger, type Logger, silentLogger } from './logger.ts';
 import { loadSqlParser, type SqlParser } from './policy/sqlParse.ts';
 import type { RunningPostgresGateway } from './proxy/postgres/index.ts';
 import {
@@ -117,6 +126,11 @@ export interface GatewayServices {
   sqlParser: () => Promise<SqlParser>;
   /** The audit log's one writer, signing its head with the recording key (issue #14). */
   audit: AuditTrail;
+  /**
+   * What this replica tells the others and hears from them (issue #17): PostgreSQL
+   * LISTEN/NOTIFY with a catch-up log when replicas share a database, in-process on SQLite.
+   */
+  bus: EventBus;
 }
 
 export interface RunningGateway {
@@ -155,6 +169,19 @@ export async function openGatewayServices(
       : await openSqliteStore(sqliteFile);
   const listeners: ListenerAddresses = {};
   const instanceId = loadOrCreateGatewayInstanceId(config.dataDir);
+  const busLog = log ?? silentLogger;
+  let bus: EventBus;
+  try {
+    bus =
+      config.databaseUrl === undefined
+        ? new InProcessEventBus(busLog)
+        : await PostgresEventBus.open(config.databaseUrl, { log: busLog });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  // Services that end sessions or take access away announce it, so every replica acts at once.
+  const announcingStore = announceSessionChanges(store, bus, busLog);
   // SQLite deployment: segment files in the data dir; PostgreSQL: rows shared by all replicas.
   const segmentRoot = path.join(config.dataDir, 'recordings');
   const segments = new SegmentFileStorage(segmentRoot);
@@ -177,6 +204,7 @@ export async function openGatewayServices(
   });
   const liveWatches = new LiveWatches();
   const requestEvents = new AccessRequestEvents();
+  const announcedRequestEvents = announceRequestChanges(requestEvents, bus, instanceId, busLog);
   // The recording key signs the audit log too: one key to pin, one way to verify (issue #14).
   const audit = new AuditTrail({
     store,
@@ -187,7 +215,7 @@ export async function openGatewayServices(
     },
     ...(log && { log }),
   });
-  const sessions = new SessionService(store, clock, () => listeners, audit);
+  const sessions = new SessionService(announcingStore, clock, () => listeners, audit);
   const scanTargetHostKey = (host: string, port: number) => scanHostKey(host, port);
   let sqlParser: Promise<SqlParser> | undefined;
   return {
@@ -202,11 +230,16 @@ export async function openGatewayServices(
     dataDir,
     auth,
     liveWatches,
-    users: new UserAdmin({ store, auth, liveWatches, clock }),
+    users: new UserAdmin({
+      store: announcingStore,
+      auth,
+      liveWatches: announceWatchEnds(liveWatches, bus, busLog),
+      clock,
+    }),
     resources: new ResourceCatalog(store, clock, dataDir.masterKey, scanTargetHostKey),
-    grants: new GrantBook(store, clock),
-    groups: new GroupDirectory(store, clock),
-    requests: new AccessRequestDesk(store, clock, requestEvents, audit),
+    grants: new GrantBook(announcingStore, clock),
+    groups: new GroupDirectory(announcingStore, clock),
+    requests: new AccessRequestDesk(announcingStore, clock, announcedRequestEvents, audit),
     requestEvents,
     sessions,
     dbCertificates: new DbCertificateIssuer({
@@ -239,6 +272,7 @@ export async function openGatewayServices(
       judge: recordingJudge,
       now: () => clock.now(),
     }),
+    bus,
     keys: {
       caFingerprint: dataDir.caFingerprint,
       caPem: dataDir.caCertPem,
@@ -264,6 +298,14 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   };
   // One registry ends the sessions of every protocol (expiry, terminate, revoke).
   const liveSessions = new LiveSessions({ store: services.store, clock, log });
+  const stopHandlingEvents = handleReplicaEvents(services.bus, {
+    liveSessions,
+    liveWatches: services.liveWatches,
+    requestEvents: services.requestEvents,
+    store: services.store,
+    instanceId: services.instanceId,
+    log,
+  });
   const context: ProtocolContext = {
     dataDir: config.dataDir,
     keyMaterial: services.dataDir,
@@ -311,6 +353,8 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   } catch (error) {
     await closeProtocols();
     liveSessions.shutdown();
+    stopHandlingEvents();
+    await services.bus.close();
     await services.hashPool.close();
     await services.store.close();
     throw error;
@@ -339,6 +383,8 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       await services.hashPool.close();
       await services.textIndex.close();
       await services.audit.close();
+      stopHandlingEvents();
+      await services.bus.close();
       await services.store.close();
     },
   };

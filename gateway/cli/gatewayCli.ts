@@ -275,6 +275,7 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
             io.stdout(`${token}\n`);
           }
         } finally {
+          await services.bus.close();
           await services.store.close();
         }
       },
@@ -315,6 +316,7 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
         }
         io.stderr(`Re-indexed ${recordings.length} recordings (${entries} text entries).\n`);
       } finally {
+        await services.bus.close();
         await services.store.close();
       }
     });
@@ -333,6 +335,7 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
         const admins = users.filter((user) => user.role === 'admin' && !user.disabled).length;
         io.stdout(`${JSON.stringify({ users: users.length, admins })}\n`);
       } finally {
+        await services.bus.close();
         await services.store.close();
       }
     });
@@ -364,6 +367,7 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
         }
         if (problems.length > 0) exitCode = EXIT_RECORDING_PROBLEMS;
       } finally {
+        await services.bus.close();
         await services.store.close();
       }
     });
