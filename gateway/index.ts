@@ -57,6 +57,7 @@ import { RecordingTextIndexer } from './search/recordingTextIndexer.ts';
 import { endCarriedSessions } from './sessions/endCarriedSessions.ts';
 import { LiveSessions } from './sessions/liveSessions.ts';
 import { LiveWatches } from './sessions/liveWatches.ts';
+import { ReplicaLease } from './sessions/replicaLease.ts';
 import { type ListenerAddresses, SessionService } from './sessions/sessionService.ts';
 import { openPostgresStore, openSqliteStore } from './store/openStore.ts';
 import type { Store } from './store/store.ts';
@@ -318,10 +319,17 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     clock,
     log,
   };
+  // Replicas on one PostgreSQL watch each other's heartbeat (issue #17); a SQLite gateway is
+  // alone, and its own restart recovery below covers it.
+  const lease =
+    services.store.kind === 'postgres'
+      ? new ReplicaLease({ store: services.store, instanceId: services.instanceId, clock, log })
+      : undefined;
   try {
     // Before any session can start: what this instance left unfinished was interrupted.
     await services.recorder.recoverInterruptedRecordings();
     await endCarriedSessions(services.store, services.instanceId, clock, log);
+    await lease?.start();
     for (const protocol of PROTOCOLS) {
       const listen = config[protocol];
       if (!listen) continue;
@@ -353,6 +361,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   } catch (error) {
     await closeProtocols();
     liveSessions.shutdown();
+    await lease?.stop();
     stopHandlingEvents();
     await services.bus.close();
     await services.hashPool.close();
@@ -378,6 +387,8 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       await closeProtocols();
       liveSessions.shutdown();
       await services.recorder.closeAll();
+      // After the recordings closed: nothing is left for another replica to take over.
+      await lease?.stop();
       await services.recordingCheck.stop();
       await services.reverifier.stop();
       await services.hashPool.close();

@@ -14,6 +14,7 @@ import { KyselyCatalogStore } from './kyselyCatalogStore.ts';
 import { KyselyIdentityStore } from './kyselyIdentityStore.ts';
 import { KyselyRecordingStore } from './kyselyRecordingStore.ts';
 import { KyselyRecordingTextStore } from './kyselyRecordingTextStore.ts';
+import { KyselyReplicaStore } from './kyselyReplicaStore.ts';
 import { KyselySessionStore } from './kyselySessionStore.ts';
 import { type Database, migrationProvider } from './migrations.ts';
 import type { Store } from './store.ts';
@@ -139,6 +140,7 @@ function combineStores(connection: StoreConnection): Store {
     new KyselyRecordingStore(connection),
     new KyselyRecordingTextStore(connection),
     new KyselyAuditStore(connection),
+    new KyselyReplicaStore(connection),
   ];
   const store: Record<string, unknown> = {
     kind: connection.kind,

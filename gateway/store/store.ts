@@ -6,7 +6,8 @@
  * - sessionStore.ts: sessions and their connect tickets;
  * - recordingStore.ts: recording rows, checkpoint progress, chunks, who read which recording;
  * - recordingTextStore.ts: the search index over recordings;
- * - auditStore.ts: the audit log's chain and its signed checkpoints.
+ * - auditStore.ts: the audit log's chain and its signed checkpoints;
+ * - replicaStore.ts: replicas' leases and the sign-in limiter per address (issue #17).
  * Each has one Kysely implementation (kysely*Store.ts) over SQLite and PostgreSQL, sharing one
  * connection (storeConnection.ts) and one schema (migrations.ts). The store knows no transport
  * and no crypto: secrets arrive already encrypted, tokens and tickets already hashed.
@@ -24,6 +25,7 @@ import type { CatalogStore } from './catalogStore.ts';
 import type { IdentityStore } from './identityStore.ts';
 import type { RecordingStore } from './recordingStore.ts';
 import type { RecordingTextStore } from './recordingTextStore.ts';
+import type { ReplicaStore } from './replicaStore.ts';
 import type { SessionStore } from './sessionStore.ts';
 import type { StoreHandle } from './storeConnection.ts';
 
@@ -34,6 +36,7 @@ export type * from './identityStore.ts';
 export type * from './recordingStore.ts';
 export { recordingAccessActions } from './recordingStore.ts';
 export type * from './recordingTextStore.ts';
+export type * from './replicaStore.ts';
 export type * from './sessionStore.ts';
 export { StoreConflictError } from './storeConflictError.ts';
 export type { StoreHandle, StoreKind } from './storeConnection.ts';
@@ -45,4 +48,5 @@ export type Store = StoreHandle &
   SessionStore &
   RecordingStore &
   RecordingTextStore &
-  AuditStore;
+  AuditStore &
+  ReplicaStore;
