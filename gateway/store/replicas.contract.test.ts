@@ -5,7 +5,17 @@
  */
 import { beforeEach, expect, it } from 'vitest';
 import { AddressRateLimiter } from '../auth/loginThrottle.ts';
-import { describeStoreContract, T } from './fixtures/storeContract.ts';
+import { silentLogger } from '../logger.ts';
+import { ReplicaLease, type TakenOver } from '../sessions/replicaLease.ts';
+import {
+  describeStoreContract,
+  grant,
+  newUser,
+  recording,
+  resource,
+  session,
+  T,
+} from './fixtures/storeContract.ts';
 import type { Store } from './store.ts';
 
 describeStoreContract('replicas', (underTest) => {
@@ -52,5 +62,45 @@ describeStoreContract('replicas', (underTest) => {
       attempts: 1,
       windowStart: T + 60_002,
     });
+  });
+
+  it('a replica whose lease ran out is taken over: recordings interrupted, sessions ended', async () => {
+    await store.createUser(newUser(1));
+    await store.createResource(resource(1));
+    await store.createGrant(grant(1));
+    for (const n of [1, 2]) {
+      await store.createSession(session(n, { state: 'live', startedAt: T + n }));
+    }
+    await store.createRecording(recording(1, { owner: 'gw_dead' }));
+    await store.createRecording(recording(2, { owner: 'gw_alive' }));
+    let now = T + 10_000;
+    const clock = { now: () => now };
+    const replica = (instanceId: string, onTakeOver?: (t: TakenOver) => void) =>
+      new ReplicaLease({
+        store,
+        instanceId,
+        clock,
+        log: silentLogger,
+        renewMs: 60_000, // ticks driven by the test
+        ...(onTakeOver && { onTakeOver }),
+      });
+    const dead = replica('gw_dead');
+    const alive = replica('gw_alive');
+    await dead.start();
+    await alive.start();
+    expect(await alive.takeOverExpired()).toEqual([]);
+    now += 6000; // gw_dead stopped renewing; gw_alive renews at its next tick
+    await store.renewLease('gw_alive', now, now + 5000);
+    const taken = await alive.takeOverExpired();
+    expect(taken).toEqual([{ instanceId: 'gw_dead', recordings: ['ses_1'], sessions: ['ses_1'] }]);
+    expect((await store.getRecording('ses_1'))?.status).toBe('interrupted');
+    expect((await store.getSession('ses_1'))?.state).toBe('ended');
+    // What the live replica carries is not touched, and nothing is taken over twice.
+    expect((await store.getRecording('ses_2'))?.status).toBe('recording');
+    expect((await store.getSession('ses_2'))?.state).toBe('live');
+    expect(await alive.takeOverExpired()).toEqual([]);
+    await alive.stop();
+    await dead.stop();
+    expect(await store.listExpiredLeases(now + 60_000, 'x')).toEqual([]);
   });
 });
