@@ -69,7 +69,14 @@ export class PostgresEventBus implements EventBus {
     this.log = options.log ?? silentLogger;
     this.now = options.now ?? Date.now;
     this.retainMs = options.retainMs ?? DEFAULT_RETAIN_MS;
-    this.pool = new pg.Pool({ connectionString, max: 2, application_name: 'witness-events' });
+    // Idle connections are kept (idleTimeoutMillis 0): a publish after a quiet spell should not
+    // pay a new connection's authentication, which is most of an admin's terminate latency.
+    this.pool = new pg.Pool({
+      connectionString,
+      max: 2,
+      idleTimeoutMillis: 0,
+      application_name: 'witness-events',
+    });
     this.pool.on('error', () => {}); // an idle client dropped; the next query reconnects
     this.pruneTimer = setInterval(
       () => void this.prune(),
