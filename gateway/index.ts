@@ -237,7 +237,7 @@ export async function openGatewayServices(
       liveWatches: announceWatchEnds(liveWatches, bus, busLog),
       clock,
     }),
-    resources: new ResourceCatalog(store, clock, dataDir.masterKey, scanTargetHostKey),
+    resources: new ResourceCatalog(announcingStore, clock, dataDir.masterKey, scanTargetHostKey),
     grants: new GrantBook(announcingStore, clock),
     groups: new GroupDirectory(announcingStore, clock),
     requests: new AccessRequestDesk(announcingStore, clock, announcedRequestEvents, audit),

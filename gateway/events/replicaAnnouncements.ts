@@ -2,8 +2,8 @@
  * The seams where a change made through this replica is announced to the others (issue #17).
  * Each wraps the narrow interface its consumers already take, so the services that end
  * sessions, take access away or decide requests stay unaware of replicas, and no path that
- * ends a session row can forget to announce it: every one goes through `endSession` or
- * `setSessionExpiry`.
+ * ends a session row can forget to announce it: every one goes through `endSession`,
+ * `endOpenSessions` or `setSessionExpiry`.
  *
  * Announcing happens after the store write. If publishing fails the change still stands (the
  * store is the truth) and the live sessions' safety poll finds it; the API call does not fail.
@@ -15,7 +15,7 @@ import type { SessionStore } from '../store/sessionStore.ts';
 import type { EventPublisher } from './eventBus.ts';
 import type { GatewayEvent } from './gatewayEvents.ts';
 
-type SessionWrites = Pick<SessionStore, 'endSession' | 'setSessionExpiry'>;
+type SessionWrites = Pick<SessionStore, 'endSession' | 'setSessionExpiry' | 'endOpenSessions'>;
 
 function announce(bus: EventPublisher, log: Logger, event: GatewayEvent): Promise<void> {
   return bus.publish(event).catch((error: unknown) => {
@@ -27,8 +27,8 @@ function announce(bus: EventPublisher, log: Logger, event: GatewayEvent): Promis
 }
 
 /**
- * The store with `endSession` and `setSessionExpiry` announcing `session.changed` once they
- * changed a row. Resolves after the announcement is durable, so "the API call returned" means
+ * The store with `endSession`, `endOpenSessions` and `setSessionExpiry` announcing
+ * `session.changed` for each row they changed. Resolves after the announcement is durable, so "the API call returned" means
  * every replica will act on it.
  */
 export function announceSessionChanges<S extends SessionWrites>(
@@ -41,6 +41,13 @@ export function announceSessionChanges<S extends SessionWrites>(
     endSession: async (id: string, reason: string, now: number) => {
       const ended = await store.endSession(id, reason, now);
       if (ended) await announce(bus, log, { kind: 'session.changed', sessionId: id });
+      return ended;
+    },
+    endOpenSessions: async (match, reason, now) => {
+      const ended = await store.endOpenSessions(match, reason, now);
+      for (const session of ended) {
+        await announce(bus, log, { kind: 'session.changed', sessionId: session.id });
+      }
       return ended;
     },
     setSessionExpiry: async (id: string, expiresAt: number) => {
