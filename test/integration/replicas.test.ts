@@ -237,21 +237,20 @@ describeWithSshd('two gateway replicas on one PostgreSQL (issue #17)', () => {
     const killedAt = Date.now();
     await replicas.a.gateway.stop();
     const seenByClient = client.stdout();
-    // B notices A's lease ran out (5 s) and takes over.
+    // B notices A's lease ran out (5 s) and takes over: the recording first, then the session.
     const recording = await waitFor(
       async () => {
         const row = await store.getRecording(sessionId);
-        return row?.status === 'interrupted' ? row : undefined;
+        const session = await store.getSession(sessionId);
+        return row?.status === 'interrupted' && session?.state === 'ended' ? row : undefined;
       },
-      'B to mark the recording interrupted',
+      'B to mark the recording interrupted and end the session',
       20_000,
     );
     latencies.push(
-      `  SIGKILL of A: recording marked interrupted by B after ${Date.now() - killedAt} ms`,
+      `  SIGKILL of A: recording marked interrupted and session ended by B after ${Date.now() - killedAt} ms`,
     );
-    const session = await store.getSession(sessionId);
-    expect(session?.state).toBe('ended');
-    expect(session?.endReason).toBe('gateway stopped');
+    expect((await store.getSession(sessionId))?.endReason).toBe('gateway stopped');
     const storage = new DatabaseChunkStorage(store);
     const frames: Buffer[] = [];
     const report = await verifyRecording(storage.open(sessionId), {
