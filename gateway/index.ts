@@ -16,10 +16,19 @@ import { type GatewayKeyMaterial, loadOrInitDataDir } from './config/dataDir.ts'
 import { signBytes } from './config/recordingSignature.ts';
 import { readSealingKey } from './config/sealingKey.ts';
 import { DbCertificateIssuer } from './dbCertificates/dbCertificateIssuer.ts';
+import type { EventBus } from './events/eventBus.ts';
+import { InProcessEventBus } from './events/inProcessEventBus.ts';
+import { PostgresEventBus } from './events/postgresEventBus.ts';
+import {
+  announceRequestChanges,
+  announceSessionChanges,
+  announceWatchEnds,
+} from './events/replicaAnnouncements.ts';
+import { handleReplicaEvents } from './events/replicaEventHandlers.ts';
 import { GrantBook } from './grants/grantBook.ts';
 import { GroupDirectory } from './groups/groupDirectory.ts';
 import { Readiness } from './health/readiness.ts';
-import { createJsonLogger, type Logger } from './logger.ts';
+import { createJsonLogger, type Logger, silentLogger } from './logger.ts';
 import { MachineIdentities } from './machines/machineIdentities.ts';
 import { OidcProviderBook } from './oidc/oidcProviderBook.ts';
 import {
@@ -60,6 +69,7 @@ import { RecordingTextIndexer } from './search/recordingTextIndexer.ts';
 import { endCarriedSessions } from './sessions/endCarriedSessions.ts';
 import { LiveSessions } from './sessions/liveSessions.ts';
 import { LiveWatches } from './sessions/liveWatches.ts';
+import { ReplicaLease } from './sessions/replicaLease.ts';
 import {
   type ListenerAddress,
   type ListenerAddresses,
@@ -171,6 +181,11 @@ export interface GatewayServices {
   providerCheck: ProviderCheck;
   /** CI jobs' identities and the exchange of their workload tokens (issue #18). */
   machines: MachineIdentities;
+  /**
+   * What this replica tells the others and hears from them (issue #17): PostgreSQL
+   * LISTEN/NOTIFY with a catch-up log when replicas share a database, in-process on SQLite.
+   */
+  bus: EventBus;
 }
 
 export interface RunningGateway {
@@ -235,6 +250,19 @@ export async function openGatewayServices(
   }
   const listeners: ListenerAddresses = {};
   const instanceId = loadOrCreateGatewayInstanceId(config.dataDir);
+  const busLog = log ?? silentLogger;
+  let bus: EventBus;
+  try {
+    bus =
+      config.databaseUrl === undefined
+        ? new InProcessEventBus(busLog)
+        : await PostgresEventBus.open(config.databaseUrl, { log: busLog });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  // Services that end sessions or take access away announce it, so every replica acts at once.
+  const announcingStore = announceSessionChanges(store, bus, busLog);
   // SQLite deployment: segment files in the data dir; PostgreSQL: rows shared by all replicas.
   const segmentRoot = path.join(config.dataDir, 'recordings');
   const segments = new SegmentFileStorage(segmentRoot);
@@ -274,6 +302,7 @@ export async function openGatewayServices(
   );
   const liveWatches = new LiveWatches();
   const requestEvents = new AccessRequestEvents();
+  const announcedRequestEvents = announceRequestChanges(requestEvents, bus, instanceId, busLog);
   // The recording key signs the audit log too: one key to pin, one way to verify (issue #14).
   const audit = new AuditTrail({
     store,
@@ -284,7 +313,7 @@ export async function openGatewayServices(
     },
     ...(log && { log }),
   });
-  const sessions = new SessionService(store, clock, () => listeners, audit);
+  const sessions = new SessionService(announcingStore, clock, () => listeners, audit);
   const scanTargetHostKey = (host: string, port: number) => scanHostKey(host, port);
   const publicUrl = { value: config.publicUrl?.replace(/\/+$/, '') };
   const callbackUrl = () => `${publicUrl.value ?? 'https://GATEWAY'}/v1/oidc/callback`;
@@ -322,11 +351,16 @@ export async function openGatewayServices(
     cluster,
     auth,
     liveWatches,
-    users: new UserAdmin({ store, auth, liveWatches, clock }),
-    resources: new ResourceCatalog(store, clock, dataDir.masterKey, scanTargetHostKey),
-    grants: new GrantBook(store, clock),
-    groups: new GroupDirectory(store, clock),
-    requests: new AccessRequestDesk(store, clock, requestEvents, audit),
+    users: new UserAdmin({
+      store: announcingStore,
+      auth,
+      liveWatches: announceWatchEnds(liveWatches, bus, busLog),
+      clock,
+    }),
+    resources: new ResourceCatalog(announcingStore, clock, dataDir.masterKey, scanTargetHostKey),
+    grants: new GrantBook(announcingStore, clock),
+    groups: new GroupDirectory(announcingStore, clock),
+    requests: new AccessRequestDesk(announcingStore, clock, announcedRequestEvents, audit),
     requestEvents,
     sessions,
     dbCertificates: new DbCertificateIssuer({
@@ -360,6 +394,7 @@ export async function openGatewayServices(
       judge: recordingJudge,
       now: () => clock.now(),
     }),
+    bus,
     keys: {
       caFingerprint: dataDir.caFingerprint,
       caPem: dataDir.caCertPem,
@@ -404,6 +439,14 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   };
   // One registry ends the sessions of every protocol (expiry, terminate, revoke).
   const liveSessions = new LiveSessions({ store: services.store, clock, log });
+  const stopHandlingEvents = handleReplicaEvents(services.bus, {
+    liveSessions,
+    liveWatches: services.liveWatches,
+    requestEvents: services.requestEvents,
+    store: services.store,
+    instanceId: services.instanceId,
+    log,
+  });
   const context: ProtocolContext = {
     dataDir: config.dataDir,
     keyMaterial: services.dataDir,
@@ -417,10 +460,17 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     clock,
     log,
   };
+  // Replicas on one PostgreSQL watch each other's heartbeat (issue #17); a SQLite gateway is
+  // alone, and its own restart recovery below covers it.
+  const lease =
+    services.store.kind === 'postgres'
+      ? new ReplicaLease({ store: services.store, instanceId: services.instanceId, clock, log })
+      : undefined;
   try {
     // Before any session can start: what this instance left unfinished was interrupted.
     await services.recorder.recoverInterruptedRecordings();
     await endCarriedSessions(services.store, services.instanceId, clock, log);
+    await lease?.start();
     for (const protocol of PROTOCOLS) {
       const listen = config[protocol];
       if (!listen) continue;
@@ -454,6 +504,9 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   } catch (error) {
     await closeProtocols();
     liveSessions.shutdown();
+    await lease?.stop();
+    stopHandlingEvents();
+    await services.bus.close();
     await services.hashPool.close();
     await services.store.close();
     throw error;
@@ -475,12 +528,16 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     await closeProtocols();
     liveSessions.shutdown();
     await services.recorder.closeAll();
+    // After the recordings closed: nothing is left for another replica to take over.
+    await lease?.stop();
     await services.recordingCheck.stop();
     await services.reverifier.stop();
     await services.providerCheck.stop();
     await services.hashPool.close();
     await services.textIndex.close();
     await services.audit.close();
+    stopHandlingEvents();
+    await services.bus.close();
     await services.store.close();
   };
   return {

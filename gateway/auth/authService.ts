@@ -3,6 +3,7 @@ import { GatewayError } from '../gatewayError.ts';
 import { newId } from '../newId.ts';
 import { openSecret, sealSecret } from '../secrets/secretBox.ts';
 import type { AuthTokenRecord, IdentityStore, UserRecord } from '../store/identityStore.ts';
+import type { ReplicaStore } from '../store/replicaStore.ts';
 import { AddressRateLimiter, afterFailedLogin } from './loginThrottle.ts';
 import { hashOpaqueToken, newOpaqueToken } from './opaqueTokens.ts';
 import { decoyPasswordHash, hashPassword, verifyPassword } from './passwords.ts';
@@ -37,10 +38,11 @@ const totpAad = (userId: string) => `user:${userId}:totp`;
 
 /** Identity: enrollment, password + TOTP login, rotating refresh tokens, bearer checks. */
 export class AuthService {
-  private readonly addressLimiter = new AddressRateLimiter();
+  private readonly addressLimiter: AddressRateLimiter;
 
   constructor(
-    private readonly store: IdentityStore,
+    private readonly store: IdentityStore &
+      Pick<ReplicaStore, 'countLoginAttempt' | 'deleteLoginWindowsBefore'>,
     private readonly clock: Clock,
     private readonly masterKey: Buffer,
     private readonly settings: AuthSettings = DEFAULT_AUTH_SETTINGS,
@@ -49,7 +51,9 @@ export class AuthService {
      * provider, issue #18); throws to refuse the refresh.
      */
     private readonly signInCheck?: { confirm(familyId: string): Promise<void> },
-  ) {}
+  ) {
+    this.addressLimiter = new AddressRateLimiter(store);
+  }
 
   /** Creates a one-time enrollment token with which the user sets their password. */
   async createEnrollment(userId: string): Promise<{ token: string; expiresAt: number }> {
@@ -87,7 +91,7 @@ export class AuthService {
     clientAddress: string,
   ): Promise<IssuedTokens> {
     const now = this.clock.now();
-    const retryAt = this.addressLimiter.hit(clientAddress, now);
+    const retryAt = await this.addressLimiter.hit(clientAddress, now);
     if (retryAt !== null) {
       throw new GatewayError(
         'rate_limited',

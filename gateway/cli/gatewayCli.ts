@@ -364,6 +364,7 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
             io.stdout(`${token}\n`);
           }
         } finally {
+          await services.bus.close();
           await services.store.close();
         }
       },
@@ -420,6 +421,7 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
           );
           io.stdout(`${provider.redirectUri}\n`);
         } finally {
+          await services.bus.close();
           await services.store.close();
         }
       },
@@ -467,6 +469,7 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
           }
           io.stderr(`Re-indexed ${recordings.length} recordings (${entries} text entries).\n`);
         } finally {
+          await services.bus.close();
           await services.store.close();
         }
       },
@@ -487,6 +490,7 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
         const admins = users.filter((user) => user.role === 'admin' && !user.disabled).length;
         io.stdout(`${JSON.stringify({ users: users.length, admins })}\n`);
       } finally {
+        await services.bus.close();
         await services.store.close();
       }
     });
@@ -525,6 +529,7 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
           }
           if (problems.length > 0) exitCode = EXIT_RECORDING_PROBLEMS;
         } finally {
+          await services.bus.close();
           await services.store.close();
         }
       },
@@ -552,6 +557,7 @@ export async function runGatewayCli(argv: string[], io: CliIo): Promise<number> 
         );
         io.stdout(`${JSON.stringify({ keyId: key.keyId, publicKeyPem: key.publicKeyPem })}\n`);
       } finally {
+        await services.bus.close();
         await services.store.close();
       }
     });

@@ -129,8 +129,29 @@ function describeDatabaseChunkStorage(
       await store.close();
     });
 
+    it('commits every write before it resolves (issue #17), split into chunks', async () => {
+      const storage = new DatabaseChunkStorage(store, { chunkBytes: 1000 });
+      const sink = await storage.create('ses_commit', HEADER);
+      const body = randomBytes(2300);
+      await sink.write(body.subarray(0, 30)); // a keystroke's echo: committed, not buffered
+      // In the store without a sync (buffering, this would still be in memory).
+      expect(
+        (await store.listRecordingChunks('ses_commit', 0, 10)).map((c) => c.data.length),
+      ).toEqual([30]);
+      await sink.writev?.([body.subarray(30, 1500), body.subarray(1500)]);
+      expect(
+        (await store.listRecordingChunks('ses_commit', 0, 10)).map((c) => c.data.length),
+      ).toEqual([30, 1000, 1000, 270]);
+      await sink.close();
+      expect(await readStoredBytes(storage, 'ses_commit')).toEqual(Buffer.concat([HEADER, body]));
+    });
+
     it('stores the header at once, buffers up to a chunk, flushes at sync, and reads back in pages', async () => {
-      const storage = new DatabaseChunkStorage(store, { chunkBytes: 1000, chunksPerPage: 2 });
+      const storage = new DatabaseChunkStorage(store, {
+        chunkBytes: 1000,
+        chunksPerPage: 2,
+        commitEachWrite: false,
+      });
       const sink = await storage.create('ses_db', HEADER);
       expect((await store.listRecordingChunks('ses_db', -1, 10)).map((c) => c.chunkNo)).toEqual([
         0,

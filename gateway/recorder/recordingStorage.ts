@@ -6,9 +6,12 @@
  * - `SegmentFileStorage` (SQLite deployment): `<root>/<sessionId>/000000.seg, 000001.seg, …`,
  *   directories 0700 and files 0600, a new segment every 64 MiB, fsync on `sync()`.
  * - `DatabaseChunkStorage` (PostgreSQL deployment): rows of `recording_chunks` through the
- *   Store, at most 1 MiB each, inserted at every `sync()`/`flush()` and whenever 1 MiB is
- *   buffered. Buffered bytes die with the process: after a crash the recording ends at the
- *   last flush, which is never before the last checkpoint.
+ *   Store, at most 1 MiB each. Each `write` is committed before it resolves (issue #17): the
+ *   recorder writes once per turn of the event loop (every frame appended meanwhile, as one
+ *   batch) and the proxies forward bytes only once their append settled, so nothing a client
+ *   or target saw is only in this process's memory — a replica killed mid-session leaves every
+ *   forwarded byte in the database, as the segment files leave it in the kernel.
+ *   (`commitEachWrite: false` buffers up to a chunk between syncs instead, as before #17.)
  *
  * Storage knows nothing of frames or checkpoints; the recorder decides when to `sync()` (before
  * every checkpoint, so a checkpoint on disk never covers bytes that are not) and `flush()`
@@ -501,12 +504,18 @@ async function syncDirectory(path: string): Promise<void> {
 // Database chunks
 
 export const CHUNK_BYTES = 1024 * 1024;
-/** Chunks fetched per query when reading: at most this many MiB in memory at once. */
-const CHUNKS_PER_PAGE = 4;
+/**
+ * Chunks fetched per query when reading: at most this many MiB in memory at once. Was 4;
+ * committing every write (issue #17) makes an interactive session many small chunks, and 4 a
+ * query made reading one a query per few hundred bytes.
+ */
+const CHUNKS_PER_PAGE = 32;
 
 export interface DatabaseChunkStorageOptions {
   /** Largest chunk row, and how much is buffered before a flush. */
   chunkBytes?: number;
+  /** Commit every write before it resolves (default); false buffers up to `chunkBytes`. */
+  commitEachWrite?: boolean;
   chunksPerPage?: number;
 }
 
@@ -514,6 +523,7 @@ export class DatabaseChunkStorage implements RecordingStorage {
   readonly kind = 'database';
   private readonly chunkBytes: number;
   private readonly chunksPerPage: number;
+  private readonly commitEachWrite: boolean;
 
   constructor(
     private readonly store: RecordingChunkStore,
@@ -521,13 +531,14 @@ export class DatabaseChunkStorage implements RecordingStorage {
   ) {
     this.chunkBytes = options.chunkBytes ?? CHUNK_BYTES;
     this.chunksPerPage = options.chunksPerPage ?? CHUNKS_PER_PAGE;
+    this.commitEachWrite = options.commitEachWrite ?? true;
   }
 
   async create(sessionId: string, headerBytes: Uint8Array): Promise<RecordingSink> {
     checkSessionId(sessionId);
     // Chunk 0 is the header; its primary key makes a second recording of the session fail.
     await this.store.appendRecordingChunk(sessionId, 0, headerBytes);
-    return new DatabaseChunkSink(this.store, sessionId, this.chunkBytes);
+    return new DatabaseChunkSink(this.store, sessionId, this.chunkBytes, this.commitEachWrite);
   }
 
   async *open(sessionId: string): AsyncIterable<Buffer> {
@@ -587,6 +598,7 @@ class DatabaseChunkSink implements RecordingSink {
     private readonly store: RecordingChunkStore,
     private readonly sessionId: string,
     private readonly chunkBytes: number,
+    private readonly commitEachWrite: boolean,
   ) {}
 
   async write(bytes: Uint8Array): Promise<void> {
@@ -594,7 +606,7 @@ class DatabaseChunkSink implements RecordingSink {
     if (bytes.length === 0) return;
     this.buffered.push(bytes);
     this.bufferedBytes += bytes.length;
-    if (this.bufferedBytes >= this.chunkBytes) await this.insertBuffered();
+    if (this.commitEachWrite || this.bufferedBytes >= this.chunkBytes) await this.insertBuffered();
   }
 
   /** Copies the chunks (one copy; they are joined anyway) so none is referenced after this. */

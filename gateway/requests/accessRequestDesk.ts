@@ -32,7 +32,7 @@ export class AccessRequestDesk {
       Pick<GrantStore, 'getGrant' | 'listGrants'> &
       Pick<ResourceStore, 'getResource' | 'getResourceByName'>,
     private readonly clock: Clock,
-    private readonly events: AccessRequestEvents,
+    private readonly events: Pick<AccessRequestEvents, 'publish'>,
     /** Where an issued grant is logged (the decision itself is logged by the route). */
     private readonly audit?: AuditRecorder,
   ) {}

@@ -11,8 +11,8 @@ export interface AccessRequestChangeEvent {
 /**
  * In-process fan-out of request changes to the open event streams (the requester's desktop,
  * approvers' queues), so a change reaches them as it happens rather than at the next poll.
- * One gateway process only: with PostgreSQL replicas, a stream hears changes made through its
- * own replica (see DESIGN.md "Access requests and approvals").
+ * One gateway process; changes made through other replicas arrive from the event bus
+ * (events/replicaEventHandlers.ts, issue #17).
  */
 export class AccessRequestEvents {
   private readonly emitter = new EventEmitter();

@@ -2,8 +2,8 @@
  * The one rule for taking access away (issue #14): on any change of who may use what — a user
  * disabled or their role or groups changed, a grant deleted or its window narrowed — re-check
  * the open sessions it concerns against the records as they are now. A session no longer
- * allowed is ended in the store (the proxies notice within a poll, ~250 ms, and close the
- * connection with the reason); one whose grant now ends earlier gets the earlier end, which
+ * allowed is ended in the store (the store the services get announces it on the event bus, so
+ * the proxy carrying it, on whichever replica, closes the connection with the reason at once); one whose grant now ends earlier gets the earlier end, which
  * the live-session registry re-arms its timer to. Every route that changes access calls this,
  * so there is no second copy of the rule to drift.
  */

@@ -1,19 +1,22 @@
 /**
  * The sessions live on this gateway process, and the rule that ends them: at `expiresAt`
- * (the grant's limit, DESIGN.md "Launch a session"), or within a second of their row becoming
- * 'ended' in the store — which is how an API terminate reaches the proxy holding the
- * connection, from whichever replica served the API call.
+ * (the grant's limit, DESIGN.md "Launch a session"), or as soon as their row becomes 'ended'
+ * in the store — which is how an API terminate reaches the proxy holding the connection, from
+ * whichever replica served the API call.
  *
- * One poll every ~250 ms reads each live session's row. That is N point reads per tick; fine
- * for the sessions one node holds, and what PostgreSQL LISTEN/NOTIFY can replace later.
+ * Whoever changes a session's row announces it on the event bus (events/, issue #17), and
+ * `recheck` re-reads that one row, so a terminate acts within a bus round trip. A slow safety
+ * poll (every 5 s) still reads every live session's row: it is what catches a change whose
+ * announcement was lost to a bug or to a replica dying between its write and its publish —
+ * the bus promises delivery of what was published, not that everything was.
  *
- * The row's `expiresAt` is re-read on every poll: a grant whose end moved earlier lowers it
+ * The row's `expiresAt` is re-read on every check: a grant whose end moved earlier lowers it
  * (sessions/accessReview.ts), and each session has a timer to its current end, re-armed when
  * the row changes, so it ends at the new end rather than at the poll after it (issue #14).
  */
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
-import type { SessionEnder } from '../store/sessionStore.ts';
+import type { SessionEnder, SessionRecord } from '../store/sessionStore.ts';
 
 export type SessionEndCause =
   /** `expiresAt` passed (the grant's window or its maximum session length). */
@@ -44,13 +47,22 @@ interface Entry {
 /** setTimeout's limit (about 24.8 days); a later end is re-armed by the poll that nears it. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-export const LIVE_SESSION_POLL_MS = 250;
+/** The safety poll of the rows (see above); was 250 ms, the only way, before the bus. */
+export const LIVE_SESSION_POLL_MS = 5000;
+/**
+ * How often the sessions' ends are compared with the clock, without I/O. The timer per
+ * session does this at the right moment; the check catches a clock that stepped (or a test's
+ * clock that was advanced) past an end the timer still waits for.
+ */
+const EXPIRY_CHECK_MS = 250;
 
 export class LiveSessions {
   private readonly entries = new Map<string, Entry>();
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
   private readonly pollIntervalMs: number;
+  /** performance.now() of the last read of the rows. */
+  private rowsReadAt = 0;
 
   constructor(
     private readonly deps: {
@@ -76,7 +88,10 @@ export class LiveSessions {
     const entry: Entry = { sessionId, expiresAt, end, ending: false, expiryTimer: undefined };
     this.entries.set(sessionId, entry);
     this.armExpiry(entry);
-    this.timer ??= setInterval(() => void this.poll(), this.pollIntervalMs);
+    this.timer ??= setInterval(
+      () => void this.poll(),
+      Math.min(this.pollIntervalMs, EXPIRY_CHECK_MS),
+    );
     this.timer.unref();
     return {
       sessionId,
@@ -111,6 +126,24 @@ export class LiveSessions {
     this.stopIfIdle();
   }
 
+  /**
+   * Re-reads one session's row now, if this process carries it (an event said it changed).
+   * Sessions carried elsewhere are ignored: every replica hears every event.
+   */
+  async recheck(sessionId: string): Promise<void> {
+    const entry = this.entries.get(sessionId);
+    if (!entry || entry.ending) return;
+    try {
+      this.apply(entry, await this.deps.store.getSession(sessionId));
+    } catch (error) {
+      // The safety poll reads it again.
+      this.deps.log.warn('could not re-read a changed session', {
+        sessionId,
+        error: String(error),
+      });
+    }
+  }
+
   private async poll(): Promise<void> {
     if (this.polling) return; // a slow store must not pile up overlapping polls
     this.polling = true;
@@ -120,6 +153,8 @@ export class LiveSessions {
       for (const entry of watched) {
         if (now >= entry.expiresAt) await this.expire(entry, now);
       }
+      if (performance.now() - this.rowsReadAt < this.pollIntervalMs) return;
+      this.rowsReadAt = performance.now();
       const rows = await Promise.all(
         watched
           .filter((e) => !e.ending)
@@ -128,18 +163,22 @@ export class LiveSessions {
             row: await this.deps.store.getSession(entry.sessionId),
           })),
       );
-      for (const { entry, row } of rows) {
-        if (!row || row.state === 'ended') {
-          this.trigger(entry, { kind: 'terminated', reason: row?.endReason ?? null });
-        } else if (row.expiresAt !== entry.expiresAt && !entry.ending) {
-          entry.expiresAt = row.expiresAt;
-          this.armExpiry(entry);
-        }
-      }
+      for (const { entry, row } of rows) this.apply(entry, row);
     } catch (error) {
       this.deps.log.warn('live session poll failed; retrying', { error: String(error) });
     } finally {
       this.polling = false;
+    }
+  }
+
+  /** Acts on a session's row as read now: ended elsewhere, or a new end. */
+  private apply(entry: Entry, row: SessionRecord | undefined): void {
+    if (entry.ending) return;
+    if (!row || row.state === 'ended') {
+      this.trigger(entry, { kind: 'terminated', reason: row?.endReason ?? null });
+    } else if (row.expiresAt !== entry.expiresAt) {
+      entry.expiresAt = row.expiresAt;
+      this.armExpiry(entry);
     }
   }
 

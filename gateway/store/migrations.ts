@@ -399,6 +399,35 @@ export interface Database {
   machine_token_uses: MachineTokenUsesTable;
   machine_sign_ins: MachineSignInsTable;
   cluster_secrets: ClusterSecretsTable;
+  gateway_events: GatewayEventsTable;
+  gateway_leases: GatewayLeasesTable;
+  login_address_attempts: LoginAddressAttemptsTable;
+}
+
+/**
+ * 0013, PostgreSQL only: the event bus's catch-up log (events/postgresEventBus.ts). `id` is a
+ * bigserial; publishers serialize on an advisory lock, so ids commit in increasing order.
+ */
+export interface GatewayEventsTable {
+  id: Generated<number>;
+  kind: string;
+  /** The event as JSON (events/gatewayEvents.ts). */
+  payload: string;
+  created_at: number;
+}
+
+/** 0013: each live gateway replica's heartbeat (recorder/replicaLease.ts, issue #17). */
+export interface GatewayLeasesTable {
+  instance_id: string;
+  expires_at: number;
+  renewed_at: number;
+}
+
+/** 0013: sign-in attempts per client address in the current window (auth/loginThrottle.ts). */
+export interface LoginAddressAttemptsTable {
+  address: string;
+  window_start: number;
+  attempts: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1221,6 +1250,36 @@ const clusterSecrets: Migration = {
   },
 };
 
+/**
+ * 0013 (issue #17): what several replicas on one database share — the event bus's log, each
+ * replica's lease, and the sign-in limiter per address, which lived in one process's memory.
+ */
+const replicas: Migration = {
+  async up(db: Kysely<unknown>) {
+    const sqlite = db.getExecutor().adapter instanceof SqliteAdapter;
+    if (!sqlite) {
+      await sql`create table gateway_events (id bigserial primary key, kind text not null, payload text not null, created_at bigint not null)`.execute(
+        db,
+      );
+      await sql`create index gateway_events_created_at_idx on gateway_events (created_at)`.execute(
+        db,
+      );
+    }
+    await db.schema
+      .createTable('gateway_leases')
+      .addColumn('instance_id', 'text', (c) => c.primaryKey())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('renewed_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('login_address_attempts')
+      .addColumn('address', 'text', (c) => c.primaryKey())
+      .addColumn('window_start', 'bigint', (c) => c.notNull())
+      .addColumn('attempts', 'integer', (c) => c.notNull())
+      .execute();
+  },
+};
+
 export const EMPTY_POLICY_JSON = '{"masking":[],"guardrails":[]}';
 export const NO_APPROVERS_JSON = '{"users":[],"groups":[]}';
 
@@ -1238,6 +1297,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0010_oidc_sign_in': oidcSignIn,
   '0011_seek_tables': seekTables,
   '0012_cluster_secrets': clusterSecrets,
+  '0013_replicas': replicas,
 });
 
 /** In-code provider, so migrations ship inside the bundle with no directory to find at runtime. */

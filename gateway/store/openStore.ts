@@ -17,6 +17,7 @@ import { KyselyMachineIdentityStore } from './kyselyMachineIdentityStore.ts';
 import { KyselyOidcStore } from './kyselyOidcStore.ts';
 import { KyselyRecordingStore } from './kyselyRecordingStore.ts';
 import { KyselyRecordingTextStore } from './kyselyRecordingTextStore.ts';
+import { KyselyReplicaStore } from './kyselyReplicaStore.ts';
 import { KyselySessionStore } from './kyselySessionStore.ts';
 import { type Database, migrationProvider } from './migrations.ts';
 import type { Store } from './store.ts';
@@ -145,6 +146,7 @@ function combineStores(connection: StoreConnection): Store {
     new KyselyOidcStore(connection),
     new KyselyMachineIdentityStore(connection),
     new KyselyClusterSecretStore(connection),
+    new KyselyReplicaStore(connection),
   ];
   const store: Record<string, unknown> = {
     kind: connection.kind,

@@ -61,8 +61,8 @@ export interface SessionStore extends SessionEnder {
   ): Promise<SessionRecord | undefined>;
   /**
    * Ends every not-yet-ended session that matches (a revoked grant, a deleted resource, a
-   * disabled user); returns them. The proxies notice within their poll interval and close
-   * the connections.
+   * disabled user); returns them. The services' store announces them on the event bus
+   * (events/replicaAnnouncements.ts), so the proxies close the connections at once.
    */
   endOpenSessions(
     match: { grantId: string } | { resourceId: string } | { userId: string },

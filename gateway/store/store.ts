@@ -10,6 +10,7 @@
  * - oidcStore.ts: OpenID Connect providers, sign-ins under way, one-time codes (issue #18);
  * - machineIdentityStore.ts: CI jobs' identities, spent workload tokens (issue #18).
  * - clusterSecretStore.ts: the replicas' shared identity, sealed (issue #17).
+ * - replicaStore.ts: replicas' leases and the sign-in limiter per address (issue #17).
  * Each has one Kysely implementation (kysely*Store.ts) over SQLite and PostgreSQL, sharing one
  * connection (storeConnection.ts) and one schema (migrations.ts). The store knows no transport
  * and no crypto: secrets arrive already encrypted, tokens and tickets already hashed.
@@ -30,6 +31,7 @@ import type { MachineIdentityStore } from './machineIdentityStore.ts';
 import type { OidcStore } from './oidcStore.ts';
 import type { RecordingStore } from './recordingStore.ts';
 import type { RecordingTextStore } from './recordingTextStore.ts';
+import type { ReplicaStore } from './replicaStore.ts';
 import type { SessionStore } from './sessionStore.ts';
 import type { StoreHandle } from './storeConnection.ts';
 
@@ -43,6 +45,7 @@ export type * from './oidcStore.ts';
 export type * from './recordingStore.ts';
 export { recordingAccessActions } from './recordingStore.ts';
 export type * from './recordingTextStore.ts';
+export type * from './replicaStore.ts';
 export type * from './sessionStore.ts';
 export { StoreConflictError } from './storeConflictError.ts';
 export type { StoreHandle, StoreKind } from './storeConnection.ts';
@@ -57,4 +60,5 @@ export type Store = StoreHandle &
   AuditStore &
   OidcStore &
   MachineIdentityStore &
-  ClusterSecretStore;
+  ClusterSecretStore &
+  ReplicaStore;
