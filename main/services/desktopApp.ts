@@ -24,6 +24,8 @@ import { type RequestNotice, requestNotice } from './accessRequests/accessReques
 import { createAdminPanelHandlers } from './adminPanel/adminPanelHandlers.ts';
 import { createAdminSettingsHandlers } from './adminSettings.ts';
 import { createAuditHandlers } from './audit/auditHandlers.ts';
+import { gatewayConsoleSessions } from './consoles/gatewayConsoleSessions.ts';
+import { QueryConsoleService } from './consoles/queryConsoleService.ts';
 import { asDesktopErrors, toDesktopError } from './desktopErrors.ts';
 import { DesktopProfileStore } from './desktopProfile.ts';
 import type { SecretEncryptor } from './encryptedFileSecretStore.ts';
@@ -187,6 +189,7 @@ export async function createDesktopApp(
   // Terminals are created after the account (they need its session source), but the account's
   // sign-out must close them: hence the late-bound reference.
   let terminals: TerminalsPort | null = null;
+  let consoles: QueryConsoleService | null = null;
   const account = new GatewayAccount({
     profileStore,
     profile,
@@ -194,6 +197,7 @@ export async function createDesktopApp(
     log,
     onSignedOut: async () => {
       await terminals?.closeAll();
+      await consoles?.closeAll();
     },
     onChange: broadcastState,
   });
@@ -202,6 +206,8 @@ export async function createDesktopApp(
     ((sessions, terminalLog) => new TerminalService({ sessions, log: terminalLog }))
   )(gatewaySessionSource(account), log);
   const terminalService = terminals;
+  consoles = new QueryConsoleService({ sessions: gatewayConsoleSessions(account), log });
+  const consoleService = consoles;
   requestFeed = new AccessRequestFeed({
     follow: () => account.run((client) => client.followAccessRequests()),
     onEvent: (event) => {
@@ -415,6 +421,24 @@ export async function createDesktopApp(
       return {};
     },
 
+    'consoles.open': async (request, caller) => consoleService.open(caller, request),
+    'consoles.run': async ({ consoleId, sql, offset }, caller) =>
+      consoleService.run(caller.clientId, consoleId, sql, offset),
+    'consoles.cancel': async ({ consoleId }, caller) => {
+      await consoleService.cancel(caller.clientId, consoleId);
+      return {};
+    },
+    'consoles.ack': async ({ consoleId, rows }, caller) => {
+      consoleService.ack(caller.clientId, consoleId, rows);
+      return {};
+    },
+    'consoles.catalog': async ({ consoleId }, caller) =>
+      consoleService.catalog(caller.clientId, consoleId),
+    'consoles.close': async ({ consoleId }, caller) => {
+      await consoleService.close(caller.clientId, consoleId);
+      return {};
+    },
+
     ...recordings.handlers,
     ...createAuditHandlers({
       account,
@@ -443,6 +467,7 @@ export async function createDesktopApp(
     broadcast,
     clientDisconnected(clientId) {
       terminalService.closeAllFor(clientId);
+      consoleService.closeAllFor(clientId);
       recordings
         .clientDisconnected(clientId)
         .catch((error: unknown) => log(`closing ${clientId}'s recordings: ${messageOf(error)}`));
@@ -454,6 +479,7 @@ export async function createDesktopApp(
       disposed = true;
       requestFeed?.stop();
       await terminalService.dispose();
+      await consoleService.dispose();
       await recordings.dispose();
       // Stopping first also ends a start that is still under way, so start-up cannot hang this.
       await stopLocalGateway();
