@@ -224,14 +224,16 @@ function ResourceRow({
               Open terminal
             </button>
           ) : null
-        ) : (
-          <span
-            className="muted small nowrap"
-            title="The SQL query console comes in a later release."
+        ) : canOpenTerminal(resource, now) ? (
+          <button
+            type="button"
+            className="button button-small button-primary"
+            aria-label={`Open console on ${resource.name}`}
+            onClick={() => onOpenTerminal(resource)}
           >
-            Console coming soon
-          </span>
-        )}
+            Open console
+          </button>
+        ) : null}
       </div>
     </li>
   );
