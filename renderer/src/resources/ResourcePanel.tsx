@@ -15,7 +15,7 @@ import {
   NO_FILTER,
   type ResourceFilter,
 } from './filterResources.ts';
-import { canOpenTerminal, grantStatus } from './grantStatus.ts';
+import { canOpenConsole, canOpenTerminal, grantStatus } from './grantStatus.ts';
 
 /** Grants change on the gateway (approved, revoked): re-read the list this often. */
 const REFRESH_MS = 60_000;
@@ -224,7 +224,7 @@ function ResourceRow({
               Open terminal
             </button>
           ) : null
-        ) : canOpenTerminal(resource, now) ? (
+        ) : canOpenConsole(resource, now) ? (
           <button
             type="button"
             className="button button-small button-primary"
