@@ -292,7 +292,9 @@ export function ConsolePanel({
               ? `Running… ${rowTotal.toLocaleString('en')} rows`
               : current.cancelled
                 ? `Cancelled after ${current.elapsedMs} ms`
-                : `${rowTotal.toLocaleString('en')} ${rowTotal === 1 ? 'row' : 'rows'} · ${current.elapsedMs} ms`}
+                : current.error && current.results.length === 0
+                  ? `Failed after ${current.elapsedMs} ms`
+                  : `${rowTotal.toLocaleString('en')} ${rowTotal === 1 ? 'row' : 'rows'} · ${current.elapsedMs} ms`}
             {result?.tag ? ` · ${result.tag}` : ''}
           </div>
         ) : (
