@@ -162,6 +162,89 @@ export const terminalSizeSchema = z.strictObject({
   rows: z.number().int().min(1).max(1000),
 });
 
+// --- query console (issue #15, branch console) -------------------------------------------------
+/** The most SQL one run may send (the editor's whole text). */
+export const MAX_CONSOLE_SQL_CHARS = 1_000_000;
+
+export const consoleColumnSchema = z.object({
+  name: z.string(),
+  /** PostgreSQL type OID (RowDescription); the grid formats json, bytea, timestamps by it. */
+  typeOid: z.number().int(),
+  /** The gateway masked this column's values (its `witness.masked_columns` report). */
+  masked: z.boolean(),
+});
+export type ConsoleColumn = z.infer<typeof consoleColumnSchema>;
+
+export const consoleErrorSchema = z.object({
+  message: z.string(),
+  severity: z.string().nullable(),
+  code: z.string().nullable(),
+  /** 1-based character position in the run's SQL (already offset for a selection run). */
+  position: z.number().int().nullable(),
+  detail: z.string().nullable(),
+  hint: z.string().nullable(),
+  /** The gateway refused the statement: the rule that did (guardrail, masking). */
+  blockedBy: z.object({ rule: z.string(), reason: z.string() }).nullable(),
+});
+export type ConsoleError = z.infer<typeof consoleErrorSchema>;
+
+export const transactionStateSchema = z.enum(['idle', 'in-transaction', 'failed']);
+export type TransactionState = z.infer<typeof transactionStateSchema>;
+
+/** What happens in a console, in order; rows of one result arrive in batches. */
+export const consoleEventSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('result-start'),
+    runId: z.string(),
+    resultIndex: z.number().int(),
+    columns: z.array(consoleColumnSchema),
+  }),
+  z.object({
+    kind: z.literal('rows'),
+    runId: z.string(),
+    resultIndex: z.number().int(),
+    /** Text values as the server sent them; null is SQL NULL. */
+    rows: z.array(z.array(z.string().nullable())),
+  }),
+  z.object({
+    kind: z.literal('result-end'),
+    runId: z.string(),
+    resultIndex: z.number().int(),
+    /** CommandComplete's tag (`SELECT 3`, `UPDATE 2`), null for an empty statement. */
+    tag: z.string().nullable(),
+    rowCount: z.number().int(),
+  }),
+  z.object({
+    kind: z.literal('notice'),
+    runId: z.string().nullable(),
+    severity: z.string(),
+    message: z.string(),
+    code: z.string().nullable(),
+  }),
+  z.object({ kind: z.literal('error'), runId: z.string(), error: consoleErrorSchema }),
+  z.object({
+    kind: z.literal('run-end'),
+    runId: z.string(),
+    elapsedMs: z.number(),
+    transaction: transactionStateSchema,
+    cancelled: z.boolean(),
+  }),
+  /** The connection is gone (the gateway ended the session, the grant ended, closed). */
+  z.object({ kind: z.literal('ended'), message: z.string() }),
+]);
+export type ConsoleEvent = z.infer<typeof consoleEventSchema>;
+
+export const consoleSchemaCatalogSchema = z.object({
+  schemas: z.array(
+    z.object({
+      name: z.string(),
+      tables: z.array(z.object({ name: z.string(), columns: z.array(z.string()) })),
+    }),
+  ),
+});
+export type ConsoleSchemaCatalog = z.infer<typeof consoleSchemaCatalogSchema>;
+// --- end of query console ----------------------------------------------------------------------
+
 /** Why a terminal ended — the renderer turns each into a clear message. */
 export const terminalEndReasonSchema = z.discriminatedUnion('kind', [
   /** The remote command or shell exited. */
@@ -1140,6 +1223,52 @@ export const calls = {
     response: empty,
   },
   'terminals.close': { request: z.strictObject({ terminalId: id }), response: empty },
+  // --- query console (issue #15, branch console) -----------------------------------------------
+  /** Start a session on a PostgreSQL resource and connect a query console to it. */
+  'consoles.open': {
+    request: z.strictObject({ resourceId: id }),
+    response: z.object({
+      consoleId: id,
+      sessionId: id,
+      resourceName: z.string(),
+      database: z.string(),
+      expiresAt: isoTime,
+    }),
+  },
+  /**
+   * Run SQL (one simple Query: several statements give several results). `offset` is where
+   * `sql` starts in the editor (a selection), so error positions point into the editor.
+   * Rejected while another run is still going.
+   */
+  'consoles.run': {
+    request: z.strictObject({
+      consoleId: id,
+      sql: z.string().min(1).max(MAX_CONSOLE_SQL_CHARS),
+      offset: z.number().int().min(0).max(MAX_CONSOLE_SQL_CHARS).optional(),
+    }),
+    response: z.object({ runId: z.string() }),
+  },
+  /** Sends a CancelRequest through the gateway for the running query. */
+  'consoles.cancel': { request: z.strictObject({ consoleId: id }), response: empty },
+  /** The renderer has taken `rows` more rows; main resumes a paused result. */
+  'consoles.ack': {
+    request: z.strictObject({
+      consoleId: id,
+      rows: z
+        .number()
+        .int()
+        .min(0)
+        .max(2 ** 40),
+    }),
+    response: empty,
+  },
+  /** Schemas, tables and columns for completion, read through the same recorded session. */
+  'consoles.catalog': {
+    request: z.strictObject({ consoleId: id }),
+    response: consoleSchemaCatalogSchema,
+  },
+  'consoles.close': { request: z.strictObject({ consoleId: id }), response: empty },
+  // --- end of query console --------------------------------------------------------------------
   /** The signed-in user's recordings (all, for auditors and admins), newest first. */
   'recordings.list': {
     request: z.strictObject({
@@ -1377,6 +1506,8 @@ export const events = {
    */
   'terminal.data': z.object({ terminalId: id, data: z.string(), bytes: z.number().int() }),
   'terminal.ended': z.object({ terminalId: id, reason: terminalEndReasonSchema }),
+  /** Everything a query console shows (issue #15), in order. */
+  'console.event': z.object({ consoleId: id, event: consoleEventSchema }),
   /** Download / verification / keyframe progress of a recording being opened. */
   'playback.progress': z.object({
     sessionId: id,

@@ -24,6 +24,8 @@ import { type RequestNotice, requestNotice } from './accessRequests/accessReques
 import { createAdminPanelHandlers } from './adminPanel/adminPanelHandlers.ts';
 import { createAdminSettingsHandlers } from './adminSettings.ts';
 import { createAuditHandlers } from './audit/auditHandlers.ts';
+import { gatewayConsoleSessions } from './consoles/gatewayConsoleSessions.ts';
+import { QueryConsoleService } from './consoles/queryConsoleService.ts';
 import { asDesktopErrors, toDesktopError } from './desktopErrors.ts';
 import { DesktopProfileStore } from './desktopProfile.ts';
 import type { SecretEncryptor } from './encryptedFileSecretStore.ts';
@@ -190,6 +192,7 @@ export async function createDesktopApp(
   // sign-out must close them: hence the late-bound reference.
   let terminals: TerminalsPort | null = null;
   let tunnels: ReturnType<typeof createTunnelHandlers> | null = null;
+  let consoles: QueryConsoleService | null = null;
   const account = new GatewayAccount({
     profileStore,
     profile,
@@ -198,6 +201,7 @@ export async function createDesktopApp(
     onSignedOut: async () => {
       await terminals?.closeAll();
       await tunnels?.service.endAll('signed-out');
+      await consoles?.closeAll();
     },
     onChange: broadcastState,
   });
@@ -215,6 +219,8 @@ export async function createDesktopApp(
     log,
   });
   const tunnelService = tunnels.service;
+  consoles = new QueryConsoleService({ sessions: gatewayConsoleSessions(account), log });
+  const consoleService = consoles;
   requestFeed = new AccessRequestFeed({
     follow: () => account.run((client) => client.followAccessRequests()),
     onEvent: (event) => {
@@ -429,6 +435,23 @@ export async function createDesktopApp(
     },
 
     ...tunnels.handlers,
+    'consoles.open': async (request, caller) => consoleService.open(caller, request),
+    'consoles.run': async ({ consoleId, sql, offset }, caller) =>
+      consoleService.run(caller.clientId, consoleId, sql, offset),
+    'consoles.cancel': async ({ consoleId }, caller) => {
+      await consoleService.cancel(caller.clientId, consoleId);
+      return {};
+    },
+    'consoles.ack': async ({ consoleId, rows }, caller) => {
+      consoleService.ack(caller.clientId, consoleId, rows);
+      return {};
+    },
+    'consoles.catalog': async ({ consoleId }, caller) =>
+      consoleService.catalog(caller.clientId, consoleId),
+    'consoles.close': async ({ consoleId }, caller) => {
+      await consoleService.close(caller.clientId, consoleId);
+      return {};
+    },
 
     ...recordings.handlers,
     ...createAuditHandlers({
@@ -458,6 +481,7 @@ export async function createDesktopApp(
     broadcast,
     clientDisconnected(clientId) {
       terminalService.closeAllFor(clientId);
+      consoleService.closeAllFor(clientId);
       recordings
         .clientDisconnected(clientId)
         .catch((error: unknown) => log(`closing ${clientId}'s recordings: ${messageOf(error)}`));
@@ -471,6 +495,7 @@ export async function createDesktopApp(
       await terminalService.dispose();
       // Tunnels end with the app (issue #15); their sessions are ended while still signed in.
       await tunnelService.endAll('app-quit');
+      await consoleService.dispose();
       await recordings.dispose();
       // Stopping first also ends a start that is still under way, so start-up cannot hang this.
       await stopLocalGateway();

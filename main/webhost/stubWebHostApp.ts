@@ -90,6 +90,12 @@ export function createStubWebHostApp(): StubWebHostApp {
     'terminals.resize': notSignedIn,
     'terminals.ack': notSignedIn,
     'terminals.close': notSignedIn,
+    'consoles.open': notSignedIn,
+    'consoles.run': notSignedIn,
+    'consoles.cancel': notSignedIn,
+    'consoles.ack': notSignedIn,
+    'consoles.catalog': notSignedIn,
+    'consoles.close': notSignedIn,
     'recordings.list': notSignedIn,
     'recordings.verify': async () => {
       throw new Error('stub: an unexpected failure with /secret/details');

@@ -215,7 +215,9 @@ describe('notices, errors and notifications through the tracker', () => {
       { type: 'CommandComplete', tag: 'SELECT 1' },
       { type: 'ReadyForQuery', status: 'I' },
     );
-    const [description, row] = h.received();
+    const [report, description, row] = h.received();
+    // The column rule's column is reported ahead of the RowDescription (issue #15).
+    expect(report).toEqual({ type: 'ParameterStatus', name: 'witness.masked_columns', value: '1' });
     expect(description?.type === 'RowDescription' && description.fields.map((f) => f.name)).toEqual(
       ['****', 'ssn'],
     );

@@ -53,6 +53,10 @@ import {
   ProtocolError,
   type TransactionStatus,
 } from '../../../shared/postgres/codec.ts';
+import {
+  formatMaskedColumns,
+  MASKED_COLUMNS_PARAMETER,
+} from '../../../shared/postgres/maskedColumnsParameter.ts';
 import { copyOutStatements } from '../../policy/copyStatement.ts';
 import type { MaskPlan, ResultMasker } from '../../policy/masking.ts';
 import {
@@ -125,6 +129,27 @@ export function dependsOnLexingSettings(sql: string): boolean {
     if (code === 0x5c || code > 0x7f) return true;
   }
   return false;
+}
+
+/**
+ * Tells the client which columns of the next RowDescription a column or type rule masks
+ * (shared/postgres/maskedColumnsParameter.ts; the desktop's query console marks them). Sent
+ * ahead of a simple query's RowDescription when a rule replaces or NULLs a column; value rules
+ * (which change only the values that match) are not reported.
+ */
+function reportMaskedColumns(plan: MaskPlan, out: Decisions): void {
+  const masked: number[] = [];
+  plan.columns.forEach((column, index) => {
+    if (column.kind === 'replace' || column.kind === 'null') masked.push(index);
+  });
+  if (masked.length === 0) return;
+  out.add(
+    encodeBackend({
+      type: 'ParameterStatus',
+      name: MASKED_COLUMNS_PARAMETER,
+      value: formatMaskedColumns(masked),
+    }),
+  );
 }
 
 /** How the rows of a result are masked: a plan, nothing to do, or (columns unknown) all NULL. */
@@ -454,6 +479,7 @@ export class PostgresProtocolTracker {
         }
         if (head?.kind === 'query') {
           this.simpleRows = this.masking ? this.simpleQueryPlan(frame) : 'none';
+          if (this.simpleRows !== 'none') reportMaskedColumns(this.simpleRows, out);
         } else if (head?.kind === 'describe') {
           if (this.masking) {
             const fields = this.rowDescription(frame);

@@ -242,7 +242,11 @@ describe('PostgresProtocolTracker under random input', () => {
     server({ type: 'DataRow', values: [Buffer.from('someone@example.com')] });
     server({ type: 'CommandComplete', tag: 'SELECT 1' });
     server({ type: 'ReadyForQuery', status: 'I' });
-    expect(toClient[1]).toEqual(encodeDataRow([Buffer.from('****')]));
+    // The masked column is named ahead of its RowDescription (witness.masked_columns, #15).
+    expect(toClient[0]).toEqual(
+      encodeBackend({ type: 'ParameterStatus', name: 'witness.masked_columns', value: '0' }),
+    );
+    expect(toClient[2]).toEqual(encodeDataRow([Buffer.from('****')]));
     client({ type: 'Parse', statement: '', sql: 'drop table t', parameterTypes: [] });
     client({ type: 'Sync' });
     expect(toServer.map((b) => String.fromCharCode(b[0]!))).toEqual(['Q', 'S']);

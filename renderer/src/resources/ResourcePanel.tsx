@@ -16,7 +16,7 @@ import {
   NO_FILTER,
   type ResourceFilter,
 } from './filterResources.ts';
-import { canOpenTerminal, grantStatus } from './grantStatus.ts';
+import { canOpenConsole, canOpenTerminal, grantStatus } from './grantStatus.ts';
 
 /** Grants change on the gateway (approved, revoked): re-read the list this often. */
 const REFRESH_MS = 60_000;
@@ -236,14 +236,16 @@ function ResourceRow({
               Open terminal
             </button>
           ) : null
-        ) : (
-          <span
-            className="muted small nowrap"
-            title="The SQL query console comes in a later release."
+        ) : canOpenConsole(resource, now) ? (
+          <button
+            type="button"
+            className="button button-small button-primary"
+            aria-label={`Open console on ${resource.name}`}
+            onClick={() => onOpenTerminal(resource)}
           >
-            Console coming soon
-          </span>
-        )}
+            Open console
+          </button>
+        ) : null}
       </div>
       {resource.kind === 'postgres' && canUseNow(resource, now) ? (
         <div className="resource-foot resource-native-tools">

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ResourceSummary } from '../../../main/ipc/contract.ts';
 import { filterResources, labelOptions, NO_FILTER } from './filterResources.ts';
-import { canOpenTerminal, grantStatus } from './grantStatus.ts';
+import { canOpenConsole, canOpenTerminal, grantStatus } from './grantStatus.ts';
 
 const resource = (over: Partial<ResourceSummary> & { name: string }): ResourceSummary => ({
   id: over.name,
@@ -96,5 +96,15 @@ describe('grantStatus and canOpenTerminal', () => {
     expect(canOpenTerminal(resource({ name: 'a', grantExpiresAt: inMinutes(-1) }), now)).toBe(
       false,
     );
+  });
+
+  it('offers a console only on postgres resources the user may use now (issue #15)', () => {
+    const pg = (over: Partial<ResourceSummary>) =>
+      resource({ name: 'db', kind: 'postgres', ...over });
+    expect(canOpenConsole(pg({}), now)).toBe(true);
+    expect(canOpenConsole(pg({ access: 'admin' }), now)).toBe(true);
+    expect(canOpenConsole(pg({ access: 'requestable' }), now)).toBe(false);
+    expect(canOpenConsole(pg({ grantExpiresAt: inMinutes(-1) }), now)).toBe(false);
+    expect(canOpenConsole(resource({ name: 'a' }), now)).toBe(false);
   });
 });

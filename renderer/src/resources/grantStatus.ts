@@ -32,7 +32,15 @@ export function grantStatus(resource: ResourceSummary, nowMs: number): GrantStat
 }
 
 export function canOpenTerminal(resource: ResourceSummary, nowMs: number): boolean {
-  if (resource.kind !== 'ssh') return false;
+  return resource.kind === 'ssh' && canOpenSession(resource, nowMs);
+}
+
+/** A query console on a PostgreSQL resource (issue #15): the same rule as a terminal. */
+export function canOpenConsole(resource: ResourceSummary, nowMs: number): boolean {
+  return resource.kind === 'postgres' && canOpenSession(resource, nowMs);
+}
+
+function canOpenSession(resource: ResourceSummary, nowMs: number): boolean {
   if (resource.access === 'requestable') return false;
   // A grant that ran out since the list was fetched: the gateway would refuse the session.
   if (resource.grantExpiresAt !== null && Date.parse(resource.grantExpiresAt) <= nowMs) {

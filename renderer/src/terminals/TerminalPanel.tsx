@@ -28,6 +28,8 @@ export interface TerminalTab {
   resourceName: string;
   /** The resource name, with " (2)" etc. when several tabs show the same resource. */
   label: string;
+  /** A query console on a PostgreSQL resource (issue #15); a terminal when absent. */
+  kind?: 'terminal' | 'console';
 }
 
 export function TerminalPanel({

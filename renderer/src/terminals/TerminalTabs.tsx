@@ -5,6 +5,7 @@
 import { X } from 'lucide-react';
 import type { KeyboardEvent } from 'react';
 import type { DesktopApi } from '../../../main/ipc/contract.ts';
+import { ConsolePanel } from '../console/ConsolePanel.tsx';
 import type { Theme } from '../theme/themePreference.ts';
 import { cycleTab } from '../workspace/workspaceShortcut.ts';
 import { type PanelState, TerminalPanel, type TerminalTab } from './TerminalPanel.tsx';
@@ -54,8 +55,9 @@ export function TerminalTabs({
         <div>
           <h2>No terminal open</h2>
           <p className="muted">
-            Choose <strong>Open terminal</strong> on an SSH resource. Every session is recorded by
-            the gateway.
+            Choose <strong>Open terminal</strong> on an SSH resource, or{' '}
+            <strong>Open console</strong> on a PostgreSQL one. Every session is recorded by the
+            gateway.
           </p>
           <dl className="shortcuts">
             <dt>
@@ -121,20 +123,32 @@ export function TerminalTabs({
           );
         })}
       </div>
-      {tabs.map((tab) => (
-        <TerminalPanel
-          key={tab.id}
-          api={api}
-          router={router}
-          tab={tab}
-          active={tab.id === activeId}
-          theme={theme}
-          tabElementId={tabElementId(tab.id)}
-          panelElementId={panelElementId(tab.id)}
-          onState={onState}
-          onClose={onClose}
-        />
-      ))}
+      {tabs.map((tab) =>
+        tab.kind === 'console' ? (
+          <ConsolePanel
+            key={tab.id}
+            api={api}
+            tab={tab}
+            active={tab.id === activeId}
+            tabElementId={tabElementId(tab.id)}
+            panelElementId={panelElementId(tab.id)}
+            onState={onState}
+          />
+        ) : (
+          <TerminalPanel
+            key={tab.id}
+            api={api}
+            router={router}
+            tab={tab}
+            active={tab.id === activeId}
+            theme={theme}
+            tabElementId={tabElementId(tab.id)}
+            panelElementId={panelElementId(tab.id)}
+            onState={onState}
+            onClose={onClose}
+          />
+        ),
+      )}
     </div>
   );
 }

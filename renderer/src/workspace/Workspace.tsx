@@ -127,7 +127,12 @@ function WorkspaceLayout({
         current.map((t) => t.label),
         resource.name,
       );
-      return [...current, { id, resourceId: resource.id, resourceName: resource.name, label }];
+      // A PostgreSQL resource opens a query console (issue #15), in the same tab strip.
+      const kind = resource.kind === 'postgres' ? 'console' : 'terminal';
+      return [
+        ...current,
+        { id, resourceId: resource.id, resourceName: resource.name, label, kind },
+      ];
     });
     setActiveId(id);
     setView('terminals');
