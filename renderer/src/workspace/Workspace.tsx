@@ -85,7 +85,11 @@ function WorkspaceLayout({
   const canWatchLive = state.account?.role === 'admin' || state.account?.role === 'auditor';
   const searchRef = useRef<HTMLInputElement>(null);
   const signOut = useAction();
-  useReportActivity('terminals', Object.values(tabStates).filter((k) => k === 'live').length);
+  // Terminal and console tabs report their state alike; the status bar counts them apart.
+  const liveTabs = (kind: 'console' | 'terminal') =>
+    tabs.filter((tab) => (tab.kind ?? 'terminal') === kind && tabStates[tab.id] === 'live').length;
+  useReportActivity('terminals', liveTabs('terminal'));
+  useReportActivity('consoles', liveTabs('console'));
   useReportActivity('tunnels', openTunnels(tunnels).length);
 
   // Terminal events go through one router to the tab that owns each terminal.
