@@ -81,8 +81,7 @@ export function PoliciesPage(): JSX.Element {
   };
 
   return (
-    <section className="settings-policies" aria-labelledby={`${holderId}-title`}>
-      <h2 id={`${holderId}-title`}>Policies</h2>
+    <section className="settings-policies">
       <p className="settings-muted">
         Masking and guardrails for PostgreSQL sessions. A session is held to its resource’s policy
         and its grant’s together.
