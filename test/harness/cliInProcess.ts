@@ -7,10 +7,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { runWitnessCli } from '../../gateway-client/cli/witnessCli.ts';
 import type { Role } from '../../shared/api/apiSchemas.ts';
 import type { TestGateway } from './gatewayForTests.ts';
+import { collectText } from './textCollector.ts';
 
 export interface CliRun {
   code: number;
@@ -37,24 +38,13 @@ export interface InProcessCli {
   close(): void;
 }
 
-function collector() {
-  let text = '';
-  const stream = new Writable({
-    write(chunk, _encoding, callback) {
-      text += chunk.toString();
-      callback();
-    },
-  });
-  return { stream, text: () => text };
-}
-
 export function inProcessCli(gw: TestGateway, folderPrefix: string): InProcessCli {
   const dir = mkdtempSync(path.join(os.tmpdir(), folderPrefix));
   const run = async (who: string, args: string[], stdin = ''): Promise<CliRun> => {
     const input = new PassThrough();
     input.end(stdin);
-    const stdout = collector();
-    const stderr = collector();
+    const stdout = collectText();
+    const stderr = collectText();
     const code = await runWitnessCli(args, {
       stdin: input,
       stdout: stdout.stream,
