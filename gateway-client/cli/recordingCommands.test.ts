@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Recording } from '../../shared/api/apiSchemas.ts';
 import {
@@ -17,6 +17,7 @@ import {
 } from '../../shared/recording/fixtures/recordingFixture.ts';
 import { publicKeyFingerprint, writeBundle } from '../../shared/recording/recordingBundle.ts';
 import { verifyRecording } from '../../shared/recording/verifyRecording.ts';
+import { collectText } from '../../test/harness/textCollector.ts';
 import {
   type FakeGateway,
   sendError,
@@ -48,25 +49,14 @@ afterEach(async () => {
   await fs.rm(home, { recursive: true, force: true });
 });
 
-function collector() {
-  let text = '';
-  const stream = new Writable({
-    write(chunk, _encoding, callback) {
-      text += chunk.toString();
-      callback();
-    },
-  });
-  return { stream, text: () => text };
-}
-
 async function witness(
   args: string[],
   options: { stdin?: string; env?: Record<string, string> } = {},
 ) {
   const stdin = new PassThrough();
   stdin.end(options.stdin ?? '');
-  const stdout = collector();
-  const stderr = collector();
+  const stdout = collectText();
+  const stderr = collectText();
   const code = await runWitnessCli(args, {
     stdin,
     stdout: stdout.stream,

@@ -5,8 +5,9 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { collectText } from '../../test/harness/textCollector.ts';
 import { formatEnrollLink } from '../enrollLink.ts';
 import { type FakeGateway, startFakeGateway } from '../fixtures/fakeGateway.ts';
 import { createTestPki, type TestPki } from '../fixtures/testPki.ts';
@@ -33,25 +34,14 @@ afterEach(async () => {
   await fs.rm(home, { recursive: true, force: true });
 });
 
-function collector() {
-  let text = '';
-  const stream = new Writable({
-    write(chunk, _encoding, callback) {
-      text += chunk.toString();
-      callback();
-    },
-  });
-  return { stream, text: () => text };
-}
-
 async function witness(
   args: string[],
   options: { stdin?: string; isTTY?: boolean; env?: Record<string, string> } = {},
 ) {
   const stdin = new PassThrough();
   stdin.end(options.stdin ?? '');
-  const stdout = collector();
-  const stderr = collector();
+  const stdout = collectText();
+  const stderr = collectText();
   const code = await runWitnessCli(args, {
     stdin,
     stdout: stdout.stream,

@@ -7,13 +7,25 @@
  *   mistake — a token, say — never reaches the renderer);
  * - `CallHandlers` is derived from `calls`, so a call without a handler fails `tsc`;
  * - the renderer imports this file with `import type` only (it never loads zod or main code);
- * - errors cross as plain `{code, message}` and are rebuilt as `DesktopError` on the far side.
+ * - errors cross as plain `{code, message}` and are rebuilt as `DesktopError` on the far side;
+ * - what the gateway defines (roles, protocols, statement classes, a policy trial's answer) is
+ *   taken from shared/api/apiSchemas.ts, not restated, so the two cannot drift apart.
  *
  * Narrow verbs only: nothing here reads files, runs programs or fetches URLs on the renderer's
  * behalf. Nothing here carries a token, a ticket or a target secret — the renderer has no way to
  * ask for one (test/security checks this).
  */
 import { z } from 'zod';
+import {
+  connectionTestSteps,
+  roleSchema as gatewayRoleSchema,
+  maskingModes,
+  maskingPresets,
+  policyTryResultSchema,
+  protocolSchema,
+  resourceAccessSchema,
+  statementClasses,
+} from '../../shared/api/apiSchemas.ts';
 import type { CALL_NAMES, CallName, EVENT_NAMES, EventName } from './channels.ts';
 
 export type { CallName, EventName } from './channels.ts';
@@ -83,7 +95,8 @@ const id = z.string().min(1).max(200);
 const isoTime = z.string();
 const empty = z.strictObject({});
 
-export const roleSchema = z.enum(['admin', 'auditor', 'engineer']);
+/** The gateway's roles, its protocols, its policy vocabulary: spelled once, in shared/api. */
+export const roleSchema = gatewayRoleSchema;
 
 /** Where secrets (the refresh token) are kept, and whether the user should be told anything. */
 export const secretStoreStatusSchema = z.object({
@@ -124,7 +137,7 @@ export const localGatewayStatusSchema = z.object({
   demoTargets: z.array(
     z.object({
       name: z.string(),
-      kind: z.enum(['ssh', 'postgres']),
+      kind: protocolSchema,
       available: z.boolean(),
       note: z.string().nullable(),
     }),
@@ -148,10 +161,10 @@ export const resourceSummarySchema = z.object({
   id,
   name: z.string(),
   description: z.string(),
-  kind: z.enum(['ssh', 'postgres']),
+  kind: protocolSchema,
   labels: z.record(z.string(), z.string()),
   /** granted: a usable grant now; requestable: visible, needs an access request; admin: admin view. */
-  access: z.enum(['granted', 'requestable', 'admin']),
+  access: resourceAccessSchema,
   /** When the grant that makes it usable ends; null for a standing grant without an end. */
   grantExpiresAt: isoTime.nullable(),
 });
@@ -273,7 +286,7 @@ export const recordingSummarySchema = z.object({
   resourceId: id.optional(),
   username: z.string(),
   resourceName: z.string(),
-  protocol: z.enum(['ssh', 'postgres']),
+  protocol: protocolSchema,
   status: z.enum(['recording', 'complete', 'interrupted', 'failed']),
   startedAt: isoTime,
   endedAt: isoTime.nullable(),
@@ -334,7 +347,7 @@ export const recordingFiltersSchema = z.strictObject({
   /** Or by id, as the gateway filters (resources.list gives resource ids). */
   userId: id.optional(),
   resourceId: id.optional(),
-  protocol: z.enum(['ssh', 'postgres']).optional(),
+  protocol: protocolSchema.optional(),
   /** The recorder's status, or the gateway's verification-derived 'verified'. */
   status: z.enum(['recording', 'complete', 'interrupted', 'failed', 'verified']).optional(),
   /** ISO times bounding startedAt. */
@@ -358,7 +371,7 @@ export const recordingSearchHitSchema = z.object({
   username: z.string().nullable().optional(),
   resourceName: z.string().nullable().optional(),
   startedAt: isoTime.nullable().optional(),
-  protocol: z.enum(['ssh', 'postgres']).optional(),
+  protocol: protocolSchema.optional(),
   /** The same moment as an ISO time. */
   time: isoTime.optional(),
 });
@@ -557,11 +570,11 @@ export type ResourceDraft = z.infer<typeof resourceDraftSchema>;
 
 export const connectionTestSchema = z.object({
   ok: z.boolean(),
-  failedStep: z.enum(['dns', 'tcp', 'tls', 'host_key', 'auth']).nullable(),
+  failedStep: z.enum(connectionTestSteps).nullable(),
   message: z.string(),
   steps: z.array(
     z.object({
-      step: z.enum(['dns', 'tcp', 'tls', 'host_key', 'auth']),
+      step: z.enum(connectionTestSteps),
       ok: z.boolean(),
       ms: z.number(),
       detail: z.string().nullable(),
@@ -576,27 +589,12 @@ export const connectionTestSchema = z.object({
 export type ConnectionTest = z.infer<typeof connectionTestSchema>;
 
 const ruleName = z.string().max(64);
-/** The gateway's statement classes (shared/api/apiSchemas.ts `statementClasses`), restated. */
-const STATEMENT_CLASSES = [
-  'drop',
-  'truncate',
-  'alter',
-  'delete_without_where',
-  'update_without_where',
-  'merge_modify',
-  'copy_from',
-  'call',
-  'do',
-  'create_function',
-  'create_trigger',
-  'create_rule',
-] as const;
 export const maskingRuleSchema = z.strictObject({
   name: ruleName,
   match: z.discriminatedUnion('kind', [
     z.strictObject({ kind: z.literal('column'), pattern: z.string().max(512) }),
     z.strictObject({ kind: z.literal('type'), types: z.array(z.string().max(63)).max(50) }),
-    z.strictObject({ kind: z.literal('preset'), preset: z.enum(['email', 'card', 'phone']) }),
+    z.strictObject({ kind: z.literal('preset'), preset: z.enum(maskingPresets) }),
     z.strictObject({ kind: z.literal('value'), pattern: z.string().max(512) }),
   ]),
   style: z.enum(['full', 'partial']),
@@ -606,7 +604,7 @@ export const guardrailRuleSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('statement'),
     name: ruleName,
-    classes: z.array(z.enum(STATEMENT_CLASSES)).max(20),
+    classes: z.array(z.enum(statementClasses)).max(20),
   }),
   z.strictObject({ kind: z.literal('regex'), name: ruleName, pattern: z.string().max(512) }),
 ]);
@@ -614,7 +612,7 @@ export type GuardrailRuleDraft = z.infer<typeof guardrailRuleSchema>;
 export const policySchema = z.strictObject({
   masking: z.array(maskingRuleSchema).max(100),
   guardrails: z.array(guardrailRuleSchema).max(100),
-  maskingMode: z.enum(['strict', 'basic']),
+  maskingMode: z.enum(maskingModes),
 });
 export type PolicyDraft = z.infer<typeof policySchema>;
 
@@ -628,31 +626,8 @@ export const policyHolderSchema = z.object({
 });
 export type PolicyHolder = z.infer<typeof policyHolderSchema>;
 
-export const policyTrialSchema = z.object({
-  verdict: z.enum(['allowed', 'refused']),
-  refusal: z
-    .object({
-      rule: z.string(),
-      kind: z.enum(['guardrail', 'strict_masking', 'built_in']),
-      statement: z.string(),
-      reason: z.string(),
-    })
-    .nullable(),
-  result: z
-    .object({
-      columns: z.array(
-        z.object({
-          name: z.string(),
-          type: z.string(),
-          treatment: z.enum(['clear', 'masked', 'nulled', 'scanned']),
-          rules: z.array(z.string()),
-        }),
-      ),
-      rows: z.array(z.array(z.string().nullable())),
-    })
-    .nullable(),
-  notes: z.array(z.string()),
-});
+/** What a policy would do with a sample query: the gateway's answer, unchanged. */
+export const policyTrialSchema = policyTryResultSchema;
 export type PolicyTrial = z.infer<typeof policyTrialSchema>;
 
 /** A save's answer: saved, or refused with the gateway's words at the fields they concern. */

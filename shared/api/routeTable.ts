@@ -128,8 +128,11 @@ export interface RouteSpec {
    * The audit log's action for a route anyone signed in may call but whose every call is
    * audited (a request, a decision, a termination). Routes limited to roles that change
    * something are audited without it, as `admin.<route name>` (issue #14, `auditedAction`).
+   * `false` opts such a route out: only for a computation on the request alone, which reads
+   * nothing stored, reaches no target and changes nothing (tryPolicy); auditing it filled the
+   * log with an entry per press of the settings panel's Try button, each recording no access.
    */
-  readonly audit?: string;
+  readonly audit?: string | false;
 }
 
 // A resource, grant or session id in a URL: the store's ids, with room to spare.
@@ -351,6 +354,8 @@ export const apiRoutes = {
     access: ADMIN,
     body: policyTryRequestSchema,
     response: policyTryResultSchema,
+    // Changes nothing and reads nothing stored: saving the policy is the audited act.
+    audit: false,
   },
 
   // --- grants
@@ -650,6 +655,7 @@ export type ApiRoutes = typeof apiRoutes;
  * every route limited to roles that is not a read is an admin action (issue #14).
  */
 export function auditedAction(name: string, spec: RouteSpec): string | null {
+  if (spec.audit === false) return null;
   if (spec.audit !== undefined) return spec.audit;
   if (Array.isArray(spec.access) && spec.method !== 'GET') return `admin.${name}`;
   return null;

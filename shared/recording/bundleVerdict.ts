@@ -5,8 +5,9 @@
  * (verifyRecording.ts) only knows the bytes it was given; these checks know what the bundle
  * claims, and fail it when the claims and the signatures disagree.
  */
+
+import type { BundleHeader, BundleVerificationReport } from './bundleReport.ts';
 import { type BundleStatement, checkStatement } from './bundleStatement.ts';
-import type { BundleHeader, BundleVerificationReport } from './recordingBundle.ts';
 import type { SignedSessionFacts } from './signedSessionFacts.ts';
 import type { VerificationReport } from './verifyRecording.ts';
 

@@ -9,6 +9,7 @@
  * only the key the caller brings — as a PEM, or as a fingerprint the embedded key must match.
  */
 import { createHash } from 'node:crypto';
+import type { BundleHeader, BundleVerificationReport } from './bundleReport.ts';
 import { type BundleStatement, statementSigningBytes } from './bundleStatement.ts';
 import { checkBundleAgainstSigned } from './bundleVerdict.ts';
 import type { RecordingEvent } from './recordingFormat.ts';
@@ -17,14 +18,16 @@ import {
   RecordingReader,
   recordingVersionOfMagic,
 } from './recordingFormat.ts';
-import { type SignedSessionFacts, SignedSessionFactsCollector } from './signedSessionFacts.ts';
+import { SignedSessionFactsCollector } from './signedSessionFacts.ts';
 import {
   parseRecordingPublicKey,
   rawEd25519PublicKey,
   recordingKeyId,
-  type VerificationReport,
   verifyRecording,
 } from './verifyRecording.ts';
+
+// Declared in bundleReport.ts so bundleVerdict.ts can name them without importing this module.
+export type { BundleHeader, BundleVerificationReport } from './bundleReport.ts';
 
 export const BUNDLE_MAGIC = 'WTNSBNDL1\n';
 export const BUNDLE_FORMAT_VERSION = 1;
@@ -32,25 +35,6 @@ export const BUNDLE_FORMAT_VERSION = 1;
 export const MAX_BUNDLE_HEADER_BYTES = 1024 * 1024;
 
 const MAGIC_BYTES = Buffer.from(BUNDLE_MAGIC, 'ascii');
-
-export interface BundleHeader {
-  formatVersion: 1;
-  sessionId: string;
-  /** `ed25519:<16 hex>`, as in the recording's header. */
-  keyId: string;
-  /** SPKI PEM of the key that signed the checkpoints: informational, see `verifyBundle`. */
-  publicKeyPem: string;
-  /** ISO time of the export. */
-  exportedAt: string;
-  /**
-   * Descriptive (user, resource, times). Covered by the signed `statement` when the bundle has
-   * one; otherwise unsigned and never to be shown as verified.
-   */
-  meta: Record<string, unknown>;
-  /** The gateway's signed statement (bundleStatement.ts): JSON text, and its signature. */
-  statement?: string;
-  statementSignature?: string;
-}
 
 /** What the gateway states about the recording, signed into the bundle's description. */
 export interface BundleStatementInput {
@@ -225,23 +209,6 @@ export interface VerifyBundleOptions {
   /** Or: the fingerprint the bundle's embedded key must have. */
   fingerprint?: string;
   onEvent?: (event: RecordingEvent) => void;
-}
-
-export interface BundleVerificationReport extends VerificationReport {
-  /**
-   * The bundle's description line; null when it could not be read. Its `meta` and
-   * `exportedAt` are here only when the gateway's signed statement covers them; otherwise
-   * they are emptied and moved to `unsignedHeader`.
-   */
-  bundle: BundleHeader | null;
-  /** True when the gateway's signed statement covers the description and matched it. */
-  headerSigned: boolean;
-  /** A description no signature covers: shown apart, "unsigned, not checked"; else null. */
-  unsignedHeader: { note: string; exportedAt: string; meta: Record<string, unknown> } | null;
-  /** What the signed frames and checkpoints say: who, on what, when, and whether it closed. */
-  signed: SignedSessionFacts | null;
-  /** `SHA256:…` of the key the signatures were checked with; null when none was settled. */
-  keyFingerprint: string | null;
 }
 
 /**

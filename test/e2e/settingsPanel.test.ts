@@ -174,7 +174,7 @@ describeWithChromium('settings panel e2e', () => {
 
     it('the admin tries a guardrail on the Policies page before saving it', async () => {
       await nav(ada, 'Policies');
-      await ada.page.getByRole('heading', { name: 'Policies', level: 2 }).waitFor();
+      await ada.page.getByRole('heading', { name: 'Policies', level: 1 }).waitFor();
       await ada.page
         .getByRole('button', { name: /guardrail/i })
         .first()
@@ -364,7 +364,7 @@ describeWithChromium('settings panel e2e', () => {
 
     it('the audit log shows every step, and verifies', async () => {
       await nav(ada, 'Audit');
-      await ada.page.getByRole('heading', { name: 'Audit log' }).waitFor();
+      await ada.page.getByRole('heading', { name: 'Audit', level: 1 }).waitFor();
       const table = ada.page.locator('.audit-page table');
       await table.waitFor({ timeout: 15_000 });
       const text = (await table.textContent()) ?? '';

@@ -118,6 +118,24 @@ export function runNode(
   return runCommand(process.execPath, [script, ...args], options);
 }
 
+/**
+ * `witness login` with the CLI binary, the password on stdin and the gateway's CA pinned by
+ * fingerprint: how every process-level CLI test signs a person in. `env` names their
+ * WITNESS_HOME (and credential store); the result is returned for the test to judge.
+ */
+export function loginWithCli(
+  gateway: Pick<ReadyLine, 'api' | 'caFingerprint'>,
+  username: string,
+  password: string,
+  env: NodeJS.ProcessEnv,
+): Promise<CommandResult> {
+  const args = ['login', gateway.api, '-u', username, '--password-stdin'];
+  return runNode(WITNESS_BIN, [...args, '--fingerprint', gateway.caFingerprint], {
+    env,
+    stdin: `${password}\n`,
+  });
+}
+
 /** Bootstraps an admin in a gateway data dir with `admin create-user --password-stdin`. */
 export async function createAdmin(
   dataDir: string,

@@ -4,76 +4,34 @@
  * approval-required grant from the command line, an engineer asks, an approver approves, the
  * engineer sees it approved; the gateway's refusals reach the person as sentences.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runWitnessCli } from '../../gateway-client/cli/witnessCli.ts';
+import { type InProcessCli, inProcessCli } from '../harness/cliInProcess.ts';
 import { startTestGateway, type TestGateway } from '../harness/gatewayForTests.ts';
 
 const PASSWORD = 'a-long-password-1';
 
-function collector() {
-  let text = '';
-  const stream = new Writable({
-    write(chunk, _encoding, callback) {
-      text += chunk.toString();
-      callback();
-    },
-  });
-  return { stream, text: () => text };
-}
-
 describe('access requests from the witness CLI', () => {
   let gw: TestGateway;
-  let work: string;
   const ids: Record<string, string> = {};
 
+  let cli: InProcessCli;
   /** Runs `witness …` as `who` (each person has their own config directory). */
-  const witness = async (who: string, args: string[], stdin = '') => {
-    const input = new PassThrough();
-    input.end(stdin);
-    const stdout = collector();
-    const stderr = collector();
-    const code = await runWitnessCli(args, {
-      stdin: input,
-      stdout: stdout.stream,
-      stderr: stderr.stream,
-      env: {
-        HOME: work,
-        WITNESS_HOME: path.join(work, who),
-        WITNESS_CREDENTIAL_STORE: 'file',
-      },
-      isTTY: false,
-    });
-    return { code, stdout: stdout.text(), stderr: stderr.text() };
-  };
+  const witness = (who: string, args: string[], stdin?: string) => cli.run(who, args, stdin);
 
   beforeAll(async () => {
     gw = await startTestGateway();
-    work = mkdtempSync(path.join(os.tmpdir(), 'witness-jit-cli-'));
-    for (const [name, role, groups] of [
-      ['root', 'admin', []],
-      ['erin', 'engineer', ['ops']],
-      ['lead', 'engineer', ['leads']],
-    ] as const) {
-      ids[name] = await gw.createUser(name, role, PASSWORD, [...groups]);
-      const login = await witness(
-        name,
+    cli = inProcessCli(gw, 'witness-jit-cli-');
+    Object.assign(
+      ids,
+      await cli.addPeople(
         [
-          'login',
-          gw.gateway.apiUrl,
-          '--username',
-          name,
-          '--password-stdin',
-          '--fingerprint',
-          gw.gateway.services.keys.caFingerprint,
+          ['root', 'admin'],
+          ['erin', 'engineer', ['ops']],
+          ['lead', 'engineer', ['leads']],
         ],
-        `${PASSWORD}\n`,
-      );
-      expect(login.code, login.stderr).toBe(0);
-    }
+        PASSWORD,
+      ),
+    );
     const resource = await gw.request('POST', '/v1/resources', {
       token: await gw.login('root', PASSWORD),
       body: {
@@ -85,7 +43,7 @@ describe('access requests from the witness CLI', () => {
   });
   afterAll(async () => {
     await gw?.close();
-    if (work) rmSync(work, { recursive: true, force: true });
+    cli?.close();
   });
 
   it('adds, lists and edits an approval-required grant with `witness admin grants`', async () => {
@@ -227,20 +185,7 @@ describe('access requests from the witness CLI', () => {
 
   it('denies with a comment', async () => {
     // erin holds access now; another engineer in ops asks and is denied.
-    ids.otto = await gw.createUser('otto', 'engineer', PASSWORD, ['ops']);
-    await witness(
-      'otto',
-      [
-        'login',
-        gw.gateway.apiUrl,
-        '--username',
-        'otto',
-        '--password-stdin',
-        '--fingerprint',
-        gw.gateway.services.keys.caFingerprint,
-      ],
-      `${PASSWORD}\n`,
-    );
+    Object.assign(ids, await cli.addPeople([['otto', 'engineer', ['ops']]], PASSWORD));
     const asked = await witness('otto', [
       'request',
       'prod-db',

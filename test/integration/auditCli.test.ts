@@ -5,27 +5,14 @@
  * with an export: an edited entry, a dropped entry, a forged checkpoint signature.
  */
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runWitnessCli } from '../../gateway-client/cli/witnessCli.ts';
 import { auditCheckpointSigningBytes } from '../../shared/recording/auditChain.ts';
+import { type InProcessCli, inProcessCli } from '../harness/cliInProcess.ts';
 import { startTestGateway, type TestGateway } from '../harness/gatewayForTests.ts';
 
 const PASSWORD = 'a-long-password-1';
-
-function collector() {
-  let text = '';
-  const stream = new Writable({
-    write(chunk, _encoding, callback) {
-      text += chunk.toString();
-      callback();
-    },
-  });
-  return { stream, text: () => text };
-}
 
 describe('the audit log from the witness CLI', () => {
   let gw: TestGateway;
@@ -34,20 +21,9 @@ describe('the audit log from the witness CLI', () => {
   let keyFile: string;
   let lines: Record<string, unknown>[];
 
-  const witness = async (who: string, args: string[], stdin = '') => {
-    const input = new PassThrough();
-    input.end(stdin);
-    const stdout = collector();
-    const stderr = collector();
-    const code = await runWitnessCli(args, {
-      stdin: input,
-      stdout: stdout.stream,
-      stderr: stderr.stream,
-      env: { HOME: work, WITNESS_HOME: path.join(work, who), WITNESS_CREDENTIAL_STORE: 'file' },
-      isTTY: false,
-    });
-    return { code, stdout: stdout.text(), stderr: stderr.text() };
-  };
+  let cli: InProcessCli;
+  /** Runs `witness …` as `who` (each person has their own config directory). */
+  const witness = (who: string, args: string[], stdin?: string) => cli.run(who, args, stdin);
   /** Writes a tampered copy of the export and verifies it with the gateway's key. */
   const verifyTampered = async (name: string, edit: (copy: Record<string, unknown>[]) => void) => {
     const copy = lines.map((line) => ({ ...line }));
@@ -61,28 +37,16 @@ describe('the audit log from the witness CLI', () => {
 
   beforeAll(async () => {
     gw = await startTestGateway();
-    work = mkdtempSync(path.join(os.tmpdir(), 'witness-audit-cli-'));
-    for (const [name, role] of [
-      ['root', 'admin'],
-      ['audra', 'auditor'],
-      ['erin', 'engineer'],
-    ] as const) {
-      await gw.createUser(name, role, PASSWORD, []);
-      const login = await witness(
-        name,
-        [
-          'login',
-          gw.gateway.apiUrl,
-          '--username',
-          name,
-          '--password-stdin',
-          '--fingerprint',
-          gw.gateway.services.keys.caFingerprint,
-        ],
-        `${PASSWORD}\n`,
-      );
-      expect(login.code, login.stderr).toBe(0);
-    }
+    cli = inProcessCli(gw, 'witness-audit-cli-');
+    work = cli.dir;
+    await cli.addPeople(
+      [
+        ['root', 'admin'],
+        ['audra', 'auditor'],
+        ['erin', 'engineer'],
+      ],
+      PASSWORD,
+    );
     const token = await gw.login('root', PASSWORD);
     for (const name of ['web-1', 'web-2', 'web-3', 'web-4']) {
       const created = await gw.request('POST', '/v1/resources', {
@@ -108,7 +72,7 @@ describe('the audit log from the witness CLI', () => {
   });
   afterAll(async () => {
     await gw?.close();
-    if (work) rmSync(work, { recursive: true, force: true });
+    cli?.close();
   });
 
   it('lists entries newest first, filtered by actor and action', async () => {

@@ -12,6 +12,7 @@ import type { SessionTokens } from '../../gateway-client/gatewayClient.ts';
 import {
   GATEWAY_BIN,
   type GatewayProcess,
+  loginWithCli,
   runNode,
   spawnGateway,
   WITNESS_BIN,
@@ -108,19 +109,7 @@ describe('gateway and CLI as a new user meets them', () => {
     const home = path.join(work, 'alice-home');
     const url = gateway.ready.api;
     const signInAsAlice = (password = 'alice-password-1') =>
-      witness(
-        home,
-        [
-          'login',
-          url,
-          '-u',
-          'alice',
-          '--password-stdin',
-          '--fingerprint',
-          gateway.ready.caFingerprint,
-        ],
-        `${password}\n`,
-      );
+      loginWithCli(gateway.ready, 'alice', password, cliEnv(home));
     const wrong = await signInAsAlice('not-her-password');
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain('Wrong username or password.');

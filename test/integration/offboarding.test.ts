@@ -18,6 +18,7 @@ import type { GatewayClient } from '../../gateway-client/gatewayClient.ts';
 import {
   createAdmin,
   type GatewayProcess,
+  loginWithCli,
   runCommand,
   runNode,
   signedInClient,
@@ -161,19 +162,7 @@ describeWithSshd('offboarding ends live sessions within a second (real processes
       WITNESS_PSQL_BIN: PSQL_BIN,
       TMPDIR: work,
     };
-    const login = await runNode(
-      WITNESS_BIN,
-      [
-        'login',
-        gateway.ready.api,
-        '-u',
-        username,
-        '--password-stdin',
-        '--fingerprint',
-        gateway.ready.caFingerprint,
-      ],
-      { env, stdin: `${password}\n` },
-    );
+    const login = await loginWithCli(gateway.ready, username, password, env);
     expect(login.code, login.stderr).toBe(0);
     return { user: created.user, grants, env };
   }
@@ -299,18 +288,7 @@ describeWithSshd('offboarding ends live sessions within a second (real processes
     };
     const cli = (args: string[], stdin?: string) =>
       runNode(WITNESS_BIN, args, { env: rootEnv, ...(stdin !== undefined && { stdin }) });
-    const login = await cli(
-      [
-        'login',
-        gateway.ready.api,
-        '-u',
-        'root',
-        '--password-stdin',
-        '--fingerprint',
-        gateway.ready.caFingerprint,
-      ],
-      'root-password-1\n',
-    );
+    const login = await loginWithCli(gateway.ready, 'root', 'root-password-1', rootEnv);
     expect(login.code, login.stderr).toBe(0);
 
     const created = await cli(['admin', 'users', 'create', 'heidi', '--group', 'ops']);

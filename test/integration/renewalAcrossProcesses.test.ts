@@ -29,6 +29,7 @@ import { MemorySecretStore } from '../../main/services/memorySecretStore.ts';
 import {
   createAdmin,
   type GatewayProcess,
+  loginWithCli,
   runCommand,
   runNode,
   signedInClient,
@@ -86,18 +87,11 @@ describeWithPostgres('one sign-in renewed by the tunnel, the CLI and the desktop
     } finally {
       admin.close();
     }
-    const login = await runNode(
-      WITNESS_BIN,
-      [
-        'login',
-        url,
-        '-u',
-        'alice',
-        '--password-stdin',
-        '--fingerprint',
-        gateway.ready.caFingerprint,
-      ],
-      { env: cliEnv(), stdin: 'alice-password-1\n' },
+    const login = await loginWithCli(
+      { ...gateway.ready, api: url },
+      'alice',
+      'alice-password-1',
+      cliEnv(),
     );
     expect(login.code, login.stderr).toBe(0);
 

@@ -14,6 +14,7 @@ import type { GatewayClient } from '../../gateway-client/gatewayClient.ts';
 import {
   createAdmin,
   type GatewayProcess,
+  loginWithCli,
   runCommand,
   runNode,
   signedInClient,
@@ -65,19 +66,7 @@ describeWithPostgres('witness tunnel (real gateway and CLI binaries)', () => {
       name: 'orders-db',
       grantTo: { userId: me.id, maxSessionSeconds: 3600 },
     }));
-    const login = await runNode(
-      WITNESS_BIN,
-      [
-        'login',
-        gateway.ready.api,
-        '-u',
-        'root',
-        '--password-stdin',
-        '--fingerprint',
-        gateway.ready.caFingerprint,
-      ],
-      { env: cliEnv(), stdin: 'root-password-1\n' },
-    );
+    const login = await loginWithCli(gateway.ready, 'root', 'root-password-1', cliEnv());
     expect(login.code, login.stderr).toBe(0);
     api = admin;
   });

@@ -4,79 +4,34 @@
  * create` prints it, the user's signed-in CLI is refused, and `witness enroll` with the token
  * sets a new password that signs in.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runWitnessCli } from '../../gateway-client/cli/witnessCli.ts';
+import { type InProcessCli, inProcessCli } from '../harness/cliInProcess.ts';
 import { startTestGateway, type TestGateway } from '../harness/gatewayForTests.ts';
 
 const PASSWORD = 'a-long-password-1';
 const NEW_PASSWORD = 'a-brand-new-password-2';
 
-function collector() {
-  let text = '';
-  const stream = new Writable({
-    write(chunk, _encoding, callback) {
-      text += chunk.toString();
-      callback();
-    },
-  });
-  return { stream, text: () => text };
-}
-
 describe('witness admin users reset', () => {
   let gw: TestGateway;
-  let work: string;
-
+  let cli: InProcessCli;
   /** Runs `witness …` as `who` (each person has their own config directory). */
-  const witness = async (who: string, args: string[], stdin = '') => {
-    const input = new PassThrough();
-    input.end(stdin);
-    const stdout = collector();
-    const stderr = collector();
-    const code = await runWitnessCli(args, {
-      stdin: input,
-      stdout: stdout.stream,
-      stderr: stderr.stream,
-      env: {
-        HOME: work,
-        WITNESS_HOME: path.join(work, who),
-        WITNESS_CREDENTIAL_STORE: 'file',
-      },
-      isTTY: false,
-    });
-    return { code, stdout: stdout.text(), stderr: stderr.text() };
-  };
-  const login = (who: string, password: string) =>
-    witness(
-      who,
-      [
-        'login',
-        gw.gateway.apiUrl,
-        '--username',
-        who,
-        '--password-stdin',
-        '--fingerprint',
-        gw.gateway.services.keys.caFingerprint,
-      ],
-      `${password}\n`,
-    );
+  const witness = (who: string, args: string[], stdin?: string) => cli.run(who, args, stdin);
+  const login = (who: string, password: string) => cli.login(who, password);
 
   beforeAll(async () => {
     gw = await startTestGateway();
-    work = mkdtempSync(path.join(os.tmpdir(), 'witness-reset-cli-'));
-    await gw.createUser('root', 'admin', PASSWORD);
-    await gw.createUser('erin', 'engineer', PASSWORD);
-    for (const name of ['root', 'erin']) {
-      const signedIn = await login(name, PASSWORD);
-      expect(signedIn.code, signedIn.stderr).toBe(0);
-    }
+    cli = inProcessCli(gw, 'witness-reset-cli-');
+    await cli.addPeople(
+      [
+        ['root', 'admin'],
+        ['erin', 'engineer'],
+      ],
+      PASSWORD,
+    );
   });
   afterAll(async () => {
     await gw?.close();
-    if (work) rmSync(work, { recursive: true, force: true });
+    cli?.close();
   });
 
   it('resets both by default, prints the token, and the token enrolls a new password', async () => {

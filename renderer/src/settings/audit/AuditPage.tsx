@@ -38,8 +38,7 @@ export function AuditPage(): JSX.Element {
   }, []);
   if (api === null) {
     return (
-      <section className="audit-page" aria-labelledby="audit-title">
-        <h2 id="audit-title">Audit log</h2>
+      <section className="audit-page">
         <ErrorAlert message={error} />
       </section>
     );
@@ -101,9 +100,8 @@ export function AuditLog({ api }: { api: DesktopApi }): JSX.Element {
     });
 
   return (
-    <section className="audit-page" aria-labelledby="audit-title">
+    <section className="audit-page">
       <div className="audit-head">
-        <h2 id="audit-title">Audit log</h2>
         <div className="audit-actions">
           <button
             type="button"

@@ -99,3 +99,48 @@ export function TextInput({
     </FormField>
   );
 }
+
+/** A choice of one inside FormField: an empty first option that says what to choose. */
+export function SelectInput({
+  label,
+  value,
+  onChange,
+  validate,
+  serverError,
+  disabled,
+  placeholder,
+  options,
+}: {
+  label: string;
+  value: string;
+  onChange(value: string): void;
+  validate?(value: string): string | null;
+  serverError?: string | null;
+  disabled?: boolean;
+  /** The empty option's words, e.g. "Choose a user…". */
+  placeholder: string;
+  options: readonly { value: string; label: string }[];
+}) {
+  return (
+    <FormField label={label} error={validate?.(value) ?? null} serverError={serverError ?? null}>
+      {({ touch, ...control }) => (
+        <select
+          {...control}
+          disabled={disabled}
+          value={value}
+          onChange={(e) => {
+            touch();
+            onChange(e.target.value);
+          }}
+        >
+          <option value="">{placeholder}</option>
+          {options.map((option) => (
+            <option key={option.value} value={option.value}>
+              {option.label}
+            </option>
+          ))}
+        </select>
+      )}
+    </FormField>
+  );
+}

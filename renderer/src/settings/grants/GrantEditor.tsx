@@ -14,7 +14,7 @@ import type {
 import { ErrorAlert } from '../../components/ErrorAlert.tsx';
 import { SubmitButton } from '../../components/SubmitButton.tsx';
 import { useAction } from '../../components/useAction.ts';
-import { FormField, TextInput } from '../components/FormField.tsx';
+import { FormField, SelectInput, TextInput } from '../components/FormField.tsx';
 import { errorFor, placeServerError } from '../components/serverErrorPlacement.ts';
 import {
   emptyGrantForm,
@@ -106,57 +106,24 @@ export function GrantEditor({
             <TextInput label="Group" placeholder="oncall" {...text('group')} />
           )
         ) : (
-          <FormField
+          <SelectInput
             label="User"
-            error={problems.userId ?? null}
-            serverError={errorFor(placed, 'userId')}
-          >
-            {({ touch, ...control }) => (
-              <select
-                {...control}
-                disabled={editing}
-                value={values.userId}
-                onChange={(e) => {
-                  touch();
-                  set('userId', e.target.value);
-                }}
-              >
-                <option value="">Choose a user…</option>
-                {users.map((u) => (
-                  <option key={u.id} value={u.id}>
-                    {u.username}
-                  </option>
-                ))}
-              </select>
-            )}
-          </FormField>
+            {...text('userId')}
+            disabled={editing}
+            placeholder="Choose a user…"
+            options={users.map((u) => ({ value: u.id, label: u.username }))}
+          />
         )}
-        <FormField
+        <SelectInput
           label="Resource"
-          error={problems.resourceId ?? null}
-          serverError={errorFor(placed, 'resourceId')}
-        >
-          {({ touch, ...control }) => (
-            <select
-              {...control}
-              disabled={editing}
-              value={values.resourceId}
-              onChange={(e) => {
-                touch();
-                set('resourceId', e.target.value);
-              }}
-            >
-              <option value="">
-                {editing && !values.resourceId ? 'A label selector' : 'Choose a resource…'}
-              </option>
-              {resources.map((r) => (
-                <option key={r.id} value={r.id}>
-                  {r.name} ({r.kind === 'ssh' ? 'SSH' : 'PostgreSQL'})
-                </option>
-              ))}
-            </select>
-          )}
-        </FormField>
+          {...text('resourceId')}
+          disabled={editing}
+          placeholder={editing && !values.resourceId ? 'A label selector' : 'Choose a resource…'}
+          options={resources.map((r) => ({
+            value: r.id,
+            label: `${r.name} (${r.kind === 'ssh' ? 'SSH' : 'PostgreSQL'})`,
+          }))}
+        />
         <fieldset className="field mode-field">
           <legend>Access</legend>
           <label>

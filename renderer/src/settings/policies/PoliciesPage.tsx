@@ -8,7 +8,6 @@
 import { type JSX, useEffect, useId, useState } from 'react';
 import type {
   DesktopApi,
-  GuardrailRuleDraft,
   MaskingRuleDraft,
   PolicyDraft,
   PolicyHolder,
@@ -18,6 +17,7 @@ import { describeError } from '../../components/describeError.ts';
 import { ErrorAlert } from '../../components/ErrorAlert.tsx';
 import { useAction } from '../../components/useAction.ts';
 import { getDesktopApi } from '../../desktopApi/getDesktopApi.ts';
+import { EditableRows } from '../components/EditableRows.tsx';
 import '../resources/resources.css';
 import './policies.css';
 import {
@@ -81,8 +81,7 @@ export function PoliciesPage(): JSX.Element {
   };
 
   return (
-    <section className="settings-policies" aria-labelledby={`${holderId}-title`}>
-      <h2 id={`${holderId}-title`}>Policies</h2>
+    <section className="settings-policies">
       <p className="settings-muted">
         Masking and guardrails for PostgreSQL sessions. A session is held to its resource’s policy
         and its grant’s together.
@@ -149,10 +148,6 @@ function PolicyEditor({
   onChange(policy: PolicyDraft): void;
 }) {
   const modeId = useId();
-  const setMasking = (i: number, rule: MaskingRuleDraft) =>
-    onChange({ ...policy, masking: policy.masking.map((r, j) => (j === i ? rule : r)) });
-  const setGuardrail = (i: number, rule: GuardrailRuleDraft) =>
-    onChange({ ...policy, guardrails: policy.guardrails.map((r, j) => (j === i ? rule : r)) });
   return (
     <div className="settings-policy-editor">
       <fieldset className="settings-fieldset">
@@ -168,198 +163,166 @@ function PolicyEditor({
           <option value="strict">strict: a masked column may only be shown, never used</option>
           <option value="basic">basic: masks result columns by name only</option>
         </select>
-        {policy.masking.length === 0 ? <p className="settings-muted">No masking rules.</p> : null}
-        {policy.masking.map((rule, i) => (
-          // biome-ignore lint/suspicious/noArrayIndexKey: rules and sample rows are positional (the gateway's issues name them by index)
-          <div key={i} className="settings-rule">
-            <RuleInput
-              label="Name"
-              value={rule.name}
-              error={errors[`masking.${i}.name`]}
-              onChange={(name) => setMasking(i, { ...rule, name })}
-            />
-            <label className="settings-inline">
-              Matches{' '}
-              <select
-                value={rule.match.kind}
-                onChange={(e) => {
-                  const kind = e.target.value as MaskingRuleDraft['match']['kind'];
-                  const match: MaskingRuleDraft['match'] =
-                    kind === 'type'
-                      ? { kind, types: ['text'] }
-                      : kind === 'preset'
-                        ? { kind, preset: 'email' }
-                        : { kind, pattern: '' };
-                  setMasking(i, { ...rule, match });
-                }}
-              >
-                <option value="column">columns named</option>
-                <option value="type">columns of type</option>
-                <option value="preset">values that look like</option>
-                <option value="value">values matching</option>
-              </select>
-            </label>
-            {rule.match.kind === 'column' || rule.match.kind === 'value' ? (
+        <EditableRows
+          rows={policy.masking}
+          emptyText="No masking rules."
+          addLabel="Add masking rule"
+          newRow={newMaskingRule}
+          onChange={(masking) => onChange({ ...policy, masking })}
+          renderRow={(rule, set, i) => (
+            <>
               <RuleInput
-                label="Pattern"
-                value={rule.match.pattern}
-                error={errors[`masking.${i}.pattern`]}
-                onChange={(pattern) =>
-                  setMasking(i, { ...rule, match: { kind: rule.match.kind as 'column', pattern } })
-                }
+                label="Name"
+                value={rule.name}
+                error={errors[`masking.${i}.name`]}
+                onChange={(name) => set({ ...rule, name })}
               />
-            ) : null}
-            {rule.match.kind === 'type' ? (
-              <RuleInput
-                label="Types"
-                value={rule.match.types.join(', ')}
-                error={errors[`masking.${i}.types`]}
-                onChange={(text) =>
-                  setMasking(i, {
-                    ...rule,
-                    match: {
-                      kind: 'type',
-                      types: text
-                        .split(',')
-                        .map((t) => t.trim())
-                        .filter(Boolean),
-                    },
-                  })
-                }
-              />
-            ) : null}
-            {rule.match.kind === 'preset' ? (
+              <label className="settings-inline">
+                Matches{' '}
+                <select
+                  value={rule.match.kind}
+                  onChange={(e) => {
+                    const kind = e.target.value as MaskingRuleDraft['match']['kind'];
+                    const match: MaskingRuleDraft['match'] =
+                      kind === 'type'
+                        ? { kind, types: ['text'] }
+                        : kind === 'preset'
+                          ? { kind, preset: 'email' }
+                          : { kind, pattern: '' };
+                    set({ ...rule, match });
+                  }}
+                >
+                  <option value="column">columns named</option>
+                  <option value="type">columns of type</option>
+                  <option value="preset">values that look like</option>
+                  <option value="value">values matching</option>
+                </select>
+              </label>
+              {rule.match.kind === 'column' || rule.match.kind === 'value' ? (
+                <RuleInput
+                  label="Pattern"
+                  value={rule.match.pattern}
+                  error={errors[`masking.${i}.pattern`]}
+                  onChange={(pattern) =>
+                    set({ ...rule, match: { kind: rule.match.kind as 'column', pattern } })
+                  }
+                />
+              ) : null}
+              {rule.match.kind === 'type' ? (
+                <RuleInput
+                  label="Types"
+                  value={rule.match.types.join(', ')}
+                  error={errors[`masking.${i}.types`]}
+                  onChange={(text) =>
+                    set({
+                      ...rule,
+                      match: {
+                        kind: 'type',
+                        types: text
+                          .split(',')
+                          .map((t) => t.trim())
+                          .filter(Boolean),
+                      },
+                    })
+                  }
+                />
+              ) : null}
+              {rule.match.kind === 'preset' ? (
+                <select
+                  aria-label="Preset"
+                  value={rule.match.preset}
+                  onChange={(e) =>
+                    set({
+                      ...rule,
+                      match: {
+                        kind: 'preset',
+                        preset: e.target.value as 'email' | 'card' | 'phone',
+                      },
+                    })
+                  }
+                >
+                  <option value="email">e-mail addresses</option>
+                  <option value="card">card numbers</option>
+                  <option value="phone">phone numbers</option>
+                </select>
+              ) : null}
               <select
-                aria-label="Preset"
-                value={rule.match.preset}
-                onChange={(e) =>
-                  setMasking(i, {
-                    ...rule,
-                    match: { kind: 'preset', preset: e.target.value as 'email' | 'card' | 'phone' },
-                  })
-                }
+                aria-label="Style"
+                value={rule.style}
+                onChange={(e) => set({ ...rule, style: e.target.value as 'full' | 'partial' })}
               >
-                <option value="email">e-mail addresses</option>
-                <option value="card">card numbers</option>
-                <option value="phone">phone numbers</option>
+                <option value="full">hide all</option>
+                <option value="partial">keep the last four</option>
               </select>
-            ) : null}
-            <select
-              aria-label="Style"
-              value={rule.style}
-              onChange={(e) =>
-                setMasking(i, { ...rule, style: e.target.value as 'full' | 'partial' })
-              }
-            >
-              <option value="full">hide all</option>
-              <option value="partial">keep the last four</option>
-            </select>
-            <button
-              type="button"
-              className="button button-danger"
-              onClick={() =>
-                onChange({ ...policy, masking: policy.masking.filter((_, j) => j !== i) })
-              }
-            >
-              Remove
-            </button>
-          </div>
-        ))}
-        <button
-          type="button"
-          className="button"
-          onClick={() =>
-            onChange({
-              ...policy,
-              masking: [...policy.masking, newMaskingRule(policy.masking.length)],
-            })
-          }
-        >
-          Add masking rule
-        </button>
+            </>
+          )}
+        />
       </fieldset>
 
       <fieldset className="settings-fieldset">
         <legend>Guardrails</legend>
-        {policy.guardrails.length === 0 ? <p className="settings-muted">No guardrails.</p> : null}
-        {policy.guardrails.map((rule, i) => (
-          // biome-ignore lint/suspicious/noArrayIndexKey: rules and sample rows are positional (the gateway's issues name them by index)
-          <div key={i} className="settings-rule">
-            <RuleInput
-              label="Name"
-              value={rule.name}
-              error={errors[`guardrails.${i}.name`]}
-              onChange={(name) => setGuardrail(i, { ...rule, name })}
-            />
-            <select
-              aria-label="Kind"
-              value={rule.kind}
-              onChange={(e) =>
-                setGuardrail(
-                  i,
-                  e.target.value === 'regex'
-                    ? { kind: 'regex', name: rule.name, pattern: '' }
-                    : { kind: 'statement', name: rule.name, classes: [] },
-                )
-              }
-            >
-              <option value="statement">refuse statements of class</option>
-              <option value="regex">refuse statements matching</option>
-            </select>
-            {rule.kind === 'statement' ? (
-              <div className="settings-classes">
-                {STATEMENT_CLASSES.map((c) => (
-                  <label key={c} className="settings-inline">
-                    <input
-                      type="checkbox"
-                      checked={rule.classes.includes(c)}
-                      onChange={(e) =>
-                        setGuardrail(i, {
-                          ...rule,
-                          classes: e.target.checked
-                            ? [...rule.classes, c]
-                            : rule.classes.filter((x) => x !== c),
-                        })
-                      }
-                    />
-                    {c.replaceAll('_', ' ')}
-                  </label>
-                ))}
-                {errors[`guardrails.${i}.classes`] ? (
-                  <p className="field-error">{errors[`guardrails.${i}.classes`]}</p>
-                ) : null}
-              </div>
-            ) : (
+        <EditableRows
+          rows={policy.guardrails}
+          emptyText="No guardrails."
+          addLabel="Add guardrail"
+          newRow={newGuardrail}
+          onChange={(guardrails) => onChange({ ...policy, guardrails })}
+          renderRow={(rule, set, i) => (
+            <>
               <RuleInput
-                label="Pattern"
-                value={rule.pattern}
-                error={errors[`guardrails.${i}.pattern`]}
-                onChange={(pattern) => setGuardrail(i, { ...rule, pattern })}
+                label="Name"
+                value={rule.name}
+                error={errors[`guardrails.${i}.name`]}
+                onChange={(name) => set({ ...rule, name })}
               />
-            )}
-            <button
-              type="button"
-              className="button button-danger"
-              onClick={() =>
-                onChange({ ...policy, guardrails: policy.guardrails.filter((_, j) => j !== i) })
-              }
-            >
-              Remove
-            </button>
-          </div>
-        ))}
-        <button
-          type="button"
-          className="button"
-          onClick={() =>
-            onChange({
-              ...policy,
-              guardrails: [...policy.guardrails, newGuardrail(policy.guardrails.length)],
-            })
-          }
-        >
-          Add guardrail
-        </button>
+              <select
+                aria-label="Kind"
+                value={rule.kind}
+                onChange={(e) =>
+                  set(
+                    e.target.value === 'regex'
+                      ? { kind: 'regex', name: rule.name, pattern: '' }
+                      : { kind: 'statement', name: rule.name, classes: [] },
+                  )
+                }
+              >
+                <option value="statement">refuse statements of class</option>
+                <option value="regex">refuse statements matching</option>
+              </select>
+              {rule.kind === 'statement' ? (
+                <div className="settings-classes">
+                  {STATEMENT_CLASSES.map((c) => (
+                    <label key={c} className="settings-inline">
+                      <input
+                        type="checkbox"
+                        checked={rule.classes.includes(c)}
+                        onChange={(e) =>
+                          set({
+                            ...rule,
+                            classes: e.target.checked
+                              ? [...rule.classes, c]
+                              : rule.classes.filter((x) => x !== c),
+                          })
+                        }
+                      />
+                      {c.replaceAll('_', ' ')}
+                    </label>
+                  ))}
+                  {errors[`guardrails.${i}.classes`] ? (
+                    <p className="field-error">{errors[`guardrails.${i}.classes`]}</p>
+                  ) : null}
+                </div>
+              ) : (
+                <RuleInput
+                  label="Pattern"
+                  value={rule.pattern}
+                  error={errors[`guardrails.${i}.pattern`]}
+                  onChange={(pattern) => set({ ...rule, pattern })}
+                />
+              )}
+            </>
+          )}
+        />
       </fieldset>
     </div>
   );

@@ -110,9 +110,8 @@ export function ResourcesPage(): JSX.Element {
   }
 
   return (
-    <section className="settings-resources" aria-labelledby={`${filterId}-title`}>
+    <section className="settings-resources">
       <header className="settings-resources-header">
-        <h2 id={`${filterId}-title`}>Resources</h2>
         <div className="settings-resources-actions">
           <button type="button" className="button" onClick={() => setEditing(emptyForm('ssh'))}>
             Add SSH server
