@@ -73,6 +73,9 @@ export const CALL_NAMES = [
   'tunnels.close',
   'tunnels.rememberedPort',
   'dbCertificates.create',
+  // --- sign-in with an identity provider (issue #18, branch oidcdesk)
+  'account.signInOptions',
+  'account.signInWithProvider',
 ] as const;
 
 export const EVENT_NAMES = [
@@ -90,6 +93,8 @@ export const EVENT_NAMES = [
   'requests.changed',
   // --- tunnels in the desktop (issue #15, branch tunnels)
   'tunnels.changed',
+  // --- sign-in with an identity provider (issue #18, branch oidcdesk)
+  'account.providerSignInUrl',
 ] as const;
 
 export type CallName = (typeof CALL_NAMES)[number];

@@ -1054,6 +1054,42 @@ export const tunnelEvents = {
   'tunnels.changed': z.object({ tunnels: z.array(tunnelSchema) }),
 } as const;
 
+// --- sign-in with an identity provider (issue #18, branch oidcdesk) --------------------------
+
+const providerNameSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/);
+
+/**
+ * Main runs the RFC 8252 loopback flow (`gateway-client/oidc/browserSignIn.ts`) and keeps the
+ * code, the PKCE verifier and the tokens; the renderer only learns the outcome (`AppState`).
+ */
+export const providerSignInCalls = {
+  /** The pinned gateway's identity providers, for the sign-in screen's buttons. */
+  'account.signInOptions': {
+    request: empty,
+    response: z.object({
+      providers: z.array(z.object({ name: z.string(), displayName: z.string() })),
+    }),
+  },
+  /**
+   * Signs in through the provider in the system browser; settles once the browser came back
+   * (or after 5 minutes). Without a desktop browser opener (the web host), main sends the
+   * caller `account.providerSignInUrl` to open instead.
+   */
+  'account.signInWithProvider': {
+    request: z.strictObject({ provider: providerNameSchema }),
+    response: appStateSchema,
+  },
+} as const;
+
+export const providerSignInEvents = {
+  /**
+   * The gateway's sign-in start URL, for the renderer to open in a new window (web host only).
+   * Not a secret: it carries the state and the PKCE challenge, never the verifier, and the
+   * code comes back to main's loopback listener, not to the page.
+   */
+  'account.providerSignInUrl': z.object({ url: z.string() }),
+} as const;
+
 export const calls = {
   'app.getState': { request: empty, response: appStateSchema },
   /** Fetch a gateway's CA and recording-key fingerprints, for the user to compare before pinning. */
@@ -1360,6 +1396,7 @@ export const calls = {
     }),
   },
   ...tunnelCalls,
+  ...providerSignInCalls,
 } as const satisfies Record<CallName, { request: z.ZodType; response: z.ZodType }>;
 
 // ---------------------------------------------------------------------------------------------
@@ -1414,6 +1451,7 @@ export const events = {
   }),
   ...adminPanelEvents,
   ...tunnelEvents,
+  ...providerSignInEvents,
 } as const satisfies Record<EventName, z.ZodType>;
 
 // Compile-time proof that channels.ts and the schema maps name the same calls and events.

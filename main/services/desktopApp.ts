@@ -68,6 +68,14 @@ export interface DesktopPlatform {
    * `requests.changed` event.
    */
   notify?: (notice: RequestNotice) => void;
+  /**
+   * Electron: `shell.openExternal`, for an identity provider's sign-in page (issue #18, RFC
+   * 8252 §4: the system browser, not a web view the app could read passwords from). Without it
+   * (the web host) the calling page gets `account.providerSignInUrl` and opens a tab.
+   */
+  openExternal?: (url: string) => Promise<void>;
+  /** How long a provider sign-in waits for the browser; default 5 minutes (tests shorten it). */
+  providerSignInTimeoutMs?: number;
 }
 
 export interface DesktopApp {
@@ -358,6 +366,20 @@ export async function createDesktopApp(
 
     'account.login': async ({ username, password, totpCode }) => {
       await account.login(username, password, totpCode);
+      return appState();
+    },
+
+    'account.signInOptions': async () => account.signInOptions(),
+
+    'account.signInWithProvider': async ({ provider }, caller) => {
+      const openExternal = platform.openExternal;
+      await account.signInWithProvider(
+        provider,
+        openExternal
+          ? (url) => openExternal(url)
+          : (url) => caller.emit('account.providerSignInUrl', { url }),
+        platform.providerSignInTimeoutMs,
+      );
       return appState();
     },
 

@@ -15,6 +15,7 @@ import {
   SessionExpiredError,
 } from '../../gateway-client/gatewayClient.ts';
 import { InvalidGatewayUrlError } from '../../gateway-client/gatewayUrl.ts';
+import { BrowserSignInError } from '../../gateway-client/oidc/browserSignIn.ts';
 import { InvalidRecordingKeyError } from '../../shared/recording/verifyRecording.ts';
 import { DesktopError } from '../ipc/contract.ts';
 import { sentenceOfApiIssues } from '../ipc/invalidInputSentence.ts';
@@ -59,6 +60,9 @@ export function toDesktopError(error: unknown, setting: ErrorSetting = 'signed-i
     return new DesktopError('gateway_error', capitalize(error.message));
   }
   if (error instanceof GatewayApiError) return fromApiError(error, setting);
+  // The browser came back refused (the provider's or the gateway's sentence), with another
+  // sign-in's state, or not at all: each message already says what to do (issue #18).
+  if (error instanceof BrowserSignInError) return new DesktopError('forbidden', error.message);
   throw error;
 }
 

@@ -28,6 +28,7 @@ import {
   GatewayClient,
   SessionExpiredError,
 } from '../../gateway-client/gatewayClient.ts';
+import { signInThroughBrowser } from '../../gateway-client/oidc/browserSignIn.ts';
 import { DesktopError } from '../ipc/contract.ts';
 import { type ErrorSetting, toDesktopError } from './desktopErrors.ts';
 import type { DesktopProfile, DesktopProfileStore, StoredGateway } from './desktopProfile.ts';
@@ -280,6 +281,41 @@ export class GatewayAccount {
     );
     // Signing in again replaces the previous session (the lifecycle ends it at the gateway);
     // if it was someone else's, their terminals end with it.
+    const previous = await this.mapErrors(() => lifecycle.adopt(pair), 'sign-in');
+    if (previous && previous.user?.userId !== pair.user.id) await this.deps.onSignedOut();
+    this.deps.onChange();
+    return this.account()!;
+  }
+
+  /** The identity providers the pinned gateway offers (issue #18); a public route. */
+  async signInOptions(): Promise<{ providers: { name: string; displayName: string }[] }> {
+    const lifecycle = this.requireLifecycle();
+    return this.mapErrors(() => lifecycle.signInOptions(), 'sign-in');
+  }
+
+  /**
+   * Signs in through `provider` in a browser (RFC 8252 loopback flow, the CLI's own code):
+   * `openUrl` shows the gateway's start URL; the code, the PKCE verifier and the tokens stay in
+   * this process. Ends as a password sign-in does: the same stored, renewed session.
+   */
+  async signInWithProvider(
+    provider: string,
+    openUrl: (url: string) => void | Promise<void>,
+    timeoutMs?: number,
+  ): Promise<SignedInUser> {
+    const gateway = this.requirePinned();
+    const lifecycle = this.requireLifecycle();
+    const pair = await this.mapErrors(
+      () =>
+        signInThroughBrowser({
+          gatewayUrl: gateway.url,
+          provider,
+          openUrl,
+          exchange: (request) => lifecycle.exchangeSignInCode(request),
+          ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+        }),
+      'sign-in',
+    );
     const previous = await this.mapErrors(() => lifecycle.adopt(pair), 'sign-in');
     if (previous && previous.user?.userId !== pair.user.id) await this.deps.onSignedOut();
     this.deps.onChange();

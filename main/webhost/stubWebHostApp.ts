@@ -66,6 +66,8 @@ export function createStubWebHostApp(): StubWebHostApp {
       throw new DesktopError('wrong_credentials', 'Wrong username or password.');
     },
     'account.logout': notSignedIn,
+    'account.signInOptions': async () => ({ providers: [] }),
+    'account.signInWithProvider': notSignedIn,
     'localGateway.createAdmin': notSignedIn,
     'resources.list': notSignedIn,
     'admin.resources.list': notSignedIn,
