@@ -76,6 +76,12 @@ export const CALL_NAMES = [
   // --- sign-in with an identity provider (issue #18, branch oidcdesk)
   'account.signInOptions',
   'account.signInWithProvider',
+  'admin.identityProviders.list',
+  'admin.identityProviders.save',
+  'admin.identityProviders.delete',
+  'admin.machineIdentities.list',
+  'admin.machineIdentities.create',
+  'admin.machineIdentities.delete',
 ] as const;
 
 export const EVENT_NAMES = [

@@ -30,6 +30,7 @@ import type { SecretEncryptor } from './encryptedFileSecretStore.ts';
 import { GatewayAccount } from './gatewayAccount.ts';
 import { identityFromCa, inspectExpecting, inspectGateway } from './gatewayIdentity.ts';
 import { gatewaySessionSource } from './gatewaySessionSource.ts';
+import { createIdentityAdminHandlers } from './identityAdmin/identityAdminHandlers.ts';
 import { LocalGateway } from './localGateway/localGateway.ts';
 import type { PlaybackService } from './recordings/playbackService.ts';
 import { createRecordingHandlers } from './recordings/recordingHandlers.ts';
@@ -461,6 +462,7 @@ export async function createDesktopApp(
 
     ...adminPanel,
     ...createAdminSettingsHandlers((work) => account.run(work)),
+    ...createIdentityAdminHandlers((work) => account.run(work)),
 
     'recordings.verify': async ({ sessionId }) => {
       const pinned = account.pinned();
