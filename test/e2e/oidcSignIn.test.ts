@@ -31,6 +31,7 @@ import { startGatewayWithSshTarget } from './gatewayWithSshTarget.ts';
 
 const shots = path.join(repoRoot, 'test-results', 'oidc-e2e');
 const RESOURCE = 'prod-web';
+const ROOT_PASSWORD = 'root-oidc-e2e-password-4';
 
 describeWithChromium('desktop sign-in with an identity provider e2e', () => {
   describeWithSshd('desktop sign-in with an identity provider e2e', () => {
@@ -56,7 +57,7 @@ describeWithChromium('desktop sign-in with an identity provider e2e', () => {
       const started = await startGatewayWithSshTarget(
         {
           gatewayDir,
-          rootPassword: 'root-oidc-e2e-password-4',
+          rootPassword: ROOT_PASSWORD,
           resourceName: RESOURCE,
           resourceDescription: 'web servers, granted to the sre group',
         },
@@ -196,6 +197,73 @@ describeWithChromium('desktop sign-in with an identity provider e2e', () => {
       const state = await app.handlers['app.getState']({}, { clientId: 'x', emit: () => {} });
       expect(state.account).toBeNull();
       await page.screenshot({ path: path.join(shots, '03-wrong-audience-refused.png') });
+    }, 120_000);
+
+    it('lets an admin add a provider and a machine identity in the settings panel', async () => {
+      // Signed out by the test before; the break-glass password still signs the admin in.
+      await page.reload();
+      await page.getByLabel('Username').fill('root');
+      await page.getByLabel('Password').fill(ROOT_PASSWORD);
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await page.getByRole('heading', { name: 'Resources' }).waitFor({ timeout: 30_000 });
+      await page.getByRole('button', { name: 'Settings', exact: true }).click();
+      const nav = (section: string) =>
+        page
+          .getByRole('navigation', { name: 'Settings' })
+          .getByRole('button', { name: section, exact: true })
+          .click();
+
+      await nav('Identity providers');
+      await page.getByRole('row', { name: 'testidp' }).waitFor({ timeout: 20_000 });
+      await page.getByRole('button', { name: 'Add provider' }).click();
+      const form = page.getByRole('form', { name: 'Add an identity provider' });
+      await form.getByLabel('Name', { exact: true }).fill('corp');
+      await form.getByLabel('Display name').fill('Corp SSO');
+      await form.getByLabel('Issuer URL').fill(idp.issuer);
+      await form.getByLabel('Client id').fill(idp.clientId);
+      await form.getByLabel('Client secret').fill(idp.clientSecret);
+      await form.getByLabel('Groups claim').fill('groups');
+      await form.getByRole('button', { name: 'Add provider' }).click();
+      await page.getByRole('row', { name: 'corp' }).waitFor({ timeout: 20_000 });
+      const corp = (await root.listOidcProviders()).find((p) => p.name === 'corp');
+      expect(corp).toMatchObject({ displayName: 'Corp SSO', issuer: idp.issuer });
+      // The secret is write-only: nothing the page shows holds it.
+      expect(await page.content()).not.toContain(idp.clientSecret);
+      await page.screenshot({ path: path.join(shots, '04-identity-providers.png') });
+
+      await nav('Machine identities');
+      await page.getByRole('button', { name: 'Add machine identity' }).click();
+      const machine = page.getByRole('form', { name: 'Add a machine identity' });
+      await machine.getByLabel('Name', { exact: true }).fill('ci-deploy');
+      await machine.getByLabel('Issuer URL').fill(idp.issuer);
+      await machine.getByLabel('Audience').fill('witness');
+      await machine.getByLabel('Required claims').fill('repository=acme/app\nref=refs/heads/main');
+      await machine.getByRole('button', { name: 'Add identity' }).click();
+      await page.getByRole('row', { name: 'ci-deploy' }).waitFor({ timeout: 20_000 });
+      const identities = await root.listMachineIdentities();
+      expect(identities.find((m) => m.name === 'ci-deploy')).toMatchObject({
+        issuer: idp.issuer,
+        audience: 'witness',
+        claims: { repository: 'acme/app', ref: 'refs/heads/main' },
+      });
+      await page.screenshot({ path: path.join(shots, '05-machine-identities.png') });
+
+      // A standard claim as a binding (aud) is the gateway's to refuse; the form shows its sentence.
+      await page.getByRole('button', { name: 'Add machine identity' }).click();
+      await machine.getByLabel('Name', { exact: true }).fill('ci-any');
+      await machine.getByLabel('Issuer URL').fill(idp.issuer);
+      await machine.getByLabel('Required claims').fill('aud=another-app');
+      await machine.getByRole('button', { name: 'Add identity' }).click();
+      await machine.getByRole('alert').waitFor({ timeout: 20_000 });
+      expect(await machine.getByRole('alert').textContent()).toMatch(
+        /Bind aud with issuer and audience/,
+      );
+      await machine.getByRole('button', { name: 'Cancel' }).click();
+
+      await page.getByRole('button', { name: 'Remove ci-deploy' }).click();
+      await page.getByRole('alertdialog').getByRole('button', { name: 'Remove identity' }).click();
+      await page.getByRole('row', { name: 'ci-deploy' }).waitFor({ state: 'detached' });
+      expect((await root.listMachineIdentities()).map((m) => m.name)).not.toContain('ci-deploy');
     }, 120_000);
   });
 });
