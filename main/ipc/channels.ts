@@ -76,6 +76,7 @@ export const CALL_NAMES = [
   // --- sign-in with an identity provider (issue #18, branch oidcdesk)
   'account.signInOptions',
   'account.signInWithProvider',
+  'account.cancelProviderSignIn',
   'admin.identityProviders.list',
   'admin.identityProviders.save',
   'admin.identityProviders.delete',

@@ -1079,6 +1079,8 @@ export const providerSignInCalls = {
     request: z.strictObject({ provider: providerNameSchema }),
     response: appStateSchema,
   },
+  /** Stops waiting for the browser: `account.signInWithProvider` fails with 'cancelled'. */
+  'account.cancelProviderSignIn': { request: empty, response: empty },
 } as const;
 
 export const providerSignInEvents = {

@@ -384,6 +384,11 @@ export async function createDesktopApp(
       return appState();
     },
 
+    'account.cancelProviderSignIn': async () => {
+      account.cancelProviderSignIn();
+      return {};
+    },
+
     'account.logout': async () => {
       await account.logout();
       return appState();

@@ -125,6 +125,8 @@ export class GatewayAccount {
   /** The lifecycle for the pinned gateway; rebuilt when the pin's address or CA changes. */
   private lifecycle: AccountLifecycle | null = null;
   private lifecycleKey = '';
+  /** The provider sign-in waiting for the browser, if any (issue #18). */
+  private providerSignIn: AbortController | null = null;
 
   constructor(private readonly deps: GatewayAccountDeps) {
     this.profile = deps.profile;
@@ -305,21 +307,37 @@ export class GatewayAccount {
   ): Promise<SignedInUser> {
     const gateway = this.requirePinned();
     const lifecycle = this.requireLifecycle();
-    const pair = await this.mapErrors(
-      () =>
-        signInThroughBrowser({
-          gatewayUrl: gateway.url,
-          provider,
-          openUrl,
-          exchange: (request) => lifecycle.exchangeSignInCode(request),
-          ...(timeoutMs !== undefined ? { timeoutMs } : {}),
-        }),
-      'sign-in',
-    );
+    // One browser sign-in at a time: a new one (another button, another window) ends the wait
+    // of the previous, whose loopback listener closes with it.
+    this.providerSignIn?.abort();
+    const controller = new AbortController();
+    this.providerSignIn = controller;
+    let pair: Awaited<ReturnType<typeof signInThroughBrowser>>;
+    try {
+      pair = await this.mapErrors(
+        () =>
+          signInThroughBrowser({
+            gatewayUrl: gateway.url,
+            provider,
+            openUrl,
+            exchange: (request) => lifecycle.exchangeSignInCode(request),
+            signal: controller.signal,
+            ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+          }),
+        'sign-in',
+      );
+    } finally {
+      if (this.providerSignIn === controller) this.providerSignIn = null;
+    }
     const previous = await this.mapErrors(() => lifecycle.adopt(pair), 'sign-in');
     if (previous && previous.user?.userId !== pair.user.id) await this.deps.onSignedOut();
     this.deps.onChange();
     return this.account()!;
+  }
+
+  /** Stops waiting for the browser of a provider sign-in in progress (a no-op without one). */
+  cancelProviderSignIn(): void {
+    this.providerSignIn?.abort();
   }
 
   /**

@@ -68,6 +68,7 @@ export function createStubWebHostApp(): StubWebHostApp {
     'account.logout': notSignedIn,
     'account.signInOptions': async () => ({ providers: [] }),
     'account.signInWithProvider': notSignedIn,
+    'account.cancelProviderSignIn': async () => ({}),
     'admin.identityProviders.list': notSignedIn,
     'admin.identityProviders.save': notSignedIn,
     'admin.identityProviders.delete': notSignedIn,

@@ -138,6 +138,18 @@ describeWithChromium('desktop sign-in with an identity provider e2e', () => {
       await button.waitFor({ timeout: 30_000 });
       await page.screenshot({ path: path.join(shots, '01-sign-in-screen.png') });
 
+      // Started, then cancelled from the desktop (the person closed the browser's tab): the
+      // screen is back to its buttons, with nothing to report.
+      const abandoned = context.waitForEvent('page');
+      await button.click();
+      await (await abandoned).close();
+      await page.getByRole('button', { name: 'Cancel' }).click();
+      await page.getByRole('status').filter({ hasText: 'in your browser' }).waitFor({
+        state: 'detached',
+      });
+      expect(await button.isEnabled()).toBe(true);
+      expect(await page.getByRole('alert').count()).toBe(0);
+
       const requested: URL[] = [];
       context.on('request', (request) => requested.push(new URL(request.url())));
       const opened = context.waitForEvent('page');

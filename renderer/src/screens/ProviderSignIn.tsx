@@ -8,6 +8,7 @@ import { useEffect, useState } from 'react';
 import type { AppState, DesktopApi } from '../../../main/ipc/contract.ts';
 import { ErrorAlert } from '../components/ErrorAlert.tsx';
 import { useAction } from '../components/useAction.ts';
+import { isDesktopError } from '../desktopApi/getDesktopApi.ts';
 
 interface Provider {
   name: string;
@@ -55,14 +56,18 @@ export function ProviderSignIn({
   const signIn = (provider: Provider) => {
     setPending(provider);
     setSignInUrl(null);
-    action.run(async () => {
-      try {
-        onState(await api.call('account.signInWithProvider', { provider: provider.name }));
-      } finally {
-        setPending(null);
-        setSignInUrl(null);
-      }
-    });
+    action.run(
+      async () => {
+        try {
+          onState(await api.call('account.signInWithProvider', { provider: provider.name }));
+        } finally {
+          setPending(null);
+          setSignInUrl(null);
+        }
+      },
+      // Cancelled here: nothing to report.
+      (error) => isDesktopError(error) && error.code === 'cancelled',
+    );
   };
 
   return (
@@ -90,7 +95,16 @@ export function ProviderSignIn({
               </a>
               .
             </>
-          ) : null}
+          ) : null}{' '}
+          <button
+            type="button"
+            className="link-button"
+            onClick={() => {
+              api.call('account.cancelProviderSignIn', {}).catch(() => {});
+            }}
+          >
+            Cancel
+          </button>
         </p>
       ) : null}
       <ErrorAlert message={action.error} />
