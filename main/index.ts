@@ -23,6 +23,7 @@ import {
   protocol,
   safeStorage,
   session,
+  shell,
   type WebContents,
 } from 'electron';
 import { CALL_NAMES, callChannel, eventChannel } from './ipc/channels.ts';
@@ -146,6 +147,9 @@ async function run(): Promise<void> {
     notify: (notice) => {
       if (Notification.isSupported()) new Notification(notice).show();
     },
+    // Issue #18: a provider's sign-in page opens in the system browser (RFC 8252 §8.12: not an
+    // embedded view); the gateway only ever hands out its own https start URL.
+    openExternal: (url) => shell.openExternal(url),
   };
   // The local gateway runs `process.execPath bin/witness-gateway.mjs …` (and its admin CLI the
   // same way). Under Electron, execPath is the Electron binary: this makes those children run

@@ -56,6 +56,7 @@ import {
 import { registerAccessRequestCommands } from './accessRequestCommands.ts';
 import { registerAdminCommands } from './adminCommands.ts';
 import { registerAdminGrantCommands, registerAdminGroupCommands } from './adminGrantCommands.ts';
+import { registerAdminMachineCommands } from './adminMachineCommands.ts';
 import { registerAdminResourceCommands } from './adminResourceCommands.ts';
 import { registerAuditCommands } from './auditCommands.ts';
 import { registerDbCommands } from './dbLoginCommand.ts';
@@ -264,6 +265,7 @@ class WitnessCli {
     };
     registerAdminGrantCommands(admin, adminContext);
     registerAdminGroupCommands(admin, adminContext);
+    registerAdminMachineCommands(admin, adminContext);
     registerAdminResourceCommands(admin, {
       ...adminContext,
       stderr: this.io.stderr,

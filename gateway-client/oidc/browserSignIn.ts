@@ -26,10 +26,17 @@ export interface BrowserSignInOptions {
   }) => Promise<TokenPair>;
   /** How long to wait for the browser; default 5 minutes. */
   timeoutMs?: number;
+  /** Ends the wait early (the person cancelled in the desktop): rejects with `BrowserSignInError`. */
+  signal?: AbortSignal;
 }
 
 export class BrowserSignInError extends Error {
-  override readonly name = 'BrowserSignInError';
+  override readonly name: string = 'BrowserSignInError';
+}
+
+/** The wait was ended through `signal`: nothing went wrong, the person changed their mind. */
+export class BrowserSignInCancelledError extends BrowserSignInError {
+  override readonly name = 'BrowserSignInCancelledError';
 }
 
 const CALLBACK_PATH = '/callback';
@@ -86,6 +93,15 @@ function waitForAnswer(
       timeoutMs,
     );
     let settled = false;
+    const signal = options.signal;
+    const cancelled = () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(new BrowserSignInCancelledError('The sign-in was cancelled.'));
+    };
+    if (signal?.aborted) cancelled();
+    signal?.addEventListener('abort', cancelled, { once: true });
     server.on('request', (request, response) => {
       const url = new URL(request.url ?? '/', redirectUri);
       if (url.pathname !== CALLBACK_PATH || settled) {
@@ -94,6 +110,7 @@ function waitForAnswer(
       }
       settled = true;
       clearTimeout(timer);
+      signal?.removeEventListener('abort', cancelled);
       const finish = (status: number, message: string, outcome: () => void) => {
         response
           .writeHead(status, {

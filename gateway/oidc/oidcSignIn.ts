@@ -358,6 +358,12 @@ export async function syncGroups(
 }
 
 function errorText(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
+  let message = error instanceof Error ? error.message : String(error);
+  // openid-client wraps oauth4webapi's precise check ('unexpected JWT "aud" (audience) claim
+  // value') in a generic one ('unexpected JWT claim value encountered'); the admin and the
+  // person need the precise one to know which setting is wrong.
+  if (error instanceof Error && error.cause instanceof Error && error.cause.message !== message) {
+    message = `${message}: ${error.cause.message}`;
+  }
   return message.replace(/\s+/g, ' ').slice(0, 300);
 }

@@ -79,6 +79,16 @@ export const CALL_NAMES = [
   'tunnels.close',
   'tunnels.rememberedPort',
   'dbCertificates.create',
+  // --- sign-in with an identity provider (issue #18, branch oidcdesk)
+  'account.signInOptions',
+  'account.signInWithProvider',
+  'account.cancelProviderSignIn',
+  'admin.identityProviders.list',
+  'admin.identityProviders.save',
+  'admin.identityProviders.delete',
+  'admin.machineIdentities.list',
+  'admin.machineIdentities.create',
+  'admin.machineIdentities.delete',
 ] as const;
 
 export const EVENT_NAMES = [
@@ -97,6 +107,8 @@ export const EVENT_NAMES = [
   'requests.changed',
   // --- tunnels in the desktop (issue #15, branch tunnels)
   'tunnels.changed',
+  // --- sign-in with an identity provider (issue #18, branch oidcdesk)
+  'account.providerSignInUrl',
 ] as const;
 
 export type CallName = (typeof CALL_NAMES)[number];

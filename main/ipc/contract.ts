@@ -1112,6 +1112,113 @@ export const tunnelEvents = {
   'tunnels.changed': z.object({ tunnels: z.array(tunnelSchema) }),
 } as const;
 
+// --- sign-in with an identity provider (issue #18, branch oidcdesk) --------------------------
+
+const providerNameSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/);
+
+/**
+ * Main runs the RFC 8252 loopback flow (`gateway-client/oidc/browserSignIn.ts`) and keeps the
+ * code, the PKCE verifier and the tokens; the renderer only learns the outcome (`AppState`).
+ */
+export const providerSignInCalls = {
+  /** The pinned gateway's identity providers, for the sign-in screen's buttons. */
+  'account.signInOptions': {
+    request: empty,
+    response: z.object({
+      providers: z.array(z.object({ name: z.string(), displayName: z.string() })),
+    }),
+  },
+  /**
+   * Signs in through the provider in the system browser; settles once the browser came back
+   * (or after 5 minutes). Without a desktop browser opener (the web host), main sends the
+   * caller `account.providerSignInUrl` to open instead.
+   */
+  'account.signInWithProvider': {
+    request: z.strictObject({ provider: providerNameSchema }),
+    response: appStateSchema,
+  },
+  /** Stops waiting for the browser: `account.signInWithProvider` fails with 'cancelled'. */
+  'account.cancelProviderSignIn': { request: empty, response: empty },
+} as const;
+
+export const providerSignInEvents = {
+  /**
+   * The gateway's sign-in start URL, for the renderer to open in a new window (web host only).
+   * Not a secret: it carries the state and the PKCE challenge, never the verifier, and the
+   * code comes back to main's loopback listener, not to the page.
+   */
+  'account.providerSignInUrl': z.object({ url: z.string() }),
+} as const;
+
+// --- identity providers and machine identities in the settings panel (issue #18, oidcdesk) ----
+
+/** A provider as the panel shows it: never its client secret (the API never answers it). */
+export const identityProviderRowSchema = z.object({
+  name: z.string(),
+  displayName: z.string(),
+  issuer: z.string(),
+  clientId: z.string(),
+  scopes: z.array(z.string()),
+  groupsClaim: z.string(),
+  /** The gateway's callback, to register at the provider. */
+  redirectUri: z.string(),
+});
+
+export const machineIdentityRowSchema = z.object({
+  name: z.string(),
+  issuer: z.string(),
+  audience: z.string(),
+  claims: z.record(z.string(), z.string()),
+  createdAt: isoTime,
+});
+
+const adminNameSchema = z.string().min(1).max(64);
+
+export const identityAdminCalls = {
+  'admin.identityProviders.list': {
+    request: empty,
+    response: z.object({ providers: z.array(identityProviderRowSchema) }),
+  },
+  /**
+   * Adds (`create: true`) or edits a provider. The client secret is write-only: required to
+   * add, and on an edit left out to keep the stored one.
+   */
+  'admin.identityProviders.save': {
+    request: z.strictObject({
+      create: z.boolean(),
+      name: adminNameSchema,
+      displayName: z.string().min(1).max(64),
+      issuer: z.string().min(1).max(2048),
+      clientId: z.string().min(1).max(512),
+      clientSecret: z.string().min(1).max(4096).optional(),
+      scopes: z.array(z.string().min(1).max(128)).min(1).max(32),
+      groupsClaim: z.string().min(1).max(256),
+    }),
+    response: identityProviderRowSchema,
+  },
+  'admin.identityProviders.delete': {
+    request: z.strictObject({ name: adminNameSchema }),
+    response: empty,
+  },
+  'admin.machineIdentities.list': {
+    request: empty,
+    response: z.object({ identities: z.array(machineIdentityRowSchema) }),
+  },
+  'admin.machineIdentities.create': {
+    request: z.strictObject({
+      name: adminNameSchema,
+      issuer: z.string().min(1).max(2048),
+      audience: z.string().min(1).max(512),
+      claims: z.record(z.string().min(1).max(128), z.string().min(1).max(512)),
+    }),
+    response: machineIdentityRowSchema,
+  },
+  'admin.machineIdentities.delete': {
+    request: z.strictObject({ name: adminNameSchema }),
+    response: empty,
+  },
+} as const;
+
 export const calls = {
   'app.getState': { request: empty, response: appStateSchema },
   /** Fetch a gateway's CA and recording-key fingerprints, for the user to compare before pinning. */
@@ -1464,6 +1571,8 @@ export const calls = {
     }),
   },
   ...tunnelCalls,
+  ...providerSignInCalls,
+  ...identityAdminCalls,
 } as const satisfies Record<CallName, { request: z.ZodType; response: z.ZodType }>;
 
 // ---------------------------------------------------------------------------------------------
@@ -1520,6 +1629,7 @@ export const events = {
   }),
   ...adminPanelEvents,
   ...tunnelEvents,
+  ...providerSignInEvents,
 } as const satisfies Record<EventName, z.ZodType>;
 
 // Compile-time proof that channels.ts and the schema maps name the same calls and events.

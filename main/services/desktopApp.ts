@@ -32,6 +32,7 @@ import type { SecretEncryptor } from './encryptedFileSecretStore.ts';
 import { GatewayAccount } from './gatewayAccount.ts';
 import { identityFromCa, inspectExpecting, inspectGateway } from './gatewayIdentity.ts';
 import { gatewaySessionSource } from './gatewaySessionSource.ts';
+import { createIdentityAdminHandlers } from './identityAdmin/identityAdminHandlers.ts';
 import { LocalGateway } from './localGateway/localGateway.ts';
 import type { PlaybackService } from './recordings/playbackService.ts';
 import { createRecordingHandlers } from './recordings/recordingHandlers.ts';
@@ -70,6 +71,14 @@ export interface DesktopPlatform {
    * `requests.changed` event.
    */
   notify?: (notice: RequestNotice) => void;
+  /**
+   * Electron: `shell.openExternal`, for an identity provider's sign-in page (issue #18, RFC
+   * 8252 §4: the system browser, not a web view the app could read passwords from). Without it
+   * (the web host) the calling page gets `account.providerSignInUrl` and opens a tab.
+   */
+  openExternal?: (url: string) => Promise<void>;
+  /** How long a provider sign-in waits for the browser; default 5 minutes (tests shorten it). */
+  providerSignInTimeoutMs?: number;
 }
 
 export interface DesktopApp {
@@ -367,6 +376,25 @@ export async function createDesktopApp(
       return appState();
     },
 
+    'account.signInOptions': async () => account.signInOptions(),
+
+    'account.signInWithProvider': async ({ provider }, caller) => {
+      const openExternal = platform.openExternal;
+      await account.signInWithProvider(
+        provider,
+        openExternal
+          ? (url) => openExternal(url)
+          : (url) => caller.emit('account.providerSignInUrl', { url }),
+        platform.providerSignInTimeoutMs,
+      );
+      return appState();
+    },
+
+    'account.cancelProviderSignIn': async () => {
+      account.cancelProviderSignIn();
+      return {};
+    },
+
     'account.logout': async () => {
       await account.logout();
       return appState();
@@ -462,6 +490,7 @@ export async function createDesktopApp(
 
     ...adminPanel,
     ...createAdminSettingsHandlers((work) => account.run(work)),
+    ...createIdentityAdminHandlers((work) => account.run(work)),
 
     'recordings.verify': async ({ sessionId }) => {
       const pinned = account.pinned();

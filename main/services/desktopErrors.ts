@@ -15,6 +15,10 @@ import {
   SessionExpiredError,
 } from '../../gateway-client/gatewayClient.ts';
 import { InvalidGatewayUrlError } from '../../gateway-client/gatewayUrl.ts';
+import {
+  BrowserSignInCancelledError,
+  BrowserSignInError,
+} from '../../gateway-client/oidc/browserSignIn.ts';
 import { InvalidRecordingKeyError } from '../../shared/recording/verifyRecording.ts';
 import { DesktopError } from '../ipc/contract.ts';
 import { sentenceOfApiIssues } from '../ipc/invalidInputSentence.ts';
@@ -59,6 +63,12 @@ export function toDesktopError(error: unknown, setting: ErrorSetting = 'signed-i
     return new DesktopError('gateway_error', capitalize(error.message));
   }
   if (error instanceof GatewayApiError) return fromApiError(error, setting);
+  // The browser came back refused (the provider's or the gateway's sentence), with another
+  // sign-in's state, or not at all: each message already says what to do (issue #18).
+  if (error instanceof BrowserSignInCancelledError) {
+    return new DesktopError('cancelled', error.message);
+  }
+  if (error instanceof BrowserSignInError) return new DesktopError('forbidden', error.message);
   throw error;
 }
 

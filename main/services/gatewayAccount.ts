@@ -28,6 +28,7 @@ import {
   GatewayClient,
   SessionExpiredError,
 } from '../../gateway-client/gatewayClient.ts';
+import { signInThroughBrowser } from '../../gateway-client/oidc/browserSignIn.ts';
 import { DesktopError } from '../ipc/contract.ts';
 import { type ErrorSetting, toDesktopError } from './desktopErrors.ts';
 import type { DesktopProfile, DesktopProfileStore, StoredGateway } from './desktopProfile.ts';
@@ -124,6 +125,8 @@ export class GatewayAccount {
   /** The lifecycle for the pinned gateway; rebuilt when the pin's address or CA changes. */
   private lifecycle: AccountLifecycle | null = null;
   private lifecycleKey = '';
+  /** The provider sign-in waiting for the browser, if any (issue #18). */
+  private providerSignIn: AbortController | null = null;
 
   constructor(private readonly deps: GatewayAccountDeps) {
     this.profile = deps.profile;
@@ -284,6 +287,57 @@ export class GatewayAccount {
     if (previous && previous.user?.userId !== pair.user.id) await this.deps.onSignedOut();
     this.deps.onChange();
     return this.account()!;
+  }
+
+  /** The identity providers the pinned gateway offers (issue #18); a public route. */
+  async signInOptions(): Promise<{ providers: { name: string; displayName: string }[] }> {
+    const lifecycle = this.requireLifecycle();
+    return this.mapErrors(() => lifecycle.signInOptions(), 'sign-in');
+  }
+
+  /**
+   * Signs in through `provider` in a browser (RFC 8252 loopback flow, the CLI's own code):
+   * `openUrl` shows the gateway's start URL; the code, the PKCE verifier and the tokens stay in
+   * this process. Ends as a password sign-in does: the same stored, renewed session.
+   */
+  async signInWithProvider(
+    provider: string,
+    openUrl: (url: string) => void | Promise<void>,
+    timeoutMs?: number,
+  ): Promise<SignedInUser> {
+    const gateway = this.requirePinned();
+    const lifecycle = this.requireLifecycle();
+    // One browser sign-in at a time: a new one (another button, another window) ends the wait
+    // of the previous, whose loopback listener closes with it.
+    this.providerSignIn?.abort();
+    const controller = new AbortController();
+    this.providerSignIn = controller;
+    let pair: Awaited<ReturnType<typeof signInThroughBrowser>>;
+    try {
+      pair = await this.mapErrors(
+        () =>
+          signInThroughBrowser({
+            gatewayUrl: gateway.url,
+            provider,
+            openUrl,
+            exchange: (request) => lifecycle.exchangeSignInCode(request),
+            signal: controller.signal,
+            ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+          }),
+        'sign-in',
+      );
+    } finally {
+      if (this.providerSignIn === controller) this.providerSignIn = null;
+    }
+    const previous = await this.mapErrors(() => lifecycle.adopt(pair), 'sign-in');
+    if (previous && previous.user?.userId !== pair.user.id) await this.deps.onSignedOut();
+    this.deps.onChange();
+    return this.account()!;
+  }
+
+  /** Stops waiting for the browser of a provider sign-in in progress (a no-op without one). */
+  cancelProviderSignIn(): void {
+    this.providerSignIn?.abort();
   }
 
   /**

@@ -22,6 +22,8 @@ const ALLOWED = new Map([
   ['account.login.secretStore', 'a status'],
   ['account.logout.secretStore', 'a status'],
   ['localGateway.createAdmin.secretStore', 'a status'],
+  // Issue #18: a provider sign-in answers the same AppState as a password sign-in.
+  ['account.signInWithProvider.secretStore', 'a status'],
   // Issue #14: the one-time link, shown once to the admin who invited the user.
   ['users.create.enrollLink', 'shown once'],
   ['users.create.enrollExpiresAt', 'a time'],

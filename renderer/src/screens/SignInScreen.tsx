@@ -13,6 +13,7 @@ import { useAction } from '../components/useAction.ts';
 import { isDesktopError } from '../desktopApi/getDesktopApi.ts';
 import { CardLayout, type ThemeProps } from './CardLayout.tsx';
 import { normalizeTotp } from './formValidation.ts';
+import { ProviderSignIn } from './ProviderSignIn.tsx';
 import { UsernameField } from './UsernameField.tsx';
 
 export function SignInScreen({
@@ -94,6 +95,7 @@ export function SignInScreen({
         </div>
       ) : null}
       <SecretStoreNotice status={state.secretStore} />
+      {step === 'password' ? <ProviderSignIn api={api} onState={onState} /> : null}
       {step === 'password' ? (
         <form onSubmit={signIn} noValidate>
           <UsernameField value={username} onChange={setUsername} />

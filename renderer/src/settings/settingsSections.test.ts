@@ -9,6 +9,8 @@ describe('settings sections', () => {
     expect(ids('admin')).toEqual([
       'users',
       'groups',
+      'identity-providers',
+      'machine-identities',
       'resources',
       'grants',
       'requests',

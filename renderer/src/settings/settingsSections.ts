@@ -8,6 +8,8 @@ import type { ComponentType } from 'react';
 import { AuditPage } from './audit/AuditPage.tsx';
 import { GrantsPage } from './grants/GrantsPage.tsx';
 import { GroupsPage } from './groups/GroupsPage.tsx';
+import { IdentityProvidersPage } from './identity/IdentityProvidersPage.tsx';
+import { MachineIdentitiesPage } from './identity/MachineIdentitiesPage.tsx';
 import { PoliciesPage } from './policies/PoliciesPage.tsx';
 import { RequestsPage } from './requests/RequestsPage.tsx';
 import { ResourcesPage } from './resources/ResourcesPage.tsx';
@@ -45,6 +47,23 @@ export const settingsSections: readonly SettingsSection[] = [
     summary: 'Who belongs together, for grants and approvals.',
     visibleTo: isAdmin,
     component: GroupsPage,
+  },
+  {
+    id: 'identity-providers',
+    label: 'Identity providers',
+    group: 'People',
+    summary:
+      'OpenID Connect providers people sign in with; their groups claim sets Witness groups.',
+    visibleTo: isAdmin,
+    component: IdentityProvidersPage,
+  },
+  {
+    id: 'machine-identities',
+    label: 'Machine identities',
+    group: 'People',
+    summary: 'CI jobs that sign in with their per-job token, bound by issuer, audience and claims.',
+    visibleTo: isAdmin,
+    component: MachineIdentitiesPage,
   },
   {
     id: 'resources',
