@@ -285,8 +285,9 @@ export async function openGatewayServices(
   );
   const recordingJudge = new RecordingJudge({ recordings, store, clock });
   const relyingParty = new RelyingParty();
+  // Provider refusals and group changes end sessions: announced like every other access change.
   const providerCheck = new ProviderCheck({
-    store,
+    store: announcingStore,
     relyingParty,
     clock,
     masterKey: dataDir.masterKey,
@@ -323,9 +324,9 @@ export async function openGatewayServices(
     publicUrl,
     relyingParty,
     providerCheck,
-    machines: new MachineIdentities({ store, auth, clock }),
+    machines: new MachineIdentities({ store: announcingStore, auth, clock }),
     oidcSignIn: new OidcSignIn({
-      store,
+      store: announcingStore,
       auth,
       relyingParty,
       clock,

@@ -4,6 +4,7 @@
  * test database with a standing grant, sessions through the API, and clients that connect
  * through the listener over TLS — node-postgres (`pg`) and the real `psql`.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as connectTcp, type Socket } from 'node:net';
@@ -12,7 +13,9 @@ import path from 'node:path';
 import { connect as connectTls, type TLSSocket } from 'node:tls';
 import pg from 'pg';
 import { inject } from 'vitest';
+import { handleReplicaEvents } from '../../gateway/events/replicaEventHandlers.ts';
 import type { Logger } from '../../gateway/logger.ts';
+import { silentLogger } from '../../gateway/logger.ts';
 import {
   type ClientAuthMethod,
   type RunningPostgresGateway,
@@ -182,6 +185,15 @@ export async function startPostgresTestBed(
     });
     // What gateway/index.ts does with `serve --postgres`: session endpoints name the listener.
     services.listeners.postgres = postgres.address;
+    // Its own registry hears the bus as the gateway's does (issue #17): see sshd.ts.
+    const stopHearing = handleReplicaEvents(services.bus, {
+      liveSessions: postgres.liveSessions,
+      liveWatches: services.liveWatches,
+      requestEvents: services.requestEvents,
+      store: services.store,
+      instanceId: services.instanceId,
+      log: silentLogger,
+    });
 
     const caPem = services.keys.caPem;
     const caFile = path.join(dir, 'gateway-ca.crt');
@@ -352,6 +364,7 @@ export async function startPostgresTestBed(
       },
       logLines: gw.logLines,
       async close() {
+        stopHearing();
         await postgres.close();
         await gw.close();
         rmSync(dir, { recursive: true, force: true });

@@ -25,6 +25,8 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import ssh2, { type Client, type ConnectConfig } from 'ssh2';
 import { describe, it } from 'vitest';
+import { handleReplicaEvents } from '../../gateway/events/replicaEventHandlers.ts';
+import { silentLogger } from '../../gateway/logger.ts';
 import { MemoryRecorderFactory } from '../../gateway/proxy/ssh/fixtures/memoryRecorder.ts';
 import { type RunningSshGateway, startSshGateway } from '../../gateway/proxy/ssh/index.ts';
 import type { RecorderFactory } from '../../gateway/recorder/sessionRecorder.ts';
@@ -338,6 +340,16 @@ export async function startSshTestBed(
     // recorder for a failing one.)
     services.listeners.ssh = ssh.address;
     services.keys.sshHostKey = ssh.hostKey.publicKeyLine;
+    // Its own registry hears the bus as the gateway's does: a terminate or revoke is announced
+    // there (issue #17), and the row poll is only a slow safety net.
+    const stopHearing = handleReplicaEvents(services.bus, {
+      liveSessions: ssh.liveSessions,
+      liveWatches: services.liveWatches,
+      requestEvents: services.requestEvents,
+      store: services.store,
+      instanceId: services.instanceId,
+      log: silentLogger,
+    });
 
     const testGateway = gw;
     await testGateway.createUser('root-admin', 'admin', ADMIN_PASSWORD);
@@ -417,6 +429,7 @@ export async function startSshTestBed(
         });
       },
       async close() {
+        stopHearing();
         await ssh.close();
         await testGateway.close();
         await sshd.stop();
