@@ -275,7 +275,8 @@ export class ProgressiveRecording {
     }
     const target = stretchIndexAt(table, this.header.startedAt + atMs);
     // Short stretches (a second of a quiet session) get the ones before them as context for the
-    // screen; a long one (a bulk transfer checkpoints every 16 MiB) has plenty of its own.
+    // screen; a long one (a bulk transfer checkpoints every MiB, every 16 MiB before issue #16)
+    // has plenty of its own.
     let first = target;
     while (
       first > 0 &&
