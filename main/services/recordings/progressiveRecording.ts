@@ -44,6 +44,14 @@ export interface ProgressiveSource {
 const ISLAND_CONTEXT_BYTES = 256 * 1024;
 /** An island grows by at least this many bytes of stream at a time. */
 const ISLAND_STEP_BYTES = 1024 * 1024;
+/**
+ * A stretch before the target's this short is fetched with it, in the same request: since the
+ * recorder checkpoints every MiB (issue #16) a target often lies early in its stretch, or in the
+ * quiet gap before its first frame, and the screen there comes from the stretch before. One
+ * request of two stretches instead of a second island (islandAt) halves the worst cold seek in
+ * bench:replay. Longer ones (16 MiB, recordings made before) are not fetched just for context.
+ */
+const CONTEXT_STRETCH_BYTES = 4 * 1024 * 1024;
 
 /** `playback.progress` of the download at most this often. */
 const PROGRESS_EVERY_MS = 100;
@@ -283,6 +291,10 @@ export class ProgressiveRecording {
       stretchRange(table, target).to - stretchRange(table, first).from < ISLAND_CONTEXT_BYTES
     ) {
       first--;
+    }
+    if (first === target && first > 0) {
+      const before = stretchRange(table, first - 1);
+      if (before.to - before.from <= CONTEXT_STRETCH_BYTES) first--;
     }
     let island = this.newIsland(first);
     this.islands.push(island);
