@@ -152,7 +152,7 @@ async function main(): Promise<void> {
     await append(eventKinds.meta, JSON.stringify({ type: 'pty-req', cols: 160, rows: 48 }));
     await append(eventKinds.output, '\x1b[1;32mroot@bench\x1b[0m:~# ');
     // As in a real session, the recorder's one-second timer checkpoints the first second of it
-    // (the build below writes an hour of output in seconds, so its stretches are far longer).
+    // (the build below writes an hour of output in seconds, so its stretches end every MiB).
     await new Promise((resolve) => setTimeout(resolve, 1100));
     const totalBytes = BIG_MB * 1024 * 1024;
     const chunks = Math.ceil(totalBytes / CHUNK_BYTES);

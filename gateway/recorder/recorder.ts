@@ -57,13 +57,17 @@ import { type RecorderFactory, RecorderFailure, type SessionRecorder } from './s
 
 export const CHECKPOINT_INTERVAL_MS = 1000;
 /**
- * A bulk transfer checkpoints every this many bytes of frame data as well as every second.
- * Each checkpoint costs an fsync (and a journal commit): at 1 MiB a 200 MB/s transfer made ~40
- * a second, a cost that grows with what a system call costs on the machine. 16 MiB is ~12 a
- * second at that rate; a crash still leaves a prefix that verifies, now up to the last
- * checkpoint at most ~16 MiB or a second behind (DESIGN.md, redesign issue #11).
+ * A bulk transfer checkpoints every this many bytes of frame data as well as every second, so
+ * the stretch between two checkpoints — what a player must fetch and hash to show any frame of
+ * it on a cold seek — is bounded in bytes whatever the output rate (issue #16). Each
+ * checkpoint costs a signature (~50 µs) and an fsync; the fsync runs on libuv's pool while the
+ * frames after it go on being written, so at 1 MiB the recorder alone still writes ~400–550
+ * MiB/s here against ~400–600 MiB/s at 16 MiB (DESIGN.md, seekfast), far above what a relay
+ * moves. 16 MiB (issue #11) made each cold seek fetch and verify ~16 MiB: ~1 s on a loaded
+ * machine. A crash still leaves a prefix that verifies up to a checkpoint ≤ 1 MiB or a second
+ * behind.
  */
-export const CHECKPOINT_BYTES = 16 * 1024 * 1024;
+export const CHECKPOINT_BYTES = 1024 * 1024;
 /** Upper bound on one batched write, so a flood of appends is not written at once. */
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 /** Frames per batched write: 3 buffers each stay under IOV_MAX (1024), so one writev. */
@@ -98,7 +102,7 @@ export interface RecorderOptions {
   checkpointBytes?: number;
   /**
    * Least time between two progress writes to the store row (default: half the checkpoint
-   * interval; the final write is not held back). Checkpoints come up to ~100 times a second in a bulk transfer; the row is for
+   * interval; the final write is not held back). Checkpoints come hundreds of times a second in a bulk transfer; the row is for
    * listing, the recording itself is the record, so the row is updated at most this often.
    */
   progressIntervalMs?: number;

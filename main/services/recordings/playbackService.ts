@@ -839,7 +839,8 @@ async function saveIndex(
 /**
  * The screen at `atMs` in an island: no keyframe is built there, so the output before the
  * target is replayed — at most about a keyframe's spacing of it (KEYFRAME_BYTES), as a seek
- * from a keyframe would, not the whole stretch (a bulk transfer's is 16 MiB).
+ * from a keyframe would, not the whole stretch (a bulk transfer's is a MiB, 16 MiB in
+ * recordings made before issue #16).
  */
 async function islandSnapshot(
   index: RecordingIndex,
