@@ -82,6 +82,45 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
 }
 
+/** Connections the balancer closed before the SSH handshake and the bench tried again. */
+let connectRetries = 0;
+
+/**
+ * An SSH login with the session's ticket. A connection closed before the handshake never
+ * reached a replica's login (the ticket is unspent): the balancer had no replica it judged up at
+ * that instant, which a loaded machine causes when a readyz check is slow. It is tried again,
+ * up to 3 times, and counted; anything later in the handshake fails the bench.
+ */
+async function connectWithRetry(
+  at: HostPort,
+  session: { sessionId: string; ticket: string },
+): Promise<Client> {
+  for (let attempt = 1; ; attempt++) {
+    const client = new Client();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        // `on`, not `once`: ssh2 can emit a second error, which must not go unhandled.
+        client.on('error', reject).once('ready', () => resolve());
+        client.connect({
+          ...at,
+          username: session.sessionId,
+          password: session.ticket,
+          readyTimeout: 60_000,
+        });
+      });
+    } catch (error) {
+      const beforeHandshake = error instanceof Error && /before handshake/.test(error.message);
+      if (!beforeHandshake || attempt >= 3) throw error;
+      connectRetries += 1;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      continue;
+    }
+    client.removeAllListeners('error');
+    client.on('error', () => {}); // a killed replica resets the connection: expected in phase 4
+    return client;
+  }
+}
+
 /** A session opened through the balancer (API and SSH); `carrier` finds which replica took it. */
 async function open(
   api: GatewayClient,
@@ -91,17 +130,7 @@ async function open(
   keep: boolean,
 ): Promise<Live> {
   const session = await api.createSession(resourceId);
-  const client = new Client();
-  await new Promise<void>((resolve, reject) => {
-    client.once('ready', () => resolve()).once('error', reject);
-    client.connect({
-      ...(session.endpoint as HostPort),
-      username: session.sessionId,
-      password: session.ticket,
-      readyTimeout: 60_000,
-    });
-  });
-  client.on('error', () => {}); // a killed replica resets the connection: expected in phase 4
+  const client = await connectWithRetry(session.endpoint as HostPort, session);
   const channel = await new Promise<ClientChannel>((resolve, reject) =>
     client.exec(command, (error, stream) => (error ? reject(error) : resolve(stream))),
   );
@@ -326,7 +355,12 @@ async function main(): Promise<void> {
     }
     log(`B's ${onB.length} sessions still streaming after A's kill: ${undisturbed}`);
     await Promise.all(onB.map((live) => b.api.terminateSession(live.sessionId, 'bench done')));
+    log(`DETAIL connect_retries=${connectRetries}`);
     console.log(`RESULT sessions=${SESSIONS} lost_events=${lost} kill_latency_ms=${p99}`);
+  } catch (error) {
+    // Which replica the balancer judged down, and when, is in its own log.
+    if (cluster) log(`HAProxy's log:\n${cluster.balancerLog()}`);
+    throw error;
   } finally {
     for (const live of all) live.client.end();
     for (const replica of replicas) replica.api.close();
