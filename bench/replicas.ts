@@ -1,8 +1,9 @@
 /**
- * `npm run bench:replicas` (issue #17): two gateway replicas (`witness-gateway serve`, each its
- * own process and data directory) on one PostgreSQL 15, a real sshd behind them, and N
- * concurrent recorded SSH sessions spread round-robin over the two (no load balancer: the
- * bench is the round robin, until the HAProxy harness exists).
+ * `npm run bench:replicas` (issue #17): the two-replica cluster of the integration tests
+ * (test/harness/replicaCluster.ts: two `witness-gateway serve` processes with one identity on
+ * one PostgreSQL 15, HAProxy in front in TCP mode), a real sshd behind them, and N concurrent
+ * recorded SSH sessions, each opened through the balancer's API and SSH port so HAProxy spreads
+ * them over the two replicas. Which replica carries a session is read from its recording's owner.
  *
  * 1. Each session runs `yes <its tag> | head -c BYTES` and then stays open; the client hashes
  *    what it received. With all of them live, each replica's memory per session is its RSS
@@ -15,15 +16,14 @@
  * 4. Then KILL_SESSIONS sessions per replica stream output, replica A is SIGKILLed, and B must
  *    mark A's recordings interrupted; each must verify to its last checkpoint and hold every
  *    byte its client received before the kill, while B's sessions run on undisturbed.
+ *    Sessions are opened through the balancer until each replica carries KILL_SESSIONS.
  *
  * RESULT sessions=<n> lost_events=<n> kill_latency_ms=<p99>
  * Env: WITNESS_BENCH_REPLICA_SESSIONS (50), WITNESS_BENCH_REPLICA_BYTES (1000000),
  * WITNESS_BENCH_DATABASE_URL (a superuser URL; default: a temporary PostgreSQL cluster).
  */
-import { createHash, randomBytes, randomInt } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { createHash, randomInt } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Client, type ClientChannel } from 'ssh2';
 import { DatabaseChunkStorage } from '../gateway/recorder/recordingStorage.ts';
 import { openPostgresStore } from '../gateway/store/openStore.ts';
@@ -31,16 +31,13 @@ import type { Store } from '../gateway/store/store.ts';
 import type { GatewayClient } from '../gateway-client/gatewayClient.ts';
 import { eventKinds } from '../shared/recording/recordingFormat.ts';
 import { verifyRecording } from '../shared/recording/verifyRecording.ts';
-import {
-  GATEWAY_BIN,
-  type GatewayProcess,
-  runNode,
-  signedInClient,
-  spawnGateway,
-  splitHostPort,
-} from '../test/harness/gatewayProcess.ts';
 import { createDatabase, startPostgresCluster } from '../test/harness/postgresCluster.ts';
 import { processesRunning } from '../test/harness/processTree.ts';
+import {
+  type HostPort,
+  type ReplicaCluster,
+  startReplicaCluster,
+} from '../test/harness/replicaCluster.ts';
 import { startSshd } from '../test/harness/sshd.ts';
 import { addSshTarget } from '../test/harness/sshTarget.ts';
 
@@ -54,10 +51,11 @@ const log = (line: string) => console.log(line);
 
 interface Replica {
   name: 'a' | 'b';
-  gateway: GatewayProcess;
+  /** The readyz instance id, which recordings name as their owner. */
+  instance: string;
+  /** An admin signed in on this replica's own API (terminates "through the other replica"). */
   api: GatewayClient;
-  ssh: { host: string; port: number };
-  publicKeyPem: string;
+  pid(): number | undefined;
 }
 
 interface Live {
@@ -73,6 +71,7 @@ interface Live {
 }
 
 function rssBytes(pid: number | undefined): number {
+  if (pid === undefined) throw new Error('the replica is not running');
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = /VmRSS:\s+(\d+)/.exec(status)?.[1];
   return Number(kb) * 1024;
@@ -83,30 +82,61 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
 }
 
+/** Connections the balancer closed before the SSH handshake and the bench tried again. */
+let connectRetries = 0;
+
+/**
+ * An SSH login with the session's ticket. A connection closed before the handshake never
+ * reached a replica's login (the ticket is unspent): the balancer had no replica it judged up at
+ * that instant, which a loaded machine causes when a readyz check is slow. It is tried again,
+ * up to 3 times, and counted; anything later in the handshake fails the bench.
+ */
+async function connectWithRetry(
+  at: HostPort,
+  session: { sessionId: string; ticket: string },
+): Promise<Client> {
+  for (let attempt = 1; ; attempt++) {
+    const client = new Client();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        // `on`, not `once`: ssh2 can emit a second error, which must not go unhandled.
+        client.on('error', reject).once('ready', () => resolve());
+        client.connect({
+          ...at,
+          username: session.sessionId,
+          password: session.ticket,
+          readyTimeout: 60_000,
+        });
+      });
+    } catch (error) {
+      const beforeHandshake = error instanceof Error && /before handshake/.test(error.message);
+      if (!beforeHandshake || attempt >= 3) throw error;
+      connectRetries += 1;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      continue;
+    }
+    client.removeAllListeners('error');
+    client.on('error', () => {}); // a killed replica resets the connection: expected in phase 4
+    return client;
+  }
+}
+
+/** A session opened through the balancer (API and SSH); `carrier` finds which replica took it. */
 async function open(
-  replica: Replica,
+  api: GatewayClient,
+  carrier: (sessionId: string) => Promise<Replica>,
   resourceId: string,
   command: string,
   keep: boolean,
 ): Promise<Live> {
-  const session = await replica.api.createSession(resourceId);
-  const client = new Client();
-  await new Promise<void>((resolve, reject) => {
-    client.once('ready', () => resolve()).once('error', reject);
-    client.connect({
-      ...replica.ssh,
-      username: session.sessionId,
-      password: session.ticket,
-      readyTimeout: 60_000,
-    });
-  });
-  client.on('error', () => {}); // a killed replica resets the connection: expected in phase 4
+  const session = await api.createSession(resourceId);
+  const client = await connectWithRetry(session.endpoint as HostPort, session);
   const channel = await new Promise<ClientChannel>((resolve, reject) =>
     client.exec(command, (error, stream) => (error ? reject(error) : resolve(stream))),
   );
   const live: Live = {
     sessionId: session.sessionId,
-    replica,
+    replica: await carrier(session.sessionId),
     client,
     channel,
     received: 0,
@@ -144,11 +174,11 @@ async function waitUntil(check: () => boolean | Promise<boolean>, what: string, 
 }
 
 /** The recording's output bytes and verdict. */
-async function recordedOutput(store: Store, live: Live) {
+async function recordedOutput(store: Store, live: Live, publicKeyPem: string) {
   const storage = new DatabaseChunkStorage(store);
   const output: Buffer[] = [];
   const report = await verifyRecording(storage.open(live.sessionId), {
-    publicKeyPem: live.replica.publicKeyPem,
+    publicKeyPem,
     expectedSessionId: live.sessionId,
     onEvent: (event) => {
       if (event.kind === eventKinds.output) output.push(Buffer.from(event.data));
@@ -158,66 +188,58 @@ async function recordedOutput(store: Store, live: Live) {
 }
 
 async function main(): Promise<void> {
-  const work = mkdtempSync(path.join(os.tmpdir(), 'witness-bench-replicas-'));
-  const cluster = process.env.WITNESS_BENCH_DATABASE_URL ? undefined : await startPostgresCluster();
-  const adminUrl = process.env.WITNESS_BENCH_DATABASE_URL ?? (cluster?.url as string);
+  const postgres = process.env.WITNESS_BENCH_DATABASE_URL
+    ? undefined
+    : await startPostgresCluster();
+  const adminUrl = process.env.WITNESS_BENCH_DATABASE_URL ?? (postgres?.url as string);
   const databaseUrl = await createDatabase(adminUrl, `bench_replicas_${process.pid}`);
   const sshd = await startSshd({ loginAs: 'postgres' });
-  const env = { WITNESS_MASTER_KEY: randomBytes(32).toString('base64') };
   const replicas: Replica[] = [];
   const all: Live[] = [];
   const durations: string[] = [];
   let store: Store | undefined;
+  let cluster: ReplicaCluster | undefined;
+  let api: GatewayClient | undefined;
   try {
-    const created = await runNode(
-      GATEWAY_BIN,
-      [
-        'admin',
-        'create-user',
-        '--data',
-        path.join(work, 'a'),
-        '--database-url',
-        databaseUrl,
-        '--username',
-        ADMIN.username,
-        '--role',
-        'admin',
-        '--password-stdin',
-      ],
-      { stdin: `${ADMIN.password}\n`, env },
+    cluster = await startReplicaCluster({ databaseUrl });
+    const running = cluster;
+    const created = await cluster.admin(
+      ['admin', 'create-user', '--username', ADMIN.username, '--role', 'admin', '--password-stdin'],
+      `${ADMIN.password}\n`,
     );
     if (created.code !== 0) throw new Error(`create-user failed: ${created.stderr}`);
-    for (const name of ['a', 'b'] as const) {
-      const dataDir = path.join(work, name);
-      const gateway = await spawnGateway(
-        [
-          '--data',
-          dataDir,
-          '--database-url',
-          databaseUrl,
-          '--api',
-          '127.0.0.1:0',
-          '--ssh',
-          '127.0.0.1:0',
-        ],
-        env,
-      );
-      const api = await signedInClient(gateway.ready.api, dataDir, ADMIN);
+    // Everything the bench does as a client goes through the balancer; only the terminates of
+    // phase 2 pick a replica, to cross from the carrier to the other one.
+    api = await cluster.signIn(cluster.balancer.api, ADMIN);
+    for (const [index, name] of [[0, 'a'] as const, [1, 'b'] as const]) {
+      const replica = cluster.replica(index);
       replicas.push({
         name,
-        gateway,
-        api,
-        ssh: splitHostPort(gateway.ready.ssh as string),
-        publicKeyPem: (await api.keys()).recordingKey.publicKeyPem,
+        instance: (await cluster.readyInstance(replica.api)).instance as string,
+        api: await cluster.signIn(replica.api, ADMIN),
+        pid: () => running.replica(index).process?.child.pid,
       });
     }
     const [a, b] = replicas as [Replica, Replica];
-    const resourceId = await addSshTarget(a.api, sshd, {
+    const publicKeyPem = (await api.keys()).recordingKey.publicKeyPem;
+    const resourceId = await addSshTarget(api, sshd, {
       name: 'bench-target',
-      grantTo: { userId: (await a.api.me()).id, maxSessionSeconds: 3600 },
+      grantTo: { userId: (await api.me()).id, maxSessionSeconds: 3600 },
     });
     store = await openPostgresStore(databaseUrl, { poolSize: 4 });
-    const rssBefore = replicas.map((r) => rssBytes(r.gateway.child.pid));
+    const rows = store;
+    const carrier = async (sessionId: string): Promise<Replica> => {
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const owner = (await rows.getRecording(sessionId))?.owner;
+        const replica = replicas.find((r) => r.instance === owner);
+        if (replica) return replica;
+        if (Date.now() > deadline) throw new Error(`no replica owns ${sessionId}'s recording`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
+    const balanced = api;
+    const rssBefore = replicas.map((r) => rssBytes(r.pid()));
 
     // 1. N sessions, each BYTES of its own text, then open and idle.
     const started = Date.now();
@@ -228,7 +250,7 @@ async function main(): Promise<void> {
         const duration = `600.${randomInt(100_000, 999_999)}`;
         durations.push(duration);
         const command = `yes session-${n}-of-${SESSIONS} | head -c ${BYTES}; exec sleep ${duration}`;
-        return open(replicas[n % 2] as Replica, resourceId, command, false);
+        return open(balanced, carrier, resourceId, command, false);
       },
     );
     all.push(...sessions);
@@ -241,7 +263,7 @@ async function main(): Promise<void> {
     log(`${SESSIONS} sessions moved ${BYTES} bytes each in ${moved.toFixed(1)} s`);
     for (const [i, replica] of replicas.entries()) {
       const carried = sessions.filter((s) => s.replica === replica).length;
-      const grown = rssBytes(replica.gateway.child.pid) - (rssBefore[i] as number);
+      const grown = rssBytes(replica.pid()) - (rssBefore[i] as number);
       log(
         `DETAIL memory replica=${replica.name} sessions=${carried} rss_growth_mib=${(grown / 2 ** 20).toFixed(1)} per_session_kib=${(grown / carried / 1024).toFixed(0)}`,
       );
@@ -271,7 +293,7 @@ async function main(): Promise<void> {
       60_000,
     ).catch((error: unknown) => log(`WARN ${String(error)}`));
     for (const live of sessions) {
-      const { report, output } = await recordedOutput(store, live);
+      const { report, output } = await recordedOutput(store, live, publicKeyPem);
       const same =
         output.length === live.received &&
         createHash('sha256').update(output).digest('hex') === live.hash.digest('hex');
@@ -283,22 +305,22 @@ async function main(): Promise<void> {
       }
     }
 
-    // 4. SIGKILL of A with sessions streaming on both.
-    const streaming = await inBatches(
-      Array.from({ length: KILL_SESSIONS * 2 }, (_, n) => n),
-      CONNECT_PARALLEL,
-      (n) => {
-        const duration = `600.${randomInt(100_000, 999_999)}`;
-        durations.push(duration);
-        const command = `i=0; while [ $i -lt 100000 ]; do echo kill-${n}-line-$i; i=$((i+1)); sleep 0.02; done; exec sleep ${duration}`;
-        return open(replicas[n % 2] as Replica, resourceId, command, true);
-      },
-    );
-    all.push(...streaming);
+    // 4. SIGKILL of A with sessions streaming on both: opened through the balancer until each
+    // replica carries KILL_SESSIONS (round robin makes that about 2 × KILL_SESSIONS).
+    const streaming: Live[] = [];
+    const carrying = (replica: Replica) => streaming.filter((s) => s.replica === replica).length;
+    for (let n = 0; carrying(a) < KILL_SESSIONS || carrying(b) < KILL_SESSIONS; n++) {
+      if (n >= KILL_SESSIONS * 8) throw new Error('the balancer sent every session to one replica');
+      const duration = `600.${randomInt(100_000, 999_999)}`;
+      durations.push(duration);
+      const command = `i=0; while [ $i -lt 100000 ]; do echo kill-${n}-line-$i; i=$((i+1)); sleep 0.02; done; exec sleep ${duration}`;
+      const live = await open(balanced, carrier, resourceId, command, true);
+      streaming.push(live);
+      all.push(live);
+    }
     await waitUntil(() => streaming.every((s) => s.received > 2000), 'streaming output', 60_000);
-    a.gateway.child.kill('SIGKILL');
     const killedAt = Date.now();
-    await a.gateway.stop();
+    await cluster.replica(0).kill('SIGKILL');
     const onA = streaming.filter((s) => s.replica === a);
     const onB = streaming.filter((s) => s.replica === b);
     await waitUntil(
@@ -313,7 +335,7 @@ async function main(): Promise<void> {
       `B marked A's ${onA.length} recordings interrupted ${Date.now() - killedAt} ms after the SIGKILL`,
     );
     for (const live of onA) {
-      const { report, output } = await recordedOutput(store, live);
+      const { report, output } = await recordedOutput(store, live, publicKeyPem);
       const seen = Buffer.concat(live.chunks ?? []);
       // Committed before forwarded: whatever the client got is in the database.
       const holds = output.length >= seen.length && output.subarray(0, seen.length).equals(seen);
@@ -333,21 +355,24 @@ async function main(): Promise<void> {
     }
     log(`B's ${onB.length} sessions still streaming after A's kill: ${undisturbed}`);
     await Promise.all(onB.map((live) => b.api.terminateSession(live.sessionId, 'bench done')));
+    log(`DETAIL connect_retries=${connectRetries}`);
     console.log(`RESULT sessions=${SESSIONS} lost_events=${lost} kill_latency_ms=${p99}`);
+  } catch (error) {
+    // Which replica the balancer judged down, and when, is in its own log.
+    if (cluster) log(`HAProxy's log:\n${cluster.balancerLog()}`);
+    throw error;
   } finally {
     for (const live of all) live.client.end();
-    for (const replica of replicas) {
-      replica.api.close();
-      await replica.gateway.stop();
-    }
+    for (const replica of replicas) replica.api.close();
+    api?.close();
+    await cluster?.stop();
     // Clean up every SSH session the bench left on the target.
     for (const duration of durations) {
       for (const pid of processesRunning(['sleep', duration])) process.kill(pid, 'SIGKILL');
     }
     await store?.close();
     await sshd.stop();
-    await cluster?.stop();
-    rmSync(work, { recursive: true, force: true });
+    await postgres?.stop();
   }
 }
 

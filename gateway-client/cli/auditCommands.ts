@@ -132,13 +132,13 @@ export function registerAuditCommands(program: Command, context: AuditCommandsCo
     )
     .option('--json', 'print the result as JSON')
     .action(async (file: string, options: { key?: string; json?: boolean }) => {
-      const { pem, source } = options.key
-        ? { pem: await readKey(options.key, context), source: options.key }
+      const { pem, source, earlier } = options.key
+        ? { pem: await readKey(options.key, context), source: options.key, earlier: [] }
         : await gatewayKey(context);
       let result: Awaited<ReturnType<typeof verifyAuditExport>>;
       try {
         await fs.access(file);
-        result = await verifyAuditExport(createReadStream(file), pem);
+        result = await verifyAuditExport(createReadStream(file), pem, earlier);
       } catch (error) {
         throw context.failure(`cannot read ${file}: ${messageOf(error)}`);
       }
@@ -183,12 +183,19 @@ async function readKey(file: string, context: AuditCommandsContext): Promise<str
   return pem;
 }
 
-async function gatewayKey(context: AuditCommandsContext): Promise<{ pem: string; source: string }> {
-  let found: { pem: string; source: string } | undefined;
+/**
+ * The signed-in gateway's recording key and its earlier ones (after a rotation, the log's older
+ * checkpoints name those), all read over the pinned CA.
+ */
+async function gatewayKey(
+  context: AuditCommandsContext,
+): Promise<{ pem: string; source: string; earlier: string[] }> {
+  let found: { pem: string; source: string; earlier: string[] } | undefined;
   await context.withClient(async (client) => {
     const keys = await client.keys();
     found = {
       pem: keys.recordingKey.publicKeyPem,
+      earlier: keys.earlierRecordingKeys.map((key) => key.publicKeyPem),
       source: `the recording key of ${client.baseUrl}, fetched over its pinned CA`,
     };
   });

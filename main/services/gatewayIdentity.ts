@@ -11,6 +11,7 @@ import {
 } from '../../gateway-client/caPinning.ts';
 import { GatewayClient } from '../../gateway-client/gatewayClient.ts';
 import { normalizeGatewayUrl } from '../../gateway-client/gatewayUrl.ts';
+import type { Keys } from '../../shared/api/apiSchemas.ts';
 import { publicKeyFingerprint } from '../../shared/recording/recordingBundle.ts';
 import { recordingKeyId } from '../../shared/recording/verifyRecording.ts';
 import { DesktopError } from '../ipc/contract.ts';
@@ -114,4 +115,21 @@ export async function inspectExpecting(
 
 function capitalize(text: string): string {
   return text.length > 0 ? text[0]!.toUpperCase() + text.slice(1) : text;
+}
+
+/**
+ * The recording keys older than the pinned one, as PEMs (issue #17: after `keys rotate`, what the
+ * gateway signed before still verifies). `keys` must have been read over the pinned CA. Only
+ * keys the gateway lists *before* the pinned key count: the pinned key itself is current or one
+ * of `earlierRecordingKeys` (oldest first); a key newer than the pin is not trusted silently,
+ * since the person never saw its fingerprint.
+ */
+export function recordingKeysOlderThanPinned(
+  keys: Pick<Keys, 'recordingKey' | 'earlierRecordingKeys'>,
+  pinnedKeyId: string,
+): string[] {
+  const earlier = keys.earlierRecordingKeys;
+  if (keys.recordingKey.keyId === pinnedKeyId) return earlier.map((key) => key.publicKeyPem);
+  const at = earlier.findIndex((key) => key.keyId === pinnedKeyId);
+  return at < 0 ? [] : earlier.slice(0, at).map((key) => key.publicKeyPem);
 }

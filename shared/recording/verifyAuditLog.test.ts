@@ -193,4 +193,51 @@ describe('audit log verification', () => {
     expect(result).toMatchObject({ ok: false, problem: 'malformed', firstBadSeq: 3 });
     expect(result.ok === false && result.message).toContain('is not JSON');
   });
+
+  describe('across a recording key rotation (issue #17)', () => {
+    const before = generateKeyPairSync('ed25519');
+    const beforePem = before.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+
+    /** Seq 1–3 checkpointed by the key before the rotation, 4–7 by the current one. */
+    function rotatedExport(): string {
+      const lines = exportLines(7).filter((line) => line.type !== 'checkpoint');
+      const entries = chain(7);
+      const third = entries[2] as AuditEntry;
+      const unsigned = {
+        seq: third.seq,
+        hash: third.hash,
+        time: third.time,
+        keyId: recordingKeyId(beforePem),
+      };
+      lines.splice(
+        entryLine(lines, 4),
+        0,
+        auditCheckpointToLine({
+          ...unsigned,
+          signature: sign(null, auditCheckpointSigningBytes(unsigned), before.privateKey),
+        }),
+      );
+      lines.push(auditCheckpointToLine(checkpointAfter(entries[6] as AuditEntry)));
+      return text(lines);
+    }
+
+    it('verifies checkpoints signed by an earlier key when that key is trusted', async () => {
+      const result = await verifyAuditExport(rotatedExport(), publicKeyPem, [beforePem]);
+      expect(result).toEqual({ ok: true, entries: 7, lastSeq: 7, lastCheckpointSeq: 7 });
+    });
+
+    it('refuses them with the current key alone, naming the key the checkpoint names', async () => {
+      const result = await verifyAuditExport(rotatedExport(), publicKeyPem);
+      expect(result).toMatchObject({ ok: false, problem: 'other_key', firstBadSeq: 1 });
+      expect(result.ok === false && result.message).toContain(recordingKeyId(beforePem));
+    });
+
+    it('does not trust a key merely because a checkpoint names it', async () => {
+      const stranger = generateKeyPairSync('ed25519');
+      const strangerPem = stranger.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+      const result = await verifyAuditExport(rotatedExport(), publicKeyPem, [strangerPem]);
+      expect(result).toMatchObject({ ok: false, problem: 'other_key', firstBadSeq: 1 });
+      expect(result.ok === false && result.message).toContain('nor one of its earlier keys');
+    });
+  });
 });

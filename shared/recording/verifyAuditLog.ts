@@ -52,17 +52,28 @@ export type AuditVerification =
     };
 
 export class AuditLogVerifier {
-  private readonly key: KeyObject;
   private readonly keyId: string;
+  /** The key given and, after rotations (issue #17), the same gateway's earlier keys, by id. */
+  private readonly trusted = new Map<string, KeyObject>();
   private hash: Buffer = AUDIT_GENESIS_HASH;
   private lastSeq = 0;
   private lastCheckpointSeq = 0;
   private lineNumber = 0;
   private failure: AuditVerification | null = null;
 
-  constructor(publicKeyPem: string) {
-    this.key = parseRecordingPublicKey(publicKeyPem);
-    this.keyId = recordingKeyId(this.key);
+  /**
+   * `alsoTrustedKeys`: the gateway's earlier recording keys (`earlierRecordingKeys` of GET
+   * /v1/keys). The log outlives a rotation, so checkpoints written before it name an earlier key;
+   * each checkpoint is verified with the key it names, if that key is trusted.
+   */
+  constructor(publicKeyPem: string, alsoTrustedKeys: readonly string[] = []) {
+    for (const pem of alsoTrustedKeys) {
+      const key = parseRecordingPublicKey(pem);
+      this.trusted.set(recordingKeyId(key), key);
+    }
+    const key = parseRecordingPublicKey(publicKeyPem);
+    this.keyId = recordingKeyId(key);
+    this.trusted.set(this.keyId, key);
   }
 
   /** Feeds one line; false once the log has failed (later lines change nothing). */
@@ -133,16 +144,18 @@ export class AuditLogVerifier {
   }): boolean {
     const hash = Buffer.from(line.hash, 'hex');
     const signature = Buffer.from(line.signature, 'base64');
-    if (line.keyId !== this.keyId) {
+    const key = this.trusted.get(line.keyId);
+    if (key === undefined) {
+      const earlier = this.trusted.size > 1 ? ' nor one of its earlier keys' : '';
       return this.fail(
         'other_key',
         this.lastCheckpointSeq + 1,
-        `the checkpoint at seq ${line.seq} names key ${line.keyId}, not the key given (${this.keyId})`,
+        `the checkpoint at seq ${line.seq} names key ${line.keyId}, not the key given (${this.keyId})${earlier}`,
       );
     }
     const signed =
       signature.length === 64 &&
-      verify(null, auditCheckpointSigningBytes({ ...line, hash }), this.key, signature);
+      verify(null, auditCheckpointSigningBytes({ ...line, hash }), key, signature);
     if (!signed) {
       return this.fail(
         'forged_signature',
@@ -203,8 +216,9 @@ export class AuditLogVerifier {
 export async function verifyAuditExport(
   source: string | Uint8Array | AsyncIterable<Uint8Array | string>,
   publicKeyPem: string,
+  alsoTrustedKeys: readonly string[] = [],
 ): Promise<AuditVerification> {
-  const verifier = new AuditLogVerifier(publicKeyPem);
+  const verifier = new AuditLogVerifier(publicKeyPem, alsoTrustedKeys);
   const input =
     typeof source === 'string' || source instanceof Uint8Array
       ? Readable.from([source])

@@ -61,6 +61,11 @@ export interface ReplicaClusterOptions {
   checkIntervalMs?: number;
   /** More `serve` arguments for every replica. */
   serveArgs?: string[];
+  /**
+   * The database the replicas share (default: a fresh one on the test run's PostgreSQL). The
+   * bench passes its own, since outside vitest there is no run-wide cluster.
+   */
+  databaseUrl?: string;
 }
 
 export interface Replica {
@@ -104,7 +109,7 @@ export async function startReplicaCluster(
   const work = mkdtempSync(path.join(os.tmpdir(), 'witness-replicas-'));
   const sealingKeyFile = path.join(work, 'sealing.key');
   writeFileSync(sealingKeyFile, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
-  const databaseUrl = await freshPostgresDatabase();
+  const databaseUrl = options.databaseUrl ?? (await freshPostgresDatabase());
   const balancer = {
     api: await freePort(),
     ssh: await freePort(),

@@ -22,6 +22,7 @@ import {
   type ReplicaCluster,
   startReplicaCluster,
 } from '../harness/replicaCluster.ts';
+import { openShell } from '../harness/replicaShell.ts';
 import { describeWithSshd, type RunningSshd, startSshd } from '../harness/sshd.ts';
 import { addSshTarget } from '../harness/sshTarget.ts';
 import { waitFor } from '../harness/waitFor.ts';
@@ -30,51 +31,6 @@ const ROOT = { username: 'root', password: 'root-password-1' };
 const ALICE = { username: 'alice', password: 'alice-password-1' };
 /** How long a draining replica lets live sessions run on in this test. */
 const DRAIN_SECONDS = 8;
-
-interface Shell {
-  client: ssh2.Client;
-  /** Everything the session printed so far, stdout and stderr. */
-  output(): string;
-  /** Runs a line in the shell. */
-  type(line: string): void;
-  closed: Promise<void>;
-}
-
-/** Logs in with the ticket (password), pinning `hostKey`, and opens a shell. */
-function openShell(at: HostPort, session: { sessionId: string; ticket: string }, hostKey: string) {
-  return new Promise<Shell>((resolve, reject) => {
-    const client = new ssh2.Client();
-    let output = '';
-    client.once('error', reject);
-    client.once('ready', () => {
-      client.shell(false, (error, stream) => {
-        if (error) return reject(error);
-        stream.on('data', (chunk: Buffer) => {
-          output += chunk.toString();
-        });
-        stream.stderr.on('data', (chunk: Buffer) => {
-          output += chunk.toString();
-        });
-        const closed = new Promise<void>((done) => stream.once('close', () => done()));
-        resolve({
-          client,
-          output: () => output,
-          type: (line) => stream.write(`${line}\n`),
-          closed,
-        });
-      });
-    });
-    client.connect({
-      host: at.host,
-      port: at.port,
-      username: session.sessionId,
-      password: session.ticket,
-      readyTimeout: 15_000,
-      // The gateway's host key as GET /v1/keys published it: the same on every replica.
-      hostVerifier: (key: Buffer) => `ssh-ed25519 ${key.toString('base64')}` === hostKey,
-    });
-  });
-}
 
 /** Keyboard-interactive login, to read the reason a refused ticket is given. */
 function tryTicket(at: HostPort, session: { sessionId: string; ticket: string }) {

@@ -11,6 +11,7 @@ import {
 } from '../../../shared/recording/verifyAuditLog.ts';
 import { type CallHandlers, DesktopError } from '../../ipc/contract.ts';
 import type { GatewayAccount } from '../gatewayAccount.ts';
+import { recordingKeysOlderThanPinned } from '../gatewayIdentity.ts';
 import { DOWNLOADS_DIR, RecordingExports } from '../recordings/recordingExports.ts';
 
 export type AuditCallName = 'audit.list' | 'audit.verify' | 'audit.export';
@@ -50,8 +51,12 @@ export function createAuditHandlers(deps: AuditHandlerDeps): Pick<CallHandlers, 
     'audit.verify': async () => {
       const pinned = account.pinned();
       if (!pinned) throw new DesktopError('no_gateway', 'No gateway is set up yet.');
+      // Checkpoints written before a key rotation name an earlier key: trust those older than
+      // the pin, as the gateway lists them over the pinned CA.
+      const keys = await account.run((client) => client.keys());
+      const older = recordingKeysOlderThanPinned(keys, pinned.recordingKeyId);
       const download = await account.run((client) => client.exportAudit());
-      const result = await verifyAuditExport(download.body, pinned.recordingPublicKeyPem);
+      const result = await verifyAuditExport(download.body, pinned.recordingPublicKeyPem, older);
       download.body.destroy();
       return {
         ok: result.ok && result.lastCheckpointSeq === result.lastSeq,
