@@ -205,8 +205,8 @@ describeWithChromium('replay player e2e', () => {
           .getByRole('navigation', { name: 'Views' })
           .getByRole('button', { name: 'Recordings' })
           .click();
-        const back = page.getByRole('button', { name: '← Back to recordings' });
-        if ((await back.count()) > 0) await back.click();
+        const back = page.getByRole('button', { name: 'Back to recordings', exact: true });
+        if ((await back.count()) > 0) await back.first().click();
         await page.getByRole('heading', { name: 'Recordings', exact: true }).waitFor();
       }
 
