@@ -14,6 +14,7 @@ import { verifyBundleFile } from './bundleFiles.ts';
 import { BUNDLE_UPLOADS_DIR, BundleUploads } from './bundleUploads.ts';
 import { missingBytes, worseOf } from './gatewayJudgement.ts';
 import { LiveWatches } from './liveWatch.ts';
+import { localProgressiveSource } from './localProgressiveSource.ts';
 import { PlaybackService } from './playbackService.ts';
 import { ProgressiveRecording } from './progressiveRecording.ts';
 import { RECORDINGS_CACHE_DIR, RecordingCache } from './recordingCache.ts';
@@ -120,18 +121,25 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
    * Issue #16: the first verified stretch plays at once; the rest downloads and verifies in
    * the background into the cache, and seeks past it fetch their stretch by range.
    */
-  const openProgressively = async (sessionId: string, username: string, caller: CallerContext) => {
+  const openProgressively = async (
+    sessionId: string,
+    username: string,
+    caller: CallerContext,
+    fromCache = false,
+  ) => {
     const pinned = requirePinned();
     const dir = cache.dirOf(pinned, username, sessionId);
     await fs.mkdir(dir, { recursive: true });
     const temp = path.join(dir, `stream.wrec.${process.pid}.${Date.now()}.part`);
-    const source = {
-      downloadRecording: (id: string) => account.run((client) => client.downloadRecording(id)),
-      downloadRecordingRange: (id: string, from: number, to: number) =>
-        account.run((client) => client.downloadRecordingRange(id, from, to)),
-      getRecordingSeekTable: (id: string) =>
-        account.run((client) => client.getRecordingSeekTable(id)),
-    };
+    const source = fromCache
+      ? await cachedSource(sessionId, path.join(dir, 'stream.wrec'))
+      : {
+          downloadRecording: (id: string) => account.run((client) => client.downloadRecording(id)),
+          downloadRecordingRange: (id: string, from: number, to: number) =>
+            account.run((client) => client.downloadRecordingRange(id, from, to)),
+          getRecordingSeekTable: (id: string) =>
+            account.run((client) => client.getRecordingSeekTable(id)),
+        };
     const progress = progressTo(caller, sessionId);
     const known = names.get(sessionId);
     let recording: ProgressiveRecording | undefined;
@@ -165,6 +173,21 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
       await fs.rm(temp, { force: true });
       throw await account.run((client) => missingBytes(client, sessionId, error));
     }
+  };
+
+  /**
+   * A cached copy read from disk, verified again stretch by stretch as it plays (issue #16): its
+   * stored verdict only proved the bytes as they were then, and the cache lies in the user's
+   * own directory, where a same-size edit leaves the old size check satisfied. Access is still
+   * checked (and the view audited) by opening the stream on the gateway, as a cached open did.
+   */
+  const cachedSource = async (sessionId: string, file: string) => {
+    await account.run(async (client) => {
+      const download = await client.downloadRecording(sessionId);
+      download.body.destroy();
+    });
+    const { size } = await fs.stat(file);
+    return localProgressiveSource({ file, startOffset: 0, length: size });
   };
 
   const handlers: RecordingHandlers['handlers'] = {
@@ -219,12 +242,9 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
       const user = account.account();
       if (!user) throw new DesktopError('not_signed_in', 'You are not signed in — sign in first.');
       const progress = progressTo(caller, sessionId);
-      if (
-        deps.progressive !== false &&
-        channel === undefined &&
-        !(await cache.hasVerified(pinned, user.username, sessionId))
-      ) {
-        return openProgressively(sessionId, user.username, caller);
+      if (deps.progressive !== false && channel === undefined) {
+        const cached = await cache.hasVerified(pinned, user.username, sessionId);
+        return openProgressively(sessionId, user.username, caller, cached);
       }
       // The gateway judges its stored copy while this one is fetched and verified (a verified
       // copy from the cache is still judged against today's bytes and row), in parallel: on
