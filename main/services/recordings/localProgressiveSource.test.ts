@@ -11,7 +11,9 @@ import {
   generateRecordingKey,
   RecordingBuilder,
 } from '../../../shared/recording/fixtures/recordingFixture.ts';
+import { writeBundle } from '../../../shared/recording/recordingBundle.ts';
 import { scanSeekTable } from '../../../shared/recording/seekTable.ts';
+import { bundleStreamOf } from './bundleFiles.ts';
 import { localProgressiveSource } from './localProgressiveSource.ts';
 import { PlaybackService } from './playbackService.ts';
 import { ProgressiveRecording } from './progressiveRecording.ts';
@@ -118,5 +120,40 @@ describe('localProgressiveSource', () => {
       message: expect.stringContaining(`seq ${badSeq}`),
     });
     await playbacks.dispose();
+  });
+
+  it('a bundle: its stream found after the description line, a flipped byte named by seq', async () => {
+    const r = buildRecording();
+    const bytes = r.bytes();
+    const badSeq = seqOf(25, 3);
+    const at = r.offsetOf(r.indexOf('frame', badSeq)) + 30;
+    bytes.writeUInt8(bytes.readUInt8(at) ^ 0x20, at);
+    async function* once() {
+      yield bytes;
+    }
+    const bundle = await collect(writeBundle(once(), { publicKeyPem: key.publicKeyPem }));
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'witness-bundle-'));
+    dirs.push(dir);
+    const file = path.join(dir, 'ses_local.wbundle');
+    writeFileSync(file, bundle);
+    const stream = await bundleStreamOf(file, { publicKeyPem: key.publicKeyPem });
+    expect(stream).toMatchObject({ sessionId: 'ses_local', length: bytes.length });
+    expect(bundle.subarray(stream!.startOffset).equals(bytes)).toBe(true);
+    // Another key is not resolved here: the whole verification opens it and says why.
+    expect(await bundleStreamOf(file, { publicKeyPem: generateRecordingKey().publicKeyPem })).toBe(
+      null,
+    );
+    const part = path.join(dir, 'stream.wrec.part');
+    const recording = await ProgressiveRecording.start(
+      localProgressiveSource({ ...stream!, file }),
+      stream!.publicKeyPem,
+      stream!.sessionId,
+      part,
+    );
+    expect(recording.verifiedThroughSeq).toBeGreaterThanOrEqual(1 + LINES);
+    const report = await recording.done;
+    expect(report).toMatchObject({ status: 'failed', firstBadSeq: badSeq });
+    expect(report.message).toContain(`frame ${badSeq}`);
+    await recording.close();
   });
 });

@@ -10,7 +10,12 @@ import { type CallerContext, type CallHandlers, DesktopError } from '../../ipc/c
 import type { GatewayAccount } from '../gatewayAccount.ts';
 import { toRecordingSummary } from '../recordingVerdicts.ts';
 import { BackgroundVerifier } from './backgroundVerifier.ts';
-import { verifyBundleFile } from './bundleFiles.ts';
+import {
+  type BundleStream,
+  type BundleTrust,
+  bundleStreamOf,
+  verifyBundleFile,
+} from './bundleFiles.ts';
 import { BUNDLE_UPLOADS_DIR, BundleUploads } from './bundleUploads.ts';
 import { missingBytes, worseOf } from './gatewayJudgement.ts';
 import { LiveWatches } from './liveWatch.ts';
@@ -190,6 +195,55 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
     return localProgressiveSource({ file, startOffset: 0, length: size });
   };
 
+  /**
+   * An offline bundle played while it verifies (issue #16): its stream is read from the file
+   * stretch by stretch, the seek table scanned from its record heads on the first cold seek.
+   * When the stream has verified, the whole bundle is verified as before (its description line
+   * against the signed statement, the session's signed facts) and that verdict is the final one.
+   */
+  const BUNDLE_STREAMS_DIR = 'bundle-streams';
+  const openBundleProgressively = async (
+    file: string,
+    stream: BundleStream,
+    trust: BundleTrust,
+    uploaded: boolean,
+    caller: CallerContext,
+  ) => {
+    // Beside the uploads, not among them: a copy of the stream is no upload.
+    const copies = path.join(deps.appDataDir, BUNDLE_STREAMS_DIR);
+    await fs.mkdir(copies, { recursive: true });
+    const copy = path.join(
+      copies,
+      `stream-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.wrec.part`,
+    );
+    const recording = await ProgressiveRecording.start(
+      localProgressiveSource({ ...stream, file }),
+      stream.publicKeyPem,
+      stream.sessionId,
+      copy,
+    );
+    try {
+      return await playbacks.openProgressive(caller.clientId, recording, {
+        keyFingerprint: stream.keyFingerprint,
+        username: null,
+        resourceName: null,
+        source: 'bundle',
+        keySource: trust.fingerprint ? 'fingerprint' : 'pinned',
+        deleteOnClose: uploaded ? [copy, file] : [copy],
+        onUpdate: (info) => caller.emit('playback.updated', { info }),
+        finalize: async (report) => {
+          // A stream that failed says where; otherwise the bundle's own checks may be worse.
+          const whole = report.status === 'failed' ? null : await verifyBundleFile(file, trust);
+          return { report: whole?.report ?? report, cacheDir: null, file: copy };
+        },
+      });
+    } catch (error) {
+      await recording.close();
+      await fs.rm(copy, { force: true });
+      throw error;
+    }
+  };
+
   const handlers: RecordingHandlers['handlers'] = {
     'recordings.list': async ({ limit, filters, cursor }) => {
       // The recordings view is open: a recording may be opened next, have its verifier ready.
@@ -308,6 +362,10 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
         const trust = fingerprint
           ? { fingerprint }
           : { publicKeyPem: pinned!.recordingPublicKeyPem };
+        const stream = deps.progressive !== false ? await bundleStreamOf(file, trust) : null;
+        if (stream) {
+          return await openBundleProgressively(file, stream, trust, uploaded, caller);
+        }
         const bundle = await verifyBundleFile(file, trust);
         // Who and what come from the signed session-start frame (issue #12); the description
         // line is only a fallback, and verifyBundle empties it unless a signature covers it.
