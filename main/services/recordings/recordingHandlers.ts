@@ -216,13 +216,14 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
       copies,
       `stream-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.wrec.part`,
     );
-    const recording = await ProgressiveRecording.start(
-      localProgressiveSource({ ...stream, file }),
-      stream.publicKeyPem,
-      stream.sessionId,
-      copy,
-    );
+    let recording: ProgressiveRecording | undefined;
     try {
+      recording = await ProgressiveRecording.start(
+        localProgressiveSource({ ...stream, file }),
+        stream.publicKeyPem,
+        stream.sessionId,
+        copy,
+      );
       return await playbacks.openProgressive(caller.clientId, recording, {
         keyFingerprint: stream.keyFingerprint,
         username: null,
@@ -238,7 +239,7 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
         },
       });
     } catch (error) {
-      await recording.close();
+      await recording?.close();
       await fs.rm(copy, { force: true });
       throw error;
     }
