@@ -26,6 +26,7 @@ import { formatSpeed, PLAYBACK_SPEEDS, stepSpeed } from './playbackSpeed.ts';
 import { formatPlaybackTime } from './playbackTime.ts';
 import type { PlayerTerminal } from './playerTerminal.ts';
 import { lastIndexAtOrBefore } from './timelineIndex.ts';
+import { type PlayerZoom, ZoomChoice } from './ZoomChoice.tsx';
 
 export function TerminalPlayer({
   api,
@@ -61,7 +62,7 @@ export function TerminalPlayer({
   const [keys, setKeys] = useState('');
   const [liveEnd, setLiveEnd] = useState(live === null ? 0 : info.durationMs);
   const liveClock = useLiveElapsed(info.durationMs, liveEnd, live !== null && liveRunning);
-  const [zoom, setZoom] = useState<'fit' | 'actual'>('fit');
+  const [zoom, setZoom] = useState<PlayerZoom>('fit');
   const zoomRef = useRef(zoom);
   /** The newest known length: it may grow while xterm loads, before the engine exists. */
   const durationRef = useRef(info.durationMs);
@@ -329,24 +330,7 @@ export function TerminalPlayer({
               />
               Show keystrokes
             </label>
-            <fieldset className="player-option zoom-choice" aria-label="Screen size">
-              {(
-                [
-                  ['fit', 'Fit'],
-                  ['actual', '100 %'],
-                ] as const
-              ).map(([value, label]) => (
-                <button
-                  key={value}
-                  type="button"
-                  className="button button-small"
-                  aria-pressed={zoom === value}
-                  onClick={() => setZoom(value)}
-                >
-                  {label}
-                </button>
-              ))}
-            </fieldset>
+            <ZoomChoice zoom={zoom} onZoom={setZoom} />
             {state?.buffering ? (
               <span className="muted small" role="status">
                 Loading…
@@ -362,24 +346,7 @@ export function TerminalPlayer({
               {formatPlaybackTime(liveClock)}
             </output>
             <span className="muted small">Read-only: you are watching, not typing.</span>
-            <fieldset className="player-option zoom-choice" aria-label="Screen size">
-              {(
-                [
-                  ['fit', 'Fit'],
-                  ['actual', '100 %'],
-                ] as const
-              ).map(([value, label]) => (
-                <button
-                  key={value}
-                  type="button"
-                  className="button button-small"
-                  aria-pressed={zoom === value}
-                  onClick={() => setZoom(value)}
-                >
-                  {label}
-                </button>
-              ))}
-            </fieldset>
+            <ZoomChoice zoom={zoom} onZoom={setZoom} />
           </div>
         )}
       </div>
