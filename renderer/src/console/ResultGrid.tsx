@@ -5,17 +5,14 @@
  * masked columns are marked; the selected cell is shown whole below (json pretty-printed).
  */
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { type KeyboardEvent, type PointerEvent, useMemo, useRef, useState } from 'react';
+import { type KeyboardEvent, type PointerEvent, useEffect, useMemo, useRef, useState } from 'react';
 import { cellKind, cellLine, inspectedValue } from './cellText.ts';
+import { columnWidths } from './columnWidths.ts';
 import type { ConsoleResult } from './consoleResults.ts';
 import { type GridSelection, isSelected, selectionBounds, selectionText } from './gridSelection.ts';
 
 const ROW_HEIGHT = 24;
 const NUMBER_WIDTH = 64;
-
-function defaultWidth(name: string): number {
-  return Math.min(320, Math.max(90, name.length * 9 + 40));
-}
 
 export function ResultGrid({
   result,
@@ -28,9 +25,15 @@ export function ResultGrid({
   label: string;
 }) {
   const scrollRef = useRef<HTMLElement>(null);
-  const [widths, setWidths] = useState<number[]>(() =>
-    result.columns.map((c) => defaultWidth(c.name)),
-  );
+  const [widths, setWidths] = useState<number[]>(() => columnWidths(result.columns, result.rows));
+  // Sized again once the first rows arrive (streaming starts with none), unless resized by hand.
+  const sizedFromRows = useRef(result.rows.length > 0);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: rows are appended in place; `version` is what changes when they are
+  useEffect(() => {
+    if (sizedFromRows.current || result.rows.length === 0) return;
+    sizedFromRows.current = true;
+    setWidths(columnWidths(result.columns, result.rows));
+  }, [version, result]);
   const [selection, setSelection] = useState<GridSelection | null>(null);
   const [copied, setCopied] = useState(false);
   const count = result.rows.length;
@@ -52,6 +55,7 @@ export function ResultGrid({
     event.preventDefault();
     event.stopPropagation();
     const startX = event.clientX;
+    sizedFromRows.current = true;
     const startWidth = widths[col] ?? 100;
     const target = event.currentTarget;
     target.setPointerCapture(event.pointerId);
