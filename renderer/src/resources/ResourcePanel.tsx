@@ -262,12 +262,12 @@ function ResourceRow({
           {onDbConnection ? (
             <button
               type="button"
-              className="button button-small button-ghost"
+              className="button button-small"
               aria-label={`Copy connection for DBeaver/pgAdmin to ${resource.name}`}
               title="A short-lived certificate for DBeaver, pgAdmin or psql, straight to the gateway"
               onClick={() => onDbConnection(resource)}
             >
-              Copy connection for DBeaver/pgAdmin
+              DBeaver / pgAdmin…
             </button>
           ) : null}
         </div>
