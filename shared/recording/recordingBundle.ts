@@ -343,7 +343,7 @@ function incompleteFailure(length: number): string {
 }
 
 /** Parses magic + description line; `bundle` undefined means more bytes are needed. */
-export function parseBundlePrefix(
+function parseBundlePrefix(
   buffered: Buffer,
 ): { failure: string } | { bundle?: BundleHeader; length: number } {
   const magicLength = Math.min(buffered.length, MAGIC_BYTES.length);

@@ -8,13 +8,9 @@ import {
   BUNDLE_MAGIC,
   type BundleVerificationReport,
   InvalidFingerprintError,
-  keyMatchesFingerprint,
   MAX_BUNDLE_HEADER_BYTES,
-  parseBundlePrefix,
-  publicKeyFingerprint,
   verifyBundle,
 } from '../../../shared/recording/recordingBundle.ts';
-import { recordingKeyId } from '../../../shared/recording/verifyRecording.ts';
 import { DesktopError } from '../../ipc/contract.ts';
 
 export interface BundleTrust {
@@ -60,55 +56,5 @@ async function streamStart(file: string): Promise<number> {
     return newline + 1;
   } finally {
     await handle.close();
-  }
-}
-
-/** A bundle's stream and the key it is verified with, for a progressive open (issue #16). */
-export interface BundleStream {
-  sessionId: string;
-  startOffset: number;
-  length: number;
-  publicKeyPem: string;
-  keyFingerprint: string;
-}
-
-/**
- * Reads a bundle's description line and resolves the key it is verified with, as verifyBundle
- * does (the pinned key, or the embedded one when it has the fingerprint the person typed).
- * Null when anything there is wrong: the whole verification then opens it and says why.
- */
-export async function bundleStreamOf(
-  file: string,
-  trust: BundleTrust,
-): Promise<BundleStream | null> {
-  const handle = await fs.open(file, 'r');
-  let prefix: ReturnType<typeof parseBundlePrefix>;
-  let size: number;
-  try {
-    size = (await handle.stat()).size;
-    const head = Buffer.alloc(Math.min(size, BUNDLE_MAGIC.length + MAX_BUNDLE_HEADER_BYTES + 1));
-    const { bytesRead } = await handle.read(head, 0, head.length, 0);
-    prefix = parseBundlePrefix(head.subarray(0, bytesRead));
-  } finally {
-    await handle.close();
-  }
-  if ('failure' in prefix || !prefix.bundle) return null;
-  const { bundle } = prefix;
-  let publicKeyPem: string;
-  try {
-    if (trust.publicKeyPem) publicKeyPem = trust.publicKeyPem;
-    else if (trust.fingerprint && keyMatchesFingerprint(bundle.publicKeyPem, trust.fingerprint))
-      publicKeyPem = bundle.publicKeyPem;
-    else return null;
-    if (recordingKeyId(publicKeyPem) !== bundle.keyId) return null;
-    return {
-      sessionId: bundle.sessionId,
-      startOffset: prefix.length,
-      length: size - prefix.length,
-      publicKeyPem,
-      keyFingerprint: publicKeyFingerprint(publicKeyPem),
-    };
-  } catch {
-    return null;
   }
 }

@@ -63,8 +63,6 @@ export interface VerifiedSource {
   index?: RecordingIndex;
   /** Deleted when the playback closes (an uploaded bundle). */
   deleteOnClose?: boolean;
-  /** More files deleted when the playback closes (a progressive bundle open's copies). */
-  deleteAlso?: readonly string[];
   username?: string | null;
   resourceName?: string | null;
 }
@@ -112,11 +110,6 @@ export interface ProgressiveOpen {
    */
   waitBelowBytes?: number;
   progress?: ProgressEmitter;
-  /** Where the recording comes from (default: the gateway, its key pinned). */
-  source?: PlaybackInfo['source'];
-  keySource?: VerifiedSource['keySource'];
-  /** Files deleted when the playback closes (an uploaded bundle and its stream's copy). */
-  deleteOnClose?: readonly string[];
   finalize: (
     report: VerificationReport,
   ) => Promise<{ report: VerificationReport; cacheDir: string | null; file: string }>;
@@ -381,13 +374,12 @@ export class PlaybackService {
         clientId,
         {
           sessionId: recording.sessionId,
-          source: options.source ?? 'gateway',
+          source: 'gateway',
           file: final.file,
           startOffset: 0,
           report: final.report,
           keyFingerprint: options.keyFingerprint,
-          keySource: options.keySource ?? 'pinned',
-          ...(options.deleteOnClose ? { deleteAlso: options.deleteOnClose } : {}),
+          keySource: 'pinned',
           cacheDir: final.cacheDir,
           username: options.username,
           resourceName: options.resourceName,
@@ -410,7 +402,7 @@ export class PlaybackService {
         firstBadSeq: null,
         message: `verified through seq ${snapshot.verifiedThroughSeq}; the rest is being downloaded and verified`,
         recordingKeyFingerprint: options.keyFingerprint,
-        keySource: options.keySource ?? 'pinned',
+        keySource: 'pinned',
       };
     };
     const snapshot = recording.snapshot();
@@ -418,7 +410,7 @@ export class PlaybackService {
     const info: PlaybackInfo = {
       playbackId: id,
       sessionId: recording.sessionId,
-      source: options.source ?? 'gateway',
+      source: 'gateway',
       kind: 'terminal',
       channel: base.channel,
       channels: base.channels,
@@ -444,7 +436,7 @@ export class PlaybackService {
     const file = await fs.open(recording.file, 'r');
     const source: VerifiedSource = {
       sessionId: recording.sessionId,
-      source: options.source ?? 'gateway',
+      source: 'gateway',
       file: recording.file,
       startOffset: 0,
       report: {
@@ -461,9 +453,8 @@ export class PlaybackService {
         message: 'downloading',
       },
       keyFingerprint: options.keyFingerprint,
-      keySource: options.keySource ?? 'pinned',
+      keySource: 'pinned',
       cacheDir: null,
-      ...(options.deleteOnClose ? { deleteAlso: options.deleteOnClose } : {}),
     };
     const playback: Playback = {
       id,
@@ -553,7 +544,7 @@ export class PlaybackService {
         firstBadSeq: report.firstBadSeq,
         message: report.message,
         recordingKeyFingerprint: playback.info.verdict.recordingKeyFingerprint,
-        keySource: playback.info.verdict.keySource,
+        keySource: 'pinned',
       },
       durationMs: failed ? index.durationMs : Math.max(index.durationMs, playback.info.durationMs),
       activity: index.activity,
@@ -793,7 +784,6 @@ export class PlaybackService {
     }
     await playback.file.close().catch(() => {});
     if (playback.source.deleteOnClose) await fs.rm(playback.source.file, { force: true });
-    for (const file of playback.source.deleteAlso ?? []) await fs.rm(file, { force: true });
   }
 
   private get(clientId: string, playbackId: string, acceptFailed: boolean | undefined): Playback {

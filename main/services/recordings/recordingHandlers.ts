@@ -10,16 +10,10 @@ import { type CallerContext, type CallHandlers, DesktopError } from '../../ipc/c
 import type { GatewayAccount } from '../gatewayAccount.ts';
 import { toRecordingSummary } from '../recordingVerdicts.ts';
 import { BackgroundVerifier } from './backgroundVerifier.ts';
-import {
-  type BundleStream,
-  type BundleTrust,
-  bundleStreamOf,
-  verifyBundleFile,
-} from './bundleFiles.ts';
+import { verifyBundleFile } from './bundleFiles.ts';
 import { BUNDLE_UPLOADS_DIR, BundleUploads } from './bundleUploads.ts';
 import { missingBytes, worseOf } from './gatewayJudgement.ts';
 import { LiveWatches } from './liveWatch.ts';
-import { localProgressiveSource } from './localProgressiveSource.ts';
 import { PlaybackService } from './playbackService.ts';
 import { ProgressiveRecording } from './progressiveRecording.ts';
 import { RECORDINGS_CACHE_DIR, RecordingCache } from './recordingCache.ts';
@@ -126,25 +120,18 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
    * Issue #16: the first verified stretch plays at once; the rest downloads and verifies in
    * the background into the cache, and seeks past it fetch their stretch by range.
    */
-  const openProgressively = async (
-    sessionId: string,
-    username: string,
-    caller: CallerContext,
-    fromCache = false,
-  ) => {
+  const openProgressively = async (sessionId: string, username: string, caller: CallerContext) => {
     const pinned = requirePinned();
     const dir = cache.dirOf(pinned, username, sessionId);
     await fs.mkdir(dir, { recursive: true });
     const temp = path.join(dir, `stream.wrec.${process.pid}.${Date.now()}.part`);
-    const source = fromCache
-      ? await cachedSource(sessionId, path.join(dir, 'stream.wrec'))
-      : {
-          downloadRecording: (id: string) => account.run((client) => client.downloadRecording(id)),
-          downloadRecordingRange: (id: string, from: number, to: number) =>
-            account.run((client) => client.downloadRecordingRange(id, from, to)),
-          getRecordingSeekTable: (id: string) =>
-            account.run((client) => client.getRecordingSeekTable(id)),
-        };
+    const source = {
+      downloadRecording: (id: string) => account.run((client) => client.downloadRecording(id)),
+      downloadRecordingRange: (id: string, from: number, to: number) =>
+        account.run((client) => client.downloadRecordingRange(id, from, to)),
+      getRecordingSeekTable: (id: string) =>
+        account.run((client) => client.getRecordingSeekTable(id)),
+    };
     const progress = progressTo(caller, sessionId);
     const known = names.get(sessionId);
     let recording: ProgressiveRecording | undefined;
@@ -177,71 +164,6 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
       await recording?.close();
       await fs.rm(temp, { force: true });
       throw await account.run((client) => missingBytes(client, sessionId, error));
-    }
-  };
-
-  /**
-   * A cached copy read from disk, verified again stretch by stretch as it plays (issue #16): its
-   * stored verdict only proved the bytes as they were then, and the cache lies in the user's
-   * own directory, where a same-size edit leaves the old size check satisfied. Access is still
-   * checked (and the view audited) by opening the stream on the gateway, as a cached open did.
-   */
-  const cachedSource = async (sessionId: string, file: string) => {
-    await account.run(async (client) => {
-      const download = await client.downloadRecording(sessionId);
-      download.body.destroy();
-    });
-    const { size } = await fs.stat(file);
-    return localProgressiveSource({ file, startOffset: 0, length: size });
-  };
-
-  /**
-   * An offline bundle played while it verifies (issue #16): its stream is read from the file
-   * stretch by stretch, the seek table scanned from its record heads on the first cold seek.
-   * When the stream has verified, the whole bundle is verified as before (its description line
-   * against the signed statement, the session's signed facts) and that verdict is the final one.
-   */
-  const BUNDLE_STREAMS_DIR = 'bundle-streams';
-  const openBundleProgressively = async (
-    file: string,
-    stream: BundleStream,
-    trust: BundleTrust,
-    uploaded: boolean,
-    caller: CallerContext,
-  ) => {
-    // Beside the uploads, not among them: a copy of the stream is no upload.
-    const copies = path.join(deps.appDataDir, BUNDLE_STREAMS_DIR);
-    await fs.mkdir(copies, { recursive: true });
-    const copy = path.join(
-      copies,
-      `stream-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.wrec.part`,
-    );
-    let recording: ProgressiveRecording | undefined;
-    try {
-      recording = await ProgressiveRecording.start(
-        localProgressiveSource({ ...stream, file }),
-        stream.publicKeyPem,
-        stream.sessionId,
-        copy,
-      );
-      return await playbacks.openProgressive(caller.clientId, recording, {
-        keyFingerprint: stream.keyFingerprint,
-        username: null,
-        resourceName: null,
-        source: 'bundle',
-        keySource: trust.fingerprint ? 'fingerprint' : 'pinned',
-        deleteOnClose: uploaded ? [copy, file] : [copy],
-        onUpdate: (info) => caller.emit('playback.updated', { info }),
-        finalize: async (report) => {
-          // A stream that failed says where; otherwise the bundle's own checks may be worse.
-          const whole = report.status === 'failed' ? null : await verifyBundleFile(file, trust);
-          return { report: whole?.report ?? report, cacheDir: null, file: copy };
-        },
-      });
-    } catch (error) {
-      await recording?.close();
-      await fs.rm(copy, { force: true });
-      throw error;
     }
   };
 
@@ -297,9 +219,12 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
       const user = account.account();
       if (!user) throw new DesktopError('not_signed_in', 'You are not signed in — sign in first.');
       const progress = progressTo(caller, sessionId);
-      if (deps.progressive !== false && channel === undefined) {
-        const cached = await cache.hasVerified(pinned, user.username, sessionId);
-        return openProgressively(sessionId, user.username, caller, cached);
+      if (
+        deps.progressive !== false &&
+        channel === undefined &&
+        !(await cache.hasVerified(pinned, user.username, sessionId))
+      ) {
+        return openProgressively(sessionId, user.username, caller);
       }
       // The gateway judges its stored copy while this one is fetched and verified (a verified
       // copy from the cache is still judged against today's bytes and row), in parallel: on
@@ -363,10 +288,6 @@ export function createRecordingHandlers(deps: RecordingHandlerDeps): RecordingHa
         const trust = fingerprint
           ? { fingerprint }
           : { publicKeyPem: pinned!.recordingPublicKeyPem };
-        const stream = deps.progressive !== false ? await bundleStreamOf(file, trust) : null;
-        if (stream) {
-          return await openBundleProgressively(file, stream, trust, uploaded, caller);
-        }
         const bundle = await verifyBundleFile(file, trust);
         // Who and what come from the signed session-start frame (issue #12); the description
         // line is only a fallback, and verifyBundle empties it unless a signature covers it.
