@@ -165,21 +165,8 @@ export class SegmentFileStorage implements RecordingStorage {
   async *open(sessionId: string): AsyncIterable<Buffer> {
     checkSessionId(sessionId);
     const dir = join(this.root, sessionId);
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new RecordingNotFoundError(sessionId);
-      }
-      throw error;
-    }
-    const indexes = names
-      .map((name) => SEGMENT_NAME.exec(name)?.[1])
-      .filter((index) => index !== undefined)
-      .map(Number)
-      .sort((a, b) => a - b);
-    if (indexes.length === 0) throw new RecordingNotFoundError(sessionId);
+    const indexes = await segmentIndexes(dir);
+    if (!indexes?.length) throw new RecordingNotFoundError(sessionId);
     for (const [position, index] of indexes.entries()) {
       // A missing segment would splice two distant parts of the stream together.
       if (index !== position) {
@@ -239,21 +226,8 @@ export class SegmentFileStorage implements RecordingStorage {
   async *openRange(sessionId: string, from: number, to: number): AsyncIterable<Buffer> {
     checkSessionId(sessionId);
     const dir = join(this.root, sessionId);
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new RecordingNotFoundError(sessionId);
-      }
-      throw error;
-    }
-    const indexes = names
-      .map((name) => SEGMENT_NAME.exec(name)?.[1])
-      .filter((index) => index !== undefined)
-      .map(Number)
-      .sort((a, b) => a - b);
-    if (indexes.length === 0) throw new RecordingNotFoundError(sessionId);
+    const indexes = await segmentIndexes(dir);
+    if (!indexes?.length) throw new RecordingNotFoundError(sessionId);
     let segmentStart = 0;
     for (const [expected, index] of indexes.entries()) {
       if (segmentStart >= to) return;
@@ -281,18 +255,8 @@ export class SegmentFileStorage implements RecordingStorage {
   async *readFrom(sessionId: string, position: StoredPosition): AsyncIterable<Buffer> {
     checkSessionId(sessionId);
     const dir = join(this.root, sessionId);
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw error;
-    }
-    const indexes = names
-      .map((name) => SEGMENT_NAME.exec(name)?.[1])
-      .filter((index) => index !== undefined)
-      .map(Number)
-      .sort((a, b) => a - b);
+    const indexes = await segmentIndexes(dir);
+    if (!indexes) return;
     let skip = position.bytes;
     for (const [expected, index] of indexes.entries()) {
       if (index !== expected) {
@@ -672,4 +636,20 @@ class DatabaseChunkSink implements RecordingSink {
       throw error;
     }
   }
+}
+
+/** The segment numbers in a session's directory, in order; undefined when it has no directory. */
+async function segmentIndexes(dir: string): Promise<number[] | undefined> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  return names
+    .map((name) => SEGMENT_NAME.exec(name)?.[1])
+    .filter((index) => index !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b);
 }
